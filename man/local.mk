@@ -1,0 +1,1 @@
+# man: sources and tests of this part

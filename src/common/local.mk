@@ -1,0 +1,1 @@
+# src/common: sources and tests of this part

@@ -1,0 +1,1 @@
+# src/rcgc: sources and tests of this part

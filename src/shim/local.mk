@@ -1,0 +1,1 @@
+# src/shim: sources and tests of this part

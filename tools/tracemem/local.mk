@@ -1,0 +1,1 @@
+# tools/tracemem: sources and tests of this part
