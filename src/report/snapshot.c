@@ -1,0 +1,674 @@
+/* snapshot.c - loading, validating and writing tracemem snapshots.
+ *
+ * Validation is complete before anything else looks at a snapshot: every
+ * key the model uses has the right JSON type and range, and every index
+ * (trace -> stack -> frame -> module, peak and leak stacks) is in range.
+ * After tm_snapshot_reindex() succeeds, code may index the arrays without
+ * checks. Errors name the offending element ("stacks[4].frames[2]: index
+ * 99 out of range (40 frames)") so a user can find it in the file.
+ */
+#include "config.h"
+
+#include "report/snapshot.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int tm__error_set(tm_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err) {
+        va_start(ap, fmt);
+        vsnprintf(err->what, sizeof err->what, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static const char *const leak_kind_names[TM_LEAK_NKINDS] = {
+    "definite", "indirect", "possible", "reachable",
+};
+
+const char *tm_leak_kind_name(tm_leak_kind kind)
+{
+    if ((unsigned)kind >= TM_LEAK_NKINDS)
+        return NULL;
+    return leak_kind_names[kind];
+}
+
+int tm_leak_kind_parse(const char *name)
+{
+    for (int i = 0; i < TM_LEAK_NKINDS; i++)
+        if (strcmp(name, leak_kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap,
+                                          const tm_frame *frame)
+{
+    if (frame->module < 0)
+        return NULL;
+    return &snap->modules[frame->module];
+}
+
+/* --- typed access with error messages --- */
+
+#define EBAD(...) tm__error_set(err, -EINVAL, __VA_ARGS__)
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+/* Integer member 'key' of 'obj' (context 'where') in [min, INT64_MAX].
+ * Absent: error when 'required', else '*out' = 0. */
+static int get_int(const json_t *obj, const char *where, const char *key,
+                   int required, int64_t min, int64_t *out, tm_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+
+    *out = 0;
+    if (!v) {
+        if (required)
+            return EBAD("%s: missing \"%s\"", where, key);
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return EBAD("%s.%s: expected an integer, got %s", where, key,
+                    type_name(v));
+    *out = json_integer_value(v);
+    if (*out < min)
+        return EBAD("%s.%s: %lld is out of range", where, key,
+                    (long long)*out);
+    return 0;
+}
+
+static int get_u64(const json_t *obj, const char *where, const char *key,
+                   int required, uint64_t *out, tm_error *err)
+{
+    int64_t v;
+    int rc = get_int(obj, where, key, required, 0, &v, err);
+
+    *out = (uint64_t)v;
+    return rc;
+}
+
+/* String member; NULL when absent and not required (or JSON null). */
+static int get_str(const json_t *obj, const char *where, const char *key,
+                   int required, const char **out, tm_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+
+    *out = NULL;
+    if (!v || (json_is_null(v) && !required)) {
+        if (required)
+            return EBAD("%s: missing \"%s\"", where, key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return EBAD("%s.%s: expected a string, got %s", where, key,
+                    type_name(v));
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* Member of a given JSON type; NULL when absent and not required. */
+static int get_typed(const json_t *obj, const char *where, const char *key,
+                     json_type type, int required, json_t **out,
+                     tm_error *err)
+{
+    static const char *const want[] = {
+        [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
+    };
+    json_t *v = json_object_get(obj, key);
+
+    *out = NULL;
+    if (!v) {
+        if (required)
+            return EBAD("%s: missing \"%s\"", where, key);
+        return 0;
+    }
+    if (json_typeof(v) != type)
+        return EBAD("%s%s%s: expected %s, got %s", where, *where ? "." : "",
+                    key, want[type], type_name(v));
+    *out = v;
+    return 0;
+}
+
+static int check_index(const char *where, int64_t idx, size_t n,
+                       const char *what, tm_error *err)
+{
+    if (idx < 0 || (uint64_t)idx >= n)
+        return EBAD("%s: index %lld out of range (%zu %s)", where,
+                    (long long)idx, n, what);
+    return 0;
+}
+
+/* Allocates 'n' zeroed elements (at least one, so NULL means failure). */
+static void *alloc_array(size_t n, size_t size, tm_error *err)
+{
+    void *p = calloc(n ? n : 1, size);
+
+    if (!p)
+        tm__error_set(err, -ENOMEM, "out of memory");
+    return p;
+}
+
+/* --- sections --- */
+
+static int load_header(tm_snapshot *s, tm_error *err)
+{
+    json_t *root = s->root, *v, *proc, *snap, *mem;
+    int rc;
+
+    if (!json_is_object(root))
+        return EBAD("not a tracemem snapshot (top level is %s, not an "
+                    "object)", type_name(root));
+    v = json_object_get(root, "format");
+    if (!json_is_string(v) || strcmp(json_string_value(v), TM_SNAPSHOT_FORMAT))
+        return EBAD("not a tracemem snapshot (\"format\" is not \"%s\")",
+                    TM_SNAPSHOT_FORMAT);
+    v = json_object_get(root, "version");
+    if (!json_is_integer(v))
+        return EBAD("\"version\": expected an integer");
+    if (json_integer_value(v) != TM_SNAPSHOT_VERSION)
+        return EBAD("unsupported snapshot version %lld (this tracemem reads "
+                    "version %d)", (long long)json_integer_value(v),
+                    TM_SNAPSHOT_VERSION);
+    v = json_object_get(root, "symbolized");
+    if (v && !json_is_boolean(v))
+        return EBAD("symbolized: expected a boolean, got %s", type_name(v));
+    s->symbolized = json_is_true(v);
+
+    if ((rc = get_typed(root, "", "process", JSON_OBJECT, 0, &proc, err)) ||
+        (rc = get_typed(root, "", "snapshot", JSON_OBJECT, 0, &snap, err)) ||
+        (rc = get_typed(root, "", "memory", JSON_OBJECT, 0, &mem, err)))
+        return rc;
+    if (proc && ((rc = get_int(proc, "process", "pid", 0, 0, &s->pid, err)) ||
+                 (rc = get_int(proc, "process", "ppid", 0, 0, &s->ppid, err)) ||
+                 (rc = get_str(proc, "process", "exe", 0, &s->exe, err))))
+        return rc;
+    if (snap &&
+        ((rc = get_int(snap, "snapshot", "seq", 0, 0, &s->seq, err)) ||
+         (rc = get_str(snap, "snapshot", "time", 0, &s->time, err)) ||
+         (rc = get_str(snap, "snapshot", "reason", 0, &s->reason, err)) ||
+         (rc = get_int(snap, "snapshot", "nframes", 0, 0, &s->nframes_limit,
+                       err)) ||
+         (rc = get_int(snap, "snapshot", "sampling_bytes", 0, 0,
+                       &s->sampling_bytes, err))))
+        return rc;
+    if (mem &&
+        ((rc = get_u64(mem, "memory", "current", 0, &s->memory.current, err)) ||
+         (rc = get_u64(mem, "memory", "peak", 0, &s->memory.peak, err)) ||
+         (rc = get_u64(mem, "memory", "blocks", 0, &s->memory.blocks, err)) ||
+         (rc = get_u64(mem, "memory", "overhead", 0, &s->memory.overhead,
+                       err)) ||
+         (rc = get_u64(mem, "memory", "lost_records", 0,
+                       &s->memory.lost_records, err))))
+        return rc;
+    return 0;
+}
+
+static int load_modules(tm_snapshot *s, tm_error *err)
+{
+    json_t *arr, *m;
+    size_t i;
+    char where[64];
+    int rc;
+
+    if ((rc = get_typed(s->root, "", "modules", JSON_ARRAY, 1, &arr, err)))
+        return rc;
+    s->nmodules = json_array_size(arr);
+    if (!(s->modules = alloc_array(s->nmodules, sizeof *s->modules, err)))
+        return -ENOMEM;
+    json_array_foreach(arr, i, m) {
+        tm_module *mod = &s->modules[i];
+        const char *slash;
+
+        snprintf(where, sizeof where, "modules[%zu]", i);
+        if (!json_is_object(m))
+            return EBAD("%s: expected an object, got %s", where, type_name(m));
+        if ((rc = get_str(m, where, "path", 1, &mod->path, err)) ||
+            (rc = get_str(m, where, "build_id", 0, &mod->build_id, err)) ||
+            (rc = get_u64(m, where, "base", 1, &mod->base, err)) ||
+            (rc = get_u64(m, where, "size", 0, &mod->size, err)))
+            return rc;
+        if (!mod->build_id)
+            mod->build_id = "";
+        slash = strrchr(mod->path, '/');
+        mod->name = slash && slash[1] ? slash + 1 : mod->path;
+    }
+    return 0;
+}
+
+/* Reads a {function, file, line} object into 'loc'. */
+static int load_location(const json_t *obj, const char *where,
+                         tm_location *loc, tm_error *err)
+{
+    int rc;
+
+    if ((rc = get_str(obj, where, "function", 0, &loc->function, err)) ||
+        (rc = get_str(obj, where, "file", 0, &loc->file, err)) ||
+        (rc = get_int(obj, where, "line", 0, 0, &loc->line, err)))
+        return rc;
+    return 0;
+}
+
+static int load_inlined(tm_frame *f, const json_t *frame, const char *where,
+                        tm_error *err)
+{
+    json_t *arr, *e;
+    size_t i;
+    char ewhere[96];
+    int rc;
+
+    if ((rc = get_typed(frame, where, "inlined", JSON_ARRAY, 0, &arr, err)))
+        return rc;
+    if (!arr || json_array_size(arr) == 0)
+        return 0;
+    f->ninlined = json_array_size(arr);
+    if (!(f->inlined = alloc_array(f->ninlined, sizeof *f->inlined, err)))
+        return -ENOMEM;
+    json_array_foreach(arr, i, e) {
+        snprintf(ewhere, sizeof ewhere, "%s.inlined[%zu]", where, i);
+        if (!json_is_object(e))
+            return EBAD("%s: expected an object, got %s", ewhere,
+                        type_name(e));
+        if ((rc = load_location(e, ewhere, &f->inlined[i], err)))
+            return rc;
+    }
+    return 0;
+}
+
+static int load_frames(tm_snapshot *s, tm_error *err)
+{
+    json_t *arr, *fr;
+    size_t i;
+    char where[64];
+    int rc;
+
+    if ((rc = get_typed(s->root, "", "frames", JSON_ARRAY, 1, &arr, err)))
+        return rc;
+    s->nframes = json_array_size(arr);
+    if (!(s->frames = alloc_array(s->nframes, sizeof *s->frames, err)))
+        return -ENOMEM;
+    json_array_foreach(arr, i, fr) {
+        tm_frame *f = &s->frames[i];
+
+        snprintf(where, sizeof where, "frames[%zu]", i);
+        if (!json_is_object(fr))
+            return EBAD("%s: expected an object, got %s", where,
+                        type_name(fr));
+        if ((rc = get_int(fr, where, "module", 1, -1, &f->module, err)) ||
+            (rc = get_u64(fr, where, "offset", 1, &f->offset, err)) ||
+            (rc = load_location(fr, where, &f->loc, err)) ||
+            (rc = load_inlined(f, fr, where, err)))
+            return rc;
+        if (f->module >= 0 &&
+            (rc = check_index(where, f->module, s->nmodules, "modules", err)))
+            return rc;
+    }
+    return 0;
+}
+
+static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj,
+                      const char *where, tm_error *err)
+{
+    json_t *arr, *e;
+    size_t j;
+    char fwhere[96];
+    int rc;
+
+    if (!json_is_object(obj))
+        return EBAD("%s: expected an object, got %s", where, type_name(obj));
+    if ((rc = get_typed(obj, where, "frames", JSON_ARRAY, 1, &arr, err)) ||
+        (rc = get_u64(obj, where, "depth", 0, &st->depth, err)))
+        return rc;
+    st->nframes = json_array_size(arr);
+    if (!(st->frames = alloc_array(st->nframes, sizeof *st->frames, err)))
+        return -ENOMEM;
+    json_array_foreach(arr, j, e) {
+        snprintf(fwhere, sizeof fwhere, "%s.frames[%zu]", where, j);
+        if (!json_is_integer(e))
+            return EBAD("%s: expected an integer, got %s", fwhere,
+                        type_name(e));
+        if ((rc = check_index(fwhere, json_integer_value(e), s->nframes,
+                              "frames", err)))
+            return rc;
+        st->frames[j] = (size_t)json_integer_value(e);
+    }
+    if (st->depth < st->nframes)
+        st->depth = st->nframes;
+    return 0;
+}
+
+static int load_stacks(tm_snapshot *s, tm_error *err)
+{
+    json_t *arr, *e;
+    size_t i;
+    char where[64];
+    int rc;
+
+    if ((rc = get_typed(s->root, "", "stacks", JSON_ARRAY, 1, &arr, err)))
+        return rc;
+    s->nstacks = json_array_size(arr);
+    if (!(s->stacks = alloc_array(s->nstacks, sizeof *s->stacks, err)))
+        return -ENOMEM;
+    json_array_foreach(arr, i, e) {
+        snprintf(where, sizeof where, "stacks[%zu]", i);
+        if ((rc = load_stack(s, &s->stacks[i], e, where, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* Loads a traces array ('peak' ones have no allocated_* figures). */
+static int load_trace_array(tm_snapshot *s, const json_t *arr,
+                            const char *name, int peak, tm_trace **out,
+                            size_t *nout, tm_error *err)
+{
+    json_t *e;
+    size_t i;
+    char where[64];
+    int64_t stack;
+    int rc;
+
+    *nout = json_array_size(arr);
+    if (!(*out = alloc_array(*nout, sizeof **out, err)))
+        return -ENOMEM;
+    json_array_foreach(arr, i, e) {
+        tm_trace *t = &(*out)[i];
+
+        snprintf(where, sizeof where, "%s[%zu]", name, i);
+        if (!json_is_object(e))
+            return EBAD("%s: expected an object, got %s", where, type_name(e));
+        if ((rc = get_int(e, where, "stack", 1, INT64_MIN, &stack, err)) ||
+            (rc = get_u64(e, where, "domain", 0, &t->domain, err)) ||
+            (rc = get_u64(e, where, "size", 1, &t->size, err)) ||
+            (rc = get_u64(e, where, "count", 1, &t->count, err)))
+            return rc;
+        if (!peak &&
+            ((rc = get_u64(e, where, "allocated_size", 0, &t->allocated_size,
+                           err)) ||
+             (rc = get_u64(e, where, "allocated_count", 0,
+                           &t->allocated_count, err))))
+            return rc;
+        snprintf(where, sizeof where, "%s[%zu].stack", name, i);
+        if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))
+            return rc;
+        t->stack = (size_t)stack;
+    }
+    return 0;
+}
+
+static int load_traces(tm_snapshot *s, tm_error *err)
+{
+    json_t *arr, *peak, *parr;
+    int rc;
+
+    if ((rc = get_typed(s->root, "", "traces", JSON_ARRAY, 1, &arr, err)) ||
+        (rc = load_trace_array(s, arr, "traces", 0, &s->traces, &s->ntraces,
+                               err)))
+        return rc;
+    if ((rc = get_typed(s->root, "", "peak", JSON_OBJECT, 0, &peak, err)))
+        return rc;
+    if (!peak)
+        return 0;
+    s->has_peak = 1;
+    if ((rc = get_u64(peak, "peak", "current", 0, &s->peak_current, err)) ||
+        (rc = get_typed(peak, "peak", "traces", JSON_ARRAY, 0, &parr, err)))
+        return rc;
+    if (!parr)
+        return 0;
+    return load_trace_array(s, parr, "peak.traces", 1, &s->peak_traces,
+                            &s->npeak_traces, err);
+}
+
+static int load_leak_summary(tm_snapshot *s, const json_t *leaks,
+                             tm_error *err)
+{
+    json_t *sum, *k;
+    char where[64];
+    int rc;
+
+    if ((rc = get_typed(leaks, "leaks", "summary", JSON_OBJECT, 0, &sum, err)))
+        return rc;
+    for (int i = 0; sum && i < TM_LEAK_NKINDS; i++) {
+        snprintf(where, sizeof where, "leaks.summary");
+        if ((rc = get_typed(sum, where, leak_kind_names[i], JSON_OBJECT, 0, &k,
+                            err)))
+            return rc;
+        if (!k)
+            continue;
+        snprintf(where, sizeof where, "leaks.summary.%s", leak_kind_names[i]);
+        if ((rc = get_u64(k, where, "bytes", 0, &s->leak_summary[i].bytes,
+                          err)) ||
+            (rc = get_u64(k, where, "blocks", 0, &s->leak_summary[i].blocks,
+                          err)))
+            return rc;
+    }
+    return 0;
+}
+
+static int load_leaks(tm_snapshot *s, tm_error *err)
+{
+    json_t *leaks, *v, *arr, *e;
+    const char *kind;
+    char where[64];
+    int64_t stack;
+    size_t i;
+    int rc;
+
+    if ((rc = get_typed(s->root, "", "leaks", JSON_OBJECT, 0, &leaks, err)))
+        return rc;
+    if (!leaks)
+        return 0;
+    s->has_leaks = 1;
+    v = json_object_get(leaks, "checked");
+    if (v && !json_is_boolean(v))
+        return EBAD("leaks.checked: expected a boolean, got %s", type_name(v));
+    s->leaks_checked = json_is_true(v);
+    if ((rc = load_leak_summary(s, leaks, err)) ||
+        (rc = get_typed(leaks, "leaks", "stacks", JSON_ARRAY, 0, &arr, err)))
+        return rc;
+    s->nleak_stacks = json_array_size(arr);
+    if (!(s->leak_stacks = alloc_array(s->nleak_stacks,
+                                       sizeof *s->leak_stacks, err)))
+        return -ENOMEM;
+    json_array_foreach(arr, i, e) {
+        tm_leak_stack *l = &s->leak_stacks[i];
+
+        snprintf(where, sizeof where, "leaks.stacks[%zu]", i);
+        if (!json_is_object(e))
+            return EBAD("%s: expected an object, got %s", where, type_name(e));
+        if ((rc = get_int(e, where, "stack", 1, INT64_MIN, &stack, err)) ||
+            (rc = get_str(e, where, "kind", 1, &kind, err)) ||
+            (rc = get_u64(e, where, "bytes", 0, &l->bytes, err)) ||
+            (rc = get_u64(e, where, "blocks", 0, &l->blocks, err)))
+            return rc;
+        if (tm_leak_kind_parse(kind) < 0)
+            return EBAD("%s.kind: unknown leak kind \"%s\"", where, kind);
+        l->kind = (tm_leak_kind)tm_leak_kind_parse(kind);
+        snprintf(where, sizeof where, "leaks.stacks[%zu].stack", i);
+        if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))
+            return rc;
+        l->stack = (size_t)stack;
+    }
+    return 0;
+}
+
+/* --- life cycle --- */
+
+static void clear_model(tm_snapshot *s)
+{
+    for (size_t i = 0; s->frames && i < s->nframes; i++)
+        free(s->frames[i].inlined);
+    for (size_t i = 0; s->stacks && i < s->nstacks; i++)
+        free(s->stacks[i].frames);
+    free(s->modules);
+    free(s->frames);
+    free(s->stacks);
+    free(s->traces);
+    free(s->peak_traces);
+    free(s->leak_stacks);
+
+    char *file = s->file;
+    json_t *root = s->root;
+
+    memset(s, 0, sizeof *s);
+    s->file = file;
+    s->root = root;
+}
+
+int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
+{
+    int rc;
+
+    clear_model(snap);
+    if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) ||
+        (rc = load_frames(snap, err)) || (rc = load_stacks(snap, err)) ||
+        (rc = load_traces(snap, err)) || (rc = load_leaks(snap, err))) {
+        clear_model(snap);
+        return rc;
+    }
+    return 0;
+}
+
+void tm_snapshot_free(tm_snapshot *snap)
+{
+    if (!snap)
+        return;
+    clear_model(snap);
+    json_decref(snap->root);
+    free(snap->file);
+    free(snap);
+}
+
+int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out,
+                          tm_error *err)
+{
+    tm_snapshot *s;
+    int rc;
+
+    *out = NULL;
+    if (!(s = calloc(1, sizeof *s)) || !(s->file = strdup(name))) {
+        free(s);
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    }
+    s->root = json_incref(root);
+    if ((rc = tm_snapshot_reindex(s, err))) {
+        tm_snapshot_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Describes a jansson parse error in words a user understands. */
+static int parse_error(const json_error_t *je, tm_error *err)
+{
+    switch (json_error_code(je)) {
+    case json_error_premature_end_of_input:
+        return EBAD("truncated JSON (input ends at line %d, column %d)",
+                    je->line, je->column);
+    case json_error_cannot_open_file:
+        return tm__error_set(err, -ENOENT, "%s", je->text);
+    case json_error_out_of_memory:
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    case json_error_duplicate_key:
+        return EBAD("invalid snapshot: %s (line %d)", je->text, je->line);
+    default:
+        if (je->position == 0 && je->line <= 1 && je->column <= 0)
+            return EBAD("not JSON: %s", je->text);
+        return EBAD("not JSON: %s (line %d, column %d)", je->text, je->line,
+                    je->column);
+    }
+}
+
+int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
+{
+    json_error_t je;
+    json_t *root;
+    FILE *fp;
+    int rc;
+
+    *out = NULL;
+    fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!fp)
+        return tm__error_set(err, -errno, "%s", strerror(errno));
+    root = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
+    if (fp != stdin)
+        fclose(fp);
+    if (!root)
+        return parse_error(&je, err);
+    rc = tm_snapshot_from_json(root, path, out, err);
+    json_decref(root);
+    return rc;
+}
+
+int tm_snapshot_write(const tm_snapshot *snap, const char *path,
+                      tm_error *err)
+{
+    char *tmp = NULL;
+    int fd = -1, rc = 0;
+    FILE *fp;
+
+    if (strcmp(path, "-") == 0) {
+        if (json_dumpf(snap->root, stdout, JSON_INDENT(1)) ||
+            fputc('\n', stdout) == EOF || fflush(stdout))
+            return tm__error_set(err, -EIO, "cannot write to stdout");
+        return 0;
+    }
+    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    if ((fd = mkstemp(tmp)) < 0) {
+        rc = tm__error_set(err, -errno, "cannot create %s: %s", tmp,
+                           strerror(errno));
+        goto out_free;
+    }
+    /* mkstemp() creates 0600; a snapshot is as readable as any file. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    if (!(fp = fdopen(fd, "w"))) {
+        rc = tm__error_set(err, -errno, "%s", strerror(errno));
+        close(fd);
+        goto out_unlink;
+    }
+    if (json_dumpf(snap->root, fp, JSON_INDENT(1)) || fputc('\n', fp) == EOF ||
+        fflush(fp) || fsync(fd)) {
+        rc = tm__error_set(err, -EIO, "cannot write: %s", strerror(errno));
+        fclose(fp);
+        goto out_unlink;
+    }
+    if (fclose(fp)) {
+        rc = tm__error_set(err, -EIO, "cannot write: %s", strerror(errno));
+        goto out_unlink;
+    }
+    if (rename(tmp, path) == 0)
+        goto out_free;
+    rc = tm__error_set(err, -errno, "cannot rename to %s: %s", path,
+                       strerror(errno));
+out_unlink:
+    unlink(tmp);
+out_free:
+    free(tmp);
+    return rc;
+}

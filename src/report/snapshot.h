@@ -1,0 +1,231 @@
+/* snapshot.h - the in-memory model of a tracemem snapshot, and its loader.
+ *
+ * A snapshot file (tracemem-snapshot(5), SPEC section 5) is parsed with
+ * jansson, validated completely (types, ranges, every index) and exposed
+ * as flat typed arrays that mirror the file: modules, frames, stacks,
+ * traces, the peak record and the leaks section. Indexes stay indexes
+ * (tm_trace.stack indexes tm_snapshot.stacks, and so on), so code can walk
+ * from a trace to its frames without lookups, and can trust every index.
+ *
+ * The parsed document is kept as 'root': it is the source of truth. Every
+ * string in the model is borrowed from it, and sections this model does
+ * not know (gc, written by librcgc; keys added later) are read from it
+ * directly. Code that edits 'root' (the symbolizer adds function/file/line
+ * to frames) calls tm_snapshot_reindex() afterwards.
+ *
+ * Nothing here prints or exits: errors are returned as a negative errno
+ * code with a one-line description in a tm_error, which the CLI prints as
+ * "tracemem: FILE: <what>". None of this is thread-safe; one snapshot
+ * belongs to one thread at a time.
+ */
+#ifndef TM_REPORT_SNAPSHOT_H
+#define TM_REPORT_SNAPSHOT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TM_SNAPSHOT_FORMAT "tracemem-snapshot"
+#define TM_SNAPSHOT_VERSION 1
+
+/* A description of what went wrong, without the file name: "traces[3].stack:
+ * index 17 out of range (12 stacks)". */
+typedef struct tm_error {
+    char what[512];
+} tm_error;
+
+/* Fills 'err' (may be NULL) printf-style. Returns 'code' for tail calls. */
+int tm__error_set(tm_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* --- the model --- */
+
+/* One loaded object of the traced process. 'path' is absolute ("[vdso]"
+ * for the vdso); 'name' is its base name (points into 'path'); 'build_id'
+ * is lowercase hex, "" when the module has none. 'base' is the load bias,
+ * 'size' the span of its PT_LOAD segments. */
+typedef struct tm_module {
+    const char *path;
+    const char *name;
+    const char *build_id;
+    uint64_t base;
+    uint64_t size;
+} tm_module;
+
+/* A source location. 'function' and 'file' are NULL when unknown, 'line'
+ * is 0 when unknown. */
+typedef struct tm_location {
+    const char *function;
+    const char *file;
+    int64_t line;
+} tm_location;
+
+/* One return address. 'module' indexes tm_snapshot.modules, or is -1 when
+ * the address was in no known module (then 'offset' is the absolute
+ * address). 'offset' is the return address minus the module's base, i.e.
+ * an address in the ELF file's own address space; it is NOT minus one.
+ *
+ * After symbolization 'loc' is the innermost source location of the code
+ * at the call (inside an inlined function when there is one), and
+ * 'inlined' lists the enclosing call sites from inner to outer: each
+ * element names the function the inlined code was inlined into and the
+ * file:line of that inline call, ending with the real (out-of-line)
+ * function. So the logical frames of this address are loc, inlined[0],
+ * ..., inlined[ninlined - 1], innermost first - what addr2line -i prints. */
+typedef struct tm_frame {
+    int64_t module;
+    uint64_t offset;
+    tm_location loc;
+    size_t ninlined;
+    tm_location *inlined;
+} tm_frame;
+
+/* A call stack: 'frames' are indexes into tm_snapshot.frames, innermost
+ * first (frames[0] is the return address into the caller of malloc).
+ * 'depth' is the true depth before truncation to nframes (>= nframes). */
+typedef struct tm_stack {
+    size_t nframes;
+    size_t *frames;
+    uint64_t depth;
+} tm_stack;
+
+/* Memory attributed to one stack in one domain. size/count: live blocks
+ * now; allocated_*: everything ever allocated from that stack (0 in the
+ * peak record, which has no such figures). */
+typedef struct tm_trace {
+    size_t stack;
+    uint64_t domain;
+    uint64_t size;
+    uint64_t count;
+    uint64_t allocated_size;
+    uint64_t allocated_count;
+} tm_trace;
+
+/* The four leak kinds of SPEC section 6, in report order. */
+typedef enum tm_leak_kind {
+    TM_LEAK_DEFINITE,
+    TM_LEAK_INDIRECT,
+    TM_LEAK_POSSIBLE,
+    TM_LEAK_REACHABLE,
+    TM_LEAK_NKINDS
+} tm_leak_kind;
+
+typedef struct tm_leak_total {
+    uint64_t bytes;
+    uint64_t blocks;
+} tm_leak_total;
+
+/* Leaked blocks of one kind allocated from one stack. */
+typedef struct tm_leak_stack {
+    size_t stack;
+    tm_leak_kind kind;
+    uint64_t bytes;
+    uint64_t blocks;
+} tm_leak_stack;
+
+/* memory section; missing keys read as 0. */
+typedef struct tm_memory {
+    uint64_t current;
+    uint64_t peak;
+    uint64_t blocks;
+    uint64_t overhead;
+    uint64_t lost_records;
+} tm_memory;
+
+typedef struct tm_snapshot {
+    char *file;             /* the name it was loaded from (owned) */
+    json_t *root;           /* the whole document (owned reference) */
+
+    /* process / snapshot sections; NULL or 0 when absent */
+    int64_t pid;
+    int64_t ppid;
+    const char *exe;
+    int64_t seq;
+    const char *time;
+    const char *reason;
+    int64_t nframes_limit;  /* snapshot.nframes */
+    int64_t sampling_bytes;
+
+    tm_memory memory;
+
+    size_t nmodules;
+    tm_module *modules;
+    size_t nframes;
+    tm_frame *frames;
+    size_t nstacks;
+    tm_stack *stacks;
+    size_t ntraces;
+    tm_trace *traces;
+
+    int has_peak;           /* a peak section was present */
+    uint64_t peak_current;
+    size_t npeak_traces;
+    tm_trace *peak_traces;
+
+    int has_leaks;          /* a leaks section was present */
+    int leaks_checked;      /* leaks.checked */
+    tm_leak_total leak_summary[TM_LEAK_NKINDS];
+    size_t nleak_stacks;
+    tm_leak_stack *leak_stacks;
+
+    int symbolized;         /* the top-level "symbolized" flag */
+} tm_snapshot;
+
+/* --- loading --- */
+
+/* Reads and validates the snapshot file 'path' ("-" reads stdin). On
+ * success stores a new snapshot in '*out' (free with tm_snapshot_free())
+ * and returns 0. On failure returns -EINVAL (malformed: not JSON,
+ * truncated, wrong format or version, wrong types, indexes out of range),
+ * -ENOENT/-EACCES/... (cannot be read), or -ENOMEM, and describes the
+ * problem in 'err' (may be NULL). */
+int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err);
+
+/* Like tm_snapshot_load() for an already parsed document. 'root' is
+ * borrowed (the snapshot takes its own reference); 'name' is stored as
+ * the snapshot's file name. */
+int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out,
+                          tm_error *err);
+
+/* Rebuilds the model after 'root' was edited, validating it again. On
+ * failure the model is left empty (no traces) and a negative code
+ * returned. */
+int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err);
+
+/* Frees the model and drops its reference to 'root'. NULL is ignored. */
+void tm_snapshot_free(tm_snapshot *snap);
+
+/* Writes 'root' to 'path' atomically (temporary file in the same
+ * directory, then rename), pretty-printed. "-" writes to stdout. Returns 0
+ * or a negative errno code with 'err' filled. */
+int tm_snapshot_write(const tm_snapshot *snap, const char *path,
+                      tm_error *err);
+
+/* --- helpers --- */
+
+/* "definite", "indirect", "possible", "reachable"; NULL for a bad kind. */
+const char *tm_leak_kind_name(tm_leak_kind kind);
+
+/* The kind named 'name', or -1. */
+int tm_leak_kind_parse(const char *name);
+
+/* The module of 'frame', or NULL when the frame is in no known module. */
+const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap,
+                                          const tm_frame *frame);
+
+/* The 'i'th frame (innermost first) of 'stack'. 'i' < stack->nframes. */
+static inline const tm_frame *tm_stack_frame(const tm_snapshot *snap,
+                                             const tm_stack *stack, size_t i)
+{
+    return &snap->frames[stack->frames[i]];
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TM_REPORT_SNAPSHOT_H */
