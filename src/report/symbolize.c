@@ -1,0 +1,271 @@
+/* symbolize.c - libdwfl symbolization of snapshot frames.
+ *
+ * One Dwfl session per module, with the module reported at bias 0, so the
+ * addresses looked up are exactly the snapshot's file-relative offsets.
+ * Only modules some frame refers to are opened. Results are written into
+ * the frames of snap->root, then the model is re-indexed (its strings
+ * point into root).
+ *
+ * Inlined frames: dwarf_getscopes() gives the scopes at the address,
+ * innermost first. The innermost function scope names the code at the
+ * address, at the line table's file:line. Each DW_TAG_inlined_subroutine
+ * scope then yields one more logical frame: the next enclosing function,
+ * at the scope's DW_AT_call_file:DW_AT_call_line.
+ */
+#include "config.h"
+
+#include "report/symbolize.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEBUG_BUILD_ID_DIR "/usr/lib/debug/.build-id"
+
+static char *debuginfo_path;   /* NULL: libdwfl's default */
+
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+/* An opened module: 'dwfl' NULL when it could not be used. */
+typedef struct modsym {
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+} modsym;
+
+static void hex(const unsigned char *bits, int n, char *out)
+{
+    for (int i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", bits[i]);
+    out[2 * (n > 0 ? n : 0)] = '\0';
+}
+
+/* Reports 'file' at bias 0 in a new session and reads its build-id into
+ * 'id' ("" when none). Returns 0, or -1 when the file cannot be used. */
+static int open_file(const char *name, const char *file, modsym *ms,
+                     char *id)
+{
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    GElf_Addr bias;
+    int n;
+
+    id[0] = '\0';
+    if (!(ms->dwfl = dwfl_begin(&callbacks)))
+        return -1;
+    dwfl_report_begin(ms->dwfl);
+    ms->mod = dwfl_report_elf(ms->dwfl, name, file, -1, 0, true);
+    dwfl_report_end(ms->dwfl, NULL, NULL);
+    if (!ms->mod || !dwfl_module_getelf(ms->mod, &bias)) {
+        dwfl_end(ms->dwfl);
+        ms->dwfl = NULL;
+        return -1;
+    }
+    n = dwfl_module_build_id(ms->mod, &bits, &vaddr);
+    if (n > 0 && n <= 64)
+        hex(bits, n, id);
+    return 0;
+}
+
+static void close_module(modsym *ms)
+{
+    if (ms->dwfl)
+        dwfl_end(ms->dwfl);
+    ms->dwfl = NULL;
+}
+
+/* Opens module 'm' (see the head comment of symbolize.h). */
+static void open_module(const tm_snapshot *snap, const tm_module *m,
+                        modsym *ms, FILE *warn)
+{
+    char id[130], *dbg = NULL;
+    const char *b = m->build_id;
+
+    if (m->path[0] != '/')
+        return;     /* [vdso] and the like: nothing on disk */
+    if (open_file(m->name, m->path, ms, id) == 0 &&
+        (!*b || strcmp(b, id) == 0))
+        return;
+    int changed = ms->dwfl != NULL;
+
+    close_module(ms);
+    if (*b && strlen(b) > 2 &&
+        asprintf(&dbg, DEBUG_BUILD_ID_DIR "/%.2s/%s.debug", b, b + 2) > 0 &&
+        access(dbg, R_OK) == 0 && open_file(m->name, dbg, ms, id) == 0 &&
+        strcmp(b, id) == 0) {
+        free(dbg);
+        return;
+    }
+    close_module(ms);
+    free(dbg);
+    if (!warn)
+        return;
+    if (changed)
+        fprintf(warn, "tracemem: %s: module %s changed since the run "
+                "(build-id %s in the snapshot, %s on disk); its frames are "
+                "not symbolized\n", snap->file, m->path, b, *id ? id : "none");
+    else
+        fprintf(warn, "tracemem: %s: module %s: cannot read it; its frames "
+                "are not symbolized\n", snap->file, m->path);
+}
+
+/* --- one address --- */
+
+static int set_str(json_t *obj, const char *key, const char *v)
+{
+    return v ? json_object_set_new(obj, key, json_string(v)) : 0;
+}
+
+static json_t *location(const char *function, const char *file, int line)
+{
+    json_t *o = json_object();
+
+    if (o) {
+        set_str(o, "function", function);
+        set_str(o, "file", file);
+        json_object_set_new(o, "line", json_integer(line > 0 ? line : 0));
+    }
+    return o;
+}
+
+static int is_function(Dwarf_Die *die)
+{
+    int tag = dwarf_tag(die);
+
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_entry_point;
+}
+
+/* The call site file:line of the inlined scope 'die'. */
+static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file,
+                      int *line)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word v;
+    Dwarf_Files *files;
+    size_t nfiles;
+
+    *file = NULL;
+    *line = 0;
+    if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &v) == 0 &&
+        dwarf_getsrcfiles(cudie, &files, &nfiles) == 0 && v < nfiles)
+        *file = dwarf_filesrc(files, v, NULL, NULL);
+    if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &v) == 0)
+        *line = (int)v;
+}
+
+/* Adds the inlined chain of 'pc' to 'frame'; stores the innermost
+ * function's name in '*fn' (NULL without DWARF scopes). */
+static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
+                       const char **fn)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
+    json_t *inl = NULL;
+    int n, first = -1;
+
+    *fn = NULL;
+    if (!cudie || (n = dwarf_getscopes(cudie, pc - bias, &scopes)) <= 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        const char *file;
+        int line;
+
+        if (!is_function(&scopes[i]))
+            continue;
+        if (first < 0) {
+            first = i;
+            *fn = dwarf_diename(&scopes[i]);
+        }
+        if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
+            break;
+        int j = i + 1;
+
+        while (j < n && !is_function(&scopes[j]))
+            j++;
+        if (j == n)
+            break;
+        call_site(cudie, &scopes[i], &file, &line);
+        if (!inl)
+            inl = json_array();
+        json_array_append_new(inl, location(dwarf_diename(&scopes[j]), file,
+                                            line));
+    }
+    if (inl)
+        json_object_set_new(frame, "inlined", inl);
+    free(scopes);
+}
+
+/* Symbolizes one frame object at file-relative return address 'offset'. */
+static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
+{
+    GElf_Addr pc = offset ? offset - 1 : 0;     /* inside the call insn */
+    Dwfl_Line *l = dwfl_module_getsrc(ms->mod, pc);
+    const char *fn = NULL, *file = NULL;
+    int line = 0;
+
+    add_scopes(ms->mod, pc, frame, &fn);
+    if (!fn) {
+        GElf_Off off;
+        GElf_Sym sym;
+
+        fn = dwfl_module_addrinfo(ms->mod, pc, &off, &sym, NULL, NULL, NULL);
+    }
+    if (l)
+        file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    set_str(frame, "function", fn);
+    if (file && line > 0) {
+        set_str(frame, "file", file);
+        json_object_set_new(frame, "line", json_integer(line));
+    }
+}
+
+int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
+{
+    json_t *frames = json_object_get(snap->root, "frames");
+    modsym *mods;
+    char *wanted;
+    int rc;
+
+    if (snap->symbolized && !force)
+        return 0;
+    mods = calloc(snap->nmodules + 1, sizeof *mods);
+    wanted = calloc(snap->nmodules + 1, 1);
+    if (!mods || !wanted) {
+        rc = tm__error_set(err, -ENOMEM, "out of memory");
+        goto out_free;
+    }
+    for (size_t i = 0; i < snap->nframes; i++)
+        if (snap->frames[i].module >= 0)
+            wanted[snap->frames[i].module] = 1;
+    for (size_t m = 0; m < snap->nmodules; m++)
+        if (wanted[m])
+            open_module(snap, &snap->modules[m], &mods[m], warn);
+    for (size_t i = 0; i < snap->nframes; i++) {
+        const tm_frame *f = &snap->frames[i];
+
+        if (f->module < 0 || !mods[f->module].dwfl || f->loc.function ||
+            f->loc.file)
+            continue;
+        symbolize_frame(&mods[f->module], f->offset,
+                        json_array_get(frames, i));
+    }
+    json_object_set_new(snap->root, "symbolized", json_true());
+    rc = tm_snapshot_reindex(snap, err);
+    for (size_t m = 0; m < snap->nmodules; m++)
+        close_module(&mods[m]);
+out_free:
+    free(mods);
+    free(wanted);
+    return rc;
+}
