@@ -1,0 +1,369 @@
+/* collect.c - the cycle collector, CPython's Python/gc.c design.
+ *
+ * A collection of generation g merges generations 0..g into 'young' and:
+ *   update_refs      gc_refs = refcnt for every object of 'young' (COLLECTING set)
+ *   subtract_refs    gc_refs -= references coming from inside 'young'
+ *   move_unreachable objects with gc_refs > 0 are reachable from outside;
+ *                    everything they reach is too; the rest goes to 'unreachable'
+ *   survivors move to generation g+1
+ *   legacy finalizers: objects with legacy_del, and all they reach, are
+ *                    uncollectable (garbage list)
+ *   handle_weakrefs  weak references to unreachable objects are cleared; the
+ *                    callbacks of those that are not garbage themselves run
+ *   finalize_garbage PEP 442 finalizers, once per object
+ *   resurrection     refs are recounted on what is left; whatever a finalizer
+ *                    made reachable again survives and is not counted
+ *   delete_garbage   clear() breaks the cycles (or SAVEALL keeps them)
+ *
+ * Invariant of 'unreachable' during move_unreachable: every member has
+ * NEXT_UNREACHABLE in 'next', its 'prev' is a real pointer; members of
+ * 'young' still to be visited hold gc_refs in 'prev'.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "rcgc/internal.h"
+
+#define BROKEN_REFS ((uintptr_t)1 << 40)
+
+static uintptr_t gc_get_refs(const gchead *h)
+{
+    return h->prev >> REFS_SHIFT;
+}
+
+static void gc_set_refs(gchead *h, uintptr_t refs)
+{
+    h->prev = (h->prev & PREV_FLAGS) | (refs << REFS_SHIFT);
+}
+
+static int gc_is_collecting(const gchead *h)
+{
+    return (h->prev & PREV_COLLECTING) != 0;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void update_refs(gchead *young)
+{
+    for (gchead *h = gc_next(young); h != young; h = gc_next(h)) {
+        uintptr_t refs = h->refcnt;
+        if (refs == 0) {
+            tm__gc_report_too_small(h, "update_refs");
+            refs = BROKEN_REFS;
+        }
+        h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | PREV_COLLECTING |
+                  (refs << REFS_SHIFT);
+    }
+}
+
+static int visit_decref(void *obj, void *arg)
+{
+    (void)arg;
+    if (!obj)
+        return 0;
+    gchead *h = AS_HEAD(obj);
+    if (!gc_is_collecting(h))
+        return 0;
+    uintptr_t refs = gc_get_refs(h);
+    if (refs == 0) {
+        /* more references inside 'young' than the refcount admits */
+        tm__gc_report_too_small(h, "subtract_refs");
+        refs = BROKEN_REFS;
+    }
+    gc_set_refs(h, refs - 1);
+    return 0;
+}
+
+static void subtract_refs(gchead *young)
+{
+    for (gchead *h = gc_next(young); h != young; h = gc_next(h))
+        h->tr->type->traverse(AS_OBJ(h), visit_decref, NULL);
+}
+
+static int visit_reachable(void *obj, void *arg)
+{
+    gchead *reachable = arg;
+    if (!obj)
+        return 0;
+    gchead *h = AS_HEAD(obj);
+    if (!gc_is_collecting(h))
+        return 0;
+    if (h->next & NEXT_UNREACHABLE) {
+        /* moved to 'unreachable' too early: take it back to 'young' */
+        gchead *prev = gc_prev(h);
+        gchead *next = gc_next(h);
+        prev->next = h->next;
+        gc_set_prev(next, prev);
+        gchead *last = gc_prev(reachable);
+        last->next = (uintptr_t)h;
+        h->next = (uintptr_t)reachable;
+        gc_set_prev(reachable, h);
+        gc_set_refs(h, 1);
+    } else if (gc_get_refs(h) == 0) {
+        gc_set_refs(h, 1);
+    }
+    return 0;
+}
+
+static void move_unreachable(gchead *young, gchead *unreachable)
+{
+    gchead *prev = young;
+    gchead *h = gc_next(young);
+    while (h != young) {
+        if (gc_get_refs(h)) {
+            /* traverse may append to 'young': read next afterwards */
+            h->tr->type->traverse(AS_OBJ(h), visit_reachable, young);
+            h->prev &= PREV_FLAGS & ~PREV_COLLECTING;
+            gc_set_prev(h, prev);
+            prev = h;
+        } else {
+            prev->next = h->next;
+            gchead *last = gc_prev(unreachable);
+            last->next = NEXT_UNREACHABLE | (uintptr_t)h;
+            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)last;
+            h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
+            gc_set_prev(unreachable, h);
+        }
+        h = gc_next(prev);
+    }
+    gc_set_prev(young, prev);
+    unreachable->next &= ~NEXT_UNREACHABLE;
+}
+
+static void deduce_unreachable(gchead *young, gchead *unreachable)
+{
+    update_refs(young);
+    subtract_refs(young);
+    move_unreachable(young, unreachable);
+}
+
+/* Moves objects with a legacy_del out of 'unreachable' into 'finalizers'
+ * and clears NEXT_UNREACHABLE everywhere. */
+static void move_legacy_finalizers(gchead *unreachable, gchead *finalizers)
+{
+    gchead *next;
+    for (gchead *h = gc_next(unreachable); h != unreachable; h = next) {
+        h->next &= ~NEXT_UNREACHABLE;
+        next = gc_next(h);
+        if (h->tr->type->legacy_del) {
+            h->prev &= ~PREV_COLLECTING;
+            tm__gc_list_move(h, finalizers);
+        }
+    }
+}
+
+static int visit_move(void *obj, void *arg)
+{
+    if (obj && gc_is_collecting(AS_HEAD(obj))) {
+        gchead *h = AS_HEAD(obj);
+        h->prev &= ~PREV_COLLECTING;
+        tm__gc_list_move(h, arg);
+    }
+    return 0;
+}
+
+static void move_legacy_finalizer_reachable(gchead *finalizers)
+{
+    for (gchead *h = gc_next(finalizers); h != finalizers; h = gc_next(h))
+        h->tr->type->traverse(AS_OBJ(h), visit_move, finalizers);
+}
+
+/* PEP 442: each object's finalizer runs once; objects are moved to 'seen'
+ * first because a finalizer may free others of the list. */
+static void finalize_garbage(gchead *collectable)
+{
+    _Alignas(16) gchead seen;
+    tm__gc_list_init(&seen);
+    while (!tm__gc_list_empty(collectable)) {
+        gchead *h = gc_next(collectable);
+        void (*fin)(void *) = h->tr->type->finalize;
+        tm__gc_list_move(h, &seen);
+        if (fin && !(h->prev & PREV_FINALIZED)) {
+            h->prev |= PREV_FINALIZED;
+            void *obj = AS_OBJ(h);
+            rcgc_incref(obj);
+            fin(obj);
+            rcgc_decref(obj);
+        }
+    }
+    tm__gc_list_merge(&seen, collectable);
+}
+
+/* Recounts refs on what the finalizers left; anything reachable again
+ * (resurrected) goes to 'old', the rest to 'still_unreachable'. */
+static void handle_resurrected_objects(gchead *unreachable, gchead *still_unreachable,
+                                       gchead *old)
+{
+    deduce_unreachable(unreachable, still_unreachable);
+    /* clear NEXT_UNREACHABLE: the list functions need plain links */
+    for (gchead *h = gc_next(still_unreachable); h != still_unreachable; h = gc_next(h))
+        h->next &= ~NEXT_UNREACHABLE;
+    /* still_unreachable keeps COLLECTING; survivors lost it in move_unreachable */
+    tm__gc_list_merge(unreachable, old);
+}
+
+static void delete_garbage(gchead *collectable, gchead *old)
+{
+    while (!tm__gc_list_empty(collectable)) {
+        gchead *h = gc_next(collectable);
+        void *obj = AS_OBJ(h);
+        if (tm__gc.debug & RCGC_DEBUG_SAVEALL) {
+            tm__gc_garbage_append(obj);
+        } else if (h->tr->type->clear) {
+            rcgc_incref(obj);
+            h->tr->type->clear(obj);
+            rcgc_decref(obj);
+        }
+        if (gc_next(collectable) == h) {
+            /* still alive: it may die later */
+            h->prev &= ~PREV_COLLECTING;
+            tm__gc_list_move(h, old);
+        }
+    }
+}
+
+static void handle_legacy_finalizers(gchead *finalizers, gchead *old)
+{
+    for (gchead *h = gc_next(finalizers); h != finalizers; h = gc_next(h)) {
+        if ((tm__gc.debug & RCGC_DEBUG_SAVEALL) || h->tr->type->legacy_del)
+            tm__gc_garbage_append(AS_OBJ(h));
+    }
+    tm__gc_list_merge(finalizers, old);
+}
+
+static void debug_start(int generation)
+{
+    fprintf(stderr, "gc: collecting generation %d...\n", generation);
+    fprintf(stderr, "gc: objects in each generation: %zu %zu %zu\n",
+            tm__gc_list_size(&tm__gc.gens[0].head), tm__gc_list_size(&tm__gc.gens[1].head),
+            tm__gc_list_size(&tm__gc.gens[2].head));
+    fprintf(stderr, "gc: objects in permanent generation: %zu\n",
+            tm__gc_list_size(&tm__gc.permanent));
+}
+
+/* Survivors of 'young' go to 'old'; bookkeeping of the 25 % rule. */
+static void promote(int generation, gchead *young, gchead *old)
+{
+    if (generation == 1)
+        tm__gc.long_lived_pending += (long)tm__gc_list_size(young);
+    if (young != old)
+        tm__gc_list_merge(young, old);
+    if (generation == NUM_GENERATIONS - 1) {
+        tm__gc.long_lived_pending = 0;
+        tm__gc.long_lived_total = (long)tm__gc_list_size(old);
+    }
+}
+
+/* The collection proper; returns collected + uncollectable and stores
+ * both through the pointers. */
+static long collect(int generation, long *collected_out, long *uncollectable_out,
+                    uint64_t *ns_out)
+{
+    uint64_t t0 = now_ns();
+    long m = 0, n = 0;
+    if (tm__gc.debug & RCGC_DEBUG_STATS)
+        debug_start(generation);
+
+    if (generation + 1 < NUM_GENERATIONS)
+        PUB_SET(tm__gc.gens[generation + 1].count, tm__gc.gens[generation + 1].count + 1);
+    for (int i = 0; i <= generation; i++)
+        PUB_SET(tm__gc.gens[i].count, 0);
+    for (int i = 0; i < generation; i++)
+        tm__gc_list_merge(&tm__gc.gens[i].head, &tm__gc.gens[generation].head);
+
+    gchead *young = &tm__gc.gens[generation].head;
+    gchead *old = generation + 1 < NUM_GENERATIONS ? &tm__gc.gens[generation + 1].head : young;
+    _Alignas(16) gchead unreachable, finalizers, final_unreachable;
+    tm__gc_list_init(&unreachable);
+    tm__gc_list_init(&finalizers);
+    tm__gc_list_init(&final_unreachable);
+
+    deduce_unreachable(young, &unreachable);
+    promote(generation, young, old);
+
+    move_legacy_finalizers(&unreachable, &finalizers);
+    move_legacy_finalizer_reachable(&finalizers);
+
+    if (tm__gc.debug & RCGC_DEBUG_COLLECTABLE)
+        for (gchead *h = gc_next(&unreachable); h != &unreachable; h = gc_next(h))
+            tm__gc_debug_object("collectable", h);
+
+    m += (long)tm__gc_handle_weakrefs(&unreachable);
+    finalize_garbage(&unreachable);
+    handle_resurrected_objects(&unreachable, &final_unreachable, old);
+    m += (long)tm__gc_list_size(&final_unreachable);
+    delete_garbage(&final_unreachable, old);
+
+    for (gchead *h = gc_next(&finalizers); h != &finalizers; h = gc_next(h)) {
+        n++;
+        if (tm__gc.debug & RCGC_DEBUG_UNCOLLECTABLE)
+            tm__gc_debug_object("uncollectable", h);
+    }
+    handle_legacy_finalizers(&finalizers, old);
+
+    uint64_t ns = now_ns() - t0;
+    if (tm__gc.debug & RCGC_DEBUG_STATS) {
+        if (m + n > 0)
+            fprintf(stderr, "gc: done, %ld unreachable, %ld uncollectable, %.4fs elapsed\n",
+                    m + n, n, ns / 1e9);
+        else
+            fprintf(stderr, "gc: done, %.4fs elapsed\n", ns / 1e9);
+    }
+    tm__gc_publish(generation, m, n, ns);
+    *collected_out = m;
+    *uncollectable_out = n;
+    *ns_out = ns;
+    return m + n;
+}
+
+/* Collection wrapped in the start/stop callbacks; caller set 'collecting'. */
+long tm__gc_collect_with_callback(int generation)
+{
+    rcgc_info info = {generation, 0, 0, 0.0};
+    if (tm__gc.ncallbacks)
+        tm__gc_invoke_callbacks(RCGC_START, &info);
+    uint64_t ns;
+    long r = collect(generation, &info.collected, &info.uncollectable, &ns);
+    info.seconds = ns / 1e9;
+    if (tm__gc.ncallbacks)
+        tm__gc_invoke_callbacks(RCGC_STOP, &info);
+    return r;
+}
+
+/* Automatic collection: the oldest generation over its threshold, but a
+ * full collection only when the objects that survived generation 1 since the
+ * last full one exceed 25 % of the long-lived total. */
+void tm__gc_collect_generations(void)
+{
+    for (int i = NUM_GENERATIONS - 1; i >= 0; i--) {
+        if (tm__gc.gens[i].count > tm__gc.gens[i].threshold) {
+            if (i == NUM_GENERATIONS - 1 &&
+                tm__gc.long_lived_pending < tm__gc.long_lived_total / 4)
+                continue;
+            tm__gc_collect_with_callback(i);
+            break;
+        }
+    }
+}
+
+long rcgc_collect(int generation)
+{
+    if (generation < 0 || generation >= NUM_GENERATIONS) {
+        errno = EINVAL;
+        return -1;
+    }
+    gc_ensure_init();
+    if (tm__gc.collecting)
+        return 0;
+    tm__gc.collecting = 1;
+    long n = tm__gc_collect_with_callback(generation);
+    tm__gc.collecting = 0;
+    return n;
+}

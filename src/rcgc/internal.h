@@ -1,0 +1,174 @@
+/* internal.h - librcgc's private structures: object header, generation
+ * lists, the collector state and the statistics published to the shim.
+ *
+ * Object header (32 bytes on 64-bit, like CPython's PyGC_Head + PyObject):
+ *
+ *   next   next node in the generation list; 0 means "not tracked".
+ *          During move_unreachable bit 0 (NEXT_UNREACHABLE) marks the
+ *          members of the tentatively unreachable list, whose 'next' chain
+ *          is then the only valid link.
+ *   prev   previous node | flags (low 4 bits). Between update_refs and the
+ *          end of move_unreachable, the collected list is singly linked and
+ *          'prev' holds gc_refs << REFS_SHIFT instead of a pointer (the
+ *          COLLECTING flag says so); move_unreachable restores the links.
+ *          For a dead object waiting in the trashcan 'prev' links the
+ *          trash list.
+ *   tr     the type record (type pointer and live counts of that type).
+ *   refcnt the reference count; size the caller's field bytes.
+ *
+ * Nodes and list heads are 16-byte aligned (malloc), so 4 flag bits fit.
+ */
+#ifndef RCGC_INTERNAL_H
+#define RCGC_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "rcgc.h"
+
+typedef struct typerec {
+    const rcgc_type *type;
+    size_t count, bytes;   /* live objects; written by the program, read atomically */
+    struct typerec *next;  /* registry list: append-only, published with release */
+} typerec;
+
+typedef struct gchead {
+    uintptr_t next;
+    uintptr_t prev;
+    typerec *tr;
+    uint32_t refcnt;
+    uint32_t size;
+} gchead;
+
+_Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
+
+#define NEXT_UNREACHABLE ((uintptr_t)1)
+#define PREV_FINALIZED ((uintptr_t)1)
+#define PREV_COLLECTING ((uintptr_t)2)
+#define PREV_WEAKREFS ((uintptr_t)4)
+#define PREV_FROZEN ((uintptr_t)8)
+#define PREV_FLAGS ((uintptr_t)15)
+#define REFS_SHIFT 4
+
+#define AS_HEAD(obj) ((gchead *)(obj) - 1)
+#define AS_OBJ(h) ((void *)((gchead *)(h) + 1))
+
+/* relaxed atomic access for what the section reads from another thread */
+#define PUB_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define PUB_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static inline gchead *gc_next(const gchead *h)
+{
+    return (gchead *)(h->next & ~NEXT_UNREACHABLE);
+}
+static inline gchead *gc_prev(const gchead *h)
+{
+    return (gchead *)(h->prev & ~PREV_FLAGS);
+}
+static inline void gc_set_prev(gchead *h, gchead *p)
+{
+    h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)p;
+}
+static inline int gc_is_tracked(const gchead *h)
+{
+    return h->next != 0;
+}
+
+/* --- lists (circular, with a sentinel head) --- */
+void tm__gc_list_init(gchead *list);
+int tm__gc_list_empty(const gchead *list);
+void tm__gc_list_append(gchead *node, gchead *list);
+void tm__gc_list_remove(gchead *node);
+void tm__gc_list_move(gchead *node, gchead *list);
+void tm__gc_list_merge(gchead *from, gchead *to);
+size_t tm__gc_list_size(const gchead *list);
+
+/* --- state --- */
+#define NUM_GENERATIONS 3
+#define EVENT_RING 16
+
+typedef struct gen {
+    _Alignas(16) gchead head;
+    long threshold;
+    long count;
+} gen;
+
+typedef struct gc_event {
+    int generation;
+    long collected, uncollectable;
+    uint64_t ns;
+    double time;
+} gc_event;
+
+typedef struct cbentry {
+    rcgc_callback_fn fn;
+    void *arg;
+} cbentry;
+
+struct tm__gc_state {
+    gen gens[NUM_GENERATIONS];
+    _Alignas(16) gchead permanent;
+    int initialized;
+    int enabled;
+    int collecting;
+    unsigned debug;
+    long long_lived_total, long_lived_pending;
+    size_t frozen;                   /* published */
+    /* statistics, published under 'seq' (a seqlock) */
+    unsigned seq;
+    uint64_t collections[NUM_GENERATIONS], collected[NUM_GENERATIONS],
+        uncollectable[NUM_GENERATIONS], ns[NUM_GENERATIONS];
+    gc_event events[EVENT_RING];
+    uint64_t nevents;
+    /* garbage list */
+    void **garbage;
+    size_t ngarbage, garbage_cap;    /* ngarbage published */
+    /* callbacks */
+    cbentry *callbacks;
+    size_t ncallbacks, callbacks_cap;
+    /* trashcan for deep deallocation chains */
+    gchead *trash;
+    int trash_depth;
+    /* type registry */
+    typerec *types;                  /* list head, published with release */
+    typerec **type_table;
+    size_t type_table_cap, ntypes;
+    typerec *last_type;
+};
+
+extern struct tm__gc_state tm__gc;
+
+void tm__gc_init(void);
+static inline void gc_ensure_init(void)
+{
+    if (__builtin_expect(!tm__gc.initialized, 0))
+        tm__gc_init();
+}
+
+/* object.c */
+void tm__gc_dealloc(gchead *h);
+void tm__gc_untrack(gchead *h);
+void tm__gc_report_too_small(const gchead *h, const char *where);
+void tm__gc_debug_object(const char *msg, const gchead *h);
+
+/* collect.c */
+long tm__gc_collect_main(int generation);
+long tm__gc_collect_with_callback(int generation);
+void tm__gc_collect_generations(void);
+
+/* weakref.c */
+void tm__gc_clear_weakrefs_dead(gchead *h);
+size_t tm__gc_handle_weakrefs(gchead *unreachable);
+int tm__gc_is_weakref(const gchead *h);
+
+/* stats.c */
+int tm__gc_garbage_append(void *obj);
+void tm__gc_invoke_callbacks(rcgc_phase phase, const rcgc_info *info);
+void tm__gc_publish(int generation, long collected, long uncollectable, uint64_t ns);
+
+/* section.c */
+void tm__gc_register_section(void);
+size_t tm__gc_section(char *buf, size_t cap, void *arg);
+
+#endif /* RCGC_INTERNAL_H */
