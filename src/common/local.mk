@@ -1,1 +1,4 @@
-# src/common: sources and tests of this part
+# src/common: small pieces shared by the shim and the tools.
+noinst_LTLIBRARIES += libtmcommon.la
+libtmcommon_la_SOURCES = src/common/rawmem.c src/common/rawmem.h
+libtmcommon_la_CFLAGS = $(AM_CFLAGS) -fPIC

@@ -1,1 +1,266 @@
-int tm__placeholder;
+/* hooks.c - the interposed allocation functions.
+ *
+ * Each hook calls the real function first and records afterwards (frees:
+ * forgets first, then frees, so an address handed out again by another
+ * thread is never confused with the old block). errno is whatever the real
+ * function left; bookkeeping saves and restores it. When the shim is
+ * not tracing, or the calling thread is already inside the shim (tm__in_hook),
+ * the hooks only forward. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "shim/shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread int tm__in_hook TM_TLS;
+
+static inline int active(void)
+{
+    return !tm__in_hook && atomic_load_explicit(&tm__tracing, memory_order_relaxed);
+}
+
+static inline int ready(void)
+{
+    if (TM_LIKELY(__atomic_load_n(&tm__real.malloc, __ATOMIC_ACQUIRE) != NULL))
+        return 1;
+    tm__resolve_real();
+    return __atomic_load_n(&tm__real.malloc, __ATOMIC_ACQUIRE) != NULL;
+}
+
+static void record(void *p, size_t size)
+{
+    int saved = errno;
+    tm__in_hook = 1;
+    tm__record(p, size);
+    tm__in_hook = 0;
+    errno = saved;
+}
+
+TM_EXPORT void *malloc(size_t size)
+{
+    if (TM_UNLIKELY(!ready()))
+        return tm__boot_alloc(size, 16);
+    void *p = tm__real.malloc(size);
+    if (p && active())
+        record(p, size);
+    return p;
+}
+
+TM_EXPORT void free(void *p)
+{
+    if (!p || TM_UNLIKELY(tm__is_boot(p)))
+        return;
+    if (active()) {
+        int saved = errno;
+        tm__in_hook = 1;
+        tm__forget(p, NULL);
+        tm__in_hook = 0;
+        errno = saved;
+    }
+    if (TM_UNLIKELY(!ready()))
+        return;
+    tm__real.free(p);
+}
+
+TM_EXPORT void *calloc(size_t n, size_t size)
+{
+    if (TM_UNLIKELY(!ready())) {
+        size_t total;
+        if (__builtin_mul_overflow(n, size, &total)) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return tm__boot_alloc(total, 16); /* the pool is zeroed and never reused */
+    }
+    void *p = tm__real.calloc(n, size);
+    if (p && active())
+        record(p, n * size);
+    return p;
+}
+
+static void *realloc_boot(void *old, size_t size)
+{
+    void *p = malloc(size);
+    if (p) {
+        size_t have = tm__boot_size(old);
+        memcpy(p, old, have < size ? have : size);
+    }
+    return p;
+}
+
+TM_EXPORT void *realloc(void *old, size_t size)
+{
+    if (!old)
+        return malloc(size);
+    if (TM_UNLIKELY(tm__is_boot(old)))
+        return realloc_boot(old, size);
+    if (TM_UNLIKELY(!ready()))
+        return NULL;
+    if (!active())
+        return tm__real.realloc(old, size);
+
+    struct tm__block was;
+    tm__in_hook = 1;
+    int saved = errno;
+    int traced = tm__forget(old, &was);
+    errno = saved;
+    void *p = tm__real.realloc(old, size);
+    saved = errno;
+    if (p)
+        tm__record(p, size);
+    else if (size != 0 && traced)
+        tm__restore(&was); /* failed: the old block is still there */
+    errno = saved;
+    tm__in_hook = 0;
+    return p;
+}
+
+TM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, total);
+}
+
+TM_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (TM_UNLIKELY(!ready())) {
+        if (align % sizeof(void *) || (align & (align - 1)))
+            return EINVAL;
+        void *p = tm__boot_alloc(size, align);
+        if (!p)
+            return ENOMEM;
+        *out = p;
+        return 0;
+    }
+    int rc = tm__real.posix_memalign(out, align, size);
+    if (rc == 0 && active())
+        record(*out, size);
+    return rc;
+}
+
+TM_EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    if (TM_UNLIKELY(!ready()))
+        return tm__boot_alloc(size, align);
+    void *p = tm__real.aligned_alloc(align, size);
+    if (p && active())
+        record(p, size);
+    return p;
+}
+
+TM_EXPORT void *memalign(size_t align, size_t size)
+{
+    if (TM_UNLIKELY(!ready()))
+        return tm__boot_alloc(size, align);
+    void *p = tm__real.memalign(align, size);
+    if (p && active())
+        record(p, size);
+    return p;
+}
+
+TM_EXPORT void *valloc(size_t size)
+{
+    if (TM_UNLIKELY(!ready()))
+        return tm__boot_alloc(size, (size_t)getpagesize());
+    void *p = tm__real.valloc(size);
+    if (p && active())
+        record(p, size);
+    return p;
+}
+
+TM_EXPORT void *pvalloc(size_t size)
+{
+    size_t page = (size_t)getpagesize();
+    size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
+    if (TM_UNLIKELY(!ready()))
+        return rounded < size ? NULL : tm__boot_alloc(rounded, page);
+    void *p = tm__real.pvalloc(size);
+    if (p && active())
+        record(p, rounded);
+    return p;
+}
+
+TM_EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (tm__is_boot(p))
+        return tm__boot_size(p);
+    if (TM_UNLIKELY(!ready()))
+        return 0;
+    return tm__real.malloc_usable_size(p);
+}
+
+#ifdef HAVE_CFREE
+TM_EXPORT void cfree(void *p)
+{
+    free(p);
+}
+#endif
+
+#ifdef HAVE_FREE_SIZED
+TM_EXPORT void free_sized(void *p, size_t size)
+{
+    (void)size;
+    free(p);
+}
+#endif
+
+#ifdef HAVE_FREE_ALIGNED_SIZED
+TM_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+    (void)align;
+    (void)size;
+    free(p);
+}
+#endif
+
+/* dlclose may unmap a module: stacks recorded before keep the module they
+ * were taken in (modules.c epochs). dlopen is not interposed: it resolves
+ * $ORIGIN and RUNPATH relative to its caller, which must stay the program. */
+TM_EXPORT int dlclose(void *handle)
+{
+    if (TM_UNLIKELY(!ready()))
+        return -1;
+    int saved_guard = tm__in_hook;
+    tm__in_hook = 1;
+    tm__modules_refresh();
+    tm__in_hook = saved_guard;
+    int rc = tm__real.dlclose(handle);
+    int saved = errno;
+    tm__in_hook = 1;
+    tm__modules_refresh();
+    tm__in_hook = saved_guard;
+    errno = saved;
+    return rc;
+}
+
+/* A program that leaves by _exit skips atexit handlers; the at-exit
+ * snapshot is written here instead. */
+TM_EXPORT void _exit(int status)
+{
+    tm__at_exit();
+    if (ready() && tm__real.exit_)
+        tm__real.exit_(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+TM_EXPORT void _Exit(int status)
+{
+    tm__at_exit();
+    if (ready() && tm__real.Exit_)
+        tm__real.Exit_(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}

@@ -1,0 +1,28 @@
+/* rawmem.h - memory straight from the kernel, for code that must not use the
+ * process's allocator (the shim's bookkeeping). */
+#ifndef TM_RAWMEM_H
+#define TM_RAWMEM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+/* Bytes currently mapped through tm__map(). */
+extern atomic_size_t tm__mapped_bytes;
+
+/* Maps 'size' bytes (rounded up to pages) of zeroed memory; NULL on failure.
+ * errno is preserved either way. */
+void *tm__map(size_t size);
+/* Unmaps what tm__map() returned for the same 'size'. */
+void tm__unmap(void *p, size_t size);
+/* Grows or shrinks a mapping, moving it when needed; NULL on failure (the
+ * old mapping stays valid). */
+void *tm__remap(void *p, size_t old_size, size_t new_size);
+
+/* A bump arena for small records that live as long as the process. Not
+ * locked: callers serialize. */
+struct tm__arena {
+    char *cur, *end;
+};
+void *tm__arena_alloc(struct tm__arena *a, size_t size, size_t align);
+
+#endif

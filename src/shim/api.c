@@ -1,0 +1,142 @@
+/* api.c - the in-program API of tracemem.h, tracemalloc's functions for C. */
+#define _GNU_SOURCE
+#define TRACEMEM_BUILDING_SHIM
+#include "tracemem.h"
+#include "shim/shim.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Runs 'body' with the calling thread marked as inside the shim, so that
+ * anything the shim allocates on its behalf is not traced. */
+#define GUARDED(body)                                                                              \
+    do {                                                                                           \
+        int saved_guard_ = tm__in_hook;                                                            \
+        tm__in_hook = 1;                                                                           \
+        body;                                                                                      \
+        tm__in_hook = saved_guard_;                                                                \
+    } while (0)
+
+int tracemem_available(void)
+{
+    return 1;
+}
+
+int tracemem_start(int nframe)
+{
+    if (nframe < 1 || nframe > TM_MAX_NFRAMES)
+        return -EINVAL;
+    tm__init();
+    if (tm__is_disabled())
+        return -ENOTSUP;
+    if (atomic_load(&tm__tracing))
+        return 0;
+    atomic_store(&tm__nframes, nframe);
+    atomic_store(&tm__tracing, 1);
+    return 0;
+}
+
+void tracemem_stop(void)
+{
+    atomic_store(&tm__tracing, 0);
+    GUARDED(tm__clear_all());
+}
+
+int tracemem_is_tracing(void)
+{
+    return atomic_load(&tm__tracing);
+}
+
+void tracemem_clear_traces(void)
+{
+    GUARDED(tm__clear_all());
+}
+
+int tracemem_get_traceback_limit(void)
+{
+    return atomic_load(&tm__nframes);
+}
+
+void tracemem_get_traced_memory(size_t *current, size_t *peak)
+{
+    int64_t cur = atomic_load(&tm__current), pk = atomic_load(&tm__peak);
+    if (current)
+        *current = cur > 0 ? (size_t)cur : 0;
+    if (peak)
+        *peak = pk > cur ? (size_t)pk : (cur > 0 ? (size_t)cur : 0);
+}
+
+void tracemem_reset_peak(void)
+{
+    GUARDED(tm__reset_peak());
+}
+
+size_t tracemem_get_overhead_memory(void)
+{
+    return atomic_load(&tm__mapped_bytes);
+}
+
+int tracemem_take_snapshot(const char *path)
+{
+    if (!atomic_load(&tm__tracing))
+        return -ENOTSUP;
+    return tm__snapshot_write(path, TM_REASON_API, NULL);
+}
+
+int tracemem_get_object_traceback(const void *ptr, void **frames, int max)
+{
+    struct tm__block b;
+    int found;
+    GUARDED(found = tm__live_find((uintptr_t)ptr, &b));
+    if (!found)
+        return -1;
+    const struct tm__stack *s = tm__stack_get(b.stack);
+    int n = s ? s->nframes : 0;
+    if (n > max)
+        n = max > 0 ? max : 0;
+    for (int i = 0; i < n; i++)
+        frames[i] = (void *)s->pcs[i];
+    return n;
+}
+
+int tracemem_track(unsigned domain, uintptr_t ptr, size_t size)
+{
+    if (!atomic_load(&tm__tracing))
+        return -ENOTSUP;
+    int rc;
+    GUARDED(rc = tm__domain_track(domain, ptr, size));
+    return rc;
+}
+
+int tracemem_untrack(unsigned domain, uintptr_t ptr)
+{
+    if (!atomic_load(&tm__tracing))
+        return -ENOTSUP;
+    int rc;
+    GUARDED(rc = tm__domain_untrack(domain, ptr));
+    return rc;
+}
+
+int tracemem_leak_check(const char *path)
+{
+    if (!atomic_load(&tm__tracing))
+        return -ENOTSUP;
+    struct tm__leak_result res;
+    memset(&res, 0, sizeof(res));
+    int rc;
+    GUARDED(rc = tm__leak_scan(&res));
+    if (rc == 0) {
+        GUARDED(rc = tm__snapshot_write(path, TM_REASON_LEAK_CHECK, &res));
+        if (rc == 0) {
+            uint64_t n = res.blocks[TM_LEAK_DEFINITE] + res.blocks[TM_LEAK_INDIRECT];
+            rc = n > (uint64_t)0x7fffffff ? 0x7fffffff : (int)n;
+        }
+    }
+    GUARDED(tm__leak_result_release(&res));
+    return rc;
+}
+
+int tracemem_add_section(const char *name, tracemem_section_fn fn, void *arg)
+{
+    return tm__section_add(name, fn, arg);
+}

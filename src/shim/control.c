@@ -1,0 +1,411 @@
+/* control.c - start-up, environment, the helper thread, fork, exec and exit.
+ *
+ * Start-up runs from the shim's constructor, before the program's own.
+ * Allocations made earlier (libc start-up) are served but not traced.
+ *
+ * The at-exit snapshot is registered with __cxa_atexit from the constructor,
+ * with no DSO handle: it is therefore called by exit() after every handler
+ * the program registers and after the dynamic linker has run all static
+ * destructors (glibc registers _dl_fini later, so it runs earlier). A
+ * program that leaves by _exit/_Exit gets the same snapshot from hooks.c.
+ *
+ * Snapshots asked for by TRACEMEM_SIGNAL or TRACEMEM_INTERVAL are written by
+ * one helper thread with every signal blocked; the signal handler only posts
+ * a semaphore. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "shim/shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tm__config tm__cfg = {
+    .start = 1,
+    .at_exit = TM_AT_EXIT_LEAKS,
+    .peak_inaccuracy = 1.0,
+    .follow_fork = 1,
+    .follow_exec = 1,
+    .output = "tracemem.%e.%p.json",
+};
+atomic_int tm__tracing;
+atomic_int tm__nframes = TM_DEFAULT_NFRAMES;
+atomic_uint_fast64_t tm__lost;
+pid_t tm__pid;
+
+static atomic_int init_state; /* 0 not started, 1 running, 2 done */
+static atomic_int exit_done;
+static int disabled;          /* setuid program, or a child told not to follow */
+
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+extern char **environ;
+
+/* --- environment --- */
+
+static void bad_value(const char *var, const char *value, const char *want, const char *used)
+{
+    tm__warn("%s=%s is not %s; using %s", var, value, want, used);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void env_bool(const char *var, int *field)
+{
+    const char *v = getenv(var);
+    if (!v)
+        return;
+    if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0)
+        *field = v[0] == '1';
+    else
+        bad_value(var, v, "0 or 1", *field ? "1" : "0");
+}
+
+static int signal_number(const char *s)
+{
+    static const struct {
+        const char *name;
+        int signo;
+    } names[] = {{"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+                 {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
+                 {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU},
+                 {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+                 {"POLL", SIGPOLL}, {"PWR", SIGPWR}, {"SYS", SIGSYS}};
+    long n;
+    if (parse_long(s, 1, SIGRTMAX, &n) == 0)
+        return n == SIGKILL || n == SIGSTOP ? -1 : (int)n;
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(s, names[i].name) == 0)
+            return names[i].signo;
+    if (strncmp(s, "RTMIN+", 6) == 0 && parse_long(s + 6, 0, SIGRTMAX - SIGRTMIN, &n) == 0)
+        return SIGRTMIN + (int)n;
+    return -1;
+}
+
+static void read_environment(void)
+{
+    const char *v;
+    long n;
+    double d;
+    if ((v = getenv("TRACEMEM_NFRAMES"))) {
+        if (parse_long(v, 1, TM_MAX_NFRAMES, &n) == 0)
+            atomic_store(&tm__nframes, (int)n);
+        else
+            bad_value("TRACEMEM_NFRAMES", v, "a whole number from 1 to 256", "64");
+    }
+    if ((v = getenv("TRACEMEM_OUTPUT"))) {
+        if (*v && strlen(v) < sizeof(tm__cfg.output))
+            memcpy(tm__cfg.output, v, strlen(v) + 1);
+        else
+            bad_value("TRACEMEM_OUTPUT", v, "a usable path template", tm__cfg.output);
+    }
+    env_bool("TRACEMEM_START", &tm__cfg.start);
+    if ((v = getenv("TRACEMEM_AT_EXIT"))) {
+        if (strcmp(v, "leaks") == 0)
+            tm__cfg.at_exit = TM_AT_EXIT_LEAKS;
+        else if (strcmp(v, "snapshot") == 0)
+            tm__cfg.at_exit = TM_AT_EXIT_SNAPSHOT;
+        else if (strcmp(v, "none") == 0)
+            tm__cfg.at_exit = TM_AT_EXIT_NONE;
+        else
+            bad_value("TRACEMEM_AT_EXIT", v, "leaks, snapshot or none", "leaks");
+    }
+    if ((v = getenv("TRACEMEM_SIGNAL")) && strcmp(v, "none") != 0) {
+        int sig = signal_number(v);
+        if (sig > 0)
+            tm__cfg.signo = sig;
+        else
+            bad_value("TRACEMEM_SIGNAL", v, "a signal name or number that can be caught", "none");
+    }
+    if ((v = getenv("TRACEMEM_INTERVAL"))) {
+        if (parse_double(v, 0, 1e9, &d) == 0 && (d == 0 || d >= 0.001))
+            tm__cfg.interval = d;
+        else
+            bad_value("TRACEMEM_INTERVAL", v, "a number of seconds (0 or at least 0.001)", "0");
+    }
+    if ((v = getenv("TRACEMEM_SAMPLE"))) {
+        char *end;
+        errno = 0;
+        unsigned long long b = strtoull(v, &end, 10);
+        if (!errno && end != v && !*end && v[0] != '-')
+            tm__cfg.sample_bytes = b;
+        else
+            bad_value("TRACEMEM_SAMPLE", v, "a number of bytes", "0");
+    }
+    if ((v = getenv("TRACEMEM_PEAK_INACCURACY"))) {
+        if (parse_double(v, 0, 100, &d) == 0)
+            tm__cfg.peak_inaccuracy = d;
+        else
+            bad_value("TRACEMEM_PEAK_INACCURACY", v, "a percentage from 0 to 100", "1");
+    }
+    env_bool("TRACEMEM_FOLLOW_FORK", &tm__cfg.follow_fork);
+    env_bool("TRACEMEM_FOLLOW_EXEC", &tm__cfg.follow_exec);
+}
+
+/* TRACEMEM_FOLLOW_EXEC=0: removes only the shim's own entries from
+ * LD_PRELOAD, in place, so exec'd programs (whatever exec call they use with
+ * this environment) start without it. */
+static void drop_own_preload(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
+            continue;
+        char *src = *e + 11, *dst = src;
+        while (*src) {
+            char *start = src;
+            while (*src && *src != ':' && *src != ' ')
+                src++;
+            size_t len = (size_t)(src - start);
+            const char *base = memrchr(start, '/', len);
+            base = base ? base + 1 : start;
+            size_t blen = len - (size_t)(base - start);
+            int ours = blen == 14 && memcmp(base, "libtracemem.so", 14) == 0;
+            if (!ours && len) {
+                if (dst != *e + 11)
+                    *dst++ = ':';
+                memmove(dst, start, len);
+                dst += len;
+            }
+            while (*src == ':' || *src == ' ')
+                src++;
+        }
+        *dst = '\0';
+        if (dst == *e + 11)
+            unsetenv("LD_PRELOAD");
+        return;
+    }
+}
+
+/* --- helper thread --- */
+
+static sem_t wake;
+static atomic_int signal_pending;
+static int helper_running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    atomic_store(&signal_pending, 1);
+    sem_post(&wake);
+    errno = saved;
+}
+
+static void add_seconds(struct timespec *t, double s)
+{
+    long sec = (long)s;
+    t->tv_sec += sec;
+    t->tv_nsec += (long)((s - (double)sec) * 1e9);
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    (void)arg;
+    tm__in_hook = 1; /* the helper's own allocations are not the program's */
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    add_seconds(&next, tm__cfg.interval);
+    for (;;) {
+        int rc = tm__cfg.interval > 0 ? sem_clockwait(&wake, CLOCK_MONOTONIC, &next) : sem_wait(&wake);
+        enum tm__reason reason;
+        if (rc == 0 && atomic_exchange(&signal_pending, 0)) {
+            reason = TM_REASON_SIGNAL;
+        } else if (rc < 0 && errno == ETIMEDOUT) {
+            reason = TM_REASON_INTERVAL;
+            add_seconds(&next, tm__cfg.interval);
+        } else {
+            continue;
+        }
+        if (atomic_load(&tm__tracing) && !atomic_load(&exit_done))
+            tm__snapshot_write(NULL, reason, NULL);
+    }
+    return NULL;
+}
+
+static void start_helper(void)
+{
+    sigset_t all, old;
+    pthread_attr_t attr;
+    pthread_t t;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    helper_running = pthread_create(&t, &attr, helper_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!helper_running)
+        tm__warn("cannot start the snapshot thread; no signal or interval snapshots");
+}
+
+static void setup_helper(void)
+{
+    if (!tm__cfg.signo && tm__cfg.interval <= 0)
+        return;
+    sem_init(&wake, 0, 0);
+    if (tm__cfg.signo) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(tm__cfg.signo, &sa, NULL);
+    }
+    start_helper();
+}
+
+/* --- fork --- */
+
+static int fork_guard;
+
+static void fork_prepare(void)
+{
+    fork_guard = tm__in_hook;
+    tm__in_hook = 1;
+    tm__snapshot_lock();
+    tm__sections_lock();
+    tm__modules_lock();
+    tm__peak_lock();
+    tm__domain_lock();
+    tm__stacks_lock_all();
+    tm__live_lock_all();
+}
+
+static void fork_release(void)
+{
+    tm__live_unlock_all();
+    tm__stacks_unlock_all();
+    tm__domain_unlock();
+    tm__peak_unlock();
+    tm__modules_unlock();
+    tm__sections_unlock();
+    tm__snapshot_unlock();
+}
+
+static void fork_parent(void)
+{
+    fork_release();
+    tm__in_hook = fork_guard;
+}
+
+static void fork_child(void)
+{
+    fork_release();
+    tm__pid = getpid();
+    if (!tm__cfg.follow_fork) {
+        atomic_store(&tm__tracing, 0);
+        disabled = 1;
+    } else {
+        tm__snapshot_after_fork_child();
+        if (helper_running) {
+            sem_init(&wake, 0, 0);
+            start_helper();
+        }
+    }
+    tm__in_hook = fork_guard;
+}
+
+/* --- start and exit --- */
+
+static void exit_handler(void *arg)
+{
+    (void)arg;
+    tm__at_exit();
+}
+
+int tm__own_process(void)
+{
+    return getpid() == tm__pid;
+}
+
+void tm__at_exit(void)
+{
+    if (atomic_load(&init_state) != 2 || disabled || !tm__own_process())
+        return; /* not started, setuid, or a vfork child about to exec/exit */
+    if (atomic_exchange(&exit_done, 1) || !atomic_load(&tm__tracing))
+        return;
+    int saved_guard = tm__in_hook;
+    tm__in_hook = 1;
+    if (tm__cfg.at_exit == TM_AT_EXIT_SNAPSHOT) {
+        tm__snapshot_write(NULL, TM_REASON_EXIT, NULL);
+    } else if (tm__cfg.at_exit == TM_AT_EXIT_LEAKS) {
+        struct tm__leak_result res;
+        memset(&res, 0, sizeof(res));
+        int rc = tm__leak_scan(&res);
+        tm__snapshot_write(NULL, TM_REASON_EXIT, rc == 0 ? &res : NULL);
+        tm__leak_result_release(&res);
+    }
+    tm__in_hook = saved_guard;
+}
+
+void tm__init(void)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&init_state, &expected, 1))
+        return;
+    int saved_errno = errno;
+    tm__in_hook = 1;
+    tm__resolve_real();
+    if (getauxval(AT_SECURE)) {
+        disabled = 1; /* setuid/setgid: stay out of the way entirely */
+        goto out;
+    }
+    tm__pid = getpid();
+    read_environment();
+    if (!tm__cfg.follow_exec)
+        drop_own_preload();
+    tm__unwind_init();
+    tm__modules_refresh();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    __cxa_atexit(exit_handler, NULL, NULL);
+    setup_helper();
+    if (tm__cfg.start)
+        atomic_store(&tm__tracing, 1);
+out:
+    atomic_store(&init_state, 2);
+    tm__in_hook = 0;
+    errno = saved_errno;
+}
+
+int tm__is_disabled(void)
+{
+    return disabled;
+}
+
+__attribute__((constructor(101))) static void shim_constructor(void)
+{
+    tm__init();
+}

@@ -1,0 +1,303 @@
+/* shim.h - internal interfaces between the modules of libtracemem.so.
+ *
+ * The shim records and never symbolizes. Rules every module keeps:
+ *  - Bookkeeping memory comes from tm__map() (mmap), never from the host's
+ *    allocator, so recording can fail only by running out of address space;
+ *    such a failure is counted in tm__lost and the host's call still succeeds.
+ *  - Code that may run inside an allocation hook takes only the shim's own
+ *    short locks (tm__lock) and makes no system call on the fast path.
+ *  - errno seen by the host is exactly what the real allocator left.
+ *
+ * Lock order (outer first), also taken in this order by the fork handlers:
+ *   snapshot mutex > sections > modules > peak > domain > arena > stack shards
+ *   > live shards.
+ */
+#ifndef TM_SHIM_H
+#define TM_SHIM_H
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TM_EXPORT __attribute__((visibility("default")))
+#define TM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TM_TLS __attribute__((tls_model("initial-exec")))
+
+#define TM_DEFAULT_NFRAMES 64
+#define TM_MAX_NFRAMES 256
+
+/* --- guard (hooks.c) --- */
+
+/* Non-zero while this thread runs shim code: allocations made then go
+ * straight to the real allocator and are not traced. */
+extern __thread int tm__in_hook TM_TLS;
+
+/* --- spin lock: short critical sections only --- */
+
+typedef struct {
+    atomic_int held;
+} tm__lock;
+
+static inline void tm__lock_acquire(tm__lock *l)
+{
+    int spins = 0;
+    while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) {
+        while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
+            if (++spins > 64) {
+                sched_yield();
+                spins = 0;
+            } else {
+                __builtin_ia32_pause();
+            }
+        }
+    }
+}
+
+static inline int tm__lock_try(tm__lock *l)
+{
+    return !atomic_exchange_explicit(&l->held, 1, memory_order_acquire);
+}
+
+static inline void tm__lock_release(tm__lock *l)
+{
+    atomic_store_explicit(&l->held, 0, memory_order_release);
+}
+
+/* --- configuration and global state (control.c) --- */
+
+enum tm__at_exit_mode { TM_AT_EXIT_LEAKS, TM_AT_EXIT_SNAPSHOT, TM_AT_EXIT_NONE };
+
+struct tm__config {
+    int start;              /* TRACEMEM_START */
+    int at_exit;            /* enum tm__at_exit_mode */
+    int signo;              /* TRACEMEM_SIGNAL, 0 = none */
+    double interval;        /* TRACEMEM_INTERVAL seconds, 0 = off */
+    uint64_t sample_bytes;  /* TRACEMEM_SAMPLE, 0 = exact */
+    double peak_inaccuracy; /* TRACEMEM_PEAK_INACCURACY percent, 0 = off */
+    int follow_fork;
+    int follow_exec;
+    char output[1024];      /* TRACEMEM_OUTPUT template */
+};
+
+extern struct tm__config tm__cfg;
+extern atomic_int tm__tracing;     /* 1 while tracing */
+extern atomic_int tm__nframes;     /* traceback limit, 1..256 */
+extern atomic_uint_fast64_t tm__lost; /* records that could not be kept */
+extern pid_t tm__pid;              /* the process the shim belongs to */
+
+/* Parses the environment, loads the unwinder, starts helpers. Idempotent. */
+void tm__init(void);
+/* Writes the at-exit snapshot once (from exit or _exit). */
+void tm__at_exit(void);
+/* 1 when called in the process that owns the state (not a vfork child). */
+int tm__own_process(void);
+/* 1 when the shim stays out of the way (setuid, or an unfollowed child). */
+int tm__is_disabled(void);
+
+/* --- real allocator (bootstrap.c) --- */
+
+struct tm__real_fns {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    int (*dlclose)(void *);
+    void (*exit_)(int);
+    void (*Exit_)(int);
+};
+
+extern struct tm__real_fns tm__real;
+
+/* Resolves the next definitions of the allocation functions. While it runs
+ * (dlsym may allocate) allocations are served from a static pool. */
+void tm__resolve_real(void);
+void *tm__boot_alloc(size_t size, size_t align);
+int tm__is_boot(const void *p);
+size_t tm__boot_size(const void *p);
+
+/* --- raw memory (src/common/rawmem.c) --- */
+#include "common/rawmem.h"
+
+/* --- stack capture (unwind.c) --- */
+
+/* Loads libunwind privately. Without it stacks are empty. */
+void tm__unwind_init(void);
+/* Stores up to 'max' return addresses of the calling program, innermost
+ * first, the shim's and the unwinder's own frames left out; '*depth' gets
+ * the true depth. Returns the number stored. */
+int tm__capture(uintptr_t *pcs, int max, uint32_t *depth);
+/* 1 when 'pc' lies in the shim's own code. */
+int tm__pc_in_shim(uintptr_t pc);
+
+/* --- interned stacks (stacks.c) ---
+ * A stack is immutable once interned and never freed: ids stay valid for the
+ * life of the process. Id 0 means "no stack". The counters are per stack for
+ * domain 0 (the heap); other domains keep theirs in trace.c. */
+
+struct tm__stack {
+    uint64_t hash;
+    uint32_t id;
+    uint32_t epoch;   /* module epoch when interned (modules.c) */
+    uint32_t depth;   /* true depth before truncation */
+    uint16_t nframes; /* frames stored */
+    uint16_t pad;
+    atomic_int_least64_t live_size, live_count;
+    atomic_int_least64_t alloc_size, alloc_count;
+    uintptr_t pcs[];
+};
+
+uint32_t tm__stack_intern(const uintptr_t *pcs, int n, uint32_t depth);
+struct tm__stack *tm__stack_get(uint32_t id);
+/* One more than the highest id handed out. */
+uint32_t tm__stack_limit(void);
+void tm__stacks_reset_counters(void);
+void tm__stacks_lock_all(void);
+void tm__stacks_unlock_all(void);
+
+/* --- live blocks (live.c) ---
+ * Sharded open-addressing table keyed by block address. 'size' and 'count'
+ * are what the block contributes to its stack's counters (scaled when
+ * sampling). */
+
+struct tm__block {
+    uintptr_t ptr;
+    uint64_t size;
+    uint32_t stack;
+    uint32_t count;
+};
+
+/* Inserts; when a block at the same address was already recorded (its free
+ * went unseen) it is replaced and returned in '*old' with 1. Returns -1 when
+ * no memory was left for the table. */
+int tm__live_insert(const struct tm__block *b, struct tm__block *old);
+/* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. */
+int tm__live_remove(uintptr_t ptr, struct tm__block *out);
+int tm__live_find(uintptr_t ptr, struct tm__block *out);
+void tm__live_clear(void);
+void tm__live_lock_all(void);
+void tm__live_unlock_all(void);
+/* Calls 'fn' for every block; the caller holds tm__live_lock_all(). */
+size_t tm__live_foreach_unlocked(void (*fn)(const struct tm__block *b, void *arg), void *arg);
+size_t tm__live_count(void);
+
+/* --- recording and figures (trace.c) --- */
+
+/* Records a new heap block the host just received. */
+void tm__record(void *ptr, size_t size);
+/* Forgets a heap block the host is about to free; 1 when it was traced. */
+int tm__forget(void *ptr, struct tm__block *was);
+/* Puts back a block forgotten by a realloc that then failed. */
+void tm__restore(const struct tm__block *b);
+
+extern atomic_int_least64_t tm__current, tm__peak;
+
+void tm__clear_all(void);
+void tm__reset_peak(void);
+
+/* Custom domains (tracemem_track); domain 0 goes to the live table. */
+int tm__domain_track(unsigned domain, uintptr_t ptr, size_t size);
+int tm__domain_untrack(unsigned domain, uintptr_t ptr);
+
+/* Trace rows for snapshots: heap stacks and other domains alike. */
+struct tm__trace_row {
+    uint32_t stack;
+    uint32_t domain;
+    int64_t size, count, alloc_size, alloc_count;
+};
+typedef void (*tm__trace_fn)(const struct tm__trace_row *row, void *arg);
+void tm__traces_foreach(tm__trace_fn fn, void *arg);
+/* The per-stack live set recorded near the peak; returns its 'current'. */
+int64_t tm__peak_foreach(tm__trace_fn fn, void *arg);
+/* Re-records the peak live set now if the process sits at its peak. */
+void tm__peak_refresh(void);
+void tm__peak_lock(void);
+void tm__peak_unlock(void);
+void tm__domain_lock(void);
+void tm__domain_unlock(void);
+
+/* --- modules (modules.c) --- */
+
+struct tm__module {
+    const char *path;
+    uintptr_t bias, lo, hi; /* load bias; [lo, hi) mapped span */
+    uint32_t load_epoch;    /* valid for stacks interned in [load, unload) */
+    uint32_t unload_epoch;
+    uint8_t build_id[32];
+    uint8_t build_id_len;
+    uint8_t present;
+};
+
+extern atomic_uint tm__epoch;
+
+/* Re-reads the loaded objects; called at start, around dlclose and before
+ * each snapshot. */
+void tm__modules_refresh(void);
+/* Index of the module that held 'pc' for a stack of 'epoch', or -1. */
+int tm__module_find(uintptr_t pc, uint32_t epoch);
+size_t tm__module_count(void);
+const struct tm__module *tm__module_get(size_t i);
+void tm__modules_lock(void);
+void tm__modules_unlock(void);
+
+/* --- leak scan (leakscan.c) --- */
+
+enum tm__leak_kind { TM_LEAK_DEFINITE, TM_LEAK_INDIRECT, TM_LEAK_POSSIBLE, TM_LEAK_REACHABLE, TM_LEAK_KINDS };
+
+struct tm__leak_stack {
+    uint32_t stack;  /* stack id */
+    uint32_t kind;   /* enum tm__leak_kind */
+    uint64_t bytes, blocks;
+};
+
+struct tm__leak_result {
+    int checked;
+    uint64_t bytes[TM_LEAK_KINDS], blocks[TM_LEAK_KINDS];
+    struct tm__leak_stack *stacks; /* tm__map()ed */
+    size_t nstacks;
+    size_t mapped;
+};
+
+/* Stops the other threads, scans roots and heap, classifies every live heap
+ * block. Returns 0 or -errno (result unchecked then). */
+int tm__leak_scan(struct tm__leak_result *res);
+void tm__leak_result_release(struct tm__leak_result *res);
+
+/* --- snapshots (snapshot.c, writer.c) --- */
+
+enum tm__reason { TM_REASON_EXIT, TM_REASON_API, TM_REASON_SIGNAL, TM_REASON_INTERVAL, TM_REASON_LEAK_CHECK };
+
+/* Writes a snapshot atomically to 'path' (NULL: the output template).
+ * 'leaks' may be NULL (leaks.checked false). Returns 0 or -errno. */
+int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm__leak_result *leaks);
+void tm__snapshot_lock(void);
+void tm__snapshot_unlock(void);
+void tm__snapshot_after_fork_child(void);
+
+/* Expands a TRACEMEM_OUTPUT template for snapshot 'seq'; 'force_seq' adds
+ * ".seq" even for seq 0 (when several snapshots are expected). */
+int tm__output_path(char *out, size_t cap, const char *tmpl, unsigned seq, int force_seq);
+
+/* Extra sections (tracemem_add_section): 0, -EINVAL, -ENOMEM. */
+typedef size_t (*tm__section_fn)(char *buf, size_t cap, void *arg);
+int tm__section_add(const char *name, tm__section_fn fn, void *arg);
+void tm__sections_lock(void);
+void tm__sections_unlock(void);
+
+/* --- small helpers without allocation (util.c) --- */
+
+/* Writes a line to stderr with one write(2). */
+void tm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* snprintf subset without locale or allocation: %s %d %u %ld %lu %zu %llu %x %lx %c %%. */
+int tm__snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *tm__strerror(int err);
+
+#endif /* TM_SHIM_H */

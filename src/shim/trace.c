@@ -1,0 +1,522 @@
+/* trace.c - turning hook events into figures.
+ *
+ * Heap blocks (domain 0) live in live.c and count into their stack's
+ * counters. Blocks of other domains (tracemem_track) are rare and live in a
+ * small table here under one lock, with counters per (stack, domain).
+ *
+ * current/peak are process-wide atomics. The peak record is the per-stack
+ * live set taken when 'current' first passes the last recorded peak by more
+ * than TRACEMEM_PEAK_INACCURACY percent, so the record is always within that
+ * distance of the true peak; it is re-taken exactly when a snapshot finds the
+ * process sitting at its peak.
+ *
+ * Sampling (TRACEMEM_SAMPLE = N): a Poisson process over allocated bytes with
+ * mean distance N. A block of s bytes is sampled with p = 1 - exp(-s/N) and
+ * recorded as s/p bytes and 1/p blocks, which keeps sums unbiased. */
+#include "shim/shim.h"
+
+#include <errno.h>
+#include <string.h>
+
+atomic_int_least64_t tm__current, tm__peak;
+
+/* --- math without libm --- */
+
+static double tm_exp_neg(double x) /* e^-x for x >= 0 */
+{
+    if (x > 700)
+        return 0;
+    int halvings = 0;
+    while (x > 0.5) {
+        x /= 2;
+        halvings++;
+    }
+    double term = 1, sum = 1;
+    for (int i = 1; i < 20; i++) {
+        term *= -x / i;
+        sum += term;
+    }
+    while (halvings--)
+        sum *= sum;
+    return sum;
+}
+
+static double tm_log(double y) /* y > 0 */
+{
+    int k = 0;
+    while (y > 2) {
+        y /= 2;
+        k++;
+    }
+    while (y < 1) {
+        y *= 2;
+        k--;
+    }
+    /* ln(y) = 2 atanh((y-1)/(y+1)) */
+    double z = (y - 1) / (y + 1), z2 = z * z, term = z, sum = 0;
+    for (int i = 1; i < 60; i += 2) {
+        sum += term / i;
+        term *= z2;
+    }
+    return 2 * sum + k * 0.69314718055994530942;
+}
+
+static __thread uint64_t rng_state TM_TLS;
+static __thread int64_t sample_left TM_TLS;
+
+static double uniform01(void)
+{
+    if (!rng_state)
+        rng_state = ((uint64_t)(uintptr_t)&rng_state * 0x9e3779b97f4a7c15ull) ^ (uint64_t)tm__pid;
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return ((rng_state >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static int64_t next_gap(void)
+{
+    double mean = (double)tm__cfg.sample_bytes;
+    return (int64_t)(-tm_log(uniform01()) * mean) + 1;
+}
+
+/* 1 when the block is sampled; '*size' and '*count' get its weights. */
+static int sample(size_t n, uint64_t *size, uint32_t *count)
+{
+    if (sample_left == 0)
+        sample_left = next_gap();
+    sample_left -= (int64_t)n;
+    if (sample_left > 0)
+        return 0;
+    while (sample_left <= 0)
+        sample_left += next_gap();
+    double p = 1 - tm_exp_neg((double)n / (double)tm__cfg.sample_bytes);
+    if (p <= 0)
+        p = 1e-12;
+    *size = (uint64_t)((double)n / p + 0.5);
+    double c = 1 / p + 0.5;
+    *count = c >= 4e9 ? 4000000000u : (uint32_t)c;
+    return 1;
+}
+
+/* --- peak record --- */
+
+struct peak_row {
+    uint32_t stack, domain;
+    int64_t size, count;
+};
+
+static tm__lock peak_lock;
+static struct peak_row *peak_rows;
+static size_t peak_nrows, peak_cap;
+static int64_t peak_recorded;                /* 'current' of the record */
+static atomic_int_least64_t peak_threshold;  /* re-record above this */
+
+static void peak_add(const struct tm__trace_row *r, void *arg)
+{
+    (void)arg;
+    if (r->count == 0 && r->size == 0)
+        return;
+    if (peak_nrows == peak_cap) {
+        size_t cap = peak_cap ? peak_cap * 2 : 1024;
+        struct peak_row *rows = peak_rows ? tm__remap(peak_rows, peak_cap * sizeof(*rows), cap * sizeof(*rows))
+                                          : tm__map(cap * sizeof(*rows));
+        if (!rows) {
+            atomic_fetch_add(&tm__lost, 1);
+            return;
+        }
+        peak_rows = rows;
+        peak_cap = cap;
+    }
+    peak_rows[peak_nrows++] = (struct peak_row){r->stack, r->domain, r->size, r->count};
+}
+
+static void live_rows(tm__trace_fn fn, void *arg);
+
+/* Takes the record now; the caller holds peak_lock. */
+static void peak_take_unlocked(int64_t current)
+{
+    peak_nrows = 0;
+    live_rows(peak_add, NULL);
+    peak_recorded = current;
+    int64_t slack = (int64_t)((double)current * tm__cfg.peak_inaccuracy / 100.0);
+    atomic_store(&peak_threshold, current + (slack > 0 ? slack : 1));
+}
+
+static void peak_check(int64_t current)
+{
+    if (tm__cfg.peak_inaccuracy <= 0 ||
+        current < atomic_load_explicit(&peak_threshold, memory_order_relaxed))
+        return;
+    if (!tm__lock_try(&peak_lock))
+        return; /* someone else is recording; they will see a close value */
+    if (current >= atomic_load(&peak_threshold))
+        peak_take_unlocked(current);
+    tm__lock_release(&peak_lock);
+}
+
+void tm__peak_refresh(void)
+{
+    if (tm__cfg.peak_inaccuracy <= 0)
+        return;
+    tm__lock_acquire(&peak_lock);
+    int64_t cur = atomic_load(&tm__current);
+    if (cur >= atomic_load(&tm__peak) && cur != peak_recorded)
+        peak_take_unlocked(cur);
+    tm__lock_release(&peak_lock);
+}
+
+int64_t tm__peak_foreach(tm__trace_fn fn, void *arg)
+{
+    tm__lock_acquire(&peak_lock);
+    for (size_t i = 0; i < peak_nrows; i++) {
+        struct tm__trace_row r = {peak_rows[i].stack, peak_rows[i].domain, peak_rows[i].size,
+                                  peak_rows[i].count, 0, 0};
+        fn(&r, arg);
+    }
+    int64_t cur = peak_recorded;
+    tm__lock_release(&peak_lock);
+    return cur;
+}
+
+void tm__peak_lock(void)
+{
+    tm__lock_acquire(&peak_lock);
+}
+
+void tm__peak_unlock(void)
+{
+    tm__lock_release(&peak_lock);
+}
+
+/* --- accounting --- */
+
+static void account(struct tm__stack *s, int64_t size, int64_t count, int alloc)
+{
+    atomic_fetch_add_explicit(&s->live_size, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live_count, count, memory_order_relaxed);
+    if (alloc) {
+        atomic_fetch_add_explicit(&s->alloc_size, size, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->alloc_count, count, memory_order_relaxed);
+    }
+}
+
+static void figures_add(int64_t size)
+{
+    int64_t cur = atomic_fetch_add_explicit(&tm__current, size, memory_order_relaxed) + size;
+    if (size <= 0)
+        return;
+    int64_t peak = atomic_load_explicit(&tm__peak, memory_order_relaxed);
+    while (cur > peak &&
+           !atomic_compare_exchange_weak_explicit(&tm__peak, &peak, cur, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+    peak_check(cur);
+}
+
+static void unaccount_block(const struct tm__block *b)
+{
+    struct tm__stack *s = tm__stack_get(b->stack);
+    if (s)
+        account(s, -(int64_t)b->size, -(int64_t)b->count, 0);
+    figures_add(-(int64_t)b->size);
+}
+
+static uint32_t capture_stack(void)
+{
+    uintptr_t pcs[TM_MAX_NFRAMES];
+    uint32_t depth;
+    int n = tm__capture(pcs, atomic_load_explicit(&tm__nframes, memory_order_relaxed), &depth);
+    return tm__stack_intern(pcs, n, depth);
+}
+
+void tm__record(void *ptr, size_t size)
+{
+    struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
+    if (tm__cfg.sample_bytes && !sample(size, &b.size, &b.count))
+        return;
+    b.stack = capture_stack();
+    if (!b.stack) {
+        atomic_fetch_add(&tm__lost, 1);
+        return;
+    }
+    struct tm__block old;
+    int rc = tm__live_insert(&b, &old);
+    if (rc < 0) {
+        atomic_fetch_add(&tm__lost, 1);
+        return;
+    }
+    if (rc == 1)
+        unaccount_block(&old); /* its free was never seen */
+    account(tm__stack_get(b.stack), (int64_t)b.size, b.count, 1);
+    figures_add((int64_t)b.size);
+}
+
+int tm__forget(void *ptr, struct tm__block *was)
+{
+    struct tm__block b;
+    if (!tm__live_remove((uintptr_t)ptr, &b))
+        return 0;
+    unaccount_block(&b);
+    if (was)
+        *was = b;
+    return 1;
+}
+
+void tm__restore(const struct tm__block *b)
+{
+    struct tm__block old;
+    int rc = tm__live_insert(b, &old);
+    if (rc < 0) {
+        atomic_fetch_add(&tm__lost, 1);
+        return;
+    }
+    if (rc == 1)
+        unaccount_block(&old);
+    account(tm__stack_get(b->stack), (int64_t)b->size, b->count, 0);
+    figures_add((int64_t)b->size);
+}
+
+/* --- other domains --- */
+
+struct dom_block {
+    uintptr_t ptr;
+    uint64_t size;
+    uint32_t domain, stack;
+    uint8_t used;
+};
+
+struct dom_counter {
+    uint32_t stack, domain;
+    int64_t size, count, alloc_size, alloc_count;
+};
+
+static tm__lock dom_lock;
+static struct dom_block *dom_blocks;
+static size_t dom_nblocks, dom_cap;
+static struct dom_counter *dom_counters;
+static size_t dom_ncounters, dom_ccap;
+
+static uint64_t dom_hash(unsigned domain, uintptr_t ptr)
+{
+    uint64_t h = ((uint64_t)ptr ^ ((uint64_t)domain << 48)) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+/* Open addressing, no deletion tombstones needed: removal rebuilds the run. */
+static struct dom_block *dom_find(unsigned domain, uintptr_t ptr)
+{
+    if (!dom_cap)
+        return NULL;
+    size_t i = dom_hash(domain, ptr) & (dom_cap - 1);
+    while (dom_blocks[i].used) {
+        if (dom_blocks[i].ptr == ptr && dom_blocks[i].domain == domain)
+            return &dom_blocks[i];
+        i = (i + 1) & (dom_cap - 1);
+    }
+    return NULL;
+}
+
+static int dom_put(const struct dom_block *b)
+{
+    if ((dom_nblocks + 1) * 2 > dom_cap) {
+        size_t cap = dom_cap ? dom_cap * 2 : 256;
+        struct dom_block *fresh = tm__map(cap * sizeof(*fresh));
+        if (!fresh)
+            return -ENOMEM;
+        struct dom_block *old = dom_blocks;
+        size_t old_cap = dom_cap;
+        dom_blocks = fresh;
+        dom_cap = cap;
+        dom_nblocks = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].used)
+                dom_put(&old[i]);
+        tm__unmap(old, old_cap * sizeof(*old));
+    }
+    size_t i = dom_hash(b->domain, b->ptr) & (dom_cap - 1);
+    while (dom_blocks[i].used)
+        i = (i + 1) & (dom_cap - 1);
+    dom_blocks[i] = *b;
+    dom_blocks[i].used = 1;
+    dom_nblocks++;
+    return 0;
+}
+
+static void dom_delete(struct dom_block *b)
+{
+    size_t i = (size_t)(b - dom_blocks);
+    b->used = 0;
+    dom_nblocks--;
+    for (size_t j = (i + 1) & (dom_cap - 1); dom_blocks[j].used; j = (j + 1) & (dom_cap - 1)) {
+        struct dom_block moved = dom_blocks[j];
+        dom_blocks[j].used = 0;
+        dom_nblocks--;
+        dom_put(&moved);
+    }
+}
+
+static struct dom_counter *dom_counter(uint32_t stack, uint32_t domain)
+{
+    for (size_t i = 0; i < dom_ncounters; i++)
+        if (dom_counters[i].stack == stack && dom_counters[i].domain == domain)
+            return &dom_counters[i];
+    if (dom_ncounters == dom_ccap) {
+        size_t cap = dom_ccap ? dom_ccap * 2 : 256;
+        struct dom_counter *c = dom_counters ? tm__remap(dom_counters, dom_ccap * sizeof(*c), cap * sizeof(*c))
+                                             : tm__map(cap * sizeof(*c));
+        if (!c)
+            return NULL;
+        dom_counters = c;
+        dom_ccap = cap;
+    }
+    struct dom_counter *c = &dom_counters[dom_ncounters++];
+    *c = (struct dom_counter){stack, domain, 0, 0, 0, 0};
+    return c;
+}
+
+static void dom_account(const struct dom_block *b, int sign, int alloc)
+{
+    struct dom_counter *c = dom_counter(b->stack, b->domain);
+    if (!c)
+        return;
+    c->size += sign * (int64_t)b->size;
+    c->count += sign;
+    if (alloc) {
+        c->alloc_size += (int64_t)b->size;
+        c->alloc_count++;
+    }
+}
+
+int tm__domain_track(unsigned domain, uintptr_t ptr, size_t size)
+{
+    uint32_t stack = capture_stack();
+    if (!stack) {
+        atomic_fetch_add(&tm__lost, 1);
+        return -ENOMEM;
+    }
+    if (domain == 0) {
+        tm__forget((void *)ptr, NULL);
+        struct tm__block b = {ptr, size, stack, 1}, old;
+        if (tm__live_insert(&b, &old) < 0)
+            return -ENOMEM;
+        account(tm__stack_get(stack), (int64_t)size, 1, 1);
+        figures_add((int64_t)size);
+        return 0;
+    }
+    int rc = 0;
+    tm__lock_acquire(&dom_lock);
+    struct dom_block *prev = dom_find(domain, ptr);
+    if (prev) {
+        dom_account(prev, -1, 0);
+        figures_add(-(int64_t)prev->size);
+        dom_delete(prev);
+    }
+    struct dom_block b = {ptr, size, domain, stack, 1};
+    rc = dom_put(&b);
+    if (rc == 0)
+        dom_account(&b, 1, 1);
+    tm__lock_release(&dom_lock);
+    if (rc == 0)
+        figures_add((int64_t)size);
+    else
+        atomic_fetch_add(&tm__lost, 1);
+    return rc;
+}
+
+int tm__domain_untrack(unsigned domain, uintptr_t ptr)
+{
+    if (domain == 0)
+        return tm__forget((void *)ptr, NULL) ? 0 : -ENOENT;
+    int64_t size = -1;
+    tm__lock_acquire(&dom_lock);
+    struct dom_block *b = dom_find(domain, ptr);
+    if (b) {
+        size = (int64_t)b->size;
+        dom_account(b, -1, 0);
+        dom_delete(b);
+    }
+    tm__lock_release(&dom_lock);
+    if (size < 0)
+        return -ENOENT;
+    figures_add(-size);
+    return 0;
+}
+
+void tm__domain_lock(void)
+{
+    tm__lock_acquire(&dom_lock);
+}
+
+void tm__domain_unlock(void)
+{
+    tm__lock_release(&dom_lock);
+}
+
+/* --- iteration for snapshots --- */
+
+static void stack_rows(tm__trace_fn fn, void *arg, int live_only)
+{
+    uint32_t limit = tm__stack_limit();
+    for (uint32_t id = 1; id < limit; id++) {
+        struct tm__stack *s = tm__stack_get(id);
+        if (!s)
+            continue;
+        struct tm__trace_row r = {id, 0, atomic_load(&s->live_size), atomic_load(&s->live_count),
+                                  atomic_load(&s->alloc_size), atomic_load(&s->alloc_count)};
+        if (r.count == 0 && r.size == 0 && (live_only || r.alloc_count == 0))
+            continue;
+        fn(&r, arg);
+    }
+}
+
+static void domain_rows(tm__trace_fn fn, void *arg, int live_only)
+{
+    tm__lock_acquire(&dom_lock);
+    for (size_t i = 0; i < dom_ncounters; i++) {
+        const struct dom_counter *c = &dom_counters[i];
+        if (live_only && c->count == 0)
+            continue;
+        struct tm__trace_row r = {c->stack, c->domain, c->size, c->count, c->alloc_size, c->alloc_count};
+        fn(&r, arg);
+    }
+    tm__lock_release(&dom_lock);
+}
+
+static void live_rows(tm__trace_fn fn, void *arg)
+{
+    stack_rows(fn, arg, 1);
+    domain_rows(fn, arg, 1);
+}
+
+void tm__traces_foreach(tm__trace_fn fn, void *arg)
+{
+    stack_rows(fn, arg, 0);
+    domain_rows(fn, arg, 0);
+}
+
+void tm__reset_peak(void)
+{
+    tm__lock_acquire(&peak_lock);
+    int64_t cur = atomic_load(&tm__current);
+    atomic_store(&tm__peak, cur);
+    peak_nrows = 0;
+    peak_recorded = 0;
+    atomic_store(&peak_threshold, 0);
+    tm__lock_release(&peak_lock);
+}
+
+void tm__clear_all(void)
+{
+    tm__live_clear();
+    tm__stacks_reset_counters();
+    tm__lock_acquire(&dom_lock);
+    if (dom_blocks)
+        memset(dom_blocks, 0, dom_cap * sizeof(*dom_blocks));
+    dom_nblocks = 0;
+    dom_ncounters = 0;
+    tm__lock_release(&dom_lock);
+    atomic_store(&tm__current, 0);
+    tm__reset_peak();
+    atomic_store(&tm__peak, 0);
+}

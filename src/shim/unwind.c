@@ -1,0 +1,136 @@
+/* unwind.c - capturing the program's stack at an allocation.
+ *
+ * libunwind is loaded with dlopen(RTLD_LOCAL) when the shim starts: its
+ * _Unwind_* and backtrace symbols then never enter the host's global scope,
+ * so the host's C++ exceptions keep using libgcc's unwinder. Until it is
+ * loaded (allocations made by libc start-up) stacks are empty.
+ *
+ * Frames inside the shim (the hooks, operator new) and inside libunwind are
+ * dropped from the top of the stack, so the innermost frame kept is the
+ * return address into the caller of malloc or operator new. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "shim/shim.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+#define SKIP_SLACK 24
+#define DEPTH_LIMIT 1024
+
+static int (*backtrace_fn)(void **, int);
+
+struct range {
+    uintptr_t lo, hi;
+};
+static struct range self_text[4], unw_text[4];
+static int nself, nunw;
+
+struct find_arg {
+    uintptr_t base;
+    struct range *out;
+    int *n;
+};
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct find_arg *a = data;
+    (void)size;
+    if (info->dlpi_addr != a->base)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum && *a->n < 4; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            a->out[*a->n].lo = info->dlpi_addr + ph->p_vaddr;
+            a->out[*a->n].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+            (*a->n)++;
+        }
+    }
+    return 1;
+}
+
+static void text_of(const void *addr, struct range *out, int *n)
+{
+    Dl_info di;
+    struct link_map *lm = NULL;
+    if (!dladdr1(addr, &di, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+        return;
+    struct find_arg a = {lm->l_addr, out, n};
+    dl_iterate_phdr(find_text, &a);
+}
+
+void tm__unwind_init(void)
+{
+    text_of((const void *)tm__unwind_init, self_text, &nself);
+    void *h = dlopen(TM_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        tm__warn("cannot load %s; stacks will be empty", TM_LIBUNWIND_SONAME);
+        return;
+    }
+    int (*set_policy)(unw_addr_space_t, unw_caching_policy_t) =
+        (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(h, STR(unw_set_caching_policy));
+    unw_addr_space_t *space = (unw_addr_space_t *)dlsym(h, STR(unw_local_addr_space));
+    if (set_policy && space)
+        set_policy(*space, UNW_CACHE_PER_THREAD);
+    void *bt = dlsym(h, "unw_backtrace");
+    if (bt)
+        text_of(bt, unw_text, &nunw);
+    __atomic_store_n(&backtrace_fn, (int (*)(void **, int))bt, __ATOMIC_RELEASE);
+}
+
+static int in_ranges(const struct range *r, int n, uintptr_t pc)
+{
+    for (int i = 0; i < n; i++)
+        if (pc >= r[i].lo && pc < r[i].hi)
+            return 1;
+    return 0;
+}
+
+int tm__pc_in_shim(uintptr_t pc)
+{
+    return in_ranges(self_text, nself, pc);
+}
+
+static int skip_own(void **buf, int n)
+{
+    int i = 0;
+    while (i < n && (in_ranges(self_text, nself, (uintptr_t)buf[i]) ||
+                     in_ranges(unw_text, nunw, (uintptr_t)buf[i])))
+        i++;
+    return i;
+}
+
+/* Only for stacks deeper than the traceback limit: unwinds again to count. */
+static __attribute__((noinline)) uint32_t full_depth(int (*bt)(void **, int))
+{
+    void *big[DEPTH_LIMIT];
+    int n = bt(big, DEPTH_LIMIT);
+    return (uint32_t)(n - skip_own(big, n));
+}
+
+int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
+{
+    int (*bt)(void **, int) = __atomic_load_n(&backtrace_fn, __ATOMIC_ACQUIRE);
+    void *buf[TM_MAX_NFRAMES + SKIP_SLACK];
+    *depth = 0;
+    if (!bt)
+        return 0;
+    int want = max + SKIP_SLACK;
+    int n = bt(buf, want);
+    int skip = skip_own(buf, n);
+    int kept = n - skip;
+    if (kept > max)
+        kept = max;
+    memcpy(pcs, buf + skip, (size_t)kept * sizeof(*pcs));
+    *depth = (uint32_t)(n - skip);
+    if (n == want)
+        *depth = full_depth(bt);
+    return kept;
+}

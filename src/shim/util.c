@@ -1,0 +1,131 @@
+/* util.c - formatting and messages for the shim without stdio or malloc.
+ *
+ * The shim may print from inside the host's allocator calls and from the exit
+ * path, where stdio may be locked or already torn down; everything here works
+ * on caller buffers and writes with one write(2). */
+#define _GNU_SOURCE
+#include "shim/shim.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fmt_buf {
+    char *p;
+    size_t cap, len;
+};
+
+static void put(struct fmt_buf *b, char c)
+{
+    if (b->len + 1 < b->cap)
+        b->p[b->len] = c;
+    b->len++;
+}
+
+static void put_u(struct fmt_buf *b, unsigned long long v, unsigned base)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (n)
+        put(b, tmp[--n]);
+}
+
+static int tm_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    struct fmt_buf b = {buf, cap, 0};
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%') {
+            put(&b, *f);
+            continue;
+        }
+        int longs = 0, size_t_arg = 0;
+        f++;
+        while (*f == 'l') {
+            longs++;
+            f++;
+        }
+        if (*f == 'z') {
+            size_t_arg = 1;
+            f++;
+        }
+        unsigned long long u;
+        long long s;
+        switch (*f) {
+        case 's': {
+            const char *str = va_arg(ap, const char *);
+            for (str = str ? str : "(null)"; *str; str++)
+                put(&b, *str);
+            break;
+        }
+        case 'c':
+            put(&b, (char)va_arg(ap, int));
+            break;
+        case 'd':
+            s = size_t_arg ? (long long)va_arg(ap, ssize_t)
+                : longs ? va_arg(ap, long long) : va_arg(ap, int);
+            if (s < 0) {
+                put(&b, '-');
+                u = -(unsigned long long)s;
+            } else {
+                u = (unsigned long long)s;
+            }
+            put_u(&b, u, 10);
+            break;
+        case 'u':
+        case 'x':
+            u = size_t_arg ? va_arg(ap, size_t)
+                : longs ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
+            put_u(&b, u, *f == 'x' ? 16 : 10);
+            break;
+        case '%':
+            put(&b, '%');
+            break;
+        default:
+            put(&b, '%');
+            if (*f)
+                put(&b, *f);
+            else
+                f--;
+        }
+    }
+    if (cap)
+        buf[b.len < cap ? b.len : cap - 1] = '\0';
+    return (int)b.len;
+}
+
+int tm__snprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = tm_vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+void tm__warn(const char *fmt, ...)
+{
+    char line[1024];
+    int saved = errno;
+    size_t n = 10;
+    memcpy(line, "tracemem: ", n);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = tm_vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    va_end(ap);
+    n += (size_t)m < sizeof(line) - n - 2 ? (size_t)m : sizeof(line) - n - 2;
+    line[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, n);
+    (void)w;
+    errno = saved;
+}
+
+const char *tm__strerror(int err)
+{
+    const char *s = strerrordesc_np(err);
+    return s ? s : "unknown error";
+}

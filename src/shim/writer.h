@@ -1,0 +1,28 @@
+/* writer.h - streaming JSON output to a file descriptor without malloc. */
+#ifndef TM_WRITER_H
+#define TM_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tm__out {
+    int fd;
+    int err;      /* first errno of a failed write, sticky */
+    char *buf;    /* tm__map()ed */
+    size_t len, cap;
+};
+
+int tm__out_open(struct tm__out *o, int fd);
+/* Flushes and releases the buffer; returns 0 or -errno of the first failure. */
+int tm__out_close(struct tm__out *o);
+void tm__out_raw(struct tm__out *o, const char *s, size_t n);
+void tm__out_lit(struct tm__out *o, const char *s);
+/* A JSON string with escapes; bytes that are not valid UTF-8 become \u00XX. */
+void tm__out_str(struct tm__out *o, const char *s);
+void tm__out_strn(struct tm__out *o, const char *s, size_t n);
+void tm__out_i64(struct tm__out *o, int64_t v);
+void tm__out_u64(struct tm__out *o, uint64_t v);
+/* ,"key": — 'first' omits the comma. */
+void tm__out_key(struct tm__out *o, const char *key, int first);
+
+#endif
