@@ -1,0 +1,81 @@
+/* builtin.h - the tracemem subcommands (git's builtin table) and the small
+ * helpers they share.
+ *
+ * Each cmd_<name>() gets the arguments after "tracemem", argv[0] being the
+ * command name, and returns the process exit status: TM_EXIT_OK,
+ * TM_EXIT_FAIL (a gate failed) or TM_EXIT_USAGE (usage error, unreadable
+ * or invalid input), or the traced program's status for run.
+ */
+#ifndef TM_TOOLS_BUILTIN_H
+#define TM_TOOLS_BUILTIN_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "report/snapshot.h"
+#include "report/stats.h"
+
+#define TM_EXIT_OK 0
+#define TM_EXIT_FAIL 1
+#define TM_EXIT_USAGE 2
+
+/* --- the commands --- */
+
+int cmd_run(int argc, char **argv);
+int cmd_symbolize(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+
+/* --- shared helpers (cli.c) --- */
+
+/* Prints "tracemem CMD: MESSAGE (see 'tracemem CMD --help')" on stderr and
+ * returns TM_EXIT_USAGE. */
+int tm__usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Loads 'path' and, when 'symbolize', symbolizes it on the fly if it is
+ * raw (warnings on stderr). On failure prints "tracemem: FILE: what is
+ * wrong" and returns TM_EXIT_USAGE; else 0 and '*out'. */
+int tm__load(const char *path, int symbolize, tm_snapshot **out);
+
+/* Output formats of --format. */
+typedef enum tm_format { TM_FORMAT_TEXT, TM_FORMAT_JSON } tm_format;
+
+/* Parses the argument of --format (text or json); -1 when unknown. */
+int tm__format_parse(const char *arg);
+
+/* Grouping and filter options shared by top and diff. */
+typedef struct tm_stats_args {
+    tm_stats_opts opts;
+    tm_filter *filters;
+    size_t nfilters;
+    long limit;         /* -n; default 10, 0 = all */
+    tm_format format;
+} tm_stats_args;
+
+#define TM_STATS_LONGOPTS                                                    \
+    { "by", required_argument, NULL, 'b' },                                 \
+    { "cumulative", no_argument, NULL, 'c' },                               \
+    { "include", required_argument, NULL, 'i' },                            \
+    { "exclude", required_argument, NULL, 'x' },                            \
+    { "all-frames", no_argument, NULL, 'a' },                               \
+    { "domain", required_argument, NULL, 'D' },                             \
+    { "peak", no_argument, NULL, 'P' },                                     \
+    { "sort", required_argument, NULL, 's' },                               \
+    { "format", required_argument, NULL, 'F' },                             \
+    { "help", no_argument, NULL, 'h' }
+#define TM_STATS_SHORTOPTS "n:h"
+
+void tm__stats_args_init(tm_stats_args *a);
+void tm__stats_args_free(tm_stats_args *a);
+
+/* Handles one getopt result 'opt' with 'arg' for 'cmd'. Returns 0 when
+ * handled, TM_EXIT_USAGE after printing an error, or -1 when 'opt' is not
+ * a stats option. */
+int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
+                     const char *arg);
+
+/* Parses a non-negative integer; -1 when 'arg' is not one. */
+long long tm__parse_count(const char *arg);
+
+#endif /* TM_TOOLS_BUILTIN_H */

@@ -1,0 +1,136 @@
+/* cli.c - helpers shared by the tracemem subcommands: error messages,
+ * loading snapshots for a command, and the grouping/filter options of top
+ * and diff.
+ */
+#include "config.h"
+
+#include "builtin.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/symbolize.h"
+
+int tm__usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "tracemem %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'tracemem %s --help')\n", cmd);
+    return TM_EXIT_USAGE;
+}
+
+int tm__load(const char *path, int symbolize, tm_snapshot **out)
+{
+    tm_error err = { "" };
+
+    if (tm_snapshot_load(path, out, &err) ||
+        (symbolize && tm_symbolize(*out, 0, stderr, &err))) {
+        fprintf(stderr, "tracemem: %s: %s\n", path, err.what);
+        tm_snapshot_free(*out);
+        *out = NULL;
+        return TM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int tm__format_parse(const char *arg)
+{
+    if (strcmp(arg, "text") == 0)
+        return TM_FORMAT_TEXT;
+    if (strcmp(arg, "json") == 0)
+        return TM_FORMAT_JSON;
+    return -1;
+}
+
+long long tm__parse_count(const char *arg)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end || v < 0)
+        return -1;
+    return v;
+}
+
+void tm__stats_args_init(tm_stats_args *a)
+{
+    memset(a, 0, sizeof *a);
+    tm_stats_opts_init(&a->opts);
+    a->limit = 10;
+}
+
+void tm__stats_args_free(tm_stats_args *a)
+{
+    free(a->filters);
+    a->filters = NULL;
+}
+
+static int add_filter(const char *cmd, tm_stats_args *a, int inclusive,
+                      const char *pattern)
+{
+    tm_filter *nf = realloc(a->filters, (a->nfilters + 1) * sizeof *nf);
+
+    if (!nf)
+        return tm__usage_error(cmd, "out of memory");
+    a->filters = nf;
+    nf[a->nfilters].inclusive = inclusive;
+    nf[a->nfilters].pattern = pattern;
+    a->nfilters++;
+    a->opts.filters = a->filters;
+    a->opts.nfilters = a->nfilters;
+    return 0;
+}
+
+int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
+                     const char *arg)
+{
+    long long v;
+    int e;
+
+    switch (opt) {
+    case 'b':
+        if ((e = tm_group_by_parse(arg)) < 0)
+            return tm__usage_error(cmd, "--by: unknown grouping '%s' (lineno, "
+                                   "filename, function, module, traceback)",
+                                   arg);
+        a->opts.by = (tm_group_by)e;
+        return 0;
+    case 'c': a->opts.cumulative = 1; return 0;
+    case 'a': a->opts.all_frames = 1; return 0;
+    case 'P': a->opts.peak = 1; return 0;
+    case 'i': return add_filter(cmd, a, 1, arg);
+    case 'x': return add_filter(cmd, a, 0, arg);
+    case 'D':
+        if ((v = tm__parse_count(arg)) < 0)
+            return tm__usage_error(cmd, "--domain: '%s' is not a domain "
+                                   "number", arg);
+        a->opts.domain = v;
+        return 0;
+    case 's':
+        if ((e = tm_sort_parse(arg)) < 0)
+            return tm__usage_error(cmd, "--sort: unknown key '%s' (size, "
+                                   "count, allocations)", arg);
+        a->opts.sort = (tm_sort)e;
+        return 0;
+    case 'n':
+        if ((v = tm__parse_count(arg)) < 0 || v > 1000000000)
+            return tm__usage_error(cmd, "-n: '%s' is not a count", arg);
+        a->limit = (long)v;
+        return 0;
+    case 'F':
+        if ((e = tm__format_parse(arg)) < 0)
+            return tm__usage_error(cmd, "--format: unknown format '%s' (text, "
+                                   "json)", arg);
+        a->format = (tm_format)e;
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,139 @@
+/* cmd_diff.c - tracemem diff: tracemalloc's Snapshot.compare_to(), plus
+ * the growth of live objects by type when both snapshots carry librcgc's
+ * gc section.
+ */
+#include "config.h"
+
+#include "builtin.h"
+
+#include <stdlib.h>
+
+#include "report/render.h"
+
+/* --- gc growth (librcgc, SPEC section 8) ---
+ * src/report/gc.h comes with the librcgc work. The functions are declared
+ * weak here so that this file builds and links before they exist; diff
+ * shows the gc growth as soon as they are linked in. */
+#if defined(__has_include)
+#if __has_include("report/gc.h")
+#include "report/gc.h"
+#endif
+#endif
+void tm_gc_diff_print(FILE *fp, const json_t *old_gc, const json_t *new_gc)
+    __attribute__((weak));
+json_t *tm_gc_diff_json(const json_t *old_gc, const json_t *new_gc)
+    __attribute__((weak));
+
+static const char usage[] =
+    "usage: tracemem diff OLD NEW [--by lineno|filename|function|module|"
+    "traceback]\n"
+    "                     [--cumulative] [-n N] [--include PATTERN]...\n"
+    "                     [--exclude PATTERN]... [--all-frames] [--domain N]\n"
+    "                     [--peak] [--sort size|count|allocations]\n"
+    "                     [--format text|json]\n"
+    "Shows what grew and what shrank between two snapshots, per key, like\n"
+    "tracemalloc's compare_to(); keys only in OLD are shown with size 0.\n";
+
+/* The gc sections of both snapshots, or NULL when either has none. */
+static int gc_sections(const tm_snapshot *o, const tm_snapshot *n,
+                       json_t **og, json_t **ng)
+{
+    *og = json_object_get(o->root, "gc");
+    *ng = json_object_get(n->root, "gc");
+    return json_is_object(*og) && json_is_object(*ng);
+}
+
+static void print_json(const tm_diff *d, const tm_stats *os,
+                       const tm_stats *ns, long limit)
+{
+    json_t *j = tm_render_diff_json(d, os, ns, (size_t)limit), *og, *ng;
+
+    if (gc_sections(os->snap, ns->snap, &og, &ng) && tm_gc_diff_json)
+        json_object_set_new(j, "gc", tm_gc_diff_json(og, ng));
+    json_dumpf(j, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(j);
+}
+
+static void print_text(const tm_diff *d, const tm_stats *ns, long limit,
+                       const tm_snapshot *old)
+{
+    json_t *og, *ng;
+
+    tm_render_diff_text(stdout, d, ns, (size_t)limit);
+    if (gc_sections(old, ns->snap, &og, &ng) && tm_gc_diff_print) {
+        fputs("\nGrowth of live objects by type (gc):\n", stdout);
+        tm_gc_diff_print(stdout, og, ng);
+    }
+}
+
+static int compare(const tm_snapshot *o, const tm_snapshot *n,
+                   const tm_stats_args *a)
+{
+    tm_error err = { "" };
+    tm_stats os, ns;
+    tm_diff d;
+    int rc = TM_EXIT_USAGE;
+
+    if (tm_stats_compute(o, &a->opts, &os, &err)) {
+        fprintf(stderr, "tracemem: %s: %s\n", o->file, err.what);
+        return rc;
+    }
+    if (tm_stats_compute(n, &a->opts, &ns, &err)) {
+        fprintf(stderr, "tracemem: %s: %s\n", n->file, err.what);
+        goto out_old;
+    }
+    if (tm_stats_compare(&os, &ns, &d)) {
+        fprintf(stderr, "tracemem: diff: out of memory\n");
+        goto out_new;
+    }
+    if (a->format == TM_FORMAT_JSON)
+        print_json(&d, &os, &ns, a->limit);
+    else
+        print_text(&d, &ns, a->limit, o);
+    rc = fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    tm_diff_free(&d);
+out_new:
+    tm_stats_free(&ns);
+out_old:
+    tm_stats_free(&os);
+    return rc;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    static const struct option longopts[] = { TM_STATS_LONGOPTS, { 0 } };
+    tm_stats_args a;
+    tm_snapshot *o = NULL, *n = NULL;
+    int opt, rc;
+
+    tm__stats_args_init(&a);
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts,
+                              NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage, stdout);
+            rc = TM_EXIT_OK;
+            goto out;
+        }
+        if (opt == '?' || opt == ':') {
+            rc = tm__usage_error("diff", "bad option '%s'", argv[optind - 1]);
+            goto out;
+        }
+        if ((rc = tm__stats_option("diff", &a, opt, optarg)))
+            goto out;
+    }
+    if (argc - optind != 2) {
+        rc = tm__usage_error("diff", "expected two snapshots, OLD and NEW");
+        goto out;
+    }
+    if ((rc = tm__load(argv[optind], 1, &o)) ||
+        (rc = tm__load(argv[optind + 1], 1, &n)))
+        goto out;
+    rc = compare(o, n, &a);
+out:
+    tm_snapshot_free(o);
+    tm_snapshot_free(n);
+    tm__stats_args_free(&a);
+    return rc;
+}

@@ -1,0 +1,486 @@
+/* cmd_run.c - tracemem run: runs a program under libtracemem.so, then
+ * symbolizes the snapshots it wrote (in place, atomically) and prints a
+ * short heaptrack-like summary on stderr (the program owns stdout).
+ *
+ * The snapshots of the run are found by turning the output template into
+ * glob patterns (%p %e %t %n match anything; the shim's ".N" sequence
+ * suffix is allowed before ".json") and keeping the matching files that
+ * were modified after the program started and load as snapshots.
+ */
+#include "config.h"
+
+#include "builtin.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report/render.h"
+#include "report/symbolize.h"
+
+#ifndef TM_LIBDIR
+#define TM_LIBDIR "/usr/local/lib"
+#endif
+#define SHIM_NAME "libtracemem.so"
+#define DEFAULT_TEMPLATE "tracemem.%e.%p.json"
+
+static const char usage[] =
+    "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--signal SIG]\n"
+    "                    [--interval SECONDS] [--sample BYTES]\n"
+    "                    [--no-leak-check] [--no-follow-fork]\n"
+    "                    [--no-follow-exec] [--python] [-q]\n"
+    "                    [--] PROGRAM [ARGS...]\n"
+    "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
+    "writes and prints a summary. Exits with PROGRAM's exit status (128+N\n"
+    "when it was killed by signal N).\n";
+
+typedef struct run_args {
+    const char *output;
+    int quiet;
+} run_args;
+
+/* --- finding the shim --- */
+
+static int readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/* The shim: $TRACEMEM_SHIM, next to this binary in a build tree
+ * (.libs/), or the installed one. Returns a new string. */
+static char *find_shim(void)
+{
+    char self[PATH_MAX], *slash, *p = NULL;
+    const char *env = getenv("TRACEMEM_SHIM");
+    ssize_t n;
+
+    if (env && *env)
+        return (p = realpath(env, NULL)) ? p : strdup(env);
+    n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        if ((slash = strrchr(self, '/')))
+            *slash = '\0';
+        if (asprintf(&p, "%s/.libs/" SHIM_NAME, self) > 0 && readable(p))
+            return p;
+        free(p);
+        if (asprintf(&p, "%s/" SHIM_NAME, self) > 0 && readable(p))
+            return p;   /* running as .libs/lt-tracemem */
+        free(p);
+    }
+    return strdup(TM_LIBDIR "/" SHIM_NAME);
+}
+
+/* --- the child's environment --- */
+
+static int set_env(const char *name, const char *value)
+{
+    return value ? setenv(name, value, 1) : 0;
+}
+
+static int setup_env(const char *shim, const char *const vars[][2],
+                     int python)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char *preload;
+
+    if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "",
+                 old && *old ? old : "") < 0)
+        return -1;
+    setenv("LD_PRELOAD", preload, 1);
+    free(preload);
+    for (int i = 0; vars[i][0]; i++)
+        set_env(vars[i][0], vars[i][1]);
+    if (python)
+        setenv("PYTHONMALLOC", "malloc", 1);
+    return 0;
+}
+
+/* Runs argv; returns the exit status per SPEC (128+N for signal N) and
+ * the child's pid in '*child'. */
+static int run_program(char **argv, pid_t *child)
+{
+    struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
+    int status;
+    pid_t pid, w;
+
+    fflush(NULL);
+    if ((pid = fork()) < 0) {
+        fprintf(stderr, "tracemem: run: cannot fork: %s\n", strerror(errno));
+        return TM_EXIT_USAGE;
+    }
+    *child = pid;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "tracemem: %s: %s\n", argv[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    /* Like a shell: a ^C reaches the program, and we still report. */
+    sigaction(SIGINT, &ign, &oint);
+    sigaction(SIGQUIT, &ign, &oquit);
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    sigaction(SIGINT, &oint, NULL);
+    sigaction(SIGQUIT, &oquit, NULL);
+    if (w < 0)
+        return TM_EXIT_USAGE;
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+/* --- finding what the program wrote --- */
+
+/* The template as a glob pattern; with 'seq', ".*" is inserted before a
+ * final ".json" (or appended), where the shim puts ".N". */
+static char *template_glob(const char *t, int seq)
+{
+    char *out = NULL;
+    size_t len = 0, tl = strlen(t);
+    FILE *fp = open_memstream(&out, &len);
+    int json = tl >= 5 && strcmp(t + tl - 5, ".json") == 0;
+
+    if (!fp)
+        return NULL;
+    for (size_t i = 0; i < tl; i++) {
+        if (seq && json && i == tl - 5)
+            fputs(".*", fp);
+        if (t[i] == '%' && t[i + 1] && strchr("petn", t[i + 1])) {
+            fputc('*', fp);
+            i++;
+        } else if (t[i] == '%' && t[i + 1] == '%') {
+            fputc('%', fp);
+            i++;
+        } else {
+            if (strchr("*?[\\", t[i]))
+                fputc('\\', fp);
+            fputc(t[i], fp);
+        }
+    }
+    if (seq && !json)
+        fputs(".*", fp);
+    fclose(fp);
+    return out;
+}
+
+static int newer(const struct stat *st, const struct timespec *start)
+{
+    if (st->st_mtim.tv_sec != start->tv_sec)
+        return st->st_mtim.tv_sec > start->tv_sec;
+    return st->st_mtim.tv_nsec >= start->tv_nsec;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Fills 'g' with the sorted, unique files matching the template that
+ * were written since 'start'. */
+static void find_outputs(const char *tmpl, const struct timespec *start,
+                         glob_t *g)
+{
+    struct stat st;
+    size_t n = 0;
+
+    memset(g, 0, sizeof *g);
+    for (int seq = 0; seq < 2; seq++) {
+        char *pat = template_glob(tmpl, seq);
+
+        if (pat)
+            glob(pat, seq || g->gl_pathc ? GLOB_APPEND : 0, NULL, g);
+        free(pat);
+    }
+    if (g->gl_pathc)
+        qsort(g->gl_pathv, g->gl_pathc, sizeof *g->gl_pathv, cmp_str);
+    for (size_t i = 0; i < g->gl_pathc; i++) {
+        char *p = g->gl_pathv[i];
+
+        if ((n && strcmp(g->gl_pathv[n - 1], p) == 0) || stat(p, &st) ||
+            !S_ISREG(st.st_mode) || !newer(&st, start)) {
+            free(p);
+            continue;
+        }
+        g->gl_pathv[n++] = p;
+    }
+    if (g->gl_pathv)
+        g->gl_pathv[n] = NULL;
+    g->gl_pathc = n;
+}
+
+/* --- the summary --- */
+
+#define SUMMARY_STACKS 3
+#define SUMMARY_FRAMES 6
+
+static void print_short_stack(const tm_snapshot *snap, size_t si)
+{
+    const tm_stack *st = &snap->stacks[si];
+    tm_stack head = *st;
+
+    if (head.nframes > SUMMARY_FRAMES)
+        head.nframes = SUMMARY_FRAMES;
+    tm_print_stack(stderr, snap, &head, "      ");
+}
+
+static void print_peak_stacks(const tm_snapshot *snap)
+{
+    tm_stats_opts o;
+    tm_stats st;
+    char a[32];
+
+    tm_stats_opts_init(&o);
+    o.by = TM_BY_TRACEBACK;
+    o.peak = snap->has_peak && snap->npeak_traces > 0;
+    if (tm_stats_compute(snap, &o, &st, NULL))
+        return;
+    if (st.n)
+        fprintf(stderr, "  top stacks at %s:\n", o.peak ? "the peak" : "exit");
+    for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
+        fprintf(stderr, "    %s in %" PRIu64 " blocks\n",
+                tm_format_size(a, sizeof a, (double)st.v[i].size, 0),
+                st.v[i].count);
+        print_short_stack(snap, st.v[i].stack);
+    }
+    tm_stats_free(&st);
+}
+
+static int cmp_leak(const void *pa, const void *pb)
+{
+    const tm_leak_stack *a = *(tm_leak_stack *const *)pa;
+    const tm_leak_stack *b = *(tm_leak_stack *const *)pb;
+
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    return (int)a->kind - (int)b->kind;
+}
+
+static void print_leaks(const tm_snapshot *snap)
+{
+    const tm_leak_stack **v;
+    size_t n = 0;
+    char a[32];
+
+    if (!snap->has_leaks || !snap->leaks_checked) {
+        fprintf(stderr, "  leaks: not checked\n");
+        return;
+    }
+    fprintf(stderr, "  leaked:");
+    for (int k = 0; k < TM_LEAK_NKINDS; k++)
+        fprintf(stderr, "%s %s %s in %" PRIu64 " blocks", k ? "," : "",
+                tm_leak_kind_name((tm_leak_kind)k),
+                tm_format_size(a, sizeof a,
+                               (double)snap->leak_summary[k].bytes, 0),
+                snap->leak_summary[k].blocks);
+    fputc('\n', stderr);
+    if (!(v = calloc(snap->nleak_stacks + 1, sizeof *v)))
+        return;
+    for (size_t i = 0; i < snap->nleak_stacks; i++)
+        if (snap->leak_stacks[i].kind <= TM_LEAK_INDIRECT)
+            v[n++] = &snap->leak_stacks[i];
+    qsort(v, n, sizeof *v, cmp_leak);
+    if (n)
+        fprintf(stderr, "  top leaks:\n");
+    for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
+        fprintf(stderr, "    %s in %" PRIu64 " blocks %s lost\n",
+                tm_format_size(a, sizeof a, (double)v[i]->bytes, 0),
+                v[i]->blocks, v[i]->kind == TM_LEAK_DEFINITE ? "definitely"
+                                                             : "indirectly");
+        print_short_stack(snap, v[i]->stack);
+    }
+    free(v);
+}
+
+static void print_summary(const char *prog, int status, const tm_snapshot *s)
+{
+    char a[32], b[32], c[32];
+
+    if (status > 128)
+        fprintf(stderr, "tracemem: %s was killed by signal %d (%s)\n", prog,
+                status - 128, strsignal(status - 128));
+    else
+        fprintf(stderr, "tracemem: %s exited with status %d\n", prog, status);
+    if (!s) {
+        fprintf(stderr, "tracemem: no snapshot was written\n");
+        return;
+    }
+    fprintf(stderr, "  peak heap memory: %s; at exit: %s in %" PRIu64
+            " blocks; tracemem overhead: %s\n",
+            tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
+            tm_format_size(b, sizeof b, (double)s->memory.current, 0),
+            s->memory.blocks,
+            tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
+    if (s->memory.lost_records)
+        fprintf(stderr, "  warning: %" PRIu64 " allocations could not be "
+                "recorded (tracemem ran out of memory)\n",
+                s->memory.lost_records);
+    print_leaks(s);
+    print_peak_stacks(s);
+}
+
+/* Symbolizes every output in place; returns the snapshot to summarize
+ * (the main process's latest), the others freed. */
+static tm_snapshot *process_outputs(const glob_t *g, pid_t child, int quiet)
+{
+    tm_snapshot *best = NULL, *s;
+    tm_error err = { "" };
+
+    for (size_t i = 0; i < g->gl_pathc; i++) {
+        const char *f = g->gl_pathv[i];
+
+        if (tm_snapshot_load(f, &s, &err) ||
+            tm_symbolize(s, 0, quiet ? NULL : stderr, &err) ||
+            tm_snapshot_write(s, f, &err)) {
+            fprintf(stderr, "tracemem: %s: %s\n", f, err.what);
+            tm_snapshot_free(s);
+            continue;
+        }
+        if (!best || (s->pid == child &&
+                      (best->pid != child || s->seq >= best->seq))) {
+            tm_snapshot_free(best);
+            best = s;
+        } else {
+            tm_snapshot_free(s);
+        }
+    }
+    return best;
+}
+
+/* --- options --- */
+
+enum {
+    OPT_SIGNAL = 256, OPT_INTERVAL, OPT_SAMPLE, OPT_NO_LEAK, OPT_NO_FORK,
+    OPT_NO_EXEC, OPT_PYTHON,
+};
+
+static int valid_interval(const char *s)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    return !errno && end != s && !*end && v >= 0;
+}
+
+/* TRACEMEM_* values, in the order of SPEC section 3. */
+enum { V_NFRAMES, V_OUTPUT, V_AT_EXIT, V_SIGNAL, V_INTERVAL, V_SAMPLE,
+       V_FORK, V_EXEC, V_END };
+
+static int parse_run(int argc, char **argv, const char *vars[][2],
+                     run_args *ra, int *python)
+{
+    static const struct option longopts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "nframes", required_argument, NULL, 'n' },
+        { "signal", required_argument, NULL, OPT_SIGNAL },
+        { "interval", required_argument, NULL, OPT_INTERVAL },
+        { "sample", required_argument, NULL, OPT_SAMPLE },
+        { "no-leak-check", no_argument, NULL, OPT_NO_LEAK },
+        { "no-follow-fork", no_argument, NULL, OPT_NO_FORK },
+        { "no-follow-exec", no_argument, NULL, OPT_NO_EXEC },
+        { "python", no_argument, NULL, OPT_PYTHON },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    long long v;
+    int opt;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+o:n:qh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'o': vars[V_OUTPUT][1] = ra->output = optarg; break;
+        case 'n':
+            v = tm__parse_count(optarg);
+            if (v < 1 || v > 256)
+                return tm__usage_error("run", "-n: '%s' is not a number of "
+                                       "frames in 1..256", optarg);
+            vars[V_NFRAMES][1] = optarg;
+            break;
+        case OPT_SIGNAL: vars[V_SIGNAL][1] = optarg; break;
+        case OPT_INTERVAL:
+            if (!valid_interval(optarg))
+                return tm__usage_error("run", "--interval: '%s' is not a "
+                                       "number of seconds", optarg);
+            vars[V_INTERVAL][1] = optarg;
+            break;
+        case OPT_SAMPLE:
+            if (tm__parse_count(optarg) < 0)
+                return tm__usage_error("run", "--sample: '%s' is not a "
+                                       "number of bytes", optarg);
+            vars[V_SAMPLE][1] = optarg;
+            break;
+        case OPT_NO_LEAK: vars[V_AT_EXIT][1] = "snapshot"; break;
+        case OPT_NO_FORK: vars[V_FORK][1] = "0"; break;
+        case OPT_NO_EXEC: vars[V_EXEC][1] = "0"; break;
+        case OPT_PYTHON: *python = 1; break;
+        case 'q': ra->quiet = 1; break;
+        case 'h': fputs(usage, stdout); return -1;
+        default:
+            return tm__usage_error("run", "bad option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return tm__usage_error("run", "expected a PROGRAM to run");
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *vars[V_END + 1][2] = {
+        [V_NFRAMES] = { "TRACEMEM_NFRAMES" },
+        [V_OUTPUT] = { "TRACEMEM_OUTPUT" },
+        [V_AT_EXIT] = { "TRACEMEM_AT_EXIT" },
+        [V_SIGNAL] = { "TRACEMEM_SIGNAL" },
+        [V_INTERVAL] = { "TRACEMEM_INTERVAL" },
+        [V_SAMPLE] = { "TRACEMEM_SAMPLE" },
+        [V_FORK] = { "TRACEMEM_FOLLOW_FORK" },
+        [V_EXEC] = { "TRACEMEM_FOLLOW_EXEC" },
+        [V_END] = { NULL },
+    };
+    run_args ra = { 0 };
+    struct timespec start;
+    tm_snapshot *summary;
+    int python = 0, status, rc;
+    char *shim;
+    pid_t child = 0;
+    glob_t g;
+
+    if ((rc = parse_run(argc, argv, vars, &ra, &python)))
+        return rc < 0 ? TM_EXIT_OK : rc;
+    if (!ra.output)
+        ra.output = getenv("TRACEMEM_OUTPUT") && *getenv("TRACEMEM_OUTPUT")
+                        ? getenv("TRACEMEM_OUTPUT") : DEFAULT_TEMPLATE;
+    if (!(shim = find_shim()) || !readable(shim)) {
+        fprintf(stderr, "tracemem: %s: cannot find the shim (set "
+                "TRACEMEM_SHIM)\n", shim ? shim : SHIM_NAME);
+        free(shim);
+        return TM_EXIT_USAGE;
+    }
+    setup_env(shim, vars, python);
+    free(shim);
+    clock_gettime(CLOCK_REALTIME, &start);
+    start.tv_nsec = 0;  /* file systems with coarse timestamps */
+    status = run_program(argv + optind, &child);
+    unsetenv("LD_PRELOAD");
+    find_outputs(ra.output, &start, &g);
+    summary = process_outputs(&g, child, ra.quiet);
+    if (!ra.quiet) {
+        print_summary(argv[optind], status, summary);
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            fprintf(stderr, "%s %s\n", i ? "          " : "  snapshots:",
+                    g.gl_pathv[i]);
+    }
+    tm_snapshot_free(summary);
+    globfree(&g);
+    return status;
+}

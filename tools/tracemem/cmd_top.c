@@ -1,0 +1,75 @@
+/* cmd_top.c - tracemem top: tracemalloc's Snapshot.statistics(). */
+#include "config.h"
+
+#include "builtin.h"
+
+#include <stdlib.h>
+
+#include "report/render.h"
+
+static const char usage[] =
+    "usage: tracemem top FILE [--by lineno|filename|function|module|traceback]\n"
+    "                    [--cumulative] [-n N] [--include PATTERN]...\n"
+    "                    [--exclude PATTERN]... [--all-frames] [--domain N]\n"
+    "                    [--peak] [--sort size|count|allocations]\n"
+    "                    [--format text|json]\n"
+    "Shows where the live (or, with --peak, the peak) memory of a snapshot\n"
+    "was allocated, grouped and sorted like Python's tracemalloc.\n";
+
+static int show(const tm_snapshot *snap, const tm_stats_args *a)
+{
+    tm_error err = { "" };
+    tm_stats st;
+
+    if (tm_stats_compute(snap, &a->opts, &st, &err)) {
+        fprintf(stderr, "tracemem: %s: %s\n", snap->file, err.what);
+        return TM_EXIT_USAGE;
+    }
+    if (a->format == TM_FORMAT_JSON) {
+        json_t *j = tm_render_top_json(&st, (size_t)a->limit);
+
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(j);
+    } else {
+        tm_render_top_text(stdout, &st, (size_t)a->limit);
+    }
+    tm_stats_free(&st);
+    return fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+}
+
+int cmd_top(int argc, char **argv)
+{
+    static const struct option longopts[] = { TM_STATS_LONGOPTS, { 0 } };
+    tm_stats_args a;
+    tm_snapshot *snap = NULL;
+    int opt, rc;
+
+    tm__stats_args_init(&a);
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts,
+                              NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage, stdout);
+            rc = TM_EXIT_OK;
+            goto out;
+        }
+        if (opt == '?' || opt == ':') {
+            rc = tm__usage_error("top", "bad option '%s'", argv[optind - 1]);
+            goto out;
+        }
+        if ((rc = tm__stats_option("top", &a, opt, optarg)))
+            goto out;
+    }
+    if (argc - optind != 1) {
+        rc = tm__usage_error("top", "expected one snapshot FILE");
+        goto out;
+    }
+    if ((rc = tm__load(argv[optind], 1, &snap)))
+        goto out;
+    rc = show(snap, &a);
+out:
+    tm_snapshot_free(snap);
+    tm__stats_args_free(&a);
+    return rc;
+}

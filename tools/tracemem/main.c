@@ -1,0 +1,59 @@
+/* main.c - the tracemem command: dispatches to cmd_<name>() through a
+ * table, like git's builtins. Exit status: 0 success, 1 a gate failed,
+ * 2 usage error or unreadable/invalid input (SPEC section 7); run keeps
+ * the traced program's status.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "builtin.h"
+
+struct cmd_struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+/* New commands (leaks, check, gc, ...) add a line here. */
+static const struct cmd_struct commands[] = {
+    { "run", cmd_run, "run a program under the shim and summarize" },
+    { "symbolize", cmd_symbolize, "add function/file/line to a snapshot" },
+    { "top", cmd_top, "where memory was allocated (tracemalloc statistics)" },
+    { "diff", cmd_diff, "what grew between two snapshots (compare_to)" },
+};
+
+static void usage(FILE *fp)
+{
+    fputs("usage: tracemem [--version] [-h|--help] COMMAND [ARGS...]\n\n"
+          "Commands:\n", fp);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fputs("\nSee 'tracemem COMMAND --help' and tracemem(1).\n", fp);
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : NULL;
+
+    if (!name) {
+        usage(stderr);
+        return TM_EXIT_USAGE;
+    }
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 ||
+        strcmp(name, "help") == 0) {
+        usage(stdout);
+        return TM_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("tracemem %s\n", PACKAGE_VERSION);
+        return TM_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tracemem: '%s' is not a tracemem command (see "
+            "'tracemem --help')\n", name);
+    return TM_EXIT_USAGE;
+}
