@@ -8,3 +8,12 @@ libtmreport_la_SOURCES = \
 	src/report/symbolize.c src/report/symbolize.h
 libtmreport_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 libtmreport_la_LIBADD = $(JANSSON_LIBS) $(LIBDW_LIBS)
+
+# Unit suites: Check programs linking the library; data from tests/data.
+TM_REPORT_CHECK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) \
+	-DTM_TEST_DATA=\"$(abs_top_srcdir)/tests/data\"
+TM_REPORT_CHECK_LIBS = libtmreport.la $(CHECK_LIBS) $(JANSSON_LIBS)
+check_PROGRAMS += tests/unit/check_stats
+TESTS += tests/unit/check_stats
+tests_unit_check_stats_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_stats_LDADD = $(TM_REPORT_CHECK_LIBS)

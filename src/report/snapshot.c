@@ -141,6 +141,8 @@ static int get_typed(const json_t *obj, const char *where, const char *key,
 
     *out = NULL;
     if (!v) {
+        if (required && !*where)
+            return EBAD("missing \"%s\"", key);
         if (required)
             return EBAD("%s: missing \"%s\"", where, key);
         return 0;
@@ -321,6 +323,7 @@ static int load_frames(tm_snapshot *s, tm_error *err)
             (rc = load_location(fr, where, &f->loc, err)) ||
             (rc = load_inlined(f, fr, where, err)))
             return rc;
+        snprintf(where, sizeof where, "frames[%zu].module", i);
         if (f->module >= 0 &&
             (rc = check_index(where, f->module, s->nmodules, "modules", err)))
             return rc;
@@ -586,6 +589,8 @@ static int parse_error(const json_error_t *je, tm_error *err)
 {
     switch (json_error_code(je)) {
     case json_error_premature_end_of_input:
+        if (je->position == 0)
+            return EBAD("empty file, not a snapshot");
         return EBAD("truncated JSON (input ends at line %d, column %d)",
                     je->line, je->column);
     case json_error_cannot_open_file:

@@ -8,3 +8,8 @@ tracemem_SOURCES = \
 tracemem_CPPFLAGS = $(AM_CPPFLAGS) -DTM_LIBDIR=\"$(libdir)\"
 tracemem_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 tracemem_LDADD = libtmreport.la $(JANSSON_LIBS) $(LIBDW_LIBS)
+
+# Test programs: -O0 and frame pointers so that line numbers are exact.
+TM_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer
+check_PROGRAMS += tests/progs/tm_allocs
+tests_progs_tm_allocs_CFLAGS = $(TM_PROG_CFLAGS)
