@@ -1,14 +1,44 @@
 # src/shim: libtracemem.so, preloaded into the program under test.
 # Links libc only; libunwind is dlopen()ed privately at start (unwind.c).
+#
+# The modules that hold no hooks (tables, writer, figures) form a convenience
+# library so the Check suites can test them without preloading anything.
+SHIM_CFLAGS = $(AM_CFLAGS) -O2 -funwind-tables -fno-builtin-malloc \
+	-fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -ftls-model=initial-exec
+noinst_LTLIBRARIES += libtmshimcore.la
+libtmshimcore_la_SOURCES = \
+	src/shim/shim.h src/shim/writer.h \
+	src/shim/live.c src/shim/modules.c src/shim/outpath.c src/shim/stacks.c \
+	src/shim/trace.c src/shim/util.c src/shim/writer.c
+libtmshimcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
+libtmshimcore_la_CFLAGS = $(SHIM_CFLAGS)
+libtmshimcore_la_LIBADD = libtmcommon.la
+
 lib_LTLIBRARIES += libtracemem.la
 libtracemem_la_SOURCES = \
-	src/shim/shim.h src/shim/writer.h \
 	src/shim/api.c src/shim/bootstrap.c src/shim/control.c src/shim/hooks.c \
-	src/shim/leakscan.c src/shim/live.c src/shim/modules.c src/shim/newdelete.c \
-	src/shim/snapshot.c src/shim/stacks.c src/shim/trace.c src/shim/unwind.c \
-	src/shim/util.c src/shim/writer.c
+	src/shim/leakscan.c src/shim/newdelete.c src/shim/snapshot.c src/shim/unwind.c
 libtracemem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
-libtracemem_la_CFLAGS = $(AM_CFLAGS) -O2 -funwind-tables -fno-builtin-malloc \
-	-fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -ftls-model=initial-exec
+libtracemem_la_CFLAGS = $(SHIM_CFLAGS)
 libtracemem_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete -Wl,--no-undefined
-libtracemem_la_LIBADD = libtmcommon.la -ldl -lpthread
+libtracemem_la_LIBADD = libtmshimcore.la -ldl -lpthread
+
+# Unit suites for the shim's tables, figures and writer (never preloaded).
+SHIM_CHECK_LDADD = libtmshimcore.la $(CHECK_LIBS) -ldl -lpthread
+SHIM_CHECK_CPPFLAGS = $(AM_CPPFLAGS) $(CHECK_CFLAGS)
+check_PROGRAMS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
+	tests/unit/check_trace
+TESTS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
+	tests/unit/check_trace
+tests_unit_check_live_SOURCES = tests/unit/check_live.c
+tests_unit_check_live_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
+tests_unit_check_live_LDADD = $(SHIM_CHECK_LDADD)
+tests_unit_check_stacks_SOURCES = tests/unit/check_stacks.c tests/unit/shim_stubs.c
+tests_unit_check_stacks_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
+tests_unit_check_stacks_LDADD = $(SHIM_CHECK_LDADD)
+tests_unit_check_writer_SOURCES = tests/unit/check_writer.c tests/unit/shim_stubs.c
+tests_unit_check_writer_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
+tests_unit_check_writer_LDADD = $(SHIM_CHECK_LDADD)
+tests_unit_check_trace_SOURCES = tests/unit/check_trace.c tests/unit/shim_stubs.c
+tests_unit_check_trace_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
+tests_unit_check_trace_LDADD = $(SHIM_CHECK_LDADD)

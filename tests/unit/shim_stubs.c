@@ -1,0 +1,32 @@
+/* shim_stubs.c - what the shim's core modules need from the hook side, for
+ * unit tests that link them without preloading anything. tm__capture hands
+ * out the frames a test put in stub_pcs. */
+#include "shim/shim.h"
+#include "shim_stubs.h"
+
+#include <string.h>
+
+struct tm__config tm__cfg = {.start = 1, .peak_inaccuracy = 1.0, .output = "tracemem.%e.%p.json"};
+atomic_int tm__tracing = 1;
+atomic_int tm__nframes = TM_DEFAULT_NFRAMES;
+atomic_uint_fast64_t tm__lost;
+pid_t tm__pid = 1;
+__thread int tm__in_hook TM_TLS;
+
+uintptr_t stub_pcs[TM_MAX_NFRAMES];
+int stub_npcs;
+
+int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
+{
+    int n = stub_npcs < max ? stub_npcs : max;
+    memcpy(pcs, stub_pcs, (size_t)n * sizeof(*pcs));
+    *depth = (uint32_t)stub_npcs;
+    return n;
+}
+
+void stub_stack(uintptr_t a, uintptr_t b)
+{
+    stub_pcs[0] = a;
+    stub_pcs[1] = b;
+    stub_npcs = 2;
+}
