@@ -1,7 +1,20 @@
 # src/rcgc: librcgc, reference counting with a generational cycle collector
 # (SPEC section 8), its Check suite, man pages, example and benchmark.
+# The code is a convenience library so that the unit tests can reach the
+# internal (hidden) functions; librcgc.la is that library, installed.
+noinst_LTLIBRARIES += librcgc_core.la
+librcgc_core_la_SOURCES = src/rcgc/internal.h src/rcgc/object.c src/rcgc/collect.c \
+	src/rcgc/weakref.c src/rcgc/stats.c src/rcgc/section.c
+
 lib_LTLIBRARIES += librcgc.la
 include_HEADERS += include/rcgc.h
-librcgc_la_SOURCES = src/rcgc/internal.h src/rcgc/object.c src/rcgc/collect.c \
-	src/rcgc/weakref.c src/rcgc/stats.c src/rcgc/section.c
+librcgc_la_SOURCES =
+librcgc_la_LIBADD = librcgc_core.la
 librcgc_la_LDFLAGS = -version-info 0:0:0 -no-undefined
+
+check_PROGRAMS += tests/unit/check_rcgc
+TESTS += tests/unit/check_rcgc
+tests_unit_check_rcgc_SOURCES = tests/unit/check_rcgc.c
+tests_unit_check_rcgc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_check_rcgc_LDADD = librcgc_core.la $(CHECK_LIBS) $(JANSSON_LIBS)
+TESTS += tests/integration/rcgc_valgrind.sh

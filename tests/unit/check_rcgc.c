@@ -1,0 +1,1188 @@
+/* check_rcgc.c - Check suite "rcgc": CPython's Lib/test/test_gc.py,
+ * test_finalization.py and the weakref/gc cases ported to librcgc.
+ *
+ * Each test is named after the CPython test it ports and asserts CPython's
+ * numbers, adjusted where CPython counts an instance __dict__ as a second
+ * object (librcgc objects have no dict: "2*N" there is "N" here).
+ * The fixture leaves no tracked object behind, so a leak shows up as a
+ * failing test and under valgrind (tests/integration/rcgc_valgrind.sh).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rcgc.h"
+#include "rcgc/internal.h"
+
+/* --- test object types --- */
+
+#define NREFS 4
+typedef struct node {
+    void *ref[NREFS];
+    int id;
+} node;
+
+static int node_traverse(void *self, rcgc_visit_fn visit, void *arg)
+{
+    node *n = self;
+    for (int i = 0; i < NREFS; i++) {
+        if (n->ref[i]) {
+            int r = visit(n->ref[i], arg);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
+static void node_clear(void *self)
+{
+    node *n = self;
+    for (int i = 0; i < NREFS; i++) {
+        void *p = n->ref[i];
+        n->ref[i] = NULL;
+        rcgc_decref(p);
+    }
+}
+
+static long destroyed;
+static void count_destroy(void *self)
+{
+    (void)self;
+    destroyed++;
+}
+
+static const rcgc_type list_type = {"list", node_traverse, node_clear, NULL, NULL, count_destroy};
+static const rcgc_type tuple_type = {"tuple", node_traverse, node_clear, NULL, NULL, count_destroy};
+static const rcgc_type int_type = {"int", NULL, NULL, NULL, NULL, count_destroy};
+
+/* finalizers */
+static long finalized;
+static void count_finalize(void *self)
+{
+    (void)self;
+    finalized++;
+}
+static const rcgc_type fin_type = {"SelfCycle", node_traverse, node_clear, count_finalize, NULL,
+                                   count_destroy};
+static const rcgc_type fin_nongc_type = {"NonGC", NULL, NULL, count_finalize, NULL, count_destroy};
+
+/* a finalizer that resurrects its object into 'storage' */
+static void *storage[16];
+static int nstorage;
+static void resurrect(void *self)
+{
+    finalized++;
+    rcgc_incref(self);
+    storage[nstorage++] = self;
+}
+static const rcgc_type lazarus_type = {"Lazarus", node_traverse, node_clear, resurrect, NULL,
+                                       count_destroy};
+
+/* old-style __del__ */
+static long legacy_calls;
+static void legacy_del(void *self)
+{
+    (void)self;
+    legacy_calls++;
+}
+static const rcgc_type legacy_type = {"A", node_traverse, node_clear, NULL, legacy_del,
+                                      count_destroy};
+
+static node *new_node(const rcgc_type *t)
+{
+    node *n = rcgc_new(t, sizeof(node));
+    ck_assert_ptr_nonnull(n);
+    return n;
+}
+
+/* n->ref[i] = v, with a new reference */
+static void set_ref(node *n, int i, void *v)
+{
+    rcgc_incref(v);
+    void *old = n->ref[i];
+    n->ref[i] = v;
+    rcgc_decref(old);
+}
+
+static node *self_cycle(const rcgc_type *t)
+{
+    node *n = new_node(t);
+    set_ref(n, 0, n);
+    return n;
+}
+
+static void count_obj(void *obj, void *arg)
+{
+    (void)obj;
+    (*(long *)arg)++;
+}
+
+static long tracked_objects(void)
+{
+    long n = 0;
+    rcgc_get_objects(-1, count_obj, &n);
+    return n;
+}
+
+static void setup(void)
+{
+    rcgc_disable();
+    rcgc_set_threshold(700, 10, 10);
+    rcgc_set_debug(0);
+    rcgc_garbage_clear();
+    rcgc_collect(2);
+    destroyed = finalized = legacy_calls = 0;
+    nstorage = 0;
+}
+
+static void teardown(void)
+{
+    rcgc_set_debug(0);
+    rcgc_garbage_clear();
+    rcgc_unfreeze();
+    rcgc_collect(2);
+    rcgc_garbage_clear();
+    rcgc_collect(2);
+    ck_assert_int_eq(tracked_objects(), 0);
+    ck_assert_uint_eq(rcgc_garbage_count(), 0);
+}
+
+/* Runs fn with stderr redirected; returns what it printed (static). */
+static const char *capture_stderr(void (*fn)(void *), void *arg)
+{
+    static char text[8192];
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    ck_assert_ptr_nonnull(tmp);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(text, 1, sizeof text - 1, tmp);
+    text[n] = '\0';
+    fclose(tmp);
+    return text;
+}
+
+/* --- basic cycles (GCTests) --- */
+
+START_TEST(test_gc_list)
+{
+    node *l = self_cycle(&list_type);
+    ck_assert_int_eq(rcgc_collect(2), 0);
+    rcgc_decref(l);
+    ck_assert_int_eq(rcgc_collect(2), 1);
+    ck_assert_int_eq(destroyed, 1);
+}
+END_TEST
+
+START_TEST(test_gc_tuple)
+{
+    /* tuple t = (l,), l.append(t): a 2-cycle through a tuple */
+    node *l = new_node(&list_type);
+    node *t = new_node(&tuple_type);
+    set_ref(t, 0, l);
+    set_ref(l, 0, t);
+    rcgc_decref(t);
+    rcgc_collect(2);
+    rcgc_decref(l);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+}
+END_TEST
+
+START_TEST(test_gc_newinstance)
+{
+    /* a = A(); a.a = a, plus a longer cycle b -> c -> d -> b */
+    node *a = self_cycle(&list_type);
+    node *b = new_node(&list_type), *c = new_node(&list_type), *d = new_node(&list_type);
+    set_ref(b, 0, c);
+    set_ref(c, 0, d);
+    set_ref(d, 0, b);
+    rcgc_decref(c);
+    rcgc_decref(d);
+    ck_assert_int_eq(rcgc_collect(2), 0);
+    rcgc_decref(a);
+    rcgc_decref(b);
+    ck_assert_int_eq(rcgc_collect(2), 4);
+}
+END_TEST
+
+START_TEST(test_gc_legacy_finalizer)
+{
+    rcgc_gen_stats old[3], now[3];
+    node *a = self_cycle(&legacy_type);
+    node *b = self_cycle(&list_type);
+    rcgc_collect(2);
+    rcgc_get_stats(old);
+    rcgc_decref(a);
+    rcgc_decref(b);
+    ck_assert_int_eq(rcgc_collect(2), 2); /* a uncollectable, b collected */
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[2].collected - old[2].collected, 1);
+    ck_assert_uint_eq(now[2].uncollectable - old[2].uncollectable, 1);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1);
+    ck_assert_ptr_eq(rcgc_garbage_get(0), a);
+    ck_assert_ptr_eq(a->ref[0], a); /* untouched: clear did not run */
+    ck_assert_int_eq(legacy_calls, 0);
+    /* del obj.a; gc.garbage.remove(obj) */
+    node_clear(a);
+    rcgc_garbage_clear();
+    ck_assert_int_eq(legacy_calls, 1);
+}
+END_TEST
+
+START_TEST(test_gc_legacy_finalizer_reachable)
+{
+    /* objects reachable from a legacy_del object are uncollectable too */
+    node *a = self_cycle(&legacy_type);
+    node *x = new_node(&list_type);
+    set_ref(a, 1, x);
+    rcgc_decref(x);
+    rcgc_decref(a);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1); /* only the __del__ object is listed */
+    ck_assert_int_eq(destroyed, 0);
+    node_clear(a);
+    rcgc_garbage_clear();
+    ck_assert_int_eq(destroyed, 2);
+}
+END_TEST
+
+START_TEST(test_gc_saveall)
+{
+    ck_assert_uint_eq(rcgc_garbage_count(), 0);
+    node *l = self_cycle(&list_type);
+    unsigned debug = rcgc_get_debug();
+    rcgc_set_debug(debug | RCGC_DEBUG_SAVEALL);
+    rcgc_decref(l);
+    ck_assert_int_eq(rcgc_collect(2), 1);
+    rcgc_set_debug(debug);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1);
+    ck_assert_ptr_eq(rcgc_garbage_get(0), l);
+    ck_assert_ptr_eq(l->ref[0], l);
+    ck_assert_ptr_null(rcgc_garbage_get(1));
+    rcgc_garbage_clear();
+    ck_assert_int_eq(rcgc_collect(2), 1);
+    ck_assert_int_eq(destroyed, 1);
+}
+END_TEST
+
+/* __del__ methods can trigger collection */
+static void allocating_del(void *self)
+{
+    (void)self;
+    legacy_calls++;
+    rcgc_decref(new_node(&list_type));
+    rcgc_decref(self_cycle(&list_type));
+}
+static const rcgc_type del_type = {"A", node_traverse, node_clear, NULL, allocating_del, NULL};
+
+START_TEST(test_gc_del)
+{
+    long t[3];
+    rcgc_get_threshold(t);
+    rcgc_enable();
+    rcgc_set_threshold(1, 10, 10);
+    node *a = new_node(&del_type);
+    rcgc_decref(a);
+    rcgc_disable();
+    rcgc_set_threshold(t[0], t[1], t[2]);
+    ck_assert_int_eq(legacy_calls, 1);
+}
+END_TEST
+
+START_TEST(test_gc_get_count)
+{
+    long c1[3], c2[3];
+    rcgc_collect(2);
+    rcgc_get_count(c1);
+    node *x = new_node(&list_type);
+    rcgc_get_count(c2);
+    ck_assert_int_eq(c1[1], 0);
+    ck_assert_int_eq(c1[2], 0);
+    ck_assert_int_eq(c2[1], 0);
+    ck_assert_int_eq(c2[2], 0);
+    ck_assert_int_eq(c1[0], 0);
+    ck_assert_int_eq(c2[0], 1);
+    /* untracked types do not count; deallocations do */
+    rcgc_decref(rcgc_new(&int_type, 8));
+    rcgc_get_count(c2);
+    ck_assert_int_eq(c2[0], 1);
+    rcgc_decref(x);
+    rcgc_get_count(c2);
+    ck_assert_int_eq(c2[0], 0);
+}
+END_TEST
+
+START_TEST(test_gc_collect_generations)
+{
+    long c[3];
+    rcgc_collect(2);
+    node *x = new_node(&list_type);
+    rcgc_collect(0);
+    rcgc_get_count(c);
+    ck_assert_int_eq(c[1], 1);
+    ck_assert_int_eq(c[2], 0);
+    rcgc_collect(1);
+    rcgc_get_count(c);
+    ck_assert_int_eq(c[1], 0);
+    ck_assert_int_eq(c[2], 1);
+    rcgc_collect(2);
+    rcgc_get_count(c);
+    ck_assert_int_eq(c[1], 0);
+    ck_assert_int_eq(c[2], 0);
+    rcgc_decref(x);
+}
+END_TEST
+
+static void count_if_target(void *obj, void *arg)
+{
+    void **p = arg;
+    if (obj == p[0])
+        p[1] = (char *)p[1] + 1;
+}
+
+static int in_generation(void *obj, int generation)
+{
+    void *p[2] = {obj, NULL};
+    rcgc_get_objects(generation, count_if_target, p);
+    return (int)(uintptr_t)p[1];
+}
+
+START_TEST(test_gc_get_objects)
+{
+    rcgc_collect(2);
+    node *l = self_cycle(&list_type);
+    ck_assert(in_generation(l, 0) && !in_generation(l, 1) && !in_generation(l, 2));
+    rcgc_collect(0);
+    ck_assert(!in_generation(l, 0) && in_generation(l, 1) && !in_generation(l, 2));
+    rcgc_collect(1);
+    ck_assert(!in_generation(l, 0) && !in_generation(l, 1) && in_generation(l, 2));
+    rcgc_collect(2);
+    ck_assert(!in_generation(l, 0) && !in_generation(l, 1) && in_generation(l, 2));
+    ck_assert_int_eq(in_generation(l, -1), 1);
+    rcgc_decref(l);
+    rcgc_collect(2);
+    errno = 0;
+    ck_assert_int_eq(rcgc_get_objects(3, count_obj, NULL), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(rcgc_get_objects(-2, count_obj, NULL), -1);
+    errno = 0;
+    ck_assert_int_eq(rcgc_collect(3), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(rcgc_collect(-1), -1);
+}
+END_TEST
+
+START_TEST(test_gc_get_stats)
+{
+    rcgc_gen_stats old[3], now[3];
+    rcgc_get_stats(old);
+    rcgc_collect(0);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[0].collections, old[0].collections + 1);
+    ck_assert_uint_eq(now[1].collections, old[1].collections);
+    ck_assert_uint_eq(now[2].collections, old[2].collections);
+    rcgc_collect(2);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[0].collections, old[0].collections + 1);
+    ck_assert_uint_eq(now[1].collections, old[1].collections);
+    ck_assert_uint_eq(now[2].collections, old[2].collections + 1);
+    ck_assert(now[2].seconds >= old[2].seconds);
+}
+END_TEST
+
+START_TEST(test_gc_freeze)
+{
+    node *l = self_cycle(&list_type);
+    node *m = self_cycle(&list_type);
+    rcgc_freeze();
+    ck_assert_uint_eq(rcgc_get_freeze_count(), 2);
+    long c[3];
+    rcgc_get_count(c);
+    ck_assert_int_eq(c[0], 0);
+    ck_assert_int_eq(in_generation(l, -1), 0); /* frozen objects are not listed */
+    rcgc_decref(l);
+    rcgc_decref(m);
+    ck_assert_int_eq(rcgc_collect(2), 0); /* never scanned */
+    ck_assert_int_eq(destroyed, 0);
+    rcgc_unfreeze();
+    ck_assert_uint_eq(rcgc_get_freeze_count(), 0);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+    /* a frozen object that dies leaves the count */
+    node *k = new_node(&list_type);
+    rcgc_freeze();
+    ck_assert_uint_eq(rcgc_get_freeze_count(), 1);
+    rcgc_decref(k);
+    ck_assert_uint_eq(rcgc_get_freeze_count(), 0);
+}
+END_TEST
+
+START_TEST(test_gc_is_tracked)
+{
+    void *i = rcgc_new(&int_type, 8);
+    ck_assert_int_eq(rcgc_is_tracked(i), 0);
+    rcgc_track(i); /* no traverse: never tracked */
+    ck_assert_int_eq(rcgc_is_tracked(i), 0);
+    node *l = new_node(&list_type);
+    ck_assert_int_eq(rcgc_is_tracked(l), 1);
+    rcgc_untrack(l);
+    ck_assert_int_eq(rcgc_is_tracked(l), 0);
+    rcgc_untrack(l);
+    rcgc_track(l);
+    rcgc_track(l);
+    ck_assert_int_eq(rcgc_is_tracked(l), 1);
+    ck_assert_ptr_eq(rcgc_typeof(l), &list_type);
+    ck_assert_uint_eq(rcgc_refcount(l), 1);
+    rcgc_decref(i);
+    rcgc_decref(l);
+    rcgc_decref(NULL);
+    rcgc_incref(NULL);
+    errno = 0;
+    ck_assert_ptr_null(rcgc_new(NULL, 8));
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_gc_is_finalized)
+{
+    node *lazarus = new_node(&lazarus_type);
+    ck_assert_int_eq(rcgc_is_finalized(lazarus), 0);
+    rcgc_decref(lazarus);
+    rcgc_collect(2);
+    ck_assert_int_eq(nstorage, 1);
+    lazarus = storage[--nstorage];
+    ck_assert_int_eq(rcgc_is_finalized(lazarus), 1);
+    ck_assert_int_eq(finalized, 1);
+    rcgc_decref(lazarus); /* finalizer already ran: now it dies */
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(destroyed, 1);
+}
+END_TEST
+
+static void collect_ptr(void *obj, void *arg)
+{
+    void **v = arg;
+    size_t n = (size_t)(uintptr_t)v[0];
+    v[1 + n] = obj;
+    v[0] = (void *)(uintptr_t)(n + 1);
+}
+
+START_TEST(test_gc_get_referents)
+{
+    void *v[8] = {0};
+    node *a = new_node(&list_type), *b = new_node(&list_type);
+    void *i = rcgc_new(&int_type, 8);
+    node *l = new_node(&list_type);
+    set_ref(l, 0, a);
+    set_ref(l, 1, i);
+    set_ref(l, 3, b);
+    ck_assert_int_eq(rcgc_get_referents(l, collect_ptr, v), 3);
+    ck_assert_ptr_eq(v[1], a);
+    ck_assert_ptr_eq(v[2], i);
+    ck_assert_ptr_eq(v[3], b);
+    ck_assert_int_eq(rcgc_get_referents(i, collect_ptr, v), 0);
+    /* referrers: l and m refer to a */
+    node *m = new_node(&tuple_type);
+    set_ref(m, 2, a);
+    memset(v, 0, sizeof v);
+    ck_assert_int_eq(rcgc_get_referrers(a, collect_ptr, v), 2);
+    ck_assert((v[1] == l && v[2] == m) || (v[1] == m && v[2] == l));
+    ck_assert_int_eq(rcgc_get_referrers(l, collect_ptr, v), 0);
+    rcgc_decref(m);
+    rcgc_decref(l);
+    rcgc_decref(a);
+    rcgc_decref(b);
+    rcgc_decref(i);
+    ck_assert_int_eq(destroyed, 5);
+}
+END_TEST
+
+/* --- deep structures (test_trashcan) --- */
+
+#define DEEP 1000000
+
+START_TEST(test_gc_trashcan)
+{
+    /* a chain of a million objects freed by one decref, no deep recursion */
+    node *head = new_node(&list_type), *n = head;
+    for (int i = 1; i < DEEP; i++) {
+        node *next = new_node(&list_type);
+        n->ref[0] = next; /* steals the reference */
+        n = next;
+    }
+    rcgc_decref(head);
+    ck_assert_int_eq(destroyed, DEEP);
+}
+END_TEST
+
+START_TEST(test_gc_trashcan_ring)
+{
+    /* a ring of a million objects found and freed by the collector */
+    node *head = new_node(&list_type), *n = head;
+    for (int i = 1; i < DEEP; i++) {
+        node *next = new_node(&list_type);
+        n->ref[0] = next;
+        n = next;
+    }
+    n->ref[0] = head;
+    rcgc_incref(head);
+    rcgc_decref(head);
+    ck_assert_int_eq(rcgc_collect(2), DEEP);
+    ck_assert_int_eq(destroyed, DEEP);
+}
+END_TEST
+
+/* --- PEP 442 and resurrection --- */
+
+START_TEST(test_gc_resurrection_does_not_block_cleanup_of_other_objects)
+{
+    enum { N = 100 };
+    rcgc_gen_stats s[3];
+    uint64_t oldc, oldnc;
+    rcgc_collect(2);
+    rcgc_get_stats(s);
+    oldc = s[2].collected, oldnc = s[2].uncollectable;
+    for (int i = 0; i < N; i++)
+        rcgc_decref(self_cycle(&list_type));
+    ck_assert_int_eq(rcgc_collect(2), N);
+    rcgc_get_stats(s);
+    ck_assert_uint_eq(s[2].collected - oldc, N);
+    ck_assert_uint_eq(s[2].uncollectable - oldnc, 0);
+
+    /* Z() is not collected: it is merely resurrected */
+    oldc = s[2].collected, oldnc = s[2].uncollectable;
+    rcgc_decref(self_cycle(&lazarus_type));
+    ck_assert_int_eq(rcgc_collect(2), 0);
+    rcgc_get_stats(s);
+    ck_assert_uint_eq(s[2].collected - oldc, 0);
+    ck_assert_uint_eq(s[2].uncollectable - oldnc, 0);
+
+    /* Z() does not prevent anything else from being collected */
+    oldc = s[2].collected, oldnc = s[2].uncollectable;
+    for (int i = 0; i < N; i++)
+        rcgc_decref(self_cycle(&list_type));
+    rcgc_decref(self_cycle(&lazarus_type));
+    ck_assert_int_eq(rcgc_collect(2), N);
+    rcgc_get_stats(s);
+    ck_assert_uint_eq(s[2].collected - oldc, N);
+    ck_assert_uint_eq(s[2].uncollectable - oldnc, 0);
+
+    /* zs.clear(): the two Z, already finalized, now go */
+    ck_assert_int_eq(nstorage, 2);
+    while (nstorage)
+        rcgc_decref(storage[--nstorage]);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+    ck_assert_int_eq(finalized, 2);
+}
+END_TEST
+
+/* test_finalization.SelfCycleFinalizationTest.test_simple */
+START_TEST(test_finalization_selfcycle_simple)
+{
+    node *s = self_cycle(&fin_type);
+    rcgc_decref(s);
+    ck_assert_int_eq(rcgc_collect(2), 1);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(destroyed, 1);
+    ck_assert_uint_eq(rcgc_garbage_count(), 0);
+    ck_assert_int_eq(rcgc_collect(2), 0);
+    ck_assert_int_eq(finalized, 1);
+}
+END_TEST
+
+/* test_finalization.SelfCycleFinalizationTest.test_simple_resurrect */
+START_TEST(test_finalization_selfcycle_simple_resurrect)
+{
+    node *s = self_cycle(&lazarus_type);
+    rcgc_decref(s);
+    ck_assert_int_eq(rcgc_collect(2), 0);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(nstorage, 1); /* survivor */
+    ck_assert_ptr_eq(storage[0], s);
+    ck_assert_ptr_eq(s->ref[0], s); /* not cleared */
+    rcgc_decref(storage[--nstorage]);
+    ck_assert_int_eq(rcgc_collect(2), 1);
+    ck_assert_int_eq(finalized, 1); /* called once only */
+    ck_assert_int_eq(destroyed, 1);
+}
+END_TEST
+
+/* test_finalization.SimpleFinalizationTest.test_non_gc / test_non_gc_resurrect */
+START_TEST(test_finalization_non_gc)
+{
+    void *o = rcgc_new(&fin_nongc_type, 16);
+    rcgc_decref(o);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(destroyed, 1);
+    node *z = new_node(&lazarus_type);
+    rcgc_untrack(z);
+    rcgc_decref(z);
+    ck_assert_int_eq(finalized, 2);
+    ck_assert_int_eq(nstorage, 1);
+    ck_assert_int_eq(rcgc_is_finalized(z), 1);
+    rcgc_decref(storage[--nstorage]);
+    ck_assert_int_eq(finalized, 2);
+    ck_assert_int_eq(destroyed, 2);
+}
+END_TEST
+
+/* test_finalization.CycleChainFinalizationTest: a 3-cycle of finalizers */
+START_TEST(test_finalization_cycle_chain)
+{
+    node *a = new_node(&fin_type), *b = new_node(&fin_type), *c = new_node(&fin_type);
+    set_ref(a, 0, b);
+    set_ref(b, 0, c);
+    set_ref(c, 0, a);
+    rcgc_decref(a);
+    rcgc_decref(b);
+    rcgc_decref(c);
+    ck_assert_int_eq(rcgc_collect(2), 3);
+    ck_assert_int_eq(finalized, 3);
+    ck_assert_int_eq(destroyed, 3);
+}
+END_TEST
+
+static long nested_result = -99;
+static void collecting_finalizer(void *self)
+{
+    (void)self;
+    finalized++;
+    nested_result = rcgc_collect(2);
+}
+static const rcgc_type nested_type = {"Nested", node_traverse, node_clear, collecting_finalizer,
+                                      NULL, NULL};
+
+START_TEST(test_gc_nested_collect_returns_zero)
+{
+    rcgc_decref(self_cycle(&nested_type));
+    ck_assert_int_eq(rcgc_collect(2), 1);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(nested_result, 0);
+}
+END_TEST
+
+/* --- weak references --- */
+
+typedef struct wrlog {
+    int calls;
+    int alive_seen; /* referents still reachable during the callback */
+    rcgc_weakref **refs;
+    int nrefs;
+} wrlog;
+
+static void wr_callback(rcgc_weakref *ref, void *arg)
+{
+    wrlog *w = arg;
+    w->calls++;
+    for (int i = 0; i < w->nrefs; i++) {
+        void *o = rcgc_weakref_get(w->refs[i]);
+        if (o) {
+            w->alive_seen++;
+            rcgc_decref(o);
+        }
+    }
+    void *self = rcgc_weakref_get(ref);
+    if (self) {
+        w->alive_seen++;
+        rcgc_decref(self);
+    }
+}
+
+/* test_weakref.ReferencesTestCase.test_basic_callback */
+START_TEST(test_weakref_basic_callback)
+{
+    wrlog w = {0};
+    node *o = new_node(&list_type);
+    rcgc_weakref *r = rcgc_weakref_new(o, wr_callback, &w);
+    w.refs = &r;
+    w.nrefs = 1;
+    ck_assert_uint_eq(rcgc_weakref_count(o), 1);
+    void *got = rcgc_weakref_get(r);
+    ck_assert_ptr_eq(got, o);
+    ck_assert_uint_eq(rcgc_refcount(o), 2);
+    rcgc_decref(got);
+    rcgc_weakref *r2 = rcgc_weakref_new(o, NULL, NULL);
+    ck_assert_uint_eq(rcgc_weakref_count(o), 2);
+    rcgc_decref(r2);
+    ck_assert_uint_eq(rcgc_weakref_count(o), 1);
+    rcgc_decref(o);
+    ck_assert_int_eq(w.calls, 1);
+    ck_assert_int_eq(w.alive_seen, 0); /* the callback sees a cleared reference */
+    ck_assert_ptr_null(rcgc_weakref_get(r));
+    rcgc_decref(r);
+    errno = 0;
+    ck_assert_ptr_null(rcgc_weakref_new(NULL, NULL, NULL));
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+/* test_gc.GCTests.test_bug1055820b */
+START_TEST(test_gc_bug1055820b)
+{
+    wrlog w = {0};
+    node *cs[2];
+    rcgc_weakref *wrs[2];
+    for (int i = 0; i < 2; i++) {
+        cs[i] = self_cycle(&list_type);
+        cs[i]->id = i;
+        wrs[i] = rcgc_weakref_new(cs[i], wr_callback, &w);
+    }
+    w.refs = wrs;
+    w.nrefs = 2;
+    rcgc_collect(2);
+    ck_assert_int_eq(w.calls, 0);
+    rcgc_decref(cs[0]);
+    rcgc_decref(cs[1]);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+    ck_assert_int_eq(w.calls, 2);      /* else the callbacks did not run */
+    ck_assert_int_eq(w.alive_seen, 0); /* no callback could resurrect garbage */
+    rcgc_decref(wrs[0]);
+    rcgc_decref(wrs[1]);
+}
+END_TEST
+
+/* test_weakref: a weak reference that is itself garbage gets no callback */
+START_TEST(test_weakref_callback_in_cycle)
+{
+    wrlog w = {0};
+    node *c = self_cycle(&list_type);
+    rcgc_weakref *wr = rcgc_weakref_new(c, wr_callback, &w);
+    node *holder = self_cycle(&list_type);
+    holder->ref[1] = wr; /* the cycle owns the weakref (reference stolen) */
+    rcgc_decref(holder);
+    rcgc_decref(c);
+    ck_assert_int_eq(rcgc_collect(2), 3); /* c, holder and the weakref */
+    ck_assert_int_eq(w.calls, 0);
+    ck_assert_int_eq(destroyed, 2);
+    /* the weakref is garbage, its referent alive: no callback either */
+    node *live = new_node(&list_type);
+    wr = rcgc_weakref_new(live, wr_callback, &w);
+    holder = self_cycle(&list_type);
+    holder->ref[1] = wr;
+    rcgc_decref(holder);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+    ck_assert_uint_eq(rcgc_weakref_count(live), 0);
+    rcgc_decref(live);
+    ck_assert_int_eq(w.calls, 0);
+}
+END_TEST
+
+/* --- callbacks (GCCallbackTests) --- */
+
+typedef struct visit {
+    int who;
+    rcgc_phase phase;
+    rcgc_info info;
+} visit;
+static visit visits[64];
+static int nvisits;
+static int cleanup;
+
+static void cb1(rcgc_phase phase, const rcgc_info *info, void *arg)
+{
+    (void)arg;
+    visits[nvisits++] = (visit){1, phase, *info};
+}
+
+static void cb2(rcgc_phase phase, const rcgc_info *info, void *arg)
+{
+    (void)arg;
+    visits[nvisits++] = (visit){2, phase, *info};
+    if (phase == RCGC_STOP && cleanup) {
+        /* break the Uncollectable cycles and empty gc.garbage */
+        for (size_t i = 0; i < rcgc_garbage_count(); i++) {
+            node *e = rcgc_garbage_get(i);
+            void *p = e->ref[0];
+            e->ref[0] = NULL;
+            rcgc_decref(p);
+        }
+        rcgc_garbage_clear();
+    }
+}
+
+static void callbacks_setup(void)
+{
+    setup();
+    nvisits = 0;
+    cleanup = 0;
+    ck_assert_int_eq(rcgc_callback_add(cb1, NULL), 0);
+    ck_assert_int_eq(rcgc_callback_add(cb2, NULL), 0);
+}
+
+static void callbacks_teardown(void)
+{
+    ck_assert_int_eq(rcgc_callback_remove(cb1, NULL), 0);
+    ck_assert_int_eq(rcgc_callback_remove(cb2, NULL), 0);
+    ck_assert_int_eq(rcgc_callback_remove(cb2, NULL), -ENOENT);
+    teardown();
+}
+
+START_TEST(test_gc_callback_collect)
+{
+    rcgc_collect(2);
+    int n1 = 0, n2 = 0, start = 0, stop = 0;
+    for (int i = 0; i < nvisits; i++) {
+        n1 += visits[i].who == 1;
+        n2 += visits[i].who == 2;
+        start += visits[i].phase == RCGC_START;
+        stop += visits[i].phase == RCGC_STOP;
+    }
+    ck_assert_int_eq(nvisits, 4);
+    ck_assert_int_eq(n1, 2);
+    ck_assert_int_eq(n2, 2);
+    ck_assert_int_eq(start, 2);
+    ck_assert_int_eq(stop, 2);
+    ck_assert(visits[0].phase == RCGC_START && visits[3].phase == RCGC_STOP);
+}
+END_TEST
+
+START_TEST(test_gc_callback_collect_generation)
+{
+    rcgc_collect(1);
+    ck_assert_int_eq(nvisits, 4);
+    for (int i = 0; i < nvisits; i++)
+        ck_assert_int_eq(visits[i].info.generation, 1);
+}
+END_TEST
+
+/* Uncollectable(): two __del__ objects referring to each other */
+static void uncollectable(void)
+{
+    node *a = new_node(&legacy_type), *b = new_node(&legacy_type);
+    set_ref(a, 0, b);
+    set_ref(b, 0, a);
+    rcgc_decref(a);
+    rcgc_decref(b);
+}
+
+START_TEST(test_gc_callback_collect_garbage)
+{
+    uncollectable();
+    uncollectable();
+    rcgc_decref(self_cycle(&list_type)); /* C1055820(666) */
+    rcgc_collect(2);
+    int stops = 0;
+    for (int i = 0; i < nvisits; i++) {
+        if (visits[i].phase != RCGC_STOP)
+            continue;
+        stops++;
+        ck_assert_int_eq(visits[i].info.collected, 1);
+        ck_assert_int_eq(visits[i].info.uncollectable, 4);
+    }
+    ck_assert_int_eq(stops, 2);
+    ck_assert_uint_eq(rcgc_garbage_count(), 4);
+    for (size_t i = 0; i < rcgc_garbage_count(); i++)
+        ck_assert_ptr_eq(rcgc_typeof(rcgc_garbage_get(i)), &legacy_type);
+
+    /* now let the callback handle the Uncollectable instances */
+    cleanup = 1;
+    nvisits = 0;
+    rcgc_garbage_clear();
+    rcgc_collect(2);
+    for (int i = 0; i < nvisits; i++) {
+        if (visits[i].phase != RCGC_STOP)
+            continue;
+        ck_assert_int_eq(visits[i].info.collected, 0);
+        ck_assert_int_eq(visits[i].info.uncollectable, 4);
+    }
+    ck_assert_uint_eq(rcgc_garbage_count(), 0);
+    ck_assert_int_eq(legacy_calls, 4); /* the broken cycles died by refcount */
+}
+END_TEST
+
+/* --- thresholds and automatic collection --- */
+
+START_TEST(test_gc_threshold_automatic)
+{
+    rcgc_gen_stats old[3], now[3];
+    long t[3];
+    rcgc_get_threshold(t);
+    ck_assert(t[0] == 700 && t[1] == 10 && t[2] == 10);
+    ck_assert_int_eq(rcgc_set_threshold(-1, 10, 10), -EINVAL);
+    rcgc_set_threshold(10, 10, 10);
+    node *keep[11];
+    /* disabled: nothing happens */
+    rcgc_get_stats(old);
+    for (int i = 0; i < 11; i++)
+        keep[i] = new_node(&list_type);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[0].collections, old[0].collections);
+    for (int i = 0; i < 11; i++)
+        rcgc_decref(keep[i]);
+    rcgc_collect(2);
+    /* enabled: the 11th allocation finds count 11 > 10 and collects gen 0 */
+    ck_assert_int_eq(rcgc_enable(), 0);
+    ck_assert_int_eq(rcgc_isenabled(), 1);
+    rcgc_get_stats(old);
+    for (int i = 0; i < 10; i++)
+        keep[i] = new_node(&list_type);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[0].collections, old[0].collections);
+    keep[10] = new_node(&list_type);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[0].collections, old[0].collections + 1);
+    long c[3];
+    rcgc_get_count(c);
+    ck_assert_int_eq(c[0], 0);
+    ck_assert_int_eq(c[1], 1);
+    /* t0 == 0 disables automatic collection */
+    rcgc_set_threshold(0, 10, 10);
+    for (int i = 0; i < 11; i++)
+        rcgc_decref(keep[i]);
+    rcgc_get_stats(old);
+    for (int i = 0; i < 50; i++)
+        rcgc_decref(new_node(&list_type));
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[0].collections, old[0].collections);
+    ck_assert_int_eq(rcgc_disable(), 1);
+    ck_assert_int_eq(rcgc_isenabled(), 0);
+}
+END_TEST
+
+START_TEST(test_gc_long_lived_pending_rule)
+{
+    enum { LIVE = 1000 };
+    static node *live[LIVE], *more[300];
+    rcgc_gen_stats old[3], now[3];
+    for (int i = 0; i < LIVE; i++)
+        live[i] = new_node(&list_type);
+    rcgc_collect(2); /* long_lived_total = 1000, pending = 0 */
+    rcgc_set_threshold(5, 1, 1);
+    rcgc_enable();
+    rcgc_get_stats(old);
+    /* garbage only: few survivors, so no full collection despite count[2] */
+    for (int i = 0; i < 500; i++)
+        rcgc_decref(self_cycle(&list_type));
+    rcgc_get_stats(now);
+    ck_assert_uint_gt(now[1].collections, old[1].collections);
+    ck_assert_uint_eq(now[2].collections, old[2].collections);
+    /* over 25 % of 1000 new long-lived objects: a full collection comes */
+    for (int i = 0; i < 300; i++)
+        more[i] = new_node(&list_type);
+    for (int i = 0; i < 20; i++)
+        rcgc_decref(new_node(&list_type));
+    rcgc_get_stats(now);
+    ck_assert_uint_gt(now[2].collections, old[2].collections);
+    rcgc_disable();
+    for (int i = 0; i < LIVE; i++)
+        rcgc_decref(live[i]);
+    for (int i = 0; i < 300; i++)
+        rcgc_decref(more[i]);
+}
+END_TEST
+
+/* --- debug output and errors --- */
+
+static void collect_noisy(void *arg)
+{
+    (void)arg;
+    rcgc_set_debug(RCGC_DEBUG_STATS | RCGC_DEBUG_COLLECTABLE | RCGC_DEBUG_UNCOLLECTABLE);
+    rcgc_collect(2);
+    rcgc_set_debug(0);
+}
+
+START_TEST(test_gc_debug_output)
+{
+    node *l = self_cycle(&list_type);
+    node *a = self_cycle(&legacy_type);
+    char want[128];
+    rcgc_decref(l);
+    rcgc_decref(a);
+    const char *err = capture_stderr(collect_noisy, NULL);
+    ck_assert_ptr_nonnull(strstr(err, "gc: collecting generation 2...\n"));
+    ck_assert_ptr_nonnull(strstr(err, "gc: objects in each generation: 2 0 0\n"));
+    ck_assert_ptr_nonnull(strstr(err, "gc: objects in permanent generation: 0\n"));
+    snprintf(want, sizeof want, "gc: collectable <list %p>\n", (void *)l);
+    ck_assert_ptr_nonnull(strstr(err, want));
+    snprintf(want, sizeof want, "gc: uncollectable <A %p>\n", (void *)a);
+    ck_assert_ptr_nonnull(strstr(err, want));
+    ck_assert_ptr_nonnull(strstr(err, "gc: done, 2 unreachable, 1 uncollectable, "));
+    node_clear(a);
+    rcgc_garbage_clear();
+}
+END_TEST
+
+static void collect_quiet(void *arg)
+{
+    (void)arg;
+    rcgc_collect(2);
+}
+
+/* test_gc.GCTests.test_refcount_errors */
+START_TEST(test_gc_refcount_errors)
+{
+    node *a = new_node(&list_type);
+    node *b = new_node(&list_type), *d = new_node(&tuple_type);
+    set_ref(b, 0, a);
+    set_ref(d, 0, a);
+    rcgc_collect(2);
+    /* simulate a refcount too low for the references held by live data */
+    rcgc_decref(a);
+    rcgc_decref(a);
+    ck_assert_uint_eq(rcgc_refcount(a), 1);
+    const char *err = capture_stderr(collect_quiet, NULL);
+    ck_assert_ptr_nonnull(strstr(err, "refcount is too small"));
+    ck_assert_ptr_nonnull(strstr(err, "object refcount : "));
+    ck_assert_ptr_nonnull(strstr(err, "object type name: list"));
+    ck_assert_int_eq(destroyed, 0); /* nothing freed that is still referenced */
+    ck_assert_ptr_eq(b->ref[0], a);
+    /* repair, then a decref of a dead count is reported, not applied */
+    rcgc_incref(a);
+    rcgc_decref(b);
+    rcgc_decref(d);
+    ck_assert_int_eq(destroyed, 3);
+}
+END_TEST
+
+/* --- the tracemem section --- */
+
+START_TEST(test_gc_section_json)
+{
+    node *x = new_node(&list_type), *y = new_node(&list_type), *z = new_node(&list_type);
+    rcgc_decref(self_cycle(&list_type));
+    rcgc_collect(2);
+    rcgc_set_debug(RCGC_DEBUG_SAVEALL);
+    rcgc_decref(self_cycle(&tuple_type));
+    rcgc_collect(1);
+    rcgc_set_debug(0);
+
+    char small[16];
+    size_t n = tm__gc_section(small, sizeof small, NULL);
+    ck_assert_uint_gt(n, sizeof small);
+    ck_assert_uint_eq(strlen(small), sizeof small - 1); /* truncated, terminated */
+    char *buf = malloc(n + 1);
+    ck_assert_uint_eq(tm__gc_section(buf, n + 1, NULL), n);
+    ck_assert_uint_eq(strlen(buf), n);
+    json_error_t e;
+    json_t *gc = json_loads(buf, 0, &e);
+    ck_assert_msg(gc != NULL, "invalid JSON: %s: %s", e.text, buf);
+    ck_assert(json_is_false(json_object_get(gc, "enabled")));
+    json_t *t = json_object_get(gc, "thresholds");
+    ck_assert_int_eq(json_integer_value(json_array_get(t, 0)), 700);
+    ck_assert_int_eq(json_integer_value(json_array_get(t, 2)), 10);
+    long c[3];
+    rcgc_get_count(c);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(gc, "counts"), 2)), c[2]);
+    rcgc_gen_stats s[3];
+    rcgc_get_stats(s);
+    json_t *g = json_array_get(json_object_get(gc, "generations"), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(g, "collections")), (json_int_t)s[2].collections);
+    ck_assert_int_eq(json_integer_value(json_object_get(g, "collected")), (json_int_t)s[2].collected);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(gc, "generations") ? json_array_get(json_object_get(gc, "generations"), 1) : NULL, "collected")),
+                     (json_int_t)s[1].collected);
+    ck_assert_int_eq(json_integer_value(json_object_get(gc, "garbage")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(gc, "frozen")), 0);
+    size_t i;
+    json_t *v;
+    int seen_list = 0, seen_tuple = 0;
+    json_array_foreach(json_object_get(gc, "types"), i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        json_int_t count = json_integer_value(json_object_get(v, "count"));
+        json_int_t bytes = json_integer_value(json_object_get(v, "bytes"));
+        if (!strcmp(name, "list")) {
+            seen_list = 1;
+            ck_assert_int_eq(count, 3);
+            ck_assert_int_eq(bytes, 3 * (32 + (json_int_t)sizeof(node)));
+        } else if (!strcmp(name, "tuple")) {
+            seen_tuple = 1;
+            ck_assert_int_eq(count, 1); /* kept by SAVEALL */
+        }
+    }
+    ck_assert(seen_list && seen_tuple);
+    json_t *events = json_object_get(gc, "events");
+    ck_assert_uint_ge(json_array_size(events), 2);
+    json_t *last = json_array_get(events, json_array_size(events) - 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(last, "generation")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(last, "collected")), 1);
+    ck_assert(json_real_value(json_object_get(last, "time")) > 1.6e9);
+    json_t *prev = json_array_get(events, json_array_size(events) - 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(prev, "generation")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(prev, "collected")), 1);
+    json_decref(gc);
+    free(buf);
+    rcgc_decref(x);
+    rcgc_decref(y);
+    rcgc_decref(z);
+}
+END_TEST
+
+static Suite *rcgc_suite(void)
+{
+    Suite *s = suite_create("rcgc");
+    TCase *tc = tcase_create("gc");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_gc_list);
+    tcase_add_test(tc, test_gc_tuple);
+    tcase_add_test(tc, test_gc_newinstance);
+    tcase_add_test(tc, test_gc_legacy_finalizer);
+    tcase_add_test(tc, test_gc_legacy_finalizer_reachable);
+    tcase_add_test(tc, test_gc_saveall);
+    tcase_add_test(tc, test_gc_del);
+    tcase_add_test(tc, test_gc_get_count);
+    tcase_add_test(tc, test_gc_collect_generations);
+    tcase_add_test(tc, test_gc_get_objects);
+    tcase_add_test(tc, test_gc_get_stats);
+    tcase_add_test(tc, test_gc_freeze);
+    tcase_add_test(tc, test_gc_is_tracked);
+    tcase_add_test(tc, test_gc_is_finalized);
+    tcase_add_test(tc, test_gc_get_referents);
+    tcase_add_test(tc, test_gc_threshold_automatic);
+    tcase_add_test(tc, test_gc_long_lived_pending_rule);
+    tcase_add_test(tc, test_gc_debug_output);
+    tcase_add_test(tc, test_gc_refcount_errors);
+    tcase_add_test(tc, test_gc_nested_collect_returns_zero);
+    tcase_add_test(tc, test_gc_section_json);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("deep");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_gc_trashcan);
+    tcase_add_test(tc, test_gc_trashcan_ring);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("finalization");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_gc_resurrection_does_not_block_cleanup_of_other_objects);
+    tcase_add_test(tc, test_finalization_selfcycle_simple);
+    tcase_add_test(tc, test_finalization_selfcycle_simple_resurrect);
+    tcase_add_test(tc, test_finalization_non_gc);
+    tcase_add_test(tc, test_finalization_cycle_chain);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("weakref");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_weakref_basic_callback);
+    tcase_add_test(tc, test_gc_bug1055820b);
+    tcase_add_test(tc, test_weakref_callback_in_cycle);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("callbacks");
+    tcase_add_checked_fixture(tc, callbacks_setup, callbacks_teardown);
+    tcase_add_test(tc, test_gc_callback_collect);
+    tcase_add_test(tc, test_gc_callback_collect_generation);
+    tcase_add_test(tc, test_gc_callback_collect_garbage);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(rcgc_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
