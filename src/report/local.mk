@@ -17,3 +17,12 @@ check_PROGRAMS += tests/unit/check_stats
 TESTS += tests/unit/check_stats
 tests_unit_check_stats_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_stats_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_snapshot
+TESTS += tests/unit/check_snapshot
+tests_unit_check_snapshot_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_snapshot_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_symbolize
+TESTS += tests/unit/check_symbolize
+tests_unit_check_symbolize_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) \
+	-g -O0 -fno-omit-frame-pointer
+tests_unit_check_symbolize_LDADD = $(TM_REPORT_CHECK_LIBS)

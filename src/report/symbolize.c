@@ -164,6 +164,28 @@ static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file,
         *line = (int)v;
 }
 
+/* The scopes at 'pc' from its innermost function outwards through the
+ * concrete nesting: dwarf_getscopes() follows an inlined subroutine into
+ * its abstract origin, so like eu-addr2line we restart from the innermost
+ * function DIE with dwarf_getscopes_die(). Returns the count, or <= 0. */
+static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias,
+                           Dwarf_Die **out)
+{
+    Dwarf_Die *scopes = NULL, fn;
+    int n = dwarf_getscopes(cudie, pc - bias, &scopes), i = 0;
+
+    *out = NULL;
+    while (i < n && !is_function(&scopes[i]))
+        i++;
+    if (i >= n) {
+        free(scopes);
+        return 0;
+    }
+    fn = scopes[i];
+    free(scopes);
+    return dwarf_getscopes_die(&fn, out);
+}
+
 /* Adds the inlined chain of 'pc' to 'frame'; stores the innermost
  * function's name in '*fn' (NULL without DWARF scopes). */
 static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
@@ -172,24 +194,16 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
     json_t *inl = NULL;
-    int n, first = -1;
+    int n;
 
     *fn = NULL;
-    if (!cudie || (n = dwarf_getscopes(cudie, pc - bias, &scopes)) <= 0)
+    if (!cudie || (n = function_scopes(pc, cudie, bias, &scopes)) <= 0)
         return;
-    for (int i = 0; i < n; i++) {
+    *fn = dwarf_diename(&scopes[0]);
+    for (int i = 0; i < n && dwarf_tag(&scopes[i]) ==
+                                 DW_TAG_inlined_subroutine; ) {
         const char *file;
-        int line;
-
-        if (!is_function(&scopes[i]))
-            continue;
-        if (first < 0) {
-            first = i;
-            *fn = dwarf_diename(&scopes[i]);
-        }
-        if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
-            break;
-        int j = i + 1;
+        int line, j = i + 1;
 
         while (j < n && !is_function(&scopes[j]))
             j++;
@@ -200,6 +214,7 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
             inl = json_array();
         json_array_append_new(inl, location(dwarf_diename(&scopes[j]), file,
                                             line));
+        i = j;
     }
     if (inl)
         json_object_set_new(frame, "inlined", inl);

@@ -6,15 +6,19 @@
  */
 #include <stdlib.h>
 
+/* make's CFLAGS (-O2 by default) come after the per-target -O0: force it,
+ * so that every call stays a call at its own line. */
+#pragma GCC optimize("O0")
+
 static void *keep[64];
 
 /* Not inlined: the site below must be its own frame. */
-__attribute__((noinline)) static void *make_buffer(size_t n)
+__attribute__((noinline, noipa)) static void *make_buffer(size_t n)
 {
     return malloc(n); /* SITE_BUFFER */
 }
 
-__attribute__((noinline)) static void leak_pages(int n)
+__attribute__((noinline, noipa)) static void leak_pages(int n)
 {
     for (int i = 0; i < n; i++) {
         void *p = malloc(4096); /* SITE_LEAK */
