@@ -10,3 +10,7 @@ EXTRA_DIST += tests/integration/lib.sh tests/integration/shim_check.py
 check_PROGRAMS += tests/progs/shim_allocfns
 tests_progs_shim_allocfns_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_allocfns.sh
+
+# Whole-product checks (lead): snapshot schema validation.
+TESTS += tests/integration/schema.sh
+EXTRA_DIST += tests/integration/schema.sh doc

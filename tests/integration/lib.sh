@@ -25,6 +25,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "# $*"; }
 
+# Debian's python3 (where apt-get installs python3-* modules) is preferred
+# over whatever python3 comes first in PATH; scripts just call python3.
+if [ -x /usr/bin/python3 ]; then
+    python3() { /usr/bin/python3 "$@"; }
+fi
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read JSON"
 
 # json FILE EXPR: prints the Python expression EXPR evaluated with `s` bound
