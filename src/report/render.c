@@ -171,10 +171,11 @@ void tm_render_top_text(FILE *fp, const tm_stats *st, size_t limit)
             st->total_count);
 }
 
-static json_t *opts_json(const tm_stats_opts *o)
+/* The head of a report: format, version, then the options used. */
+static json_t *head_json(const char *format, const tm_stats_opts *o)
 {
-    return json_pack("{s:s, s:b, s:b, s:s, s:o}",
-                     "by", tm_group_by_name(o->by), "cumulative",
+    return json_pack("{s:s, s:i, s:s, s:b, s:b, s:s, s:o}", "format", format,
+                     "version", 1, "by", tm_group_by_name(o->by), "cumulative",
                      o->cumulative, "peak", o->peak, "sort",
                      tm_sort_name(o->sort), "domain",
                      o->domain >= 0 ? json_integer(o->domain) : json_null());
@@ -183,10 +184,8 @@ static json_t *opts_json(const tm_stats_opts *o)
 json_t *tm_render_top_json(const tm_stats *st, size_t limit)
 {
     size_t n = shown(st->n, limit);
-    json_t *root = opts_json(&st->opts), *arr = json_array();
+    json_t *root = head_json("tracemem-top", &st->opts), *arr = json_array();
 
-    json_object_set_new(root, "format", json_string("tracemem-top"));
-    json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "snapshot", json_string(st->snap->file));
     json_object_set_new(
         root, "total",
@@ -259,10 +258,9 @@ json_t *tm_render_diff_json(const tm_diff *diff, const tm_stats *old_stats,
                             const tm_stats *new_stats, size_t limit)
 {
     size_t n = shown(diff->n, limit);
-    json_t *root = opts_json(&new_stats->opts), *arr = json_array();
+    json_t *root = head_json("tracemem-diff", &new_stats->opts);
+    json_t *arr = json_array();
 
-    json_object_set_new(root, "format", json_string("tracemem-diff"));
-    json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "old", json_string(old_stats->snap->file));
     json_object_set_new(root, "new", json_string(new_stats->snap->file));
     json_object_set_new(root, "total",

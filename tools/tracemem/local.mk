@@ -13,3 +13,11 @@ tracemem_LDADD = libtmreport.la $(JANSSON_LIBS) $(LIBDW_LIBS)
 TM_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer
 check_PROGRAMS += tests/progs/tm_allocs
 tests_progs_tm_allocs_CFLAGS = $(TM_PROG_CFLAGS)
+
+# Integration tests (tests/integration/lib.sh) and their golden data.
+TM_CLI_TESTS = \
+	tests/integration/cli_golden.sh tests/integration/cli_bad_input.sh \
+	tests/integration/cli_top.sh tests/integration/cli_diff.sh \
+	tests/integration/cli_run.sh tests/integration/cli_real.sh
+TESTS += $(TM_CLI_TESTS)
+EXTRA_DIST += $(TM_CLI_TESTS)

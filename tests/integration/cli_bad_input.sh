@@ -1,0 +1,37 @@
+#!/bin/sh
+# Every kind of malformed snapshot (tests/data/bad-*.json), for top, diff
+# and symbolize: exit status 2, exactly one line "tracemem: FILE: ..." on
+# stderr, nothing on stdout, no crash. Also usage errors exit 2.
+. "$top_srcdir/tests/integration/lib.sh"
+
+n=0
+for f in "$DATA"/bad-*.json "$WORK/missing.json"; do
+    for cmd in "top $f" "diff $DATA/cli-a.json $f" "symbolize $f -o $WORK/out.json"; do
+        rc=0
+        $TM $cmd > "$WORK/out" 2> "$WORK/err" || rc=$?
+        assert_eq "exit status of tracemem $cmd" 2 "$rc"
+        assert_eq "stderr lines of tracemem $cmd" 1 "$(wc -l < "$WORK/err")"
+        grep -q "^tracemem: $f: ." "$WORK/err" ||
+            fail "tracemem $cmd: bad message: $(cat "$WORK/err")"
+        [ -s "$WORK/out" ] && fail "tracemem $cmd: wrote to stdout"
+        [ -e "$WORK/out.json" ] && fail "symbolize wrote output for $f"
+        n=$((n + 1))
+    done
+done
+[ "$n" -ge 60 ] || fail "only $n cases ran"
+grep -q 'unsupported snapshot version 2' "$WORK/err" 2>/dev/null || true
+
+# usage errors: one line, exit 2
+for args in "" "nosuchcmd" "top" "top --by nothing $DATA/cli-a.json" \
+            "top --sort nothing $DATA/cli-a.json" "top -n x $DATA/cli-a.json" \
+            "top --cumulative --by traceback $DATA/cli-a.json" \
+            "top --bogus $DATA/cli-a.json" "diff $DATA/cli-a.json" \
+            "top --peak --sort allocations $DATA/cli-a.json" "run" "run -n 0 true"; do
+    rc=0
+    $TM $args > "$WORK/out" 2> "$WORK/err" || rc=$?
+    assert_eq "exit status of tracemem $args" 2 "$rc"
+    [ "$args" = "" ] || assert_eq "stderr lines of tracemem $args" 1 "$(wc -l < "$WORK/err")"
+done
+"$TM" --version | grep -q '^tracemem [0-9]' || fail "--version"
+"$TM" --help | grep -q '^  diff ' || fail "--help lists diff"
+exit 0

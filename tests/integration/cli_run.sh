@@ -1,0 +1,42 @@
+#!/bin/sh
+# tracemem run: exit status kept, 128+N for a signal, 127 for a missing
+# program, options turned into TRACEMEM_* variables, LD_PRELOAD set first,
+# -q silent, the summary names the snapshots.
+. "$top_srcdir/tests/integration/lib.sh"
+
+[ -e "$SHIM" ] || skip "no shim at $SHIM"
+cd "$WORK" || fail "no $WORK"
+
+rc=0; "$TM" run -q -o "$WORK/s.%p.json" sh -c 'exit 7' || rc=$?
+assert_eq "exit status" 7 "$rc"
+rc=0; "$TM" run -q -o "$WORK/k.%p.json" sh -c 'kill -TERM $$' || rc=$?
+assert_eq "killed by SIGTERM" 143 "$rc"
+rc=0; "$TM" run -q -o "$WORK/m.%p.json" ./no-such-program 2> err || rc=$?
+assert_eq "missing program" 127 "$rc"
+
+LD_PRELOAD= "$TM" run -q -o "$WORK/e.%p.json" -n 7 --no-leak-check --python \
+    --no-follow-fork --sample 0 --interval 0 -- \
+    sh -c 'echo "$LD_PRELOAD|$TRACEMEM_NFRAMES|$TRACEMEM_AT_EXIT|$PYTHONMALLOC|$TRACEMEM_FOLLOW_FORK|$TRACEMEM_OUTPUT"' > env.out ||
+    fail "run exited $?"
+IFS='|' read -r pre nf atexit pym ff out < env.out
+case $pre in /*/libtracemem.so) ;; *) fail "LD_PRELOAD=$pre" ;; esac
+assert_eq "TRACEMEM_NFRAMES" 7 "$nf"
+assert_eq "TRACEMEM_AT_EXIT" snapshot "$atexit"
+assert_eq "PYTHONMALLOC" malloc "$pym"
+assert_eq "TRACEMEM_FOLLOW_FORK" 0 "$ff"
+assert_eq "TRACEMEM_OUTPUT" "$WORK/e.%p.json" "$out"
+f=$(only_file "$WORK/e.*.json")
+assert_eq "nframes in the snapshot" 7 "$(json "$f" 's["snapshot"]["nframes"]')"
+
+LD_PRELOAD=/nonexistent-preload.so "$TM" run -q -o "$WORK/p.%p.json" \
+    sh -c 'echo "$LD_PRELOAD"' > pre.out 2>/dev/null
+case $(cat pre.out) in */libtracemem.so:/nonexistent-preload.so) ;;
+    *) fail "existing LD_PRELOAD not kept after the shim: $(cat pre.out)" ;; esac
+
+"$TM" run -o "$WORK/t.%p.json" "$PROGS/tm_allocs" > out 2> summary || fail "run"
+f=$(only_file "$WORK/t.*.json")
+grep -q "exited with status 0" summary || fail "summary: $(cat summary)"
+grep -q "peak heap memory: " summary || fail "no peak in summary"
+grep -q "snapshots: $f" summary || fail "snapshot path not in summary: $(cat summary)"
+[ -s out ] && fail "summary went to stdout"
+exit 0
