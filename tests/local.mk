@@ -14,3 +14,9 @@ TESTS += tests/integration/shim_allocfns.sh
 # Whole-product checks (lead): snapshot schema validation.
 TESTS += tests/integration/schema.sh
 EXTRA_DIST += tests/integration/schema.sh doc
+
+check_PROGRAMS += tests/progs/shim_api
+tests_progs_shim_api_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
+tests_progs_shim_api_LDFLAGS = -rdynamic
+tests_progs_shim_api_LDADD = -ldl
+TESTS += tests/integration/shim_api.sh
