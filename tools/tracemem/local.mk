@@ -21,3 +21,6 @@ TM_CLI_TESTS = \
 	tests/integration/cli_run.sh tests/integration/cli_real.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
+
+dist_man_MANS += man/tracemem.1 man/tracemem-run.1 man/tracemem-top.1 \
+	man/tracemem-diff.1 man/tracemem-symbolize.1
