@@ -67,6 +67,9 @@ S=$WORK/deferred/api.json
 $CHECK valid "$S" || fail "deferred api.json invalid"
 assert_eq "deferred live" '[[3333, 1]]' "$(json "$S" '[[t["size"], t["count"]] for t in s["traces"] if t["count"]]')"
 assert_eq "deferred nframes" 16 "$(json "$S" 's["snapshot"]["nframes"]')"
-$CHECK valid "$WORK/deferred/exit.json" || fail "deferred exit snapshot invalid"
-assert_eq "exit reason" exit "$(json "$WORK/deferred/exit.json" 's["snapshot"]["reason"]')"
+# the second snapshot of the process: the template gets its number
+E=$WORK/deferred/exit.1.json
+$CHECK valid "$E" || fail "deferred exit snapshot invalid"
+assert_eq "exit reason" exit "$(json "$E" 's["snapshot"]["reason"]')"
+assert_eq "exit seq" 1 "$(json "$E" 's["snapshot"]["seq"]')"
 exit 0
