@@ -41,6 +41,15 @@ typedef struct {
     atomic_int held;
 } tm__lock;
 
+static inline void tm__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static inline void tm__lock_acquire(tm__lock *l)
 {
     int spins = 0;
@@ -50,7 +59,7 @@ static inline void tm__lock_acquire(tm__lock *l)
                 sched_yield();
                 spins = 0;
             } else {
-                __builtin_ia32_pause();
+                tm__cpu_relax();
             }
         }
     }
