@@ -14,6 +14,7 @@ libtmshimcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtmshimcore_la_CFLAGS = $(SHIM_CFLAGS)
 libtmshimcore_la_LIBADD = libtmcommon.la
 
+include_HEADERS += include/tracemem.h
 lib_LTLIBRARIES += libtracemem.la
 libtracemem_la_SOURCES = \
 	src/shim/api.c src/shim/bootstrap.c src/shim/control.c src/shim/hooks.c \
