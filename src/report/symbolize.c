@@ -26,9 +26,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEBUG_BUILD_ID_DIR "/usr/lib/debug/.build-id"
-
-static char *debuginfo_path;   /* NULL: libdwfl's default */
+/* Where separate debug files are searched, in libdwfl's syntax: entries
+ * separated by ':'; an absolute directory D is searched for D/.build-id/
+ * xx/yyyy.debug and D/<dir of the binary>/<debuglink>; "" means the
+ * binary's own directory and ".debug" its .debug subdirectory. Set from
+ * $TRACEMEM_DEBUGINFO_PATH (gdb's debug-file-directory). */
+#define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug"
+static char *debuginfo_path;
 
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
@@ -84,36 +88,59 @@ static void close_module(modsym *ms)
     ms->dwfl = NULL;
 }
 
+/* Opens the separate debug file of build-id 'b' found under an absolute
+ * directory of the debuginfo path, for a module whose file is gone or
+ * changed: the debug file describes the recorded build exactly. */
+static int open_by_build_id(const tm_module *m, modsym *ms, char *id)
+{
+    const char *b = m->build_id, *p = debuginfo_path;
+    int found = -1;
+
+    if (strlen(b) < 4)
+        return -1;
+    while (found < 0 && *p) {
+        size_t n = strcspn(p, ":");
+        char *dbg = NULL;
+
+        if (*p == '/' &&
+            asprintf(&dbg, "%.*s/.build-id/%.2s/%s.debug", (int)n, p, b,
+                     b + 2) > 0 &&
+            access(dbg, R_OK) == 0 && open_file(m->name, dbg, ms, id) == 0) {
+            if (strcmp(b, id) == 0)
+                found = 0;
+            else
+                close_module(ms);
+        }
+        free(dbg);
+        p += n + (p[n] == ':');
+    }
+    return found;
+}
+
 /* Opens module 'm' (see the head comment of symbolize.h). */
 static void open_module(const tm_snapshot *snap, const tm_module *m,
                         modsym *ms, FILE *warn)
 {
-    char id[130], *dbg = NULL;
+    char id[130], disk[130] = "";
     const char *b = m->build_id;
+    int changed;
 
     if (m->path[0] != '/')
         return;     /* [vdso] and the like: nothing on disk */
     if (open_file(m->name, m->path, ms, id) == 0 &&
         (!*b || strcmp(b, id) == 0))
         return;
-    int changed = ms->dwfl != NULL;
-
+    changed = ms->dwfl != NULL;
+    if (changed)
+        strcpy(disk, id);
     close_module(ms);
-    if (*b && strlen(b) > 2 &&
-        asprintf(&dbg, DEBUG_BUILD_ID_DIR "/%.2s/%s.debug", b, b + 2) > 0 &&
-        access(dbg, R_OK) == 0 && open_file(m->name, dbg, ms, id) == 0 &&
-        strcmp(b, id) == 0) {
-        free(dbg);
-        return;
-    }
-    close_module(ms);
-    free(dbg);
-    if (!warn)
+    if (open_by_build_id(m, ms, id) == 0 || !warn)
         return;
     if (changed)
         fprintf(warn, "tracemem: %s: module %s changed since the run "
                 "(build-id %s in the snapshot, %s on disk); its frames are "
-                "not symbolized\n", snap->file, m->path, b, *id ? id : "none");
+                "not symbolized\n", snap->file, m->path, b,
+                *disk ? disk : "none");
     else
         fprintf(warn, "tracemem: %s: module %s: cannot read it; its frames "
                 "are not symbolized\n", snap->file, m->path);
@@ -254,6 +281,13 @@ int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
 
     if (snap->symbolized && !force)
         return 0;
+    if (!debuginfo_path) {
+        const char *env = getenv("TRACEMEM_DEBUGINFO_PATH");
+
+        debuginfo_path = strdup(env && *env ? env : DEFAULT_DEBUGINFO_PATH);
+        if (!debuginfo_path)
+            return tm__error_set(err, -ENOMEM, "out of memory");
+    }
     mods = calloc(snap->nmodules + 1, sizeof *mods);
     wanted = calloc(snap->nmodules + 1, 1);
     if (!mods || !wanted) {

@@ -9,6 +9,9 @@
  * (a separate debug file still describes it exactly); failing that its
  * frames stay module+offset and a warning says why - never a wrong name.
  * Every frame is a return address, so lines are looked up at offset - 1.
+ *
+ * $TRACEMEM_DEBUGINFO_PATH replaces libdwfl's debug search path
+ * (":.debug:/usr/lib/debug"; absolute entries hold .build-id trees).
  */
 #ifndef TM_REPORT_SYMBOLIZE_H
 #define TM_REPORT_SYMBOLIZE_H
