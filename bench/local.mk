@@ -1,0 +1,21 @@
+# bench: allocation-heavy workloads timed untraced, under tracemem and under
+# heaptrack (bench/run.sh). Not part of 'make check'; run 'make bench'.
+# The workloads are EXTRA_PROGRAMS: built only by 'make bench', with plain
+# -O2 -g like a user's program (not the project's warning flags).
+BENCH_PROGS = bench/wl_chain bench/wl_threads bench/wl_realloc bench/wl_cxx
+EXTRA_PROGRAMS = $(BENCH_PROGS)
+bench_wl_chain_SOURCES = bench/workloads/wl_chain.c
+bench_wl_chain_CFLAGS = -O2 -g
+bench_wl_threads_SOURCES = bench/workloads/wl_threads.c
+bench_wl_threads_CFLAGS = -O2 -g -pthread
+bench_wl_threads_LDADD = -lpthread
+bench_wl_realloc_SOURCES = bench/workloads/wl_realloc.c
+bench_wl_realloc_CFLAGS = -O2 -g
+bench_wl_cxx_SOURCES = bench/workloads/wl_cxx.cc
+bench_wl_cxx_CXXFLAGS = -O2 -g
+CLEANFILES += $(BENCH_PROGS)
+
+# BENCH_RUNS, BENCH_TIMER, BENCH_ONLY, BENCH_OUT pass through the environment.
+.PHONY: bench
+bench: $(BENCH_PROGS) libtracemem.la
+	$(SHELL) $(top_srcdir)/bench/run.sh '$(abs_top_builddir)'
