@@ -36,14 +36,22 @@ static atomic_uint next_id = 1;
 static tm__lock arena_lock;
 static struct tm__arena arena;
 
+/* Two independent multiply chains (even and odd frames) so the CPU can
+ * overlap them; this runs on every traced allocation. */
 static uint64_t hash_pcs(const uintptr_t *pcs, int n, uint32_t depth, uint32_t epoch)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)epoch << 32 | depth);
-    for (int i = 0; i < n; i++) {
-        h ^= pcs[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+    uint64_t a = 0x9e3779b97f4a7c15ull ^ ((uint64_t)epoch << 32 | depth);
+    uint64_t b = 0xc2b2ae3d27d4eb4full ^ (uint64_t)n;
+    int i = 0;
+    for (; i + 1 < n; i += 2) {
+        a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
+        b = (b ^ pcs[i + 1]) * 0xc4ceb9fe1a85ec53ull;
+        a ^= a >> 32;
+        b ^= b >> 29;
     }
+    if (i < n)
+        a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
+    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull);
     h ^= h >> 29;
     h *= 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 32;

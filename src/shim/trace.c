@@ -224,9 +224,10 @@ static void unaccount_block(const struct tm__block *b)
 
 static uint32_t capture_stack(void)
 {
-    uintptr_t pcs[TM_MAX_NFRAMES];
+    int max = atomic_load_explicit(&tm__nframes, memory_order_relaxed);
+    uintptr_t pcs[max];
     uint32_t depth;
-    int n = tm__capture(pcs, atomic_load_explicit(&tm__nframes, memory_order_relaxed), &depth);
+    int n = tm__capture(pcs, max, &depth);
     return tm__stack_intern(pcs, n, depth);
 }
 

@@ -118,11 +118,11 @@ static __attribute__((noinline)) uint32_t full_depth(int (*bt)(void **, int))
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
 {
     int (*bt)(void **, int) = __atomic_load_n(&backtrace_fn, __ATOMIC_ACQUIRE);
-    void *buf[TM_MAX_NFRAMES + SKIP_SLACK];
     *depth = 0;
     if (!bt)
         return 0;
     int want = max + SKIP_SLACK;
+    void *buf[want];
     int n = bt(buf, want);
     int skip = skip_own(buf, n);
     int kept = n - skip;
