@@ -19,7 +19,7 @@ TM_CLI_TESTS = \
 	tests/integration/cli_golden.sh tests/integration/cli_bad_input.sh \
 	tests/integration/cli_top.sh tests/integration/cli_diff.sh \
 	tests/integration/cli_run.sh tests/integration/cli_real.sh \
-	tests/integration/cli_symbolize.sh
+	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
 

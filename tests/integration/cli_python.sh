@@ -1,0 +1,25 @@
+#!/bin/sh
+# A real interpreter: python3 under tracemem run --python (PYTHONMALLOC=
+# malloc), ~2000 bytearrays of 1000 bytes at the peak, attributed to
+# CPython's PyByteArray_Resize by name.
+. "$top_srcdir/tests/integration/lib.sh"
+
+[ -e "$SHIM" ] || skip "no shim at $SHIM"
+# the interpreter itself, not a wrapper script (pyenv shims)
+PY=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))') ||
+    skip "no python3"
+command -v nm >/dev/null || skip "no nm"
+{ nm -D "$PY"; nm -D "$(dirname "$PY")/../lib/"libpython3*.so* 2>/dev/null; } |
+    grep -q ' T PyByteArray_Resize$' || skip "PyByteArray_Resize not exported"
+cd "$WORK" || fail "no $WORK"
+unset DEBUGINFOD_URLS
+"$TM" run --python -q -o "$WORK/py.%p.json" "$PY" -c \
+    'x = [bytearray(1000) for i in range(2000)]; import os; print(os.environ["PYTHONMALLOC"])' \
+    > out || fail "run exited $?"
+assert_eq "PYTHONMALLOC" malloc "$(cat out)"
+snap=$(only_file "$WORK/py.*.json")
+"$TM" top --peak --by function -n 0 --format json "$snap" > top.json || fail top
+# the peak record is kept within 1 % of the true peak (PEAK_INACCURACY)
+assert_eq "bytearrays by function" '["PyByteArray_Resize"]' \
+    "$(json top.json '[x["key"] for x in s["stats"] if 1900 <= x["count"] <= 2000 and x["size"] >= 1900000]')"
+exit 0
