@@ -20,3 +20,35 @@ tests_progs_shim_api_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
 tests_progs_shim_api_LDFLAGS = -rdynamic
 tests_progs_shim_api_LDADD = -ldl
 TESTS += tests/integration/shim_api.sh
+
+check_PROGRAMS += tests/progs/shim_threads
+tests_progs_shim_threads_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_shim_threads_LDADD = -lpthread
+TESTS += tests/integration/shim_threads.sh
+
+check_PROGRAMS += tests/progs/shim_fork tests/progs/shim_child
+tests_progs_shim_fork_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_shim_child_CFLAGS = $(SHIM_PROG_CFLAGS)
+TESTS += tests/integration/shim_fork.sh
+
+# Two builds of one allocating library, dlopen()ed one after the other.
+check_LTLIBRARIES += tests/progs/libshimplug_a.la tests/progs/libshimplug_b.la
+tests_progs_libshimplug_a_la_SOURCES = tests/progs/shim_plugin.c
+tests_progs_libshimplug_a_la_CFLAGS = $(SHIM_PROG_CFLAGS) -DPLUGIN=1
+tests_progs_libshimplug_a_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_progs_libshimplug_b_la_SOURCES = tests/progs/shim_plugin.c
+tests_progs_libshimplug_b_la_CFLAGS = $(SHIM_PROG_CFLAGS) -DPLUGIN=2
+tests_progs_libshimplug_b_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+check_PROGRAMS += tests/progs/shim_dlopen
+tests_progs_shim_dlopen_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_shim_dlopen_LDADD = -ldl
+TESTS += tests/integration/shim_dlopen.sh
+
+check_PROGRAMS += tests/progs/shim_cxx
+tests_progs_shim_cxx_SOURCES = tests/progs/shim_cxx.cc
+tests_progs_shim_cxx_CXXFLAGS = $(SHIM_PROG_CFLAGS) -std=c++17
+TESTS += tests/integration/shim_cxx.sh
+
+check_PROGRAMS += tests/progs/shim_exit
+tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)
+TESTS += tests/integration/shim_exit.sh

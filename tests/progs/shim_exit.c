@@ -1,0 +1,31 @@
+/* shim_exit.c - ways of leaving: exit, _exit, _Exit, a signal, abort.
+ *
+ * usage: shim_exit MODE   (exit|_exit|_Exit|term|abort|kill)
+ * Keeps a 1234-byte block, prints one line, then leaves as asked. */
+#pragma GCC optimize("O0")
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *keep;
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "exit";
+    keep = malloc(1234);
+    printf("leaving by %s\n", mode);
+    fflush(stdout);
+    if (strcmp(mode, "_exit") == 0)
+        _exit(3);
+    if (strcmp(mode, "_Exit") == 0)
+        _Exit(4);
+    if (strcmp(mode, "term") == 0)
+        kill(getpid(), SIGTERM);
+    if (strcmp(mode, "kill") == 0)
+        kill(getpid(), SIGKILL);
+    if (strcmp(mode, "abort") == 0)
+        abort();
+    exit(5);
+}
