@@ -11,18 +11,16 @@
 #include "report/render.h"
 
 /* --- gc growth (librcgc, SPEC section 8) ---
- * src/report/gc.h comes with the librcgc work. The functions are declared
- * weak here so that this file builds and links before they exist; diff
- * shows the gc growth as soon as they are linked in. */
+ * src/report/gc.h and its implementation come with the librcgc work.
+ * Until the header exists, diff shows growth by stack only; once it does,
+ * the calls below are compiled in (a direct call, not a weak one: a weak
+ * reference would not pull gc.o out of the libtmreport archive). */
 #if defined(__has_include)
 #if __has_include("report/gc.h")
 #include "report/gc.h"
+#define TM_HAVE_GC_DIFF 1
 #endif
 #endif
-void tm_gc_diff_print(FILE *fp, const json_t *old_gc, const json_t *new_gc)
-    __attribute__((weak));
-json_t *tm_gc_diff_json(const json_t *old_gc, const json_t *new_gc)
-    __attribute__((weak));
 
 static const char usage[] =
     "usage: tracemem diff OLD NEW [--by lineno|filename|function|module|"
@@ -35,7 +33,7 @@ static const char usage[] =
     "tracemalloc's compare_to(); keys only in OLD are shown with size 0.\n";
 
 /* The gc sections of both snapshots, or NULL when either has none. */
-static int gc_sections(const tm_snapshot *o, const tm_snapshot *n,
+__attribute__((unused)) static int gc_sections(const tm_snapshot *o, const tm_snapshot *n,
                        json_t **og, json_t **ng)
 {
     *og = json_object_get(o->root, "gc");
@@ -48,8 +46,12 @@ static void print_json(const tm_diff *d, const tm_stats *os,
 {
     json_t *j = tm_render_diff_json(d, os, ns, (size_t)limit), *og, *ng;
 
-    if (gc_sections(os->snap, ns->snap, &og, &ng) && tm_gc_diff_json)
+#ifdef TM_HAVE_GC_DIFF
+    if (gc_sections(os->snap, ns->snap, &og, &ng))
         json_object_set_new(j, "gc", tm_gc_diff_json(og, ng));
+#else
+    (void)og, (void)ng;
+#endif
     json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(j);
@@ -61,10 +63,14 @@ static void print_text(const tm_diff *d, const tm_stats *ns, long limit,
     json_t *og, *ng;
 
     tm_render_diff_text(stdout, d, ns, (size_t)limit);
-    if (gc_sections(old, ns->snap, &og, &ng) && tm_gc_diff_print) {
+#ifdef TM_HAVE_GC_DIFF
+    if (gc_sections(old, ns->snap, &og, &ng)) {
         fputs("\nGrowth of live objects by type (gc):\n", stdout);
         tm_gc_diff_print(stdout, og, ng);
     }
+#else
+    (void)old, (void)og, (void)ng;
+#endif
 }
 
 static int compare(const tm_snapshot *o, const tm_snapshot *n,
