@@ -610,6 +610,7 @@ static int parse_error(const json_error_t *je, tm_error *err)
 int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
 {
     json_error_t je;
+    struct stat st;
     json_t *root;
     FILE *fp;
     int rc;
@@ -618,6 +619,10 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
     fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!fp)
         return tm__error_set(err, -errno, "%s", strerror(errno));
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        return tm__error_set(err, -EISDIR, "%s", strerror(EISDIR));
+    }
     root = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
     if (fp != stdin)
         fclose(fp);

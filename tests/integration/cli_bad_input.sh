@@ -5,7 +5,8 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 n=0
-for f in "$DATA"/bad-*.json "$WORK/missing.json"; do
+mkdir "$WORK/dir"
+for f in "$DATA"/bad-*.json "$WORK/missing.json" "$WORK/dir"; do
     for cmd in "top $f" "diff $DATA/cli-a.json $f" "symbolize $f -o $WORK/out.json"; do
         rc=0
         $TM $cmd > "$WORK/out" 2> "$WORK/err" || rc=$?
@@ -19,7 +20,6 @@ for f in "$DATA"/bad-*.json "$WORK/missing.json"; do
     done
 done
 [ "$n" -ge 60 ] || fail "only $n cases ran"
-grep -q 'unsupported snapshot version 2' "$WORK/err" 2>/dev/null || true
 
 # usage errors: one line, exit 2
 for args in "" "nosuchcmd" "top" "top --by nothing $DATA/cli-a.json" \
