@@ -60,7 +60,7 @@ typedef struct rcgc_type {
 /* Allocates an object of 'type' with 'size' bytes of zeroed fields and
  * returns a new reference (refcount 1), tracked when type->traverse is set.
  * May run an automatic collection first. NULL with errno ENOMEM (or EINVAL
- * for a NULL type, ENOMEM for 'size' of 4 GiB or more). */
+ * for a NULL type, ENOMEM for 'size' of 1 GiB or more). */
 RCGC_API void *rcgc_new(const rcgc_type *type, size_t size);
 
 /* Adds a reference to 'obj'. NULL is ignored. */

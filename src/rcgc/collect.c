@@ -3,6 +3,7 @@
  * A collection of generation g merges generations 0..g into 'young' and:
  *   update_refs      gc_refs = refcnt for every object of 'young' (COLLECTING set)
  *   subtract_refs    gc_refs -= references coming from inside 'young'
+ *                    (both in one pass for the main collection)
  *   move_unreachable objects with gc_refs > 0 are reachable from outside;
  *                    everything they reach is too; the rest goes to 'unreachable'
  *   survivors move to generation g+1
@@ -12,7 +13,8 @@
  *                    callbacks of those that are not garbage themselves run
  *   finalize_garbage PEP 442 finalizers, once per object
  *   resurrection     refs are recounted on what is left; whatever a finalizer
- *                    made reachable again survives and is not counted
+ *                    made reachable again survives and is not counted (only
+ *                    when user code, a finalizer or a weakref callback, ran)
  *   delete_garbage   clear() breaks the cycles (or SAVEALL keeps them)
  *
  * Invariant of 'unreachable' during move_unreachable: every member has
@@ -50,27 +52,18 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void update_refs(gchead *young)
+static void init_refs(gchead *h)
 {
-    for (gchead *h = gc_next(young); h != young; h = gc_next(h)) {
-        uintptr_t refs = h->refcnt;
-        if (refs == 0) {
-            tm__gc_report_too_small(h, "update_refs");
-            refs = BROKEN_REFS;
-        }
-        h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | PREV_COLLECTING |
-                  (refs << REFS_SHIFT);
+    uintptr_t refs = h->refcnt;
+    if (refs == 0) {
+        tm__gc_report_too_small(h, "update_refs");
+        refs = BROKEN_REFS;
     }
+    h->prev = (h->prev & PREV_FLAGS) | PREV_COLLECTING | (refs << REFS_SHIFT);
 }
 
-static int visit_decref(void *obj, void *arg)
+static void decref_refs(gchead *h)
 {
-    (void)arg;
-    if (!obj)
-        return 0;
-    gchead *h = AS_HEAD(obj);
-    if (!gc_is_collecting(h))
-        return 0;
     uintptr_t refs = gc_get_refs(h);
     if (refs == 0) {
         /* more references inside 'young' than the refcount admits */
@@ -78,13 +71,78 @@ static int visit_decref(void *obj, void *arg)
         refs = BROKEN_REFS;
     }
     gc_set_refs(h, refs - 1);
+}
+
+/* update_refs: gc_refs = refcnt, COLLECTING set, on every member. */
+static void update_refs(gchead *young)
+{
+    for (gchead *h = gc_next(young); h != young; h = gc_next(h))
+        init_refs(h);
+}
+
+static int visit_decref(void *obj, void *arg)
+{
+    (void)arg;
+    if (obj && gc_is_collecting(AS_HEAD(obj)))
+        decref_refs(AS_HEAD(obj));
     return 0;
 }
 
+/* subtract_refs: drop the references coming from inside the list. */
 static void subtract_refs(gchead *young)
 {
     for (gchead *h = gc_next(young); h != young; h = gc_next(h))
         h->tr->type->traverse(AS_OBJ(h), visit_decref, NULL);
+}
+
+/* The main collection's update_refs and subtract_refs in one pass: an
+ * object belongs to 'young' when it is tracked with a generation <= g, so
+ * its gc_refs can be set up on first touch, either as a member or as the
+ * target of a reference (saves a pass over memory). */
+static int visit_decref_gen(void *obj, void *arg)
+{
+    if (!obj)
+        return 0;
+    gchead *h = AS_HEAD(obj);
+    if (!gc_is_tracked(h) || gc_gen(h) > (uintptr_t)arg)
+        return 0;
+    if (!gc_is_collecting(h))
+        init_refs(h);
+    decref_refs(h);
+    return 0;
+}
+
+static size_t update_and_subtract_refs(gchead *young, unsigned generation)
+{
+    size_t n = 0;
+    for (gchead *h = gc_next(young); h != young; h = gc_next(h)) {
+        if (!gc_is_collecting(h))
+            init_refs(h);
+        h->tr->type->traverse(AS_OBJ(h), visit_decref_gen, (void *)(uintptr_t)generation);
+        n++;
+    }
+    return n;
+}
+
+/* members of 'unreachable' during move_unreachable, and the KIND_ bits of
+ * every object that entered it (a superset of what is left at the end) */
+static size_t unreachable_count;
+static unsigned unreachable_kinds;
+#define KIND_LEGACY 1u
+#define KIND_WEAK 2u
+#define KIND_FINALIZE 4u
+
+static unsigned kind_of(const gchead *h)
+{
+    const rcgc_type *type = h->tr->type;
+    unsigned k = 0;
+    if (type->legacy_del)
+        k |= KIND_LEGACY;
+    if ((h->prev & PREV_WEAKREFS) || tm__gc_is_weakref(h))
+        k |= KIND_WEAK;
+    if (type->finalize && !(h->prev & PREV_FINALIZED))
+        k |= KIND_FINALIZE;
+    return k;
 }
 
 static int visit_reachable(void *obj, void *arg)
@@ -106,22 +164,28 @@ static int visit_reachable(void *obj, void *arg)
         h->next = (uintptr_t)reachable;
         gc_set_prev(reachable, h);
         gc_set_refs(h, 1);
+        unreachable_count--;
     } else if (gc_get_refs(h) == 0) {
         gc_set_refs(h, 1);
     }
     return 0;
 }
 
-static void move_unreachable(gchead *young, gchead *unreachable)
+/* Splits 'young': what is reachable from outside stays (relinked, marked
+ * generation 'to_gen', COLLECTING cleared), the rest goes to 'unreachable'
+ * (NEXT_UNREACHABLE set). Returns the size of 'unreachable'. */
+static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen)
 {
     gchead *prev = young;
     gchead *h = gc_next(young);
+    unreachable_count = 0;
+    unreachable_kinds = 0;
     while (h != young) {
         if (gc_get_refs(h)) {
             /* traverse may append to 'young': read next afterwards */
             h->tr->type->traverse(AS_OBJ(h), visit_reachable, young);
-            h->prev &= PREV_FLAGS & ~PREV_COLLECTING;
-            gc_set_prev(h, prev);
+            h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
+            gc_set_gen(h, to_gen);
             prev = h;
         } else {
             prev->next = h->next;
@@ -130,33 +194,43 @@ static void move_unreachable(gchead *young, gchead *unreachable)
             h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)last;
             h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
             gc_set_prev(unreachable, h);
+            unreachable_count++;
+            unreachable_kinds |= kind_of(h);
         }
         h = gc_next(prev);
     }
     gc_set_prev(young, prev);
     unreachable->next &= ~NEXT_UNREACHABLE;
+    return unreachable_count;
 }
 
-static void deduce_unreachable(gchead *young, gchead *unreachable)
-{
-    update_refs(young);
-    subtract_refs(young);
-    move_unreachable(young, unreachable);
-}
+/* What the pass after move_unreachable found out. */
+typedef struct scan {
+    int weakrefs;   /* some member is a weakref or has weak references */
+    int finalizers; /* some member has a finalizer that has not run */
+} scan;
 
-/* Moves objects with a legacy_del out of 'unreachable' into 'finalizers'
- * and clears NEXT_UNREACHABLE everywhere. */
-static void move_legacy_finalizers(gchead *unreachable, gchead *finalizers)
+/* Moves objects with a legacy_del out of 'unreachable' into 'finalizers',
+ * clears NEXT_UNREACHABLE everywhere, and notes what later passes need. */
+static scan move_legacy_finalizers(gchead *unreachable, gchead *finalizers)
 {
+    scan sc = {0, 0};
     gchead *next;
     for (gchead *h = gc_next(unreachable); h != unreachable; h = next) {
         h->next &= ~NEXT_UNREACHABLE;
         next = gc_next(h);
-        if (h->tr->type->legacy_del) {
+        const rcgc_type *type = h->tr->type;
+        if (type->legacy_del) {
             h->prev &= ~PREV_COLLECTING;
             tm__gc_list_move(h, finalizers);
+            continue;
         }
+        if ((h->prev & PREV_WEAKREFS) || tm__gc_is_weakref(h))
+            sc.weakrefs = 1;
+        if (type->finalize && !(h->prev & PREV_FINALIZED))
+            sc.finalizers = 1;
     }
+    return sc;
 }
 
 static int visit_move(void *obj, void *arg)
@@ -197,19 +271,31 @@ static void finalize_garbage(gchead *collectable)
 }
 
 /* Recounts refs on what the finalizers left; anything reachable again
- * (resurrected) goes to 'old', the rest to 'still_unreachable'. */
-static void handle_resurrected_objects(gchead *unreachable, gchead *still_unreachable,
-                                       gchead *old)
+ * (resurrected) goes to 'old' (generation 'old_gen'), the rest to
+ * 'still_unreachable', whose size is returned. */
+static size_t handle_resurrected_objects(gchead *unreachable, gchead *still_unreachable,
+                                         gchead *old, unsigned old_gen)
 {
-    deduce_unreachable(unreachable, still_unreachable);
-    /* clear NEXT_UNREACHABLE: the list functions need plain links */
+    for (gchead *h = gc_next(unreachable); h != unreachable; h = gc_next(h))
+        h->prev &= ~PREV_COLLECTING;
+    update_refs(unreachable);
+    subtract_refs(unreachable);
+    size_t n = move_unreachable(unreachable, still_unreachable, old_gen);
     for (gchead *h = gc_next(still_unreachable); h != still_unreachable; h = gc_next(h))
         h->next &= ~NEXT_UNREACHABLE;
-    /* still_unreachable keeps COLLECTING; survivors lost it in move_unreachable */
     tm__gc_list_merge(unreachable, old);
+    return n;
 }
 
-static void delete_garbage(gchead *collectable, gchead *old)
+/* Moves 'h' (COLLECTING cleared) into 'old' of generation 'old_gen'. */
+static void survive(gchead *h, gchead *old, unsigned old_gen)
+{
+    h->prev &= ~PREV_COLLECTING;
+    gc_set_gen(h, old_gen);
+    tm__gc_list_move(h, old);
+}
+
+static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
 {
     while (!tm__gc_list_empty(collectable)) {
         gchead *h = gc_next(collectable);
@@ -221,21 +307,19 @@ static void delete_garbage(gchead *collectable, gchead *old)
             h->tr->type->clear(obj);
             rcgc_decref(obj);
         }
-        if (gc_next(collectable) == h) {
-            /* still alive: it may die later */
-            h->prev &= ~PREV_COLLECTING;
-            tm__gc_list_move(h, old);
-        }
+        if (gc_next(collectable) == h)
+            survive(h, old, old_gen); /* still alive: it may die later */
     }
 }
 
-static void handle_legacy_finalizers(gchead *finalizers, gchead *old)
+static void handle_legacy_finalizers(gchead *finalizers, gchead *old, unsigned old_gen)
 {
-    for (gchead *h = gc_next(finalizers); h != finalizers; h = gc_next(h)) {
+    while (!tm__gc_list_empty(finalizers)) {
+        gchead *h = gc_next(finalizers);
         if ((tm__gc.debug & RCGC_DEBUG_SAVEALL) || h->tr->type->legacy_del)
             tm__gc_garbage_append(AS_OBJ(h));
+        survive(h, old, old_gen);
     }
-    tm__gc_list_merge(finalizers, old);
 }
 
 static void debug_start(int generation)
@@ -249,15 +333,15 @@ static void debug_start(int generation)
 }
 
 /* Survivors of 'young' go to 'old'; bookkeeping of the 25 % rule. */
-static void promote(int generation, gchead *young, gchead *old)
+static void promote(int generation, gchead *young, gchead *old, long survivors)
 {
     if (generation == 1)
-        tm__gc.long_lived_pending += (long)tm__gc_list_size(young);
+        tm__gc.long_lived_pending += survivors;
     if (young != old)
         tm__gc_list_merge(young, old);
     if (generation == NUM_GENERATIONS - 1) {
         tm__gc.long_lived_pending = 0;
-        tm__gc.long_lived_total = (long)tm__gc_list_size(old);
+        tm__gc.long_lived_total = survivors;
     }
 }
 
@@ -279,34 +363,54 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
         tm__gc_list_merge(&tm__gc.gens[i].head, &tm__gc.gens[generation].head);
 
     gchead *young = &tm__gc.gens[generation].head;
-    gchead *old = generation + 1 < NUM_GENERATIONS ? &tm__gc.gens[generation + 1].head : young;
+    unsigned old_gen = generation + 1 < NUM_GENERATIONS ? generation + 1 : generation;
+    gchead *old = &tm__gc.gens[old_gen].head;
     _Alignas(16) gchead unreachable, finalizers, final_unreachable;
     tm__gc_list_init(&unreachable);
     tm__gc_list_init(&finalizers);
     tm__gc_list_init(&final_unreachable);
 
-    deduce_unreachable(young, &unreachable);
-    promote(generation, young, old);
+    size_t nyoung = update_and_subtract_refs(young, (unsigned)generation);
+    size_t nunreachable = move_unreachable(young, &unreachable, old_gen);
+    promote(generation, young, old, (long)(nyoung - nunreachable));
 
-    move_legacy_finalizers(&unreachable, &finalizers);
-    move_legacy_finalizer_reachable(&finalizers);
-
-    if (tm__gc.debug & RCGC_DEBUG_COLLECTABLE)
-        for (gchead *h = gc_next(&unreachable); h != &unreachable; h = gc_next(h))
-            tm__gc_debug_object("collectable", h);
-
-    m += (long)tm__gc_handle_weakrefs(&unreachable);
-    finalize_garbage(&unreachable);
-    handle_resurrected_objects(&unreachable, &final_unreachable, old);
-    m += (long)tm__gc_list_size(&final_unreachable);
-    delete_garbage(&final_unreachable, old);
-
-    for (gchead *h = gc_next(&finalizers); h != &finalizers; h = gc_next(h)) {
-        n++;
-        if (tm__gc.debug & RCGC_DEBUG_UNCOLLECTABLE)
-            tm__gc_debug_object("uncollectable", h);
+    if (unreachable_kinds == 0) {
+        /* plain garbage: no legacy_del, weakref or finalizer to handle, so
+         * no user code runs before clear; NEXT_UNREACHABLE bits left on
+         * the nodes are masked by gc_next() and dropped by the list moves */
+        if (tm__gc.debug & RCGC_DEBUG_COLLECTABLE)
+            for (gchead *h = gc_next(&unreachable); h != &unreachable; h = gc_next(h))
+                tm__gc_debug_object("collectable", h);
+        tm__gc_list_merge(&unreachable, &final_unreachable);
+        m = (long)nunreachable;
+    } else {
+        scan sc = move_legacy_finalizers(&unreachable, &finalizers);
+        if (!tm__gc_list_empty(&finalizers))
+            move_legacy_finalizer_reachable(&finalizers);
+        for (gchead *h = gc_next(&finalizers); h != &finalizers; h = gc_next(h))
+            n++;
+        if (tm__gc.debug & RCGC_DEBUG_COLLECTABLE)
+            for (gchead *h = gc_next(&unreachable); h != &unreachable; h = gc_next(h))
+                tm__gc_debug_object("collectable", h);
+        if (sc.weakrefs)
+            m += (long)tm__gc_handle_weakrefs(&unreachable);
+        if (sc.finalizers || sc.weakrefs) {
+            /* user code ran: what it made reachable again survives */
+            if (sc.finalizers)
+                finalize_garbage(&unreachable);
+            m += (long)handle_resurrected_objects(&unreachable, &final_unreachable, old,
+                                                  old_gen);
+        } else {
+            tm__gc_list_merge(&unreachable, &final_unreachable);
+            m += (long)nunreachable - n;
+        }
     }
-    handle_legacy_finalizers(&finalizers, old);
+    delete_garbage(&final_unreachable, old, old_gen);
+
+    if (tm__gc.debug & RCGC_DEBUG_UNCOLLECTABLE)
+        for (gchead *h = gc_next(&finalizers); h != &finalizers; h = gc_next(h))
+            tm__gc_debug_object("uncollectable", h);
+    handle_legacy_finalizers(&finalizers, old, old_gen);
 
     uint64_t ns = now_ns() - t0;
     if (tm__gc.debug & RCGC_DEBUG_STATS) {

@@ -14,7 +14,11 @@
  *          For a dead object waiting in the trashcan 'prev' links the
  *          trash list.
  *   tr     the type record (type pointer and live counts of that type).
- *   refcnt the reference count; size the caller's field bytes.
+ *   refcnt the reference count.
+ *   size   the caller's field bytes (low 30 bits) and, in the top 2 bits,
+ *          the generation of a tracked object (0..2, 3 = permanent): equal
+ *          to the list it is in, except that during a collection of
+ *          generation g the merged 'young' list holds objects marked <= g.
  *
  * Nodes and list heads are 16-byte aligned (malloc), so 4 flag bits fit.
  */
@@ -51,6 +55,10 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define PREV_FLAGS ((uintptr_t)15)
 #define REFS_SHIFT 4
 
+#define SIZE_MASK 0x3fffffffu
+#define GEN_SHIFT 30
+#define GEN_PERMANENT 3u
+
 #define AS_HEAD(obj) ((gchead *)(obj) - 1)
 #define AS_OBJ(h) ((void *)((gchead *)(h) + 1))
 
@@ -69,6 +77,18 @@ static inline gchead *gc_prev(const gchead *h)
 static inline void gc_set_prev(gchead *h, gchead *p)
 {
     h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)p;
+}
+static inline unsigned gc_gen(const gchead *h)
+{
+    return h->size >> GEN_SHIFT;
+}
+static inline void gc_set_gen(gchead *h, unsigned g)
+{
+    h->size = (h->size & SIZE_MASK) | (g << GEN_SHIFT);
+}
+static inline size_t gc_size(const gchead *h)
+{
+    return h->size & SIZE_MASK;
 }
 static inline int gc_is_tracked(const gchead *h)
 {
@@ -145,6 +165,10 @@ static inline void gc_ensure_init(void)
     if (__builtin_expect(!tm__gc.initialized, 0))
         tm__gc_init();
 }
+
+/* pool.c */
+void *tm__gc_alloc(size_t n);
+void tm__gc_free(void *ptr, size_t n);
 
 /* object.c */
 void tm__gc_dealloc(gchead *h);

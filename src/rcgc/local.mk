@@ -4,7 +4,8 @@
 # internal (hidden) functions; librcgc.la is that library, installed.
 noinst_LTLIBRARIES += librcgc_core.la
 librcgc_core_la_SOURCES = src/rcgc/internal.h src/rcgc/object.c src/rcgc/collect.c \
-	src/rcgc/weakref.c src/rcgc/stats.c src/rcgc/section.c
+	src/rcgc/weakref.c src/rcgc/stats.c src/rcgc/section.c \
+	src/rcgc/pool.c
 
 lib_LTLIBRARIES += librcgc.la
 include_HEADERS += include/rcgc.h
@@ -18,3 +19,8 @@ tests_unit_check_rcgc_SOURCES = tests/unit/check_rcgc.c
 tests_unit_check_rcgc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_check_rcgc_LDADD = librcgc_core.la $(CHECK_LIBS) $(JANSSON_LIBS)
 TESTS += tests/integration/rcgc_valgrind.sh
+
+# bench/rcgc: librcgc against CPython's gc.collect() (bench/rcgc/run.sh)
+noinst_PROGRAMS += bench/rcgc/bench_rcgc
+bench_rcgc_bench_rcgc_SOURCES = bench/rcgc/bench_rcgc.c
+bench_rcgc_bench_rcgc_LDADD = librcgc.la

@@ -156,13 +156,13 @@ void *rcgc_new(const rcgc_type *type, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    if (size >= UINT32_MAX) {
+    if (size > SIZE_MASK) {
         errno = ENOMEM;
         return NULL;
     }
     gc_ensure_init();
     typerec *tr = type_record(type);
-    gchead *h = tr ? malloc(sizeof *h + size) : NULL;
+    gchead *h = tr ? tm__gc_alloc(sizeof *h + size) : NULL;
     if (!h) {
         errno = ENOMEM;
         return NULL;
@@ -226,6 +226,7 @@ void rcgc_track(void *obj)
     if (gc_is_tracked(h) || !h->tr->type->traverse || h->refcnt == 0)
         return;
     gc_ensure_init();
+    gc_set_gen(h, 0);
     tm__gc_list_append(h, &tm__gc.gens[0].head);
 }
 
@@ -265,8 +266,10 @@ static int call_with_ref(gchead *h, void (*fn)(void *))
     fn(AS_OBJ(h));
     if (--h->refcnt == 0)
         return 0;
-    if (h->tr->type->traverse && !gc_is_tracked(h))
+    if (h->tr->type->traverse && !gc_is_tracked(h)) {
+        gc_set_gen(h, 0);
         tm__gc_list_append(h, &tm__gc.gens[0].head);
+    }
     return 1;
 }
 
@@ -288,10 +291,10 @@ static void dealloc_now(gchead *h)
         type->destroy(AS_OBJ(h));
     typerec *tr = h->tr;
     PUB_SET(tr->count, tr->count - 1);
-    PUB_SET(tr->bytes, tr->bytes - sizeof *h - h->size);
+    PUB_SET(tr->bytes, tr->bytes - sizeof *h - gc_size(h));
     if (type->traverse && tm__gc.gens[0].count > 0)
         PUB_SET(tm__gc.gens[0].count, tm__gc.gens[0].count - 1);
-    free(h);
+    tm__gc_free(h, sizeof *h + gc_size(h));
 }
 
 /* Frees an object whose refcount reached zero. Nested deallocations deeper

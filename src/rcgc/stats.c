@@ -309,6 +309,7 @@ void rcgc_freeze(void)
         gchead *list = &tm__gc.gens[i].head;
         for (gchead *h = gc_next(list); h != list; h = gc_next(h)) {
             h->prev |= PREV_FROZEN;
+            gc_set_gen(h, GEN_PERMANENT);
             n++;
         }
         tm__gc_list_merge(list, &tm__gc.permanent);
@@ -321,8 +322,10 @@ void rcgc_unfreeze(void)
 {
     gc_ensure_init();
     gchead *list = &tm__gc.permanent;
-    for (gchead *h = gc_next(list); h != list; h = gc_next(h))
+    for (gchead *h = gc_next(list); h != list; h = gc_next(h)) {
         h->prev &= ~PREV_FROZEN;
+        gc_set_gen(h, NUM_GENERATIONS - 1);
+    }
     tm__gc_list_merge(list, &tm__gc.gens[NUM_GENERATIONS - 1].head);
     PUB_SET(tm__gc.frozen, 0);
 }

@@ -1,0 +1,151 @@
+/* pool.c - small-object allocator for rcgc objects (CPython's pymalloc
+ * idea): blocks of one size class are carved from 64 KiB pools aligned on
+ * their size, so that freeing finds the pool by masking the address, and a
+ * pool that becomes empty goes back to malloc.
+ *
+ * Objects over POOL_MAX_BLOCK bytes (header included) use malloc. With
+ * RCGC_MALLOC=malloc in the environment every object uses malloc, so that
+ * tracemem (or valgrind) sees each object as its own block, like
+ * PYTHONMALLOC=malloc for CPython.
+ *
+ * Up to POOL_CACHE empty pools are kept for reuse (64 MiB): giving every
+ * pool back at once makes the C library trim and the kernel fault the pages
+ * in again, and a reused empty pool hands out blocks in address order
+ * again, which keeps the collector's passes sequential in memory.
+ *
+ * Invariants: a pool is in its class's 'avail' list exactly when it has a
+ * free block (in 'free' or above 'bump'); nused counts its live blocks.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcgc/internal.h"
+
+#define POOL_SIZE ((size_t)64 * 1024)
+#define POOL_MAX_BLOCK 512
+#define POOL_ALIGN 16
+#define NCLASSES (POOL_MAX_BLOCK / POOL_ALIGN)
+
+typedef struct block {
+    struct block *next;
+} block;
+
+typedef struct pool {
+    struct pool *prev, *next; /* in the class's avail list */
+    block *free;
+    char *bump, *end;
+    size_t nused;
+    unsigned cls;
+} pool;
+
+#define POOL_CACHE 1024
+
+static pool *avail[NCLASSES];
+static pool *empty_pools; /* linked through 'next' */
+static size_t nempty;
+static int use_malloc = -1;
+
+static int malloc_only(void)
+{
+    if (__builtin_expect(use_malloc < 0, 0)) {
+        const char *e = getenv("RCGC_MALLOC");
+        use_malloc = e && !strcmp(e, "malloc");
+    }
+    return use_malloc;
+}
+
+static unsigned size_class(size_t n)
+{
+    return (unsigned)((n + POOL_ALIGN - 1) / POOL_ALIGN) - 1;
+}
+
+static void avail_push(pool *p)
+{
+    p->prev = NULL;
+    p->next = avail[p->cls];
+    if (p->next)
+        p->next->prev = p;
+    avail[p->cls] = p;
+}
+
+static void avail_remove(pool *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        avail[p->cls] = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+}
+
+static pool *pool_new(unsigned cls)
+{
+    pool *p = empty_pools;
+    if (p) {
+        empty_pools = p->next;
+        nempty--;
+    } else if (!(p = aligned_alloc(POOL_SIZE, POOL_SIZE))) {
+        return NULL;
+    }
+    p->free = NULL;
+    p->bump = (char *)p + ((sizeof *p + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1));
+    p->end = (char *)p + POOL_SIZE;
+    p->nused = 0;
+    p->cls = cls;
+    avail_push(p);
+    return p;
+}
+
+/* Memory for an object of 'n' bytes (header included), 16-byte aligned. */
+void *tm__gc_alloc(size_t n)
+{
+    if (n > POOL_MAX_BLOCK || malloc_only())
+        return malloc(n);
+    unsigned cls = size_class(n);
+    size_t bsize = (size_t)(cls + 1) * POOL_ALIGN;
+    pool *p = avail[cls];
+    if (!p && !(p = pool_new(cls)))
+        return NULL;
+    void *b;
+    if (p->free) {
+        b = p->free;
+        p->free = p->free->next;
+    } else {
+        b = p->bump;
+        p->bump += bsize;
+    }
+    p->nused++;
+    if (!p->free && p->bump + bsize > p->end)
+        avail_remove(p);
+    return b;
+}
+
+/* Frees what tm__gc_alloc(n) returned. */
+void tm__gc_free(void *ptr, size_t n)
+{
+    if (n > POOL_MAX_BLOCK || malloc_only()) {
+        free(ptr);
+        return;
+    }
+    pool *p = (pool *)((uintptr_t)ptr & ~(uintptr_t)(POOL_SIZE - 1));
+    size_t bsize = (size_t)(p->cls + 1) * POOL_ALIGN;
+    int was_full = !p->free && p->bump + bsize > p->end;
+    block *b = ptr;
+    b->next = p->free;
+    p->free = b;
+    if (was_full)
+        avail_push(p);
+    if (--p->nused == 0 && (p->prev || p->next)) {
+        /* empty and not the class's only pool: cache it or give it back */
+        avail_remove(p);
+        if (nempty < POOL_CACHE) {
+            p->next = empty_pools;
+            empty_pools = p;
+            nempty++;
+        } else {
+            free(p);
+        }
+    }
+}
