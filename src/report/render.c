@@ -64,8 +64,9 @@ void tm_print_stack(FILE *fp, const tm_snapshot *snap, const tm_stack *stack,
                     tm_format_location(snap, f, l, line, sizeof line));
     }
     if (stack->depth > stack->nframes)
-        fprintf(fp, "%s... %" PRIu64 " more frames\n", indent,
-                stack->depth - stack->nframes);
+        fprintf(fp, "%s... %" PRIu64 " more frame%s\n", indent,
+                stack->depth - stack->nframes,
+                stack->depth - stack->nframes > 1 ? "s" : "");
     if (stack->nframes == 0)
         fprintf(fp, "%s[no frames]\n", indent);
 }

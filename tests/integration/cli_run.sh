@@ -39,4 +39,15 @@ grep -q "exited with status 0" summary || fail "summary: $(cat summary)"
 grep -q "peak heap memory: " summary || fail "no peak in summary"
 grep -q "snapshots: $f" summary || fail "snapshot path not in summary: $(cat summary)"
 [ -s out ] && fail "summary went to stdout"
+
+# periodic snapshots: every one symbolized and listed
+"$TM" run --interval 0.2 -o "$WORK/iv.%p.json" sleep 1 2> summary ||
+    fail "run --interval"
+n=0
+for f in "$WORK"/iv.*.json; do
+    assert_eq "$f symbolized" true "$(json "$f" 's["symbolized"]')"
+    grep -q " $f\$" summary || fail "$f not listed: $(cat summary)"
+    n=$((n + 1))
+done
+[ "$n" -ge 3 ] || fail "only $n periodic snapshots"
 exit 0

@@ -477,10 +477,30 @@ int cmd_run(int argc, char **argv)
     if (!ra.quiet) {
         print_summary(argv[optind], status, summary);
         for (size_t i = 0; i < g.gl_pathc; i++)
-            fprintf(stderr, "%s %s\n", i ? "          " : "  snapshots:",
+            fprintf(stderr, "%-13s%s\n", i ? "" : "  snapshots:",
                     g.gl_pathv[i]);
     }
     tm_snapshot_free(summary);
     globfree(&g);
+    return status;
+}
+
+/* --- running a program under the shim for other commands (check) --- */
+
+int tm__run_under_shim(char **argv, const char *const vars[][2], pid_t *child)
+{
+    char *shim = find_shim();
+    int status;
+
+    if (!shim || !readable(shim)) {
+        fprintf(stderr, "tracemem: %s: cannot find the shim (set "
+                "TRACEMEM_SHIM)\n", shim ? shim : SHIM_NAME);
+        free(shim);
+        return -1;
+    }
+    setup_env(shim, vars, 0);
+    free(shim);
+    status = run_program(argv, child);
+    unsetenv("LD_PRELOAD");
     return status;
 }
