@@ -52,3 +52,7 @@ TESTS += tests/integration/shim_cxx.sh
 check_PROGRAMS += tests/progs/shim_exit
 tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_exit.sh
+
+check_PROGRAMS += tests/progs/shim_env
+tests_progs_shim_env_CFLAGS = $(SHIM_PROG_CFLAGS)
+TESTS += tests/integration/shim_env.sh tests/integration/shim_snapshots.sh
