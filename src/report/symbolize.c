@@ -16,6 +16,7 @@
 
 #include "report/symbolize.h"
 
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -165,6 +166,56 @@ static json_t *location(const char *function, const char *file, int line)
     return o;
 }
 
+/* --- names --- */
+
+typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
+
+/* libstdc++'s __cxa_demangle when the library can be loaded: C++ names
+ * read as in the source, and tracemem itself needs no C++ runtime. */
+static demangle_fn demangler(void)
+{
+    static int tried;
+    static demangle_fn fn;
+
+    if (!tried) {
+        void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+
+        tried = 1;
+        if (h)
+            fn = (demangle_fn)(uintptr_t)dlsym(h, "__cxa_demangle");
+    }
+    return fn;
+}
+
+/* 'name' demangled when it is a mangled C++ name; a new string. */
+static char *readable_name(const char *name)
+{
+    demangle_fn d;
+    char *r;
+    int status;
+
+    if (!name)
+        return NULL;
+    if (name[0] == '_' && name[1] == 'Z' && (d = demangler()) &&
+        (r = d(name, NULL, NULL, &status)) && status == 0)
+        return r;
+    return strdup(name);
+}
+
+/* The name of a function DIE: its demangled linkage name (qualified, with
+ * parameter types, as C++ users expect), else DW_AT_name. New string. */
+static char *die_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    const char *n = dwarf_formstring(
+        dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+
+    if (!n)
+        n = dwarf_formstring(
+            dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+    return readable_name(n ? n : dwarf_diename(die));
+}
+
 static int is_function(Dwarf_Die *die)
 {
     int tag = dwarf_tag(die);
@@ -214,9 +265,9 @@ static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias,
 }
 
 /* Adds the inlined chain of 'pc' to 'frame'; stores the innermost
- * function's name in '*fn' (NULL without DWARF scopes). */
+ * function's name in '*fn' (new string; NULL without DWARF scopes). */
 static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
-                       const char **fn)
+                       char **fn)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
@@ -226,10 +277,11 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
     *fn = NULL;
     if (!cudie || (n = function_scopes(pc, cudie, bias, &scopes)) <= 0)
         return;
-    *fn = dwarf_diename(&scopes[0]);
+    *fn = die_name(&scopes[0]);
     for (int i = 0; i < n && dwarf_tag(&scopes[i]) ==
                                  DW_TAG_inlined_subroutine; ) {
         const char *file;
+        char *name;
         int line, j = i + 1;
 
         while (j < n && !is_function(&scopes[j]))
@@ -239,8 +291,9 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
         call_site(cudie, &scopes[i], &file, &line);
         if (!inl)
             inl = json_array();
-        json_array_append_new(inl, location(dwarf_diename(&scopes[j]), file,
-                                            line));
+        name = die_name(&scopes[j]);
+        json_array_append_new(inl, location(name, file, line));
+        free(name);
         i = j;
     }
     if (inl)
@@ -253,7 +306,8 @@ static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
 {
     GElf_Addr pc = offset ? offset - 1 : 0;     /* inside the call insn */
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, pc);
-    const char *fn = NULL, *file = NULL;
+    const char *file = NULL;
+    char *fn = NULL;
     int line = 0;
 
     add_scopes(ms->mod, pc, frame, &fn);
@@ -261,11 +315,13 @@ static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
         GElf_Off off;
         GElf_Sym sym;
 
-        fn = dwfl_module_addrinfo(ms->mod, pc, &off, &sym, NULL, NULL, NULL);
+        fn = readable_name(dwfl_module_addrinfo(ms->mod, pc, &off, &sym, NULL,
+                                                NULL, NULL));
     }
     if (l)
         file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
     set_str(frame, "function", fn);
+    free(fn);
     if (file && line > 0) {
         set_str(frame, "file", file);
         json_object_set_new(frame, "line", json_integer(line));

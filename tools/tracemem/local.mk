@@ -19,9 +19,15 @@ TM_CLI_TESTS = \
 	tests/integration/cli_golden.sh tests/integration/cli_bad_input.sh \
 	tests/integration/cli_top.sh tests/integration/cli_diff.sh \
 	tests/integration/cli_run.sh tests/integration/cli_real.sh \
-	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh
+	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh \
+	tests/integration/cli_cxx.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
 
 dist_man_MANS += man/tracemem.1 man/tracemem-run.1 man/tracemem-top.1 \
 	man/tracemem-diff.1 man/tracemem-symbolize.1
+# tracemem leaks and tracemem check (the leak gate)
+tracemem_SOURCES += tools/tracemem/cmd_leaks.c tools/tracemem/cmd_check.c
+check_PROGRAMS += tests/progs/tm_cxx
+tests_progs_tm_cxx_SOURCES = tests/progs/tm_cxx.cc
+tests_progs_tm_cxx_CXXFLAGS = $(TM_PROG_CFLAGS)
