@@ -206,6 +206,7 @@ static void drop_own_preload(void)
 
 /* --- helper thread --- */
 
+atomic_int tm__helper_tid;
 static sem_t wake;
 static atomic_int signal_pending;
 static int helper_running;
@@ -234,6 +235,7 @@ static void *helper_main(void *arg)
 {
     (void)arg;
     tm__in_hook = 1; /* the helper's own allocations are not the program's */
+    atomic_store(&tm__helper_tid, (int)gettid()); /* the leak scan leaves it running */
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     add_seconds(&next, tm__cfg.interval);

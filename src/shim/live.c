@@ -193,6 +193,13 @@ size_t tm__live_foreach_unlocked(void (*fn)(const struct tm__block *b, void *arg
     return n;
 }
 
+void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *arg), void *arg)
+{
+    for (int i = 0; i < NSHARDS; i++)
+        if (shards[i].slots)
+            fn(shards[i].slots, ((size_t)shards[i].mask + 1) * sizeof(struct tm__block), arg);
+}
+
 size_t tm__live_count(void)
 {
     size_t n = 0;

@@ -96,6 +96,7 @@ extern atomic_int tm__tracing;     /* 1 while tracing */
 extern atomic_int tm__nframes;     /* traceback limit, 1..256 */
 extern atomic_uint_fast64_t tm__lost; /* records that could not be kept */
 extern pid_t tm__pid;              /* the process the shim belongs to */
+extern atomic_int tm__helper_tid;  /* the snapshot thread's tid, 0 if none (leak scan skips it) */
 
 /* Parses the environment, loads the unwinder, starts helpers. Idempotent. */
 void tm__init(void);
@@ -197,6 +198,9 @@ void tm__live_unlock_all(void);
 /* Calls 'fn' for every block; the caller holds tm__live_lock_all(). */
 size_t tm__live_foreach_unlocked(void (*fn)(const struct tm__block *b, void *arg), void *arg);
 size_t tm__live_count(void);
+/* Calls 'fn' with each shard's slot array (memory the leak scan must not
+ * take for a root); the caller holds tm__live_lock_all(). */
+void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *arg), void *arg);
 
 /* --- recording and figures (trace.c) --- */
 
