@@ -1,13 +1,791 @@
-/* leakscan.c - reachability scan: not written yet; results stay unchecked. */
+/* leakscan.c - classifying every live heap block by reachability, like
+ * Valgrind memcheck's leak check (mc_leakcheck.c), from inside the process.
+ *
+ * Order of a scan (tm__leak_scan), chosen so that it can never wait for a
+ * lock held by a stopped thread:
+ *   1. the writable segments of the shim and of its private libunwind are
+ *      found with dl_iterate_phdr (takes the loader lock: before stopping);
+ *   2. all live-table shards are locked: no thread is inside a shard, and a
+ *      thread that allocates or frees now spins there, before the real free;
+ *   3. the other threads are parked (stopthreads.c);
+ *   4. /proc/self/maps is read, the blocks are copied, sorted and scanned;
+ *   5. threads resume, shards unlock, results are aggregated per stack.
+ * Nothing here calls the host's allocator (a parked thread may hold its
+ * locks): every array is tm__map()ed and sorted with our own radix sort.
+ *
+ * Roots. Valgrind scans every client mapping that is readable and writable
+ * and addressable word by word (so not the part of a stack below its stack
+ * pointer, nor the inside of its own heap) plus every thread's registers.
+ * The closest equivalent seen from inside the process, used here:
+ *  - every rw mapping of /proc/self/maps, which covers the modules' data and
+ *    bss, static TLS and the TCB/DTV (in the top of each thread's stack
+ *    mapping, or in ld.so's early memory for the main thread), anonymous
+ *    mmaps (pymalloc arenas, ...), and the stack cache of exited threads;
+ *  - but not glibc's heap ([heap] and the 64 MiB-aligned arena heaps
+ *    recognised by their heap_info header), whose free chunks hold stale
+ *    pointers Valgrind never sees; blocks of the heap are scanned only when
+ *    reached (that is the flood). The blocks themselves (mmapped chunks)
+ *    are cut out of any root mapping they sit in;
+ *  - not the shim's own data, libunwind's, the live table's slot arrays and
+ *    this scan's arrays (they hold every block's address);
+ *  - a stack mapping holding a stopped thread's stack pointer only from
+ *    sp - red zone (128 bytes on x86-64, as Valgrind) to its end, which
+ *    includes the thread's TLS and struct pthread above the stack;
+ *  - the saved registers of every stopped thread, and for the scanning
+ *    thread its frames from tm__leak_scan up, with its callee-saved
+ *    registers spilled there by __builtin_unwind_init().
+ * Device mappings (/dev/..., other than /dev/zero and /dev/shm) are skipped.
+ *
+ * Classification (per Valgrind): a word pointing to the start of a block,
+ * or inside it when one of Valgrind's default heuristics (stdstring,
+ * length64, newarray, multipleinheritance) accepts it, is a start pointer;
+ * other words inside a block are interior pointers. Reachable = reached by
+ * start pointers from roots through reachable blocks; possible = reached
+ * otherwise; the rest are leaked and grouped in cliques in address order:
+ * each block still unreached is a leader (definite) and marks every
+ * unreached block it reaches, interior pointers included, indirect (a
+ * former leader included), so a leaked cycle has one definite member.
+ * One addition: glibc keeps the address of a free chunk (arena bins, top)
+ * in libc's data, and that address can fall inside the last word of the
+ * block before it; a word equal to the address of the chunk that follows a
+ * block ("ptr - 16 + chunk size") is therefore not taken as a pointer.
+ *
+ * Blocks Valgrind sees but we cannot: those allocated before the shim
+ * started tracing and the shim's own; so reachable counts can differ
+ * (Valgrind also frees libc's memory with __libc_freeres before its check).
+ * With TRACEMEM_SAMPLE, unsampled blocks are not known: their contents are
+ * not scanned and pointers to them are ignored, so sampled blocks reachable
+ * only through unsampled ones are reported leaked; sampled blocks are
+ * scanned over their malloc_usable_size and counted with their weights. */
+#define _GNU_SOURCE
+#include "config.h"
 #include "shim/shim.h"
+#include "shim/leakscan.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <string.h>
+#include <unistd.h>
 
-int tm__leak_scan(struct tm__leak_result *res)
+#if defined(__x86_64__)
+#define RED_ZONE 128
+#else
+#define RED_ZONE 0
+#endif
+#define ARENA_HEAP_SIZE (64UL << 20) /* glibc HEAP_MAX_SIZE on 64-bit */
+#define MAX_EXCL 512
+#define WORD sizeof(uintptr_t)
+
+enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8 };
+
+struct blk {
+    uintptr_t ptr;
+    uint64_t extent; /* bytes the program may address */
+    uint64_t weight; /* bytes it stands for in the figures */
+    uint32_t stack, count;
+};
+
+struct seg {
+    uintptr_t lo, hi;
+    uint8_t r, w, x, file, root;
+};
+
+struct range {
+    uintptr_t lo, hi;
+};
+
+struct scan {
+    struct blk *blk;
+    uintptr_t *key; /* blk[i].ptr, ascending, for the binary search */
+    uint8_t *state;
+    uint32_t *work;
+    size_t n, cap, nwork, capwork;
+    uintptr_t lo, span; /* every block lies in [lo, lo + span) */
+    struct seg *seg;
+    size_t nseg, segcap;
+    char *maps;
+    size_t mapscap;
+    struct range excl[MAX_EXCL];
+    size_t nexcl;
+    uintptr_t *sps; /* stack pointers of stopped threads and ours */
+    size_t nsps;
+    int failed;
+};
+
+static tm__lock scan_lock;
+
+/* --- memory the scan must not take for roots --- */
+
+static void exclude(struct scan *s, const void *p, size_t bytes)
+{
+    if (!p || !bytes)
+        return;
+    if (s->nexcl == MAX_EXCL) {
+        s->failed = 1;
+        return;
+    }
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095;
+    s->excl[s->nexcl++] = (struct range){lo, ((uintptr_t)p + bytes + 4095) & ~(uintptr_t)4095};
+}
+
+static void exclude_table(const void *slots, size_t bytes, void *arg)
+{
+    exclude(arg, slots, bytes);
+}
+
+static void *scan_map(struct scan *s, size_t bytes)
+{
+    void *p = tm__map(bytes);
+    if (!p)
+        s->failed = 1;
+    exclude(s, p, bytes);
+    return p;
+}
+
+struct own_arg {
+    struct scan *s;
+    uintptr_t self_base;
+};
+
+static int own_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct own_arg *a = data;
+    (void)size;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (info->dlpi_addr != a->self_base && !strstr(name, TM_LIBUNWIND_SONAME))
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
+            exclude(a->s, (const void *)(info->dlpi_addr + ph->p_vaddr), ph->p_memsz);
+    }
+    return 0;
+}
+
+/* The shim's and libunwind's writable segments (before threads stop:
+ * dl_iterate_phdr takes the loader's lock). */
+static void exclude_own_modules(struct scan *s)
+{
+    struct own_arg a = {s, 0};
+    Dl_info di;
+    struct link_map *lm = NULL;
+    if (dladdr1((void *)tm__leak_scan, &di, (void **)&lm, RTLD_DL_LINKMAP) && lm)
+        a.self_base = lm->l_addr;
+    dl_iterate_phdr(own_object, &a);
+}
+
+/* --- the address space --- */
+
+static int read_maps(struct scan *s)
+{
+    for (size_t cap = 256 * 1024;; cap *= 2) {
+        if (s->maps)
+            tm__unmap(s->maps, s->mapscap);
+        s->maps = tm__map(cap);
+        s->mapscap = cap;
+        if (!s->maps)
+            return -ENOMEM;
+        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        size_t len = 0;
+        ssize_t n;
+        while (len + 1 < cap && (n = read(fd, s->maps + len, cap - 1 - len)) > 0)
+            len += (size_t)n;
+        close(fd);
+        if (len + 1 < cap) {
+            s->maps[len] = '\0';
+            return 0;
+        }
+    }
+}
+
+static uintptr_t hex(const char **p)
+{
+    uintptr_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return v;
+        v = v * 16 + (uintptr_t)d;
+    }
+}
+
+/* glibc's non-main arenas: 64 MiB-aligned mappings starting with heap_info
+ * {ar_ptr, prev, size, mprotect_size}. */
+static int is_arena_heap(uintptr_t lo, uintptr_t hi)
+{
+    if (lo % ARENA_HEAP_SIZE || hi - lo < 4 * WORD)
+        return 0;
+    const uintptr_t *h = (const uintptr_t *)lo;
+    uintptr_t ar = h[0], prev = h[1], size = h[2];
+    if (!ar || size == 0 || size > ARENA_HEAP_SIZE || size > hi - lo + 4096)
+        return 0;
+    return (ar >= lo && ar < hi) || (prev && prev % ARENA_HEAP_SIZE == 0);
+}
+
+static int root_kind(const char *path, uintptr_t lo, uintptr_t hi)
+{
+    if (strncmp(path, "[heap]", 6) == 0 || strncmp(path, "[vvar]", 6) == 0 ||
+        strncmp(path, "[vsyscall]", 10) == 0)
+        return 0;
+    if (strncmp(path, "/dev/", 5) == 0 && strncmp(path, "/dev/zero", 9) != 0 &&
+        strncmp(path, "/dev/shm/", 9) != 0)
+        return 0;
+    return !(path[0] == '\0' && is_arena_heap(lo, hi));
+}
+
+static int parse_maps(struct scan *s)
+{
+    size_t lines = 0;
+    for (const char *p = s->maps; *p; p++)
+        lines += *p == '\n';
+    s->segcap = lines + 1;
+    s->seg = scan_map(s, s->segcap * sizeof(*s->seg));
+    if (!s->seg)
+        return -ENOMEM;
+    for (const char *p = s->maps; *p;) {
+        const char *eol = strchr(p, '\n');
+        struct seg g;
+        memset(&g, 0, sizeof(g));
+        g.lo = hex(&p);
+        p++;
+        g.hi = hex(&p);
+        p++;
+        g.r = p[0] == 'r';
+        g.w = p[1] == 'w';
+        g.x = p[2] == 'x';
+        for (int field = 0; field < 4 && p < eol; field++) { /* perms offset dev inode */
+            while (p < eol && *p != ' ')
+                p++;
+            while (p < eol && *p == ' ')
+                p++;
+        }
+        char path[16] = "";
+        size_t plen = (size_t)(eol ? eol - p : (long)strlen(p));
+        memcpy(path, p, plen < sizeof(path) - 1 ? plen : sizeof(path) - 1);
+        g.file = path[0] == '/';
+        g.root = g.r && g.w && root_kind(path, g.lo, g.hi);
+        if (s->nseg < s->segcap)
+            s->seg[s->nseg++] = g;
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    return 0;
+}
+
+static const struct seg *seg_of(const struct scan *s, uintptr_t a)
+{
+    size_t lo = 0, hi = s->nseg;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->seg[mid].hi <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nseg && s->seg[lo].lo <= a ? &s->seg[lo] : NULL;
+}
+
+/* --- blocks --- */
+
+static void copy_block(const struct tm__block *b, void *arg)
+{
+    struct scan *s = arg;
+    if (s->n == s->cap)
+        return;
+    struct blk *d = &s->blk[s->n++];
+    d->ptr = b->ptr;
+    d->weight = b->size;
+    d->extent = b->size;
+    d->stack = b->stack;
+    d->count = b->count;
+    if (tm__cfg.sample_bytes && tm__real.malloc_usable_size)
+        d->extent = tm__real.malloc_usable_size((void *)b->ptr);
+}
+
+/* LSD radix sort by address, 11 bits a pass, passes where all digits agree
+ * skipped. 'tmp' has room for s->n blocks. */
+static void sort_blocks(struct scan *s, struct blk *tmp, size_t *count)
+{
+    struct blk *from = s->blk, *to = tmp;
+    for (int shift = 0; shift < 64; shift += 11) {
+        memset(count, 0, 2048 * sizeof(*count));
+        for (size_t i = 0; i < s->n; i++)
+            count[(from[i].ptr >> shift) & 2047]++;
+        if (s->n == 0 || count[(from[0].ptr >> shift) & 2047] == s->n)
+            continue;
+        size_t sum = 0;
+        for (int d = 0; d < 2048; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < s->n; i++)
+            to[count[(from[i].ptr >> shift) & 2047]++] = from[i];
+        struct blk *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != s->blk)
+        memcpy(s->blk, from, s->n * sizeof(*from));
+}
+
+/* Marks blocks whose contents (and chunk header) can be read. */
+static void index_blocks(struct scan *s)
+{
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct blk *b = &s->blk[i];
+        uintptr_t end = b->ptr + (b->extent ? b->extent : 1);
+        s->key[i] = b->ptr;
+        lo = b->ptr < lo ? b->ptr : lo;
+        hi = end > hi ? end : hi;
+        const struct seg *g = seg_of(s, b->ptr);
+        uint8_t st = UNREACHED;
+        if (g && g->r && end <= g->hi) {
+            st |= READABLE;
+            if (b->ptr - 2 * WORD >= g->lo)
+                st |= HEADER;
+        }
+        s->state[i] = st;
+    }
+    s->lo = lo;
+    s->span = hi > lo ? hi - lo : 0;
+}
+
+static int collect_blocks(struct scan *s)
+{
+    size_t cap = tm__live_count() + 1;
+    s->blk = scan_map(s, cap * sizeof(*s->blk));
+    s->key = scan_map(s, cap * sizeof(*s->key));
+    s->state = scan_map(s, cap);
+    struct blk *tmp = tm__map(cap * sizeof(*tmp));
+    size_t *count = tm__map(2048 * sizeof(*count));
+    int rc = -ENOMEM;
+    if (s->failed || !tmp || !count)
+        goto out_unmap;
+    s->cap = cap;
+    tm__live_foreach_unlocked(copy_block, s);
+    tm__live_tables_unlocked(exclude_table, s);
+    sort_blocks(s, tmp, count);
+    rc = 0;
+out_unmap:
+    tm__unmap(tmp, cap * sizeof(*tmp));
+    tm__unmap(count, 2048 * sizeof(*count));
+    return rc;
+}
+
+/* --- pointers --- */
+
+/* Valgrind's aligned_ptr_above_page0_is_vtable_addr: 'v' points into a
+ * readable file mapping at a table whose first two non-null words (within
+ * 20) point into executable file mappings. */
+static int is_vtable(const struct scan *s, uintptr_t v)
+{
+    if (v % WORD || v < 4096)
+        return 0;
+    const struct seg *g = seg_of(s, v);
+    if (!g || !g->file || !g->r)
+        return 0;
+    uintptr_t max = v + 20 * WORD;
+    if (max > g->hi - WORD)
+        max = g->hi - WORD;
+    int fns = 0;
+    for (uintptr_t a = v; a <= max; a += WORD) {
+        uintptr_t f = *(const uintptr_t *)a;
+        if (!f)
+            continue;
+        const struct seg *h = seg_of(s, f);
+        if (!h || !h->file || !h->x)
+            return 0;
+        if (++fns == 2)
+            return 1;
+    }
+    return 0;
+}
+
+/* Valgrind's default --leak-check-heuristics=all for an interior pointer
+ * 'w' into readable block 'b': 1 when it counts as a start pointer. */
+static int heuristic(const struct scan *s, const struct blk *b, uintptr_t w)
+{
+    const uintptr_t *d = (const uintptr_t *)b->ptr;
+    if (w == b->ptr + 3 * WORD) { /* stdstring: length capacity refcount chars */
+        uintptr_t cap = d[1];
+        if (3 * WORD + cap + 1 == b->extent && d[0] <= cap)
+            return 1;
+    }
+    if (w == b->ptr + WORD && d[0] > 0) {
+        if (b->extent - WORD == d[0]) /* length64 (sqlite) */
+            return 1;
+        if ((b->extent - WORD) % d[0] == 0) /* newarray: element count */
+            return 1;
+    }
+    if (w % WORD == 0 && w + WORD <= b->ptr + b->extent) { /* multipleinheritance */
+        uintptr_t inner = *(const uintptr_t *)w, first = d[0];
+        if (inner % WORD == 0 && inner >= 4096 && first % WORD == 0 && first >= 4096 && is_vtable(s, inner) &&
+            is_vtable(s, first))
+            return 1;
+    }
+    return 0;
+}
+
+/* Index of the block 'w' points into, or -1. */
+static inline long lookup(const struct scan *s, uintptr_t w)
+{
+    if (w - s->lo >= s->span)
+        return -1;
+    size_t lo = 0, hi = s->n;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (s->key[mid] <= w)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const struct blk *b = &s->blk[lo];
+    if (w == b->ptr)
+        return (long)lo;
+    if (w - b->ptr >= b->extent)
+        return -1;
+    if (s->state[lo] & HEADER) { /* the address of the next malloc chunk */
+        uintptr_t size = ((const uintptr_t *)b->ptr)[-1];
+        if (!(size & 2) && w == b->ptr - 2 * WORD + (size & ~(uintptr_t)7))
+            return -1;
+    }
+    return (long)lo;
+}
+
+static inline void push(struct scan *s, size_t i)
+{
+    if (s->nwork < s->capwork)
+        s->work[s->nwork++] = (uint32_t)i;
+    else
+        s->failed = 1;
+}
+
+static inline void set_kind(struct scan *s, size_t i, int kind)
+{
+    s->state[i] = (uint8_t)((s->state[i] & ~KIND_MASK) | kind);
+}
+
+/* A word seen in a root ('definite') or in a possible/reachable block. */
+static void visit(struct scan *s, uintptr_t w, int definite)
+{
+    long i = lookup(s, w);
+    if (i < 0)
+        return;
+    int kind = s->state[i] & KIND_MASK;
+    if (kind == REACHABLE)
+        return;
+    const struct blk *b = &s->blk[i];
+    int start = w == b->ptr || ((s->state[i] & READABLE) && heuristic(s, b, w));
+    if (start && definite) {
+        set_kind(s, (size_t)i, REACHABLE);
+        push(s, (size_t)i);
+    } else if (kind == UNREACHED) {
+        set_kind(s, (size_t)i, POSSIBLE);
+        push(s, (size_t)i);
+    }
+}
+
+static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
+{
+    for (uintptr_t a = (lo + WORD - 1) & ~(WORD - 1); a + WORD <= hi; a += WORD) {
+        uintptr_t w = *(const uintptr_t *)a;
+        if (w - s->lo < s->span)
+            visit(s, w, definite);
+    }
+}
+
+/* --- roots --- */
+
+/* First block that ends after 'a'. */
+static size_t first_block_after(const struct scan *s, uintptr_t a)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->key[mid] + s->blk[mid].extent <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Root memory [lo, hi) minus the heap blocks lying in it (mmapped chunks). */
+static void scan_piece(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    for (size_t i = first_block_after(s, lo); lo < hi; i++) {
+        if (i >= s->n || s->key[i] >= hi) {
+            scan_words(s, lo, hi, 1);
+            return;
+        }
+        if (s->key[i] > lo)
+            scan_words(s, lo, s->key[i], 1);
+        uintptr_t end = (s->key[i] + s->blk[i].extent + WORD - 1) & ~(WORD - 1);
+        if (end > lo)
+            lo = end;
+    }
+}
+
+static void scan_root(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    for (size_t i = 0; i < s->nexcl && lo < hi; i++) {
+        const struct range *e = &s->excl[i];
+        if (e->hi <= lo || e->lo >= hi)
+            continue;
+        if (e->lo > lo)
+            scan_piece(s, lo, e->lo);
+        lo = e->hi;
+    }
+    if (lo < hi)
+        scan_piece(s, lo, hi);
+}
+
+static void sort_ranges(struct range *r, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct range x = r[i];
+        size_t j = i;
+        for (; j > 0 && r[j - 1].lo > x.lo; j--)
+            r[j] = r[j - 1];
+        r[j] = x;
+    }
+}
+
+static void scan_mappings(struct scan *s)
+{
+    sort_ranges(s->excl, s->nexcl);
+    for (size_t i = 0; i < s->nseg; i++) {
+        const struct seg *g = &s->seg[i];
+        if (!g->root)
+            continue;
+        uintptr_t sp = UINTPTR_MAX; /* a stack: only above its lowest pointer */
+        for (size_t k = 0; k < s->nsps; k++)
+            if (s->sps[k] >= g->lo && s->sps[k] < g->hi && s->sps[k] < sp)
+                sp = s->sps[k];
+        uintptr_t lo = sp == UINTPTR_MAX || sp - g->lo < RED_ZONE ? g->lo : sp - RED_ZONE;
+        scan_root(s, lo, g->hi);
+    }
+}
+
+static void scan_threads(struct scan *s, const struct tm__world *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        const struct tm__thread *t = &w->threads[i];
+        if (t->state != TM_THREAD_PARKED && t->state != TM_THREAD_IN_SYSCALL)
+            continue;
+        for (int r = 0; r < t->nregs; r++)
+            if (t->regs[r] - s->lo < s->span)
+                visit(s, t->regs[r], 1);
+    }
+}
+
+/* --- the flood and the cliques --- */
+
+static void flood(struct scan *s)
+{
+    while (s->nwork) {
+        size_t i = s->work[--s->nwork];
+        uint8_t st = s->state[i];
+        if (!(st & READABLE))
+            continue;
+        const struct blk *b = &s->blk[i];
+        scan_words(s, b->ptr, b->ptr + b->extent, (st & KIND_MASK) == REACHABLE);
+    }
+}
+
+/* Valgrind's clique pass: every block still unreached, in address order,
+ * leads a clique and turns the unreached blocks it reaches (through start
+ * or interior pointers) indirect. */
+static void cliques(struct scan *s)
+{
+    for (size_t leader = 0; leader < s->n; leader++) {
+        if ((s->state[leader] & KIND_MASK) != UNREACHED)
+            continue;
+        push(s, leader);
+        while (s->nwork) {
+            size_t i = s->work[--s->nwork];
+            if (!(s->state[i] & READABLE))
+                continue;
+            const struct blk *b = &s->blk[i];
+            uintptr_t end = b->ptr + b->extent;
+            for (uintptr_t a = b->ptr; a + WORD <= end; a += WORD) {
+                long k = lookup(s, *(const uintptr_t *)a);
+                if (k >= 0 && (size_t)k != leader && (s->state[k] & KIND_MASK) == UNREACHED) {
+                    set_kind(s, (size_t)k, INDIRECT);
+                    push(s, (size_t)k);
+                }
+            }
+        }
+    }
+}
+
+/* Everything between the stopped world and the verdict per block. */
+static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
+{
+    int rc = collect_blocks(s);
+    if (rc < 0)
+        return rc;
+    exclude(s, w->threads, w->cap * sizeof(*w->threads));
+    s->sps = scan_map(s, (w->n + 1) * sizeof(*s->sps));
+    s->capwork = 2 * s->n + 16; /* a block is pushed at most twice a pass */
+    s->work = scan_map(s, s->capwork * sizeof(*s->work));
+    if (s->failed)
+        return -ENOMEM;
+    if ((rc = read_maps(s)) < 0)
+        return rc;
+    exclude(s, s->maps, s->mapscap);
+    if ((rc = parse_maps(s)) < 0)
+        return rc;
+    index_blocks(s);
+    s->sps[s->nsps++] = own_sp;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->threads[i].state == TM_THREAD_PARKED)
+            s->sps[s->nsps++] = w->threads[i].sp;
+    scan_mappings(s);
+    scan_threads(s, w);
+    flood(s);
+    cliques(s);
+    return s->failed ? -ENOMEM : 0;
+}
+
+/* --- results --- */
+
+struct agg {
+    uint32_t stack, kind; /* kind + 1; 0 = empty slot */
+    uint64_t bytes, blocks;
+};
+
+static const int kind_of[] = {[UNREACHED] = TM_LEAK_DEFINITE, [POSSIBLE] = TM_LEAK_POSSIBLE,
+                              [REACHABLE] = TM_LEAK_REACHABLE, [INDIRECT] = TM_LEAK_INDIRECT};
+
+static struct agg *agg_slot(struct agg *t, size_t mask, uint32_t stack, uint32_t kind)
+{
+    size_t i = ((uint64_t)stack * 4 + kind) * 0x9e3779b97f4a7c15ull >> 20 & mask;
+    while (t[i].kind && (t[i].stack != stack || t[i].kind != kind + 1))
+        i = (i + 1) & mask;
+    t[i].stack = stack;
+    t[i].kind = kind + 1;
+    return &t[i];
+}
+
+static int aggregate(const struct scan *s, struct tm__leak_result *res)
+{
+    size_t slots = 64;
+    while (slots < 2 * s->n + 16)
+        slots *= 2;
+    struct agg *t = tm__map(slots * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    size_t used = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct blk *b = &s->blk[i];
+        int k = kind_of[s->state[i] & KIND_MASK];
+        res->bytes[k] += b->weight;
+        res->blocks[k] += b->count;
+        struct agg *a = agg_slot(t, slots - 1, b->stack, (uint32_t)k);
+        used += a->blocks == 0;
+        a->bytes += b->weight;
+        a->blocks += b->count;
+    }
+    int rc = 0;
+    res->mapped = (used ? used : 1) * sizeof(*res->stacks);
+    res->stacks = tm__map(res->mapped);
+    if (!res->stacks) {
+        rc = -ENOMEM;
+        goto out_unmap;
+    }
+    for (size_t i = 0; i < slots; i++)
+        if (t[i].kind)
+            res->stacks[res->nstacks++] = (struct tm__leak_stack){t[i].stack, t[i].kind - 1, t[i].bytes, t[i].blocks};
+    res->checked = 1;
+out_unmap:
+    tm__unmap(t, slots * sizeof(*t));
+    return rc;
+}
+
+static void release(struct scan *s)
+{
+    tm__unmap(s->blk, s->cap * sizeof(*s->blk));
+    tm__unmap(s->key, s->cap * sizeof(*s->key));
+    tm__unmap(s->state, s->cap);
+    tm__unmap(s->work, s->capwork * sizeof(*s->work));
+    tm__unmap(s->sps, s->nsps ? s->nsps * sizeof(*s->sps) : 1);
+    tm__unmap(s->seg, s->segcap * sizeof(*s->seg));
+    tm__unmap(s->maps, s->mapscap);
+    tm__unmap(s, sizeof(*s));
+}
+
+/* --- entry --- */
+
+/* One line about threads that could not be stopped; -EBUSY when one of
+ * them runs user code (memory moves under the scan: no honest verdict). */
+static int judge_world(const struct tm__world *w)
+{
+    if (w->running) {
+        tm__warn("leak check: %d thread(s) could not be stopped and kept running; leaks left unchecked",
+                 w->running);
+        return -EBUSY;
+    }
+    if (w->unstoppable)
+        tm__warn("leak check: %d thread(s) blocked in a system call could not be stopped (the signal is "
+                 "blocked); their whole stacks were scanned instead",
+                 w->unstoppable);
+    return 0;
+}
+
+static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
+{
+    struct scan *s = tm__map(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    tm__lock_acquire(&scan_lock);
+    exclude(s, s, sizeof(*s));
+    exclude_own_modules(s);
+    tm__live_lock_all();
+    struct tm__world world;
+    int rc = tm__world_stop(&world);
+    if (rc == 0) {
+        rc = judge_world(&world);
+        if (rc == 0)
+            rc = classify(s, &world, own_sp);
+        tm__world_resume(&world);
+    }
+    tm__live_unlock_all();
+    if (rc == 0)
+        rc = aggregate(s, res);
+    release(s);
+    tm__lock_release(&scan_lock);
+    if (rc < 0 && rc != -EBUSY)
+        tm__warn("leak check failed: %s; leaks left unchecked", tm__strerror(-rc));
+    return rc;
+}
+
+/* An address just below the caller's frame. */
+static __attribute__((noinline)) uintptr_t stack_here(void)
+{
+    volatile uintptr_t here = 0;
+    __asm__ volatile("" : : "r"(&here) : "memory");
+    return (uintptr_t)&here;
+}
+
+/* noinline with __builtin_unwind_init(): the caller's callee-saved registers
+ * are spilled into this frame, which the scan of our own stack covers. */
+__attribute__((noinline)) int tm__leak_scan(struct tm__leak_result *res)
 {
     memset(res, 0, sizeof(*res));
-    return -ENOSYS;
+    __builtin_unwind_init();
+    int saved = errno;
+    int rc = run_scan(res, stack_here());
+    errno = saved;
+    return rc;
 }
 
 void tm__leak_result_release(struct tm__leak_result *res)

@@ -1,0 +1,352 @@
+/* stopthreads.c - holding the program's other threads still for a leak scan.
+ *
+ * A leak scan reads every thread's registers and stack; a thread that runs
+ * meanwhile can move the only pointer to a block from a place not yet read
+ * to one already read and make the scan report a false leak. So, like
+ * LeakSanitizer's StopTheWorld but with a signal instead of ptrace (which
+ * needs a tracer task, fails under gdb/strace and in many containers), every
+ * other thread is sent TM_STOP_SIGNAL, whose handler copies the interrupted
+ * context's general registers and stack pointer into the thread's slot and
+ * then waits on a futex until the scan is over.
+ *
+ * Invariants and choices:
+ *  - The handler is installed only while a scan runs and the previous action
+ *    is restored after it, except when a signal we sent may still be pending
+ *    (a thread that did not take it within the timeout): then our handler
+ *    stays, because the signal's default action would kill the process. A
+ *    signal of that number not sent by us (si_code SI_QUEUE with our pid and
+ *    our cookie) is passed on to the program's handler.
+ *  - Threads are signalled with rt_tgsigqueueinfo and a cookie, so a late
+ *    delivery of our own signal is recognised and ignored.
+ *  - Slots are mapped once per scan with room for twice the threads seen at
+ *    the start; the handler only ever reads 'cur' and writes its own slot.
+ *  - New threads created before their creator parked are found by listing
+ *    /proc/self/task again until no new one appears.
+ *  - A thread that blocks the signal, or does not park within about two
+ *    seconds, is "unstoppable": if /proc/self/task/T/syscall shows it blocked
+ *    in a system call we take its stack pointer and the call's arguments from
+ *    there; if it runs user code nothing is known (state RUNNING), and the
+ *    caller decides (leakscan.c leaves the result unchecked).
+ *  - Nothing here allocates or takes a shim lock: /proc is read with
+ *    open/read/getdents64 into stack buffers and slots come from tm__map(). */
+#define _GNU_SOURCE
+#include "shim/shim.h"
+#include "shim/leakscan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define TM_STOP_SIGNAL (SIGRTMAX - 2)
+#define WAIT_NS (2000000000LL)
+
+static _Atomic(struct tm__world *) cur;
+static atomic_int parking;
+static atomic_int inside;
+static struct sigaction old_action;
+static int stay_installed; /* our handler kept because a signal may be pending */
+static const int cookie;
+
+static long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static void pause_briefly(void)
+{
+    struct timespec t = {0, 500000};
+    nanosleep(&t, NULL);
+}
+
+static void chain(int sig, siginfo_t *si, void *ctx)
+{
+    if (old_action.sa_flags & SA_SIGINFO) {
+        if (old_action.sa_sigaction)
+            old_action.sa_sigaction(sig, si, ctx);
+    } else if (old_action.sa_handler != SIG_IGN && old_action.sa_handler != SIG_DFL) {
+        old_action.sa_handler(sig);
+    }
+}
+
+static void save_context(struct tm__thread *t, const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    int n = NGREG < TM_REGS_MAX ? NGREG : TM_REGS_MAX;
+    for (int i = 0; i < n; i++)
+        t->regs[i] = (uintptr_t)uc->uc_mcontext.gregs[i];
+    t->nregs = n;
+    t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    for (int i = 0; i < 31 && i < TM_REGS_MAX; i++)
+        t->regs[i] = (uintptr_t)uc->uc_mcontext.regs[i];
+    t->nregs = 31;
+    t->sp = (uintptr_t)uc->uc_mcontext.sp;
+#else
+#error "leak scan: registers of a signal context are not known for this architecture"
+#endif
+}
+
+static void on_stop(int sig, siginfo_t *si, void *ctx)
+{
+    int saved = errno;
+    atomic_fetch_add(&inside, 1);
+    int ours = si->si_code == SI_QUEUE && si->si_pid == getpid() && si->si_value.sival_ptr == (void *)&cookie;
+    struct tm__world *w = atomic_load(&cur);
+    if (ours && w && atomic_load(&parking)) {
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        for (size_t i = 0; i < w->n; i++) {
+            struct tm__thread *t = &w->threads[i];
+            if (t->tid != tid)
+                continue;
+            save_context(t, ctx);
+            __atomic_store_n(&t->state, TM_THREAD_PARKED, __ATOMIC_RELEASE);
+            break;
+        }
+        while (atomic_load(&parking))
+            syscall(SYS_futex, &parking, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    }
+    atomic_fetch_sub(&inside, 1);
+    errno = saved;
+    if (!ours)
+        chain(sig, si, ctx);
+}
+
+/* Reads a small /proc file into 'buf'; returns its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+static uint64_t parse_hex(const char **s)
+{
+    const char *p = *s;
+    uint64_t v = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+        p += 2;
+    for (;; p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                                                  : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+        if (d < 0)
+            break;
+        v = v * 16 + (uint64_t)d;
+    }
+    *s = p;
+    return v;
+}
+
+/* 1 when thread 'tid' has our signal blocked. */
+static int blocks_signal(pid_t tid)
+{
+    char path[64], buf[4096];
+    tm__snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+    if (read_small(path, buf, sizeof(buf)) < 0)
+        return 0;
+    const char *p = strstr(buf, "\nSigBlk:");
+    if (!p)
+        return 0;
+    p += 8;
+    uint64_t mask = parse_hex(&p);
+    return (mask >> (TM_STOP_SIGNAL - 1)) & 1;
+}
+
+/* Describes a thread we could not stop from /proc/self/task/T/syscall:
+ * "nr a1 .. a6 sp pc" while in a system call, "running" otherwise. */
+static void describe_unstoppable(struct tm__thread *t)
+{
+    char path[64], buf[512];
+    tm__snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)t->tid);
+    if (read_small(path, buf, sizeof(buf)) <= 0) {
+        t->state = TM_THREAD_GONE; /* exited meanwhile */
+        return;
+    }
+    t->state = TM_THREAD_RUNNING;
+    if (buf[0] == 'r')
+        return;
+    if (buf[0] == '-') /* blocked, but not in a system call */
+        return;
+    const char *p = buf;
+    uint64_t f[9];
+    int n = 0;
+    while (n < 9 && *p && *p != '\n') {
+        f[n] = n == 0 ? (uint64_t)strtoull(p, (char **)&p, 10) : parse_hex(&p);
+        n++;
+        while (*p == ' ')
+            p++;
+    }
+    if (n < 9)
+        return;
+    for (int i = 1; i <= 6; i++)
+        t->regs[t->nregs++] = (uintptr_t)f[i];
+    t->sp = (uintptr_t)f[7];
+    t->state = TM_THREAD_IN_SYSCALL;
+}
+
+static int known(const struct tm__world *w, pid_t tid)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->threads[i].tid == tid)
+            return 1;
+    return 0;
+}
+
+/* Lists /proc/self/task; with 'w' NULL only counts. Returns the number of
+ * threads added (or counted), or -errno. */
+static long list_threads(struct tm__world *w)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    pid_t self = (pid_t)syscall(SYS_gettid), helper = atomic_load(&tm__helper_tid);
+    char buf[4096];
+    long added = 0, n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+        for (long off = 0; off < n;) {
+            const char *name = buf + off + 19; /* d_ino, d_off, d_reclen, d_type */
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + 16, sizeof(reclen));
+            off += reclen;
+            pid_t tid = (pid_t)strtol(name, NULL, 10);
+            if (tid <= 0 || tid == self || tid == helper)
+                continue;
+            if (!w) {
+                added++;
+            } else if (!known(w, tid) && w->n < w->cap) {
+                memset(&w->threads[w->n], 0, sizeof(w->threads[0]));
+                w->threads[w->n].tid = tid;
+                w->threads[w->n].state = TM_THREAD_SENT;
+                w->n++;
+                added++;
+            }
+        }
+    }
+    close(fd);
+    return n < 0 ? -EIO : added;
+}
+
+static void signal_from(struct tm__world *w, size_t first)
+{
+    pid_t pid = getpid();
+    for (size_t i = first; i < w->n; i++) {
+        struct tm__thread *t = &w->threads[i];
+        if (blocks_signal(t->tid)) {
+            t->state = TM_THREAD_RUNNING; /* described after the wait */
+            continue;
+        }
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        si.si_signo = TM_STOP_SIGNAL;
+        si.si_code = SI_QUEUE;
+        si.si_pid = pid;
+        si.si_uid = getuid();
+        si.si_value.sival_ptr = (void *)&cookie;
+        if (syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, TM_STOP_SIGNAL, &si) < 0)
+            t->state = TM_THREAD_GONE;
+    }
+}
+
+/* Waits until every signalled thread parked or the deadline passed. */
+static void wait_parked(struct tm__world *w, long deadline)
+{
+    for (;;) {
+        int waiting = 0;
+        for (size_t i = 0; i < w->n; i++)
+            if (__atomic_load_n(&w->threads[i].state, __ATOMIC_ACQUIRE) == TM_THREAD_SENT)
+                waiting++;
+        if (!waiting || now_ns() > deadline)
+            return;
+        pause_briefly();
+    }
+}
+
+static int install(void)
+{
+    if (stay_installed)
+        return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_stop;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    return sigaction(TM_STOP_SIGNAL, &sa, &old_action) < 0 ? -errno : 0;
+}
+
+int tm__world_stop(struct tm__world *w)
+{
+    memset(w, 0, sizeof(*w));
+    long count = list_threads(NULL);
+    if (count < 0)
+        return (int)count;
+    w->cap = (size_t)count * 2 + 64;
+    w->threads = tm__map(w->cap * sizeof(*w->threads));
+    if (!w->threads)
+        return -ENOMEM;
+    int rc = install();
+    if (rc < 0) {
+        tm__unmap(w->threads, w->cap * sizeof(*w->threads));
+        memset(w, 0, sizeof(*w));
+        return rc;
+    }
+    w->handler_installed = 1;
+    atomic_store(&parking, 1);
+    atomic_store(&cur, w);
+    long deadline = now_ns() + WAIT_NS;
+    size_t first = 0;
+    while (list_threads(w) > 0 || first < w->n) {
+        signal_from(w, first);
+        first = w->n;
+        wait_parked(w, deadline);
+        if (now_ns() > deadline)
+            break;
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        struct tm__thread *t = &w->threads[i];
+        int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+        if (st == TM_THREAD_SENT || st == TM_THREAD_RUNNING) {
+            if (st == TM_THREAD_SENT)
+                stay_installed = 1; /* our signal may arrive later */
+            describe_unstoppable(t);
+            if (t->state == TM_THREAD_GONE)
+                continue;
+            w->unstoppable++;
+            w->running += t->state == TM_THREAD_RUNNING;
+        }
+    }
+    return 0;
+}
+
+void tm__world_resume(struct tm__world *w)
+{
+    if (!w->threads)
+        return;
+    atomic_store(&parking, 0);
+    syscall(SYS_futex, &parking, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+    long deadline = now_ns() + WAIT_NS;
+    while (atomic_load(&inside) > 0 && now_ns() < deadline)
+        pause_briefly();
+    atomic_store(&cur, NULL);
+    if (w->handler_installed && !stay_installed)
+        sigaction(TM_STOP_SIGNAL, &old_action, NULL);
+    if (atomic_load(&inside) == 0)
+        tm__unmap(w->threads, w->cap * sizeof(*w->threads));
+    memset(w, 0, sizeof(*w));
+}
