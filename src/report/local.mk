@@ -26,3 +26,7 @@ TESTS += tests/unit/check_symbolize
 tests_unit_check_symbolize_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) \
 	-g -O0 -fno-omit-frame-pointer
 tests_unit_check_symbolize_LDADD = $(TM_REPORT_CHECK_LIBS)
+# leaks, suppressions and the leak gate (tracemem leaks / tracemem check)
+libtmreport_la_SOURCES += src/report/suppress.c src/report/suppress.h \
+	src/report/leaks.c src/report/leaks.h \
+	src/report/gate.c src/report/gate.h src/report/gate_render.c

@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "report/snapshot.h"
 #include "report/stats.h"
@@ -25,6 +26,8 @@ int cmd_run(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_leaks(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 
@@ -77,5 +80,19 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
 
 /* Parses a non-negative integer; -1 when 'arg' is not one. */
 long long tm__parse_count(const char *arg);
+
+/* Runs 'argv' with the shim preloaded and the TRACEMEM_* variables of
+ * 'vars' ({name, value} pairs, value NULL: unchanged, ending with a NULL
+ * name) set, and waits for it (cmd_run.c). Returns its exit status
+ * (128+N when killed by signal N), -1 after printing why when the shim
+ * cannot be found; '*child' is its pid. */
+int tm__run_under_shim(char **argv, const char *const vars[][2],
+                       pid_t *child);
+
+/* Appends the suppressions of 'path' to 'supp' (cmd_leaks.c); prints
+ * "tracemem: FILE:LINE: what is wrong" and returns TM_EXIT_USAGE when
+ * the file is unreadable or malformed. */
+struct tm_suppressions;
+int tm__load_suppressions(struct tm_suppressions *supp, const char *path);
 
 #endif /* TM_TOOLS_BUILTIN_H */

@@ -22,6 +22,8 @@ static const struct cmd_struct commands[] = {
     { "symbolize", cmd_symbolize, "add function/file/line to a snapshot" },
     { "top", cmd_top, "where memory was allocated (tracemalloc statistics)" },
     { "diff", cmd_diff, "what grew between two snapshots (compare_to)" },
+    { "leaks", cmd_leaks, "leaked blocks by stack and kind, Valgrind-style" },
+    { "check", cmd_check, "CI leak gate: limits, suppressions, baselines" },
 };
 
 static void usage(FILE *fp)

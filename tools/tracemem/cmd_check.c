@@ -1,0 +1,408 @@
+/* cmd_check.c - tracemem check: the CI leak gate (SPEC section 7).
+ *
+ * Reads snapshot FILEs, or runs PROGRAM under the shim with a leak check
+ * at exit into a private directory and reads what every process of the
+ * run wrote (the latest checked snapshot of each). Exit status: PROGRAM's
+ * own status when it is not 0 (the report is still written); else 0 when
+ * the gate passed, 1 when it failed, 2 for usage errors, unreadable or
+ * invalid input and snapshots without a leak check.
+ */
+#include "config.h"
+
+#include "builtin.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report/gate.h"
+
+static const char usage[] =
+    "usage: tracemem check [--kinds LIST] [--max-leaked-bytes N]\n"
+    "                      [--max-leaked-blocks N] [--suppressions FILE]...\n"
+    "                      [--baseline FILE] [--update-baseline FILE]\n"
+    "                      [--format text|json|junit|sarif|github] [-o FILE]\n"
+    "                      (FILE... | -- PROGRAM [ARGS...])\n"
+    "Fails (exit 1) when the leaks not suppressed exceed the limits (default\n"
+    "0 bytes and 0 blocks of kinds definite,indirect) or, with --baseline,\n"
+    "when a leak stack is new or grew. With PROGRAM, a non-zero exit status\n"
+    "of PROGRAM is kept as tracemem's own. See tracemem-check(1).\n";
+
+typedef struct check_args {
+    unsigned kinds;
+    tm_gate_opts gate;
+    int have_limit;
+    tm_suppressions supp;
+    tm_baseline baseline;
+    const char *update;
+    tm_gate_format format;
+    const char *output;
+    char **files;           /* FILE... or NULL */
+    int nfiles;
+    char **program;         /* PROGRAM ARGS..., or NULL */
+} check_args;
+
+enum { OPT_KINDS = 256, OPT_MAX_BYTES, OPT_MAX_BLOCKS, OPT_SUPP,
+       OPT_BASELINE, OPT_UPDATE };
+
+static int limit_option(const char *name, const char *arg, int64_t *out)
+{
+    long long v = tm__parse_count(arg);
+
+    if (v < 0)
+        return tm__usage_error("check", "%s: '%s' is not a non-negative "
+                               "number", name, arg);
+    *out = v;
+    return 0;
+}
+
+static int load_baseline(check_args *a, const char *path)
+{
+    tm_error err = { "" };
+
+    if (tm_baseline_load(&a->baseline, path, &err) == 0) {
+        a->gate.baseline = &a->baseline;
+        a->gate.baseline_file = path;
+        return 0;
+    }
+    fprintf(stderr, "tracemem: %s\n", err.what);
+    return TM_EXIT_USAGE;
+}
+
+static int check_option(check_args *a, int opt, const char *arg)
+{
+    int v;
+
+    switch (opt) {
+    case OPT_KINDS:
+        if ((v = tm_leak_kinds_parse(arg)) < 0)
+            return tm__usage_error("check", "--kinds: '%s' is not a list of "
+                                   "definite, indirect, possible, "
+                                   "reachable, all", arg);
+        a->kinds = (unsigned)v;
+        return 0;
+    case OPT_MAX_BYTES:
+        a->have_limit = 1;
+        return limit_option("--max-leaked-bytes", arg, &a->gate.max_bytes);
+    case OPT_MAX_BLOCKS:
+        a->have_limit = 1;
+        return limit_option("--max-leaked-blocks", arg, &a->gate.max_blocks);
+    case OPT_SUPP: return tm__load_suppressions(&a->supp, arg);
+    case OPT_BASELINE:
+        if (a->gate.baseline)
+            return tm__usage_error("check", "--baseline given twice");
+        return load_baseline(a, arg);
+    case OPT_UPDATE: a->update = arg; return 0;
+    case 'o': a->output = arg; return 0;
+    case 'F':
+        if ((v = tm_gate_format_parse(arg)) < 0)
+            return tm__usage_error("check", "--format: unknown format '%s' "
+                                   "(text, json, junit, sarif, github)", arg);
+        a->format = (tm_gate_format)v;
+        return 0;
+    }
+    return tm__usage_error("check", "bad option '%s'", arg ? arg : "?");
+}
+
+/* Parses argv; everything after the first "--" is PROGRAM. Returns 0,
+ * TM_EXIT_USAGE, or -1 after --help. */
+static int parse_check(int argc, char **argv, check_args *a)
+{
+    static const struct option longopts[] = {
+        { "kinds", required_argument, NULL, OPT_KINDS },
+        { "max-leaked-bytes", required_argument, NULL, OPT_MAX_BYTES },
+        { "max-leaked-blocks", required_argument, NULL, OPT_MAX_BLOCKS },
+        { "suppressions", required_argument, NULL, OPT_SUPP },
+        { "baseline", required_argument, NULL, OPT_BASELINE },
+        { "update-baseline", required_argument, NULL, OPT_UPDATE },
+        { "format", required_argument, NULL, 'F' },
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    int opt, rc, nopt = argc;
+
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            nopt = i;
+            a->program = argv + i + 1;
+            break;
+        }
+    opterr = 0;
+    while ((opt = getopt_long(nopt, argv, "o:h", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (opt == '?' || opt == ':')
+            return tm__usage_error("check", "bad option '%s'",
+                                   argv[optind - 1]);
+        if ((rc = check_option(a, opt, optarg)))
+            return rc;
+    }
+    a->files = argv + optind;
+    a->nfiles = nopt - optind;
+    if (a->program && (!*a->program || a->nfiles))
+        return tm__usage_error("check", a->nfiles ? "give FILE or -- PROGRAM,"
+                               " not both" : "expected a PROGRAM after --");
+    if (!a->program && a->nfiles < 1)
+        return tm__usage_error("check", "expected a snapshot FILE or -- "
+                               "PROGRAM [ARGS...]");
+    if (a->have_limit) {    /* a limit not given is then no limit */
+        a->gate.max_bytes = a->gate.max_bytes == -2 ? -1 : a->gate.max_bytes;
+        a->gate.max_blocks = a->gate.max_blocks == -2 ? -1 : a->gate.max_blocks;
+    } else {
+        a->gate.max_bytes = a->gate.max_blocks = 0;
+    }
+    return 0;
+}
+
+/* --- the snapshots --- */
+
+typedef struct snaps {
+    size_t n;
+    tm_snapshot **v;
+} snaps;
+
+static void snaps_free(snaps *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        tm_snapshot_free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static int snaps_add(snaps *s, tm_snapshot *snap)
+{
+    tm_snapshot **v = realloc(s->v, (s->n + 1) * sizeof *v);
+
+    if (!v) {
+        tm_snapshot_free(snap);
+        fprintf(stderr, "tracemem: check: out of memory\n");
+        return TM_EXIT_USAGE;
+    }
+    s->v = v;
+    v[s->n++] = snap;
+    return 0;
+}
+
+static int checked(const tm_snapshot *s)
+{
+    return s->has_leaks && s->leaks_checked;
+}
+
+/* Keeps, for each process, its checked snapshot with the highest
+ * sequence number; the others are freed. */
+static void latest_per_process(snaps *s)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n; i++) {
+        tm_snapshot *cur = s->v[i];
+        size_t j;
+
+        for (j = 0; j < n && s->v[j]->pid != cur->pid; j++)
+            ;
+        if (!checked(cur)) {
+            tm_snapshot_free(cur);
+        } else if (j == n) {
+            s->v[n++] = cur;
+        } else if (cur->seq > s->v[j]->seq) {
+            tm_snapshot_free(s->v[j]);
+            s->v[j] = cur;
+        } else {
+            tm_snapshot_free(cur);
+        }
+    }
+    s->n = n;
+}
+
+/* Loads and symbolizes every snapshot in 'dir', then removes the files
+ * and the directory. */
+static int collect_dir(const char *dir, snaps *s)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4400];
+    int rc = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        tm_snapshot *snap;
+
+        if (e->d_name[0] == '.')
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+            (int)sizeof path)
+            continue;
+        if (rc == 0 && len > 5 && strcmp(e->d_name + len - 5, ".json") == 0 &&
+            (rc = tm__load(path, 1, &snap)) == 0)
+            rc = snaps_add(s, snap);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+    return rc;
+}
+
+/* Runs a->program under the shim; returns its status, or -1 when it could
+ * not be run at all. */
+static int run_checked(check_args *a, snaps *s)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], output[4200];
+    const char *vars[][2] = {
+        { "TRACEMEM_OUTPUT", output },
+        { "TRACEMEM_AT_EXIT", "leaks" },
+        { NULL, NULL },
+    };
+    pid_t child = 0;
+    int status;
+
+    snprintf(dir, sizeof dir, "%s/tracemem-check.XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "tracemem: %s: cannot create: %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    snprintf(output, sizeof output, "%s/tracemem.%%e.%%p.%%n.json", dir);
+    status = tm__run_under_shim(a->program, vars, &child);
+    if (collect_dir(dir, s) || status < 0)
+        return -1;
+    latest_per_process(s);
+    if (s->n == 0 && status == 0) {
+        fprintf(stderr, "tracemem: %s: no leak check was written (is it a "
+                "statically linked program?)\n", a->program[0]);
+        return -1;
+    }
+    return status;
+}
+
+static int load_files(check_args *a, snaps *s)
+{
+    for (int i = 0; i < a->nfiles; i++) {
+        tm_snapshot *snap;
+        int rc;
+
+        if ((rc = tm__load(a->files[i], 1, &snap)) ||
+            (rc = snaps_add(s, snap)))
+            return rc;
+        if (!checked(snap)) {
+            fprintf(stderr, "tracemem: %s: leaks were not checked in this "
+                    "snapshot (nothing to gate on; take it with "
+                    "TRACEMEM_AT_EXIT=leaks or tracemem_leak_check())\n",
+                    a->files[i]);
+            return TM_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* --- judging and writing --- */
+
+static int update_baseline(check_args *a, tm_leak_report *r)
+{
+    tm_error err = { "" };
+    json_t *j;
+    int rc;
+
+    if (tm_baseline_write(r, a->update, &err)) {
+        fprintf(stderr, "tracemem: %s\n", err.what);
+        return TM_EXIT_USAGE;
+    }
+    if (a->gate.baseline)
+        return 0;
+    /* no --baseline: judged against the baseline just written */
+    j = tm_baseline_json(r);
+    rc = tm_baseline_from_json(&a->baseline, j, a->update, &err);
+    json_decref(j);
+    if (rc) {
+        fprintf(stderr, "tracemem: %s\n", err.what);
+        return TM_EXIT_USAGE;
+    }
+    a->gate.baseline = &a->baseline;
+    a->gate.baseline_file = a->update;
+    return 0;
+}
+
+static int write_report(check_args *a, tm_leak_report *r, tm_gate *g)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    tm_error err = { "" };
+    int rc = 0;
+
+    if (!fp) {
+        fprintf(stderr, "tracemem: check: out of memory\n");
+        return TM_EXIT_USAGE;
+    }
+    tm_gate_render(fp, r, g, a->format);
+    if (fclose(fp) ||
+        tm_write_file_atomic(a->output ? a->output : "-", text, len, &err)) {
+        fprintf(stderr, "tracemem: %s\n", err.what[0] ? err.what
+                                                      : "check: out of memory");
+        rc = TM_EXIT_USAGE;
+    }
+    free(text);
+    return rc;
+}
+
+static int judge(check_args *a, snaps *s, int status)
+{
+    tm_leak_report r;
+    tm_gate g = { 0 };
+    int rc;
+
+    if (tm_leak_report_build(&r, s->v, s->n, a->kinds, &a->supp)) {
+        fprintf(stderr, "tracemem: check: out of memory\n");
+        return TM_EXIT_USAGE;
+    }
+    if (a->update && (rc = update_baseline(a, &r)))
+        goto out;
+    tm_gate_eval(&r, &a->gate, &g);
+    g.argv = a->program;
+    g.status = status;
+    if ((rc = write_report(a, &r, &g)))
+        goto out;
+    rc = g.failed ? TM_EXIT_FAIL : TM_EXIT_OK;
+out:
+    tm_leak_report_free(&r);
+    return rc;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    check_args a = { .kinds = TM_KINDS_CHECK,
+                     .gate = { .max_bytes = -2, .max_blocks = -2 } };
+    snaps s = { 0, NULL };
+    int rc, status = 0;
+
+    if ((rc = parse_check(argc, argv, &a)))
+        goto out;
+    if (a.program) {
+        if ((status = run_checked(&a, &s)) < 0) {
+            rc = TM_EXIT_USAGE;
+            goto out;
+        }
+        if (!s.n && status)
+            fprintf(stderr, "tracemem: %s: exited with status %d before "
+                    "its leak check\n", a.program[0], status);
+    } else if ((rc = load_files(&a, &s))) {
+        goto out;
+    }
+    rc = s.n || !status ? judge(&a, &s, status) : 0;
+    if (status)
+        rc = status;    /* the program's failure is kept */
+out:
+    snaps_free(&s);
+    tm_suppressions_free(&a.supp);
+    tm_baseline_free(&a.baseline);
+    return rc < 0 ? TM_EXIT_OK : rc;
+}

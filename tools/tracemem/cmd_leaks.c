@@ -1,0 +1,113 @@
+/* cmd_leaks.c - tracemem leaks: the leaks section of a snapshot as loss
+ * records, Valgrind-style, with suppressions. */
+#include "config.h"
+
+#include "builtin.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/leaks.h"
+
+static const char usage[] =
+    "usage: tracemem leaks FILE [--kinds LIST] [--suppressions FILE]...\n"
+    "                      [--gen-suppressions] [--format text|json]\n"
+    "Lists the leaked blocks of a snapshot grouped by allocation stack and\n"
+    "kind, biggest first, with a LEAK SUMMARY. --kinds is a comma-separated\n"
+    "list of definite, indirect, possible, reachable or all (default\n"
+    "definite,indirect,possible).\n";
+
+#define KINDS_LEAKS (TM_KINDS_CHECK | (1u << TM_LEAK_POSSIBLE))
+
+enum { OPT_KINDS = 256, OPT_SUPP, OPT_GEN };
+
+int tm__load_suppressions(tm_suppressions *supp, const char *path)
+{
+    tm_error err = { "" };
+
+    if (tm_suppressions_load(supp, path, &err) == 0)
+        return 0;
+    fprintf(stderr, "tracemem: %s\n", err.what);
+    return TM_EXIT_USAGE;
+}
+
+static int show(tm_snapshot *snap, unsigned kinds, tm_suppressions *supp,
+                int gen, tm_format format)
+{
+    tm_leak_report r;
+
+    if (tm_leak_report_build(&r, &snap, 1, kinds, supp)) {
+        fprintf(stderr, "tracemem: %s: out of memory\n", snap->file);
+        return TM_EXIT_USAGE;
+    }
+    if (gen) {
+        tm_leak_render_suppressions(stdout, &r);
+    } else if (format == TM_FORMAT_JSON) {
+        json_t *j = tm_leak_render_json(&r);
+
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(j);
+    } else {
+        tm_leak_render_text(stdout, &r);
+    }
+    tm_leak_report_free(&r);
+    return fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "kinds", required_argument, NULL, OPT_KINDS },
+        { "suppressions", required_argument, NULL, OPT_SUPP },
+        { "gen-suppressions", no_argument, NULL, OPT_GEN },
+        { "format", required_argument, NULL, 'F' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    tm_suppressions supp = { 0, NULL };
+    tm_snapshot *snap = NULL;
+    int opt, rc = 0, gen = 0, v;
+    unsigned kinds = KINDS_LEAKS;
+    tm_format format = TM_FORMAT_TEXT;
+
+    opterr = 0;
+    while (rc == 0 &&
+           (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_KINDS:
+            if ((v = tm_leak_kinds_parse(optarg)) < 0)
+                rc = tm__usage_error("leaks", "--kinds: '%s' is not a list of "
+                                     "definite, indirect, possible, "
+                                     "reachable, all", optarg);
+            kinds = (unsigned)v;
+            break;
+        case OPT_SUPP: rc = tm__load_suppressions(&supp, optarg); break;
+        case OPT_GEN: gen = 1; break;
+        case 'F':
+            if ((v = tm__format_parse(optarg)) < 0)
+                rc = tm__usage_error("leaks", "--format: unknown format '%s' "
+                                     "(text, json)", optarg);
+            format = (tm_format)v;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            goto out;
+        default:
+            rc = tm__usage_error("leaks", "bad option '%s'", argv[optind - 1]);
+        }
+    }
+    if (rc)
+        goto out;
+    if (argc - optind != 1) {
+        rc = tm__usage_error("leaks", "expected one snapshot FILE");
+        goto out;
+    }
+    if ((rc = tm__load(argv[optind], 1, &snap)))
+        goto out;
+    rc = show(snap, kinds, &supp, gen, format);
+out:
+    tm_snapshot_free(snap);
+    tm_suppressions_free(&supp);
+    return rc;
+}
