@@ -56,3 +56,5 @@ TESTS += tests/integration/shim_exit.sh
 check_PROGRAMS += tests/progs/shim_env
 tests_progs_shim_env_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_env.sh tests/integration/shim_snapshots.sh
+
+TESTS += tests/integration/shim_real.sh
