@@ -1,6 +1,6 @@
 /* rcgc.h - reference counting with CPython's generational cycle collector.
  *
- * Objects are allocated by librcgc with a hidden 32-byte header in front of
+ * Objects are allocated by librcgc with a hidden 24-byte header in front of
  * the caller's fields; the caller holds plain pointers to its fields and
  * manages them with rcgc_incref()/rcgc_decref(). Objects whose type has a
  * 'traverse' function are tracked by a three-generation collector that
@@ -60,7 +60,7 @@ typedef struct rcgc_type {
 /* Allocates an object of 'type' with 'size' bytes of zeroed fields and
  * returns a new reference (refcount 1), tracked when type->traverse is set.
  * May run an automatic collection first. NULL with errno ENOMEM (or EINVAL
- * for a NULL type, ENOMEM for 'size' of 1 GiB or more). */
+ * for a NULL type, ENOMEM for 'size' over 1 TiB). */
 RCGC_API void *rcgc_new(const rcgc_type *type, size_t size);
 
 /* Adds a reference to 'obj'. NULL is ignored. */

@@ -92,7 +92,7 @@ static int visit_decref(void *obj, void *arg)
 static void subtract_refs(gchead *young)
 {
     for (gchead *h = gc_next(young); h != young; h = gc_next(h))
-        h->tr->type->traverse(AS_OBJ(h), visit_decref, NULL);
+        gc_type(h)->traverse(AS_OBJ(h), visit_decref, NULL);
 }
 
 /* The main collection's update_refs and subtract_refs in one pass: an
@@ -118,7 +118,7 @@ static size_t update_and_subtract_refs(gchead *young, unsigned generation)
     for (gchead *h = gc_next(young); h != young; h = gc_next(h)) {
         if (!gc_is_collecting(h))
             init_refs(h);
-        h->tr->type->traverse(AS_OBJ(h), visit_decref_gen, (void *)(uintptr_t)generation);
+        gc_type(h)->traverse(AS_OBJ(h), visit_decref_gen, (void *)(uintptr_t)generation);
         n++;
     }
     return n;
@@ -134,7 +134,7 @@ static unsigned unreachable_kinds;
 
 static unsigned kind_of(const gchead *h)
 {
-    const rcgc_type *type = h->tr->type;
+    const rcgc_type *type = gc_type(h);
     unsigned k = 0;
     if (type->legacy_del)
         k |= KIND_LEGACY;
@@ -183,7 +183,7 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
     while (h != young) {
         if (gc_get_refs(h)) {
             /* traverse may append to 'young': read next afterwards */
-            h->tr->type->traverse(AS_OBJ(h), visit_reachable, young);
+            gc_type(h)->traverse(AS_OBJ(h), visit_reachable, young);
             h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
             gc_set_gen(h, to_gen);
             prev = h;
@@ -219,7 +219,7 @@ static scan move_legacy_finalizers(gchead *unreachable, gchead *finalizers)
     for (gchead *h = gc_next(unreachable); h != unreachable; h = next) {
         h->next &= ~NEXT_UNREACHABLE;
         next = gc_next(h);
-        const rcgc_type *type = h->tr->type;
+        const rcgc_type *type = gc_type(h);
         if (type->legacy_del) {
             h->prev &= ~PREV_COLLECTING;
             tm__gc_list_move(h, finalizers);
@@ -246,18 +246,18 @@ static int visit_move(void *obj, void *arg)
 static void move_legacy_finalizer_reachable(gchead *finalizers)
 {
     for (gchead *h = gc_next(finalizers); h != finalizers; h = gc_next(h))
-        h->tr->type->traverse(AS_OBJ(h), visit_move, finalizers);
+        gc_type(h)->traverse(AS_OBJ(h), visit_move, finalizers);
 }
 
 /* PEP 442: each object's finalizer runs once; objects are moved to 'seen'
  * first because a finalizer may free others of the list. */
 static void finalize_garbage(gchead *collectable)
 {
-    _Alignas(16) gchead seen;
+    gchead seen;
     tm__gc_list_init(&seen);
     while (!tm__gc_list_empty(collectable)) {
         gchead *h = gc_next(collectable);
-        void (*fin)(void *) = h->tr->type->finalize;
+        void (*fin)(void *) = gc_type(h)->finalize;
         tm__gc_list_move(h, &seen);
         if (fin && !(h->prev & PREV_FINALIZED)) {
             h->prev |= PREV_FINALIZED;
@@ -302,9 +302,9 @@ static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
         void *obj = AS_OBJ(h);
         if (tm__gc.debug & RCGC_DEBUG_SAVEALL) {
             tm__gc_garbage_append(obj);
-        } else if (h->tr->type->clear) {
+        } else if (gc_type(h)->clear) {
             rcgc_incref(obj);
-            h->tr->type->clear(obj);
+            gc_type(h)->clear(obj);
             rcgc_decref(obj);
         }
         if (gc_next(collectable) == h)
@@ -316,7 +316,7 @@ static void handle_legacy_finalizers(gchead *finalizers, gchead *old, unsigned o
 {
     while (!tm__gc_list_empty(finalizers)) {
         gchead *h = gc_next(finalizers);
-        if ((tm__gc.debug & RCGC_DEBUG_SAVEALL) || h->tr->type->legacy_del)
+        if ((tm__gc.debug & RCGC_DEBUG_SAVEALL) || gc_type(h)->legacy_del)
             tm__gc_garbage_append(AS_OBJ(h));
         survive(h, old, old_gen);
     }
@@ -365,7 +365,7 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
     gchead *young = &tm__gc.gens[generation].head;
     unsigned old_gen = generation + 1 < NUM_GENERATIONS ? generation + 1 : generation;
     gchead *old = &tm__gc.gens[old_gen].head;
-    _Alignas(16) gchead unreachable, finalizers, final_unreachable;
+    gchead unreachable, finalizers, final_unreachable;
     tm__gc_list_init(&unreachable);
     tm__gc_list_init(&finalizers);
     tm__gc_list_init(&final_unreachable);

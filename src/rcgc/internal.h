@@ -1,26 +1,30 @@
 /* internal.h - librcgc's private structures: object header, generation
  * lists, the collector state and the statistics published to the shim.
  *
- * Object header (32 bytes on 64-bit, like CPython's PyGC_Head + PyObject):
+ * Object header (24 bytes on 64-bit; CPython's PyGC_Head + PyObject is 32):
  *
  *   next   next node in the generation list; 0 means "not tracked".
  *          During move_unreachable bit 0 (NEXT_UNREACHABLE) marks the
  *          members of the tentatively unreachable list, whose 'next' chain
  *          is then the only valid link.
- *   prev   previous node | flags (low 4 bits). Between update_refs and the
+ *   prev   previous node | flags (low 3 bits). Between update_refs and the
  *          end of move_unreachable, the collected list is singly linked and
  *          'prev' holds gc_refs << REFS_SHIFT instead of a pointer (the
  *          COLLECTING flag says so); move_unreachable restores the links.
  *          For a dead object waiting in the trashcan 'prev' links the
  *          trash list.
- *   tr     the type record (type pointer and live counts of that type).
  *   refcnt the reference count.
- *   size   the caller's field bytes (low 30 bits) and, in the top 2 bits,
- *          the generation of a tracked object (0..2, 3 = permanent): equal
- *          to the list it is in, except that during a collection of
- *          generation g the merged 'young' list holds objects marked <= g.
+ *   bits   the index of the type record (type pointer and live counts of
+ *          the type) in tm__gc.type_index (low 24 bits); the generation of
+ *          a tracked object (2 bits: 0..2, 3 = permanent), equal to the list
+ *          it is in, except that during a collection of generation g the
+ *          merged 'young' list holds objects marked <= g; BITS_LARGE for an
+ *          object allocated with malloc, whose field size is then stored in
+ *          the 8 bytes before the header (pool objects get it from the
+ *          pool's block size).
  *
- * Nodes and list heads are 16-byte aligned (malloc), so 4 flag bits fit.
+ * Headers sit at 8 mod 16 so that the caller's fields are 16-byte aligned;
+ * 3 flag bits fit in pointers to them.
  */
 #ifndef RCGC_INTERNAL_H
 #define RCGC_INTERNAL_H
@@ -33,6 +37,7 @@
 
 typedef struct typerec {
     const rcgc_type *type;
+    uint32_t index;
     size_t count, bytes;   /* live objects; written by the program, read atomically */
     struct typerec *next;  /* registry list: append-only, published with release */
 } typerec;
@@ -40,24 +45,26 @@ typedef struct typerec {
 typedef struct gchead {
     uintptr_t next;
     uintptr_t prev;
-    typerec *tr;
     uint32_t refcnt;
-    uint32_t size;
+    uint32_t bits;
 } gchead;
 
 _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
+#define HEAD_SIZE sizeof(gchead)
 
 #define NEXT_UNREACHABLE ((uintptr_t)1)
 #define PREV_FINALIZED ((uintptr_t)1)
 #define PREV_COLLECTING ((uintptr_t)2)
 #define PREV_WEAKREFS ((uintptr_t)4)
-#define PREV_FROZEN ((uintptr_t)8)
-#define PREV_FLAGS ((uintptr_t)15)
-#define REFS_SHIFT 4
+#define PREV_FLAGS ((uintptr_t)7)
+#define REFS_SHIFT 3
 
-#define SIZE_MASK 0x3fffffffu
-#define GEN_SHIFT 30
+#define BITS_INDEX 0x00ffffffu
+#define BITS_GEN_SHIFT 24
+#define BITS_GEN (3u << BITS_GEN_SHIFT)
+#define BITS_LARGE (1u << 26)
 #define GEN_PERMANENT 3u
+#define MAX_SIZE ((size_t)1 << 40)
 
 #define AS_HEAD(obj) ((gchead *)(obj) - 1)
 #define AS_OBJ(h) ((void *)((gchead *)(h) + 1))
@@ -65,35 +72,6 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 /* relaxed atomic access for what the section reads from another thread */
 #define PUB_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define PUB_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-
-static inline gchead *gc_next(const gchead *h)
-{
-    return (gchead *)(h->next & ~NEXT_UNREACHABLE);
-}
-static inline gchead *gc_prev(const gchead *h)
-{
-    return (gchead *)(h->prev & ~PREV_FLAGS);
-}
-static inline void gc_set_prev(gchead *h, gchead *p)
-{
-    h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)p;
-}
-static inline unsigned gc_gen(const gchead *h)
-{
-    return h->size >> GEN_SHIFT;
-}
-static inline void gc_set_gen(gchead *h, unsigned g)
-{
-    h->size = (h->size & SIZE_MASK) | (g << GEN_SHIFT);
-}
-static inline size_t gc_size(const gchead *h)
-{
-    return h->size & SIZE_MASK;
-}
-static inline int gc_is_tracked(const gchead *h)
-{
-    return h->next != 0;
-}
 
 /* --- lists (circular, with a sentinel head) --- */
 void tm__gc_list_init(gchead *list);
@@ -109,7 +87,7 @@ size_t tm__gc_list_size(const gchead *list);
 #define EVENT_RING 16
 
 typedef struct gen {
-    _Alignas(16) gchead head;
+    gchead head;
     long threshold;
     long count;
 } gen;
@@ -128,7 +106,7 @@ typedef struct cbentry {
 
 struct tm__gc_state {
     gen gens[NUM_GENERATIONS];
-    _Alignas(16) gchead permanent;
+    gchead permanent;
     int initialized;
     int enabled;
     int collecting;
@@ -152,12 +130,48 @@ struct tm__gc_state {
     int trash_depth;
     /* type registry */
     typerec *types;                  /* list head, published with release */
+    typerec **type_index;            /* by index, see gchead.bits */
+    size_t type_index_cap;
     typerec **type_table;
     size_t type_table_cap, ntypes;
     typerec *last_type;
 };
 
 extern struct tm__gc_state tm__gc;
+
+static inline gchead *gc_next(const gchead *h)
+{
+    return (gchead *)(h->next & ~NEXT_UNREACHABLE);
+}
+static inline gchead *gc_prev(const gchead *h)
+{
+    return (gchead *)(h->prev & ~PREV_FLAGS);
+}
+static inline void gc_set_prev(gchead *h, gchead *p)
+{
+    h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)p;
+}
+static inline unsigned gc_gen(const gchead *h)
+{
+    return (h->bits & BITS_GEN) >> BITS_GEN_SHIFT;
+}
+static inline void gc_set_gen(gchead *h, unsigned g)
+{
+    h->bits = (h->bits & ~BITS_GEN) | (g << BITS_GEN_SHIFT);
+}
+static inline typerec *gc_rec(const gchead *h)
+{
+    return tm__gc.type_index[h->bits & BITS_INDEX];
+}
+static inline const rcgc_type *gc_type(const gchead *h)
+{
+    return gc_rec(h)->type;
+}
+static inline int gc_is_tracked(const gchead *h)
+{
+    return h->next != 0;
+}
+
 
 void tm__gc_init(void);
 static inline void gc_ensure_init(void)
@@ -167,8 +181,9 @@ static inline void gc_ensure_init(void)
 }
 
 /* pool.c */
-void *tm__gc_alloc(size_t n);
-void tm__gc_free(void *ptr, size_t n);
+gchead *tm__gc_alloc(size_t size);
+void tm__gc_free(gchead *h);
+size_t tm__gc_bytes(const gchead *h);
 
 /* object.c */
 void tm__gc_dealloc(gchead *h);

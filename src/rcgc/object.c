@@ -135,10 +135,21 @@ static typerec *type_record(const rcgc_type *type)
     while ((r = tm__gc.type_table[j]) && r->type != type)
         j = (j + 1) & (cap - 1);
     if (!r) {
+        if (tm__gc.ntypes == tm__gc.type_index_cap) {
+            size_t icap = tm__gc.type_index_cap ? tm__gc.type_index_cap * 2 : 64;
+            typerec **ix;
+            if (icap > (size_t)BITS_INDEX + 1 ||
+                !(ix = realloc(tm__gc.type_index, icap * sizeof *ix)))
+                return NULL;
+            tm__gc.type_index = ix;
+            tm__gc.type_index_cap = icap;
+        }
         r = calloc(1, sizeof *r);
         if (!r)
             return NULL;
         r->type = type;
+        r->index = (uint32_t)tm__gc.ntypes;
+        tm__gc.type_index[r->index] = r;
         r->next = tm__gc.types;
         tm__gc.type_table[j] = r;
         tm__gc.ntypes++;
@@ -156,25 +167,24 @@ void *rcgc_new(const rcgc_type *type, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    if (size > SIZE_MASK) {
+    if (size > MAX_SIZE) {
         errno = ENOMEM;
         return NULL;
     }
     gc_ensure_init();
     typerec *tr = type_record(type);
-    gchead *h = tr ? tm__gc_alloc(sizeof *h + size) : NULL;
+    gchead *h = tr ? tm__gc_alloc(size) : NULL;
     if (!h) {
         errno = ENOMEM;
         return NULL;
     }
     h->next = 0;
     h->prev = 0;
-    h->tr = tr;
     h->refcnt = 1;
-    h->size = (uint32_t)size;
+    h->bits = (h->bits & BITS_LARGE) | tr->index;
     memset(h + 1, 0, size);
     PUB_SET(tr->count, tr->count + 1);
-    PUB_SET(tr->bytes, tr->bytes + sizeof *h + size);
+    PUB_SET(tr->bytes, tr->bytes + tm__gc_bytes(h));
     if (type->traverse) {
         gen *g0 = &tm__gc.gens[0];
         PUB_SET(g0->count, g0->count + 1);
@@ -215,7 +225,7 @@ size_t rcgc_refcount(const void *obj)
 
 const rcgc_type *rcgc_typeof(const void *obj)
 {
-    return AS_HEAD(obj)->tr->type;
+    return gc_type(AS_HEAD(obj));
 }
 
 /* --- tracking --- */
@@ -223,7 +233,7 @@ const rcgc_type *rcgc_typeof(const void *obj)
 void rcgc_track(void *obj)
 {
     gchead *h = AS_HEAD(obj);
-    if (gc_is_tracked(h) || !h->tr->type->traverse || h->refcnt == 0)
+    if (gc_is_tracked(h) || !gc_type(h)->traverse || h->refcnt == 0)
         return;
     gc_ensure_init();
     gc_set_gen(h, 0);
@@ -234,8 +244,7 @@ void tm__gc_untrack(gchead *h)
 {
     if (!gc_is_tracked(h))
         return;
-    if (h->prev & PREV_FROZEN) {
-        h->prev &= ~PREV_FROZEN;
+    if (gc_gen(h) == GEN_PERMANENT) {
         PUB_SET(tm__gc.frozen, tm__gc.frozen - 1);
     }
     tm__gc_list_remove(h);
@@ -266,7 +275,7 @@ static int call_with_ref(gchead *h, void (*fn)(void *))
     fn(AS_OBJ(h));
     if (--h->refcnt == 0)
         return 0;
-    if (h->tr->type->traverse && !gc_is_tracked(h)) {
+    if (gc_type(h)->traverse && !gc_is_tracked(h)) {
         gc_set_gen(h, 0);
         tm__gc_list_append(h, &tm__gc.gens[0].head);
     }
@@ -275,7 +284,7 @@ static int call_with_ref(gchead *h, void (*fn)(void *))
 
 static void dealloc_now(gchead *h)
 {
-    const rcgc_type *type = h->tr->type;
+    const rcgc_type *type = gc_type(h);
     if (type->finalize && !(h->prev & PREV_FINALIZED)) {
         h->prev |= PREV_FINALIZED;
         if (call_with_ref(h, type->finalize))
@@ -289,12 +298,12 @@ static void dealloc_now(gchead *h)
         type->clear(AS_OBJ(h));
     if (type->destroy)
         type->destroy(AS_OBJ(h));
-    typerec *tr = h->tr;
+    typerec *tr = gc_rec(h);
     PUB_SET(tr->count, tr->count - 1);
-    PUB_SET(tr->bytes, tr->bytes - sizeof *h - gc_size(h));
+    PUB_SET(tr->bytes, tr->bytes - tm__gc_bytes(h));
     if (type->traverse && tm__gc.gens[0].count > 0)
         PUB_SET(tm__gc.gens[0].count, tm__gc.gens[0].count - 1);
-    tm__gc_free(h, sizeof *h + gc_size(h));
+    tm__gc_free(h);
 }
 
 /* Frees an object whose refcount reached zero. Nested deallocations deeper
@@ -336,11 +345,11 @@ void tm__gc_report_too_small(const gchead *h, const char *where)
             "object refcount : %lu\n"
             "object type name: %s\n",
             where, AS_OBJ(h), (unsigned long)h->refcnt,
-            h->tr->type->name ? h->tr->type->name : "?");
+            gc_type(h)->name ? gc_type(h)->name : "?");
 }
 
 void tm__gc_debug_object(const char *msg, const gchead *h)
 {
-    const char *name = h->tr->type->name;
+    const char *name = gc_type(h)->name;
     fprintf(stderr, "gc: %s <%s %p>\n", msg, name ? name : "?", AS_OBJ(h));
 }

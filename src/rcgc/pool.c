@@ -3,7 +3,9 @@
  * their size, so that freeing finds the pool by masking the address, and a
  * pool that becomes empty goes back to malloc.
  *
- * Objects over POOL_MAX_BLOCK bytes (header included) use malloc. With
+ * Blocks start at 8 mod 16, so that the fields after the 24-byte header
+ * are 16-byte aligned like malloc's. Objects over POOL_MAX_BLOCK bytes
+ * (header included) use malloc, with their size in 8 bytes in front. With
  * RCGC_MALLOC=malloc in the environment every object uses malloc, so that
  * tracemem (or valgrind) sees each object as its own block, like
  * PYTHONMALLOC=malloc for CPython.
@@ -56,9 +58,14 @@ static int malloc_only(void)
     return use_malloc;
 }
 
+static size_t round16(size_t n)
+{
+    return (n + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
+}
+
 static unsigned size_class(size_t n)
 {
-    return (unsigned)((n + POOL_ALIGN - 1) / POOL_ALIGN) - 1;
+    return (unsigned)(round16(n) / POOL_ALIGN) - 1;
 }
 
 static void avail_push(pool *p)
@@ -90,7 +97,7 @@ static pool *pool_new(unsigned cls)
         return NULL;
     }
     p->free = NULL;
-    p->bump = (char *)p + ((sizeof *p + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1));
+    p->bump = (char *)p + round16(sizeof *p) + 8;
     p->end = (char *)p + POOL_SIZE;
     p->nused = 0;
     p->cls = cls;
@@ -98,37 +105,57 @@ static pool *pool_new(unsigned cls)
     return p;
 }
 
-/* Memory for an object of 'n' bytes (header included), 16-byte aligned. */
-void *tm__gc_alloc(size_t n)
+/* Memory for an object with 'size' bytes of fields: the header, with
+ * BITS_LARGE set in 'bits' when it comes from malloc (other bits zero). */
+gchead *tm__gc_alloc(size_t size)
 {
-    if (n > POOL_MAX_BLOCK || malloc_only())
-        return malloc(n);
+    size_t n = HEAD_SIZE + size;
+    if (n > POOL_MAX_BLOCK || malloc_only()) {
+        size_t *raw = malloc(sizeof(size_t) + n);
+        if (!raw)
+            return NULL;
+        raw[0] = size;
+        gchead *h = (gchead *)(raw + 1);
+        h->bits = BITS_LARGE;
+        return h;
+    }
     unsigned cls = size_class(n);
     size_t bsize = (size_t)(cls + 1) * POOL_ALIGN;
     pool *p = avail[cls];
     if (!p && !(p = pool_new(cls)))
         return NULL;
-    void *b;
+    gchead *h;
     if (p->free) {
-        b = p->free;
+        h = (gchead *)p->free;
         p->free = p->free->next;
     } else {
-        b = p->bump;
+        h = (gchead *)p->bump;
         p->bump += bsize;
     }
     p->nused++;
     if (!p->free && p->bump + bsize > p->end)
         avail_remove(p);
-    return b;
+    h->bits = 0;
+    return h;
 }
 
-/* Frees what tm__gc_alloc(n) returned. */
-void tm__gc_free(void *ptr, size_t n)
+/* The memory an object occupies: header plus fields, rounded up to 16. */
+size_t tm__gc_bytes(const gchead *h)
 {
-    if (n > POOL_MAX_BLOCK || malloc_only()) {
-        free(ptr);
+    if (h->bits & BITS_LARGE)
+        return round16(HEAD_SIZE + ((const size_t *)h)[-1]);
+    const pool *p = (const pool *)((uintptr_t)h & ~(uintptr_t)(POOL_SIZE - 1));
+    return (size_t)(p->cls + 1) * POOL_ALIGN;
+}
+
+/* Frees what tm__gc_alloc returned. */
+void tm__gc_free(gchead *h)
+{
+    if (h->bits & BITS_LARGE) {
+        free((size_t *)h - 1);
         return;
     }
+    void *ptr = h;
     pool *p = (pool *)((uintptr_t)ptr & ~(uintptr_t)(POOL_SIZE - 1));
     size_t bsize = (size_t)(p->cls + 1) * POOL_ALIGN;
     int was_full = !p->free && p->bump + bsize > p->end;

@@ -276,7 +276,7 @@ long rcgc_get_referrers(void *obj, void (*fn)(void *referrer, void *arg), void *
         gchead *list = &tm__gc.gens[i].head;
         for (gchead *h = gc_next(list); h != list && !failed; h = gc_next(h)) {
             refscan r = {obj, 0};
-            h->tr->type->traverse(AS_OBJ(h), visit_find, &r);
+            gc_type(h)->traverse(AS_OBJ(h), visit_find, &r);
             if (r.found)
                 failed = objvec_push(&o, AS_OBJ(h)) < 0;
         }
@@ -293,7 +293,7 @@ long rcgc_get_referents(void *obj, void (*fn)(void *referent, void *arg), void *
 {
     objvec o = {0};
     int failed = 0;
-    int (*traverse)(void *, rcgc_visit_fn, void *) = AS_HEAD(obj)->tr->type->traverse;
+    int (*traverse)(void *, rcgc_visit_fn, void *) = gc_type(AS_HEAD(obj))->traverse;
     if (traverse)
         failed = traverse(obj, visit_collect, &o) != 0;
     return objvec_deliver(&o, failed, fn, arg);
@@ -308,7 +308,6 @@ void rcgc_freeze(void)
     for (int i = 0; i < NUM_GENERATIONS; i++) {
         gchead *list = &tm__gc.gens[i].head;
         for (gchead *h = gc_next(list); h != list; h = gc_next(h)) {
-            h->prev |= PREV_FROZEN;
             gc_set_gen(h, GEN_PERMANENT);
             n++;
         }
@@ -323,7 +322,6 @@ void rcgc_unfreeze(void)
     gc_ensure_init();
     gchead *list = &tm__gc.permanent;
     for (gchead *h = gc_next(list); h != list; h = gc_next(h)) {
-        h->prev &= ~PREV_FROZEN;
         gc_set_gen(h, NUM_GENERATIONS - 1);
     }
     tm__gc_list_merge(list, &tm__gc.gens[NUM_GENERATIONS - 1].head);

@@ -1093,7 +1093,7 @@ START_TEST(test_gc_section_json)
         if (!strcmp(name, "list")) {
             seen_list = 1;
             ck_assert_int_eq(count, 3);
-            ck_assert_int_eq(bytes, 3 * (32 + (json_int_t)sizeof(node)));
+            ck_assert_int_eq(bytes, 3 * ((24 + (json_int_t)sizeof(node) + 15) / 16 * 16));
         } else if (!strcmp(name, "tuple")) {
             seen_tuple = 1;
             ck_assert_int_eq(count, 1); /* kept by SAVEALL */
