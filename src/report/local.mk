@@ -30,3 +30,12 @@ tests_unit_check_symbolize_LDADD = $(TM_REPORT_CHECK_LIBS)
 libtmreport_la_SOURCES += src/report/suppress.c src/report/suppress.h \
 	src/report/leaks.c src/report/leaks.h \
 	src/report/gate.c src/report/gate.h src/report/gate_render.c
+# flamegraph, export, trend: folding, SVG/HTML flame graphs, speedscope and
+# pprof (own protobuf encoder, zlib), growth fits over snapshot series.
+libtmreport_la_SOURCES += \
+	src/report/flame.c src/report/flame.h \
+	src/report/export.c src/report/export.h \
+	src/report/protobuf.c src/report/protobuf.h \
+	src/report/trend.c src/report/trend.h
+libtmreport_la_CFLAGS += $(ZLIB_CFLAGS)
+libtmreport_la_LIBADD += $(ZLIB_LIBS) -lm

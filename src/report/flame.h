@@ -1,0 +1,143 @@
+/* flame.h - folded stacks and flame graphs (tracemem flamegraph, and the
+ * folded/speedscope exports).
+ *
+ * A folded stack is Brendan Gregg's one-line form of a call stack: the
+ * logical frames from the outermost (main, or the thread's start routine)
+ * to the innermost (the caller of malloc) joined by ';'. A frame is named
+ * by its function, or "MODULE+0xOFFSET" when the function is unknown
+ * ("0xADDRESS" outside any module), and inlined calls are expanded into
+ * frames of their own, so "main;parse;read_config" may be three frames of
+ * one return address. ';' inside a name becomes ':' and control
+ * characters become ' ' so a line can always be split again.
+ *
+ * Each metric weighs a stack by bytes:
+ *
+ *   live         traces[].size, the blocks live when the snapshot was taken
+ *   peak         peak.traces[].size, the live set at the peak record
+ *   allocations  traces[].allocated_size, everything ever allocated
+ *   leaked       leaks.stacks[].bytes of the kinds asked for (definite and
+ *                indirect by default)
+ *
+ * The flame graph is our own SVG: one <g> per frame holding a <title>
+ * tooltip, a <rect> whose width is proportional to the frame's bytes and
+ * a <text> label, colours from a hash of the function name (the same
+ * function has the same colour in every graph), frames narrower than 0.1
+ * pixel left out. The HTML variant embeds the same SVG with a little
+ * inline script for click-to-zoom and search; neither loads anything from
+ * outside. A differential graph sizes frames by NEW and colours them by
+ * NEW minus OLD for the same frame path: red for growth, blue for shrink,
+ * deeper for bigger changes.
+ */
+#ifndef TM_REPORT_FLAME_H
+#define TM_REPORT_FLAME_H
+
+#include <stdio.h>
+
+#include "report/snapshot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- metrics --- */
+
+typedef enum tm_metric {
+    TM_METRIC_LIVE,
+    TM_METRIC_PEAK,
+    TM_METRIC_ALLOCATIONS,
+    TM_METRIC_LEAKED,
+} tm_metric;
+
+/* "live", "peak", "allocations", "leaked" <-> the enum; parse returns -1
+ * for an unknown name. */
+int tm_metric_parse(const char *name);
+const char *tm_metric_name(tm_metric metric);
+
+/* Bit (1u << kind) for each leak kind counted by TM_METRIC_LEAKED. */
+#define TM_FLAME_DEFAULT_KINDS ((1u << TM_LEAK_DEFINITE) | (1u << TM_LEAK_INDIRECT))
+
+/* One weighed stack: 'stack' indexes snap->stacks; 'value' is bytes and
+ * 'count' blocks under the metric. */
+typedef struct tm_weight {
+    size_t stack;
+    uint64_t value;
+    uint64_t count;
+} tm_weight;
+
+/* The stacks of 'snap' weighed by 'metric' ('kinds' is a TM_LEAK_* bit
+ * set, used by TM_METRIC_LEAKED only), in file order, entries with no
+ * bytes left out. Stores a new array in '*out' (free()) and its length in
+ * '*n'. Returns 0; -EINVAL with 'err' filled when the snapshot has no
+ * such data (no peak record; leaks not checked); -ENOMEM. */
+int tm_metric_weights(const tm_snapshot *snap, tm_metric metric,
+                      unsigned kinds, tm_weight **out, size_t *n,
+                      tm_error *err);
+
+/* --- folding --- */
+
+/* The folded name of logical frame 'loc' (-1: the frame's own location,
+ * else inlined[loc]) of 'frame' into 'buf' (always terminated). Returns
+ * 'buf'. */
+char *tm_fold_name(const tm_snapshot *snap, const tm_frame *frame, int loc,
+                   char *buf, size_t len);
+
+/* The folded line of 'stack' ("[no frames]" for an empty stack). Returns
+ * a new string (free()) or NULL with errno ENOMEM. */
+char *tm_fold_stack(const tm_snapshot *snap, const tm_stack *stack);
+
+typedef struct tm_fold {
+    char *path;         /* owned */
+    uint64_t value;
+    uint64_t count;
+} tm_fold;
+
+/* Folded stacks, sorted by path (strcmp), each path once: stacks that
+ * differ only in what folding drops (line numbers, domains) are summed. */
+typedef struct tm_folded {
+    size_t n;
+    tm_fold *v;
+    uint64_t total;
+} tm_folded;
+
+/* Folds 'snap' under 'metric' (and 'kinds', see tm_metric_weights()) into
+ * 'out' (free with tm_folded_free()). Returns 0, -EINVAL with 'err' filled
+ * or -ENOMEM. */
+int tm_folded_compute(const tm_snapshot *snap, tm_metric metric,
+                      unsigned kinds, tm_folded *out, tm_error *err);
+void tm_folded_free(tm_folded *folded);
+
+/* Writes "PATH VALUE\n" for each entry: the input format of
+ * flamegraph.pl, inferno and speedscope. Returns 0 or -EIO. */
+int tm_folded_write(const tm_folded *folded, FILE *fp);
+
+/* --- flame graphs --- */
+
+typedef struct tm_flame_opts {
+    const char *title;      /* borrowed; NULL: "Flame graph" */
+    const char *subtitle;   /* borrowed; NULL: none */
+    const char *unit;       /* "bytes" when NULL */
+    int html;               /* HTML page with zoom and search */
+    double width;           /* pixels; 0: 1200 */
+    double min_width;       /* frames narrower are left out; 0: 0.1 */
+} tm_flame_opts;
+
+/* Writes the flame graph of 'folded' to 'fp'. With 'old' (may be NULL) it
+ * is a differential graph: widths from 'folded', colours from the
+ * difference to 'old' per frame path. Returns 0, -EIO or -ENOMEM. */
+int tm_flame_write(const tm_folded *folded, const tm_folded *old,
+                   const tm_flame_opts *opts, FILE *fp);
+
+/* The colour of a frame named 'name' in a plain flame graph: a warm
+ * "#rrggbb" that depends only on the name. Writes into 'buf' (8 bytes). */
+char *tm_flame_color(const char *name, char buf[8]);
+
+/* The colour of a frame that changed by 'delta' when the largest change
+ * of any frame is 'maxabs' (> 0): red for growth, blue for shrink, light
+ * grey for none. Writes into 'buf' (8 bytes). */
+char *tm_flame_diff_color(int64_t delta, uint64_t maxabs, char buf[8]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TM_REPORT_FLAME_H */
