@@ -451,7 +451,7 @@ int cmd_run(int argc, char **argv)
     struct timespec start;
     tm_snapshot *summary;
     int python = 0, status, rc;
-    char *shim;
+    char *shim, *output = NULL, cwd[PATH_MAX];
     pid_t child = 0;
     glob_t g;
 
@@ -460,16 +460,22 @@ int cmd_run(int argc, char **argv)
     if (!ra.output)
         ra.output = getenv("TRACEMEM_OUTPUT") && *getenv("TRACEMEM_OUTPUT")
                         ? getenv("TRACEMEM_OUTPUT") : DEFAULT_TEMPLATE;
+    /* Anchor a relative template here: the program may chdir(). */
+    if (ra.output[0] != '/' && getcwd(cwd, sizeof cwd) &&
+        asprintf(&output, "%s/%s", cwd, ra.output) > 0)
+        ra.output = output;
+    vars[V_OUTPUT][1] = ra.output;
     if (!(shim = find_shim()) || !readable(shim)) {
         fprintf(stderr, "tracemem: %s: cannot find the shim (set "
                 "TRACEMEM_SHIM)\n", shim ? shim : SHIM_NAME);
         free(shim);
+        free(output);
         return TM_EXIT_USAGE;
     }
     setup_env(shim, vars, python);
     free(shim);
-    clock_gettime(CLOCK_REALTIME, &start);
-    start.tv_nsec = 0;  /* file systems with coarse timestamps */
+    /* the clock file timestamps are taken from */
+    clock_gettime(CLOCK_REALTIME_COARSE, &start);
     status = run_program(argv + optind, &child);
     unsetenv("LD_PRELOAD");
     find_outputs(ra.output, &start, &g);
@@ -482,6 +488,7 @@ int cmd_run(int argc, char **argv)
     }
     tm_snapshot_free(summary);
     globfree(&g);
+    free(output);
     return status;
 }
 
