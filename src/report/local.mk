@@ -39,3 +39,7 @@ libtmreport_la_SOURCES += \
 	src/report/trend.c src/report/trend.h
 libtmreport_la_CFLAGS += $(ZLIB_CFLAGS)
 libtmreport_la_LIBADD += $(ZLIB_LIBS) -lm
+check_PROGRAMS += tests/unit/check_suppress
+TESTS += tests/unit/check_suppress
+tests_unit_check_suppress_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_suppress_LDADD = $(TM_REPORT_CHECK_LIBS)

@@ -16,6 +16,7 @@
 #include "report/suppress.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,7 +169,9 @@ static int frame_eq(const tm_supp_frame *p, const tm_snapshot *snap,
     m = tm_snapshot_frame_module(snap, x->f);
     switch (p->type) {
     case TM_SUPP_FUN:
-        return tm_glob_match(p->pattern, l->function ? l->function : "???");
+        return tm_glob_match(p->pattern, l->function ? l->function : "???") ||
+               (p->demangled && l->function &&
+                strcmp(p->demangled, l->function) == 0);
     case TM_SUPP_OBJ:
         return tm_glob_match(p->pattern, m ? m->path : "???");
     case TM_SUPP_SRC:
@@ -259,6 +262,29 @@ long tm_suppressions_match(const tm_suppressions *supp,
 
 /* --- parsing --- */
 
+typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
+
+/* 'name' demangled with libstdc++'s __cxa_demangle (loaded on first use,
+ * so that tracemem needs no C++ runtime); NULL when that is impossible. */
+static char *demangle(const char *name)
+{
+    static demangle_fn fn;
+    static int tried;
+    int status;
+    char *r;
+
+    if (!tried) {
+        void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+
+        tried = 1;
+        if (h)
+            fn = (demangle_fn)(uintptr_t)dlsym(h, "__cxa_demangle");
+    }
+    if (!fn || !(r = fn(name, NULL, NULL, &status)) || status != 0)
+        return NULL;
+    return r;
+}
+
 typedef struct parser {
     const char *name;
     int lineno;
@@ -283,8 +309,10 @@ static int parse_error(parser *p, const char *fmt, ...)
 
 static void suppression_free(tm_suppression *s)
 {
-    for (size_t i = 0; i < s->nframes; i++)
+    for (size_t i = 0; i < s->nframes; i++) {
         free(s->frames[i].pattern);
+        free(s->frames[i].demangled);
+    }
     free(s->frames);
     free(s->name);
     free(s->file);
@@ -409,7 +437,7 @@ static int parse_kinds(parser *p, tm_suppression *s, char *list)
 
 static int add_frame(parser *p, tm_suppression *s, char *line)
 {
-    tm_supp_frame f = { TM_SUPP_DOTS, NULL, 0 };
+    tm_supp_frame f = { TM_SUPP_DOTS, NULL, 0, NULL };
     tm_supp_frame *v;
     char *pat = line + 4;
 
@@ -442,9 +470,13 @@ static int add_frame(parser *p, tm_suppression *s, char *line)
             return PERR(p, "empty pattern in '%.4s' line", line);
         if (!(f.pattern = strdup(pat)))
             return -ENOMEM;
+        if (f.type == TM_SUPP_FUN && strncmp(pat, "_Z", 2) == 0 &&
+            !strpbrk(pat, "*?\\"))
+            f.demangled = demangle(pat);
     }
     if (!(v = realloc(s->frames, (s->nframes + 1) * sizeof *v))) {
         free(f.pattern);
+        free(f.demangled);
         return -ENOMEM;
     }
     s->frames = v;

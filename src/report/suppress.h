@@ -20,7 +20,9 @@
  * looked at). Valgrind shows the allocation function (malloc, calloc,
  * operator new ...) as the innermost frame; tracemem's stacks start at its
  * caller, so a first fun: line that matches an allocation function's name
- * may stand for it, and may also be left out.
+ * may stand for it, and may also be left out. The symbolizer demangles C++
+ * names while Valgrind's suppressions name mangled ones: a fun: line with
+ * a mangled name and no wildcard also matches its demangled form.
  *
  * The first suppression (files in the order given, lines in file order)
  * that matches a leak stack claims it; its counters say how many stacks,
@@ -53,6 +55,7 @@ typedef struct tm_supp_frame {
     tm_supp_frame_type type;
     char *pattern;      /* NULL for TM_SUPP_DOTS */
     int64_t line;       /* src:FILE:LINE; 0 for any line */
+    char *demangled;    /* fun:_Z... without wildcards, demangled; or NULL */
 } tm_supp_frame;
 
 #define TM_SUPP_MAX_FRAMES 24   /* Valgrind's VG_MAX_SUPP_CALLERS */
