@@ -58,3 +58,7 @@ tests_progs_shim_env_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_env.sh tests/integration/shim_snapshots.sh
 
 TESTS += tests/integration/shim_real.sh
+
+check_PROGRAMS += tests/progs/shim_peak
+tests_progs_shim_peak_CFLAGS = $(SHIM_PROG_CFLAGS)
+TESTS += tests/integration/shim_peak.sh
