@@ -6,6 +6,8 @@ noinst_LTLIBRARIES += librcgc_core.la
 librcgc_core_la_SOURCES = src/rcgc/internal.h src/rcgc/object.c src/rcgc/collect.c \
 	src/rcgc/weakref.c src/rcgc/stats.c src/rcgc/section.c \
 	src/rcgc/pool.c
+# calls between the library's own exported functions stay direct
+librcgc_core_la_CFLAGS = $(AM_CFLAGS) -fno-semantic-interposition
 
 lib_LTLIBRARIES += librcgc.la
 include_HEADERS += include/rcgc.h

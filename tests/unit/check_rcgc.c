@@ -508,6 +508,27 @@ START_TEST(test_gc_get_referents)
 }
 END_TEST
 
+/* header at most 32 bytes (24 here), fields 16-byte aligned like malloc's,
+ * small and large objects alike (run again with RCGC_MALLOC=malloc) */
+START_TEST(test_gc_object_layout)
+{
+    void *objs[64];
+    ck_assert_uint_le(sizeof(gchead), 32);
+    for (int i = 0; i < 64; i++) {
+        size_t size = (size_t)i * 13;
+        objs[i] = rcgc_new(i % 2 ? &int_type : &list_type, size < sizeof(node) ? sizeof(node) : size);
+        ck_assert_ptr_nonnull(objs[i]);
+        ck_assert_uint_eq((uintptr_t)objs[i] % 16, 0);
+        memset(objs[i], 0xab, size < sizeof(node) ? 0 : size); /* valgrind: writable */
+        if (i % 2 == 0)
+            memset(objs[i], 0, sizeof(node));
+    }
+    for (int i = 0; i < 64; i++)
+        rcgc_decref(objs[i]);
+    ck_assert_int_eq(destroyed, 64);
+}
+END_TEST
+
 /* --- deep structures (test_trashcan) --- */
 
 #define DEEP 1000000
@@ -1136,6 +1157,7 @@ static Suite *rcgc_suite(void)
     tcase_add_test(tc, test_gc_get_stats);
     tcase_add_test(tc, test_gc_freeze);
     tcase_add_test(tc, test_gc_is_tracked);
+    tcase_add_test(tc, test_gc_object_layout);
     tcase_add_test(tc, test_gc_is_finalized);
     tcase_add_test(tc, test_gc_get_referents);
     tcase_add_test(tc, test_gc_threshold_automatic);
