@@ -28,6 +28,9 @@ int cmd_top(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_trend(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 

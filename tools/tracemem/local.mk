@@ -31,3 +31,7 @@ tracemem_SOURCES += tools/tracemem/cmd_leaks.c tools/tracemem/cmd_check.c
 check_PROGRAMS += tests/progs/tm_cxx
 tests_progs_tm_cxx_SOURCES = tests/progs/tm_cxx.cc
 tests_progs_tm_cxx_CXXFLAGS = $(TM_PROG_CFLAGS)
+# tracemem flamegraph, export and trend
+tracemem_SOURCES += tools/tracemem/cmd_flamegraph.c \
+	tools/tracemem/cmd_export.c tools/tracemem/cmd_trend.c \
+	tools/tracemem/outfile.c tools/tracemem/outfile.h

@@ -24,6 +24,9 @@ static const struct cmd_struct commands[] = {
     { "diff", cmd_diff, "what grew between two snapshots (compare_to)" },
     { "leaks", cmd_leaks, "leaked blocks by stack and kind, Valgrind-style" },
     { "check", cmd_check, "CI leak gate: limits, suppressions, baselines" },
+    { "flamegraph", cmd_flamegraph, "SVG/HTML flame graph, or a differential one" },
+    { "export", cmd_export, "folded stacks, speedscope or pprof profile" },
+    { "trend", cmd_trend, "stacks that grow steadily over a series of snapshots" },
 };
 
 static void usage(FILE *fp)

@@ -1,0 +1,233 @@
+/* cmd_trend.c - tracemem trend: which stacks grow steadily over a series
+ * of snapshots of one process, and how fast.
+ *
+ * JSON output (an interface, documented in tracemem-trend(1)):
+ *
+ *   {"format": "tracemem-trend", "version": 1, "pid", "exe",
+ *    "min_growth", "min_r2",
+ *    "snapshots": [{"file", "seq", "time", "seconds", "current"}],
+ *    "steady": N, "omitted": N,
+ *    "stacks": [{"key", "growth", "first", "last", "slope_per_snapshot",
+ *                "slope_per_second", "r2", "decreases", "sizes": [...],
+ *                "frames": [FRAME]}]}
+ *
+ * where "seconds" and "slope_per_second" are null when the snapshots have
+ * no usable times, and FRAME is render.h's.
+ */
+#include "config.h"
+
+#include "builtin.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "report/render.h"
+#include "report/trend.h"
+
+static const char usage[] =
+    "usage: tracemem trend FILE... [--min-growth BYTES] [-n N]\n"
+    "                      [--format text|json]\n"
+    "Fits the live bytes of each stack over a series of snapshots of one\n"
+    "process (TRACEMEM_INTERVAL or TRACEMEM_SIGNAL snapshots) and shows the\n"
+    "stacks that grow steadily, biggest growth first: by how much per\n"
+    "snapshot and per second. BYTES may end in K, M or G (powers of 1024);\n"
+    "-n shows at most N stacks (default 10, 0: all).\n";
+
+/* "4096", "64K", "2M", "1G" -> bytes; -1 when malformed. */
+static long long parse_bytes(const char *arg)
+{
+    char *end;
+    long long v;
+    int shift = 0;
+
+    if (!isdigit((unsigned char)*arg))
+        return -1;
+    v = strtoll(arg, &end, 10);
+    switch (toupper((unsigned char)*end)) {
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    }
+    if (*end == 'i' && shift)
+        end++;
+    if ((*end == 'B' || *end == 'b') && shift)
+        end++;
+    if (*end || v < 0 || v > (LLONG_MAX >> shift))
+        return -1;
+    return v << shift;
+}
+
+static json_t *num_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *render_json(const tm_trend *t, size_t limit)
+{
+    const tm_snapshot *s0 = t->snaps[0];
+    json_t *snaps = json_array(), *stacks = json_array();
+    size_t shown = 0;
+
+    for (size_t i = 0; i < t->nsnaps; i++) {
+        const tm_snapshot *s = t->snaps[i];
+
+        json_array_append_new(snaps, json_pack(
+            "{s:s, s:I, s:s?, s:o, s:I}", "file", s->file,
+            "seq", (json_int_t)s->seq, "time", s->time,
+            "seconds", num_or_null(t->seconds[i]),
+            "current", (json_int_t)s->memory.current));
+    }
+    for (size_t i = 0; i < t->nsteady && (!limit || shown < limit); i++) {
+        const tm_trend_stack *st = &t->v[i];
+        const tm_snapshot *s = t->snaps[st->snap];
+        json_t *sizes = json_array();
+
+        for (size_t k = 0; k < t->nsnaps; k++)
+            json_array_append_new(sizes, json_integer((json_int_t)st->sizes[k]));
+        json_array_append_new(stacks, json_pack(
+            "{s:s, s:I, s:I, s:I, s:f, s:o, s:f, s:I, s:o, s:o}",
+            "key", st->key, "growth", (json_int_t)st->growth,
+            "first", (json_int_t)st->sizes[0],
+            "last", (json_int_t)st->sizes[t->nsnaps - 1],
+            "slope_per_snapshot", st->slope,
+            "slope_per_second", num_or_null(st->slope_per_second),
+            "r2", st->r2, "decreases", (json_int_t)st->decreases,
+            "sizes", sizes,
+            "frames", tm_stack_json(s, &s->stacks[st->stack])));
+        shown++;
+    }
+    return json_pack("{s:s, s:i, s:I, s:s?, s:I, s:f, s:o, s:I, s:I, s:o}",
+                     "format", "tracemem-trend", "version", 1,
+                     "pid", (json_int_t)s0->pid, "exe", s0->exe,
+                     "min_growth", (json_int_t)t->min_growth,
+                     "min_r2", TM_TREND_MIN_R2, "snapshots", snaps,
+                     "steady", (json_int_t)t->nsteady,
+                     "omitted", (json_int_t)(t->nsteady - shown),
+                     "stacks", stacks);
+}
+
+static void render_text(FILE *fp, const tm_trend *t, size_t limit)
+{
+    const tm_snapshot *s0 = t->snaps[0], *sn = t->snaps[t->nsnaps - 1];
+    double span = t->seconds[t->nsnaps - 1];
+    char a[32], b[32], c[32], d[32], e[32];
+    size_t shown = 0;
+
+    fprintf(fp, "%zu snapshots of %s (pid %" PRId64 "), seq %" PRId64
+                "..%" PRId64, t->nsnaps, s0->exe ? s0->exe : "?", s0->pid,
+            s0->seq, sn->seq);
+    if (!isnan(span))
+        fprintf(fp, " over %.2f s", span);
+    fprintf(fp, "; current %s -> %s\n",
+            tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
+            tm_format_size(b, sizeof b, (double)sn->memory.current, 0));
+    fprintf(fp, "%zu stack%s grow%s steadily (growth >= %s, R^2 >= %.1f)%s\n",
+            t->nsteady, t->nsteady == 1 ? "" : "s",
+            t->nsteady == 1 ? "s" : "", tm_format_size(c, sizeof c,
+            (double)(t->min_growth ? t->min_growth : 1), 0), TM_TREND_MIN_R2,
+            t->nsteady ? ":" : ".");
+    for (size_t i = 0; i < t->nsteady && (!limit || shown < limit); i++) {
+        const tm_trend_stack *st = &t->v[i];
+        const tm_snapshot *s = t->snaps[st->snap];
+
+        fprintf(fp, "\n%s: %s per snapshot", tm_format_size(a, sizeof a,
+                (double)st->growth, 1), tm_format_size(b, sizeof b,
+                st->slope, 1));
+        if (!isnan(st->slope_per_second))
+            fprintf(fp, ", %s/s", tm_format_size(c, sizeof c,
+                    st->slope_per_second, 1));
+        fprintf(fp, " (R^2 %.3f), %s -> %s\n", st->r2,
+                tm_format_size(d, sizeof d, (double)st->sizes[0], 0),
+                tm_format_size(e, sizeof e,
+                               (double)st->sizes[t->nsnaps - 1], 0));
+        tm_print_stack(fp, s, &s->stacks[st->stack], "    ");
+        shown++;
+    }
+    if (shown < t->nsteady)
+        fprintf(fp, "\n%zu more (see -n)\n", t->nsteady - shown);
+}
+
+static void free_snaps(tm_snapshot **snaps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tm_snapshot_free(snaps[i]);
+    free(snaps);
+}
+
+int cmd_trend(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "min-growth", required_argument, NULL, 'g' },
+        { "format", required_argument, NULL, 'F' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    long long min_growth = 0, limit = 10;
+    tm_format format = TM_FORMAT_TEXT;
+    tm_snapshot **snaps = NULL;
+    tm_error err = { "" };
+    tm_trend t;
+    size_t n = 0, bad;
+    int opt, rc, f;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'g':
+            if ((min_growth = parse_bytes(optarg)) < 0)
+                return tm__usage_error("trend", "--min-growth: '%s' is not a "
+                                       "number of bytes", optarg);
+            break;
+        case 'n':
+            if ((limit = tm__parse_count(optarg)) < 0)
+                return tm__usage_error("trend", "-n: '%s' is not a count",
+                                       optarg);
+            break;
+        case 'F':
+            if ((f = tm__format_parse(optarg)) < 0)
+                return tm__usage_error("trend", "--format: unknown format "
+                                       "'%s' (text, json)", optarg);
+            format = (tm_format)f;
+            break;
+        case 'h': fputs(usage, stdout); return TM_EXIT_OK;
+        default:
+            return tm__usage_error("trend", "bad option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (argc - optind < 2)
+        return tm__usage_error("trend", "expected two or more snapshot FILEs "
+                               "of one process");
+    if (!(snaps = calloc((size_t)(argc - optind), sizeof *snaps)))
+        return tm__usage_error("trend", "out of memory");
+    for (int i = optind; i < argc; i++, n++)
+        if ((rc = tm__load(argv[i], 1, &snaps[n])))
+            goto out;
+    if (tm_trend_same_process(snaps, n, &bad, &err)) {
+        fprintf(stderr, "tracemem: %s: %s\n", snaps[bad]->file, err.what);
+        rc = TM_EXIT_USAGE;
+        goto out;
+    }
+    if (tm_trend_compute(snaps, n, (uint64_t)min_growth, &t, &err)) {
+        fprintf(stderr, "tracemem: %s: %s\n", snaps[0]->file, err.what);
+        rc = TM_EXIT_USAGE;
+        goto out;
+    }
+    if (format == TM_FORMAT_JSON) {
+        json_t *j = render_json(&t, (size_t)limit);
+
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(j);
+    } else {
+        render_text(stdout, &t, (size_t)limit);
+    }
+    tm_trend_free(&t);
+    rc = fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+out:
+    free_snaps(snaps, n);
+    return rc;
+}
