@@ -47,3 +47,7 @@ check_PROGRAMS += tests/unit/check_suppress
 TESTS += tests/unit/check_suppress
 tests_unit_check_suppress_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_suppress_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_gate
+TESTS += tests/unit/check_gate
+tests_unit_check_gate_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_gate_LDADD = $(TM_REPORT_CHECK_LIBS)
