@@ -39,6 +39,12 @@ grep -q "exited with status 0" summary || fail "summary: $(cat summary)"
 grep -q "peak heap memory: " summary || fail "no peak in summary"
 grep -q "snapshots: $f" summary || fail "snapshot path not in summary: $(cat summary)"
 [ -s out ] && fail "summary went to stdout"
+if [ "$(json "$f" 's["leaks"]["checked"]')" = true ]; then
+    grep -q "^  leaked: definite .* blocks, indirect .*, possible .*, reachable .* blocks\$" summary ||
+        fail "no leak line: $(cat summary)"
+else
+    grep -q "^  leaks: not checked\$" summary || fail "leaks line: $(cat summary)"
+fi
 
 # periodic snapshots: every one symbolized and listed
 "$TM" run --interval 0.2 -o "$WORK/iv.%p.json" sleep 1 2> summary ||

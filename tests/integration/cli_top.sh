@@ -62,4 +62,13 @@ assert_eq "cumulative make_buffer" "[2000]" "$(fstat make_buffer)"
 assert_eq "include" 12288 "$(json top.json 's["total"]["size"]')"
 "$TM" top --exclude '*/tm_allocs.c' --format json "$snap" > top.json
 assert_eq "exclude innermost" 0 "$(json top.json 's["total"]["size"]')"
+
+# the same program linked without PIE: load bias 0, same answers
+if [ -x "$PROGS/tm_allocs_nopie" ]; then
+    "$TM" run -q -o "$WORK/nopie.json" "$PROGS/tm_allocs_nopie" 3 || fail "nopie"
+    assert_eq "non-PIE base" 0 "$(json nopie.json 's["modules"][0]["base"]')"
+    "$TM" top -n 0 --format json nopie.json > top.json || fail "top nopie"
+    assert_eq "non-PIE SITE_LEAK" "[12288]" "$(stat "$(key LEAK)" size)"
+    assert_eq "non-PIE SITE_BUFFER" "[2000]" "$(stat "$(key BUFFER)" size)"
+fi
 exit 0

@@ -35,3 +35,10 @@ tests_progs_tm_cxx_CXXFLAGS = $(TM_PROG_CFLAGS)
 tracemem_SOURCES += tools/tracemem/cmd_flamegraph.c \
 	tools/tracemem/cmd_export.c tools/tracemem/cmd_trend.c \
 	tools/tracemem/outfile.c tools/tracemem/outfile.h
+# the same sites in a non-PIE executable (load bias 0)
+check_PROGRAMS += tests/progs/tm_allocs_nopie
+tests_progs_tm_allocs_nopie_SOURCES = tests/progs/tm_allocs.c
+tests_progs_tm_allocs_nopie_CFLAGS = $(TM_PROG_CFLAGS) -fno-pie
+tests_progs_tm_allocs_nopie_LDFLAGS = -no-pie
+check_PROGRAMS += tests/progs/gate_leaks
+tests_progs_gate_leaks_CFLAGS = $(TM_PROG_CFLAGS)
