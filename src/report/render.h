@@ -42,17 +42,14 @@ char *tm_format_size(char *buf, size_t len, double size, int sign);
 /* One logical frame as a line of a traceback:
  * "FUNCTION at FILE:LINE (MODULE)", "FUNCTION (MODULE+0xOFF)" or
  * "?? (MODULE+0xOFF)"; " [inlined]" is appended to inlined code. */
-char *tm_format_location(const tm_snapshot *snap, const tm_frame *frame,
-                         int loc, char *buf, size_t len);
+char *tm_format_location(const tm_snapshot *snap, const tm_frame *frame, int loc, char *buf, size_t len);
 
 /* Prints every logical frame of 'stack', one per line, each prefixed by
  * 'indent'. */
-void tm_print_stack(FILE *fp, const tm_snapshot *snap, const tm_stack *stack,
-                    const char *indent);
+void tm_print_stack(FILE *fp, const tm_snapshot *snap, const tm_stack *stack, const char *indent);
 
 /* The JSON FRAME of logical frame 'loc' of 'frame' (new reference). */
-json_t *tm_location_json(const tm_snapshot *snap, const tm_frame *frame,
-                         int loc);
+json_t *tm_location_json(const tm_snapshot *snap, const tm_frame *frame, int loc);
 
 /* The JSON frames array of every logical frame of 'stack' (new ref). */
 json_t *tm_stack_json(const tm_snapshot *snap, const tm_stack *stack);
@@ -62,10 +59,9 @@ void tm_render_top_text(FILE *fp, const tm_stats *stats, size_t limit);
 json_t *tm_render_top_json(const tm_stats *stats, size_t limit);
 
 /* tracemem diff: the first 'limit' entries (0: all). */
-void tm_render_diff_text(FILE *fp, const tm_diff *diff,
-                         const tm_stats *new_stats, size_t limit);
-json_t *tm_render_diff_json(const tm_diff *diff, const tm_stats *old_stats,
-                            const tm_stats *new_stats, size_t limit);
+void tm_render_diff_text(FILE *fp, const tm_diff *diff, const tm_stats *new_stats, size_t limit);
+json_t *tm_render_diff_json(const tm_diff *diff, const tm_stats *old_stats, const tm_stats *new_stats,
+                            size_t limit);
 
 #ifdef __cplusplus
 }

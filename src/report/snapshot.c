@@ -32,7 +32,10 @@ int tm__error_set(tm_error *err, int code, const char *fmt, ...)
 }
 
 static const char *const leak_kind_names[TM_LEAK_NKINDS] = {
-    "definite", "indirect", "possible", "reachable",
+    "definite",
+    "indirect",
+    "possible",
+    "reachable",
 };
 
 const char *tm_leak_kind_name(tm_leak_kind kind)
@@ -50,8 +53,7 @@ int tm_leak_kind_parse(const char *name)
     return -1;
 }
 
-const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap,
-                                          const tm_frame *frame)
+const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap, const tm_frame *frame)
 {
     if (frame->module < 0)
         return NULL;
@@ -65,22 +67,29 @@ const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap,
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a real number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
 
 /* Integer member 'key' of 'obj' (context 'where') in [min, INT64_MAX].
  * Absent: error when 'required', else '*out' = 0. */
-static int get_int(const json_t *obj, const char *where, const char *key,
-                   int required, int64_t min, int64_t *out, tm_error *err)
+static int get_int(const json_t *obj, const char *where, const char *key, int required, int64_t min,
+                   int64_t *out, tm_error *err)
 {
     json_t *v = json_object_get(obj, key);
 
@@ -91,17 +100,15 @@ static int get_int(const json_t *obj, const char *where, const char *key,
         return 0;
     }
     if (!json_is_integer(v))
-        return EBAD("%s.%s: expected an integer, got %s", where, key,
-                    type_name(v));
+        return EBAD("%s.%s: expected an integer, got %s", where, key, type_name(v));
     *out = json_integer_value(v);
     if (*out < min)
-        return EBAD("%s.%s: %lld is out of range", where, key,
-                    (long long)*out);
+        return EBAD("%s.%s: %lld is out of range", where, key, (long long)*out);
     return 0;
 }
 
-static int get_u64(const json_t *obj, const char *where, const char *key,
-                   int required, uint64_t *out, tm_error *err)
+static int get_u64(const json_t *obj, const char *where, const char *key, int required, uint64_t *out,
+                   tm_error *err)
 {
     int64_t v;
     int rc = get_int(obj, where, key, required, 0, &v, err);
@@ -111,8 +118,8 @@ static int get_u64(const json_t *obj, const char *where, const char *key,
 }
 
 /* String member; NULL when absent and not required (or JSON null). */
-static int get_str(const json_t *obj, const char *where, const char *key,
-                   int required, const char **out, tm_error *err)
+static int get_str(const json_t *obj, const char *where, const char *key, int required, const char **out,
+                   tm_error *err)
 {
     json_t *v = json_object_get(obj, key);
 
@@ -123,19 +130,18 @@ static int get_str(const json_t *obj, const char *where, const char *key,
         return 0;
     }
     if (!json_is_string(v))
-        return EBAD("%s.%s: expected a string, got %s", where, key,
-                    type_name(v));
+        return EBAD("%s.%s: expected a string, got %s", where, key, type_name(v));
     *out = json_string_value(v);
     return 0;
 }
 
 /* Member of a given JSON type; NULL when absent and not required. */
-static int get_typed(const json_t *obj, const char *where, const char *key,
-                     json_type type, int required, json_t **out,
-                     tm_error *err)
+static int get_typed(const json_t *obj, const char *where, const char *key, json_type type, int required,
+                     json_t **out, tm_error *err)
 {
     static const char *const want[] = {
-        [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
+        [JSON_OBJECT] = "an object",
+        [JSON_ARRAY] = "an array",
     };
     json_t *v = json_object_get(obj, key);
 
@@ -148,18 +154,15 @@ static int get_typed(const json_t *obj, const char *where, const char *key,
         return 0;
     }
     if (json_typeof(v) != type)
-        return EBAD("%s%s%s: expected %s, got %s", where, *where ? "." : "",
-                    key, want[type], type_name(v));
+        return EBAD("%s%s%s: expected %s, got %s", where, *where ? "." : "", key, want[type], type_name(v));
     *out = v;
     return 0;
 }
 
-static int check_index(const char *where, int64_t idx, size_t n,
-                       const char *what, tm_error *err)
+static int check_index(const char *where, int64_t idx, size_t n, const char *what, tm_error *err)
 {
     if (idx < 0 || (uint64_t)idx >= n)
-        return EBAD("%s: index %lld out of range (%zu %s)", where,
-                    (long long)idx, n, what);
+        return EBAD("%s: index %lld out of range (%zu %s)", where, (long long)idx, n, what);
     return 0;
 }
 
@@ -182,18 +185,18 @@ static int load_header(tm_snapshot *s, tm_error *err)
 
     if (!json_is_object(root))
         return EBAD("not a tracemem snapshot (top level is %s, not an "
-                    "object)", type_name(root));
+                    "object)",
+                    type_name(root));
     v = json_object_get(root, "format");
     if (!json_is_string(v) || strcmp(json_string_value(v), TM_SNAPSHOT_FORMAT))
-        return EBAD("not a tracemem snapshot (\"format\" is not \"%s\")",
-                    TM_SNAPSHOT_FORMAT);
+        return EBAD("not a tracemem snapshot (\"format\" is not \"%s\")", TM_SNAPSHOT_FORMAT);
     v = json_object_get(root, "version");
     if (!json_is_integer(v))
         return EBAD("\"version\": expected an integer");
     if (json_integer_value(v) != TM_SNAPSHOT_VERSION)
         return EBAD("unsupported snapshot version %lld (this tracemem reads "
-                    "version %d)", (long long)json_integer_value(v),
-                    TM_SNAPSHOT_VERSION);
+                    "version %d)",
+                    (long long)json_integer_value(v), TM_SNAPSHOT_VERSION);
     v = json_object_get(root, "symbolized");
     if (v && !json_is_boolean(v))
         return EBAD("symbolized: expected a boolean, got %s", type_name(v));
@@ -207,23 +210,17 @@ static int load_header(tm_snapshot *s, tm_error *err)
                  (rc = get_int(proc, "process", "ppid", 0, 0, &s->ppid, err)) ||
                  (rc = get_str(proc, "process", "exe", 0, &s->exe, err))))
         return rc;
-    if (snap &&
-        ((rc = get_int(snap, "snapshot", "seq", 0, 0, &s->seq, err)) ||
-         (rc = get_str(snap, "snapshot", "time", 0, &s->time, err)) ||
-         (rc = get_str(snap, "snapshot", "reason", 0, &s->reason, err)) ||
-         (rc = get_int(snap, "snapshot", "nframes", 0, 0, &s->nframes_limit,
-                       err)) ||
-         (rc = get_int(snap, "snapshot", "sampling_bytes", 0, 0,
-                       &s->sampling_bytes, err))))
+    if (snap && ((rc = get_int(snap, "snapshot", "seq", 0, 0, &s->seq, err)) ||
+                 (rc = get_str(snap, "snapshot", "time", 0, &s->time, err)) ||
+                 (rc = get_str(snap, "snapshot", "reason", 0, &s->reason, err)) ||
+                 (rc = get_int(snap, "snapshot", "nframes", 0, 0, &s->nframes_limit, err)) ||
+                 (rc = get_int(snap, "snapshot", "sampling_bytes", 0, 0, &s->sampling_bytes, err))))
         return rc;
-    if (mem &&
-        ((rc = get_u64(mem, "memory", "current", 0, &s->memory.current, err)) ||
-         (rc = get_u64(mem, "memory", "peak", 0, &s->memory.peak, err)) ||
-         (rc = get_u64(mem, "memory", "blocks", 0, &s->memory.blocks, err)) ||
-         (rc = get_u64(mem, "memory", "overhead", 0, &s->memory.overhead,
-                       err)) ||
-         (rc = get_u64(mem, "memory", "lost_records", 0,
-                       &s->memory.lost_records, err))))
+    if (mem && ((rc = get_u64(mem, "memory", "current", 0, &s->memory.current, err)) ||
+                (rc = get_u64(mem, "memory", "peak", 0, &s->memory.peak, err)) ||
+                (rc = get_u64(mem, "memory", "blocks", 0, &s->memory.blocks, err)) ||
+                (rc = get_u64(mem, "memory", "overhead", 0, &s->memory.overhead, err)) ||
+                (rc = get_u64(mem, "memory", "lost_records", 0, &s->memory.lost_records, err))))
         return rc;
     return 0;
 }
@@ -240,7 +237,8 @@ static int load_modules(tm_snapshot *s, tm_error *err)
     s->nmodules = json_array_size(arr);
     if (!(s->modules = alloc_array(s->nmodules, sizeof *s->modules, err)))
         return -ENOMEM;
-    json_array_foreach(arr, i, m) {
+    json_array_foreach(arr, i, m)
+    {
         tm_module *mod = &s->modules[i];
         const char *slash;
 
@@ -261,8 +259,7 @@ static int load_modules(tm_snapshot *s, tm_error *err)
 }
 
 /* Reads a {function, file, line} object into 'loc'. */
-static int load_location(const json_t *obj, const char *where,
-                         tm_location *loc, tm_error *err)
+static int load_location(const json_t *obj, const char *where, tm_location *loc, tm_error *err)
 {
     int rc;
 
@@ -273,8 +270,7 @@ static int load_location(const json_t *obj, const char *where,
     return 0;
 }
 
-static int load_inlined(tm_frame *f, const json_t *frame, const char *where,
-                        tm_error *err)
+static int load_inlined(tm_frame *f, const json_t *frame, const char *where, tm_error *err)
 {
     json_t *arr, *e;
     size_t i;
@@ -288,11 +284,11 @@ static int load_inlined(tm_frame *f, const json_t *frame, const char *where,
     f->ninlined = json_array_size(arr);
     if (!(f->inlined = alloc_array(f->ninlined, sizeof *f->inlined, err)))
         return -ENOMEM;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         snprintf(ewhere, sizeof ewhere, "%s.inlined[%zu]", where, i);
         if (!json_is_object(e))
-            return EBAD("%s: expected an object, got %s", ewhere,
-                        type_name(e));
+            return EBAD("%s: expected an object, got %s", ewhere, type_name(e));
         if ((rc = load_location(e, ewhere, &f->inlined[i], err)))
             return rc;
     }
@@ -311,28 +307,25 @@ static int load_frames(tm_snapshot *s, tm_error *err)
     s->nframes = json_array_size(arr);
     if (!(s->frames = alloc_array(s->nframes, sizeof *s->frames, err)))
         return -ENOMEM;
-    json_array_foreach(arr, i, fr) {
+    json_array_foreach(arr, i, fr)
+    {
         tm_frame *f = &s->frames[i];
 
         snprintf(where, sizeof where, "frames[%zu]", i);
         if (!json_is_object(fr))
-            return EBAD("%s: expected an object, got %s", where,
-                        type_name(fr));
+            return EBAD("%s: expected an object, got %s", where, type_name(fr));
         if ((rc = get_int(fr, where, "module", 1, -1, &f->module, err)) ||
             (rc = get_u64(fr, where, "offset", 1, &f->offset, err)) ||
-            (rc = load_location(fr, where, &f->loc, err)) ||
-            (rc = load_inlined(f, fr, where, err)))
+            (rc = load_location(fr, where, &f->loc, err)) || (rc = load_inlined(f, fr, where, err)))
             return rc;
         snprintf(where, sizeof where, "frames[%zu].module", i);
-        if (f->module >= 0 &&
-            (rc = check_index(where, f->module, s->nmodules, "modules", err)))
+        if (f->module >= 0 && (rc = check_index(where, f->module, s->nmodules, "modules", err)))
             return rc;
     }
     return 0;
 }
 
-static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj,
-                      const char *where, tm_error *err)
+static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj, const char *where, tm_error *err)
 {
     json_t *arr, *e;
     size_t j;
@@ -347,13 +340,12 @@ static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj,
     st->nframes = json_array_size(arr);
     if (!(st->frames = alloc_array(st->nframes, sizeof *st->frames, err)))
         return -ENOMEM;
-    json_array_foreach(arr, j, e) {
+    json_array_foreach(arr, j, e)
+    {
         snprintf(fwhere, sizeof fwhere, "%s.frames[%zu]", where, j);
         if (!json_is_integer(e))
-            return EBAD("%s: expected an integer, got %s", fwhere,
-                        type_name(e));
-        if ((rc = check_index(fwhere, json_integer_value(e), s->nframes,
-                              "frames", err)))
+            return EBAD("%s: expected an integer, got %s", fwhere, type_name(e));
+        if ((rc = check_index(fwhere, json_integer_value(e), s->nframes, "frames", err)))
             return rc;
         st->frames[j] = (size_t)json_integer_value(e);
     }
@@ -374,7 +366,8 @@ static int load_stacks(tm_snapshot *s, tm_error *err)
     s->nstacks = json_array_size(arr);
     if (!(s->stacks = alloc_array(s->nstacks, sizeof *s->stacks, err)))
         return -ENOMEM;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         snprintf(where, sizeof where, "stacks[%zu]", i);
         if ((rc = load_stack(s, &s->stacks[i], e, where, err)))
             return rc;
@@ -383,8 +376,7 @@ static int load_stacks(tm_snapshot *s, tm_error *err)
 }
 
 /* Loads a traces array ('peak' ones have no allocated_* figures). */
-static int load_trace_array(tm_snapshot *s, const json_t *arr,
-                            const char *name, int peak, tm_trace **out,
+static int load_trace_array(tm_snapshot *s, const json_t *arr, const char *name, int peak, tm_trace **out,
                             size_t *nout, tm_error *err)
 {
     json_t *e;
@@ -396,7 +388,8 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr,
     *nout = json_array_size(arr);
     if (!(*out = alloc_array(*nout, sizeof **out, err)))
         return -ENOMEM;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         tm_trace *t = &(*out)[i];
 
         snprintf(where, sizeof where, "%s[%zu]", name, i);
@@ -407,11 +400,8 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr,
             (rc = get_u64(e, where, "size", 1, &t->size, err)) ||
             (rc = get_u64(e, where, "count", 1, &t->count, err)))
             return rc;
-        if (!peak &&
-            ((rc = get_u64(e, where, "allocated_size", 0, &t->allocated_size,
-                           err)) ||
-             (rc = get_u64(e, where, "allocated_count", 0,
-                           &t->allocated_count, err))))
+        if (!peak && ((rc = get_u64(e, where, "allocated_size", 0, &t->allocated_size, err)) ||
+                      (rc = get_u64(e, where, "allocated_count", 0, &t->allocated_count, err))))
             return rc;
         snprintf(where, sizeof where, "%s[%zu].stack", name, i);
         if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))
@@ -427,8 +417,7 @@ static int load_traces(tm_snapshot *s, tm_error *err)
     int rc;
 
     if ((rc = get_typed(s->root, "", "traces", JSON_ARRAY, 1, &arr, err)) ||
-        (rc = load_trace_array(s, arr, "traces", 0, &s->traces, &s->ntraces,
-                               err)))
+        (rc = load_trace_array(s, arr, "traces", 0, &s->traces, &s->ntraces, err)))
         return rc;
     if ((rc = get_typed(s->root, "", "peak", JSON_OBJECT, 0, &peak, err)))
         return rc;
@@ -440,12 +429,10 @@ static int load_traces(tm_snapshot *s, tm_error *err)
         return rc;
     if (!parr)
         return 0;
-    return load_trace_array(s, parr, "peak.traces", 1, &s->peak_traces,
-                            &s->npeak_traces, err);
+    return load_trace_array(s, parr, "peak.traces", 1, &s->peak_traces, &s->npeak_traces, err);
 }
 
-static int load_leak_summary(tm_snapshot *s, const json_t *leaks,
-                             tm_error *err)
+static int load_leak_summary(tm_snapshot *s, const json_t *leaks, tm_error *err)
 {
     json_t *sum, *k;
     char where[64];
@@ -455,16 +442,13 @@ static int load_leak_summary(tm_snapshot *s, const json_t *leaks,
         return rc;
     for (int i = 0; sum && i < TM_LEAK_NKINDS; i++) {
         snprintf(where, sizeof where, "leaks.summary");
-        if ((rc = get_typed(sum, where, leak_kind_names[i], JSON_OBJECT, 0, &k,
-                            err)))
+        if ((rc = get_typed(sum, where, leak_kind_names[i], JSON_OBJECT, 0, &k, err)))
             return rc;
         if (!k)
             continue;
         snprintf(where, sizeof where, "leaks.summary.%s", leak_kind_names[i]);
-        if ((rc = get_u64(k, where, "bytes", 0, &s->leak_summary[i].bytes,
-                          err)) ||
-            (rc = get_u64(k, where, "blocks", 0, &s->leak_summary[i].blocks,
-                          err)))
+        if ((rc = get_u64(k, where, "bytes", 0, &s->leak_summary[i].bytes, err)) ||
+            (rc = get_u64(k, where, "blocks", 0, &s->leak_summary[i].blocks, err)))
             return rc;
     }
     return 0;
@@ -492,10 +476,10 @@ static int load_leaks(tm_snapshot *s, tm_error *err)
         (rc = get_typed(leaks, "leaks", "stacks", JSON_ARRAY, 0, &arr, err)))
         return rc;
     s->nleak_stacks = json_array_size(arr);
-    if (!(s->leak_stacks = alloc_array(s->nleak_stacks,
-                                       sizeof *s->leak_stacks, err)))
+    if (!(s->leak_stacks = alloc_array(s->nleak_stacks, sizeof *s->leak_stacks, err)))
         return -ENOMEM;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         tm_leak_stack *l = &s->leak_stacks[i];
 
         snprintf(where, sizeof where, "leaks.stacks[%zu]", i);
@@ -545,9 +529,8 @@ int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
     int rc;
 
     clear_model(snap);
-    if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) ||
-        (rc = load_frames(snap, err)) || (rc = load_stacks(snap, err)) ||
-        (rc = load_traces(snap, err)) || (rc = load_leaks(snap, err))) {
+    if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) || (rc = load_frames(snap, err)) ||
+        (rc = load_stacks(snap, err)) || (rc = load_traces(snap, err)) || (rc = load_leaks(snap, err))) {
         clear_model(snap);
         return rc;
     }
@@ -564,8 +547,7 @@ void tm_snapshot_free(tm_snapshot *snap)
     free(snap);
 }
 
-int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out,
-                          tm_error *err)
+int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_error *err)
 {
     tm_snapshot *s;
     int rc;
@@ -591,8 +573,7 @@ static int parse_error(const json_error_t *je, tm_error *err)
     case json_error_premature_end_of_input:
         if (je->position == 0)
             return EBAD("empty file, not a snapshot");
-        return EBAD("truncated JSON (input ends at line %d, column %d)",
-                    je->line, je->column);
+        return EBAD("truncated JSON (input ends at line %d, column %d)", je->line, je->column);
     case json_error_cannot_open_file:
         return tm__error_set(err, -ENOENT, "%s", je->text);
     case json_error_out_of_memory:
@@ -602,8 +583,7 @@ static int parse_error(const json_error_t *je, tm_error *err)
     default:
         if (je->position == 0 && je->line <= 1 && je->column <= 0)
             return EBAD("not JSON: %s", je->text);
-        return EBAD("not JSON: %s (line %d, column %d)", je->text, je->line,
-                    je->column);
+        return EBAD("not JSON: %s (line %d, column %d)", je->text, je->line, je->column);
     }
 }
 
@@ -633,24 +613,21 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
     return rc;
 }
 
-int tm_snapshot_write(const tm_snapshot *snap, const char *path,
-                      tm_error *err)
+int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 {
     char *tmp = NULL;
     int fd = -1, rc = 0;
     FILE *fp;
 
     if (strcmp(path, "-") == 0) {
-        if (json_dumpf(snap->root, stdout, JSON_INDENT(1)) ||
-            fputc('\n', stdout) == EOF || fflush(stdout))
+        if (json_dumpf(snap->root, stdout, JSON_INDENT(1)) || fputc('\n', stdout) == EOF || fflush(stdout))
             return tm__error_set(err, -EIO, "cannot write to stdout");
         return 0;
     }
     if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
         return tm__error_set(err, -ENOMEM, "out of memory");
     if ((fd = mkstemp(tmp)) < 0) {
-        rc = tm__error_set(err, -errno, "cannot create %s: %s", tmp,
-                           strerror(errno));
+        rc = tm__error_set(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
         goto out_free;
     }
     /* mkstemp() creates 0600; a snapshot is as readable as any file. */
@@ -662,8 +639,7 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path,
         close(fd);
         goto out_unlink;
     }
-    if (json_dumpf(snap->root, fp, JSON_INDENT(1)) || fputc('\n', fp) == EOF ||
-        fflush(fp) || fsync(fd)) {
+    if (json_dumpf(snap->root, fp, JSON_INDENT(1)) || fputc('\n', fp) == EOF || fflush(fp) || fsync(fd)) {
         rc = tm__error_set(err, -EIO, "cannot write: %s", strerror(errno));
         fclose(fp);
         goto out_unlink;
@@ -674,8 +650,7 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path,
     }
     if (rename(tmp, path) == 0)
         goto out_free;
-    rc = tm__error_set(err, -errno, "cannot rename to %s: %s", path,
-                       strerror(errno));
+    rc = tm__error_set(err, -errno, "cannot rename to %s: %s", path, strerror(errno));
 out_unlink:
     unlink(tmp);
 out_free:

@@ -39,8 +39,7 @@ typedef struct tm_error {
 } tm_error;
 
 /* Fills 'err' (may be NULL) printf-style. Returns 'code' for tail calls. */
-int tm__error_set(tm_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int tm__error_set(tm_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* --- the model --- */
 
@@ -137,8 +136,8 @@ typedef struct tm_memory {
 } tm_memory;
 
 typedef struct tm_snapshot {
-    char *file;             /* the name it was loaded from (owned) */
-    json_t *root;           /* the whole document (owned reference) */
+    char *file;   /* the name it was loaded from (owned) */
+    json_t *root; /* the whole document (owned reference) */
 
     /* process / snapshot sections; NULL or 0 when absent */
     int64_t pid;
@@ -147,7 +146,7 @@ typedef struct tm_snapshot {
     int64_t seq;
     const char *time;
     const char *reason;
-    int64_t nframes_limit;  /* snapshot.nframes */
+    int64_t nframes_limit; /* snapshot.nframes */
     int64_t sampling_bytes;
 
     tm_memory memory;
@@ -161,18 +160,18 @@ typedef struct tm_snapshot {
     size_t ntraces;
     tm_trace *traces;
 
-    int has_peak;           /* a peak section was present */
+    int has_peak; /* a peak section was present */
     uint64_t peak_current;
     size_t npeak_traces;
     tm_trace *peak_traces;
 
-    int has_leaks;          /* a leaks section was present */
-    int leaks_checked;      /* leaks.checked */
+    int has_leaks;     /* a leaks section was present */
+    int leaks_checked; /* leaks.checked */
     tm_leak_total leak_summary[TM_LEAK_NKINDS];
     size_t nleak_stacks;
     tm_leak_stack *leak_stacks;
 
-    int symbolized;         /* the top-level "symbolized" flag */
+    int symbolized; /* the top-level "symbolized" flag */
 } tm_snapshot;
 
 /* --- loading --- */
@@ -188,8 +187,7 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err);
 /* Like tm_snapshot_load() for an already parsed document. 'root' is
  * borrowed (the snapshot takes its own reference); 'name' is stored as
  * the snapshot's file name. */
-int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out,
-                          tm_error *err);
+int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_error *err);
 
 /* Rebuilds the model after 'root' was edited, validating it again. On
  * failure the model is left empty (no traces) and a negative code
@@ -202,8 +200,7 @@ void tm_snapshot_free(tm_snapshot *snap);
 /* Writes 'root' to 'path' atomically (temporary file in the same
  * directory, then rename), pretty-printed. "-" writes to stdout. Returns 0
  * or a negative errno code with 'err' filled. */
-int tm_snapshot_write(const tm_snapshot *snap, const char *path,
-                      tm_error *err);
+int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err);
 
 /* --- helpers --- */
 
@@ -214,12 +211,10 @@ const char *tm_leak_kind_name(tm_leak_kind kind);
 int tm_leak_kind_parse(const char *name);
 
 /* The module of 'frame', or NULL when the frame is in no known module. */
-const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap,
-                                          const tm_frame *frame);
+const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap, const tm_frame *frame);
 
 /* The 'i'th frame (innermost first) of 'stack'. 'i' < stack->nframes. */
-static inline const tm_frame *tm_stack_frame(const tm_snapshot *snap,
-                                             const tm_stack *stack, size_t i)
+static inline const tm_frame *tm_stack_frame(const tm_snapshot *snap, const tm_stack *stack, size_t i)
 {
     return &snap->frames[stack->frames[i]];
 }

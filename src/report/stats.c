@@ -21,14 +21,14 @@
 #define KEY_MAX 4096
 
 typedef struct index {
-    size_t cap;     /* power of two */
-    size_t *slots;  /* position + 1, or 0 */
+    size_t cap;    /* power of two */
+    size_t *slots; /* position + 1, or 0 */
 } index_t;
 
 static const char *const by_names[] = {
     "lineno", "filename", "function", "module", "traceback",
 };
-static const char *const sort_names[] = { "size", "count", "allocations" };
+static const char *const sort_names[] = {"size", "count", "allocations"};
 
 void tm_stats_opts_init(tm_stats_opts *opts)
 {
@@ -73,8 +73,7 @@ static const char *module_name(const tm_snapshot *snap, const tm_frame *f)
     return m ? m->name : NULL;
 }
 
-static char *offset_key(const tm_snapshot *snap, const tm_frame *f,
-                        char *buf, size_t len)
+static char *offset_key(const tm_snapshot *snap, const tm_frame *f, char *buf, size_t len)
 {
     const char *mod = module_name(snap, f);
 
@@ -85,16 +84,15 @@ static char *offset_key(const tm_snapshot *snap, const tm_frame *f,
     return buf;
 }
 
-char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame,
-                      int loc, tm_group_by by, char *buf, size_t len)
+char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame, int loc, tm_group_by by, char *buf,
+                      size_t len)
 {
     const tm_location *l = tm_frame_loc(frame, loc);
     const char *mod = module_name(snap, frame);
 
     switch (by) {
     case TM_BY_FILENAME:
-        snprintf(buf, len, "%s",
-                 l->file ? l->file : mod ? mod : "[unknown]");
+        snprintf(buf, len, "%s", l->file ? l->file : mod ? mod : "[unknown]");
         return buf;
     case TM_BY_FUNCTION:
         if (!l->function)
@@ -143,24 +141,21 @@ char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
     return out;
 }
 
-int tm_location_match(const tm_snapshot *snap, const tm_frame *frame,
-                      int loc, const char *pattern)
+int tm_location_match(const tm_snapshot *snap, const tm_frame *frame, int loc, const char *pattern)
 {
     const tm_location *l = tm_frame_loc(frame, loc);
     const tm_module *m = tm_snapshot_frame_module(snap, frame);
 
     return (l->file && fnmatch(pattern, l->file, 0) == 0) ||
            (l->function && fnmatch(pattern, l->function, 0) == 0) ||
-           (m && (fnmatch(pattern, m->path, 0) == 0 ||
-                  fnmatch(pattern, m->name, 0) == 0));
+           (m && (fnmatch(pattern, m->path, 0) == 0 || fnmatch(pattern, m->name, 0) == 0));
 }
 
 /* --- filters --- */
 
 /* 1 when 'pattern' matches the innermost logical frame of 'st', or any of
  * them with 'all'. */
-static int stack_matches(const tm_snapshot *snap, const tm_stack *st,
-                         const char *pattern, int all)
+static int stack_matches(const tm_snapshot *snap, const tm_stack *st, const char *pattern, int all)
 {
     for (size_t i = 0; i < st->nframes; i++) {
         const tm_frame *f = tm_stack_frame(snap, st, i);
@@ -175,16 +170,14 @@ static int stack_matches(const tm_snapshot *snap, const tm_stack *st,
     return 0;
 }
 
-static int trace_kept(const tm_snapshot *snap, const tm_stats_opts *o,
-                      const tm_trace *t)
+static int trace_kept(const tm_snapshot *snap, const tm_stats_opts *o, const tm_trace *t)
 {
     const tm_stack *st = &snap->stacks[t->stack];
     int have_include = 0, included = 0;
 
     if (o->domain >= 0 && t->domain != (uint64_t)o->domain)
         return 0;
-    if (o->sort == TM_SORT_ALLOCATIONS ? t->allocated_count == 0
-                                       : t->count == 0)
+    if (o->sort == TM_SORT_ALLOCATIONS ? t->allocated_count == 0 : t->count == 0)
         return 0;
     for (size_t i = 0; i < o->nfilters; i++) {
         const tm_filter *f = &o->filters[i];
@@ -204,7 +197,7 @@ static int trace_kept(const tm_snapshot *snap, const tm_stats_opts *o,
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
     while (*s)
         h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
@@ -333,12 +326,10 @@ static int add_trace(tm_stats *st, const tm_trace *t, size_t ti, size_t *cap)
     return 0;
 }
 
-static int check_opts(const tm_snapshot *snap, const tm_stats_opts *o,
-                      tm_error *err)
+static int check_opts(const tm_snapshot *snap, const tm_stats_opts *o, tm_error *err)
 {
     if (o->cumulative && o->by == TM_BY_TRACEBACK)
-        return tm__error_set(err, -EINVAL,
-                             "--cumulative cannot be used with --by traceback");
+        return tm__error_set(err, -EINVAL, "--cumulative cannot be used with --by traceback");
     if (o->peak && o->sort == TM_SORT_ALLOCATIONS)
         return tm__error_set(err, -EINVAL,
                              "--sort allocations cannot be used with --peak "
@@ -384,7 +375,9 @@ static int cmp_alloc(const void *a, const void *b)
 static int sort_stats(tm_stats *st)
 {
     static int (*const cmp[])(const void *, const void *) = {
-        cmp_size, cmp_count, cmp_alloc,
+        cmp_size,
+        cmp_count,
+        cmp_alloc,
     };
     index_t *ix = st->index;
 
@@ -395,8 +388,7 @@ static int sort_stats(tm_stats *st)
     return 0;
 }
 
-int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts,
-                     tm_stats *out, tm_error *err)
+int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stats *out, tm_error *err)
 {
     const tm_trace *traces = opts->peak ? snap->peak_traces : snap->traces;
     size_t ntraces = opts->peak ? snap->npeak_traces : snap->ntraces;
@@ -455,10 +447,8 @@ static int diff_cmp(const void *pa, const void *pb, void *arg)
 {
     const tm_stat_diff *a = pa, *b = pb;
     tm_sort diff_sort = *(const tm_sort *)arg;
-    uint64_t ka[4] = { uabs(a->size_diff), a->size, uabs(a->count_diff),
-                       a->count };
-    uint64_t kb[4] = { uabs(b->size_diff), b->size, uabs(b->count_diff),
-                       b->count };
+    uint64_t ka[4] = {uabs(a->size_diff), a->size, uabs(a->count_diff), a->count};
+    uint64_t kb[4] = {uabs(b->size_diff), b->size, uabs(b->count_diff), b->count};
 
     if (diff_sort == TM_SORT_COUNT) {
         ka[0] = uabs(a->count_diff), ka[1] = a->count;
@@ -477,8 +467,7 @@ static int diff_cmp(const void *pa, const void *pb, void *arg)
     return -strverscmp(a->key, b->key);
 }
 
-int tm_stats_compare(const tm_stats *old_stats, const tm_stats *new_stats,
-                     tm_diff *out)
+int tm_stats_compare(const tm_stats *old_stats, const tm_stats *new_stats, tm_diff *out)
 {
     size_t n = 0;
 
@@ -497,8 +486,7 @@ int tm_stats_compare(const tm_stats *old_stats, const tm_stats *new_stats,
         d->allocated_count = s->allocated_count;
         d->size_diff = (int64_t)(s->size - (os ? os->size : 0));
         d->count_diff = (int64_t)(s->count - (os ? os->count : 0));
-        d->allocated_count_diff =
-            (int64_t)(s->allocated_count - (os ? os->allocated_count : 0));
+        d->allocated_count_diff = (int64_t)(s->allocated_count - (os ? os->allocated_count : 0));
         d->from = new_stats;
         d->idx = i;
     }
@@ -517,12 +505,9 @@ int tm_stats_compare(const tm_stats *old_stats, const tm_stats *new_stats,
         d->idx = i;
     }
     out->n = n;
-    out->total_size_diff =
-        (int64_t)(new_stats->total_size - old_stats->total_size);
-    out->total_count_diff =
-        (int64_t)(new_stats->total_count - old_stats->total_count);
-    qsort_r(out->v, n, sizeof *out->v, diff_cmp,
-            (void *)&new_stats->opts.sort);
+    out->total_size_diff = (int64_t)(new_stats->total_size - old_stats->total_size);
+    out->total_count_diff = (int64_t)(new_stats->total_count - old_stats->total_count);
+    qsort_r(out->v, n, sizeof *out->v, diff_cmp, (void *)&new_stats->opts.sort);
     return 0;
 }
 

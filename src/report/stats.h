@@ -52,18 +52,18 @@ typedef enum tm_sort {
  * least one include filter (if there are any) and no exclude filter. */
 typedef struct tm_filter {
     int inclusive;
-    const char *pattern;    /* borrowed */
+    const char *pattern; /* borrowed */
 } tm_filter;
 
 typedef struct tm_stats_opts {
     tm_group_by by;
-    int cumulative;         /* count every logical frame of a trace (once) */
-    int peak;               /* use the peak record instead of the traces */
+    int cumulative; /* count every logical frame of a trace (once) */
+    int peak;       /* use the peak record instead of the traces */
     tm_sort sort;
-    int64_t domain;         /* only this domain; -1 for all */
-    int all_frames;         /* filters look at every frame */
+    int64_t domain; /* only this domain; -1 for all */
+    int all_frames; /* filters look at every frame */
     size_t nfilters;
-    const tm_filter *filters;   /* borrowed */
+    const tm_filter *filters; /* borrowed */
 } tm_stats_opts;
 
 /* Defaults: by lineno, not cumulative, live traces, sort by size, every
@@ -90,20 +90,20 @@ typedef struct tm_stat {
     size_t stack;
     size_t frame;
     int loc;
-    size_t last_trace;      /* internal: cumulative de-duplication */
+    size_t last_trace; /* internal: cumulative de-duplication */
 } tm_stat;
 
 typedef struct tm_stats {
-    const tm_snapshot *snap;    /* borrowed; must outlive the stats */
+    const tm_snapshot *snap; /* borrowed; must outlive the stats */
     tm_stats_opts opts;
     size_t n;
-    tm_stat *v;                 /* sorted per opts.sort */
+    tm_stat *v; /* sorted per opts.sort */
     /* sums over the traces kept by the filters (each trace once) */
     uint64_t total_size;
     uint64_t total_count;
     uint64_t total_allocated_size;
     uint64_t total_allocated_count;
-    void *index;                /* internal: key -> position */
+    void *index; /* internal: key -> position */
 } tm_stats;
 
 /* Computes the statistics of 'snap' into 'out' (free with
@@ -112,8 +112,7 @@ typedef struct tm_stats {
  * peak on a snapshot without a peak record) or -ENOMEM. Traces without
  * live blocks are skipped, except when sorting by allocations (then those
  * with no allocation are). */
-int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts,
-                     tm_stats *out, tm_error *err);
+int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stats *out, tm_error *err);
 void tm_stats_free(tm_stats *stats);
 
 /* The position of 'key' in 'stats', or -1. */
@@ -124,7 +123,7 @@ long tm_stats_find(const tm_stats *stats, const char *key);
  * OLD. 'from' and 'idx' point at the stat in NEW, or in OLD when the key is
  * only there (for printing its frames). */
 typedef struct tm_stat_diff {
-    const char *key;        /* borrowed from 'from' */
+    const char *key; /* borrowed from 'from' */
     uint64_t size;
     int64_t size_diff;
     uint64_t count;
@@ -148,8 +147,7 @@ typedef struct tm_diff {
  * count, |size_diff|, size, key); with sort allocations by
  * (|allocated_count_diff|, allocated_count, |size_diff|, size, key). Both
  * stats must outlive the diff. Returns 0 or -ENOMEM. */
-int tm_stats_compare(const tm_stats *old_stats, const tm_stats *new_stats,
-                     tm_diff *out);
+int tm_stats_compare(const tm_stats *old_stats, const tm_stats *new_stats, tm_diff *out);
 void tm_diff_free(tm_diff *diff);
 
 /* --- keys and locations, shared with the leak reports --- */
@@ -169,8 +167,8 @@ static inline const tm_location *tm_frame_loc(const tm_frame *frame, int loc)
 /* Writes the key of logical frame 'loc' of 'frame' for grouping 'by'
  * (not TM_BY_TRACEBACK, which uses lineno keys) into 'buf' (always
  * terminated, truncated to 'len'). Returns 'buf'. */
-char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame,
-                      int loc, tm_group_by by, char *buf, size_t len);
+char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame, int loc, tm_group_by by, char *buf,
+                      size_t len);
 
 /* The symbolic key of a whole stack (the traceback key): stable across
  * runs and rebuilds as far as the symbols allow; baselines key leaks by
@@ -179,8 +177,7 @@ char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack);
 
 /* 1 when the fnmatch 'pattern' matches the file, function or module of
  * logical frame 'loc' of 'frame'. */
-int tm_location_match(const tm_snapshot *snap, const tm_frame *frame,
-                      int loc, const char *pattern);
+int tm_location_match(const tm_snapshot *snap, const tm_frame *frame, int loc, const char *pattern);
 
 #ifdef __cplusplus
 }

@@ -57,8 +57,7 @@ static void hex(const unsigned char *bits, int n, char *out)
 
 /* Reports 'file' at bias 0 in a new session and reads its build-id into
  * 'id' ("" when none). Returns 0, or -1 when the file cannot be used. */
-static int open_file(const char *name, const char *file, modsym *ms,
-                     char *id)
+static int open_file(const char *name, const char *file, modsym *ms, char *id)
 {
     const unsigned char *bits;
     GElf_Addr vaddr;
@@ -103,9 +102,7 @@ static int open_by_build_id(const tm_module *m, modsym *ms, char *id)
         size_t n = strcspn(p, ":");
         char *dbg = NULL;
 
-        if (*p == '/' &&
-            asprintf(&dbg, "%.*s/.build-id/%.2s/%s.debug", (int)n, p, b,
-                     b + 2) > 0 &&
+        if (*p == '/' && asprintf(&dbg, "%.*s/.build-id/%.2s/%s.debug", (int)n, p, b, b + 2) > 0 &&
             access(dbg, R_OK) == 0 && open_file(m->name, dbg, ms, id) == 0) {
             if (strcmp(b, id) == 0)
                 found = 0;
@@ -119,17 +116,15 @@ static int open_by_build_id(const tm_module *m, modsym *ms, char *id)
 }
 
 /* Opens module 'm' (see the head comment of symbolize.h). */
-static void open_module(const tm_snapshot *snap, const tm_module *m,
-                        modsym *ms, FILE *warn)
+static void open_module(const tm_snapshot *snap, const tm_module *m, modsym *ms, FILE *warn)
 {
     char id[130], disk[130] = "";
     const char *b = m->build_id;
     int changed;
 
     if (m->path[0] != '/')
-        return;     /* [vdso] and the like: nothing on disk */
-    if (open_file(m->name, m->path, ms, id) == 0 &&
-        (!*b || strcmp(b, id) == 0))
+        return; /* [vdso] and the like: nothing on disk */
+    if (open_file(m->name, m->path, ms, id) == 0 && (!*b || strcmp(b, id) == 0))
         return;
     changed = ms->dwfl != NULL;
     if (changed)
@@ -138,13 +133,16 @@ static void open_module(const tm_snapshot *snap, const tm_module *m,
     if (open_by_build_id(m, ms, id) == 0 || !warn)
         return;
     if (changed)
-        fprintf(warn, "tracemem: %s: module %s changed since the run "
+        fprintf(warn,
+                "tracemem: %s: module %s changed since the run "
                 "(build-id %s in the snapshot, %s on disk); its frames are "
-                "not symbolized\n", snap->file, m->path, b,
-                *disk ? disk : "none");
+                "not symbolized\n",
+                snap->file, m->path, b, *disk ? disk : "none");
     else
-        fprintf(warn, "tracemem: %s: module %s: cannot read it; its frames "
-                "are not symbolized\n", snap->file, m->path);
+        fprintf(warn,
+                "tracemem: %s: module %s: cannot read it; its frames "
+                "are not symbolized\n",
+                snap->file, m->path);
 }
 
 /* --- one address --- */
@@ -196,8 +194,8 @@ static char *readable_name(const char *name)
 
     if (!name)
         return NULL;
-    if (name[0] == '_' && name[1] == 'Z' && (d = demangler()) &&
-        (r = d(name, NULL, NULL, &status)) && status == 0)
+    if (name[0] == '_' && name[1] == 'Z' && (d = demangler()) && (r = d(name, NULL, NULL, &status)) &&
+        status == 0)
         return r;
     return strdup(name);
 }
@@ -207,12 +205,10 @@ static char *readable_name(const char *name)
 static char *die_name(Dwarf_Die *die)
 {
     Dwarf_Attribute a;
-    const char *n = dwarf_formstring(
-        dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+    const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
 
     if (!n)
-        n = dwarf_formstring(
-            dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
     return readable_name(n ? n : dwarf_diename(die));
 }
 
@@ -220,13 +216,11 @@ static int is_function(Dwarf_Die *die)
 {
     int tag = dwarf_tag(die);
 
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-           tag == DW_TAG_entry_point;
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_entry_point;
 }
 
 /* The call site file:line of the inlined scope 'die'. */
-static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file,
-                      int *line)
+static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file, int *line)
 {
     Dwarf_Attribute attr;
     Dwarf_Word v;
@@ -246,8 +240,7 @@ static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file,
  * concrete nesting: dwarf_getscopes() follows an inlined subroutine into
  * its abstract origin, so like eu-addr2line we restart from the innermost
  * function DIE with dwarf_getscopes_die(). Returns the count, or <= 0. */
-static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias,
-                           Dwarf_Die **out)
+static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias, Dwarf_Die **out)
 {
     Dwarf_Die *scopes = NULL, fn;
     int n = dwarf_getscopes(cudie, pc - bias, &scopes), i = 0;
@@ -266,8 +259,7 @@ static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias,
 
 /* Adds the inlined chain of 'pc' to 'frame'; stores the innermost
  * function's name in '*fn' (new string; NULL without DWARF scopes). */
-static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
-                       char **fn)
+static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame, char **fn)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
@@ -278,8 +270,7 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
     if (!cudie || (n = function_scopes(pc, cudie, bias, &scopes)) <= 0)
         return;
     *fn = die_name(&scopes[0]);
-    for (int i = 0; i < n && dwarf_tag(&scopes[i]) ==
-                                 DW_TAG_inlined_subroutine; ) {
+    for (int i = 0; i < n && dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;) {
         const char *file;
         char *name;
         int line, j = i + 1;
@@ -304,7 +295,7 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame,
 /* Symbolizes one frame object at file-relative return address 'offset'. */
 static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
 {
-    GElf_Addr pc = offset ? offset - 1 : 0;     /* inside the call insn */
+    GElf_Addr pc = offset ? offset - 1 : 0; /* inside the call insn */
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, pc);
     const char *file = NULL;
     char *fn = NULL;
@@ -315,8 +306,7 @@ static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
         GElf_Off off;
         GElf_Sym sym;
 
-        fn = readable_name(dwfl_module_addrinfo(ms->mod, pc, &off, &sym, NULL,
-                                                NULL, NULL));
+        fn = readable_name(dwfl_module_addrinfo(ms->mod, pc, &off, &sym, NULL, NULL, NULL));
     }
     if (l)
         file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
@@ -359,11 +349,9 @@ int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
     for (size_t i = 0; i < snap->nframes; i++) {
         const tm_frame *f = &snap->frames[i];
 
-        if (f->module < 0 || !mods[f->module].dwfl || f->loc.function ||
-            f->loc.file)
+        if (f->module < 0 || !mods[f->module].dwfl || f->loc.function || f->loc.file)
             continue;
-        symbolize_frame(&mods[f->module], f->offset,
-                        json_array_get(frames, i));
+        symbolize_frame(&mods[f->module], f->offset, json_array_get(frames, i));
     }
     json_object_set_new(snap->root, "symbolized", json_true());
     rc = tm_snapshot_reindex(snap, err);

@@ -5,13 +5,15 @@
 #include <cstddef>
 #include <vector>
 
-namespace app {
+namespace app
+{
 
 struct Node {
     char payload[48];
 };
 
-class Cache {
+class Cache
+{
   public:
     __attribute__((noinline)) void put(int n)
     {

@@ -16,7 +16,7 @@ static tm_snapshot *load(const char *name)
 {
     char path[4096];
     tm_snapshot *s = NULL;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     snprintf(path, sizeof path, "%s/%s", TM_TEST_DATA, name);
     if (tm_snapshot_load(path, &s, &err))
@@ -43,18 +43,22 @@ START_TEST(test_render_format_size)
         int sign;
         const char *want;
     } c[] = {
-        { 0, 0, "0 B" },           { 1023, 0, "1023 B" },
-        { 10239, 0, "10239 B" },   { 10240, 0, "10.0 KiB" },
-        { 1536000, 0, "1500 KiB" }, { 104857600, 0, "100 MiB" },
-        { 1500, 1, "+1500 B" },    { -300, 1, "-300 B" },
-        { 0, 1, "+0 B" },          { -20480, 1, "-20.0 KiB" },
-        { 5e15, 0, "4547 TiB" },
+        {0, 0, "0 B"},
+        {1023, 0, "1023 B"},
+        {10239, 0, "10239 B"},
+        {10240, 0, "10.0 KiB"},
+        {1536000, 0, "1500 KiB"},
+        {104857600, 0, "100 MiB"},
+        {1500, 1, "+1500 B"},
+        {-300, 1, "-300 B"},
+        {0, 1, "+0 B"},
+        {-20480, 1, "-20.0 KiB"},
+        {5e15, 0, "4547 TiB"},
     };
     char buf[32];
 
     for (size_t i = 0; i < sizeof c / sizeof *c; i++)
-        ck_assert_str_eq(tm_format_size(buf, sizeof buf, c[i].size, c[i].sign),
-                         c[i].want);
+        ck_assert_str_eq(tm_format_size(buf, sizeof buf, c[i].size, c[i].sign), c[i].want);
 }
 END_TEST
 
@@ -66,8 +70,7 @@ START_TEST(test_render_format_location)
                      "alloc_node at /src/app/node.c:12 (app)");
     ck_assert_str_eq(tm_format_location(a, &a->frames[3], -1, buf, sizeof buf),
                      "foo_alloc (libfoo.so.1+0x500)");
-    ck_assert_str_eq(tm_format_location(a, &a->frames[5], -1, buf, sizeof buf),
-                     "?? (0x7fff1234)");
+    ck_assert_str_eq(tm_format_location(a, &a->frames[5], -1, buf, sizeof buf), "?? (0x7fff1234)");
     ck_assert_str_eq(tm_format_location(a, &a->frames[4], -1, buf, sizeof buf),
                      "read_config at /src/app/main.c:20 (app) [inlined]");
     ck_assert_str_eq(tm_format_location(a, &a->frames[4], 0, buf, sizeof buf),
@@ -103,27 +106,20 @@ START_TEST(test_render_top_json_keys)
     o.by = TM_BY_TRACEBACK;
     ck_assert_int_eq(tm_stats_compute(a, &o, &st, NULL), 0);
     j = tm_render_top_json(&st, 2);
-    ck_assert_str_eq(json_string_value(json_object_get(j, "format")),
-                     "tracemem-top");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "format")), "tracemem-top");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "version")), 1);
     ck_assert_str_eq(json_string_value(json_object_get(j, "by")), "traceback");
     ck_assert(json_is_null(json_object_get(j, "domain")));
     ck_assert_int_eq(json_integer_value(json_object_get(j, "omitted")), 4);
-    ck_assert_int_eq(json_integer_value(
-                         json_object_get(json_object_get(j, "total"), "size")),
-                     6160);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "total"), "size")), 6160);
     ck_assert_uint_eq(json_array_size(json_object_get(j, "stats")), 2);
     s0 = json_array_get(json_object_get(j, "stats"), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(s0, "size")), 4096);
     f = json_object_get(s0, "frames");
     ck_assert_uint_eq(json_array_size(f), 2);
     ck_assert(json_is_null(json_object_get(json_array_get(f, 0), "file")));
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(f, 0),
-                                                       "module")),
-                     "libfoo.so.1");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(f, 1),
-                                                        "line")),
-                     7);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(f, 0), "module")), "libfoo.so.1");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(f, 1), "line")), 7);
     json_decref(j);
     tm_stats_free(&st);
 }
@@ -141,19 +137,16 @@ START_TEST(test_render_diff_json_only_in_old)
     ck_assert_int_eq(tm_stats_compute(b, &o, &ns, NULL), 0);
     ck_assert_int_eq(tm_stats_compare(&os, &ns, &d), 0);
     j = tm_render_diff_json(&d, &os, &ns, 0);
-    ck_assert_str_eq(json_string_value(json_object_get(j, "format")),
-                     "tracemem-diff");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "format")), "tracemem-diff");
     e = json_array_get(json_object_get(j, "stats"), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(e, "key")),
-                     "/src/app/main.c:20");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "key")), "/src/app/main.c:20");
     ck_assert_int_eq(json_integer_value(json_object_get(e, "size")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(e, "size_diff")), -300);
     ck_assert_int_eq(json_integer_value(json_object_get(e, "count_diff")), -3);
     /* its frame comes from OLD */
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_array_get(json_object_get(e, "frames"), 0),
-                         "function")),
-                     "read_config");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(e, "frames"), 0), "function")),
+        "read_config");
     json_decref(j);
     tm_diff_free(&d);
     tm_stats_free(&os);

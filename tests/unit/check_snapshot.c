@@ -24,7 +24,7 @@ static char *data(const char *name)
 START_TEST(test_snapshot_loads_values)
 {
     tm_snapshot *s;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     ck_assert_int_eq(tm_snapshot_load(data("cli-a.json"), &s, &err), 0);
     ck_assert_int_eq(s->pid, 100);
@@ -55,27 +55,25 @@ START_TEST(test_snapshot_loads_values)
     ck_assert(s->symbolized);
     ck_assert_uint_eq(s->memory.overhead, 4096);
     /* unknown sections stay readable through root */
-    ck_assert_ptr_nonnull(json_object_get(s->root,
-                                          "gc_example_unknown_section"));
+    ck_assert_ptr_nonnull(json_object_get(s->root, "gc_example_unknown_section"));
     tm_snapshot_free(s);
 }
 END_TEST
 
 START_TEST(test_snapshot_loads_minimal_raw)
 {
-    const char *text =
-        "{\"format\":\"tracemem-snapshot\",\"version\":1,"
-        "\"modules\":[{\"path\":\"/bin/x\",\"build_id\":\"\",\"base\":0,"
-        "\"size\":10}],\"frames\":[{\"module\":0,\"offset\":5}],"
-        "\"stacks\":[{\"frames\":[0],\"depth\":1}],"
-        "\"traces\":[{\"stack\":0,\"domain\":0,\"size\":8,\"count\":1,"
-        "\"allocated_size\":8,\"allocated_count\":1}],"
-        "\"leaks\":{\"checked\":true,\"summary\":{\"definite\":{\"bytes\":8,"
-        "\"blocks\":1}},\"stacks\":[{\"stack\":0,\"kind\":\"definite\","
-        "\"bytes\":8,\"blocks\":1}]},\"symbolized\":false}";
+    const char *text = "{\"format\":\"tracemem-snapshot\",\"version\":1,"
+                       "\"modules\":[{\"path\":\"/bin/x\",\"build_id\":\"\",\"base\":0,"
+                       "\"size\":10}],\"frames\":[{\"module\":0,\"offset\":5}],"
+                       "\"stacks\":[{\"frames\":[0],\"depth\":1}],"
+                       "\"traces\":[{\"stack\":0,\"domain\":0,\"size\":8,\"count\":1,"
+                       "\"allocated_size\":8,\"allocated_count\":1}],"
+                       "\"leaks\":{\"checked\":true,\"summary\":{\"definite\":{\"bytes\":8,"
+                       "\"blocks\":1}},\"stacks\":[{\"stack\":0,\"kind\":\"definite\","
+                       "\"bytes\":8,\"blocks\":1}]},\"symbolized\":false}";
     json_t *root = json_loads(text, 0, NULL);
     tm_snapshot *s;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     ck_assert_ptr_nonnull(root);
     ck_assert_int_eq(tm_snapshot_from_json(root, "mem", &s, &err), 0);
@@ -96,39 +94,38 @@ END_TEST
 static const struct bad {
     const char *file, *what;
 } bad[] = {
-    { "bad-notjson.json", "not JSON" },
-    { "bad-empty.json", "empty file" },
-    { "bad-truncated.json", "truncated JSON" },
-    { "bad-bigint.json", "not JSON: too big integer" },
-    { "bad-duplicate.json", "duplicate" },
-    { "bad-toplevel.json", "top level is an array" },
-    { "bad-format.json", "not a tracemem snapshot" },
-    { "bad-version.json", "unsupported snapshot version 2" },
-    { "bad-missing.json", "missing \"frames\"" },
-    { "bad-type-traces.json", "traces: expected an array, got an object" },
-    { "bad-type-size.json", "traces[0].size: expected an integer, got a string" },
-    { "bad-real.json", "traces[0].size: expected an integer, got a real" },
-    { "bad-negative.json", "traces[0].count: -5 is out of range" },
-    { "bad-index-stack.json", "traces[0].stack: index 99 out of range (8 stacks)" },
-    { "bad-index-frame.json", "stacks[0].frames[1]: index 99 out of range" },
-    { "bad-index-module.json", "frames[0].module: index 7 out of range" },
-    { "bad-index-peak.json", "peak.traces[0].stack: index -2 out of range" },
-    { "bad-index-leak.json", "leaks.stacks[0].stack: index 42 out of range" },
-    { "bad-leak-kind.json", "unknown leak kind \"lost\"" },
-    { "bad-inlined.json", "frames[4].inlined: expected an array" },
-    { "bad-type-function.json", "frames[0].function: expected a string" },
+    {"bad-notjson.json", "not JSON"},
+    {"bad-empty.json", "empty file"},
+    {"bad-truncated.json", "truncated JSON"},
+    {"bad-bigint.json", "not JSON: too big integer"},
+    {"bad-duplicate.json", "duplicate"},
+    {"bad-toplevel.json", "top level is an array"},
+    {"bad-format.json", "not a tracemem snapshot"},
+    {"bad-version.json", "unsupported snapshot version 2"},
+    {"bad-missing.json", "missing \"frames\""},
+    {"bad-type-traces.json", "traces: expected an array, got an object"},
+    {"bad-type-size.json", "traces[0].size: expected an integer, got a string"},
+    {"bad-real.json", "traces[0].size: expected an integer, got a real"},
+    {"bad-negative.json", "traces[0].count: -5 is out of range"},
+    {"bad-index-stack.json", "traces[0].stack: index 99 out of range (8 stacks)"},
+    {"bad-index-frame.json", "stacks[0].frames[1]: index 99 out of range"},
+    {"bad-index-module.json", "frames[0].module: index 7 out of range"},
+    {"bad-index-peak.json", "peak.traces[0].stack: index -2 out of range"},
+    {"bad-index-leak.json", "leaks.stacks[0].stack: index 42 out of range"},
+    {"bad-leak-kind.json", "unknown leak kind \"lost\""},
+    {"bad-inlined.json", "frames[4].inlined: expected an array"},
+    {"bad-type-function.json", "frames[0].function: expected a string"},
 };
 
 START_TEST(test_snapshot_rejects_malformed)
 {
     tm_snapshot *s = (tm_snapshot *)1;
-    tm_error err = { "" };
+    tm_error err = {""};
     int rc = tm_snapshot_load(data(bad[_i].file), &s, &err);
 
     ck_assert_msg(rc == -EINVAL, "%s: rc %d (%s)", bad[_i].file, rc, err.what);
     ck_assert_ptr_null(s);
-    ck_assert_msg(strstr(err.what, bad[_i].what), "%s: got '%s'",
-                  bad[_i].file, err.what);
+    ck_assert_msg(strstr(err.what, bad[_i].what), "%s: got '%s'", bad[_i].file, err.what);
     ck_assert_ptr_null(strchr(err.what, '\n'));
 }
 END_TEST
@@ -136,10 +133,9 @@ END_TEST
 START_TEST(test_snapshot_missing_file)
 {
     tm_snapshot *s;
-    tm_error err = { "" };
+    tm_error err = {""};
 
-    ck_assert_int_eq(tm_snapshot_load(data("no-such.json"), &s, &err),
-                     -ENOENT);
+    ck_assert_int_eq(tm_snapshot_load(data("no-such.json"), &s, &err), -ENOENT);
     ck_assert_str_eq(err.what, "No such file or directory");
 }
 END_TEST
@@ -148,7 +144,7 @@ START_TEST(test_snapshot_write_and_reindex)
 {
     char path[] = "/tmp/check_snapshot.XXXXXX";
     tm_snapshot *s, *t;
-    tm_error err = { "" };
+    tm_error err = {""};
     json_t *f0;
     int fd = mkstemp(path);
 
@@ -164,8 +160,7 @@ START_TEST(test_snapshot_write_and_reindex)
     ck_assert_str_eq(t->frames[0].loc.function, "renamed");
     ck_assert_uint_eq(t->ntraces, s->ntraces);
     /* a bad edit is caught by reindex and leaves an empty model */
-    json_object_set_new(json_array_get(json_object_get(t->root, "traces"), 0),
-                        "stack", json_integer(1000));
+    json_object_set_new(json_array_get(json_object_get(t->root, "traces"), 0), "stack", json_integer(1000));
     ck_assert_int_eq(tm_snapshot_reindex(t, &err), -EINVAL);
     ck_assert_uint_eq(t->ntraces, 0);
     tm_snapshot_free(s);
@@ -177,7 +172,7 @@ END_TEST
 START_TEST(test_snapshot_write_to_bad_directory)
 {
     tm_snapshot *s;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     ck_assert_int_eq(tm_snapshot_load(data("cli-a.json"), &s, &err), 0);
     ck_assert_int_lt(tm_snapshot_write(s, "/nonexistent/dir/x.json", &err), 0);
@@ -208,8 +203,7 @@ static Suite *snapshot_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("malformed");
-    tcase_add_loop_test(tc, test_snapshot_rejects_malformed, 0,
-                        (int)(sizeof bad / sizeof *bad));
+    tcase_add_loop_test(tc, test_snapshot_rejects_malformed, 0, (int)(sizeof bad / sizeof *bad));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("write");

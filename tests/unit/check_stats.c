@@ -27,7 +27,7 @@ static tm_snapshot *load(const char *name)
 {
     char path[4096];
     tm_snapshot *s = NULL;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     snprintf(path, sizeof path, "%s/%s", TM_TEST_DATA, name);
     if (tm_snapshot_load(path, &s, &err))
@@ -63,22 +63,21 @@ static void check_stats(const tm_stats *st, const want *w, size_t n)
     }
 }
 
-static void compute(const tm_snapshot *s, const tm_stats_opts *o,
-                    tm_stats *st)
+static void compute(const tm_snapshot *s, const tm_stats_opts *o, tm_stats *st)
 {
-    tm_error err = { "" };
+    tm_error err = {""};
 
     if (tm_stats_compute(s, o, st, &err))
         ck_abort_msg("tm_stats_compute: %s", err.what);
 }
 
-#define CHECK(opts, ...)                                                    \
-    do {                                                                    \
-        static const want w[] = { __VA_ARGS__ };                            \
-        tm_stats st_;                                                       \
-        compute(a, &(opts), &st_);                                         \
-        check_stats(&st_, w, sizeof w / sizeof *w);                         \
-        tm_stats_free(&st_);                                                \
+#define CHECK(opts, ...)                                                                                     \
+    do {                                                                                                     \
+        static const want w[] = {__VA_ARGS__};                                                               \
+        tm_stats st_;                                                                                        \
+        compute(a, &(opts), &st_);                                                                           \
+        check_stats(&st_, w, sizeof w / sizeof *w);                                                          \
+        tm_stats_free(&st_);                                                                                 \
     } while (0)
 
 /* --- grouping --- */
@@ -89,11 +88,8 @@ START_TEST(test_stats_groups_by_lineno)
     tm_stats st;
 
     tm_stats_opts_init(&o);
-    CHECK(o, { "foo_alloc (libfoo.so.1)", 4096, 1 },
-          { "/src/app/node.c:12", 1500, 15 },
-          { "/src/app/main.c:20", 300, 3 },
-          { "/src/app/tree.c:40", 200, 2 },
-          { "0x7fff1234", 64, 1 });
+    CHECK(o, {"foo_alloc (libfoo.so.1)", 4096, 1}, {"/src/app/node.c:12", 1500, 15},
+          {"/src/app/main.c:20", 300, 3}, {"/src/app/tree.c:40", 200, 2}, {"0x7fff1234", 64, 1});
     compute(a, &o, &st);
     ck_assert_uint_eq(st.total_size, 6160);
     ck_assert_uint_eq(st.total_count, 22);
@@ -109,9 +105,8 @@ START_TEST(test_stats_groups_by_filename)
 
     tm_stats_opts_init(&o);
     o.by = TM_BY_FILENAME;
-    CHECK(o, { "libfoo.so.1", 4096, 1 }, { "/src/app/node.c", 1500, 15 },
-          { "/src/app/main.c", 300, 3 }, { "/src/app/tree.c", 200, 2 },
-          { "[unknown]", 64, 1 });
+    CHECK(o, {"libfoo.so.1", 4096, 1}, {"/src/app/node.c", 1500, 15}, {"/src/app/main.c", 300, 3},
+          {"/src/app/tree.c", 200, 2}, {"[unknown]", 64, 1});
 }
 END_TEST
 
@@ -121,9 +116,8 @@ START_TEST(test_stats_groups_by_function)
 
     tm_stats_opts_init(&o);
     o.by = TM_BY_FUNCTION;
-    CHECK(o, { "foo_alloc", 4096, 1 }, { "alloc_node", 1500, 15 },
-          { "read_config", 300, 3 }, { "build_tree", 200, 2 },
-          { "0x7fff1234", 64, 1 });
+    CHECK(o, {"foo_alloc", 4096, 1}, {"alloc_node", 1500, 15}, {"read_config", 300, 3},
+          {"build_tree", 200, 2}, {"0x7fff1234", 64, 1});
 }
 END_TEST
 
@@ -133,8 +127,7 @@ START_TEST(test_stats_groups_by_module)
 
     tm_stats_opts_init(&o);
     o.by = TM_BY_MODULE;
-    CHECK(o, { "libfoo.so.1", 4096, 1 }, { "app", 2000, 20 },
-          { "[unknown]", 64, 1 });
+    CHECK(o, {"libfoo.so.1", 4096, 1}, {"app", 2000, 20}, {"[unknown]", 64, 1});
 }
 END_TEST
 
@@ -169,14 +162,9 @@ START_TEST(test_stats_cumulative_counts_every_frame_once)
     o.cumulative = 1;
     /* tree.c:40 = t0 + t5 once (recursion not counted twice);
      * main.c:9 is the inlined caller of read_config. */
-    CHECK(o, { "/src/app/main.c:7", 5860, 19 },
-          { "foo_alloc (libfoo.so.1)", 4096, 1 },
-          { "/src/app/node.c:12", 1500, 15 },
-          { "/src/app/tree.c:40", 1200, 12 },
-          { "/src/app/tree.c:41", 500, 5 },
-          { "/src/app/main.c:20", 300, 3 },
-          { "/src/app/main.c:9", 300, 3 },
-          { "0x7fff1234", 64, 1 });
+    CHECK(o, {"/src/app/main.c:7", 5860, 19}, {"foo_alloc (libfoo.so.1)", 4096, 1},
+          {"/src/app/node.c:12", 1500, 15}, {"/src/app/tree.c:40", 1200, 12}, {"/src/app/tree.c:41", 500, 5},
+          {"/src/app/main.c:20", 300, 3}, {"/src/app/main.c:9", 300, 3}, {"0x7fff1234", 64, 1});
 }
 END_TEST
 
@@ -187,9 +175,8 @@ START_TEST(test_stats_cumulative_by_function)
     tm_stats_opts_init(&o);
     o.cumulative = 1;
     o.by = TM_BY_FUNCTION;
-    CHECK(o, { "main", 6160, 22 }, { "foo_alloc", 4096, 1 },
-          { "build_tree", 1700, 17 }, { "alloc_node", 1500, 15 },
-          { "read_config", 300, 3 }, { "0x7fff1234", 64, 1 });
+    CHECK(o, {"main", 6160, 22}, {"foo_alloc", 4096, 1}, {"build_tree", 1700, 17}, {"alloc_node", 1500, 15},
+          {"read_config", 300, 3}, {"0x7fff1234", 64, 1});
 }
 END_TEST
 
@@ -197,7 +184,7 @@ START_TEST(test_stats_cumulative_rejects_traceback)
 {
     tm_stats_opts o;
     tm_stats st;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     tm_stats_opts_init(&o);
     o.cumulative = 1;
@@ -216,9 +203,8 @@ START_TEST(test_stats_sorts_by_count)
     tm_stats_opts_init(&o);
     o.sort = TM_SORT_COUNT;
     /* count ties (1) broken by size */
-    CHECK(o, { "/src/app/node.c:12", 1500, 15 },
-          { "/src/app/main.c:20", 300, 3 }, { "/src/app/tree.c:40", 200, 2 },
-          { "foo_alloc (libfoo.so.1)", 4096, 1 }, { "0x7fff1234", 64, 1 });
+    CHECK(o, {"/src/app/node.c:12", 1500, 15}, {"/src/app/main.c:20", 300, 3}, {"/src/app/tree.c:40", 200, 2},
+          {"foo_alloc (libfoo.so.1)", 4096, 1}, {"0x7fff1234", 64, 1});
 }
 END_TEST
 
@@ -263,33 +249,32 @@ END_TEST
 
 START_TEST(test_stats_include_innermost_frame_only)
 {
-    tm_filter f[] = { { 1, "*/tree.c" } };
+    tm_filter f[] = {{1, "*/tree.c"}};
     tm_stats_opts o;
 
     tm_stats_opts_init(&o);
     o.filters = f;
     o.nfilters = 1;
-    CHECK(o, { "/src/app/tree.c:40", 200, 2 });
+    CHECK(o, {"/src/app/tree.c:40", 200, 2});
 }
 END_TEST
 
 START_TEST(test_stats_include_all_frames)
 {
-    tm_filter f[] = { { 1, "*/tree.c" } };
+    tm_filter f[] = {{1, "*/tree.c"}};
     tm_stats_opts o;
 
     tm_stats_opts_init(&o);
     o.filters = f;
     o.nfilters = 1;
     o.all_frames = 1;
-    CHECK(o, { "/src/app/node.c:12", 1500, 15 },
-          { "/src/app/tree.c:40", 200, 2 });
+    CHECK(o, {"/src/app/node.c:12", 1500, 15}, {"/src/app/tree.c:40", 200, 2});
 }
 END_TEST
 
 START_TEST(test_stats_exclude_module_pattern)
 {
-    tm_filter f[] = { { 0, "libfoo*" } };
+    tm_filter f[] = {{0, "libfoo*"}};
     tm_stats_opts o;
     tm_stats st;
 
@@ -306,7 +291,7 @@ END_TEST
 START_TEST(test_stats_exclude_function_all_frames)
 {
     /* every stack has main, inlined or not: nothing is left */
-    tm_filter f[] = { { 0, "main" } };
+    tm_filter f[] = {{0, "main"}};
     tm_stats_opts o;
     tm_stats st;
 
@@ -324,15 +309,14 @@ END_TEST
 START_TEST(test_stats_include_function_and_exclude)
 {
     /* includes are OR-ed, an exclude wins */
-    tm_filter f[] = { { 1, "read_config" }, { 1, "alloc_node" },
-                      { 0, "*/tree.c" } };
+    tm_filter f[] = {{1, "read_config"}, {1, "alloc_node"}, {0, "*/tree.c"}};
     tm_stats_opts o;
 
     tm_stats_opts_init(&o);
     o.filters = f;
     o.nfilters = 3;
     o.all_frames = 1;
-    CHECK(o, { "/src/app/main.c:20", 300, 3 });
+    CHECK(o, {"/src/app/main.c:20", 300, 3});
 }
 END_TEST
 
@@ -342,7 +326,7 @@ START_TEST(test_stats_domain)
 
     tm_stats_opts_init(&o);
     o.domain = 1;
-    CHECK(o, { "0x7fff1234", 64, 1 });
+    CHECK(o, {"0x7fff1234", 64, 1});
 }
 END_TEST
 
@@ -350,12 +334,11 @@ START_TEST(test_stats_peak_record)
 {
     tm_stats_opts o;
     tm_stats st;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     tm_stats_opts_init(&o);
     o.peak = 1;
-    CHECK(o, { "/src/app/node.c:12", 5000, 50 },
-          { "foo_alloc (libfoo.so.1)", 4096, 1 });
+    CHECK(o, {"/src/app/node.c:12", 5000, 50}, {"foo_alloc (libfoo.so.1)", 4096, 1});
     o.sort = TM_SORT_ALLOCATIONS;
     ck_assert_int_eq(tm_stats_compute(a, &o, &st, &err), -EINVAL);
 }
@@ -372,12 +355,12 @@ START_TEST(test_stats_diff_lineno)
         uint64_t count;
         int64_t count_diff;
     } w[] = {
-        { "/src/app/node.c:12", 3000, 1500, 30, 15 },
-        { "/src/app/cache.c:5", 800, 800, 8, 8 },     /* only in NEW */
-        { "/src/app/main.c:20", 0, -300, 0, -3 },     /* only in OLD */
-        { "foo_alloc (libfoo.so.1)", 4096, 0, 1, 0 },
-        { "/src/app/tree.c:40", 200, 0, 2, 0 },
-        { "0x7fff1234", 64, 0, 1, 0 },
+        {"/src/app/node.c:12", 3000, 1500, 30, 15},
+        {"/src/app/cache.c:5", 800, 800, 8, 8}, /* only in NEW */
+        {"/src/app/main.c:20", 0, -300, 0, -3}, /* only in OLD */
+        {"foo_alloc (libfoo.so.1)", 4096, 0, 1, 0},
+        {"/src/app/tree.c:40", 200, 0, 2, 0},
+        {"0x7fff1234", 64, 0, 1, 0},
     };
     tm_stats_opts o;
     tm_stats os, ns;
@@ -421,8 +404,7 @@ START_TEST(test_stats_diff_is_symbolic)
     /* 6 stacks in OLD, 5 in NEW of which 1 new: 7 keys */
     ck_assert_uint_eq(d.n, 7);
     for (i = 0; i < (long)d.n; i++)
-        if (strcmp(d.v[i].key, "foo_alloc (libfoo.so.1)\n/src/app/main.c:7") ==
-            0)
+        if (strcmp(d.v[i].key, "foo_alloc (libfoo.so.1)\n/src/app/main.c:7") == 0)
             break;
     ck_assert_int_lt(i, (long)d.n);
     ck_assert_int_eq(d.v[i].size_diff, 0);

@@ -61,7 +61,7 @@ static tm_snapshot *raw_snapshot(const char *build_id)
     char *self = realpath("/proc/self/exe", NULL);
     uintptr_t base = 0;
     tm_snapshot *s;
-    tm_error err = { "" };
+    tm_error err = {""};
     json_t *root;
 
     plain_caller();
@@ -71,14 +71,11 @@ static tm_snapshot *raw_snapshot(const char *build_id)
                      " s:[{s:i, s:I}, {s:i, s:I}, {s:i, s:I}],"
                      " s:[{s:[i, i, i], s:i}], s:[{s:i, s:i, s:i, s:i}],"
                      " s:b}",
-                     "format", "tracemem-snapshot", "version", 1, "modules",
-                     "path", self, "build_id", build_id, "base",
-                     (json_int_t)base, "size", 1 << 20, "frames", "module", 0,
-                     "offset", (json_int_t)(ra[0] - base), "module", 0,
-                     "offset", (json_int_t)(ra[1] - base), "module", -1,
-                     "offset", (json_int_t)0x1234, "stacks", "frames", 0, 1, 2,
-                     "depth", 3, "traces", "stack", 0, "domain", 0, "size", 8,
-                     "count", 1, "symbolized", 0);
+                     "format", "tracemem-snapshot", "version", 1, "modules", "path", self, "build_id",
+                     build_id, "base", (json_int_t)base, "size", 1 << 20, "frames", "module", 0, "offset",
+                     (json_int_t)(ra[0] - base), "module", 0, "offset", (json_int_t)(ra[1] - base), "module",
+                     -1, "offset", (json_int_t)0x1234, "stacks", "frames", 0, 1, 2, "depth", 3, "traces",
+                     "stack", 0, "domain", 0, "size", 8, "count", 1, "symbolized", 0);
     free(self);
     ck_assert_ptr_nonnull(root);
     ck_assert_int_eq(tm_snapshot_from_json(root, "self.json", &s, &err), 0);
@@ -96,7 +93,7 @@ static int ends_with(const char *s, const char *suffix)
 START_TEST(test_symbolize_function_file_line)
 {
     tm_snapshot *s = raw_snapshot("");
-    tm_error err = { "" };
+    tm_error err = {""};
     const tm_frame *f;
 
     ck_assert_int_eq(tm_symbolize(s, 0, stderr, &err), 0);
@@ -114,7 +111,7 @@ END_TEST
 START_TEST(test_symbolize_inlined_chain)
 {
     tm_snapshot *s = raw_snapshot("");
-    tm_error err = { "" };
+    tm_error err = {""};
     const tm_frame *f;
 
     ck_assert_int_eq(tm_symbolize(s, 0, stderr, &err), 0);
@@ -132,7 +129,7 @@ END_TEST
 START_TEST(test_symbolize_unknown_module_kept)
 {
     tm_snapshot *s = raw_snapshot("");
-    tm_error err = { "" };
+    tm_error err = {""};
 
     ck_assert_int_eq(tm_symbolize(s, 0, stderr, &err), 0);
     ck_assert_int_eq(s->frames[2].module, -1);
@@ -145,7 +142,7 @@ END_TEST
 START_TEST(test_symbolize_build_id_mismatch)
 {
     tm_snapshot *s = raw_snapshot("00112233445566778899aabbccddeeff00112233");
-    tm_error err = { "" };
+    tm_error err = {""};
     char *out = NULL;
     size_t len = 0;
     FILE *warn = open_memstream(&out, &len);
@@ -156,8 +153,7 @@ START_TEST(test_symbolize_build_id_mismatch)
     ck_assert_ptr_nonnull(strstr(out, "changed since the run"));
     ck_assert_ptr_nonnull(strstr(out, "tracemem: self.json: module /"));
     ck_assert_ptr_nonnull(strchr(out, '\n'));
-    ck_assert_ptr_null(strchr(out, '\n') + 1 < out + len
-                           ? strchr(strchr(out, '\n') + 1, '\n') : NULL);
+    ck_assert_ptr_null(strchr(out, '\n') + 1 < out + len ? strchr(strchr(out, '\n') + 1, '\n') : NULL);
     free(out);
     tm_snapshot_free(s);
 }
@@ -166,7 +162,7 @@ END_TEST
 START_TEST(test_symbolize_skips_symbolized)
 {
     tm_snapshot *s = raw_snapshot("");
-    tm_error err = { "" };
+    tm_error err = {""};
 
     json_object_set_new(s->root, "symbolized", json_true());
     ck_assert_int_eq(tm_snapshot_reindex(s, &err), 0);

@@ -27,10 +27,9 @@ int tm__usage_error(const char *cmd, const char *fmt, ...)
 
 int tm__load(const char *path, int symbolize, tm_snapshot **out)
 {
-    tm_error err = { "" };
+    tm_error err = {""};
 
-    if (tm_snapshot_load(path, out, &err) ||
-        (symbolize && tm_symbolize(*out, 0, stderr, &err))) {
+    if (tm_snapshot_load(path, out, &err) || (symbolize && tm_symbolize(*out, 0, stderr, &err))) {
         fprintf(stderr, "tracemem: %s: %s\n", path, err.what);
         tm_snapshot_free(*out);
         *out = NULL;
@@ -73,8 +72,7 @@ void tm__stats_args_free(tm_stats_args *a)
     a->filters = NULL;
 }
 
-static int add_filter(const char *cmd, tm_stats_args *a, int inclusive,
-                      const char *pattern)
+static int add_filter(const char *cmd, tm_stats_args *a, int inclusive, const char *pattern)
 {
     tm_filter *nf = realloc(a->filters, (a->nfilters + 1) * sizeof *nf);
 
@@ -89,8 +87,7 @@ static int add_filter(const char *cmd, tm_stats_args *a, int inclusive,
     return 0;
 }
 
-int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
-                     const char *arg)
+int tm__stats_option(const char *cmd, tm_stats_args *a, int opt, const char *arg)
 {
     long long v;
     int e;
@@ -98,26 +95,39 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
     switch (opt) {
     case 'b':
         if ((e = tm_group_by_parse(arg)) < 0)
-            return tm__usage_error(cmd, "--by: unknown grouping '%s' (lineno, "
+            return tm__usage_error(cmd,
+                                   "--by: unknown grouping '%s' (lineno, "
                                    "filename, function, module, traceback)",
                                    arg);
         a->opts.by = (tm_group_by)e;
         return 0;
-    case 'c': a->opts.cumulative = 1; return 0;
-    case 'a': a->opts.all_frames = 1; return 0;
-    case 'P': a->opts.peak = 1; return 0;
-    case 'i': return add_filter(cmd, a, 1, arg);
-    case 'x': return add_filter(cmd, a, 0, arg);
+    case 'c':
+        a->opts.cumulative = 1;
+        return 0;
+    case 'a':
+        a->opts.all_frames = 1;
+        return 0;
+    case 'P':
+        a->opts.peak = 1;
+        return 0;
+    case 'i':
+        return add_filter(cmd, a, 1, arg);
+    case 'x':
+        return add_filter(cmd, a, 0, arg);
     case 'D':
         if ((v = tm__parse_count(arg)) < 0)
-            return tm__usage_error(cmd, "--domain: '%s' is not a domain "
-                                   "number", arg);
+            return tm__usage_error(cmd,
+                                   "--domain: '%s' is not a domain "
+                                   "number",
+                                   arg);
         a->opts.domain = v;
         return 0;
     case 's':
         if ((e = tm_sort_parse(arg)) < 0)
-            return tm__usage_error(cmd, "--sort: unknown key '%s' (size, "
-                                   "count, allocations)", arg);
+            return tm__usage_error(cmd,
+                                   "--sort: unknown key '%s' (size, "
+                                   "count, allocations)",
+                                   arg);
         a->opts.sort = (tm_sort)e;
         return 0;
     case 'n':
@@ -127,8 +137,10 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
         return 0;
     case 'F':
         if ((e = tm__format_parse(arg)) < 0)
-            return tm__usage_error(cmd, "--format: unknown format '%s' (text, "
-                                   "json)", arg);
+            return tm__usage_error(cmd,
+                                   "--format: unknown format '%s' (text, "
+                                   "json)",
+                                   arg);
         a->format = (tm_format)e;
         return 0;
     }

@@ -22,27 +22,25 @@
 #endif
 #endif
 
-static const char usage[] =
-    "usage: tracemem diff OLD NEW [--by lineno|filename|function|module|"
-    "traceback]\n"
-    "                     [--cumulative] [-n N] [--include PATTERN]...\n"
-    "                     [--exclude PATTERN]... [--all-frames] [--domain N]\n"
-    "                     [--peak] [--sort size|count|allocations]\n"
-    "                     [--format text|json]\n"
-    "Shows what grew and what shrank between two snapshots, per key, like\n"
-    "tracemalloc's compare_to(); keys only in OLD are shown with size 0.\n";
+static const char usage[] = "usage: tracemem diff OLD NEW [--by lineno|filename|function|module|"
+                            "traceback]\n"
+                            "                     [--cumulative] [-n N] [--include PATTERN]...\n"
+                            "                     [--exclude PATTERN]... [--all-frames] [--domain N]\n"
+                            "                     [--peak] [--sort size|count|allocations]\n"
+                            "                     [--format text|json]\n"
+                            "Shows what grew and what shrank between two snapshots, per key, like\n"
+                            "tracemalloc's compare_to(); keys only in OLD are shown with size 0.\n";
 
 /* The gc sections of both snapshots, or NULL when either has none. */
-__attribute__((unused)) static int gc_sections(const tm_snapshot *o, const tm_snapshot *n,
-                       json_t **og, json_t **ng)
+__attribute__((unused)) static int gc_sections(const tm_snapshot *o, const tm_snapshot *n, json_t **og,
+                                               json_t **ng)
 {
     *og = json_object_get(o->root, "gc");
     *ng = json_object_get(n->root, "gc");
     return json_is_object(*og) && json_is_object(*ng);
 }
 
-static void print_json(const tm_diff *d, const tm_stats *os,
-                       const tm_stats *ns, long limit)
+static void print_json(const tm_diff *d, const tm_stats *os, const tm_stats *ns, long limit)
 {
     json_t *j = tm_render_diff_json(d, os, ns, (size_t)limit), *og, *ng;
 
@@ -57,8 +55,7 @@ static void print_json(const tm_diff *d, const tm_stats *os,
     json_decref(j);
 }
 
-static void print_text(const tm_diff *d, const tm_stats *ns, long limit,
-                       const tm_snapshot *old)
+static void print_text(const tm_diff *d, const tm_stats *ns, long limit, const tm_snapshot *old)
 {
     json_t *og, *ng;
 
@@ -73,10 +70,9 @@ static void print_text(const tm_diff *d, const tm_stats *ns, long limit,
 #endif
 }
 
-static int compare(const tm_snapshot *o, const tm_snapshot *n,
-                   const tm_stats_args *a)
+static int compare(const tm_snapshot *o, const tm_snapshot *n, const tm_stats_args *a)
 {
-    tm_error err = { "" };
+    tm_error err = {""};
     tm_stats os, ns;
     tm_diff d;
     int rc = TM_EXIT_USAGE;
@@ -108,15 +104,14 @@ out_old:
 
 int cmd_diff(int argc, char **argv)
 {
-    static const struct option longopts[] = { TM_STATS_LONGOPTS, { 0 } };
+    static const struct option longopts[] = {TM_STATS_LONGOPTS, {0}};
     tm_stats_args a;
     tm_snapshot *o = NULL, *n = NULL;
     int opt, rc;
 
     tm__stats_args_init(&a);
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts,
-                              NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts, NULL)) != -1) {
         if (opt == 'h') {
             fputs(usage, stdout);
             rc = TM_EXIT_OK;
@@ -133,8 +128,7 @@ int cmd_diff(int argc, char **argv)
         rc = tm__usage_error("diff", "expected two snapshots, OLD and NEW");
         goto out;
     }
-    if ((rc = tm__load(argv[optind], 1, &o)) ||
-        (rc = tm__load(argv[optind + 1], 1, &n)))
+    if ((rc = tm__load(argv[optind], 1, &o)) || (rc = tm__load(argv[optind + 1], 1, &n)))
         goto out;
     rc = compare(o, n, &a);
 out:

@@ -32,15 +32,14 @@
 #define SHIM_NAME "libtracemem.so"
 #define DEFAULT_TEMPLATE "tracemem.%e.%p.json"
 
-static const char usage[] =
-    "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--signal SIG]\n"
-    "                    [--interval SECONDS] [--sample BYTES]\n"
-    "                    [--no-leak-check] [--no-follow-fork]\n"
-    "                    [--no-follow-exec] [--python] [-q]\n"
-    "                    [--] PROGRAM [ARGS...]\n"
-    "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
-    "writes and prints a summary. Exits with PROGRAM's exit status (128+N\n"
-    "when it was killed by signal N).\n";
+static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--signal SIG]\n"
+                            "                    [--interval SECONDS] [--sample BYTES]\n"
+                            "                    [--no-leak-check] [--no-follow-fork]\n"
+                            "                    [--no-follow-exec] [--python] [-q]\n"
+                            "                    [--] PROGRAM [ARGS...]\n"
+                            "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
+                            "writes and prints a summary. Exits with PROGRAM's exit status (128+N\n"
+                            "when it was killed by signal N).\n";
 
 typedef struct run_args {
     const char *output;
@@ -73,7 +72,7 @@ static char *find_shim(void)
             return p;
         free(p);
         if (asprintf(&p, "%s/" SHIM_NAME, self) > 0 && readable(p))
-            return p;   /* running as .libs/lt-tracemem */
+            return p; /* running as .libs/lt-tracemem */
         free(p);
     }
     return strdup(TM_LIBDIR "/" SHIM_NAME);
@@ -86,14 +85,12 @@ static int set_env(const char *name, const char *value)
     return value ? setenv(name, value, 1) : 0;
 }
 
-static int setup_env(const char *shim, const char *const vars[][2],
-                     int python)
+static int setup_env(const char *shim, const char *const vars[][2], int python)
 {
     const char *old = getenv("LD_PRELOAD");
     char *preload;
 
-    if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "",
-                 old && *old ? old : "") < 0)
+    if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "", old && *old ? old : "") < 0)
         return -1;
     setenv("LD_PRELOAD", preload, 1);
     free(preload);
@@ -108,7 +105,7 @@ static int setup_env(const char *shim, const char *const vars[][2],
  * the child's pid in '*child'. */
 static int run_program(char **argv, pid_t *child)
 {
-    struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
     int status;
     pid_t pid, w;
 
@@ -185,8 +182,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* Fills 'g' with the sorted, unique files matching the template that
  * were written since 'start'. */
-static void find_outputs(const char *tmpl, const struct timespec *start,
-                         glob_t *g)
+static void find_outputs(const char *tmpl, const struct timespec *start, glob_t *g)
 {
     struct stat st;
     size_t n = 0;
@@ -204,8 +200,8 @@ static void find_outputs(const char *tmpl, const struct timespec *start,
     for (size_t i = 0; i < g->gl_pathc; i++) {
         char *p = g->gl_pathv[i];
 
-        if ((n && strcmp(g->gl_pathv[n - 1], p) == 0) || stat(p, &st) ||
-            !S_ISREG(st.st_mode) || !newer(&st, start)) {
+        if ((n && strcmp(g->gl_pathv[n - 1], p) == 0) || stat(p, &st) || !S_ISREG(st.st_mode) ||
+            !newer(&st, start)) {
             free(p);
             continue;
         }
@@ -246,8 +242,7 @@ static void print_peak_stacks(const tm_snapshot *snap)
         fprintf(stderr, "  top stacks at %s:\n", o.peak ? "the peak" : "exit");
     for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
         fprintf(stderr, "    %s in %" PRIu64 " blocks\n",
-                tm_format_size(a, sizeof a, (double)st.v[i].size, 0),
-                st.v[i].count);
+                tm_format_size(a, sizeof a, (double)st.v[i].size, 0), st.v[i].count);
         print_short_stack(snap, st.v[i].stack);
     }
     tm_stats_free(&st);
@@ -275,10 +270,8 @@ static void print_leaks(const tm_snapshot *snap)
     }
     fprintf(stderr, "  leaked:");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
-        fprintf(stderr, "%s %s %s in %" PRIu64 " blocks", k ? "," : "",
-                tm_leak_kind_name((tm_leak_kind)k),
-                tm_format_size(a, sizeof a,
-                               (double)snap->leak_summary[k].bytes, 0),
+        fprintf(stderr, "%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
+                tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
                 snap->leak_summary[k].blocks);
     fputc('\n', stderr);
     if (!(v = calloc(snap->nleak_stacks + 1, sizeof *v)))
@@ -291,9 +284,8 @@ static void print_leaks(const tm_snapshot *snap)
         fprintf(stderr, "  top leaks:\n");
     for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
         fprintf(stderr, "    %s in %" PRIu64 " blocks %s lost\n",
-                tm_format_size(a, sizeof a, (double)v[i]->bytes, 0),
-                v[i]->blocks, v[i]->kind == TM_LEAK_DEFINITE ? "definitely"
-                                                             : "indirectly");
+                tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
+                v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
         print_short_stack(snap, v[i]->stack);
     }
     free(v);
@@ -304,22 +296,21 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     char a[32], b[32], c[32];
 
     if (status > 128)
-        fprintf(stderr, "tracemem: %s was killed by signal %d (%s)\n", prog,
-                status - 128, strsignal(status - 128));
+        fprintf(stderr, "tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
+                strsignal(status - 128));
     else
         fprintf(stderr, "tracemem: %s exited with status %d\n", prog, status);
     if (!s) {
         fprintf(stderr, "tracemem: no snapshot was written\n");
         return;
     }
-    fprintf(stderr, "  peak heap memory: %s; at exit: %s in %" PRIu64
-            " blocks; tracemem overhead: %s\n",
+    fprintf(stderr, "  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
             tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
-            tm_format_size(b, sizeof b, (double)s->memory.current, 0),
-            s->memory.blocks,
+            tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
             tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
     if (s->memory.lost_records)
-        fprintf(stderr, "  warning: %" PRIu64 " allocations could not be "
+        fprintf(stderr,
+                "  warning: %" PRIu64 " allocations could not be "
                 "recorded (tracemem ran out of memory)\n",
                 s->memory.lost_records);
     print_leaks(s);
@@ -331,20 +322,18 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
 static tm_snapshot *process_outputs(const glob_t *g, pid_t child, int quiet)
 {
     tm_snapshot *best = NULL, *s;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     for (size_t i = 0; i < g->gl_pathc; i++) {
         const char *f = g->gl_pathv[i];
 
-        if (tm_snapshot_load(f, &s, &err) ||
-            tm_symbolize(s, 0, quiet ? NULL : stderr, &err) ||
+        if (tm_snapshot_load(f, &s, &err) || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) ||
             tm_snapshot_write(s, f, &err)) {
             fprintf(stderr, "tracemem: %s: %s\n", f, err.what);
             tm_snapshot_free(s);
             continue;
         }
-        if (!best || (s->pid == child &&
-                      (best->pid != child || s->seq >= best->seq))) {
+        if (!best || (s->pid == child && (best->pid != child || s->seq >= best->seq))) {
             tm_snapshot_free(best);
             best = s;
         } else {
@@ -357,8 +346,13 @@ static tm_snapshot *process_outputs(const glob_t *g, pid_t child, int quiet)
 /* --- options --- */
 
 enum {
-    OPT_SIGNAL = 256, OPT_INTERVAL, OPT_SAMPLE, OPT_NO_LEAK, OPT_NO_FORK,
-    OPT_NO_EXEC, OPT_PYTHON,
+    OPT_SIGNAL = 256,
+    OPT_INTERVAL,
+    OPT_SAMPLE,
+    OPT_NO_LEAK,
+    OPT_NO_FORK,
+    OPT_NO_EXEC,
+    OPT_PYTHON,
 };
 
 static int valid_interval(const char *s)
@@ -372,25 +366,23 @@ static int valid_interval(const char *s)
 }
 
 /* TRACEMEM_* values, in the order of SPEC section 3. */
-enum { V_NFRAMES, V_OUTPUT, V_AT_EXIT, V_SIGNAL, V_INTERVAL, V_SAMPLE,
-       V_FORK, V_EXEC, V_END };
+enum { V_NFRAMES, V_OUTPUT, V_AT_EXIT, V_SIGNAL, V_INTERVAL, V_SAMPLE, V_FORK, V_EXEC, V_END };
 
-static int parse_run(int argc, char **argv, const char *vars[][2],
-                     run_args *ra, int *python)
+static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra, int *python)
 {
     static const struct option longopts[] = {
-        { "output", required_argument, NULL, 'o' },
-        { "nframes", required_argument, NULL, 'n' },
-        { "signal", required_argument, NULL, OPT_SIGNAL },
-        { "interval", required_argument, NULL, OPT_INTERVAL },
-        { "sample", required_argument, NULL, OPT_SAMPLE },
-        { "no-leak-check", no_argument, NULL, OPT_NO_LEAK },
-        { "no-follow-fork", no_argument, NULL, OPT_NO_FORK },
-        { "no-follow-exec", no_argument, NULL, OPT_NO_EXEC },
-        { "python", no_argument, NULL, OPT_PYTHON },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        {"output", required_argument, NULL, 'o'},
+        {"nframes", required_argument, NULL, 'n'},
+        {"signal", required_argument, NULL, OPT_SIGNAL},
+        {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"sample", required_argument, NULL, OPT_SAMPLE},
+        {"no-leak-check", no_argument, NULL, OPT_NO_LEAK},
+        {"no-follow-fork", no_argument, NULL, OPT_NO_FORK},
+        {"no-follow-exec", no_argument, NULL, OPT_NO_EXEC},
+        {"python", no_argument, NULL, OPT_PYTHON},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     long long v;
     int opt;
@@ -398,33 +390,55 @@ static int parse_run(int argc, char **argv, const char *vars[][2],
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+o:n:qh", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'o': vars[V_OUTPUT][1] = ra->output = optarg; break;
+        case 'o':
+            vars[V_OUTPUT][1] = ra->output = optarg;
+            break;
         case 'n':
             v = tm__parse_count(optarg);
             if (v < 1 || v > 256)
-                return tm__usage_error("run", "-n: '%s' is not a number of "
-                                       "frames in 1..256", optarg);
+                return tm__usage_error("run",
+                                       "-n: '%s' is not a number of "
+                                       "frames in 1..256",
+                                       optarg);
             vars[V_NFRAMES][1] = optarg;
             break;
-        case OPT_SIGNAL: vars[V_SIGNAL][1] = optarg; break;
+        case OPT_SIGNAL:
+            vars[V_SIGNAL][1] = optarg;
+            break;
         case OPT_INTERVAL:
             if (!valid_interval(optarg))
-                return tm__usage_error("run", "--interval: '%s' is not a "
-                                       "number of seconds", optarg);
+                return tm__usage_error("run",
+                                       "--interval: '%s' is not a "
+                                       "number of seconds",
+                                       optarg);
             vars[V_INTERVAL][1] = optarg;
             break;
         case OPT_SAMPLE:
             if (tm__parse_count(optarg) < 0)
-                return tm__usage_error("run", "--sample: '%s' is not a "
-                                       "number of bytes", optarg);
+                return tm__usage_error("run",
+                                       "--sample: '%s' is not a "
+                                       "number of bytes",
+                                       optarg);
             vars[V_SAMPLE][1] = optarg;
             break;
-        case OPT_NO_LEAK: vars[V_AT_EXIT][1] = "snapshot"; break;
-        case OPT_NO_FORK: vars[V_FORK][1] = "0"; break;
-        case OPT_NO_EXEC: vars[V_EXEC][1] = "0"; break;
-        case OPT_PYTHON: *python = 1; break;
-        case 'q': ra->quiet = 1; break;
-        case 'h': fputs(usage, stdout); return -1;
+        case OPT_NO_LEAK:
+            vars[V_AT_EXIT][1] = "snapshot";
+            break;
+        case OPT_NO_FORK:
+            vars[V_FORK][1] = "0";
+            break;
+        case OPT_NO_EXEC:
+            vars[V_EXEC][1] = "0";
+            break;
+        case OPT_PYTHON:
+            *python = 1;
+            break;
+        case 'q':
+            ra->quiet = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return -1;
         default:
             return tm__usage_error("run", "bad option '%s'", argv[optind - 1]);
         }
@@ -437,17 +451,17 @@ static int parse_run(int argc, char **argv, const char *vars[][2],
 int cmd_run(int argc, char **argv)
 {
     const char *vars[V_END + 1][2] = {
-        [V_NFRAMES] = { "TRACEMEM_NFRAMES" },
-        [V_OUTPUT] = { "TRACEMEM_OUTPUT" },
-        [V_AT_EXIT] = { "TRACEMEM_AT_EXIT" },
-        [V_SIGNAL] = { "TRACEMEM_SIGNAL" },
-        [V_INTERVAL] = { "TRACEMEM_INTERVAL" },
-        [V_SAMPLE] = { "TRACEMEM_SAMPLE" },
-        [V_FORK] = { "TRACEMEM_FOLLOW_FORK" },
-        [V_EXEC] = { "TRACEMEM_FOLLOW_EXEC" },
-        [V_END] = { NULL },
+        [V_NFRAMES] = {"TRACEMEM_NFRAMES"},
+        [V_OUTPUT] = {"TRACEMEM_OUTPUT"},
+        [V_AT_EXIT] = {"TRACEMEM_AT_EXIT"},
+        [V_SIGNAL] = {"TRACEMEM_SIGNAL"},
+        [V_INTERVAL] = {"TRACEMEM_INTERVAL"},
+        [V_SAMPLE] = {"TRACEMEM_SAMPLE"},
+        [V_FORK] = {"TRACEMEM_FOLLOW_FORK"},
+        [V_EXEC] = {"TRACEMEM_FOLLOW_EXEC"},
+        [V_END] = {NULL},
     };
-    run_args ra = { 0 };
+    run_args ra = {0};
     struct timespec start;
     tm_snapshot *summary;
     int python = 0, status, rc;
@@ -458,16 +472,17 @@ int cmd_run(int argc, char **argv)
     if ((rc = parse_run(argc, argv, vars, &ra, &python)))
         return rc < 0 ? TM_EXIT_OK : rc;
     if (!ra.output)
-        ra.output = getenv("TRACEMEM_OUTPUT") && *getenv("TRACEMEM_OUTPUT")
-                        ? getenv("TRACEMEM_OUTPUT") : DEFAULT_TEMPLATE;
+        ra.output = getenv("TRACEMEM_OUTPUT") && *getenv("TRACEMEM_OUTPUT") ? getenv("TRACEMEM_OUTPUT")
+                                                                            : DEFAULT_TEMPLATE;
     /* Anchor a relative template here: the program may chdir(). */
-    if (ra.output[0] != '/' && getcwd(cwd, sizeof cwd) &&
-        asprintf(&output, "%s/%s", cwd, ra.output) > 0)
+    if (ra.output[0] != '/' && getcwd(cwd, sizeof cwd) && asprintf(&output, "%s/%s", cwd, ra.output) > 0)
         ra.output = output;
     vars[V_OUTPUT][1] = ra.output;
     if (!(shim = find_shim()) || !readable(shim)) {
-        fprintf(stderr, "tracemem: %s: cannot find the shim (set "
-                "TRACEMEM_SHIM)\n", shim ? shim : SHIM_NAME);
+        fprintf(stderr,
+                "tracemem: %s: cannot find the shim (set "
+                "TRACEMEM_SHIM)\n",
+                shim ? shim : SHIM_NAME);
         free(shim);
         free(output);
         return TM_EXIT_USAGE;
@@ -483,8 +498,7 @@ int cmd_run(int argc, char **argv)
     if (!ra.quiet) {
         print_summary(argv[optind], status, summary);
         for (size_t i = 0; i < g.gl_pathc; i++)
-            fprintf(stderr, "%-13s%s\n", i ? "" : "  snapshots:",
-                    g.gl_pathv[i]);
+            fprintf(stderr, "%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
     }
     tm_snapshot_free(summary);
     globfree(&g);
@@ -500,8 +514,10 @@ int tm__run_under_shim(char **argv, const char *const vars[][2], pid_t *child)
     int status;
 
     if (!shim || !readable(shim)) {
-        fprintf(stderr, "tracemem: %s: cannot find the shim (set "
-                "TRACEMEM_SHIM)\n", shim ? shim : SHIM_NAME);
+        fprintf(stderr,
+                "tracemem: %s: cannot find the shim (set "
+                "TRACEMEM_SHIM)\n",
+                shim ? shim : SHIM_NAME);
         free(shim);
         return -1;
     }

@@ -7,32 +7,34 @@
 
 #include "report/symbolize.h"
 
-static const char usage[] =
-    "usage: tracemem symbolize FILE [-o OUT]\n"
-    "Adds function, file, line and inlined frames to every frame of a raw\n"
-    "snapshot, using the binaries and their debug files on this machine.\n"
-    "Writes FILE in place (atomically) unless -o OUT is given (- is stdout).\n";
+static const char usage[] = "usage: tracemem symbolize FILE [-o OUT]\n"
+                            "Adds function, file, line and inlined frames to every frame of a raw\n"
+                            "snapshot, using the binaries and their debug files on this machine.\n"
+                            "Writes FILE in place (atomically) unless -o OUT is given (- is stdout).\n";
 
 int cmd_symbolize(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     const char *out = NULL;
     tm_snapshot *snap = NULL;
-    tm_error err = { "" };
+    tm_error err = {""};
     int opt, rc;
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'o': out = optarg; break;
-        case 'h': fputs(usage, stdout); return TM_EXIT_OK;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return TM_EXIT_OK;
         default:
-            return tm__usage_error("symbolize", "bad option '%s'",
-                                   argv[optind - 1]);
+            return tm__usage_error("symbolize", "bad option '%s'", argv[optind - 1]);
         }
     }
     if (argc - optind != 1)
@@ -41,8 +43,7 @@ int cmd_symbolize(int argc, char **argv)
         return rc;
     if (!out)
         out = argv[optind];
-    if (tm_symbolize(snap, 1, stderr, &err) ||
-        tm_snapshot_write(snap, out, &err)) {
+    if (tm_symbolize(snap, 1, stderr, &err) || tm_snapshot_write(snap, out, &err)) {
         fprintf(stderr, "tracemem: %s: %s\n", out, err.what);
         rc = TM_EXIT_USAGE;
     }

@@ -7,18 +7,17 @@
 
 #include "report/render.h"
 
-static const char usage[] =
-    "usage: tracemem top FILE [--by lineno|filename|function|module|traceback]\n"
-    "                    [--cumulative] [-n N] [--include PATTERN]...\n"
-    "                    [--exclude PATTERN]... [--all-frames] [--domain N]\n"
-    "                    [--peak] [--sort size|count|allocations]\n"
-    "                    [--format text|json]\n"
-    "Shows where the live (or, with --peak, the peak) memory of a snapshot\n"
-    "was allocated, grouped and sorted like Python's tracemalloc.\n";
+static const char usage[] = "usage: tracemem top FILE [--by lineno|filename|function|module|traceback]\n"
+                            "                    [--cumulative] [-n N] [--include PATTERN]...\n"
+                            "                    [--exclude PATTERN]... [--all-frames] [--domain N]\n"
+                            "                    [--peak] [--sort size|count|allocations]\n"
+                            "                    [--format text|json]\n"
+                            "Shows where the live (or, with --peak, the peak) memory of a snapshot\n"
+                            "was allocated, grouped and sorted like Python's tracemalloc.\n";
 
 static int show(const tm_snapshot *snap, const tm_stats_args *a)
 {
-    tm_error err = { "" };
+    tm_error err = {""};
     tm_stats st;
 
     if (tm_stats_compute(snap, &a->opts, &st, &err)) {
@@ -40,15 +39,14 @@ static int show(const tm_snapshot *snap, const tm_stats_args *a)
 
 int cmd_top(int argc, char **argv)
 {
-    static const struct option longopts[] = { TM_STATS_LONGOPTS, { 0 } };
+    static const struct option longopts[] = {TM_STATS_LONGOPTS, {0}};
     tm_stats_args a;
     tm_snapshot *snap = NULL;
     int opt, rc;
 
     tm__stats_args_init(&a);
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts,
-                              NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts, NULL)) != -1) {
         if (opt == 'h') {
             fputs(usage, stdout);
             rc = TM_EXIT_OK;

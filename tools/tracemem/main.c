@@ -18,21 +18,22 @@ struct cmd_struct {
 
 /* New commands (leaks, check, gc, ...) add a line here. */
 static const struct cmd_struct commands[] = {
-    { "run", cmd_run, "run a program under the shim and summarize" },
-    { "symbolize", cmd_symbolize, "add function/file/line to a snapshot" },
-    { "top", cmd_top, "where memory was allocated (tracemalloc statistics)" },
-    { "diff", cmd_diff, "what grew between two snapshots (compare_to)" },
-    { "leaks", cmd_leaks, "leaked blocks by stack and kind, Valgrind-style" },
-    { "check", cmd_check, "CI leak gate: limits, suppressions, baselines" },
-    { "flamegraph", cmd_flamegraph, "SVG/HTML flame graph, or a differential one" },
-    { "export", cmd_export, "folded stacks, speedscope or pprof profile" },
-    { "trend", cmd_trend, "stacks that grow steadily over a series of snapshots" },
+    {"run", cmd_run, "run a program under the shim and summarize"},
+    {"symbolize", cmd_symbolize, "add function/file/line to a snapshot"},
+    {"top", cmd_top, "where memory was allocated (tracemalloc statistics)"},
+    {"diff", cmd_diff, "what grew between two snapshots (compare_to)"},
+    {"leaks", cmd_leaks, "leaked blocks by stack and kind, Valgrind-style"},
+    {"check", cmd_check, "CI leak gate: limits, suppressions, baselines"},
+    {"flamegraph", cmd_flamegraph, "SVG/HTML flame graph, or a differential one"},
+    {"export", cmd_export, "folded stacks, speedscope or pprof profile"},
+    {"trend", cmd_trend, "stacks that grow steadily over a series of snapshots"},
 };
 
 static void usage(FILE *fp)
 {
     fputs("usage: tracemem [--version] [-h|--help] COMMAND [ARGS...]\n\n"
-          "Commands:\n", fp);
+          "Commands:\n",
+          fp);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
     fputs("\nSee 'tracemem COMMAND --help' and tracemem(1).\n", fp);
@@ -46,8 +47,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return TM_EXIT_USAGE;
     }
-    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 ||
-        strcmp(name, "help") == 0) {
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
         return TM_EXIT_OK;
     }
@@ -58,7 +58,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "tracemem: '%s' is not a tracemem command (see "
-            "'tracemem --help')\n", name);
+    fprintf(stderr,
+            "tracemem: '%s' is not a tracemem command (see "
+            "'tracemem --help')\n",
+            name);
     return TM_EXIT_USAGE;
 }
