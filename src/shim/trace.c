@@ -138,7 +138,12 @@ static void peak_take_unlocked(int64_t current)
 {
     peak_nrows = 0;
     live_rows(peak_add, NULL);
-    peak_recorded = current;
+    /* Other threads move the stack counters while they are read: the
+     * record's figure is what its rows add up to, not 'current'. */
+    int64_t sum = 0;
+    for (size_t i = 0; i < peak_nrows; i++)
+        sum += peak_rows[i].size;
+    peak_recorded = sum;
     int64_t slack = (int64_t)((double)current * tm__cfg.peak_inaccuracy / 100.0);
     atomic_store(&peak_threshold, current + (slack > 0 ? slack : 1));
 }
