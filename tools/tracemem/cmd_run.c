@@ -54,7 +54,8 @@ static int readable(const char *path)
 }
 
 /* The shim: $TRACEMEM_SHIM, next to this binary in a build tree
- * (.libs/), or the installed one. Returns a new string. */
+ * (.libs/), the installed one, or ../lib next to this binary. Returns a
+ * new string. */
 static char *find_shim(void)
 {
     char self[PATH_MAX], *slash, *p = NULL;
@@ -75,6 +76,12 @@ static char *find_shim(void)
             return p; /* running as .libs/lt-tracemem */
         free(p);
     }
+    if (readable(TM_LIBDIR "/" SHIM_NAME) || n <= 0)
+        return strdup(TM_LIBDIR "/" SHIM_NAME);
+    /* an installed tree moved elsewhere (or staged with DESTDIR) */
+    if (asprintf(&p, "%s/../lib/" SHIM_NAME, self) > 0 && readable(p))
+        return p;
+    free(p);
     return strdup(TM_LIBDIR "/" SHIM_NAME);
 }
 
