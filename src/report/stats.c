@@ -291,11 +291,26 @@ static void set_origin(tm_stat *s, size_t stack, size_t frame, int loc)
     s->loc = loc;
 }
 
-static int add_trace(tm_stats *st, const tm_trace *t, size_t ti, size_t *cap)
+/* The group of logical frame 'l' of frame 'fi' ('f'). 'fpos' caches the
+ * group position (+ 1) of each frame's own location: keys are built and
+ * hashed once per frame, not once per occurrence. */
+static tm_stat *frame_group(tm_stats *st, size_t fi, const tm_frame *f, int l, size_t *fpos, size_t *cap)
+{
+    char key[KEY_MAX];
+    tm_stat *s;
+
+    if (l < 0 && fpos[fi])
+        return &st->v[fpos[fi] - 1];
+    tm_location_key(st->snap, f, l, st->opts.by, key, sizeof key);
+    if ((s = group(st, key, cap)) && l < 0)
+        fpos[fi] = (size_t)(s - st->v) + 1;
+    return s;
+}
+
+static int add_trace(tm_stats *st, const tm_trace *t, size_t ti, size_t *fpos, size_t *cap)
 {
     const tm_snapshot *snap = st->snap;
     const tm_stack *stk = &snap->stacks[t->stack];
-    char key[KEY_MAX];
     tm_stat *s;
 
     if (st->opts.by == TM_BY_TRACEBACK || stk->nframes == 0) {
@@ -313,8 +328,7 @@ static int add_trace(tm_stats *st, const tm_trace *t, size_t ti, size_t *cap)
         const tm_frame *f = tm_stack_frame(snap, stk, i);
 
         for (int l = -1; l < (int)f->ninlined; l++) {
-            tm_location_key(snap, f, l, st->opts.by, key, sizeof key);
-            if (!(s = group(st, key, cap)))
+            if (!(s = frame_group(st, stk->frames[i], f, l, fpos, cap)))
                 return -ENOMEM;
             set_origin(s, t->stack, i, l);
             if (s->last_trace != ti)
@@ -392,7 +406,7 @@ int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stat
 {
     const tm_trace *traces = opts->peak ? snap->peak_traces : snap->traces;
     size_t ntraces = opts->peak ? snap->npeak_traces : snap->ntraces;
-    size_t cap = 0;
+    size_t cap = 0, *fpos = NULL;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -400,7 +414,8 @@ int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stat
     out->opts = *opts;
     if ((rc = check_opts(snap, opts, err)))
         return rc;
-    if (!(out->index = calloc(1, sizeof(index_t))) || index_grow(out))
+    if (!(out->index = calloc(1, sizeof(index_t))) || index_grow(out) ||
+        !(fpos = calloc(snap->nframes + 1, sizeof *fpos)))
         goto out_nomem;
     for (size_t i = 0; i < ntraces; i++) {
         const tm_trace *t = &traces[i];
@@ -411,12 +426,14 @@ int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stat
         out->total_count += t->count;
         out->total_allocated_size += t->allocated_size;
         out->total_allocated_count += t->allocated_count;
-        if (add_trace(out, t, i, &cap))
+        if (add_trace(out, t, i, fpos, &cap))
             goto out_nomem;
     }
+    free(fpos);
     sort_stats(out);
     return 0;
 out_nomem:
+    free(fpos);
     tm_stats_free(out);
     return tm__error_set(err, -ENOMEM, "out of memory");
 }
