@@ -196,14 +196,16 @@ void tm__peak_unlock(void)
 
 /* --- accounting --- */
 
+/* allocated_* first and live_* last, and stack_rows() reads them in the
+ * other order, so a reader racing with the hooks never sees live > allocated. */
 static void account(struct tm__stack *s, int64_t size, int64_t count, int alloc)
 {
-    atomic_fetch_add_explicit(&s->live_size, size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->live_count, count, memory_order_relaxed);
     if (alloc) {
         atomic_fetch_add_explicit(&s->alloc_size, size, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->alloc_count, count, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->alloc_count, count, memory_order_release);
     }
+    atomic_fetch_add_explicit(&s->live_size, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live_count, count, memory_order_release);
 }
 
 static void figures_add(int64_t size)
@@ -468,8 +470,11 @@ static void stack_rows(tm__trace_fn fn, void *arg, int live_only)
         struct tm__stack *s = tm__stack_get(id);
         if (!s)
             continue;
-        struct tm__trace_row r = {id, 0, atomic_load(&s->live_size), atomic_load(&s->live_count),
-                                  atomic_load(&s->alloc_size), atomic_load(&s->alloc_count)};
+        struct tm__trace_row r = {id, 0, 0, 0, 0, 0};
+        r.size = atomic_load(&s->live_size);
+        r.count = atomic_load(&s->live_count);
+        r.alloc_size = atomic_load(&s->alloc_size);
+        r.alloc_count = atomic_load(&s->alloc_count);
         if (r.count == 0 && r.size == 0 && (live_only || r.alloc_count == 0))
             continue;
         fn(&r, arg);
