@@ -28,6 +28,7 @@ TESTS += tests/integration/shim_threads.sh
 
 check_PROGRAMS += tests/progs/shim_fork tests/progs/shim_child
 tests_progs_shim_fork_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_shim_fork_LDADD = -lpthread
 tests_progs_shim_child_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_fork.sh
 

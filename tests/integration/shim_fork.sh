@@ -96,4 +96,20 @@ set -- $(cat "$WORK/spawn.list")
 assert_eq "spawn: snapshots" "shim_child shim_fork" "$1 ${4:-}"
 assert_eq "spawn: the spawned child's parent" "$5" "$3"
 assert_eq "spawn: the parent's blocks" "1111 1" "$($CHECK exe "$WORK/spawn/shim_fork.$5.json")"
+
+# fork while other threads allocate: no deadlock, every child's snapshot
+# consistent and holding the child's own block
+mkdir -p "$WORK/thr"
+TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/thr/%e.%p.json" \
+    timeout 120 env LD_PRELOAD="$SHIM" "$PROG" threads >"$WORK/thr.out" 2>"$WORK/thr.err"
+assert_eq "threads: status" 0 "$?"
+assert_eq "threads: output" "threads: 20 children exited 0" "$(cat "$WORK/thr.out")"
+[ -s "$WORK/thr.err" ] && fail "threads: stderr: $(cat "$WORK/thr.err")"
+assert_eq "threads: snapshots" 21 "$(ls "$WORK/thr" | wc -l)"
+$CHECK valid "$WORK/thr"/*.json || fail "threads: invalid snapshot"
+n=0
+for f in "$WORK/thr"/*.json; do
+    $CHECK exe "$f" | grep -x '2222 1' >/dev/null && n=$((n + 1))
+done
+assert_eq "threads: children holding their block" 20 "$n"
 exit 0

@@ -5,10 +5,14 @@
  *   forkexec  the child execs CHILD (shim_child)
  *   vfork     vfork children leave by _exit(7), and by a failed exec
  *   spawn     posix_spawn of CHILD, and of a path that does not exist
+ *   threads   3 threads allocate and free while the main thread forks 20
+ *             children, each of which allocates and exits
  * Prints each child's exit status; exit status 0 when all were as expected. */
 #pragma GCC optimize("O0")
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,20 @@
 
 extern char **environ;
 static void *keep[4];
+
+static atomic_int stop;
+
+static void *churn(void *arg)
+{
+    void *v[32] = {0};
+    for (unsigned long i = (unsigned long)arg; !atomic_load(&stop); i++) {
+        free(v[i % 32]);
+        v[i % 32] = malloc(16 + i % 2000);
+    }
+    for (int k = 0; k < 32; k++)
+        free(v[k]);
+    return NULL;
+}
 
 static int status_of(pid_t pid)
 {
@@ -77,6 +95,25 @@ int main(int argc, char **argv)
         rc = posix_spawn(&pid, nargs[0], NULL, NULL, nargs, environ);
         st = rc == 0 ? status_of(pid) : 0;
         printf("spawn of a missing program: %s\n", rc != 0 || st == 127 ? "failed" : "ran");
+    } else if (strcmp(mode, "threads") == 0) {
+        pthread_t th[3];
+        for (long t = 0; t < 3; t++)
+            pthread_create(&th[t], NULL, churn, (void *)t);
+        int ok = 0;
+        for (int i = 0; i < 20; i++) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                keep[1] = malloc(2222);
+                free(malloc(100));
+                exit(0);
+            }
+            ok += status_of(pid) == 0;
+        }
+        atomic_store(&stop, 1);
+        for (int t = 0; t < 3; t++)
+            pthread_join(th[t], NULL);
+        printf("threads: %d children exited 0\n", ok);
+        bad |= ok != 20;
     } else {
         fprintf(stderr, "shim_fork: unknown mode %s\n", mode);
         return 100;
