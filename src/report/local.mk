@@ -51,3 +51,13 @@ check_PROGRAMS += tests/unit/check_gate
 TESTS += tests/unit/check_gate
 tests_unit_check_gate_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_gate_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_flame tests/unit/check_export \
+	tests/unit/check_trend
+TESTS += tests/unit/check_flame tests/unit/check_export tests/unit/check_trend
+tests_unit_check_flame_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_flame_LDADD = $(TM_REPORT_CHECK_LIBS)
+tests_unit_check_export_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) $(ZLIB_CFLAGS)
+tests_unit_check_export_LDADD = $(TM_REPORT_CHECK_LIBS) $(ZLIB_LIBS)
+tests_unit_check_trend_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_trend_LDADD = $(TM_REPORT_CHECK_LIBS) -lm
+libtmreport_la_SOURCES += src/report/gc.c src/report/gc.h

@@ -158,7 +158,9 @@ static void series_seconds(tm_trend *t)
         }
         if (i == 0)
             t0 = t->seconds[0];
-        t->seconds[i] -= t0;
+        /* an epoch time in a double is good to about 0.2 us: round the
+         * difference to what the snapshot times can say */
+        t->seconds[i] = round((t->seconds[i] - t0) * 1e6) / 1e6;
     }
 }
 

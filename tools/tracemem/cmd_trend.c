@@ -219,7 +219,7 @@ int cmd_trend(int argc, char **argv)
     if (format == TM_FORMAT_JSON) {
         json_t *j = render_json(&t, (size_t)limit);
 
-        json_dumpf(j, stdout, JSON_INDENT(2));
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
         putchar('\n');
         json_decref(j);
     } else {
