@@ -26,3 +26,12 @@ TESTS += tests/integration/rcgc_valgrind.sh
 noinst_PROGRAMS += bench/rcgc/bench_rcgc
 bench_rcgc_bench_rcgc_SOURCES = bench/rcgc/bench_rcgc.c
 bench_rcgc_bench_rcgc_LDADD = librcgc.la
+
+# examples/rcgc_graph: the tour of librcgc walked through in examples/README.md
+noinst_PROGRAMS += examples/rcgc_graph
+examples_rcgc_graph_SOURCES = examples/rcgc_graph.c
+examples_rcgc_graph_LDADD = librcgc.la
+
+dist_man_MANS += man/rcgc.3 man/rcgc_new.3 man/rcgc_collect.3 man/rcgc_garbage_count.3 \
+	man/rcgc_callback_add.3 man/rcgc_get_objects.3 man/rcgc_weakref_new.3
+EXTRA_DIST += tests/integration/rcgc_valgrind.sh

@@ -31,6 +31,7 @@ int cmd_check(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_trend(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 

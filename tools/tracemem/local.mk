@@ -42,3 +42,4 @@ tests_progs_tm_allocs_nopie_CFLAGS = $(TM_PROG_CFLAGS) -fno-pie
 tests_progs_tm_allocs_nopie_LDFLAGS = -no-pie
 check_PROGRAMS += tests/progs/gate_leaks
 tests_progs_gate_leaks_CFLAGS = $(TM_PROG_CFLAGS)
+tracemem_SOURCES += tools/tracemem/cmd_gc.c

@@ -27,6 +27,7 @@ static const struct cmd_struct commands[] = {
     {"flamegraph", cmd_flamegraph, "SVG/HTML flame graph, or a differential one"},
     {"export", cmd_export, "folded stacks, speedscope or pprof profile"},
     {"trend", cmd_trend, "stacks that grow steadily over a series of snapshots"},
+    {"gc", cmd_gc, "librcgc collector statistics and live objects by type"},
 };
 
 static void usage(FILE *fp)

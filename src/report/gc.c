@@ -1,0 +1,352 @@
+/* gc.c - the "gc" section of snapshots written by librcgc (SPEC section 8):
+ * validation, the `tracemem gc` report and the growth of live objects by
+ * type for `tracemem diff`.
+ *
+ * Everything reads the section through jansson and tolerates malformed
+ * input: tm_gc_print refuses an invalid section with a reason; the diff
+ * treats what it cannot read as empty.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "report/gc.h"
+
+#define NGEN 3
+
+/* --- validation --- */
+
+__attribute__((format(printf, 3, 4))) static int bad(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (why && cap)
+        vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int is_count(const json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) >= 0;
+}
+
+static int check_triple(const json_t *gc, const char *key, char *why, size_t cap)
+{
+    const json_t *a = json_object_get(gc, key);
+    if (!json_is_array(a) || json_array_size(a) != NGEN)
+        return bad(why, cap, "gc.%s is not an array of 3 numbers", key);
+    for (size_t i = 0; i < NGEN; i++)
+        if (!json_is_integer(json_array_get(a, i)))
+            return bad(why, cap, "gc.%s[%zu] is not an integer", key, i);
+    return 0;
+}
+
+static int check_generations(const json_t *gc, char *why, size_t cap)
+{
+    static const char *const keys[] = {"collections", "collected", "uncollectable"};
+    const json_t *g = json_object_get(gc, "generations");
+    if (!json_is_array(g) || json_array_size(g) != NGEN)
+        return bad(why, cap, "gc.generations is not an array of 3 objects");
+    for (size_t i = 0; i < NGEN; i++) {
+        const json_t *e = json_array_get(g, i);
+        for (size_t k = 0; k < 3; k++)
+            if (!is_count(json_object_get(e, keys[k])))
+                return bad(why, cap, "gc.generations[%zu].%s is not a count", i, keys[k]);
+        if (!json_is_number(json_object_get(e, "seconds")))
+            return bad(why, cap, "gc.generations[%zu].seconds is not a number", i);
+    }
+    return 0;
+}
+
+static int check_types(const json_t *gc, char *why, size_t cap)
+{
+    const json_t *t = json_object_get(gc, "types");
+    size_t i;
+    const json_t *e;
+    if (!json_is_array(t))
+        return bad(why, cap, "gc.types is not an array");
+    json_array_foreach(t, i, e) {
+        if (!json_is_string(json_object_get(e, "name")))
+            return bad(why, cap, "gc.types[%zu].name is not a string", i);
+        if (!is_count(json_object_get(e, "count")) || !is_count(json_object_get(e, "bytes")))
+            return bad(why, cap, "gc.types[%zu] needs count and bytes", i);
+    }
+    return 0;
+}
+
+static int check_events(const json_t *gc, char *why, size_t cap)
+{
+    const json_t *t = json_object_get(gc, "events");
+    size_t i;
+    const json_t *e;
+    if (!t)
+        return 0; /* optional */
+    if (!json_is_array(t))
+        return bad(why, cap, "gc.events is not an array");
+    json_array_foreach(t, i, e) {
+        json_int_t g = json_integer_value(json_object_get(e, "generation"));
+        if (!json_is_integer(json_object_get(e, "generation")) || g < 0 || g >= NGEN ||
+            !is_count(json_object_get(e, "collected")) ||
+            !is_count(json_object_get(e, "uncollectable")) ||
+            !json_is_number(json_object_get(e, "seconds")) ||
+            !json_is_number(json_object_get(e, "time")))
+            return bad(why, cap, "gc.events[%zu] is malformed", i);
+    }
+    return 0;
+}
+
+int tm_gc_validate(const json_t *gc, char *why, size_t cap)
+{
+    int rc;
+    if (!json_is_object(gc))
+        return bad(why, cap, "gc section is not an object");
+    if (!json_is_boolean(json_object_get(gc, "enabled")))
+        return bad(why, cap, "gc.enabled is not a boolean");
+    if ((rc = check_triple(gc, "thresholds", why, cap)) || (rc = check_triple(gc, "counts", why, cap)) ||
+        (rc = check_generations(gc, why, cap)) || (rc = check_types(gc, why, cap)) ||
+        (rc = check_events(gc, why, cap)))
+        return rc;
+    if (!is_count(json_object_get(gc, "garbage")) || !is_count(json_object_get(gc, "frozen")))
+        return bad(why, cap, "gc.garbage and gc.frozen must be counts");
+    return 0;
+}
+
+/* --- helpers --- */
+
+static json_int_t ival(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static json_int_t nth(const json_t *a, size_t i)
+{
+    const json_t *v = json_array_get(a, i);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static int cmp_count_desc(const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+    json_int_t cx = ival(x, "count"), cy = ival(y, "count");
+    if (cx != cy)
+        return cx > cy ? -1 : 1;
+    json_int_t bx = ival(x, "bytes"), by = ival(y, "bytes");
+    if (bx != by)
+        return bx > by ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(x, "name")),
+                  json_string_value(json_object_get(y, "name")));
+}
+
+/* A new array of the (valid) types, most numerous first. */
+static json_t *sorted_types(const json_t *gc)
+{
+    const json_t *t = json_object_get(gc, "types");
+    size_t n = json_array_size(t);
+    json_t **v = malloc((n ? n : 1) * sizeof *v), *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(t, i);
+    qsort(v, n, sizeof *v, cmp_count_desc);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, v[i]);
+    free(v);
+    return out;
+}
+
+static void iso_time(double t, char *buf, size_t cap)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&s, &tm)) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03dZ", (int)((t - (double)s) * 1000) % 1000);
+}
+
+/* --- tracemem gc --- */
+
+static void print_text(FILE *out, const json_t *gc)
+{
+    const json_t *th = json_object_get(gc, "thresholds"), *c = json_object_get(gc, "counts");
+    fprintf(out, "automatic collection: %s\n",
+            json_is_true(json_object_get(gc, "enabled")) ? "enabled" : "disabled");
+    fprintf(out, "thresholds: %lld %lld %lld   counts: %lld %lld %lld\n",
+            (long long)nth(th, 0), (long long)nth(th, 1), (long long)nth(th, 2),
+            (long long)nth(c, 0), (long long)nth(c, 1), (long long)nth(c, 2));
+    fprintf(out, "garbage list: %lld   frozen: %lld\n\n", (long long)ival(gc, "garbage"),
+            (long long)ival(gc, "frozen"));
+
+    fprintf(out, "%-10s %12s %12s %14s %10s\n", "generation", "collections", "collected",
+            "uncollectable", "seconds");
+    const json_t *g = json_object_get(gc, "generations");
+    for (size_t i = 0; i < NGEN; i++) {
+        const json_t *e = json_array_get(g, i);
+        fprintf(out, "%-10zu %12lld %12lld %14lld %10.4f\n", i, (long long)ival(e, "collections"),
+                (long long)ival(e, "collected"), (long long)ival(e, "uncollectable"),
+                json_number_value(json_object_get(e, "seconds")));
+    }
+
+    json_t *types = sorted_types(gc);
+    size_t i;
+    json_t *e;
+    json_int_t tc = 0, tb = 0;
+    fprintf(out, "\nlive objects by type:\n%12s %14s  %s\n", "count", "bytes", "type");
+    json_array_foreach(types, i, e) {
+        fprintf(out, "%12lld %14lld  %s\n", (long long)ival(e, "count"),
+                (long long)ival(e, "bytes"), json_string_value(json_object_get(e, "name")));
+        tc += ival(e, "count");
+        tb += ival(e, "bytes");
+    }
+    fprintf(out, "%12lld %14lld  total\n", (long long)tc, (long long)tb);
+    json_decref(types);
+
+    const json_t *ev = json_object_get(gc, "events");
+    if (json_array_size(ev)) {
+        char when[40];
+        fprintf(out, "\nrecent collections (oldest first):\n%-24s %3s %12s %14s %10s\n", "time",
+                "gen", "collected", "uncollectable", "seconds");
+        json_array_foreach(ev, i, e) {
+            iso_time(json_number_value(json_object_get(e, "time")), when, sizeof when);
+            fprintf(out, "%-24s %3lld %12lld %14lld %10.4f\n", when,
+                    (long long)ival(e, "generation"), (long long)ival(e, "collected"),
+                    (long long)ival(e, "uncollectable"),
+                    json_number_value(json_object_get(e, "seconds")));
+        }
+    }
+}
+
+int tm_gc_print(FILE *out, const json_t *gc, int as_json)
+{
+    if (tm_gc_validate(gc, NULL, 0))
+        return -EINVAL;
+    if (as_json) {
+        json_t *copy = json_deep_copy(gc);
+        json_object_set_new(copy, "types", sorted_types(gc));
+        json_dumpf(copy, out, JSON_INDENT(2));
+        fputc('\n', out);
+        json_decref(copy);
+    } else {
+        print_text(out, gc);
+    }
+    return ferror(out) ? -EIO : 0;
+}
+
+/* --- growth by type --- */
+
+/* Adds count/bytes of the valid entries of 'types' into 'acc' (name ->
+ * [old count, old bytes, new count, new bytes]) at offset 'at'. */
+static void accumulate(json_t *acc, const json_t *types, size_t at)
+{
+    size_t i;
+    const json_t *e;
+    if (!json_is_array(types))
+        return;
+    json_array_foreach(types, i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (!name)
+            continue;
+        json_t *row = json_object_get(acc, name);
+        if (!row) {
+            row = json_pack("[IIII]", (json_int_t)0, (json_int_t)0, (json_int_t)0, (json_int_t)0);
+            json_object_set_new(acc, name, row);
+        }
+        json_array_set_new(row, at, json_integer(nth(row, at) + ival(e, "count")));
+        json_array_set_new(row, at + 1, json_integer(nth(row, at + 1) + ival(e, "bytes")));
+    }
+}
+
+static json_int_t absv(json_int_t v)
+{
+    return v < 0 ? -v : v;
+}
+
+static int cmp_growth(const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+    json_int_t cx = absv(ival(x, "count_diff")), cy = absv(ival(y, "count_diff"));
+    if (cx != cy)
+        return cx > cy ? -1 : 1;
+    json_int_t bx = absv(ival(x, "bytes_diff")), by = absv(ival(y, "bytes_diff"));
+    if (bx != by)
+        return bx > by ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(x, "type")),
+                  json_string_value(json_object_get(y, "type")));
+}
+
+static json_t *generation_diffs(const json_t *old_gc, const json_t *new_gc)
+{
+    static const char *const keys[] = {"collections", "collected", "uncollectable"};
+    const json_t *og = json_object_get(old_gc, "generations"),
+                 *ng = json_object_get(new_gc, "generations");
+    json_t *out = json_array();
+    for (size_t i = 0; i < NGEN; i++) {
+        json_t *d = json_object();
+        for (size_t k = 0; k < 3; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s_diff", keys[k]);
+            json_object_set_new(d, key, json_integer(ival(json_array_get(ng, i), keys[k]) -
+                                                     ival(json_array_get(og, i), keys[k])));
+        }
+        json_array_append_new(out, d);
+    }
+    return out;
+}
+
+json_t *tm_gc_diff_json(const json_t *old_gc, const json_t *new_gc)
+{
+    json_t *acc = json_object(), *rows = json_array(), *row;
+    const char *name;
+    accumulate(acc, json_object_get(old_gc, "types"), 0);
+    accumulate(acc, json_object_get(new_gc, "types"), 2);
+    size_t n = json_object_size(acc), i = 0;
+    json_t **v = malloc((n ? n : 1) * sizeof *v);
+    json_object_foreach(acc, name, row) {
+        v[i++] = json_pack("{s:s,s:I,s:I,s:I,s:I}", "type", name, "count", nth(row, 2),
+                           "count_diff", nth(row, 2) - nth(row, 0), "bytes", nth(row, 3),
+                           "bytes_diff", nth(row, 3) - nth(row, 1));
+    }
+    qsort(v, n, sizeof *v, cmp_growth);
+    for (i = 0; i < n; i++)
+        json_array_append_new(rows, v[i]);
+    free(v);
+    json_decref(acc);
+    json_int_t g_old = ival(old_gc, "garbage"), g_new = ival(new_gc, "garbage");
+    return json_pack("{s:o,s:o,s:I,s:I}", "types", rows, "generations",
+                     generation_diffs(old_gc, new_gc), "garbage", g_new, "garbage_diff",
+                     g_new - g_old);
+}
+
+void tm_gc_diff_print(FILE *out, const json_t *old_gc, const json_t *new_gc)
+{
+    json_t *d = tm_gc_diff_json(old_gc, new_gc);
+    size_t i;
+    json_t *e;
+    fprintf(out, "%-24s %10s %10s %14s %14s\n", "type", "count", "diff", "bytes", "diff");
+    json_array_foreach(json_object_get(d, "types"), i, e) {
+        fprintf(out, "%-24s %10lld %+10lld %14lld %+14lld\n",
+                json_string_value(json_object_get(e, "type")), (long long)ival(e, "count"),
+                (long long)ival(e, "count_diff"), (long long)ival(e, "bytes"),
+                (long long)ival(e, "bytes_diff"));
+    }
+    const json_t *g = json_object_get(d, "generations");
+    fprintf(out, "collections in between: %lld %lld %lld (generations 0 1 2), "
+                 "collected %+lld, uncollectable %+lld, garbage list %+lld\n",
+            (long long)ival(json_array_get(g, 0), "collections_diff"),
+            (long long)ival(json_array_get(g, 1), "collections_diff"),
+            (long long)ival(json_array_get(g, 2), "collections_diff"),
+            (long long)(ival(json_array_get(g, 0), "collected_diff") +
+                        ival(json_array_get(g, 1), "collected_diff") +
+                        ival(json_array_get(g, 2), "collected_diff")),
+            (long long)(ival(json_array_get(g, 0), "uncollectable_diff") +
+                        ival(json_array_get(g, 1), "uncollectable_diff") +
+                        ival(json_array_get(g, 2), "uncollectable_diff")),
+            (long long)ival(d, "garbage_diff"));
+    json_decref(d);
+}
