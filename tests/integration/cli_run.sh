@@ -46,6 +46,24 @@ else
     grep -q "^  leaks: not checked\$" summary || fail "leaks line: $(cat summary)"
 fi
 
+# the summary as JSON, on stderr
+"$TM" run --format json -o "$WORK/j.%p.json" "$PROGS/tm_allocs" 2 > out 2> summary.json ||
+    fail "run --format json"
+f=$(only_file "$WORK/j.*.json")
+assert_eq "json format" tracemem-run "$(json summary.json 's["format"]')"
+assert_eq "json status" 0 "$(json summary.json 's["status"]')"
+assert_eq "json signal" null "$(json summary.json 's["signal"]')"
+assert_eq "json snapshots" "[\"$f\"]" "$(json summary.json 's["snapshots"]')"
+assert_eq "json memory" "$(json "$f" 's["memory"]["peak"]')" \
+    "$(json summary.json 's["memory"]["peak"]')"
+assert_eq "json peak record" true "$(json summary.json 's["peak"]["record"]')"
+assert_eq "json peak top" 50000 "$(json summary.json 's["peak"]["top"][0]["size"]')"
+assert_eq "json leaks checked" "$(json "$f" 's["leaks"]["checked"]')" \
+    "$(json summary.json 's["leaks"]["checked"]')"
+rc=0; "$TM" run --format json -q -o "$WORK/k2.%p.json" sh -c 'kill -KILL $$' 2> summary.json || rc=$?
+assert_eq "quiet json" 137 "$rc"
+[ -s summary.json ] && fail "-q printed with --format json"
+
 # periodic snapshots: every one symbolized and listed
 "$TM" run --interval 0.2 -o "$WORK/iv.%p.json" sleep 1 2> summary ||
     fail "run --interval"

@@ -36,6 +36,7 @@ static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--s
                             "                    [--interval SECONDS] [--sample BYTES]\n"
                             "                    [--no-leak-check] [--no-follow-fork]\n"
                             "                    [--no-follow-exec] [--python] [-q]\n"
+                            "                    [--format text|json]\n"
                             "                    [--] PROGRAM [ARGS...]\n"
                             "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
                             "writes and prints a summary. Exits with PROGRAM's exit status (128+N\n"
@@ -44,6 +45,7 @@ static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--s
 typedef struct run_args {
     const char *output;
     int quiet;
+    tm_format format;
 } run_args;
 
 /* --- finding the shim --- */
@@ -265,6 +267,22 @@ static int cmp_leak(const void *pa, const void *pb)
     return (int)a->kind - (int)b->kind;
 }
 
+/* The definite and indirect leak stacks, biggest first (free() the
+ * array); NULL on ENOMEM. */
+static const tm_leak_stack **sorted_leaks(const tm_snapshot *snap, size_t *n)
+{
+    const tm_leak_stack **v = calloc(snap->nleak_stacks + 1, sizeof *v);
+
+    *n = 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < snap->nleak_stacks; i++)
+        if (snap->leak_stacks[i].kind <= TM_LEAK_INDIRECT)
+            v[(*n)++] = &snap->leak_stacks[i];
+    qsort(v, *n, sizeof *v, cmp_leak);
+    return v;
+}
+
 static void print_leaks(const tm_snapshot *snap)
 {
     const tm_leak_stack **v;
@@ -281,12 +299,8 @@ static void print_leaks(const tm_snapshot *snap)
                 tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
                 snap->leak_summary[k].blocks);
     fputc('\n', stderr);
-    if (!(v = calloc(snap->nleak_stacks + 1, sizeof *v)))
+    if (!(v = sorted_leaks(snap, &n)))
         return;
-    for (size_t i = 0; i < snap->nleak_stacks; i++)
-        if (snap->leak_stacks[i].kind <= TM_LEAK_INDIRECT)
-            v[n++] = &snap->leak_stacks[i];
-    qsort(v, n, sizeof *v, cmp_leak);
     if (n)
         fprintf(stderr, "  top leaks:\n");
     for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
@@ -322,6 +336,82 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
                 s->memory.lost_records);
     print_leaks(s);
     print_peak_stacks(s);
+}
+
+/* --- the summary as JSON (--format json; tracemem-run(1)) --- */
+
+static json_t *short_stack_json(const tm_snapshot *snap, size_t si)
+{
+    tm_stack head = snap->stacks[si];
+
+    if (head.nframes > SUMMARY_FRAMES)
+        head.nframes = SUMMARY_FRAMES;
+    return tm_stack_json(snap, &head);
+}
+
+static json_t *peak_json(const tm_snapshot *snap)
+{
+    json_t *arr = json_array();
+    tm_stats_opts o;
+    tm_stats st;
+
+    tm_stats_opts_init(&o);
+    o.by = TM_BY_TRACEBACK;
+    o.peak = snap->has_peak && snap->npeak_traces > 0;
+    if (tm_stats_compute(snap, &o, &st, NULL) == 0) {
+        for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++)
+            json_array_append_new(arr, json_pack("{s:I, s:I, s:o}", "size", (json_int_t)st.v[i].size, "count",
+                                                 (json_int_t)st.v[i].count, "frames",
+                                                 short_stack_json(snap, st.v[i].stack)));
+        tm_stats_free(&st);
+    }
+    return json_pack("{s:b, s:o}", "record", o.peak, "top", arr);
+}
+
+static json_t *leaks_json(const tm_snapshot *snap)
+{
+    json_t *sum = json_object(), *top = json_array();
+    const tm_leak_stack **v;
+    size_t n = 0;
+
+    for (int k = 0; k < TM_LEAK_NKINDS; k++)
+        json_object_set_new(sum, tm_leak_kind_name((tm_leak_kind)k),
+                            json_pack("{s:I, s:I}", "bytes", (json_int_t)snap->leak_summary[k].bytes,
+                                      "blocks", (json_int_t)snap->leak_summary[k].blocks));
+    if ((v = sorted_leaks(snap, &n)))
+        for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++)
+            json_array_append_new(top, json_pack("{s:s, s:I, s:I, s:o}", "kind",
+                                                 tm_leak_kind_name(v[i]->kind), "bytes",
+                                                 (json_int_t)v[i]->bytes, "blocks", (json_int_t)v[i]->blocks,
+                                                 "frames", short_stack_json(snap, v[i]->stack)));
+    free(v);
+    return json_pack("{s:b, s:o, s:o}", "checked", snap->has_leaks && snap->leaks_checked, "summary", sum,
+                     "top", top);
+}
+
+static void print_summary_json(const char *prog, int status, const tm_snapshot *s, const glob_t *g)
+{
+    json_t *j =
+        json_pack("{s:s, s:i, s:s, s:i, s:o}", "format", "tracemem-run", "version", 1, "program", prog,
+                  "status", status, "signal", status > 128 ? json_integer(status - 128) : json_null());
+    json_t *paths = json_array();
+
+    for (size_t i = 0; i < g->gl_pathc; i++)
+        json_array_append_new(paths, json_string(g->gl_pathv[i]));
+    json_object_set_new(j, "snapshots", paths);
+    json_object_set_new(j, "snapshot", s ? json_string(s->file) : json_null());
+    if (s) {
+        json_object_set_new(
+            j, "memory",
+            json_pack("{s:I, s:I, s:I, s:I, s:I}", "current", (json_int_t)s->memory.current, "peak",
+                      (json_int_t)s->memory.peak, "blocks", (json_int_t)s->memory.blocks, "overhead",
+                      (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records));
+        json_object_set_new(j, "leaks", leaks_json(s));
+        json_object_set_new(j, "peak", peak_json(s));
+    }
+    json_dumpf(j, stderr, JSON_INDENT(2));
+    fputc('\n', stderr);
+    json_decref(j);
 }
 
 /* Symbolizes every output in place; returns the snapshot to summarize
@@ -360,6 +450,7 @@ enum {
     OPT_NO_FORK,
     OPT_NO_EXEC,
     OPT_PYTHON,
+    OPT_FORMAT,
 };
 
 static int valid_interval(const char *s)
@@ -388,6 +479,7 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         {"no-follow-exec", no_argument, NULL, OPT_NO_EXEC},
         {"python", no_argument, NULL, OPT_PYTHON},
         {"quiet", no_argument, NULL, 'q'},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -442,6 +534,11 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
             break;
         case 'q':
             ra->quiet = 1;
+            break;
+        case OPT_FORMAT:
+            if ((v = tm__format_parse(optarg)) < 0)
+                return tm__usage_error("run", "--format: unknown format '%s' (text, json)", optarg);
+            ra->format = (tm_format)v;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -502,7 +599,9 @@ int cmd_run(int argc, char **argv)
     unsetenv("LD_PRELOAD");
     find_outputs(ra.output, &start, &g);
     summary = process_outputs(&g, child, ra.quiet);
-    if (!ra.quiet) {
+    if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
+        print_summary_json(argv[optind], status, summary, &g);
+    } else if (!ra.quiet) {
         print_summary(argv[optind], status, summary);
         for (size_t i = 0; i < g.gl_pathc; i++)
             fprintf(stderr, "%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
