@@ -199,6 +199,18 @@ int main(void)
     free(p);
     show("errno after free(mmapped)", errno);
 
+    /* successful calls leave errno alone (the shim's bookkeeping too) */
+    errno = 4245;
+    p = malloc(10);
+    q = calloc(2, 10);
+    p = realloc(p, 5000);
+    q = realloc(q, 8);
+    free(p);
+    free(q);
+    p = memalign(32, 10);
+    free(p);
+    show("errno after successful calls", errno);
+
     show("blocks kept", nkeep);
     fflush(stdout);
     return 0;
