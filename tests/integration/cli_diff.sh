@@ -29,6 +29,18 @@ assert_eq "total" 12288 "$(json diff.json 's["total"]["size_diff"]')"
 head -n 1 diff.txt | grep -q "/$SRC:$(line LEAK): size=20.0 KiB (+12.0 KiB), count=5 (+3), average=4096 B\$" ||
     fail "diff text: $(head -n 1 diff.txt)"
 
+# a rebuilt program (the same source linked without PIE: other code
+# layout, other build-id) still diffs by file:line and by function
+if [ -x "$PROGS/tm_allocs_nopie" ]; then
+    "$TM" run -q -o "$WORK/rebuilt.json" "$PROGS/tm_allocs_nopie" 5 || fail "run 3"
+    "$TM" diff old.json rebuilt.json --format json -n 0 > diff.json || fail "diff rebuilt"
+    assert_eq "rebuilt: growth" "[12288, 0, 0, 0]" \
+        "$(json diff.json '[x["size_diff"] for x in s["stats"]]')"
+    "$TM" diff old.json rebuilt.json --by function --format json -n 0 > diff.json
+    assert_eq "rebuilt: by function" '[["leak_pages", 12288], ["main", 0], ["make_buffer", 0]]' \
+        "$(json diff.json '[[x["key"], x["size_diff"]] for x in s["stats"]]')"
+fi
+
 # by traceback: one stack grew, found by symbolic key across both runs
 "$TM" diff old.json new.json --by traceback --format json > diff.json
 assert_eq "traceback diffs" "[12288, 0, 0, 0]" \

@@ -320,6 +320,39 @@ START_TEST(test_stats_include_function_and_exclude)
 }
 END_TEST
 
+START_TEST(test_stats_include_module_path)
+{
+    /* module patterns match the path as well as the base name */
+    tm_filter f[] = {{1, "/lib/*"}};
+    tm_stats_opts o;
+
+    tm_stats_opts_init(&o);
+    o.filters = f;
+    o.nfilters = 1;
+    CHECK(o, {"foo_alloc (libfoo.so.1)", 4096, 1});
+}
+END_TEST
+
+START_TEST(test_stats_domain_and_filter)
+{
+    /* the domain-1 trace is main.c:7's caller chain; its innermost frame is
+     * in no module, so an innermost-only filter on main.c drops it */
+    tm_filter f[] = {{1, "*/main.c"}};
+    tm_stats_opts o;
+    tm_stats st;
+
+    tm_stats_opts_init(&o);
+    o.domain = 1;
+    o.filters = f;
+    o.nfilters = 1;
+    compute(a, &o, &st);
+    ck_assert_uint_eq(st.n, 0);
+    tm_stats_free(&st);
+    o.all_frames = 1;
+    CHECK(o, {"0x7fff1234", 64, 1});
+}
+END_TEST
+
 START_TEST(test_stats_domain)
 {
     tm_stats_opts o;
@@ -482,6 +515,8 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, test_stats_exclude_function_all_frames);
     tcase_add_test(tc, test_stats_include_function_and_exclude);
     tcase_add_test(tc, test_stats_domain);
+    tcase_add_test(tc, test_stats_include_module_path);
+    tcase_add_test(tc, test_stats_domain_and_filter);
     tcase_add_test(tc, test_stats_peak_record);
     suite_add_tcase(s, tc);
 
