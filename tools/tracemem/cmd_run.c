@@ -126,8 +126,10 @@ static int run_program(char **argv, pid_t *child)
     *child = pid;
     if (pid == 0) {
         execvp(argv[0], argv);
-        fprintf(stderr, "tracemem: %s: %s\n", argv[0], strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
+        int e = errno;
+
+        fprintf(stderr, "tracemem: %s: %s\n", argv[0], strerror(e));
+        _exit(e == ENOENT ? 127 : 126);
     }
     /* Like a shell: a ^C reaches the program, and we still report. */
     sigaction(SIGINT, &ign, &oint);
@@ -184,9 +186,10 @@ static int newer(const struct stat *st, const struct timespec *start)
     return st->st_mtim.tv_nsec >= start->tv_nsec;
 }
 
+/* Natural order: x.2.json before x.10.json. */
 static int cmp_str(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strverscmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Fills 'g' with the sorted, unique files matching the template that
