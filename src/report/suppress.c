@@ -171,7 +171,9 @@ static int frame_eq(const tm_supp_frame *p, const tm_snapshot *snap,
     case TM_SUPP_FUN:
         return tm_glob_match(p->pattern, l->function ? l->function : "???") ||
                (p->demangled && l->function &&
-                strcmp(p->demangled, l->function) == 0);
+                strcmp(p->demangled, l->function) == 0) ||
+               (p->unclone && l->function &&
+                tm_glob_match(p->unclone, l->function));
     case TM_SUPP_OBJ:
         return tm_glob_match(p->pattern, m ? m->path : "???");
     case TM_SUPP_SRC:
@@ -312,6 +314,7 @@ static void suppression_free(tm_suppression *s)
     for (size_t i = 0; i < s->nframes; i++) {
         free(s->frames[i].pattern);
         free(s->frames[i].demangled);
+        free(s->frames[i].unclone);
     }
     free(s->frames);
     free(s->name);
@@ -435,9 +438,28 @@ static int parse_kinds(parser *p, tm_suppression *s, char *list)
     return 0;
 }
 
+/* 'name' without the suffix GCC gives the clones it makes of a function
+ * ("f.constprop.0", "f.isra.0", "f.part.1", "f.cold"), or NULL when it
+ * has none. */
+static char *unclone(const char *name)
+{
+    static const char *const suffixes[] = { ".constprop.", ".isra.",
+                                            ".part.", ".cold", ".lto_priv.",
+                                            ".localalias", NULL };
+    const char *cut = NULL;
+
+    for (int i = 0; suffixes[i]; i++) {
+        const char *at = strstr(name, suffixes[i]);
+
+        if (at && at > name && (!cut || at < cut))
+            cut = at;
+    }
+    return cut ? strndup(name, (size_t)(cut - name)) : NULL;
+}
+
 static int add_frame(parser *p, tm_suppression *s, char *line)
 {
-    tm_supp_frame f = { TM_SUPP_DOTS, NULL, 0, NULL };
+    tm_supp_frame f = { TM_SUPP_DOTS, NULL, 0, NULL, NULL };
     tm_supp_frame *v;
     char *pat = line + 4;
 
@@ -473,10 +495,13 @@ static int add_frame(parser *p, tm_suppression *s, char *line)
         if (f.type == TM_SUPP_FUN && strncmp(pat, "_Z", 2) == 0 &&
             !strpbrk(pat, "*?\\"))
             f.demangled = demangle(pat);
+        if (f.type == TM_SUPP_FUN)
+            f.unclone = unclone(pat);
     }
     if (!(v = realloc(s->frames, (s->nframes + 1) * sizeof *v))) {
         free(f.pattern);
         free(f.demangled);
+        free(f.unclone);
         return -ENOMEM;
     }
     s->frames = v;

@@ -22,7 +22,10 @@
  * caller, so a first fun: line that matches an allocation function's name
  * may stand for it, and may also be left out. The symbolizer demangles C++
  * names while Valgrind's suppressions name mangled ones: a fun: line with
- * a mangled name and no wildcard also matches its demangled form.
+ * a mangled name and no wildcard also matches its demangled form, and
+ * since Valgrind names GCC's clones by their symbols ("f.constprop.0",
+ * "f.isra.0", "f.part.0", "f.cold") where the debug information says
+ * "f", a fun: line with such a suffix also matches the name without it.
  *
  * The first suppression (files in the order given, lines in file order)
  * that matches a leak stack claims it; its counters say how many stacks,
@@ -56,6 +59,7 @@ typedef struct tm_supp_frame {
     char *pattern;      /* NULL for TM_SUPP_DOTS */
     int64_t line;       /* src:FILE:LINE; 0 for any line */
     char *demangled;    /* fun:_Z... without wildcards, demangled; or NULL */
+    char *unclone;      /* the pattern without a GCC clone suffix, or NULL */
 } tm_supp_frame;
 
 #define TM_SUPP_MAX_FRAMES 24   /* Valgrind's VG_MAX_SUPP_CALLERS */

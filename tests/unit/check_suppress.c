@@ -191,6 +191,18 @@ START_TEST(test_suppress_valgrind_mangled)
 }
 END_TEST
 
+START_TEST(test_suppress_valgrind_gcc_clones)
+{
+    /* Valgrind names GCC's clones by their symbols */
+    ck_assert(matches(VG("fun:malloc\nfun:make_node.constprop.0\n"
+                         "fun:build_list.isra.0\nfun:main\n"), 0, DEF));
+    ck_assert(matches(VG("fun:make_node.part.1\nfun:build_list.cold\n"), 0,
+                      DEF));
+    ck_assert(!matches(VG("fun:make_node.constprop.0\nfun:main\n"), 0,
+                       DEF));
+}
+END_TEST
+
 START_TEST(test_suppress_valgrind_kinds)
 {
     const char *t = "{\n n\n Memcheck:Leak\n match-leak-kinds: definite,"
@@ -314,6 +326,7 @@ static Suite *suppress_suite(void)
     tcase_add_test(tc, test_suppress_valgrind_obj_src);
     tcase_add_test(tc, test_suppress_valgrind_kinds);
     tcase_add_test(tc, test_suppress_valgrind_mangled);
+    tcase_add_test(tc, test_suppress_valgrind_gcc_clones);
     tcase_add_test(tc, test_suppress_mixed_file);
     suite_add_tcase(s, tc);
     tc = tcase_create("malformed");
