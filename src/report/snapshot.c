@@ -630,10 +630,13 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
         rc = tm__error_set(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
         goto out_free;
     }
-    /* mkstemp() creates 0600; a snapshot is as readable as any file. */
+    /* mkstemp() creates 0600: keep the mode of the file replaced, else
+     * make it as readable as any new file. */
+    struct stat old;
     mode_t mask = umask(0);
+
     umask(mask);
-    fchmod(fd, 0666 & ~mask);
+    fchmod(fd, stat(path, &old) == 0 ? old.st_mode & 07777 : 0666 & ~mask);
     if (!(fp = fdopen(fd, "w"))) {
         rc = tm__error_set(err, -errno, "%s", strerror(errno));
         close(fd);
