@@ -340,9 +340,12 @@ int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
         rc = tm__error_set(err, -ENOMEM, "out of memory");
         goto out_free;
     }
-    for (size_t i = 0; i < snap->nframes; i++)
-        if (snap->frames[i].module >= 0)
-            wanted[snap->frames[i].module] = 1;
+    for (size_t i = 0; i < snap->nframes; i++) {
+        const tm_frame *f = &snap->frames[i];
+
+        if (f->module >= 0 && !f->loc.function && !f->loc.file)
+            wanted[f->module] = 1;
+    }
     for (size_t m = 0; m < snap->nmodules; m++)
         if (wanted[m])
             open_module(snap, &snap->modules[m], &mods[m], warn);
