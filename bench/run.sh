@@ -9,6 +9,7 @@
 #   BENCH_RUNS=5          timed runs per workload and tool
 #   BENCH_TIMER=auto      auto (hyperfine when installed) | hyperfine | loop
 #   BENCH_ONLY="a b"      only these workloads (names as in the table)
+#   BENCH_SAMPLE=N        adds a column: tracemem with TRACEMEM_SAMPLE=N
 #   BENCH_OUT=DIR         where binaries, raw results and the report go
 #                         (default BUILD_DIR/bench-results)
 #   CC, CXX, CFLAGS       compilers and flags for the workloads (cc, c++, -O2 -g)
@@ -120,6 +121,7 @@ fi
 # --- the tools: each turns a workload into an argv (hyperfine -N syntax) ---
 
 tools=(untraced tracemem)
+[ -n "${BENCH_SAMPLE:-}" ] && tools+=(tm-sample)
 [ -n "$heaptrack" ] && tools+=(heaptrack)
 
 # The default at-exit mode (leaks) gets its own column once the leak check
@@ -139,6 +141,7 @@ tool_argv() { # tool workload -> one line, words separated by spaces
     case $t in
     untraced) echo "env $e ${cmd[$w]}" ;;
     tracemem) echo "env $e LD_PRELOAD=$shim TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT=$scratch/tm.%e.%p.json ${cmd[$w]}" ;;
+    tm-sample) echo "env $e LD_PRELOAD=$shim TRACEMEM_AT_EXIT=snapshot TRACEMEM_SAMPLE=$BENCH_SAMPLE TRACEMEM_OUTPUT=$scratch/tm.%e.%p.json ${cmd[$w]}" ;;
     tm-leaks) echo "env $e LD_PRELOAD=$shim TRACEMEM_OUTPUT=$scratch/tm.%e.%p.json ${cmd[$w]}" ;;
     heaptrack) echo "env $e $heaptrack -o $scratch/heaptrack ${cmd[$w]}" ;;
     esac
@@ -173,12 +176,20 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# The shim's source tree (from the build's config.status) and its git state.
+shim_sources() {
+    local src
+    src=$(sed -n "s/^srcdir='\(.*\)'$/\1/p" "$build/config.status" 2>/dev/null)
+    src=$(cd "$build" && cd "${src:-.}" 2>/dev/null && pwd) || src=unknown
+    printf '%s (%s)' "$src" "$(git -C "$src" describe --always --dirty 2>/dev/null || echo 'not a git checkout')"
+}
+
 # --- measuring ---
 
 declare -A wall cpu rss ok load
 {
     echo "tracemem bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "shim: $shim ($(cd "$top_srcdir" && git describe --always --dirty 2>/dev/null || echo 'no git'))"
+    echo "shim: $shim, built $(date -u -r "$shim" '+%Y-%m-%d %H:%M UTC') from $(shim_sources)"
     echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'),"\
         "kernel $(uname -r), $(ldd --version 2>/dev/null | head -n 1)"
     echo "timer: $timer, $runs runs; tools: ${tools[*]}"
