@@ -2,7 +2,7 @@
 # shim_dlopen.sh - allocations made inside a dlopen()ed library stay
 # attributed to that library (its path and build-id, and an offset that
 # symbolizes to the allocating function) after it is dlclose()d and another
-# library is loaded, whether or not that one lands at the same address.
+# library is loaded at the same address.
 . "$top_srcdir/tests/integration/lib.sh"
 CHECK="python3 $top_srcdir/tests/integration/shim_check.py"
 PROG=$PROGS/shim_dlopen
@@ -23,8 +23,12 @@ TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/s.json" \
     preload "$PROG" "$A" "$B" >"$WORK/out" 2>"$WORK/err"
 assert_eq "exit status" 0 "$?"
 diff -u "$WORK/plain.out" "$WORK/out" >&2 || fail "output differs under the shim"
+# Both libraries span 8 MiB, so B normally loads inside A's old range: the
+# case where only the module epochs tell which object held a PC.
 note "$(grep 'same base' "$WORK/err") (1: B was loaded where A had been)"
-grep -v '^same base' "$WORK/err" >&2 && fail "unexpected stderr"
+grep -qx "B inside A's old range: 1" "$WORK/err" ||
+    note "WARNING: B did not load inside A's old range; the overlap case is not exercised"
+grep -v "^same base\|^B inside" "$WORK/err" >&2 && fail "unexpected stderr"
 S=$WORK/s.json
 $CHECK valid "$S" || fail "snapshot invalid"
 

@@ -2,8 +2,9 @@
  *
  * usage: shim_dlopen LIB_A LIB_B
  * Loads LIB_A, keeps a 4444-byte block it allocates, unloads it (dlclose),
- * loads LIB_B (usually at the same address) and keeps a 5555-byte block
- * from it. A frame must stay attributed to the object that held it. */
+ * loads LIB_B (inside A's old address range: A spans 8 MiB) and keeps a
+ * 5555-byte block from it. A frame must stay attributed to the object that
+ * held it when the stack was taken. */
 #pragma GCC optimize("O0")
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -41,5 +42,7 @@ int main(int argc, char **argv)
     printf("b: %s\n", (char *)b);
     /* stderr: not compared with an untraced run (addresses differ) */
     fprintf(stderr, "same base: %d\n", base_a == base_b);
+    fprintf(stderr, "B inside A's old range: %d\n",
+            (char *)base_b >= (char *)base_a && (char *)base_b < (char *)base_a + (8 << 20));
     return 0;
 }
