@@ -26,12 +26,23 @@ TESTS += tests/integration/rcgc_valgrind.sh
 noinst_PROGRAMS += bench/rcgc/bench_rcgc
 bench_rcgc_bench_rcgc_SOURCES = bench/rcgc/bench_rcgc.c
 bench_rcgc_bench_rcgc_LDADD = librcgc.la
+bench_rcgc_bench_rcgc_LDFLAGS = -no-install
 
 # examples/rcgc_graph: the tour of librcgc walked through in examples/README.md
 noinst_PROGRAMS += examples/rcgc_graph
 examples_rcgc_graph_SOURCES = examples/rcgc_graph.c
 examples_rcgc_graph_LDADD = librcgc.la
+# no libtool wrapper script: the integration test preloads the shim into it
+examples_rcgc_graph_LDFLAGS = -no-install
 
 dist_man_MANS += man/rcgc.3 man/rcgc_new.3 man/rcgc_collect.3 man/rcgc_garbage_count.3 \
 	man/rcgc_callback_add.3 man/rcgc_get_objects.3 man/rcgc_weakref_new.3
-EXTRA_DIST += tests/integration/rcgc_valgrind.sh
+TESTS += tests/integration/rcgc_section.sh
+EXTRA_DIST += tests/integration/rcgc_valgrind.sh tests/integration/rcgc_section.sh
+
+# src/report/gc.c (listed in src/report/local.mk): its Check suite
+check_PROGRAMS += tests/unit/check_gc
+TESTS += tests/unit/check_gc
+tests_unit_check_gc_SOURCES = tests/unit/check_gc.c
+tests_unit_check_gc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_check_gc_LDADD = libtmreport.la $(CHECK_LIBS) $(JANSSON_LIBS)
