@@ -45,6 +45,7 @@ tests_progs_gate_leaks_CFLAGS = $(TM_PROG_CFLAGS)
 tracemem_SOURCES += tools/tracemem/cmd_gc.c
 check_PROGRAMS += tests/progs/tm_grow
 tests_progs_tm_grow_CFLAGS = $(TM_PROG_CFLAGS)
-TM_FLAME_TESTS = tests/integration/cli_trend.sh
+TM_FLAME_TESTS = tests/integration/cli_trend.sh \
+	tests/integration/cli_flamegraph.sh
 TESTS += $(TM_FLAME_TESTS)
 EXTRA_DIST += $(TM_FLAME_TESTS)
