@@ -46,3 +46,4 @@ TESTS += tests/unit/check_gc
 tests_unit_check_gc_SOURCES = tests/unit/check_gc.c
 tests_unit_check_gc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_check_gc_LDADD = libtmreport.la $(CHECK_LIBS) $(JANSSON_LIBS)
+dist_man_MANS += man/tracemem-gc.1
