@@ -46,6 +46,6 @@ tracemem_SOURCES += tools/tracemem/cmd_gc.c
 check_PROGRAMS += tests/progs/tm_grow
 tests_progs_tm_grow_CFLAGS = $(TM_PROG_CFLAGS)
 TM_FLAME_TESTS = tests/integration/cli_trend.sh \
-	tests/integration/cli_flamegraph.sh
+	tests/integration/cli_flamegraph.sh tests/integration/cli_export.sh
 TESTS += $(TM_FLAME_TESTS)
 EXTRA_DIST += $(TM_FLAME_TESTS)
