@@ -13,7 +13,7 @@
  *
  *   growth = last size - first size >= min_growth (and > 0),
  *   the slope per snapshot is > 0,
- *   at most 10 % of the steps go down (rounded down: none below 11 steps),
+ *   at most 10 % of the steps go down (rounded down: none below 10 steps),
  *   and the line explains the sizes: R^2 >= 0.8 (with 3 snapshots or more).
  *
  * The R^2 rule is what keeps out a structure that was allocated once in the

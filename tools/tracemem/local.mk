@@ -49,3 +49,5 @@ TM_FLAME_TESTS = tests/integration/cli_trend.sh \
 	tests/integration/cli_flamegraph.sh tests/integration/cli_export.sh
 TESTS += $(TM_FLAME_TESTS)
 EXTRA_DIST += $(TM_FLAME_TESTS)
+dist_man_MANS += man/tracemem-flamegraph.1 man/tracemem-export.1 \
+	man/tracemem-trend.1
