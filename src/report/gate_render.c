@@ -13,6 +13,7 @@
 #include "report/gate.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -151,28 +152,38 @@ static const tm_location *user_loc(const tm_leak_record *rec,
     return tm_frame_loc(*frame, *loc);
 }
 
-/* 'file' relative to the source root ($GITHUB_WORKSPACE, else the current
- * directory) when it is inside it; else 'file' itself. */
+/* The source root: $GITHUB_WORKSPACE when set, else the current
+ * directory; resolved (realpath) once. */
 static const char *source_root(void)
 {
-    static char cwd[4096];
+    static char root[PATH_MAX];
+    static int done;
     const char *ws = getenv("GITHUB_WORKSPACE");
 
-    if (ws && *ws == '/')
-        return ws;
-    return getcwd(cwd, sizeof cwd) ? cwd : NULL;
+    if (!done) {
+        done = 1;
+        if (!realpath(ws && *ws ? ws : ".", root))
+            root[0] = '\0';
+    }
+    return root[0] ? root : NULL;
 }
 
+/* 'file' relative to the source root when it is inside it (compared
+ * after resolving both, so "a/../b" and symbolic links do not matter);
+ * else 'file' itself. The result lives until the next call. */
 static const char *relative_file(const char *file, int *inside)
 {
-    const char *root = source_root();
+    static char real[PATH_MAX];
+    const char *root = source_root(), *f = file;
     size_t n = root ? strlen(root) : 0;
 
+    if (file[0] == '/' && realpath(file, real))
+        f = real;
     while (n > 1 && root[n - 1] == '/')
         n--;
-    *inside = root && file[0] == '/' && n > 1 &&
-              strncmp(file, root, n) == 0 && file[n] == '/';
-    return *inside ? file + n + 1 : file;
+    *inside = root && f[0] == '/' && n > 1 && strncmp(f, root, n) == 0 &&
+              f[n] == '/';
+    return *inside ? f + n + 1 : file;
 }
 
 /* "100 bytes in 1 blocks are definitely lost in loss record 1 of 3",

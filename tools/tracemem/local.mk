@@ -51,3 +51,9 @@ TESTS += $(TM_FLAME_TESTS)
 EXTRA_DIST += $(TM_FLAME_TESTS)
 dist_man_MANS += man/tracemem-flamegraph.1 man/tracemem-export.1 \
 	man/tracemem-trend.1
+TM_GATE_TESTS = \
+	tests/integration/gate_golden.sh tests/integration/gate_exit.sh \
+	tests/integration/gate_run.sh tests/integration/gate_formats.sh \
+	tests/integration/gate_baseline.sh
+TESTS += $(TM_GATE_TESTS)
+EXTRA_DIST += $(TM_GATE_TESTS)
