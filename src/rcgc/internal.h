@@ -36,7 +36,8 @@
 #include "rcgc.h"
 
 typedef struct typerec {
-    const rcgc_type *type;
+    rcgc_type t;            /* a copy of *type: one dependent load less on hot paths */
+    const rcgc_type *type;  /* the caller's, for rcgc_typeof() */
     uint32_t index;
     size_t count, bytes;   /* live objects; written by the program, read atomically */
     struct typerec *next;  /* registry list: append-only, published with release */
@@ -165,7 +166,7 @@ static inline typerec *gc_rec(const gchead *h)
 }
 static inline const rcgc_type *gc_type(const gchead *h)
 {
-    return gc_rec(h)->type;
+    return &gc_rec(h)->t;
 }
 static inline int gc_is_tracked(const gchead *h)
 {
@@ -184,6 +185,7 @@ static inline void gc_ensure_init(void)
 gchead *tm__gc_alloc(size_t size);
 void tm__gc_free(gchead *h);
 size_t tm__gc_bytes(const gchead *h);
+size_t tm__gc_free_bytes(gchead *h);
 
 /* object.c */
 void tm__gc_dealloc(gchead *h);

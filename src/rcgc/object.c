@@ -148,6 +148,7 @@ static typerec *type_record(const rcgc_type *type)
         if (!r)
             return NULL;
         r->type = type;
+        r->t = *type;
         r->index = (uint32_t)tm__gc.ntypes;
         tm__gc.type_index[r->index] = r;
         r->next = tm__gc.types;
@@ -225,7 +226,7 @@ size_t rcgc_refcount(const void *obj)
 
 const rcgc_type *rcgc_typeof(const void *obj)
 {
-    return gc_type(AS_HEAD(obj));
+    return gc_rec(AS_HEAD(obj))->type;
 }
 
 /* --- tracking --- */
@@ -299,11 +300,11 @@ static void dealloc_now(gchead *h)
     if (type->destroy)
         type->destroy(AS_OBJ(h));
     typerec *tr = gc_rec(h);
-    PUB_SET(tr->count, tr->count - 1);
-    PUB_SET(tr->bytes, tr->bytes - tm__gc_bytes(h));
     if (type->traverse && tm__gc.gens[0].count > 0)
         PUB_SET(tm__gc.gens[0].count, tm__gc.gens[0].count - 1);
-    tm__gc_free(h);
+    size_t bytes = tm__gc_free_bytes(h);
+    PUB_SET(tr->count, tr->count - 1);
+    PUB_SET(tr->bytes, tr->bytes - bytes);
 }
 
 /* Frees an object whose refcount reached zero. Nested deallocations deeper

@@ -151,9 +151,16 @@ size_t tm__gc_bytes(const gchead *h)
 /* Frees what tm__gc_alloc returned. */
 void tm__gc_free(gchead *h)
 {
+    tm__gc_free_bytes(h);
+}
+
+/* Frees what tm__gc_alloc returned and returns tm__gc_bytes() of it. */
+size_t tm__gc_free_bytes(gchead *h)
+{
     if (h->bits & BITS_LARGE) {
+        size_t bytes = tm__gc_bytes(h);
         free((size_t *)h - 1);
-        return;
+        return bytes;
     }
     void *ptr = h;
     pool *p = (pool *)((uintptr_t)ptr & ~(uintptr_t)(POOL_SIZE - 1));
@@ -175,4 +182,5 @@ void tm__gc_free(gchead *h)
             free(p);
         }
     }
+    return bsize;
 }

@@ -99,7 +99,7 @@ static void put_types(out *o)
         if (!count)
             continue;
         put(o, "%s{\"name\":", first ? "" : ",");
-        put_string(o, r->type->name);
+        put_string(o, r->t.name);
         put(o, ",\"count\":%zu,\"bytes\":%zu}", count, bytes);
         first = 0;
     }

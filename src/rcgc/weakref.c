@@ -141,7 +141,7 @@ static const rcgc_type weakref_type = {
 
 int tm__gc_is_weakref(const gchead *h)
 {
-    return gc_type(h) == &weakref_type;
+    return gc_rec(h)->type == &weakref_type;
 }
 
 rcgc_weakref *rcgc_weakref_new(void *obj, rcgc_weakref_fn callback, void *arg)
