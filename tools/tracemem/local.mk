@@ -57,3 +57,5 @@ TM_GATE_TESTS = \
 	tests/integration/gate_baseline.sh
 TESTS += $(TM_GATE_TESTS)
 EXTRA_DIST += $(TM_GATE_TESTS)
+dist_man_MANS += man/tracemem-leaks.1 man/tracemem-check.1 \
+	man/tracemem-suppressions.5
