@@ -305,9 +305,38 @@ static void render_text(FILE *fp, const tm_leak_report *r, const tm_gate *g)
 
 /* --- JSON --- */
 
+/* Adds status, counted and baseline to the records of 'j'. */
+static void annotate_records(json_t *recs, const tm_leak_report *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        json_t *e = json_array_get(recs, i);
+        const tm_leak_record *rec = &r->v[i];
+        int based = rec->status == TM_REC_GROWN ||
+                    rec->status == TM_REC_BASELINE;
+
+        json_object_set_new(e, "status",
+                            json_string(tm_rec_status_name(rec->status)));
+        json_object_set_new(e, "counted",
+                            json_pack("{s:I, s:I}", "bytes",
+                                      (json_int_t)rec->gated_bytes, "blocks",
+                                      (json_int_t)rec->gated_blocks));
+        json_object_set_new(e, "baseline",
+                            based ? json_pack("{s:I, s:I}", "bytes",
+                                              (json_int_t)rec->base_bytes,
+                                              "blocks",
+                                              (json_int_t)rec->base_blocks)
+                                  : json_null());
+    }
+}
+
+static json_t *limit_json(int64_t v)
+{
+    return v < 0 ? json_null() : json_integer(v);
+}
+
 static json_t *render_json(const tm_leak_report *r, const tm_gate *g)
 {
-    json_t *j = tm_leak_render_json(r), *recs, *prog = json_null();
+    json_t *j = tm_leak_render_json(r), *prog = json_null();
     char *verdict = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&verdict, &len);
@@ -318,24 +347,7 @@ static json_t *render_json(const tm_leak_report *r, const tm_gate *g)
         if (len)
             verdict[len - 1] = '\0';
     }
-    recs = json_object_get(j, "records");
-    for (size_t i = 0; i < r->n; i++) {
-        json_t *e = json_array_get(recs, i);
-        const tm_leak_record *rec = &r->v[i];
-
-        json_object_set_new(e, "status",
-                            json_string(tm_rec_status_name(rec->status)));
-        json_object_set_new(e, "counted", json_pack("{s:I, s:I}", "bytes",
-                                                    (json_int_t)rec->gated_bytes,
-                                                    "blocks",
-                                                    (json_int_t)rec->gated_blocks));
-        json_object_set_new(
-            e, "baseline",
-            rec->status == TM_REC_GROWN || rec->status == TM_REC_BASELINE
-                ? json_pack("{s:I, s:I}", "bytes", (json_int_t)rec->base_bytes,
-                            "blocks", (json_int_t)rec->base_blocks)
-                : json_null());
-    }
+    annotate_records(json_object_get(j, "records"), r);
     if (g->argv) {
         json_t *argv = json_array();
 
@@ -347,11 +359,10 @@ static json_t *render_json(const tm_leak_report *r, const tm_gate *g)
     json_object_set_new(j, "result", json_string(g->failed ? "fail" : "pass"));
     json_object_set_new(j, "message", json_string(verdict ? verdict : ""));
     json_object_set_new(j, "program", prog);
-    json_object_set_new(j, "limits", json_pack("{s:o, s:o}", "bytes",
-        g->opts->max_bytes < 0 ? json_null() : json_integer(g->opts->max_bytes),
-        "blocks",
-        g->opts->max_blocks < 0 ? json_null()
-                                : json_integer(g->opts->max_blocks)));
+    json_object_set_new(j, "limits",
+                        json_pack("{s:o, s:o}", "bytes",
+                                  limit_json(g->opts->max_bytes), "blocks",
+                                  limit_json(g->opts->max_blocks)));
     json_object_set_new(j, "baseline", g->opts->baseline_file
                                            ? json_string(g->opts->baseline_file)
                                            : json_null());

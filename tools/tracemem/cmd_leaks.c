@@ -55,6 +55,37 @@ static int show(tm_snapshot *snap, unsigned kinds, tm_suppressions *supp,
     return fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
 }
 
+typedef struct leaks_args {
+    unsigned kinds;
+    tm_suppressions supp;
+    int gen;
+    tm_format format;
+} leaks_args;
+
+static int leaks_option(leaks_args *a, int opt, const char *arg)
+{
+    int v;
+
+    switch (opt) {
+    case OPT_KINDS:
+        if ((v = tm_leak_kinds_parse(arg)) < 0)
+            return tm__usage_error("leaks", "--kinds: '%s' is not a list of "
+                                   "definite, indirect, possible, "
+                                   "reachable, all", arg);
+        a->kinds = (unsigned)v;
+        return 0;
+    case OPT_SUPP: return tm__load_suppressions(&a->supp, arg);
+    case OPT_GEN: a->gen = 1; return 0;
+    case 'F':
+        if ((v = tm__format_parse(arg)) < 0)
+            return tm__usage_error("leaks", "--format: unknown format '%s' "
+                                   "(text, json)", arg);
+        a->format = (tm_format)v;
+        return 0;
+    }
+    return TM_EXIT_USAGE;
+}
+
 int cmd_leaks(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -65,49 +96,32 @@ int cmd_leaks(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    tm_suppressions supp = { 0, NULL };
+    leaks_args a = { KINDS_LEAKS, { 0, NULL }, 0, TM_FORMAT_TEXT };
     tm_snapshot *snap = NULL;
-    int opt, rc = 0, gen = 0, v;
-    unsigned kinds = KINDS_LEAKS;
-    tm_format format = TM_FORMAT_TEXT;
+    int opt, rc = 0;
 
     opterr = 0;
-    while (rc == 0 &&
-           (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_KINDS:
-            if ((v = tm_leak_kinds_parse(optarg)) < 0)
-                rc = tm__usage_error("leaks", "--kinds: '%s' is not a list of "
-                                     "definite, indirect, possible, "
-                                     "reachable, all", optarg);
-            kinds = (unsigned)v;
-            break;
-        case OPT_SUPP: rc = tm__load_suppressions(&supp, optarg); break;
-        case OPT_GEN: gen = 1; break;
-        case 'F':
-            if ((v = tm__format_parse(optarg)) < 0)
-                rc = tm__usage_error("leaks", "--format: unknown format '%s' "
-                                     "(text, json)", optarg);
-            format = (tm_format)v;
-            break;
-        case 'h':
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt == 'h') {
             fputs(usage, stdout);
             goto out;
-        default:
-            rc = tm__usage_error("leaks", "bad option '%s'", argv[optind - 1]);
         }
+        if (opt == '?' || opt == ':')
+            rc = tm__usage_error("leaks", "bad option '%s'", argv[optind - 1]);
+        else
+            rc = leaks_option(&a, opt, optarg);
+        if (rc)
+            goto out;
     }
-    if (rc)
-        goto out;
     if (argc - optind != 1) {
         rc = tm__usage_error("leaks", "expected one snapshot FILE");
         goto out;
     }
     if ((rc = tm__load(argv[optind], 1, &snap)))
         goto out;
-    rc = show(snap, kinds, &supp, gen, format);
+    rc = show(snap, a.kinds, &a.supp, a.gen, a.format);
 out:
     tm_snapshot_free(snap);
-    tm_suppressions_free(&supp);
+    tm_suppressions_free(&a.supp);
     return rc;
 }
