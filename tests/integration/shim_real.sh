@@ -1,5 +1,6 @@
 #!/bin/sh
-# shim_real.sh - real Debian programs under the shim (python3, sqlite3, gcc
+# shim_real.sh - real Debian programs under the shim (python3, also with
+# threads, fork, subprocess and multiprocessing; sqlite3, gcc
 # with its cc1/as children by fork+exec, perl, git): output and exit status
 # identical to an untraced run; every snapshot written is valid JSON with
 # every SPEC 5 key, indices in range, sum(trace sizes) == memory.current,
@@ -47,6 +48,29 @@ d = {str(i): [i] * 3 for i in range(20000)}
 s = json.dumps(d)
 print(len(s), sum(map(len, d.values())), sorted(d)[:3])
 sys.exit(3)'
+# threads, os.fork + os._exit, subprocess and a multiprocessing pool
+real python3-procs "$PY" -c '
+import os, subprocess, multiprocessing, concurrent.futures as cf
+def work(n):
+    return sum(len(str(i) * 5) for i in range(n))
+if __name__ == "__main__":
+    with cf.ThreadPoolExecutor(4) as ex:
+        print(sum(ex.map(work, [20000] * 8)))
+    pids = []
+    for i in range(5):
+        pid = os.fork()
+        if pid == 0:
+            work(1000)
+            os._exit(0)
+        pids.append(pid)
+    print([os.waitpid(p, 0)[1] for p in pids])
+    print(subprocess.run(["echo", "sub"], capture_output=True, text=True).stdout.strip())
+    with multiprocessing.Pool(2) as p:
+        print(sum(p.map(work, [1000] * 4)))'
+if [ -d "$WORK/python3-procs/snaps" ]; then
+    n=$(ls "$WORK/python3-procs/snaps" | grep -c '^python')
+    [ "$n" -ge 6 ] || fail "python3-procs: expected the parent's and 5 forked children's snapshots, got $n"
+fi
 PYTHONMALLOC=malloc real python3-malloc "$PY" -c 'print(sum(len(str(i) * 10) for i in range(100000)))'
 real sqlite3 sqlite3 :memory: '
 create table t(a integer primary key, b text);
