@@ -8,19 +8,8 @@
 
 #include <stdlib.h>
 
-#include "report/render.h"
-
-/* --- gc growth (librcgc, SPEC section 8) ---
- * src/report/gc.h and its implementation come with the librcgc work.
- * Until the header exists, diff shows growth by stack only; once it does,
- * the calls below are compiled in (a direct call, not a weak one: a weak
- * reference would not pull gc.o out of the libtmreport archive). */
-#if defined(__has_include)
-#if __has_include("report/gc.h")
 #include "report/gc.h"
-#define TM_HAVE_GC_DIFF 1
-#endif
-#endif
+#include "report/render.h"
 
 static const char usage[] = "usage: tracemem diff OLD NEW [--by lineno|filename|function|module|"
                             "traceback]\n"
@@ -31,9 +20,10 @@ static const char usage[] = "usage: tracemem diff OLD NEW [--by lineno|filename|
                             "Shows what grew and what shrank between two snapshots, per key, like\n"
                             "tracemalloc's compare_to(); keys only in OLD are shown with size 0.\n";
 
-/* The gc sections of both snapshots, or NULL when either has none. */
-__attribute__((unused)) static int gc_sections(const tm_snapshot *o, const tm_snapshot *n, json_t **og,
-                                               json_t **ng)
+/* librcgc's gc sections (SPEC section 8) of both snapshots: 1 when both
+ * have one, so diff shows the growth by object type next to the growth
+ * by stack (report/gc.h). */
+static int gc_sections(const tm_snapshot *o, const tm_snapshot *n, json_t **og, json_t **ng)
 {
     *og = json_object_get(o->root, "gc");
     *ng = json_object_get(n->root, "gc");
@@ -44,12 +34,8 @@ static void print_json(const tm_diff *d, const tm_stats *os, const tm_stats *ns,
 {
     json_t *j = tm_render_diff_json(d, os, ns, (size_t)limit), *og, *ng;
 
-#ifdef TM_HAVE_GC_DIFF
     if (gc_sections(os->snap, ns->snap, &og, &ng))
         json_object_set_new(j, "gc", tm_gc_diff_json(og, ng));
-#else
-    (void)og, (void)ng;
-#endif
     json_dumpf(j, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(j);
@@ -60,14 +46,10 @@ static void print_text(const tm_diff *d, const tm_stats *ns, long limit, const t
     json_t *og, *ng;
 
     tm_render_diff_text(stdout, d, ns, (size_t)limit);
-#ifdef TM_HAVE_GC_DIFF
     if (gc_sections(old, ns->snap, &og, &ng)) {
         fputs("\nGrowth of live objects by type (gc):\n", stdout);
         tm_gc_diff_print(stdout, og, ng);
     }
-#else
-    (void)old, (void)og, (void)ng;
-#endif
 }
 
 static int compare(const tm_snapshot *o, const tm_snapshot *n, const tm_stats_args *a)
