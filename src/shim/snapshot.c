@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h> /* rename() only: the shim never uses stdio streams */
 #include <string.h>
 #include <sys/utsname.h>
@@ -534,8 +535,8 @@ static int open_temp(const char *path, char *tmp, size_t cap)
     return -1;
 }
 
-static int write_file(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
-                      const struct tm__leak_result *leaks)
+static int write_file_unguarded(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
+                                const struct tm__leak_result *leaks)
 {
     char tmp[PATH_MAX + 32];
     int fd = open_temp(path, tmp, sizeof(tmp));
@@ -553,6 +554,26 @@ static int write_file(const char *path, const struct content *c, unsigned seq, e
         rc = -errno;
     if (rc < 0)
         unlink(tmp);
+    return rc;
+}
+
+/* Past RLIMIT_FSIZE, write(2) raises SIGXFSZ, whose default action kills the
+ * program: the writing thread blocks it and takes back the one its own write
+ * raised, so a snapshot too big for the limit is only a failed write. */
+static int write_file(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
+                      const struct tm__leak_result *leaks)
+{
+    sigset_t xfsz, old, pending;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+    int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ);
+    int rc = write_file_unguarded(path, c, seq, reason, leaks);
+    if (rc == -EFBIG && !was_pending) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&xfsz, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 
