@@ -4,8 +4,8 @@
 #  * TRACEMEM_SIGNAL=USR1 (and a number) gives numbered snapshots with
 #    reason "signal", TRACEMEM_INTERVAL=0.2 numbered ones with reason
 #    "interval", the exit one last;
-#  * atomic writes: an unwritable directory leaves no file and one stderr
-#    line, output/status unchanged; a symlink planted at the output path is
+#  * atomic writes: an unwritable directory or a file size limit (a full
+#    disk) leaves no file and one stderr line, output/status unchanged; a symlink planted at the output path is
 #    replaced, not followed; no temporary file is left behind.
 . "$top_srcdir/tests/integration/lib.sh"
 CHECK="python3 $top_srcdir/tests/integration/shim_check.py"
@@ -99,6 +99,16 @@ if [ "$(id -u)" != 0 ]; then
 else
     note "running as root: a mode-555 directory is writable, not tested"
 fi
+# a full disk, as a file size limit (RLIMIT_FSIZE): the write fails with
+# EFBIG, SIGXFSZ does not kill the program, no file is left
+mkdir "$WORK/fsize"
+(ulimit -f 1 && TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/fsize/s.json" \
+    exec env LD_PRELOAD="$SHIM" "$PROG" plain) >"$WORK/uw.out" 2>"$WORK/uw.err"
+assert_eq "file size limit: status" 0 "$?"
+sed 's/ [0-9]*$//' "$WORK/uw.out" | grep -qx 'hello from shim_env' || fail "file size limit: stdout changed"
+assert_eq "file size limit: stderr" "tracemem: cannot write snapshot $WORK/fsize/s.json: File too large" \
+    "$(cat "$WORK/uw.err")"
+assert_eq "file size limit: files" "" "$(ls -A "$WORK/fsize")"
 # several failing snapshots in one process: still one line
 TRACEMEM_INTERVAL=0.05 TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/missing/s.json" \
     preload "$PROG" busy 0.4 >/dev/null 2>"$WORK/uw.err"
