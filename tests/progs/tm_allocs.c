@@ -10,7 +10,9 @@
  * so that every call stays a call at its own line. */
 #pragma GCC optimize("O0")
 
-static void *keep[64];
+/* Not static, so the compiler keeps the stores: these blocks stay
+ * reachable; only SITE_LEAK's are lost. */
+void *tm_allocs_keep[64];
 
 /* Not inlined: the site below must be its own frame. */
 __attribute__((noinline, noipa)) static void *make_buffer(size_t n)
@@ -31,10 +33,10 @@ int main(int argc, char **argv)
     int leaks = argc > 1 ? atoi(argv[1]) : 1;
 
     for (int i = 0; i < 10; i++)
-        keep[i] = malloc(100); /* SITE_SMALL */
+        tm_allocs_keep[i] = malloc(100); /* SITE_SMALL */
     for (int i = 0; i < 3; i++)
-        keep[10 + i] = calloc(1, 1000); /* SITE_CALLOC */
-    keep[20] = make_buffer(2000);
+        tm_allocs_keep[10 + i] = calloc(1, 1000); /* SITE_CALLOC */
+    tm_allocs_keep[20] = make_buffer(2000);
     leak_pages(leaks);
     for (int i = 0; i < 5; i++)
         free(malloc(50000)); /* SITE_CHURN */
