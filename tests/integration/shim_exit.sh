@@ -1,6 +1,6 @@
 #!/bin/sh
 # shim_exit.sh - leaving the program: exit, _exit and _Exit still write the
-# at-exit snapshot (once); a program killed by a signal (TERM, KILL, abort)
+# at-exit snapshot (once; after exit's atexit handlers and destructors); a program killed by a signal (TERM, KILL, abort)
 # neither hangs nor changes its exit status.
 . "$top_srcdir/tests/integration/lib.sh"
 CHECK="python3 $top_srcdir/tests/integration/shim_check.py"
@@ -22,7 +22,12 @@ for mode in exit:5 _exit:3 _Exit:4 term:143 kill:137 abort:134; do
         assert_eq "$m: snapshots" "s.json" "$(ls "$WORK/$m")"
         $CHECK valid "$WORK/$m/s.json" || fail "$m: snapshot invalid"
         assert_eq "$m: reason" exit "$(json "$WORK/$m/s.json" 's["snapshot"]["reason"]')"
-        assert_eq "$m: live blocks" "1234 1" "$($CHECK exe "$WORK/$m/s.json")"
+        if [ "$m" = exit ]; then
+            want_live="1234 1" # after the atexit handler and the destructor
+        else
+            want_live=$(printf '888 1\n999 1\n1234 1')
+        fi
+        assert_eq "$m: live blocks" "$want_live" "$($CHECK exe "$WORK/$m/s.json")"
         ;;
     *)
         assert_eq "$m: no snapshot from a killed program" "" "$(ls "$WORK/$m")"
