@@ -1,5 +1,6 @@
 // shim_cxx.cc - C++ allocation under the shim: new/delete, new[]/delete[],
-// aligned new, nothrow new, bad_alloc, and exceptions thrown and caught
+// aligned new, nothrow new, bad_alloc, a new_handler retried until it gives
+// up, and exceptions thrown and caught
 // (the unwinder of the host must keep working with the shim loaded).
 //
 // Live at exit, each from its own function (the innermost frame must be that
@@ -47,6 +48,15 @@ __attribute__((noinline)) void make_vector()
 {
     keep_vector = new std::vector<int>(); // 24 bytes, from here too
     keep_vector->reserve(1000);
+}
+
+static int handler_calls;
+
+static void new_handler()
+{
+    // gives up on the third call: new must then throw bad_alloc
+    if (++handler_calls == 3)
+        std::set_new_handler(nullptr);
 }
 
 __attribute__((noinline)) static int thrower(int i)
@@ -104,6 +114,13 @@ int main()
         std::printf("huge new: %p\n", (void *)p);
     } catch (const std::bad_alloc &e) {
         std::printf("huge new: bad_alloc\n");
+    }
+    std::set_new_handler(new_handler);
+    try {
+        char *p = new char[huge];
+        std::printf("new with handler: %p\n", (void *)p);
+    } catch (const std::bad_alloc &e) {
+        std::printf("new with handler: bad_alloc after %d handler calls\n", handler_calls);
     }
     return 0;
 }
