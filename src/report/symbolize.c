@@ -42,10 +42,13 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
-/* An opened module: 'dwfl' NULL when it could not be used. */
+/* An opened module: 'dwfl' NULL when it could not be used. 'same'
+ * points at an earlier entry for the same file (a library loaded again
+ * after dlclose appears once per load): it is opened only once. */
 typedef struct modsym {
     Dwfl *dwfl;
     Dwfl_Module *mod;
+    struct modsym *same;
 } modsym;
 
 static void hex(const unsigned char *bits, int n, char *out)
@@ -143,6 +146,23 @@ static void open_module(const tm_snapshot *snap, const tm_module *m, modsym *ms,
                 "tracemem: %s: module %s: cannot read it; its frames "
                 "are not symbolized\n",
                 snap->file, m->path);
+}
+
+/* Opens every wanted module, each file and build once. */
+static void open_modules(const tm_snapshot *snap, modsym *mods, const char *wanted, FILE *warn)
+{
+    for (size_t m = 0; m < snap->nmodules; m++) {
+        const tm_module *mod = &snap->modules[m];
+
+        if (!wanted[m])
+            continue;
+        for (size_t k = 0; k < m && !mods[m].same; k++)
+            if (wanted[k] && !mods[k].same && strcmp(snap->modules[k].path, mod->path) == 0 &&
+                strcmp(snap->modules[k].build_id, mod->build_id) == 0)
+                mods[m].same = &mods[k];
+        if (!mods[m].same)
+            open_module(snap, mod, &mods[m], warn);
+    }
 }
 
 /* --- one address --- */
@@ -346,15 +366,16 @@ int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
         if (f->module >= 0 && !f->loc.function && !f->loc.file)
             wanted[f->module] = 1;
     }
-    for (size_t m = 0; m < snap->nmodules; m++)
-        if (wanted[m])
-            open_module(snap, &snap->modules[m], &mods[m], warn);
+    open_modules(snap, mods, wanted, warn);
     for (size_t i = 0; i < snap->nframes; i++) {
         const tm_frame *f = &snap->frames[i];
+        modsym *ms = f->module >= 0 ? &mods[f->module] : NULL;
 
-        if (f->module < 0 || !mods[f->module].dwfl || f->loc.function || f->loc.file)
+        if (ms && ms->same)
+            ms = ms->same;
+        if (!ms || !ms->dwfl || f->loc.function || f->loc.file)
             continue;
-        symbolize_frame(&mods[f->module], f->offset, json_array_get(frames, i));
+        symbolize_frame(ms, f->offset, json_array_get(frames, i));
     }
     json_object_set_new(snap->root, "symbolized", json_true());
     rc = tm_snapshot_reindex(snap, err);
