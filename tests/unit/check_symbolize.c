@@ -174,6 +174,29 @@ START_TEST(test_symbolize_skips_symbolized)
 }
 END_TEST
 
+START_TEST(test_symbolize_module_loaded_twice)
+{
+    /* a library loaded again after dlclose: two entries, one file */
+    tm_snapshot *s = raw_snapshot("");
+    tm_error err = {""};
+    json_t *mods = json_object_get(s->root, "modules");
+    json_t *again = json_deep_copy(json_array_get(mods, 0));
+    json_t *frames = json_object_get(s->root, "frames");
+
+    json_object_set_new(again, "base", json_integer(0x10000));
+    json_array_append_new(mods, again);
+    json_array_append_new(
+        frames, json_pack("{s:i, s:I}", "module", 1, "offset",
+                          json_integer_value(json_object_get(json_array_get(frames, 0), "offset"))));
+    ck_assert_int_eq(tm_snapshot_reindex(s, &err), 0);
+    ck_assert_int_eq(tm_symbolize(s, 0, stderr, &err), 0);
+    ck_assert_str_eq(s->frames[3].loc.function, "plain_caller");
+    ck_assert_int_eq(s->frames[3].loc.line, line_plain);
+    ck_assert_str_eq(s->frames[0].loc.function, "plain_caller");
+    tm_snapshot_free(s);
+}
+END_TEST
+
 static Suite *symbolize_suite(void)
 {
     Suite *s = suite_create("symbolize");
@@ -184,6 +207,7 @@ static Suite *symbolize_suite(void)
     tcase_add_test(tc, test_symbolize_unknown_module_kept);
     tcase_add_test(tc, test_symbolize_build_id_mismatch);
     tcase_add_test(tc, test_symbolize_skips_symbolized);
+    tcase_add_test(tc, test_symbolize_module_loaded_twice);
     suite_add_tcase(s, tc);
     return s;
 }
