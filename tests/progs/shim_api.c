@@ -120,6 +120,15 @@ static void traced(const char *dir)
     CHECK_EQ(tracemem_untrack(6, 0x1000), -ENOENT);
     CHECK_EQ(tracemem_untrack(7, 0x2000), -ENOENT);
     CHECK_EQ(cur(), 1600);
+    /* domain 0 is the heap: a tracked block behaves like a malloc'd one */
+    static char arena[64];
+    CHECK_EQ(tracemem_track(0, (uintptr_t)arena, 64), 0);
+    CHECK_EQ(cur(), 1664);
+    check(tracemem_get_object_traceback(arena, frames, 8) >= 1, "traceback of a block tracked in domain 0", 0);
+    CHECK_EQ(tracemem_untrack(0, (uintptr_t)arena), 0);
+    CHECK_EQ(tracemem_untrack(0, (uintptr_t)arena), -ENOENT);
+    CHECK_EQ(tracemem_get_object_traceback(arena, frames, 8), -1);
+    CHECK_EQ(cur(), 1600);
 
     /* sections */
     static int answer = 42;
