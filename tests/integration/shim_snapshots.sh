@@ -29,7 +29,6 @@ assert_eq "template: pid in the file" "$pid" "$(json "$WORK/tpl/$f" 's["process"
 # signals: by name and by number; the program waits for each file
 for sig in USR1 12; do
     mkdir "$WORK/sig$sig"
-    num=$(kill -l "$sig" 2>/dev/null || echo "$sig")
     case $sig in [0-9]*) num=$sig ;; *) num=$(python3 -c "import signal; print(int(signal.SIG$sig))") ;; esac
     TRACEMEM_SIGNAL=$sig TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/sig$sig/s.json" \
         timeout 60 env LD_PRELOAD="$SHIM" "$PROG" signal "$num" 3 "$WORK/sig$sig" >"$WORK/sig.out" 2>"$WORK/sig.err"
