@@ -47,7 +47,8 @@ TESTS += tests/integration/shim_dlopen.sh
 
 check_PROGRAMS += tests/progs/shim_cxx
 tests_progs_shim_cxx_SOURCES = tests/progs/shim_cxx.cc
-tests_progs_shim_cxx_CXXFLAGS = $(SHIM_PROG_CFLAGS) -std=c++17
+tests_progs_shim_cxx_CXXFLAGS = $(SHIM_PROG_CFLAGS) -std=c++17 -pthread
+tests_progs_shim_cxx_LDFLAGS = -pthread
 TESTS += tests/integration/shim_cxx.sh
 
 check_PROGRAMS += tests/progs/shim_exit

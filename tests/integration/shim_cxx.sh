@@ -18,6 +18,7 @@ assert_eq "exit status" 0 "$rc"
 diff -u "$WORK/plain.out" "$WORK/out" >&2 || fail "output differs under the shim"
 [ -s "$WORK/err" ] && { cat "$WORK/err" >&2; fail "unexpected stderr"; }
 grep -q '^caught runtime_error 1000, int 1000, sum 1500500$' "$WORK/out" || fail "exceptions misbehaved"
+grep -q '^caught in threads 8000$' "$WORK/out" || fail "exceptions in threads misbehaved"
 S=$WORK/s.json
 $CHECK valid "$S" || fail "snapshot invalid"
 exe=$(json "$S" 's["process"]["exe"]')

@@ -1,6 +1,6 @@
 // shim_cxx.cc - C++ allocation under the shim: new/delete, new[]/delete[],
 // aligned new, nothrow new, bad_alloc, a new_handler retried until it gives
-// up, and exceptions thrown and caught
+// up, and exceptions thrown and caught, also by four threads at once
 // (the unwinder of the host must keep working with the shim loaded).
 //
 // Live at exit, each from its own function (the innermost frame must be that
@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <atomic>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct Big {
@@ -98,6 +100,28 @@ int main()
     std::printf("caught runtime_error %ld, int %ld, sum %ld\n", caught_runtime, caught_int, sum);
 
     volatile std::size_t huge = SIZE_MAX / 4;
+    // four threads throwing at once: allocation hooks and the host's
+    // unwinder interleave
+    std::atomic<long> caught_threads{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; t++)
+        threads.emplace_back([t, &caught_threads] {
+            for (int i = 0; i < 2000; i++) {
+                try {
+                    if (i % 2)
+                        throw std::runtime_error(std::string(40 + t, 'x'));
+                    throw i;
+                } catch (const std::exception &) {
+                    caught_threads++;
+                } catch (int) {
+                    caught_threads++;
+                }
+            }
+        });
+    for (auto &th : threads)
+        th.join();
+    std::printf("caught in threads %ld\n", caught_threads.load());
+
     char *nothrow = new (std::nothrow) char[huge];
     std::printf("nothrow huge: %s\n", nothrow ? "ptr" : "nullptr");
     try {
