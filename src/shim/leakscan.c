@@ -66,6 +66,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -76,6 +78,7 @@
 #endif
 #define ARENA_HEAP_SIZE (64UL << 20) /* glibc HEAP_MAX_SIZE on 64-bit */
 #define MAX_EXCL 512
+#define MAX_DEAD 1024
 #define WORD sizeof(uintptr_t)
 
 enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8 };
@@ -89,7 +92,7 @@ struct blk {
 
 struct seg {
     uintptr_t lo, hi;
-    uint8_t r, w, x, file, root;
+    uint8_t r, w, x, file, root, anon;
 };
 
 struct range {
@@ -111,10 +114,19 @@ struct scan {
     size_t nexcl;
     uintptr_t *sps; /* stack pointers of stopped threads and ours */
     size_t nsps;
+    uintptr_t dead_dtv[MAX_DEAD]; /* DTVs of exited threads' cached stacks */
+    size_t ndead;
     int failed;
 };
 
 static tm__lock scan_lock;
+static int debug; /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
+static uintptr_t debug_at; /* the word being scanned, for the debug lines */
+
+/* Layout facts of glibc's threads, found once (x86-64 only, where the TCB
+ * starts with {tcb, dtv, self} and tcb == self == the struct pthread). */
+static size_t tls_static_size; /* _dl_get_tls_static_info; 0: unknown */
+static long tid_offset = -1;   /* of 'tid' in struct pthread; -1: unknown */
 
 /* --- memory the scan must not take for roots --- */
 
@@ -268,6 +280,7 @@ static int parse_maps(struct scan *s)
         size_t plen = (size_t)(eol ? eol - p : (long)strlen(p));
         memcpy(path, p, plen < sizeof(path) - 1 ? plen : sizeof(path) - 1);
         g.file = path[0] == '/';
+        g.anon = path[0] == '\0';
         g.root = g.r && g.w && root_kind(path, g.lo, g.hi);
         if (s->nseg < s->segcap)
             s->seg[s->nseg++] = g;
@@ -290,6 +303,70 @@ static const struct seg *seg_of(const struct scan *s, uintptr_t a)
     }
     return lo < s->nseg && s->seg[lo].lo <= a ? &s->seg[lo] : NULL;
 }
+
+/* --- stacks of exited threads ---
+ * glibc keeps the stacks of exited threads for reuse, with their struct
+ * pthread and static TLS at the top. Valgrind sees their dead frames as
+ * unaddressable (below the last stack pointer) but their TCB and TLS as
+ * memory: the same part is scanned here. A mapping is such a stack when
+ * no stopped thread's stack pointer lies in it and a TCB (tcb == self)
+ * near its top has tid <= 0 (cleared by the kernel when the thread exits,
+ * -1 once glibc caches the stack: its FREE_P). */
+
+static void learn_thread_layout(void)
+{
+#if defined(__x86_64__)
+    if (tid_offset >= 0)
+        return;
+    void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+    size_t size = 0, align = 0;
+    if (info)
+        info(&size, &align);
+    const char *pd = (const char *)pthread_self();
+    int tid = (int)gettid();
+    for (long off = 3 * (long)WORD; off < 4096; off += 4) {
+        if (*(const int *)(pd + off) == tid) {
+            tls_static_size = size;
+            tid_offset = off;
+            return;
+        }
+    }
+#endif
+}
+
+/* Where the scan of root mapping 'g' starts when it is an exited thread's
+ * stack; g->lo otherwise. */
+static uintptr_t dead_stack_start(struct scan *s, const struct seg *g)
+{
+    if (tid_offset < 0 || !tls_static_size || !g->anon || g->hi - g->lo < 16384)
+        return g->lo;
+    for (size_t k = 0; k < s->nsps; k++)
+        if (s->sps[k] >= g->lo && s->sps[k] < g->hi)
+            return g->lo;
+    for (uintptr_t pd = (g->hi - 64) & ~(uintptr_t)63; pd >= g->hi - 16384; pd -= 64) {
+        const uintptr_t *tcb = (const uintptr_t *)pd;
+        if (pd + (uintptr_t)tid_offset + 4 > g->hi || tcb[0] != pd || tcb[2] != pd)
+            continue;
+        if (debug)
+            tm__warn("leak debug: struct pthread at 0x%lx, tid %d", (unsigned long)pd,
+                     *(const int *)(pd + (uintptr_t)tid_offset));
+        if (*(const int *)(pd + (uintptr_t)tid_offset) > 0)
+            return g->lo; /* a live thread we know no stack pointer of */
+        if (s->ndead < MAX_DEAD)
+            s->dead_dtv[s->ndead++] = tcb[1];
+        /* glibc's static TLS size counts the TCB (struct pthread, up to
+         * the mapping's end) too: the TLS blocks lie just below pd. */
+        size_t tcb_size = g->hi - pd;
+        uintptr_t lo = tls_static_size > tcb_size ? pd - (tls_static_size - tcb_size) : pd;
+        return lo > g->lo ? lo : g->lo;
+    }
+    return g->lo;
+}
+
+/* The DTV of an exited thread is glibc's until it frees the cached stack
+ * (__libc_freeres does, before Valgrind's check): reachable, though the
+ * TCB points one word into it. */
+static void keep_dead_dtvs(struct scan *s);
 
 /* --- blocks --- */
 
@@ -484,6 +561,9 @@ static void visit(struct scan *s, uintptr_t w, int definite)
         return;
     const struct blk *b = &s->blk[i];
     int start = w == b->ptr || ((s->state[i] & READABLE) && heuristic(s, b, w));
+    if (debug && debug_at)
+        tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s", (unsigned long)debug_at,
+                 (unsigned long)b->ptr, (unsigned long)b->extent, start ? "start" : "interior");
     if (start && definite) {
         set_kind(s, (size_t)i, REACHABLE);
         push(s, (size_t)i);
@@ -500,6 +580,20 @@ static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
         if (w - s->lo < s->span)
             visit(s, w, definite);
     }
+}
+
+/* Roots: as scan_words, naming each word's address in debug output. */
+static void scan_root_words(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    if (!debug) {
+        scan_words(s, lo, hi, 1);
+        return;
+    }
+    for (uintptr_t a = (lo + WORD - 1) & ~(WORD - 1); a + WORD <= hi; a += WORD) {
+        debug_at = a;
+        scan_words(s, a, a + WORD, 1);
+    }
+    debug_at = 0;
 }
 
 /* --- roots --- */
@@ -523,11 +617,11 @@ static void scan_piece(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
     for (size_t i = first_block_after(s, lo); lo < hi; i++) {
         if (i >= s->n || s->key[i] >= hi) {
-            scan_words(s, lo, hi, 1);
+            scan_root_words(s, lo, hi);
             return;
         }
         if (s->key[i] > lo)
-            scan_words(s, lo, s->key[i], 1);
+            scan_root_words(s, lo, s->key[i]);
         uintptr_t end = (s->key[i] + s->blk[i].extent + WORD - 1) & ~(WORD - 1);
         if (end > lo)
             lo = end;
@@ -570,8 +664,22 @@ static void scan_mappings(struct scan *s)
         for (size_t k = 0; k < s->nsps; k++)
             if (s->sps[k] >= g->lo && s->sps[k] < g->hi && s->sps[k] < sp)
                 sp = s->sps[k];
-        uintptr_t lo = sp == UINTPTR_MAX || sp - g->lo < RED_ZONE ? g->lo : sp - RED_ZONE;
+        uintptr_t lo = sp == UINTPTR_MAX ? dead_stack_start(s, g) : sp - g->lo < RED_ZONE ? g->lo : sp - RED_ZONE;
+        if (debug)
+            tm__warn("leak debug: root mapping 0x%lx-0x%lx scanned from 0x%lx", (unsigned long)g->lo,
+                     (unsigned long)g->hi, (unsigned long)lo);
         scan_root(s, lo, g->hi);
+    }
+}
+
+static void keep_dead_dtvs(struct scan *s)
+{
+    for (size_t k = 0; k < s->ndead; k++) {
+        long i = lookup(s, s->dead_dtv[k]);
+        if (i >= 0 && (s->state[i] & KIND_MASK) != REACHABLE) {
+            set_kind(s, (size_t)i, REACHABLE);
+            push(s, (size_t)i);
+        }
     }
 }
 
@@ -650,6 +758,7 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
         if (w->threads[i].state == TM_THREAD_PARKED)
             s->sps[s->nsps++] = w->threads[i].sp;
     scan_mappings(s);
+    keep_dead_dtvs(s);
     scan_threads(s, w);
     flood(s);
     cliques(s);
@@ -749,6 +858,11 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     tm__lock_acquire(&scan_lock);
     exclude(s, s, sizeof(*s));
     exclude_own_modules(s);
+    learn_thread_layout();
+    debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
+    if (debug)
+        tm__warn("leak debug: static TLS %lu bytes, tid at +%ld in struct pthread", (unsigned long)tls_static_size,
+                 tid_offset);
     tm__live_lock_all();
     struct tm__world world;
     int rc = tm__world_stop(&world);
