@@ -3,7 +3,8 @@
 # Integration tests of the recording shim (tests/integration/shim_*.sh) and
 # the programs they run under it. The programs never link the shim: the
 # tests preload it. -O0 -g and frame pointers keep every call a frame and
-# its line exact.
+# its line exact; configure's CFLAGS (-O2 by default) come after these, so
+# each program also says #pragma GCC optimize("O0").
 SHIM_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer
 EXTRA_DIST += tests/integration/lib.sh tests/integration/shim_check.py
 
