@@ -128,20 +128,15 @@ static size_t update_and_subtract_refs(gchead *young, unsigned generation)
  * every object that entered it (a superset of what is left at the end) */
 static size_t unreachable_count;
 static unsigned unreachable_kinds;
-#define KIND_LEGACY 1u
-#define KIND_WEAK 2u
-#define KIND_FINALIZE 4u
 
+/* legacy_del, weak reference (to it, or it is one), finalizer not run yet */
 static unsigned kind_of(const gchead *h)
 {
-    const rcgc_type *type = gc_type(h);
-    unsigned k = 0;
-    if (type->legacy_del)
-        k |= KIND_LEGACY;
-    if ((h->prev & PREV_WEAKREFS) || tm__gc_is_weakref(h))
+    unsigned k = gc_rec(h)->kind;
+    if (h->prev & PREV_FINALIZED)
+        k &= ~KIND_FINALIZE;
+    if (h->prev & PREV_WEAKREFS)
         k |= KIND_WEAK;
-    if (type->finalize && !(h->prev & PREV_FINALIZED))
-        k |= KIND_FINALIZE;
     return k;
 }
 

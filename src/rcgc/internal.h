@@ -39,6 +39,7 @@ typedef struct typerec {
     rcgc_type t;            /* a copy of *type: one dependent load less on hot paths */
     const rcgc_type *type;  /* the caller's, for rcgc_typeof() */
     uint32_t index;
+    unsigned kind;          /* KIND_ bits of the type, see collect.c */
     size_t count, bytes;   /* live objects; written by the program, read atomically */
     struct typerec *next;  /* registry list: append-only, published with release */
 } typerec;
@@ -187,6 +188,11 @@ void tm__gc_free(gchead *h);
 size_t tm__gc_bytes(const gchead *h);
 size_t tm__gc_free_bytes(gchead *h);
 
+/* what the collector must handle beyond clear() (typerec.kind) */
+#define KIND_LEGACY 1u
+#define KIND_WEAK 2u
+#define KIND_FINALIZE 4u
+
 /* object.c */
 void tm__gc_dealloc(gchead *h);
 void tm__gc_untrack(gchead *h);
@@ -202,6 +208,7 @@ void tm__gc_collect_generations(void);
 void tm__gc_clear_weakrefs_dead(gchead *h);
 size_t tm__gc_handle_weakrefs(gchead *unreachable);
 int tm__gc_is_weakref(const gchead *h);
+extern const rcgc_type tm__gc_weakref_type;
 
 /* stats.c */
 int tm__gc_garbage_append(void *obj);

@@ -149,6 +149,8 @@ static typerec *type_record(const rcgc_type *type)
             return NULL;
         r->type = type;
         r->t = *type;
+        r->kind = (type->legacy_del ? KIND_LEGACY : 0) | (type->finalize ? KIND_FINALIZE : 0) |
+                  (type == &tm__gc_weakref_type ? KIND_WEAK : 0);
         r->index = (uint32_t)tm__gc.ntypes;
         tm__gc.type_index[r->index] = r;
         r->next = tm__gc.types;
@@ -283,15 +285,23 @@ static int call_with_ref(gchead *h, void (*fn)(void *))
     return 1;
 }
 
-static void dealloc_now(gchead *h)
+/* The finalizer (once) and the legacy __del__ of a dying object; 1 when
+ * one of them resurrected it. */
+static int run_finalizers(gchead *h, const rcgc_type *type)
 {
-    const rcgc_type *type = gc_type(h);
     if (type->finalize && !(h->prev & PREV_FINALIZED)) {
         h->prev |= PREV_FINALIZED;
         if (call_with_ref(h, type->finalize))
-            return;
+            return 1;
     }
-    if (type->legacy_del && call_with_ref(h, type->legacy_del))
+    return type->legacy_del && call_with_ref(h, type->legacy_del);
+}
+
+static void dealloc_now(gchead *h)
+{
+    typerec *tr = gc_rec(h);
+    const rcgc_type *type = &tr->t;
+    if (__builtin_expect(tr->kind & (KIND_FINALIZE | KIND_LEGACY), 0) && run_finalizers(h, type))
         return;
     if (h->prev & PREV_WEAKREFS)
         tm__gc_clear_weakrefs_dead(h);
@@ -299,7 +309,6 @@ static void dealloc_now(gchead *h)
         type->clear(AS_OBJ(h));
     if (type->destroy)
         type->destroy(AS_OBJ(h));
-    typerec *tr = gc_rec(h);
     if (type->traverse && tm__gc.gens[0].count > 0)
         PUB_SET(tm__gc.gens[0].count, tm__gc.gens[0].count - 1);
     size_t bytes = tm__gc_free_bytes(h);

@@ -133,7 +133,7 @@ static void wr_destroy(void *self)
     unlink_ref(self);
 }
 
-static const rcgc_type weakref_type = {
+const rcgc_type tm__gc_weakref_type = {
     .name = "weakref",
     .traverse = wr_traverse,
     .destroy = wr_destroy,
@@ -141,7 +141,7 @@ static const rcgc_type weakref_type = {
 
 int tm__gc_is_weakref(const gchead *h)
 {
-    return gc_rec(h)->type == &weakref_type;
+    return gc_rec(h)->type == &tm__gc_weakref_type;
 }
 
 rcgc_weakref *rcgc_weakref_new(void *obj, rcgc_weakref_fn callback, void *arg)
@@ -150,7 +150,7 @@ rcgc_weakref *rcgc_weakref_new(void *obj, rcgc_weakref_fn callback, void *arg)
         errno = EINVAL;
         return NULL;
     }
-    rcgc_weakref *wr = rcgc_new(&weakref_type, sizeof *wr);
+    rcgc_weakref *wr = rcgc_new(&tm__gc_weakref_type, sizeof *wr);
     if (!wr)
         return NULL;
     wslot *s = lookup(obj);
