@@ -77,6 +77,18 @@ static json_t *speedscope_sample(const tm_snapshot *snap,
 {
     json_t *s = json_array();
 
+    if (s && stack->nframes == 0) {
+        /* like folding: a stack without frames still has a name */
+        json_int_t k = intern(map, "[no frames]", (json_int_t)json_array_size(frames));
+
+        if (k < 0 || ((size_t)k == json_array_size(frames) &&
+                      json_array_append_new(frames, json_pack("{s:s}", "name",
+                                                              "[no frames]"))) ||
+            json_array_append_new(s, json_integer(k))) {
+            json_decref(s);
+            return NULL;
+        }
+    }
     for (size_t i = stack->nframes; s && i-- > 0;) {
         const tm_frame *f = tm_stack_frame(snap, stack, i);
 
@@ -424,9 +436,12 @@ int tm_export_write(const tm_snapshot *snap, tm_export_format format,
     tm_folded folded;
     unsigned char *proto;
     size_t len;
+    tm_error local;
     json_t *doc;
     int rc;
 
+    if (!err)
+        err = &local;
     switch (format) {
     case TM_EXPORT_FOLDED:
         if ((rc = tm_folded_compute(snap, metric, kinds, &folded, err)))
@@ -436,7 +451,7 @@ int tm_export_write(const tm_snapshot *snap, tm_export_format format,
         return rc ? tm__error_set(err, rc, "write error") : 0;
     case TM_EXPORT_SPEEDSCOPE:
         if (!(doc = tm_export_speedscope(snap, metric, kinds, err)))
-            return -EINVAL;
+            return strcmp(err->what, "out of memory") == 0 ? -ENOMEM : -EINVAL;
         rc = json_dumpf(doc, fp, JSON_COMPACT);
         json_decref(doc);
         return rc ? tm__error_set(err, -EIO, "write error") : 0;

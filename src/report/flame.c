@@ -628,6 +628,9 @@ int tm_flame_write(const tm_folded *folded, const tm_folded *old,
     else
         fputs("<?xml version=\"1.0\" standalone=\"no\"?>\n", fp);
     svg_open(&d);
+    if (d.total == 0)
+        fprintf(fp, "<text x=\"%d\" y=\"%d\">no bytes to show under this "
+                    "metric</text>\n", PAD_X, TOP + FRAME_H - 4);
     fputs("<g id=\"frames\">\n", fp);
     draw_node(&d, 0, 0, 0);
     fputs("</g>\n</svg>\n", fp);

@@ -5,6 +5,7 @@
 
 #include "builtin.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "outfile.h"
@@ -71,11 +72,10 @@ int cmd_export(int argc, char **argv)
         rc = TM_EXIT_USAGE;
         goto out_snap;
     }
-    if (tm_export_write(snap, (tm_export_format)to, (tm_metric)metric,
-                        TM_FLAME_DEFAULT_KINDS, of.fp, &err)) {
-        /* no such data in FILE, or writing OUT failed */
-        fprintf(stderr, "tracemem: %s: %s\n",
-                strcmp(err.what, "write error") == 0 ? out : argv[optind],
+    if ((rc = tm_export_write(snap, (tm_export_format)to, (tm_metric)metric,
+                              TM_FLAME_DEFAULT_KINDS, of.fp, &err))) {
+        /* -EIO: writing OUT failed; else no such data in FILE */
+        fprintf(stderr, "tracemem: %s: %s\n", rc == -EIO ? out : argv[optind],
                 err.what);
         tm__outfile_close(&of, 0);
         rc = TM_EXIT_USAGE;
