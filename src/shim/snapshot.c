@@ -471,6 +471,10 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     int64_t peak = atomic_load(&tm__peak);
     if (peak < current)
         peak = current;
+    /* The peak record's rows are read while other threads allocate: their
+     * sum may pass the atomic peak by what those threads did meanwhile. */
+    if (tm__cfg.peak_inaccuracy > 0 && peak < c->peak_current)
+        peak = c->peak_current;
 
     tm__out_lit(o, "{\"format\":\"tracemem-snapshot\",\"version\":1,\"process\":");
     write_process(o);
