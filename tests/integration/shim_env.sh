@@ -127,6 +127,12 @@ for mode in snapshot leaks; do
     $CHECK valid "$WORK/at-$mode/s.json" || fail "AT_EXIT=$mode: invalid snapshot"
     assert_eq "AT_EXIT=$mode: reason" exit "$(json "$WORK/at-$mode/s.json" 's["snapshot"]["reason"]')"
 done
+assert_eq "AT_EXIT=leaks: leak check done" True "$(json "$WORK/at-leaks/s.json" 's["leaks"]["checked"]' | sed 's/true/True/')"
+# shim_keep is a global: its 4321-byte block is reachable, nothing leaked
+assert_eq "AT_EXIT=leaks: the global's block" '[["reachable", 4321, 1]]' \
+    "$(json "$WORK/at-leaks/s.json" '[[l["kind"], l["bytes"], l["blocks"]] for l in s["leaks"]["stacks"] if l["bytes"] == 4321]')"
+assert_eq "AT_EXIT=leaks: definite, indirect blocks" "0 0" \
+    "$(json "$WORK/at-leaks/s.json" '"%d %d" % (s["leaks"]["summary"]["definite"]["blocks"], s["leaks"]["summary"]["indirect"]["blocks"])')"
 assert_eq "AT_EXIT=snapshot: no leak check" False "$(json "$WORK/at-snapshot/s.json" 's["leaks"]["checked"]' | sed 's/false/False/')"
 mkdir "$WORK/start0"
 TRACEMEM_START=0 TRACEMEM_OUTPUT="$WORK/start0/s.json" preload "$PROG" plain >/dev/null 2>&1

@@ -22,7 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static void *keep[32];
+/* Not static: a static that is only written is dropped by the compiler,
+ * and the blocks must stay reachable (leak scan: reachable, not definite). */
+void *shim_keep[32];
 static int nkeep;
 
 static void show(const char *what, long value)
@@ -53,7 +55,7 @@ int main(void)
     /* malloc */
     p = malloc(1111);
     memset(p, 1, 1111);
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     show("malloc usable 1111", (long)malloc_usable_size(p));
     p = malloc(0);
     show("malloc(0) non-NULL", p != NULL);
@@ -73,7 +75,7 @@ int main(void)
             zero &= ((unsigned char *)p)[i] == 0;
         show("calloc zeroed", zero);
     }
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     errno = 0;
     p = calloc(huge, 4);
     show_errno("calloc overflow", p, errno);
@@ -90,12 +92,12 @@ int main(void)
     /* realloc */
     p = realloc(NULL, 1313);
     show("realloc(NULL,1313) non-NULL", p != NULL);
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     p = malloc(100);
     memcpy(p, "0123456789", 10);
     p = realloc(p, 1414);
     show("realloc grow kept data", memcmp(p, "0123456789", 10) == 0);
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     p = malloc(1515);
     errno = 0;
     q = realloc(p, 0);
@@ -107,7 +109,7 @@ int main(void)
     q = realloc(p, huge);
     show_errno("realloc(p,huge)", q, errno);
     show("failed realloc kept data", q == NULL && strcmp(p, "keep me") == 0);
-    keep[nkeep++] = q ? q : p;
+    shim_keep[nkeep++] = q ? q : p;
     p = malloc(50);
     q = realloc(p, 20);
     show("realloc shrink non-NULL", q != NULL);
@@ -116,13 +118,13 @@ int main(void)
     /* reallocarray */
     p = reallocarray(NULL, 17, 100);
     show("reallocarray(NULL,17,100) non-NULL", p != NULL);
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     p = malloc(1750);
     errno = 0;
     q = reallocarray(p, huge, 4);
     show_errno("reallocarray overflow", q, errno);
     show("reallocarray overflow kept block", q == NULL && malloc_usable_size(p) >= 1750);
-    keep[nkeep++] = q ? q : p;
+    shim_keep[nkeep++] = q ? q : p;
 
     /* posix_memalign */
     p = NULL;
@@ -131,7 +133,7 @@ int main(void)
     show("posix_memalign(64) rc", rc);
     show("posix_memalign(64) aligned", aligned(p, 64));
     show("posix_memalign errno untouched", errno);
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     q = (void *)0x1;
     rc = posix_memalign(&q, 3, 16);
     show("posix_memalign(3) rc is EINVAL", rc == EINVAL);
@@ -147,7 +149,7 @@ int main(void)
     errno = 0;
     p = aligned_alloc(64, 1920);
     show("aligned_alloc(64) aligned", p && aligned(p, 64));
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     errno = 0;
     q = aligned_alloc(3, 16);
     show_errno("aligned_alloc(3)", q, errno);
@@ -159,7 +161,7 @@ int main(void)
     /* memalign */
     p = memalign(64, 2020);
     show("memalign(64) aligned", p && aligned(p, 64));
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     errno = 0;
     q = memalign(SIZE_MAX / 2 + 2, 16);
     show_errno("memalign(huge align)", q, errno);
@@ -171,14 +173,14 @@ int main(void)
     /* valloc, pvalloc */
     p = valloc(2121);
     show("valloc page aligned", p && aligned(p, page));
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     p = pvalloc(100);
     show("pvalloc(100) page aligned", p && aligned(p, page));
     show("pvalloc(100) usable >= page", malloc_usable_size(p) >= page);
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     p = pvalloc(5000);
     show("pvalloc(5000) usable >= 2 pages", malloc_usable_size(p) >= 2 * page);
-    keep[nkeep++] = p;
+    shim_keep[nkeep++] = p;
     errno = 0;
     q = pvalloc(SIZE_MAX - 10);
     show_errno("pvalloc(SIZE_MAX-10)", q, errno);

@@ -26,10 +26,12 @@ struct alignas(128) Aligned {
     char data[256];
 };
 
-static Big *keep_big;
-static char *keep_array;
-static Aligned *keep_aligned;
-static std::vector<int> *keep_vector;
+// Not static: a static that is only written is dropped by the compiler, and
+// the blocks must stay reachable.
+Big *keep_big;
+char *keep_array;
+Aligned *keep_aligned;
+std::vector<int> *keep_vector;
 
 __attribute__((noinline)) Big *make_big()
 {

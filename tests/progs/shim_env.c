@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static void *keep;
+/* Not static: a static that is only written is dropped by the compiler,
+ * and the blocks must stay reachable (leak scan: reachable, not definite). */
+void *shim_keep;
 
 __attribute__((noinline)) static void *deep(int n)
 {
@@ -68,14 +70,14 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "plain";
     if (strcmp(mode, "plain") == 0) {
-        keep = malloc(4321);
+        shim_keep = malloc(4321);
         printf("hello from shim_env %d\n", (int)getpid());
     } else if (strcmp(mode, "deep") == 0 && argc > 2) {
-        keep = deep(atoi(argv[2]));
+        shim_keep = deep(atoi(argv[2]));
         printf("deep %d\n", atoi(argv[2]));
     } else if (strcmp(mode, "signal") == 0 && argc > 4) {
         int sig = atoi(argv[2]), k = atoi(argv[3]);
-        keep = malloc(4321);
+        shim_keep = malloc(4321);
         for (int i = 0; i < k; i++) {
             int before = count_files(argv[4]);
             kill(getpid(), sig);
@@ -87,7 +89,7 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "busy") == 0 && argc > 2) {
         double end = now() + atof(argv[2]);
         long n = 0;
-        keep = malloc(4321);
+        shim_keep = malloc(4321);
         while (now() < end) {
             void *p = malloc(100 + (size_t)(n % 50));
             free(p);
