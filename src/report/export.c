@@ -234,6 +234,24 @@ static uint64_t function_id(pprof *p, const char *name, const char *file)
     return (uint64_t)id;
 }
 
+/* The snapshot has the load bias and the span of the segments, not the
+ * lowest segment address: a mapping starts at the bias and ends past both
+ * the span and the highest frame, so that the addresses of a non-PIE
+ * executable (bias 0, code at 0x400000) stay inside their mapping. */
+static uint64_t mapping_end(const tm_snapshot *snap, size_t module)
+{
+    const tm_module *m = &snap->modules[module];
+    uint64_t end = m->base + m->size;
+
+    for (size_t i = 0; i < snap->nframes; i++) {
+        const tm_frame *f = &snap->frames[i];
+
+        if (f->module == (int64_t)module && m->base + f->offset >= end)
+            end = m->base + f->offset + 1;
+    }
+    return end;
+}
+
 static void mappings(pprof *p)
 {
     for (size_t i = 0; i < p->snap->nmodules; i++) {
@@ -243,7 +261,7 @@ static void mappings(pprof *p)
         tm__pb_reset(&p->msg);
         tm__pb_uint(&p->msg, 1, i + 1);
         tm__pb_uint(&p->msg, 2, m->base);
-        tm__pb_uint(&p->msg, 3, m->base + m->size);
+        tm__pb_uint(&p->msg, 3, mapping_end(p->snap, i));
         tm__pb_uint(&p->msg, 4, 0);
         tm__pb_int(&p->msg, 5, str(p, m->path));
         tm__pb_int(&p->msg, 6, str(p, m->build_id));

@@ -43,7 +43,8 @@ assert_eq "leak line" true "$(j 'any(f["name"] == "leak_pages" and f["file"].end
 
 # --- pprof
 "$TM" export a.json --to pprof -o a.pb.gz || fail "pprof exited $?"
-python3 - a.pb.gz > pprof.json <<'PY' || fail "pprof does not decode"
+decode() {   # decode FILE.pb.gz: the profile as JSON on stdout
+python3 - "$1" <<'PY'
 # profile.proto reader without the protobuf package: varints and
 # length-delimited fields only, which is all profile.proto uses.
 import gzip, json, sys
@@ -149,6 +150,8 @@ print(json.dumps({
     "time_nanos": p.get("time_nanos", 0),
 }))
 PY
+}
+decode a.pb.gz > pprof.json || fail "pprof does not decode"
 pj() { json pprof.json "$1"; }
 assert_eq "sample types" '["inuse_space/bytes", "inuse_objects/count", "alloc_space/bytes", "alloc_objects/count"]' \
     "$(pj 's["sample_type"]')"
@@ -165,6 +168,17 @@ assert_eq "exe mapping" \
 assert_eq "locations" true "$(pj 's["locations_ok"]')"
 assert_eq "addresses in mappings" true "$(pj 's["in_mapping"]')"
 assert_eq "time" true "$(pj 's["time_nanos"] > 1700000000 * 10**9')"
+
+# a non-PIE executable (load bias 0, code at 0x400000): still inside
+# its mapping
+if [ -x "$PROGS/tm_allocs_nopie" ]; then
+    "$TM" run -q -o "$WORK/nopie.json" "$PROGS/tm_allocs_nopie" 2 || fail "run nopie"
+    "$TM" export nopie.json --to pprof -o nopie.pb.gz || fail "pprof nopie"
+    decode nopie.pb.gz > nopie.pprof.json || fail "nopie pprof does not decode"
+    assert_eq "nopie in mappings" true "$(json nopie.pprof.json 's["in_mapping"]')"
+    assert_eq "nopie leak sample" "[8192, 2]" \
+        "$(json nopie.pprof.json '[x["value"][:2] for x in s["samples"] if x["names"][:2] == ["leak_pages", "main"]][0]')"
+fi
 
 # --- errors
 expect_error() {   # expect_error PATTERN ARGS...
