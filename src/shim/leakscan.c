@@ -861,8 +861,8 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     learn_thread_layout();
     debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
     if (debug)
-        tm__warn("leak debug: static TLS %lu bytes, tid at +%ld in struct pthread", (unsigned long)tls_static_size,
-                 tid_offset);
+        tm__warn("leak debug: static TLS %lu bytes, tid at +%ld in struct pthread, ours at 0x%lx",
+                 (unsigned long)tls_static_size, tid_offset, (unsigned long)pthread_self());
     tm__live_lock_all();
     struct tm__world world;
     int rc = tm__world_stop(&world);

@@ -13,6 +13,8 @@
 
 enum tm__thread_state {
     TM_THREAD_SENT,      /* signal sent, not parked (yet) */
+    TM_THREAD_BLOCKING,  /* blocks the signal (for now: a thread being born
+                            or exiting has every signal blocked) */
     TM_THREAD_PARKED,    /* parked in the handler: sp and regs valid */
     TM_THREAD_IN_SYSCALL,/* could not be stopped, blocked in a system call:
                             sp and the call's arguments from /proc */

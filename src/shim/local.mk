@@ -44,3 +44,18 @@ tests_unit_check_writer_LDADD = $(SHIM_CHECK_LDADD)
 tests_unit_check_trace_SOURCES = tests/unit/check_trace.c tests/unit/shim_stubs.c
 tests_unit_check_trace_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_trace_LDADD = $(SHIM_CHECK_LDADD)
+
+# Leak scan: programs with known answers and the tests that run them (and
+# Valgrind, where installed, on the same programs).
+LEAK_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer -I$(top_srcdir)/include
+check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/leaks_cxx
+tests_progs_leaks_kinds_CFLAGS = $(LEAK_PROG_CFLAGS)
+tests_progs_leaks_kinds_LDADD = -lpthread
+tests_progs_leaks_threads_CFLAGS = $(LEAK_PROG_CFLAGS)
+tests_progs_leaks_threads_LDADD = -lpthread
+tests_progs_leaks_cxx_SOURCES = tests/progs/leaks_cxx.cc
+tests_progs_leaks_cxx_CXXFLAGS = $(LEAK_PROG_CFLAGS) -std=c++17 -pthread
+tests_progs_leaks_cxx_LDFLAGS = -pthread
+TESTS += tests/integration/leaks_kinds.sh tests/integration/leaks_check.sh \
+	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh
+EXTRA_DIST += tests/integration/leaks_common.sh

@@ -22,9 +22,11 @@
  *    the start; the handler only ever reads 'cur' and writes its own slot.
  *  - New threads created before their creator parked are found by listing
  *    /proc/self/task again until no new one appears.
- *  - A thread that blocks the signal, or does not park within about two
- *    seconds, is "unstoppable": if /proc/self/task/T/syscall shows it blocked
- *    in a system call we take its stack pointer and the call's arguments from
+ *  - A thread that blocks the signal is asked again for 100 ms (threads
+ *    being created or exiting block every signal for a moment); one that
+ *    still blocks it, or does not park within two seconds, is
+ *    "unstoppable": if /proc/self/task/T/syscall shows it blocked in a
+ *    system call we take its stack pointer and the call's arguments from
  *    there; if it runs user code nothing is known (state RUNNING), and the
  *    caller decides (leakscan.c leaves the result unchecked).
  *  - Nothing here allocates or takes a shim lock: /proc is read with
@@ -45,7 +47,8 @@
 #include <unistd.h>
 
 #define TM_STOP_SIGNAL (SIGRTMAX - 2)
-#define WAIT_NS (2000000000LL)
+#define WAIT_NS (2000000000LL)   /* for threads to take the signal */
+#define BLOCKED_NS (100000000LL) /* for threads to unblock it */
 
 static _Atomic(struct tm__world *) cur;
 static atomic_int parking;
@@ -243,25 +246,37 @@ static long list_threads(struct tm__world *w)
     return n < 0 ? -EIO : added;
 }
 
-static void signal_from(struct tm__world *w, size_t first)
+static void send(struct tm__thread *t, pid_t pid)
+{
+    if (blocks_signal(t->tid)) {
+        t->state = TM_THREAD_BLOCKING;
+        return;
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    si.si_signo = TM_STOP_SIGNAL;
+    si.si_code = SI_QUEUE;
+    si.si_pid = pid;
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)&cookie;
+    t->state = TM_THREAD_SENT;
+    if (syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, TM_STOP_SIGNAL, &si) < 0)
+        t->state = TM_THREAD_GONE;
+}
+
+/* Signals the threads listed from 'first' on, and once more those that
+ * blocked the signal last time; returns how many still block it. */
+static int signal_threads(struct tm__world *w, size_t first)
 {
     pid_t pid = getpid();
-    for (size_t i = first; i < w->n; i++) {
+    int blocking = 0;
+    for (size_t i = 0; i < w->n; i++) {
         struct tm__thread *t = &w->threads[i];
-        if (blocks_signal(t->tid)) {
-            t->state = TM_THREAD_RUNNING; /* described after the wait */
-            continue;
-        }
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        si.si_signo = TM_STOP_SIGNAL;
-        si.si_code = SI_QUEUE;
-        si.si_pid = pid;
-        si.si_uid = getuid();
-        si.si_value.sival_ptr = (void *)&cookie;
-        if (syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, TM_STOP_SIGNAL, &si) < 0)
-            t->state = TM_THREAD_GONE;
+        if (i >= first || t->state == TM_THREAD_BLOCKING)
+            send(t, pid);
+        blocking += t->state == TM_THREAD_BLOCKING;
     }
+    return blocking;
 }
 
 /* Waits until every signalled thread parked or the deadline passed. */
@@ -309,19 +324,22 @@ int tm__world_stop(struct tm__world *w)
     w->handler_installed = 1;
     atomic_store(&parking, 1);
     atomic_store(&cur, w);
-    long deadline = now_ns() + WAIT_NS;
+    long deadline = now_ns() + WAIT_NS, patience = now_ns() + BLOCKED_NS;
     size_t first = 0;
-    while (list_threads(w) > 0 || first < w->n) {
-        signal_from(w, first);
+    for (;;) {
+        long added = list_threads(w);
+        int blocking = signal_threads(w, first);
         first = w->n;
         wait_parked(w, deadline);
-        if (now_ns() > deadline)
+        if (now_ns() > deadline || (added <= 0 && (!blocking || now_ns() > patience)))
             break;
+        if (blocking)
+            pause_briefly();
     }
     for (size_t i = 0; i < w->n; i++) {
         struct tm__thread *t = &w->threads[i];
         int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
-        if (st == TM_THREAD_SENT || st == TM_THREAD_RUNNING) {
+        if (st == TM_THREAD_SENT || st == TM_THREAD_BLOCKING) {
             if (st == TM_THREAD_SENT)
                 stay_installed = 1; /* our signal may arrive later */
             describe_unstoppable(t);

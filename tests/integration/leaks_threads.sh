@@ -1,0 +1,36 @@
+#!/bin/sh
+# Threads still running at exit (tests/progs/leaks_threads.c): sleeping,
+# spinning, blocked in read() with all signals blocked, allocating in a
+# loop, creating threads in a loop. No hang, no crash, the right kinds; a
+# thread that cannot be stopped and runs leaves the result unchecked.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/leaks_common.sh"
+
+P=$PROGS/leaks_threads
+[ -x "$P" ] || fail "missing $P"
+
+for round in 1 2 3; do
+    out=$WORK/exit$round.json
+    run_shim $out 60 "$P" exit 2>"$WORK/err" || fail "exit status $?"
+    assert_eq "checked" true "$(json "$out" 's["leaks"]["checked"]')"
+    assert_eq "definite, indirect" "2 1" "$(first_two "$(leak_counts "$out")")"
+    assert_eq "definite bytes" 165 "$(leak_bytes "$out" definite)"
+    assert_eq "indirect bytes" 88 "$(leak_bytes "$out" indirect)"
+    # the 1000-byte block each of the five threads keeps on its stack
+    assert_eq "kept by threads" 5 "$(json "$out" 'sum(x["blocks"] for x in s["leaks"]["stacks"] if x["kind"] == "reachable" and x["bytes"] == 1000 * x["blocks"])')"
+    assert_eq "message" 1 "$(grep -c 'could not be stopped' "$WORK/err")"
+done
+
+run_shim $WORK/c.%n.json 60 "$P" check >"$WORK/out" 2>/dev/null || fail "check: exit status $?"
+assert_eq "check results" "3 3 3 3 3" "$(sed 's/leak_check //' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
+
+run_shim $WORK/spin.json 60 "$P" spin-blocked 2>"$WORK/err" || fail "spin-blocked: exit status $?"
+assert_eq "spin-blocked: unchecked" false "$(json "$WORK/spin.json" 's["leaks"]["checked"]')"
+assert_eq "spin-blocked: message" 1 "$(grep -c 'could not be stopped and kept running; leaks left unchecked' "$WORK/err")"
+
+if have_valgrind; then
+    vg=$(vg_counts "$P" exit)
+    note "valgrind: $vg; tracemem: $(leak_counts "$WORK/exit1.json")"
+    assert_eq "valgrind agrees (definite, indirect)" "$(first_two "$vg")" "$(first_two "$(leak_counts "$WORK/exit1.json")")"
+fi
+exit 0
