@@ -60,6 +60,78 @@ grep -q "<script>" new.html || fail "no script"
 grep -q 'id="search"' new.html || fail "no search box"
 ! grep -q 'src=\|href=\|https\?://[^w]' new.html || fail "external resource in new.html"
 
+# the page's script, run by node against a stand-in for the DOM: clicking
+# leak_pages zooms it to the full width (callers greyed, other frames
+# hidden), Reset zoom restores the widths, search sums the matches
+if command -v node >/dev/null 2>&1; then
+    python3 - new.html > dom.json <<'PY' || fail "cannot read new.html"
+import json, sys
+from xml.dom import minidom
+text = open(sys.argv[1]).read()
+svg = minidom.parseString(text[text.index("<svg "):text.index("</svg>") + 6])
+out = {"script": text[text.index("<script>") + 8:text.index("</script>")],
+       "frames": []}
+for g in svg.getElementsByTagName("g"):
+    if g.getAttribute("class") == "f":
+        r = g.getElementsByTagName("rect")[0]
+        out["frames"].append({
+            "x": g.getAttribute("data-x"), "w": g.getAttribute("data-w"),
+            "d": g.getAttribute("data-d"),
+            "title": g.getElementsByTagName("title")[0].firstChild.data,
+            "rx": r.getAttribute("x"), "rw": r.getAttribute("width")})
+print(json.dumps(out))
+PY
+    cat > dom.js <<'JS'
+const fs = require('fs');
+const page = JSON.parse(fs.readFileSync(process.argv[2]));
+function el(attrs) {
+  return { attrs: Object.assign({}, attrs), style: {}, textContent: '', on: {},
+    getAttribute(n) { return n in this.attrs ? String(this.attrs[n]) : null; },
+    setAttribute(n, v) { this.attrs[n] = v; },
+    addEventListener(t, f) { (this.on[t] = this.on[t] || []).push(f); },
+    fire(t) { (this.on[t] || []).forEach(f => f({ target: this })); } };
+}
+const gs = page.frames.map(f => {
+  const g = el({ 'data-x': f.x, 'data-w': f.w, 'data-d': f.d });
+  g.rect = el({ x: f.rx, width: f.rw }); g.text = el({}); g.title = el({});
+  g.title.textContent = f.title; g.name = f.title.slice(0, f.title.lastIndexOf(' ('));
+  g.querySelector = s => ({ rect: g.rect, text: g.text, title: g.title })[s];
+  return g;
+});
+const svg = el({ width: 1200 });
+svg.querySelectorAll = () => gs;
+const ids = { details: el({}), reset: el({}), search: el({}), matched: el({}) };
+global.document = { querySelector: () => svg, getElementById: id => ids[id] };
+eval(page.script);
+const byName = n => gs.find(g => g.name === n);
+const near = (a, b) => Math.abs(+a - +b) < 0.01;
+const fails = [];
+const check = (what, ok) => { if (!ok) fails.push(what); };
+const leak = byName('leak_pages'), mb = byName('make_buffer'), main = byName('main');
+leak.fire('mouseover');
+check('details', ids.details.textContent === leak.title.textContent);
+leak.fire('click');
+check('zoomed x', near(leak.rect.getAttribute('x'), 10));
+check('zoomed width', near(leak.rect.getAttribute('width'), 1180));
+check('caller full width', near(main.rect.getAttribute('width'), 1180));
+check('caller greyed', main.style.opacity === 0.6);
+check('sibling hidden', mb.style.display === 'none');
+check('label', leak.text.textContent === 'leak_pages');
+ids.reset.fire('click');
+check('reset width', near(mb.rect.getAttribute('width'), page.frames[gs.indexOf(mb)].rw));
+check('reset shown', mb.style.display === '');
+ids.search.value = '^make_';
+ids.search.fire('input');
+check('search colour', mb.rect.style.fill === '#e040e0' && leak.rect.style.fill === '');
+check('search share ' + ids.matched.textContent,
+      ids.matched.textContent === 'matched: ' + (100 * +mb.getAttribute('data-w')).toFixed(2) + '%');
+console.log(fails.length ? 'FAILED: ' + fails.join(', ') : 'ok');
+JS
+    assert_eq "script" ok "$(node dom.js dom.json 2>&1)"
+else
+    note "no node: the page's script is not exercised"
+fi
+
 # --diff: widths from NEW; leak_pages (+12288) alone is red, at full
 # strength; make_buffer did not change
 "$TM" flamegraph new.json --diff old.json -o diff.svg || fail "diff exited $?"
