@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdio.h> /* rename() only: the shim never uses stdio streams */
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -539,13 +540,9 @@ static int open_temp(const char *path, char *tmp, size_t cap)
     return -1;
 }
 
-static int write_file_unguarded(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
-                                const struct tm__leak_result *leaks)
+static int stream_out(int fd, const struct content *c, unsigned seq, enum tm__reason reason,
+                      const struct tm__leak_result *leaks)
 {
-    char tmp[PATH_MAX + 32];
-    int fd = open_temp(path, tmp, sizeof(tmp));
-    if (fd < 0)
-        return -errno;
     struct tm__out o;
     int rc = tm__out_open(&o, fd);
     if (rc == 0) {
@@ -554,6 +551,36 @@ static int write_file_unguarded(const char *path, const struct content *c, unsig
     }
     if (close(fd) < 0 && rc == 0)
         rc = -errno;
+    return rc;
+}
+
+/* A FIFO or device named as the output (TRACEMEM_OUTPUT=/dev/stdout, a pipe
+ * a reader waits on) is a stream: it is written in place, never replaced by
+ * a rename. A FIFO without a reader fails at once instead of blocking the
+ * program. */
+static int write_special(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
+                         const struct tm__leak_result *leaks)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return stream_out(fd, c, seq, reason, leaks);
+}
+
+static int write_file_unguarded(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
+                                const struct tm__leak_result *leaks)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+        return S_ISDIR(st.st_mode) ? -EISDIR : write_special(path, c, seq, reason, leaks);
+    char tmp[PATH_MAX + 32];
+    int fd = open_temp(path, tmp, sizeof(tmp));
+    if (fd < 0)
+        return -errno;
+    int rc = stream_out(fd, c, seq, reason, leaks);
     if (rc == 0 && rename(tmp, path) < 0)
         rc = -errno;
     if (rc < 0)

@@ -129,6 +129,26 @@ TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/sym/d.json" preload "$PROG" pla
 [ -e "$WORK/sym/nowhere" ] && fail "symlink: a dangling symlink was followed"
 [ -f "$WORK/sym/d.json" ] && [ ! -L "$WORK/sym/d.json" ] || fail "symlink: dangling one not replaced"
 
+# a FIFO at the output path is a stream: written in place when a reader is
+# there, one warning and nothing replaced when none is; a device stays a device
+mkfifo "$WORK/fifo" || fail "mkfifo"
+cat "$WORK/fifo" >"$WORK/fifo.out" &
+reader=$!
+TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/fifo" preload "$PROG" plain >/dev/null 2>"$WORK/fifo.err"
+assert_eq "fifo: status" 0 "$?"
+wait $reader
+[ -s "$WORK/fifo.err" ] && fail "fifo: stderr: $(cat "$WORK/fifo.err")"
+[ -p "$WORK/fifo" ] || fail "fifo: the FIFO was replaced"
+$CHECK valid "$WORK/fifo.out" || fail "fifo: what the reader got is not a valid snapshot"
+TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/fifo" preload "$PROG" plain >"$WORK/fifo2.out" 2>"$WORK/fifo2.err"
+assert_eq "fifo without reader: status" 0 "$?"
+assert_eq "fifo without reader: stderr lines" 1 "$(wc -l <"$WORK/fifo2.err")"
+[ -p "$WORK/fifo" ] || fail "fifo without reader: the FIFO was replaced"
+TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT=/dev/null preload "$PROG" plain >/dev/null 2>"$WORK/null.err"
+assert_eq "/dev/null: status" 0 "$?"
+[ -c /dev/null ] || fail "/dev/null is no longer a character device"
+[ -s "$WORK/null.err" ] && fail "/dev/null: stderr: $(cat "$WORK/null.err")"
+
 # no temporary files anywhere
 left=$(find "$WORK" -name '*.tmp*')
 [ -z "$left" ] || fail "temporary files left: $left"
