@@ -23,7 +23,7 @@
 
 int tm_export_format_parse(const char *name)
 {
-    static const char *const names[] = { "folded", "speedscope", "pprof" };
+    static const char *const names[] = {"folded", "speedscope", "pprof"};
 
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(name, names[i]) == 0)
@@ -47,8 +47,8 @@ static json_int_t intern(json_t *map, const char *key, json_int_t next)
 
 /* The index of the speedscope frame for logical frame 'loc' of 'f' in
  * 'frames' (a JSON array), interned through 'map'; -1 on ENOMEM. */
-static json_int_t speedscope_frame(const tm_snapshot *snap, const tm_frame *f,
-                                   int loc, json_t *frames, json_t *map)
+static json_int_t speedscope_frame(const tm_snapshot *snap, const tm_frame *f, int loc, json_t *frames,
+                                   json_t *map)
 {
     const tm_location *l = tm_frame_loc(f, loc);
     char name[1024], key[2048];
@@ -56,8 +56,7 @@ static json_int_t speedscope_frame(const tm_snapshot *snap, const tm_frame *f,
     json_t *fr;
 
     tm_fold_name(snap, f, loc, name, sizeof name);
-    snprintf(key, sizeof key, "%s\x1f%s\x1f%" PRId64, name,
-             l->file ? l->file : "", l->line);
+    snprintf(key, sizeof key, "%s\x1f%s\x1f%" PRId64, name, l->file ? l->file : "", l->line);
     if ((i = intern(map, key, n)) != n)
         return i;
     fr = json_pack("{s:s}", "name", name);
@@ -71,9 +70,7 @@ static json_int_t speedscope_frame(const tm_snapshot *snap, const tm_frame *f,
 }
 
 /* The sample of 'stack': frame indexes, outermost first. */
-static json_t *speedscope_sample(const tm_snapshot *snap,
-                                 const tm_stack *stack, json_t *frames,
-                                 json_t *map)
+static json_t *speedscope_sample(const tm_snapshot *snap, const tm_stack *stack, json_t *frames, json_t *map)
 {
     json_t *s = json_array();
 
@@ -81,9 +78,9 @@ static json_t *speedscope_sample(const tm_snapshot *snap,
         /* like folding: a stack without frames still has a name */
         json_int_t k = intern(map, "[no frames]", (json_int_t)json_array_size(frames));
 
-        if (k < 0 || ((size_t)k == json_array_size(frames) &&
-                      json_array_append_new(frames, json_pack("{s:s}", "name",
-                                                              "[no frames]"))) ||
+        if (k < 0 ||
+            ((size_t)k == json_array_size(frames) &&
+             json_array_append_new(frames, json_pack("{s:s}", "name", "[no frames]"))) ||
             json_array_append_new(s, json_integer(k))) {
             json_decref(s);
             return NULL;
@@ -104,8 +101,7 @@ static json_t *speedscope_sample(const tm_snapshot *snap,
     return s;
 }
 
-json_t *tm_export_speedscope(const tm_snapshot *snap, tm_metric metric,
-                             unsigned kinds, tm_error *err)
+json_t *tm_export_speedscope(const tm_snapshot *snap, tm_metric metric, unsigned kinds, tm_error *err)
 {
     json_t *doc = NULL, *frames = json_array(), *map = json_object();
     json_t *samples = json_array(), *weights = json_array();
@@ -119,27 +115,21 @@ json_t *tm_export_speedscope(const tm_snapshot *snap, tm_metric metric,
     if (!frames || !map || !samples || !weights)
         goto out_nomem;
     for (size_t i = 0; i < nw; i++) {
-        json_t *s = speedscope_sample(snap, &snap->stacks[w[i].stack], frames,
-                                      map);
+        json_t *s = speedscope_sample(snap, &snap->stacks[w[i].stack], frames, map);
 
         if (!s || json_array_append_new(samples, s) ||
             json_array_append_new(weights, json_integer((json_int_t)w[i].value)))
             goto out_nomem;
         total += w[i].value;
     }
-    snprintf(name, sizeof name, "%s (pid %" PRId64 ") %s bytes",
-             snap->exe ? snap->exe : snap->file, snap->pid,
-             tm_metric_name(metric));
+    snprintf(name, sizeof name, "%s (pid %" PRId64 ") %s bytes", snap->exe ? snap->exe : snap->file,
+             snap->pid, tm_metric_name(metric));
     doc = json_pack("{s:s, s:{s:O}, s:[{s:s, s:s, s:s, s:i, s:I, s:O, s:O}],"
                     " s:s, s:i, s:s}",
-                    "$schema", SPEEDSCOPE_SCHEMA,
-                    "shared", "frames", frames,
-                    "profiles", "type", "sampled", "name", name,
-                    "unit", "bytes", "startValue", 0,
-                    "endValue", (json_int_t)total,
-                    "samples", samples, "weights", weights,
-                    "name", name, "activeProfileIndex", 0,
-                    "exporter", "tracemem " PACKAGE_VERSION);
+                    "$schema", SPEEDSCOPE_SCHEMA, "shared", "frames", frames, "profiles", "type", "sampled",
+                    "name", name, "unit", "bytes", "startValue", 0, "endValue", (json_int_t)total, "samples",
+                    samples, "weights", weights, "name", name, "activeProfileIndex", 0, "exporter",
+                    "tracemem " PACKAGE_VERSION);
     if (!doc)
         goto out_nomem;
     goto out;
@@ -158,9 +148,16 @@ out:
 
 /* profile.proto field numbers */
 enum {
-    PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE, PROFILE_MAPPING, PROFILE_LOCATION,
-    PROFILE_FUNCTION, PROFILE_STRING_TABLE, PROFILE_TIME_NANOS = 9,
-    PROFILE_PERIOD_TYPE = 11, PROFILE_PERIOD, PROFILE_COMMENT,
+    PROFILE_SAMPLE_TYPE = 1,
+    PROFILE_SAMPLE,
+    PROFILE_MAPPING,
+    PROFILE_LOCATION,
+    PROFILE_FUNCTION,
+    PROFILE_STRING_TABLE,
+    PROFILE_TIME_NANOS = 9,
+    PROFILE_PERIOD_TYPE = 11,
+    PROFILE_PERIOD,
+    PROFILE_COMMENT,
     PROFILE_DEFAULT_SAMPLE_TYPE,
 };
 
@@ -168,7 +165,7 @@ typedef struct pprof {
     const tm_snapshot *snap;
     tm_pb out, msg, sub, scratch;
     json_t *strmap, *funcmap;
-    const char **strings;   /* borrowed, in string table order */
+    const char **strings; /* borrowed, in string table order */
     size_t nstrings, capstrings;
     uint64_t nfunctions;
     int nomem;
@@ -200,8 +197,7 @@ static int64_t str(pprof *p, const char *s)
     return i;
 }
 
-static void value_type(pprof *p, unsigned field, const char *type,
-                       const char *unit)
+static void value_type(pprof *p, unsigned field, const char *type, const char *unit)
 {
     tm__pb_reset(&p->sub);
     tm__pb_int(&p->sub, 1, str(p, type));
@@ -281,7 +277,7 @@ static void locations(pprof *p)
     for (size_t i = 0; i < p->snap->nframes; i++) {
         const tm_frame *f = &p->snap->frames[i];
         const tm_module *m = tm_snapshot_frame_module(p->snap, f);
-        tm_pb line = { 0 };
+        tm_pb line = {0};
 
         tm__pb_reset(&p->msg);
         tm__pb_uint(&p->msg, 1, i + 1);
@@ -312,9 +308,8 @@ static void samples(pprof *p)
     for (size_t i = 0; i < p->snap->ntraces; i++) {
         const tm_trace *t = &p->snap->traces[i];
         const tm_stack *st = &p->snap->stacks[t->stack];
-        int64_t v[4] = { (int64_t)t->size, (int64_t)t->count,
-                         (int64_t)t->allocated_size,
-                         (int64_t)t->allocated_count };
+        int64_t v[4] = {(int64_t)t->size, (int64_t)t->count, (int64_t)t->allocated_size,
+                        (int64_t)t->allocated_count};
 
         if (!v[0] && !v[1] && !v[2] && !v[3])
             continue;
@@ -349,14 +344,13 @@ static void header(pprof *p)
     const tm_snapshot *s = p->snap;
     double t;
 
-    str(p, "");     /* string_table[0] must be "" */
+    str(p, ""); /* string_table[0] must be "" */
     value_type(p, PROFILE_SAMPLE_TYPE, "inuse_space", "bytes");
     value_type(p, PROFILE_SAMPLE_TYPE, "inuse_objects", "count");
     value_type(p, PROFILE_SAMPLE_TYPE, "alloc_space", "bytes");
     value_type(p, PROFILE_SAMPLE_TYPE, "alloc_objects", "count");
     value_type(p, PROFILE_PERIOD_TYPE, "space", "bytes");
-    tm__pb_int(&p->out, PROFILE_PERIOD,
-               s->sampling_bytes > 0 ? s->sampling_bytes : 1);
+    tm__pb_int(&p->out, PROFILE_PERIOD, s->sampling_bytes > 0 ? s->sampling_bytes : 1);
     if (s->time && tm_time_parse(s->time, &t) == 0)
         tm__pb_int(&p->out, PROFILE_TIME_NANOS, (int64_t)(t * 1e9 + 0.5));
     tm__pb_int(&p->out, PROFILE_DEFAULT_SAMPLE_TYPE, str(p, "inuse_space"));
@@ -368,10 +362,9 @@ static void string_table(pprof *p)
         tm__pb_string(&p->out, PROFILE_STRING_TABLE, p->strings[i]);
 }
 
-int tm_export_pprof_proto(const tm_snapshot *snap, unsigned char **out,
-                          size_t *len, tm_error *err)
+int tm_export_pprof_proto(const tm_snapshot *snap, unsigned char **out, size_t *len, tm_error *err)
 {
-    pprof p = { .snap = snap };
+    pprof p = {.snap = snap};
     char comment[1024];
     int rc = 0;
 
@@ -384,16 +377,15 @@ int tm_export_pprof_proto(const tm_snapshot *snap, unsigned char **out,
         goto out_free;
     }
     header(&p);
-    snprintf(comment, sizeof comment, "tracemem snapshot of %s (pid %" PRId64
-             ", seq %" PRId64 ")", snap->exe ? snap->exe : "?", snap->pid,
-             snap->seq);
+    snprintf(comment, sizeof comment, "tracemem snapshot of %s (pid %" PRId64 ", seq %" PRId64 ")",
+             snap->exe ? snap->exe : "?", snap->pid, snap->seq);
     tm__pb_int(&p.out, PROFILE_COMMENT, str(&p, comment));
     mappings(&p);
     locations(&p);
     samples(&p);
-    string_table(&p);   /* borrows 'comment': written before it goes */
-    if (p.nomem || tm__pb_failed(&p.out) || tm__pb_failed(&p.msg) ||
-        tm__pb_failed(&p.sub) || tm__pb_failed(&p.scratch)) {
+    string_table(&p); /* borrows 'comment': written before it goes */
+    if (p.nomem || tm__pb_failed(&p.out) || tm__pb_failed(&p.msg) || tm__pb_failed(&p.sub) ||
+        tm__pb_failed(&p.scratch)) {
         rc = tm__error_set(err, -ENOMEM, "out of memory");
         goto out_free;
     }
@@ -419,8 +411,7 @@ int tm_gzip_write(const void *data, size_t len, FILE *fp, tm_error *err)
 
     memset(&z, 0, sizeof z);
     /* windowBits 15 + 16: a gzip header and trailer around the deflate data */
-    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return tm__error_set(err, -ENOMEM, "zlib: cannot start compression");
     z.next_in = (unsigned char *)data;
     z.avail_in = (uInt)len;
@@ -436,8 +427,7 @@ int tm_gzip_write(const void *data, size_t len, FILE *fp, tm_error *err)
             rc = tm__error_set(err, -EIO, "zlib: compression failed");
             goto out_end;
         }
-        if (fwrite(buf, 1, sizeof buf - z.avail_out, fp) !=
-            sizeof buf - z.avail_out) {
+        if (fwrite(buf, 1, sizeof buf - z.avail_out, fp) != sizeof buf - z.avail_out) {
             rc = tm__error_set(err, -EIO, "write error");
             goto out_end;
         }
@@ -447,9 +437,8 @@ out_end:
     return rc;
 }
 
-int tm_export_write(const tm_snapshot *snap, tm_export_format format,
-                    tm_metric metric, unsigned kinds, FILE *fp,
-                    tm_error *err)
+int tm_export_write(const tm_snapshot *snap, tm_export_format format, tm_metric metric, unsigned kinds,
+                    FILE *fp, tm_error *err)
 {
     tm_folded folded;
     unsigned char *proto;

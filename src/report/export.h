@@ -42,14 +42,12 @@ int tm_export_format_parse(const char *name);
 /* The speedscope document of 'snap' under 'metric' (see flame.h; 'kinds'
  * for TM_METRIC_LEAKED). Returns a new reference, or NULL with 'err'
  * filled (no such data in the snapshot, or out of memory). */
-json_t *tm_export_speedscope(const tm_snapshot *snap, tm_metric metric,
-                             unsigned kinds, tm_error *err);
+json_t *tm_export_speedscope(const tm_snapshot *snap, tm_metric metric, unsigned kinds, tm_error *err);
 
 /* The uncompressed profile.proto message of 'snap' (live and allocated
  * figures of its traces). Stores a new buffer in '*out' (free()) and its
  * size in '*len'. Returns 0 or -ENOMEM. */
-int tm_export_pprof_proto(const tm_snapshot *snap, unsigned char **out,
-                          size_t *len, tm_error *err);
+int tm_export_pprof_proto(const tm_snapshot *snap, unsigned char **out, size_t *len, tm_error *err);
 
 /* Writes 'len' bytes of 'data' to 'fp' as one gzip member. Returns 0,
  * -EIO or -ENOMEM with 'err' filled. */
@@ -58,9 +56,8 @@ int tm_gzip_write(const void *data, size_t len, FILE *fp, tm_error *err);
 /* Writes 'snap' to 'fp' in 'format' ('metric' and 'kinds' apply to folded
  * and speedscope; pprof always carries its four sample types). Returns 0
  * or a negative errno code with 'err' filled. */
-int tm_export_write(const tm_snapshot *snap, tm_export_format format,
-                    tm_metric metric, unsigned kinds, FILE *fp,
-                    tm_error *err);
+int tm_export_write(const tm_snapshot *snap, tm_export_format format, tm_metric metric, unsigned kinds,
+                    FILE *fp, tm_error *err);
 
 #ifdef __cplusplus
 }

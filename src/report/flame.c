@@ -22,8 +22,7 @@
 
 /* --- metrics --- */
 
-static const char *const metric_names[] = { "live", "peak", "allocations",
-                                            "leaked" };
+static const char *const metric_names[] = {"live", "peak", "allocations", "leaked"};
 
 int tm_metric_parse(const char *name)
 {
@@ -35,13 +34,10 @@ int tm_metric_parse(const char *name)
 
 const char *tm_metric_name(tm_metric metric)
 {
-    return (unsigned)metric < sizeof metric_names / sizeof *metric_names
-               ? metric_names[metric]
-               : NULL;
+    return (unsigned)metric < sizeof metric_names / sizeof *metric_names ? metric_names[metric] : NULL;
 }
 
-static int push_weight(tm_weight **v, size_t *n, size_t *cap, size_t stack,
-                       uint64_t value, uint64_t count)
+static int push_weight(tm_weight **v, size_t *n, size_t *cap, size_t stack, uint64_t value, uint64_t count)
 {
     if (value == 0)
         return 0;
@@ -54,12 +50,11 @@ static int push_weight(tm_weight **v, size_t *n, size_t *cap, size_t stack,
         *v = nv;
         *cap = ncap;
     }
-    (*v)[(*n)++] = (tm_weight){ stack, value, count };
+    (*v)[(*n)++] = (tm_weight){stack, value, count};
     return 0;
 }
 
-int tm_metric_weights(const tm_snapshot *snap, tm_metric metric,
-                      unsigned kinds, tm_weight **out, size_t *n,
+int tm_metric_weights(const tm_snapshot *snap, tm_metric metric, unsigned kinds, tm_weight **out, size_t *n,
                       tm_error *err)
 {
     tm_weight *v = NULL;
@@ -82,8 +77,7 @@ int tm_metric_weights(const tm_snapshot *snap, tm_metric metric,
 
             rc = metric == TM_METRIC_LIVE
                      ? push_weight(&v, &nv, &cap, t->stack, t->size, t->count)
-                     : push_weight(&v, &nv, &cap, t->stack, t->allocated_size,
-                                   t->allocated_count);
+                     : push_weight(&v, &nv, &cap, t->stack, t->allocated_size, t->allocated_count);
         }
         break;
     case TM_METRIC_PEAK:
@@ -115,8 +109,7 @@ int tm_metric_weights(const tm_snapshot *snap, tm_metric metric,
 
 /* --- folding --- */
 
-char *tm_fold_name(const tm_snapshot *snap, const tm_frame *frame, int loc,
-                   char *buf, size_t len)
+char *tm_fold_name(const tm_snapshot *snap, const tm_frame *frame, int loc, char *buf, size_t len)
 {
     tm_location_key(snap, frame, loc, TM_BY_FUNCTION, buf, len);
     for (char *p = buf; *p; p++) {
@@ -144,8 +137,7 @@ char *tm_fold_stack(const tm_snapshot *snap, const tm_stack *stack)
         const tm_frame *f = tm_stack_frame(snap, stack, i);
 
         for (int l = (int)f->ninlined - 1; l >= -1; l--) {
-            fprintf(fp, "%s%s", first ? "" : ";",
-                    tm_fold_name(snap, f, l, name, sizeof name));
+            fprintf(fp, "%s%s", first ? "" : ";", tm_fold_name(snap, f, l, name, sizeof name));
             first = 0;
         }
     }
@@ -180,8 +172,8 @@ static void fold_merge(tm_folded *f)
     f->n = j;
 }
 
-int tm_folded_compute(const tm_snapshot *snap, tm_metric metric,
-                      unsigned kinds, tm_folded *out, tm_error *err)
+int tm_folded_compute(const tm_snapshot *snap, tm_metric metric, unsigned kinds, tm_folded *out,
+                      tm_error *err)
 {
     tm_weight *w;
     size_t nw;
@@ -227,8 +219,7 @@ void tm_folded_free(tm_folded *folded)
 int tm_folded_write(const tm_folded *folded, FILE *fp)
 {
     for (size_t i = 0; i < folded->n; i++)
-        fprintf(fp, "%s %" PRIu64 "\n", folded->v[i].path,
-                folded->v[i].value);
+        fprintf(fp, "%s %" PRIu64 "\n", folded->v[i].path, folded->v[i].value);
     return ferror(fp) ? -EIO : 0;
 }
 
@@ -249,8 +240,8 @@ char *tm_flame_color(const char *name, char buf[8])
     uint32_t h = name_hash(name);
 
     /* flamegraph.pl's "hot" palette: red 205-254, green 0-229, blue 0-54 */
-    snprintf(buf, 8, "#%02x%02x%02x", 205 + (unsigned)(h % 50),
-             (unsigned)((h >> 8) % 230), (unsigned)((h >> 20) % 55));
+    snprintf(buf, 8, "#%02x%02x%02x", 205 + (unsigned)(h % 50), (unsigned)((h >> 8) % 230),
+             (unsigned)((h >> 20) % 55));
     return buf;
 }
 
@@ -273,7 +264,7 @@ char *tm_flame_diff_color(int64_t delta, uint64_t maxabs, char buf[8])
 #define NONE SIZE_MAX
 
 typedef struct node {
-    const char *name;   /* points into a path; 'len' bytes, not terminated */
+    const char *name; /* points into a path; 'len' bytes, not terminated */
     size_t len;
     uint64_t value;
     uint64_t old;
@@ -296,7 +287,7 @@ static size_t new_node(tree *t, const char *name, size_t len)
         t->v = nv;
         t->cap = ncap;
     }
-    t->v[t->n] = (node){ name, len, 0, 0, NONE, NONE, NONE };
+    t->v[t->n] = (node){name, len, 0, 0, NONE, NONE, NONE};
     return t->n++;
 }
 
@@ -312,8 +303,7 @@ static int tree_add(tree *t, const char *path, uint64_t value, uint64_t old)
         size_t len = end ? (size_t)(end - p) : strlen(p);
         size_t last = t->v[cur].last;
 
-        if (last == NONE || t->v[last].len != len ||
-            memcmp(t->v[last].name, p, len) != 0) {
+        if (last == NONE || t->v[last].len != len || memcmp(t->v[last].name, p, len) != 0) {
             size_t k = new_node(t, p, len);
 
             if (k == NONE)
@@ -343,9 +333,7 @@ static int tree_build(tree *t, const tm_folded *now, const tm_folded *old)
     if (new_node(t, "all", 3) == NONE)
         return -ENOMEM;
     while (i < now->n || j < nold) {
-        int c = i == now->n   ? 1
-                : j == nold ? -1
-                              : strcmp(now->v[i].path, old->v[j].path);
+        int c = i == now->n ? 1 : j == nold ? -1 : strcmp(now->v[i].path, old->v[j].path);
         int rc;
 
         if (c < 0) {
@@ -368,7 +356,7 @@ static int tree_build(tree *t, const tm_folded *now, const tm_folded *old)
 
 #define FRAME_H 16
 #define FONT_SIZE 12
-#define CHAR_W 7.0      /* average glyph width at FONT_SIZE, monospace */
+#define CHAR_W 7.0 /* average glyph width at FONT_SIZE, monospace */
 #define PAD_X 10
 #define TOP 64
 #define BOTTOM 24
@@ -377,7 +365,7 @@ typedef struct draw {
     const tree *t;
     const tm_flame_opts *o;
     int diff;
-    double width;       /* drawing width, without the side pads */
+    double width; /* drawing width, without the side pads */
     double min_width;
     uint64_t total;
     uint64_t maxabs;
@@ -417,12 +405,23 @@ static void put_escaped(FILE *fp, const char *s, size_t len)
 {
     for (size_t i = 0; i < len && s[i]; i++) {
         switch (s[i]) {
-        case '&': fputs("&amp;", fp); break;
-        case '<': fputs("&lt;", fp); break;
-        case '>': fputs("&gt;", fp); break;
-        case '"': fputs("&quot;", fp); break;
-        case '\'': fputs("&apos;", fp); break;
-        default: fputc(s[i], fp);
+        case '&':
+            fputs("&amp;", fp);
+            break;
+        case '<':
+            fputs("&lt;", fp);
+            break;
+        case '>':
+            fputs("&gt;", fp);
+            break;
+        case '"':
+            fputs("&quot;", fp);
+            break;
+        case '\'':
+            fputs("&apos;", fp);
+            break;
+        default:
+            fputc(s[i], fp);
         }
     }
 }
@@ -459,25 +458,26 @@ static void draw_node(draw *d, size_t k, size_t depth, uint64_t x)
     } else {
         char name[256];
 
-        snprintf(name, sizeof name, "%.*s", (int)(n->len < 255 ? n->len : 255),
-                 n->name);
+        snprintf(name, sizeof name, "%.*s", (int)(n->len < 255 ? n->len : 255), n->name);
         tm_flame_color(name, col);
     }
-    fprintf(fp, "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%zu\">"
-                "<title>", d->total ? (double)x / (double)d->total : 0,
-            d->total ? (double)n->value / (double)d->total : 0, depth);
+    fprintf(fp,
+            "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%zu\">"
+            "<title>",
+            d->total ? (double)x / (double)d->total : 0, d->total ? (double)n->value / (double)d->total : 0,
+            depth);
     put_escaped(fp, n->name, n->len);
     fprintf(fp, " (%s %s, %.2f%%", grouped(num, sizeof num, n->value), unit,
             d->total ? 100.0 * (double)n->value / (double)d->total : 0);
     if (d->diff) {
         int64_t dl = delta(n);
 
-        fprintf(fp, "; %c%s %s", dl < 0 ? '-' : '+',
-                grouped(num, sizeof num, (uint64_t)llabs(dl)), unit);
+        fprintf(fp, "; %c%s %s", dl < 0 ? '-' : '+', grouped(num, sizeof num, (uint64_t)llabs(dl)), unit);
     }
-    fprintf(fp, ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
-                "height=\"%d\" fill=\"%s\" rx=\"2\" ry=\"2\"/>"
-                "<text x=\"%.2f\" y=\"%.1f\">",
+    fprintf(fp,
+            ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
+            "height=\"%d\" fill=\"%s\" rx=\"2\" ry=\"2\"/>"
+            "<text x=\"%.2f\" y=\"%.1f\">",
             fx, y, w, FRAME_H - 1, col, fx + 3, y + FRAME_H - 4.5);
     if (fit >= 3) {
         if (n->len <= fit)
@@ -499,30 +499,36 @@ static void svg_open(const draw *d)
     double full = d->width + 2 * PAD_X;
     const char *title = d->o->title ? d->o->title : "Flame graph";
 
-    fprintf(d->fp, "<svg version=\"1.1\" width=\"%.0f\" height=\"%.0f\" "
-                   "viewBox=\"0 0 %.0f %.0f\" "
-                   "xmlns=\"http://www.w3.org/2000/svg\">\n",
+    fprintf(d->fp,
+            "<svg version=\"1.1\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" "
+            "xmlns=\"http://www.w3.org/2000/svg\">\n",
             full, d->height, full, d->height);
-    fprintf(d->fp, "<style>text { font-family: monospace; font-size: %dpx; "
-                   "fill: #000; } .f text { pointer-events: none; } "
-                   ".f:hover rect { stroke: #000; stroke-width: 0.5; }"
-                   "</style>\n", FONT_SIZE);
-    fprintf(d->fp, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" "
-                   "fill=\"#f8f8f0\"/>\n", full, d->height);
-    fprintf(d->fp, "<text id=\"title\" x=\"%.1f\" y=\"24\" "
-                   "text-anchor=\"middle\" style=\"font-size: 17px\">",
+    fprintf(d->fp,
+            "<style>text { font-family: monospace; font-size: %dpx; "
+            "fill: #000; } .f text { pointer-events: none; } "
+            ".f:hover rect { stroke: #000; stroke-width: 0.5; }"
+            "</style>\n",
+            FONT_SIZE);
+    fprintf(d->fp,
+            "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" "
+            "fill=\"#f8f8f0\"/>\n",
+            full, d->height);
+    fprintf(d->fp,
+            "<text id=\"title\" x=\"%.1f\" y=\"24\" "
+            "text-anchor=\"middle\" style=\"font-size: 17px\">",
             full / 2);
     put_escaped(d->fp, title, strlen(title));
     fputs("</text>\n", d->fp);
     if (d->o->subtitle) {
-        fprintf(d->fp, "<text id=\"subtitle\" x=\"%.1f\" y=\"44\" "
-                       "text-anchor=\"middle\" style=\"fill: #666\">",
+        fprintf(d->fp,
+                "<text id=\"subtitle\" x=\"%.1f\" y=\"44\" "
+                "text-anchor=\"middle\" style=\"fill: #666\">",
                 full / 2);
         put_escaped(d->fp, d->o->subtitle, strlen(d->o->subtitle));
         fputs("</text>\n", d->fp);
     }
-    fprintf(d->fp, "<text id=\"details\" x=\"%d\" y=\"%.0f\"> </text>\n",
-            PAD_X, d->height - 8);
+    fprintf(d->fp, "<text id=\"details\" x=\"%d\" y=\"%.0f\"> </text>\n", PAD_X, d->height - 8);
 }
 
 /* Click-to-zoom and search for the HTML page: frames carry their position
@@ -593,7 +599,8 @@ static void html_open(const draw *d)
     const char *title = d->o->title ? d->o->title : "Flame graph";
 
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-          "<meta charset=\"utf-8\">\n<title>", d->fp);
+          "<meta charset=\"utf-8\">\n<title>",
+          d->fp);
     put_escaped(d->fp, title, strlen(title));
     fputs("</title>\n<style>body { margin: 8px; font-family: sans-serif; } "
           "#bar { margin-bottom: 6px; } .f { cursor: pointer; }</style>\n"
@@ -601,15 +608,15 @@ static void html_open(const draw *d)
           "<button id=\"reset\" type=\"button\">Reset zoom</button> "
           "<input id=\"search\" type=\"search\" size=\"30\" "
           "placeholder=\"search (regular expression)\"> "
-          "<span id=\"matched\"></span></div>\n", d->fp);
+          "<span id=\"matched\"></span></div>\n",
+          d->fp);
 }
 
-int tm_flame_write(const tm_folded *folded, const tm_folded *old,
-                   const tm_flame_opts *opts, FILE *fp)
+int tm_flame_write(const tm_folded *folded, const tm_folded *old, const tm_flame_opts *opts, FILE *fp)
 {
-    static const tm_flame_opts defaults = { 0 };
-    tree t = { 0 };
-    draw d = { 0 };
+    static const tm_flame_opts defaults = {0};
+    tree t = {0};
+    draw d = {0};
     int rc;
 
     d.o = opts ? opts : &defaults;
@@ -629,8 +636,10 @@ int tm_flame_write(const tm_folded *folded, const tm_folded *old,
         fputs("<?xml version=\"1.0\" standalone=\"no\"?>\n", fp);
     svg_open(&d);
     if (d.total == 0)
-        fprintf(fp, "<text x=\"%d\" y=\"%d\">no bytes to show under this "
-                    "metric</text>\n", PAD_X, TOP + FRAME_H - 4);
+        fprintf(fp,
+                "<text x=\"%d\" y=\"%d\">no bytes to show under this "
+                "metric</text>\n",
+                PAD_X, TOP + FRAME_H - 4);
     fputs("<g id=\"frames\">\n", fp);
     draw_node(&d, 0, 0, 0);
     fputs("</g>\n</svg>\n", fp);

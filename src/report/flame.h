@@ -69,8 +69,7 @@ typedef struct tm_weight {
  * bytes left out. Stores a new array in '*out' (free()) and its length in
  * '*n'. Returns 0; -EINVAL with 'err' filled when the snapshot has no
  * such data (no peak record; leaks not checked); -ENOMEM. */
-int tm_metric_weights(const tm_snapshot *snap, tm_metric metric,
-                      unsigned kinds, tm_weight **out, size_t *n,
+int tm_metric_weights(const tm_snapshot *snap, tm_metric metric, unsigned kinds, tm_weight **out, size_t *n,
                       tm_error *err);
 
 /* --- folding --- */
@@ -78,15 +77,14 @@ int tm_metric_weights(const tm_snapshot *snap, tm_metric metric,
 /* The folded name of logical frame 'loc' (-1: the frame's own location,
  * else inlined[loc]) of 'frame' into 'buf' (always terminated). Returns
  * 'buf'. */
-char *tm_fold_name(const tm_snapshot *snap, const tm_frame *frame, int loc,
-                   char *buf, size_t len);
+char *tm_fold_name(const tm_snapshot *snap, const tm_frame *frame, int loc, char *buf, size_t len);
 
 /* The folded line of 'stack' ("[no frames]" for an empty stack). Returns
  * a new string (free()) or NULL with errno ENOMEM. */
 char *tm_fold_stack(const tm_snapshot *snap, const tm_stack *stack);
 
 typedef struct tm_fold {
-    char *path;         /* owned */
+    char *path; /* owned */
     uint64_t value;
     uint64_t count;
 } tm_fold;
@@ -102,8 +100,8 @@ typedef struct tm_folded {
 /* Folds 'snap' under 'metric' (and 'kinds', see tm_metric_weights()) into
  * 'out' (free with tm_folded_free()). Returns 0, -EINVAL with 'err' filled
  * or -ENOMEM. */
-int tm_folded_compute(const tm_snapshot *snap, tm_metric metric,
-                      unsigned kinds, tm_folded *out, tm_error *err);
+int tm_folded_compute(const tm_snapshot *snap, tm_metric metric, unsigned kinds, tm_folded *out,
+                      tm_error *err);
 void tm_folded_free(tm_folded *folded);
 
 /* Writes "PATH VALUE\n" for each entry: the input format of
@@ -113,19 +111,18 @@ int tm_folded_write(const tm_folded *folded, FILE *fp);
 /* --- flame graphs --- */
 
 typedef struct tm_flame_opts {
-    const char *title;      /* borrowed; NULL: "Flame graph" */
-    const char *subtitle;   /* borrowed; NULL: none */
-    const char *unit;       /* "bytes" when NULL */
-    int html;               /* HTML page with zoom and search */
-    double width;           /* pixels; 0: 1200 */
-    double min_width;       /* frames narrower are left out; 0: 0.1 */
+    const char *title;    /* borrowed; NULL: "Flame graph" */
+    const char *subtitle; /* borrowed; NULL: none */
+    const char *unit;     /* "bytes" when NULL */
+    int html;             /* HTML page with zoom and search */
+    double width;         /* pixels; 0: 1200 */
+    double min_width;     /* frames narrower are left out; 0: 0.1 */
 } tm_flame_opts;
 
 /* Writes the flame graph of 'folded' to 'fp'. With 'old' (may be NULL) it
  * is a differential graph: widths from 'folded', colours from the
  * difference to 'old' per frame path. Returns 0, -EIO or -ENOMEM. */
-int tm_flame_write(const tm_folded *folded, const tm_folded *old,
-                   const tm_flame_opts *opts, FILE *fp);
+int tm_flame_write(const tm_folded *folded, const tm_folded *old, const tm_flame_opts *opts, FILE *fp);
 
 /* The colour of a frame named 'name' in a plain flame graph: a warm
  * "#rrggbb" that depends only on the name. Writes into 'buf' (8 bytes). */

@@ -97,8 +97,7 @@ void tm__pb_message(tm_pb *pb, unsigned field, const tm_pb *msg)
     tm__pb_bytes(pb, field, msg->data, msg->len);
 }
 
-void tm__pb_packed_uint(tm_pb *pb, unsigned field, const uint64_t *v,
-                        size_t n, tm_pb *scratch)
+void tm__pb_packed_uint(tm_pb *pb, unsigned field, const uint64_t *v, size_t n, tm_pb *scratch)
 {
     tm__pb_reset(scratch);
     for (size_t i = 0; i < n; i++)
@@ -106,8 +105,7 @@ void tm__pb_packed_uint(tm_pb *pb, unsigned field, const uint64_t *v,
     tm__pb_message(pb, field, scratch);
 }
 
-void tm__pb_packed_int(tm_pb *pb, unsigned field, const int64_t *v,
-                       size_t n, tm_pb *scratch)
+void tm__pb_packed_int(tm_pb *pb, unsigned field, const int64_t *v, size_t n, tm_pb *scratch)
 {
     tm__pb_reset(scratch);
     for (size_t i = 0; i < n; i++)

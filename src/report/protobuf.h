@@ -23,7 +23,7 @@ extern "C" {
 typedef struct tm_pb {
     unsigned char *data;
     size_t len, cap;
-    int failed;         /* an allocation failed; 'data' is incomplete */
+    int failed; /* an allocation failed; 'data' is incomplete */
 } tm_pb;
 
 /* Wire types. */
@@ -54,10 +54,8 @@ void tm__pb_message(tm_pb *pb, unsigned field, const tm_pb *msg);
 
 /* Field 'field' as a packed repeated uint64 / int64. 'scratch' is a buffer
  * for the packed payload, reused between calls. */
-void tm__pb_packed_uint(tm_pb *pb, unsigned field, const uint64_t *v,
-                        size_t n, tm_pb *scratch);
-void tm__pb_packed_int(tm_pb *pb, unsigned field, const int64_t *v,
-                       size_t n, tm_pb *scratch);
+void tm__pb_packed_uint(tm_pb *pb, unsigned field, const uint64_t *v, size_t n, tm_pb *scratch);
+void tm__pb_packed_int(tm_pb *pb, unsigned field, const int64_t *v, size_t n, tm_pb *scratch);
 
 #ifdef __cplusplus
 }

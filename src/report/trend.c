@@ -26,8 +26,8 @@ int tm_time_parse(const char *iso, double *seconds)
     const char *p;
 
     memset(&tm, 0, sizeof tm);
-    if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+    if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
         n == 0)
         return -EINVAL;
     p = iso + n;
@@ -41,9 +41,8 @@ int tm_time_parse(const char *iso, double *seconds)
     }
     if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
         return -EINVAL;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
         return -EINVAL;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -88,8 +87,7 @@ size_t tm_trend_decreases(const double *y, size_t n)
     return d;
 }
 
-int tm_trend_steady(const double *y, size_t n, const tm_fit *fit,
-                    uint64_t min_growth)
+int tm_trend_steady(const double *y, size_t n, const tm_fit *fit, uint64_t min_growth)
 {
     double growth;
 
@@ -97,8 +95,7 @@ int tm_trend_steady(const double *y, size_t n, const tm_fit *fit,
         return 0;
     growth = y[n - 1] - y[0];
     return growth > 0 && growth >= (double)min_growth && fit->slope > 0 &&
-           tm_trend_decreases(y, n) <= (n - 1) / 10 &&
-           fit->r2 >= TM_TREND_MIN_R2;
+           tm_trend_decreases(y, n) <= (n - 1) / 10 && fit->r2 >= TM_TREND_MIN_R2;
 }
 
 /* --- series --- */
@@ -108,8 +105,7 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-int tm_trend_same_process(tm_snapshot *const *snaps, size_t n, size_t *bad,
-                          tm_error *err)
+int tm_trend_same_process(tm_snapshot *const *snaps, size_t n, size_t *bad, tm_error *err)
 {
     for (size_t i = 1; i < n; i++) {
         const tm_snapshot *a = snaps[0], *b = snaps[i];
@@ -119,9 +115,7 @@ int tm_trend_same_process(tm_snapshot *const *snaps, size_t n, size_t *bad,
             return tm__error_set(err, -EINVAL,
                                  "not the same process as %s: pid %lld (%s) "
                                  "instead of pid %lld (%s)",
-                                 a->file, (long long)b->pid,
-                                 b->exe ? b->exe : "no exe",
-                                 (long long)a->pid,
+                                 a->file, (long long)b->pid, b->exe ? b->exe : "no exe", (long long)a->pid,
                                  a->exe ? a->exe : "no exe");
         }
     }
@@ -136,8 +130,7 @@ static int series_cmp(const void *pa, const void *pb)
 
     if (a->seq != b->seq)
         return a->seq < b->seq ? -1 : 1;
-    if (a->time && b->time && !tm_time_parse(a->time, &ta) &&
-        !tm_time_parse(b->time, &tb) && ta != tb)
+    if (a->time && b->time && !tm_time_parse(a->time, &ta) && !tm_time_parse(b->time, &tb) && ta != tb)
         return ta < tb ? -1 : 1;
     return strcmp(a->file, b->file);
 }
@@ -165,8 +158,7 @@ static void series_seconds(tm_trend *t)
 }
 
 /* The entry of 'key' (new ones get zeroed sizes). NULL on ENOMEM. */
-static tm_trend_stack *entry(tm_trend *t, json_t *index, const char *key,
-                             size_t *cap)
+static tm_trend_stack *entry(tm_trend *t, json_t *index, const char *key, size_t *cap)
 {
     json_t *pos = json_object_get(index, key);
     tm_trend_stack *s;
@@ -186,8 +178,7 @@ static tm_trend_stack *entry(tm_trend *t, json_t *index, const char *key,
     memset(s, 0, sizeof *s);
     s->sizes = calloc(t->nsnaps, sizeof *s->sizes);
     s->key = strdup(key);
-    if (!s->sizes || !s->key ||
-        json_object_set_new(index, key, json_integer((json_int_t)t->n))) {
+    if (!s->sizes || !s->key || json_object_set_new(index, key, json_integer((json_int_t)t->n))) {
         free(s->sizes);
         free(s->key);
         return NULL;
@@ -241,9 +232,7 @@ static void fit_stack(tm_trend *t, tm_trend_stack *s, double *x, double *y)
     s->decreases = tm_trend_decreases(y, t->nsnaps);
     s->steady = tm_trend_steady(y, t->nsnaps, &fit, t->min_growth);
     s->slope_per_second =
-        !isnan(t->seconds[0]) && tm_fit_line(t->seconds, y, t->nsnaps, &fit_t) == 0
-            ? fit_t.slope
-            : NAN;
+        !isnan(t->seconds[0]) && tm_fit_line(t->seconds, y, t->nsnaps, &fit_t) == 0 ? fit_t.slope : NAN;
 }
 
 static int stack_cmp(const void *pa, const void *pb)
@@ -257,15 +246,15 @@ static int stack_cmp(const void *pa, const void *pb)
     return strcmp(a->key, b->key);
 }
 
-int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth,
-                     tm_trend *out, tm_error *err)
+int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth, tm_trend *out, tm_error *err)
 {
     double *x = NULL, *y = NULL;
     int rc;
 
     memset(out, 0, sizeof *out);
     if (n < 2)
-        return tm__error_set(err, -EINVAL, "a trend needs at least two "
+        return tm__error_set(err, -EINVAL,
+                             "a trend needs at least two "
                              "snapshots");
     out->nsnaps = n;
     out->min_growth = min_growth;

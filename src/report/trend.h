@@ -42,7 +42,7 @@ int tm_time_parse(const char *iso, double *seconds);
 typedef struct tm_fit {
     double slope;
     double intercept;
-    double r2;      /* 1 when y is exactly linear; 0 when y is flat */
+    double r2; /* 1 when y is exactly linear; 0 when y is flat */
 } tm_fit;
 
 /* Least squares y = intercept + slope * x over 'n' points. Returns 0, or
@@ -53,25 +53,23 @@ int tm_fit_line(const double *x, const double *y, size_t n, tm_fit *out);
 size_t tm_trend_decreases(const double *y, size_t n);
 
 /* 1 when 'n' sizes 'y' with fit 'fit' grow steadily by the rule above. */
-int tm_trend_steady(const double *y, size_t n, const tm_fit *fit,
-                    uint64_t min_growth);
+int tm_trend_steady(const double *y, size_t n, const tm_fit *fit, uint64_t min_growth);
 
 /* --- series --- */
 
 /* Checks that the 'n' snapshots come from one process (same pid and
  * exe). Returns 0, or -EINVAL with 'err' filled and the index of the
  * first snapshot that differs from snaps[0] in '*bad'. */
-int tm_trend_same_process(tm_snapshot *const *snaps, size_t n, size_t *bad,
-                          tm_error *err);
+int tm_trend_same_process(tm_snapshot *const *snaps, size_t n, size_t *bad, tm_error *err);
 
 typedef struct tm_trend_stack {
-    char *key;              /* owned traceback key */
-    size_t snap;            /* the last snapshot it appears in ... */
-    size_t stack;           /* ... and its stack there (for the frames) */
-    uint64_t *sizes;        /* one per snapshot, in series order (owned) */
-    int64_t growth;         /* last - first */
-    double slope;           /* bytes per snapshot */
-    double slope_per_second;    /* NAN when the times are unknown */
+    char *key;               /* owned traceback key */
+    size_t snap;             /* the last snapshot it appears in ... */
+    size_t stack;            /* ... and its stack there (for the frames) */
+    uint64_t *sizes;         /* one per snapshot, in series order (owned) */
+    int64_t growth;          /* last - first */
+    double slope;            /* bytes per snapshot */
+    double slope_per_second; /* NAN when the times are unknown */
     double r2;
     size_t decreases;
     int steady;
@@ -79,11 +77,11 @@ typedef struct tm_trend_stack {
 
 typedef struct tm_trend {
     size_t nsnaps;
-    tm_snapshot **snaps;    /* borrowed snapshots, in series order (owned array) */
-    double *seconds;        /* since the first snapshot; NAN when unknown */
+    tm_snapshot **snaps; /* borrowed snapshots, in series order (owned array) */
+    double *seconds;     /* since the first snapshot; NAN when unknown */
     size_t n;
-    tm_trend_stack *v;      /* steady stacks first, by growth descending,
-                               then the others by growth descending */
+    tm_trend_stack *v; /* steady stacks first, by growth descending,
+                          then the others by growth descending */
     size_t nsteady;
     uint64_t min_growth;
 } tm_trend;
@@ -92,8 +90,7 @@ typedef struct tm_trend {
  * process (not checked here; see tm_trend_same_process()). 'snaps' is not
  * reordered; the snapshots must outlive the trend. Returns 0, -EINVAL with
  * 'err' filled (fewer than 2 snapshots) or -ENOMEM. */
-int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth,
-                     tm_trend *out, tm_error *err);
+int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth, tm_trend *out, tm_error *err);
 void tm_trend_free(tm_trend *trend);
 
 #ifdef __cplusplus

@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 40;
     long ms = argc > 2 ? atol(argv[2]) : 10;
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
     make_table();
     for (int i = 0; i < steps; i++) {

@@ -19,7 +19,7 @@ static tm_snapshot *a;
 static void setup(void)
 {
     char path[4096];
-    tm_error err = { "" };
+    tm_error err = {""};
 
     snprintf(path, sizeof path, "%s/cli-a.json", TM_TEST_DATA);
     if (tm_snapshot_load(path, &a, &err))
@@ -42,7 +42,7 @@ static void assert_bytes(const tm_pb *pb, const char *want, size_t len)
 
 START_TEST(test_export_pb_varints)
 {
-    tm_pb pb = { 0 };
+    tm_pb pb = {0};
 
     tm__pb_varint(&pb, 0);
     tm__pb_varint(&pb, 1);
@@ -59,7 +59,7 @@ END_TEST
 
 START_TEST(test_export_pb_fields)
 {
-    tm_pb pb = { 0 };
+    tm_pb pb = {0};
 
     /* the guide's Test1 { a: 150 } and Test2 { b: "testing" } */
     tm__pb_uint(&pb, 1, 150);
@@ -81,8 +81,8 @@ END_TEST
 
 START_TEST(test_export_pb_nested_and_packed)
 {
-    tm_pb pb = { 0 }, msg = { 0 }, scratch = { 0 };
-    const uint64_t v[] = { 3, 270, 86942 };
+    tm_pb pb = {0}, msg = {0}, scratch = {0};
+    const uint64_t v[] = {3, 270, 86942};
 
     /* Test3 { c: Test1 { a: 150 } } */
     tm__pb_uint(&msg, 1, 150);
@@ -150,15 +150,15 @@ START_TEST(test_export_pprof_decodes)
 {
     unsigned char *proto;
     size_t len, nsamples = 0, nstrings = 0, nmappings = 0, nlocations = 0;
-    uint64_t sums[4] = { 0 }, v;
+    uint64_t sums[4] = {0}, v;
     unsigned field;
     reader r, sub;
     char first_string[8] = "?";
 
     ck_assert_int_eq(tm_export_pprof_proto(a, &proto, &len, NULL), 0);
-    r = (reader){ proto, proto + len };
+    r = (reader){proto, proto + len};
     while (rd_field(&r, &field, &v, &sub)) {
-        if (field == 2) {   /* Sample: values in field 2, packed */
+        if (field == 2) { /* Sample: values in field 2, packed */
             reader s2;
             unsigned f2;
             uint64_t v2;
@@ -174,8 +174,8 @@ START_TEST(test_export_pprof_decodes)
             nlocations++;
         } else if (field == 6) {
             if (nstrings++ == 0)
-                snprintf(first_string, sizeof first_string, "%.*s",
-                         (int)(sub.end - sub.p), (const char *)sub.p);
+                snprintf(first_string, sizeof first_string, "%.*s", (int)(sub.end - sub.p),
+                         (const char *)sub.p);
         }
     }
     /* t6 has no live blocks but allocated 100000 B: still a sample */
@@ -232,37 +232,36 @@ START_TEST(test_export_speedscope)
     ck_assert_str_eq(json_string_value(json_object_get(doc, "$schema")),
                      "https://www.speedscope.app/file-format-schema.json");
     prof = json_array_get(json_object_get(doc, "profiles"), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(prof, "type")),
-                     "sampled");
-    ck_assert_str_eq(json_string_value(json_object_get(prof, "unit")),
-                     "bytes");
-    ck_assert_int_eq(json_integer_value(json_object_get(prof, "endValue")),
-                     6160);
+    ck_assert_str_eq(json_string_value(json_object_get(prof, "type")), "sampled");
+    ck_assert_str_eq(json_string_value(json_object_get(prof, "unit")), "bytes");
+    ck_assert_int_eq(json_integer_value(json_object_get(prof, "endValue")), 6160);
     samples = json_object_get(prof, "samples");
     weights = json_object_get(prof, "weights");
     ck_assert_uint_eq(json_array_size(samples), 6);
     ck_assert_uint_eq(json_array_size(weights), 6);
-    json_array_foreach(weights, i, w)
-        sum += json_integer_value(w);
+    json_array_foreach(weights, i, w) sum += json_integer_value(w);
     ck_assert_int_eq(sum, 6160);
     /* t0: main <- build_tree <- alloc_node, outermost first, and frames
      * keep file and line */
     frames = json_object_get(json_object_get(doc, "shared"), "frames");
     s0 = json_array_get(samples, 0);
     ck_assert_uint_eq(json_array_size(s0), 3);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames,
-        json_integer_value(json_array_get(s0, 0))), "name")), "main");
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames,
-        json_integer_value(json_array_get(s0, 2))), "name")), "alloc_node");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(frames,
-        json_integer_value(json_array_get(s0, 2))), "line")), 12);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(frames, json_integer_value(json_array_get(s0, 0))), "name")),
+                     "main");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(frames, json_integer_value(json_array_get(s0, 2))), "name")),
+                     "alloc_node");
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_array_get(frames, json_integer_value(json_array_get(s0, 2))), "line")),
+                     12);
     json_decref(doc);
 }
 END_TEST
 
 START_TEST(test_export_speedscope_missing_data)
 {
-    tm_error err = { "" };
+    tm_error err = {""};
 
     ck_assert_ptr_null(tm_export_speedscope(a, TM_METRIC_LEAKED, 0, &err));
     ck_assert_ptr_nonnull(strstr(err.what, "no leak check"));

@@ -26,7 +26,7 @@ static tm_snapshot *a;
 static void setup(void)
 {
     char path[4096];
-    tm_error err = { "" };
+    tm_error err = {""};
 
     snprintf(path, sizeof path, "%s/cli-a.json", TM_TEST_DATA);
     if (tm_snapshot_load(path, &a, &err))
@@ -39,11 +39,10 @@ static void teardown(void)
 }
 
 /* The folded lines of 'snap' under 'metric' as one string. */
-static char *folded_text(const tm_snapshot *snap, tm_metric metric,
-                         unsigned kinds)
+static char *folded_text(const tm_snapshot *snap, tm_metric metric, unsigned kinds)
 {
     tm_folded f;
-    tm_error err = { "" };
+    tm_error err = {""};
     char *buf = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
@@ -58,7 +57,7 @@ static char *folded_text(const tm_snapshot *snap, tm_metric metric,
 
 static void reindex(void)
 {
-    tm_error err = { "" };
+    tm_error err = {""};
 
     if (tm_snapshot_reindex(a, &err))
         ck_abort_msg("reindex: %s", err.what);
@@ -98,7 +97,7 @@ START_TEST(test_flame_unknown_function_is_module_offset)
     json_t *fr = json_array_get(json_object_get(a->root, "frames"), 3);
     char *t;
 
-    json_object_del(fr, "function");    /* foo_alloc, libfoo.so.1+0x500 */
+    json_object_del(fr, "function"); /* foo_alloc, libfoo.so.1+0x500 */
     reindex();
     t = folded_text(a, TM_METRIC_LIVE, 0);
     ck_assert_ptr_nonnull(strstr(t, "\nmain;libfoo.so.1+0x500 4096\n"));
@@ -121,7 +120,7 @@ END_TEST
 
 START_TEST(test_flame_empty_stack)
 {
-    tm_stack st = { 0, NULL, 0 };
+    tm_stack st = {0, NULL, 0};
     char *k = tm_fold_stack(a, &st);
 
     ck_assert_str_eq(k, "[no frames]");
@@ -161,11 +160,11 @@ START_TEST(test_flame_metric_leaked_kinds)
     char *t;
 
     json_object_set_new(leaks, "checked", json_true());
-    json_object_set_new(leaks, "stacks", json_pack(
-        "[{s:i, s:s, s:i, s:i}, {s:i, s:s, s:i, s:i}, {s:i, s:s, s:i, s:i}]",
-        "stack", 0, "kind", "definite", "bytes", 100, "blocks", 1,
-        "stack", 2, "kind", "indirect", "bytes", 50, "blocks", 1,
-        "stack", 3, "kind", "reachable", "bytes", 999, "blocks", 1));
+    json_object_set_new(leaks, "stacks",
+                        json_pack("[{s:i, s:s, s:i, s:i}, {s:i, s:s, s:i, s:i}, {s:i, s:s, s:i, s:i}]",
+                                  "stack", 0, "kind", "definite", "bytes", 100, "blocks", 1, "stack", 2,
+                                  "kind", "indirect", "bytes", 50, "blocks", 1, "stack", 3, "kind",
+                                  "reachable", "bytes", 999, "blocks", 1));
     reindex();
     t = folded_text(a, TM_METRIC_LEAKED, TM_FLAME_DEFAULT_KINDS);
     ck_assert_str_eq(t, "main;build_tree;alloc_node 100\n"
@@ -180,16 +179,14 @@ END_TEST
 START_TEST(test_flame_metric_missing_data)
 {
     tm_folded f;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     /* cli-a.json: leaks.checked is false */
-    ck_assert_int_eq(tm_folded_compute(a, TM_METRIC_LEAKED, 0, &f, &err),
-                     -EINVAL);
+    ck_assert_int_eq(tm_folded_compute(a, TM_METRIC_LEAKED, 0, &f, &err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err.what, "no leak check"));
     json_object_del(a->root, "peak");
     reindex();
-    ck_assert_int_eq(tm_folded_compute(a, TM_METRIC_PEAK, 0, &f, &err),
-                     -EINVAL);
+    ck_assert_int_eq(tm_folded_compute(a, TM_METRIC_PEAK, 0, &f, &err), -EINVAL);
     ck_assert_str_eq(err.what, "no peak record in this snapshot");
 }
 END_TEST
@@ -207,7 +204,7 @@ END_TEST
 
 static char *graph(const tm_folded *now, const tm_folded *old, int html)
 {
-    tm_flame_opts o = { .title = "T", .html = html };
+    tm_flame_opts o = {.title = "T", .html = html};
     char *buf = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
@@ -219,8 +216,7 @@ static char *graph(const tm_folded *now, const tm_folded *old, int html)
 
 /* The value of attribute 'attr' of the <rect> of the frame whose tooltip
  * starts with 'title'. */
-static char *rect_attr(const char *svg, const char *title, const char *attr,
-                       char *buf, size_t len)
+static char *rect_attr(const char *svg, const char *title, const char *attr, char *buf, size_t len)
 {
     char pat[256];
     const char *p, *r;
@@ -244,17 +240,12 @@ START_TEST(test_flame_svg_widths)
     svg = graph(&f, NULL, 0);
     ck_assert_ptr_nonnull(strstr(svg, "<?xml"));
     /* 1200 pixels less two pads of 10: 1180 for the whole 6160 bytes */
-    ck_assert_str_eq(rect_attr(svg, "all (6,160 bytes, 100.00%)", "width", w,
-                               sizeof w), "1180.00");
-    ck_assert_str_eq(rect_attr(svg, "foo_alloc (4,096 bytes, 66.49%)",
-                               "width", w, sizeof w), "784.62");
-    ck_assert_str_eq(rect_attr(svg, "build_tree (1,700 bytes", "width", w,
-                               sizeof w), "325.65");
+    ck_assert_str_eq(rect_attr(svg, "all (6,160 bytes, 100.00%)", "width", w, sizeof w), "1180.00");
+    ck_assert_str_eq(rect_attr(svg, "foo_alloc (4,096 bytes, 66.49%)", "width", w, sizeof w), "784.62");
+    ck_assert_str_eq(rect_attr(svg, "build_tree (1,700 bytes", "width", w, sizeof w), "325.65");
     /* children of build_tree, by name: alloc_node then build_tree */
-    ck_assert_str_eq(rect_attr(svg, "alloc_node (1,500", "x", w, sizeof w),
-                     "22.26");
-    ck_assert_str_eq(rect_attr(svg, "build_tree (200", "x", w, sizeof w),
-                     "309.60");
+    ck_assert_str_eq(rect_attr(svg, "alloc_node (1,500", "x", w, sizeof w), "22.26");
+    ck_assert_str_eq(rect_attr(svg, "build_tree (200", "x", w, sizeof w), "309.60");
     free(svg);
     tm_folded_free(&f);
 }
@@ -262,9 +253,8 @@ END_TEST
 
 START_TEST(test_flame_svg_min_width_and_escaping)
 {
-    tm_fold v[] = { { "main;big", 1000000, 1 }, { "main;tiny", 1, 1 },
-                    { "main;a<b>&\"c\"", 500000, 1 } };
-    tm_folded f = { 3, v, 1500001 };
+    tm_fold v[] = {{"main;big", 1000000, 1}, {"main;tiny", 1, 1}, {"main;a<b>&\"c\"", 500000, 1}};
+    tm_folded f = {3, v, 1500001};
     char *svg = graph(&f, NULL, 0);
 
     /* 1 byte of 1.5 MB is 0.0008 px: left out */
@@ -278,10 +268,9 @@ START_TEST(test_flame_colors)
 {
     char c1[8], c2[8];
 
-    ck_assert_str_eq(tm_flame_color("malloc_wrapper", c1),
-                     tm_flame_color("malloc_wrapper", c2));
+    ck_assert_str_eq(tm_flame_color("malloc_wrapper", c1), tm_flame_color("malloc_wrapper", c2));
     ck_assert_int_eq(c1[0], '#');
-    ck_assert_int_ge(strtol((char[]){ c1[1], c1[2], 0 }, NULL, 16), 205);
+    ck_assert_int_ge(strtol((char[]){c1[1], c1[2], 0}, NULL, 16), 205);
     ck_assert_str_eq(tm_flame_diff_color(100, 100, c1), "#ff1e1e");
     ck_assert_str_eq(tm_flame_diff_color(-50, 100, c1), "#7d7dff");
     ck_assert_str_eq(tm_flame_diff_color(0, 100, c1), "#e6e6e6");
@@ -290,42 +279,37 @@ END_TEST
 
 START_TEST(test_flame_diff_graph)
 {
-    tm_fold nv[] = { { "a;b", 10, 1 }, { "a;c", 5, 1 } };
-    tm_fold ov[] = { { "a;b", 4, 1 }, { "a;d", 3, 1 } };
-    tm_folded now = { 2, nv, 15 }, old = { 2, ov, 7 };
+    tm_fold nv[] = {{"a;b", 10, 1}, {"a;c", 5, 1}};
+    tm_fold ov[] = {{"a;b", 4, 1}, {"a;d", 3, 1}};
+    tm_folded now = {2, nv, 15}, old = {2, ov, 7};
     char *svg = graph(&now, &old, 0), c[16];
 
     /* widths are NEW's: d (only in OLD) is not drawn */
     ck_assert_ptr_null(strstr(svg, "<title>d "));
-    ck_assert_str_eq(rect_attr(svg, "a (15 bytes, 100.00%; +8 bytes)", "fill",
-                               c, sizeof c), "#ff1e1e");
-    ck_assert_str_eq(rect_attr(svg, "b (10 bytes, 66.67%; +6 bytes)", "fill",
-                               c, sizeof c), "#ff4e4e");
-    ck_assert_str_eq(rect_attr(svg, "c (5 bytes, 33.33%; +5 bytes)", "fill",
-                               c, sizeof c), "#ff6565");
+    ck_assert_str_eq(rect_attr(svg, "a (15 bytes, 100.00%; +8 bytes)", "fill", c, sizeof c), "#ff1e1e");
+    ck_assert_str_eq(rect_attr(svg, "b (10 bytes, 66.67%; +6 bytes)", "fill", c, sizeof c), "#ff4e4e");
+    ck_assert_str_eq(rect_attr(svg, "c (5 bytes, 33.33%; +5 bytes)", "fill", c, sizeof c), "#ff6565");
     free(svg);
 }
 END_TEST
 
 START_TEST(test_flame_diff_shrink_is_blue)
 {
-    tm_fold nv[] = { { "a;b", 2, 1 }, { "a;c", 8, 1 } };
-    tm_fold ov[] = { { "a;b", 6, 1 }, { "a;c", 8, 1 } };
-    tm_folded now = { 2, nv, 10 }, old = { 2, ov, 14 };
+    tm_fold nv[] = {{"a;b", 2, 1}, {"a;c", 8, 1}};
+    tm_fold ov[] = {{"a;b", 6, 1}, {"a;c", 8, 1}};
+    tm_folded now = {2, nv, 10}, old = {2, ov, 14};
     char *svg = graph(&now, &old, 0), c[16];
 
-    ck_assert_str_eq(rect_attr(svg, "b (2 bytes, 20.00%; -4 bytes)", "fill",
-                               c, sizeof c), "#1e1eff");
-    ck_assert_str_eq(rect_attr(svg, "c (8 bytes, 80.00%; +0 bytes)", "fill",
-                               c, sizeof c), "#e6e6e6");
+    ck_assert_str_eq(rect_attr(svg, "b (2 bytes, 20.00%; -4 bytes)", "fill", c, sizeof c), "#1e1eff");
+    ck_assert_str_eq(rect_attr(svg, "c (8 bytes, 80.00%; +0 bytes)", "fill", c, sizeof c), "#e6e6e6");
     free(svg);
 }
 END_TEST
 
 START_TEST(test_flame_html_is_self_contained)
 {
-    tm_fold v[] = { { "main;f", 10, 1 } };
-    tm_folded f = { 1, v, 10 };
+    tm_fold v[] = {{"main;f", 10, 1}};
+    tm_folded f = {1, v, 10};
     char *html = graph(&f, NULL, 1);
 
     ck_assert_ptr_nonnull(strstr(html, "<!DOCTYPE html>"));

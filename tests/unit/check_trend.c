@@ -23,14 +23,12 @@
 #define NSNAP 5
 
 static const json_int_t sizes[6][NSNAP] = {
-    { 1000, 2000, 3000, 4000, 5000 }, { 500, 500, 500, 500, 500 },
-    { 4096, 4096, 8192, 8192, 8192 }, { 300, 1300, 800, 1800, 1300 },
-    { 64, 64, 32, 32, 0 },            { 200, 210, 220, 230, 240 },
+    {1000, 2000, 3000, 4000, 5000}, {500, 500, 500, 500, 500}, {4096, 4096, 8192, 8192, 8192},
+    {300, 1300, 800, 1800, 1300},   {64, 64, 32, 32, 0},       {200, 210, 220, 230, 240},
 };
 static const char *const times[NSNAP] = {
-    "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.500Z",
-    "2026-01-01T00:00:01Z", "2026-01-01T00:00:01.500Z",
-    "2026-01-01T00:00:02.000Z",
+    "2026-01-01T00:00:00Z",     "2026-01-01T00:00:00.500Z", "2026-01-01T00:00:01Z",
+    "2026-01-01T00:00:01.500Z", "2026-01-01T00:00:02.000Z",
 };
 
 static tm_snapshot *snaps[NSNAP];
@@ -40,7 +38,7 @@ static tm_snapshot *make(size_t i, json_int_t pid)
 {
     char path[4096];
     json_error_t jerr;
-    tm_error err = { "" };
+    tm_error err = {""};
     json_t *root, *traces;
     tm_snapshot *s = NULL;
     char name[32];
@@ -50,14 +48,10 @@ static tm_snapshot *make(size_t i, json_int_t pid)
         ck_abort_msg("%s: %s", path, jerr.text);
     traces = json_object_get(root, "traces");
     for (size_t t = 0; t < 6; t++)
-        json_object_set_new(json_array_get(traces, t), "size",
-                            json_integer(sizes[t][i]));
-    json_object_set_new(json_object_get(root, "snapshot"), "seq",
-                        json_integer((json_int_t)i + 1));
-    json_object_set_new(json_object_get(root, "snapshot"), "time",
-                        json_string(times[i]));
-    json_object_set_new(json_object_get(root, "process"), "pid",
-                        json_integer(pid));
+        json_object_set_new(json_array_get(traces, t), "size", json_integer(sizes[t][i]));
+    json_object_set_new(json_object_get(root, "snapshot"), "seq", json_integer((json_int_t)i + 1));
+    json_object_set_new(json_object_get(root, "snapshot"), "time", json_string(times[i]));
+    json_object_set_new(json_object_get(root, "process"), "pid", json_integer(pid));
     snprintf(name, sizeof name, "snap%zu.json", i);
     if (tm_snapshot_from_json(root, name, &s, &err))
         ck_abort_msg("%s: %s", name, err.what);
@@ -81,7 +75,7 @@ static void teardown(void)
 
 START_TEST(test_trend_fit_exact_line)
 {
-    double x[] = { 0, 1, 2, 3, 4 }, y[] = { 1000, 2000, 3000, 4000, 5000 };
+    double x[] = {0, 1, 2, 3, 4}, y[] = {1000, 2000, 3000, 4000, 5000};
     tm_fit f;
 
     ck_assert_int_eq(tm_fit_line(x, y, 5, &f), 0);
@@ -95,7 +89,7 @@ START_TEST(test_trend_fit_noisy)
 {
     /* y = 1, 3, 2, 5, 4: slope Sxy/Sxx = 8/10, intercept 3 - 0.8 * 2,
      * R^2 = 64 / (10 * 10) */
-    double x[] = { 0, 1, 2, 3, 4 }, y[] = { 1, 3, 2, 5, 4 };
+    double x[] = {0, 1, 2, 3, 4}, y[] = {1, 3, 2, 5, 4};
     tm_fit f;
 
     ck_assert_int_eq(tm_fit_line(x, y, 5, &f), 0);
@@ -107,8 +101,7 @@ END_TEST
 
 START_TEST(test_trend_fit_step_and_flat)
 {
-    double x[] = { 0, 1, 2, 3, 4 }, step[] = { 0, 0, 1, 1, 1 },
-           flat[] = { 7, 7, 7, 7, 7 };
+    double x[] = {0, 1, 2, 3, 4}, step[] = {0, 0, 1, 1, 1}, flat[] = {7, 7, 7, 7, 7};
     tm_fit f;
 
     ck_assert_int_eq(tm_fit_line(x, step, 5, &f), 0);
@@ -121,7 +114,7 @@ END_TEST
 
 START_TEST(test_trend_fit_degenerate)
 {
-    double x[] = { 2, 2, 2 }, y[] = { 1, 2, 3 };
+    double x[] = {2, 2, 2}, y[] = {1, 2, 3};
     tm_fit f;
 
     ck_assert_int_eq(tm_fit_line(x, y, 1, &f), -EINVAL);
@@ -138,8 +131,8 @@ START_TEST(test_trend_steady_rule)
         x[i] = i;
         up[i] = dip[i] = dips[i] = 100.0 * i;
     }
-    dip[5] = 350;               /* 1 step down of 10: allowed */
-    dips[5] = 350, dips[8] = 650;   /* 2 of 10: not */
+    dip[5] = 350;                 /* 1 step down of 10: allowed */
+    dips[5] = 350, dips[8] = 650; /* 2 of 10: not */
     tm_fit_line(x, up, 11, &f);
     ck_assert_int_eq(tm_trend_steady(up, 11, &f, 0), 1);
     ck_assert_int_eq(tm_trend_steady(up, 11, &f, 1000), 1);
@@ -232,8 +225,7 @@ END_TEST
 
 START_TEST(test_trend_orders_by_seq)
 {
-    tm_snapshot *shuffled[NSNAP] = { snaps[3], snaps[0], snaps[4], snaps[1],
-                                     snaps[2] };
+    tm_snapshot *shuffled[NSNAP] = {snaps[3], snaps[0], snaps[4], snaps[1], snaps[2]};
     tm_trend t;
 
     ck_assert_int_eq(tm_trend_compute(shuffled, NSNAP, 0, &t, NULL), 0);
@@ -248,7 +240,7 @@ END_TEST
 START_TEST(test_trend_needs_two)
 {
     tm_trend t;
-    tm_error err = { "" };
+    tm_error err = {""};
 
     ck_assert_int_eq(tm_trend_compute(snaps, 1, 0, &t, &err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err.what, "at least two"));
@@ -258,8 +250,8 @@ END_TEST
 START_TEST(test_trend_refuses_other_process)
 {
     tm_snapshot *other = make(2, 101);
-    tm_snapshot *mixed[3] = { snaps[0], snaps[1], other };
-    tm_error err = { "" };
+    tm_snapshot *mixed[3] = {snaps[0], snaps[1], other};
+    tm_error err = {""};
     size_t bad = 0;
 
     ck_assert_int_eq(tm_trend_same_process(snaps, NSNAP, &bad, &err), 0);

@@ -11,50 +11,56 @@
 #include "outfile.h"
 #include "report/export.h"
 
-static const char usage[] =
-    "usage: tracemem export FILE --to folded|speedscope|pprof -o OUT\n"
-    "                       [--metric live|peak|allocations|leaked]\n"
-    "Writes a snapshot for other tools: folded stacks (flamegraph.pl,\n"
-    "inferno), speedscope's JSON format, or a gzipped pprof profile with\n"
-    "inuse_space, inuse_objects, alloc_space and alloc_objects (go tool\n"
-    "pprof, Pyroscope). --metric chooses the bytes of folded and speedscope\n"
-    "output (default live). OUT - is stdout.\n";
+static const char usage[] = "usage: tracemem export FILE --to folded|speedscope|pprof -o OUT\n"
+                            "                       [--metric live|peak|allocations|leaked]\n"
+                            "Writes a snapshot for other tools: folded stacks (flamegraph.pl,\n"
+                            "inferno), speedscope's JSON format, or a gzipped pprof profile with\n"
+                            "inuse_space, inuse_objects, alloc_space and alloc_objects (go tool\n"
+                            "pprof, Pyroscope). --metric chooses the bytes of folded and speedscope\n"
+                            "output (default live). OUT - is stdout.\n";
 
 int cmd_export(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "to", required_argument, NULL, 't' },
-        { "metric", required_argument, NULL, 'm' },
-        { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        {"to", required_argument, NULL, 't'},
+        {"metric", required_argument, NULL, 'm'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     const char *out = NULL;
     int to = -1, metric = TM_METRIC_LIVE, metric_set = 0, opt, rc;
     tm_snapshot *snap = NULL;
-    tm_error err = { "" };
+    tm_error err = {""};
     tm_outfile of;
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'o': out = optarg; break;
+        case 'o':
+            out = optarg;
+            break;
         case 't':
             if ((to = tm_export_format_parse(optarg)) < 0)
-                return tm__usage_error("export", "--to: unknown format '%s' "
-                                       "(folded, speedscope, pprof)", optarg);
+                return tm__usage_error("export",
+                                       "--to: unknown format '%s' "
+                                       "(folded, speedscope, pprof)",
+                                       optarg);
             break;
         case 'm':
             if ((metric = tm_metric_parse(optarg)) < 0)
-                return tm__usage_error("export", "--metric: unknown metric "
+                return tm__usage_error("export",
+                                       "--metric: unknown metric "
                                        "'%s' (live, peak, allocations, "
-                                       "leaked)", optarg);
+                                       "leaked)",
+                                       optarg);
             metric_set = 1;
             break;
-        case 'h': fputs(usage, stdout); return TM_EXIT_OK;
+        case 'h':
+            fputs(usage, stdout);
+            return TM_EXIT_OK;
         default:
-            return tm__usage_error("export", "bad option '%s'",
-                                   argv[optind - 1]);
+            return tm__usage_error("export", "bad option '%s'", argv[optind - 1]);
         }
     }
     if (argc - optind != 1)
@@ -65,18 +71,17 @@ int cmd_export(int argc, char **argv)
         return tm__usage_error("export", "-o OUT is required");
     if (to == TM_EXPORT_PPROF && metric_set)
         return tm__usage_error("export", "--metric does not apply to pprof "
-                               "(it has all four sample types)");
+                                         "(it has all four sample types)");
     if ((rc = tm__load(argv[optind], 1, &snap)))
         return rc;
     if (tm__outfile_open(&of, out)) {
         rc = TM_EXIT_USAGE;
         goto out_snap;
     }
-    if ((rc = tm_export_write(snap, (tm_export_format)to, (tm_metric)metric,
-                              TM_FLAME_DEFAULT_KINDS, of.fp, &err))) {
+    if ((rc = tm_export_write(snap, (tm_export_format)to, (tm_metric)metric, TM_FLAME_DEFAULT_KINDS, of.fp,
+                              &err))) {
         /* -EIO: writing OUT failed; else no such data in FILE */
-        fprintf(stderr, "tracemem: %s: %s\n", rc == -EIO ? out : argv[optind],
-                err.what);
+        fprintf(stderr, "tracemem: %s: %s\n", rc == -EIO ? out : argv[optind], err.what);
         tm__outfile_close(&of, 0);
         rc = TM_EXIT_USAGE;
         goto out_snap;

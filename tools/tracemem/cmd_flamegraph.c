@@ -12,14 +12,13 @@
 #include "report/flame.h"
 #include "report/render.h"
 
-static const char usage[] =
-    "usage: tracemem flamegraph FILE [--diff OLD]\n"
-    "                           [--metric live|peak|allocations|leaked]\n"
-    "                           [--title TEXT] [--width PIXELS] -o OUT\n"
-    "Draws a flame graph of where the memory of a snapshot was allocated:\n"
-    "OUT.svg is a standalone SVG, OUT.html a page with click-to-zoom and\n"
-    "search. With --diff, widths are FILE's and colours the change since\n"
-    "OLD (red: grew, blue: shrank). The default metric is live.\n";
+static const char usage[] = "usage: tracemem flamegraph FILE [--diff OLD]\n"
+                            "                           [--metric live|peak|allocations|leaked]\n"
+                            "                           [--title TEXT] [--width PIXELS] -o OUT\n"
+                            "Draws a flame graph of where the memory of a snapshot was allocated:\n"
+                            "OUT.svg is a standalone SVG, OUT.html a page with click-to-zoom and\n"
+                            "search. With --diff, widths are FILE's and colours the change since\n"
+                            "OLD (red: grew, blue: shrank). The default metric is live.\n";
 
 typedef struct args {
     const char *file, *old, *out, *title;
@@ -31,13 +30,13 @@ typedef struct args {
 static int parse(int argc, char **argv, args *a)
 {
     static const struct option longopts[] = {
-        { "diff", required_argument, NULL, 'd' },
-        { "metric", required_argument, NULL, 'm' },
-        { "output", required_argument, NULL, 'o' },
-        { "title", required_argument, NULL, 't' },
-        { "width", required_argument, NULL, 'w' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        {"diff", required_argument, NULL, 'd'},
+        {"metric", required_argument, NULL, 'm'},
+        {"output", required_argument, NULL, 'o'},
+        {"title", required_argument, NULL, 't'},
+        {"width", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     const char *ext;
     long long v;
@@ -46,27 +45,37 @@ static int parse(int argc, char **argv, args *a)
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'd': a->old = optarg; break;
-        case 'o': a->out = optarg; break;
-        case 't': a->title = optarg; break;
+        case 'd':
+            a->old = optarg;
+            break;
+        case 'o':
+            a->out = optarg;
+            break;
+        case 't':
+            a->title = optarg;
+            break;
         case 'm':
             if ((m = tm_metric_parse(optarg)) < 0)
-                return tm__usage_error("flamegraph", "--metric: unknown "
+                return tm__usage_error("flamegraph",
+                                       "--metric: unknown "
                                        "metric '%s' (live, peak, allocations, "
-                                       "leaked)", optarg);
+                                       "leaked)",
+                                       optarg);
             a->metric = (tm_metric)m;
             break;
         case 'w':
             if ((v = tm__parse_count(optarg)) < 100 || v > 100000)
-                return tm__usage_error("flamegraph", "--width: '%s' is not a "
+                return tm__usage_error("flamegraph",
+                                       "--width: '%s' is not a "
                                        "width in pixels (100..100000)",
                                        optarg);
             a->width = (double)v;
             break;
-        case 'h': fputs(usage, stdout); return -1;
+        case 'h':
+            fputs(usage, stdout);
+            return -1;
         default:
-            return tm__usage_error("flamegraph", "bad option '%s'",
-                                   argv[optind - 1]);
+            return tm__usage_error("flamegraph", "bad option '%s'", argv[optind - 1]);
         }
     }
     if (argc - optind != 1)
@@ -78,14 +87,16 @@ static int parse(int argc, char **argv, args *a)
     if (ext && (strcmp(ext, ".html") == 0 || strcmp(ext, ".htm") == 0))
         a->html = 1;
     else if (strcmp(a->out, "-") != 0 && !(ext && strcmp(ext, ".svg") == 0))
-        return tm__usage_error("flamegraph", "-o: '%s' must end in .svg or "
-                               ".html", a->out);
+        return tm__usage_error("flamegraph",
+                               "-o: '%s' must end in .svg or "
+                               ".html",
+                               a->out);
     return 0;
 }
 
 static int fold(const tm_snapshot *snap, tm_metric metric, tm_folded *out)
 {
-    tm_error err = { "" };
+    tm_error err = {""};
 
     if (tm_folded_compute(snap, metric, TM_FLAME_DEFAULT_KINDS, out, &err)) {
         fprintf(stderr, "tracemem: %s: %s\n", snap->file, err.what);
@@ -94,26 +105,25 @@ static int fold(const tm_snapshot *snap, tm_metric metric, tm_folded *out)
     return 0;
 }
 
-static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now,
-                const tm_folded *old)
+static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now, const tm_folded *old)
 {
     const char *what = tm_metric_name(a->metric);
     char title[1024], sub[1024], size[32];
-    tm_flame_opts o = { 0 };
+    tm_flame_opts o = {0};
     tm_outfile out;
     int rc;
 
-    snprintf(title, sizeof title, "%s bytes of %s (pid %" PRId64 ")%s",
-             what, snap->exe ? snap->exe : a->file, snap->pid,
-             old ? ": change since OLD" : "");
+    snprintf(title, sizeof title, "%s bytes of %s (pid %" PRId64 ")%s", what, snap->exe ? snap->exe : a->file,
+             snap->pid, old ? ": change since OLD" : "");
     tm_format_size(size, sizeof size, (double)now->total, 0);
     if (old)
-        snprintf(sub, sizeof sub, "%s vs OLD %s; width: %s in NEW, red grew, "
-                 "blue shrank", a->file, a->old, size);
+        snprintf(sub, sizeof sub,
+                 "%s vs OLD %s; width: %s in NEW, red grew, "
+                 "blue shrank",
+                 a->file, a->old, size);
     else
-        snprintf(sub, sizeof sub, "%s, seq %" PRId64 ", %s; total %s",
-                 a->file, snap->seq, snap->time ? snap->time : "no time",
-                 size);
+        snprintf(sub, sizeof sub, "%s, seq %" PRId64 ", %s; total %s", a->file, snap->seq,
+                 snap->time ? snap->time : "no time", size);
     o.title = a->title ? a->title : title;
     o.subtitle = sub;
     o.html = a->html;
@@ -121,25 +131,22 @@ static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now,
     if (tm__outfile_open(&out, a->out))
         return TM_EXIT_USAGE;
     if ((rc = tm_flame_write(now, old, &o, out.fp)))
-        fprintf(stderr, "tracemem: %s: cannot write the flame graph: %s\n",
-                a->out, strerror(-rc));
+        fprintf(stderr, "tracemem: %s: cannot write the flame graph: %s\n", a->out, strerror(-rc));
     return tm__outfile_close(&out, rc == 0) ? TM_EXIT_USAGE : TM_EXIT_OK;
 }
 
 int cmd_flamegraph(int argc, char **argv)
 {
-    args a = { 0 };
+    args a = {0};
     tm_snapshot *snap = NULL, *oldsnap = NULL;
-    tm_folded now = { 0 }, old = { 0 };
+    tm_folded now = {0}, old = {0};
     int rc;
 
     if ((rc = parse(argc, argv, &a)))
         return rc < 0 ? TM_EXIT_OK : rc;
-    if ((rc = tm__load(a.file, 1, &snap)) ||
-        (a.old && (rc = tm__load(a.old, 1, &oldsnap))))
+    if ((rc = tm__load(a.file, 1, &snap)) || (a.old && (rc = tm__load(a.old, 1, &oldsnap))))
         goto out;
-    if ((rc = fold(snap, a.metric, &now)) ||
-        (oldsnap && (rc = fold(oldsnap, a.metric, &old))))
+    if ((rc = fold(snap, a.metric, &now)) || (oldsnap && (rc = fold(oldsnap, a.metric, &old))))
         goto out;
     rc = draw(&a, snap, &now, oldsnap ? &old : NULL);
 out:

@@ -27,14 +27,13 @@
 #include "report/render.h"
 #include "report/trend.h"
 
-static const char usage[] =
-    "usage: tracemem trend FILE... [--min-growth BYTES] [-n N]\n"
-    "                      [--format text|json]\n"
-    "Fits the live bytes of each stack over a series of snapshots of one\n"
-    "process (TRACEMEM_INTERVAL or TRACEMEM_SIGNAL snapshots) and shows the\n"
-    "stacks that grow steadily, biggest growth first: by how much per\n"
-    "snapshot and per second. BYTES may end in K, M or G (powers of 1024);\n"
-    "-n shows at most N stacks (default 10, 0: all).\n";
+static const char usage[] = "usage: tracemem trend FILE... [--min-growth BYTES] [-n N]\n"
+                            "                      [--format text|json]\n"
+                            "Fits the live bytes of each stack over a series of snapshots of one\n"
+                            "process (TRACEMEM_INTERVAL or TRACEMEM_SIGNAL snapshots) and shows the\n"
+                            "stacks that grow steadily, biggest growth first: by how much per\n"
+                            "snapshot and per second. BYTES may end in K, M or G (powers of 1024);\n"
+                            "-n shows at most N stacks (default 10, 0: all).\n";
 
 /* "4096", "64K", "2M", "1G" -> bytes; -1 when malformed. */
 static long long parse_bytes(const char *arg)
@@ -47,9 +46,18 @@ static long long parse_bytes(const char *arg)
         return -1;
     v = strtoll(arg, &end, 10);
     switch (toupper((unsigned char)*end)) {
-    case 'K': shift = 10; end++; break;
-    case 'M': shift = 20; end++; break;
-    case 'G': shift = 30; end++; break;
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+        shift = 30;
+        end++;
+        break;
     }
     if (*end == 'i' && shift)
         end++;
@@ -74,11 +82,10 @@ static json_t *render_json(const tm_trend *t, size_t limit)
     for (size_t i = 0; i < t->nsnaps; i++) {
         const tm_snapshot *s = t->snaps[i];
 
-        json_array_append_new(snaps, json_pack(
-            "{s:s, s:I, s:s?, s:o, s:I}", "file", s->file,
-            "seq", (json_int_t)s->seq, "time", s->time,
-            "seconds", num_or_null(t->seconds[i]),
-            "current", (json_int_t)s->memory.current));
+        json_array_append_new(snaps, json_pack("{s:s, s:I, s:s?, s:o, s:I}", "file", s->file, "seq",
+                                               (json_int_t)s->seq, "time", s->time, "seconds",
+                                               num_or_null(t->seconds[i]), "current",
+                                               (json_int_t)s->memory.current));
     }
     for (size_t i = 0; i < t->nsteady && (!limit || shown < limit); i++) {
         const tm_trend_stack *st = &t->v[i];
@@ -87,26 +94,19 @@ static json_t *render_json(const tm_trend *t, size_t limit)
 
         for (size_t k = 0; k < t->nsnaps; k++)
             json_array_append_new(sizes, json_integer((json_int_t)st->sizes[k]));
-        json_array_append_new(stacks, json_pack(
-            "{s:s, s:I, s:I, s:I, s:f, s:o, s:f, s:I, s:o, s:o}",
-            "key", st->key, "growth", (json_int_t)st->growth,
-            "first", (json_int_t)st->sizes[0],
-            "last", (json_int_t)st->sizes[t->nsnaps - 1],
-            "slope_per_snapshot", st->slope,
-            "slope_per_second", num_or_null(st->slope_per_second),
-            "r2", st->r2, "decreases", (json_int_t)st->decreases,
-            "sizes", sizes,
-            "frames", tm_stack_json(s, &s->stacks[st->stack])));
+        json_array_append_new(stacks,
+                              json_pack("{s:s, s:I, s:I, s:I, s:f, s:o, s:f, s:I, s:o, s:o}", "key", st->key,
+                                        "growth", (json_int_t)st->growth, "first", (json_int_t)st->sizes[0],
+                                        "last", (json_int_t)st->sizes[t->nsnaps - 1], "slope_per_snapshot",
+                                        st->slope, "slope_per_second", num_or_null(st->slope_per_second),
+                                        "r2", st->r2, "decreases", (json_int_t)st->decreases, "sizes", sizes,
+                                        "frames", tm_stack_json(s, &s->stacks[st->stack])));
         shown++;
     }
-    return json_pack("{s:s, s:i, s:I, s:s?, s:I, s:f, s:o, s:I, s:I, s:o}",
-                     "format", "tracemem-trend", "version", 1,
-                     "pid", (json_int_t)s0->pid, "exe", s0->exe,
-                     "min_growth", (json_int_t)t->min_growth,
-                     "min_r2", TM_TREND_MIN_R2, "snapshots", snaps,
-                     "steady", (json_int_t)t->nsteady,
-                     "omitted", (json_int_t)(t->nsteady - shown),
-                     "stacks", stacks);
+    return json_pack("{s:s, s:i, s:I, s:s?, s:I, s:f, s:o, s:I, s:I, s:o}", "format", "tracemem-trend",
+                     "version", 1, "pid", (json_int_t)s0->pid, "exe", s0->exe, "min_growth",
+                     (json_int_t)t->min_growth, "min_r2", TM_TREND_MIN_R2, "snapshots", snaps, "steady",
+                     (json_int_t)t->nsteady, "omitted", (json_int_t)(t->nsteady - shown), "stacks", stacks);
 }
 
 static void render_text(FILE *fp, const tm_trend *t, size_t limit)
@@ -116,33 +116,26 @@ static void render_text(FILE *fp, const tm_trend *t, size_t limit)
     char a[32], b[32], c[32], d[32], e[32];
     size_t shown = 0;
 
-    fprintf(fp, "%zu snapshots of %s (pid %" PRId64 "), seq %" PRId64
-                "..%" PRId64, t->nsnaps, s0->exe ? s0->exe : "?", s0->pid,
-            s0->seq, sn->seq);
+    fprintf(fp, "%zu snapshots of %s (pid %" PRId64 "), seq %" PRId64 "..%" PRId64, t->nsnaps,
+            s0->exe ? s0->exe : "?", s0->pid, s0->seq, sn->seq);
     if (!isnan(span))
         fprintf(fp, " over %.2f s", span);
-    fprintf(fp, "; current %s -> %s\n",
-            tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
+    fprintf(fp, "; current %s -> %s\n", tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
             tm_format_size(b, sizeof b, (double)sn->memory.current, 0));
-    fprintf(fp, "%zu stack%s grow%s steadily (growth >= %s, R^2 >= %.1f)%s\n",
-            t->nsteady, t->nsteady == 1 ? "" : "s",
-            t->nsteady == 1 ? "s" : "", tm_format_size(c, sizeof c,
-            (double)(t->min_growth ? t->min_growth : 1), 0), TM_TREND_MIN_R2,
+    fprintf(fp, "%zu stack%s grow%s steadily (growth >= %s, R^2 >= %.1f)%s\n", t->nsteady,
+            t->nsteady == 1 ? "" : "s", t->nsteady == 1 ? "s" : "",
+            tm_format_size(c, sizeof c, (double)(t->min_growth ? t->min_growth : 1), 0), TM_TREND_MIN_R2,
             t->nsteady ? ":" : ".");
     for (size_t i = 0; i < t->nsteady && (!limit || shown < limit); i++) {
         const tm_trend_stack *st = &t->v[i];
         const tm_snapshot *s = t->snaps[st->snap];
 
-        fprintf(fp, "\n%s: %s per snapshot", tm_format_size(a, sizeof a,
-                (double)st->growth, 1), tm_format_size(b, sizeof b,
-                st->slope, 1));
+        fprintf(fp, "\n%s: %s per snapshot", tm_format_size(a, sizeof a, (double)st->growth, 1),
+                tm_format_size(b, sizeof b, st->slope, 1));
         if (!isnan(st->slope_per_second))
-            fprintf(fp, ", %s/s", tm_format_size(c, sizeof c,
-                    st->slope_per_second, 1));
-        fprintf(fp, " (R^2 %.3f), %s -> %s\n", st->r2,
-                tm_format_size(d, sizeof d, (double)st->sizes[0], 0),
-                tm_format_size(e, sizeof e,
-                               (double)st->sizes[t->nsnaps - 1], 0));
+            fprintf(fp, ", %s/s", tm_format_size(c, sizeof c, st->slope_per_second, 1));
+        fprintf(fp, " (R^2 %.3f), %s -> %s\n", st->r2, tm_format_size(d, sizeof d, (double)st->sizes[0], 0),
+                tm_format_size(e, sizeof e, (double)st->sizes[t->nsnaps - 1], 0));
         tm_print_stack(fp, s, &s->stacks[st->stack], "    ");
         shown++;
     }
@@ -160,15 +153,15 @@ static void free_snaps(tm_snapshot **snaps, size_t n)
 int cmd_trend(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "min-growth", required_argument, NULL, 'g' },
-        { "format", required_argument, NULL, 'F' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        {"min-growth", required_argument, NULL, 'g'},
+        {"format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     long long min_growth = 0, limit = 10;
     tm_format format = TM_FORMAT_TEXT;
     tm_snapshot **snaps = NULL;
-    tm_error err = { "" };
+    tm_error err = {""};
     tm_trend t;
     size_t n = 0, bad;
     int opt, rc, f;
@@ -178,29 +171,33 @@ int cmd_trend(int argc, char **argv)
         switch (opt) {
         case 'g':
             if ((min_growth = parse_bytes(optarg)) < 0)
-                return tm__usage_error("trend", "--min-growth: '%s' is not a "
-                                       "number of bytes", optarg);
+                return tm__usage_error("trend",
+                                       "--min-growth: '%s' is not a "
+                                       "number of bytes",
+                                       optarg);
             break;
         case 'n':
             if ((limit = tm__parse_count(optarg)) < 0)
-                return tm__usage_error("trend", "-n: '%s' is not a count",
-                                       optarg);
+                return tm__usage_error("trend", "-n: '%s' is not a count", optarg);
             break;
         case 'F':
             if ((f = tm__format_parse(optarg)) < 0)
-                return tm__usage_error("trend", "--format: unknown format "
-                                       "'%s' (text, json)", optarg);
+                return tm__usage_error("trend",
+                                       "--format: unknown format "
+                                       "'%s' (text, json)",
+                                       optarg);
             format = (tm_format)f;
             break;
-        case 'h': fputs(usage, stdout); return TM_EXIT_OK;
+        case 'h':
+            fputs(usage, stdout);
+            return TM_EXIT_OK;
         default:
-            return tm__usage_error("trend", "bad option '%s'",
-                                   argv[optind - 1]);
+            return tm__usage_error("trend", "bad option '%s'", argv[optind - 1]);
         }
     }
     if (argc - optind < 2)
         return tm__usage_error("trend", "expected two or more snapshot FILEs "
-                               "of one process");
+                                        "of one process");
     if (!(snaps = calloc((size_t)(argc - optind), sizeof *snaps)))
         return tm__usage_error("trend", "out of memory");
     for (int i = optind; i < argc; i++, n++)

@@ -25,8 +25,7 @@ int tm__outfile_open(tm_outfile *out, const char *path)
         return -1;
     }
     if ((fd = mkstemp(out->tmp)) < 0 || !(out->fp = fdopen(fd, "w"))) {
-        fprintf(stderr, "tracemem: %s: cannot create: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "tracemem: %s: cannot create: %s\n", path, strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(out->tmp);
@@ -53,23 +52,20 @@ int tm__outfile_close(tm_outfile *out, int ok)
         return -1;
     if (!out->tmp) {
         if (fflush(out->fp) && ok) {
-            fprintf(stderr, "tracemem: %s: write error: %s\n", out->path,
-                    strerror(errno));
+            fprintf(stderr, "tracemem: %s: write error: %s\n", out->path, strerror(errno));
             rc = -1;
         }
         out->fp = NULL;
         return ok ? rc : -1;
     }
     if (ok && (ferror(out->fp) | fclose(out->fp))) {
-        fprintf(stderr, "tracemem: %s: write error: %s\n", out->path,
-                strerror(errno));
+        fprintf(stderr, "tracemem: %s: write error: %s\n", out->path, strerror(errno));
         ok = 0;
     } else if (!ok) {
         fclose(out->fp);
     }
     if (ok && rename(out->tmp, out->path)) {
-        fprintf(stderr, "tracemem: %s: cannot rename into place: %s\n",
-                out->path, strerror(errno));
+        fprintf(stderr, "tracemem: %s: cannot rename into place: %s\n", out->path, strerror(errno));
         ok = 0;
     }
     if (!ok)

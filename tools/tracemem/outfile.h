@@ -9,8 +9,8 @@
 #include <stdio.h>
 
 typedef struct tm_outfile {
-    const char *path;   /* borrowed: what the user named */
-    char *tmp;          /* the temporary file (owned); NULL for stdout */
+    const char *path; /* borrowed: what the user named */
+    char *tmp;        /* the temporary file (owned); NULL for stdout */
     FILE *fp;
 } tm_outfile;
 
