@@ -483,7 +483,12 @@ static void draw_node(draw *d, size_t k, size_t depth, uint64_t x)
         if (n->len <= fit)
             put_escaped(fp, n->name, n->len);
         else {
-            put_escaped(fp, n->name, fit - 2);
+            size_t cut = fit - 2;
+
+            /* never split a UTF-8 sequence: the SVG must stay valid XML */
+            while (cut > 0 && ((unsigned char)n->name[cut] & 0xc0) == 0x80)
+                cut--;
+            put_escaped(fp, n->name, cut);
             fputs("..", fp);
         }
     }

@@ -264,6 +264,25 @@ START_TEST(test_flame_svg_min_width_and_escaping)
 }
 END_TEST
 
+START_TEST(test_flame_svg_label_keeps_utf8_whole)
+{
+    /* "x" and six 2-byte "\u00e9": 13 bytes */
+    tm_fold v[] = {{"x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, 1}};
+    tm_folded f = {1, v, 10};
+    tm_flame_opts o = {.width = 100};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+
+    ck_assert_int_eq(tm_flame_write(&f, NULL, &o, fp), 0);
+    fclose(fp);
+    /* 80 px fit (80 - 6) / 7 = 10 bytes: 8 and "..", but byte 8 is inside
+     * the fourth character, so the label keeps 7 */
+    ck_assert_ptr_nonnull(strstr(buf, ">x\xc3\xa9\xc3\xa9\xc3\xa9..</text>"));
+    free(buf);
+}
+END_TEST
+
 START_TEST(test_flame_colors)
 {
     char c1[8], c2[8];
@@ -350,6 +369,7 @@ static Suite *flame_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_flame_svg_widths);
     tcase_add_test(tc, test_flame_svg_min_width_and_escaping);
+    tcase_add_test(tc, test_flame_svg_label_keeps_utf8_whole);
     tcase_add_test(tc, test_flame_colors);
     tcase_add_test(tc, test_flame_diff_graph);
     tcase_add_test(tc, test_flame_diff_shrink_is_blue);
