@@ -196,6 +196,7 @@ expect_error "^tracemem export: --to: unknown format 'svg'" a.json --to svg -o b
 expect_error "^tracemem export: --to FORMAT is required" a.json -o bad.out
 expect_error "^tracemem export: -o OUT is required" a.json --to folded
 expect_error "^tracemem export: --metric does not apply to pprof" a.json --to pprof --metric peak -o bad.out
+expect_error "^tracemem export: --kinds applies to --metric leaked only" a.json --to folded --kinds all -o bad.out
 python3 -c "
 import json; s = json.load(open('a.json')); s['leaks']['checked'] = False
 json.dump(s, open('unchecked.json', 'w'))"

@@ -155,6 +155,10 @@ if [ "$(json new.json 's["leaks"]["checked"]')" = true ]; then
     assert_eq "leaked total" \
         "$(json new.json 'sum(x["bytes"] for x in s["leaks"]["stacks"] if x["kind"] in ("definite", "indirect"))')" \
         "$(field all 4)"
+    "$TM" flamegraph new.json --metric leaked --kinds all -o leaked.svg || fail "--kinds all exited $?"
+    frames leaked.svg > frames.txt
+    assert_eq "leaked total, all kinds" \
+        "$(json new.json 'sum(x["bytes"] for x in s["leaks"]["stacks"])')" "$(field all 4)"
 else
     note "no leak check in the snapshot: --metric leaked not tested"
 fi
@@ -176,6 +180,8 @@ expect_error "^tracemem: missing.json: " missing.json -o bad.svg
 expect_error "^tracemem flamegraph: --metric: unknown metric 'size'" new.json --metric size -o bad.svg
 expect_error "^tracemem flamegraph: -o: 'bad.png' must end in .svg or .html" new.json -o bad.png
 expect_error "^tracemem flamegraph: -o OUT is required" new.json
+expect_error "^tracemem flamegraph: --kinds applies to --metric leaked only" new.json --kinds all -o bad.svg
+expect_error "^tracemem flamegraph: --kinds: bad list 'lost'" new.json --metric leaked --kinds lost -o bad.svg
 python3 -c "
 import json; s = json.load(open('new.json')); del s['peak']
 json.dump(s, open('nopeak.json', 'w'))"

@@ -10,9 +10,11 @@
 
 #include "outfile.h"
 #include "report/export.h"
+#include "report/leaks.h"
 
 static const char usage[] = "usage: tracemem export FILE --to folded|speedscope|pprof -o OUT\n"
                             "                       [--metric live|peak|allocations|leaked]\n"
+                            "                       [--kinds LIST]\n"
                             "Writes a snapshot for other tools: folded stacks (flamegraph.pl,\n"
                             "inferno), speedscope's JSON format, or a gzipped pprof profile with\n"
                             "inuse_space, inuse_objects, alloc_space and alloc_objects (go tool\n"
@@ -22,14 +24,12 @@ static const char usage[] = "usage: tracemem export FILE --to folded|speedscope|
 int cmd_export(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"to", required_argument, NULL, 't'},
-        {"metric", required_argument, NULL, 'm'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"to", required_argument, NULL, 't'},    {"metric", required_argument, NULL, 'm'},
+        {"kinds", required_argument, NULL, 'k'}, {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},        {0},
     };
     const char *out = NULL;
-    int to = -1, metric = TM_METRIC_LIVE, metric_set = 0, opt, rc;
+    int to = -1, metric = TM_METRIC_LIVE, metric_set = 0, kinds = -1, opt, rc;
     tm_snapshot *snap = NULL;
     tm_error err = {""};
     tm_outfile of;
@@ -56,6 +56,13 @@ int cmd_export(int argc, char **argv)
                                        optarg);
             metric_set = 1;
             break;
+        case 'k':
+            if ((kinds = tm_leak_kinds_parse(optarg)) < 0)
+                return tm__usage_error("export",
+                                       "--kinds: bad list '%s' (definite, indirect, possible, "
+                                       "reachable, all)",
+                                       optarg);
+            break;
         case 'h':
             fputs(usage, stdout);
             return TM_EXIT_OK;
@@ -69,6 +76,8 @@ int cmd_export(int argc, char **argv)
         return tm__usage_error("export", "--to FORMAT is required");
     if (!out)
         return tm__usage_error("export", "-o OUT is required");
+    if (kinds >= 0 && metric != TM_METRIC_LEAKED)
+        return tm__usage_error("export", "--kinds applies to --metric leaked only");
     if (to == TM_EXPORT_PPROF && metric_set)
         return tm__usage_error("export", "--metric does not apply to pprof "
                                          "(it has all four sample types)");
@@ -78,8 +87,8 @@ int cmd_export(int argc, char **argv)
         rc = TM_EXIT_USAGE;
         goto out_snap;
     }
-    if ((rc = tm_export_write(snap, (tm_export_format)to, (tm_metric)metric, TM_FLAME_DEFAULT_KINDS, of.fp,
-                              &err))) {
+    if ((rc = tm_export_write(snap, (tm_export_format)to, (tm_metric)metric,
+                              kinds < 0 ? TM_FLAME_DEFAULT_KINDS : (unsigned)kinds, of.fp, &err))) {
         /* -EIO: writing OUT failed; else no such data in FILE */
         fprintf(stderr, "tracemem: %s: %s\n", rc == -EIO ? out : argv[optind], err.what);
         tm__outfile_close(&of, 0);

@@ -10,19 +10,23 @@
 
 #include "outfile.h"
 #include "report/flame.h"
+#include "report/leaks.h"
 #include "report/render.h"
 
 static const char usage[] = "usage: tracemem flamegraph FILE [--diff OLD]\n"
                             "                           [--metric live|peak|allocations|leaked]\n"
+                            "                           [--kinds LIST]\n"
                             "                           [--title TEXT] [--width PIXELS] -o OUT\n"
                             "Draws a flame graph of where the memory of a snapshot was allocated:\n"
                             "OUT.svg is a standalone SVG, OUT.html a page with click-to-zoom and\n"
                             "search. With --diff, widths are FILE's and colours the change since\n"
-                            "OLD (red: grew, blue: shrank). The default metric is live.\n";
+                            "OLD (red: grew, blue: shrank). The default metric is live; leaked counts\n"
+                            "the --kinds of leaks (default definite,indirect).\n";
 
 typedef struct args {
     const char *file, *old, *out, *title;
     tm_metric metric;
+    int kinds; /* -1: not given */
     double width;
     int html;
 } args;
@@ -30,13 +34,10 @@ typedef struct args {
 static int parse(int argc, char **argv, args *a)
 {
     static const struct option longopts[] = {
-        {"diff", required_argument, NULL, 'd'},
-        {"metric", required_argument, NULL, 'm'},
-        {"output", required_argument, NULL, 'o'},
-        {"title", required_argument, NULL, 't'},
-        {"width", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"diff", required_argument, NULL, 'd'},  {"metric", required_argument, NULL, 'm'},
+        {"kinds", required_argument, NULL, 'k'}, {"output", required_argument, NULL, 'o'},
+        {"title", required_argument, NULL, 't'}, {"width", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},        {0},
     };
     const char *ext;
     long long v;
@@ -63,6 +64,13 @@ static int parse(int argc, char **argv, args *a)
                                        optarg);
             a->metric = (tm_metric)m;
             break;
+        case 'k':
+            if ((a->kinds = tm_leak_kinds_parse(optarg)) < 0)
+                return tm__usage_error("flamegraph",
+                                       "--kinds: bad list '%s' (definite, indirect, possible, "
+                                       "reachable, all)",
+                                       optarg);
+            break;
         case 'w':
             if ((v = tm__parse_count(optarg)) < 100 || v > 100000)
                 return tm__usage_error("flamegraph",
@@ -81,6 +89,8 @@ static int parse(int argc, char **argv, args *a)
     if (argc - optind != 1)
         return tm__usage_error("flamegraph", "expected one snapshot FILE");
     a->file = argv[optind];
+    if (a->kinds >= 0 && a->metric != TM_METRIC_LEAKED)
+        return tm__usage_error("flamegraph", "--kinds applies to --metric leaked only");
     if (!a->out)
         return tm__usage_error("flamegraph", "-o OUT is required");
     ext = strrchr(a->out, '.');
@@ -94,11 +104,13 @@ static int parse(int argc, char **argv, args *a)
     return 0;
 }
 
-static int fold(const tm_snapshot *snap, tm_metric metric, tm_folded *out)
+static int fold(const tm_snapshot *snap, const args *a, tm_folded *out)
 {
     tm_error err = {""};
 
-    if (tm_folded_compute(snap, metric, TM_FLAME_DEFAULT_KINDS, out, &err)) {
+    unsigned kinds = a->kinds < 0 ? TM_FLAME_DEFAULT_KINDS : (unsigned)a->kinds;
+
+    if (tm_folded_compute(snap, a->metric, kinds, out, &err)) {
         fprintf(stderr, "tracemem: %s: %s\n", snap->file, err.what);
         return TM_EXIT_USAGE;
     }
@@ -137,7 +149,7 @@ static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now, co
 
 int cmd_flamegraph(int argc, char **argv)
 {
-    args a = {0};
+    args a = {.kinds = -1};
     tm_snapshot *snap = NULL, *oldsnap = NULL;
     tm_folded now = {0}, old = {0};
     int rc;
@@ -146,7 +158,7 @@ int cmd_flamegraph(int argc, char **argv)
         return rc < 0 ? TM_EXIT_OK : rc;
     if ((rc = tm__load(a.file, 1, &snap)) || (a.old && (rc = tm__load(a.old, 1, &oldsnap))))
         goto out;
-    if ((rc = fold(snap, a.metric, &now)) || (oldsnap && (rc = fold(oldsnap, a.metric, &old))))
+    if ((rc = fold(snap, &a, &now)) || (oldsnap && (rc = fold(oldsnap, &a, &old))))
         goto out;
     rc = draw(&a, snap, &now, oldsnap ? &old : NULL);
 out:
