@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "report/stats.h"
+#include "report/symbolize.h"
 
 int tm_time_parse(const char *iso, double *seconds)
 {
@@ -133,6 +134,76 @@ static int series_cmp(const void *pa, const void *pb)
     if (a->time && b->time && !tm_time_parse(a->time, &ta) && !tm_time_parse(b->time, &tb) && ta != tb)
         return ta < tb ? -1 : 1;
     return strcmp(a->file, b->file);
+}
+
+/* "PATH\x1fOFFSET": a frame's identity within one process. */
+static void frame_id(const tm_snapshot *snap, const tm_frame *f, char *buf, size_t len)
+{
+    const tm_module *m = tm_snapshot_frame_module(snap, f);
+
+    snprintf(buf, len, "%s\x1f%llx", m ? m->path : "", (unsigned long long)f->offset);
+}
+
+/* Gives the raw frames of 'to' the symbols of the same frames in 'from'. */
+static int copy_symbols(const tm_snapshot *from, tm_snapshot *to, tm_error *err)
+{
+    static const char *const keys[] = {"function", "file", "line", "inlined"};
+    json_t *map = json_object(), *src = json_object_get(from->root, "frames");
+    json_t *dst = json_object_get(to->root, "frames");
+    char id[4200];
+    int rc = 0, changed = 0;
+
+    if (!map)
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < from->nframes && !rc; i++) {
+        const tm_frame *f = &from->frames[i];
+
+        if (!f->loc.function && !f->loc.file)
+            continue;
+        frame_id(from, f, id, sizeof id);
+        if (json_object_set(map, id, json_array_get(src, i)))
+            rc = -ENOMEM;
+    }
+    for (size_t i = 0; i < to->nframes && !rc; i++) {
+        const tm_frame *f = &to->frames[i];
+        json_t *sym, *fr = json_array_get(dst, i);
+
+        if (f->loc.function || f->loc.file)
+            continue;
+        frame_id(to, f, id, sizeof id);
+        if (!(sym = json_object_get(map, id)))
+            continue;
+        for (size_t k = 0; k < sizeof keys / sizeof *keys && !rc; k++) {
+            json_t *v = json_object_get(sym, keys[k]);
+
+            /* shared, not copied: the values are never edited */
+            if (v && json_object_set(fr, keys[k], v))
+                rc = -ENOMEM;
+        }
+        changed = 1;
+    }
+    json_decref(map);
+    if (rc)
+        return tm__error_set(err, rc, "out of memory");
+    return changed ? tm_snapshot_reindex(to, err) : 0;
+}
+
+int tm_trend_symbolize(tm_snapshot *const *snaps, size_t n, FILE *warn, tm_error *err)
+{
+    size_t last = 0;
+    int rc;
+
+    if (n == 0)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (series_cmp(&snaps[i], &snaps[last]) > 0)
+            last = i;
+    if ((rc = tm_symbolize(snaps[last], 0, warn, err)))
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (i != last && (rc = copy_symbols(snaps[last], snaps[i], err)))
+            return rc;
+    return 0;
 }
 
 /* The times of the series in seconds since its first snapshot, all NAN

@@ -24,6 +24,8 @@
 #ifndef TM_REPORT_TREND_H
 #define TM_REPORT_TREND_H
 
+#include <stdio.h>
+
 #include "report/snapshot.h"
 
 #ifdef __cplusplus
@@ -61,6 +63,17 @@ int tm_trend_steady(const double *y, size_t n, const tm_fit *fit, uint64_t min_g
  * exe). Returns 0, or -EINVAL with 'err' filled and the index of the
  * first snapshot that differs from snaps[0] in '*bad'. */
 int tm_trend_same_process(tm_snapshot *const *snaps, size_t n, size_t *bad, tm_error *err);
+
+/* Symbolizes a series of snapshots of one process cheaply: the newest
+ * (last in series order) with libdw (tm_symbolize(), warnings to 'warn'),
+ * every other raw frame by copying the symbols of the newest snapshot's
+ * frame at the same module path and offset - one process has the same
+ * modules throughout. Frames the newest snapshot does not have stay raw:
+ * they belong to stacks that are gone by then, which never grow steadily
+ * (a steady stack is live in the last snapshot). Frames that already have
+ * symbols are left alone. Returns 0 or a negative errno code with 'err'
+ * filled; the snapshots are re-indexed. */
+int tm_trend_symbolize(tm_snapshot *const *snaps, size_t n, FILE *warn, tm_error *err);
 
 typedef struct tm_trend_stack {
     char *key;               /* owned traceback key */

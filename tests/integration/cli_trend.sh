@@ -2,8 +2,9 @@
 # tm_grow under TRACEMEM_INTERVAL: a list grows by one 1000-byte node every
 # 10 ms while a 50000-byte table stays put. tracemem trend names exactly
 # the list's malloc line (SITE_GROW), with the growth the snapshots show,
-# and never the table (SITE_FLAT); --min-growth above the growth hides it;
-# snapshots of another process are refused (exit 2, naming the file).
+# and never the table (SITE_FLAT); the exit snapshot is left out unless
+# --keep-exit; --min-growth above the growth hides the list; snapshots of
+# another process are refused (exit 2, naming the file).
 . "$top_srcdir/tests/integration/lib.sh"
 
 [ -e "$SHIM" ] || skip "no shim at $SHIM"
@@ -15,11 +16,15 @@ cd "$WORK" || fail "no $WORK"
     fail "run exited $?"
 n=$(ls grow.*.json | wc -l)
 [ "$n" -ge 5 ] || fail "expected a series of snapshots, got $n"
+# the series: interval snapshots 0..n-2, then the exit snapshot
+exit_file=grow.$((n - 1)).json
+assert_eq "exit snapshot" exit "$(json $exit_file 's["snapshot"]["reason"]')"
 
 "$TM" trend grow.*.json --format json -n 0 > trend.json || fail "trend exited $?"
-assert_eq "snapshots" "$n" "$(json trend.json 'len(s["snapshots"])')"
-assert_eq "in seq order" "$(seq 0 $((n - 1)) | tr '\n' ' ')" \
+assert_eq "snapshots" "$((n - 1))" "$(json trend.json 'len(s["snapshots"])')"
+assert_eq "in seq order" "$(seq 0 $((n - 2)) | tr '\n' ' ')" \
     "$(json trend.json '" ".join(str(x["seq"]) for x in s["snapshots"]) + " "')"
+assert_eq "left out" "[\"$exit_file\"]" "$(json trend.json 's["left_out"]')"
 assert_eq "steady stacks" 1 "$(json trend.json 'len(s["stacks"])')"
 assert_eq "innermost frame" "$SRC:$(line GROW)" \
     "$(json trend.json '"%s:%d" % (s["stacks"][0]["frames"][0]["file"], s["stacks"][0]["frames"][0]["line"])' |
@@ -29,7 +34,7 @@ assert_eq "function" grow_list "$(json trend.json 's["stacks"][0]["frames"][0]["
 # the growth is what the first and last snapshots hold for that line
 first=$(json "$(ls grow.*.json | sort -t. -k2 -n | head -n 1)" \
     'sum(t["size"] for t in s["traces"] if s["frames"][s["stacks"][t["stack"]]["frames"][0]].get("line") == '"$(line GROW)"')')
-last=$(json "$(ls grow.*.json | sort -t. -k2 -n | tail -n 1)" \
+last=$(json "$(ls grow.*.json | sort -t. -k2 -n | tail -n 2 | head -n 1)" \
     'sum(t["size"] for t in s["traces"] if s["frames"][s["stacks"][t["stack"]]["frames"][0]].get("line") == '"$(line GROW)"')')
 assert_eq "first" "$first" "$(json trend.json 's["stacks"][0]["first"]')"
 assert_eq "last" "$last" "$(json trend.json 's["stacks"][0]["last"]')"
@@ -48,11 +53,19 @@ assert_eq "table not growing" false \
 
 # text output: the growing line under a summary line
 "$TM" trend grow.*.json > trend.txt || fail "trend text exited $?"
-head -n 1 trend.txt | grep -q "^$n snapshots of .*/tm_grow (pid [0-9]*), seq 0\.\.$((n - 1)) over " ||
+head -n 1 trend.txt | grep -q "^$((n - 1)) snapshots of .*/tm_grow (pid [0-9]*), seq 0\.\.$((n - 2)) over " ||
     fail "summary: $(head -n 1 trend.txt)"
-grep -q "^1 stack grows steadily" trend.txt || fail "count: $(sed -n 2p trend.txt)"
+assert_eq "left out line" "left out the exit snapshot $exit_file (--keep-exit keeps it)" \
+    "$(sed -n 2p trend.txt)"
+grep -q "^1 stack grows steadily" trend.txt || fail "count: $(sed -n 3p trend.txt)"
 grep -q "^    grow_list at .*/$SRC:$(line GROW) (tm_grow)\$" trend.txt ||
     fail "no grow_list frame in: $(cat trend.txt)"
+
+# --keep-exit: the whole series (tm_grow frees nothing: still one stack)
+"$TM" trend grow.*.json --keep-exit --format json > keep.json || fail "--keep-exit exited $?"
+assert_eq "kept" "$n" "$(json keep.json 'len(s["snapshots"])')"
+assert_eq "none left out" "[]" "$(json keep.json 's["left_out"]')"
+assert_eq "kept stacks" 1 "$(json keep.json 'len(s["stacks"])')"
 
 # --min-growth above the growth: nothing to report
 "$TM" trend grow.*.json --min-growth $((last - first + 1)) --format json > none.json ||

@@ -6,13 +6,18 @@
  *   {"format": "tracemem-trend", "version": 1, "pid", "exe",
  *    "min_growth", "min_r2",
  *    "snapshots": [{"file", "seq", "time", "seconds", "current"}],
- *    "steady": N, "omitted": N,
+ *    "left_out": [FILE], "steady": N, "omitted": N,
  *    "stacks": [{"key", "growth", "first", "last", "slope_per_snapshot",
  *                "slope_per_second", "r2", "decreases", "sizes": [...],
  *                "frames": [FRAME]}]}
  *
  * where "seconds" and "slope_per_second" are null when the snapshots have
- * no usable times, and FRAME is render.h's.
+ * no usable times, "left_out" lists the exit snapshots not used, and FRAME
+ * is render.h's.
+ *
+ * An exit snapshot is left out of a series that has two others (unless
+ * --keep-exit): what a program frees while it shuts down is not a trend,
+ * and would hide every steady growth before it.
  */
 #include "config.h"
 
@@ -23,17 +28,19 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "report/render.h"
 #include "report/trend.h"
 
 static const char usage[] = "usage: tracemem trend FILE... [--min-growth BYTES] [-n N]\n"
-                            "                      [--format text|json]\n"
+                            "                      [--keep-exit] [--format text|json]\n"
                             "Fits the live bytes of each stack over a series of snapshots of one\n"
                             "process (TRACEMEM_INTERVAL or TRACEMEM_SIGNAL snapshots) and shows the\n"
                             "stacks that grow steadily, biggest growth first: by how much per\n"
                             "snapshot and per second. BYTES may end in K, M or G (powers of 1024);\n"
-                            "-n shows at most N stacks (default 10, 0: all).\n";
+                            "-n shows at most N stacks (default 10, 0: all). The exit snapshot\n"
+                            "is left out unless --keep-exit.\n";
 
 /* "4096", "64K", "2M", "1G" -> bytes; -1 when malformed. */
 static long long parse_bytes(const char *arg)
@@ -73,10 +80,16 @@ static json_t *num_or_null(double v)
     return isnan(v) ? json_null() : json_real(v);
 }
 
-static json_t *render_json(const tm_trend *t, size_t limit)
+/* The exit snapshots left out of the series. */
+typedef struct left_out {
+    size_t n;
+    const tm_snapshot **v;
+} left_out;
+
+static json_t *render_json(const tm_trend *t, size_t limit, const left_out *lo)
 {
     const tm_snapshot *s0 = t->snaps[0];
-    json_t *snaps = json_array(), *stacks = json_array();
+    json_t *snaps = json_array(), *stacks = json_array(), *left = json_array();
     size_t shown = 0;
 
     for (size_t i = 0; i < t->nsnaps; i++) {
@@ -103,13 +116,16 @@ static json_t *render_json(const tm_trend *t, size_t limit)
                                         "frames", tm_stack_json(s, &s->stacks[st->stack])));
         shown++;
     }
-    return json_pack("{s:s, s:i, s:I, s:s?, s:I, s:f, s:o, s:I, s:I, s:o}", "format", "tracemem-trend",
+    for (size_t i = 0; i < lo->n; i++)
+        json_array_append_new(left, json_string(lo->v[i]->file));
+    return json_pack("{s:s, s:i, s:I, s:s?, s:I, s:f, s:o, s:o, s:I, s:I, s:o}", "format", "tracemem-trend",
                      "version", 1, "pid", (json_int_t)s0->pid, "exe", s0->exe, "min_growth",
-                     (json_int_t)t->min_growth, "min_r2", TM_TREND_MIN_R2, "snapshots", snaps, "steady",
-                     (json_int_t)t->nsteady, "omitted", (json_int_t)(t->nsteady - shown), "stacks", stacks);
+                     (json_int_t)t->min_growth, "min_r2", TM_TREND_MIN_R2, "snapshots", snaps, "left_out",
+                     left, "steady", (json_int_t)t->nsteady, "omitted", (json_int_t)(t->nsteady - shown),
+                     "stacks", stacks);
 }
 
-static void render_text(FILE *fp, const tm_trend *t, size_t limit)
+static void render_text(FILE *fp, const tm_trend *t, size_t limit, const left_out *lo)
 {
     const tm_snapshot *s0 = t->snaps[0], *sn = t->snaps[t->nsnaps - 1];
     double span = t->seconds[t->nsnaps - 1];
@@ -122,6 +138,8 @@ static void render_text(FILE *fp, const tm_trend *t, size_t limit)
         fprintf(fp, " over %.2f s", span);
     fprintf(fp, "; current %s -> %s\n", tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
             tm_format_size(b, sizeof b, (double)sn->memory.current, 0));
+    for (size_t i = 0; i < lo->n; i++)
+        fprintf(fp, "left out the exit snapshot %s (--keep-exit keeps it)\n", lo->v[i]->file);
     fprintf(fp, "%zu stack%s grow%s steadily (growth >= %s, R^2 >= %.1f)%s\n", t->nsteady,
             t->nsteady == 1 ? "" : "s", t->nsteady == 1 ? "s" : "",
             tm_format_size(c, sizeof c, (double)(t->min_growth ? t->min_growth : 1), 0), TM_TREND_MIN_R2,
@@ -150,21 +168,43 @@ static void free_snaps(tm_snapshot **snaps, size_t n)
     free(snaps);
 }
 
+/* Puts the snapshots of the series in 'used' and returns how many: all of
+ * them, or, unless 'keep_exit', all but the exit snapshots (listed in 'lo')
+ * when that leaves two or more. */
+static size_t split_exit(tm_snapshot **snaps, size_t n, int keep_exit, tm_snapshot **used, left_out *lo)
+{
+    size_t nused = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (keep_exit || !snaps[i]->reason || strcmp(snaps[i]->reason, "exit") != 0)
+            used[nused++] = snaps[i];
+    if (nused == n || nused < 2) {
+        memcpy(used, snaps, n * sizeof *snaps);
+        return n;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (snaps[i]->reason && strcmp(snaps[i]->reason, "exit") == 0)
+            lo->v[lo->n++] = snaps[i];
+    return nused;
+}
+
 int cmd_trend(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"min-growth", required_argument, NULL, 'g'},
+        {"keep-exit", no_argument, NULL, 'K'},
         {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     long long min_growth = 0, limit = 10;
     tm_format format = TM_FORMAT_TEXT;
-    tm_snapshot **snaps = NULL;
+    tm_snapshot **snaps = NULL, **used = NULL;
+    left_out lo = {0, NULL};
     tm_error err = {""};
     tm_trend t;
-    size_t n = 0, bad;
-    int opt, rc, f;
+    size_t n = 0, nused, bad;
+    int opt, rc, f, keep_exit = 0;
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
@@ -175,6 +215,9 @@ int cmd_trend(int argc, char **argv)
                                        "--min-growth: '%s' is not a "
                                        "number of bytes",
                                        optarg);
+            break;
+        case 'K':
+            keep_exit = 1;
             break;
         case 'n':
             if ((limit = tm__parse_count(optarg)) < 0)
@@ -198,33 +241,46 @@ int cmd_trend(int argc, char **argv)
     if (argc - optind < 2)
         return tm__usage_error("trend", "expected two or more snapshot FILEs "
                                         "of one process");
-    if (!(snaps = calloc((size_t)(argc - optind), sizeof *snaps)))
-        return tm__usage_error("trend", "out of memory");
+    if (!(snaps = calloc((size_t)(argc - optind), sizeof *snaps)) ||
+        !(used = calloc((size_t)(argc - optind), sizeof *used)) ||
+        !(lo.v = calloc((size_t)(argc - optind), sizeof *lo.v))) {
+        rc = tm__usage_error("trend", "out of memory");
+        goto out;
+    }
     for (int i = optind; i < argc; i++, n++)
-        if ((rc = tm__load(argv[i], 1, &snaps[n])))
+        if ((rc = tm__load(argv[i], 0, &snaps[n])))
             goto out;
     if (tm_trend_same_process(snaps, n, &bad, &err)) {
         fprintf(stderr, "tracemem: %s: %s\n", snaps[bad]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }
-    if (tm_trend_compute(snaps, n, (uint64_t)min_growth, &t, &err)) {
+    nused = split_exit(snaps, n, keep_exit, used, &lo);
+    /* one libdw pass for the whole series, not one per snapshot */
+    if (tm_trend_symbolize(used, nused, stderr, &err)) {
+        fprintf(stderr, "tracemem: %s: %s\n", snaps[0]->file, err.what);
+        rc = TM_EXIT_USAGE;
+        goto out;
+    }
+    if (tm_trend_compute(used, nused, (uint64_t)min_growth, &t, &err)) {
         fprintf(stderr, "tracemem: %s: %s\n", snaps[0]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }
     if (format == TM_FORMAT_JSON) {
-        json_t *j = render_json(&t, (size_t)limit);
+        json_t *j = render_json(&t, (size_t)limit, &lo);
 
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
         putchar('\n');
         json_decref(j);
     } else {
-        render_text(stdout, &t, (size_t)limit);
+        render_text(stdout, &t, (size_t)limit, &lo);
     }
     tm_trend_free(&t);
     rc = fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
 out:
     free_snaps(snaps, n);
+    free(used);
+    free(lo.v);
     return rc;
 }
