@@ -264,6 +264,47 @@ START_TEST(test_trend_refuses_other_process)
 }
 END_TEST
 
+/* Removes every symbol of 's', as the shim writes it. */
+static void strip(tm_snapshot *s)
+{
+    static const char *const keys[] = {"function", "file", "line", "inlined"};
+    json_t *frames = json_object_get(s->root, "frames"), *f;
+    tm_error err = {""};
+    size_t i;
+
+    json_array_foreach(frames, i, f) for (size_t k = 0; k < 4; k++) json_object_del(f, keys[k]);
+    json_object_set_new(s->root, "symbolized", json_false());
+    if (tm_snapshot_reindex(s, &err))
+        ck_abort_msg("reindex: %s", err.what);
+}
+
+START_TEST(test_trend_symbolize_copies_newest)
+{
+    tm_snapshot *shuffled[NSNAP] = {snaps[4], snaps[0], snaps[1], snaps[2], snaps[3]};
+    tm_error err = {""};
+    tm_trend t;
+
+    /* the newest (seq 5) keeps its symbols, given first on purpose */
+    for (size_t i = 0; i < 4; i++)
+        strip(snaps[i]);
+    ck_assert_ptr_null(snaps[0]->frames[0].loc.function);
+    ck_assert_int_eq(tm_trend_symbolize(shuffled, NSNAP, NULL, &err), 0);
+    ck_assert_str_eq(snaps[0]->frames[0].loc.function, "alloc_node");
+    ck_assert_str_eq(snaps[2]->frames[4].loc.file, "/src/app/main.c");
+    ck_assert_uint_eq(snaps[3]->frames[4].ninlined, 1);
+    ck_assert_str_eq(snaps[3]->frames[4].inlined[0].function, "main");
+    ck_assert_ptr_null(snaps[1]->frames[5].loc.function); /* in no module */
+    /* so the stacks match across the series as if all were symbolized */
+    ck_assert_int_eq(tm_trend_compute(snaps, NSNAP, 0, &t, NULL), 0);
+    ck_assert_uint_eq(t.n, 6);
+    ck_assert_uint_eq(t.nsteady, 2);
+    ck_assert_str_eq(t.v[0].key, "/src/app/node.c:12\n/src/app/tree.c:40\n"
+                                 "/src/app/main.c:7");
+    ck_assert_int_eq(t.v[0].growth, 4000);
+    tm_trend_free(&t);
+}
+END_TEST
+
 static Suite *trend_suite(void)
 {
     Suite *s = suite_create("trend");
@@ -284,6 +325,7 @@ static Suite *trend_suite(void)
     tcase_add_test(tc, test_trend_orders_by_seq);
     tcase_add_test(tc, test_trend_needs_two);
     tcase_add_test(tc, test_trend_refuses_other_process);
+    tcase_add_test(tc, test_trend_symbolize_copies_newest);
     suite_add_tcase(s, tc);
     return s;
 }
