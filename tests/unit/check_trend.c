@@ -268,11 +268,12 @@ END_TEST
 static void strip(tm_snapshot *s)
 {
     static const char *const keys[] = {"function", "file", "line", "inlined"};
-    json_t *frames = json_object_get(s->root, "frames"), *f;
+    json_t *frames = json_object_get(s->root, "frames");
     tm_error err = {""};
-    size_t i;
 
-    json_array_foreach(frames, i, f) for (size_t k = 0; k < 4; k++) json_object_del(f, keys[k]);
+    for (size_t i = 0; i < json_array_size(frames); i++)
+        for (size_t k = 0; k < 4; k++)
+            json_object_del(json_array_get(frames, i), keys[k]);
     json_object_set_new(s->root, "symbolized", json_false());
     if (tm_snapshot_reindex(s, &err))
         ck_abort_msg("reindex: %s", err.what);
