@@ -225,8 +225,6 @@ START_TEST(test_export_speedscope)
     json_t *doc = tm_export_speedscope(a, TM_METRIC_LIVE, 0, NULL);
     json_t *prof, *frames, *samples, *weights, *s0;
     json_int_t sum = 0;
-    size_t i;
-    json_t *w;
 
     ck_assert_ptr_nonnull(doc);
     ck_assert_str_eq(json_string_value(json_object_get(doc, "$schema")),
@@ -239,7 +237,8 @@ START_TEST(test_export_speedscope)
     weights = json_object_get(prof, "weights");
     ck_assert_uint_eq(json_array_size(samples), 6);
     ck_assert_uint_eq(json_array_size(weights), 6);
-    json_array_foreach(weights, i, w) sum += json_integer_value(w);
+    for (size_t i = 0; i < json_array_size(weights); i++)
+        sum += json_integer_value(json_array_get(weights, i));
     ck_assert_int_eq(sum, 6160);
     /* t0: main <- build_tree <- alloc_node, outermost first, and frames
      * keep file and line */
