@@ -13,6 +13,8 @@
 #   BENCH_OUT=DIR         where binaries, raw results and the report go
 #                         (default BUILD_DIR/bench-results)
 #   CC, CXX, CFLAGS       compilers and flags for the workloads (cc, c++, -O2 -g)
+#   HEAPTRACK, HYPERFINE, GNU_TIME   the tools' paths (default: found in PATH,
+#                         /usr/bin/time); set one empty to leave that tool out
 #
 # For every workload the tools run back to back in one go: with hyperfine,
 # one hyperfine call per workload times all of them (wall median, user and
@@ -52,18 +54,19 @@ report=$out/report.txt
 
 timer=${BENCH_TIMER:-auto}
 have() { command -v "$1" >/dev/null 2>&1; }
+hyperfine=${HYPERFINE-$(command -v hyperfine)}
 if [ "$timer" = auto ]; then
-    if have hyperfine && have jq; then timer=hyperfine; else timer=loop; fi
+    if [ -n "$hyperfine" ] && have jq; then timer=hyperfine; else timer=loop; fi
 fi
-if [ "$timer" = hyperfine ] && ! { have hyperfine && have jq; }; then
+if [ "$timer" = hyperfine ] && ! { [ -n "$hyperfine" ] && have jq; }; then
     note "hyperfine or jq missing; repeating runs myself"
     timer=loop
 fi
-gnutime=
-[ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1 && gnutime=/usr/bin/time
+gnutime=${GNU_TIME-/usr/bin/time}
+[ -n "$gnutime" ] && [ -x "$gnutime" ] && "$gnutime" -f %M true >/dev/null 2>&1 || gnutime=
 [ -n "$gnutime" ] || note "/usr/bin/time (GNU time) missing: no peak RSS, CPU time from bash (apt-get install -y time)"
-heaptrack=$(command -v heaptrack || true)
-[ -n "$heaptrack" ] || note "heaptrack not installed: its column stays empty (apt-get install -y heaptrack)"
+heaptrack=${HEAPTRACK-$(command -v heaptrack)}
+[ -n "$heaptrack" ] || note "heaptrack not installed: no heaptrack column (apt-get install -y heaptrack)"
 python=$(command -v python3 || true)
 case $python in */.pyenv/shims/*) python=/usr/bin/python3 ;; esac # a shell script, not python
 [ -x "$python" ] || python=
@@ -197,10 +200,11 @@ declare -A wall cpu rss ok load
 
 for w in "${names[@]}"; do
     load_before=$(loadavg)
-    note "$w: $(tool_argv untraced "$w")"
+    note "$w: ${wlenv[$w]:+${wlenv[$w]} }${cmd[$w]}"
     # correctness and memory: one interleaved round under GNU time
     : >"$scratch/$w.untraced.out"
     for t in "${tools[@]}"; do
+        # shellcheck disable=SC2046 # four numbers, split on purpose
         set -- $(timed_run "$t" "$w" "$scratch/$w.$t.out")
         rss[$w.$t]=${4:-"-"}
         wall[$w.$t]=$1
@@ -213,7 +217,7 @@ for w in "${names[@]}"; do
     if [ "$timer" = hyperfine ]; then
         hargs=()
         for t in "${tools[@]}"; do hargs+=(-n "$t" "$(tool_argv "$t" "$w")"); done
-        hyperfine -N --style basic --warmup 1 --runs "$runs" --export-json "$out/$w.json" \
+        "$hyperfine" -N --style basic --warmup 1 --runs "$runs" --export-json "$out/$w.json" \
             "${hargs[@]}" >"$out/$w.hyperfine.txt" 2>&1 || note "$w: hyperfine failed, see $out/$w.hyperfine.txt"
         rm -f "$scratch"/tm.*.json "$scratch"/heaptrack.*
         for t in "${tools[@]}"; do
@@ -277,7 +281,8 @@ cell() { # value ratio -> "1.234 (x5.6)"
         printf '%-9s %9s' "$w" "$(mb "${rss[$w.untraced]}")"
         for t in "${tools[@]:1}"; do
             r=$(mb "${rss[$w.$t]}")
-            printf ' %17s' "$r (x$(ratio "$r" "$(mb "${rss[$w.untraced]}")"))"
+            [ "$r" = - ] || r="$r (x$(ratio "$r" "$(mb "${rss[$w.untraced]}")"))"
+            printf ' %17s' "$r"
         done
         status=
         for t in "${tools[@]:1}"; do [ -n "${ok[$w.$t]:-}" ] && status="$status $t: ${ok[$w.$t]}"; done
