@@ -40,10 +40,12 @@ assert_eq "first" "$first" "$(json trend.json 's["stacks"][0]["first"]')"
 assert_eq "last" "$last" "$(json trend.json 's["stacks"][0]["last"]')"
 assert_eq "growth" "$((last - first))" "$(json trend.json 's["stacks"][0]["growth"]')"
 [ "$((last - first))" -ge 10000 ] || fail "grew only $((last - first)) bytes"
-# whole nodes per snapshot, and per second about 1000 B / 10 ms
+# whole nodes per snapshot, and per second at most about 1000 B / 10 ms
+# (less under load, when the sleeps run long; the upper margin absorbs the
+# jitter of the snapshot times)
 assert_eq "slope" true "$(json trend.json '1000 <= s["stacks"][0]["slope_per_snapshot"] <= 20000')"
 assert_eq "per second" true \
-    "$(json trend.json '20000 <= s["stacks"][0]["slope_per_second"] <= 110000')"
+    "$(json trend.json '20000 <= s["stacks"][0]["slope_per_second"] <= 150000')"
 assert_eq "r2" true "$(json trend.json 's["stacks"][0]["r2"] >= 0.8')"
 # the flat table is in every snapshot but is not reported
 assert_eq "table live" 50000 \
