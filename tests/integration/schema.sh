@@ -30,6 +30,14 @@ PY
 }
 validate "$WORK/raw.json"
 assert_eq "symbolized flag" false "$(json "$WORK/raw.json" 's["symbolized"]')"
+# a librcgc program: its gc section validates too
+GRAPH=$top_builddir/examples/rcgc_graph
+if [ -x "$GRAPH" ]; then
+    TRACEMEM_OUTPUT="$WORK/gc.json" TRACEMEM_AT_EXIT=snapshot preload "$GRAPH" >/dev/null 2>&1 ||
+        fail "rcgc_graph failed under the shim"
+    validate "$WORK/gc.json"
+    assert_eq "gc section present" true "$(json "$WORK/gc.json" '"gc" in s')"
+fi
 if [ -x "$TM" ]; then
     "$TM" symbolize "$WORK/raw.json" -o "$WORK/sym.json" || fail "tracemem symbolize failed"
     validate "$WORK/sym.json"
