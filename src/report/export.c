@@ -459,7 +459,7 @@ int tm_export_write(const tm_snapshot *snap, tm_export_format format, tm_metric 
     case TM_EXPORT_SPEEDSCOPE:
         if (!(doc = tm_export_speedscope(snap, metric, kinds, err)))
             return strcmp(err->what, "out of memory") == 0 ? -ENOMEM : -EINVAL;
-        rc = json_dumpf(doc, fp, JSON_COMPACT);
+        rc = json_dumpf(doc, fp, JSON_COMPACT) || fputc('\n', fp) == EOF;
         json_decref(doc);
         return rc ? tm__error_set(err, -EIO, "write error") : 0;
     case TM_EXPORT_PPROF:

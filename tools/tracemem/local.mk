@@ -46,7 +46,8 @@ tracemem_SOURCES += tools/tracemem/cmd_gc.c
 check_PROGRAMS += tests/progs/tm_grow
 tests_progs_tm_grow_CFLAGS = $(TM_PROG_CFLAGS)
 TM_FLAME_TESTS = tests/integration/cli_trend.sh \
-	tests/integration/cli_flamegraph.sh tests/integration/cli_export.sh
+	tests/integration/cli_flamegraph.sh tests/integration/cli_export.sh \
+	tests/integration/cli_flame_golden.sh
 TESTS += $(TM_FLAME_TESTS)
 EXTRA_DIST += $(TM_FLAME_TESTS)
 dist_man_MANS += man/tracemem-flamegraph.1 man/tracemem-export.1 \
