@@ -124,15 +124,11 @@ static size_t update_and_subtract_refs(gchead *young, unsigned generation)
     return n;
 }
 
-/* members of 'unreachable' during move_unreachable, and the KIND_ bits of
- * every object that entered it (a superset of what is left at the end) */
-static size_t unreachable_count;
-static unsigned unreachable_kinds;
-
-/* legacy_del, weak reference (to it, or it is one), finalizer not run yet */
+/* legacy_del, weak reference (to it, or it is one), finalizer not run yet;
+ * from the header alone (no load of the type record) */
 static unsigned kind_of(const gchead *h)
 {
-    unsigned k = gc_rec(h)->kind;
+    unsigned k = gc_kind(h);
     if (h->prev & PREV_FINALIZED)
         k &= ~KIND_FINALIZE;
     if (h->prev & PREV_WEAKREFS)
@@ -140,9 +136,16 @@ static unsigned kind_of(const gchead *h)
     return k;
 }
 
+/* What visit_reachable needs: 'young', and how many members it took back
+ * from 'unreachable' (the loop keeps its own count in a register). */
+typedef struct reach {
+    gchead *young;
+    size_t taken_back;
+} reach;
+
 static int visit_reachable(void *obj, void *arg)
 {
-    gchead *reachable = arg;
+    reach *r = arg;
     if (!obj)
         return 0;
     gchead *h = AS_HEAD(obj);
@@ -150,16 +153,17 @@ static int visit_reachable(void *obj, void *arg)
         return 0;
     if (h->next & NEXT_UNREACHABLE) {
         /* moved to 'unreachable' too early: take it back to 'young' */
+        gchead *young = r->young;
         gchead *prev = gc_prev(h);
         gchead *next = gc_next(h);
         prev->next = h->next;
         gc_set_prev(next, prev);
-        gchead *last = gc_prev(reachable);
+        gchead *last = gc_prev(young);
         last->next = (uintptr_t)h;
-        h->next = (uintptr_t)reachable;
-        gc_set_prev(reachable, h);
+        h->next = (uintptr_t)young;
+        gc_set_prev(young, h);
         gc_set_refs(h, 1);
-        unreachable_count--;
+        r->taken_back++;
     } else if (gc_get_refs(h) == 0) {
         gc_set_refs(h, 1);
     }
@@ -168,35 +172,50 @@ static int visit_reachable(void *obj, void *arg)
 
 /* Splits 'young': what is reachable from outside stays (relinked, marked
  * generation 'to_gen', COLLECTING cleared), the rest goes to 'unreachable'
- * (NEXT_UNREACHABLE set). Returns the size of 'unreachable'. */
-static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen)
+ * (NEXT_UNREACHABLE set). Returns the size of 'unreachable' and stores in
+ * '*kinds' the KIND_ bits of every object that entered it (a superset of
+ * what is left at the end).
+ *
+ * The tail of 'unreachable' is kept in a local, not read back from the
+ * sentinel at each move; the sentinel is brought up to date before a
+ * traverse, whose visit_reachable may take members back (the tail too). */
+static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen,
+                               unsigned *kinds)
 {
+    reach r = {young, 0};
     gchead *prev = young;
     gchead *h = gc_next(young);
-    unreachable_count = 0;
-    unreachable_kinds = 0;
+    gchead *tail = gc_prev(unreachable);
+    size_t moved = 0;
+    unsigned k = 0;
     while (h != young) {
         if (gc_get_refs(h)) {
-            /* traverse may append to 'young': read next afterwards */
-            gc_type(h)->traverse(AS_OBJ(h), visit_reachable, young);
+            /* traverse may append to 'young' and take members back from
+             * 'unreachable' (its tail among them): read both afterwards */
+            size_t back = r.taken_back;
+            unreachable->prev = (uintptr_t)tail; /* a sentinel has no flags */
+            gc_type(h)->traverse(AS_OBJ(h), visit_reachable, &r);
+            if (__builtin_expect(r.taken_back != back, 0))
+                tail = gc_prev(unreachable);
             h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
             gc_set_gen(h, to_gen);
             prev = h;
         } else {
             prev->next = h->next;
-            gchead *last = gc_prev(unreachable);
-            last->next = NEXT_UNREACHABLE | (uintptr_t)h;
-            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)last;
+            tail->next = NEXT_UNREACHABLE | (uintptr_t)h;
+            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)tail;
             h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
-            gc_set_prev(unreachable, h);
-            unreachable_count++;
-            unreachable_kinds |= kind_of(h);
+            tail = h;
+            moved++;
+            k |= kind_of(h);
         }
         h = gc_next(prev);
     }
+    gc_set_prev(unreachable, tail);
     gc_set_prev(young, prev);
     unreachable->next &= ~NEXT_UNREACHABLE;
-    return unreachable_count;
+    *kinds = k;
+    return moved - r.taken_back;
 }
 
 /* What the pass after move_unreachable found out. */
@@ -275,7 +294,8 @@ static size_t handle_resurrected_objects(gchead *unreachable, gchead *still_unre
         h->prev &= ~PREV_COLLECTING;
     update_refs(unreachable);
     subtract_refs(unreachable);
-    size_t n = move_unreachable(unreachable, still_unreachable, old_gen);
+    unsigned kinds;
+    size_t n = move_unreachable(unreachable, still_unreachable, old_gen, &kinds);
     for (gchead *h = gc_next(still_unreachable); h != still_unreachable; h = gc_next(h))
         h->next &= ~NEXT_UNREACHABLE;
     tm__gc_list_merge(unreachable, old);
@@ -295,12 +315,13 @@ static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
     while (!tm__gc_list_empty(collectable)) {
         gchead *h = gc_next(collectable);
         void *obj = AS_OBJ(h);
+        void (*clear)(void *) = gc_type(h)->clear;
         if (tm__gc.debug & RCGC_DEBUG_SAVEALL) {
             tm__gc_garbage_append(obj);
-        } else if (gc_type(h)->clear) {
-            rcgc_incref(obj);
-            gc_type(h)->clear(obj);
-            rcgc_decref(obj);
+        } else if (clear) {
+            gc_incref(h);
+            clear(obj);
+            gc_decref(h);
         }
         if (gc_next(collectable) == h)
             survive(h, old, old_gen); /* still alive: it may die later */
@@ -366,7 +387,8 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
     tm__gc_list_init(&final_unreachable);
 
     size_t nyoung = update_and_subtract_refs(young, (unsigned)generation);
-    size_t nunreachable = move_unreachable(young, &unreachable, old_gen);
+    unsigned unreachable_kinds;
+    size_t nunreachable = move_unreachable(young, &unreachable, old_gen, &unreachable_kinds);
     promote(generation, young, old, (long)(nyoung - nunreachable));
 
     if (unreachable_kinds == 0) {

@@ -21,7 +21,9 @@
  *          merged 'young' list holds objects marked <= g; BITS_LARGE for an
  *          object allocated with malloc, whose field size is then stored in
  *          the 8 bytes before the header (pool objects get it from the
- *          pool's block size).
+ *          pool's block size); the type's KIND_ bits (3 bits from
+ *          BITS_KIND_SHIFT), so that the collector's passes know whether an
+ *          object needs more than clear() without loading its type record.
  *
  * Headers sit at 8 mod 16 so that the caller's fields are 16-byte aligned;
  * 3 flag bits fit in pointers to them.
@@ -65,6 +67,8 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define BITS_GEN_SHIFT 24
 #define BITS_GEN (3u << BITS_GEN_SHIFT)
 #define BITS_LARGE (1u << 26)
+#define BITS_KIND_SHIFT 27
+#define BITS_KIND (7u << BITS_KIND_SHIFT)
 #define GEN_PERMANENT 3u
 #define MAX_SIZE ((size_t)1 << 40)
 
@@ -173,6 +177,11 @@ static inline int gc_is_tracked(const gchead *h)
 {
     return h->next != 0;
 }
+/* the KIND_ bits of the object's type (copied into the header) */
+static inline unsigned gc_kind(const gchead *h)
+{
+    return (h->bits & BITS_KIND) >> BITS_KIND_SHIFT;
+}
 
 
 void tm__gc_init(void);
@@ -182,11 +191,44 @@ static inline void gc_ensure_init(void)
         tm__gc_init();
 }
 
-/* pool.c */
+/* pool.c (its head comment describes pools) */
+#define POOL_SIZE ((size_t)64 * 1024)
+
+typedef struct gcblock {
+    struct gcblock *next;
+} gcblock;
+
+typedef struct gcpool {
+    struct gcpool *prev, *next; /* in the class's avail list */
+    gcblock *free;
+    char *bump, *end;
+    size_t nused;
+    size_t bsize;               /* block size of the class */
+    unsigned cls;
+    int in_avail;               /* in the class's avail list */
+} gcpool;
+
 gchead *tm__gc_alloc(size_t size);
-void tm__gc_free(gchead *h);
 size_t tm__gc_bytes(const gchead *h);
-size_t tm__gc_free_bytes(gchead *h);
+size_t tm__gc_free_large(gchead *h);
+void tm__gc_pool_settle(gcpool *p);
+
+/* Frees what tm__gc_alloc returned and returns tm__gc_bytes() of it; the
+ * common case (the pool stays in its list) inline, as it runs once per
+ * object a collection frees. */
+static inline size_t gc_free_bytes(gchead *h)
+{
+    if (__builtin_expect(h->bits & BITS_LARGE, 0))
+        return tm__gc_free_large(h);
+    gcpool *p = (gcpool *)((uintptr_t)h & ~(uintptr_t)(POOL_SIZE - 1));
+    size_t bsize = p->bsize;
+    gcblock *b = (gcblock *)h;
+    b->next = p->free;
+    p->free = b;
+    if (__builtin_expect(--p->nused == 0 || !p->in_avail, 0))
+        tm__gc_pool_settle(p);
+    return bsize;
+}
 
 /* what the collector must handle beyond clear() (typerec.kind) */
 #define KIND_LEGACY 1u
@@ -195,8 +237,20 @@ size_t tm__gc_free_bytes(gchead *h);
 
 /* object.c */
 void tm__gc_dealloc(gchead *h);
-void tm__gc_untrack(gchead *h);
+/* rcgc_incref/rcgc_decref for the library's own hot paths */
+static inline void gc_incref(gchead *h)
+{
+    h->refcnt++;
+}
 void tm__gc_report_too_small(const gchead *h, const char *where);
+static inline void gc_decref(gchead *h)
+{
+    if (__builtin_expect(h->refcnt == 0, 0))
+        tm__gc_report_too_small(h, "rcgc_decref");
+    else if (--h->refcnt == 0)
+        tm__gc_dealloc(h);
+}
+void tm__gc_untrack(gchead *h);
 void tm__gc_debug_object(const char *msg, const gchead *h);
 
 /* collect.c */

@@ -184,7 +184,7 @@ void *rcgc_new(const rcgc_type *type, size_t size)
     h->next = 0;
     h->prev = 0;
     h->refcnt = 1;
-    h->bits = (h->bits & BITS_LARGE) | tr->index;
+    h->bits = (h->bits & BITS_LARGE) | tr->index | (tr->kind << BITS_KIND_SHIFT);
     memset(h + 1, 0, size);
     PUB_SET(tr->count, tr->count + 1);
     PUB_SET(tr->bytes, tr->bytes + tm__gc_bytes(h));
@@ -210,15 +210,8 @@ void rcgc_incref(void *obj)
 
 void rcgc_decref(void *obj)
 {
-    if (!obj)
-        return;
-    gchead *h = AS_HEAD(obj);
-    if (h->refcnt == 0) {
-        tm__gc_report_too_small(h, "rcgc_decref");
-        return;
-    }
-    if (--h->refcnt == 0)
-        tm__gc_dealloc(h);
+    if (obj)
+        gc_decref(AS_HEAD(obj));
 }
 
 size_t rcgc_refcount(const void *obj)
@@ -297,13 +290,17 @@ static int run_finalizers(gchead *h, const rcgc_type *type)
     return type->legacy_del && call_with_ref(h, type->legacy_del);
 }
 
-static void dealloc_now(gchead *h)
+/* The body of a deallocation; inlined into its one caller, as it runs for
+ * every object a collection frees. The header's KIND_ bits say whether a
+ * finalizer may run before the type record is loaded. */
+static inline __attribute__((always_inline)) void dealloc_now(gchead *h)
 {
+    if (__builtin_expect(gc_kind(h) & (KIND_FINALIZE | KIND_LEGACY), 0) &&
+        run_finalizers(h, gc_type(h)))
+        return;
     typerec *tr = gc_rec(h);
     const rcgc_type *type = &tr->t;
-    if (__builtin_expect(tr->kind & (KIND_FINALIZE | KIND_LEGACY), 0) && run_finalizers(h, type))
-        return;
-    if (h->prev & PREV_WEAKREFS)
+    if (__builtin_expect(h->prev & PREV_WEAKREFS, 0))
         tm__gc_clear_weakrefs_dead(h);
     if (type->clear)
         type->clear(AS_OBJ(h));
@@ -311,7 +308,7 @@ static void dealloc_now(gchead *h)
         type->destroy(AS_OBJ(h));
     if (type->traverse && tm__gc.gens[0].count > 0)
         PUB_SET(tm__gc.gens[0].count, tm__gc.gens[0].count - 1);
-    size_t bytes = tm__gc_free_bytes(h);
+    size_t bytes = gc_free_bytes(h);
     PUB_SET(tr->count, tr->count - 1);
     PUB_SET(tr->bytes, tr->bytes - bytes);
 }
@@ -328,18 +325,16 @@ void tm__gc_dealloc(gchead *h)
         return;
     }
     tm__gc.trash_depth++;
-    dealloc_now(h);
-    tm__gc.trash_depth--;
-    if (tm__gc.trash_depth > 0)
-        return;
-    while (tm__gc.trash) {
-        gchead *t = tm__gc.trash;
-        tm__gc.trash = gc_prev(t);
-        t->prev &= PREV_FLAGS;
-        tm__gc.trash_depth++;
-        dealloc_now(t);
-        tm__gc.trash_depth--;
+    for (;;) {
+        dealloc_now(h);
+        /* only the outermost call empties the trash list */
+        if (tm__gc.trash_depth > 1 || !tm__gc.trash)
+            break;
+        h = tm__gc.trash;
+        tm__gc.trash = gc_prev(h);
+        h->prev &= PREV_FLAGS;
     }
+    tm__gc.trash_depth--;
 }
 
 /* --- diagnostics --- */

@@ -16,7 +16,10 @@
  * again, which keeps the collector's passes sequential in memory.
  *
  * Invariants: a pool is in its class's 'avail' list exactly when it has a
- * free block (in 'free' or above 'bump'); nused counts its live blocks.
+ * free block (in 'free' or above 'bump'), and then 'in_avail' is set;
+ * nused counts its live blocks. The free fast path is gc_free_bytes() in
+ * internal.h; it calls tm__gc_pool_settle() when the pool must change
+ * lists.
  */
 #include "config.h"
 
@@ -25,22 +28,12 @@
 
 #include "rcgc/internal.h"
 
-#define POOL_SIZE ((size_t)64 * 1024)
 #define POOL_MAX_BLOCK 512
 #define POOL_ALIGN 16
 #define NCLASSES (POOL_MAX_BLOCK / POOL_ALIGN)
 
-typedef struct block {
-    struct block *next;
-} block;
-
-typedef struct pool {
-    struct pool *prev, *next; /* in the class's avail list */
-    block *free;
-    char *bump, *end;
-    size_t nused;
-    unsigned cls;
-} pool;
+typedef gcblock block;
+typedef gcpool pool;
 
 #define POOL_CACHE 1024
 
@@ -70,6 +63,7 @@ static unsigned size_class(size_t n)
 
 static void avail_push(pool *p)
 {
+    p->in_avail = 1;
     p->prev = NULL;
     p->next = avail[p->cls];
     if (p->next)
@@ -79,6 +73,7 @@ static void avail_push(pool *p)
 
 static void avail_remove(pool *p)
 {
+    p->in_avail = 0;
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -101,6 +96,7 @@ static pool *pool_new(unsigned cls)
     p->end = (char *)p + POOL_SIZE;
     p->nused = 0;
     p->cls = cls;
+    p->bsize = (size_t)(cls + 1) * POOL_ALIGN;
     avail_push(p);
     return p;
 }
@@ -148,31 +144,22 @@ size_t tm__gc_bytes(const gchead *h)
     return (size_t)(p->cls + 1) * POOL_ALIGN;
 }
 
-/* Frees what tm__gc_alloc returned. */
-void tm__gc_free(gchead *h)
+/* Frees a malloc'ed object; returns tm__gc_bytes() of it. */
+size_t tm__gc_free_large(gchead *h)
 {
-    tm__gc_free_bytes(h);
+    size_t bytes = tm__gc_bytes(h);
+    free((size_t *)h - 1);
+    return bytes;
 }
 
-/* Frees what tm__gc_alloc returned and returns tm__gc_bytes() of it. */
-size_t tm__gc_free_bytes(gchead *h)
+/* The slow part of freeing a block into 'p' (gc_free_bytes() pushed it):
+ * a pool that was full becomes available again; an empty pool that is not
+ * its class's only one is cached or given back. */
+void tm__gc_pool_settle(gcpool *p)
 {
-    if (h->bits & BITS_LARGE) {
-        size_t bytes = tm__gc_bytes(h);
-        free((size_t *)h - 1);
-        return bytes;
-    }
-    void *ptr = h;
-    pool *p = (pool *)((uintptr_t)ptr & ~(uintptr_t)(POOL_SIZE - 1));
-    size_t bsize = (size_t)(p->cls + 1) * POOL_ALIGN;
-    int was_full = !p->free && p->bump + bsize > p->end;
-    block *b = ptr;
-    b->next = p->free;
-    p->free = b;
-    if (was_full)
+    if (!p->in_avail)
         avail_push(p);
-    if (--p->nused == 0 && (p->prev || p->next)) {
-        /* empty and not the class's only pool: cache it or give it back */
+    if (p->nused == 0 && (p->prev || p->next)) {
         avail_remove(p);
         if (nempty < POOL_CACHE) {
             p->next = empty_pools;
@@ -182,5 +169,4 @@ size_t tm__gc_free_bytes(gchead *h)
             free(p);
         }
     }
-    return bsize;
 }
