@@ -69,6 +69,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -90,6 +91,17 @@ struct blk {
     uint32_t stack, count;
 };
 
+struct span {
+    uintptr_t ptr;
+    uint64_t extent;
+};
+
+/* Page index entry: blocks [first, first + count) start in 'page'. */
+struct pent {
+    uintptr_t page; /* page number + 1; 0 = empty slot */
+    uint32_t first, count;
+};
+
 struct seg {
     uintptr_t lo, hi;
     uint8_t r, w, x, file, root, anon;
@@ -101,7 +113,11 @@ struct range {
 
 struct scan {
     struct blk *blk;
-    uintptr_t *key; /* blk[i].ptr, ascending, for the binary search */
+    struct span *at; /* blk[i]'s address and extent: what the hot paths read */
+    struct pent *pages; /* hash: 4 KiB page -> blocks starting in it */
+    size_t npages;      /* slots, a power of two */
+    uint32_t *big;      /* indices of blocks longer than a page, ascending */
+    size_t nbig;
     uint8_t *state;
     uint32_t *work;
     size_t n, cap, nwork, capwork;
@@ -122,6 +138,21 @@ struct scan {
 static tm__lock scan_lock;
 static int debug; /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
 static uintptr_t debug_at; /* the word being scanned, for the debug lines */
+static long debug_t0;      /* start of the scan, ns */
+
+static long clock_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* TRACEMEM_LEAK_DEBUG: milliseconds since the scan started, per phase. */
+static void debug_phase(const char *what, size_t n)
+{
+    if (debug)
+        tm__warn("leak debug: %s at %ld ms (%lu)", what, (clock_ns() - debug_t0) / 1000000, (unsigned long)n);
+}
 
 /* Layout facts of glibc's threads, found once (x86-64 only, where the TCB
  * starts with {tcb, dtv, self} and tcb == self == the struct pthread). */
@@ -419,7 +450,7 @@ static void index_blocks(struct scan *s)
     for (size_t i = 0; i < s->n; i++) {
         const struct blk *b = &s->blk[i];
         uintptr_t end = b->ptr + (b->extent ? b->extent : 1);
-        s->key[i] = b->ptr;
+        s->at[i] = (struct span){b->ptr, b->extent};
         lo = b->ptr < lo ? b->ptr : lo;
         hi = end > hi ? end : hi;
         const struct seg *g = seg_of(s, b->ptr);
@@ -435,11 +466,46 @@ static void index_blocks(struct scan *s)
     s->span = hi > lo ? hi - lo : 0;
 }
 
+static inline size_t page_hash(uintptr_t page, size_t mask);
+
+/* The page hash and the list of blocks longer than a page. */
+static int index_pages(struct scan *s)
+{
+    size_t distinct = 0, nbig = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        distinct += i == 0 || (s->at[i].ptr >> 12) != (s->at[i - 1].ptr >> 12);
+        nbig += s->blk[i].extent > 4096;
+    }
+    s->npages = 16;
+    while (s->npages < 2 * distinct)
+        s->npages *= 2;
+    s->pages = scan_map(s, s->npages * sizeof(*s->pages));
+    s->big = scan_map(s, (nbig + 1) * sizeof(*s->big));
+    if (!s->pages || !s->big)
+        return -ENOMEM;
+    struct pent *e = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        uintptr_t page = s->at[i].ptr >> 12;
+        if (s->blk[i].extent > 4096)
+            s->big[s->nbig++] = (uint32_t)i;
+        if (e && e->page == page + 1) {
+            e->count++;
+            continue;
+        }
+        size_t j = page_hash(page, s->npages - 1);
+        while (s->pages[j].page)
+            j = (j + 1) & (s->npages - 1);
+        e = &s->pages[j];
+        *e = (struct pent){page + 1, (uint32_t)i, 1};
+    }
+    return 0;
+}
+
 static int collect_blocks(struct scan *s)
 {
     size_t cap = tm__live_count() + 1;
     s->blk = scan_map(s, cap * sizeof(*s->blk));
-    s->key = scan_map(s, cap * sizeof(*s->key));
+    s->at = scan_map(s, cap * sizeof(*s->at));
     s->state = scan_map(s, cap);
     struct blk *tmp = tm__map(cap * sizeof(*tmp));
     size_t *count = tm__map(2048 * sizeof(*count));
@@ -488,7 +554,7 @@ static int is_vtable(const struct scan *s, uintptr_t v)
 
 /* Valgrind's default --leak-check-heuristics=all for an interior pointer
  * 'w' into readable block 'b': 1 when it counts as a start pointer. */
-static int heuristic(const struct scan *s, const struct blk *b, uintptr_t w)
+static int heuristic(const struct scan *s, const struct span *b, uintptr_t w)
 {
     const uintptr_t *d = (const uintptr_t *)b->ptr;
     if (w == b->ptr + 3 * WORD) { /* stdstring: length capacity refcount chars */
@@ -511,30 +577,78 @@ static int heuristic(const struct scan *s, const struct blk *b, uintptr_t w)
     return 0;
 }
 
+static inline size_t page_hash(uintptr_t page, size_t mask)
+{
+    return (size_t)((page * 0x9e3779b97f4a7c15ull) >> 17) & mask;
+}
+
+static const struct pent *page_find(const struct scan *s, uintptr_t page)
+{
+    size_t mask = s->npages - 1;
+    for (size_t i = page_hash(page, mask);; i = (i + 1) & mask) {
+        const struct pent *e = &s->pages[i];
+        if (e->page == page + 1)
+            return e;
+        if (!e->page)
+            return NULL;
+    }
+}
+
+/* The last block that starts at or before 'w' and could hold it, or -1:
+ * blocks are sorted and never overlap, so only that one can. A block of at
+ * most a page that holds 'w' starts in w's page or the one before; longer
+ * ones are searched in 'big'. */
+static inline long candidate(const struct scan *s, uintptr_t w)
+{
+    uintptr_t page = w >> 12;
+    const struct pent *e = page_find(s, page);
+    if (e && s->at[e->first].ptr <= w) {
+        size_t lo = e->first, hi = (size_t)e->first + e->count;
+        while (hi - lo > 1) {
+            size_t mid = (lo + hi) / 2;
+            if (s->at[mid].ptr <= w)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        return (long)lo;
+    }
+    if (e && e->first > 0 && s->at[e->first - 1].extent > 4096)
+        return (long)e->first - 1;
+    const struct pent *prev = page_find(s, page - 1);
+    if (prev)
+        return (long)prev->first + prev->count - 1;
+    size_t lo = 0, hi = s->nbig;
+    while (lo < hi) { /* first big block starting after w */
+        size_t mid = (lo + hi) / 2;
+        if (s->at[s->big[mid]].ptr <= w)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? (long)s->big[lo - 1] : -1;
+}
+
 /* Index of the block 'w' points into, or -1. */
 static inline long lookup(const struct scan *s, uintptr_t w)
 {
     if (w - s->lo >= s->span)
         return -1;
-    size_t lo = 0, hi = s->n;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (s->key[mid] <= w)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    const struct blk *b = &s->blk[lo];
+    long i = candidate(s, w);
+    if (i < 0)
+        return -1;
+    const struct span *b = &s->at[i];
     if (w == b->ptr)
-        return (long)lo;
+        return i;
     if (w - b->ptr >= b->extent)
         return -1;
-    if (s->state[lo] & HEADER) { /* the address of the next malloc chunk */
+    /* the address of the next malloc chunk: at or after the last word */
+    if (w + WORD >= b->ptr + b->extent && (s->state[i] & HEADER)) {
         uintptr_t size = ((const uintptr_t *)b->ptr)[-1];
         if (!(size & 2) && w == b->ptr - 2 * WORD + (size & ~(uintptr_t)7))
             return -1;
     }
-    return (long)lo;
+    return i;
 }
 
 static inline void push(struct scan *s, size_t i)
@@ -559,7 +673,7 @@ static void visit(struct scan *s, uintptr_t w, int definite)
     int kind = s->state[i] & KIND_MASK;
     if (kind == REACHABLE)
         return;
-    const struct blk *b = &s->blk[i];
+    const struct span *b = &s->at[i];
     int start = w == b->ptr || ((s->state[i] & READABLE) && heuristic(s, b, w));
     if (debug && debug_at)
         tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s", (unsigned long)debug_at,
@@ -604,7 +718,7 @@ static size_t first_block_after(const struct scan *s, uintptr_t a)
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (s->key[mid] + s->blk[mid].extent <= a)
+        if (s->at[mid].ptr + s->at[mid].extent <= a)
             lo = mid + 1;
         else
             hi = mid;
@@ -616,13 +730,13 @@ static size_t first_block_after(const struct scan *s, uintptr_t a)
 static void scan_piece(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
     for (size_t i = first_block_after(s, lo); lo < hi; i++) {
-        if (i >= s->n || s->key[i] >= hi) {
+        if (i >= s->n || s->at[i].ptr >= hi) {
             scan_root_words(s, lo, hi);
             return;
         }
-        if (s->key[i] > lo)
-            scan_root_words(s, lo, s->key[i]);
-        uintptr_t end = (s->key[i] + s->blk[i].extent + WORD - 1) & ~(WORD - 1);
+        if (s->at[i].ptr > lo)
+            scan_root_words(s, lo, s->at[i].ptr);
+        uintptr_t end = (s->at[i].ptr + s->at[i].extent + WORD - 1) & ~(WORD - 1);
         if (end > lo)
             lo = end;
     }
@@ -704,7 +818,7 @@ static void flood(struct scan *s)
         uint8_t st = s->state[i];
         if (!(st & READABLE))
             continue;
-        const struct blk *b = &s->blk[i];
+        const struct span *b = &s->at[i];
         scan_words(s, b->ptr, b->ptr + b->extent, (st & KIND_MASK) == REACHABLE);
     }
 }
@@ -722,7 +836,7 @@ static void cliques(struct scan *s)
             size_t i = s->work[--s->nwork];
             if (!(s->state[i] & READABLE))
                 continue;
-            const struct blk *b = &s->blk[i];
+            const struct span *b = &s->at[i];
             uintptr_t end = b->ptr + b->extent;
             for (uintptr_t a = b->ptr; a + WORD <= end; a += WORD) {
                 long k = lookup(s, *(const uintptr_t *)a);
@@ -738,7 +852,9 @@ static void cliques(struct scan *s)
 /* Everything between the stopped world and the verdict per block. */
 static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
 {
+    debug_phase("threads stopped", w->n);
     int rc = collect_blocks(s);
+    debug_phase("blocks copied and sorted", s->n);
     if (rc < 0)
         return rc;
     exclude(s, w->threads, w->cap * sizeof(*w->threads));
@@ -753,6 +869,8 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
     if ((rc = parse_maps(s)) < 0)
         return rc;
     index_blocks(s);
+    if ((rc = index_pages(s)) < 0)
+        return rc;
     s->sps[s->nsps++] = own_sp;
     for (size_t i = 0; i < w->n; i++)
         if (w->threads[i].state == TM_THREAD_PARKED)
@@ -760,8 +878,11 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
     scan_mappings(s);
     keep_dead_dtvs(s);
     scan_threads(s, w);
+    debug_phase("roots scanned", s->nseg);
     flood(s);
+    debug_phase("flood done", s->n);
     cliques(s);
+    debug_phase("cliques done", s->n);
     return s->failed ? -ENOMEM : 0;
 }
 
@@ -823,8 +944,10 @@ out_unmap:
 static void release(struct scan *s)
 {
     tm__unmap(s->blk, s->cap * sizeof(*s->blk));
-    tm__unmap(s->key, s->cap * sizeof(*s->key));
+    tm__unmap(s->at, s->cap * sizeof(*s->at));
     tm__unmap(s->state, s->cap);
+    tm__unmap(s->pages, s->npages * sizeof(*s->pages));
+    tm__unmap(s->big, (s->nbig + 1) * sizeof(*s->big));
     tm__unmap(s->work, s->capwork * sizeof(*s->work));
     tm__unmap(s->sps, s->nsps ? s->nsps * sizeof(*s->sps) : 1);
     tm__unmap(s->seg, s->segcap * sizeof(*s->seg));
@@ -860,6 +983,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     exclude_own_modules(s);
     learn_thread_layout();
     debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
+    debug_t0 = debug ? clock_ns() : 0;
     if (debug)
         tm__warn("leak debug: static TLS %lu bytes, tid at +%ld in struct pthread, ours at 0x%lx",
                  (unsigned long)tls_static_size, tid_offset, (unsigned long)pthread_self());
@@ -875,6 +999,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     tm__live_unlock_all();
     if (rc == 0)
         rc = aggregate(s, res);
+    debug_phase("aggregated", res->nstacks);
     release(s);
     tm__lock_release(&scan_lock);
     if (rc < 0 && rc != -EBUSY)

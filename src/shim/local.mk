@@ -59,3 +59,9 @@ tests_progs_leaks_cxx_LDFLAGS = -pthread
 TESTS += tests/integration/leaks_kinds.sh tests/integration/leaks_check.sh \
 	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh
 EXTRA_DIST += tests/integration/leaks_common.sh
+
+# The leak scan's speed on a large heap (bench/leakscan.md). noinst: built
+# with the library; bench/local.mk owns EXTRA_PROGRAMS.
+noinst_PROGRAMS += bench/leakscan
+bench_leakscan_SOURCES = bench/leakscan.c
+bench_leakscan_CFLAGS = -O2 -g -I$(top_srcdir)/include
