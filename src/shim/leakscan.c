@@ -121,6 +121,7 @@ struct scan {
     uint8_t *state;
     uint32_t *work;
     size_t n, cap, nwork, capwork;
+    size_t ptop; /* possible blocks to scan: work[ptop .. capwork) */
     uintptr_t lo, span; /* every block lies in [lo, lo + span) */
     struct seg *seg;
     size_t nseg, segcap;
@@ -651,10 +652,20 @@ static inline long lookup(const struct scan *s, uintptr_t w)
     return i;
 }
 
+/* Work: reachable (and clique) blocks grow up from work[0], possible ones
+ * down from work[capwork]; a block enters each side at most once a pass. */
 static inline void push(struct scan *s, size_t i)
 {
-    if (s->nwork < s->capwork)
+    if (s->nwork < s->ptop)
         s->work[s->nwork++] = (uint32_t)i;
+    else
+        s->failed = 1;
+}
+
+static inline void push_possible(struct scan *s, size_t i)
+{
+    if (s->ptop > s->nwork)
+        s->work[--s->ptop] = (uint32_t)i;
     else
         s->failed = 1;
 }
@@ -683,7 +694,7 @@ static void visit(struct scan *s, uintptr_t w, int definite)
         push(s, (size_t)i);
     } else if (kind == UNREACHED) {
         set_kind(s, (size_t)i, POSSIBLE);
-        push(s, (size_t)i);
+        push_possible(s, (size_t)i);
     }
 }
 
@@ -811,12 +822,22 @@ static void scan_threads(struct scan *s, const struct tm__world *w)
 
 /* --- the flood and the cliques --- */
 
+/* Reachable work first: a possible block that turns reachable meanwhile
+ * is then scanned once, as reachable (the result does not depend on the
+ * order, only the work does). */
 static void flood(struct scan *s)
 {
-    while (s->nwork) {
-        size_t i = s->work[--s->nwork];
+    for (;;) {
+        size_t i;
+        int from_possible = !s->nwork;
+        if (!from_possible)
+            i = s->work[--s->nwork];
+        else if (s->ptop < s->capwork)
+            i = s->work[s->ptop++];
+        else
+            return;
         uint8_t st = s->state[i];
-        if (!(st & READABLE))
+        if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
             continue;
         const struct span *b = &s->at[i];
         scan_words(s, b->ptr, b->ptr + b->extent, (st & KIND_MASK) == REACHABLE);
@@ -860,6 +881,7 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
     exclude(s, w->threads, w->cap * sizeof(*w->threads));
     s->sps = scan_map(s, (w->n + 1) * sizeof(*s->sps));
     s->capwork = 2 * s->n + 16; /* a block is pushed at most twice a pass */
+    s->ptop = s->capwork;
     s->work = scan_map(s, s->capwork * sizeof(*s->work));
     if (s->failed)
         return -ENOMEM;
