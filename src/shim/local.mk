@@ -35,13 +35,13 @@ TESTS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
 tests_unit_check_live_SOURCES = tests/unit/check_live.c
 tests_unit_check_live_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_live_LDADD = $(SHIM_CHECK_LDADD)
-tests_unit_check_stacks_SOURCES = tests/unit/check_stacks.c tests/unit/shim_stubs.c
+tests_unit_check_stacks_SOURCES = tests/unit/check_stacks.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
 tests_unit_check_stacks_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_stacks_LDADD = $(SHIM_CHECK_LDADD)
-tests_unit_check_writer_SOURCES = tests/unit/check_writer.c tests/unit/shim_stubs.c
+tests_unit_check_writer_SOURCES = tests/unit/check_writer.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
 tests_unit_check_writer_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_writer_LDADD = $(SHIM_CHECK_LDADD)
-tests_unit_check_trace_SOURCES = tests/unit/check_trace.c tests/unit/shim_stubs.c
+tests_unit_check_trace_SOURCES = tests/unit/check_trace.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
 tests_unit_check_trace_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_trace_LDADD = $(SHIM_CHECK_LDADD)
 
