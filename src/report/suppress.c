@@ -62,35 +62,44 @@ int tm_lsan_match(const char *templ, const char *str)
     return 1;
 }
 
+/* The classic greedy matcher: on a mismatch only the last '*' is
+ * retried one character further, which gives the same answers as
+ * Valgrind's recursive matcher in O(len(pat) * len(str)) rather than
+ * exponential time. */
 int tm_glob_match(const char *pat, const char *str)
 {
-    for (;;) {
-        switch (*pat) {
-        case '\0':
-            return *str == '\0';
-        case '*':
-            while (pat[1] == '*')
+    const char *star = NULL, *resume = NULL;
+
+    while (*str) {
+        const char *next = pat + 1;
+        int ok;
+
+        if (*pat == '*') {
+            while (*pat == '*')
                 pat++;
-            do {
-                if (tm_glob_match(pat + 1, str))
-                    return 1;
-            } while (*str++);
+            star = pat;
+            resume = str;
+            continue;
+        }
+        if (*pat == '\\') {
+            ok = pat[1] && pat[1] == *str;
+            next = pat + 2;
+        } else {
+            ok = *pat && (*pat == '?' || *pat == *str);
+        }
+        if (ok) {
+            pat = next;
+            str++;
+        } else if (star) {
+            pat = star;
+            str = ++resume;
+        } else {
             return 0;
-        case '?':
-            if (*str++ == '\0')
-                return 0;
-            pat++;
-            break;
-        case '\\':
-            if (*++pat == '\0')
-                return 0;
-            /* fall through */
-        default:
-            if (*pat++ != *str++)
-                return 0;
-            break;
         }
     }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
 }
 
 /* What Valgrind's replacement allocators are called in its stacks. */
@@ -394,7 +403,7 @@ static int parse_lsan(parser *p, char *line)
  * for Memcheck, 0 for other kinds, -EINVAL when it is not TOOL:KIND. */
 static int leak_kind_line(parser *p, const char *line)
 {
-    const char *colon = strrchr(line, ':');
+    const char *colon = strchr(line, ':');
     int memcheck = 0;
 
     if (!colon || colon == line || !colon[1])
@@ -404,7 +413,7 @@ static int leak_kind_line(parser *p, const char *line)
         size_t n = strcspn(t, ",:");
 
         memcheck |= n == 8 && strncmp(t, "Memcheck", 8) == 0;
-        t += n + (t[n] == ',');
+        t += n + 1;     /* past the ',' or the ':' */
     }
     return memcheck && strcmp(colon + 1, "Leak") == 0;
 }

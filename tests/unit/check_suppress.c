@@ -100,6 +100,12 @@ START_TEST(test_suppress_valgrind_glob)
     ck_assert(!tm_glob_match("?", ""));
     ck_assert(tm_glob_match("*/libc.so*", "/usr/lib/libc.so.6"));
     ck_assert(tm_glob_match("a**b", "ab"));
+    ck_assert(!tm_glob_match("ab\\", "ab"));   /* trailing '\' */
+    ck_assert(tm_glob_match("*?", "a"));
+    ck_assert(!tm_glob_match("*?", ""));
+    /* backtracking must not be exponential: this returns at once */
+    ck_assert(!tm_glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*b",
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 END_TEST
 
@@ -240,6 +246,7 @@ START_TEST(test_suppress_mixed_file)
     ck_assert_int_eq(s.v[1].line, 20);
     ck_assert_uint_eq(s.v[1].nframes, 1);
     ck_assert_uint_eq(s.v[1].kinds, TM_LEAK_KINDS_ALL);
+    ck_assert_int_eq(s.v[1].frames[0].type, TM_SUPP_FUN);
     /* the first match wins */
     ck_assert_int_eq(tm_suppressions_match(&s, snap, &snap->stacks[0], DEF),
                      1);
@@ -280,6 +287,19 @@ START_TEST(test_suppress_malformed)
     parse_bad("{\n  n\n  Leak\n  fun:x\n}\n", 3, "expected TOOL:KIND");
     parse_bad("{\n}\n", 2, "expected the suppression's name");
     parse_bad("{\n n\n Memcheck:Leak\n fun:\n}\n", 4, "empty pattern");
+}
+END_TEST
+
+START_TEST(test_suppress_odd_kind_lines)
+{
+    tm_suppressions s;
+
+    /* a second ':' used to hang the tool list scan */
+    parse_ok(&s, "{\n n\n Memcheck:Leak: match-leak-kinds: all\n fun:a\n}\n"
+                 "{\n n\n Helgrind,Memcheck:Leak\n fun:b\n}\n");
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_str_eq(s.v[0].frames[0].pattern, "b");
+    tm_suppressions_free(&s);
 }
 END_TEST
 
@@ -331,6 +351,7 @@ static Suite *suppress_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("malformed");
     tcase_add_test(tc, test_suppress_malformed);
+    tcase_add_test(tc, test_suppress_odd_kind_lines);
     tcase_add_test(tc, test_suppress_too_many_frames);
     tcase_add_test(tc, test_suppress_load_file);
     suite_add_tcase(s, tc);
