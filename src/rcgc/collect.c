@@ -104,11 +104,28 @@ static int visit_decref_gen(void *obj, void *arg)
     if (!obj)
         return 0;
     gchead *h = AS_HEAD(obj);
+    uintptr_t prev = h->prev;
+    if (prev & PREV_COLLECTING) {
+        /* decref_refs, written out: this runs once per reference */
+        if (__builtin_expect((prev >> REFS_SHIFT) == 0, 0)) {
+            decref_refs(h);
+            return 0;
+        }
+        h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
+        return 0;
+    }
+    /* COLLECTING is set only on members of 'young': this is the first
+     * touch, or 'h' is not a member */
     if (!gc_is_tracked(h) || gc_gen(h) > (uintptr_t)arg)
         return 0;
-    if (!gc_is_collecting(h))
+    uintptr_t refs = h->refcnt;
+    if (__builtin_expect(refs == 0, 0)) {
         init_refs(h);
-    decref_refs(h);
+        decref_refs(h);
+        return 0;
+    }
+    /* init_refs and decref_refs in one store */
+    h->prev = (prev & PREV_FLAGS) | PREV_COLLECTING | ((refs - 1) << REFS_SHIFT);
     return 0;
 }
 
@@ -176,9 +193,9 @@ static int visit_reachable(void *obj, void *arg)
  * '*kinds' the KIND_ bits of every object that entered it (a superset of
  * what is left at the end).
  *
- * The tail of 'unreachable' is kept in a local, not read back from the
- * sentinel at each move; the sentinel is brought up to date before a
- * traverse, whose visit_reachable may take members back (the tail too). */
+ * The tail of 'unreachable' is kept in a local, not in the sentinel, which
+ * is brought up to date at the end (and by visit_reachable when it takes
+ * the tail back). */
 static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen,
                                unsigned *kinds)
 {
@@ -188,28 +205,35 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
     gchead *tail = gc_prev(unreachable);
     size_t moved = 0;
     unsigned k = 0;
+    /* an empty 'unreachable' is not "taken back" below */
+    unreachable->next |= NEXT_UNREACHABLE;
     while (h != young) {
         if (gc_get_refs(h)) {
             /* traverse may append to 'young' and take members back from
-             * 'unreachable' (its tail among them): read both afterwards */
-            size_t back = r.taken_back;
-            unreachable->prev = (uintptr_t)tail; /* a sentinel has no flags */
+             * 'unreachable': read 'next' afterwards, and the tail again
+             * when it was taken back (its 'next' lost NEXT_UNREACHABLE;
+             * then visit_reachable stored the new tail in the sentinel) */
             gc_type(h)->traverse(AS_OBJ(h), visit_reachable, &r);
-            if (__builtin_expect(r.taken_back != back, 0))
+            if (__builtin_expect(!(tail->next & NEXT_UNREACHABLE), 0))
                 tail = gc_prev(unreachable);
             h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
             gc_set_gen(h, to_gen);
             prev = h;
+            h = gc_next(h);
         } else {
-            prev->next = h->next;
+            /* the next node from the value loaded here, not read back
+             * from prev->next just stored: a store-to-load round trip per
+             * object would be the loop's critical path */
+            uintptr_t next = h->next;
+            prev->next = next;
             tail->next = NEXT_UNREACHABLE | (uintptr_t)h;
             h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)tail;
             h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
             tail = h;
             moved++;
             k |= kind_of(h);
+            h = (gchead *)(next & ~NEXT_UNREACHABLE);
         }
-        h = gc_next(prev);
     }
     gc_set_prev(unreachable, tail);
     gc_set_prev(young, prev);

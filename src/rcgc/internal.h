@@ -79,14 +79,6 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define PUB_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define PUB_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-/* --- lists (circular, with a sentinel head) --- */
-void tm__gc_list_init(gchead *list);
-int tm__gc_list_empty(const gchead *list);
-void tm__gc_list_append(gchead *node, gchead *list);
-void tm__gc_list_remove(gchead *node);
-void tm__gc_list_move(gchead *node, gchead *list);
-void tm__gc_list_merge(gchead *from, gchead *to);
-size_t tm__gc_list_size(const gchead *list);
 
 /* --- state --- */
 #define NUM_GENERATIONS 3
@@ -183,6 +175,46 @@ static inline unsigned gc_kind(const gchead *h)
     return (h->bits & BITS_KIND) >> BITS_KIND_SHIFT;
 }
 
+/* --- lists (circular, with a sentinel head); the per-node operations
+ * inline, as the collector's passes and every deallocation use them --- */
+static inline void tm__gc_list_init(gchead *list)
+{
+    list->next = (uintptr_t)list;
+    list->prev = (uintptr_t)list;
+}
+
+static inline int tm__gc_list_empty(const gchead *list)
+{
+    return gc_next(list) == list;
+}
+
+static inline void tm__gc_list_append(gchead *node, gchead *list)
+{
+    gchead *last = gc_prev(list);
+    gc_set_prev(node, last);
+    last->next = (uintptr_t)node;
+    node->next = (uintptr_t)list;
+    gc_set_prev(list, node);
+}
+
+static inline void tm__gc_list_remove(gchead *node)
+{
+    gchead *prev = gc_prev(node), *next = gc_next(node);
+    prev->next = (uintptr_t)next;
+    gc_set_prev(next, prev);
+    node->next = 0;
+}
+
+static inline void tm__gc_list_move(gchead *node, gchead *list)
+{
+    gchead *prev = gc_prev(node), *next = gc_next(node);
+    prev->next = (uintptr_t)next;
+    gc_set_prev(next, prev);
+    tm__gc_list_append(node, list);
+}
+
+void tm__gc_list_merge(gchead *from, gchead *to);
+size_t tm__gc_list_size(const gchead *list);
 
 void tm__gc_init(void);
 static inline void gc_ensure_init(void)

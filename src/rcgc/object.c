@@ -21,42 +21,6 @@
 
 struct tm__gc_state tm__gc;
 
-void tm__gc_list_init(gchead *list)
-{
-    list->next = (uintptr_t)list;
-    list->prev = (uintptr_t)list;
-}
-
-int tm__gc_list_empty(const gchead *list)
-{
-    return gc_next(list) == list;
-}
-
-void tm__gc_list_append(gchead *node, gchead *list)
-{
-    gchead *last = gc_prev(list);
-    gc_set_prev(node, last);
-    last->next = (uintptr_t)node;
-    node->next = (uintptr_t)list;
-    gc_set_prev(list, node);
-}
-
-void tm__gc_list_remove(gchead *node)
-{
-    gchead *prev = gc_prev(node), *next = gc_next(node);
-    prev->next = (uintptr_t)next;
-    gc_set_prev(next, prev);
-    node->next = 0;
-}
-
-void tm__gc_list_move(gchead *node, gchead *list)
-{
-    gchead *prev = gc_prev(node), *next = gc_next(node);
-    prev->next = (uintptr_t)next;
-    gc_set_prev(next, prev);
-    tm__gc_list_append(node, list);
-}
-
 /* Appends the whole of 'from' to 'to'; 'from' becomes empty. */
 void tm__gc_list_merge(gchead *from, gchead *to)
 {
