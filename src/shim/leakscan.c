@@ -104,7 +104,7 @@ struct pent {
 
 struct seg {
     uintptr_t lo, hi;
-    uint8_t r, w, x, file, root, anon;
+    uint8_t r, w, x, file, root, anon, heap;
 };
 
 struct range {
@@ -314,6 +314,7 @@ static int parse_maps(struct scan *s)
         g.file = path[0] == '/';
         g.anon = path[0] == '\0';
         g.root = g.r && g.w && root_kind(path, g.lo, g.hi);
+        g.heap = g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (path[0] == '\0' && is_arena_heap(g.lo, g.hi)));
         if (s->nseg < s->segcap)
             s->seg[s->nseg++] = g;
         if (!eol)
@@ -808,6 +809,27 @@ static void keep_dead_dtvs(struct scan *s)
     }
 }
 
+/* The loader's link maps of objects dlopen()ed while the shim was not
+ * tracing (its own libunwind and liblzma) are heap blocks no scan reaches,
+ * yet they link the namespace's list: their l_next/l_prev are the only
+ * start pointers to the program's later dlopen()ed objects. Valgrind sees
+ * them as ordinary reachable blocks; here they are scanned as roots. */
+static void scan_untraced_link_maps(struct scan *s)
+{
+    for (const struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
+        uintptr_t p = (uintptr_t)l;
+        const struct seg *g = seg_of(s, p);
+        if (!g || !g->heap || p % (2 * WORD) || p - g->lo < 2 * WORD)
+            continue;
+        long i = lookup(s, p);
+        if (i >= 0 && s->at[i].ptr == p)
+            continue; /* traced: the flood decides */
+        size_t n = tm__real.malloc_usable_size ? tm__real.malloc_usable_size((void *)p) : 0;
+        if (n && n <= g->hi - p)
+            scan_root(s, p, p + n);
+    }
+}
+
 static void scan_threads(struct scan *s, const struct tm__world *w)
 {
     for (size_t i = 0; i < w->n; i++) {
@@ -898,6 +920,7 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
         if (w->threads[i].state == TM_THREAD_PARKED)
             s->sps[s->nsps++] = w->threads[i].sp;
     scan_mappings(s);
+    scan_untraced_link_maps(s);
     keep_dead_dtvs(s);
     scan_threads(s, w);
     debug_phase("roots scanned", s->nseg);
