@@ -49,6 +49,14 @@ assert_eq "status in the report" 3 "$(json failed.json 's["program"]["status"]')
 status 127 check -- "$WORK/no-such-program"
 status 137 check -- sh -c 'kill -9 $$'
 
+# a process whose exit snapshot has no leak check: no result, no report
+status 2 check -o none.json -- sh -c "TRACEMEM_AT_EXIT=snapshot exec \"$PROG\" leak"
+grep -q "^tracemem: sh: the leak check of process [0-9]* (.*gate_leaks) failed, nothing to gate on$" err ||
+    fail "unchecked process: $(cat err)"
+[ -e none.json ] && fail "a report was written without a leak check"
+status 5 check -o none.json -- sh -c "TRACEMEM_AT_EXIT=snapshot exec \"$PROG\" leak 5"
+[ -e none.json ] && fail "a report was written without a leak check"
+
 # LeakSanitizer and Valgrind suppressions
 printf 'leak:leak_block\nleak:^new_node$\n' > lsan.supp
 status 0 check --suppressions lsan.supp -- "$PROG" leak

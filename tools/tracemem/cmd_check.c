@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -194,19 +195,34 @@ static int checked(const tm_snapshot *s)
     return s->has_leaks && s->leaks_checked;
 }
 
-/* Keeps, for each process, its checked snapshot with the highest
- * sequence number; the others are freed. */
-static void latest_per_process(snaps *s)
+/* The index in s->v[0..n) of the snapshot of 'pid', or n. */
+static size_t find_pid(const snaps *s, size_t n, int64_t pid)
+{
+    size_t j;
+
+    for (j = 0; j < n && s->v[j]->pid != pid; j++)
+        ;
+    return j;
+}
+
+/* Keeps the latest snapshot (highest sequence number) of each process;
+ * the others are freed. A process whose latest snapshot was written at
+ * exit or by tracemem_leak_check() without a leak check (the shim could
+ * not do it and said why) makes the result unusable: returns the number
+ * of such processes after printing a line for each. Snapshots without a
+ * check taken for other reasons (signal, interval) are just skipped. */
+static int latest_per_process(snaps *s, const char *prog)
 {
     size_t n = 0;
+    int failed = 0;
 
     for (size_t i = 0; i < s->n; i++) {
         tm_snapshot *cur = s->v[i];
-        size_t j;
+        size_t j = find_pid(s, n, cur->pid);
+        int check_reason = cur->reason && (strcmp(cur->reason, "exit") == 0 ||
+                                           strcmp(cur->reason, "leak-check") == 0);
 
-        for (j = 0; j < n && s->v[j]->pid != cur->pid; j++)
-            ;
-        if (!checked(cur)) {
+        if (!checked(cur) && !check_reason) {
             tm_snapshot_free(cur);
         } else if (j == n) {
             s->v[n++] = cur;
@@ -218,6 +234,14 @@ static void latest_per_process(snaps *s)
         }
     }
     s->n = n;
+    for (size_t i = 0; i < n; i++)
+        if (!checked(s->v[i])) {
+            fprintf(stderr, "tracemem: %s: the leak check of process %" PRId64
+                    " (%s) failed, nothing to gate on\n", prog, s->v[i]->pid,
+                    s->v[i]->exe ? s->v[i]->exe : "?");
+            failed++;
+        }
+    return failed;
 }
 
 /* Loads and symbolizes every snapshot in 'dir', then removes the files
@@ -275,7 +299,8 @@ static int run_checked(check_args *a, snaps *s)
     status = tm__run_under_shim(a->program, vars, &child);
     if (collect_dir(dir, s) || status < 0)
         return -1;
-    latest_per_process(s);
+    if (latest_per_process(s, a->program[0]) && status == 0)
+        return -1;
     if (s->n == 0 && status == 0) {
         fprintf(stderr, "tracemem: %s: no leak check was written (is it a "
                 "statically linked program?)\n", a->program[0]);
@@ -302,6 +327,16 @@ static int load_files(check_args *a, snaps *s)
         }
     }
     return 0;
+}
+
+/* 1 when there is nothing to judge: no snapshot, or one without a leak
+ * check (the reasons were printed). */
+static int unchecked(const snaps *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!checked(s->v[i]))
+            return 1;
+    return s->n == 0;
 }
 
 /* --- judging and writing --- */
@@ -397,7 +432,8 @@ int cmd_check(int argc, char **argv)
     } else if ((rc = load_files(&a, &s))) {
         goto out;
     }
-    rc = s.n || !status ? judge(&a, &s, status) : 0;
+    /* no report at all rather than one that passes without a check */
+    rc = unchecked(&s) ? TM_EXIT_USAGE : judge(&a, &s, status);
     if (status)
         rc = status;    /* the program's failure is kept */
 out:
