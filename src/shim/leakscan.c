@@ -3,6 +3,8 @@
  *
  * Order of a scan (tm__leak_scan), chosen so that it can never wait for a
  * lock held by a stopped thread:
+ *   0. the snapshot mutex is taken: the shim's snapshot thread, which is
+ *      never stopped, then cannot map or unmap buffers under the scan;
  *   1. the writable segments of the shim and of its private libunwind are
  *      found with dl_iterate_phdr (takes the loader lock: before stopping);
  *   2. all live-table shards are locked: no thread is inside a shard, and a
@@ -1024,6 +1026,9 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     if (!s)
         return -ENOMEM;
     tm__lock_acquire(&scan_lock);
+    /* The snapshot thread is never stopped: hold it off its mmap/munmap of
+     * snapshot buffers while mappings are read. Outermost in shim.h order. */
+    tm__snapshot_lock();
     exclude(s, s, sizeof(*s));
     exclude_own_modules(s);
     learn_thread_layout();
@@ -1042,6 +1047,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
         tm__world_resume(&world);
     }
     tm__live_unlock_all();
+    tm__snapshot_unlock();
     if (rc == 0)
         rc = aggregate(s, res);
     debug_phase("aggregated", res->nstacks);

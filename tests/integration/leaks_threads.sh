@@ -24,6 +24,12 @@ done
 run_shim $WORK/c.%n.json 60 "$P" check >"$WORK/out" 2>/dev/null || fail "check: exit status $?"
 assert_eq "check results" "3 3 3 3 3" "$(sed 's/leak_check //' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
 
+# with the shim's snapshot thread writing every 2 ms meanwhile (it is never
+# stopped: the scan must not read its buffers while it unmaps them)
+(export TRACEMEM_INTERVAL=0.002; run_shim "$WORK/iv.%n.json" 60 "$P" check >"$WORK/out" 2>/dev/null) ||
+    fail "check with interval snapshots: exit status $?"
+assert_eq "check results with interval snapshots" "3 3 3 3 3" "$(sed 's/leak_check //' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
+
 run_shim $WORK/spin.json 60 "$P" spin-blocked 2>"$WORK/err" || fail "spin-blocked: exit status $?"
 assert_eq "spin-blocked: unchecked" false "$(json "$WORK/spin.json" 's["leaks"]["checked"]')"
 assert_eq "spin-blocked: message" 1 "$(grep -c 'could not be stopped and kept running; leaks left unchecked' "$WORK/err")"
