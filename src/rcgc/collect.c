@@ -141,14 +141,15 @@ static size_t update_and_subtract_refs(gchead *young, unsigned generation)
     return n;
 }
 
-/* legacy_del, weak reference (to it, or it is one), finalizer not run yet;
- * from the header alone (no load of the type record) */
-static unsigned kind_of(const gchead *h)
+/* From the OR of the 'bits' and of the 'prev' flags of a set of objects:
+ * some may have a legacy_del, a weak reference (to it, or it is one), or a
+ * finalizer that has not run. Conservative: an object whose finalizer ran
+ * still counts when another has PREV_FINALIZED clear; the passes after
+ * move_unreachable look at each object. */
+static unsigned kinds_of(unsigned bits, uintptr_t prev)
 {
-    unsigned k = gc_kind(h);
-    if (h->prev & PREV_FINALIZED)
-        k &= ~KIND_FINALIZE;
-    if (h->prev & PREV_WEAKREFS)
+    unsigned k = (bits & BITS_KIND) >> BITS_KIND_SHIFT;
+    if (prev & PREV_WEAKREFS)
         k |= KIND_WEAK;
     return k;
 }
@@ -204,7 +205,8 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
     gchead *h = gc_next(young);
     gchead *tail = gc_prev(unreachable);
     size_t moved = 0;
-    unsigned k = 0;
+    unsigned kbits = 0;  /* OR of the headers' bits and flags of what moved */
+    uintptr_t kprev = 0;
     /* an empty 'unreachable' is not "taken back" below */
     unreachable->next |= NEXT_UNREACHABLE;
     while (h != young) {
@@ -224,21 +226,22 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
             /* the next node from the value loaded here, not read back
              * from prev->next just stored: a store-to-load round trip per
              * object would be the loop's critical path */
-            uintptr_t next = h->next;
+            uintptr_t next = h->next, hprev = h->prev;
             prev->next = next;
             tail->next = NEXT_UNREACHABLE | (uintptr_t)h;
-            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)tail;
+            h->prev = (hprev & PREV_FLAGS) | (uintptr_t)tail;
             h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
             tail = h;
             moved++;
-            k |= kind_of(h);
+            kbits |= h->bits;
+            kprev |= hprev;
             h = (gchead *)(next & ~NEXT_UNREACHABLE);
         }
     }
     gc_set_prev(unreachable, tail);
     gc_set_prev(young, prev);
     unreachable->next &= ~NEXT_UNREACHABLE;
-    *kinds = k;
+    *kinds = kinds_of(kbits, kprev);
     return moved - r.taken_back;
 }
 

@@ -204,7 +204,7 @@ void tm__gc_untrack(gchead *h)
 {
     if (!gc_is_tracked(h))
         return;
-    if (gc_gen(h) == GEN_PERMANENT) {
+    if (__builtin_expect(gc_gen(h) == GEN_PERMANENT, 0)) {
         PUB_SET(tm__gc.frozen, tm__gc.frozen - 1);
     }
     tm__gc_list_remove(h);
@@ -254,12 +254,12 @@ static int run_finalizers(gchead *h, const rcgc_type *type)
     return type->legacy_del && call_with_ref(h, type->legacy_del);
 }
 
-/* The body of a deallocation; inlined into its one caller, as it runs for
- * every object a collection frees. The header's KIND_ bits say whether a
- * finalizer may run before the type record is loaded. */
+/* The body of a deallocation; inlined, as it runs for every object a
+ * collection frees. The header's KIND_ bits say whether a finalizer may
+ * run before the type record is loaded. */
 static inline __attribute__((always_inline)) void dealloc_now(gchead *h)
 {
-    if (__builtin_expect(gc_kind(h) & (KIND_FINALIZE | KIND_LEGACY), 0) &&
+    if (__builtin_expect(h->bits & ((KIND_FINALIZE | KIND_LEGACY) << BITS_KIND_SHIFT), 0) &&
         run_finalizers(h, gc_type(h)))
         return;
     typerec *tr = gc_rec(h);
@@ -277,28 +277,34 @@ static inline __attribute__((always_inline)) void dealloc_now(gchead *h)
     PUB_SET(tr->bytes, tr->bytes - bytes);
 }
 
+/* The outermost deallocation runs what nested ones queued. */
+static __attribute__((noinline)) void empty_trash(void)
+{
+    while (tm__gc.trash) {
+        gchead *t = tm__gc.trash;
+        tm__gc.trash = gc_prev(t);
+        t->prev &= PREV_FLAGS;
+        dealloc_now(t);
+    }
+}
+
 /* Frees an object whose refcount reached zero. Nested deallocations deeper
  * than TRASH_LIMIT are queued and run by the outermost call (CPython's
  * trashcan), so a chain of a million objects needs constant stack. */
 void tm__gc_dealloc(gchead *h)
 {
     tm__gc_untrack(h);
-    if (tm__gc.trash_depth >= TRASH_LIMIT) {
+    int depth = tm__gc.trash_depth;
+    if (__builtin_expect(depth >= TRASH_LIMIT, 0)) {
         h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)tm__gc.trash;
         tm__gc.trash = h;
         return;
     }
-    tm__gc.trash_depth++;
-    for (;;) {
-        dealloc_now(h);
-        /* only the outermost call empties the trash list */
-        if (tm__gc.trash_depth > 1 || !tm__gc.trash)
-            break;
-        h = tm__gc.trash;
-        tm__gc.trash = gc_prev(h);
-        h->prev &= PREV_FLAGS;
-    }
-    tm__gc.trash_depth--;
+    tm__gc.trash_depth = depth + 1;
+    dealloc_now(h);
+    if (depth == 0 && tm__gc.trash)
+        empty_trash();
+    tm__gc.trash_depth = depth;
 }
 
 /* --- diagnostics --- */
