@@ -33,10 +33,28 @@
  *  - a stack mapping holding a stopped thread's stack pointer only from
  *    sp - red zone (128 bytes on x86-64, as Valgrind) to its end, which
  *    includes the thread's TLS and struct pthread above the stack;
+ *  - the stack of an exited thread that glibc keeps cached only from its
+ *    static TLS up (its dead frames are below any stack pointer Valgrind
+ *    saw), and the DTV hanging from its TCB counted reachable (glibc's,
+ *    freed by __libc_freeres before Valgrind looks);
  *  - the saved registers of every stopped thread, and for the scanning
  *    thread its frames from tm__leak_scan up, with its callee-saved
- *    registers spilled there by __builtin_unwind_init().
+ *    registers spilled there by __builtin_unwind_init();
+ *  - the loader's link maps that are untraced heap blocks (objects the
+ *    shim dlopen()ed for itself), which link the program's later objects.
  * Device mappings (/dev/..., other than /dev/zero and /dev/shm) are skipped.
+ * A thread that cannot be stopped but sits in a system call has its whole
+ * stack mapping scanned and the call's arguments taken as registers; one
+ * that runs user code leaves the result unchecked (-EBUSY): memory moving
+ * under the scan could turn a kept block into a false definite leak.
+ *
+ * Data: blocks sorted by address (radix sort) in 'at' (address, extent:
+ * the hot pair) and 'blk' (weights, stack); a hash from each 4 KiB page to
+ * the run of blocks starting in it, plus the list of blocks longer than a
+ * page, finds the only block that can hold a word (blocks never overlap);
+ * one state byte per block (kind, readable, chunk header readable); one
+ * work array, reachable work growing up from 0 and possible work down from
+ * the end, a block entering each side at most once per pass.
  *
  * Classification (per Valgrind): a word pointing to the start of a block,
  * or inside it when one of Valgrind's default heuristics (stdstring,
@@ -115,7 +133,7 @@ struct range {
 
 struct scan {
     struct blk *blk;
-    struct span *at; /* blk[i]'s address and extent: what the hot paths read */
+    struct span *at;    /* blk[i]'s address and extent: what the hot paths read */
     struct pent *pages; /* hash: 4 KiB page -> blocks starting in it */
     size_t npages;      /* slots, a power of two */
     uint32_t *big;      /* indices of blocks longer than a page, ascending */
@@ -123,7 +141,7 @@ struct scan {
     uint8_t *state;
     uint32_t *work;
     size_t n, cap, nwork, capwork;
-    size_t ptop; /* possible blocks to scan: work[ptop .. capwork) */
+    size_t ptop;        /* possible blocks to scan: work[ptop .. capwork) */
     uintptr_t lo, span; /* every block lies in [lo, lo + span) */
     struct seg *seg;
     size_t nseg, segcap;
@@ -139,7 +157,7 @@ struct scan {
 };
 
 static tm__lock scan_lock;
-static int debug; /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
+static int debug;          /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
 static uintptr_t debug_at; /* the word being scanned, for the debug lines */
 static long debug_t0;      /* start of the scan, ns */
 
@@ -316,7 +334,8 @@ static int parse_maps(struct scan *s)
         g.file = path[0] == '/';
         g.anon = path[0] == '\0';
         g.root = g.r && g.w && root_kind(path, g.lo, g.hi);
-        g.heap = g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (path[0] == '\0' && is_arena_heap(g.lo, g.hi)));
+        g.heap =
+            g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (path[0] == '\0' && is_arena_heap(g.lo, g.hi)));
         if (s->nseg < s->segcap)
             s->seg[s->nseg++] = g;
         if (!eol)
@@ -353,7 +372,8 @@ static void learn_thread_layout(void)
 #if defined(__x86_64__)
     if (tid_offset >= 0)
         return;
-    void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+    void (*info)(size_t *, size_t *) =
+        (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
     size_t size = 0, align = 0;
     if (info)
         info(&size, &align);
@@ -792,7 +812,9 @@ static void scan_mappings(struct scan *s)
         for (size_t k = 0; k < s->nsps; k++)
             if (s->sps[k] >= g->lo && s->sps[k] < g->hi && s->sps[k] < sp)
                 sp = s->sps[k];
-        uintptr_t lo = sp == UINTPTR_MAX ? dead_stack_start(s, g) : sp - g->lo < RED_ZONE ? g->lo : sp - RED_ZONE;
+        uintptr_t lo = sp == UINTPTR_MAX       ? dead_stack_start(s, g)
+                       : sp - g->lo < RED_ZONE ? g->lo
+                                               : sp - RED_ZONE;
         if (debug)
             tm__warn("leak debug: root mapping 0x%lx-0x%lx scanned from 0x%lx", (unsigned long)g->lo,
                      (unsigned long)g->hi, (unsigned long)lo);
@@ -940,8 +962,10 @@ struct agg {
     uint64_t bytes, blocks;
 };
 
-static const int kind_of[] = {[UNREACHED] = TM_LEAK_DEFINITE, [POSSIBLE] = TM_LEAK_POSSIBLE,
-                              [REACHABLE] = TM_LEAK_REACHABLE, [INDIRECT] = TM_LEAK_INDIRECT};
+static const int kind_of[] = {[UNREACHED] = TM_LEAK_DEFINITE,
+                              [POSSIBLE] = TM_LEAK_POSSIBLE,
+                              [REACHABLE] = TM_LEAK_REACHABLE,
+                              [INDIRECT] = TM_LEAK_INDIRECT};
 
 static struct agg *agg_slot(struct agg *t, size_t mask, uint32_t stack, uint32_t kind)
 {
@@ -981,7 +1005,8 @@ static int aggregate(const struct scan *s, struct tm__leak_result *res)
     }
     for (size_t i = 0; i < slots; i++)
         if (t[i].kind)
-            res->stacks[res->nstacks++] = (struct tm__leak_stack){t[i].stack, t[i].kind - 1, t[i].bytes, t[i].blocks};
+            res->stacks[res->nstacks++] =
+                (struct tm__leak_stack){t[i].stack, t[i].kind - 1, t[i].bytes, t[i].blocks};
     res->checked = 1;
 out_unmap:
     tm__unmap(t, slots * sizeof(*t));

@@ -12,20 +12,20 @@
 #define TM_REGS_MAX 32
 
 enum tm__thread_state {
-    TM_THREAD_SENT,      /* signal sent, not parked (yet) */
-    TM_THREAD_BLOCKING,  /* blocks the signal (for now: a thread being born
-                            or exiting has every signal blocked) */
-    TM_THREAD_PARKED,    /* parked in the handler: sp and regs valid */
-    TM_THREAD_IN_SYSCALL,/* could not be stopped, blocked in a system call:
-                            sp and the call's arguments from /proc */
-    TM_THREAD_RUNNING,   /* could not be stopped and runs: nothing known */
-    TM_THREAD_GONE,      /* exited before it could be signalled */
+    TM_THREAD_SENT,       /* signal sent, not parked (yet) */
+    TM_THREAD_BLOCKING,   /* blocks the signal (for now: a thread being born
+                             or exiting has every signal blocked) */
+    TM_THREAD_PARKED,     /* parked in the handler: sp and regs valid */
+    TM_THREAD_IN_SYSCALL, /* could not be stopped, blocked in a system call:
+                             sp and the call's arguments from /proc */
+    TM_THREAD_RUNNING,    /* could not be stopped and runs: nothing known */
+    TM_THREAD_GONE,       /* exited before it could be signalled */
 };
 
 struct tm__thread {
     pid_t tid;
-    int state;            /* enum tm__thread_state, atomically written by the handler */
-    uintptr_t sp;         /* stack pointer when stopped (0: unknown) */
+    int state;    /* enum tm__thread_state, atomically written by the handler */
+    uintptr_t sp; /* stack pointer when stopped (0: unknown) */
     uintptr_t regs[TM_REGS_MAX];
     int nregs;
 };
@@ -34,8 +34,8 @@ struct tm__thread {
 struct tm__world {
     struct tm__thread *threads; /* tm__map()ed */
     size_t n, cap;
-    int unstoppable;            /* threads not parked (IN_SYSCALL or RUNNING) */
-    int running;                /* of those, threads running user code */
+    int unstoppable; /* threads not parked (IN_SYSCALL or RUNNING) */
+    int running;     /* of those, threads running user code */
     int handler_installed;
 };
 
