@@ -1039,8 +1039,8 @@ static int judge_world(const struct tm__world *w)
         return -EBUSY;
     }
     if (w->unstoppable)
-        tm__warn("leak check: %d thread(s) blocked in a system call could not be stopped (the signal is "
-                 "blocked); their whole stacks were scanned instead",
+        tm__warn("leak check: %d thread(s) in a system call could not be stopped (stop signal blocked or not "
+                 "taken); their whole stacks were scanned instead",
                  w->unstoppable);
     return 0;
 }

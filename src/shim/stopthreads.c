@@ -307,6 +307,24 @@ static int install(void)
     return sigaction(TM_STOP_SIGNAL, &sa, &old_action) < 0 ? -errno : 0;
 }
 
+/* Describes the threads that did not park and counts them. */
+static void count_unstoppable(struct tm__world *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        struct tm__thread *t = &w->threads[i];
+        int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+        if (st != TM_THREAD_SENT && st != TM_THREAD_BLOCKING)
+            continue;
+        if (st == TM_THREAD_SENT)
+            stay_installed = 1; /* our signal may still arrive */
+        describe_unstoppable(t);
+        if (t->state == TM_THREAD_GONE)
+            continue;
+        w->unstoppable++;
+        w->running += t->state == TM_THREAD_RUNNING;
+    }
+}
+
 int tm__world_stop(struct tm__world *w)
 {
     memset(w, 0, sizeof(*w));
@@ -338,19 +356,7 @@ int tm__world_stop(struct tm__world *w)
         if (blocking)
             pause_briefly();
     }
-    for (size_t i = 0; i < w->n; i++) {
-        struct tm__thread *t = &w->threads[i];
-        int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
-        if (st == TM_THREAD_SENT || st == TM_THREAD_BLOCKING) {
-            if (st == TM_THREAD_SENT)
-                stay_installed = 1; /* our signal may arrive later */
-            describe_unstoppable(t);
-            if (t->state == TM_THREAD_GONE)
-                continue;
-            w->unstoppable++;
-            w->running += t->state == TM_THREAD_RUNNING;
-        }
-    }
+    count_unstoppable(w);
     return 0;
 }
 
