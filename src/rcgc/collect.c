@@ -99,6 +99,16 @@ static void subtract_refs(gchead *young)
  * object belongs to 'young' when it is tracked with a generation <= g, so
  * its gc_refs can be set up on first touch, either as a member or as the
  * target of a reference (saves a pass over memory). */
+/* The rare cases of visit_decref_gen: a refcount too small */
+static __attribute__((noinline, cold)) void decref_gen_slow(gchead *h)
+{
+    if (!gc_is_collecting(h))
+        init_refs(h);
+    decref_refs(h);
+}
+
+/* Runs once per reference: the common cases are written out so that they
+ * compile to a leaf function (no register saved, no frame). */
 static int visit_decref_gen(void *obj, void *arg)
 {
     if (!obj)
@@ -106,12 +116,10 @@ static int visit_decref_gen(void *obj, void *arg)
     gchead *h = AS_HEAD(obj);
     uintptr_t prev = h->prev;
     if (prev & PREV_COLLECTING) {
-        /* decref_refs, written out: this runs once per reference */
-        if (__builtin_expect((prev >> REFS_SHIFT) == 0, 0)) {
-            decref_refs(h);
-            return 0;
-        }
-        h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
+        if (__builtin_expect((prev >> REFS_SHIFT) == 0, 0))
+            decref_gen_slow(h);
+        else
+            h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
         return 0;
     }
     /* COLLECTING is set only on members of 'young': this is the first
@@ -119,13 +127,10 @@ static int visit_decref_gen(void *obj, void *arg)
     if (!gc_is_tracked(h) || gc_gen(h) > (uintptr_t)arg)
         return 0;
     uintptr_t refs = h->refcnt;
-    if (__builtin_expect(refs == 0, 0)) {
-        init_refs(h);
-        decref_refs(h);
-        return 0;
-    }
-    /* init_refs and decref_refs in one store */
-    h->prev = (prev & PREV_FLAGS) | PREV_COLLECTING | ((refs - 1) << REFS_SHIFT);
+    if (__builtin_expect(refs == 0, 0))
+        decref_gen_slow(h);
+    else /* init_refs and decref_refs in one store */
+        h->prev = (prev & PREV_FLAGS) | PREV_COLLECTING | ((refs - 1) << REFS_SHIFT);
     return 0;
 }
 
@@ -161,30 +166,34 @@ typedef struct reach {
     size_t taken_back;
 } reach;
 
+/* 'h' was moved to 'unreachable' too early: take it back to 'young'. */
+static __attribute__((noinline)) void take_back(gchead *h, reach *r)
+{
+    gchead *young = r->young;
+    gchead *prev = gc_prev(h);
+    gchead *next = gc_next(h);
+    prev->next = h->next;
+    gc_set_prev(next, prev);
+    gchead *last = gc_prev(young);
+    last->next = (uintptr_t)h;
+    h->next = (uintptr_t)young;
+    gc_set_prev(young, h);
+    gc_set_refs(h, 1);
+    r->taken_back++;
+}
+
 static int visit_reachable(void *obj, void *arg)
 {
-    reach *r = arg;
     if (!obj)
         return 0;
     gchead *h = AS_HEAD(obj);
-    if (!gc_is_collecting(h))
+    uintptr_t prev = h->prev;
+    if (!(prev & PREV_COLLECTING))
         return 0;
-    if (h->next & NEXT_UNREACHABLE) {
-        /* moved to 'unreachable' too early: take it back to 'young' */
-        gchead *young = r->young;
-        gchead *prev = gc_prev(h);
-        gchead *next = gc_next(h);
-        prev->next = h->next;
-        gc_set_prev(next, prev);
-        gchead *last = gc_prev(young);
-        last->next = (uintptr_t)h;
-        h->next = (uintptr_t)young;
-        gc_set_prev(young, h);
-        gc_set_refs(h, 1);
-        r->taken_back++;
-    } else if (gc_get_refs(h) == 0) {
-        gc_set_refs(h, 1);
-    }
+    if (__builtin_expect(h->next & NEXT_UNREACHABLE, 0))
+        take_back(h, arg);
+    else if ((prev >> REFS_SHIFT) == 0)
+        h->prev = prev | ((uintptr_t)1 << REFS_SHIFT); /* gc_set_refs(h, 1) */
     return 0;
 }
 
