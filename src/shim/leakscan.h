@@ -20,6 +20,7 @@ enum tm__thread_state {
                              sp and the call's arguments from /proc */
     TM_THREAD_RUNNING,    /* could not be stopped and runs: nothing known */
     TM_THREAD_GONE,       /* exited before it could be signalled */
+    TM_THREAD_TRACED,     /* attached by the tracer (stopthreads.c only) */
 };
 
 struct tm__thread {
@@ -28,6 +29,7 @@ struct tm__thread {
     uintptr_t sp; /* stack pointer when stopped (0: unknown) */
     uintptr_t regs[TM_REGS_MAX];
     int nregs;
+    int pending; /* signal a traced thread was stopped with, re-injected */
 };
 
 /* The program's threads other than the caller (and the shim's helper). */
@@ -37,6 +39,7 @@ struct tm__world {
     int unstoppable; /* threads not parked (IN_SYSCALL or RUNNING) */
     int running;     /* of those, threads running user code */
     int handler_installed;
+    int traced; /* stopped by the ptrace tracer */
 };
 
 /* Parks every other thread of the process in a signal handler (at most

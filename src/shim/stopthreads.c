@@ -2,14 +2,21 @@
  *
  * A leak scan reads every thread's registers and stack; a thread that runs
  * meanwhile can move the only pointer to a block from a place not yet read
- * to one already read and make the scan report a false leak. So, like
- * LeakSanitizer's StopTheWorld but with a signal instead of ptrace (which
- * needs a tracer task, fails under gdb/strace and in many containers), every
- * other thread is sent TM_STOP_SIGNAL, whose handler copies the interrupted
- * context's general registers and stack pointer into the thread's slot and
- * then waits on a futex until the scan is over.
+ * to one already read and make the scan report a false leak. Two ways:
  *
- * Invariants and choices:
+ *  - ptrace, LeakSanitizer's StopTheWorld (the default): a tracer task
+ *    attaches to every thread and reads its registers. It stops threads
+ *    whatever their signal mask, and the kernel restarts the system call a
+ *    thread was in, so sleeping threads see no EINTR.
+ *  - a signal (the fallback when ptrace is refused: gdb or strace attached,
+ *    seccomp, a non-dumpable process; or TRACEMEM_LEAK_STOP=signal): every
+ *    other thread is sent TM_STOP_SIGNAL, whose handler copies the
+ *    interrupted context's registers and stack pointer into the thread's
+ *    slot and waits on a futex until the scan is over. A thread in
+ *    nanosleep/poll/epoll_wait then returns EINTR early, as with any
+ *    signal, and a thread blocking the signal cannot be stopped.
+ *
+ * Invariants and choices of the signal way:
  *  - The handler is installed only while a scan runs and the previous action
  *    is restored after it, except when a signal we sent may still be pending
  *    (a thread that did not take it within the timeout): then our handler
@@ -38,10 +45,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <elf.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -123,17 +137,25 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
         chain(sig, si, ctx);
 }
 
+/* open/read/close without libc's wrappers: they are cancellation points,
+ * which touch the calling thread's struct pthread, and the tracer task
+ * shares the scanning thread's. */
+static int sys_open(const char *path, int flags)
+{
+    return (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | flags);
+}
+
 /* Reads a small /proc file into 'buf'; returns its length or -1. */
 static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = sys_open(path, 0);
     if (fd < 0)
         return -1;
     size_t len = 0;
-    ssize_t n;
-    while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+    long n;
+    while (len + 1 < cap && (n = syscall(SYS_read, fd, buf + len, cap - 1 - len)) > 0)
         len += (size_t)n;
-    close(fd);
+    syscall(SYS_close, fd);
     buf[len] = '\0';
     return (ssize_t)len;
 }
@@ -216,12 +238,14 @@ static int known(const struct tm__world *w, pid_t tid)
 
 /* Lists /proc/self/task; with 'w' NULL only counts. Returns the number of
  * threads added (or counted), or -errno. */
-static long list_threads(struct tm__world *w)
+static long list_threads(struct tm__world *w, pid_t pid, pid_t self)
 {
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char path[64];
+    tm__snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    int fd = sys_open(path, O_DIRECTORY);
     if (fd < 0)
         return -errno;
-    pid_t self = (pid_t)syscall(SYS_gettid), helper = atomic_load(&tm__helper_tid);
+    pid_t helper = atomic_load(&tm__helper_tid);
     char buf[4096];
     long added = 0, n;
     while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
@@ -244,7 +268,7 @@ static long list_threads(struct tm__world *w)
             }
         }
     }
-    close(fd);
+    syscall(SYS_close, fd);
     return n < 0 ? -EIO : added;
 }
 
@@ -325,29 +349,184 @@ static void count_unstoppable(struct tm__world *w)
     }
 }
 
-int tm__world_stop(struct tm__world *w)
+/* --- ptrace: a tracer task attaches to every thread (LSan's way) ---
+ * The tracer is a clone() sharing our memory, files and TLS pointer (so it
+ * calls nothing of libc but system call wrappers); it PTRACE_SEIZEs and
+ * PTRACE_INTERRUPTs each thread, reads its registers, reports, waits to be
+ * told to let go, detaches (re-injecting a signal that a thread was
+ * stopped with) and exits. A stopped thread's interrupted system call is
+ * restarted by the kernel, unlike after a signal handler (nanosleep, poll
+ * ...), so the program sees no EINTR. Any refusal (gdb attached, seccomp,
+ * not dumpable, Yama) makes the caller fall back to the signal. */
+
+enum { TRACER_WAIT, TRACER_GO, TRACER_STOPPED, TRACER_FAILED, TRACER_RELEASE };
+
+struct tracer {
+    struct tm__world *w;
+    pid_t pid, self;  /* the process, the scanning thread */
+    atomic_int phase; /* TRACER_* */
+};
+
+static void futex_wait_ne(atomic_int *word, int value_seen, long ns)
 {
-    memset(w, 0, sizeof(*w));
-    long count = list_threads(NULL);
-    if (count < 0)
-        return (int)count;
-    w->cap = (size_t)count * 2 + 64;
-    w->threads = tm__map(w->cap * sizeof(*w->threads));
-    if (!w->threads)
-        return -ENOMEM;
-    int rc = install();
-    if (rc < 0) {
-        tm__unmap(w->threads, w->cap * sizeof(*w->threads));
-        memset(w, 0, sizeof(*w));
-        return rc;
+    struct timespec t = {ns / 1000000000L, ns % 1000000000L};
+    syscall(SYS_futex, word, FUTEX_WAIT, value_seen, &t, NULL, 0);
+}
+
+static void set_phase(struct tracer *tr, int phase)
+{
+    atomic_store(&tr->phase, phase);
+    syscall(SYS_futex, &tr->phase, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+}
+
+static void read_regs(struct tm__thread *t)
+{
+    struct user_regs_struct regs;
+    struct iovec io = {&regs, sizeof(regs)};
+    if (syscall(SYS_ptrace, PTRACE_GETREGSET, t->tid, (void *)NT_PRSTATUS, &io) < 0)
+        return; /* sp 0: the whole stack mapping is scanned */
+    size_t n = io.iov_len / sizeof(uintptr_t);
+    n = n < TM_REGS_MAX ? n : TM_REGS_MAX;
+    memcpy(t->regs, &regs, n * sizeof(uintptr_t));
+    t->nregs = (int)n;
+#if defined(__x86_64__)
+    t->sp = (uintptr_t)regs.rsp;
+#elif defined(__aarch64__)
+    t->sp = (uintptr_t)regs.sp;
+#endif
+}
+
+/* Attaches to and stops one thread; -EPERM when ptrace is refused. */
+static int seize(struct tm__thread *t)
+{
+    if (syscall(SYS_ptrace, PTRACE_SEIZE, t->tid, NULL, NULL) < 0) {
+        t->state = TM_THREAD_GONE;
+        return errno == ESRCH ? 0 : -EPERM;
     }
+    syscall(SYS_ptrace, PTRACE_INTERRUPT, t->tid, NULL, NULL);
+    int status;
+    if (syscall(SYS_wait4, t->tid, &status, __WALL, NULL) < 0 || !WIFSTOPPED(status)) {
+        t->state = TM_THREAD_GONE;
+        return 0;
+    }
+    /* Stopped by our interrupt, or at a signal: that one goes back on detach. */
+    t->nregs = 0;
+    if ((status >> 16) != PTRACE_EVENT_STOP && WSTOPSIG(status) != SIGTRAP)
+        t->pending = WSTOPSIG(status);
+    read_regs(t);
+    t->state = TM_THREAD_TRACED;
+    return 0;
+}
+
+static void detach_all(struct tm__world *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->threads[i].state == TM_THREAD_TRACED)
+            syscall(SYS_ptrace, PTRACE_DETACH, w->threads[i].tid, NULL, (void *)(long)w->threads[i].pending);
+}
+
+static int tracer_main(void *arg)
+{
+    struct tracer *tr = arg;
+    struct tm__world *w = tr->w;
+    while (atomic_load(&tr->phase) == TRACER_WAIT)
+        futex_wait_ne(&tr->phase, TRACER_WAIT, 100000000L);
+    size_t first = 0;
+    int rc = 0;
+    while (rc == 0 && list_threads(w, tr->pid, tr->self) > 0) {
+        for (; first < w->n && rc == 0; first++)
+            rc = seize(&w->threads[first]);
+    }
+    if (rc < 0) {
+        detach_all(w);
+        set_phase(tr, TRACER_FAILED);
+        return 0;
+    }
+    for (size_t i = 0; i < w->n; i++)
+        if (w->threads[i].state == TM_THREAD_TRACED)
+            w->threads[i].state = TM_THREAD_PARKED;
+    set_phase(tr, TRACER_STOPPED);
+    while (atomic_load(&tr->phase) != TRACER_RELEASE)
+        futex_wait_ne(&tr->phase, TRACER_STOPPED, 1000000000L);
+    for (size_t i = 0; i < w->n; i++)
+        if (w->threads[i].state == TM_THREAD_PARKED)
+            w->threads[i].state = TM_THREAD_TRACED;
+    detach_all(w);
+    return 0;
+}
+
+#define TRACER_STACK (64 * 1024)
+static struct tracer tracer;
+static pid_t tracer_pid;
+static void *tracer_stack;
+
+static void reap_tracer(void)
+{
+    int status;
+    while (syscall(SYS_wait4, tracer_pid, &status, __WALL, NULL) < 0 && errno == EINTR)
+        ;
+    tm__unmap(tracer_stack, TRACER_STACK);
+    tracer_pid = 0;
+}
+
+/* 1 when Yama's ptrace_scope 1 lets only declared tracers attach. */
+static int yama_restricted(void)
+{
+    char buf[16];
+    return read_small("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof(buf)) > 0 && buf[0] == '1';
+}
+
+/* 0 with every listed thread stopped by the tracer, or -errno. */
+static int ptrace_stop(struct tm__world *w, pid_t pid, pid_t self)
+{
+    tracer_stack = tm__map(TRACER_STACK);
+    if (!tracer_stack)
+        return -ENOMEM;
+    tracer = (struct tracer){.w = w, .pid = pid, .self = self};
+    atomic_store(&tracer.phase, TRACER_WAIT);
+    tracer_pid = clone(tracer_main, (char *)tracer_stack + TRACER_STACK - 64,
+                       CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED, &tracer);
+    if (tracer_pid < 0) {
+        tm__unmap(tracer_stack, TRACER_STACK);
+        return -EAGAIN;
+    }
+    int yama = yama_restricted();
+    if (yama)
+        prctl(PR_SET_PTRACER, tracer_pid, 0, 0, 0);
+    set_phase(&tracer, TRACER_GO);
+    long deadline = now_ns() + WAIT_NS;
+    int phase;
+    while ((phase = atomic_load(&tracer.phase)) == TRACER_GO && now_ns() < deadline)
+        futex_wait_ne(&tracer.phase, TRACER_GO, 10000000L);
+    if (yama) /* the tracer is attached now; the program's own setting is not known */
+        prctl(PR_SET_PTRACER, 0, 0, 0, 0);
+    if (phase == TRACER_STOPPED)
+        return 0;
+    set_phase(&tracer, TRACER_RELEASE); /* failed or late: let everything go */
+    reap_tracer();
+    return -EPERM;
+}
+
+static int stop_mode_signal(void)
+{
+    const char *v = getenv("TRACEMEM_LEAK_STOP");
+    return v && strcmp(v, "signal") == 0;
+}
+
+/* --- stopping and resuming --- */
+
+static int signal_stop(struct tm__world *w, pid_t pid, pid_t self)
+{
+    int rc = install();
+    if (rc < 0)
+        return rc;
     w->handler_installed = 1;
     atomic_store(&parking, 1);
     atomic_store(&cur, w);
     long deadline = now_ns() + WAIT_NS, patience = now_ns() + BLOCKED_NS;
     size_t first = 0;
     for (;;) {
-        long added = list_threads(w);
+        long added = list_threads(w, pid, self);
         int blocking = signal_threads(w, first);
         first = w->n;
         wait_parked(w, deadline);
@@ -360,10 +539,48 @@ int tm__world_stop(struct tm__world *w)
     return 0;
 }
 
+int tm__world_stop(struct tm__world *w)
+{
+    memset(w, 0, sizeof(*w));
+    pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
+    long count = list_threads(NULL, pid, self);
+    if (count < 0)
+        return (int)count;
+    w->cap = (size_t)count * 2 + 64;
+    w->threads = tm__map(w->cap * sizeof(*w->threads));
+    if (!w->threads)
+        return -ENOMEM;
+    if (count == 0)
+        return 0;
+    if (!stop_mode_signal() && ptrace_stop(w, pid, self) == 0) {
+        w->traced = 1;
+        return 0;
+    }
+    w->n = 0; /* start over with the signal */
+    int rc = signal_stop(w, pid, self);
+    if (rc < 0) {
+        tm__unmap(w->threads, w->cap * sizeof(*w->threads));
+        memset(w, 0, sizeof(*w));
+    }
+    return rc;
+}
+
 void tm__world_resume(struct tm__world *w)
 {
     if (!w->threads)
         return;
+    if (w->traced) {
+        set_phase(&tracer, TRACER_RELEASE);
+        reap_tracer();
+        tm__unmap(w->threads, w->cap * sizeof(*w->threads));
+        memset(w, 0, sizeof(*w));
+        return;
+    }
+    if (!w->handler_installed) {
+        tm__unmap(w->threads, w->cap * sizeof(*w->threads));
+        memset(w, 0, sizeof(*w));
+        return;
+    }
     atomic_store(&parking, 0);
     syscall(SYS_futex, &parking, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
     long deadline = now_ns() + WAIT_NS;

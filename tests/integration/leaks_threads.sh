@@ -9,34 +9,53 @@
 P=$PROGS/leaks_threads
 [ -x "$P" ] || fail "missing $P"
 
-for round in 1 2 3; do
-    out=$WORK/exit$round.json
-    run_shim $out 60 "$P" exit 2>"$WORK/err" || fail "exit status $?"
-    assert_eq "checked" true "$(json "$out" 's["leaks"]["checked"]')"
-    assert_eq "definite, indirect" "2 1" "$(first_two "$(leak_counts "$out")")"
-    assert_eq "definite bytes" 165 "$(leak_bytes "$out" definite)"
-    assert_eq "indirect bytes" 88 "$(leak_bytes "$out" indirect)"
-    # the 1000-byte block each of the five threads keeps on its stack
-    assert_eq "kept by threads" 5 "$(json "$out" 'sum(x["blocks"] for x in s["leaks"]["stacks"] if x["kind"] == "reachable" and x["bytes"] == 1000 * x["blocks"])')"
-    assert_eq "message" 1 "$(grep -c 'could not be stopped' "$WORK/err")"
+# Both ways of stopping threads: ptrace (default; threads with signals
+# blocked stop too) and the signal fallback (TRACEMEM_LEAK_STOP=signal).
+for stop in ptrace signal; do
+    export TRACEMEM_LEAK_STOP=$stop
+    for round in 1 2 3; do
+        out=$WORK/$stop$round.json
+        run_shim $out 60 "$P" exit 2>"$WORK/err" || fail "$stop: exit status $?"
+        assert_eq "$stop: checked" true "$(json "$out" 's["leaks"]["checked"]')"
+        assert_eq "$stop: definite, indirect" "2 1" "$(first_two "$(leak_counts "$out")")"
+        assert_eq "$stop: definite bytes" 165 "$(leak_bytes "$out" definite)"
+        assert_eq "$stop: indirect bytes" 88 "$(leak_bytes "$out" indirect)"
+        # the 1000-byte block each of the five threads keeps on its stack
+        assert_eq "$stop: kept by threads" 5 "$(json "$out" 'sum(x["blocks"] for x in s["leaks"]["stacks"] if x["kind"] == "reachable" and x["bytes"] == 1000 * x["blocks"])')"
+        # with the signal, the reader (all signals blocked, in read()) is scanned whole
+        want=0
+        [ $stop = signal ] && want=1
+        assert_eq "$stop: message" $want "$(grep -c 'could not be stopped' "$WORK/err")"
+    done
+
+    run_shim $WORK/c.%n.json 60 "$P" check >"$WORK/out" 2>/dev/null || fail "$stop check: exit status $?"
+    assert_eq "$stop: check results" "3 3 3 3 3" "$(sed 's/leak_check //' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
+
+    # with the shim's snapshot thread writing every 2 ms meanwhile (it is never
+    # stopped: the scan must not read its buffers while it unmaps them)
+    (export TRACEMEM_INTERVAL=0.002; run_shim "$WORK/iv.%n.json" 60 "$P" check >"$WORK/out" 2>/dev/null) ||
+        fail "$stop: check with interval snapshots: exit status $?"
+    assert_eq "$stop: check results with interval snapshots" "3 3 3 3 3" "$(sed 's/leak_check //' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
+
+    run_shim $WORK/spin.json 60 "$P" spin-blocked 2>"$WORK/err" || fail "$stop: spin-blocked: exit status $?"
+    if [ $stop = signal ]; then
+        assert_eq "spin-blocked: unchecked" false "$(json "$WORK/spin.json" 's["leaks"]["checked"]')"
+        assert_eq "spin-blocked: message" 1 "$(grep -c 'could not be stopped and kept running; leaks left unchecked' "$WORK/err")"
+    else
+        assert_eq "spin-blocked: checked" true "$(json "$WORK/spin.json" 's["leaks"]["checked"]')"
+        assert_eq "spin-blocked: definite, indirect" "2 1" "$(first_two "$(leak_counts "$WORK/spin.json")")"
+    fi
 done
 
-run_shim $WORK/c.%n.json 60 "$P" check >"$WORK/out" 2>/dev/null || fail "check: exit status $?"
-assert_eq "check results" "3 3 3 3 3" "$(sed 's/leak_check //' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
-
-# with the shim's snapshot thread writing every 2 ms meanwhile (it is never
-# stopped: the scan must not read its buffers while it unmaps them)
-(export TRACEMEM_INTERVAL=0.002; run_shim "$WORK/iv.%n.json" 60 "$P" check >"$WORK/out" 2>/dev/null) ||
-    fail "check with interval snapshots: exit status $?"
-assert_eq "check results with interval snapshots" "3 3 3 3 3" "$(sed 's/leak_check //' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
-
-run_shim $WORK/spin.json 60 "$P" spin-blocked 2>"$WORK/err" || fail "spin-blocked: exit status $?"
-assert_eq "spin-blocked: unchecked" false "$(json "$WORK/spin.json" 's["leaks"]["checked"]')"
-assert_eq "spin-blocked: message" 1 "$(grep -c 'could not be stopped and kept running; leaks left unchecked' "$WORK/err")"
+# ptrace restarts an interrupted nanosleep; a signal handler cannot
+export TRACEMEM_LEAK_STOP=ptrace
+run_shim "$WORK/e.%n.json" 60 "$P" eintr >"$WORK/out" 2>/dev/null || fail "eintr: exit status $?"
+assert_eq "ptrace: sleeping thread not woken" "eintr 0" "$(cat "$WORK/out")"
+unset TRACEMEM_LEAK_STOP
 
 if have_valgrind; then
     vg=$(vg_counts "$P" exit)
-    note "valgrind: $vg; tracemem: $(leak_counts "$WORK/exit1.json")"
-    assert_eq "valgrind agrees (definite, indirect)" "$(first_two "$vg")" "$(first_two "$(leak_counts "$WORK/exit1.json")")"
+    note "valgrind: $vg; tracemem: $(leak_counts "$WORK/ptrace1.json")"
+    assert_eq "valgrind agrees (definite, indirect)" "$(first_two "$vg")" "$(first_two "$(leak_counts "$WORK/ptrace1.json")")"
 fi
 exit 0

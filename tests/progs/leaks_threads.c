@@ -10,7 +10,9 @@
  *
  * argv[1] "spin-blocked": one more thread blocks every signal and spins in
  * user code; it cannot be stopped, so the result must be left unchecked.
- * argv[1] "check": tracemem_leak_check() five times while everything runs. */
+ * argv[1] "check": tracemem_leak_check() five times while everything runs.
+ * argv[1] "eintr": only checks that a thread sleeping in nanosleep() across
+ * a tracemem_leak_check() is not woken early: prints "eintr N". */
 /* The known answers assume every pointer lives where the source puts it,
  * whatever CFLAGS the build passes after ours. */
 #pragma GCC optimize("O0")
@@ -133,9 +135,33 @@ static __attribute__((noinline)) void scrub(void)
     memset((char *)buf, 0, sizeof(buf));
 }
 
+static int interrupted;
+
+static void *napper(void *arg)
+{
+    (void)arg;
+    struct timespec t = {0, 400000000};
+    interrupted = nanosleep(&t, NULL) != 0;
+    return NULL;
+}
+
+static int eintr(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, napper, NULL);
+    struct timespec pause_ = {0, 100000000};
+    nanosleep(&pause_, NULL);
+    tracemem_leak_check(NULL);
+    pthread_join(t, NULL);
+    printf("eintr %d\n", interrupted);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "exit";
+    if (strcmp(mode, "eintr") == 0)
+        return eintr();
     void *(*fns[])(void *) = {sleeper, spinner, reader, churner, spawner, blocked_spinner};
     int n = strcmp(mode, "spin-blocked") == 0 ? 6 : 5;
     if (pipe(pipefd) < 0)
