@@ -239,8 +239,60 @@ static int is_function(Dwarf_Die *die)
     return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_entry_point;
 }
 
+/* Removes "." and "dir/.." components of the absolute path 'p' in place,
+ * without touching the file system. */
+static void normalize_path(char *p)
+{
+    char *out = p, *in = p;
+
+    while (*in) {
+        while (*in == '/')
+            in++;
+        char *end = strchr(in, '/');
+        size_t n = end ? (size_t)(end - in) : strlen(in);
+        if (n == 1 && in[0] == '.') {
+            /* skip */
+        } else if (n == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > p && *--out != '/')
+                ;
+        } else if (n) {
+            *out++ = '/';
+            memmove(out, in, n);
+            out += n;
+        }
+        in += n;
+    }
+    if (out == p)
+        *out++ = '/';
+    *out = '\0';
+}
+
+/* 'file' made absolute: line tables name files relative to the unit's
+ * DW_AT_comp_dir when the compiler was given a relative path (a build with
+ * a relative srcdir, Debian's packages). New string, or NULL. */
+static char *absolute_file(Dwarf_Die *cudie, const char *file)
+{
+    Dwarf_Attribute attr;
+    const char *dir = NULL;
+    char *path;
+
+    if (!file)
+        return NULL;
+    if (file[0] != '/' && cudie)
+        dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
+    if (file[0] != '/' && (!dir || dir[0] != '/'))
+        return strdup(file);
+    if (file[0] == '/')
+        path = strdup(file);
+    else if (asprintf(&path, "%s/%s", dir, file) < 0)
+        path = NULL;
+    if (path)
+        normalize_path(path);
+    return path;
+}
+
 /* The call site file:line of the inlined scope 'die'. */
-static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file, int *line)
+static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, char **file, int *line)
 {
     Dwarf_Attribute attr;
     Dwarf_Word v;
@@ -251,7 +303,7 @@ static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, const char **file, int *
     *line = 0;
     if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &v) == 0 &&
         dwarf_getsrcfiles(cudie, &files, &nfiles) == 0 && v < nfiles)
-        *file = dwarf_filesrc(files, v, NULL, NULL);
+        *file = absolute_file(cudie, dwarf_filesrc(files, v, NULL, NULL));
     if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &v) == 0)
         *line = (int)v;
 }
@@ -291,8 +343,7 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame, char **fn)
         return;
     *fn = die_name(&scopes[0]);
     for (int i = 0; i < n && dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;) {
-        const char *file;
-        char *name;
+        char *file, *name;
         int line, j = i + 1;
 
         while (j < n && !is_function(&scopes[j]))
@@ -305,6 +356,7 @@ static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame, char **fn)
         name = die_name(&scopes[j]);
         json_array_append_new(inl, location(name, file, line));
         free(name);
+        free(file);
         i = j;
     }
     if (inl)
@@ -317,8 +369,7 @@ static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
 {
     GElf_Addr pc = offset ? offset - 1 : 0; /* inside the call insn */
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, pc);
-    const char *file = NULL;
-    char *fn = NULL;
+    char *file = NULL, *fn = NULL;
     int line = 0;
 
     add_scopes(ms->mod, pc, frame, &fn);
@@ -328,14 +379,18 @@ static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
 
         fn = readable_name(dwfl_module_addrinfo(ms->mod, pc, &off, &sym, NULL, NULL, NULL));
     }
-    if (l)
-        file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    if (l) {
+        Dwarf_Addr bias;
+        file = absolute_file(dwfl_module_addrdie(ms->mod, pc, &bias),
+                             dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL));
+    }
     set_str(frame, "function", fn);
     free(fn);
     if (file && line > 0) {
         set_str(frame, "file", file);
         json_object_set_new(frame, "line", json_integer(line));
     }
+    free(file);
 }
 
 int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
