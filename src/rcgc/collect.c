@@ -95,10 +95,6 @@ static void subtract_refs(gchead *young)
         gc_type(h)->traverse(AS_OBJ(h), visit_decref, NULL);
 }
 
-/* The main collection's update_refs and subtract_refs in one pass: an
- * object belongs to 'young' when it is tracked with a generation <= g, so
- * its gc_refs can be set up on first touch, either as a member or as the
- * target of a reference (saves a pass over memory). */
 /* The rare cases of visit_decref_gen: a refcount too small */
 static __attribute__((noinline, cold)) void decref_gen_slow(gchead *h)
 {
@@ -107,8 +103,12 @@ static __attribute__((noinline, cold)) void decref_gen_slow(gchead *h)
     decref_refs(h);
 }
 
-/* Runs once per reference: the common cases are written out so that they
- * compile to a leaf function (no register saved, no frame). */
+/* The main collection's update_refs and subtract_refs in one pass: an
+ * object belongs to 'young' when it is tracked with a generation <= g, so
+ * its gc_refs can be set up on first touch, either as a member or as the
+ * target of a reference (saves a pass over memory). Runs once per
+ * reference: the common cases are written out so that they compile to a
+ * leaf function (no register saved, no frame). */
 static int visit_decref_gen(void *obj, void *arg)
 {
     if (!obj)
@@ -146,17 +146,17 @@ static size_t update_and_subtract_refs(gchead *young, unsigned generation)
     return n;
 }
 
-/* From the OR of the 'bits' and of the 'prev' flags of a set of objects:
- * some may have a legacy_del, a weak reference (to it, or it is one), or a
- * finalizer that has not run. Conservative: an object whose finalizer ran
- * still counts when another has PREV_FINALIZED clear; the passes after
- * move_unreachable look at each object. */
-static unsigned kinds_of(unsigned bits, uintptr_t prev)
+/* From the OR of the 'prev' flags and the BITS_KIND bits of a set of
+ * objects: some may have a legacy_del, a weak reference (to it, or it is
+ * one), or a finalizer. Conservative: a finalizer that already ran counts
+ * too (the passes after move_unreachable look at each object and find
+ * nothing to run). */
+static unsigned kinds_of(uintptr_t k)
 {
-    unsigned k = (bits & BITS_KIND) >> BITS_KIND_SHIFT;
-    if (prev & PREV_WEAKREFS)
-        k |= KIND_WEAK;
-    return k;
+    unsigned kinds = ((unsigned)k & BITS_KIND) >> BITS_KIND_SHIFT;
+    if (k & PREV_WEAKREFS)
+        kinds |= KIND_WEAK;
+    return kinds;
 }
 
 /* What visit_reachable needs: 'young', and how many members it took back
@@ -200,22 +200,21 @@ static int visit_reachable(void *obj, void *arg)
 /* Splits 'young': what is reachable from outside stays (relinked, marked
  * generation 'to_gen', COLLECTING cleared), the rest goes to 'unreachable'
  * (NEXT_UNREACHABLE set). Returns the size of 'unreachable' and stores in
- * '*kinds' the KIND_ bits of every object that entered it (a superset of
+ * '*kinds_out' the KIND_ bits of every object that entered it (a superset of
  * what is left at the end).
  *
  * The tail of 'unreachable' is kept in a local, not in the sentinel, which
  * is brought up to date at the end (and by visit_reachable when it takes
  * the tail back). */
 static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen,
-                               unsigned *kinds)
+                               unsigned *kinds_out)
 {
     reach r = {young, 0};
     gchead *prev = young;
     gchead *h = gc_next(young);
     gchead *tail = gc_prev(unreachable);
     size_t moved = 0;
-    unsigned kbits = 0;  /* OR of the headers' bits and flags of what moved */
-    uintptr_t kprev = 0;
+    uintptr_t kinds = 0; /* OR of the 'prev' flags and kind bits of what moved */
     /* an empty 'unreachable' is not "taken back" below */
     unreachable->next |= NEXT_UNREACHABLE;
     while (h != young) {
@@ -242,15 +241,14 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
             h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
             tail = h;
             moved++;
-            kbits |= h->bits;
-            kprev |= hprev;
+            kinds |= hprev | (h->bits & BITS_KIND); /* no overlap: refs are 0 */
             h = (gchead *)(next & ~NEXT_UNREACHABLE);
         }
     }
     gc_set_prev(unreachable, tail);
     gc_set_prev(young, prev);
     unreachable->next &= ~NEXT_UNREACHABLE;
-    *kinds = kinds_of(kbits, kprev);
+    *kinds_out = kinds_of(kinds);
     return moved - r.taken_back;
 }
 

@@ -79,7 +79,6 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define PUB_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define PUB_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-
 /* --- state --- */
 #define NUM_GENERATIONS 3
 #define EVENT_RING 16
