@@ -159,11 +159,11 @@ static unsigned kinds_of(uintptr_t k)
     return kinds;
 }
 
-/* What visit_reachable needs: 'young', and how many members it took back
- * from 'unreachable' (the loop keeps its own count in a register). */
+/* move_unreachable's state that visit_reachable sees: 'young', how many
+ * members it took back from 'unreachable', how many were moved there. */
 typedef struct reach {
     gchead *young;
-    size_t taken_back;
+    size_t taken_back, moved;
 } reach;
 
 /* 'h' was moved to 'unreachable' too early: take it back to 'young'. */
@@ -209,16 +209,20 @@ static int visit_reachable(void *obj, void *arg)
 static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen,
                                unsigned *kinds_out)
 {
-    reach r = {young, 0};
+    reach r = {young, 0, 0};
     gchead *prev = young;
     gchead *h = gc_next(young);
     gchead *tail = gc_prev(unreachable);
-    size_t moved = 0;
     uintptr_t kinds = 0; /* OR of the 'prev' flags and kind bits of what moved */
     /* an empty 'unreachable' is not "taken back" below */
     unreachable->next |= NEXT_UNREACHABLE;
     while (h != young) {
         if (gc_get_refs(h)) {
+            /* relinked before its traverse (nothing there reads the gc_refs
+             * of 'h': a reference to itself finds COLLECTING clear) */
+            h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
+            gc_set_gen(h, to_gen);
+            prev = h;
             /* traverse may append to 'young' and take members back from
              * 'unreachable': read 'next' afterwards, and the tail again
              * when it was taken back (its 'next' lost NEXT_UNREACHABLE;
@@ -226,9 +230,6 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
             gc_type(h)->traverse(AS_OBJ(h), visit_reachable, &r);
             if (__builtin_expect(!(tail->next & NEXT_UNREACHABLE), 0))
                 tail = gc_prev(unreachable);
-            h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
-            gc_set_gen(h, to_gen);
-            prev = h;
             h = gc_next(h);
         } else {
             /* the next node from the value loaded here, not read back
@@ -240,7 +241,7 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
             h->prev = (hprev & PREV_FLAGS) | (uintptr_t)tail;
             h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
             tail = h;
-            moved++;
+            r.moved++; /* in memory: no register to save around traverse */
             kinds |= hprev | (h->bits & BITS_KIND); /* no overlap: refs are 0 */
             h = (gchead *)(next & ~NEXT_UNREACHABLE);
         }
@@ -249,7 +250,7 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
     gc_set_prev(young, prev);
     unreachable->next &= ~NEXT_UNREACHABLE;
     *kinds_out = kinds_of(kinds);
-    return moved - r.taken_back;
+    return r.moved - r.taken_back;
 }
 
 /* What the pass after move_unreachable found out. */
