@@ -95,12 +95,14 @@ static void subtract_refs(gchead *young)
         gc_type(h)->traverse(AS_OBJ(h), visit_decref, NULL);
 }
 
-/* The rare cases of visit_decref_gen: a refcount too small */
-static __attribute__((noinline, cold)) void decref_gen_slow(gchead *h)
+/* The rare cases of visit_decref_gen: a refcount too small; returns 0
+ * for a tail call */
+static __attribute__((noinline, cold)) int decref_gen_slow(gchead *h)
 {
     if (!gc_is_collecting(h))
         init_refs(h);
     decref_refs(h);
+    return 0;
 }
 
 /* The main collection's update_refs and subtract_refs in one pass: an
@@ -117,9 +119,8 @@ static int visit_decref_gen(void *obj, void *arg)
     uintptr_t prev = h->prev;
     if (prev & PREV_COLLECTING) {
         if (__builtin_expect((prev >> REFS_SHIFT) == 0, 0))
-            decref_gen_slow(h);
-        else
-            h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
+            return decref_gen_slow(h);
+        h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
         return 0;
     }
     /* COLLECTING is set only on members of 'young': this is the first
@@ -128,9 +129,9 @@ static int visit_decref_gen(void *obj, void *arg)
         return 0;
     uintptr_t refs = h->refcnt;
     if (__builtin_expect(refs == 0, 0))
-        decref_gen_slow(h);
-    else /* init_refs and decref_refs in one store */
-        h->prev = (prev & PREV_FLAGS) | PREV_COLLECTING | ((refs - 1) << REFS_SHIFT);
+        return decref_gen_slow(h);
+    /* init_refs and decref_refs in one store */
+    h->prev = (prev & PREV_FLAGS) | PREV_COLLECTING | ((refs - 1) << REFS_SHIFT);
     return 0;
 }
 
