@@ -124,8 +124,6 @@ fi
 # --- the tools: each turns a workload into an argv (hyperfine -N syntax) ---
 
 tools=(untraced tracemem)
-[ -n "${BENCH_SAMPLE:-}" ] && tools+=(tm-sample)
-[ -n "$heaptrack" ] && tools+=(heaptrack)
 
 # The default at-exit mode (leaks) gets its own column once the leak check
 # exists, i.e. once a snapshot written with it says "checked": true.
@@ -134,10 +132,14 @@ rm -f "$probe"
 env LD_PRELOAD="$shim" TRACEMEM_OUTPUT="$probe" true
 if have jq && [ -e "$probe" ] && [ "$(jq -r '.leaks.checked' "$probe" 2>/dev/null)" = true ]; then
     tools+=(tm-leaks)
-else
+elif have jq; then
     note "TRACEMEM_AT_EXIT=leaks does not run a leak check yet (leaks.checked false): no tm-leaks column"
+else
+    note "jq missing: cannot tell whether the shim has a leak check; no tm-leaks column"
 fi
 rm -f "$probe"
+[ -n "${BENCH_SAMPLE:-}" ] && tools+=(tm-sample)
+[ -n "$heaptrack" ] && tools+=(heaptrack)
 
 tool_argv() { # tool workload -> one line, words separated by spaces
     local t=$1 w=$2 e=${wlenv[$2]}
