@@ -65,3 +65,14 @@ TESTS += tests/integration/shim_real.sh
 check_PROGRAMS += tests/progs/shim_peak
 tests_progs_shim_peak_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_peak.sh
+
+# Test scripts are not distributed by automake on their own.
+EXTRA_DIST += \
+	tests/integration/shim_allocfns.sh tests/integration/shim_api.sh \
+	tests/integration/shim_cxx.sh tests/integration/shim_dlopen.sh \
+	tests/integration/shim_env.sh tests/integration/shim_exit.sh \
+	tests/integration/shim_fork.sh tests/integration/shim_peak.sh \
+	tests/integration/shim_real.sh tests/integration/shim_snapshots.sh \
+	tests/integration/shim_threads.sh \
+	tests/integration/leaks_check.sh tests/integration/leaks_kinds.sh \
+	tests/integration/leaks_real.sh tests/integration/leaks_threads.sh
