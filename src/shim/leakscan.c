@@ -710,8 +710,10 @@ static void visit(struct scan *s, uintptr_t w, int definite)
     const struct span *b = &s->at[i];
     int start = w == b->ptr || ((s->state[i] & READABLE) && heuristic(s, b, w));
     if (debug && debug_at)
-        tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s", (unsigned long)debug_at,
-                 (unsigned long)b->ptr, (unsigned long)b->extent, start ? "start" : "interior");
+        tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s; next words %lx %lx %lx",
+                 (unsigned long)debug_at, (unsigned long)b->ptr, (unsigned long)b->extent,
+                 start ? "start" : "interior", ((unsigned long *)debug_at)[1], ((unsigned long *)debug_at)[2],
+                 ((unsigned long *)debug_at)[3]);
     if (start && definite) {
         set_kind(s, (size_t)i, REACHABLE);
         push(s, (size_t)i);
@@ -804,6 +806,9 @@ static void sort_ranges(struct range *r, size_t n)
 static void scan_mappings(struct scan *s)
 {
     sort_ranges(s->excl, s->nexcl);
+    for (size_t i = 0; debug && i < s->nexcl; i++)
+        tm__warn("leak debug: excluded 0x%lx-0x%lx", (unsigned long)s->excl[i].lo,
+                 (unsigned long)s->excl[i].hi);
     for (size_t i = 0; i < s->nseg; i++) {
         const struct seg *g = &s->seg[i];
         if (!g->root)
@@ -925,6 +930,7 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
     if (rc < 0)
         return rc;
     exclude(s, w->threads, w->cap * sizeof(*w->threads));
+    exclude(s, w->scratch, w->scratch_len); /* the tracer's stack */
     s->sps = scan_map(s, (w->n + 1) * sizeof(*s->sps));
     s->capwork = 2 * s->n + 16; /* a block is pushed at most twice a pass */
     s->ptop = s->capwork;

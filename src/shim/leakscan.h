@@ -39,7 +39,9 @@ struct tm__world {
     int unstoppable; /* threads not parked (IN_SYSCALL or RUNNING) */
     int running;     /* of those, threads running user code */
     int handler_installed;
-    int traced; /* stopped by the ptrace tracer */
+    int traced;          /* stopped by the ptrace tracer */
+    const void *scratch; /* the tracer's stack: not a root */
+    size_t scratch_len;
 };
 
 /* Parks every other thread of the process in a signal handler (at most

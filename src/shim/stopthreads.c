@@ -396,8 +396,25 @@ static void read_regs(struct tm__thread *t)
 #endif
 }
 
-/* Attaches to and stops one thread; -EPERM when ptrace is refused. */
-static int seize(struct tm__thread *t)
+/* Waits (polling, until 'deadline') for a traced thread to stop. */
+static int wait_stop(pid_t tid, int *status, long deadline)
+{
+    for (;;) {
+        long r = syscall(SYS_wait4, tid, status, __WALL | WNOHANG, NULL);
+        if (r == tid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now_ns() > deadline)
+            return -1;
+        pause_briefly();
+    }
+}
+
+/* Attaches to and stops one thread; -EPERM when ptrace is refused. A
+ * thread that does not stop in time (a vfork parent, uninterruptible
+ * sleep) is left BLOCKING: the kernel detaches it when the tracer exits. */
+static int seize(struct tm__thread *t, long deadline)
 {
     if (syscall(SYS_ptrace, PTRACE_SEIZE, t->tid, NULL, NULL) < 0) {
         t->state = TM_THREAD_GONE;
@@ -405,7 +422,11 @@ static int seize(struct tm__thread *t)
     }
     syscall(SYS_ptrace, PTRACE_INTERRUPT, t->tid, NULL, NULL);
     int status;
-    if (syscall(SYS_wait4, t->tid, &status, __WALL, NULL) < 0 || !WIFSTOPPED(status)) {
+    if (wait_stop(t->tid, &status, deadline) < 0) {
+        t->state = TM_THREAD_BLOCKING;
+        return 0;
+    }
+    if (!WIFSTOPPED(status)) {
         t->state = TM_THREAD_GONE;
         return 0;
     }
@@ -429,24 +450,34 @@ static int tracer_main(void *arg)
 {
     struct tracer *tr = arg;
     struct tm__world *w = tr->w;
+    /* If the process dies under the scan (a signal), the tracer must go too,
+     * or the threads it holds would keep the process a zombie for ever. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != tr->pid)
+        return 0;
     while (atomic_load(&tr->phase) == TRACER_WAIT)
         futex_wait_ne(&tr->phase, TRACER_WAIT, 100000000L);
     size_t first = 0;
     int rc = 0;
+    long deadline = now_ns() + WAIT_NS / 2; /* the caller waits WAIT_NS */
     while (rc == 0 && list_threads(w, tr->pid, tr->self) > 0) {
         for (; first < w->n && rc == 0; first++)
-            rc = seize(&w->threads[first]);
+            rc = seize(&w->threads[first], deadline);
     }
-    if (rc < 0) {
-        detach_all(w);
+    for (size_t i = 0; i < w->n && rc == 0; i++)
+        if (w->threads[i].state == TM_THREAD_TRACED)
+            w->threads[i].state = TM_THREAD_PARKED;
+    int go = TRACER_GO;
+    if (rc < 0 || !atomic_compare_exchange_strong(&tr->phase, &go, TRACER_STOPPED)) {
+        for (size_t i = 0; i < w->n; i++)
+            if (w->threads[i].state == TM_THREAD_PARKED)
+                w->threads[i].state = TM_THREAD_TRACED;
+        detach_all(w); /* refused, or the caller gave up waiting */
         set_phase(tr, TRACER_FAILED);
         return 0;
     }
-    for (size_t i = 0; i < w->n; i++)
-        if (w->threads[i].state == TM_THREAD_TRACED)
-            w->threads[i].state = TM_THREAD_PARKED;
-    set_phase(tr, TRACER_STOPPED);
-    while (atomic_load(&tr->phase) != TRACER_RELEASE)
+    syscall(SYS_futex, &tr->phase, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+    while (atomic_load(&tr->phase) != TRACER_RELEASE && getppid() == tr->pid)
         futex_wait_ne(&tr->phase, TRACER_STOPPED, 1000000000L);
     for (size_t i = 0; i < w->n; i++)
         if (w->threads[i].state == TM_THREAD_PARKED)
@@ -483,6 +514,10 @@ static int ptrace_stop(struct tm__world *w, pid_t pid, pid_t self)
     if (!tracer_stack)
         return -ENOMEM;
     tracer = (struct tracer){.w = w, .pid = pid, .self = self};
+    /* Bind what the tracer calls now: lazy binding on its stack would touch
+     * the scanning thread's TLS (they share it) at the wrong moment. */
+    now_ns();
+    pause_briefly();
     atomic_store(&tracer.phase, TRACER_WAIT);
     tracer_pid = clone(tracer_main, (char *)tracer_stack + TRACER_STACK - 64,
                        CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED, &tracer);
@@ -554,6 +589,9 @@ int tm__world_stop(struct tm__world *w)
         return 0;
     if (!stop_mode_signal() && ptrace_stop(w, pid, self) == 0) {
         w->traced = 1;
+        w->scratch = tracer_stack;
+        w->scratch_len = TRACER_STACK;
+        count_unstoppable(w);
         return 0;
     }
     w->n = 0; /* start over with the signal */
