@@ -27,4 +27,10 @@ for f in "$WORK"/snap.*.json; do
 done
 assert_eq "snapshots" 4 "$n"
 assert_eq "leak-check snapshots" 3 "$(grep -l '"reason":"leak-check"' "$WORK"/snap.*.json | wc -l | tr -d ' ')"
+
+# A process killed in the middle of a scan (SIGPIPE on the debug output
+# here) must not hang: the tracer task holding its threads goes with it.
+start=$(date +%s)
+(export TRACEMEM_LEAK_DEBUG=1; run_shim "$WORK/k.%n.json" 30 "$P" check 2>&1 >/dev/null | head -n 2 >/dev/null)
+[ $(($(date +%s) - start)) -lt 20 ] || fail "a process killed during the scan hung"
 exit 0
