@@ -9,7 +9,8 @@
  *      found with dl_iterate_phdr (takes the loader lock: before stopping);
  *   2. all live-table shards are locked: no thread is inside a shard, and a
  *      thread that allocates or frees now spins there, before the real free;
- *   3. the other threads are parked (stopthreads.c);
+ *   3. the other threads are stopped (stopthreads.c: a ptrace tracer task,
+ *      or a signal that parks them when ptrace is refused);
  *   4. /proc/self/maps is read, the blocks are copied, sorted and scanned;
  *   5. threads resume, shards unlock, results are aggregated per stack.
  * Nothing here calls the host's allocator (a parked thread may hold its
@@ -28,8 +29,10 @@
  *    pointers Valgrind never sees; blocks of the heap are scanned only when
  *    reached (that is the flood). The blocks themselves (mmapped chunks)
  *    are cut out of any root mapping they sit in;
- *  - not the shim's own data, libunwind's, the live table's slot arrays and
- *    this scan's arrays (they hold every block's address);
+ *  - not the shim's own data, libunwind's, the live table's slot arrays,
+ *    this scan's arrays (they hold every block's address) and the tracer's
+ *    stack (lazy binding there spills the scanning thread's vector
+ *    registers, which hold copies of block records after the sort);
  *  - a stack mapping holding a stopped thread's stack pointer only from
  *    sp - red zone (128 bytes on x86-64, as Valgrind) to its end, which
  *    includes the thread's TLS and struct pthread above the stack;
@@ -43,7 +46,8 @@
  *  - the loader's link maps that are untraced heap blocks (objects the
  *    shim dlopen()ed for itself), which link the program's later objects.
  * Device mappings (/dev/..., other than /dev/zero and /dev/shm) are skipped.
- * A thread that cannot be stopped but sits in a system call has its whole
+ * A thread that cannot be stopped (signal fallback only: it blocks the
+ * signal, or never takes it) but sits in a system call has its whole
  * stack mapping scanned and the call's arguments taken as registers; one
  * that runs user code leaves the result unchecked (-EBUSY): memory moving
  * under the scan could turn a kept block into a false definite leak.
