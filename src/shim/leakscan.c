@@ -440,8 +440,16 @@ static void copy_block(const struct tm__block *b, void *arg)
     d->extent = b->size;
     d->stack = b->stack;
     d->count = b->count;
-    if (tm__cfg.sample_bytes && tm__real.malloc_usable_size)
-        d->extent = tm__real.malloc_usable_size((void *)b->ptr);
+}
+
+/* With sampling 'size' is a weight: the extent is the usable size, asked of
+ * malloc only for blocks that are malloc's (in a heap, or an mmapped chunk
+ * whose header starts a page); others (tracemem_track ranges) get 0. */
+static uint64_t sampled_extent(const struct seg *g, uintptr_t ptr)
+{
+    if (!g || !tm__real.malloc_usable_size || !(g->heap || (g->anon && (ptr - 2 * WORD) % 4096 == 0)))
+        return 0;
+    return tm__real.malloc_usable_size((void *)ptr);
 }
 
 /* LSD radix sort by address, 11 bits a pass, passes where all digits agree
@@ -476,12 +484,14 @@ static void index_blocks(struct scan *s)
 {
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (size_t i = 0; i < s->n; i++) {
-        const struct blk *b = &s->blk[i];
+        struct blk *b = &s->blk[i];
+        const struct seg *g = seg_of(s, b->ptr);
+        if (tm__cfg.sample_bytes)
+            b->extent = sampled_extent(g, b->ptr);
         uintptr_t end = b->ptr + (b->extent ? b->extent : 1);
         s->at[i] = (struct span){b->ptr, b->extent};
         lo = b->ptr < lo ? b->ptr : lo;
         hi = end > hi ? end : hi;
-        const struct seg *g = seg_of(s, b->ptr);
         uint8_t st = UNREACHED;
         if (g && g->r && end <= g->hi) {
             st |= READABLE;

@@ -26,6 +26,11 @@ for how in exit _exit; do
     assert_eq "$how: freed blocks" false "$(json "$out" 'any(x["bytes"] % 64 == 0 and x["bytes"] >= 640 for x in s["leaks"]["stacks"])')"
 done
 
+# Sampling every byte (TRACEMEM_SAMPLE=1) records every block with weight 1:
+# the scan, which then takes extents from malloc_usable_size, must agree.
+(export TRACEMEM_SAMPLE=1; run_shim "$WORK/sampled.json" 60 "$P" exit) || fail "sampled: exit status $?"
+assert_eq "sampled: blocks per kind" "3 12 2 4" "$(leak_counts "$WORK/sampled.json")"
+
 if have_valgrind; then
     vg=$(vg_counts "$P" exit)
     note "valgrind: $vg; tracemem: $(leak_counts "$WORK/exit.json")"
