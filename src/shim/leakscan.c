@@ -864,9 +864,8 @@ static void scan_untraced_link_maps(struct scan *s)
         const struct seg *g = seg_of(s, p);
         if (!g || !g->heap || p % (2 * WORD) || p - g->lo < 2 * WORD)
             continue;
-        long i = lookup(s, p);
-        if (i >= 0 && s->at[i].ptr == p)
-            continue; /* traced: the flood decides */
+        if (lookup(s, p) >= 0)
+            continue; /* traced (or inside a traced block): the flood decides */
         size_t n = tm__real.malloc_usable_size ? tm__real.malloc_usable_size((void *)p) : 0;
         if (n && n <= g->hi - p)
             scan_root(s, p, p + n);
