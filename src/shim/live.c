@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define NSHARDS 128
-#define INITIAL_SLOTS 512
+#define INITIAL_SLOTS 64 /* 128 shards: 192 KiB to start, grown on demand */
 
 struct shard {
     tm__lock lock;

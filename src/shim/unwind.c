@@ -107,12 +107,24 @@ static int skip_own(void **buf, int n)
     return i;
 }
 
-/* Only for stacks deeper than the traceback limit: unwinds again to count. */
-static __attribute__((noinline)) uint32_t full_depth(int (*bt)(void **, int))
+/* Set while this thread's stacks are deeper than the traceback limit (a
+ * recursive program, an interpreter): its captures unwind once into a buffer
+ * large enough for the true depth, instead of a short unwind that fills up
+ * followed by a full one to count. */
+static __thread int deep_stacks TM_TLS;
+
+static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintptr_t *pcs, int max,
+                                                  uint32_t *depth)
 {
     void *big[DEPTH_LIMIT];
     int n = bt(big, DEPTH_LIMIT);
-    return (uint32_t)(n - skip_own(big, n));
+    int skip = skip_own(big, n);
+    int kept = n - skip < max ? n - skip : max;
+    memcpy(pcs, big + skip, (size_t)kept * sizeof(*pcs));
+    *depth = (uint32_t)(n - skip);
+    if (n - skip <= max)
+        deep_stacks = 0;
+    return kept;
 }
 
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
@@ -121,16 +133,20 @@ int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
     *depth = 0;
     if (!bt)
         return 0;
+    if (deep_stacks)
+        return capture_deep(bt, pcs, max, depth);
     int want = max + SKIP_SLACK;
     void *buf[want];
     int n = bt(buf, want);
+    if (n == want) {
+        deep_stacks = 1;
+        return capture_deep(bt, pcs, max, depth);
+    }
     int skip = skip_own(buf, n);
     int kept = n - skip;
     if (kept > max)
         kept = max;
     memcpy(pcs, buf + skip, (size_t)kept * sizeof(*pcs));
     *depth = (uint32_t)(n - skip);
-    if (n == want)
-        *depth = full_depth(bt);
     return kept;
 }
