@@ -236,6 +236,9 @@ void tm__peak_lock(void);
 void tm__peak_unlock(void);
 void tm__domain_lock(void);
 void tm__domain_unlock(void);
+/* Calls 'fn' with the table of other domains' blocks (addresses the leak
+ * scan must not take for roots); the caller holds tm__domain_lock(). */
+void tm__domain_tables_unlocked(void (*fn)(const void *table, size_t bytes, void *arg), void *arg);
 
 /* --- modules (modules.c) --- */
 

@@ -461,6 +461,12 @@ void tm__domain_unlock(void)
     tm__lock_release(&dom_lock);
 }
 
+void tm__domain_tables_unlocked(void (*fn)(const void *table, size_t bytes, void *arg), void *arg)
+{
+    if (dom_blocks)
+        fn(dom_blocks, dom_cap * sizeof(*dom_blocks), arg);
+}
+
 /* --- iteration for snapshots --- */
 
 static void stack_rows(tm__trace_fn fn, void *arg, int live_only)
