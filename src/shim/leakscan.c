@@ -5,6 +5,7 @@
  * lock held by a stopped thread:
  *   0. the snapshot mutex is taken: the shim's snapshot thread, which is
  *      never stopped, then cannot map or unmap buffers under the scan;
+ *      then the domain lock (its table must not move while excluded);
  *   1. the writable segments of the shim and of its private libunwind are
  *      found with dl_iterate_phdr (takes the loader lock: before stopping);
  *   2. all live-table shards are locked: no thread is inside a shard, and a
@@ -30,6 +31,7 @@
  *    reached (that is the flood). The blocks themselves (mmapped chunks)
  *    are cut out of any root mapping they sit in;
  *  - not the shim's own data, libunwind's, the live table's slot arrays,
+ *    the table of blocks tracked in other domains (tracemem_track),
  *    this scan's arrays (they hold every block's address) and the tracer's
  *    stack (lazy binding there spills the scanning thread's vector
  *    registers, which hold copies of block records after the sort);
@@ -1112,6 +1114,8 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     /* The snapshot thread is never stopped: hold it off its mmap/munmap of
      * snapshot buffers while mappings are read. Outermost in shim.h order. */
     tm__snapshot_lock();
+    tm__domain_lock(); /* its table holds tracked addresses; shim.h order */
+    tm__domain_tables_unlocked(exclude_table, s);
     exclude(s, s, sizeof(*s));
     exclude_own_modules(s);
     learn_thread_layout();
@@ -1130,6 +1134,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
         tm__world_resume(&world);
     }
     tm__live_unlock_all();
+    tm__domain_unlock();
     tm__snapshot_unlock();
     if (rc == 0)
         rc = aggregate(s, res);

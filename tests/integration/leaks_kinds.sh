@@ -26,6 +26,11 @@ for how in exit _exit; do
     assert_eq "$how: freed blocks" false "$(json "$out" 'any(x["bytes"] % 64 == 0 and x["bytes"] >= 640 for x in s["leaks"]["stacks"])')"
 done
 
+# A block whose only other record is the shim's table of tracked domains
+run_shim "$WORK/track.json" 60 "$P" track || fail "track: exit status $?"
+assert_eq "track: blocks per kind" "4 12 2 4" "$(leak_counts "$WORK/track.json")"
+assert_eq "track: definite bytes" 1362 "$(leak_bytes "$WORK/track.json" definite)"
+
 # Sampling every byte (TRACEMEM_SAMPLE=1) records every block with weight 1:
 # the scan, which then takes extents from malloc_usable_size, must agree.
 (export TRACEMEM_SAMPLE=1; run_shim "$WORK/sampled.json" 60 "$P" exit) || fail "sampled: exit status $?"

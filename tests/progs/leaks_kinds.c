@@ -9,7 +9,9 @@
  *
  * argv[1]: "exit" (default) leaves by exit() with the thread still running,
  * "_exit" by _exit(), "check" calls tracemem_leak_check() three times and
- * prints its results (definite+indirect blocks) before exiting. */
+ * prints its results (definite+indirect blocks) before exiting, "track"
+ * also leaks a 1234-byte pool whose address is only recorded with
+ * tracemem_track(1, ...) (the shim's own table is not a root: definite). */
 /* The known answers assume every pointer lives where the source puts it,
  * whatever CFLAGS the build passes after ours. */
 #pragma GCC optimize("O0")
@@ -17,6 +19,7 @@
 #include "tracemem.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +117,13 @@ static __attribute__((noinline)) void scrub(void)
     memset((char *)buf, 0, sizeof(buf));
 }
 
+static __attribute__((noinline)) void leak_tracked_pool(void)
+{
+    char *pool = malloc(1234);
+    tracemem_track(1, (uintptr_t)pool, 1234);
+    pool = NULL;
+}
+
 static __attribute__((noinline)) void finish(const char *how)
 {
     void *volatile on_stack = malloc(200);
@@ -135,6 +145,8 @@ int main(int argc, char **argv)
     leak_list();
     leak_tree();
     leak_cycle();
+    if (argc > 1 && strcmp(argv[1], "track") == 0)
+        leak_tracked_pool();
     scrub();
     finish(argc > 1 ? argv[1] : "exit");
 }
