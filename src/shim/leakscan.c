@@ -3,13 +3,15 @@
  *
  * Order of a scan (tm__leak_scan), chosen so that it can never wait for a
  * lock held by a stopped thread:
- *   0. the snapshot mutex is taken: the shim's snapshot thread, which is
- *      never stopped, then cannot map or unmap buffers under the scan;
- *      then the domain lock (its table must not move while excluded);
+ *   0. the snapshot mutex is taken (it also serializes scans): the shim's
+ *      snapshot thread, which is never stopped, then cannot map or unmap
+ *      buffers under the scan, and a fork cannot copy a half-done scan;
  *   1. the writable segments of the shim and of its private libunwind are
  *      found with dl_iterate_phdr (takes the loader lock: before stopping);
- *   2. all live-table shards are locked: no thread is inside a shard, and a
- *      thread that allocates or frees now spins there, before the real free;
+ *   2. the domain lock (its table must not move while excluded) and all
+ *      live-table shards are taken, in shim.h's order: no thread is inside
+ *      a shard, and one that allocates or frees now spins there, before
+ *      the real free;
  *   3. the other threads are stopped (stopthreads.c: a ptrace tracer task,
  *      or a signal that parks them when ptrace is refused);
  *   4. /proc/self/maps is read, the blocks are copied, sorted and scanned;
@@ -162,7 +164,6 @@ struct scan {
     int failed;
 };
 
-static tm__lock scan_lock;
 static int debug;          /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
 static uintptr_t debug_at; /* the word being scanned, for the debug lines */
 static long debug_t0;      /* start of the scan, ns */
@@ -1110,20 +1111,16 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     struct scan *s = tm__map(sizeof(*s));
     if (!s)
         return -ENOMEM;
-    tm__lock_acquire(&scan_lock);
-    /* The snapshot thread is never stopped: hold it off its mmap/munmap of
-     * snapshot buffers while mappings are read. Outermost in shim.h order. */
+    /* Serializes scans too. The snapshot thread is never stopped: this holds
+     * it off its mmap/munmap of snapshot buffers while mappings are read. */
     tm__snapshot_lock();
-    tm__domain_lock(); /* its table holds tracked addresses; shim.h order */
-    tm__domain_tables_unlocked(exclude_table, s);
     exclude(s, s, sizeof(*s));
     exclude_own_modules(s);
     learn_thread_layout();
     debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
     debug_t0 = debug ? clock_ns() : 0;
-    if (debug)
-        tm__warn("leak debug: static TLS %lu bytes, tid at +%ld in struct pthread, ours at 0x%lx",
-                 (unsigned long)tls_static_size, tid_offset, (unsigned long)pthread_self());
+    tm__domain_lock(); /* its table holds tracked addresses and must stay */
+    tm__domain_tables_unlocked(exclude_table, s);
     tm__live_lock_all();
     struct tm__world world;
     int rc = tm__world_stop(&world);
@@ -1135,12 +1132,11 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     }
     tm__live_unlock_all();
     tm__domain_unlock();
-    tm__snapshot_unlock();
     if (rc == 0)
         rc = aggregate(s, res);
     debug_phase("aggregated", res->nstacks);
     release(s);
-    tm__lock_release(&scan_lock);
+    tm__snapshot_unlock();
     if (rc < 0 && rc != -EBUSY)
         tm__warn("leak check failed: %s; leaks left unchecked", tm__strerror(-rc));
     return rc;
