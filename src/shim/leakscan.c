@@ -298,15 +298,13 @@ static int is_arena_heap(uintptr_t lo, uintptr_t hi)
     return (ar >= lo && ar < hi) || (prev && prev % ARENA_HEAP_SIZE == 0);
 }
 
-static int root_kind(const char *path, uintptr_t lo, uintptr_t hi)
+/* 1 for a writable mapping that is not the heap and may be read. */
+static int root_kind(const char *path)
 {
-    if (strncmp(path, "[heap]", 6) == 0 || strncmp(path, "[vvar]", 6) == 0 ||
-        strncmp(path, "[vsyscall]", 10) == 0)
+    if (strncmp(path, "[vvar]", 6) == 0 || strncmp(path, "[vsyscall]", 10) == 0)
         return 0;
-    if (strncmp(path, "/dev/", 5) == 0 && strncmp(path, "/dev/zero", 9) != 0 &&
-        strncmp(path, "/dev/shm/", 9) != 0)
-        return 0;
-    return !(path[0] == '\0' && is_arena_heap(lo, hi));
+    return !(strncmp(path, "/dev/", 5) == 0 && strncmp(path, "/dev/zero", 9) != 0 &&
+             strncmp(path, "/dev/shm/", 9) != 0);
 }
 
 static int parse_maps(struct scan *s)
@@ -339,10 +337,9 @@ static int parse_maps(struct scan *s)
         size_t plen = (size_t)(eol ? eol - p : (long)strlen(p));
         memcpy(path, p, plen < sizeof(path) - 1 ? plen : sizeof(path) - 1);
         g.file = path[0] == '/';
-        g.anon = path[0] == '\0';
-        g.root = g.r && g.w && root_kind(path, g.lo, g.hi);
-        g.heap =
-            g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (path[0] == '\0' && is_arena_heap(g.lo, g.hi)));
+        g.anon = path[0] == '\0' || strncmp(path, "[anon:", 6) == 0; /* named by prctl */
+        g.heap = g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (g.anon && is_arena_heap(g.lo, g.hi)));
+        g.root = g.r && g.w && !g.heap && root_kind(path);
         if (s->nseg < s->segcap)
             s->seg[s->nseg++] = g;
         if (!eol)
