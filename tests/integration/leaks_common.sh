@@ -1,5 +1,8 @@
 # leaks_common.sh - helpers for tests/integration/leaks_*.sh (after lib.sh).
 
+# The leak scan's own knobs (stopthreads.c, leakscan.c) are not inherited.
+unset TRACEMEM_LEAK_STOP TRACEMEM_LEAK_DEBUG
+
 # run_shim OUT SECONDS CMD...: CMD alone under the shim (not the timeout
 # command around it), snapshots to the template OUT.
 run_shim() {
