@@ -316,4 +316,14 @@ void tm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tm__snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *tm__strerror(int err);
 
+/* Around the shim's own writes: SIGPIPE and SIGXFSZ raised by them are
+ * blocked and taken back, so they fail with EPIPE/EFBIG instead of killing
+ * the program. */
+#include <signal.h>
+struct tm__quiet {
+    sigset_t old, pending_before;
+};
+void tm__quiet_enter(struct tm__quiet *q);
+void tm__quiet_leave(struct tm__quiet *q);
+
 #endif /* TM_SHIM_H */

@@ -588,23 +588,15 @@ static int write_file_unguarded(const char *path, const struct content *c, unsig
     return rc;
 }
 
-/* Past RLIMIT_FSIZE, write(2) raises SIGXFSZ, whose default action kills the
- * program: the writing thread blocks it and takes back the one its own write
- * raised, so a snapshot too big for the limit is only a failed write. */
+/* A snapshot too big for RLIMIT_FSIZE, or streamed into a FIFO whose
+ * reader left, is a failed write, not a killed program (tm__quiet). */
 static int write_file(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
                       const struct tm__leak_result *leaks)
 {
-    sigset_t xfsz, old, pending;
-    sigemptyset(&xfsz);
-    sigaddset(&xfsz, SIGXFSZ);
-    pthread_sigmask(SIG_BLOCK, &xfsz, &old);
-    int was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ);
+    struct tm__quiet q;
+    tm__quiet_enter(&q);
     int rc = write_file_unguarded(path, c, seq, reason, leaks);
-    if (rc == -EFBIG && !was_pending) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&xfsz, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    tm__quiet_leave(&q);
     return rc;
 }
 

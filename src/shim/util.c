@@ -7,8 +7,10 @@
 #include "shim/shim.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fmt_buf {
@@ -107,6 +109,39 @@ int tm__snprintf(char *buf, size_t cap, const char *fmt, ...)
     return n;
 }
 
+/* A write to a pipe whose reader is gone raises SIGPIPE, and one past
+ * RLIMIT_FSIZE raises SIGXFSZ; both kill the program by default. While the
+ * shim writes, the thread blocks them; on leaving, a signal that the shim's
+ * own write raised (pending now, not before) is taken back, so the write
+ * merely fails with EPIPE or EFBIG. */
+void tm__quiet_enter(struct tm__quiet *q)
+{
+    sigset_t both, pending;
+    sigemptyset(&both);
+    sigaddset(&both, SIGPIPE);
+    sigaddset(&both, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &both, &q->old);
+    q->pending_before = sigpending(&pending) == 0 ? pending : both;
+}
+
+void tm__quiet_leave(struct tm__quiet *q)
+{
+    static const int sigs[] = {SIGPIPE, SIGXFSZ};
+    sigset_t pending;
+    if (sigpending(&pending) == 0) {
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+            if (sigismember(&pending, sigs[i]) && !sigismember(&q->pending_before, sigs[i])) {
+                sigset_t one;
+                struct timespec zero = {0, 0};
+                sigemptyset(&one);
+                sigaddset(&one, sigs[i]);
+                sigtimedwait(&one, NULL, &zero);
+            }
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &q->old, NULL);
+}
+
 void tm__warn(const char *fmt, ...)
 {
     char line[1024];
@@ -119,8 +154,11 @@ void tm__warn(const char *fmt, ...)
     va_end(ap);
     n += (size_t)m < sizeof(line) - n - 2 ? (size_t)m : sizeof(line) - n - 2;
     line[n++] = '\n';
+    struct tm__quiet q;
+    tm__quiet_enter(&q);
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;
+    tm__quiet_leave(&q);
     errno = saved;
 }
 

@@ -137,4 +137,25 @@ assert_eq "AT_EXIT=snapshot: no leak check" False "$(json "$WORK/at-snapshot/s.j
 mkdir "$WORK/start0"
 TRACEMEM_START=0 TRACEMEM_OUTPUT="$WORK/start0/s.json" preload "$PROG" plain >/dev/null 2>&1
 assert_eq "START=0 without tracemem_start(): files" "" "$(ls "$WORK/start0")"
+# stderr is a pipe whose reader has gone: the warning line must not kill the
+# program with SIGPIPE (its status stays the untraced one)
+untraced=$("$PROG" plain >/dev/null 2>&1; echo $?)
+(
+    sleep 0.3
+    TRACEMEM_NFRAMES=bogus TRACEMEM_OUTPUT="$WORK/pipe.json" preload "$PROG" plain 2>&1 >/dev/null
+    echo $? >"$WORK/pipe.rc"
+) | true
+sleep 0.5
+assert_eq "warning into a closed pipe: status" "$untraced" "$(cat "$WORK/pipe.rc")"
+
+# a snapshot streamed into a FIFO whose reader leaves at once: a failed
+# write, not a killed program
+mkfifo "$WORK/gone.fifo"
+timeout 10 head -c 1 "$WORK/gone.fifo" >/dev/null &
+reader=$!
+sleep 0.3
+TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/gone.fifo" preload "$PROG" plain >/dev/null 2>"$WORK/gone.err"
+assert_eq "fifo reader gone: status" "$untraced" "$?"
+wait $reader
+
 exit 0
