@@ -73,6 +73,7 @@ EXTRA_DIST += \
 	tests/integration/shim_env.sh tests/integration/shim_exit.sh \
 	tests/integration/shim_fork.sh tests/integration/shim_peak.sh \
 	tests/integration/shim_real.sh tests/integration/shim_snapshots.sh \
-	tests/integration/shim_threads.sh \
+	tests/integration/shim_threads.sh tests/integration/shim_early.sh \
 	tests/integration/leaks_check.sh tests/integration/leaks_kinds.sh \
 	tests/integration/leaks_real.sh tests/integration/leaks_threads.sh
+TESTS += tests/integration/shim_early.sh

@@ -69,4 +69,5 @@ void tm__resolve_real(void)
     __atomic_store_n(&tm__real.malloc, m, __ATOMIC_RELEASE);
     tm__in_hook = saved;
     atomic_store(&resolve_state, 2);
+    tm__early_init();
 }

@@ -1,7 +1,10 @@
 /* control.c - start-up, environment, the helper thread, fork, exec and exit.
  *
- * Start-up runs from the shim's constructor, before the program's own.
- * Allocations made earlier (libc start-up) are served but not traced.
+ * Start-up has two parts. The first allocation of the process reads the
+ * environment and starts tracing (tm__early_init), so blocks allocated by
+ * the constructors of libraries initialized before the shim are traced too,
+ * with empty stacks. The shim's constructor, which runs before the
+ * program's own, does the rest (tm__init): unwinder, modules, handlers.
  *
  * The at-exit snapshot is registered with __cxa_atexit from the constructor,
  * with no DSO handle: it is therefore called by exit() after every handler
@@ -41,6 +44,7 @@ atomic_uint_fast64_t tm__lost;
 pid_t tm__pid;
 
 static atomic_int init_state; /* 0 not started, 1 running, 2 done */
+static atomic_int early_state;
 static atomic_int exit_done;
 static int disabled;          /* setuid program, or a child told not to follow */
 
@@ -373,6 +377,32 @@ void tm__at_exit(void)
     tm__in_hook = saved_guard;
 }
 
+/* The part of start-up that is safe inside the very first allocation of the
+ * process (environment, pid, setuid check): tracing starts there, so blocks
+ * allocated by the constructors of libraries initialized before the shim
+ * (libstdc++'s emergency pool, an interpreter's start-up) are traced too,
+ * with empty stacks until the unwinder is loaded. */
+void tm__early_init(void)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&early_state, &expected, 1))
+        return;
+    int saved_errno = errno, saved_guard = tm__in_hook;
+    tm__in_hook = 1;
+    if (getauxval(AT_SECURE)) {
+        disabled = 1; /* setuid/setgid: stay out of the way entirely */
+    } else {
+        tm__pid = getpid();
+        read_environment();
+        if (tm__cfg.start)
+            atomic_store(&tm__tracing, 1);
+    }
+    tm__in_hook = saved_guard;
+    errno = saved_errno;
+}
+
+/* The rest, from the shim's constructor: loading the unwinder (dlopen),
+ * the module map, fork and exit handlers, the helper thread. */
 void tm__init(void)
 {
     int expected = 0;
@@ -381,12 +411,9 @@ void tm__init(void)
     int saved_errno = errno;
     tm__in_hook = 1;
     tm__resolve_real();
-    if (getauxval(AT_SECURE)) {
-        disabled = 1; /* setuid/setgid: stay out of the way entirely */
+    tm__early_init();
+    if (disabled)
         goto out;
-    }
-    tm__pid = getpid();
-    read_environment();
     if (!tm__cfg.follow_exec)
         drop_own_preload();
     tm__unwind_init();
@@ -394,8 +421,6 @@ void tm__init(void)
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __cxa_atexit(exit_handler, NULL, NULL);
     setup_helper();
-    if (tm__cfg.start)
-        atomic_store(&tm__tracing, 1);
 out:
     atomic_store(&init_state, 2);
     tm__in_hook = 0;

@@ -98,7 +98,11 @@ extern atomic_uint_fast64_t tm__lost; /* records that could not be kept */
 extern pid_t tm__pid;              /* the process the shim belongs to */
 extern atomic_int tm__helper_tid;  /* the snapshot thread's tid, 0 if none (leak scan skips it) */
 
-/* Parses the environment, loads the unwinder, starts helpers. Idempotent. */
+/* Reads the environment and starts tracing; safe inside the first
+ * allocation of the process. Idempotent. */
+void tm__early_init(void);
+/* Loads the unwinder, reads the module map, installs the fork and exit
+ * handlers, starts the helper thread (from the constructor). Idempotent. */
 void tm__init(void);
 /* Writes the at-exit snapshot once (from exit or _exit). */
 void tm__at_exit(void);
