@@ -85,28 +85,7 @@ static void key_line(FILE *fp, const tm_snapshot *snap, const tm_frame *f,
 
 char *tm_leak_key(const tm_snapshot *snap, const tm_stack *stack)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&out, &len);
-
-    if (!fp)
-        return NULL;
-    if (stack->nframes == 0)
-        fputs("[no frames]", fp);
-    for (size_t i = 0; i < stack->nframes; i++) {
-        const tm_frame *f = tm_stack_frame(snap, stack, i);
-
-        for (int l = -1; l < (int)f->ninlined; l++) {
-            if (i || l >= 0)
-                fputc('\n', fp);
-            key_line(fp, snap, f, l);
-        }
-    }
-    if (fclose(fp)) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    return tm_stack_key_by(snap, stack, key_line);
 }
 
 /* --- building --- */

@@ -115,9 +115,8 @@ char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame, int loc, t
     return buf;
 }
 
-char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
+char *tm_stack_key_by(const tm_snapshot *snap, const tm_stack *stack, tm_key_line_fn line)
 {
-    char part[KEY_MAX];
     char *out = NULL;
     size_t outlen = 0;
     FILE *fp = open_memstream(&out, &outlen);
@@ -130,8 +129,9 @@ char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
         const tm_frame *f = tm_stack_frame(snap, stack, i);
 
         for (int l = -1; l < (int)f->ninlined; l++) {
-            tm_location_key(snap, f, l, TM_BY_LINENO, part, sizeof part);
-            fprintf(fp, "%s%s", i || l >= 0 ? "\n" : "", part);
+            if (i || l >= 0)
+                fputc('\n', fp);
+            line(fp, snap, f, l);
         }
     }
     if (fclose(fp)) {
@@ -139,6 +139,19 @@ char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
         return NULL;
     }
     return out;
+}
+
+static void lineno_line(FILE *fp, const tm_snapshot *snap, const tm_frame *f, int loc)
+{
+    char part[KEY_MAX];
+
+    tm_location_key(snap, f, loc, TM_BY_LINENO, part, sizeof part);
+    fputs(part, fp);
+}
+
+char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
+{
+    return tm_stack_key_by(snap, stack, lineno_line);
 }
 
 int tm_location_match(const tm_snapshot *snap, const tm_frame *frame, int loc, const char *pattern)

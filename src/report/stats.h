@@ -23,6 +23,8 @@
 
 #include "report/snapshot.h"
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -171,9 +173,19 @@ char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame, int loc, t
                       size_t len);
 
 /* The symbolic key of a whole stack (the traceback key): stable across
- * runs and rebuilds as far as the symbols allow; baselines key leaks by
- * it. Returns a new string (free()) or NULL on ENOMEM. */
+ * runs and rebuilds as far as the symbols allow; trend matches stacks
+ * by it. Returns a new string (free()) or NULL on ENOMEM. */
 char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack);
+
+/* Writes logical frame 'loc' of 'f' (-1: its own location, else
+ * inlined[loc]) as one line of a stack key, without the newline. */
+typedef void (*tm_key_line_fn)(FILE *fp, const tm_snapshot *snap, const tm_frame *f, int loc);
+
+/* A stack key whose lines are written by 'line': the logical frames of
+ * 'stack' innermost first, joined by newlines; "[no frames]" for an empty
+ * stack. tm_stack_key() and tm_leak_key() differ only in 'line'. New
+ * string, or NULL when out of memory. */
+char *tm_stack_key_by(const tm_snapshot *snap, const tm_stack *stack, tm_key_line_fn line);
 
 /* 1 when the fnmatch 'pattern' matches the file, function or module of
  * logical frame 'loc' of 'frame'. */

@@ -82,6 +82,13 @@ void tm__stats_args_free(tm_stats_args *a);
 int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
                      const char *arg);
 
+/* Parses the options of top and diff into 'a' (initialized by the caller)
+ * and checks that 'nfiles' operands remain ('operands' names them in the
+ * error). Returns -1 to go on, or the exit status: TM_EXIT_OK after
+ * --help, TM_EXIT_USAGE after printing an error. */
+int tm__stats_parse(const char *cmd, const char *usage, int argc, char **argv, tm_stats_args *a,
+                    int nfiles, const char *operands);
+
 /* Parses a non-negative integer; -1 when 'arg' is not one. */
 long long tm__parse_count(const char *arg);
 

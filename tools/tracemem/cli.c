@@ -7,6 +7,7 @@
 #include "builtin.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,28 @@ static int add_filter(const char *cmd, tm_stats_args *a, int inclusive, const ch
     a->opts.filters = a->filters;
     a->opts.nfilters = a->nfilters;
     return 0;
+}
+
+int tm__stats_parse(const char *cmd, const char *usage, int argc, char **argv, tm_stats_args *a,
+                    int nfiles, const char *operands)
+{
+    static const struct option longopts[] = {TM_STATS_LONGOPTS, {0}};
+    int opt, rc;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage, stdout);
+            return TM_EXIT_OK;
+        }
+        if (opt == '?' || opt == ':')
+            return tm__usage_error(cmd, "bad option '%s'", argv[optind - 1]);
+        if ((rc = tm__stats_option(cmd, a, opt, optarg)))
+            return rc;
+    }
+    if (argc - optind != nfiles)
+        return tm__usage_error(cmd, "expected %s", operands);
+    return -1;
 }
 
 int tm__stats_option(const char *cmd, tm_stats_args *a, int opt, const char *arg)

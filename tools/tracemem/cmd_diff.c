@@ -86,30 +86,13 @@ out_old:
 
 int cmd_diff(int argc, char **argv)
 {
-    static const struct option longopts[] = {TM_STATS_LONGOPTS, {0}};
     tm_stats_args a;
     tm_snapshot *o = NULL, *n = NULL;
-    int opt, rc;
+    int rc;
 
     tm__stats_args_init(&a);
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(usage, stdout);
-            rc = TM_EXIT_OK;
-            goto out;
-        }
-        if (opt == '?' || opt == ':') {
-            rc = tm__usage_error("diff", "bad option '%s'", argv[optind - 1]);
-            goto out;
-        }
-        if ((rc = tm__stats_option("diff", &a, opt, optarg)))
-            goto out;
-    }
-    if (argc - optind != 2) {
-        rc = tm__usage_error("diff", "expected two snapshots, OLD and NEW");
+    if ((rc = tm__stats_parse("diff", usage, argc, argv, &a, 2, "two snapshots, OLD and NEW")) >= 0)
         goto out;
-    }
     if ((rc = tm__load(argv[optind], 1, &o)) || (rc = tm__load(argv[optind + 1], 1, &n)))
         goto out;
     rc = compare(o, n, &a);

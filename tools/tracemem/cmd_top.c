@@ -39,30 +39,13 @@ static int show(const tm_snapshot *snap, const tm_stats_args *a)
 
 int cmd_top(int argc, char **argv)
 {
-    static const struct option longopts[] = {TM_STATS_LONGOPTS, {0}};
     tm_stats_args a;
     tm_snapshot *snap = NULL;
-    int opt, rc;
+    int rc;
 
     tm__stats_args_init(&a);
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, TM_STATS_SHORTOPTS, longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(usage, stdout);
-            rc = TM_EXIT_OK;
-            goto out;
-        }
-        if (opt == '?' || opt == ':') {
-            rc = tm__usage_error("top", "bad option '%s'", argv[optind - 1]);
-            goto out;
-        }
-        if ((rc = tm__stats_option("top", &a, opt, optarg)))
-            goto out;
-    }
-    if (argc - optind != 1) {
-        rc = tm__usage_error("top", "expected one snapshot FILE");
+    if ((rc = tm__stats_parse("top", usage, argc, argv, &a, 1, "one snapshot FILE")) >= 0)
         goto out;
-    }
     if ((rc = tm__load(argv[optind], 1, &snap)))
         goto out;
     rc = show(snap, &a);
