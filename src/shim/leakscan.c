@@ -742,7 +742,12 @@ static void visit(struct scan *s, uintptr_t w, int definite)
  * cache misses overlap instead of adding up. */
 #define BATCH 16
 
-static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
+typedef void (*word_fn)(struct scan *s, uintptr_t w, uintptr_t arg);
+
+/* The batching loop itself, inlined into each caller with its 'fn'. */
+static inline __attribute__((always_inline)) void for_heap_words(struct scan *s, uintptr_t lo,
+                                                                 uintptr_t hi, word_fn fn,
+                                                                 uintptr_t arg)
 {
     uintptr_t batch[BATCH];
     int n = 0;
@@ -754,12 +759,22 @@ static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
         batch[n++] = w;
         if (n == BATCH) {
             for (int k = 0; k < n; k++)
-                visit(s, batch[k], definite);
+                fn(s, batch[k], arg);
             n = 0;
         }
     }
     for (int k = 0; k < n; k++)
-        visit(s, batch[k], definite);
+        fn(s, batch[k], arg);
+}
+
+static void visit_word(struct scan *s, uintptr_t w, uintptr_t definite)
+{
+    visit(s, w, (int)definite);
+}
+
+static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
+{
+    for_heap_words(s, lo, hi, visit_word, (uintptr_t)definite);
 }
 
 /* Roots: as scan_words, naming each word's address in debug output. */
@@ -924,7 +939,7 @@ static void flood(struct scan *s)
     }
 }
 
-static void mark_indirect(struct scan *s, uintptr_t w, size_t leader)
+static void mark_indirect(struct scan *s, uintptr_t w, uintptr_t leader)
 {
     long k = lookup(s, w);
     if (k >= 0 && (size_t)k != leader && (s->state[k] & KIND_MASK) == UNREACHED) {
@@ -933,25 +948,10 @@ static void mark_indirect(struct scan *s, uintptr_t w, size_t leader)
     }
 }
 
-/* The words of a leaked block, batched with prefetches like scan_words. */
+/* The words of a leaked block, batched like scan_words. */
 static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, size_t leader)
 {
-    uintptr_t batch[BATCH];
-    int n = 0;
-    for (uintptr_t a = lo; a + WORD <= hi; a += WORD) {
-        uintptr_t w = *(const uintptr_t *)a;
-        if (w - s->lo >= s->span)
-            continue;
-        __builtin_prefetch(&s->pages[page_hash(w >> 12, s->npages - 1)]);
-        batch[n++] = w;
-        if (n == BATCH) {
-            for (int k = 0; k < n; k++)
-                mark_indirect(s, batch[k], leader);
-            n = 0;
-        }
-    }
-    for (int k = 0; k < n; k++)
-        mark_indirect(s, batch[k], leader);
+    for_heap_words(s, lo, hi, mark_indirect, leader);
 }
 
 /* Valgrind's clique pass: every block still unreached, in address order,
