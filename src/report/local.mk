@@ -61,3 +61,4 @@ tests_unit_check_export_LDADD = $(TM_REPORT_CHECK_LIBS) $(ZLIB_LIBS)
 tests_unit_check_trend_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_trend_LDADD = $(TM_REPORT_CHECK_LIBS) -lm
 libtmreport_la_SOURCES += src/report/gc.c src/report/gc.h
+EXTRA_DIST += tests/unit/test_data.h

@@ -20,17 +20,13 @@
 #include <string.h>
 
 #include "report/flame.h"
+#include "test_data.h"
 
 static tm_snapshot *a;
 
 static void setup(void)
 {
-    char path[4096];
-    tm_error err = {""};
-
-    snprintf(path, sizeof path, "%s/cli-a.json", TM_TEST_DATA);
-    if (tm_snapshot_load(path, &a, &err))
-        ck_abort_msg("cannot load %s: %s", path, err.what);
+    a = tm_test_load("cli-a.json");
 }
 
 static void teardown(void)

@@ -20,26 +20,15 @@
 
 #include "report/gate.h"
 #include "report/stats.h"
+#include "test_data.h"
 
 static tm_snapshot *snap, *grown;
 static tm_leak_report rep;
 
-static tm_snapshot *load(const char *name)
-{
-    char path[4096];
-    tm_snapshot *s = NULL;
-    tm_error err = { "" };
-
-    snprintf(path, sizeof path, "%s/%s", TM_TEST_DATA, name);
-    if (tm_snapshot_load(path, &s, &err))
-        ck_abort_msg("cannot load %s: %s", path, err.what);
-    return s;
-}
-
 static void setup(void)
 {
-    snap = load("leaks.json");
-    grown = load("leaks-grown.json");
+    snap = tm_test_load("leaks.json");
+    grown = tm_test_load("leaks-grown.json");
     ck_assert_int_eq(tm_leak_report_build(&rep, &snap, 1, TM_KINDS_CHECK,
                                           NULL), 0);
 }

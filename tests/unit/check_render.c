@@ -9,25 +9,14 @@
 #include <string.h>
 
 #include "report/render.h"
+#include "test_data.h"
 
 static tm_snapshot *a, *b;
 
-static tm_snapshot *load(const char *name)
-{
-    char path[4096];
-    tm_snapshot *s = NULL;
-    tm_error err = {""};
-
-    snprintf(path, sizeof path, "%s/%s", TM_TEST_DATA, name);
-    if (tm_snapshot_load(path, &s, &err))
-        ck_abort_msg("cannot load %s: %s", path, err.what);
-    return s;
-}
-
 static void setup(void)
 {
-    a = load("cli-a.json");
-    b = load("cli-b.json");
+    a = tm_test_load("cli-a.json");
+    b = tm_test_load("cli-b.json");
 }
 
 static void teardown(void)
