@@ -30,7 +30,6 @@ static pthread_mutex_t modules_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct tm__module *mods;
 static size_t nmods, capmods;
 static struct tm__arena strings;
-static char exe_path[PATH_MAX];
 
 struct refresh {
     uint8_t *seen; /* per existing module */
@@ -75,7 +74,7 @@ static const char *object_path(const struct dl_phdr_info *info, char *buf, size_
 {
     const char *name = info->dlpi_name;
     if (!name || !*name)
-        return exe_path[0] ? exe_path : "[exe]";
+        return *tm__exe_path() ? tm__exe_path() : "[exe]";
     if (strncmp(name, "linux-vdso", 10) == 0 || strncmp(name, "linux-gate", 10) == 0 ||
         info->dlpi_addr == getauxval(AT_SYSINFO_EHDR))
         return "[vdso]";
@@ -134,10 +133,6 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *data)
 void tm__modules_refresh(void)
 {
     pthread_mutex_lock(&modules_mutex);
-    if (!exe_path[0]) {
-        ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
-        exe_path[n > 0 ? n : 0] = '\0';
-    }
     size_t before = nmods;
     uint8_t seen_small[1024];
     uint8_t *seen = before <= sizeof(seen_small) ? seen_small : tm__map(before);

@@ -15,9 +15,7 @@
 
 static void exe_name(char *out, size_t cap)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = '\0';
+    const char *exe = tm__exe_path();
     const char *base = strrchr(exe, '/');
     tm__snprintf(out, cap, "%s", base ? base + 1 : (exe[0] ? exe : "unknown"));
 }

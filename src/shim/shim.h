@@ -319,6 +319,9 @@ void tm__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* snprintf subset without locale or allocation: %s %d %u %ld %lu %zu %llu %x %lx %c %%. */
 int tm__snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *tm__strerror(int err);
+/* The executable's absolute path (/proc/self/exe, read once: an exec
+ * starts a new shim); "" when unknown. */
+const char *tm__exe_path(void);
 
 /* Around the shim's own writes: SIGPIPE and SIGXFSZ raised by them are
  * blocked and taken back, so they fail with EPIPE/EFBIG instead of killing

@@ -304,15 +304,12 @@ static void write_argv(struct tm__out *o)
 static void write_process(struct tm__out *o)
 {
     struct utsname un;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = '\0';
     tm__out_lit(o, "{\"pid\":");
     tm__out_i64(o, getpid());
     tm__out_lit(o, ",\"ppid\":");
     tm__out_i64(o, getppid());
     tm__out_lit(o, ",\"exe\":");
-    tm__out_str(o, exe);
+    tm__out_str(o, tm__exe_path());
     tm__out_lit(o, ",\"argv\":");
     write_argv(o);
     tm__out_lit(o, ",\"hostname\":");

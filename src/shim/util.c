@@ -7,6 +7,8 @@
 #include "shim/shim.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -166,4 +168,19 @@ const char *tm__strerror(int err)
 {
     const char *s = strerrordesc_np(err);
     return s ? s : "unknown error";
+}
+
+static char exe_path[PATH_MAX];
+static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
+
+static void read_exe_path(void)
+{
+    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+    exe_path[n > 0 ? n : 0] = '\0';
+}
+
+const char *tm__exe_path(void)
+{
+    pthread_once(&exe_once, read_exe_path);
+    return exe_path;
 }
