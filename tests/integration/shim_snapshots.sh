@@ -132,8 +132,16 @@ TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/sym/d.json" preload "$PROG" pla
 # a FIFO at the output path is a stream: written in place when a reader is
 # there, one warning and nothing replaced when none is; a device stays a device
 mkfifo "$WORK/fifo" || fail "mkfifo"
-cat "$WORK/fifo" >"$WORK/fifo.out" &
+timeout 30 cat "$WORK/fifo" >"$WORK/fifo.out" &
 reader=$!
+# the reader counts once it sits in open(2) waiting for a writer; the shim
+# opens without blocking, so it must not come first
+for i in $(seq 100); do
+    for p in $(pgrep -P "$reader") "$reader"; do
+        [ "$(cat "/proc/$p/wchan" 2>/dev/null)" = wait_for_partner ] && break 2
+    done
+    sleep 0.1
+done
 TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/fifo" preload "$PROG" plain >/dev/null 2>"$WORK/fifo.err"
 assert_eq "fifo: status" 0 "$?"
 wait $reader
