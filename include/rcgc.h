@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 #define RCGC_VERSION_MAJOR 0
-#define RCGC_VERSION_MINOR 1
+#define RCGC_VERSION_MINOR 2
 #define RCGC_VERSION_MICRO 0
 
 #define RCGC_API __attribute__((visibility("default")))
@@ -72,6 +72,36 @@ RCGC_API void rcgc_incref(void *obj);
  * ignored. Dropping a reference the object does not have is reported on
  * stderr ("refcount is too small" with the type name) and ignored. */
 RCGC_API void rcgc_decref(void *obj);
+
+/* rcgc_incref() and rcgc_decref() are also defined inline below, like
+ * CPython's Py_INCREF/Py_DECREF: the count is a uint32_t 8 bytes before the
+ * object's fields (RCGC_REFCNT), part of the ABI since version 0.2. The inline
+ * versions call the library only when the count drops from 1 (the object
+ * dies) or is already 0 (the error above). Define RCGC_NO_INLINE before
+ * including rcgc.h to call the functions instead; '(rcgc_decref)(obj)' and
+ * '&rcgc_decref' always name the functions. */
+#define RCGC_REFCNT(obj) (((uint32_t *)(obj))[-2])
+
+#ifndef RCGC_NO_INLINE
+static inline void rcgc__incref_inline(void *obj)
+{
+    if (obj)
+        RCGC_REFCNT(obj)++;
+}
+
+static inline void rcgc__decref_inline(void *obj)
+{
+    if (obj) {
+        if (RCGC_REFCNT(obj) > 1)
+            RCGC_REFCNT(obj)--;
+        else
+            (rcgc_decref)(obj);
+    }
+}
+
+#define rcgc_incref(obj) rcgc__incref_inline(obj)
+#define rcgc_decref(obj) rcgc__decref_inline(obj)
+#endif
 
 /* The reference count of 'obj'. */
 RCGC_API size_t rcgc_refcount(const void *obj);

@@ -161,10 +161,12 @@ static unsigned kinds_of(uintptr_t k)
 }
 
 /* move_unreachable's state that visit_reachable sees: 'young', how many
- * members it took back from 'unreachable', how many were moved there. */
+ * members it took back from 'unreachable', how many were moved there, and
+ * what a move to 'unreachable' added to 'rcbits' (RCBITS_HOLD or 0). */
 typedef struct reach {
     gchead *young;
     size_t taken_back, moved;
+    uint64_t hold;
 } reach;
 
 /* 'h' was moved to 'unreachable' too early: take it back to 'young'. */
@@ -180,6 +182,7 @@ static __attribute__((noinline)) void take_back(gchead *h, reach *r)
     h->next = (uintptr_t)young;
     gc_set_prev(young, h);
     gc_set_refs(h, 1);
+    h->rcbits -= r->hold;
     r->taken_back++;
 }
 
@@ -200,17 +203,19 @@ static int visit_reachable(void *obj, void *arg)
 
 /* Splits 'young': what is reachable from outside stays (relinked, marked
  * generation 'to_gen', COLLECTING cleared), the rest goes to 'unreachable'
- * (NEXT_UNREACHABLE set). Returns the size of 'unreachable' and stores in
- * '*kinds_out' the KIND_ bits of every object that entered it (a superset of
- * what is left at the end).
+ * (NEXT_UNREACHABLE set), each member with 'hold' added to its 'rcbits'
+ * (RCBITS_HOLD: the collector's reference, see delete_held). Returns the
+ * size of 'unreachable' and stores in '*kinds_out' the KIND_ bits of every
+ * object that entered it (a superset of what is left at the end).
  *
  * The tail of 'unreachable' is kept in a local, not in the sentinel, which
  * is brought up to date at the end (and by visit_reachable when it takes
  * the tail back). */
-static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen,
-                               unsigned *kinds_out)
+static inline __attribute__((always_inline)) size_t
+move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen, unsigned *kinds_out,
+                 uint64_t hold)
 {
-    reach r = {young, 0, 0};
+    reach r = {young, 0, 0, hold};
     gchead *prev = young;
     gchead *h = gc_next(young);
     gchead *tail = gc_prev(unreachable);
@@ -237,13 +242,15 @@ static size_t move_unreachable(gchead *young, gchead *unreachable, unsigned to_g
              * from prev->next just stored: a store-to-load round trip per
              * object would be the loop's critical path */
             uintptr_t next = h->next, hprev = h->prev;
+            uint32_t bits = h->bits;
+            h->rcbits += hold;
             prev->next = next;
             tail->next = NEXT_UNREACHABLE | (uintptr_t)h;
             h->prev = (hprev & PREV_FLAGS) | (uintptr_t)tail;
             h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
             tail = h;
             r.moved++; /* in memory: no register to save around traverse */
-            kinds |= hprev | (h->bits & BITS_KIND); /* no overlap: refs are 0 */
+            kinds |= hprev | (bits & BITS_KIND); /* no overlap: refs are 0 */
             h = (gchead *)(next & ~NEXT_UNREACHABLE);
         }
     }
@@ -261,13 +268,16 @@ typedef struct scan {
 } scan;
 
 /* Moves objects with a legacy_del out of 'unreachable' into 'finalizers',
- * clears NEXT_UNREACHABLE everywhere, and notes what later passes need. */
+ * clears NEXT_UNREACHABLE everywhere, drops the collector's references
+ * (this path deletes with delete_garbage), and notes what later passes
+ * need. */
 static scan move_legacy_finalizers(gchead *unreachable, gchead *finalizers)
 {
     scan sc = {0, 0};
     gchead *next;
     for (gchead *h = gc_next(unreachable); h != unreachable; h = next) {
         h->next &= ~NEXT_UNREACHABLE;
+        h->rcbits -= RCBITS_HOLD;
         next = gc_next(h);
         const rcgc_type *type = gc_type(h);
         if (type->legacy_del) {
@@ -331,7 +341,7 @@ static size_t handle_resurrected_objects(gchead *unreachable, gchead *still_unre
     update_refs(unreachable);
     subtract_refs(unreachable);
     unsigned kinds;
-    size_t n = move_unreachable(unreachable, still_unreachable, old_gen, &kinds);
+    size_t n = move_unreachable(unreachable, still_unreachable, old_gen, &kinds, 0);
     for (gchead *h = gc_next(still_unreachable); h != still_unreachable; h = gc_next(h))
         h->next &= ~NEXT_UNREACHABLE;
     tm__gc_list_merge(unreachable, old);
@@ -362,6 +372,126 @@ static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
         if (gc_next(collectable) == h)
             survive(h, old, old_gen); /* still alive: it may die later */
     }
+}
+
+/* Type counts and the generation-0 count of the objects delete_held
+ * freed since the last flush, applied before any user code runs and at
+ * the end, so that what a destroy() or weakref callback reads is exact. */
+typedef struct deaths {
+    typerec *tr;          /* type of the last run of objects */
+    size_t count, bytes;  /* of that type, not yet subtracted */
+    long tracked;         /* not yet subtracted from count[0] */
+} deaths;
+
+static void deaths_flush_type(deaths *d)
+{
+    if (d->count) {
+        PUB_SET(d->tr->count, d->tr->count - d->count);
+        PUB_SET(d->tr->bytes, d->tr->bytes - d->bytes);
+        d->count = d->bytes = 0;
+    }
+}
+
+static void deaths_flush(deaths *d)
+{
+    deaths_flush_type(d);
+    if (d->tracked) {
+        /* count[0] -= 1 per death, never below zero, as deallocation does */
+        long c = tm__gc.gens[0].count - d->tracked;
+        PUB_SET(tm__gc.gens[0].count, c > 0 ? c : 0);
+        d->tracked = 0;
+    }
+}
+
+/* A held object that delete_held cannot free on its fast path: it was
+ * untracked, got weak references, is still referenced (resurrected by a
+ * clear, or a type that keeps references) or lost the collector's
+ * reference to an extra decref (reported then; it is left alone). */
+static __attribute__((noinline)) void release_held(gchead *h, gchead *old, unsigned old_gen)
+{
+    uint32_t dropped = h->bits & BITS_DROPPED;
+    h->bits &= ~(BITS_HELD | BITS_DROPPED);
+    h->prev &= ~PREV_COLLECTING;
+    if (h->refcnt > 1) {
+        h->refcnt--;
+        if (dropped) {
+            h->next = 0;
+        } else {
+            gc_set_gen(h, old_gen);
+            tm__gc_list_append(h, old);
+        }
+    } else {
+        h->next = 0;
+        if (h->refcnt == 1) {
+            h->refcnt = 0;
+            tm__gc_dealloc(h); /* untracked: dealloc does not unlink it */
+        }
+    }
+}
+
+/* Deletes plain garbage (no finalizer, legacy_del or weak reference
+ * involved), every member held by the collector since move_unreachable
+ * (RCBITS_HOLD): first every object's clear() runs, which breaks the
+ * cycles but frees nothing, as each member keeps the collector's
+ * reference; then each member whose only reference left is the
+ * collector's is freed, without a second clear (it holds no references:
+ * nothing ran between its clear and its death that could give it some
+ * but the clear() of other garbage).
+ *
+ * This is CPython's delete_garbage with the deaths gathered in a second
+ * pass instead of each happening inside some clear(): no deep recursion
+ * or trashcan, no list unlinking per object, one indirect call per
+ * object. While members are held, no member dies and none leaves the list
+ * (untrack marks it BITS_DROPPED), so both passes walk it in place. */
+static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
+{
+    uint32_t last = UINT32_MAX;
+    void (*clear)(void *) = NULL;
+    for (gchead *h = gc_next(collectable); h != collectable; h = gc_next(h)) {
+        uint32_t index = h->bits & BITS_INDEX;
+        if (index != last) {
+            last = index;
+            clear = tm__gc.type_index[index]->t.clear;
+        }
+        if (clear)
+            clear(AS_OBJ(h));
+    }
+
+    deaths d = {NULL, 0, 0, 0};
+    last = UINT32_MAX;
+    typerec *tr = NULL;
+    gchead *next;
+    for (gchead *h = gc_next(collectable); h != collectable; h = next) {
+        next = gc_next(h);
+        uint32_t bits = h->bits;
+        if (__builtin_expect(h->refcnt != 1 || (bits & BITS_DROPPED) ||
+                                 (h->prev & PREV_WEAKREFS),
+                             0)) {
+            deaths_flush(&d);
+            release_held(h, old, old_gen);
+            continue;
+        }
+        uint32_t index = bits & BITS_INDEX;
+        if (index != last) {
+            last = index;
+            tr = tm__gc.type_index[index];
+        }
+        if (tr->t.destroy) {
+            deaths_flush(&d);
+            h->refcnt = 0;
+            tr->t.destroy(AS_OBJ(h));
+        }
+        size_t bytes = gc_free_bytes(h);
+        if (tr != d.tr) {
+            deaths_flush_type(&d);
+            d.tr = tr;
+        }
+        d.count++;
+        d.bytes += bytes;
+        d.tracked++;
+    }
+    deaths_flush(&d);
+    tm__gc_list_init(collectable);
 }
 
 static void handle_legacy_finalizers(gchead *finalizers, gchead *old, unsigned old_gen)
@@ -424,18 +554,19 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
 
     size_t nyoung = update_and_subtract_refs(young, (unsigned)generation);
     unsigned unreachable_kinds;
-    size_t nunreachable = move_unreachable(young, &unreachable, old_gen, &unreachable_kinds);
+    size_t nunreachable =
+        move_unreachable(young, &unreachable, old_gen, &unreachable_kinds, RCBITS_HOLD);
     promote(generation, young, old, (long)(nyoung - nunreachable));
 
-    if (unreachable_kinds == 0) {
+    if (unreachable_kinds == 0 && !(tm__gc.debug & RCGC_DEBUG_SAVEALL)) {
         /* plain garbage: no legacy_del, weakref or finalizer to handle, so
          * no user code runs before clear; NEXT_UNREACHABLE bits left on
-         * the nodes are masked by gc_next() and dropped by the list moves */
+         * the nodes are masked by gc_next() */
         if (tm__gc.debug & RCGC_DEBUG_COLLECTABLE)
             for (gchead *h = gc_next(&unreachable); h != &unreachable; h = gc_next(h))
                 tm__gc_debug_object("collectable", h);
-        tm__gc_list_merge(&unreachable, &final_unreachable);
         m = (long)nunreachable;
+        delete_held(&unreachable, old, old_gen);
     } else {
         scan sc = move_legacy_finalizers(&unreachable, &finalizers);
         if (!tm__gc_list_empty(&finalizers))

@@ -49,8 +49,13 @@ typedef struct typerec {
 typedef struct gchead {
     uintptr_t next;
     uintptr_t prev;
-    uint32_t refcnt;
-    uint32_t bits;
+    union {
+        struct {
+            uint32_t refcnt;
+            uint32_t bits;
+        };
+        uint64_t rcbits; /* both at once (see RCBITS_HOLD) */
+    };
 } gchead;
 
 _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
@@ -69,6 +74,18 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define BITS_LARGE (1u << 26)
 #define BITS_KIND_SHIFT 27
 #define BITS_KIND (7u << BITS_KIND_SHIFT)
+/* held by the collector while it deletes plain garbage (collect.c's
+ * delete_held): the refcount includes one reference of the collector */
+#define BITS_HELD (1u << 30)
+/* untracked while held: still linked in the collector's list, which
+ * must not change under it; delete_held unlinks it */
+#define BITS_DROPPED (1u << 31)
+/* the collector's reference and BITS_HELD, added to 'rcbits' in one go */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define RCBITS_HOLD (1u + ((uint64_t)BITS_HELD << 32))
+#else
+#define RCBITS_HOLD (((uint64_t)1 << 32) + BITS_HELD)
+#endif
 #define GEN_PERMANENT 3u
 #define MAX_SIZE ((size_t)1 << 40)
 

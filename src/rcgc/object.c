@@ -166,13 +166,13 @@ void *rcgc_new(const rcgc_type *type, size_t size)
     return h + 1;
 }
 
-void rcgc_incref(void *obj)
+void(rcgc_incref)(void *obj)
 {
     if (obj)
         AS_HEAD(obj)->refcnt++;
 }
 
-void rcgc_decref(void *obj)
+void(rcgc_decref)(void *obj)
 {
     if (obj)
         gc_decref(AS_HEAD(obj));
@@ -193,6 +193,10 @@ const rcgc_type *rcgc_typeof(const void *obj)
 void rcgc_track(void *obj)
 {
     gchead *h = AS_HEAD(obj);
+    if (__builtin_expect(h->bits & BITS_DROPPED, 0)) {
+        h->bits &= ~BITS_DROPPED; /* held by the collector, still linked */
+        return;
+    }
     if (gc_is_tracked(h) || !gc_type(h)->traverse || h->refcnt == 0)
         return;
     gc_ensure_init();
@@ -204,8 +208,15 @@ void tm__gc_untrack(gchead *h)
 {
     if (!gc_is_tracked(h))
         return;
-    if (__builtin_expect(gc_gen(h) == GEN_PERMANENT, 0)) {
-        PUB_SET(tm__gc.frozen, tm__gc.frozen - 1);
+    uint32_t bits = h->bits;
+    if (__builtin_expect(bits & (BITS_HELD | BITS_GEN), 0)) {
+        if (bits & BITS_HELD) {
+            /* the collector's list must not change while it deletes */
+            h->bits = bits | BITS_DROPPED;
+            return;
+        }
+        if (gc_gen(h) == GEN_PERMANENT)
+            PUB_SET(tm__gc.frozen, tm__gc.frozen - 1);
     }
     tm__gc_list_remove(h);
 }
@@ -217,7 +228,8 @@ void rcgc_untrack(void *obj)
 
 int rcgc_is_tracked(const void *obj)
 {
-    return gc_is_tracked(AS_HEAD(obj));
+    const gchead *h = AS_HEAD(obj);
+    return gc_is_tracked(h) && !(h->bits & BITS_DROPPED);
 }
 
 int rcgc_is_finalized(const void *obj)
@@ -293,6 +305,11 @@ static __attribute__((noinline)) void empty_trash(void)
  * trashcan), so a chain of a million objects needs constant stack. */
 void tm__gc_dealloc(gchead *h)
 {
+    if (__builtin_expect(h->bits & BITS_HELD, 0)) {
+        /* the collector's own reference was dropped: an extra decref */
+        tm__gc_report_too_small(h, "rcgc_decref");
+        return;
+    }
     tm__gc_untrack(h);
     int depth = tm__gc.trash_depth;
     if (__builtin_expect(depth >= TRASH_LIMIT, 0)) {
