@@ -429,68 +429,103 @@ static __attribute__((noinline)) void release_held(gchead *h, gchead *old, unsig
     }
 }
 
+/* What delete_held keeps from one object to the next. */
+typedef struct held {
+    uint32_t index;        /* type index of the last object */
+    typerec *tr;           /* its record */
+    gchead *deferred;      /* cleared objects still referenced, linked through 'prev' */
+    deaths d;
+} held;
+
+/* Frees 'h', cleared, when the collector's is its only reference left;
+ * 0 when it is still referenced. */
+static inline __attribute__((always_inline)) int free_held(gchead *h, held *c, gchead *old,
+                                                           unsigned old_gen)
+{
+    if (h->refcnt != 1)
+        return 0;
+    uint32_t bits = h->bits;
+    if (__builtin_expect((bits & BITS_DROPPED) || (h->prev & PREV_WEAKREFS), 0)) {
+        deaths_flush(&c->d);
+        release_held(h, old, old_gen);
+        return 1;
+    }
+    uint32_t index = bits & BITS_INDEX;
+    if (index != c->index) {
+        c->index = index;
+        c->tr = tm__gc.type_index[index];
+    }
+    typerec *tr = c->tr;
+    if (tr->t.destroy) {
+        deaths_flush(&c->d);
+        h->refcnt = 0;
+        tr->t.destroy(AS_OBJ(h));
+    }
+    size_t bytes = gc_free_bytes(h);
+    if (tr != c->d.tr) {
+        deaths_flush_type(&c->d);
+        c->d.tr = tr;
+    }
+    c->d.count++;
+    c->d.bytes += bytes;
+    c->d.tracked++;
+    return 1;
+}
+
 /* Deletes plain garbage (no finalizer, legacy_del or weak reference
  * involved), every member held by the collector since move_unreachable
- * (RCBITS_HOLD): first every object's clear() runs, which breaks the
- * cycles but frees nothing, as each member keeps the collector's
- * reference; then each member whose only reference left is the
- * collector's is freed, without a second clear (it holds no references:
- * nothing ran between its clear and its death that could give it some
- * but the clear() of other garbage).
+ * (RCBITS_HOLD), in one pass: each object's clear() runs, which frees
+ * nothing, as each member keeps the collector's reference; right after,
+ * an object whose only reference left is the collector's is freed: no
+ * other object refers to it, so no later clear() can touch it. One that
+ * is still referenced (by garbage not yet cleared) is deferred to a
+ * stack linked through 'prev' (no longer needed: the walk follows 'next');
+ * the top of the stack is freed as soon as its references are gone
+ * (the other half of a 2-cycle, the head of a ring), the rest at the
+ * end, and whatever is still referenced then survives. Objects are freed
+ * without a second clear (they hold no references: nothing but the
+ * clear() of other garbage ran since their own).
  *
- * This is CPython's delete_garbage with the deaths gathered in a second
- * pass instead of each happening inside some clear(): no deep recursion
- * or trashcan, no list unlinking per object, one indirect call per
- * object. While members are held, no member dies and none leaves the list
- * (untrack marks it BITS_DROPPED), so both passes walk it in place. */
+ * So each object dies at the moment CPython's delete_garbage would free
+ * it, when its last reference goes, with one indirect call per object and
+ * one pass over memory: no deep recursion or trashcan, no unlinking. While
+ * members are held no member dies but those freed here, and none leaves
+ * the list (untrack marks it BITS_DROPPED), so the walk reads 'next' in
+ * place before the object may be freed. */
 static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
 {
-    uint32_t last = UINT32_MAX;
-    void (*clear)(void *) = NULL;
-    for (gchead *h = gc_next(collectable); h != collectable; h = gc_next(h)) {
-        uint32_t index = h->bits & BITS_INDEX;
-        if (index != last) {
-            last = index;
-            clear = tm__gc.type_index[index]->t.clear;
-        }
-        if (clear)
-            clear(AS_OBJ(h));
-    }
-
-    deaths d = {NULL, 0, 0, 0};
-    last = UINT32_MAX;
-    typerec *tr = NULL;
+    held c = {UINT32_MAX, NULL, NULL, {NULL, 0, 0, 0}};
     gchead *next;
     for (gchead *h = gc_next(collectable); h != collectable; h = next) {
+        uint32_t index = h->bits & BITS_INDEX;
+        if (index != c.index) {
+            c.index = index;
+            c.tr = tm__gc.type_index[index];
+        }
+        void (*clear)(void *) = c.tr->t.clear;
+        if (clear)
+            clear(AS_OBJ(h));
         next = gc_next(h);
-        uint32_t bits = h->bits;
-        if (__builtin_expect(h->refcnt != 1 || (bits & BITS_DROPPED) ||
-                                 (h->prev & PREV_WEAKREFS),
-                             0)) {
-            deaths_flush(&d);
-            release_held(h, old, old_gen);
+        if (!free_held(h, &c, old, old_gen)) {
+            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)c.deferred;
+            c.deferred = h;
             continue;
         }
-        uint32_t index = bits & BITS_INDEX;
-        if (index != last) {
-            last = index;
-            tr = tm__gc.type_index[index];
+        gchead *top;
+        while ((top = c.deferred) && top->refcnt == 1) {
+            c.deferred = gc_prev(top);
+            free_held(top, &c, old, old_gen);
         }
-        if (tr->t.destroy) {
-            deaths_flush(&d);
-            h->refcnt = 0;
-            tr->t.destroy(AS_OBJ(h));
-        }
-        size_t bytes = gc_free_bytes(h);
-        if (tr != d.tr) {
-            deaths_flush_type(&d);
-            d.tr = tr;
-        }
-        d.count++;
-        d.bytes += bytes;
-        d.tracked++;
     }
-    deaths_flush(&d);
+    while (c.deferred) {
+        gchead *h = c.deferred;
+        c.deferred = gc_prev(h);
+        if (!free_held(h, &c, old, old_gen)) {
+            deaths_flush(&c.d);
+            release_held(h, old, old_gen);
+        }
+    }
+    deaths_flush(&c.d);
     tm__gc_list_init(collectable);
 }
 
