@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 #define RCGC_VERSION_MAJOR 0
-#define RCGC_VERSION_MINOR 2
+#define RCGC_VERSION_MINOR 1
 #define RCGC_VERSION_MICRO 0
 
 #define RCGC_API __attribute__((visibility("default")))
@@ -42,7 +42,8 @@ typedef struct rcgc_type {
      * object holds no references and is never tracked. */
     int (*traverse)(void *self, rcgc_visit_fn visit, void *arg);
     /* Drops owned references (decref and NULL them). Breaks cycles; also
-     * runs when the refcount reaches zero. May be NULL. */
+     * runs when the refcount reaches zero, except for garbage the
+     * collector has cleared already. May be NULL. */
     void (*clear)(void *self);
     /* PEP 442 finalizer: called at most once per object, before clear; may
      * resurrect the object by storing a new reference. May be NULL. */
@@ -75,7 +76,7 @@ RCGC_API void rcgc_decref(void *obj);
 
 /* rcgc_incref() and rcgc_decref() are also defined inline below, like
  * CPython's Py_INCREF/Py_DECREF: the count is a uint32_t 8 bytes before the
- * object's fields (RCGC_REFCNT), part of the ABI since version 0.2. The inline
+ * object's fields (RCGC_REFCNT), part of the ABI. The inline
  * versions call the library only when the count drops from 1 (the object
  * dies) or is already 0 (the error above). Define RCGC_NO_INLINE before
  * including rcgc.h to call the functions instead; '(rcgc_decref)(obj)' and
