@@ -14,6 +14,14 @@ include_HEADERS += include/rcgc.h
 librcgc_la_SOURCES =
 librcgc_la_LIBADD = librcgc_core.la
 librcgc_la_LDFLAGS = -version-info 0:0:0 -no-undefined
+# librcgc.a as well, for programs that want the collector in their own
+# binary, next to their types' traverse/clear (as CPython's collector is):
+# calls between a program and a shared library mapped terabytes away cost
+# more (bench/rcgc/README.md). Built with the compiler's default code model
+# (PIE on Debian): for executables, not for shared objects.
+lib_LIBRARIES = librcgc.a
+librcgc_a_SOURCES = $(librcgc_core_la_SOURCES)
+librcgc_a_CFLAGS = $(AM_CFLAGS) -fno-semantic-interposition
 
 check_PROGRAMS += tests/unit/check_rcgc
 TESTS += tests/unit/check_rcgc
@@ -27,12 +35,12 @@ noinst_PROGRAMS += bench/rcgc/bench_rcgc
 bench_rcgc_bench_rcgc_SOURCES = bench/rcgc/bench_rcgc.c
 bench_rcgc_bench_rcgc_LDADD = librcgc.la
 bench_rcgc_bench_rcgc_LDFLAGS = -no-install
-# the same program with the library linked in: the collector's indirect
-# calls to the types' traverse/clear stay within one binary, as CPython's
-# do (bench/rcgc/README.md says why that matters)
+# the same program linked with librcgc.a: the collector's indirect calls
+# to the types' traverse/clear stay within one binary, as CPython's do
+# (bench/rcgc/README.md says why that matters)
 noinst_PROGRAMS += bench/rcgc/bench_rcgc_static
 bench_rcgc_bench_rcgc_static_SOURCES = bench/rcgc/bench_rcgc.c
-bench_rcgc_bench_rcgc_static_LDADD = librcgc_core.la
+bench_rcgc_bench_rcgc_static_LDADD = librcgc.a
 
 # examples/rcgc_graph: the tour of librcgc walked through in examples/README.md
 noinst_PROGRAMS += examples/rcgc_graph
