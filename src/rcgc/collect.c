@@ -374,31 +374,42 @@ static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
     }
 }
 
-/* Type counts and the generation-0 count of the objects delete_held
- * freed since the last flush, applied before any user code runs and at
- * the end, so that what a destroy() or weakref callback reads is exact. */
+/* The type counts and generation-0 count of the objects delete_held
+ * freed, subtracted in runs; applied before any user code runs and at the
+ * end, so that what a destroy() or weakref callback reads is exact. Kept
+ * in the caller's registers (only inline functions see its address). */
 typedef struct deaths {
-    typerec *tr;          /* type of the last run of objects */
-    size_t count, bytes;  /* of that type, not yet subtracted */
+    typerec *tr;          /* type of the current run of objects */
+    size_t count, bytes;  /* of that run, not yet subtracted */
     long tracked;         /* not yet subtracted from count[0] */
 } deaths;
 
-static void deaths_flush_type(deaths *d)
+static __attribute__((noinline)) void deaths_sub_type(typerec *tr, size_t count, size_t bytes)
+{
+    PUB_SET(tr->count, tr->count - count);
+    PUB_SET(tr->bytes, tr->bytes - bytes);
+}
+
+static __attribute__((noinline)) void deaths_sub_gen0(long tracked)
+{
+    /* count[0] -= 1 per death, never below zero, as deallocation does */
+    long c = tm__gc.gens[0].count - tracked;
+    PUB_SET(tm__gc.gens[0].count, c > 0 ? c : 0);
+}
+
+static inline __attribute__((always_inline)) void deaths_flush_type(deaths *d)
 {
     if (d->count) {
-        PUB_SET(d->tr->count, d->tr->count - d->count);
-        PUB_SET(d->tr->bytes, d->tr->bytes - d->bytes);
+        deaths_sub_type(d->tr, d->count, d->bytes);
         d->count = d->bytes = 0;
     }
 }
 
-static void deaths_flush(deaths *d)
+static inline __attribute__((always_inline)) void deaths_flush(deaths *d)
 {
     deaths_flush_type(d);
     if (d->tracked) {
-        /* count[0] -= 1 per death, never below zero, as deallocation does */
-        long c = tm__gc.gens[0].count - d->tracked;
-        PUB_SET(tm__gc.gens[0].count, c > 0 ? c : 0);
+        deaths_sub_gen0(d->tracked);
         d->tracked = 0;
     }
 }
@@ -429,47 +440,25 @@ static __attribute__((noinline)) void release_held(gchead *h, gchead *old, unsig
     }
 }
 
-/* What delete_held keeps from one object to the next. */
-typedef struct held {
-    uint32_t index;        /* type index of the last object */
-    typerec *tr;           /* its record */
-    gchead *deferred;      /* cleared objects still referenced, linked through 'prev' */
-    deaths d;
-} held;
-
-/* Frees 'h', cleared, when the collector's is its only reference left;
- * 0 when it is still referenced. */
-static inline __attribute__((always_inline)) int free_held(gchead *h, held *c, gchead *old,
-                                                           unsigned old_gen)
+/* Frees 'h' of type record 'tr', cleared, whose only reference left is
+ * the collector's. */
+static inline __attribute__((always_inline)) void free_held(gchead *h, typerec *tr, deaths *d,
+                                                            gchead *old, unsigned old_gen)
 {
-    if (h->refcnt != 1)
-        return 0;
-    uint32_t bits = h->bits;
-    if (__builtin_expect((bits & BITS_DROPPED) || (h->prev & PREV_WEAKREFS), 0)) {
-        deaths_flush(&c->d);
+    if (__builtin_expect((h->bits & BITS_DROPPED) || (h->prev & PREV_WEAKREFS), 0)) {
+        deaths_flush(d);
         release_held(h, old, old_gen);
-        return 1;
+        return;
     }
-    uint32_t index = bits & BITS_INDEX;
-    if (index != c->index) {
-        c->index = index;
-        c->tr = tm__gc.type_index[index];
-    }
-    typerec *tr = c->tr;
-    if (tr->t.destroy) {
-        deaths_flush(&c->d);
+    if (__builtin_expect(tr->t.destroy != NULL, 0)) {
+        deaths_flush(d);
         h->refcnt = 0;
         tr->t.destroy(AS_OBJ(h));
     }
     size_t bytes = gc_free_bytes(h);
-    if (tr != c->d.tr) {
-        deaths_flush_type(&c->d);
-        c->d.tr = tr;
-    }
-    c->d.count++;
-    c->d.bytes += bytes;
-    c->d.tracked++;
-    return 1;
+    PUB_SET(tr->count, tr->count - 1);
+    PUB_SET(tr->bytes, tr->bytes - bytes);
+    d->tracked++;
 }
 
 /* Deletes plain garbage (no finalizer, legacy_del or weak reference
@@ -478,13 +467,13 @@ static inline __attribute__((always_inline)) int free_held(gchead *h, held *c, g
  * nothing, as each member keeps the collector's reference; right after,
  * an object whose only reference left is the collector's is freed: no
  * other object refers to it, so no later clear() can touch it. One that
- * is still referenced (by garbage not yet cleared) is deferred to a
- * stack linked through 'prev' (no longer needed: the walk follows 'next');
- * the top of the stack is freed as soon as its references are gone
- * (the other half of a 2-cycle, the head of a ring), the rest at the
- * end, and whatever is still referenced then survives. Objects are freed
- * without a second clear (they hold no references: nothing but the
- * clear() of other garbage ran since their own).
+ * is still referenced (by garbage not yet cleared) is deferred to a stack
+ * linked through 'prev' (no longer needed: the walk follows 'next'); the
+ * top of the stack is freed as soon as its references are gone (the other
+ * half of a 2-cycle, the head of a ring), the rest at the end, and
+ * whatever is still referenced then survives. Objects are freed without a
+ * second clear (they hold no references: nothing but the clear() of other
+ * garbage ran since their own).
  *
  * So each object dies at the moment CPython's delete_garbage would free
  * it, when its last reference goes, with one indirect call per object and
@@ -494,38 +483,42 @@ static inline __attribute__((always_inline)) int free_held(gchead *h, held *c, g
  * place before the object may be freed. */
 static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
 {
-    held c = {UINT32_MAX, NULL, NULL, {NULL, 0, 0, 0}};
-    gchead *next;
+    deaths d = {NULL, 0, 0, 0};
+    gchead *deferred = NULL, *next;
+    /* the type record of the last object; few registers are live across
+     * clear() so that none is spilled around the call */
+    typerec *tr = tm__gc_list_empty(collectable) ? NULL : gc_rec(gc_next(collectable));
     for (gchead *h = gc_next(collectable); h != collectable; h = next) {
         uint32_t index = h->bits & BITS_INDEX;
-        if (index != c.index) {
-            c.index = index;
-            c.tr = tm__gc.type_index[index];
-        }
-        void (*clear)(void *) = c.tr->t.clear;
+        if (index != tr->index)
+            tr = tm__gc.type_index[index];
+        void (*clear)(void *) = tr->t.clear;
         if (clear)
             clear(AS_OBJ(h));
         next = gc_next(h);
-        if (!free_held(h, &c, old, old_gen)) {
-            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)c.deferred;
-            c.deferred = h;
+        if (h->refcnt != 1) {
+            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)deferred;
+            deferred = h;
             continue;
         }
-        gchead *top;
-        while ((top = c.deferred) && top->refcnt == 1) {
-            c.deferred = gc_prev(top);
-            free_held(top, &c, old, old_gen);
+        free_held(h, tr, &d, old, old_gen);
+        while (deferred && deferred->refcnt == 1) {
+            gchead *top = deferred;
+            deferred = gc_prev(top);
+            free_held(top, gc_rec(top), &d, old, old_gen);
         }
     }
-    while (c.deferred) {
-        gchead *h = c.deferred;
-        c.deferred = gc_prev(h);
-        if (!free_held(h, &c, old, old_gen)) {
-            deaths_flush(&c.d);
+    while (deferred) {
+        gchead *h = deferred;
+        deferred = gc_prev(h);
+        if (h->refcnt == 1) {
+            free_held(h, gc_rec(h), &d, old, old_gen);
+        } else {
+            deaths_flush(&d);
             release_held(h, old, old_gen);
         }
     }
-    deaths_flush(&c.d);
+    deaths_flush(&d);
     tm__gc_list_init(collectable);
 }
 

@@ -250,11 +250,13 @@ typedef struct gcpool {
     struct gcpool *prev, *next; /* in the class's avail list */
     gcblock *free;
     char *bump, *end;
-    size_t nused;
+    size_t used;                /* live blocks, + POOL_NOT_AVAIL when not in avail */
     size_t bsize;               /* block size of the class */
     unsigned cls;
-    int in_avail;               /* in the class's avail list */
 } gcpool;
+
+/* in gcpool.used: the pool is not in its class's avail list (it is full) */
+#define POOL_NOT_AVAIL ((size_t)1 << 31)
 
 gchead *tm__gc_alloc(size_t size);
 size_t tm__gc_bytes(const gchead *h);
@@ -273,7 +275,8 @@ static inline size_t gc_free_bytes(gchead *h)
     gcblock *b = (gcblock *)h;
     b->next = p->free;
     p->free = b;
-    if (__builtin_expect(--p->nused == 0 || !p->in_avail, 0))
+    /* one test for "now empty" (0) and "was full" (POOL_NOT_AVAIL set) */
+    if (__builtin_expect(--p->used - 1 >= POOL_NOT_AVAIL - 1, 0))
         tm__gc_pool_settle(p);
     return bsize;
 }

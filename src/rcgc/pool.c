@@ -16,8 +16,8 @@
  * again, which keeps the collector's passes sequential in memory.
  *
  * Invariants: a pool is in its class's 'avail' list exactly when it has a
- * free block (in 'free' or above 'bump'), and then 'in_avail' is set;
- * nused counts its live blocks. The free fast path is gc_free_bytes() in
+ * free block (in 'free' or above 'bump'), and else 'used' has
+ * POOL_NOT_AVAIL set; the rest of 'used' counts its live blocks. The free fast path is gc_free_bytes() in
  * internal.h; it calls tm__gc_pool_settle() when the pool must change
  * lists.
  */
@@ -63,7 +63,7 @@ static unsigned size_class(size_t n)
 
 static void avail_push(pool *p)
 {
-    p->in_avail = 1;
+    p->used &= ~POOL_NOT_AVAIL;
     p->prev = NULL;
     p->next = avail[p->cls];
     if (p->next)
@@ -73,7 +73,7 @@ static void avail_push(pool *p)
 
 static void avail_remove(pool *p)
 {
-    p->in_avail = 0;
+    p->used |= POOL_NOT_AVAIL;
     if (p->prev)
         p->prev->next = p->next;
     else
@@ -94,7 +94,7 @@ static pool *pool_new(unsigned cls)
     p->free = NULL;
     p->bump = (char *)p + round16(sizeof *p) + 8;
     p->end = (char *)p + POOL_SIZE;
-    p->nused = 0;
+    p->used = 0;
     p->cls = cls;
     p->bsize = (size_t)(cls + 1) * POOL_ALIGN;
     avail_push(p);
@@ -128,7 +128,7 @@ gchead *tm__gc_alloc(size_t size)
         h = (gchead *)p->bump;
         p->bump += bsize;
     }
-    p->nused++;
+    p->used++;
     if (!p->free && p->bump + bsize > p->end)
         avail_remove(p);
     h->bits = 0;
@@ -157,9 +157,9 @@ size_t tm__gc_free_large(gchead *h)
  * its class's only one is cached or given back. */
 void tm__gc_pool_settle(gcpool *p)
 {
-    if (!p->in_avail)
+    if (p->used & POOL_NOT_AVAIL)
         avail_push(p);
-    if (p->nused == 0 && (p->prev || p->next)) {
+    if (p->used == 0 && (p->prev || p->next)) {
         avail_remove(p);
         if (nempty < POOL_CACHE) {
             p->next = empty_pools;
