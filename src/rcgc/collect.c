@@ -374,21 +374,12 @@ static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
     }
 }
 
-/* The type counts and generation-0 count of the objects delete_held
- * freed, subtracted in runs; applied before any user code runs and at the
- * end, so that what a destroy() or weakref callback reads is exact. Kept
- * in the caller's registers (only inline functions see its address). */
+/* The objects delete_held freed, not yet subtracted from count[0]: the
+ * subtraction is applied before any user code runs and at the end, so
+ * that what a destroy() or weakref callback reads is exact. */
 typedef struct deaths {
-    typerec *tr;          /* type of the current run of objects */
-    size_t count, bytes;  /* of that run, not yet subtracted */
-    long tracked;         /* not yet subtracted from count[0] */
+    long tracked;
 } deaths;
-
-static __attribute__((noinline)) void deaths_sub_type(typerec *tr, size_t count, size_t bytes)
-{
-    PUB_SET(tr->count, tr->count - count);
-    PUB_SET(tr->bytes, tr->bytes - bytes);
-}
 
 static __attribute__((noinline)) void deaths_sub_gen0(long tracked)
 {
@@ -397,17 +388,8 @@ static __attribute__((noinline)) void deaths_sub_gen0(long tracked)
     PUB_SET(tm__gc.gens[0].count, c > 0 ? c : 0);
 }
 
-static inline __attribute__((always_inline)) void deaths_flush_type(deaths *d)
-{
-    if (d->count) {
-        deaths_sub_type(d->tr, d->count, d->bytes);
-        d->count = d->bytes = 0;
-    }
-}
-
 static inline __attribute__((always_inline)) void deaths_flush(deaths *d)
 {
-    deaths_flush_type(d);
     if (d->tracked) {
         deaths_sub_gen0(d->tracked);
         d->tracked = 0;
@@ -483,7 +465,7 @@ static inline __attribute__((always_inline)) void free_held(gchead *h, typerec *
  * place before the object may be freed. */
 static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
 {
-    deaths d = {NULL, 0, 0, 0};
+    deaths d = {0};
     gchead *deferred = NULL, *next;
     /* the type record of the last object; few registers are live across
      * clear() so that none is spilled around the call */
