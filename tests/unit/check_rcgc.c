@@ -1288,6 +1288,110 @@ START_TEST(test_delete_weakref_made_in_clear)
 }
 END_TEST
 
+/* Random graphs against a reachability computed here: every collection
+ * must free exactly the objects no root reaches, in full collections and
+ * in young ones where older objects are roots, with plain garbage (the
+ * one-pass delete) and with finalizers among it (the careful path). */
+#define RG_MAX 400
+static int rg_dead[RG_MAX];
+static unsigned rg_seed;
+static unsigned rg_rand(void)
+{
+    rg_seed ^= rg_seed << 13;
+    rg_seed ^= rg_seed >> 17;
+    rg_seed ^= rg_seed << 5;
+    return rg_seed;
+}
+static void rg_destroy(void *self)
+{
+    rg_dead[((node *)self)->id]++;
+}
+static void rg_finalize(void *self)
+{
+    (void)self;
+    finalized++;
+}
+static const rcgc_type rg_type = {"RG", node_traverse, node_clear, NULL, NULL, rg_destroy};
+static const rcgc_type rg_fin_type = {"RGFin", node_traverse, node_clear, rg_finalize, NULL,
+                                      rg_destroy};
+
+START_TEST(test_delete_random_graphs)
+{
+    static node *obj[RG_MAX];
+    static int adj[RG_MAX][NREFS], root[RG_MAX], reach[RG_MAX], stack[RG_MAX];
+    rg_seed = 0x9e3779b9u;
+    for (int trial = 0; trial < 300; trial++) {
+        int n = 1 + (int)(rg_rand() % RG_MAX);
+        int young = trial % 3 == 1; /* collect generation 0 only */
+        int fins = trial % 5 == 4;  /* some objects with a finalizer */
+        int half = young ? n / 2 : 0;
+        memset(rg_dead, 0, sizeof rg_dead);
+        for (int i = 0; i < n; i++) {
+            obj[i] = new_node(fins && rg_rand() % 7 == 0 ? &rg_fin_type : &rg_type);
+            obj[i]->id = i;
+            if (young && i + 1 == half)
+                ck_assert_int_eq(rcgc_collect(0), 0); /* objects 0..half-1 to generation 1 */
+        }
+        for (int i = 0; i < n; i++) {
+            int k = (int)(rg_rand() % (NREFS + 1));
+            for (int j = 0; j < NREFS; j++) {
+                /* mostly near targets (lists, trees), some anywhere */
+                int t = rg_rand() % 4 ? (i + 1 + (int)(rg_rand() % 8)) % n : (int)(rg_rand() % n);
+                adj[i][j] = j < k ? t : -1;
+                if (j < k)
+                    set_ref(obj[i], j, obj[t]);
+            }
+            root[i] = rg_rand() % 10 == 0 || i < half; /* older objects are roots */
+        }
+        /* what the roots reach (the collection under test must not free it) */
+        int sp = 0, nreach = 0;
+        for (int i = 0; i < n; i++) {
+            reach[i] = root[i];
+            if (root[i])
+                stack[sp++] = i;
+        }
+        while (sp) {
+            int i = stack[--sp];
+            for (int j = 0; j < NREFS; j++) {
+                int t = adj[i][j];
+                if (t >= 0 && !reach[t]) {
+                    reach[t] = 1;
+                    stack[sp++] = t;
+                }
+            }
+        }
+        /* drop the references of all but the roots (old objects are
+         * roots: they keep theirs); counting alone frees what is in no
+         * cycle, and only unreachable objects */
+        int counted = 0;
+        for (int i = 0; i < n; i++) {
+            nreach += reach[i];
+            if (!root[i])
+                rcgc_decref(obj[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            ck_assert(rg_dead[i] <= !reach[i]);
+            counted += rg_dead[i];
+        }
+        long found = rcgc_collect(young ? 0 : 2);
+        ck_assert_int_eq(found, n - nreach - counted);
+        for (int i = 0; i < n; i++) {
+            ck_assert_msg(rg_dead[i] == !reach[i], "trial %d object %d of %d: dead %d, reachable %d",
+                          trial, i, n, rg_dead[i], reach[i]);
+            if (reach[i])
+                for (int j = 0; j < NREFS; j++)
+                    ck_assert_ptr_eq(obj[i]->ref[j], adj[i][j] >= 0 ? obj[adj[i][j]] : NULL);
+        }
+        for (int i = 0; i < n; i++)
+            if (root[i])
+                rcgc_decref(obj[i]);
+        rcgc_collect(2);
+        for (int i = 0; i < n; i++)
+            ck_assert_int_eq(rg_dead[i], 1);
+    }
+}
+END_TEST
+
 /* rcgc.h's inline incref/decref and the library's functions agree */
 START_TEST(test_inline_refcount)
 {
@@ -1425,6 +1529,7 @@ static Suite *rcgc_suite(void)
     tcase_add_test(tc, test_delete_extra_decref);
     tcase_add_test(tc, test_delete_weakref_made_in_clear);
     tcase_add_test(tc, test_inline_refcount);
+    tcase_add_test(tc, test_delete_random_graphs);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("finalization");
