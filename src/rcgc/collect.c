@@ -28,11 +28,45 @@
 
 #include "rcgc/internal.h"
 
-#define BROKEN_REFS ((uintptr_t)1 << 40)
+/* 'prev' of a member of the list being collected (COLLECTING set) holds,
+ * above the flags, gc_refs (REFS_MASK) and, on 64-bit, what lets
+ * move_unreachable skip traversals: PREV_PULL on an object each of whose
+ * references to members is the first reference the first pass found to
+ * that member, made from that object, and, in each member, the distance
+ * back to the object that made that first reference (its "parent"; 0 for
+ * none). A member that move_unreachable reaches with gc_refs 0 is
+ * reachable when its parent was found reachable before it: the parent,
+ * whose references all lead to such members, is not traversed. So a
+ * list or tree built in allocation order is walked once instead of twice
+ * when it is alive. */
+#if UINTPTR_MAX > 0xffffffffu
+#define REFS_MASK ((uintptr_t)0xffffffffu)
+#define PREV_PULL ((uintptr_t)1 << (REFS_SHIFT - 1))
+#define PARENT_SHIFT (REFS_SHIFT + 32)
+#define PARENT_LIMIT ((intptr_t)1 << (63 - PARENT_SHIFT))
+#else
+#define REFS_MASK (UINTPTR_MAX >> REFS_SHIFT)
+#define PREV_PULL ((uintptr_t)0)
+#endif
+/* gc_refs of an object whose refcount is too small: never 0 */
+#define BROKEN_REFS ((REFS_MASK >> 1) + 1)
 
 static uintptr_t gc_get_refs(const gchead *h)
 {
-    return h->prev >> REFS_SHIFT;
+    return (h->prev >> REFS_SHIFT) & REFS_MASK;
+}
+
+/* The parent of a member (see above), or NULL. */
+static inline gchead *gc_parent(gchead *h, uintptr_t prev)
+{
+#if UINTPTR_MAX > 0xffffffffu
+    intptr_t d = (intptr_t)prev >> PARENT_SHIFT;
+    return d ? (gchead *)((char *)h - d * 16) : NULL;
+#else
+    (void)h;
+    (void)prev;
+    return NULL;
+#endif
 }
 
 static void gc_set_refs(gchead *h, uintptr_t refs)
@@ -97,11 +131,18 @@ static void subtract_refs(gchead *young)
 
 /* The rare cases of visit_decref_gen: a refcount too small; returns 0
  * for a tail call */
-static __attribute__((noinline, cold)) int decref_gen_slow(gchead *h)
+/* The first pass's state that visit_decref_gen sees. */
+typedef struct pass1 {
+    uintptr_t generation;
+    gchead *cur; /* the member being traversed */
+} pass1;
+
+static __attribute__((noinline, cold)) int decref_gen_slow(gchead *h, pass1 *p)
 {
     if (!gc_is_collecting(h))
         init_refs(h);
     decref_refs(h);
+    p->cur->prev &= ~PREV_PULL;
     return 0;
 }
 
@@ -115,33 +156,53 @@ static int visit_decref_gen(void *obj, void *arg)
 {
     if (!obj)
         return 0;
+    pass1 *p = arg;
     gchead *h = AS_HEAD(obj);
     uintptr_t prev = h->prev;
     if (prev & PREV_COLLECTING) {
-        if (__builtin_expect((prev >> REFS_SHIFT) == 0, 0))
-            return decref_gen_slow(h);
+        if (__builtin_expect(((prev >> REFS_SHIFT) & REFS_MASK) == 0, 0))
+            return decref_gen_slow(h, p);
         h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
+        /* not a first reference: the object traversed must be traversed
+         * again by move_unreachable */
+        p->cur->prev &= ~PREV_PULL;
         return 0;
     }
     /* COLLECTING is set only on members of 'young': this is the first
-     * touch, or 'h' is not a member */
-    if (!gc_is_tracked(h) || gc_gen(h) > (uintptr_t)arg)
+     * touch, or 'h' is not a member (an untracked object has generation
+     * GEN_PERMANENT, see internal.h) */
+    if (gc_gen(h) > p->generation)
         return 0;
     uintptr_t refs = h->refcnt;
     if (__builtin_expect(refs == 0, 0))
-        return decref_gen_slow(h);
-    /* init_refs and decref_refs in one store */
-    h->prev = (prev & PREV_FLAGS) | PREV_COLLECTING | ((refs - 1) << REFS_SHIFT);
+        return decref_gen_slow(h, p);
+    /* init_refs and decref_refs in one store, with the parent */
+    uintptr_t parent = 0;
+#if UINTPTR_MAX > 0xffffffffu
+    intptr_t d = ((intptr_t)h - (intptr_t)p->cur) >> 4; /* both 8 mod 16 */
+    if (__builtin_expect((uintptr_t)(d + PARENT_LIMIT) < (uintptr_t)(2 * PARENT_LIMIT), 1))
+        parent = (uintptr_t)d << PARENT_SHIFT;
+    else
+        p->cur->prev &= ~PREV_PULL;
+#endif
+    h->prev = (prev & PREV_FLAGS) | (PREV_COLLECTING | PREV_PULL) | ((refs - 1) << REFS_SHIFT) |
+              parent;
     return 0;
 }
 
 static size_t update_and_subtract_refs(gchead *young, unsigned generation)
 {
     size_t n = 0;
+    pass1 p = {generation, NULL};
     for (gchead *h = gc_next(young); h != young; h = gc_next(h)) {
-        if (!gc_is_collecting(h))
+        /* PREV_PULL is set until a reference proves otherwise (on the
+         * first touch of a member, by visit_decref_gen, else here) */
+        if (!gc_is_collecting(h)) {
             init_refs(h);
-        gc_type(h)->traverse(AS_OBJ(h), visit_decref_gen, (void *)(uintptr_t)generation);
+            h->prev |= PREV_PULL;
+        }
+        p.cur = h;
+        gc_type(h)->traverse(AS_OBJ(h), visit_decref_gen, &p);
         n++;
     }
     return n;
@@ -196,8 +257,8 @@ static int visit_reachable(void *obj, void *arg)
         return 0;
     if (__builtin_expect(h->next & NEXT_UNREACHABLE, 0))
         take_back(h, arg);
-    else if ((prev >> REFS_SHIFT) == 0)
-        h->prev = prev | ((uintptr_t)1 << REFS_SHIFT); /* gc_set_refs(h, 1) */
+    else if (((prev >> REFS_SHIFT) & REFS_MASK) == 0)
+        h->prev = prev | ((uintptr_t)1 << REFS_SHIFT); /* gc_refs 1, parent kept */
     return 0;
 }
 
@@ -223,25 +284,35 @@ move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen, unsigned *
     /* an empty 'unreachable' is not "taken back" below */
     unreachable->next |= NEXT_UNREACHABLE;
     while (h != young) {
-        if (gc_get_refs(h)) {
+        uintptr_t hprev = h->prev;
+        int reached = ((hprev >> REFS_SHIFT) & REFS_MASK) != 0;
+        if (!reached) {
+            gchead *parent = gc_parent(h, hprev);
+            reached = parent && !(parent->prev & PREV_COLLECTING);
+        }
+        if (reached) {
             /* relinked before its traverse (nothing there reads the gc_refs
              * of 'h': a reference to itself finds COLLECTING clear) */
-            h->prev = (h->prev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
+            h->prev = (hprev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
             gc_set_gen(h, to_gen);
             prev = h;
             /* traverse may append to 'young' and take members back from
              * 'unreachable': read 'next' afterwards, and the tail again
              * when it was taken back (its 'next' lost NEXT_UNREACHABLE;
-             * then visit_reachable stored the new tail in the sentinel) */
-            gc_type(h)->traverse(AS_OBJ(h), visit_reachable, &r);
-            if (__builtin_expect(!(tail->next & NEXT_UNREACHABLE), 0))
-                tail = gc_prev(unreachable);
+             * then visit_reachable stored the new tail in the sentinel).
+             * With PREV_PULL, what it refers to follows it and will find
+             * it reachable. */
+            if (!(hprev & PREV_PULL)) {
+                gc_type(h)->traverse(AS_OBJ(h), visit_reachable, &r);
+                if (__builtin_expect(!(tail->next & NEXT_UNREACHABLE), 0))
+                    tail = gc_prev(unreachable);
+            }
             h = gc_next(h);
         } else {
             /* the next node from the value loaded here, not read back
              * from prev->next just stored: a store-to-load round trip per
              * object would be the loop's critical path */
-            uintptr_t next = h->next, hprev = h->prev;
+            uintptr_t next = h->next;
             uint32_t bits = h->bits;
             h->rcbits += hold;
             prev->next = next;
@@ -409,12 +480,14 @@ static __attribute__((noinline)) void release_held(gchead *h, gchead *old, unsig
         h->refcnt--;
         if (dropped) {
             h->next = 0;
+            gc_set_gen(h, GEN_PERMANENT);
         } else {
             gc_set_gen(h, old_gen);
             tm__gc_list_append(h, old);
         }
     } else {
         h->next = 0;
+        gc_set_gen(h, GEN_PERMANENT);
         if (h->refcnt == 1) {
             h->refcnt = 0;
             tm__gc_dealloc(h); /* untracked: dealloc does not unlink it */

@@ -17,7 +17,8 @@
  *   bits   the index of the type record (type pointer and live counts of
  *          the type) in tm__gc.type_index (low 24 bits); the generation of
  *          a tracked object (2 bits: 0..2, 3 = permanent), equal to the list
- *          it is in, except that during a collection of generation g the
+ *          it is in (an untracked object has 3 too, so that the collector
+ *          tells members of the generations it collects with one test), except that during a collection of generation g the
  *          merged 'young' list holds objects marked <= g; BITS_LARGE for an
  *          object allocated with malloc, whose field size is then stored in
  *          the 8 bytes before the header (pool objects get it from the
@@ -66,7 +67,7 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define PREV_COLLECTING ((uintptr_t)2)
 #define PREV_WEAKREFS ((uintptr_t)4)
 #define PREV_FLAGS ((uintptr_t)7)
-#define REFS_SHIFT 3
+#define REFS_SHIFT 4 /* bit 3: collect.c's PREV_PULL */
 
 #define BITS_INDEX 0x00ffffffu
 #define BITS_GEN_SHIFT 24

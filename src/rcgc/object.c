@@ -148,7 +148,8 @@ void *rcgc_new(const rcgc_type *type, size_t size)
     h->next = 0;
     h->prev = 0;
     h->refcnt = 1;
-    h->bits = (h->bits & BITS_LARGE) | tr->index | (tr->kind << BITS_KIND_SHIFT);
+    h->bits = (h->bits & BITS_LARGE) | tr->index | (tr->kind << BITS_KIND_SHIFT) |
+              (type->traverse ? 0 : GEN_PERMANENT << BITS_GEN_SHIFT);
     memset(h + 1, 0, size);
     PUB_SET(tr->count, tr->count + 1);
     PUB_SET(tr->bytes, tr->bytes + tm__gc_bytes(h));
@@ -219,6 +220,7 @@ void tm__gc_untrack(gchead *h)
             PUB_SET(tm__gc.frozen, tm__gc.frozen - 1);
     }
     tm__gc_list_remove(h);
+    gc_set_gen(h, GEN_PERMANENT);
 }
 
 void rcgc_untrack(void *obj)
