@@ -43,7 +43,6 @@
 #define REFS_MASK ((uintptr_t)0xffffffffu)
 #define PREV_PULL ((uintptr_t)1 << (REFS_SHIFT - 1))
 #define PARENT_SHIFT (REFS_SHIFT + 32)
-#define PARENT_LIMIT ((intptr_t)1 << (63 - PARENT_SHIFT))
 #else
 #define REFS_MASK (UINTPTR_MAX >> REFS_SHIFT)
 #define PREV_PULL ((uintptr_t)0)
@@ -179,14 +178,17 @@ static int visit_decref_gen(void *obj, void *arg)
     /* init_refs and decref_refs in one store, with the parent */
     uintptr_t parent = 0;
 #if UINTPTR_MAX > 0xffffffffu
-    intptr_t d = ((intptr_t)h - (intptr_t)p->cur) >> 4; /* both 8 mod 16 */
-    if (__builtin_expect((uintptr_t)(d + PARENT_LIMIT) < (uintptr_t)(2 * PARENT_LIMIT), 1))
-        parent = (uintptr_t)d << PARENT_SHIFT;
+    /* a multiple of 16 (both 8 mod 16): shifted left by 32, that is the
+     * distance in 16-byte units at PARENT_SHIFT, low bits clear */
+    intptr_t d = (intptr_t)h - (intptr_t)p->cur;
+    if (__builtin_expect(d == (int32_t)d, 1))
+        parent = (uintptr_t)d << (PARENT_SHIFT - 4);
     else
         p->cur->prev &= ~PREV_PULL;
 #endif
-    h->prev = (prev & PREV_FLAGS) | (PREV_COLLECTING | PREV_PULL) | ((refs - 1) << REFS_SHIFT) |
-              parent;
+    h->prev = (prev & PREV_FLAGS) |
+              ((parent | (refs << REFS_SHIFT)) +
+               (PREV_COLLECTING + PREV_PULL - ((uintptr_t)1 << REFS_SHIFT)));
     return 0;
 }
 
