@@ -55,16 +55,17 @@ static uintptr_t gc_get_refs(const gchead *h)
     return (h->prev >> REFS_SHIFT) & REFS_MASK;
 }
 
-/* The parent of a member (see above), or NULL. */
+/* The parent of a member whose gc_refs are 0 (see above), or the member
+ * itself when it has none (COLLECTING is set on it: "not reachable"). */
 static inline gchead *gc_parent(gchead *h, uintptr_t prev)
 {
 #if UINTPTR_MAX > 0xffffffffu
-    intptr_t d = (intptr_t)prev >> PARENT_SHIFT;
-    return d ? (gchead *)((char *)h - d * 16) : NULL;
+    /* gc_refs 0: the bits below PARENT_SHIFT that the shift keeps are
+     * clear, so this is the distance in bytes */
+    return (gchead *)((char *)h - ((intptr_t)prev >> (PARENT_SHIFT - 4)));
 #else
-    (void)h;
     (void)prev;
-    return NULL;
+    return h;
 #endif
 }
 
@@ -133,7 +134,7 @@ static void subtract_refs(gchead *young)
 /* The first pass's state that visit_decref_gen sees. */
 typedef struct pass1 {
     uintptr_t generation;
-    gchead *cur; /* the member being traversed */
+    char *cur; /* the fields of the member being traversed (AS_OBJ) */
 } pass1;
 
 static __attribute__((noinline, cold)) int decref_gen_slow(gchead *h, pass1 *p)
@@ -141,7 +142,7 @@ static __attribute__((noinline, cold)) int decref_gen_slow(gchead *h, pass1 *p)
     if (!gc_is_collecting(h))
         init_refs(h);
     decref_refs(h);
-    p->cur->prev &= ~PREV_PULL;
+    AS_HEAD(p->cur)->prev &= ~PREV_PULL;
     return 0;
 }
 
@@ -164,7 +165,7 @@ static int visit_decref_gen(void *obj, void *arg)
         h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
         /* not a first reference: the object traversed must be traversed
          * again by move_unreachable */
-        p->cur->prev &= ~PREV_PULL;
+        AS_HEAD(p->cur)->prev &= ~PREV_PULL;
         return 0;
     }
     /* COLLECTING is set only on members of 'young': this is the first
@@ -180,11 +181,11 @@ static int visit_decref_gen(void *obj, void *arg)
 #if UINTPTR_MAX > 0xffffffffu
     /* a multiple of 16 (both 8 mod 16): shifted left by 32, that is the
      * distance in 16-byte units at PARENT_SHIFT, low bits clear */
-    intptr_t d = (intptr_t)h - (intptr_t)p->cur;
+    intptr_t d = (char *)obj - p->cur;
     if (__builtin_expect(d == (int32_t)d, 1))
         parent = (uintptr_t)d << (PARENT_SHIFT - 4);
     else
-        p->cur->prev &= ~PREV_PULL;
+        AS_HEAD(p->cur)->prev &= ~PREV_PULL;
 #endif
     h->prev = (prev & PREV_FLAGS) |
               ((parent | (refs << REFS_SHIFT)) +
@@ -203,8 +204,8 @@ static size_t update_and_subtract_refs(gchead *young, unsigned generation)
             init_refs(h);
             h->prev |= PREV_PULL;
         }
-        p.cur = h;
-        gc_type(h)->traverse(AS_OBJ(h), visit_decref_gen, &p);
+        p.cur = AS_OBJ(h);
+        gc_type(h)->traverse(p.cur, visit_decref_gen, &p);
         n++;
     }
     return n;
@@ -289,8 +290,7 @@ move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen, unsigned *
         uintptr_t hprev = h->prev;
         int reached = ((hprev >> REFS_SHIFT) & REFS_MASK) != 0;
         if (!reached) {
-            gchead *parent = gc_parent(h, hprev);
-            reached = parent && !(parent->prev & PREV_COLLECTING);
+            reached = !(gc_parent(h, hprev)->prev & PREV_COLLECTING);
         }
         if (reached) {
             /* relinked before its traverse (nothing there reads the gc_refs
