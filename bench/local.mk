@@ -15,6 +15,13 @@ bench_wl_cxx_SOURCES = bench/workloads/wl_cxx.cc
 bench_wl_cxx_CXXFLAGS = -O2 -g
 CLEANFILES += $(BENCH_PROGS)
 
+# 'make clean' removes what 'make bench' wrote in its default place
+# (bench/run.sh: BUILD_DIR/bench-results; a BENCH_OUT elsewhere is kept).
+clean-local: clean-bench
+.PHONY: clean-bench
+clean-bench:
+	-rm -rf '$(abs_top_builddir)/bench-results'
+
 # BENCH_RUNS, BENCH_TIMER, BENCH_ONLY, BENCH_OUT pass through the environment.
 .PHONY: bench
 bench: $(BENCH_PROGS) libtracemem.la
