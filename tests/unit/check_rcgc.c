@@ -118,6 +118,21 @@ static node *self_cycle(const rcgc_type *t)
     return n;
 }
 
+/* An unreachable 2-cycle a <-> b (a of type 'ta', b of 'tb'); '*pa' and
+ * '*pb', when not NULL, get the objects (no reference). */
+static void garbage_pair(const rcgc_type *ta, const rcgc_type *tb, node **pa, node **pb)
+{
+    node *a = new_node(ta), *b = new_node(tb);
+    set_ref(a, 0, b);
+    set_ref(b, 0, a);
+    rcgc_decref(a);
+    rcgc_decref(b);
+    if (pa)
+        *pa = a;
+    if (pb)
+        *pb = b;
+}
+
 static void count_obj(void *obj, void *arg)
 {
     (void)obj;
@@ -880,11 +895,7 @@ END_TEST
 /* Uncollectable(): two __del__ objects referring to each other */
 static void uncollectable(void)
 {
-    node *a = new_node(&legacy_type), *b = new_node(&legacy_type);
-    set_ref(a, 0, b);
-    set_ref(b, 0, a);
-    rcgc_decref(a);
-    rcgc_decref(b);
+    garbage_pair(&legacy_type, &legacy_type, NULL, NULL);
 }
 
 START_TEST(test_gc_callback_collect_garbage)
@@ -1095,11 +1106,7 @@ START_TEST(test_delete_order_and_counts)
     set_ref(first, 0, prev);
     rcgc_decref(prev);
     for (int i = 0; i < PAIRS; i++) {
-        node *a = new_node(&tuple_type), *b = new_node(&tuple_type);
-        set_ref(a, 0, b);
-        set_ref(b, 0, a);
-        rcgc_decref(a);
-        rcgc_decref(b);
+        garbage_pair(&tuple_type, &tuple_type, NULL, NULL);
     }
     rcgc_decref(self_cycle(&list_type));
     ck_assert_uint_eq(live_count(&list_type), RING + 1);
@@ -1146,11 +1153,7 @@ START_TEST(test_delete_clear_untracks)
     for (retrack = 0; retrack < 2; retrack++) {
         destroyed = 0;
         for (int i = 0; i < 3; i++) {
-            node *a = new_node(&untracking_type), *b = new_node(&untracking_type);
-            set_ref(a, 0, b);
-            set_ref(b, 0, a);
-            rcgc_decref(a);
-            rcgc_decref(b);
+            garbage_pair(&untracking_type, &untracking_type, NULL, NULL);
         }
         ck_assert_int_eq(rcgc_collect(2), 6);
         ck_assert_int_eq(destroyed, 6);
@@ -1177,11 +1180,8 @@ static const rcgc_type clear_lazarus_type = {"ClearLazarus", node_traverse, resu
 START_TEST(test_delete_clear_resurrects)
 {
     clear_resurrects = 1;
-    node *a = new_node(&clear_lazarus_type), *b = new_node(&list_type);
-    set_ref(a, 0, b);
-    set_ref(b, 0, a);
-    rcgc_decref(a);
-    rcgc_decref(b);
+    node *a, *b;
+    garbage_pair(&clear_lazarus_type, &list_type, &a, &b);
     ck_assert_int_eq(rcgc_collect(2), 2);
     /* b died; a, cleared, lives on with the one reference in 'storage',
      * tracked in the oldest generation */
@@ -1223,11 +1223,8 @@ static void collect_quiet_2(void *arg)
 
 START_TEST(test_delete_extra_decref)
 {
-    node *a = new_node(&overdrop_type), *b = new_node(&tuple_type);
-    set_ref(a, 0, b);
-    set_ref(b, 0, a);
-    rcgc_decref(a);
-    rcgc_decref(b);
+    node *a, *b;
+    garbage_pair(&overdrop_type, &tuple_type, &a, &b);
     storage[0] = b;
     long found = 0;
     const char *err = capture_stderr(collect_quiet_2, &found);
@@ -1274,11 +1271,8 @@ START_TEST(test_delete_weakref_made_in_clear)
 {
     made_ref = NULL;
     made_ref_calls = 0;
-    node *a = new_node(&weakref_making_type), *b = new_node(&list_type);
-    set_ref(a, 0, b);
-    set_ref(b, 0, a);
-    rcgc_decref(a);
-    rcgc_decref(b);
+    node *a, *b;
+    garbage_pair(&weakref_making_type, &list_type, &a, &b);
     ck_assert_int_eq(rcgc_collect(2), 2);
     ck_assert_ptr_nonnull(made_ref);
     ck_assert_int_eq(made_ref_calls, 1);
