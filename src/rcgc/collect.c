@@ -3,9 +3,11 @@
  * A collection of generation g merges generations 0..g into 'young' and:
  *   update_refs      gc_refs = refcnt for every object of 'young' (COLLECTING set)
  *   subtract_refs    gc_refs -= references coming from inside 'young'
- *                    (both in one pass for the main collection)
+ *                    (both in one pass for the main collection, which also
+ *                    records each member's parent, see PREV_PULL)
  *   move_unreachable objects with gc_refs > 0 are reachable from outside;
- *                    everything they reach is too; the rest goes to 'unreachable'
+ *                    everything they reach is too; the rest goes to
+ *                    'unreachable', each object held by the collector
  *   survivors move to generation g+1
  *   legacy finalizers: objects with legacy_del, and all they reach, are
  *                    uncollectable (garbage list)
@@ -15,7 +17,10 @@
  *   resurrection     refs are recounted on what is left; whatever a finalizer
  *                    made reachable again survives and is not counted (only
  *                    when user code, a finalizer or a weakref callback, ran)
- *   delete_garbage   clear() breaks the cycles (or SAVEALL keeps them)
+ *   delete_garbage   clear() breaks the cycles (or SAVEALL keeps them);
+ *                    plain garbage (none of the above to handle) goes
+ *                    through delete_held instead: one pass, each object
+ *                    freed when its last reference goes
  *
  * Invariant of 'unreachable' during move_unreachable: every member has
  * NEXT_UNREACHABLE in 'next', its 'prev' is a real pointer; members of

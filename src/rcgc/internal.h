@@ -9,22 +9,26 @@
  *          is then the only valid link.
  *   prev   previous node | flags (low 3 bits). Between update_refs and the
  *          end of move_unreachable, the collected list is singly linked and
- *          'prev' holds gc_refs << REFS_SHIFT instead of a pointer (the
- *          COLLECTING flag says so); move_unreachable restores the links.
- *          For a dead object waiting in the trashcan 'prev' links the
- *          trash list.
- *   refcnt the reference count.
+ *          'prev' holds gc_refs << REFS_SHIFT (and collect.c's PREV_PULL
+ *          and parent distance) instead of a pointer (the COLLECTING flag
+ *          says so); move_unreachable restores the links. For a dead
+ *          object waiting in the trashcan 'prev' links the trash list, for
+ *          garbage that delete_held must come back to, its stack.
+ *   refcnt the reference count (the inline rcgc_incref/rcgc_decref of
+ *          rcgc.h know where it is: RCGC_REFCNT).
  *   bits   the index of the type record (type pointer and live counts of
  *          the type) in tm__gc.type_index (low 24 bits); the generation of
  *          a tracked object (2 bits: 0..2, 3 = permanent), equal to the list
  *          it is in (an untracked object has 3 too, so that the collector
- *          tells members of the generations it collects with one test), except that during a collection of generation g the
+ *          tells members of the generations it collects with one test),
+ *          except that during a collection of generation g the
  *          merged 'young' list holds objects marked <= g; BITS_LARGE for an
  *          object allocated with malloc, whose field size is then stored in
  *          the 8 bytes before the header (pool objects get it from the
  *          pool's block size); the type's KIND_ bits (3 bits from
  *          BITS_KIND_SHIFT), so that the collector's passes know whether an
- *          object needs more than clear() without loading its type record.
+ *          object needs more than clear() without loading its type record;
+ *          BITS_HELD and BITS_DROPPED while delete_held holds the object.
  *
  * Headers sit at 8 mod 16 so that the caller's fields are 16-byte aligned;
  * 3 flag bits fit in pointers to them.
