@@ -209,16 +209,13 @@ void tm__gc_untrack(gchead *h)
 {
     if (!gc_is_tracked(h))
         return;
-    uint32_t bits = h->bits;
-    if (__builtin_expect(bits & (BITS_HELD | BITS_GEN), 0)) {
-        if (bits & BITS_HELD) {
-            /* the collector's list must not change while it deletes */
-            h->bits = bits | BITS_DROPPED;
-            return;
-        }
-        if (gc_gen(h) == GEN_PERMANENT)
-            PUB_SET(tm__gc.frozen, tm__gc.frozen - 1);
+    if (__builtin_expect(h->bits & BITS_HELD, 0)) {
+        /* the collector's list must not change while it deletes */
+        h->bits |= BITS_DROPPED;
+        return;
     }
+    if (__builtin_expect(gc_gen(h) == GEN_PERMANENT, 0))
+        PUB_SET(tm__gc.frozen, tm__gc.frozen - 1);
     tm__gc_list_remove(h);
     gc_set_gen(h, GEN_PERMANENT);
 }

@@ -17,9 +17,9 @@
  *
  * Invariants: a pool is in its class's 'avail' list exactly when it has a
  * free block (in 'free' or above 'bump'), and else 'used' has
- * POOL_NOT_AVAIL set; the rest of 'used' counts its live blocks. The free fast path is gc_free_bytes() in
- * internal.h; it calls tm__gc_pool_settle() when the pool must change
- * lists.
+ * POOL_NOT_AVAIL set; the rest of 'used' counts its live blocks. The free
+ * fast path is gc_free_bytes() in internal.h; it calls
+ * tm__gc_pool_settle() when the pool must change lists.
  */
 #include "config.h"
 
