@@ -69,6 +69,30 @@ rc=0; "$TM" run --format json -q -o "$WORK/k2.%p.json" sh -c 'kill -KILL $$' 2> 
 assert_eq "quiet json" 137 "$rc"
 [ -s summary.json ] && fail "-q printed with --format json"
 
+# other processes: one line each after the main summary, and in the JSON
+"$TM" run -o "$WORK/c.%p.json" sh -c "\"$PROGS/tm_allocs\"; true" > out 2> summary ||
+    fail "run with a child"
+grep -q "^  other processes (1):\$" summary || fail "no other-processes line: $(cat summary)"
+line=$(grep "^    pid [0-9]* ($PROGS/tm_allocs): peak " summary) ||
+    fail "no line for the child: $(cat summary)"
+cpid=$(echo "$line" | sed 's/^    pid \([0-9]*\) .*/\1/')
+cf="$WORK/c.$cpid.json"
+[ -f "$cf" ] || fail "child snapshot $cf missing"
+if [ "$(json "$cf" 's["leaks"]["checked"]')" = true ]; then
+    case $line in *"; definitely lost 4096 B in 1 blocks") ;;
+        *) fail "child leak: $line" ;; esac
+else
+    case $line in *"; leaks not checked") ;; *) fail "child leaks: $line" ;; esac
+fi
+"$TM" run --format json -o "$WORK/cj.%p.json" sh -c "\"$PROGS/tm_allocs\"; true" > out 2> summary.json ||
+    fail "run --format json with a child"
+assert_eq "json processes" 1 "$(json summary.json 'len(s["processes"])')"
+assert_eq "json process exe" "$PROGS/tm_allocs" "$(json summary.json 's["processes"][0]["exe"]')"
+cf=$(json summary.json 's["processes"][0]["snapshot"]')
+assert_eq "json process memory" "$(json "$cf" 's["memory"]["peak"]')" \
+    "$(json summary.json 's["processes"][0]["memory"]["peak"]')"
+case $(json summary.json 's["snapshot"]') in "$cf") fail "child summarized as the main process" ;; esac
+
 # periodic snapshots: every one symbolized and listed
 "$TM" run --interval 0.2 -o "$WORK/iv.%p.json" sleep 1 2> summary ||
     fail "run --interval"

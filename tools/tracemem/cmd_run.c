@@ -226,6 +226,16 @@ static void find_outputs(const char *tmpl, const struct timespec *start, glob_t 
 
 /* --- the summary --- */
 
+/* The snapshots of a run: the one to summarize (the main process's
+ * latest) and the latest of each other process (children that forked or
+ * exec'ed), by pid. */
+typedef struct outputs {
+    tm_snapshot *main;
+    tm_snapshot **other;
+    size_t nother;
+} outputs;
+
+
 #define SUMMARY_STACKS 3
 #define SUMMARY_FRAMES 6
 
@@ -341,6 +351,27 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     print_peak_stacks(s);
 }
 
+/* One line per other process (children that forked or exec'ed). */
+static void print_others(const outputs *o)
+{
+    char a[32], b[32], c[32];
+
+    if (o->nother)
+        fprintf(stderr, "  other processes (%zu):\n", o->nother);
+    for (size_t i = 0; i < o->nother; i++) {
+        const tm_snapshot *s = o->other[i];
+        fprintf(stderr, "    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
+                s->exe && *s->exe ? s->exe : "?", tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
+                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
+        if (s->has_leaks && s->leaks_checked)
+            fprintf(stderr, "definitely lost %s in %" PRIu64 " blocks\n",
+                    tm_format_size(c, sizeof c, (double)s->leak_summary[TM_LEAK_DEFINITE].bytes, 0),
+                    s->leak_summary[TM_LEAK_DEFINITE].blocks);
+        else
+            fprintf(stderr, "leaks not checked\n");
+    }
+}
+
 /* --- the summary as JSON (--format json; tracemem-run(1)) --- */
 
 static json_t *short_stack_json(const tm_snapshot *snap, size_t si)
@@ -392,8 +423,16 @@ static json_t *leaks_json(const tm_snapshot *snap)
                      "top", top);
 }
 
-static void print_summary_json(const char *prog, int status, const tm_snapshot *s, const glob_t *g)
+static json_t *memory_json(const tm_snapshot *s)
 {
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "current", (json_int_t)s->memory.current, "peak",
+                     (json_int_t)s->memory.peak, "blocks", (json_int_t)s->memory.blocks, "overhead",
+                     (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records);
+}
+
+static void print_summary_json(const char *prog, int status, const outputs *o, const glob_t *g)
+{
+    const tm_snapshot *s = o->main;
     json_t *j =
         json_pack("{s:s, s:i, s:s, s:i, s:o}", "format", "tracemem-run", "version", 1, "program", prog,
                   "status", status, "signal", status > 128 ? json_integer(status - 128) : json_null());
@@ -404,26 +443,63 @@ static void print_summary_json(const char *prog, int status, const tm_snapshot *
     json_object_set_new(j, "snapshots", paths);
     json_object_set_new(j, "snapshot", s ? json_string(s->file) : json_null());
     if (s) {
-        json_object_set_new(
-            j, "memory",
-            json_pack("{s:I, s:I, s:I, s:I, s:I}", "current", (json_int_t)s->memory.current, "peak",
-                      (json_int_t)s->memory.peak, "blocks", (json_int_t)s->memory.blocks, "overhead",
-                      (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records));
+        json_object_set_new(j, "memory", memory_json(s));
         json_object_set_new(j, "leaks", leaks_json(s));
         json_object_set_new(j, "peak", peak_json(s));
     }
+    json_t *procs = json_array();
+    for (size_t i = 0; i < o->nother; i++) {
+        const tm_snapshot *c = o->other[i];
+        json_array_append_new(procs, json_pack("{s:I, s:s, s:s, s:o, s:o}", "pid", (json_int_t)c->pid,
+                                               "exe", c->exe ? c->exe : "", "snapshot", c->file,
+                                               "memory", memory_json(c), "leaks", leaks_json(c)));
+    }
+    json_object_set_new(j, "processes", procs);
     json_dumpf(j, stderr, JSON_INDENT(2));
     fputc('\n', stderr);
     json_decref(j);
 }
 
-/* Symbolizes every output in place; returns the snapshot to summarize
- * (the main process's latest), the others freed. */
-static tm_snapshot *process_outputs(const glob_t *g, pid_t child, int quiet)
+/* Keeps 's' in 'v' when it is the latest of its process (frees the one
+ * it replaces, or 's'); -1 on ENOMEM. */
+static int keep_latest(tm_snapshot ***v, size_t *n, tm_snapshot *s)
 {
-    tm_snapshot *best = NULL, *s;
+    for (size_t i = 0; i < *n; i++) {
+        if ((*v)[i]->pid == s->pid) {
+            if (s->seq >= (*v)[i]->seq) {
+                tm_snapshot_free((*v)[i]);
+                (*v)[i] = s;
+            } else {
+                tm_snapshot_free(s);
+            }
+            return 0;
+        }
+    }
+    tm_snapshot **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv) {
+        tm_snapshot_free(s);
+        return -1;
+    }
+    nv[(*n)++] = s;
+    *v = nv;
+    return 0;
+}
+
+static int cmp_pid(const void *pa, const void *pb)
+{
+    const tm_snapshot *a = *(tm_snapshot *const *)pa, *b = *(tm_snapshot *const *)pb;
+    return (a->pid > b->pid) - (a->pid < b->pid);
+}
+
+/* Symbolizes every output in place and sorts them out (see outputs): the
+ * main process is the one started, or when it wrote nothing the first. */
+static void process_outputs(const glob_t *g, pid_t child, int quiet, outputs *o)
+{
+    tm_snapshot *s, **all = NULL;
+    size_t n = 0;
     tm_error err = {""};
 
+    memset(o, 0, sizeof *o);
     for (size_t i = 0; i < g->gl_pathc; i++) {
         const char *f = g->gl_pathv[i];
 
@@ -433,14 +509,27 @@ static tm_snapshot *process_outputs(const glob_t *g, pid_t child, int quiet)
             tm_snapshot_free(s);
             continue;
         }
-        if (!best || (s->pid == child && (best->pid != child || s->seq >= best->seq))) {
-            tm_snapshot_free(best);
-            best = s;
-        } else {
-            tm_snapshot_free(s);
-        }
+        keep_latest(&all, &n, s);
     }
-    return best;
+    qsort(all, n, sizeof *all, cmp_pid);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->pid == child)
+            m = i;
+    if (n) {
+        o->main = all[m];
+        memmove(all + m, all + m + 1, (n - m - 1) * sizeof *all);
+    }
+    o->other = all;
+    o->nother = n ? n - 1 : 0;
+}
+
+static void outputs_free(outputs *o)
+{
+    tm_snapshot_free(o->main);
+    for (size_t i = 0; i < o->nother; i++)
+        tm_snapshot_free(o->other[i]);
+    free(o->other);
 }
 
 /* --- options --- */
@@ -570,7 +659,7 @@ int cmd_run(int argc, char **argv)
     };
     run_args ra = {0};
     struct timespec start;
-    tm_snapshot *summary;
+    outputs out;
     int python = 0, status, rc;
     char *shim, *output = NULL, cwd[PATH_MAX];
     pid_t child = 0;
@@ -601,15 +690,16 @@ int cmd_run(int argc, char **argv)
     status = run_program(argv + optind, &child);
     unsetenv("LD_PRELOAD");
     find_outputs(ra.output, &start, &g);
-    summary = process_outputs(&g, child, ra.quiet);
+    process_outputs(&g, child, ra.quiet, &out);
     if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
-        print_summary_json(argv[optind], status, summary, &g);
+        print_summary_json(argv[optind], status, &out, &g);
     } else if (!ra.quiet) {
-        print_summary(argv[optind], status, summary);
+        print_summary(argv[optind], status, out.main);
+        print_others(&out);
         for (size_t i = 0; i < g.gl_pathc; i++)
             fprintf(stderr, "%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
     }
-    tm_snapshot_free(summary);
+    outputs_free(&out);
     globfree(&g);
     free(output);
     return status;
