@@ -1285,7 +1285,8 @@ END_TEST
 /* Random graphs against a reachability computed here: every collection
  * must free exactly the objects no root reaches, in full collections and
  * in young ones where older objects are roots, with plain garbage (the
- * one-pass delete) and with finalizers among it (the careful path). */
+ * one-pass delete) and with finalizers among it (the careful path), and
+ * with objects too far apart for a parent to be recorded. */
 #define RG_MAX 400
 static int rg_dead[RG_MAX];
 static unsigned rg_seed;
@@ -1318,10 +1319,19 @@ START_TEST(test_delete_random_graphs)
         int n = 1 + (int)(rg_rand() % RG_MAX);
         int young = trial % 3 == 1; /* collect generation 0 only */
         int fins = trial % 5 == 4;  /* some objects with a finalizer */
+        int far = trial % 4 == 3;   /* some objects far from the others */
         int half = young ? n / 2 : 0;
         memset(rg_dead, 0, sizeof rg_dead);
         for (int i = 0; i < n; i++) {
-            obj[i] = new_node(fins && rg_rand() % 7 == 0 ? &rg_fin_type : &rg_type);
+            const rcgc_type *t = fins && rg_rand() % 7 == 0 ? &rg_fin_type : &rg_type;
+            if (far && rg_rand() % 16 == 0) {
+                /* a big object: malloc maps it terabytes from the pools,
+                 * too far for the first pass to record it as a parent */
+                obj[i] = rcgc_new(t, 256 * 1024);
+                ck_assert_ptr_nonnull(obj[i]);
+            } else {
+                obj[i] = new_node(t);
+            }
             obj[i]->id = i;
             if (young && i + 1 == half)
                 ck_assert_int_eq(rcgc_collect(0), 0); /* objects 0..half-1 to generation 1 */
