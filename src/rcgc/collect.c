@@ -55,9 +55,15 @@
 /* gc_refs of an object whose refcount is too small: never 0 */
 #define BROKEN_REFS ((REFS_MASK >> 1) + 1)
 
+/* gc_refs of a member, from its 'prev' */
+static inline uintptr_t refs_of(uintptr_t prev)
+{
+    return (prev >> REFS_SHIFT) & REFS_MASK;
+}
+
 static uintptr_t gc_get_refs(const gchead *h)
 {
-    return (h->prev >> REFS_SHIFT) & REFS_MASK;
+    return refs_of(h->prev);
 }
 
 /* The parent of a member whose gc_refs are 0 (see above), or the member
@@ -134,20 +140,27 @@ static void subtract_refs(gchead *young)
         gc_type(h)->traverse(AS_OBJ(h), visit_decref, NULL);
 }
 
-/* The rare cases of visit_decref_gen: a refcount too small; returns 0
- * for a tail call */
 /* The first pass's state that visit_decref_gen sees. */
 typedef struct pass1 {
     uintptr_t generation;
     char *cur; /* the fields of the member being traversed (AS_OBJ) */
 } pass1;
 
+/* The member being traversed made a reference that is not a recorded
+ * first one: move_unreachable must traverse it again. */
+static inline void no_pull(pass1 *p)
+{
+    AS_HEAD(p->cur)->prev &= ~PREV_PULL;
+}
+
+/* The rare cases of visit_decref_gen: a refcount too small; returns 0
+ * for a tail call */
 static __attribute__((noinline, cold)) int decref_gen_slow(gchead *h, pass1 *p)
 {
     if (!gc_is_collecting(h))
         init_refs(h);
     decref_refs(h);
-    AS_HEAD(p->cur)->prev &= ~PREV_PULL;
+    no_pull(p);
     return 0;
 }
 
@@ -165,12 +178,10 @@ static int visit_decref_gen(void *obj, void *arg)
     gchead *h = AS_HEAD(obj);
     uintptr_t prev = h->prev;
     if (prev & PREV_COLLECTING) {
-        if (__builtin_expect(((prev >> REFS_SHIFT) & REFS_MASK) == 0, 0))
+        if (__builtin_expect(refs_of(prev) == 0, 0))
             return decref_gen_slow(h, p);
         h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
-        /* not a first reference: the object traversed must be traversed
-         * again by move_unreachable */
-        AS_HEAD(p->cur)->prev &= ~PREV_PULL;
+        no_pull(p); /* not a first reference */
         return 0;
     }
     /* COLLECTING is set only on members of 'young': this is the first
@@ -190,7 +201,7 @@ static int visit_decref_gen(void *obj, void *arg)
     if (__builtin_expect(d == (int32_t)d, 1))
         parent = (uintptr_t)d << (PARENT_SHIFT - 4);
     else
-        AS_HEAD(p->cur)->prev &= ~PREV_PULL;
+        no_pull(p); /* too far to record */
 #endif
     h->prev = (prev & PREV_FLAGS) |
               ((parent | (refs << REFS_SHIFT)) +
@@ -265,7 +276,7 @@ static int visit_reachable(void *obj, void *arg)
         return 0;
     if (__builtin_expect(h->next & NEXT_UNREACHABLE, 0))
         take_back(h, arg);
-    else if (((prev >> REFS_SHIFT) & REFS_MASK) == 0)
+    else if (refs_of(prev) == 0)
         h->prev = prev | ((uintptr_t)1 << REFS_SHIFT); /* gc_refs 1, parent kept */
     return 0;
 }
@@ -293,11 +304,8 @@ move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen, unsigned *
     unreachable->next |= NEXT_UNREACHABLE;
     while (h != young) {
         uintptr_t hprev = h->prev;
-        int reached = ((hprev >> REFS_SHIFT) & REFS_MASK) != 0;
-        if (!reached) {
-            reached = !(gc_parent(h, hprev)->prev & PREV_COLLECTING);
-        }
-        if (reached) {
+        /* referenced from outside, or its parent was found reachable */
+        if (refs_of(hprev) || !(gc_parent(h, hprev)->prev & PREV_COLLECTING)) {
             /* relinked before its traverse (nothing there reads the gc_refs
              * of 'h': a reference to itself finds COLLECTING clear) */
             h->prev = (hprev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
@@ -452,25 +460,21 @@ static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
     }
 }
 
-/* The objects delete_held freed, not yet subtracted from count[0]: the
- * subtraction is applied before any user code runs and at the end, so
- * that what a destroy() or weakref callback reads is exact. */
-typedef struct deaths {
-    long tracked;
-} deaths;
-
-static __attribute__((noinline)) void deaths_sub_gen0(long tracked)
+static __attribute__((noinline)) void sub_gen0(long dead)
 {
     /* count[0] -= 1 per death, never below zero, as deallocation does */
-    long c = tm__gc.gens[0].count - tracked;
+    long c = tm__gc.gens[0].count - dead;
     PUB_SET(tm__gc.gens[0].count, c > 0 ? c : 0);
 }
 
-static inline __attribute__((always_inline)) void deaths_flush(deaths *d)
+/* '*dead' counts the objects delete_held freed and not yet subtracted
+ * from count[0]; the subtraction is applied before any user code runs and
+ * at the end, so that what a destroy() or weakref callback reads is exact. */
+static inline __attribute__((always_inline)) void flush_dead(long *dead)
 {
-    if (d->tracked) {
-        deaths_sub_gen0(d->tracked);
-        d->tracked = 0;
+    if (*dead) {
+        sub_gen0(*dead);
+        *dead = 0;
     }
 }
 
@@ -483,44 +487,40 @@ static __attribute__((noinline)) void release_held(gchead *h, gchead *old, unsig
     uint32_t dropped = h->bits & BITS_DROPPED;
     h->bits &= ~(BITS_HELD | BITS_DROPPED);
     h->prev &= ~PREV_COLLECTING;
+    if (h->refcnt > 1 && !dropped) {
+        h->refcnt--;
+        gc_set_gen(h, old_gen);
+        tm__gc_list_append(h, old);
+        return;
+    }
+    /* untracked from here: by the program, or dying */
+    h->next = 0;
+    gc_set_gen(h, GEN_PERMANENT);
     if (h->refcnt > 1) {
         h->refcnt--;
-        if (dropped) {
-            h->next = 0;
-            gc_set_gen(h, GEN_PERMANENT);
-        } else {
-            gc_set_gen(h, old_gen);
-            tm__gc_list_append(h, old);
-        }
-    } else {
-        h->next = 0;
-        gc_set_gen(h, GEN_PERMANENT);
-        if (h->refcnt == 1) {
-            h->refcnt = 0;
-            tm__gc_dealloc(h); /* untracked: dealloc does not unlink it */
-        }
+    } else if (h->refcnt == 1) {
+        h->refcnt = 0;
+        tm__gc_dealloc(h); /* untracked: dealloc does not unlink it */
     }
 }
 
 /* Frees 'h' of type record 'tr', cleared, whose only reference left is
  * the collector's. */
-static inline __attribute__((always_inline)) void free_held(gchead *h, typerec *tr, deaths *d,
+static inline __attribute__((always_inline)) void free_held(gchead *h, typerec *tr, long *dead,
                                                             gchead *old, unsigned old_gen)
 {
     if (__builtin_expect((h->bits & BITS_DROPPED) || (h->prev & PREV_WEAKREFS), 0)) {
-        deaths_flush(d);
+        flush_dead(dead);
         release_held(h, old, old_gen);
         return;
     }
     if (__builtin_expect(tr->t.destroy != NULL, 0)) {
-        deaths_flush(d);
+        flush_dead(dead);
         h->refcnt = 0;
         tr->t.destroy(AS_OBJ(h));
     }
-    size_t bytes = gc_free_bytes(h);
-    PUB_SET(tr->count, tr->count - 1);
-    PUB_SET(tr->bytes, tr->bytes - bytes);
-    d->tracked++;
+    gc_free_counted(h, tr);
+    ++*dead;
 }
 
 /* Deletes plain garbage (no finalizer, legacy_del or weak reference
@@ -545,7 +545,7 @@ static inline __attribute__((always_inline)) void free_held(gchead *h, typerec *
  * place before the object may be freed. */
 static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
 {
-    deaths d = {0};
+    long dead = 0;
     gchead *deferred = NULL, *next;
     /* the type record of the last object; few registers are live across
      * clear() so that none is spilled around the call */
@@ -563,24 +563,24 @@ static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
             deferred = h;
             continue;
         }
-        free_held(h, tr, &d, old, old_gen);
+        free_held(h, tr, &dead, old, old_gen);
         while (deferred && deferred->refcnt == 1) {
             gchead *top = deferred;
             deferred = gc_prev(top);
-            free_held(top, gc_rec(top), &d, old, old_gen);
+            free_held(top, gc_rec(top), &dead, old, old_gen);
         }
     }
     while (deferred) {
         gchead *h = deferred;
         deferred = gc_prev(h);
         if (h->refcnt == 1) {
-            free_held(h, gc_rec(h), &d, old, old_gen);
+            free_held(h, gc_rec(h), &dead, old, old_gen);
         } else {
-            deaths_flush(&d);
+            flush_dead(&dead);
             release_held(h, old, old_gen);
         }
     }
-    deaths_flush(&d);
+    flush_dead(&dead);
     tm__gc_list_init(collectable);
 }
 

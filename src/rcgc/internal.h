@@ -286,6 +286,15 @@ static inline size_t gc_free_bytes(gchead *h)
     return bsize;
 }
 
+/* Frees 'h', of type record 'tr', and counts it out of the type's live
+ * objects (what the gc section publishes). */
+static inline void gc_free_counted(gchead *h, typerec *tr)
+{
+    size_t bytes = gc_free_bytes(h);
+    PUB_SET(tr->count, tr->count - 1);
+    PUB_SET(tr->bytes, tr->bytes - bytes);
+}
+
 /* what the collector must handle beyond clear() (typerec.kind) */
 #define KIND_LEGACY 1u
 #define KIND_WEAK 2u

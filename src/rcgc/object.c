@@ -283,9 +283,7 @@ static inline __attribute__((always_inline)) void dealloc_now(gchead *h)
         type->destroy(AS_OBJ(h));
     if (type->traverse && tm__gc.gens[0].count > 0)
         PUB_SET(tm__gc.gens[0].count, tm__gc.gens[0].count - 1);
-    size_t bytes = gc_free_bytes(h);
-    PUB_SET(tr->count, tr->count - 1);
-    PUB_SET(tr->bytes, tr->bytes - bytes);
+    gc_free_counted(h, tr);
 }
 
 /* The outermost deallocation runs what nested ones queued. */
