@@ -235,7 +235,6 @@ typedef struct outputs {
     size_t nother;
 } outputs;
 
-
 #define SUMMARY_STACKS 3
 #define SUMMARY_FRAMES 6
 
@@ -461,8 +460,8 @@ static void print_summary_json(const char *prog, int status, const outputs *o, c
 }
 
 /* Keeps 's' in 'v' when it is the latest of its process (frees the one
- * it replaces, or 's'); -1 on ENOMEM. */
-static int keep_latest(tm_snapshot ***v, size_t *n, tm_snapshot *s)
+ * it replaces, or 's'; or 's' when memory is short: not summarized). */
+static void keep_latest(tm_snapshot ***v, size_t *n, tm_snapshot *s)
 {
     for (size_t i = 0; i < *n; i++) {
         if ((*v)[i]->pid == s->pid) {
@@ -472,17 +471,16 @@ static int keep_latest(tm_snapshot ***v, size_t *n, tm_snapshot *s)
             } else {
                 tm_snapshot_free(s);
             }
-            return 0;
+            return;
         }
     }
     tm_snapshot **nv = realloc(*v, (*n + 1) * sizeof *nv);
     if (!nv) {
         tm_snapshot_free(s);
-        return -1;
+        return;
     }
     nv[(*n)++] = s;
     *v = nv;
-    return 0;
 }
 
 static int cmp_pid(const void *pa, const void *pb)
@@ -492,7 +490,8 @@ static int cmp_pid(const void *pa, const void *pb)
 }
 
 /* Symbolizes every output in place and sorts them out (see outputs): the
- * main process is the one started, or when it wrote nothing the first. */
+ * main process is the one started, or when it wrote nothing the lowest
+ * pid. */
 static void process_outputs(const glob_t *g, pid_t child, int quiet, outputs *o)
 {
     tm_snapshot *s, **all = NULL;
