@@ -27,14 +27,20 @@ def cycles2(n):
     return time.process_time_ns() - t, found
 
 
-def ring(n):
-    first = last = Node()
+def chain(n):
+    """n nodes, each referring to the next: (head, last)."""
+    head = last = Node()
     for _ in range(n - 1):
         x = Node()
         last.other = x
         last = x
+    return head, last
+
+
+def ring(n):
+    first, last = chain(n)
     last.other = first
-    first = last = x = None
+    first = last = None
     t = time.process_time_ns()
     found = gc.collect()
     return time.process_time_ns() - t, found
@@ -43,12 +49,7 @@ def ring(n):
 def live(n):
     # a chain held by its head only, as in bench_rcgc.c: a list holding
     # every node would give gc.collect() a million more references to scan
-    head = last = Node()
-    for _ in range(n - 1):
-        x = Node()
-        last.other = x
-        last = x
-    last = x = None
+    head = chain(n)[0]
     t = time.process_time_ns()
     found = gc.collect()
     dt = time.process_time_ns() - t

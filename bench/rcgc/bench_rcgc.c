@@ -69,14 +69,23 @@ static double cycles2(long n, long *found)
     return now() - t;
 }
 
-static double ring(long n, long *found)
+/* n nodes, each owning the next; returns the head (the caller's
+ * reference) and stores the last node in '*last' */
+static node *chain(long n, node **last)
 {
-    node *first = mk(), *last = first;
+    node *head = mk(), *tail = head;
     for (long i = 1; i < n; i++) {
         node *x = mk();
-        last->other = x;
-        last = x;
+        tail->other = x;
+        tail = x;
     }
+    *last = tail;
+    return head;
+}
+
+static double ring(long n, long *found)
+{
+    node *last, *first = chain(n, &last);
     last->other = first; /* the ring now owns 'first' */
     double t = now();
     *found = rcgc_collect(2);
@@ -87,12 +96,7 @@ static double live(long n, long *found)
 {
     /* a chain held by its head only: the same graph as bench_gc.py, where
      * a list holding every node would add a million references to scan */
-    node *head = mk(), *last = head;
-    for (long i = 1; i < n; i++) {
-        node *x = mk();
-        last->other = x;
-        last = x;
-    }
+    node *last, *head = chain(n, &last);
     double t = now();
     *found = rcgc_collect(2);
     t = now() - t;
