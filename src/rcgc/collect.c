@@ -31,320 +31,13 @@
 #include <errno.h>
 #include <time.h>
 
-#include "rcgc/internal.h"
-
-/* 'prev' of a member of the list being collected (COLLECTING set) holds,
- * above the flags, gc_refs (REFS_MASK) and, on 64-bit, what lets
- * move_unreachable skip traversals: PREV_PULL on an object each of whose
- * references to members is the first reference the first pass found to
- * that member, made from that object, and, in each member, the distance
- * back to the object that made that first reference (its "parent"; 0 for
- * none). A member that move_unreachable reaches with gc_refs 0 is
- * reachable when its parent was found reachable before it: the parent,
- * whose references all lead to such members, is not traversed. So a
- * list or tree built in allocation order is walked once instead of twice
- * when it is alive. */
-#if UINTPTR_MAX > 0xffffffffu
-#define REFS_MASK ((uintptr_t)0xffffffffu)
-#define PREV_PULL ((uintptr_t)1 << (REFS_SHIFT - 1))
-#define PARENT_SHIFT (REFS_SHIFT + 32)
-#else
-#define REFS_MASK (UINTPTR_MAX >> REFS_SHIFT)
-#define PREV_PULL ((uintptr_t)0)
-#endif
-/* gc_refs of an object whose refcount is too small: never 0 */
-#define BROKEN_REFS ((REFS_MASK >> 1) + 1)
-
-/* gc_refs of a member, from its 'prev' */
-static inline uintptr_t refs_of(uintptr_t prev)
-{
-    return (prev >> REFS_SHIFT) & REFS_MASK;
-}
-
-static uintptr_t gc_get_refs(const gchead *h)
-{
-    return refs_of(h->prev);
-}
-
-/* The parent of a member whose gc_refs are 0 (see above), or the member
- * itself when it has none (COLLECTING is set on it: "not reachable"). */
-static inline gchead *gc_parent(gchead *h, uintptr_t prev)
-{
-#if UINTPTR_MAX > 0xffffffffu
-    /* gc_refs 0: the bits below PARENT_SHIFT that the shift keeps are
-     * clear, so this is the distance in bytes */
-    return (gchead *)((char *)h - ((intptr_t)prev >> (PARENT_SHIFT - 4)));
-#else
-    (void)prev;
-    return h;
-#endif
-}
-
-static void gc_set_refs(gchead *h, uintptr_t refs)
-{
-    h->prev = (h->prev & PREV_FLAGS) | (refs << REFS_SHIFT);
-}
-
-static int gc_is_collecting(const gchead *h)
-{
-    return (h->prev & PREV_COLLECTING) != 0;
-}
+#include "rcgc/passes.h"
 
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void init_refs(gchead *h)
-{
-    uintptr_t refs = h->refcnt;
-    if (refs == 0) {
-        tm__gc_report_too_small(h, "update_refs");
-        refs = BROKEN_REFS;
-    }
-    h->prev = (h->prev & PREV_FLAGS) | PREV_COLLECTING | (refs << REFS_SHIFT);
-}
-
-static void decref_refs(gchead *h)
-{
-    uintptr_t refs = gc_get_refs(h);
-    if (refs == 0) {
-        /* more references inside 'young' than the refcount admits */
-        tm__gc_report_too_small(h, "subtract_refs");
-        refs = BROKEN_REFS;
-    }
-    gc_set_refs(h, refs - 1);
-}
-
-/* update_refs: gc_refs = refcnt, COLLECTING set, on every member. */
-static void update_refs(gchead *young)
-{
-    for (gchead *h = gc_next(young); h != young; h = gc_next(h))
-        init_refs(h);
-}
-
-static int visit_decref(void *obj, void *arg)
-{
-    (void)arg;
-    if (obj && gc_is_collecting(AS_HEAD(obj)))
-        decref_refs(AS_HEAD(obj));
-    return 0;
-}
-
-/* subtract_refs: drop the references coming from inside the list. */
-static void subtract_refs(gchead *young)
-{
-    for (gchead *h = gc_next(young); h != young; h = gc_next(h))
-        gc_type(h)->traverse(AS_OBJ(h), visit_decref, NULL);
-}
-
-/* The first pass's state that visit_decref_gen sees. */
-typedef struct pass1 {
-    uintptr_t generation;
-    char *cur; /* the fields of the member being traversed (AS_OBJ) */
-} pass1;
-
-/* The member being traversed made a reference that is not a recorded
- * first one: move_unreachable must traverse it again. */
-static inline void no_pull(pass1 *p)
-{
-    AS_HEAD(p->cur)->prev &= ~PREV_PULL;
-}
-
-/* The rare cases of visit_decref_gen: a refcount too small; returns 0
- * for a tail call */
-static __attribute__((noinline, cold)) int decref_gen_slow(gchead *h, pass1 *p)
-{
-    if (!gc_is_collecting(h))
-        init_refs(h);
-    decref_refs(h);
-    no_pull(p);
-    return 0;
-}
-
-/* The main collection's update_refs and subtract_refs in one pass: an
- * object belongs to 'young' when it is tracked with a generation <= g, so
- * its gc_refs can be set up on first touch, either as a member or as the
- * target of a reference (saves a pass over memory). Runs once per
- * reference: the common cases are written out so that they compile to a
- * leaf function (no register saved, no frame). */
-static int visit_decref_gen(void *obj, void *arg)
-{
-    if (!obj)
-        return 0;
-    pass1 *p = arg;
-    gchead *h = AS_HEAD(obj);
-    uintptr_t prev = h->prev;
-    if (prev & PREV_COLLECTING) {
-        if (__builtin_expect(refs_of(prev) == 0, 0))
-            return decref_gen_slow(h, p);
-        h->prev = prev - ((uintptr_t)1 << REFS_SHIFT);
-        no_pull(p); /* not a first reference */
-        return 0;
-    }
-    /* COLLECTING is set only on members of 'young': this is the first
-     * touch, or 'h' is not a member (an untracked object has generation
-     * GEN_PERMANENT, see internal.h) */
-    if (gc_gen(h) > p->generation)
-        return 0;
-    uintptr_t refs = h->refcnt;
-    if (__builtin_expect(refs == 0, 0))
-        return decref_gen_slow(h, p);
-    /* init_refs and decref_refs in one store, with the parent */
-    uintptr_t parent = 0;
-#if UINTPTR_MAX > 0xffffffffu
-    /* a multiple of 16 (both 8 mod 16): shifted left by 32, that is the
-     * distance in 16-byte units at PARENT_SHIFT, low bits clear */
-    intptr_t d = (char *)obj - p->cur;
-    if (__builtin_expect(d == (int32_t)d, 1))
-        parent = (uintptr_t)d << (PARENT_SHIFT - 4);
-    else
-        no_pull(p); /* too far to record */
-#endif
-    h->prev = (prev & PREV_FLAGS) |
-              ((parent | (refs << REFS_SHIFT)) +
-               (PREV_COLLECTING + PREV_PULL - ((uintptr_t)1 << REFS_SHIFT)));
-    return 0;
-}
-
-static size_t update_and_subtract_refs(gchead *young, unsigned generation)
-{
-    size_t n = 0;
-    pass1 p = {generation, NULL};
-    for (gchead *h = gc_next(young); h != young; h = gc_next(h)) {
-        /* PREV_PULL is set until a reference proves otherwise (on the
-         * first touch of a member, by visit_decref_gen, else here) */
-        if (!gc_is_collecting(h)) {
-            init_refs(h);
-            h->prev |= PREV_PULL;
-        }
-        p.cur = AS_OBJ(h);
-        gc_type(h)->traverse(p.cur, visit_decref_gen, &p);
-        n++;
-    }
-    return n;
-}
-
-/* From the OR of the 'prev' flags and the BITS_KIND bits of a set of
- * objects: some may have a legacy_del, a weak reference (to it, or it is
- * one), or a finalizer. Conservative: a finalizer that already ran counts
- * too (the passes after move_unreachable look at each object and find
- * nothing to run). */
-static unsigned kinds_of(uintptr_t k)
-{
-    unsigned kinds = ((unsigned)k & BITS_KIND) >> BITS_KIND_SHIFT;
-    if (k & PREV_WEAKREFS)
-        kinds |= KIND_WEAK;
-    return kinds;
-}
-
-/* move_unreachable's state that visit_reachable sees: 'young', how many
- * members it took back from 'unreachable', how many were moved there, and
- * what a move to 'unreachable' added to 'rcbits' (RCBITS_HOLD or 0). */
-typedef struct reach {
-    gchead *young;
-    size_t taken_back, moved;
-    uint64_t hold;
-} reach;
-
-/* 'h' was moved to 'unreachable' too early: take it back to 'young'. */
-static __attribute__((noinline)) void take_back(gchead *h, reach *r)
-{
-    gchead *young = r->young;
-    gchead *prev = gc_prev(h);
-    gchead *next = gc_next(h);
-    prev->next = h->next;
-    gc_set_prev(next, prev);
-    gchead *last = gc_prev(young);
-    last->next = (uintptr_t)h;
-    h->next = (uintptr_t)young;
-    gc_set_prev(young, h);
-    gc_set_refs(h, 1);
-    h->rcbits -= r->hold;
-    r->taken_back++;
-}
-
-static int visit_reachable(void *obj, void *arg)
-{
-    if (!obj)
-        return 0;
-    gchead *h = AS_HEAD(obj);
-    uintptr_t prev = h->prev;
-    if (!(prev & PREV_COLLECTING))
-        return 0;
-    if (__builtin_expect(h->next & NEXT_UNREACHABLE, 0))
-        take_back(h, arg);
-    else if (refs_of(prev) == 0)
-        h->prev = prev | ((uintptr_t)1 << REFS_SHIFT); /* gc_refs 1, parent kept */
-    return 0;
-}
-
-/* Splits 'young': what is reachable from outside stays (relinked, marked
- * generation 'to_gen', COLLECTING cleared), the rest goes to 'unreachable'
- * (NEXT_UNREACHABLE set), each member with 'hold' added to its 'rcbits'
- * (RCBITS_HOLD: the collector's reference, see delete_held). Returns the
- * size of 'unreachable' and stores in '*kinds_out' the KIND_ bits of every
- * object that entered it (a superset of what is left at the end).
- *
- * The tail of 'unreachable' is kept in a local, not in the sentinel, which
- * is brought up to date at the end (and by visit_reachable when it takes
- * the tail back). */
-static inline __attribute__((always_inline)) size_t
-move_unreachable(gchead *young, gchead *unreachable, unsigned to_gen, unsigned *kinds_out,
-                 uint64_t hold)
-{
-    reach r = {young, 0, 0, hold};
-    gchead *prev = young;
-    gchead *h = gc_next(young);
-    gchead *tail = gc_prev(unreachable);
-    uintptr_t kinds = 0; /* OR of the 'prev' flags and kind bits of what moved */
-    /* an empty 'unreachable' is not "taken back" below */
-    unreachable->next |= NEXT_UNREACHABLE;
-    while (h != young) {
-        uintptr_t hprev = h->prev;
-        /* referenced from outside, or its parent was found reachable */
-        if (refs_of(hprev) || !(gc_parent(h, hprev)->prev & PREV_COLLECTING)) {
-            /* relinked before its traverse (nothing there reads the gc_refs
-             * of 'h': a reference to itself finds COLLECTING clear) */
-            h->prev = (hprev & (PREV_FLAGS & ~PREV_COLLECTING)) | (uintptr_t)prev;
-            gc_set_gen(h, to_gen);
-            prev = h;
-            /* traverse may append to 'young' and take members back from
-             * 'unreachable': read 'next' afterwards, and the tail again
-             * when it was taken back (its 'next' lost NEXT_UNREACHABLE;
-             * then visit_reachable stored the new tail in the sentinel).
-             * With PREV_PULL, what it refers to follows it and will find
-             * it reachable. */
-            if (!(hprev & PREV_PULL)) {
-                gc_type(h)->traverse(AS_OBJ(h), visit_reachable, &r);
-                if (__builtin_expect(!(tail->next & NEXT_UNREACHABLE), 0))
-                    tail = gc_prev(unreachable);
-            }
-            h = gc_next(h);
-        } else {
-            /* the next node from the value loaded here, not read back
-             * from prev->next just stored: a store-to-load round trip per
-             * object would be the loop's critical path */
-            uintptr_t next = h->next;
-            uint32_t bits = h->bits;
-            h->rcbits += hold;
-            prev->next = next;
-            tail->next = NEXT_UNREACHABLE | (uintptr_t)h;
-            h->prev = (hprev & PREV_FLAGS) | (uintptr_t)tail;
-            h->next = NEXT_UNREACHABLE | (uintptr_t)unreachable;
-            tail = h;
-            r.moved++; /* in memory: no register to save around traverse */
-            kinds |= hprev | (bits & BITS_KIND); /* no overlap: refs are 0 */
-            h = (gchead *)(next & ~NEXT_UNREACHABLE);
-        }
-    }
-    gc_set_prev(unreachable, tail);
-    gc_set_prev(young, prev);
-    unreachable->next &= ~NEXT_UNREACHABLE;
-    *kinds_out = kinds_of(kinds);
-    return r.moved - r.taken_back;
 }
 
 /* What the pass after move_unreachable found out. */
@@ -424,10 +117,11 @@ static size_t handle_resurrected_objects(gchead *unreachable, gchead *still_unre
 {
     for (gchead *h = gc_next(unreachable); h != unreachable; h = gc_next(h))
         h->prev &= ~PREV_COLLECTING;
-    update_refs(unreachable);
-    subtract_refs(unreachable);
+    tm__gc_update_refs(unreachable);
+    tm__gc_subtract_refs(unreachable);
     unsigned kinds;
-    size_t n = move_unreachable(unreachable, still_unreachable, old_gen, &kinds, 0);
+    size_t n = tm__gc_builtin_passes.unreachable(&tm__gc.env, unreachable, still_unreachable,
+                                                 old_gen, &kinds, 0);
     for (gchead *h = gc_next(still_unreachable); h != still_unreachable; h = gc_next(h))
         h->next &= ~NEXT_UNREACHABLE;
     tm__gc_list_merge(unreachable, old);
@@ -553,7 +247,7 @@ static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
     for (gchead *h = gc_next(collectable); h != collectable; h = next) {
         uint32_t index = h->bits & BITS_INDEX;
         if (index != tr->index)
-            tr = tm__gc.type_index[index];
+            tr = tm__gc.env.type_index[index];
         void (*clear)(void *) = tr->t.clear;
         if (clear)
             clear(AS_OBJ(h));
@@ -642,10 +336,12 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
     tm__gc_list_init(&finalizers);
     tm__gc_list_init(&final_unreachable);
 
-    size_t nyoung = update_and_subtract_refs(young, (unsigned)generation);
+    /* the program's copy of the passes when it linked one (passes.h) */
+    const gcpasses *passes = tm__gc.passes ? tm__gc.passes : &tm__gc_builtin_passes;
+    size_t nyoung = passes->refs(&tm__gc.env, young, (unsigned)generation);
     unsigned unreachable_kinds;
-    size_t nunreachable =
-        move_unreachable(young, &unreachable, old_gen, &unreachable_kinds, RCBITS_HOLD);
+    size_t nunreachable = passes->unreachable(&tm__gc.env, young, &unreachable, old_gen,
+                                              &unreachable_kinds, RCBITS_HOLD);
     promote(generation, young, old, (long)(nyoung - nunreachable));
 
     if (unreachable_kinds == 0 && !(tm__gc.debug & RCGC_DEBUG_SAVEALL)) {
@@ -744,4 +440,18 @@ long rcgc_collect(int generation)
     long n = tm__gc_collect_with_callback(generation);
     tm__gc.collecting = 0;
     return n;
+}
+
+int rcgc__passes_use(const gcpasses *p)
+{
+    if (p->abi != GC_PASSES_ABI || tm__gc.passes)
+        return 0;
+    tm__gc.passes = p;
+    return 1;
+}
+
+void rcgc__passes_drop(const gcpasses *p)
+{
+    if (tm__gc.passes == p)
+        tm__gc.passes = NULL;
 }

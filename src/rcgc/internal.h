@@ -17,7 +17,7 @@
  *   refcnt the reference count (the inline rcgc_incref/rcgc_decref of
  *          rcgc.h know where it is: RCGC_REFCNT).
  *   bits   the index of the type record (type pointer and live counts of
- *          the type) in tm__gc.type_index (low 24 bits); the generation of
+ *          the type) in tm__gc.env.type_index (low 24 bits); the generation of
  *          a tracked object (2 bits: 0..2, 3 = permanent), equal to the list
  *          it is in (an untracked object has 3 too, so that the collector
  *          tells members of the generations it collects with one test),
@@ -123,6 +123,13 @@ typedef struct cbentry {
     void *arg;
 } cbentry;
 
+/* What the passes read of the library's state: the passes of
+ * librcgc_nonshared.a (passes.h) cannot name the library's hidden symbols. */
+typedef struct gcenv {
+    typerec **type_index; /* tm__gc_state's, see gchead.bits */
+    void (*too_small)(const gchead *h, const char *where);
+} gcenv;
+
 struct tm__gc_state {
     gen gens[NUM_GENERATIONS];
     gchead permanent;
@@ -149,11 +156,13 @@ struct tm__gc_state {
     int trash_depth;
     /* type registry */
     typerec *types;                  /* list head, published with release */
-    typerec **type_index;            /* by index, see gchead.bits */
+    struct gcenv env;                /* the type index (see gchead.bits), for passes.c */
     size_t type_index_cap;
     typerec **type_table;
     size_t type_table_cap, ntypes;
     typerec *last_type;
+    /* the program's copy of the collector's passes, or NULL (passes.h) */
+    const struct gcpasses *passes;
 };
 
 extern struct tm__gc_state tm__gc;
@@ -180,7 +189,7 @@ static inline void gc_set_gen(gchead *h, unsigned g)
 }
 static inline typerec *gc_rec(const gchead *h)
 {
-    return tm__gc.type_index[h->bits & BITS_INDEX];
+    return tm__gc.env.type_index[h->bits & BITS_INDEX];
 }
 static inline const rcgc_type *gc_type(const gchead *h)
 {

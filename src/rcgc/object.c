@@ -19,7 +19,7 @@
 /* deallocations nested deeper than this are deferred to the trash list */
 #define TRASH_LIMIT 50
 
-struct tm__gc_state tm__gc;
+struct tm__gc_state tm__gc = {.env.too_small = tm__gc_report_too_small};
 
 /* Appends the whole of 'from' to 'to'; 'from' becomes empty. */
 void tm__gc_list_merge(gchead *from, gchead *to)
@@ -103,9 +103,9 @@ static typerec *type_record(const rcgc_type *type)
             size_t icap = tm__gc.type_index_cap ? tm__gc.type_index_cap * 2 : 64;
             typerec **ix;
             if (icap > (size_t)BITS_INDEX + 1 ||
-                !(ix = realloc(tm__gc.type_index, icap * sizeof *ix)))
+                !(ix = realloc(tm__gc.env.type_index, icap * sizeof *ix)))
                 return NULL;
-            tm__gc.type_index = ix;
+            tm__gc.env.type_index = ix;
             tm__gc.type_index_cap = icap;
         }
         r = calloc(1, sizeof *r);
@@ -116,7 +116,7 @@ static typerec *type_record(const rcgc_type *type)
         r->kind = (type->legacy_del ? KIND_LEGACY : 0) | (type->finalize ? KIND_FINALIZE : 0) |
                   (type == &tm__gc_weakref_type ? KIND_WEAK : 0);
         r->index = (uint32_t)tm__gc.ntypes;
-        tm__gc.type_index[r->index] = r;
+        tm__gc.env.type_index[r->index] = r;
         r->next = tm__gc.types;
         tm__gc.type_table[j] = r;
         tm__gc.ntypes++;

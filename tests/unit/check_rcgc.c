@@ -19,6 +19,11 @@
 
 #include "rcgc.h"
 #include "rcgc/internal.h"
+#include "rcgc/passes.h"
+
+/* the copy of the collector's passes that librcgc_nonshared.a linked into
+ * this program (registered before main) */
+extern const gcpasses rcgc__nonshared_passes;
 
 /* --- test object types --- */
 
@@ -1310,10 +1315,15 @@ static const rcgc_type rg_type = {"RG", node_traverse, node_clear, NULL, NULL, r
 static const rcgc_type rg_fin_type = {"RGFin", node_traverse, node_clear, rg_finalize, NULL,
                                       rg_destroy};
 
+/* Looped: _i 0 runs the program's copy of the passes (librcgc_nonshared.a),
+ * 1 the library's own. */
 START_TEST(test_delete_random_graphs)
 {
     static node *obj[RG_MAX];
     static int adj[RG_MAX][NREFS], root[RG_MAX], reach[RG_MAX], stack[RG_MAX];
+    ck_assert_ptr_eq(tm__gc.passes, &rcgc__nonshared_passes);
+    if (_i == 1)
+        rcgc__passes_drop(&rcgc__nonshared_passes);
     rg_seed = 0x9e3779b9u;
     for (int trial = 0; trial < 300; trial++) {
         int n = 1 + (int)(rg_rand() % RG_MAX);
@@ -1393,6 +1403,35 @@ START_TEST(test_delete_random_graphs)
         for (int i = 0; i < n; i++)
             ck_assert_int_eq(rg_dead[i], 1);
     }
+    ck_assert_ptr_eq(tm__gc.passes, _i == 1 ? NULL : &rcgc__nonshared_passes);
+    ck_assert_int_eq(rcgc__passes_use(&rcgc__nonshared_passes), _i == 1);
+}
+END_TEST
+
+/* passes.h: the program's copy of the passes is registered at startup; a
+ * second copy, or one of another ABI, is refused; dropping the copy in use
+ * falls back to the library's own, dropping another changes nothing. */
+START_TEST(test_passes_registration)
+{
+    ck_assert_ptr_eq(tm__gc.passes, &rcgc__nonshared_passes);
+    ck_assert_ptr_ne(&rcgc__nonshared_passes, &tm__gc_builtin_passes);
+    ck_assert_int_eq(rcgc__passes_use(&tm__gc_builtin_passes), 0);
+    rcgc__passes_drop(&tm__gc_builtin_passes);
+    ck_assert_ptr_eq(tm__gc.passes, &rcgc__nonshared_passes);
+    garbage_pair(&tuple_type, &tuple_type, NULL, NULL);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+
+    rcgc__passes_drop(&rcgc__nonshared_passes);
+    ck_assert_ptr_null(tm__gc.passes);
+    garbage_pair(&tuple_type, &tuple_type, NULL, NULL);
+    ck_assert_int_eq(rcgc_collect(2), 2);
+
+    gcpasses other = rcgc__nonshared_passes;
+    other.abi = GC_PASSES_ABI + 1;
+    ck_assert_int_eq(rcgc__passes_use(&other), 0);
+    ck_assert_ptr_null(tm__gc.passes);
+    ck_assert_int_eq(rcgc__passes_use(&rcgc__nonshared_passes), 1);
+    ck_assert_ptr_eq(tm__gc.passes, &rcgc__nonshared_passes);
 }
 END_TEST
 
@@ -1533,7 +1572,8 @@ static Suite *rcgc_suite(void)
     tcase_add_test(tc, test_delete_extra_decref);
     tcase_add_test(tc, test_delete_weakref_made_in_clear);
     tcase_add_test(tc, test_inline_refcount);
-    tcase_add_test(tc, test_delete_random_graphs);
+    tcase_add_loop_test(tc, test_delete_random_graphs, 0, 2);
+    tcase_add_test(tc, test_passes_registration);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("finalization");

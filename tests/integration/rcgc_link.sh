@@ -1,0 +1,78 @@
+#!/bin/sh
+# rcgc_link.sh - -lrcgc through the linker script installed as librcgc.so
+# (src/rcgc/librcgc.so.in, pointed at the build tree here): the program
+# gets librcgc_nonshared.a's copy of the collector's passes, which is the
+# one its collections run; linked with librcgc.so.0 alone it runs the
+# library's own. Both collect the same garbage.
+. "$top_srcdir/tests/integration/lib.sh"
+
+CC=${CC:-cc}
+command -v "$CC" >/dev/null 2>&1 || skip "no C compiler"
+LIBS=$top_builddir/.libs
+[ -e "$LIBS/librcgc.so.0" ] || fail "librcgc.so.0 is not built"
+[ -e "$top_builddir/librcgc_nonshared.a" ] || fail "librcgc_nonshared.a is not built"
+
+# the script as installed, with the build tree for libdir
+mkdir "$WORK/lib"
+ln -s "$LIBS/librcgc.so.0" "$top_builddir/librcgc_nonshared.a" "$WORK/lib/"
+sed "s|@libdir@|$WORK/lib|g" "$top_srcdir/src/rcgc/librcgc.so.in" >"$WORK/lib/librcgc.so"
+
+# passes.h: rcgc__passes_use takes a copy only when none is in use, so a
+# copy of the right ABI is refused exactly when the program's registered
+cat >"$WORK/prog.c" <<'C'
+#include <stdio.h>
+#include "rcgc.h"
+#include "rcgc/passes.h"
+
+typedef struct pair { void *a, *b; } pair;
+static int pair_traverse(void *self, rcgc_visit_fn visit, void *arg)
+{
+    pair *p = self;
+    int r = p->a ? visit(p->a, arg) : 0;
+    return r ? r : p->b ? visit(p->b, arg) : 0;
+}
+static void pair_clear(void *self)
+{
+    pair *p = self;
+    void *a = p->a, *b = p->b;
+    p->a = p->b = NULL;
+    if (a) rcgc_decref(a);
+    if (b) rcgc_decref(b);
+}
+static const rcgc_type pair_type = {"pair", pair_traverse, pair_clear, NULL, NULL, NULL};
+
+int main(void)
+{
+    static const gcpasses probe = {GC_PASSES_ABI, NULL, NULL};
+    int own = rcgc__passes_use(&probe);
+    if (own)
+        rcgc__passes_drop(&probe);
+    rcgc_disable();
+    pair *first = NULL, *prev = NULL;
+    for (int i = 0; i < 1000; i++) { /* a ring of 1000 */
+        pair *p = rcgc_new(&pair_type, sizeof *p);
+        if (prev) prev->a = p; else first = p;
+        prev = p;
+    }
+    prev->a = first;
+    rcgc_incref(first); /* the ring's reference; main keeps rcgc_new's */
+    long alive = rcgc_collect(2);
+    rcgc_decref(first);
+    printf("%s %ld %ld\n", own ? "library" : "program", alive, rcgc_collect(2));
+    return 0;
+}
+C
+set -- -I"$top_srcdir/include" -I"$top_srcdir/src" -I"$top_builddir" "$WORK/prog.c"
+"$CC" -O2 -o "$WORK/with" "$@" -L"$WORK/lib" -lrcgc || fail "cannot link with -lrcgc (the script)"
+"$CC" -O2 -o "$WORK/without" "$@" "$WORK/lib/librcgc.so.0" || fail "cannot link with librcgc.so.0"
+
+assert_eq "-lrcgc links the archive member" 1 \
+    "$(nm "$WORK/with" | grep -c ' rcgc__nonshared_passes$')"
+assert_eq "librcgc.so.0 alone does not" 0 \
+    "$(nm "$WORK/without" | grep -c ' rcgc__nonshared_passes$')"
+assert_eq "needed libraries" "librcgc.so.0" \
+    "$(readelf -d "$WORK/with" | sed -n 's/.*NEEDED.*\[\(librcgc[^]]*\)\]/\1/p')"
+assert_eq "collections with the program's passes" "program 0 1000" \
+    "$(LD_LIBRARY_PATH=$LIBS "$WORK/with")"
+assert_eq "collections with the library's passes" "library 0 1000" \
+    "$(LD_LIBRARY_PATH=$LIBS "$WORK/without")"
