@@ -154,29 +154,18 @@ static void delete_garbage(gchead *collectable, gchead *old, unsigned old_gen)
     }
 }
 
-static __attribute__((noinline)) void sub_gen0(long dead)
+void tm__gc_sub_gen0(long dead)
 {
     /* count[0] -= 1 per death, never below zero, as deallocation does */
     long c = tm__gc.gens[0].count - dead;
     PUB_SET(tm__gc.gens[0].count, c > 0 ? c : 0);
 }
 
-/* '*dead' counts the objects delete_held freed and not yet subtracted
- * from count[0]; the subtraction is applied before any user code runs and
- * at the end, so that what a destroy() or weakref callback reads is exact. */
-static inline __attribute__((always_inline)) void flush_dead(long *dead)
-{
-    if (*dead) {
-        sub_gen0(*dead);
-        *dead = 0;
-    }
-}
-
 /* A held object that delete_held cannot free on its fast path: it was
  * untracked, got weak references, is still referenced (resurrected by a
  * clear, or a type that keeps references) or lost the collector's
  * reference to an extra decref (reported then; it is left alone). */
-static __attribute__((noinline)) void release_held(gchead *h, gchead *old, unsigned old_gen)
+void tm__gc_release_held(gchead *h, gchead *old, unsigned old_gen)
 {
     uint32_t dropped = h->bits & BITS_DROPPED;
     h->bits &= ~(BITS_HELD | BITS_DROPPED);
@@ -196,86 +185,6 @@ static __attribute__((noinline)) void release_held(gchead *h, gchead *old, unsig
         h->refcnt = 0;
         tm__gc_dealloc(h); /* untracked: dealloc does not unlink it */
     }
-}
-
-/* Frees 'h' of type record 'tr', cleared, whose only reference left is
- * the collector's. */
-static inline __attribute__((always_inline)) void free_held(gchead *h, typerec *tr, long *dead,
-                                                            gchead *old, unsigned old_gen)
-{
-    if (__builtin_expect((h->bits & BITS_DROPPED) || (h->prev & PREV_WEAKREFS), 0)) {
-        flush_dead(dead);
-        release_held(h, old, old_gen);
-        return;
-    }
-    if (__builtin_expect(tr->t.destroy != NULL, 0)) {
-        flush_dead(dead);
-        h->refcnt = 0;
-        tr->t.destroy(AS_OBJ(h));
-    }
-    gc_free_counted(h, tr);
-    ++*dead;
-}
-
-/* Deletes plain garbage (no finalizer, legacy_del or weak reference
- * involved), every member held by the collector since move_unreachable
- * (RCBITS_HOLD), in one pass: each object's clear() runs, which frees
- * nothing, as each member keeps the collector's reference; right after,
- * an object whose only reference left is the collector's is freed: no
- * other object refers to it, so no later clear() can touch it. One that
- * is still referenced (by garbage not yet cleared) is deferred to a stack
- * linked through 'prev' (no longer needed: the walk follows 'next'); the
- * top of the stack is freed as soon as its references are gone (the other
- * half of a 2-cycle, the head of a ring), the rest at the end, and
- * whatever is still referenced then survives. Objects are freed without a
- * second clear (they hold no references: nothing but the clear() of other
- * garbage ran since their own).
- *
- * So each object dies at the moment CPython's delete_garbage would free
- * it, when its last reference goes, with one indirect call per object and
- * one pass over memory: no deep recursion or trashcan, no unlinking. While
- * members are held no member dies but those freed here, and none leaves
- * the list (untrack marks it BITS_DROPPED), so the walk reads 'next' in
- * place before the object may be freed. */
-static void delete_held(gchead *collectable, gchead *old, unsigned old_gen)
-{
-    long dead = 0;
-    gchead *deferred = NULL, *next;
-    /* the type record of the last object; few registers are live across
-     * clear() so that none is spilled around the call */
-    typerec *tr = tm__gc_list_empty(collectable) ? NULL : gc_rec(gc_next(collectable));
-    for (gchead *h = gc_next(collectable); h != collectable; h = next) {
-        uint32_t index = h->bits & BITS_INDEX;
-        if (index != tr->index)
-            tr = tm__gc.env.type_index[index];
-        void (*clear)(void *) = tr->t.clear;
-        if (clear)
-            clear(AS_OBJ(h));
-        next = gc_next(h);
-        if (h->refcnt != 1) {
-            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)deferred;
-            deferred = h;
-            continue;
-        }
-        free_held(h, tr, &dead, old, old_gen);
-        while (deferred && deferred->refcnt == 1) {
-            gchead *top = deferred;
-            deferred = gc_prev(top);
-            free_held(top, gc_rec(top), &dead, old, old_gen);
-        }
-    }
-    while (deferred) {
-        gchead *h = deferred;
-        deferred = gc_prev(h);
-        if (h->refcnt == 1) {
-            free_held(h, gc_rec(h), &dead, old, old_gen);
-        } else {
-            flush_dead(&dead);
-            release_held(h, old, old_gen);
-        }
-    }
-    flush_dead(&dead);
-    tm__gc_list_init(collectable);
 }
 
 static void handle_legacy_finalizers(gchead *finalizers, gchead *old, unsigned old_gen)
@@ -352,7 +261,7 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
             for (gchead *h = gc_next(&unreachable); h != &unreachable; h = gc_next(h))
                 tm__gc_debug_object("collectable", h);
         m = (long)nunreachable;
-        delete_held(&unreachable, old, old_gen);
+        passes->delete(&tm__gc.env, &unreachable, old, old_gen);
     } else {
         scan sc = move_legacy_finalizers(&unreachable, &finalizers);
         if (!tm__gc_list_empty(&finalizers))

@@ -123,11 +123,18 @@ typedef struct cbentry {
     void *arg;
 } cbentry;
 
-/* What the passes read of the library's state: the passes of
- * librcgc_nonshared.a (passes.h) cannot name the library's hidden symbols. */
+/* What the collector's passes read or call of the library's state: the
+ * passes of librcgc_nonshared.a (passes.h) cannot name the library's
+ * hidden symbols. */
+struct gcpool;
 typedef struct gcenv {
     typerec **type_index; /* tm__gc_state's, see gchead.bits */
     void (*too_small)(const gchead *h, const char *where);
+    /* delete_held's rare cases, and the frees that leave the pool's fast path */
+    void (*release_held)(gchead *h, gchead *old, unsigned old_gen);
+    void (*sub_gen0)(long dead);
+    size_t (*free_large)(gchead *h);
+    void (*pool_settle)(struct gcpool *p);
 } gcenv;
 
 struct tm__gc_state {
@@ -279,11 +286,14 @@ void tm__gc_pool_settle(gcpool *p);
 
 /* Frees what tm__gc_alloc returned and returns tm__gc_bytes() of it; the
  * common case (the pool stays in its list) inline, as it runs once per
- * object a collection frees. */
-static inline size_t gc_free_bytes(gchead *h)
+ * object a collection frees. The rare cases call 'free_large' and
+ * 'settle': tm__gc_free_large and tm__gc_pool_settle, named by the
+ * library, passed in by the passes of librcgc_nonshared.a (gcenv). */
+static inline size_t gc_free_bytes_via(gchead *h, size_t (*free_large)(gchead *),
+                                       void (*settle)(gcpool *))
 {
     if (__builtin_expect(h->bits & BITS_LARGE, 0))
-        return tm__gc_free_large(h);
+        return free_large(h);
     gcpool *p = (gcpool *)((uintptr_t)h & ~(uintptr_t)(POOL_SIZE - 1));
     size_t bsize = p->bsize;
     gcblock *b = (gcblock *)h;
@@ -291,17 +301,28 @@ static inline size_t gc_free_bytes(gchead *h)
     p->free = b;
     /* one test for "now empty" (0) and "was full" (POOL_NOT_AVAIL set) */
     if (__builtin_expect(--p->used - 1 >= POOL_NOT_AVAIL - 1, 0))
-        tm__gc_pool_settle(p);
+        settle(p);
     return bsize;
+}
+
+static inline size_t gc_free_bytes(gchead *h)
+{
+    return gc_free_bytes_via(h, tm__gc_free_large, tm__gc_pool_settle);
 }
 
 /* Frees 'h', of type record 'tr', and counts it out of the type's live
  * objects (what the gc section publishes). */
-static inline void gc_free_counted(gchead *h, typerec *tr)
+static inline void gc_free_counted_via(gchead *h, typerec *tr, size_t (*free_large)(gchead *),
+                                       void (*settle)(gcpool *))
 {
-    size_t bytes = gc_free_bytes(h);
+    size_t bytes = gc_free_bytes_via(h, free_large, settle);
     PUB_SET(tr->count, tr->count - 1);
     PUB_SET(tr->bytes, tr->bytes - bytes);
+}
+
+static inline void gc_free_counted(gchead *h, typerec *tr)
+{
+    gc_free_counted_via(h, tr, tm__gc_free_large, tm__gc_pool_settle);
 }
 
 /* what the collector must handle beyond clear() (typerec.kind) */
@@ -329,6 +350,8 @@ void tm__gc_debug_object(const char *msg, const gchead *h);
 
 /* collect.c */
 long tm__gc_collect_main(int generation);
+void tm__gc_sub_gen0(long dead);
+void tm__gc_release_held(gchead *h, gchead *old, unsigned old_gen);
 long tm__gc_collect_with_callback(int generation);
 void tm__gc_collect_generations(void);
 

@@ -19,7 +19,11 @@
 /* deallocations nested deeper than this are deferred to the trash list */
 #define TRASH_LIMIT 50
 
-struct tm__gc_state tm__gc = {.env.too_small = tm__gc_report_too_small};
+struct tm__gc_state tm__gc = {.env = {.too_small = tm__gc_report_too_small,
+                                      .release_held = tm__gc_release_held,
+                                      .sub_gen0 = tm__gc_sub_gen0,
+                                      .free_large = tm__gc_free_large,
+                                      .pool_settle = tm__gc_pool_settle}};
 
 /* Appends the whole of 'from' to 'to'; 'from' becomes empty. */
 void tm__gc_list_merge(gchead *from, gchead *to)

@@ -1,6 +1,6 @@
 /* passes.c - the collector's per-object passes: update_refs and
- * subtract_refs in one pass, and move_unreachable (the design is
- * CPython's, see collect.c's head comment). passes.h says why this file is
+ * subtract_refs in one pass, move_unreachable and delete_held (the design
+ * is CPython's, see collect.c's head comment). passes.h says why this file is
  * compiled twice: into librcgc, and with RCGC_NONSHARED into
  * librcgc_nonshared.a, whose copy runs inside the program that links it.
  */
@@ -8,9 +8,14 @@
 
 #include "rcgc/passes.h"
 
+static inline typerec *env_rec(const gcenv *env, const gchead *h)
+{
+    return env->type_index[h->bits & BITS_INDEX];
+}
+
 static inline const rcgc_type *env_type(const gcenv *env, const gchead *h)
 {
-    return &env->type_index[h->bits & BITS_INDEX]->t;
+    return &env_rec(env, h)->t;
 }
 
 /* The parent of a member whose gc_refs are 0 (see passes.h), or the member
@@ -279,13 +284,105 @@ static size_t move_unreachable(const gcenv *env, gchead *young, gchead *unreacha
     return r.moved - r.taken_back;
 }
 
+/* '*dead' counts the objects delete_held freed and not yet subtracted
+ * from count[0]; the subtraction is applied before any user code runs and
+ * at the end, so that what a destroy() or weakref callback reads is exact. */
+static inline __attribute__((always_inline)) void flush_dead(const gcenv *env, long *dead)
+{
+    if (*dead) {
+        env->sub_gen0(*dead);
+        *dead = 0;
+    }
+}
+
+/* Frees 'h' of type record 'tr', cleared, whose only reference left is
+ * the collector's. */
+static inline __attribute__((always_inline)) void free_held(const gcenv *env, gchead *h, typerec *tr,
+                                                            long *dead, gchead *old, unsigned old_gen)
+{
+    if (__builtin_expect((h->bits & BITS_DROPPED) || (h->prev & PREV_WEAKREFS), 0)) {
+        flush_dead(env, dead);
+        env->release_held(h, old, old_gen);
+        return;
+    }
+    if (__builtin_expect(tr->t.destroy != NULL, 0)) {
+        flush_dead(env, dead);
+        h->refcnt = 0;
+        tr->t.destroy(AS_OBJ(h));
+    }
+    gc_free_counted_via(h, tr, env->free_large, env->pool_settle);
+    ++*dead;
+}
+
+/* Deletes plain garbage (no finalizer, legacy_del or weak reference
+ * involved), every member held by the collector since move_unreachable
+ * (RCBITS_HOLD), in one pass: each object's clear() runs, which frees
+ * nothing, as each member keeps the collector's reference; right after,
+ * an object whose only reference left is the collector's is freed: no
+ * other object refers to it, so no later clear() can touch it. One that
+ * is still referenced (by garbage not yet cleared) is deferred to a stack
+ * linked through 'prev' (no longer needed: the walk follows 'next'); the
+ * top of the stack is freed as soon as its references are gone (the other
+ * half of a 2-cycle, the head of a ring), the rest at the end, and
+ * whatever is still referenced then survives. Objects are freed without a
+ * second clear (they hold no references: nothing but the clear() of other
+ * garbage ran since their own).
+ *
+ * So each object dies at the moment CPython's delete_garbage would free
+ * it, when its last reference goes, with one indirect call per object and
+ * one pass over memory: no deep recursion or trashcan, no unlinking. While
+ * members are held no member dies but those freed here, and none leaves
+ * the list (untrack marks it BITS_DROPPED), so the walk reads 'next' in
+ * place before the object may be freed. */
+static void delete_held(const gcenv *env, gchead *collectable, gchead *old, unsigned old_gen)
+{
+    long dead = 0;
+    gchead *deferred = NULL, *next;
+    /* the type record of the last object; few registers are live across
+     * clear() so that none is spilled around the call */
+    typerec *tr =
+        tm__gc_list_empty(collectable) ? NULL : env_rec(env, gc_next(collectable));
+    for (gchead *h = gc_next(collectable); h != collectable; h = next) {
+        uint32_t index = h->bits & BITS_INDEX;
+        if (index != tr->index)
+            tr = env->type_index[index];
+        void (*clear)(void *) = tr->t.clear;
+        if (clear)
+            clear(AS_OBJ(h));
+        next = gc_next(h);
+        if (h->refcnt != 1) {
+            h->prev = (h->prev & PREV_FLAGS) | (uintptr_t)deferred;
+            deferred = h;
+            continue;
+        }
+        free_held(env, h, tr, &dead, old, old_gen);
+        while (deferred && deferred->refcnt == 1) {
+            gchead *top = deferred;
+            deferred = gc_prev(top);
+            free_held(env, top, env_rec(env, top), &dead, old, old_gen);
+        }
+    }
+    while (deferred) {
+        gchead *h = deferred;
+        deferred = gc_prev(h);
+        if (h->refcnt == 1) {
+            free_held(env, h, env_rec(env, h), &dead, old, old_gen);
+        } else {
+            flush_dead(env, &dead);
+            env->release_held(h, old, old_gen);
+        }
+    }
+    flush_dead(env, &dead);
+    tm__gc_list_init(collectable);
+}
+
 #ifdef RCGC_NONSHARED
 /* librcgc_nonshared.a: this copy, registered when the program (or shared
  * object) that links it is loaded, dropped when it is unloaded. Hidden:
  * each module that links the archive has its own. The linker script
  * librcgc.so names it (EXTERN) so that the archive member is linked. */
 __attribute__((visibility("hidden"))) const gcpasses rcgc__nonshared_passes = {
-    GC_PASSES_ABI, update_and_subtract_refs, move_unreachable};
+    GC_PASSES_ABI, update_and_subtract_refs, move_unreachable, delete_held};
 
 __attribute__((constructor)) static void passes_register(void)
 {
@@ -298,5 +395,5 @@ __attribute__((destructor)) static void passes_unregister(void)
 }
 #else
 const gcpasses tm__gc_builtin_passes = {GC_PASSES_ABI, update_and_subtract_refs,
-                                        move_unreachable};
+                                        move_unreachable, delete_held};
 #endif

@@ -19,7 +19,8 @@
  * one librcgc_nonshared.a, run with a newer librcgc.so): the library
  * accepts a copy only if its GC_PASSES_ABI is its own. Bump it whenever
  * what the passes read or write changes: gchead and its flag bits, the
- * encoding of 'prev' below, typerec's first member, gcenv, gcpasses.
+ * encoding of 'prev' below, typerec (its type, index and counts), gcpool's
+ * fast path (gc_free_bytes_via), gcenv, gcpasses.
  */
 #ifndef RCGC_PASSES_H
 #define RCGC_PASSES_H
@@ -75,6 +76,8 @@ typedef struct gcpasses {
     /* move_unreachable (see passes.c) */
     size_t (*unreachable)(const gcenv *env, gchead *young, gchead *unreachable,
                           unsigned to_gen, unsigned *kinds_out, uint64_t hold);
+    /* delete_held: deletes plain garbage, held since move_unreachable */
+    void (*delete)(const gcenv *env, gchead *collectable, gchead *old, unsigned old_gen);
 } gcpasses;
 
 /* the library's own copy */
