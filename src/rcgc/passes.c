@@ -8,6 +8,15 @@
 
 #include "rcgc/passes.h"
 
+/* The passes walk a list in allocation order, mostly, and pools hand out
+ * blocks in address order, so a pass mostly walks memory upwards. The
+ * hardware prefetcher stops at each 4 KiB page; a prefetch this far ahead
+ * of the object at hand keeps the lines coming (measured on the 1M-object
+ * shapes of bench/rcgc: 1 KiB gains less, 8 KiB nothing). A wrong guess
+ * costs one instruction: a prefetch never faults. */
+#define PREFETCH_AHEAD 2048
+#define prefetch_ahead(h) __builtin_prefetch((const char *)(h) + PREFETCH_AHEAD, 1)
+
 static inline typerec *env_rec(const gcenv *env, const gchead *h)
 {
     return env->type_index[h->bits & BITS_INDEX];
@@ -152,6 +161,7 @@ static size_t update_and_subtract_refs(const gcenv *env, gchead *young, unsigned
     size_t n = 0;
     pass1 p = {generation, NULL, env};
     for (gchead *h = gc_next(young); h != young; h = gc_next(h)) {
+        prefetch_ahead(h);
         /* PREV_PULL is set until a reference proves otherwise (on the
          * first touch of a member, by visit_decref_gen, else here) */
         if (!gc_is_collecting(h)) {
@@ -240,6 +250,7 @@ static size_t move_unreachable(const gcenv *env, gchead *young, gchead *unreacha
     /* an empty 'unreachable' is not "taken back" below */
     unreachable->next |= NEXT_UNREACHABLE;
     while (h != young) {
+        prefetch_ahead(h);
         uintptr_t hprev = h->prev;
         /* referenced from outside, or its parent was found reachable */
         if (refs_of(hprev) || !(gc_parent(h, hprev)->prev & PREV_COLLECTING)) {
@@ -343,6 +354,7 @@ static void delete_held(const gcenv *env, gchead *collectable, gchead *old, unsi
     typerec *tr =
         tm__gc_list_empty(collectable) ? NULL : env_rec(env, gc_next(collectable));
     for (gchead *h = gc_next(collectable); h != collectable; h = next) {
+        prefetch_ahead(h);
         uint32_t index = h->bits & BITS_INDEX;
         if (index != tr->index)
             tr = env->type_index[index];
