@@ -9,8 +9,9 @@
  * Usage: bench_rcgc [N] (default 1000000). Best of 5 runs per shape, less
  * the time of an empty collection; the time is the process's CPU time, so
  * that a shared machine's other jobs do not count (bench_gc.py measures
- * the same way). Built twice: bench_rcgc calls the installed librcgc.so,
- * bench_rcgc_static has the library linked in (see README.md).
+ * the same way). Built twice: bench_rcgc links what -lrcgc links once
+ * installed (librcgc.so.0, and librcgc_nonshared.a's copy of the
+ * collector's passes), bench_rcgc_static links librcgc.a (see README.md).
  */
 #include <stdio.h>
 #include <stdlib.h>

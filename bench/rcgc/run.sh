@@ -6,7 +6,8 @@
 # Each program measures best-of-5 per shape; the programs run in
 # alternation ROUNDS times and the best figure of each is kept, which
 # filters out the noise of a shared machine. Prints ns per object for
-# librcgc as a shared library (bench_rcgc), librcgc linked into the program
+# librcgc linked as -lrcgc links it (bench_rcgc: librcgc.so.0 and the
+# passes of librcgc_nonshared.a), librcgc.a linked into the program
 # (bench_rcgc_static) and CPython, and the speed-ups (CPython / librcgc).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

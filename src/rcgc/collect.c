@@ -22,9 +22,9 @@
  *                    through delete_held instead: one pass, each object
  *                    freed when its last reference goes
  *
- * Invariant of 'unreachable' during move_unreachable: every member has
- * NEXT_UNREACHABLE in 'next', its 'prev' is a real pointer; members of
- * 'young' still to be visited hold gc_refs in 'prev'.
+ * The per-object passes (the first pass, move_unreachable, delete_held)
+ * are in passes.c, compiled twice; passes.h says why. collect() calls the
+ * program's copy when one registered.
  */
 #include "config.h"
 

@@ -3,6 +3,10 @@
  * is CPython's, see collect.c's head comment). passes.h says why this file is
  * compiled twice: into librcgc, and with RCGC_NONSHARED into
  * librcgc_nonshared.a, whose copy runs inside the program that links it.
+ *
+ * Invariant of 'unreachable' during move_unreachable: every member has
+ * NEXT_UNREACHABLE in 'next', its 'prev' is a real pointer; members of
+ * 'young' still to be visited hold gc_refs in 'prev'.
  */
 #include "config.h"
 
