@@ -1,11 +1,11 @@
 /* rcgc.h - reference counting with CPython's generational cycle collector.
  *
- * Objects are allocated by librcgc with a hidden 24-byte header in front of
- * the caller's fields; the caller holds plain pointers to its fields and
- * manages them with rcgc_incref()/rcgc_decref(). Objects whose type has a
- * 'traverse' function are tracked by a three-generation collector that
- * finds and frees unreachable reference cycles exactly as CPython's gc
- * module does (see rcgc(3)).
+ * Objects are allocated by librcgc with a hidden 24-byte header (16 bytes on
+ * 32-bit systems) in front of the caller's fields; the caller holds plain
+ * pointers to its fields and manages them with rcgc_incref()/rcgc_decref().
+ * Objects whose type has a 'traverse' function are tracked by a
+ * three-generation collector that finds and frees unreachable reference
+ * cycles exactly as CPython's gc module does (see rcgc(3)).
  *
  * Thread safety: like CPython's collector under the GIL, the program calls
  * librcgc from one thread at a time (it serializes all calls itself). The
@@ -61,7 +61,8 @@ typedef struct rcgc_type {
 /* Allocates an object of 'type' with 'size' bytes of zeroed fields and
  * returns a new reference (refcount 1), tracked when type->traverse is set.
  * May run an automatic collection first. NULL with errno ENOMEM (or EINVAL
- * for a NULL type, ENOMEM for 'size' over 1 TiB). */
+ * for a NULL type, ENOMEM for 'size' over 1 TiB, or over half the address
+ * space on 32-bit systems). */
 RCGC_API void *rcgc_new(const rcgc_type *type, size_t size);
 
 /* Adds a reference to 'obj'. NULL is ignored. */

@@ -24,14 +24,16 @@
  *          except that during a collection of generation g the
  *          merged 'young' list holds objects marked <= g; BITS_LARGE for an
  *          object allocated with malloc, whose field size is then stored in
- *          the 8 bytes before the header (pool objects get it from the
+ *          the size_t before the header (pool objects get it from the
  *          pool's block size); the type's KIND_ bits (3 bits from
  *          BITS_KIND_SHIFT), so that the collector's passes know whether an
  *          object needs more than clear() without loading its type record;
  *          BITS_HELD and BITS_DROPPED while delete_held holds the object.
  *
- * Headers sit at 8 mod 16 so that the caller's fields are 16-byte aligned;
- * 3 flag bits fit in pointers to them.
+ * Headers sit HEAD_PAD bytes past a multiple of 16 (8 on 64-bit, 0 on
+ * 32-bit, where the header is 16 bytes) so that the caller's fields are
+ * 16-byte aligned; headers are 8-byte aligned, also the lists' sentinels,
+ * so that 3 flag bits fit in pointers to them.
  */
 #ifndef RCGC_INTERNAL_H
 #define RCGC_INTERNAL_H
@@ -61,10 +63,12 @@ typedef struct gchead {
         };
         uint64_t rcbits; /* both at once (see RCBITS_HOLD) */
     };
-} gchead;
+} __attribute__((aligned(8))) gchead;
 
 _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define HEAD_SIZE sizeof(gchead)
+/* where a header sits past a multiple of 16, its fields on one */
+#define HEAD_PAD ((16 - HEAD_SIZE % 16) % 16)
 
 #define NEXT_UNREACHABLE ((uintptr_t)1)
 #define PREV_FINALIZED ((uintptr_t)1)
@@ -92,7 +96,13 @@ _Static_assert(sizeof(gchead) <= 32, "object header over 32 bytes");
 #define RCBITS_HOLD (((uint64_t)1 << 32) + BITS_HELD)
 #endif
 #define GEN_PERMANENT 3u
+/* the largest 'size' rcgc_new takes: 1 TiB, or on 32-bit half the address
+ * space (so that adding the header and the size word cannot wrap) */
+#if SIZE_MAX > 0xffffffffu
 #define MAX_SIZE ((size_t)1 << 40)
+#else
+#define MAX_SIZE (SIZE_MAX / 2)
+#endif
 
 #define AS_HEAD(obj) ((gchead *)(obj) - 1)
 #define AS_OBJ(h) ((void *)((gchead *)(h) + 1))

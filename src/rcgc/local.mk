@@ -78,9 +78,10 @@ examples_rcgc_graph_LDFLAGS = -no-install $(RCGC_PASSES_LINK)
 
 dist_man_MANS += man/rcgc.3 man/rcgc_new.3 man/rcgc_collect.3 man/rcgc_garbage_count.3 \
 	man/rcgc_callback_add.3 man/rcgc_get_objects.3 man/rcgc_weakref_new.3
-TESTS += tests/integration/rcgc_section.sh tests/integration/rcgc_link.sh
+TESTS += tests/integration/rcgc_section.sh tests/integration/rcgc_link.sh \
+	tests/integration/rcgc_m32.sh
 EXTRA_DIST += tests/integration/rcgc_valgrind.sh tests/integration/rcgc_section.sh \
-	tests/integration/rcgc_link.sh
+	tests/integration/rcgc_link.sh tests/integration/rcgc_m32.sh
 
 # src/report/gc.c (listed in src/report/local.mk): its Check suite
 check_PROGRAMS += tests/unit/check_gc

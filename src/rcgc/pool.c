@@ -3,9 +3,11 @@
  * their size, so that freeing finds the pool by masking the address, and a
  * pool that becomes empty goes back to malloc.
  *
- * Blocks start at 8 mod 16, so that the fields after the 24-byte header
- * are 16-byte aligned like malloc's. Objects over POOL_MAX_BLOCK bytes
- * (header included) use malloc, with their size in 8 bytes in front. With
+ * Blocks start at HEAD_PAD mod 16 (8 after the 24-byte header of 64-bit
+ * systems), so that the fields after the header are 16-byte aligned like
+ * malloc's. Objects over POOL_MAX_BLOCK bytes (header included) use
+ * malloc, with their size in the size_t in front of the header, at the
+ * end of LARGE_PREFIX bytes that keep the same alignment. With
  * RCGC_MALLOC=malloc in the environment every object uses malloc, so that
  * tracemem (or valgrind) sees each object as its own block, like
  * PYTHONMALLOC=malloc for CPython.
@@ -30,6 +32,9 @@
 
 #define POOL_MAX_BLOCK 512
 #define POOL_ALIGN 16
+/* in front of a malloc'ed object's header: its size, and the room that
+ * puts the header at HEAD_PAD mod 16 (malloc's blocks are 16-aligned) */
+#define LARGE_PREFIX (HEAD_PAD >= sizeof(size_t) ? HEAD_PAD : HEAD_PAD + 16)
 #define NCLASSES (POOL_MAX_BLOCK / POOL_ALIGN)
 
 typedef gcblock block;
@@ -92,7 +97,7 @@ static pool *pool_new(unsigned cls)
         return NULL;
     }
     p->free = NULL;
-    p->bump = (char *)p + round16(sizeof *p) + 8;
+    p->bump = (char *)p + round16(sizeof *p) + HEAD_PAD;
     p->end = (char *)p + POOL_SIZE;
     p->used = 0;
     p->cls = cls;
@@ -107,11 +112,11 @@ gchead *tm__gc_alloc(size_t size)
 {
     size_t n = HEAD_SIZE + size;
     if (n > POOL_MAX_BLOCK || malloc_only()) {
-        size_t *raw = malloc(sizeof(size_t) + n);
+        char *raw = malloc(LARGE_PREFIX + n);
         if (!raw)
             return NULL;
-        raw[0] = size;
-        gchead *h = (gchead *)(raw + 1);
+        gchead *h = (gchead *)(raw + LARGE_PREFIX);
+        ((size_t *)h)[-1] = size;
         h->bits = BITS_LARGE;
         return h;
     }
@@ -148,7 +153,7 @@ size_t tm__gc_bytes(const gchead *h)
 size_t tm__gc_free_large(gchead *h)
 {
     size_t bytes = tm__gc_bytes(h);
-    free((size_t *)h - 1);
+    free((char *)h - LARGE_PREFIX);
     return bytes;
 }
 
