@@ -3,7 +3,8 @@
 # JUnit well-formed with one testcase per leak stack and failures for the
 # unsuppressed ones; SARIF 2.1.0 with its required fields, a result per
 # leak stack located in the user's sources, full stacks and stable
-# fingerprints (the same across runs at other load addresses).
+# fingerprints (the same across runs at other load addresses). The whole
+# log against the SARIF schema: gate_sarif_schema.sh.
 . "$top_srcdir/tests/integration/lib.sh"
 
 cd "$DATA" || fail "no $DATA"

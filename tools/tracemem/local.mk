@@ -55,7 +55,7 @@ dist_man_MANS += man/tracemem-flamegraph.1 man/tracemem-export.1 \
 TM_GATE_TESTS = \
 	tests/integration/gate_golden.sh tests/integration/gate_exit.sh \
 	tests/integration/gate_run.sh tests/integration/gate_formats.sh \
-	tests/integration/gate_baseline.sh
+	tests/integration/gate_baseline.sh tests/integration/gate_sarif_schema.sh
 TESTS += $(TM_GATE_TESTS)
 EXTRA_DIST += $(TM_GATE_TESTS)
 dist_man_MANS += man/tracemem-leaks.1 man/tracemem-check.1 \
