@@ -173,7 +173,8 @@ struct tm__gc_state {
     int trash_depth;
     /* type registry */
     typerec *types;                  /* list head, published with release */
-    struct gcenv env;                /* the type index (see gchead.bits), for passes.c */
+    struct gcenv env;                /* the type index (see gchead.bits) and what
+                                      * passes.c calls of the library */
     size_t type_index_cap;
     typerec **type_table;
     size_t type_table_cap, ntypes;

@@ -1,5 +1,5 @@
-/* passes.h - the collector's two per-object passes (passes.c) and what
- * they share with collect.c.
+/* passes.h - the collector's per-object passes (passes.c) and what they
+ * share with collect.c.
  *
  * The first pass (update_refs and subtract_refs in one) and
  * move_unreachable call each object's traverse, which calls the pass's
