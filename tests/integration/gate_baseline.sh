@@ -6,12 +6,6 @@
 
 cd "$WORK" || fail "no $WORK"
 D=$DATA
-status() {
-    want=$1; shift
-    "$TM" "$@" > "$WORK/out" 2> "$WORK/err"
-    rc=$?
-    [ "$rc" = "$want" ] || fail "tracemem $* exited $rc, not $want: $(cat "$WORK/err")"
-}
 
 # hand-made: leaks-grown.json is leaks.json run again at other addresses,
 # with one stack grown, one new and one gone

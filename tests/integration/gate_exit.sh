@@ -6,13 +6,6 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 cd "$DATA" || fail "no $DATA"
-# status WANT ARGS...: runs tracemem, checks its status; stderr in $WORK/err
-status() {
-    want=$1; shift
-    "$TM" "$@" > "$WORK/out" 2> "$WORK/err"
-    rc=$?
-    [ "$rc" = "$want" ] || fail "tracemem $* exited $rc, not $want: $(cat "$WORK/err")"
-}
 # usage2 ARGS...: exit 2 and one line on stderr starting with "tracemem"
 usage2() {
     status 2 "$@"

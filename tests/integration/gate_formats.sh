@@ -8,12 +8,6 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 cd "$DATA" || fail "no $DATA"
-status() {
-    want=$1; shift
-    "$TM" "$@" > "$WORK/out" 2> "$WORK/err"
-    rc=$?
-    [ "$rc" = "$want" ] || fail "tracemem $* exited $rc, not $want: $(cat "$WORK/err")"
-}
 xml_ok() {
     python3 -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' "$1" ||
         fail "$1 is not well-formed XML"

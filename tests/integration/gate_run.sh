@@ -13,14 +13,6 @@ SRC=$top_srcdir/tests/progs/gate_leaks.c
 cd "$WORK" || fail "no $WORK"
 site() { grep -n "SITE_$1 " "$SRC" | cut -d: -f1; }
 
-# status WANT ARGS...
-status() {
-    want=$1; shift
-    "$TM" "$@" > "$WORK/out" 2> "$WORK/err"
-    rc=$?
-    [ "$rc" = "$want" ] || fail "tracemem $* exited $rc, not $want: $(cat "$WORK/err")"
-}
-
 # the gate: leak mode leaks 64 (definite) + 24 (definite) + 48 (2 indirect)
 status 0 check -- "$PROG" none
 status 1 check -- "$PROG" leak

@@ -9,12 +9,6 @@ python3 -c 'import jsonschema; jsonschema.Draft202012Validator' 2>/dev/null ||
     skip "python3-jsonschema with draft 2020-12 is not installed"
 
 cd "$DATA" || fail "no $DATA"
-status() {
-    want=$1; shift
-    "$TM" "$@" > "$WORK/out" 2> "$WORK/err"
-    rc=$?
-    [ "$rc" = "$want" ] || fail "tracemem $* exited $rc, not $want: $(cat "$WORK/err")"
-}
 # validate FILE RESULTS: FILE is valid SARIF 2.1.0 with RESULTS results
 validate() {
     python3 - "$DATA/sarif-2.1.0.json" "$1" "$2" <<'PY' || fail "$1 is not valid SARIF 2.1.0"

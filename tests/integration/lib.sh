@@ -25,6 +25,15 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "# $*"; }
 
+# status WANT ARGS...: runs the tracemem command with ARGS, fails the test
+# unless it exits WANT; its stdout is in $WORK/out, its stderr in $WORK/err
+status() {
+    want=$1; shift
+    "$TM" "$@" > "$WORK/out" 2> "$WORK/err"
+    rc=$?
+    [ "$rc" = "$want" ] || fail "tracemem $* exited $rc, not $want: $(cat "$WORK/err")"
+}
+
 # Debian's python3 (where apt-get installs python3-* modules) is preferred
 # over whatever python3 comes first in PATH; scripts just call python3.
 if [ -x /usr/bin/python3 ]; then
