@@ -316,11 +316,6 @@ static inline size_t gc_free_bytes_via(gchead *h, size_t (*free_large)(gchead *)
     return bsize;
 }
 
-static inline size_t gc_free_bytes(gchead *h)
-{
-    return gc_free_bytes_via(h, tm__gc_free_large, tm__gc_pool_settle);
-}
-
 /* Frees 'h', of type record 'tr', and counts it out of the type's live
  * objects (what the gc section publishes). */
 static inline void gc_free_counted_via(gchead *h, typerec *tr, size_t (*free_large)(gchead *),

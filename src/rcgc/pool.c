@@ -20,7 +20,7 @@
  * Invariants: a pool is in its class's 'avail' list exactly when it has a
  * free block (in 'free' or above 'bump'), and else 'used' has
  * POOL_NOT_AVAIL set; the rest of 'used' counts its live blocks. The free
- * fast path is gc_free_bytes() in internal.h; it calls
+ * fast path is gc_free_bytes_via() in internal.h; it calls
  * tm__gc_pool_settle() when the pool must change lists.
  */
 #include "config.h"
@@ -157,7 +157,7 @@ size_t tm__gc_free_large(gchead *h)
     return bytes;
 }
 
-/* The slow part of freeing a block into 'p' (gc_free_bytes() pushed it):
+/* The slow part of freeing a block into 'p' (gc_free_bytes_via() pushed it):
  * a pool that was full becomes available again; an empty pool that is not
  * its class's only one is cached or given back. */
 void tm__gc_pool_settle(gcpool *p)
