@@ -52,6 +52,10 @@ tests_progs_shim_cxx_CXXFLAGS = $(SHIM_PROG_CFLAGS) -std=c++17 -pthread
 tests_progs_shim_cxx_LDFLAGS = -pthread
 TESTS += tests/integration/shim_cxx.sh
 
+check_PROGRAMS += tests/progs/shim_fds
+tests_progs_shim_fds_CFLAGS = $(SHIM_PROG_CFLAGS)
+TESTS += tests/integration/shim_fds.sh
+
 check_PROGRAMS += tests/progs/shim_exit
 tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_exit.sh

@@ -149,6 +149,9 @@ void tm__unwind_init(void);
  * first, the shim's and the unwinder's own frames left out; '*depth' gets
  * the true depth. Returns the number stored. */
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth);
+/* Redirects the descriptor calls of the libunwind loaded as 'handle' so it
+ * holds no descriptor (unwfd.c); returns the GOT slots redirected, or -1. */
+int tm__unwind_hide_fds(void *handle);
 /* 1 when 'pc' lies in the shim's own code. */
 int tm__pc_in_shim(uintptr_t pc);
 

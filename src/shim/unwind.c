@@ -74,6 +74,7 @@ void tm__unwind_init(void)
         tm__warn("cannot load %s; stacks will be empty", TM_LIBUNWIND_SONAME);
         return;
     }
+    tm__unwind_hide_fds(h); /* before its first use opens a pipe (unwfd.c) */
     int (*set_policy)(unw_addr_space_t, unw_caching_policy_t) =
         (int (*)(unw_addr_space_t, unw_caching_policy_t))dlsym(h, STR(unw_set_caching_policy));
     unw_addr_space_t *space = (unw_addr_space_t *)dlsym(h, STR(unw_local_addr_space));
