@@ -56,6 +56,11 @@ check_PROGRAMS += tests/progs/shim_fds
 tests_progs_shim_fds_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_fds.sh
 
+check_PROGRAMS += tests/progs/shim_forkrace
+tests_progs_shim_forkrace_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_shim_forkrace_LDADD = -lpthread
+TESTS += tests/integration/shim_forkrace.sh
+
 check_PROGRAMS += tests/progs/shim_exit
 tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_exit.sh

@@ -329,6 +329,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    tm__figures_rebuild_unlocked();
     fork_release();
     tm__pid = getpid();
     if (!tm__cfg.follow_fork) {

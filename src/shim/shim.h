@@ -222,6 +222,9 @@ extern atomic_int_least64_t tm__current, tm__peak;
 
 void tm__clear_all(void);
 void tm__reset_peak(void);
+/* In a forked child, with every table lock held: live figures recomputed
+ * from the live table (trace.c). */
+void tm__figures_rebuild_unlocked(void);
 
 /* Custom domains (tracemem_track); domain 0 goes to the live table. */
 int tm__domain_track(unsigned domain, uintptr_t ptr, size_t size);

@@ -512,6 +512,53 @@ void tm__traces_foreach(tm__trace_fn fn, void *arg)
     domain_rows(fn, arg, 0);
 }
 
+/* --- after fork --- */
+
+static void rebuild_add(const struct tm__block *b, void *arg)
+{
+    int64_t *heap = arg;
+    struct tm__stack *s = tm__stack_get(b->stack);
+    if (s) {
+        atomic_fetch_add_explicit(&s->live_size, (int64_t)b->size, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->live_count, (int64_t)b->count, memory_order_relaxed);
+    }
+    *heap += (int64_t)b->size;
+}
+
+/* A hook updates the live table under a shard lock but the counters after
+ * it, without one, so a child forked between the two inherits counters
+ * that disagree with its table (and go negative when it frees the block).
+ * The tables are consistent (fork_prepare holds every lock): the child
+ * recomputes the live figures from them. Allocated figures are raised to
+ * the live ones where an allocation was not yet counted. */
+void tm__figures_rebuild_unlocked(void)
+{
+    uint32_t limit = tm__stack_limit();
+    for (uint32_t id = 1; id < limit; id++) {
+        struct tm__stack *s = tm__stack_get(id);
+        if (s) {
+            atomic_store_explicit(&s->live_size, 0, memory_order_relaxed);
+            atomic_store_explicit(&s->live_count, 0, memory_order_relaxed);
+        }
+    }
+    int64_t cur = 0;
+    tm__live_foreach_unlocked(rebuild_add, &cur);
+    for (uint32_t id = 1; id < limit; id++) {
+        struct tm__stack *s = tm__stack_get(id);
+        if (!s)
+            continue;
+        if (atomic_load(&s->alloc_size) < atomic_load(&s->live_size))
+            atomic_store(&s->alloc_size, atomic_load(&s->live_size));
+        if (atomic_load(&s->alloc_count) < atomic_load(&s->live_count))
+            atomic_store(&s->alloc_count, atomic_load(&s->live_count));
+    }
+    for (size_t i = 0; i < dom_ncounters; i++)
+        cur += dom_counters[i].size;
+    atomic_store(&tm__current, cur);
+    if (atomic_load(&tm__peak) < cur)
+        atomic_store(&tm__peak, cur);
+}
+
 void tm__reset_peak(void)
 {
     tm__lock_acquire(&peak_lock);
