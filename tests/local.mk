@@ -61,6 +61,10 @@ tests_progs_shim_forkrace_CFLAGS = $(SHIM_PROG_CFLAGS)
 tests_progs_shim_forkrace_LDADD = -lpthread
 TESTS += tests/integration/shim_forkrace.sh
 
+check_PROGRAMS += tests/progs/shim_sigexit
+tests_progs_shim_sigexit_CFLAGS = $(SHIM_PROG_CFLAGS)
+TESTS += tests/integration/shim_sigexit.sh
+
 check_PROGRAMS += tests/progs/shim_exit
 tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_exit.sh

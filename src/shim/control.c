@@ -366,6 +366,11 @@ void tm__at_exit(void)
         return;
     int saved_guard = tm__in_hook;
     tm__in_hook = 1;
+    /* Inside the shim already: exit or _exit was called from a signal
+     * handler that interrupted a hook, which may hold a lock. That frame
+     * never resumes; its locks are borrowed rather than waited for. */
+    if (saved_guard)
+        tm__lock_rescue = 1;
     if (tm__cfg.at_exit == TM_AT_EXIT_SNAPSHOT) {
         tm__snapshot_write(NULL, TM_REASON_EXIT, NULL);
     } else if (tm__cfg.at_exit == TM_AT_EXIT_LEAKS) {

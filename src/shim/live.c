@@ -49,6 +49,10 @@ static int resize(struct shard *s, uint32_t slots)
     struct tm__block *old = s->slots;
     uint32_t old_slots = old ? s->mask + 1 : 0;
     s->slots = fresh;
+    /* the larger array before the larger mask: a signal handler on this
+     * thread that reads the table mid-resize (tm__lock_rescue) never
+     * indexes past the array it sees */
+    atomic_signal_fence(memory_order_seq_cst);
     s->mask = slots - 1;
     for (uint32_t i = 0; i < old_slots; i++) {
         if (!old[i].ptr)

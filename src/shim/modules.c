@@ -132,7 +132,7 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *data)
 
 void tm__modules_refresh(void)
 {
-    pthread_mutex_lock(&modules_mutex);
+    tm__mutex_lock(&modules_mutex);
     size_t before = nmods;
     uint8_t seen_small[1024];
     uint8_t *seen = before <= sizeof(seen_small) ? seen_small : tm__map(before);
@@ -158,7 +158,7 @@ void tm__modules_refresh(void)
     if (seen != seen_small)
         tm__unmap(seen, before);
 out_unlock:
-    pthread_mutex_unlock(&modules_mutex);
+    tm__mutex_unlock(&modules_mutex);
 }
 
 int tm__module_find(uintptr_t pc, uint32_t epoch)
@@ -188,10 +188,10 @@ const struct tm__module *tm__module_get(size_t i)
 
 void tm__modules_lock(void)
 {
-    pthread_mutex_lock(&modules_mutex);
+    tm__mutex_lock(&modules_mutex);
 }
 
 void tm__modules_unlock(void)
 {
-    pthread_mutex_unlock(&modules_mutex);
+    tm__mutex_unlock(&modules_mutex);
 }

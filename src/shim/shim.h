@@ -35,11 +35,29 @@
  * straight to the real allocator and are not traced. */
 extern __thread int tm__in_hook TM_TLS;
 
-/* --- spin lock: short critical sections only --- */
+/* --- spin lock: short critical sections only ---
+ * The lock word holds its owner's token (the address of a thread-local
+ * byte, unique among live threads), so a thread can tell that a lock is
+ * held by a frame of its own that a signal handler interrupted. That can
+ * only end in a wait forever; a thread in "rescue" mode (the at-exit
+ * snapshot reached from such a handler, which never returns to the
+ * interrupted frame) borrows the lock instead: it goes on without taking
+ * it, and its matching release leaves it held (util.c). The structures
+ * under such a lock may be in the middle of one update; every writer keeps
+ * them safe to read at any instruction (see live.c's resize). */
 
 typedef struct {
-    atomic_int held;
+    atomic_uintptr_t held; /* 0 free, else the owner's token */
 } tm__lock;
+
+extern __thread char tm__lock_self TM_TLS;
+extern __thread int tm__lock_rescue TM_TLS;   /* borrow locks this thread holds */
+extern __thread int tm__lock_nborrow TM_TLS;  /* locks borrowed, not yet given back */
+
+static inline uintptr_t tm__lock_token(void)
+{
+    return (uintptr_t)&tm__lock_self;
+}
 
 static inline void tm__cpu_relax(void)
 {
@@ -50,30 +68,36 @@ static inline void tm__cpu_relax(void)
 #endif
 }
 
+void tm__lock_acquire_slow(tm__lock *l, uintptr_t me);
+int tm__lock_give_back(tm__lock *l);
+
 static inline void tm__lock_acquire(tm__lock *l)
 {
-    int spins = 0;
-    while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) {
-        while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
-            if (++spins > 64) {
-                sched_yield();
-                spins = 0;
-            } else {
-                tm__cpu_relax();
-            }
-        }
-    }
+    uintptr_t me = tm__lock_token(), none = 0;
+    if (TM_LIKELY(atomic_compare_exchange_weak_explicit(&l->held, &none, me, memory_order_acquire,
+                                                        memory_order_relaxed)))
+        return;
+    tm__lock_acquire_slow(l, me);
 }
 
 static inline int tm__lock_try(tm__lock *l)
 {
-    return !atomic_exchange_explicit(&l->held, 1, memory_order_acquire);
+    uintptr_t none = 0;
+    return atomic_compare_exchange_strong_explicit(&l->held, &none, tm__lock_token(), memory_order_acquire,
+                                                   memory_order_relaxed);
 }
 
 static inline void tm__lock_release(tm__lock *l)
 {
+    if (TM_UNLIKELY(tm__lock_nborrow) && tm__lock_give_back(l))
+        return;
     atomic_store_explicit(&l->held, 0, memory_order_release);
 }
+
+/* The same for the shim's pthread mutexes (snapshot, sections, modules). */
+#include <pthread.h>
+void tm__mutex_lock(pthread_mutex_t *m);
+void tm__mutex_unlock(pthread_mutex_t *m);
 
 /* --- configuration and global state (control.c) --- */
 

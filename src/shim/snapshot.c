@@ -61,7 +61,7 @@ int tm__section_add(const char *name, tracemem_section_fn fn, void *arg)
         if (strcmp(name, reserved[i]) == 0)
             return -EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&sections_mutex);
+    tm__mutex_lock(&sections_mutex);
     int i;
     for (i = 0; i < nsections; i++)
         if (strcmp(sections[i].name, name) == 0)
@@ -75,18 +75,18 @@ int tm__section_add(const char *name, tracemem_section_fn fn, void *arg)
         if (i == nsections)
             nsections++;
     }
-    pthread_mutex_unlock(&sections_mutex);
+    tm__mutex_unlock(&sections_mutex);
     return rc;
 }
 
 void tm__sections_lock(void)
 {
-    pthread_mutex_lock(&sections_mutex);
+    tm__mutex_lock(&sections_mutex);
 }
 
 void tm__sections_unlock(void)
 {
-    pthread_mutex_unlock(&sections_mutex);
+    tm__mutex_unlock(&sections_mutex);
 }
 
 /* --- pass 1: what goes in --- */
@@ -433,7 +433,7 @@ static void write_sections(struct tm__out *o)
 {
     size_t cap = 64 * 1024;
     char *buf = NULL;
-    pthread_mutex_lock(&sections_mutex);
+    tm__mutex_lock(&sections_mutex);
     for (int i = 0; i < nsections; i++) {
         if (!buf && !(buf = tm__map(cap)))
             break;
@@ -452,7 +452,7 @@ static void write_sections(struct tm__out *o)
         else
             tm__out_raw(o, buf, n);
     }
-    pthread_mutex_unlock(&sections_mutex);
+    tm__mutex_unlock(&sections_mutex);
     if (buf)
         tm__unmap(buf, cap);
 }
@@ -602,7 +602,7 @@ int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm
     int saved_errno = errno;
     int saved_guard = tm__in_hook;
     tm__in_hook = 1;
-    pthread_mutex_lock(&snap_mutex);
+    tm__mutex_lock(&snap_mutex);
     unsigned seq = snap_seq++;
     char target[PATH_MAX];
     int rc = 0;
@@ -620,7 +620,7 @@ int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm
             rc = write_file(path, &c, seq, reason, leaks);
         content_release(&c);
     }
-    pthread_mutex_unlock(&snap_mutex);
+    tm__mutex_unlock(&snap_mutex);
     if (rc < 0 && !atomic_exchange(&reported_failure, 1))
         tm__warn("cannot write snapshot %s: %s", path, tm__strerror(-rc));
     tm__in_hook = saved_guard;
@@ -630,12 +630,12 @@ int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm
 
 void tm__snapshot_lock(void)
 {
-    pthread_mutex_lock(&snap_mutex);
+    tm__mutex_lock(&snap_mutex);
 }
 
 void tm__snapshot_unlock(void)
 {
-    pthread_mutex_unlock(&snap_mutex);
+    tm__mutex_unlock(&snap_mutex);
 }
 
 void tm__snapshot_after_fork_child(void)

@@ -15,6 +15,87 @@
 #include <time.h>
 #include <unistd.h>
 
+/* --- locks (shim.h) --- */
+
+__thread char tm__lock_self TM_TLS;
+__thread int tm__lock_rescue TM_TLS;
+__thread int tm__lock_nborrow TM_TLS;
+
+#define MAX_BORROW 16
+static __thread const void *borrowed[MAX_BORROW] TM_TLS;
+
+static int borrow(const void *lock)
+{
+    if (!tm__lock_rescue || tm__lock_nborrow == MAX_BORROW)
+        return 0;
+    borrowed[tm__lock_nborrow++] = lock;
+    return 1;
+}
+
+static int give_back(const void *lock)
+{
+    for (int i = tm__lock_nborrow; i-- > 0;) {
+        if (borrowed[i] == lock) {
+            borrowed[i] = borrowed[--tm__lock_nborrow];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void tm__lock_acquire_slow(tm__lock *l, uintptr_t me)
+{
+    int spins = 0;
+    for (;;) {
+        uintptr_t cur = atomic_load_explicit(&l->held, memory_order_relaxed);
+        if (cur == 0) {
+            if (atomic_compare_exchange_weak_explicit(&l->held, &cur, me, memory_order_acquire,
+                                                      memory_order_relaxed))
+                return;
+            continue;
+        }
+        if (cur == me && borrow(l))
+            return; /* held by the frame a signal handler interrupted */
+        if (++spins > 64) {
+            sched_yield();
+            spins = 0;
+        } else {
+            tm__cpu_relax();
+        }
+    }
+}
+
+int tm__lock_give_back(tm__lock *l)
+{
+    return give_back(l);
+}
+
+/* glibc records the owner's tid in every kind of mutex. */
+static int mutex_mine(const pthread_mutex_t *m)
+{
+    return m->__data.__owner == (int)gettid();
+}
+
+void tm__mutex_lock(pthread_mutex_t *m)
+{
+    if (TM_UNLIKELY(tm__lock_rescue)) {
+        if (pthread_mutex_trylock(m) == 0)
+            return;
+        if (mutex_mine(m) && borrow(m))
+            return;
+    }
+    pthread_mutex_lock(m);
+}
+
+void tm__mutex_unlock(pthread_mutex_t *m)
+{
+    if (TM_UNLIKELY(tm__lock_nborrow) && give_back(m))
+        return;
+    pthread_mutex_unlock(m);
+}
+
+/* --- formatting --- */
+
 struct fmt_buf {
     char *p;
     size_t cap, len;
