@@ -63,7 +63,7 @@ TESTS += tests/integration/shim_forkrace.sh
 
 check_PROGRAMS += tests/progs/shim_sigexit
 tests_progs_shim_sigexit_CFLAGS = $(SHIM_PROG_CFLAGS)
-TESTS += tests/integration/shim_sigexit.sh
+TESTS += tests/integration/shim_sigexit.sh tests/integration/shim_nothread.sh
 
 check_PROGRAMS += tests/progs/shim_exit
 tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)

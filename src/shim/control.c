@@ -13,8 +13,7 @@
  * program that leaves by _exit/_Exit gets the same snapshot from hooks.c.
  *
  * Snapshots asked for by TRACEMEM_SIGNAL or TRACEMEM_INTERVAL are written by
- * one helper thread with every signal blocked; the signal handler only posts
- * a semaphore. */
+ * the program's own threads, never by a thread of the shim's (see below). */
 #define _GNU_SOURCE
 #include "config.h"
 #include "shim/shim.h"
@@ -22,7 +21,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,80 +206,92 @@ static void drop_own_preload(void)
     }
 }
 
-/* --- helper thread --- */
+/* --- signal and interval snapshots, without a thread ---
+ * A helper thread would make every traced process multithreaded, which
+ * changes what it may do (unshare(CLONE_NEWUSER) fails with EINVAL, for
+ * one), and in every child that inherits the settings. So the snapshots
+ * are written by the program's own threads:
+ *  - the signal handler writes the snapshot itself when its thread was not
+ *    inside the shim (the writer takes only the shim's locks and never
+ *    allocates, so a thread interrupted in the C library's allocator is
+ *    no obstacle); otherwise it leaves the request for the hook it
+ *    interrupted, which writes the snapshot when it has left its locks;
+ *  - periodic snapshots are written by the first hook to run after each
+ *    deadline (CLOCK_MONOTONIC_COARSE, read by traced events only while
+ *    TRACEMEM_INTERVAL is set). A process that neither allocates nor frees
+ *    during an interval writes nothing for it: its heap did not change. */
 
-atomic_int tm__helper_tid;
-static sem_t wake;
+atomic_int tm__deferred;           /* nonzero: hooks call tm__run_deferred() */
+atomic_int tm__helper_tid;         /* no helper thread: stays 0 */
 static atomic_int signal_pending;
-static int helper_running;
+static atomic_int_least64_t next_due; /* ns, CLOCK_MONOTONIC_COARSE */
+static int64_t interval_ns;
+
+static int64_t coarse_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void take(enum tm__reason reason)
+{
+    if (atomic_load(&tm__tracing) && !atomic_load(&exit_done) && tm__own_process())
+        tm__snapshot_write(NULL, reason, NULL);
+}
+
+static int interval_due(void)
+{
+    if (interval_ns <= 0)
+        return 0;
+    int64_t now = coarse_ns(), due = atomic_load_explicit(&next_due, memory_order_relaxed);
+    if (now < due)
+        return 0;
+    int64_t next = due + interval_ns;
+    if (next <= now)
+        next = now + interval_ns; /* a long pause: skip the missed ones */
+    return atomic_compare_exchange_strong(&next_due, &due, next);
+}
+
+/* From a hook, after it set tm__in_hook back to 0. */
+void tm__run_deferred(void)
+{
+    if (tm__in_hook)
+        return;
+    int saved = errno;
+    tm__in_hook = 1;
+    if (atomic_exchange(&signal_pending, 0))
+        take(TM_REASON_SIGNAL);
+    if (interval_due())
+        take(TM_REASON_INTERVAL);
+    if (interval_ns <= 0 && !atomic_load(&signal_pending))
+        atomic_store(&tm__deferred, 0);
+    tm__in_hook = 0;
+    errno = saved;
+}
 
 static void on_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    atomic_store(&signal_pending, 1);
-    sem_post(&wake);
+    if (!tm__in_hook && atomic_load(&init_state) == 2) {
+        tm__in_hook = 1;
+        take(TM_REASON_SIGNAL);
+        tm__in_hook = 0;
+    } else {
+        atomic_store(&signal_pending, 1);
+        atomic_store(&tm__deferred, 1);
+    }
     errno = saved;
 }
 
-static void add_seconds(struct timespec *t, double s)
+static void setup_snapshots(void)
 {
-    long sec = (long)s;
-    t->tv_sec += sec;
-    t->tv_nsec += (long)((s - (double)sec) * 1e9);
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_sec++;
-        t->tv_nsec -= 1000000000L;
+    if (tm__cfg.interval > 0) {
+        interval_ns = (int64_t)(tm__cfg.interval * 1e9);
+        atomic_store(&next_due, coarse_ns() + interval_ns);
+        atomic_store(&tm__deferred, 1);
     }
-}
-
-static void *helper_main(void *arg)
-{
-    (void)arg;
-    tm__in_hook = 1; /* the helper's own allocations are not the program's */
-    atomic_store(&tm__helper_tid, (int)gettid()); /* the leak scan leaves it running */
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    add_seconds(&next, tm__cfg.interval);
-    for (;;) {
-        int rc = tm__cfg.interval > 0 ? sem_clockwait(&wake, CLOCK_MONOTONIC, &next) : sem_wait(&wake);
-        enum tm__reason reason;
-        if (rc == 0 && atomic_exchange(&signal_pending, 0)) {
-            reason = TM_REASON_SIGNAL;
-        } else if (rc < 0 && errno == ETIMEDOUT) {
-            reason = TM_REASON_INTERVAL;
-            add_seconds(&next, tm__cfg.interval);
-        } else {
-            continue;
-        }
-        if (atomic_load(&tm__tracing) && !atomic_load(&exit_done))
-            tm__snapshot_write(NULL, reason, NULL);
-    }
-    return NULL;
-}
-
-static void start_helper(void)
-{
-    sigset_t all, old;
-    pthread_attr_t attr;
-    pthread_t t;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    helper_running = pthread_create(&t, &attr, helper_main, NULL) == 0;
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!helper_running)
-        tm__warn("cannot start the snapshot thread; no signal or interval snapshots");
-}
-
-static void setup_helper(void)
-{
-    if (!tm__cfg.signo && tm__cfg.interval <= 0)
-        return;
-    sem_init(&wake, 0, 0);
     if (tm__cfg.signo) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -290,7 +300,6 @@ static void setup_helper(void)
         sigemptyset(&sa.sa_mask);
         sigaction(tm__cfg.signo, &sa, NULL);
     }
-    start_helper();
 }
 
 /* --- fork --- */
@@ -337,10 +346,6 @@ static void fork_child(void)
         disabled = 1;
     } else {
         tm__snapshot_after_fork_child();
-        if (helper_running) {
-            sem_init(&wake, 0, 0);
-            start_helper();
-        }
     }
     tm__in_hook = fork_guard;
 }
@@ -426,7 +431,7 @@ void tm__init(void)
     tm__modules_refresh();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __cxa_atexit(exit_handler, NULL, NULL);
-    setup_helper();
+    setup_snapshots();
 out:
     atomic_store(&init_state, 2);
     tm__in_hook = 0;

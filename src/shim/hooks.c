@@ -33,12 +33,21 @@ static inline int ready(void)
     return __atomic_load_n(&tm__real.malloc, __ATOMIC_ACQUIRE) != NULL;
 }
 
+/* Leaving the shim's bookkeeping: a signal or interval snapshot that came
+ * due meanwhile is written now, with no lock held (control.c). */
+static inline void leave(void)
+{
+    tm__in_hook = 0;
+    if (TM_UNLIKELY(atomic_load_explicit(&tm__deferred, memory_order_relaxed)))
+        tm__run_deferred();
+}
+
 static void record(void *p, size_t size)
 {
     int saved = errno;
     tm__in_hook = 1;
     tm__record(p, size);
-    tm__in_hook = 0;
+    leave();
     errno = saved;
 }
 
@@ -60,7 +69,7 @@ TM_EXPORT void free(void *p)
         int saved = errno;
         tm__in_hook = 1;
         tm__forget(p, NULL);
-        tm__in_hook = 0;
+        leave();
         errno = saved;
     }
     if (TM_UNLIKELY(!ready()))
@@ -116,8 +125,8 @@ TM_EXPORT void *realloc(void *old, size_t size)
         tm__record(p, size);
     else if (size != 0 && traced)
         tm__restore(&was); /* failed: the old block is still there */
+    leave();
     errno = saved;
-    tm__in_hook = 0;
     return p;
 }
 

@@ -120,13 +120,18 @@ extern atomic_int tm__tracing;     /* 1 while tracing */
 extern atomic_int tm__nframes;     /* traceback limit, 1..256 */
 extern atomic_uint_fast64_t tm__lost; /* records that could not be kept */
 extern pid_t tm__pid;              /* the process the shim belongs to */
-extern atomic_int tm__helper_tid;  /* the snapshot thread's tid, 0 if none (leak scan skips it) */
+extern atomic_int tm__helper_tid;  /* a shim thread's tid the leak scan leaves running; 0: none */
+extern atomic_int tm__deferred;    /* nonzero: a signal or interval snapshot may be due */
+
+/* Writes the signal or interval snapshot that is due, if any; hooks call it
+ * when tm__deferred is set, after leaving their locks. */
+void tm__run_deferred(void);
 
 /* Reads the environment and starts tracing; safe inside the first
  * allocation of the process. Idempotent. */
 void tm__early_init(void);
 /* Loads the unwinder, reads the module map, installs the fork and exit
- * handlers, starts the helper thread (from the constructor). Idempotent. */
+ * handlers and the snapshot signal (from the constructor). Idempotent. */
 void tm__init(void);
 /* Writes the at-exit snapshot once (from exit or _exit). */
 void tm__at_exit(void);
