@@ -65,6 +65,11 @@ check_PROGRAMS += tests/progs/shim_sigexit
 tests_progs_shim_sigexit_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_sigexit.sh tests/integration/shim_nothread.sh
 
+check_PROGRAMS += tests/progs/shim_blocked
+tests_progs_shim_blocked_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_shim_blocked_LDADD = -lpthread
+TESTS += tests/integration/shim_gdb.sh
+
 check_PROGRAMS += tests/progs/shim_exit
 tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_exit.sh

@@ -8,8 +8,8 @@
  *    attaches to every thread and reads its registers. It stops threads
  *    whatever their signal mask, and the kernel restarts the system call a
  *    thread was in, so sleeping threads see no EINTR.
- *  - a signal (the fallback when ptrace is refused: gdb or strace attached,
- *    seccomp, a non-dumpable process; or TRACEMEM_LEAK_STOP=signal): every
+ *  - a signal (the fallback when ptrace is refused: seccomp, a non-dumpable
+ *    process; or TRACEMEM_LEAK_STOP=signal): every
  *    other thread is sent TM_STOP_SIGNAL, whose handler copies the
  *    interrupted context's registers and stack pointer into the thread's
  *    slot and waits on a futex until the scan is over. A thread in
@@ -36,6 +36,9 @@
  *    system call we take its stack pointer and the call's arguments from
  *    there; if it runs user code nothing is known (state RUNNING), and the
  *    caller decides (leakscan.c leaves the result unchecked).
+ *  - Under another tracer (gdb, strace: TracerPid in /proc/self/status) the
+ *    signal is not sent at all: gdb would stop the program on it and gdb
+ *    -batch kill it there. Every thread is judged as an unstoppable one.
  *  - Nothing here allocates or takes a shim lock: /proc is read with
  *    open/read/getdents64 into stack buffers and slots come from tm__map(). */
 #define _GNU_SOURCE
@@ -548,7 +551,39 @@ static int stop_mode_signal(void)
     return v && strcmp(v, "signal") == 0;
 }
 
+/* 1 when another tracer (gdb, strace) is attached to the process: our
+ * signal would then stop the program in the debugger (gdb -batch kills it
+ * there), so the threads are only looked at, not stopped. */
+static int other_tracer(void)
+{
+    char buf[4096];
+    ssize_t n = read_small("/proc/self/status", buf, sizeof(buf));
+    if (n <= 0)
+        return 0;
+    const char *p = memmem(buf, (size_t)n, "\nTracerPid:", 11);
+    if (!p)
+        return 0;
+    p += 11;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p >= '1' && *p <= '9';
+}
+
 /* --- stopping and resuming --- */
+
+/* Under another tracer: every other thread is judged from /proc like one
+ * that blocks the stop signal (in a system call: its whole stack is
+ * scanned; running user code: the caller leaves the result unchecked). */
+static int observe_only(struct tm__world *w, pid_t pid, pid_t self)
+{
+    long rc = list_threads(w, pid, self);
+    if (rc < 0)
+        return (int)rc;
+    for (size_t i = 0; i < w->n; i++)
+        w->threads[i].state = TM_THREAD_BLOCKING;
+    count_unstoppable(w);
+    return 0;
+}
 
 static int signal_stop(struct tm__world *w, pid_t pid, pid_t self)
 {
@@ -594,8 +629,8 @@ int tm__world_stop(struct tm__world *w)
         count_unstoppable(w);
         return 0;
     }
-    w->n = 0; /* start over with the signal */
-    int rc = signal_stop(w, pid, self);
+    w->n = 0; /* start over with the signal, or by looking only */
+    int rc = !stop_mode_signal() && other_tracer() ? observe_only(w, pid, self) : signal_stop(w, pid, self);
     if (rc < 0) {
         tm__unmap(w->threads, w->cap * sizeof(*w->threads));
         memset(w, 0, sizeof(*w));
