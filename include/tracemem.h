@@ -36,10 +36,12 @@ extern "C" {
 
 /* Writes one JSON value (object, array, number ...) into 'buf', at most 'cap'
  * bytes, and returns its full length like snprintf; when that is more than
- * 'cap' the shim calls it again with a larger buffer. It may run on the
- * shim's helper thread, so what it reads must be safe to read from another
- * thread. It must not allocate through malloc while tracing is in a state the
- * provider cannot know; allocations it makes are not traced. */
+ * 'cap' the shim calls it again with a larger buffer. It runs on whichever
+ * of the program's threads writes the snapshot (the caller of the API, a
+ * thread that allocates when an interval snapshot is due, or the shim's
+ * TRACEMEM_SIGNAL handler on an interrupted thread), so what it reads must
+ * be safe to read from another thread and from a signal handler: no lock
+ * the program may hold, no malloc. Allocations it makes are not traced. */
 typedef size_t (*tracemem_section_fn)(char *buf, size_t cap, void *arg);
 
 /* --- presence and tracing state --- */
