@@ -254,6 +254,50 @@ TM_EXPORT int dlclose(void *handle)
     return rc;
 }
 
+/* The program's own break: its memory is a root of the leak scan (brk.c).
+ * glibc's allocator moves the break with its internal __sbrk, never here. */
+static void *(*real_sbrk)(intptr_t);
+static int (*real_brk)(void *);
+
+static int resolve_brk(void)
+{
+    if (!__atomic_load_n(&real_brk, __ATOMIC_ACQUIRE)) {
+        int saved = tm__in_hook;
+        tm__in_hook = 1;
+        __atomic_store_n(&real_sbrk, (void *(*)(intptr_t))dlsym(RTLD_NEXT, "sbrk"), __ATOMIC_RELEASE);
+        __atomic_store_n(&real_brk, (int (*)(void *))dlsym(RTLD_NEXT, "brk"), __ATOMIC_RELEASE);
+        tm__in_hook = saved;
+    }
+    return real_sbrk && real_brk;
+}
+
+TM_EXPORT void *sbrk(intptr_t increment)
+{
+    if (!resolve_brk()) {
+        errno = ENOMEM;
+        return (void *)-1;
+    }
+    void *old = real_sbrk(increment);
+    if (old != (void *)-1 && increment != 0)
+        tm__brk_note((uintptr_t)old, (uintptr_t)old + (uintptr_t)increment);
+    return old;
+}
+
+TM_EXPORT int brk(void *addr)
+{
+    if (!resolve_brk()) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int saved = errno;
+    void *old = real_sbrk(0);
+    errno = saved;
+    int rc = real_brk(addr);
+    if (rc == 0 && old != (void *)-1)
+        tm__brk_note((uintptr_t)old, (uintptr_t)addr);
+    return rc;
+}
+
 /* A program that leaves by _exit skips atexit handlers; the at-exit
  * snapshot is written here instead. */
 TM_EXPORT void _exit(int status)

@@ -110,7 +110,11 @@
 #define MAX_DEAD 1024
 #define WORD sizeof(uintptr_t)
 
-enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8 };
+/* Per block: its kind, and READABLE (its first byte can be read), HEADER
+ * (its malloc chunk header too), SPLIT (it spans mappings, some perhaps
+ * unreadable: scanned piece by piece), LIBC (memory glibc frees before
+ * Valgrind looks, __libc_freeres: counted as no kind, never scanned). */
+enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8, SPLIT = 16, LIBC = 32 };
 
 struct blk {
     uintptr_t ptr;
@@ -132,6 +136,7 @@ struct pent {
 
 struct seg {
     uintptr_t lo, hi;
+    uintptr_t from; /* a root's scan starts here (stacks: at the stack pointer) */
     uint8_t r, w, x, file, root, anon, heap;
 };
 
@@ -161,6 +166,11 @@ struct scan {
     size_t nsps;
     uintptr_t dead_dtv[MAX_DEAD]; /* DTVs of exited threads' cached stacks */
     size_t ndead;
+    struct range libc[4]; /* the C library's writable segments: main_arena */
+    struct range brk[TM_BRK_MAX]; /* the program's own sbrk()/brk() memory */
+    size_t nbrk;
+    size_t nlibc;
+    int in_libc;          /* the root words being scanned are libc's */
     int failed;
 };
 
@@ -217,7 +227,7 @@ static void *scan_map(struct scan *s, size_t bytes)
 
 struct own_arg {
     struct scan *s;
-    uintptr_t self_base;
+    uintptr_t self_base, libc_base;
 };
 
 static int own_object(struct dl_phdr_info *info, size_t size, void *data)
@@ -225,6 +235,15 @@ static int own_object(struct dl_phdr_info *info, size_t size, void *data)
     struct own_arg *a = data;
     (void)size;
     const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (a->libc_base && info->dlpi_addr == a->libc_base) {
+        for (int i = 0; i < info->dlpi_phnum && a->s->nlibc < 4; i++) {
+            const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+            if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
+                a->s->libc[a->s->nlibc++] = (struct range){info->dlpi_addr + ph->p_vaddr,
+                                                           info->dlpi_addr + ph->p_vaddr + ph->p_memsz};
+        }
+        return 0;
+    }
     if (info->dlpi_addr != a->self_base && !strstr(name, TM_LIBUNWIND_SONAME))
         return 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -235,15 +254,19 @@ static int own_object(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
-/* The shim's and libunwind's writable segments (before threads stop:
- * dl_iterate_phdr takes the loader's lock). */
+/* The shim's and libunwind's writable segments, and the C library's (before
+ * threads stop: dl_iterate_phdr takes the loader's lock). */
 static void exclude_own_modules(struct scan *s)
 {
-    struct own_arg a = {s, 0};
+    struct own_arg a = {s, 0, 0};
     Dl_info di;
     struct link_map *lm = NULL;
     if (dladdr1((void *)tm__leak_scan, &di, (void **)&lm, RTLD_DL_LINKMAP) && lm)
         a.self_base = lm->l_addr;
+    lm = NULL;
+    if (tm__real.malloc && dladdr1((void *)tm__real.malloc, &di, (void **)&lm, RTLD_DL_LINKMAP) && lm &&
+        lm->l_addr != a.self_base)
+        a.libc_base = lm->l_addr;
     dl_iterate_phdr(own_object, &a);
 }
 
@@ -258,7 +281,11 @@ static int read_maps(struct scan *s)
         s->mapscap = cap;
         if (!s->maps)
             return -ENOMEM;
-        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        /* thread-self: after main's pthread_exit() the process's own
+         * entry (the zombie leader's) reads empty */
+        int fd = open("/proc/thread-self/maps", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             return -errno;
         size_t len = 0;
@@ -286,16 +313,30 @@ static uintptr_t hex(const char **p)
 }
 
 /* glibc's non-main arenas: 64 MiB-aligned mappings starting with heap_info
- * {ar_ptr, prev, size, mprotect_size}. */
+ * {ar_ptr, prev, size, mprotect_size[, pagesize]}. The arena's malloc_state
+ * follows the heap_info of its first heap (ar_ptr == that heap + the
+ * padded size of heap_info: 4 or 5 words, by glibc version); later heaps
+ * point back to it and to the previous heap. Anything less exact is the
+ * program's own memory. */
+static int heap_info_end(uintptr_t lo, uintptr_t ar)
+{
+    uintptr_t four = 4 * WORD + ((-6 * WORD) & 15), five = 5 * WORD + ((-3 * WORD) & 15);
+    return ar == lo + four || ar == lo + five;
+}
+
 static int is_arena_heap(uintptr_t lo, uintptr_t hi)
 {
-    if (lo % ARENA_HEAP_SIZE || hi - lo < 4 * WORD)
+    if (lo % ARENA_HEAP_SIZE || hi - lo < 8 * WORD)
         return 0;
     const uintptr_t *h = (const uintptr_t *)lo;
-    uintptr_t ar = h[0], prev = h[1], size = h[2];
-    if (!ar || size == 0 || size > ARENA_HEAP_SIZE || size > hi - lo + 4096)
+    uintptr_t ar = h[0], prev = h[1], size = h[2], mprotect_size = h[3];
+    if (size == 0 || size > ARENA_HEAP_SIZE || size % 4096 || mprotect_size % 4096 || size > mprotect_size ||
+        mprotect_size > ARENA_HEAP_SIZE || mprotect_size > hi - lo + 4096)
         return 0;
-    return (ar >= lo && ar < hi) || (prev && prev % ARENA_HEAP_SIZE == 0);
+    if (!prev)
+        return heap_info_end(lo, ar);
+    /* a later heap: its arena's state lies after the first heap's header */
+    return prev % ARENA_HEAP_SIZE == 0 && prev != lo && heap_info_end(ar & ~(ARENA_HEAP_SIZE - 1), ar);
 }
 
 /* 1 for a writable mapping that is not the heap and may be read. */
@@ -364,9 +405,10 @@ static const struct seg *seg_of(const struct scan *s, uintptr_t a)
 
 /* --- stacks of exited threads ---
  * glibc keeps the stacks of exited threads for reuse, with their struct
- * pthread and static TLS at the top. Valgrind sees their dead frames as
- * unaddressable (below the last stack pointer) but their TCB and TLS as
- * memory: the same part is scanned here. A mapping is such a stack when
+ * pthread and static TLS at the top, and their DTV and dynamic TLS blocks
+ * allocated. Valgrind runs __libc_freeres first, which frees all of that:
+ * here none of it is a root, and the DTV and the blocks it holds count as
+ * no kind (LIBC). A mapping is such a stack when
  * no stopped thread's stack pointer lies in it and a TCB (tcb == self)
  * near its top has tid <= 0 (cleared by the kernel when the thread exits,
  * -1 once glibc caches the stack: its FREE_P). */
@@ -413,19 +455,20 @@ static uintptr_t dead_stack_start(struct scan *s, const struct seg *g)
             return g->lo; /* a live thread we know no stack pointer of */
         if (s->ndead < MAX_DEAD)
             s->dead_dtv[s->ndead++] = tcb[1];
-        /* glibc's static TLS size counts the TCB (struct pthread, up to
-         * the mapping's end) too: the TLS blocks lie just below pd. */
-        size_t tcb_size = g->hi - pd;
-        uintptr_t lo = tls_static_size > tcb_size ? pd - (tls_static_size - tcb_size) : pd;
-        return lo > g->lo ? lo : g->lo;
+        /* __libc_freeres unmaps cached stacks before Valgrind looks: their
+         * static TLS and TCB are not roots, so a block a thread kept in a
+         * __thread variable when it exited is lost, as Valgrind and
+         * LeakSanitizer say. */
+        return g->hi;
     }
     return g->lo;
 }
 
-/* The DTV of an exited thread is glibc's until it frees the cached stack
- * (__libc_freeres does, before Valgrind's check): reachable, though the
- * TCB points one word into it. */
-static void keep_dead_dtvs(struct scan *s);
+/* The DTV of an exited thread, and the dynamic TLS blocks it points to, are
+ * glibc's until it frees the cached stack (__libc_freeres does, before
+ * Valgrind's check): not counted, not scanned. */
+static void drop_dead_dtvs(struct scan *s);
+static void scan_program_brk(struct scan *s);
 
 /* --- blocks --- */
 
@@ -493,8 +536,10 @@ static void index_blocks(struct scan *s)
         lo = b->ptr < lo ? b->ptr : lo;
         hi = end > hi ? end : hi;
         uint8_t st = UNREACHED;
-        if (g && g->r && end <= g->hi) {
+        if (g && g->r) {
             st |= READABLE;
+            if (end > g->hi)
+                st |= SPLIT; /* a guard page inside, or the like */
             if (b->ptr - 2 * WORD >= g->lo)
                 st |= HEADER;
         }
@@ -592,9 +637,14 @@ static int is_vtable(const struct scan *s, uintptr_t v)
 
 /* Valgrind's default --leak-check-heuristics=all for an interior pointer
  * 'w' into readable block 'b': 1 when it counts as a start pointer. */
-static int heuristic(const struct scan *s, const struct span *b, uintptr_t w)
+static int heuristic(const struct scan *s, const struct span *b, uintptr_t w, int split)
 {
     const uintptr_t *d = (const uintptr_t *)b->ptr;
+    if (split) { /* 'w' may lie in an unreadable part */
+        const struct seg *g = seg_of(s, w);
+        if (!g || !g->r || w + WORD > g->hi || b->ptr + 2 * WORD > seg_of(s, b->ptr)->hi)
+            return 0;
+    }
     if (w == b->ptr + 3 * WORD) { /* stdstring: length capacity refcount chars */
         uintptr_t cap = d[1];
         if (3 * WORD + cap + 1 == b->extent && d[0] <= cap)
@@ -680,8 +730,11 @@ static inline long lookup(const struct scan *s, uintptr_t w)
         return i;
     if (w - b->ptr >= b->extent)
         return -1;
-    /* the address of the next malloc chunk: at or after the last word */
-    if (w + WORD >= b->ptr + b->extent && (s->state[i] & HEADER)) {
+    /* the address of the next malloc chunk, at or after the last word: in
+     * the C library's data (main_arena's bins and top) it is the chunk's,
+     * not a pointer into this block; in the program's memory it may be a
+     * pointer to the last word (a C++ object's last base) */
+    if (s->in_libc && w + WORD >= b->ptr + b->extent && (s->state[i] & HEADER)) {
         uintptr_t size = ((const uintptr_t *)b->ptr)[-1];
         if (!(size & 2) && w == b->ptr - 2 * WORD + (size & ~(uintptr_t)7))
             return -1;
@@ -722,7 +775,7 @@ static void visit(struct scan *s, uintptr_t w, int definite)
     if (kind == REACHABLE)
         return;
     const struct span *b = &s->at[i];
-    int start = w == b->ptr || ((s->state[i] & READABLE) && heuristic(s, b, w));
+    int start = w == b->ptr || ((s->state[i] & READABLE) && heuristic(s, b, w, s->state[i] & SPLIT));
     if (debug && debug_at)
         tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s; next words %lx %lx %lx",
                  (unsigned long)debug_at, (unsigned long)b->ptr, (unsigned long)b->extent,
@@ -823,7 +876,24 @@ static void scan_piece(struct scan *s, uintptr_t lo, uintptr_t hi)
     }
 }
 
+static void scan_root_pieces(struct scan *s, uintptr_t lo, uintptr_t hi);
+
+static int in_ranges(const struct range *r, size_t n, uintptr_t a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a >= r[i].lo && a < r[i].hi)
+            return 1;
+    return 0;
+}
+
 static void scan_root(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    s->in_libc = in_ranges(s->libc, s->nlibc, lo);
+    scan_root_pieces(s, lo, hi);
+    s->in_libc = 0;
+}
+
+static void scan_root_pieces(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
     for (size_t i = 0; i < s->nexcl && lo < hi; i++) {
         const struct range *e = &s->excl[i];
@@ -855,30 +925,52 @@ static void scan_mappings(struct scan *s)
         tm__warn("leak debug: excluded 0x%lx-0x%lx", (unsigned long)s->excl[i].lo,
                  (unsigned long)s->excl[i].hi);
     for (size_t i = 0; i < s->nseg; i++) {
-        const struct seg *g = &s->seg[i];
+        struct seg *g = &s->seg[i];
         if (!g->root)
             continue;
         uintptr_t sp = UINTPTR_MAX; /* a stack: only above its lowest pointer */
         for (size_t k = 0; k < s->nsps; k++)
             if (s->sps[k] >= g->lo && s->sps[k] < g->hi && s->sps[k] < sp)
                 sp = s->sps[k];
-        uintptr_t lo = sp == UINTPTR_MAX       ? dead_stack_start(s, g)
-                       : sp - g->lo < RED_ZONE ? g->lo
-                                               : sp - RED_ZONE;
+        g->from = sp == UINTPTR_MAX       ? dead_stack_start(s, g)
+                  : sp - g->lo < RED_ZONE ? g->lo
+                                          : sp - RED_ZONE;
+    }
+    drop_dead_dtvs(s); /* before any root can reach them */
+    for (size_t i = 0; i < s->nseg; i++) {
+        const struct seg *g = &s->seg[i];
+        if (!g->root)
+            continue;
         if (debug)
             tm__warn("leak debug: root mapping 0x%lx-0x%lx scanned from 0x%lx", (unsigned long)g->lo,
-                     (unsigned long)g->hi, (unsigned long)lo);
-        scan_root(s, lo, g->hi);
+                     (unsigned long)g->hi, (unsigned long)g->from);
+        scan_root(s, g->from, g->hi);
     }
+    scan_program_brk(s);
 }
 
-static void keep_dead_dtvs(struct scan *s)
+static void drop_block(struct scan *s, long i)
+{
+    if (i >= 0)
+        s->state[i] = (uint8_t)((s->state[i] & ~KIND_MASK) | REACHABLE | LIBC);
+}
+
+static void drop_dead_dtvs(struct scan *s)
 {
     for (size_t k = 0; k < s->ndead; k++) {
         long i = lookup(s, s->dead_dtv[k]);
-        if (i >= 0 && (s->state[i] & KIND_MASK) != REACHABLE) {
-            set_kind(s, (size_t)i, REACHABLE);
-            push(s, (size_t)i);
+        if (i < 0 || (s->state[i] & LIBC))
+            continue;
+        drop_block(s, i);
+        if ((s->state[i] & (READABLE | SPLIT)) != READABLE)
+            continue;
+        /* its entries {val, to_free}: to_free is a dynamic TLS block */
+        const struct span *b = &s->at[i];
+        for (uintptr_t a = b->ptr; a + WORD <= b->ptr + b->extent; a += WORD) {
+            uintptr_t v = *(const uintptr_t *)a;
+            long j = v - s->lo < s->span ? lookup(s, v) : -1;
+            if (j >= 0 && j != i && s->at[j].ptr == v)
+                drop_block(s, j);
         }
     }
 }
@@ -888,6 +980,18 @@ static void keep_dead_dtvs(struct scan *s)
  * yet they link the namespace's list: their l_next/l_prev are the only
  * start pointers to the program's later dlopen()ed objects. Valgrind sees
  * them as ordinary reachable blocks; here they are scanned as roots. */
+/* Memory the program took with sbrk()/brk() lies in [heap], which is not a
+ * root (glibc's free chunks are there too): the shim noted those ranges. */
+static void scan_program_brk(struct scan *s)
+{
+    for (size_t i = 0; i < s->nbrk; i++) {
+        const struct seg *g = seg_of(s, s->brk[i].lo);
+        uintptr_t hi = g && g->r && g->hi < s->brk[i].hi ? g->hi : s->brk[i].hi;
+        if (g && g->r)
+            scan_root(s, s->brk[i].lo, hi);
+    }
+}
+
 static void scan_untraced_link_maps(struct scan *s)
 {
     for (const struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
@@ -917,6 +1021,78 @@ static void scan_threads(struct scan *s, const struct tm__world *w)
 
 /* --- the flood and the cliques --- */
 
+/* Index of the first mapping that ends after 'a'. */
+static size_t seg_after(const struct scan *s, uintptr_t a)
+{
+    size_t lo = 0, hi = s->nseg;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->seg[mid].hi <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* 1 when 'w' looks like a word glibc keeps in a free chunk: the address of
+ * another chunk (aligned, in a heap, not a block's start) or of a bin in
+ * main_arena. */
+static int chunk_word(const struct scan *s, uintptr_t w)
+{
+    if (!w || w % (2 * WORD))
+        return 0;
+    if (in_ranges(s->libc, s->nlibc, w))
+        return 1;
+    const struct seg *g = seg_of(s, w);
+    if (!g || !g->heap)
+        return 0;
+    long i = w - s->lo < s->span ? candidate(s, w) : -1;
+    return i < 0 || s->at[i].ptr != w;
+}
+
+/* Bytes at the start of block 'i' that glibc wrote while its chunk was free
+ * (fd and bk; fd_nextsize and bk_nextsize of a large chunk) and the
+ * program has not overwritten since: a pair of words that both look like
+ * chunk addresses. Valgrind's allocator leaves no such words; taken as
+ * pointers they join leaked blocks into false cliques. */
+static uintptr_t stale_words(const struct scan *s, size_t i)
+{
+    const struct span *b = &s->at[i];
+    if ((s->state[i] & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
+        return 0;
+    const uintptr_t *d = (const uintptr_t *)b->ptr;
+    if (!chunk_word(s, d[0]) || !chunk_word(s, d[1]))
+        return 0;
+    if (b->extent >= 4 * WORD && chunk_word(s, d[2]) && chunk_word(s, d[3]))
+        return 4 * WORD;
+    return 2 * WORD;
+}
+
+typedef void (*piece_fn)(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t arg);
+
+/* Block 'i' as pieces of readable memory (one, unless it is SPLIT). */
+static void block_pieces(struct scan *s, size_t i, piece_fn fn, uintptr_t arg)
+{
+    const struct span *b = &s->at[i];
+    uintptr_t lo = b->ptr + stale_words(s, i), hi = b->ptr + b->extent;
+    if (!(s->state[i] & SPLIT)) {
+        fn(s, lo, hi, arg);
+        return;
+    }
+    for (size_t k = seg_after(s, lo); k < s->nseg && s->seg[k].lo < hi; k++) {
+        const struct seg *g = &s->seg[k];
+        uintptr_t a = g->lo > lo ? g->lo : lo, e = g->hi < hi ? g->hi : hi;
+        if (g->r && a < e)
+            fn(s, a, e, arg);
+    }
+}
+
+static void words_piece(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t definite)
+{
+    scan_words(s, lo, hi, (int)definite);
+}
+
 /* Reachable work first: a possible block that turns reachable meanwhile
  * is then scanned once, as reachable (the result does not depend on the
  * order, only the work does). */
@@ -934,8 +1110,7 @@ static void flood(struct scan *s)
         uint8_t st = s->state[i];
         if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
             continue;
-        const struct span *b = &s->at[i];
-        scan_words(s, b->ptr, b->ptr + b->extent, (st & KIND_MASK) == REACHABLE);
+        block_pieces(s, i, words_piece, (st & KIND_MASK) == REACHABLE);
     }
 }
 
@@ -949,7 +1124,7 @@ static void mark_indirect(struct scan *s, uintptr_t w, uintptr_t leader)
 }
 
 /* The words of a leaked block, batched like scan_words. */
-static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, size_t leader)
+static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t leader)
 {
     for_heap_words(s, lo, hi, mark_indirect, leader);
 }
@@ -967,8 +1142,7 @@ static void cliques(struct scan *s)
             size_t i = s->work[--s->nwork];
             if (!(s->state[i] & READABLE))
                 continue;
-            const struct span *b = &s->at[i];
-            scan_clique(s, b->ptr, b->ptr + b->extent, leader);
+            block_pieces(s, i, scan_clique, leader);
         }
     }
 }
@@ -1003,7 +1177,7 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
             s->sps[s->nsps++] = w->threads[i].sp;
     scan_mappings(s);
     scan_untraced_link_maps(s);
-    keep_dead_dtvs(s);
+    drop_dead_dtvs(s);
     scan_threads(s, w);
     debug_phase("roots scanned", s->nseg);
     flood(s);
@@ -1046,6 +1220,8 @@ static int aggregate(const struct scan *s, struct tm__leak_result *res)
     size_t used = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct blk *b = &s->blk[i];
+        if (s->state[i] & LIBC)
+            continue;
         int k = kind_of[s->state[i] & KIND_MASK];
         res->bytes[k] += b->weight;
         res->blocks[k] += b->count;
@@ -1116,6 +1292,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     learn_thread_layout();
     debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
     debug_t0 = debug ? clock_ns() : 0;
+    s->nbrk = tm__brk_ranges((uintptr_t *)s->brk, TM_BRK_MAX);
     tm__domain_lock(); /* its table holds tracked addresses and must stay */
     tm__domain_tables_unlocked(exclude_table, s);
     tm__live_lock_all();

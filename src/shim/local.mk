@@ -8,7 +8,7 @@ SHIM_CFLAGS = $(AM_CFLAGS) -O2 -funwind-tables -fno-builtin-malloc \
 noinst_LTLIBRARIES += libtmshimcore.la
 libtmshimcore_la_SOURCES = \
 	src/shim/shim.h src/shim/writer.h \
-	src/shim/live.c src/shim/modules.c src/shim/outpath.c src/shim/stacks.c \
+	src/shim/brk.c src/shim/live.c src/shim/modules.c src/shim/outpath.c src/shim/stacks.c \
 	src/shim/trace.c src/shim/util.c src/shim/writer.c
 libtmshimcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtmshimcore_la_CFLAGS = $(SHIM_CFLAGS)
@@ -48,7 +48,10 @@ tests_unit_check_trace_LDADD = $(SHIM_CHECK_LDADD)
 # Leak scan: programs with known answers and the tests that run them (and
 # Valgrind, where installed, on the same programs).
 LEAK_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer -I$(top_srcdir)/include
-check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/leaks_cxx
+check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/leaks_cxx \
+	tests/progs/leaks_classes
+tests_progs_leaks_classes_CFLAGS = $(LEAK_PROG_CFLAGS)
+tests_progs_leaks_classes_LDADD = -lpthread
 tests_progs_leaks_kinds_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_kinds_LDADD = -lpthread
 tests_progs_leaks_threads_CFLAGS = $(LEAK_PROG_CFLAGS)
@@ -57,7 +60,8 @@ tests_progs_leaks_cxx_SOURCES = tests/progs/leaks_cxx.cc
 tests_progs_leaks_cxx_CXXFLAGS = $(LEAK_PROG_CFLAGS) -std=c++17 -pthread
 tests_progs_leaks_cxx_LDFLAGS = -pthread
 TESTS += tests/integration/leaks_kinds.sh tests/integration/leaks_check.sh \
-	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh
+	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh \
+	tests/integration/leaks_classes.sh
 EXTRA_DIST += tests/integration/leaks_common.sh
 
 # The leak scan's speed on a large heap (bench/leakscan.md). noinst: built

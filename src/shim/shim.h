@@ -279,6 +279,14 @@ void tm__domain_unlock(void);
  * scan must not take for roots); the caller holds tm__domain_lock(). */
 void tm__domain_tables_unlocked(void (*fn)(const void *table, size_t bytes, void *arg), void *arg);
 
+/* --- the program's sbrk()/brk() memory (brk.c) --- */
+
+#define TM_BRK_MAX 32
+/* The program moved the break from 'old_end' to 'new_end'. */
+void tm__brk_note(uintptr_t old_end, uintptr_t new_end);
+/* Copies up to 'max' ranges as {lo, hi} pairs into 'out'; returns how many. */
+size_t tm__brk_ranges(uintptr_t *out, size_t max);
+
 /* --- modules (modules.c) --- */
 
 struct tm__module {

@@ -231,6 +231,19 @@ static void describe_unstoppable(struct tm__thread *t)
     t->state = TM_THREAD_IN_SYSCALL;
 }
 
+/* 1 for a thread that has exited but is still listed: the main thread
+ * after pthread_exit() stays a zombie while the others run. It has no
+ * registers or stack left to read and cannot be stopped. */
+static int zombie(pid_t tid)
+{
+    char path[64], buf[512];
+    tm__snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    if (read_small(path, buf, sizeof(buf)) <= 0)
+        return 1; /* gone */
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static int known(const struct tm__world *w, pid_t tid)
 {
     for (size_t i = 0; i < w->n; i++)
@@ -258,7 +271,7 @@ static long list_threads(struct tm__world *w, pid_t pid, pid_t self)
             memcpy(&reclen, buf + off + 16, sizeof(reclen));
             off += reclen;
             pid_t tid = (pid_t)strtol(name, NULL, 10);
-            if (tid <= 0 || tid == self || tid == helper)
+            if (tid <= 0 || tid == self || tid == helper || (w && !known(w, tid) && zombie(tid)))
                 continue;
             if (!w) {
                 added++;

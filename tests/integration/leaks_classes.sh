@@ -1,0 +1,39 @@
+#!/bin/sh
+# leaks_classes.sh - one program per class of memory the leak scan once
+# judged differently from Valgrind (tests/progs/leaks_classes.c): a
+# pointer to a block's last word (a C++ object's last base), a block kept
+# in an exited thread's TLS, a shrunk mmapped block's tail, a block with a
+# guard page inside, the program's own mapping that looks like a glibc
+# heap, sbrk() memory, main's pthread_exit(), and words glibc leaves in
+# reused chunks. Expected kinds always; Valgrind's too, where installed.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/leaks_common.sh"
+P=$PROGS/leaks_classes
+
+# mode "definite indirect possible reachable"
+for want in "lastbase 0 0 0 1" "deadtls 1 0 0 0" "mmaptail 1 0 0 1" "guard 0 0 0 2" \
+    "fakearena 0 0 0 1" "sbrk 0 0 0 1" "stale 2000 0 0 0"; do
+    set -- $want
+    m=$1
+    shift
+    run_shim "$WORK/$m.json" 120 "$P" "$m" 2>"$WORK/$m.err" || fail "$m: exit status $?"
+    [ -s "$WORK/$m.err" ] && fail "$m: stderr: $(cat "$WORK/$m.err")"
+    assert_eq "$m: checked" true "$(json "$WORK/$m.json" 's["leaks"]["checked"]')"
+    assert_eq "$m: blocks per kind" "$*" "$(leak_counts "$WORK/$m.json")"
+    if have_valgrind; then
+        assert_eq "$m: Valgrind's blocks per kind" "$*" "$(vg_counts "$P" "$m")"
+    fi
+done
+
+# main thread gone: the check is done; the lost block is definite and the
+# global's reachable (the rest is glibc's libgcc_s, loaded by pthread_exit)
+run_shim "$WORK/mainexit.json" 60 "$P" mainexit 2>"$WORK/mainexit.err" || fail "mainexit: exit status $?"
+[ -s "$WORK/mainexit.err" ] && fail "mainexit: stderr: $(cat "$WORK/mainexit.err")"
+assert_eq "mainexit: checked" true "$(json "$WORK/mainexit.json" 's["leaks"]["checked"]')"
+assert_eq "mainexit: definite, indirect" "1 0" "$(first_two "$(leak_counts "$WORK/mainexit.json")")"
+assert_eq "mainexit: the global's block" true \
+    "$(json "$WORK/mainexit.json" '40 in [x["bytes"] for x in s["leaks"]["stacks"] if x["kind"] == "reachable"]')"
+if have_valgrind; then
+    assert_eq "mainexit: Valgrind's definite, indirect" "1 0" "$(first_two "$(vg_counts "$P" mainexit)")"
+fi
+exit 0

@@ -1,0 +1,191 @@
+/* leaks_classes.c - one leak-check case per mode (argv[1]), each a class of
+ * memory the scan once judged differently from Valgrind. Every mode leaves
+ * one small "target" block whose kind is the question, plus what it needs.
+ *
+ *  lastbase   a 24-byte object whose only reference is a global pointer to
+ *             its last word, where a second vtable sits (C++'s Iface *p =
+ *             new Impl with Iface the last base): reachable, through
+ *             Valgrind's multipleinheritance heuristic. That word is also
+ *             the address of the next malloc chunk.
+ *  deadtls    a thread keeps the target in a __thread variable and exits:
+ *             definite (glibc's cached stack is not the program's memory).
+ *  mmaptail   a large (mmapped) block held by a global pointed to the
+ *             target near its end, then realloc shrank it: the old word now
+ *             lies past the block, in the mapping's tail: definite.
+ *  guard      a large block with a PROT_NONE page inside, held by a global,
+ *             points to the target before the guard page: reachable.
+ *  fakearena  the program's own mapping at a 64 MiB boundary, starting with
+ *             words like a glibc heap header, points to the target:
+ *             reachable.
+ *  sbrk       memory the program took with sbrk() points to the target:
+ *             reachable.
+ *  mainexit   main calls pthread_exit(); the last thread then exits the
+ *             process. A global holds one block, one is lost: reachable 1,
+ *             definite 1 (the check must not be skipped).
+ *  stale      4 threads each allocate and free 100 000 small blocks, keep
+ *             every 100th and free half of those: 2 000 definite, whatever
+ *             words glibc left in the chunks it handed out again. */
+#pragma GCC optimize("O0")
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void *volatile global_ref;
+
+static void fn_a(void) {}
+static void fn_b(void) {}
+typedef void (*fnptr)(void);
+static fnptr const vtable_base[] = {fn_a, fn_b, fn_a};
+static fnptr const vtable_iface[] = {fn_b, fn_a, fn_b};
+
+static void *__attribute__((noinline)) target(void)
+{
+    void *p = malloc(40);
+    memset(p, 0x5a, 40);
+    return p;
+}
+
+static int lastbase(void)
+{
+    uintptr_t *obj = malloc(24); /* {vptr, data, vptr of the last base} */
+    obj[0] = (uintptr_t)vtable_base;
+    obj[1] = 7;
+    obj[2] = (uintptr_t)vtable_iface;
+    global_ref = &obj[2];
+    return 0;
+}
+
+static __thread void *tls_ref;
+
+static void *keep_in_tls(void *arg)
+{
+    tls_ref = target();
+    return arg;
+}
+
+static int deadtls(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, keep_in_tls, NULL);
+    pthread_join(t, NULL);
+    return 0;
+}
+
+static int mmaptail(void)
+{
+    char *big = malloc(200000);
+    memset(big, 0, 200000);
+    void *t = target();
+    memcpy(big + 150100, &t, sizeof(t));
+    t = NULL;
+    big = realloc(big, 150000);
+    global_ref = big;
+    return 0;
+}
+
+static int guard(void)
+{
+    char *big = malloc(64 * 4096); /* mmapped: page-aligned data after 16 bytes */
+    uintptr_t page = ((uintptr_t)big + 4095) & ~(uintptr_t)4095;
+    void *t = target();
+    memcpy(big + 64, &t, sizeof(t));
+    t = NULL;
+    mprotect((void *)(page + 8 * 4096), 4096, PROT_NONE);
+    global_ref = big;
+    return 0;
+}
+
+static int fakearena(void)
+{
+    size_t align = (size_t)64 << 20;
+    char *m = mmap(NULL, 2 * align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return 1;
+    uintptr_t lo = ((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1);
+    if (lo > (uintptr_t)m)
+        munmap(m, lo - (uintptr_t)m);
+    munmap((void *)(lo + (1 << 20)), (uintptr_t)m + 2 * align - lo - (1 << 20));
+    uintptr_t *h = (uintptr_t *)lo;
+    h[0] = lo + 64; /* "ar_ptr" inside, "prev" none, "size" plausible */
+    h[1] = 0;
+    h[2] = 1 << 20;
+    h[3] = 1 << 20;
+    h[200] = (uintptr_t)target();
+    return 0;
+}
+
+static int use_sbrk(void)
+{
+    void **p = sbrk(4096);
+    if (p == (void *)-1)
+        return 1;
+    p[10] = target();
+    return 0;
+}
+
+static void *last_thread(void *arg)
+{
+    usleep(100000);
+    return arg; /* the last thread: the process exits with status 0 */
+}
+
+static int mainexit(void)
+{
+    pthread_t t;
+    global_ref = target();
+    void *lost = target();
+    lost = NULL;
+    pthread_create(&t, NULL, last_thread, lost);
+    pthread_exit(NULL);
+}
+
+#define STALE_THREADS 4
+#define STALE_ROUNDS 100000
+
+static void *stale_thread(void *arg)
+{
+    void **kept = calloc(STALE_ROUNDS / 100, sizeof(void *));
+    size_t n = 0;
+    for (unsigned i = 0; i < STALE_ROUNDS; i++) {
+        char *p = malloc(16 + (i * 7 % 64));
+        p[0] = (char)i;
+        if (i % 100 == 0)
+            kept[n++] = p;
+        else
+            free(p);
+    }
+    for (size_t i = 0; i < n; i += 2)
+        free(kept[i]);
+    memset(kept, 0, n * sizeof(void *));
+    free(kept);
+    return arg;
+}
+
+static int stale(void)
+{
+    pthread_t t[STALE_THREADS];
+    for (int i = 0; i < STALE_THREADS; i++)
+        pthread_create(&t[i], NULL, stale_thread, NULL);
+    for (int i = 0; i < STALE_THREADS; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(void);
+    } modes[] = {{"lastbase", lastbase}, {"deadtls", deadtls}, {"mmaptail", mmaptail}, {"guard", guard},
+                 {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale}};
+    for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (strcmp(argv[1], modes[i].name) == 0)
+            return modes[i].fn();
+    fprintf(stderr, "usage: leaks_classes MODE\n");
+    return 2;
+}
