@@ -860,6 +860,21 @@ static size_t first_block_after(const struct scan *s, uintptr_t a)
     return lo;
 }
 
+/* The end of block 'i''s mmapped chunk when it lies past the block: the
+ * rest of the chunk's last page, which keeps what the block held there
+ * before realloc shrank it. That is the block's memory, not a root (no
+ * more than a page of it: anything larger is not a chunk of glibc's). */
+static uintptr_t mmapped_chunk_end(const struct scan *s, size_t i, uintptr_t end)
+{
+    if (!(s->state[i] & HEADER))
+        return end;
+    uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
+    uintptr_t chunk_end = s->at[i].ptr - 2 * WORD + (size & ~(uintptr_t)7);
+    if ((size & 2) && chunk_end > end && chunk_end - end <= 4096 + 2 * WORD)
+        return chunk_end;
+    return end;
+}
+
 /* Root memory [lo, hi) minus the heap blocks lying in it (mmapped chunks). */
 static void scan_piece(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
@@ -871,6 +886,7 @@ static void scan_piece(struct scan *s, uintptr_t lo, uintptr_t hi)
         if (s->at[i].ptr > lo)
             scan_root_words(s, lo, s->at[i].ptr);
         uintptr_t end = (s->at[i].ptr + s->at[i].extent + WORD - 1) & ~(WORD - 1);
+        end = mmapped_chunk_end(s, (size_t)i, end);
         if (end > lo)
             lo = end;
     }

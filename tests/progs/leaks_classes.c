@@ -81,7 +81,7 @@ static int mmaptail(void)
     char *big = malloc(200000);
     memset(big, 0, 200000);
     void *t = target();
-    memcpy(big + 150100, &t, sizeof(t));
+    memcpy(big + 150104, &t, sizeof(t)); /* past the new end, 8-aligned */
     t = NULL;
     big = realloc(big, 150000);
     global_ref = big;
