@@ -358,6 +358,14 @@ static void exit_handler(void *arg)
     tm__at_exit();
 }
 
+int tm__fatal_signo;
+
+void tm__at_fatal_signal(int sig)
+{
+    tm__fatal_signo = sig;
+    tm__at_exit();
+}
+
 int tm__own_process(void)
 {
     return getpid() == tm__pid;
@@ -432,6 +440,8 @@ void tm__init(void)
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __cxa_atexit(exit_handler, NULL, NULL);
     setup_snapshots();
+    if (tm__cfg.at_exit != TM_AT_EXIT_NONE)
+        tm__fatal_init();
 out:
     atomic_store(&init_state, 2);
     tm__in_hook = 0;

@@ -135,6 +135,12 @@ void tm__early_init(void);
 void tm__init(void);
 /* Writes the at-exit snapshot once (from exit or _exit). */
 void tm__at_exit(void);
+/* The same, for a process about to die of signal 'sig' (fatal.c). */
+void tm__at_fatal_signal(int sig);
+extern int tm__fatal_signo; /* that signal, 0 if none */
+/* Takes over the signals whose default action ends the process while the
+ * program leaves them at SIG_DFL (fatal.c). */
+void tm__fatal_init(void);
 /* 1 when called in the process that owns the state (not a vfork child). */
 int tm__own_process(void);
 /* 1 when the shim stays out of the way (setuid, or an unfollowed child). */

@@ -482,7 +482,13 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     write_time(o);
     tm__out_lit(o, ",\"reason\":\"");
     tm__out_lit(o, reason_names[reason]);
-    tm__out_lit(o, "\",\"nframes\":");
+    if (reason == TM_REASON_EXIT && tm__fatal_signo) {
+        tm__out_lit(o, "\",\"exit_signal\":");
+        tm__out_i64(o, tm__fatal_signo);
+        tm__out_lit(o, ",\"nframes\":");
+    } else {
+        tm__out_lit(o, "\",\"nframes\":");
+    }
     tm__out_i64(o, atomic_load(&tm__nframes));
     tm__out_lit(o, ",\"sampling_bytes\":");
     tm__out_u64(o, tm__cfg.sample_bytes);
