@@ -50,6 +50,11 @@ status 126 check -- ./plain
 assert_eq "check: not executable" "tracemem: ./plain: cannot execute: Permission denied" "$(cat "$WORK/err")"
 ls "$WORK"/m.* > /dev/null 2>&1 && fail "snapshots from a program that did not run"
 
+# killed before its leak check: check says so, with the signal
+status 143 check -- sh -c 'kill -TERM $$'
+assert_eq "killed before the check" "tracemem: sh: was killed by signal 15 (Terminated) before its leak check" \
+    "$(cat "$WORK/err")"
+
 # a statically linked program: run and check say why nothing was written
 printf '#include <stdlib.h>\nint main(void) { return malloc(10) == 0; }\n' > static.c
 if ${CC:-cc} -static -o static static.c 2> /dev/null; then

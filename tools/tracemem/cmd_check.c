@@ -471,7 +471,11 @@ int cmd_check(int argc, char **argv)
             rc = TM_EXIT_USAGE;
             goto out;
         }
-        if (!s.n && status && status != 126 && status != 127)
+        if (!s.n && status > 128)
+            fprintf(stderr, "tracemem: %s: was killed by signal %d (%s) "
+                    "before its leak check\n", a.program[0], status - 128,
+                    strsignal(status - 128));
+        else if (!s.n && status && status != 126 && status != 127)
             fprintf(stderr, "tracemem: %s: exited with status %d before "
                     "its leak check\n", a.program[0], status);
     } else if ((rc = load_files(&a, &s))) {
