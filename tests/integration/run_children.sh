@@ -70,6 +70,16 @@ assert_eq "temporary directory" "" "$(ls tmp)"
 kill $(cat daemon.pid)
 assert_eq "json not_waited_for" 2 "$(json out.json 's["not_waited_for"]')"
 
+# a snapshot of an earlier run with the same template is not taken for
+# one of this run's processes, even when its file looks recent
+status 0 run -q -o "$WORK/same.%p.json" true
+old=$(only_file "$WORK/same.*.json")
+touch -d '+1 hour' "$old"
+status 0 run -o "$WORK/same.%p.json" true
+grep -q "other processes" "$WORK/err" && fail "earlier run's snapshot summarized: $(cat "$WORK/err")"
+grep -q "^ *\(snapshots: \)\?$old\$" "$WORK/err" && fail "earlier run's snapshot listed: $(cat "$WORK/err")"
+assert_eq "snapshots listed" 1 "$(grep -c "$WORK/same\." "$WORK/err")"
+
 # killed by a signal while an orphan still runs: 128+N, the orphan waited for
 rc=0; "$TM" run -q -o "$WORK/k.%p.json" sh -c '(sleep 0.5; touch orphan.done) & kill -KILL $$' || rc=$?
 assert_eq "status when killed" 137 "$rc"

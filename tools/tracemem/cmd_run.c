@@ -5,7 +5,11 @@
  * The snapshots of the run are found by turning the output template into
  * glob patterns (%p %e %t %n match anything; the shim's ".N" sequence
  * suffix is allowed before ".json") and keeping the matching files that
- * were modified after the program started and load as snapshots.
+ * were modified after the program started, load as snapshots and were
+ * taken (snapshot.time) after it started: a file of an earlier run that
+ * tracemem symbolized in the same clock tick looks recent.
+ *
+ * supervise.c runs the program: signals, descendants, exec errors.
  */
 #include "config.h"
 
@@ -457,27 +461,55 @@ static int cmp_pid(const void *pa, const void *pb)
     return (a->pid > b->pid) - (a->pid < b->pid);
 }
 
+/* 1 when 's' was taken before 'start' (milliseconds since the epoch):
+ * a file of an earlier run with the same template, whose modification
+ * time (that of its symbolization, on a coarse clock) can look recent. */
+static int taken_before(const tm_snapshot *s, int64_t start)
+{
+    struct tm tm = {0};
+    int ms = 0, n = 0;
+
+    /* "2026-12-03T12:19:48.991Z" */
+    if (!s->time || sscanf(s->time, "%d-%d-%dT%d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                           &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return 0;
+    if (s->time[n] == '.')
+        sscanf(s->time + n + 1, "%3d", &ms);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms < start;
+}
+
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
- * pid. */
-static void process_outputs(const glob_t *g, pid_t child, int quiet, outputs *o)
+ * pid. Outputs of earlier runs are dropped from 'g'. */
+static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, outputs *o)
 {
     tm_snapshot *s, **all = NULL;
-    size_t n = 0;
+    size_t n = 0, kept = 0;
     tm_error err = {""};
 
     memset(o, 0, sizeof *o);
     for (size_t i = 0; i < g->gl_pathc; i++) {
-        const char *f = g->gl_pathv[i];
+        char *f = g->gl_pathv[i];
+        int rc = tm_snapshot_load(f, &s, &err);
 
-        if (tm_snapshot_load(f, &s, &err) || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) ||
-            tm_snapshot_write(s, f, &err)) {
+        if (rc == 0 && taken_before(s, start)) {
+            tm_snapshot_free(s);
+            free(f);
+            continue;
+        }
+        g->gl_pathv[kept++] = f;
+        if (rc || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) || tm_snapshot_write(s, f, &err)) {
             fprintf(stderr, "tracemem: %s: %s\n", f, err.what);
             tm_snapshot_free(s);
             continue;
         }
         keep_latest(&all, &n, s);
     }
+    if (g->gl_pathv)
+        g->gl_pathv[kept] = NULL;
+    g->gl_pathc = kept;
     qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -664,7 +696,7 @@ int cmd_run(int argc, char **argv)
     run_args ra = {.wait_children = TM_WAIT_CHILDREN_DEFAULT};
     tm_supervise_opts so = {.cmd = "run", .not_seen = "what they write from now on is not summarized"};
     tm_supervise_result sr;
-    struct timespec start;
+    struct timespec start, now;
     outputs out;
     int python = 0, status, rc;
     char *shim, *output = NULL, cwd[PATH_MAX];
@@ -692,6 +724,7 @@ int cmd_run(int argc, char **argv)
     free(shim);
     /* the clock file timestamps are taken from */
     clock_gettime(CLOCK_REALTIME_COARSE, &start);
+    clock_gettime(CLOCK_REALTIME, &now); /* what snapshot.time is taken from */
     so.wait_children = ra.wait_children;
     so.quiet = ra.quiet || ra.format == TM_FORMAT_JSON; /* JSON: not_waited_for */
     status = tm__supervise(argv + optind, &so, &sr);
@@ -703,7 +736,7 @@ int cmd_run(int argc, char **argv)
         return status < 0 ? TM_EXIT_USAGE : status;
     }
     find_outputs(ra.output, &start, &g);
-    process_outputs(&g, sr.pid, ra.quiet, &out);
+    process_outputs(&g, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, ra.quiet, &out);
     if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
         print_summary_json(argv[optind], status, &out, &g, sr.left);
     } else if (!ra.quiet) {
