@@ -70,6 +70,23 @@ assert_eq "temporary directory" "" "$(ls tmp)"
 kill $(cat daemon.pid)
 assert_eq "json not_waited_for" 2 "$(json out.json 's["not_waited_for"]')"
 
+# after the program has exited, a SIGTERM to tracemem goes to the
+# descendants it waits for (re-parented to it), and it finishes at once
+"$TM" run -o "$WORK/t.%p.json" --wait-children 60 -- \
+    sh -c 'sleep 30 & echo $! > term.pid' > out 2> err &
+tm=$!
+i=0
+until [ -s term.pid ] && [ "$(sed 's/.*) . \([0-9]*\) .*/\1/' "/proc/$(cat term.pid)/stat" 2>/dev/null)" = "$tm" ]; do
+    i=$((i + 1)); [ $i -le 400 ] || fail "the sleep was never re-parented to tracemem"; sleep 0.05
+done
+start=$(date +%s)
+kill -TERM "$tm"
+rc=0; wait "$tm" || rc=$?
+assert_eq "status after SIGTERM to the waiting tracemem" 0 "$rc"
+[ $(($(date +%s) - start)) -lt 10 ] || fail "tracemem went on waiting"
+alive "$(cat term.pid)" && fail "the descendant did not get the SIGTERM"
+grep -q "not waited for" err && fail "descendant reported as not waited for: $(cat err)"
+
 # a snapshot of an earlier run with the same template is not taken for
 # one of this run's processes, even when its file looks recent
 status 0 run -q -o "$WORK/same.%p.json" true
