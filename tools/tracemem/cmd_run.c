@@ -558,9 +558,9 @@ static int valid_interval(const char *s)
  * RTMIN+N) or a number; KILL and STOP cannot be caught. */
 static int valid_signal(const char *s)
 {
-    static const char *const names[] = {"HUP",  "INT",  "QUIT", "USR1", "USR2", "PIPE", "ALRM", "TERM",
-                                        "CHLD", "CONT", "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",
-                                        "VTALRM", "PROF", "WINCH", "POLL", "PWR", "SYS"};
+    static const char *const names[] = {"HUP",    "INT",  "QUIT",  "USR1", "USR2", "PIPE", "ALRM", "TERM",
+                                        "CHLD",   "CONT", "TSTP",  "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",
+                                        "VTALRM", "PROF", "WINCH", "POLL", "PWR",  "SYS"};
     char *end;
     long n;
 
@@ -665,8 +665,7 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
             break;
         case OPT_WAIT:
             if ((ra->wait_children = tm__parse_seconds(optarg)) < 0)
-                return tm__usage_error("run", "--wait-children: '%s' is not a number of seconds",
-                                       optarg);
+                return tm__usage_error("run", "--wait-children: '%s' is not a number of seconds", optarg);
             break;
         case 'h':
             fputs(usage, stdout);

@@ -444,18 +444,24 @@ void tm__why_no_snapshot(const char *prog, int status, char *buf, size_t size)
     }
     stat_ok = fd >= 0 && fstat(fd, &st) == 0;
     if (stat_ok && elf_static(fd) == 1)
-        snprintf(buf, size, "%s%s%s%s is statically linked, and libtracemem.so can only be preloaded into "
-                 "dynamically linked programs", interp ? interp : prog, interp ? ", the interpreter of " : "",
-                 interp ? prog : "", interp ? "," : "");
+        snprintf(buf, size,
+                 "%s%s%s%s is statically linked, and libtracemem.so can only be preloaded into "
+                 "dynamically linked programs",
+                 interp ? interp : prog, interp ? ", the interpreter of " : "", interp ? prog : "",
+                 interp ? "," : "");
     else if (stat_ok && (((st.st_mode & S_ISUID) && st.st_uid != getuid()) ||
                          ((st.st_mode & S_ISGID) && st.st_gid != getgid())))
-        snprintf(buf, size, "%s is set-user-ID or set-group-ID, and the dynamic loader ignores LD_PRELOAD for "
-                 "such programs", prog);
+        snprintf(buf, size,
+                 "%s is set-user-ID or set-group-ID, and the dynamic loader ignores LD_PRELOAD for "
+                 "such programs",
+                 prog);
     else if (at_exit && strcmp(at_exit, "none") == 0)
         snprintf(buf, size, "TRACEMEM_AT_EXIT=none is set");
     else
-        snprintf(buf, size, "%s did not load libtracemem.so or left before writing one (statically linked "
-                 "and set-user-ID programs cannot be traced)", prog);
+        snprintf(buf, size,
+                 "%s did not load libtracemem.so or left before writing one (statically linked "
+                 "and set-user-ID programs cannot be traced)",
+                 prog);
 out:
     if (fd >= 0)
         close(fd);

@@ -13,11 +13,11 @@
 #define TM_WAIT_CHILDREN_DEFAULT 10.0
 
 typedef struct tm_supervise_opts {
-    const char *cmd;       /* "run" or "check", for messages */
-    double wait_children;  /* seconds; 0: do not wait */
-    const char *not_seen;  /* what is missing when descendants are not waited
-                              for, e.g. "not summarized" */
-    int quiet;             /* no line about them (the caller tells) */
+    const char *cmd;      /* "run" or "check", for messages */
+    double wait_children; /* seconds; 0: do not wait */
+    const char *not_seen; /* what is missing when descendants are not waited
+                             for, e.g. "not summarized" */
+    int quiet;            /* no line about them (the caller tells) */
     /* Called before tracemem dies of a second SIGINT or SIGTERM while the
      * program still runs (removes temporary files); may be NULL. */
     void (*on_abort)(void *arg);
