@@ -94,11 +94,15 @@ long long tm__parse_count(const char *arg);
 
 /* Runs 'argv' with the shim preloaded and the TRACEMEM_* variables of
  * 'vars' ({name, value} pairs, value NULL: unchanged, ending with a NULL
- * name) set, and waits for it (cmd_run.c). Returns its exit status
+ * name) set, and waits for it and its descendants as tm__supervise()
+ * does with 'o' and 'r' (cmd_run.c, supervise.h). Returns its exit status
  * (128+N when killed by signal N), -1 after printing why when the shim
- * cannot be found; '*child' is its pid. */
+ * cannot be found or the program cannot be started. */
+struct tm_supervise_opts;
+struct tm_supervise_result;
 int tm__run_under_shim(char **argv, const char *const vars[][2],
-                       pid_t *child);
+                       const struct tm_supervise_opts *o,
+                       struct tm_supervise_result *r);
 
 /* Appends the suppressions of 'path' to 'supp' (cmd_leaks.c); prints
  * "tracemem: FILE:LINE: what is wrong" and returns TM_EXIT_USAGE when

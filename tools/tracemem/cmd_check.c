@@ -19,12 +19,14 @@
 #include <unistd.h>
 
 #include "report/gate.h"
+#include "supervise.h"
 
 static const char usage[] =
     "usage: tracemem check [--kinds LIST] [--max-leaked-bytes N]\n"
     "                      [--max-leaked-blocks N] [--suppressions FILE]...\n"
     "                      [--baseline FILE] [--update-baseline FILE]\n"
     "                      [--format text|json|junit|sarif|github] [-o FILE]\n"
+    "                      [--wait-children SECONDS]\n"
     "                      (FILE... | -- PROGRAM [ARGS...])\n"
     "Fails (exit 1) when the leaks not suppressed exceed the limits (default\n"
     "0 bytes and 0 blocks of kinds definite,indirect) or, with --baseline,\n"
@@ -43,10 +45,11 @@ typedef struct check_args {
     char **files;           /* FILE... or NULL */
     int nfiles;
     char **program;         /* PROGRAM ARGS..., or NULL */
+    double wait_children;   /* for descendants of PROGRAM, seconds */
 } check_args;
 
 enum { OPT_KINDS = 256, OPT_MAX_BYTES, OPT_MAX_BLOCKS, OPT_SUPP,
-       OPT_BASELINE, OPT_UPDATE };
+       OPT_BASELINE, OPT_UPDATE, OPT_WAIT };
 
 static int limit_option(const char *name, const char *arg, int64_t *out)
 {
@@ -96,6 +99,11 @@ static int check_option(check_args *a, int opt, const char *arg)
             return tm__usage_error("check", "--baseline given twice");
         return load_baseline(a, arg);
     case OPT_UPDATE: a->update = arg; return 0;
+    case OPT_WAIT:
+        if ((a->wait_children = tm__parse_seconds(arg)) < 0)
+            return tm__usage_error("check", "--wait-children: '%s' is not a "
+                                   "number of seconds", arg);
+        return 0;
     case 'o': a->output = arg; return 0;
     case 'F':
         if ((v = tm_gate_format_parse(arg)) < 0)
@@ -120,6 +128,7 @@ static int parse_check(int argc, char **argv, check_args *a)
         { "update-baseline", required_argument, NULL, OPT_UPDATE },
         { "format", required_argument, NULL, 'F' },
         { "output", required_argument, NULL, 'o' },
+        { "wait-children", required_argument, NULL, OPT_WAIT },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -274,19 +283,48 @@ static int collect_dir(const char *dir, snaps *s)
     return rc;
 }
 
+/* Removes 'dir' and what is in it (tm__supervise's on_abort). */
+static void remove_dir(void *arg)
+{
+    const char *dir = arg;
+    char path[4400];
+
+    /* a process still running may add a file meanwhile */
+    for (int tries = 0; tries < 3; tries++) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+
+        if (!d)
+            return;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) <
+                    (int)sizeof path)
+                unlink(path);
+        closedir(d);
+        if (rmdir(dir) == 0 || errno != ENOTEMPTY)
+            return;
+    }
+}
+
 /* Runs a->program under the shim; returns its status, or -1 when it could
  * not be run at all. */
 static int run_checked(check_args *a, snaps *s)
 {
     const char *tmp = getenv("TMPDIR");
-    char dir[4096], output[4200];
+    char dir[4096], output[4200], why[512];
     const char *vars[][2] = {
         { "TRACEMEM_OUTPUT", output },
         { "TRACEMEM_AT_EXIT", "leaks" },
         { NULL, NULL },
     };
-    pid_t child = 0;
-    int status;
+    tm_supervise_opts so = {
+        .cmd = "check", .wait_children = a->wait_children,
+        .not_seen = "what they write from now on is not checked",
+        .on_abort = remove_dir, .abort_arg = dir,
+    };
+    tm_supervise_result sr;
+    int status, rc;
 
     snprintf(dir, sizeof dir, "%s/tracemem-check.XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
@@ -296,14 +334,20 @@ static int run_checked(check_args *a, snaps *s)
         return -1;
     }
     snprintf(output, sizeof output, "%s/tracemem.%%e.%%p.%%n.json", dir);
-    status = tm__run_under_shim(a->program, vars, &child);
-    if (collect_dir(dir, s) || status < 0)
+    status = tm__run_under_shim(a->program, vars, &so, &sr);
+    rc = collect_dir(dir, s);
+    /* the directory is gone: a signal from now on may take its course */
+    tm__supervise_done();
+    if (sr.exec_failed)
+        return status;  /* 127 or 126, said in one line */
+    if (rc || status < 0)
         return -1;
     if (latest_per_process(s, a->program[0]) && status == 0)
         return -1;
     if (s->n == 0 && status == 0) {
-        fprintf(stderr, "tracemem: %s: no leak check was written (is it a "
-                "statically linked program?)\n", a->program[0]);
+        tm__why_no_snapshot(a->program[0], status, why, sizeof why);
+        fprintf(stderr, "tracemem: %s: no leak check was written: %s\n",
+                a->program[0], why);
         return -1;
     }
     return status;
@@ -415,7 +459,8 @@ out:
 int cmd_check(int argc, char **argv)
 {
     check_args a = { .kinds = TM_KINDS_CHECK,
-                     .gate = { .max_bytes = -2, .max_blocks = -2 } };
+                     .gate = { .max_bytes = -2, .max_blocks = -2 },
+                     .wait_children = TM_WAIT_CHILDREN_DEFAULT };
     snaps s = { 0, NULL };
     int rc, status = 0;
 
@@ -426,7 +471,11 @@ int cmd_check(int argc, char **argv)
             rc = TM_EXIT_USAGE;
             goto out;
         }
-        if (!s.n && status)
+        if (!s.n && status > 128)
+            fprintf(stderr, "tracemem: %s: was killed by signal %d (%s) "
+                    "before its leak check\n", a.program[0], status - 128,
+                    strsignal(status - 128));
+        else if (!s.n && status && status != 126 && status != 127)
             fprintf(stderr, "tracemem: %s: exited with status %d before "
                     "its leak check\n", a.program[0], status);
     } else if ((rc = load_files(&a, &s))) {

@@ -5,7 +5,11 @@
  * The snapshots of the run are found by turning the output template into
  * glob patterns (%p %e %t %n match anything; the shim's ".N" sequence
  * suffix is allowed before ".json") and keeping the matching files that
- * were modified after the program started and load as snapshots.
+ * were modified after the program started, load as snapshots and were
+ * taken (snapshot.time) after it started: a file of an earlier run that
+ * tracemem symbolized in the same clock tick looks recent.
+ *
+ * supervise.c runs the program: signals, descendants, exec errors.
  */
 #include "config.h"
 
@@ -19,12 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "report/render.h"
 #include "report/symbolize.h"
+#include "supervise.h"
 
 #ifndef TM_LIBDIR
 #define TM_LIBDIR "/usr/local/lib"
@@ -36,16 +40,17 @@ static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--s
                             "                    [--interval SECONDS] [--sample BYTES]\n"
                             "                    [--no-leak-check] [--no-follow-fork]\n"
                             "                    [--no-follow-exec] [--python] [-q]\n"
-                            "                    [--format text|json]\n"
+                            "                    [--format text|json] [--wait-children SECONDS]\n"
                             "                    [--] PROGRAM [ARGS...]\n"
                             "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
                             "writes and prints a summary. Exits with PROGRAM's exit status (128+N\n"
-                            "when it was killed by signal N).\n";
+                            "when it was killed by signal N). See tracemem-run(1).\n";
 
 typedef struct run_args {
     const char *output;
     int quiet;
     tm_format format;
+    double wait_children;
 } run_args;
 
 /* --- finding the shim --- */
@@ -108,41 +113,6 @@ static int setup_env(const char *shim, const char *const vars[][2], int python)
     if (python)
         setenv("PYTHONMALLOC", "malloc", 1);
     return 0;
-}
-
-/* Runs argv; returns the exit status per SPEC (128+N for signal N) and
- * the child's pid in '*child'. */
-static int run_program(char **argv, pid_t *child)
-{
-    struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
-    int status;
-    pid_t pid, w;
-
-    fflush(NULL);
-    if ((pid = fork()) < 0) {
-        fprintf(stderr, "tracemem: run: cannot fork: %s\n", strerror(errno));
-        return TM_EXIT_USAGE;
-    }
-    *child = pid;
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        int e = errno;
-
-        fprintf(stderr, "tracemem: %s: %s\n", argv[0], strerror(e));
-        _exit(e == ENOENT ? 127 : 126);
-    }
-    /* Like a shell: a ^C reaches the program, and we still report. */
-    sigaction(SIGINT, &ign, &oint);
-    sigaction(SIGQUIT, &ign, &oquit);
-    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-        ;
-    sigaction(SIGINT, &oint, NULL);
-    sigaction(SIGQUIT, &oquit, NULL);
-    if (w < 0)
-        return TM_EXIT_USAGE;
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
 }
 
 /* --- finding what the program wrote --- */
@@ -326,7 +296,7 @@ static void print_leaks(const tm_snapshot *snap)
 
 static void print_summary(const char *prog, int status, const tm_snapshot *s)
 {
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], why[512];
 
     if (status > 128)
         fprintf(stderr, "tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
@@ -334,7 +304,8 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     else
         fprintf(stderr, "tracemem: %s exited with status %d\n", prog, status);
     if (!s) {
-        fprintf(stderr, "tracemem: no snapshot was written\n");
+        tm__why_no_snapshot(prog, status, why, sizeof why);
+        fprintf(stderr, "tracemem: no snapshot was written: %s\n", why);
         return;
     }
     fprintf(stderr, "  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
@@ -429,7 +400,7 @@ static json_t *memory_json(const tm_snapshot *s)
                      (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records);
 }
 
-static void print_summary_json(const char *prog, int status, const outputs *o, const glob_t *g)
+static void print_summary_json(const char *prog, int status, const outputs *o, const glob_t *g, int left)
 {
     const tm_snapshot *s = o->main;
     json_t *j =
@@ -454,6 +425,7 @@ static void print_summary_json(const char *prog, int status, const outputs *o, c
                                                "memory", memory_json(c), "leaks", leaks_json(c)));
     }
     json_object_set_new(j, "processes", procs);
+    json_object_set_new(j, "not_waited_for", json_integer(left));
     json_dumpf(j, stderr, JSON_INDENT(2));
     fputc('\n', stderr);
     json_decref(j);
@@ -489,27 +461,55 @@ static int cmp_pid(const void *pa, const void *pb)
     return (a->pid > b->pid) - (a->pid < b->pid);
 }
 
+/* 1 when 's' was taken before 'start' (milliseconds since the epoch):
+ * a file of an earlier run with the same template, whose modification
+ * time (that of its symbolization, on a coarse clock) can look recent. */
+static int taken_before(const tm_snapshot *s, int64_t start)
+{
+    struct tm tm = {0};
+    int ms = 0, n = 0;
+
+    /* "2026-12-03T12:19:48.991Z" */
+    if (!s->time || sscanf(s->time, "%d-%d-%dT%d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                           &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return 0;
+    if (s->time[n] == '.')
+        sscanf(s->time + n + 1, "%3d", &ms);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms < start;
+}
+
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
- * pid. */
-static void process_outputs(const glob_t *g, pid_t child, int quiet, outputs *o)
+ * pid. Outputs of earlier runs are dropped from 'g'. */
+static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, outputs *o)
 {
     tm_snapshot *s, **all = NULL;
-    size_t n = 0;
+    size_t n = 0, kept = 0;
     tm_error err = {""};
 
     memset(o, 0, sizeof *o);
     for (size_t i = 0; i < g->gl_pathc; i++) {
-        const char *f = g->gl_pathv[i];
+        char *f = g->gl_pathv[i];
+        int rc = tm_snapshot_load(f, &s, &err);
 
-        if (tm_snapshot_load(f, &s, &err) || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) ||
-            tm_snapshot_write(s, f, &err)) {
+        if (rc == 0 && taken_before(s, start)) {
+            tm_snapshot_free(s);
+            free(f);
+            continue;
+        }
+        g->gl_pathv[kept++] = f;
+        if (rc || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) || tm_snapshot_write(s, f, &err)) {
             fprintf(stderr, "tracemem: %s: %s\n", f, err.what);
             tm_snapshot_free(s);
             continue;
         }
         keep_latest(&all, &n, s);
     }
+    if (g->gl_pathv)
+        g->gl_pathv[kept] = NULL;
+    g->gl_pathc = kept;
     qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -542,16 +542,42 @@ enum {
     OPT_NO_EXEC,
     OPT_PYTHON,
     OPT_FORMAT,
+    OPT_WAIT,
 };
 
+/* The values the shim accepts (src/shim/control.c), so that a bad one is
+ * a usage error here rather than a warning from every process. */
 static int valid_interval(const char *s)
 {
+    double v = tm__parse_seconds(s);
+
+    return v == 0 || v >= 0.001;
+}
+
+/* A signal the shim can catch: a name with or without SIG (HUP ... SYS,
+ * RTMIN+N) or a number; KILL and STOP cannot be caught. */
+static int valid_signal(const char *s)
+{
+    static const char *const names[] = {"HUP",    "INT",  "QUIT",  "USR1", "USR2", "PIPE", "ALRM", "TERM",
+                                        "CHLD",   "CONT", "TSTP",  "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",
+                                        "VTALRM", "PROF", "WINCH", "POLL", "PWR",  "SYS"};
     char *end;
-    double v;
+    long n;
 
     errno = 0;
-    v = strtod(s, &end);
-    return !errno && end != s && !*end && v >= 0;
+    n = strtol(s, &end, 10);
+    if (end != s && !*end)
+        return !errno && n >= 1 && n <= SIGRTMAX && n != SIGKILL && n != SIGSTOP;
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(s, names[i]) == 0)
+            return 1;
+    if (strncmp(s, "RTMIN+", 6) != 0)
+        return 0;
+    errno = 0;
+    n = strtol(s + 6, &end, 10);
+    return !errno && end != s + 6 && !*end && n >= 0 && n <= SIGRTMAX - SIGRTMIN;
 }
 
 /* TRACEMEM_* values, in the order of SPEC section 3. */
@@ -571,6 +597,7 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         {"python", no_argument, NULL, OPT_PYTHON},
         {"quiet", no_argument, NULL, 'q'},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"wait-children", required_argument, NULL, OPT_WAIT},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -593,13 +620,18 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
             vars[V_NFRAMES][1] = optarg;
             break;
         case OPT_SIGNAL:
+            if (strcmp(optarg, "none") != 0 && !valid_signal(optarg))
+                return tm__usage_error("run",
+                                       "--signal: '%s' is not a signal name or number "
+                                       "that can be caught (USR1, SIGUSR2, RTMIN+3, 10, none)",
+                                       optarg);
             vars[V_SIGNAL][1] = optarg;
             break;
         case OPT_INTERVAL:
             if (!valid_interval(optarg))
                 return tm__usage_error("run",
-                                       "--interval: '%s' is not a "
-                                       "number of seconds",
+                                       "--interval: '%s' is not a number of "
+                                       "seconds (0, or 0.001 to 1e9)",
                                        optarg);
             vars[V_INTERVAL][1] = optarg;
             break;
@@ -631,6 +663,10 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
                 return tm__usage_error("run", "--format: unknown format '%s' (text, json)", optarg);
             ra->format = (tm_format)v;
             break;
+        case OPT_WAIT:
+            if ((ra->wait_children = tm__parse_seconds(optarg)) < 0)
+                return tm__usage_error("run", "--wait-children: '%s' is not a number of seconds", optarg);
+            break;
         case 'h':
             fputs(usage, stdout);
             return -1;
@@ -656,12 +692,13 @@ int cmd_run(int argc, char **argv)
         [V_EXEC] = {"TRACEMEM_FOLLOW_EXEC"},
         [V_END] = {NULL},
     };
-    run_args ra = {0};
-    struct timespec start;
+    run_args ra = {.wait_children = TM_WAIT_CHILDREN_DEFAULT};
+    tm_supervise_opts so = {.cmd = "run", .not_seen = "what they write from now on is not summarized"};
+    tm_supervise_result sr;
+    struct timespec start, now;
     outputs out;
     int python = 0, status, rc;
     char *shim, *output = NULL, cwd[PATH_MAX];
-    pid_t child = 0;
     glob_t g;
 
     if ((rc = parse_run(argc, argv, vars, &ra, &python)))
@@ -686,12 +723,21 @@ int cmd_run(int argc, char **argv)
     free(shim);
     /* the clock file timestamps are taken from */
     clock_gettime(CLOCK_REALTIME_COARSE, &start);
-    status = run_program(argv + optind, &child);
+    clock_gettime(CLOCK_REALTIME, &now); /* what snapshot.time is taken from */
+    so.wait_children = ra.wait_children;
+    so.quiet = ra.quiet || ra.format == TM_FORMAT_JSON; /* JSON: not_waited_for */
+    status = tm__supervise(argv + optind, &so, &sr);
+    /* nothing to clean up: a signal from now on may take its course */
+    tm__supervise_done();
     unsetenv("LD_PRELOAD");
+    if (status < 0 || sr.exec_failed) {
+        free(output);
+        return status < 0 ? TM_EXIT_USAGE : status;
+    }
     find_outputs(ra.output, &start, &g);
-    process_outputs(&g, child, ra.quiet, &out);
+    process_outputs(&g, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, ra.quiet, &out);
     if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
-        print_summary_json(argv[optind], status, &out, &g);
+        print_summary_json(argv[optind], status, &out, &g, sr.left);
     } else if (!ra.quiet) {
         print_summary(argv[optind], status, out.main);
         print_others(&out);
@@ -706,7 +752,8 @@ int cmd_run(int argc, char **argv)
 
 /* --- running a program under the shim for other commands (check) --- */
 
-int tm__run_under_shim(char **argv, const char *const vars[][2], pid_t *child)
+int tm__run_under_shim(char **argv, const char *const vars[][2], const tm_supervise_opts *o,
+                       tm_supervise_result *r)
 {
     char *shim = find_shim();
     int status;
@@ -721,7 +768,7 @@ int tm__run_under_shim(char **argv, const char *const vars[][2], pid_t *child)
     }
     setup_env(shim, vars, 0);
     free(shim);
-    status = run_program(argv, child);
+    status = tm__supervise(argv, o, r);
     unsetenv("LD_PRELOAD");
     return status;
 }

@@ -4,7 +4,8 @@ bin_PROGRAMS += tracemem
 tracemem_SOURCES = \
 	tools/tracemem/main.c tools/tracemem/builtin.h tools/tracemem/cli.c \
 	tools/tracemem/cmd_run.c tools/tracemem/cmd_symbolize.c \
-	tools/tracemem/cmd_top.c tools/tracemem/cmd_diff.c
+	tools/tracemem/cmd_top.c tools/tracemem/cmd_diff.c \
+	tools/tracemem/supervise.c tools/tracemem/supervise.h
 tracemem_CPPFLAGS = $(AM_CPPFLAGS) -DTM_LIBDIR=\"$(libdir)\"
 tracemem_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 tracemem_LDADD = libtmreport.la $(JANSSON_LIBS) $(LIBDW_LIBS)
@@ -60,3 +61,11 @@ TESTS += $(TM_GATE_TESTS)
 EXTRA_DIST += $(TM_GATE_TESTS)
 dist_man_MANS += man/tracemem-leaks.1 man/tracemem-check.1 \
 	man/tracemem-suppressions.5
+# tracemem run and check as the program's parent: signals forwarded,
+# descendants waited for, bad option values and programs refused
+check_PROGRAMS += tests/progs/tm_signals
+tests_progs_tm_signals_CFLAGS = $(TM_PROG_CFLAGS)
+TM_RUN_TESTS = tests/integration/run_children.sh \
+	tests/integration/run_signals.sh tests/integration/run_options.sh
+TESTS += $(TM_RUN_TESTS)
+EXTRA_DIST += $(TM_RUN_TESTS)
