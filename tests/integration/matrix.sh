@@ -41,11 +41,15 @@ npass=0 nfail=0 nskip=0
 
 log() { printf '%s\n' "$*" >>"$LOG"; }
 
-# first_diff A B: the first differing lines of files A and B on one line,
-# "-" for A (plain), "+" for B (traced), at most 300 characters.
+# first_diff A B: the first differing lines of files A and B on one line:
+# up to 3 lines of A ("-", the plain run) and of B ("+") from the first
+# place they differ, at most 400 characters.
 first_diff() {
-    diff "$1" "$2" | grep -E '^[<>]' | head -n 4 | sed 's/^</-/; s/^>/+/' |
-        tr '\n' '|' | sed 's/|$//; s/|/ | /g' | cut -c 1-300
+    diff "$1" "$2" | awk '
+        /^[0-9]/ { if (++hunk > 1) exit; next }
+        /^</ && minus++ < 3 { out = out sep "-" substr($0, 2); sep = " | " }
+        /^>/ && plus++ < 3 { out = out sep "+" substr($0, 2); sep = " | " }
+        END { print out }' | cut -c 1-400
 }
 
 # run_variant CASE VARIANT: runs $CMD (set by the case function) in a fresh
