@@ -474,16 +474,18 @@ setup_unshare() { :; }
 case_unshare() { CMD=(unshare -Ur true) EXPECT=(true:1) VARIANTS="traced signal" NEEDS=unshare; }
 skip_unshare() { echo "user namespaces are not available untraced: $(head -c 200 "$WORK/unshare/plain.err")"; }
 
-# exit() from a SIGALRM handler, 12 times (a run stopped inside the shim's
-# own locking does not hang every time); the first run that does not exit 7
-# within 10 s ends the loop.
+# exit() from a SIGALRM handler 40 times (0.1 s each): a signal that
+# interrupts the shim's own locking does not land there every time; the
+# first run that does not exit 7 within 10 s ends the loop.
 setup_alarm_exit() { :; }
 case_alarm_exit() {
-    CMD=(sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    CMD=(sh -c 'i=0
+while [ $i -lt 40 ]; do
+    i=$((i + 1))
     timeout 10 "$0"; rc=$?
     [ $rc = 7 ] || { echo "run $i: exit $rc"; exit 1; }
 done' "$PROGS/matrix_alarm")
-    EXPECT=(matrix_alarm:12) VARIANTS="traced signal"
+    EXPECT=(matrix_alarm:40) VARIANTS="traced signal"
 }
 
 for c in node_alloc node_worker make_j2 bash_forks gxx clang gdb git openssl xz sort \

@@ -25,7 +25,7 @@ static void on_alarm(int sig)
 int main(void)
 {
     static const char msg[] = "looping on malloc/free\n";
-    struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 300000}};
+    struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 100000}};
     void *keep[64] = {0};
 
     if (write(1, msg, sizeof msg - 1) < 0)
