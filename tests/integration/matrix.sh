@@ -164,6 +164,7 @@ matrix() {
         rm -rf "$d"
         return 0
     fi
+    log "=== $c: untraced: exit $(cat "$d/plain.rc"), stdout: $(head -n 3 "$d/plain.out" | tr '\n' '|' | cut -c 1-200)"
     for v in $VARIANTS; do
         run_variant "$c" "$v"
         msg=$(compare "$c" "$v")
