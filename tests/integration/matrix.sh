@@ -86,7 +86,7 @@ run_variant() {
         sleep 0.1
     done
     if pgrep -g "$tpid" >/dev/null; then
-        log "--- $c/$v: processes still running 10 s after the command ended: $(pgrep -g "$tpid" -l | tr '\n' ' ')"
+        log "--- ${c//_/-}/$v: processes still running 10 s after the command ended: $(pgrep -g "$tpid" -l | tr '\n' ' ')"
         kill -KILL -- "-$tpid" 2>/dev/null
     fi
     if declare -F "post_$c" >/dev/null; then
@@ -99,7 +99,7 @@ run_variant() {
 # compare CASE VARIANT: prints what differs between the plain and VARIANT
 # runs (nothing when they agree) and logs the full diffs.
 compare() {
-    local c=$1 v=$2 d=$WORK/$1 what=() prc rc f
+    local c=$1 v=$2 d=$WORK/$1 n=${1//_/-} what=() prc rc f
     prc=$(cat "$d/plain.rc") rc=$(cat "$d/$v.rc")
     if [ "$rc" = 124 ] && [ "$prc" != 124 ]; then
         what+=("timed out after ${TIMEOUT}s (plain run exited $prc)")
@@ -116,19 +116,24 @@ compare() {
         fi
         if ! cmp -s "$d/plain.$f.n" "$d/$v.$f.n"; then
             what+=("$(case $f in out) echo stdout ;; err) echo stderr ;; files) echo "files written" ;; esac) differs: $(first_diff "$d/plain.$f.n" "$d/$v.$f.n")")
-            log "--- $c/$v: diff of $f (plain, $v)"
+            log "--- $n/$v: diff of $f (plain, $v)"
             diff -u "$d/plain.$f.n" "$d/$v.$f.n" | head -n 60 >>"$LOG"
         fi
     done
     if ! $CHECK snaps "$d/snaps.$v" "$(cat "$d/$v.pid")" "$rc" ${EXPECT[@]+"${EXPECT[@]}"} >"$d/$v.snaps"; then
         what+=("snapshots: $(head -n 2 "$d/$v.snaps" | tr '\n' '|' | sed 's/|$//; s/|/ | /g' | cut -c 1-300)")
-        log "--- $c/$v: snapshot problems"
+        log "--- $n/$v: snapshot problems"
         head -n 40 "$d/$v.snaps" >>"$LOG"
     fi
-    log "--- $c/$v: snapshots by executable: $(ls "$d/snaps.$v" | sed -E 's/\.[0-9]+(\.[0-9]+)?\.json$//' | sort | uniq -c | tr -s ' \n' '  ')"
-    [ ${#what[@]} -eq 0 ] && return 0
-    local IFS=';'
-    echo "${what[*]}" | sed 's/;/; /g'
+    # %e.%p.json; with a signal or an interval every file gets .N as well
+    local strip='s/\.[0-9]+\.json$//'
+    [ "$v" = signal ] && strip='s/\.[0-9]+\.[0-9]+\.json$//'
+    log "--- $n/$v: snapshot files by executable: $(ls "$d/snaps.$v" | sed -E "$strip" | sort | uniq -c | tr -s ' \n' '  ')"
+    local sep= w
+    for w in ${what[@]+"${what[@]}"}; do
+        printf '%s%s' "$sep" "$w"
+        sep='; '
+    done
 }
 
 # matrix CASE: runs case_CASE (sets CMD, EXPECT, VARIANTS, WANT_RC, NEEDS,
@@ -158,13 +163,13 @@ matrix() {
             echo "SKIP: $name: $msg"
             nskip=$((nskip + 1))
         else
-            echo "FAIL: $name: the untraced run exited $(cat "$d/plain.rc"), not $WANT_RC, or printed other than expected: $(head -c 200 "$d/plain.out" "$d/plain.err" | tr '\n' ' ')"
+            echo "FAIL: $name: the untraced run exited $(cat "$d/plain.rc"), not $WANT_RC, or printed other than expected: $(cat "$d/plain.out" "$d/plain.err" | head -c 200 | tr '\n' ' ')"
             nfail=$((nfail + 1))
         fi
         rm -rf "$d"
         return 0
     fi
-    log "=== $c: untraced: exit $(cat "$d/plain.rc"), stdout: $(head -n 3 "$d/plain.out" | tr '\n' '|' | cut -c 1-200)"
+    log "=== $name: untraced: exit $(cat "$d/plain.rc"), stdout: $(head -n 3 "$d/plain.out" | tr '\n' '|' | cut -c 1-200)"
     for v in $VARIANTS; do
         run_variant "$c" "$v"
         msg=$(compare "$c" "$v")
@@ -178,7 +183,7 @@ matrix() {
             nfail=$((nfail + 1))
         fi
     done
-    log "=== $c: $((SECONDS - start)) s"
+    log "=== $name: $((SECONDS - start)) s"
     rm -rf "$d"
 }
 
