@@ -476,6 +476,14 @@ case_python_fd() {
     EXPECT=(python3.11:1) WANT_OUT=3
 }
 
+# A process's thread count is visible to it (and to ps, gdb, unshare); a
+# single-threaded program must stay single-threaded.
+setup_proc_threads() { :; }
+case_proc_threads() {
+    CMD=(grep -E '^Threads:' /proc/self/status) EXPECT=(grep:1) VARIANTS="traced signal"
+    WANT_OUT='Threads:	1'
+}
+
 setup_unshare() { :; }
 case_unshare() { CMD=(unshare -Ur true) EXPECT=(true:1) VARIANTS="traced signal" NEEDS=unshare; }
 skip_unshare() { echo "user namespaces are not available untraced: $(head -c 200 "$WORK/unshare/plain.err")"; }
@@ -495,7 +503,7 @@ done' "$PROGS/matrix_alarm")
 }
 
 for c in node_alloc node_worker make_j2 bash_forks gxx clang gdb git openssl xz sort \
-    python_threads python_mp_fork python_mp_spawn perl_fork fd_reuse python_fd unshare \
+    python_threads python_mp_fork python_mp_spawn perl_fork fd_reuse python_fd proc_threads unshare \
     alarm_exit; do
     matrix "$c"
 done
