@@ -3,7 +3,7 @@
 # The workloads are EXTRA_PROGRAMS: built only by 'make bench', with plain
 # -O2 -g like a user's program (not the project's warning flags).
 BENCH_PROGS = bench/wl_chain bench/wl_threads bench/wl_realloc bench/wl_cxx
-EXTRA_PROGRAMS = $(BENCH_PROGS)
+EXTRA_PROGRAMS += $(BENCH_PROGS)
 bench_wl_chain_SOURCES = bench/workloads/wl_chain.c
 bench_wl_chain_CFLAGS = -O2 -g
 bench_wl_threads_SOURCES = bench/workloads/wl_threads.c

@@ -95,3 +95,22 @@ EXTRA_DIST += \
 	tests/integration/leaks_check.sh tests/integration/leaks_kinds.sh \
 	tests/integration/leaks_real.sh tests/integration/leaks_threads.sh
 TESTS += tests/integration/shim_early.sh
+
+# The real-program matrix (tests/integration/matrix.sh): real programs run
+# untraced and under the shim, compared byte for byte. Not part of 'make
+# check' (minutes, and needs node, gdb, clang ...); run 'make check-matrix'.
+# Its programs are EXTRA_PROGRAMS, built only by that target.
+MATRIX_PROGS = tests/progs/matrix_fds tests/progs/matrix_alarm tests/progs/matrix_hello
+EXTRA_PROGRAMS += $(MATRIX_PROGS)
+tests_progs_matrix_fds_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_matrix_alarm_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_matrix_hello_CFLAGS = $(SHIM_PROG_CFLAGS)
+CLEANFILES += $(MATRIX_PROGS) check-matrix.log
+EXTRA_DIST += tests/integration/matrix.sh tests/integration/matrix_check.py
+
+.PHONY: check-matrix
+check-matrix: $(MATRIX_PROGS) libtracemem.la
+	@top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	PROGS='$(abs_top_builddir)/tests/progs' \
+	MATRIX_LOG='$(abs_top_builddir)/check-matrix.log' \
+	bash '$(abs_top_srcdir)/tests/integration/matrix.sh'
