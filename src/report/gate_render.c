@@ -297,7 +297,10 @@ static void render_text(FILE *fp, const tm_leak_report *r, const tm_gate *g)
             "suppressed", r->suppressed.bytes, r->suppressed.blocks);
     tm_leak_print_suppressions(fp, r);
     fputc('\n', fp);
-    if (g->argv)
+    if (g->argv && g->status > 128)
+        fprintf(fp, "tracemem check: %s was killed by signal %d (%s)\n", g->argv[0], g->status - 128,
+                strsignal(g->status - 128));
+    else if (g->argv)
         fprintf(fp, "tracemem check: %s exited with status %d\n", g->argv[0],
                 g->status);
     print_verdict(fp, r, g);

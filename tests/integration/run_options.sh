@@ -50,9 +50,15 @@ status 126 check -- ./plain
 assert_eq "check: not executable" "tracemem: ./plain: cannot execute: Permission denied" "$(cat "$WORK/err")"
 ls "$WORK"/m.* > /dev/null 2>&1 && fail "snapshots from a program that did not run"
 
-# killed before its leak check: check says so, with the signal
+# killed by a signal the shim can catch: the leak check is done first, and
+# check keeps the status (128+N) and names the signal
 status 143 check -- sh -c 'kill -TERM $$'
-assert_eq "killed before the check" "tracemem: sh: was killed by signal 15 (Terminated) before its leak check" \
+grep -q "^tracemem check: sh was killed by signal 15 (Terminated)$" "$WORK/out" ||
+    fail "check of a program killed by SIGTERM: $(cat "$WORK/out" "$WORK/err")"
+grep -q "^LEAK SUMMARY:" "$WORK/out" || fail "no leak check before SIGTERM's default action: $(cat "$WORK/out")"
+# killed before its leak check (SIGKILL cannot be caught): check says so
+status 137 check -- sh -c 'kill -KILL $$'
+assert_eq "killed before the check" "tracemem: sh: was killed by signal 9 (Killed) before its leak check" \
     "$(cat "$WORK/err")"
 
 # a statically linked program: run and check say why nothing was written
