@@ -1279,19 +1279,19 @@ static void release(struct scan *s)
 
 /* --- entry --- */
 
-/* One line about threads that could not be stopped; -EBUSY when one of
- * them runs user code (memory moves under the scan: no honest verdict). */
-static int judge_world(const struct tm__world *w)
+/* -EBUSY when a thread that could not be stopped runs user code (memory
+ * moves under the scan: no honest verdict; one line says so). Threads
+ * blocked in a system call that could not be stopped have their whole
+ * stacks scanned but their registers unread: the result is partial, which
+ * the snapshot says (leaks.partial), not the program's stderr. */
+static int judge_world(const struct tm__world *w, struct tm__leak_result *res)
 {
     if (w->running) {
         tm__warn("leak check: %d thread(s) could not be stopped and kept running; leaks left unchecked",
                  w->running);
         return -EBUSY;
     }
-    if (w->unstoppable)
-        tm__warn("leak check: %d thread(s) in a system call could not be stopped (stop signal blocked or not "
-                 "taken); their whole stacks were scanned instead",
-                 w->unstoppable);
+    res->unstopped = w->unstoppable;
     return 0;
 }
 
@@ -1315,7 +1315,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     struct tm__world world;
     int rc = tm__world_stop(&world);
     if (rc == 0) {
-        rc = judge_world(&world);
+        rc = judge_world(&world, res);
         if (rc == 0)
             rc = classify(s, &world, own_sp);
         tm__world_resume(&world);

@@ -329,6 +329,8 @@ struct tm__leak_stack {
 
 struct tm__leak_result {
     int checked;
+    int unstopped; /* threads blocked in a system call that could not be
+                      stopped: their registers were not read (partial) */
     uint64_t bytes[TM_LEAK_KINDS], blocks[TM_LEAK_KINDS];
     struct tm__leak_stack *stacks; /* tm__map()ed */
     size_t nstacks;

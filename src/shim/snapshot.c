@@ -426,7 +426,12 @@ static void write_leaks(struct tm__out *o, const struct content *c, const struct
         tm__out_u64(o, s->blocks);
         tm__out_lit(o, "}");
     }
-    tm__out_lit(o, "]}");
+    tm__out_lit(o, "]");
+    if (checked && l->unstopped) {
+        tm__out_lit(o, ",\"partial\":true,\"threads_not_stopped\":");
+        tm__out_u64(o, (uint64_t)l->unstopped);
+    }
+    tm__out_lit(o, "}");
 }
 
 static void write_sections(struct tm__out *o)
