@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "report/gate.h"
+#include "report/outfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -196,47 +197,11 @@ json_t *tm_baseline_json(const tm_leak_report *r)
 int tm_write_file_atomic(const char *path, const char *data, size_t len,
                          tm_error *err)
 {
-    char *tmp = NULL;
-    mode_t mask;
-    int fd, rc = 0;
+    tm_error e = { "" };
+    int rc = tm_outfile_write(path, data, len, &e);
 
-    if (strcmp(path, "-") == 0)
-        return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0
-                   ? 0
-                   : tm__error_set(err, -EIO, "-: cannot write to stdout");
-    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
-        return tm__error_set(err, -ENOMEM, "out of memory");
-    if ((fd = mkstemp(tmp)) < 0) {
-        rc = tm__error_set(err, -errno, "%s: cannot create a file next to "
-                           "it: %s", path, strerror(errno));
-        goto out_free;
-    }
-    mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = tm__error_set(err, -errno, "%s: cannot write: %s", path,
-                               strerror(errno));
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (!rc && fsync(fd))
-        rc = tm__error_set(err, -errno, "%s: cannot write: %s", path,
-                           strerror(errno));
-    close(fd);
-    if (!rc && rename(tmp, path))
-        rc = tm__error_set(err, -errno, "%s: cannot rename %s to it: %s",
-                           path, tmp, strerror(errno));
     if (rc)
-        unlink(tmp);
-out_free:
-    free(tmp);
+        tm__error_set(err, rc, "%s: %s", tm_outfile_name(path), e.what);
     return rc;
 }
 

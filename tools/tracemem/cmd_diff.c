@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include <stdlib.h>
 
@@ -75,7 +76,7 @@ static int compare(const tm_snapshot *o, const tm_snapshot *n, const tm_stats_ar
         print_json(&d, &os, &ns, a->limit);
     else
         print_text(&d, &ns, a->limit, o);
-    rc = fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    rc = tm__stdout_done(TM_EXIT_OK);
     tm_diff_free(&d);
 out_new:
     tm_stats_free(&ns);

@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "outfile.h"
 #include "report/flame.h"
@@ -40,6 +41,7 @@ static int parse(int argc, char **argv, args *a)
         {"help", no_argument, NULL, 'h'},        {0},
     };
     const char *ext;
+    struct stat st;
     long long v;
     int opt, m;
 
@@ -96,7 +98,8 @@ static int parse(int argc, char **argv, args *a)
     ext = strrchr(a->out, '.');
     if (ext && (strcmp(ext, ".html") == 0 || strcmp(ext, ".htm") == 0))
         a->html = 1;
-    else if (strcmp(a->out, "-") != 0 && !(ext && strcmp(ext, ".svg") == 0))
+    else if (strcmp(a->out, "-") != 0 && !(ext && strcmp(ext, ".svg") == 0) &&
+             !(stat(a->out, &st) == 0 && !S_ISREG(st.st_mode))) /* /dev/null, a FIFO: SVG */
         return tm__usage_error("flamegraph",
                                "-o: '%s' must end in .svg or "
                                ".html",

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include "report/gc.h"
 
@@ -27,9 +28,9 @@ static int show(const char *path, int as_json)
     } else if (tm_gc_validate(gc, why, sizeof why)) {
         fprintf(stderr, "tracemem: %s: %s\n", path, why);
         rc = TM_EXIT_USAGE;
-    } else if (tm_gc_print(stdout, gc, as_json) || fflush(stdout)) {
-        fprintf(stderr, "tracemem: cannot write the report\n");
-        rc = TM_EXIT_USAGE;
+    } else {
+        tm_gc_print(stdout, gc, as_json);
+        rc = tm__stdout_done(TM_EXIT_OK);
     }
     tm_snapshot_free(snap);
     return rc;

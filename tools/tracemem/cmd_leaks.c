@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ static int show(tm_snapshot *snap, unsigned kinds, tm_suppressions *supp,
         tm_leak_render_text(stdout, &r);
     }
     tm_leak_report_free(&r);
-    return fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    return tm__stdout_done(TM_EXIT_OK);
 }
 
 typedef struct leaks_args {

@@ -125,6 +125,7 @@ static int run_program(char **argv, pid_t *child)
     }
     *child = pid;
     if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL); /* main() ignores it; the program must not */
         execvp(argv[0], argv);
         int e = errno;
 

@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -277,7 +278,7 @@ int cmd_trend(int argc, char **argv)
         render_text(stdout, &t, (size_t)limit, &lo);
     }
     tm_trend_free(&t);
-    rc = fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    rc = tm__stdout_done(TM_EXIT_OK);
 out:
     free_snaps(snaps, n);
     free(used);

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
 {
     const char *name = argc > 1 ? argv[1] : NULL;
 
+    /* a closed pipe is a write error reported like any other (EPIPE),
+     * not a silent death; programs run under the shim get SIGPIPE back
+     * (cmd_run.c) */
+    signal(SIGPIPE, SIG_IGN);
     if (!name) {
         usage(stderr);
         return TM_EXIT_USAGE;
