@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "report/gate.h"
+#include "report/infile.h"
 #include "report/outfile.h"
 
 #include <errno.h>
@@ -136,18 +137,21 @@ int tm_baseline_from_json(tm_baseline *b, const json_t *root,
 
 int tm_baseline_load(tm_baseline *b, const char *path, tm_error *err)
 {
+    tm_error e = { "" };
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root;
+    size_t len;
+    char *text;
     int rc;
 
     memset(b, 0, sizeof *b);
-    if (!root) {
-        if (access(path, R_OK) != 0)
-            return tm__error_set(err, -errno, "%s: %s", path,
-                                 strerror(errno));
+    if ((rc = tm_infile_read(path, 0, TM_BASELINE_MAX_BYTES, &text, &len, &e)))
+        return tm__error_set(err, rc, "%s: %s", path, e.what);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!root)
         return tm__error_set(err, -EINVAL, "%s:%d: %s", path, jerr.line,
                              jerr.text);
-    }
     rc = tm_baseline_from_json(b, root, path, err);
     json_decref(root);
     return rc;

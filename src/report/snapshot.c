@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "report/snapshot.h"
+#include "report/infile.h"
 #include "report/outfile.h"
 
 #include <errno.h>
@@ -591,22 +592,16 @@ static int parse_error(const json_error_t *je, tm_error *err)
 int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
 {
     json_error_t je;
-    struct stat st;
     json_t *root;
-    FILE *fp;
+    size_t len;
+    char *text;
     int rc;
 
     *out = NULL;
-    fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!fp)
-        return tm__error_set(err, -errno, "%s", strerror(errno));
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        return tm__error_set(err, -EISDIR, "%s", strerror(EISDIR));
-    }
-    root = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
-    if (fp != stdin)
-        fclose(fp);
+    if ((rc = tm_infile_read(path, 1, TM_SNAPSHOT_MAX_BYTES, &text, &len, err)))
+        return rc;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
     if (!root)
         return parse_error(&je, err);
     rc = tm_snapshot_from_json(root, path, out, err);

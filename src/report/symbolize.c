@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include "report/symbolize.h"
+#include "report/infile.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>
@@ -65,14 +66,23 @@ static int open_file(const char *name, const char *file, modsym *ms, char *id)
     const unsigned char *bits;
     GElf_Addr vaddr;
     GElf_Addr bias;
-    int n;
+    int n, fd;
 
     id[0] = '\0';
-    if (!(ms->dwfl = dwfl_begin(&callbacks)))
+    /* only a regular file: a FIFO or a device named by a snapshot would
+     * hang libelf or feed it without end (O_NONBLOCK: opening a FIFO
+     * without a writer must not block either) */
+    if ((fd = tm_infile_open(file, O_NONBLOCK, NULL)) < 0)
         return -1;
+    if (!(ms->dwfl = dwfl_begin(&callbacks))) {
+        close(fd);
+        return -1;
+    }
     dwfl_report_begin(ms->dwfl);
-    ms->mod = dwfl_report_elf(ms->dwfl, name, file, -1, 0, true);
+    ms->mod = dwfl_report_elf(ms->dwfl, name, file, fd, 0, true);
     dwfl_report_end(ms->dwfl, NULL, NULL);
+    if (!ms->mod)
+        close(fd); /* consumed by libdwfl only on success */
     if (!ms->mod || !dwfl_module_getelf(ms->mod, &bias)) {
         dwfl_end(ms->dwfl);
         ms->dwfl = NULL;
