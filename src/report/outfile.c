@@ -209,7 +209,7 @@ static int open_atomic(tm_outfile *out, const struct stat *st, tm_error *err)
 
         free(out->tmp);
         out->tmp = NULL;
-        return tm__error_set(err, -e, "cannot create a file next to it: %s", strerror(e));
+        return tm__error_set(err, -e, "cannot create: %s", strerror(e));
     }
     /* mkstemp() creates 0600: keep the mode of the file replaced, else
      * make it as readable as any new file */
