@@ -28,15 +28,27 @@ writers() {
     echo "check $L --max-leaked-bytes 1000000000 --max-leaked-blocks 1000000 --update-baseline"
 }
 
-# 1. /dev/full: the write error, exit 2 (before: exit 0, or a rename error)
-writers | while read -r cmd; do
-    rc=0
-    $TM $cmd /dev/full > out 2> err || rc=$?
-    assert_eq "tracemem $cmd /dev/full: exit status" 2 "$rc"
-    one_line "tracemem $cmd /dev/full" \
-        "tracemem: /dev/full: write error: No space left on device"
-    [ -c /dev/full ] || fail "tracemem $cmd /dev/full replaced /dev/full"
-done || exit 1
+# A tracemem that renames over its output would replace /dev/full and
+# /dev/null as root: as root, private device nodes in the work dir are
+# tried first (same devices, 1:7 and 1:3), and the real ones only when
+# those are written through.
+full=/dev/full null=/dev/null
+if [ "$(id -u)" = 0 ] && mknod full c 1 7 2> /dev/null && mknod null c 1 3; then
+    full=$WORK/full null=$WORK/null
+fi
+
+# 1. a full device: the write error, exit 2 (before: exit 0, or a rename
+# error, and the device replaced by a regular file)
+for dev in "$full" /dev/full; do
+    writers | while read -r cmd; do
+        rc=0
+        $TM $cmd "$dev" > out 2> err || rc=$?
+        [ -c "$dev" ] || fail "tracemem $cmd $dev replaced $dev (by a $(stat -c %F "$dev"))"
+        assert_eq "tracemem $cmd $dev: exit status" 2 "$rc"
+        one_line "tracemem $cmd $dev" \
+            "tracemem: $dev: write error: No space left on device"
+    done || exit 1
+done
 
 # 2. /dev/null is written to, not replaced (as root it used to become a
 # regular file: run last of all, nothing else in this test needs it)
@@ -136,9 +148,12 @@ assert err == "tracemem: <stdout>: write error: Broken pipe\n", err
 PY
 
 # 8. /dev/null, last: written through and still the same character device
-writers | while read -r cmd; do
-    status 0 $cmd /dev/null
-done || exit 1
+for dev in "$null" /dev/null; do
+    writers | while read -r cmd; do
+        status 0 $cmd "$dev"
+        [ -c "$dev" ] || fail "tracemem $cmd $dev replaced $dev"
+    done || exit 1
+done
 assert_eq "/dev/null after writing to it" "$null_before" "$(stat -c '%F %t:%T' /dev/null)"
 [ -c /dev/null ] || fail "/dev/null is not a character device any more"
 exit 0
