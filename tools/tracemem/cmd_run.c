@@ -511,7 +511,8 @@ static void process_outputs(const glob_t *g, pid_t child, int quiet, outputs *o)
         }
         keep_latest(&all, &n, s);
     }
-    qsort(all, n, sizeof *all, cmp_pid);
+    if (n) /* all is NULL when nothing was written */
+        qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (all[i]->pid == child)
