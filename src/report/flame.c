@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "report/flame.h"
+#include "report/quote.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -487,7 +488,10 @@ static void put_escaped(FILE *fp, const char *s, size_t len)
             fputs("&apos;", fp);
             break;
         default:
-            fputc(s[i], fp);
+            if (tm_is_control((unsigned char)s[i]))
+                tm_fputn_quoted(s + i, 1, fp); /* not valid XML 1.0, nor readable */
+            else
+                fputc(s[i], fp);
         }
     }
 }

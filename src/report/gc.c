@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "report/gc.h"
+#include "report/quote.h"
 
 #define NGEN 3
 
@@ -222,8 +223,9 @@ static void print_text(FILE *out, const json_t *gc)
     json_int_t tc = 0, tb = 0;
     fprintf(out, "\nlive objects by type:\n%12s %14s  %s\n", "count", "bytes", "type");
     json_array_foreach(types, i, e) {
-        fprintf(out, "%12lld %14lld  %s\n", (long long)ival(e, "count"),
-                (long long)ival(e, "bytes"), json_string_value(json_object_get(e, "name")));
+        fprintf(out, "%12lld %14lld  ", (long long)ival(e, "count"), (long long)ival(e, "bytes"));
+        tm_fputs_quoted(json_string_value(json_object_get(e, "name")), out);
+        fputc('\n', out);
         tc = sat_add(tc, ival(e, "count"));
         tb = sat_add(tb, ival(e, "bytes"));
     }
@@ -353,8 +355,11 @@ void tm_gc_diff_print(FILE *out, const json_t *old_gc, const json_t *new_gc)
     json_t *e;
     fprintf(out, "%-24s %10s %10s %14s %14s\n", "type", "count", "diff", "bytes", "diff");
     json_array_foreach(json_object_get(d, "types"), i, e) {
+        char q[256];
+
         fprintf(out, "%-24s %10lld %+10lld %14lld %+14lld\n",
-                json_string_value(json_object_get(e, "type")), (long long)ival(e, "count"),
+                tm_quote(json_string_value(json_object_get(e, "type")), q, sizeof q),
+                (long long)ival(e, "count"),
                 (long long)ival(e, "count_diff"), (long long)ival(e, "bytes"),
                 (long long)ival(e, "bytes_diff"));
     }

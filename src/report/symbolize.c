@@ -16,6 +16,7 @@
 
 #include "report/symbolize.h"
 #include "report/infile.h"
+#include "report/quote.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>
@@ -145,20 +146,24 @@ static void open_module(const tm_snapshot *snap, const tm_module *m, modsym *ms,
     close_module(ms);
     if (open_by_build_id(m, ms, id) == 0 || !warn)
         return;
+    /* the names come from the snapshot: quoted for the terminal */
+    char qfile[1024], qpath[1024], qb[300];
+    const char *file = tm_quote(snap->file, qfile, sizeof qfile);
+    const char *path = tm_quote(m->path, qpath, sizeof qpath);
+
     if (changed)
         fprintf(warn,
                 "tracemem: %s: module %s changed since the run "
                 "(build-id %s in the snapshot, %s on disk); its frames are "
                 "not symbolized\n",
-                snap->file, m->path, b, *disk ? disk : "none");
+                file, path, tm_quote(b, qb, sizeof qb), *disk ? disk : "none");
     else
         fprintf(warn,
                 "tracemem: %s: module %s: cannot read it; its frames "
                 "are not symbolized\n",
-                snap->file, m->path);
+                file, path);
 }
 
-/* Opens every wanted module, each file and build once. */
 static void open_modules(const tm_snapshot *snap, modsym *mods, const char *wanted, FILE *warn)
 {
     for (size_t m = 0; m < snap->nmodules; m++) {

@@ -68,7 +68,7 @@ static int load_baseline(check_args *a, const char *path)
         a->gate.baseline_file = path;
         return 0;
     }
-    fprintf(stderr, "tracemem: %s\n", err.what);
+    tm__eprintf( "tracemem: %s\n", err.what);
     return TM_EXIT_USAGE;
 }
 
@@ -182,7 +182,7 @@ static int snaps_add(snaps *s, tm_snapshot *snap)
 
     if (!v) {
         tm_snapshot_free(snap);
-        fprintf(stderr, "tracemem: check: out of memory\n");
+        tm__eprintf( "tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     s->v = v;
@@ -236,7 +236,7 @@ static int latest_per_process(snaps *s, const char *prog)
     s->n = n;
     for (size_t i = 0; i < n; i++)
         if (!checked(s->v[i])) {
-            fprintf(stderr, "tracemem: %s: the leak check of process %" PRId64
+            tm__eprintf( "tracemem: %s: the leak check of process %" PRId64
                     " (%s) failed, nothing to gate on\n", prog, s->v[i]->pid,
                     s->v[i]->exe ? s->v[i]->exe : "?");
             failed++;
@@ -291,7 +291,7 @@ static int run_checked(check_args *a, snaps *s)
     snprintf(dir, sizeof dir, "%s/tracemem-check.XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
-        fprintf(stderr, "tracemem: %s: cannot create: %s\n", dir,
+        tm__eprintf( "tracemem: %s: cannot create: %s\n", dir,
                 strerror(errno));
         return -1;
     }
@@ -302,7 +302,7 @@ static int run_checked(check_args *a, snaps *s)
     if (latest_per_process(s, a->program[0]) && status == 0)
         return -1;
     if (s->n == 0 && status == 0) {
-        fprintf(stderr, "tracemem: %s: no leak check was written (is it a "
+        tm__eprintf( "tracemem: %s: no leak check was written (is it a "
                 "statically linked program?)\n", a->program[0]);
         return -1;
     }
@@ -319,7 +319,7 @@ static int load_files(check_args *a, snaps *s)
             (rc = snaps_add(s, snap)))
             return rc;
         if (!checked(snap)) {
-            fprintf(stderr, "tracemem: %s: leaks were not checked in this "
+            tm__eprintf( "tracemem: %s: leaks were not checked in this "
                     "snapshot (nothing to gate on; take it with "
                     "TRACEMEM_AT_EXIT=leaks or tracemem_leak_check())\n",
                     a->files[i]);
@@ -348,7 +348,7 @@ static int update_baseline(check_args *a, tm_leak_report *r)
     int rc;
 
     if (tm_baseline_write(r, a->update, &err)) {
-        fprintf(stderr, "tracemem: %s\n", err.what);
+        tm__eprintf( "tracemem: %s\n", err.what);
         return TM_EXIT_USAGE;
     }
     if (a->gate.baseline)
@@ -358,7 +358,7 @@ static int update_baseline(check_args *a, tm_leak_report *r)
     rc = tm_baseline_from_json(&a->baseline, j, a->update, &err);
     json_decref(j);
     if (rc) {
-        fprintf(stderr, "tracemem: %s\n", err.what);
+        tm__eprintf( "tracemem: %s\n", err.what);
         return TM_EXIT_USAGE;
     }
     a->gate.baseline = &a->baseline;
@@ -375,13 +375,13 @@ static int write_report(check_args *a, tm_leak_report *r, tm_gate *g)
     int rc = 0;
 
     if (!fp) {
-        fprintf(stderr, "tracemem: check: out of memory\n");
+        tm__eprintf( "tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     tm_gate_render(fp, r, g, a->format);
     if (fclose(fp) ||
         tm_write_file_atomic(a->output ? a->output : "-", text, len, &err)) {
-        fprintf(stderr, "tracemem: %s\n", err.what[0] ? err.what
+        tm__eprintf( "tracemem: %s\n", err.what[0] ? err.what
                                                       : "check: out of memory");
         rc = TM_EXIT_USAGE;
     }
@@ -396,7 +396,7 @@ static int judge(check_args *a, snaps *s, int status)
     int rc;
 
     if (tm_leak_report_build(&r, s->v, s->n, a->kinds, &a->supp)) {
-        fprintf(stderr, "tracemem: check: out of memory\n");
+        tm__eprintf( "tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     if (a->update && (rc = update_baseline(a, &r)))
@@ -427,7 +427,7 @@ int cmd_check(int argc, char **argv)
             goto out;
         }
         if (!s.n && status)
-            fprintf(stderr, "tracemem: %s: exited with status %d before "
+            tm__eprintf( "tracemem: %s: exited with status %d before "
                     "its leak check\n", a.program[0], status);
     } else if ((rc = load_files(&a, &s))) {
         goto out;

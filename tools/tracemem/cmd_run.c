@@ -120,7 +120,7 @@ static int run_program(char **argv, pid_t *child)
 
     fflush(NULL);
     if ((pid = fork()) < 0) {
-        fprintf(stderr, "tracemem: run: cannot fork: %s\n", strerror(errno));
+        tm__eprintf( "tracemem: run: cannot fork: %s\n", strerror(errno));
         return TM_EXIT_USAGE;
     }
     *child = pid;
@@ -129,7 +129,7 @@ static int run_program(char **argv, pid_t *child)
         execvp(argv[0], argv);
         int e = errno;
 
-        fprintf(stderr, "tracemem: %s: %s\n", argv[0], strerror(e));
+        tm__eprintf( "tracemem: %s: %s\n", argv[0], strerror(e));
         _exit(e == ENOENT ? 127 : 126);
     }
     /* Like a shell: a ^C reaches the program, and we still report. */
@@ -261,9 +261,9 @@ static void print_peak_stacks(const tm_snapshot *snap)
     if (tm_stats_compute(snap, &o, &st, NULL))
         return;
     if (st.n)
-        fprintf(stderr, "  top stacks at %s:\n", o.peak ? "the peak" : "exit");
+        tm__eprintf( "  top stacks at %s:\n", o.peak ? "the peak" : "exit");
     for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
-        fprintf(stderr, "    %s in %" PRIu64 " blocks\n",
+        tm__eprintf( "    %s in %" PRIu64 " blocks\n",
                 tm_format_size(a, sizeof a, (double)st.v[i].size, 0), st.v[i].count);
         print_short_stack(snap, st.v[i].stack);
     }
@@ -303,21 +303,21 @@ static void print_leaks(const tm_snapshot *snap)
     char a[32];
 
     if (!snap->has_leaks || !snap->leaks_checked) {
-        fprintf(stderr, "  leaks: not checked\n");
+        tm__eprintf( "  leaks: not checked\n");
         return;
     }
-    fprintf(stderr, "  leaked:");
+    tm__eprintf( "  leaked:");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
-        fprintf(stderr, "%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
+        tm__eprintf( "%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
                 tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
                 snap->leak_summary[k].blocks);
     fputc('\n', stderr);
     if (!(v = sorted_leaks(snap, &n)))
         return;
     if (n)
-        fprintf(stderr, "  top leaks:\n");
+        tm__eprintf( "  top leaks:\n");
     for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
-        fprintf(stderr, "    %s in %" PRIu64 " blocks %s lost\n",
+        tm__eprintf( "    %s in %" PRIu64 " blocks %s lost\n",
                 tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
                 v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
         print_short_stack(snap, v[i]->stack);
@@ -330,20 +330,20 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     char a[32], b[32], c[32];
 
     if (status > 128)
-        fprintf(stderr, "tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
+        tm__eprintf( "tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
                 strsignal(status - 128));
     else
-        fprintf(stderr, "tracemem: %s exited with status %d\n", prog, status);
+        tm__eprintf( "tracemem: %s exited with status %d\n", prog, status);
     if (!s) {
-        fprintf(stderr, "tracemem: no snapshot was written\n");
+        tm__eprintf( "tracemem: no snapshot was written\n");
         return;
     }
-    fprintf(stderr, "  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
+    tm__eprintf( "  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
             tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
             tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
             tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
     if (s->memory.lost_records)
-        fprintf(stderr,
+        tm__eprintf(
                 "  warning: %" PRIu64 " allocations could not be "
                 "recorded (tracemem ran out of memory)\n",
                 s->memory.lost_records);
@@ -357,18 +357,18 @@ static void print_others(const outputs *o)
     char a[32], b[32], c[32];
 
     if (o->nother)
-        fprintf(stderr, "  other processes (%zu):\n", o->nother);
+        tm__eprintf( "  other processes (%zu):\n", o->nother);
     for (size_t i = 0; i < o->nother; i++) {
         const tm_snapshot *s = o->other[i];
-        fprintf(stderr, "    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
+        tm__eprintf( "    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
                 s->exe && *s->exe ? s->exe : "?", tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
                 tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
         if (s->has_leaks && s->leaks_checked)
-            fprintf(stderr, "definitely lost %s in %" PRIu64 " blocks\n",
+            tm__eprintf( "definitely lost %s in %" PRIu64 " blocks\n",
                     tm_format_size(c, sizeof c, (double)s->leak_summary[TM_LEAK_DEFINITE].bytes, 0),
                     s->leak_summary[TM_LEAK_DEFINITE].blocks);
         else
-            fprintf(stderr, "leaks not checked\n");
+            tm__eprintf( "leaks not checked\n");
     }
 }
 
@@ -505,7 +505,7 @@ static void process_outputs(const glob_t *g, pid_t child, int quiet, outputs *o)
 
         if (tm_snapshot_load(f, &s, &err) || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) ||
             tm_snapshot_write(s, f, &err)) {
-            fprintf(stderr, "tracemem: %s: %s\n", f, err.what);
+            tm__eprintf( "tracemem: %s: %s\n", f, err.what);
             tm_snapshot_free(s);
             continue;
         }
@@ -676,7 +676,7 @@ int cmd_run(int argc, char **argv)
         ra.output = output;
     vars[V_OUTPUT][1] = ra.output;
     if (!(shim = find_shim()) || !readable(shim)) {
-        fprintf(stderr,
+        tm__eprintf(
                 "tracemem: %s: cannot find the shim (set "
                 "TRACEMEM_SHIM)\n",
                 shim ? shim : SHIM_NAME);
@@ -698,7 +698,7 @@ int cmd_run(int argc, char **argv)
         print_summary(argv[optind], status, out.main);
         print_others(&out);
         for (size_t i = 0; i < g.gl_pathc; i++)
-            fprintf(stderr, "%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
+            tm__eprintf( "%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
     }
     outputs_free(&out);
     globfree(&g);
@@ -714,7 +714,7 @@ int tm__run_under_shim(char **argv, const char *const vars[][2], pid_t *child)
     int status;
 
     if (!shim || !readable(shim)) {
-        fprintf(stderr,
+        tm__eprintf(
                 "tracemem: %s: cannot find the shim (set "
                 "TRACEMEM_SHIM)\n",
                 shim ? shim : SHIM_NAME);

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr,
+    tm__eprintf(
             "tracemem: '%s' is not a tracemem command (see "
             "'tracemem --help')\n",
             name);
