@@ -43,6 +43,7 @@ typedef struct check_args {
     char **files;           /* FILE... or NULL */
     int nfiles;
     char **program;         /* PROGRAM ARGS..., or NULL */
+    int not_run;            /* PROGRAM could not be executed (said so) */
 } check_args;
 
 enum { OPT_KINDS = 256, OPT_MAX_BYTES, OPT_MAX_BLOCKS, OPT_SUPP,
@@ -68,7 +69,7 @@ static int load_baseline(check_args *a, const char *path)
         a->gate.baseline_file = path;
         return 0;
     }
-    tm__eprintf( "tracemem: %s\n", err.what);
+    tm__eprintf("tracemem: %s\n", err.what);
     return TM_EXIT_USAGE;
 }
 
@@ -182,7 +183,7 @@ static int snaps_add(snaps *s, tm_snapshot *snap)
 
     if (!v) {
         tm_snapshot_free(snap);
-        tm__eprintf( "tracemem: check: out of memory\n");
+        tm__eprintf("tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     s->v = v;
@@ -236,7 +237,7 @@ static int latest_per_process(snaps *s, const char *prog)
     s->n = n;
     for (size_t i = 0; i < n; i++)
         if (!checked(s->v[i])) {
-            tm__eprintf( "tracemem: %s: the leak check of process %" PRId64
+            tm__eprintf("tracemem: %s: the leak check of process %" PRId64
                     " (%s) failed, nothing to gate on\n", prog, s->v[i]->pid,
                     s->v[i]->exe ? s->v[i]->exe : "?");
             failed++;
@@ -291,18 +292,19 @@ static int run_checked(check_args *a, snaps *s)
     snprintf(dir, sizeof dir, "%s/tracemem-check.XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
-        tm__eprintf( "tracemem: %s: cannot create: %s\n", dir,
+        tm__eprintf("tracemem: %s: cannot create: %s\n", dir,
                 strerror(errno));
         return -1;
     }
     snprintf(output, sizeof output, "%s/tracemem.%%e.%%p.%%n.json", dir);
     status = tm__run_under_shim(a->program, vars, &child);
+    a->not_run = status > 0 && child == 0;
     if (collect_dir(dir, s) || status < 0)
         return -1;
     if (latest_per_process(s, a->program[0]) && status == 0)
         return -1;
     if (s->n == 0 && status == 0) {
-        tm__eprintf( "tracemem: %s: no leak check was written (is it a "
+        tm__eprintf("tracemem: %s: no leak check was written (is it a "
                 "statically linked program?)\n", a->program[0]);
         return -1;
     }
@@ -319,7 +321,7 @@ static int load_files(check_args *a, snaps *s)
             (rc = snaps_add(s, snap)))
             return rc;
         if (!checked(snap)) {
-            tm__eprintf( "tracemem: %s: leaks were not checked in this "
+            tm__eprintf("tracemem: %s: leaks were not checked in this "
                     "snapshot (nothing to gate on; take it with "
                     "TRACEMEM_AT_EXIT=leaks or tracemem_leak_check())\n",
                     a->files[i]);
@@ -348,7 +350,7 @@ static int update_baseline(check_args *a, tm_leak_report *r)
     int rc;
 
     if (tm_baseline_write(r, a->update, &err)) {
-        tm__eprintf( "tracemem: %s\n", err.what);
+        tm__eprintf("tracemem: %s\n", err.what);
         return TM_EXIT_USAGE;
     }
     if (a->gate.baseline)
@@ -358,7 +360,7 @@ static int update_baseline(check_args *a, tm_leak_report *r)
     rc = tm_baseline_from_json(&a->baseline, j, a->update, &err);
     json_decref(j);
     if (rc) {
-        tm__eprintf( "tracemem: %s\n", err.what);
+        tm__eprintf("tracemem: %s\n", err.what);
         return TM_EXIT_USAGE;
     }
     a->gate.baseline = &a->baseline;
@@ -375,13 +377,13 @@ static int write_report(check_args *a, tm_leak_report *r, tm_gate *g)
     int rc = 0;
 
     if (!fp) {
-        tm__eprintf( "tracemem: check: out of memory\n");
+        tm__eprintf("tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     tm_gate_render(fp, r, g, a->format);
     if (fclose(fp) ||
         tm_write_file_atomic(a->output ? a->output : "-", text, len, &err)) {
-        tm__eprintf( "tracemem: %s\n", err.what[0] ? err.what
+        tm__eprintf("tracemem: %s\n", err.what[0] ? err.what
                                                       : "check: out of memory");
         rc = TM_EXIT_USAGE;
     }
@@ -396,7 +398,7 @@ static int judge(check_args *a, snaps *s, int status)
     int rc;
 
     if (tm_leak_report_build(&r, s->v, s->n, a->kinds, &a->supp)) {
-        tm__eprintf( "tracemem: check: out of memory\n");
+        tm__eprintf("tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     if (a->update && (rc = update_baseline(a, &r)))
@@ -426,8 +428,8 @@ int cmd_check(int argc, char **argv)
             rc = TM_EXIT_USAGE;
             goto out;
         }
-        if (!s.n && status)
-            tm__eprintf( "tracemem: %s: exited with status %d before "
+        if (!s.n && status && !a.not_run)
+            tm__eprintf("tracemem: %s: exited with status %d before "
                     "its leak check\n", a.program[0], status);
     } else if ((rc = load_files(&a, &s))) {
         goto out;

@@ -61,15 +61,15 @@ static int compare(const tm_snapshot *o, const tm_snapshot *n, const tm_stats_ar
     int rc = TM_EXIT_USAGE;
 
     if (tm_stats_compute(o, &a->opts, &os, &err)) {
-        tm__eprintf( "tracemem: %s: %s\n", o->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", o->file, err.what);
         return rc;
     }
     if (tm_stats_compute(n, &a->opts, &ns, &err)) {
-        tm__eprintf( "tracemem: %s: %s\n", n->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", n->file, err.what);
         goto out_old;
     }
     if (tm_stats_compare(&os, &ns, &d)) {
-        tm__eprintf( "tracemem: diff: out of memory\n");
+        tm__eprintf("tracemem: diff: out of memory\n");
         goto out_new;
     }
     if (a->format == TM_FORMAT_JSON)

@@ -114,7 +114,7 @@ static int fold(const tm_snapshot *snap, const args *a, tm_folded *out)
     unsigned kinds = a->kinds < 0 ? TM_FLAME_DEFAULT_KINDS : (unsigned)a->kinds;
 
     if (tm_folded_compute(snap, a->metric, kinds, out, &err)) {
-        tm__eprintf( "tracemem: %s: %s\n", snap->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snap->file, err.what);
         return TM_EXIT_USAGE;
     }
     return 0;
@@ -146,7 +146,7 @@ static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now, co
     if (tm__outfile_open(&out, a->out))
         return TM_EXIT_USAGE;
     if ((rc = tm_flame_write(now, old, &o, out.fp)))
-        tm__eprintf( "tracemem: %s: cannot write the flame graph: %s\n", a->out, strerror(-rc));
+        tm__eprintf("tracemem: %s: cannot write the flame graph: %s\n", a->out, strerror(-rc));
     return tm__outfile_close(&out, rc == 0) ? TM_EXIT_USAGE : TM_EXIT_OK;
 }
 

@@ -23,10 +23,10 @@ static int show(const char *path, int as_json)
         return rc;
     const json_t *gc = json_object_get(snap->root, "gc");
     if (!gc) {
-        tm__eprintf( "tracemem: %s: no gc section (the program did not use librcgc)\n", path);
+        tm__eprintf("tracemem: %s: no gc section (the program did not use librcgc)\n", path);
         rc = TM_EXIT_USAGE;
     } else if (tm_gc_validate(gc, why, sizeof why)) {
-        tm__eprintf( "tracemem: %s: %s\n", path, why);
+        tm__eprintf("tracemem: %s: %s\n", path, why);
         rc = TM_EXIT_USAGE;
     } else {
         tm_gc_print(stdout, gc, as_json);

@@ -28,7 +28,7 @@ int tm__load_suppressions(tm_suppressions *supp, const char *path)
 
     if (tm_suppressions_load(supp, path, &err) == 0)
         return 0;
-    tm__eprintf( "tracemem: %s\n", err.what);
+    tm__eprintf("tracemem: %s\n", err.what);
     return TM_EXIT_USAGE;
 }
 
@@ -38,7 +38,7 @@ static int show(tm_snapshot *snap, unsigned kinds, tm_suppressions *supp,
     tm_leak_report r;
 
     if (tm_leak_report_build(&r, &snap, 1, kinds, supp)) {
-        tm__eprintf( "tracemem: %s: out of memory\n", snap->file);
+        tm__eprintf("tracemem: %s: out of memory\n", snap->file);
         return TM_EXIT_USAGE;
     }
     if (gen) {

@@ -12,6 +12,7 @@
 #include "builtin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -111,27 +112,42 @@ static int setup_env(const char *shim, const char *const vars[][2], int python)
 }
 
 /* Runs argv; returns the exit status per SPEC (128+N for signal N) and
- * the child's pid in '*child'. */
+ * the child's pid in '*child'. When argv[0] cannot be executed, prints
+ * that (one line), sets '*child' to 0 and returns 127 (not found) or 126
+ * like a shell: the child reports exec's errno through a close-on-exec
+ * pipe, which an exec that succeeds closes unwritten. */
 static int run_program(char **argv, pid_t *child)
 {
     struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
-    int status;
+    int status, fds[2], e = 0;
     pid_t pid, w;
+    ssize_t n;
 
     fflush(NULL);
+    if (pipe2(fds, O_CLOEXEC)) {
+        tm__eprintf("tracemem: run: cannot create a pipe: %s\n", strerror(errno));
+        return TM_EXIT_USAGE;
+    }
     if ((pid = fork()) < 0) {
-        tm__eprintf( "tracemem: run: cannot fork: %s\n", strerror(errno));
+        tm__eprintf("tracemem: run: cannot fork: %s\n", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
         return TM_EXIT_USAGE;
     }
     *child = pid;
     if (pid == 0) {
+        close(fds[0]);
         signal(SIGPIPE, SIG_DFL); /* main() ignores it; the program must not */
         execvp(argv[0], argv);
-        int e = errno;
-
-        tm__eprintf( "tracemem: %s: %s\n", argv[0], strerror(e));
+        e = errno;
+        if (write(fds[1], &e, sizeof e) < 0)
+            _exit(127);
         _exit(e == ENOENT ? 127 : 126);
     }
+    close(fds[1]);
+    while ((n = read(fds[0], &e, sizeof e)) < 0 && errno == EINTR)
+        ;
+    close(fds[0]);
     /* Like a shell: a ^C reaches the program, and we still report. */
     sigaction(SIGINT, &ign, &oint);
     sigaction(SIGQUIT, &ign, &oquit);
@@ -139,6 +155,11 @@ static int run_program(char **argv, pid_t *child)
         ;
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);
+    if (n == (ssize_t)sizeof e) {
+        tm__eprintf("tracemem: %s: %s\n", argv[0], strerror(e));
+        *child = 0;
+        return e == ENOENT ? 127 : 126;
+    }
     if (w < 0)
         return TM_EXIT_USAGE;
     if (WIFSIGNALED(status))
@@ -261,9 +282,9 @@ static void print_peak_stacks(const tm_snapshot *snap)
     if (tm_stats_compute(snap, &o, &st, NULL))
         return;
     if (st.n)
-        tm__eprintf( "  top stacks at %s:\n", o.peak ? "the peak" : "exit");
+        tm__eprintf("  top stacks at %s:\n", o.peak ? "the peak" : "exit");
     for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
-        tm__eprintf( "    %s in %" PRIu64 " blocks\n",
+        tm__eprintf("    %s in %" PRIu64 " blocks\n",
                 tm_format_size(a, sizeof a, (double)st.v[i].size, 0), st.v[i].count);
         print_short_stack(snap, st.v[i].stack);
     }
@@ -303,21 +324,21 @@ static void print_leaks(const tm_snapshot *snap)
     char a[32];
 
     if (!snap->has_leaks || !snap->leaks_checked) {
-        tm__eprintf( "  leaks: not checked\n");
+        tm__eprintf("  leaks: not checked\n");
         return;
     }
-    tm__eprintf( "  leaked:");
+    tm__eprintf("  leaked:");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
-        tm__eprintf( "%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
+        tm__eprintf("%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
                 tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
                 snap->leak_summary[k].blocks);
     fputc('\n', stderr);
     if (!(v = sorted_leaks(snap, &n)))
         return;
     if (n)
-        tm__eprintf( "  top leaks:\n");
+        tm__eprintf("  top leaks:\n");
     for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
-        tm__eprintf( "    %s in %" PRIu64 " blocks %s lost\n",
+        tm__eprintf("    %s in %" PRIu64 " blocks %s lost\n",
                 tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
                 v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
         print_short_stack(snap, v[i]->stack);
@@ -330,15 +351,15 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     char a[32], b[32], c[32];
 
     if (status > 128)
-        tm__eprintf( "tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
+        tm__eprintf("tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
                 strsignal(status - 128));
     else
-        tm__eprintf( "tracemem: %s exited with status %d\n", prog, status);
+        tm__eprintf("tracemem: %s exited with status %d\n", prog, status);
     if (!s) {
-        tm__eprintf( "tracemem: no snapshot was written\n");
+        tm__eprintf("tracemem: no snapshot was written\n");
         return;
     }
-    tm__eprintf( "  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
+    tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
             tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
             tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
             tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
@@ -357,18 +378,18 @@ static void print_others(const outputs *o)
     char a[32], b[32], c[32];
 
     if (o->nother)
-        tm__eprintf( "  other processes (%zu):\n", o->nother);
+        tm__eprintf("  other processes (%zu):\n", o->nother);
     for (size_t i = 0; i < o->nother; i++) {
         const tm_snapshot *s = o->other[i];
-        tm__eprintf( "    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
+        tm__eprintf("    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
                 s->exe && *s->exe ? s->exe : "?", tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
                 tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
         if (s->has_leaks && s->leaks_checked)
-            tm__eprintf( "definitely lost %s in %" PRIu64 " blocks\n",
+            tm__eprintf("definitely lost %s in %" PRIu64 " blocks\n",
                     tm_format_size(c, sizeof c, (double)s->leak_summary[TM_LEAK_DEFINITE].bytes, 0),
                     s->leak_summary[TM_LEAK_DEFINITE].blocks);
         else
-            tm__eprintf( "leaks not checked\n");
+            tm__eprintf("leaks not checked\n");
     }
 }
 
@@ -505,7 +526,7 @@ static void process_outputs(const glob_t *g, pid_t child, int quiet, outputs *o)
 
         if (tm_snapshot_load(f, &s, &err) || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) ||
             tm_snapshot_write(s, f, &err)) {
-            tm__eprintf( "tracemem: %s: %s\n", f, err.what);
+            tm__eprintf("tracemem: %s: %s\n", f, err.what);
             tm_snapshot_free(s);
             continue;
         }
@@ -690,6 +711,10 @@ int cmd_run(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME_COARSE, &start);
     status = run_program(argv + optind, &child);
     unsetenv("LD_PRELOAD");
+    if (child == 0) { /* not run at all: said why, in one line */
+        free(output);
+        return status;
+    }
     find_outputs(ra.output, &start, &g);
     process_outputs(&g, child, ra.quiet, &out);
     if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
@@ -698,7 +723,7 @@ int cmd_run(int argc, char **argv)
         print_summary(argv[optind], status, out.main);
         print_others(&out);
         for (size_t i = 0; i < g.gl_pathc; i++)
-            tm__eprintf( "%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
+            tm__eprintf("%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
     }
     outputs_free(&out);
     globfree(&g);

@@ -22,7 +22,7 @@ static int show(const tm_snapshot *snap, const tm_stats_args *a)
     tm_stats st;
 
     if (tm_stats_compute(snap, &a->opts, &st, &err)) {
-        tm__eprintf( "tracemem: %s: %s\n", snap->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snap->file, err.what);
         return TM_EXIT_USAGE;
     }
     if (a->format == TM_FORMAT_JSON) {

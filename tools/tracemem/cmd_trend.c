@@ -258,19 +258,19 @@ int cmd_trend(int argc, char **argv)
         if ((rc = tm__load(argv[i], 0, &snaps[n])))
             goto out;
     if (tm_trend_same_process(snaps, n, &bad, &err)) {
-        tm__eprintf( "tracemem: %s: %s\n", snaps[bad]->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snaps[bad]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }
     nused = split_exit(snaps, n, keep_exit, used, &lo);
     /* one libdw pass for the whole series, not one per snapshot */
     if (tm_trend_symbolize(used, nused, stderr, &err)) {
-        tm__eprintf( "tracemem: %s: %s\n", snaps[0]->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snaps[0]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }
     if (tm_trend_compute(used, nused, (uint64_t)min_growth, &t, &err)) {
-        tm__eprintf( "tracemem: %s: %s\n", snaps[0]->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snaps[0]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }

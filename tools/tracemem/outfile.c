@@ -14,7 +14,7 @@ int tm__outfile_open(tm_outfile *out, const char *path)
 
     if (tm_outfile_open(out, path, &err) == 0)
         return 0;
-    tm__eprintf( "tracemem: %s: %s\n", tm_outfile_name(path), err.what);
+    tm__eprintf("tracemem: %s: %s\n", tm_outfile_name(path), err.what);
     return -1;
 }
 
@@ -25,7 +25,7 @@ int tm__outfile_close(tm_outfile *out, int ok)
     int rc = tm_outfile_close(out, ok, &err);
 
     if (rc && ok)
-        tm__eprintf( "tracemem: %s: %s\n", tm_outfile_name(path), err.what);
+        tm__eprintf("tracemem: %s: %s\n", tm_outfile_name(path), err.what);
     return rc ? -1 : 0;
 }
 
@@ -36,7 +36,7 @@ int tm__stdout_done(int rc)
     errno = 0;
     if (fflush(stdout) == 0 && !ferror(stdout))
         return rc;
-    tm__eprintf( "tracemem: <stdout>: write error: %s\n", strerror(errno ? errno : EIO));
+    tm__eprintf("tracemem: <stdout>: write error: %s\n", strerror(errno ? errno : EIO));
     clearerr(stdout);
     return TM_EXIT_USAGE;
 }
