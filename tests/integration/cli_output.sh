@@ -127,10 +127,12 @@ assert_eq "bytes appended through /dev/stdout" "$(($(wc -c < reg) + 6))" "$(wc -
 # 6. a full stdout: one line, exit 2 (before: exit 2 and nothing said)
 for cmd in "top $A" "top --format json $A" "leaks $L" "leaks --gen-suppressions $L" \
            "diff $A $DATA/cli-b.json" "trend $DATA/trend-1.json $DATA/trend-2.json $DATA/trend-3.json" \
-           "gc $DATA/cli-gc-a.json" "export $A --to folded -o -" "check $L --max-leaked-bytes 1000000000 --max-leaked-blocks 1000000"; do
+           "gc $DATA/cli-gc-a.json" "export $A --to folded -o -" "check $L --max-leaked-bytes 1000000000 --max-leaked-blocks 1000000" \
+           "check $L" "--help" "--version" "top --help" "symbolize --help"; do
     rc=0
     $TM $cmd > /dev/full 2> err || rc=$?
     assert_eq "tracemem $cmd > /dev/full: exit status" 2 "$rc"
+    # (a failed gate, exit 1, is still status 2 when the report is lost)
     one_line "tracemem $cmd > /dev/full" \
         "tracemem: <stdout>: write error: No space left on device"
 done

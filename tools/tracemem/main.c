@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "outfile.h"
 
 struct cmd_struct {
     const char *name;
@@ -55,15 +56,21 @@ int main(int argc, char **argv)
     }
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
-        return TM_EXIT_OK;
+        return tm__stdout_done(TM_EXIT_OK);
     }
     if (strcmp(name, "--version") == 0) {
         printf("tracemem %s\n", PACKAGE_VERSION);
-        return TM_EXIT_OK;
+        return tm__stdout_done(TM_EXIT_OK);
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(name, commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(name, commands[i].name) == 0) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+
+            /* what the command did not check itself (--help): a failed
+             * write to stdout is an error too */
+            return rc == TM_EXIT_OK || rc == TM_EXIT_FAIL ? tm__stdout_done(rc) : rc;
+        }
+    }
     tm__eprintf(
             "tracemem: '%s' is not a tracemem command (see "
             "'tracemem --help')\n",
