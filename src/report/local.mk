@@ -65,3 +65,7 @@ tests_unit_check_trend_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_trend_LDADD = $(TM_REPORT_CHECK_LIBS) -lm
 libtmreport_la_SOURCES += src/report/gc.c src/report/gc.h
 EXTRA_DIST += tests/unit/test_data.h
+check_PROGRAMS += tests/unit/check_outfile
+TESTS += tests/unit/check_outfile
+tests_unit_check_outfile_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_outfile_LDADD = $(TM_REPORT_CHECK_LIBS)
