@@ -66,8 +66,7 @@ static int too_large(uint64_t max, tm_error *err)
     return tm__error_set(err, -EFBIG, "too large: more than %s", lim);
 }
 
-int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len,
-                   tm_error *err)
+int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err)
 {
     int is_stdin = allow_stdin && strcmp(path, "-") == 0;
     int fd = is_stdin ? 0 : tm_infile_open(path, 0, err);

@@ -38,8 +38,7 @@ int tm_infile_open(const char *path, int flags, tm_error *err);
  * new NUL-terminated buffer of '*len' bytes (free() it). More than 'max'
  * bytes is an error (-EFBIG, "too large: more than 64 MiB"). Returns 0 or
  * a negative errno code with 'err' filled. */
-int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len,
-                   tm_error *err);
+int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err);
 
 #ifdef __cplusplus
 }

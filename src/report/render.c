@@ -57,8 +57,7 @@ void tm_print_stack(FILE *fp, const tm_snapshot *snap, const tm_stack *stack, co
     for (size_t i = 0; i < stack->nframes; i++) {
         const tm_frame *f = tm_stack_frame(snap, stack, i);
 
-        for (int l = -1; l < (int)f->ninlined; l++)
-        {
+        for (int l = -1; l < (int)f->ninlined; l++) {
             fputs(indent, fp);
             tm_fputs_quoted(tm_format_location(snap, f, l, line, sizeof line), fp);
             fputc('\n', fp);

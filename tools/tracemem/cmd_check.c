@@ -238,8 +238,8 @@ static int latest_per_process(snaps *s, const char *prog)
     for (size_t i = 0; i < n; i++)
         if (!checked(s->v[i])) {
             tm__eprintf("tracemem: %s: the leak check of process %" PRId64
-                    " (%s) failed, nothing to gate on\n", prog, s->v[i]->pid,
-                    s->v[i]->exe ? s->v[i]->exe : "?");
+                        " (%s) failed, nothing to gate on\n", prog,
+                        s->v[i]->pid, s->v[i]->exe ? s->v[i]->exe : "?");
             failed++;
         }
     return failed;
@@ -293,7 +293,7 @@ static int run_checked(check_args *a, snaps *s)
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
         tm__eprintf("tracemem: %s: cannot create: %s\n", dir,
-                strerror(errno));
+                    strerror(errno));
         return -1;
     }
     snprintf(output, sizeof output, "%s/tracemem.%%e.%%p.%%n.json", dir);
@@ -305,7 +305,7 @@ static int run_checked(check_args *a, snaps *s)
         return -1;
     if (s->n == 0 && status == 0) {
         tm__eprintf("tracemem: %s: no leak check was written (is it a "
-                "statically linked program?)\n", a->program[0]);
+                    "statically linked program?)\n", a->program[0]);
         return -1;
     }
     return status;
@@ -322,9 +322,9 @@ static int load_files(check_args *a, snaps *s)
             return rc;
         if (!checked(snap)) {
             tm__eprintf("tracemem: %s: leaks were not checked in this "
-                    "snapshot (nothing to gate on; take it with "
-                    "TRACEMEM_AT_EXIT=leaks or tracemem_leak_check())\n",
-                    a->files[i]);
+                        "snapshot (nothing to gate on; take it with "
+                        "TRACEMEM_AT_EXIT=leaks or tracemem_leak_check())\n",
+                        a->files[i]);
             return TM_EXIT_USAGE;
         }
     }
@@ -430,7 +430,7 @@ int cmd_check(int argc, char **argv)
         }
         if (!s.n && status && !a.not_run)
             tm__eprintf("tracemem: %s: exited with status %d before "
-                    "its leak check\n", a.program[0], status);
+                        "its leak check\n", a.program[0], status);
     } else if ((rc = load_files(&a, &s))) {
         goto out;
     }

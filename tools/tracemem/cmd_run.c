@@ -284,8 +284,8 @@ static void print_peak_stacks(const tm_snapshot *snap)
     if (st.n)
         tm__eprintf("  top stacks at %s:\n", o.peak ? "the peak" : "exit");
     for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
-        tm__eprintf("    %s in %" PRIu64 " blocks\n",
-                tm_format_size(a, sizeof a, (double)st.v[i].size, 0), st.v[i].count);
+        tm__eprintf("    %s in %" PRIu64 " blocks\n", tm_format_size(a, sizeof a, (double)st.v[i].size, 0),
+                    st.v[i].count);
         print_short_stack(snap, st.v[i].stack);
     }
     tm_stats_free(&st);
@@ -330,8 +330,8 @@ static void print_leaks(const tm_snapshot *snap)
     tm__eprintf("  leaked:");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
         tm__eprintf("%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
-                tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
-                snap->leak_summary[k].blocks);
+                    tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
+                    snap->leak_summary[k].blocks);
     fputc('\n', stderr);
     if (!(v = sorted_leaks(snap, &n)))
         return;
@@ -339,8 +339,8 @@ static void print_leaks(const tm_snapshot *snap)
         tm__eprintf("  top leaks:\n");
     for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
         tm__eprintf("    %s in %" PRIu64 " blocks %s lost\n",
-                tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
-                v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
+                    tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
+                    v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
         print_short_stack(snap, v[i]->stack);
     }
     free(v);
@@ -352,7 +352,7 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
 
     if (status > 128)
         tm__eprintf("tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
-                strsignal(status - 128));
+                    strsignal(status - 128));
     else
         tm__eprintf("tracemem: %s exited with status %d\n", prog, status);
     if (!s) {
@@ -360,14 +360,13 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
         return;
     }
     tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
-            tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
-            tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
-            tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
+                tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
+                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
+                tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
     if (s->memory.lost_records)
-        tm__eprintf(
-                "  warning: %" PRIu64 " allocations could not be "
-                "recorded (tracemem ran out of memory)\n",
-                s->memory.lost_records);
+        tm__eprintf("  warning: %" PRIu64 " allocations could not be "
+                    "recorded (tracemem ran out of memory)\n",
+                    s->memory.lost_records);
     print_leaks(s);
     print_peak_stacks(s);
 }
@@ -382,12 +381,12 @@ static void print_others(const outputs *o)
     for (size_t i = 0; i < o->nother; i++) {
         const tm_snapshot *s = o->other[i];
         tm__eprintf("    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
-                s->exe && *s->exe ? s->exe : "?", tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
-                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
+                    s->exe && *s->exe ? s->exe : "?", tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
+                    tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
         if (s->has_leaks && s->leaks_checked)
             tm__eprintf("definitely lost %s in %" PRIu64 " blocks\n",
-                    tm_format_size(c, sizeof c, (double)s->leak_summary[TM_LEAK_DEFINITE].bytes, 0),
-                    s->leak_summary[TM_LEAK_DEFINITE].blocks);
+                        tm_format_size(c, sizeof c, (double)s->leak_summary[TM_LEAK_DEFINITE].bytes, 0),
+                        s->leak_summary[TM_LEAK_DEFINITE].blocks);
         else
             tm__eprintf("leaks not checked\n");
     }
@@ -697,10 +696,9 @@ int cmd_run(int argc, char **argv)
         ra.output = output;
     vars[V_OUTPUT][1] = ra.output;
     if (!(shim = find_shim()) || !readable(shim)) {
-        tm__eprintf(
-                "tracemem: %s: cannot find the shim (set "
-                "TRACEMEM_SHIM)\n",
-                shim ? shim : SHIM_NAME);
+        tm__eprintf("tracemem: %s: cannot find the shim (set "
+                    "TRACEMEM_SHIM)\n",
+                    shim ? shim : SHIM_NAME);
         free(shim);
         free(output);
         return TM_EXIT_USAGE;
@@ -739,10 +737,9 @@ int tm__run_under_shim(char **argv, const char *const vars[][2], pid_t *child)
     int status;
 
     if (!shim || !readable(shim)) {
-        tm__eprintf(
-                "tracemem: %s: cannot find the shim (set "
-                "TRACEMEM_SHIM)\n",
-                shim ? shim : SHIM_NAME);
+        tm__eprintf("tracemem: %s: cannot find the shim (set "
+                    "TRACEMEM_SHIM)\n",
+                    shim ? shim : SHIM_NAME);
         free(shim);
         return -1;
     }

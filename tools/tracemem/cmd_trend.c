@@ -141,8 +141,7 @@ static void render_text(FILE *fp, const tm_trend *t, size_t limit, const left_ou
         fprintf(fp, " over %.2f s", span);
     fprintf(fp, "; current %s -> %s\n", tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
             tm_format_size(b, sizeof b, (double)sn->memory.current, 0));
-    for (size_t i = 0; i < lo->n; i++)
-    {
+    for (size_t i = 0; i < lo->n; i++) {
         fputs("left out the exit snapshot ", fp);
         tm_fputs_quoted(lo->v[i]->file, fp);
         fputs(" (--keep-exit keeps it)\n", fp);

@@ -71,9 +71,8 @@ int main(int argc, char **argv)
             return rc == TM_EXIT_OK || rc == TM_EXIT_FAIL ? tm__stdout_done(rc) : rc;
         }
     }
-    tm__eprintf(
-            "tracemem: '%s' is not a tracemem command (see "
-            "'tracemem --help')\n",
-            name);
+    tm__eprintf("tracemem: '%s' is not a tracemem command (see "
+                "'tracemem --help')\n",
+                name);
     return TM_EXIT_USAGE;
 }
