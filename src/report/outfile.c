@@ -27,26 +27,26 @@ const char *tm_outfile_name(const char *path)
 
 /* --- the stream --- */
 
+/* Writes all of 'buf'. After the first failure nothing more is written,
+ * and the failure is kept for tm_outfile_close() to report; the stream is
+ * told every write succeeded: glibc's fopencookie() streams do not cope
+ * with a write function that fails for a large fwrite() (its buffer
+ * bookkeeping goes wrong and memcpy() runs past the buffer), and the
+ * writer has nothing better to do than to finish anyway. */
 static ssize_t cookie_write(void *cookie, const char *buf, size_t len)
 {
     tm_outfile *out = cookie;
     size_t done = 0;
 
-    if (out->error) { /* after the first error, fail fast: nothing more is written */
-        errno = out->error;
-        return -1;
-    }
-    while (done < len) {
+    while (!out->error && done < len) {
         ssize_t n = write(out->fd, buf + done, len - done);
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
+        if (n <= 0)
             out->error = n < 0 ? errno : EIO;
-            errno = out->error;
-            return -1;
-        }
-        done += (size_t)n;
+        else
+            done += (size_t)n;
     }
     return (ssize_t)len;
 }

@@ -18,7 +18,8 @@
  *   a directory              an error.
  *
  * Every write error is kept (the first errno of any write(2)) and
- * reported by tm_outfile_close(). Nothing here prints: errors come back in
+ * reported by tm_outfile_close(); the stream itself never sees an error
+ * (ferror() stays 0), so writers finish and the close tells. Nothing here prints: errors come back in
  * a tm_error without the file name ("write error: No space left on
  * device"); the caller prints "tracemem: NAME: what" with the name from
  * tm_outfile_name().

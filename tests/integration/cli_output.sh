@@ -50,6 +50,40 @@ for dev in "$full" /dev/full; do
     done || exit 1
 done
 
+# ... also when the output is larger than any buffer (before: a crash in
+# glibc for a failing write of pprof's gzip blocks)
+python3 - "$A" wide.json <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+n = 6000
+s["frames"] = [{"module": 0, "offset": 4096 + i, "function": "function_number_%d" % i,
+                "file": "/src/wide.c", "line": i + 1} for i in range(n)]
+s["stacks"] = [{"frames": [i, (i + 1) % n], "depth": 2} for i in range(n)]
+s["traces"] = [{"stack": i, "domain": 0, "size": 4096, "count": 1,
+                "allocated_size": 4096, "allocated_count": 1} for i in range(n)]
+s.pop("peak", None)
+s.pop("leaks", None)
+json.dump(s, open(sys.argv[2], "w"))
+PY
+for cmd in "symbolize wide.json -o" "flamegraph wide.json -o" "export wide.json --to folded -o" \
+           "export wide.json --to speedscope -o" "export wide.json --to pprof -o"; do
+    rc=0
+    $TM $cmd "$full" > out 2> err || rc=$?
+    [ -c "$full" ] || fail "tracemem $cmd $full replaced $full"
+    assert_eq "tracemem $cmd $full (large): exit status" 2 "$rc"
+    one_line "tracemem $cmd $full (large)" "tracemem: $full: write error: No space left on device"
+done
+# a FIFO whose reader goes away: EPIPE, one line
+rm -f fifo
+mkfifo fifo
+head -c 10 fifo > /dev/null &
+rc=0
+$TM export wide.json --to folded -o fifo > out 2> err || rc=$?
+wait
+assert_eq "export to a FIFO closed early: exit status" 2 "$rc"
+one_line "export to a FIFO closed early" "tracemem: fifo: write error: Broken pipe"
+rm -f fifo
+
 # 2. /dev/null is written to, not replaced (as root it used to become a
 # regular file: run last of all, nothing else in this test needs it)
 null_before=$(stat -c '%F %t:%T' /dev/null)

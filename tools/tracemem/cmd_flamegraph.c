@@ -5,6 +5,7 @@
 
 #include "builtin.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -145,8 +146,11 @@ static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now, co
     o.width = a->width;
     if (tm__outfile_open(&out, a->out))
         return TM_EXIT_USAGE;
-    if ((rc = tm_flame_write(now, old, &o, out.fp)))
-        tm__eprintf("tracemem: %s: cannot write the flame graph: %s\n", a->out, strerror(-rc));
+    rc = tm_flame_write(now, old, &o, out.fp);
+    if (rc == -EIO && out.error) /* write(2) failed: the close says how, once */
+        rc = 0;
+    else if (rc)
+        tm__eprintf("tracemem: %s: cannot write the flame graph: %s\n", tm_outfile_name(a->out), strerror(-rc));
     return tm__outfile_close(&out, rc == 0) ? TM_EXIT_USAGE : TM_EXIT_OK;
 }
 
