@@ -351,7 +351,8 @@ static void header(pprof *p)
     value_type(p, PROFILE_SAMPLE_TYPE, "alloc_objects", "count");
     value_type(p, PROFILE_PERIOD_TYPE, "space", "bytes");
     tm__pb_int(&p->out, PROFILE_PERIOD, s->sampling_bytes > 0 ? s->sampling_bytes : 1);
-    if (s->time && tm_time_parse(s->time, &t) == 0)
+    /* nanoseconds fit int64_t until 2262: a later time is left out */
+    if (s->time && tm_time_parse(s->time, &t) == 0 && t > -9.2e9 && t < 9.2e9)
         tm__pb_int(&p->out, PROFILE_TIME_NANOS, (int64_t)(t * 1e9 + 0.5));
     tm__pb_int(&p->out, PROFILE_DEFAULT_SAMPLE_TYPE, str(p, "inuse_space"));
 }

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "report/flame.h"
+#include "report/quote.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -374,9 +375,13 @@ typedef struct draw {
     FILE *fp;
 } draw;
 
+/* value - old, clamped to int64_t */
 static int64_t delta(const node *n)
 {
-    return (int64_t)(n->value - n->old);
+    uint64_t a = n->value >= n->old ? n->value - n->old : n->old - n->value;
+    int64_t m = a > INT64_MAX ? INT64_MAX : (int64_t)a;
+
+    return n->value >= n->old ? m : -m;
 }
 
 static double px(const draw *d, uint64_t v)
@@ -384,21 +389,83 @@ static double px(const draw *d, uint64_t v)
     return d->total ? (double)v / (double)d->total * d->width : 0;
 }
 
-/* Depth and largest change among the frames that will be drawn. */
-static void measure(draw *d, size_t k, size_t depth)
+/* |value - old| without overflow (llabs(INT64_MIN) is undefined). */
+static uint64_t abs_delta(const node *n)
+{
+    return n->value >= n->old ? n->value - n->old : n->old - n->value;
+}
+
+/* 1 when node 'k' is drawn: it has bytes and is wide enough (the root
+ * always is). */
+static int shown(const draw *d, size_t k)
 {
     const node *n = &d->t->v[k];
-    uint64_t a;
 
-    if (n->value == 0 || (k && px(d, n->value) < d->min_width))
-        return;
+    return n->value != 0 && (k == 0 || px(d, n->value) >= d->min_width);
+}
+
+/* A frame of the walk: node 'k' at 'depth', its next child to visit and
+ * where that child starts. Stacks of tens of thousands of frames are
+ * real (deep recursion in the traced program): the walk keeps its own
+ * stack instead of recursing on the C stack. */
+typedef struct walk_frame {
+    size_t k, depth, child;
+    uint64_t x;
+} walk_frame;
+
+/* Calls 'visit' on every shown node, parents before children, children
+ * left to right, with the node's depth and its x (in value units).
+ * Returns 0 or -ENOMEM. */
+static int walk(draw *d, void (*visit)(draw *d, size_t k, size_t depth, uint64_t x))
+{
+    walk_frame *st = NULL, *nst;
+    size_t n = 0, cap = 0;
+
+    if (!shown(d, 0))
+        return 0;
+    visit(d, 0, 0, 0);
+    if (!(st = malloc(64 * sizeof *st)))
+        return -ENOMEM;
+    cap = 64;
+    st[n++] = (walk_frame){0, 0, d->t->v[0].child, 0};
+    while (n) {
+        walk_frame *top = &st[n - 1];
+        size_t c = top->child, depth = top->depth + 1;
+        uint64_t x = top->x;
+
+        if (c == NONE) {
+            n--;
+            continue;
+        }
+        top->child = d->t->v[c].next;
+        top->x += d->t->v[c].value;
+        if (!shown(d, c))
+            continue;
+        visit(d, c, depth, x);
+        if (n == cap) {
+            if (!(nst = realloc(st, 2 * cap * sizeof *st))) {
+                free(st);
+                return -ENOMEM;
+            }
+            st = nst;
+            cap *= 2;
+        }
+        st[n++] = (walk_frame){c, depth, d->t->v[c].child, x};
+    }
+    free(st);
+    return 0;
+}
+
+/* Depth and largest change among the frames that will be drawn. */
+static void measure(draw *d, size_t k, size_t depth, uint64_t x)
+{
+    uint64_t a = abs_delta(&d->t->v[k]);
+
+    (void)x;
     if (depth > d->maxdepth)
         d->maxdepth = depth;
-    a = (uint64_t)llabs(delta(n));
     if (a > d->maxabs)
         d->maxabs = a;
-    for (size_t c = n->child; c != NONE; c = d->t->v[c].next)
-        measure(d, c, depth + 1);
 }
 
 static void put_escaped(FILE *fp, const char *s, size_t len)
@@ -421,7 +488,10 @@ static void put_escaped(FILE *fp, const char *s, size_t len)
             fputs("&apos;", fp);
             break;
         default:
-            fputc(s[i], fp);
+            if (tm_is_control((unsigned char)s[i]))
+                tm_fputn_quoted(s + i, 1, fp); /* not valid XML 1.0, nor readable */
+            else
+                fputc(s[i], fp);
         }
     }
 }
@@ -451,8 +521,6 @@ static void draw_node(draw *d, size_t k, size_t depth, uint64_t x)
     char num[40], col[8];
     FILE *fp = d->fp;
 
-    if (n->value == 0 || (k && w < d->min_width))
-        return;
     if (d->diff) {
         tm_flame_diff_color(delta(n), d->maxabs, col);
     } else {
@@ -472,7 +540,7 @@ static void draw_node(draw *d, size_t k, size_t depth, uint64_t x)
     if (d->diff) {
         int64_t dl = delta(n);
 
-        fprintf(fp, "; %c%s %s", dl < 0 ? '-' : '+', grouped(num, sizeof num, (uint64_t)llabs(dl)), unit);
+        fprintf(fp, "; %c%s %s", dl < 0 ? '-' : '+', grouped(num, sizeof num, abs_delta(n)), unit);
     }
     fprintf(fp,
             ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
@@ -493,10 +561,6 @@ static void draw_node(draw *d, size_t k, size_t depth, uint64_t x)
         }
     }
     fputs("</text></g>\n", fp);
-    for (size_t c = n->child; c != NONE; c = d->t->v[c].next) {
-        draw_node(d, c, depth + 1, x);
-        x += d->t->v[c].value;
-    }
 }
 
 static void svg_open(const draw *d)
@@ -633,7 +697,8 @@ int tm_flame_write(const tm_folded *folded, const tm_folded *old, const tm_flame
     d.min_width = d.o->min_width > 0 ? d.o->min_width : 0.1;
     d.total = t.v[0].value;
     d.fp = fp;
-    measure(&d, 0, 0);
+    if ((rc = walk(&d, measure)))
+        goto out_tree;
     d.height = TOP + (double)(d.maxdepth + 1) * FRAME_H + BOTTOM;
     if (d.o->html)
         html_open(&d);
@@ -646,7 +711,8 @@ int tm_flame_write(const tm_folded *folded, const tm_folded *old, const tm_flame
                 "metric</text>\n",
                 PAD_X, TOP + FRAME_H - 4);
     fputs("<g id=\"frames\">\n", fp);
-    draw_node(&d, 0, 0, 0);
+    if ((rc = walk(&d, draw_node)))
+        goto out_tree;
     fputs("</g>\n</svg>\n", fp);
     if (d.o->html)
         fprintf(fp, "%s</body>\n</html>\n", html_script);

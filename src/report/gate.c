@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include "report/gate.h"
+#include "report/infile.h"
+#include "report/outfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -135,18 +137,21 @@ int tm_baseline_from_json(tm_baseline *b, const json_t *root,
 
 int tm_baseline_load(tm_baseline *b, const char *path, tm_error *err)
 {
+    tm_error e = { "" };
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root;
+    size_t len;
+    char *text;
     int rc;
 
     memset(b, 0, sizeof *b);
-    if (!root) {
-        if (access(path, R_OK) != 0)
-            return tm__error_set(err, -errno, "%s: %s", path,
-                                 strerror(errno));
+    if ((rc = tm_infile_read(path, 0, TM_BASELINE_MAX_BYTES, &text, &len, &e)))
+        return tm__error_set(err, rc, "%s: %s", path, e.what);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!root)
         return tm__error_set(err, -EINVAL, "%s:%d: %s", path, jerr.line,
                              jerr.text);
-    }
     rc = tm_baseline_from_json(b, root, path, err);
     json_decref(root);
     return rc;
@@ -196,47 +201,11 @@ json_t *tm_baseline_json(const tm_leak_report *r)
 int tm_write_file_atomic(const char *path, const char *data, size_t len,
                          tm_error *err)
 {
-    char *tmp = NULL;
-    mode_t mask;
-    int fd, rc = 0;
+    tm_error e = { "" };
+    int rc = tm_outfile_write(path, data, len, &e);
 
-    if (strcmp(path, "-") == 0)
-        return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0
-                   ? 0
-                   : tm__error_set(err, -EIO, "-: cannot write to stdout");
-    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
-        return tm__error_set(err, -ENOMEM, "out of memory");
-    if ((fd = mkstemp(tmp)) < 0) {
-        rc = tm__error_set(err, -errno, "%s: cannot create a file next to "
-                           "it: %s", path, strerror(errno));
-        goto out_free;
-    }
-    mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = tm__error_set(err, -errno, "%s: cannot write: %s", path,
-                               strerror(errno));
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (!rc && fsync(fd))
-        rc = tm__error_set(err, -errno, "%s: cannot write: %s", path,
-                           strerror(errno));
-    close(fd);
-    if (!rc && rename(tmp, path))
-        rc = tm__error_set(err, -errno, "%s: cannot rename %s to it: %s",
-                           path, tmp, strerror(errno));
     if (rc)
-        unlink(tmp);
-out_free:
-    free(tmp);
+        tm__error_set(err, rc, "%s: %s", tm_outfile_name(path), e.what);
     return rc;
 }
 

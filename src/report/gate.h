@@ -68,9 +68,11 @@ json_t *tm_baseline_json(const tm_leak_report *r);
 int tm_baseline_write(const tm_leak_report *r, const char *path,
                       tm_error *err);
 
-/* Writes 'len' bytes of 'data' to 'path' through a temporary file in the
- * same directory and rename(2); "-" writes to stdout. Returns 0 or a
- * negative errno code with "PATH: why" in 'err'. */
+/* Writes 'len' bytes of 'data' to 'path' as report/outfile.h does (a
+ * regular file through a temporary file in the same directory and
+ * rename(2), a symlink followed, a device or FIFO written through); "-"
+ * writes to stdout. Returns 0 or a negative errno code with "PATH: why"
+ * in 'err' ("<stdout>" for "-"). */
 int tm_write_file_atomic(const char *path, const char *data, size_t len,
                          tm_error *err);
 

@@ -9,12 +9,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "report/gc.h"
+#include "report/quote.h"
 
 #define NGEN 3
 
@@ -124,6 +126,27 @@ static json_int_t ival(const json_t *o, const char *key)
     return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
+/* Sums and differences of counts from a file saturate instead of
+ * overflowing (signed overflow is undefined; a hostile or corrupt
+ * snapshot can hold any integer). */
+static json_int_t sat_add(json_int_t a, json_int_t b)
+{
+    json_int_t r;
+
+    if (!__builtin_add_overflow(a, b, &r))
+        return r;
+    return b > 0 ? LLONG_MAX : LLONG_MIN;
+}
+
+static json_int_t sat_sub(json_int_t a, json_int_t b)
+{
+    json_int_t r;
+
+    if (!__builtin_sub_overflow(a, b, &r))
+        return r;
+    return b < 0 ? LLONG_MAX : LLONG_MIN;
+}
+
 static json_int_t nth(const json_t *a, size_t i)
 {
     const json_t *v = json_array_get(a, i);
@@ -160,9 +183,10 @@ static json_t *sorted_types(const json_t *gc)
 
 static void iso_time(double t, char *buf, size_t cap)
 {
-    time_t s = (time_t)t;
+    /* up to year 9999; a larger double converts to time_t undefined */
+    time_t s = t > 0 && t < 253402300800.0 ? (time_t)t : 0;
     struct tm tm;
-    if (t <= 0 || !gmtime_r(&s, &tm)) {
+    if (s <= 0 || !gmtime_r(&s, &tm)) {
         snprintf(buf, cap, "-");
         return;
     }
@@ -199,10 +223,11 @@ static void print_text(FILE *out, const json_t *gc)
     json_int_t tc = 0, tb = 0;
     fprintf(out, "\nlive objects by type:\n%12s %14s  %s\n", "count", "bytes", "type");
     json_array_foreach(types, i, e) {
-        fprintf(out, "%12lld %14lld  %s\n", (long long)ival(e, "count"),
-                (long long)ival(e, "bytes"), json_string_value(json_object_get(e, "name")));
-        tc += ival(e, "count");
-        tb += ival(e, "bytes");
+        fprintf(out, "%12lld %14lld  ", (long long)ival(e, "count"), (long long)ival(e, "bytes"));
+        tm_fputs_quoted(json_string_value(json_object_get(e, "name")), out);
+        fputc('\n', out);
+        tc = sat_add(tc, ival(e, "count"));
+        tb = sat_add(tb, ival(e, "bytes"));
     }
     fprintf(out, "%12lld %14lld  total\n", (long long)tc, (long long)tb);
     json_decref(types);
@@ -257,14 +282,14 @@ static void accumulate(json_t *acc, const json_t *types, size_t at)
             row = json_pack("[IIII]", (json_int_t)0, (json_int_t)0, (json_int_t)0, (json_int_t)0);
             json_object_set_new(acc, name, row);
         }
-        json_array_set_new(row, at, json_integer(nth(row, at) + ival(e, "count")));
-        json_array_set_new(row, at + 1, json_integer(nth(row, at + 1) + ival(e, "bytes")));
+        json_array_set_new(row, at, json_integer(sat_add(nth(row, at), ival(e, "count"))));
+        json_array_set_new(row, at + 1, json_integer(sat_add(nth(row, at + 1), ival(e, "bytes"))));
     }
 }
 
 static json_int_t absv(json_int_t v)
 {
-    return v < 0 ? -v : v;
+    return v == LLONG_MIN ? LLONG_MAX : v < 0 ? -v : v;
 }
 
 static int cmp_growth(const void *a, const void *b)
@@ -291,8 +316,8 @@ static json_t *generation_diffs(const json_t *old_gc, const json_t *new_gc)
         for (size_t k = 0; k < 3; k++) {
             char key[32];
             snprintf(key, sizeof key, "%s_diff", keys[k]);
-            json_object_set_new(d, key, json_integer(ival(json_array_get(ng, i), keys[k]) -
-                                                     ival(json_array_get(og, i), keys[k])));
+            json_object_set_new(d, key, json_integer(sat_sub(ival(json_array_get(ng, i), keys[k]),
+                                                             ival(json_array_get(og, i), keys[k]))));
         }
         json_array_append_new(out, d);
     }
@@ -309,8 +334,8 @@ json_t *tm_gc_diff_json(const json_t *old_gc, const json_t *new_gc)
     json_t **v = malloc((n ? n : 1) * sizeof *v);
     json_object_foreach(acc, name, row) {
         v[i++] = json_pack("{s:s,s:I,s:I,s:I,s:I}", "type", name, "count", nth(row, 2),
-                           "count_diff", nth(row, 2) - nth(row, 0), "bytes", nth(row, 3),
-                           "bytes_diff", nth(row, 3) - nth(row, 1));
+                           "count_diff", sat_sub(nth(row, 2), nth(row, 0)), "bytes", nth(row, 3),
+                           "bytes_diff", sat_sub(nth(row, 3), nth(row, 1)));
     }
     qsort(v, n, sizeof *v, cmp_growth);
     for (i = 0; i < n; i++)
@@ -320,7 +345,7 @@ json_t *tm_gc_diff_json(const json_t *old_gc, const json_t *new_gc)
     json_int_t g_old = ival(old_gc, "garbage"), g_new = ival(new_gc, "garbage");
     return json_pack("{s:o,s:o,s:I,s:I}", "types", rows, "generations",
                      generation_diffs(old_gc, new_gc), "garbage", g_new, "garbage_diff",
-                     g_new - g_old);
+                     sat_sub(g_new, g_old));
 }
 
 void tm_gc_diff_print(FILE *out, const json_t *old_gc, const json_t *new_gc)
@@ -330,8 +355,11 @@ void tm_gc_diff_print(FILE *out, const json_t *old_gc, const json_t *new_gc)
     json_t *e;
     fprintf(out, "%-24s %10s %10s %14s %14s\n", "type", "count", "diff", "bytes", "diff");
     json_array_foreach(json_object_get(d, "types"), i, e) {
+        char q[256];
+
         fprintf(out, "%-24s %10lld %+10lld %14lld %+14lld\n",
-                json_string_value(json_object_get(e, "type")), (long long)ival(e, "count"),
+                tm_quote(json_string_value(json_object_get(e, "type")), q, sizeof q),
+                (long long)ival(e, "count"),
                 (long long)ival(e, "count_diff"), (long long)ival(e, "bytes"),
                 (long long)ival(e, "bytes_diff"));
     }

@@ -9,8 +9,10 @@
 #include "config.h"
 
 #include "report/leaks.h"
+#include "report/quote.h"
 
 #include <errno.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,8 +321,11 @@ void tm_leak_print_stack(FILE *fp, const tm_leak_record *rec)
         const tm_frame *f = tm_stack_frame(snap, st, i);
 
         for (int l = -1; l < (int)f->ninlined; l++, first = 0)
-            fprintf(fp, "   %s %s\n", first ? "at" : "by",
-                    tm_leak_format_frame(snap, f, l, line, sizeof line));
+        {
+            fprintf(fp, "   %s ", first ? "at" : "by");
+            tm_fputs_quoted(tm_leak_format_frame(snap, f, l, line, sizeof line), fp);
+            fputc('\n', fp);
+        }
     }
     if (st->depth > st->nframes)
         fprintf(fp, "   ... %" PRIu64 " more frames\n",
@@ -349,10 +354,12 @@ static void print_unchecked(FILE *fp, const tm_leak_report *r)
 
         if (s->has_leaks && s->leaks_checked)
             continue;
-        fprintf(fp, "LEAKS NOT CHECKED in %s: the snapshot has no leak "
-                "check, so nothing is known about leaks\n"
-                "   (leaks are checked at exit with TRACEMEM_AT_EXIT=leaks, "
-                "the default, or by tracemem_leak_check())\n", s->file);
+        fputs("LEAKS NOT CHECKED in ", fp);
+        tm_fputs_quoted(s->file, fp);
+        fputs(": the snapshot has no leak "
+              "check, so nothing is known about leaks\n"
+              "   (leaks are checked at exit with TRACEMEM_AT_EXIT=leaks, "
+              "the default, or by tracemem_leak_check())\n", fp);
     }
 }
 
@@ -368,9 +375,12 @@ void tm_leak_print_suppressions(FILE *fp, const tm_leak_report *r)
         if (!header++)
             fprintf(fp, "\nSuppressions used:\n  %8s %8s %12s  %s\n",
                     "stacks", "blocks", "bytes", "suppression");
-        fprintf(fp, "  %8" PRIu64 " %8" PRIu64 " %12" PRIu64 "  %s (%s:%d)\n",
-                s->hit_stacks, s->hit_blocks, s->hit_bytes, s->name, s->file,
-                s->line);
+        fprintf(fp, "  %8" PRIu64 " %8" PRIu64 " %12" PRIu64 "  ",
+                s->hit_stacks, s->hit_blocks, s->hit_bytes);
+        tm_fputs_quoted(s->name, fp);
+        fputs(" (", fp);
+        tm_fputs_quoted(s->file, fp);
+        fprintf(fp, ":%d)\n", s->line);
     }
 }
 
@@ -483,14 +493,34 @@ json_t *tm_leak_render_json(const tm_leak_report *r)
 
 /* --- tracemem leaks --gen-suppressions --- */
 
-/* A name for a Valgrind glob: '*', '?' and '\' quoted. */
+/* A name for a Valgrind glob: '*', '?' and '\' quoted. A control
+ * character (a newline would end the line) and white space at either end
+ * (the reader trims lines) cannot be written as themselves: each is
+ * written as '?', which matches it, so the suppression read back still
+ * matches the stack it was made from. */
 static void put_glob(FILE *fp, const char *name)
 {
-    for (; *name; name++) {
-        if (strchr("*?\\", *name))
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+
+        if (tm_is_control(c) || (isspace(c) && (i == 0 || i == len - 1))) {
+            fputc('?', fp);
+            continue;
+        }
+        if (strchr("*?\\", c))
             fputc('\\', fp);
-        fputc(*name, fp);
+        fputc(c, fp);
     }
+}
+
+/* Like fputs(), with control characters written as 'as' (the name line of
+ * a Valgrind block, a LeakSanitizer pattern: neither has escapes). */
+static void put_plain(FILE *fp, const char *s, int as)
+{
+    for (; *s; s++)
+        fputc(tm_is_control((unsigned char)*s) ? as : *s, fp);
 }
 
 #define GEN_FRAMES (TM_SUPP_MAX_FRAMES - 1)     /* after the fun:* line */
@@ -501,9 +531,10 @@ static void gen_valgrind(FILE *fp, const tm_leak_record *rec, const char *fn)
     const tm_stack *st = &snap->stacks[rec->stack];
     int n = 0, done = 0;
 
-    fprintf(fp, "{\n   tracemem-%zu-%s-%s\n   Memcheck:Leak\n"
-            "   match-leak-kinds: %s\n   fun:*\n", rec->number,
-            tm_leak_kind_name(rec->kind), fn, tm_leak_kind_name(rec->kind));
+    fprintf(fp, "{\n   tracemem-%zu-%s-", rec->number, tm_leak_kind_name(rec->kind));
+    put_plain(fp, fn, '?');
+    fprintf(fp, "\n   Memcheck:Leak\n   match-leak-kinds: %s\n   fun:*\n",
+            tm_leak_kind_name(rec->kind));
     for (size_t i = 0; i < st->nframes && !done; i++) {
         const tm_frame *f = tm_stack_frame(snap, st, i);
         const tm_module *m = tm_snapshot_frame_module(snap, f);
@@ -547,7 +578,9 @@ void tm_leak_render_suppressions(FILE *fp, const tm_leak_report *r)
 {
     fputs("# Suppressions for tracemem (tracemem-suppressions(5)), Valgrind "
           "and LeakSanitizer.\n# In the Valgrind blocks 'fun:*' stands for "
-          "the allocation function (malloc, operator new, ...).\n", fp);
+          "the allocation function (malloc, operator new, ...).\n"
+          "# Control characters in names are written as '?' (Valgrind) and\n"
+          "# '*' (LeakSanitizer), which match them.\n", fp);
     for (size_t i = 0; i < r->n; i++) {
         const char *fn = lsan_function(&r->v[i]);
 
@@ -575,7 +608,12 @@ void tm_leak_render_suppressions(FILE *fp, const tm_leak_report *r)
         for (size_t j = 0; j < i && !dup; j++)
             dup = r->v[j].number && lsan_function(&r->v[j]) &&
                   strcmp(lsan_function(&r->v[j]), fn) == 0;
-        if (!dup)
-            fprintf(fp, "leak:^%s$\n", fn);
+        if (!dup) {
+            /* LSan patterns have no escapes and no '?': a control
+             * character becomes '*' (matches it, and a little more) */
+            fputs("leak:^", fp);
+            put_plain(fp, fn, '*');
+            fputs("$\n", fp);
+        }
     }
 }

@@ -5,7 +5,10 @@ libtmreport_la_SOURCES = \
 	src/report/snapshot.c src/report/snapshot.h \
 	src/report/stats.c src/report/stats.h \
 	src/report/render.c src/report/render.h \
-	src/report/symbolize.c src/report/symbolize.h
+	src/report/symbolize.c src/report/symbolize.h \
+	src/report/outfile.c src/report/outfile.h \
+	src/report/infile.c src/report/infile.h \
+	src/report/quote.c src/report/quote.h
 libtmreport_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 libtmreport_la_LIBADD = $(JANSSON_LIBS) $(LIBDW_LIBS)
 
@@ -62,3 +65,7 @@ tests_unit_check_trend_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_trend_LDADD = $(TM_REPORT_CHECK_LIBS) -lm
 libtmreport_la_SOURCES += src/report/gc.c src/report/gc.h
 EXTRA_DIST += tests/unit/test_data.h
+check_PROGRAMS += tests/unit/check_outfile
+TESTS += tests/unit/check_outfile
+tests_unit_check_outfile_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_outfile_LDADD = $(TM_REPORT_CHECK_LIBS)

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "report/render.h"
+#include "report/quote.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -56,8 +57,11 @@ void tm_print_stack(FILE *fp, const tm_snapshot *snap, const tm_stack *stack, co
     for (size_t i = 0; i < stack->nframes; i++) {
         const tm_frame *f = tm_stack_frame(snap, stack, i);
 
-        for (int l = -1; l < (int)f->ninlined; l++)
-            fprintf(fp, "%s%s\n", indent, tm_format_location(snap, f, l, line, sizeof line));
+        for (int l = -1; l < (int)f->ninlined; l++) {
+            fputs(indent, fp);
+            tm_fputs_quoted(tm_format_location(snap, f, l, line, sizeof line), fp);
+            fputc('\n', fp);
+        }
     }
     if (stack->depth > stack->nframes)
         fprintf(fp, "%s... %" PRIu64 " more frame%s\n", indent, stack->depth - stack->nframes,
@@ -142,7 +146,8 @@ void tm_render_top_text(FILE *fp, const tm_stats *st, size_t limit)
             tm_print_stack(fp, st->snap, &st->snap->stacks[s->stack], "    ");
             continue;
         }
-        fprintf(fp, "%s: ", s->key);
+        tm_fputs_quoted(s->key, fp);
+        fputs(": ", fp);
         print_figures(fp, st, s);
     }
     for (size_t i = n; i < st->n; i++) {
@@ -216,7 +221,8 @@ void tm_render_diff_text(FILE *fp, const tm_diff *diff, const tm_stats *new_stat
             tm_print_stack(fp, d->from->snap, &d->from->snap->stacks[s->stack], "    ");
             continue;
         }
-        fprintf(fp, "%s: ", d->key);
+        tm_fputs_quoted(d->key, fp);
+        fputs(": ", fp);
         print_diff_figures(fp, d);
     }
     if (n < diff->n)

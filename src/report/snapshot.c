@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include "report/snapshot.h"
+#include "report/infile.h"
+#include "report/outfile.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -590,22 +592,16 @@ static int parse_error(const json_error_t *je, tm_error *err)
 int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
 {
     json_error_t je;
-    struct stat st;
     json_t *root;
-    FILE *fp;
+    size_t len;
+    char *text;
     int rc;
 
     *out = NULL;
-    fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!fp)
-        return tm__error_set(err, -errno, "%s", strerror(errno));
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(fp);
-        return tm__error_set(err, -EISDIR, "%s", strerror(EISDIR));
-    }
-    root = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
-    if (fp != stdin)
-        fclose(fp);
+    if ((rc = tm_infile_read(path, 1, TM_SNAPSHOT_MAX_BYTES, &text, &len, err)))
+        return rc;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
     if (!root)
         return parse_error(&je, err);
     rc = tm_snapshot_from_json(root, path, out, err);
@@ -615,48 +611,15 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
 
 int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 {
-    char *tmp = NULL;
-    int fd = -1, rc = 0;
-    FILE *fp;
+    tm_outfile out;
+    int rc;
 
-    if (strcmp(path, "-") == 0) {
-        if (json_dumpf(snap->root, stdout, JSON_INDENT(1)) || fputc('\n', stdout) == EOF || fflush(stdout))
-            return tm__error_set(err, -EIO, "cannot write to stdout");
-        return 0;
-    }
-    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+    if ((rc = tm_outfile_open(&out, path, err)))
+        return rc;
+    if ((json_dumpf(snap->root, out.fp, JSON_INDENT(1)) || fputc('\n', out.fp) == EOF) &&
+        fflush(out.fp) == 0 && !out.error) {
+        tm_outfile_close(&out, 0, NULL); /* not a write error: jansson's own */
         return tm__error_set(err, -ENOMEM, "out of memory");
-    if ((fd = mkstemp(tmp)) < 0) {
-        rc = tm__error_set(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
-        goto out_free;
     }
-    /* mkstemp() creates 0600: keep the mode of the file replaced, else
-     * make it as readable as any new file. */
-    struct stat old;
-    mode_t mask = umask(0);
-
-    umask(mask);
-    fchmod(fd, stat(path, &old) == 0 ? old.st_mode & 07777 : 0666 & ~mask);
-    if (!(fp = fdopen(fd, "w"))) {
-        rc = tm__error_set(err, -errno, "%s", strerror(errno));
-        close(fd);
-        goto out_unlink;
-    }
-    if (json_dumpf(snap->root, fp, JSON_INDENT(1)) || fputc('\n', fp) == EOF || fflush(fp) || fsync(fd)) {
-        rc = tm__error_set(err, -EIO, "cannot write: %s", strerror(errno));
-        fclose(fp);
-        goto out_unlink;
-    }
-    if (fclose(fp)) {
-        rc = tm__error_set(err, -EIO, "cannot write: %s", strerror(errno));
-        goto out_unlink;
-    }
-    if (rename(tmp, path) == 0)
-        goto out_free;
-    rc = tm__error_set(err, -errno, "cannot rename to %s: %s", path, strerror(errno));
-out_unlink:
-    unlink(tmp);
-out_free:
-    free(tmp);
-    return rc;
+    return tm_outfile_close(&out, 1, err);
 }

@@ -176,7 +176,8 @@ typedef struct tm_snapshot {
 
 /* --- loading --- */
 
-/* Reads and validates the snapshot file 'path' ("-" reads stdin). On
+/* Reads and validates the snapshot file 'path' ("-" reads stdin), a
+ * regular file of at most TM_SNAPSHOT_MAX_BYTES (report/infile.h). On
  * success stores a new snapshot in '*out' (free with tm_snapshot_free())
  * and returns 0. On failure returns -EINVAL (malformed: not JSON,
  * truncated, wrong format or version, wrong types, indexes out of range),
@@ -197,9 +198,11 @@ int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err);
 /* Frees the model and drops its reference to 'root'. NULL is ignored. */
 void tm_snapshot_free(tm_snapshot *snap);
 
-/* Writes 'root' to 'path' atomically (temporary file in the same
- * directory, then rename), pretty-printed. "-" writes to stdout. Returns 0
- * or a negative errno code with 'err' filled. */
+/* Writes 'root' to 'path', pretty-printed, as report/outfile.h does: a
+ * regular file atomically (temporary file in the same directory, then
+ * rename), a symlink followed, a device or FIFO written through. "-"
+ * writes to stdout. Returns 0 or a negative errno code with 'err' filled
+ * ("write error: ..."). */
 int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err);
 
 /* --- helpers --- */

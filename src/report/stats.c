@@ -408,7 +408,8 @@ static int sort_stats(tm_stats *st)
     };
     index_t *ix = st->index;
 
-    qsort(st->v, st->n, sizeof *st->v, cmp[st->opts.sort]);
+    if (st->n) /* qsort(NULL, 0) is undefined */
+        qsort(st->v, st->n, sizeof *st->v, cmp[st->opts.sort]);
     memset(ix->slots, 0, ix->cap * sizeof *ix->slots);
     for (size_t i = 0; i < st->n; i++)
         *index_slot(st, st->v[i].key) = i + 1;
@@ -537,7 +538,8 @@ int tm_stats_compare(const tm_stats *old_stats, const tm_stats *new_stats, tm_di
     out->n = n;
     out->total_size_diff = (int64_t)(new_stats->total_size - old_stats->total_size);
     out->total_count_diff = (int64_t)(new_stats->total_count - old_stats->total_count);
-    qsort_r(out->v, n, sizeof *out->v, diff_cmp, (void *)&new_stats->opts.sort);
+    if (n)
+        qsort_r(out->v, n, sizeof *out->v, diff_cmp, (void *)&new_stats->opts.sort);
     return 0;
 }
 

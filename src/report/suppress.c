@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/infile.h"
 #include "report/stats.h"
 
 /* --- pattern matching --- */
@@ -625,28 +626,18 @@ int tm_suppressions_parse(tm_suppressions *supp, const char *name,
 int tm_suppressions_load(tm_suppressions *supp, const char *path,
                          tm_error *err)
 {
-    FILE *fp = fopen(path, "r");
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem;
-    int rc, c;
+    tm_error e = { "" };
+    char *text;
+    size_t len;
+    int rc;
 
-    if (!fp)
-        return tm__error_set(err, -errno, "%s: %s", path, strerror(errno));
-    if (!(mem = open_memstream(&text, &len))) {
-        fclose(fp);
-        return tm__error_set(err, -ENOMEM, "out of memory");
-    }
-    while ((c = getc(fp)) != EOF)
-        putc(c == '\0' ? '\n' : c, mem);
-    rc = ferror(fp) ? -errno : 0;
-    fclose(fp);
-    if (fclose(mem))
-        rc = -ENOMEM;
-    if (rc)
-        tm__error_set(err, rc, "%s: cannot read: %s", path, strerror(-rc));
-    else
-        rc = tm_suppressions_parse(supp, path, text, NULL, err);
+    if ((rc = tm_infile_read(path, 0, TM_SUPPRESSIONS_MAX_BYTES, &text, &len,
+                             &e)))
+        return tm__error_set(err, rc, "%s: %s", path, e.what);
+    for (size_t i = 0; i < len; i++) /* a NUL ends a line, as it always did */
+        if (text[i] == '\0')
+            text[i] = '\n';
+    rc = tm_suppressions_parse(supp, path, text, NULL, err);
     free(text);
     return rc;
 }

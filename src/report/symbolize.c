@@ -15,6 +15,8 @@
 #include "config.h"
 
 #include "report/symbolize.h"
+#include "report/infile.h"
+#include "report/quote.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>
@@ -65,14 +67,23 @@ static int open_file(const char *name, const char *file, modsym *ms, char *id)
     const unsigned char *bits;
     GElf_Addr vaddr;
     GElf_Addr bias;
-    int n;
+    int n, fd;
 
     id[0] = '\0';
-    if (!(ms->dwfl = dwfl_begin(&callbacks)))
+    /* only a regular file: a FIFO or a device named by a snapshot would
+     * hang libelf or feed it without end (O_NONBLOCK: opening a FIFO
+     * without a writer must not block either) */
+    if ((fd = tm_infile_open(file, O_NONBLOCK, NULL)) < 0)
         return -1;
+    if (!(ms->dwfl = dwfl_begin(&callbacks))) {
+        close(fd);
+        return -1;
+    }
     dwfl_report_begin(ms->dwfl);
-    ms->mod = dwfl_report_elf(ms->dwfl, name, file, -1, 0, true);
+    ms->mod = dwfl_report_elf(ms->dwfl, name, file, fd, 0, true);
     dwfl_report_end(ms->dwfl, NULL, NULL);
+    if (!ms->mod)
+        close(fd); /* consumed by libdwfl only on success */
     if (!ms->mod || !dwfl_module_getelf(ms->mod, &bias)) {
         dwfl_end(ms->dwfl);
         ms->dwfl = NULL;
@@ -135,20 +146,24 @@ static void open_module(const tm_snapshot *snap, const tm_module *m, modsym *ms,
     close_module(ms);
     if (open_by_build_id(m, ms, id) == 0 || !warn)
         return;
+    /* the names come from the snapshot: quoted for the terminal */
+    char qfile[1024], qpath[1024], qb[300];
+    const char *file = tm_quote(snap->file, qfile, sizeof qfile);
+    const char *path = tm_quote(m->path, qpath, sizeof qpath);
+
     if (changed)
         fprintf(warn,
                 "tracemem: %s: module %s changed since the run "
                 "(build-id %s in the snapshot, %s on disk); its frames are "
                 "not symbolized\n",
-                snap->file, m->path, b, *disk ? disk : "none");
+                file, path, tm_quote(b, qb, sizeof qb), *disk ? disk : "none");
     else
         fprintf(warn,
                 "tracemem: %s: module %s: cannot read it; its frames "
                 "are not symbolized\n",
-                snap->file, m->path);
+                file, path);
 }
 
-/* Opens every wanted module, each file and build once. */
 static void open_modules(const tm_snapshot *snap, modsym *mods, const char *wanted, FILE *warn)
 {
     for (size_t m = 0; m < snap->nmodules; m++) {

@@ -346,7 +346,8 @@ int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth, t
         fit_stack(out, &out->v[i], x, y);
         out->nsteady += out->v[i].steady;
     }
-    qsort(out->v, out->n, sizeof *out->v, stack_cmp);
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, stack_cmp);
 out_free:
     free(x);
     free(y);

@@ -32,6 +32,22 @@ for args in "" "nosuchcmd" "top" "top --by nothing $DATA/cli-a.json" \
     assert_eq "exit status of tracemem $args" 2 "$rc"
     [ "$args" = "" ] || assert_eq "stderr lines of tracemem $args" 1 "$(wc -l < "$WORK/err")"
 done
+# a PROGRAM that cannot be executed is one error: one line, the shell's
+# status (before: run added its summary, check a second line)
+: > "$WORK/noexec"
+chmod 644 "$WORK/noexec"
+for c in "run:$WORK/missing-prog:127:No such file or directory" \
+         "run:$WORK/noexec:126:Permission denied" \
+         "check:$WORK/missing-prog:127:No such file or directory" \
+         "check:$WORK/noexec:126:Permission denied"; do
+    cmd=${c%%:*} rest=${c#*:}
+    prog=${rest%%:*} rest=${rest#*:}
+    want=${rest%%:*} why=${rest#*:}
+    rc=0
+    "$TM" $cmd -- "$prog" > "$WORK/out" 2> "$WORK/err" || rc=$?
+    assert_eq "tracemem $cmd -- $prog: exit status" "$want" "$rc"
+    assert_eq "tracemem $cmd -- $prog: stderr" "tracemem: $prog: $why" "$(cat "$WORK/err")"
+done
 "$TM" --version | grep -q '^tracemem [0-9]' || fail "--version"
 "$TM" --help | grep -q '^  diff ' || fail "--help lists diff"
 exit 0

@@ -35,6 +35,12 @@ int cmd_gc(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 
+/* fprintf(stderr, ...) for the messages of the command: every control
+ * character of the result but a final newline is escaped (report/quote.h),
+ * so a file or function name from the input cannot drive the terminal or
+ * split the line. */
+void tm__eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Prints "tracemem CMD: MESSAGE (see 'tracemem CMD --help')" on stderr and
  * returns TM_EXIT_USAGE. */
 int tm__usage_error(const char *cmd, const char *fmt, ...)

@@ -12,17 +12,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/quote.h"
 #include "report/symbolize.h"
+
+void tm__eprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        fputs("tracemem: out of memory\n", stderr);
+        return;
+    }
+    /* one line: a newline from a file or function name is escaped too */
+    if (n > 0 && msg[n - 1] == '\n') {
+        tm_fputn_quoted(msg, (size_t)n - 1, stderr);
+        fputc('\n', stderr);
+    } else {
+        tm_fputs_quoted(msg, stderr);
+    }
+    free(msg);
+}
 
 int tm__usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
+    char *msg;
 
-    fprintf(stderr, "tracemem %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    fprintf(stderr, " (see 'tracemem %s --help')\n", cmd);
+    tm__eprintf("tracemem %s: %s (see 'tracemem %s --help')\n", cmd, msg ? msg : "out of memory", cmd);
+    free(msg);
     return TM_EXIT_USAGE;
 }
 
@@ -31,7 +57,7 @@ int tm__load(const char *path, int symbolize, tm_snapshot **out)
     tm_error err = {""};
 
     if (tm_snapshot_load(path, out, &err) || (symbolize && tm_symbolize(*out, 0, stderr, &err))) {
-        fprintf(stderr, "tracemem: %s: %s\n", path, err.what);
+        tm__eprintf("tracemem: %s: %s\n", path, err.what);
         tm_snapshot_free(*out);
         *out = NULL;
         return TM_EXIT_USAGE;

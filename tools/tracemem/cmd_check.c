@@ -71,7 +71,7 @@ static int load_baseline(check_args *a, const char *path)
         a->gate.baseline_file = path;
         return 0;
     }
-    fprintf(stderr, "tracemem: %s\n", err.what);
+    tm__eprintf("tracemem: %s\n", err.what);
     return TM_EXIT_USAGE;
 }
 
@@ -191,7 +191,7 @@ static int snaps_add(snaps *s, tm_snapshot *snap)
 
     if (!v) {
         tm_snapshot_free(snap);
-        fprintf(stderr, "tracemem: check: out of memory\n");
+        tm__eprintf("tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     s->v = v;
@@ -245,9 +245,9 @@ static int latest_per_process(snaps *s, const char *prog)
     s->n = n;
     for (size_t i = 0; i < n; i++)
         if (!checked(s->v[i])) {
-            fprintf(stderr, "tracemem: %s: the leak check of process %" PRId64
-                    " (%s) failed, nothing to gate on\n", prog, s->v[i]->pid,
-                    s->v[i]->exe ? s->v[i]->exe : "?");
+            tm__eprintf("tracemem: %s: the leak check of process %" PRId64
+                        " (%s) failed, nothing to gate on\n", prog,
+                        s->v[i]->pid, s->v[i]->exe ? s->v[i]->exe : "?");
             failed++;
         }
     return failed;
@@ -329,8 +329,8 @@ static int run_checked(check_args *a, snaps *s)
     snprintf(dir, sizeof dir, "%s/tracemem-check.XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
-        fprintf(stderr, "tracemem: %s: cannot create: %s\n", dir,
-                strerror(errno));
+        tm__eprintf("tracemem: %s: cannot create: %s\n", dir,
+                    strerror(errno));
         return -1;
     }
     snprintf(output, sizeof output, "%s/tracemem.%%e.%%p.%%n.json", dir);
@@ -346,8 +346,8 @@ static int run_checked(check_args *a, snaps *s)
         return -1;
     if (s->n == 0 && status == 0) {
         tm__why_no_snapshot(a->program[0], status, why, sizeof why);
-        fprintf(stderr, "tracemem: %s: no leak check was written: %s\n",
-                a->program[0], why);
+        tm__eprintf("tracemem: %s: no leak check was written: %s\n",
+                    a->program[0], why);
         return -1;
     }
     return status;
@@ -363,10 +363,10 @@ static int load_files(check_args *a, snaps *s)
             (rc = snaps_add(s, snap)))
             return rc;
         if (!checked(snap)) {
-            fprintf(stderr, "tracemem: %s: leaks were not checked in this "
-                    "snapshot (nothing to gate on; take it with "
-                    "TRACEMEM_AT_EXIT=leaks or tracemem_leak_check())\n",
-                    a->files[i]);
+            tm__eprintf("tracemem: %s: leaks were not checked in this "
+                        "snapshot (nothing to gate on; take it with "
+                        "TRACEMEM_AT_EXIT=leaks or tracemem_leak_check())\n",
+                        a->files[i]);
             return TM_EXIT_USAGE;
         }
     }
@@ -392,7 +392,7 @@ static int update_baseline(check_args *a, tm_leak_report *r)
     int rc;
 
     if (tm_baseline_write(r, a->update, &err)) {
-        fprintf(stderr, "tracemem: %s\n", err.what);
+        tm__eprintf("tracemem: %s\n", err.what);
         return TM_EXIT_USAGE;
     }
     if (a->gate.baseline)
@@ -402,7 +402,7 @@ static int update_baseline(check_args *a, tm_leak_report *r)
     rc = tm_baseline_from_json(&a->baseline, j, a->update, &err);
     json_decref(j);
     if (rc) {
-        fprintf(stderr, "tracemem: %s\n", err.what);
+        tm__eprintf("tracemem: %s\n", err.what);
         return TM_EXIT_USAGE;
     }
     a->gate.baseline = &a->baseline;
@@ -419,13 +419,13 @@ static int write_report(check_args *a, tm_leak_report *r, tm_gate *g)
     int rc = 0;
 
     if (!fp) {
-        fprintf(stderr, "tracemem: check: out of memory\n");
+        tm__eprintf("tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     tm_gate_render(fp, r, g, a->format);
     if (fclose(fp) ||
         tm_write_file_atomic(a->output ? a->output : "-", text, len, &err)) {
-        fprintf(stderr, "tracemem: %s\n", err.what[0] ? err.what
+        tm__eprintf("tracemem: %s\n", err.what[0] ? err.what
                                                       : "check: out of memory");
         rc = TM_EXIT_USAGE;
     }
@@ -440,7 +440,7 @@ static int judge(check_args *a, snaps *s, int status)
     int rc;
 
     if (tm_leak_report_build(&r, s->v, s->n, a->kinds, &a->supp)) {
-        fprintf(stderr, "tracemem: check: out of memory\n");
+        tm__eprintf("tracemem: check: out of memory\n");
         return TM_EXIT_USAGE;
     }
     if (a->update && (rc = update_baseline(a, &r)))
@@ -472,12 +472,12 @@ int cmd_check(int argc, char **argv)
             goto out;
         }
         if (!s.n && status > 128)
-            fprintf(stderr, "tracemem: %s: was killed by signal %d (%s) "
-                    "before its leak check\n", a.program[0], status - 128,
-                    strsignal(status - 128));
+            tm__eprintf("tracemem: %s: was killed by signal %d (%s) "
+                        "before its leak check\n", a.program[0], status - 128,
+                        strsignal(status - 128));
         else if (!s.n && status && status != 126 && status != 127)
-            fprintf(stderr, "tracemem: %s: exited with status %d before "
-                    "its leak check\n", a.program[0], status);
+            tm__eprintf("tracemem: %s: exited with status %d before "
+                        "its leak check\n", a.program[0], status);
     } else if ((rc = load_files(&a, &s))) {
         goto out;
     }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include <stdlib.h>
 
@@ -60,22 +61,22 @@ static int compare(const tm_snapshot *o, const tm_snapshot *n, const tm_stats_ar
     int rc = TM_EXIT_USAGE;
 
     if (tm_stats_compute(o, &a->opts, &os, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", o->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", o->file, err.what);
         return rc;
     }
     if (tm_stats_compute(n, &a->opts, &ns, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", n->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", n->file, err.what);
         goto out_old;
     }
     if (tm_stats_compare(&os, &ns, &d)) {
-        fprintf(stderr, "tracemem: diff: out of memory\n");
+        tm__eprintf("tracemem: diff: out of memory\n");
         goto out_new;
     }
     if (a->format == TM_FORMAT_JSON)
         print_json(&d, &os, &ns, a->limit);
     else
         print_text(&d, &ns, a->limit, o);
-    rc = fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    rc = tm__stdout_done(TM_EXIT_OK);
     tm_diff_free(&d);
 out_new:
     tm_stats_free(&ns);

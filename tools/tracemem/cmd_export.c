@@ -89,9 +89,14 @@ int cmd_export(int argc, char **argv)
     }
     if ((rc = tm_export_write(snap, (tm_export_format)to, (tm_metric)metric,
                               kinds < 0 ? TM_FLAME_DEFAULT_KINDS : (unsigned)kinds, of.fp, &err))) {
-        /* -EIO: writing OUT failed; else no such data in FILE */
-        fprintf(stderr, "tracemem: %s: %s\n", rc == -EIO ? out : argv[optind], err.what);
-        tm__outfile_close(&of, 0);
+        /* -EIO: writing OUT failed (reported by the close, with its errno,
+         * when write(2) failed); else no such data in FILE */
+        if (rc == -EIO && of.error) {
+            tm__outfile_close(&of, 1);
+        } else {
+            tm__eprintf("tracemem: %s: %s\n", rc == -EIO ? tm_outfile_name(out) : argv[optind], err.what);
+            tm__outfile_close(&of, 0);
+        }
         rc = TM_EXIT_USAGE;
         goto out_snap;
     }

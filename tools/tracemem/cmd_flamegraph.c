@@ -5,8 +5,10 @@
 
 #include "builtin.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "outfile.h"
 #include "report/flame.h"
@@ -40,6 +42,7 @@ static int parse(int argc, char **argv, args *a)
         {"help", no_argument, NULL, 'h'},        {0},
     };
     const char *ext;
+    struct stat st;
     long long v;
     int opt, m;
 
@@ -96,7 +99,8 @@ static int parse(int argc, char **argv, args *a)
     ext = strrchr(a->out, '.');
     if (ext && (strcmp(ext, ".html") == 0 || strcmp(ext, ".htm") == 0))
         a->html = 1;
-    else if (strcmp(a->out, "-") != 0 && !(ext && strcmp(ext, ".svg") == 0))
+    else if (strcmp(a->out, "-") != 0 && !(ext && strcmp(ext, ".svg") == 0) &&
+             !(stat(a->out, &st) == 0 && !S_ISREG(st.st_mode))) /* /dev/null, a FIFO: SVG */
         return tm__usage_error("flamegraph",
                                "-o: '%s' must end in .svg or "
                                ".html",
@@ -111,7 +115,7 @@ static int fold(const tm_snapshot *snap, const args *a, tm_folded *out)
     unsigned kinds = a->kinds < 0 ? TM_FLAME_DEFAULT_KINDS : (unsigned)a->kinds;
 
     if (tm_folded_compute(snap, a->metric, kinds, out, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", snap->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snap->file, err.what);
         return TM_EXIT_USAGE;
     }
     return 0;
@@ -142,8 +146,11 @@ static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now, co
     o.width = a->width;
     if (tm__outfile_open(&out, a->out))
         return TM_EXIT_USAGE;
-    if ((rc = tm_flame_write(now, old, &o, out.fp)))
-        fprintf(stderr, "tracemem: %s: cannot write the flame graph: %s\n", a->out, strerror(-rc));
+    rc = tm_flame_write(now, old, &o, out.fp);
+    if (rc == -EIO && out.error) /* write(2) failed: the close says how, once */
+        rc = 0;
+    else if (rc)
+        tm__eprintf("tracemem: %s: cannot write the flame graph: %s\n", tm_outfile_name(a->out), strerror(-rc));
     return tm__outfile_close(&out, rc == 0) ? TM_EXIT_USAGE : TM_EXIT_OK;
 }
 

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include "report/gc.h"
 
@@ -22,14 +23,14 @@ static int show(const char *path, int as_json)
         return rc;
     const json_t *gc = json_object_get(snap->root, "gc");
     if (!gc) {
-        fprintf(stderr, "tracemem: %s: no gc section (the program did not use librcgc)\n", path);
+        tm__eprintf("tracemem: %s: no gc section (the program did not use librcgc)\n", path);
         rc = TM_EXIT_USAGE;
     } else if (tm_gc_validate(gc, why, sizeof why)) {
-        fprintf(stderr, "tracemem: %s: %s\n", path, why);
+        tm__eprintf("tracemem: %s: %s\n", path, why);
         rc = TM_EXIT_USAGE;
-    } else if (tm_gc_print(stdout, gc, as_json) || fflush(stdout)) {
-        fprintf(stderr, "tracemem: cannot write the report\n");
-        rc = TM_EXIT_USAGE;
+    } else {
+        tm_gc_print(stdout, gc, as_json);
+        rc = tm__stdout_done(TM_EXIT_OK);
     }
     tm_snapshot_free(snap);
     return rc;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ int tm__load_suppressions(tm_suppressions *supp, const char *path)
 
     if (tm_suppressions_load(supp, path, &err) == 0)
         return 0;
-    fprintf(stderr, "tracemem: %s\n", err.what);
+    tm__eprintf("tracemem: %s\n", err.what);
     return TM_EXIT_USAGE;
 }
 
@@ -37,7 +38,7 @@ static int show(tm_snapshot *snap, unsigned kinds, tm_suppressions *supp,
     tm_leak_report r;
 
     if (tm_leak_report_build(&r, &snap, 1, kinds, supp)) {
-        fprintf(stderr, "tracemem: %s: out of memory\n", snap->file);
+        tm__eprintf("tracemem: %s: out of memory\n", snap->file);
         return TM_EXIT_USAGE;
     }
     if (gen) {
@@ -52,7 +53,7 @@ static int show(tm_snapshot *snap, unsigned kinds, tm_suppressions *supp,
         tm_leak_render_text(stdout, &r);
     }
     tm_leak_report_free(&r);
-    return fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    return tm__stdout_done(TM_EXIT_OK);
 }
 
 typedef struct leaks_args {

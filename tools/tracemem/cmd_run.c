@@ -16,6 +16,7 @@
 #include "builtin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -230,10 +231,10 @@ static void print_peak_stacks(const tm_snapshot *snap)
     if (tm_stats_compute(snap, &o, &st, NULL))
         return;
     if (st.n)
-        fprintf(stderr, "  top stacks at %s:\n", o.peak ? "the peak" : "exit");
+        tm__eprintf("  top stacks at %s:\n", o.peak ? "the peak" : "exit");
     for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
-        fprintf(stderr, "    %s in %" PRIu64 " blocks\n",
-                tm_format_size(a, sizeof a, (double)st.v[i].size, 0), st.v[i].count);
+        tm__eprintf("    %s in %" PRIu64 " blocks\n", tm_format_size(a, sizeof a, (double)st.v[i].size, 0),
+                    st.v[i].count);
         print_short_stack(snap, st.v[i].stack);
     }
     tm_stats_free(&st);
@@ -272,23 +273,23 @@ static void print_leaks(const tm_snapshot *snap)
     char a[32];
 
     if (!snap->has_leaks || !snap->leaks_checked) {
-        fprintf(stderr, "  leaks: not checked\n");
+        tm__eprintf("  leaks: not checked\n");
         return;
     }
-    fprintf(stderr, "  leaked:");
+    tm__eprintf("  leaked:");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
-        fprintf(stderr, "%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
-                tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
-                snap->leak_summary[k].blocks);
+        tm__eprintf("%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
+                    tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
+                    snap->leak_summary[k].blocks);
     fputc('\n', stderr);
     if (!(v = sorted_leaks(snap, &n)))
         return;
     if (n)
-        fprintf(stderr, "  top leaks:\n");
+        tm__eprintf("  top leaks:\n");
     for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
-        fprintf(stderr, "    %s in %" PRIu64 " blocks %s lost\n",
-                tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
-                v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
+        tm__eprintf("    %s in %" PRIu64 " blocks %s lost\n",
+                    tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
+                    v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
         print_short_stack(snap, v[i]->stack);
     }
     free(v);
@@ -299,24 +300,23 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     char a[32], b[32], c[32], why[512];
 
     if (status > 128)
-        fprintf(stderr, "tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
-                strsignal(status - 128));
+        tm__eprintf("tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
+                    strsignal(status - 128));
     else
-        fprintf(stderr, "tracemem: %s exited with status %d\n", prog, status);
+        tm__eprintf("tracemem: %s exited with status %d\n", prog, status);
     if (!s) {
         tm__why_no_snapshot(prog, status, why, sizeof why);
-        fprintf(stderr, "tracemem: no snapshot was written: %s\n", why);
+        tm__eprintf("tracemem: no snapshot was written: %s\n", why);
         return;
     }
-    fprintf(stderr, "  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
-            tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
-            tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
-            tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
+    tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
+                tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
+                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
+                tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
     if (s->memory.lost_records)
-        fprintf(stderr,
-                "  warning: %" PRIu64 " allocations could not be "
-                "recorded (tracemem ran out of memory)\n",
-                s->memory.lost_records);
+        tm__eprintf("  warning: %" PRIu64 " allocations could not be "
+                    "recorded (tracemem ran out of memory)\n",
+                    s->memory.lost_records);
     print_leaks(s);
     print_peak_stacks(s);
 }
@@ -327,18 +327,18 @@ static void print_others(const outputs *o)
     char a[32], b[32], c[32];
 
     if (o->nother)
-        fprintf(stderr, "  other processes (%zu):\n", o->nother);
+        tm__eprintf("  other processes (%zu):\n", o->nother);
     for (size_t i = 0; i < o->nother; i++) {
         const tm_snapshot *s = o->other[i];
-        fprintf(stderr, "    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
-                s->exe && *s->exe ? s->exe : "?", tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
-                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
+        tm__eprintf("    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
+                    s->exe && *s->exe ? s->exe : "?", tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
+                    tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
         if (s->has_leaks && s->leaks_checked)
-            fprintf(stderr, "definitely lost %s in %" PRIu64 " blocks\n",
-                    tm_format_size(c, sizeof c, (double)s->leak_summary[TM_LEAK_DEFINITE].bytes, 0),
-                    s->leak_summary[TM_LEAK_DEFINITE].blocks);
+            tm__eprintf("definitely lost %s in %" PRIu64 " blocks\n",
+                        tm_format_size(c, sizeof c, (double)s->leak_summary[TM_LEAK_DEFINITE].bytes, 0),
+                        s->leak_summary[TM_LEAK_DEFINITE].blocks);
         else
-            fprintf(stderr, "leaks not checked\n");
+            tm__eprintf("leaks not checked\n");
     }
 }
 
@@ -501,7 +501,7 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, ou
         }
         g->gl_pathv[kept++] = f;
         if (rc || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) || tm_snapshot_write(s, f, &err)) {
-            fprintf(stderr, "tracemem: %s: %s\n", f, err.what);
+            tm__eprintf("tracemem: %s: %s\n", f, err.what);
             tm_snapshot_free(s);
             continue;
         }
@@ -510,7 +510,8 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, ou
     if (g->gl_pathv)
         g->gl_pathv[kept] = NULL;
     g->gl_pathc = kept;
-    qsort(all, n, sizeof *all, cmp_pid);
+    if (n) /* all is NULL when nothing was written */
+        qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (all[i]->pid == child)
@@ -711,10 +712,9 @@ int cmd_run(int argc, char **argv)
         ra.output = output;
     vars[V_OUTPUT][1] = ra.output;
     if (!(shim = find_shim()) || !readable(shim)) {
-        fprintf(stderr,
-                "tracemem: %s: cannot find the shim (set "
-                "TRACEMEM_SHIM)\n",
-                shim ? shim : SHIM_NAME);
+        tm__eprintf("tracemem: %s: cannot find the shim (set "
+                    "TRACEMEM_SHIM)\n",
+                    shim ? shim : SHIM_NAME);
         free(shim);
         free(output);
         return TM_EXIT_USAGE;
@@ -742,7 +742,7 @@ int cmd_run(int argc, char **argv)
         print_summary(argv[optind], status, out.main);
         print_others(&out);
         for (size_t i = 0; i < g.gl_pathc; i++)
-            fprintf(stderr, "%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
+            tm__eprintf("%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
     }
     outputs_free(&out);
     globfree(&g);
@@ -759,10 +759,9 @@ int tm__run_under_shim(char **argv, const char *const vars[][2], const tm_superv
     int status;
 
     if (!shim || !readable(shim)) {
-        fprintf(stderr,
-                "tracemem: %s: cannot find the shim (set "
-                "TRACEMEM_SHIM)\n",
-                shim ? shim : SHIM_NAME);
+        tm__eprintf("tracemem: %s: cannot find the shim (set "
+                    "TRACEMEM_SHIM)\n",
+                    shim ? shim : SHIM_NAME);
         free(shim);
         return -1;
     }

@@ -5,6 +5,7 @@
 
 #include "builtin.h"
 
+#include "report/outfile.h"
 #include "report/symbolize.h"
 
 static const char usage[] = "usage: tracemem symbolize FILE [-o OUT]\n"
@@ -44,7 +45,7 @@ int cmd_symbolize(int argc, char **argv)
     if (!out)
         out = argv[optind];
     if (tm_symbolize(snap, 1, stderr, &err) || tm_snapshot_write(snap, out, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", out, err.what);
+        tm__eprintf("tracemem: %s: %s\n", tm_outfile_name(out), err.what);
         rc = TM_EXIT_USAGE;
     }
     tm_snapshot_free(snap);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
 
 #include <stdlib.h>
 
@@ -21,7 +22,7 @@ static int show(const tm_snapshot *snap, const tm_stats_args *a)
     tm_stats st;
 
     if (tm_stats_compute(snap, &a->opts, &st, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", snap->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snap->file, err.what);
         return TM_EXIT_USAGE;
     }
     if (a->format == TM_FORMAT_JSON) {
@@ -34,7 +35,7 @@ static int show(const tm_snapshot *snap, const tm_stats_args *a)
         tm_render_top_text(stdout, &st, (size_t)a->limit);
     }
     tm_stats_free(&st);
-    return fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    return tm__stdout_done(TM_EXIT_OK);
 }
 
 int cmd_top(int argc, char **argv)

@@ -22,6 +22,8 @@
 #include "config.h"
 
 #include "builtin.h"
+#include "outfile.h"
+#include "report/quote.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -132,14 +134,18 @@ static void render_text(FILE *fp, const tm_trend *t, size_t limit, const left_ou
     char a[32], b[32], c[32], d[32], e[32];
     size_t shown = 0;
 
-    fprintf(fp, "%zu snapshots of %s (pid %" PRId64 "), seq %" PRId64 "..%" PRId64, t->nsnaps,
-            s0->exe ? s0->exe : "?", s0->pid, s0->seq, sn->seq);
+    fprintf(fp, "%zu snapshots of ", t->nsnaps);
+    tm_fputs_quoted(s0->exe ? s0->exe : "?", fp);
+    fprintf(fp, " (pid %" PRId64 "), seq %" PRId64 "..%" PRId64, s0->pid, s0->seq, sn->seq);
     if (!isnan(span))
         fprintf(fp, " over %.2f s", span);
     fprintf(fp, "; current %s -> %s\n", tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
             tm_format_size(b, sizeof b, (double)sn->memory.current, 0));
-    for (size_t i = 0; i < lo->n; i++)
-        fprintf(fp, "left out the exit snapshot %s (--keep-exit keeps it)\n", lo->v[i]->file);
+    for (size_t i = 0; i < lo->n; i++) {
+        fputs("left out the exit snapshot ", fp);
+        tm_fputs_quoted(lo->v[i]->file, fp);
+        fputs(" (--keep-exit keeps it)\n", fp);
+    }
     fprintf(fp, "%zu stack%s grow%s steadily (growth >= %s, R^2 >= %.1f)%s\n", t->nsteady,
             t->nsteady == 1 ? "" : "s", t->nsteady == 1 ? "s" : "",
             tm_format_size(c, sizeof c, (double)(t->min_growth ? t->min_growth : 1), 0), TM_TREND_MIN_R2,
@@ -251,19 +257,19 @@ int cmd_trend(int argc, char **argv)
         if ((rc = tm__load(argv[i], 0, &snaps[n])))
             goto out;
     if (tm_trend_same_process(snaps, n, &bad, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", snaps[bad]->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snaps[bad]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }
     nused = split_exit(snaps, n, keep_exit, used, &lo);
     /* one libdw pass for the whole series, not one per snapshot */
     if (tm_trend_symbolize(used, nused, stderr, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", snaps[0]->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snaps[0]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }
     if (tm_trend_compute(used, nused, (uint64_t)min_growth, &t, &err)) {
-        fprintf(stderr, "tracemem: %s: %s\n", snaps[0]->file, err.what);
+        tm__eprintf("tracemem: %s: %s\n", snaps[0]->file, err.what);
         rc = TM_EXIT_USAGE;
         goto out;
     }
@@ -277,7 +283,7 @@ int cmd_trend(int argc, char **argv)
         render_text(stdout, &t, (size_t)limit, &lo);
     }
     tm_trend_free(&t);
-    rc = fflush(stdout) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    rc = tm__stdout_done(TM_EXIT_OK);
 out:
     free_snaps(snaps, n);
     free(used);

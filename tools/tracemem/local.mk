@@ -21,6 +21,8 @@ TM_CLI_TESTS = \
 	tests/integration/cli_top.sh tests/integration/cli_diff.sh \
 	tests/integration/cli_run.sh tests/integration/cli_real.sh \
 	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh \
+	tests/integration/cli_output.sh tests/integration/cli_inputs.sh \
+	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
 	tests/integration/cli_cxx.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)

@@ -5,10 +5,12 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "builtin.h"
+#include "outfile.h"
 
 struct cmd_struct {
     const char *name;
@@ -44,24 +46,33 @@ int main(int argc, char **argv)
 {
     const char *name = argc > 1 ? argv[1] : NULL;
 
+    /* a closed pipe is a write error reported like any other (EPIPE),
+     * not a silent death; programs run under the shim get SIGPIPE back
+     * (cmd_run.c) */
+    signal(SIGPIPE, SIG_IGN);
     if (!name) {
         usage(stderr);
         return TM_EXIT_USAGE;
     }
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
-        return TM_EXIT_OK;
+        return tm__stdout_done(TM_EXIT_OK);
     }
     if (strcmp(name, "--version") == 0) {
         printf("tracemem %s\n", PACKAGE_VERSION);
-        return TM_EXIT_OK;
+        return tm__stdout_done(TM_EXIT_OK);
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(name, commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr,
-            "tracemem: '%s' is not a tracemem command (see "
-            "'tracemem --help')\n",
-            name);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(name, commands[i].name) == 0) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+
+            /* what the command did not check itself (--help): a failed
+             * write to stdout is an error too */
+            return rc == TM_EXIT_OK || rc == TM_EXIT_FAIL ? tm__stdout_done(rc) : rc;
+        }
+    }
+    tm__eprintf("tracemem: '%s' is not a tracemem command (see "
+                "'tracemem --help')\n",
+                name);
     return TM_EXIT_USAGE;
 }

@@ -1,26 +1,27 @@
-/* outfile.h - output files of flamegraph and export: written to a
- * temporary file next to OUT and renamed over it when complete, so a
- * failed or interrupted command never leaves a half-written OUT ("-" is
- * stdout, written directly).
+/* outfile.h - the output files of the tracemem command, with their errors
+ * printed: a thin layer over report/outfile.h, which decides how each kind
+ * of name (regular file, symlink, device, FIFO, "-") is written.
  */
 #ifndef TM_TOOLS_OUTFILE_H
 #define TM_TOOLS_OUTFILE_H
 
 #include <stdio.h>
 
-typedef struct tm_outfile {
-    const char *path; /* borrowed: what the user named */
-    char *tmp;        /* the temporary file (owned); NULL for stdout */
-    FILE *fp;
-} tm_outfile;
+#include "report/outfile.h"
 
-/* Opens 'path' for writing. On failure prints "tracemem: PATH: why" and
- * returns -1; else 0. */
+/* Opens 'path' for writing (tm_outfile_open()). On failure prints
+ * "tracemem: PATH: why" and returns -1; else 0. */
 int tm__outfile_open(tm_outfile *out, const char *path);
 
-/* Finishes the file: with 'ok' flushes, closes and renames it into place;
- * without, removes the temporary file. Prints "tracemem: PATH: why" when
- * writing fails. Returns 0 when 'ok' and everything was written, else -1. */
+/* Finishes the file (tm_outfile_close()): with 'ok' commits it, without
+ * discards it. Prints "tracemem: PATH: write error: ..." when writing
+ * failed. Returns 0 when 'ok' and everything was written, else -1. */
 int tm__outfile_close(tm_outfile *out, int ok);
+
+/* Flushes stdout; when anything written to it failed, prints
+ * "tracemem: <stdout>: write error: ..." and returns TM_EXIT_USAGE (2);
+ * else returns 'rc'. Commands that print their result on stdout end
+ * with it. */
+int tm__stdout_done(int rc);
 
 #endif /* TM_TOOLS_OUTFILE_H */

@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include "builtin.h"
 #include "supervise.h"
 
 #include <dirent.h>
@@ -168,11 +169,11 @@ static void exec_error(const char *prog, int e)
     struct stat st;
 
     if (e == ENOENT && !strchr(prog, '/'))
-        fprintf(stderr, "tracemem: %s: command not found\n", prog);
+        tm__eprintf("tracemem: %s: command not found\n", prog);
     else if (e == EACCES && stat(prog, &st) == 0 && S_ISDIR(st.st_mode))
-        fprintf(stderr, "tracemem: %s: cannot execute: it is a directory\n", prog);
+        tm__eprintf("tracemem: %s: cannot execute: it is a directory\n", prog);
     else
-        fprintf(stderr, "tracemem: %s: cannot execute: %s\n", prog, strerror(e));
+        tm__eprintf("tracemem: %s: cannot execute: %s\n", prog, strerror(e));
 }
 
 /* Forks and execs 'argv' with the original signal mask and SIGCHLD
@@ -198,6 +199,7 @@ static pid_t start(char **argv, const struct sigaction *chld, int *status)
     if (pid == 0) {
         close(fds[0]);
         sigaction(SIGCHLD, chld, NULL);
+        signal(SIGPIPE, SIG_DFL); /* main() ignores it; the program must not */
         sigprocmask(SIG_SETMASK, &saved_mask, NULL);
         execvp(argv[0], argv);
         e = errno;

@@ -1,0 +1,235 @@
+/* fuzz_readers.c - libFuzzer targets for the readers of untrusted input:
+ * the snapshot loader (FUZZ_SNAPSHOT), the suppressions reader
+ * (FUZZ_SUPPRESSIONS) and the baseline reader (FUZZ_BASELINE), one
+ * program each (make fuzz builds this file three times, with clang
+ * -fsanitize=fuzzer,address,undefined; see tests/fuzz/local.mk).
+ *
+ * A snapshot that loads is also pushed through what the commands do with
+ * it (statistics in every grouping, leaks, folding, flame graphs, the
+ * exports, the gc section), since validation is what makes those safe.
+ * Suppressions and baselines that load are matched against, and gated
+ * with, the leaks of tests/data/leaks.json. Output goes to a memory
+ * stream and is thrown away: only crashes, sanitizer reports and leaks
+ * count.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/export.h"
+#include "report/flame.h"
+#include "report/gate.h"
+#include "report/gc.h"
+#include "report/leaks.h"
+#include "report/render.h"
+#include "report/snapshot.h"
+#include "report/stats.h"
+#include "report/suppress.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A stream that discards what is written (but still formats it). */
+static FILE *sink(char **buf, size_t *len)
+{
+    return open_memstream(buf, len);
+}
+
+static void sink_close(FILE *fp, char **buf)
+{
+    if (fp)
+        fclose(fp); /* sets '*buf' */
+    free(*buf);
+}
+
+#if defined(FUZZ_SUPPRESSIONS) || defined(FUZZ_BASELINE)
+/* tests/data/leaks.json, loaded once: what suppressions and baselines
+ * are tried on. */
+static tm_snapshot *leaks_snapshot(void)
+{
+    static tm_snapshot *snap;
+    static int tried;
+    const char *dir = getenv("TM_FUZZ_DATA");
+    char path[4096];
+
+    if (!tried) {
+        tried = 1;
+        snprintf(path, sizeof path, "%s/leaks.json", dir ? dir : TM_TEST_DATA);
+        if (tm_snapshot_load(path, &snap, NULL)) {
+            fprintf(stderr, "fuzz: cannot load %s\n", path);
+            abort();
+        }
+    }
+    return snap;
+}
+#endif
+
+#ifdef FUZZ_SNAPSHOT
+static void exercise_stats(const tm_snapshot *snap)
+{
+    for (int by = TM_BY_LINENO; by <= TM_BY_TRACEBACK; by++) {
+        for (int variant = 0; variant < 3; variant++) {
+            tm_stats_opts o;
+            tm_stats st, st2;
+            tm_diff d;
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *fp;
+
+            tm_stats_opts_init(&o);
+            o.by = (tm_group_by)by;
+            o.cumulative = variant == 1 && by != TM_BY_TRACEBACK;
+            o.peak = variant == 2;
+            if (tm_stats_compute(snap, &o, &st, NULL))
+                continue;
+            fp = sink(&buf, &len);
+            if (fp) {
+                json_t *j = tm_render_top_json(&st, 0);
+
+                tm_render_top_text(fp, &st, 0);
+                json_decref(j);
+                if (tm_stats_compute(snap, &o, &st2, NULL) == 0) {
+                    if (tm_stats_compare(&st2, &st, &d) == 0) {
+                        tm_render_diff_text(fp, &d, &st, 0);
+                        tm_diff_free(&d);
+                    }
+                    tm_stats_free(&st2);
+                }
+            }
+            sink_close(fp, &buf);
+            tm_stats_free(&st);
+        }
+    }
+}
+
+static void exercise_output(tm_snapshot *snap)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = sink(&buf, &len);
+    tm_leak_report r;
+
+    if (!fp)
+        return;
+    if (tm_leak_report_build(&r, &snap, 1, TM_LEAK_KINDS_ALL, NULL) == 0) {
+        json_t *j = tm_leak_render_json(&r);
+
+        tm_leak_render_text(fp, &r);
+        tm_leak_render_suppressions(fp, &r);
+        json_decref(j);
+        tm_leak_report_free(&r);
+    }
+    for (int m = 0; m <= TM_METRIC_LEAKED; m++) {
+        tm_folded f;
+
+        if (tm_folded_compute(snap, (tm_metric)m, TM_LEAK_KINDS_ALL, &f, NULL))
+            continue;
+        tm_folded_write(&f, fp);
+        tm_flame_write(&f, m ? NULL : &f, NULL, fp);
+        tm_folded_free(&f);
+    }
+    for (int to = 0; to <= TM_EXPORT_PPROF; to++)
+        tm_export_write(snap, (tm_export_format)to, TM_METRIC_LIVE, TM_LEAK_KINDS_ALL, fp, NULL);
+    {
+        json_t *gc = json_object_get(snap->root, "gc");
+
+        if (gc && tm_gc_validate(gc, NULL, 0) == 0) {
+            tm_gc_print(fp, gc, 0);
+            tm_gc_print(fp, gc, 1);
+            tm_gc_diff_print(fp, gc, gc);
+        }
+    }
+    sink_close(fp, &buf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_error_t je;
+    json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+    tm_snapshot *snap = NULL;
+    tm_error err;
+
+    if (!root)
+        return 0;
+    if (tm_snapshot_from_json(root, "fuzz.json", &snap, &err) == 0) {
+        exercise_stats(snap);
+        exercise_output(snap);
+        tm_snapshot_free(snap);
+    }
+    json_decref(root);
+    return 0;
+}
+#endif /* FUZZ_SNAPSHOT */
+
+#ifdef FUZZ_SUPPRESSIONS
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    tm_snapshot *snap = leaks_snapshot();
+    tm_suppressions supp = {0, NULL};
+    char *text = malloc(size + 1);
+    tm_leak_report r;
+    tm_error err;
+    int line;
+
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    for (size_t i = 0; i < size; i++) /* as tm_suppressions_load() reads it */
+        if (!text[i])
+            text[i] = '\n';
+    if (tm_suppressions_parse(&supp, "fuzz.supp", text, &line, &err) == 0 &&
+        tm_leak_report_build(&r, &snap, 1, TM_LEAK_KINDS_ALL, &supp) == 0) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *fp = sink(&buf, &len);
+
+        if (fp) {
+            json_t *j = tm_leak_suppressions_json(&r);
+
+            tm_leak_render_text(fp, &r);
+            json_decref(j);
+        }
+        sink_close(fp, &buf);
+        tm_leak_report_free(&r);
+    }
+    tm_suppressions_free(&supp);
+    free(text);
+    return 0;
+}
+#endif /* FUZZ_SUPPRESSIONS */
+
+#ifdef FUZZ_BASELINE
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    tm_snapshot *snap = leaks_snapshot();
+    json_error_t je;
+    json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+    tm_baseline b;
+    tm_leak_report r;
+    tm_error err;
+
+    if (!root)
+        return 0;
+    if (tm_baseline_from_json(&b, root, "fuzz.json", &err) == 0) {
+        if (tm_leak_report_build(&r, &snap, 1, TM_LEAK_KINDS_ALL, NULL) == 0) {
+            tm_gate_opts o = {-1, -1, &b, "fuzz.json"};
+            tm_gate g = {0};
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *fp = sink(&buf, &len);
+
+            tm_gate_eval(&r, &o, &g);
+            for (int f = 0; fp && f <= TM_GATE_GITHUB; f++)
+                tm_gate_render(fp, &r, &g, (tm_gate_format)f);
+            sink_close(fp, &buf);
+            tm_leak_report_free(&r);
+        }
+        tm_baseline_free(&b);
+    }
+    json_decref(root);
+    return 0;
+}
+#endif /* FUZZ_BASELINE */
