@@ -36,10 +36,10 @@ done
 # status (before: run added its summary, check a second line)
 : > "$WORK/noexec"
 chmod 644 "$WORK/noexec"
-for c in "run:$WORK/missing-prog:127:No such file or directory" \
-         "run:$WORK/noexec:126:Permission denied" \
-         "check:$WORK/missing-prog:127:No such file or directory" \
-         "check:$WORK/noexec:126:Permission denied"; do
+for c in "run:$WORK/missing-prog:127:cannot execute: No such file or directory" \
+         "run:$WORK/noexec:126:cannot execute: Permission denied" \
+         "check:$WORK/missing-prog:127:cannot execute: No such file or directory" \
+         "check:$WORK/noexec:126:cannot execute: Permission denied"; do
     cmd=${c%%:*} rest=${c#*:}
     prog=${rest%%:*} rest=${rest#*:}
     want=${rest%%:*} why=${rest#*:}
