@@ -70,6 +70,11 @@ tests_progs_shim_blocked_CFLAGS = $(SHIM_PROG_CFLAGS)
 tests_progs_shim_blocked_LDADD = -lpthread
 TESTS += tests/integration/shim_gdb.sh
 
+check_PROGRAMS += tests/progs/shim_sigsafe
+tests_progs_shim_sigsafe_CFLAGS = $(SHIM_PROG_CFLAGS)
+tests_progs_shim_sigsafe_LDADD = -lpthread
+TESTS += tests/integration/shim_sigsafe.sh
+
 check_PROGRAMS += tests/progs/shim_exit
 tests_progs_shim_exit_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_exit.sh

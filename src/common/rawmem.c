@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -54,6 +55,14 @@ void *tm__remap(void *p, size_t old_size, size_t new_size)
         atomic_fetch_add_explicit(&tm__mapped_bytes, new_size - old_size, memory_order_relaxed);
     else
         atomic_fetch_sub_explicit(&tm__mapped_bytes, old_size - new_size, memory_order_relaxed);
+    return q;
+}
+
+void *tm__map_copy(const void *p, size_t old_size, size_t new_size)
+{
+    void *q = tm__map(new_size);
+    if (q && p)
+        memcpy(q, p, old_size < new_size ? old_size : new_size);
     return q;
 }
 

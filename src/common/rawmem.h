@@ -17,6 +17,11 @@ void tm__unmap(void *p, size_t size);
 /* Grows or shrinks a mapping, moving it when needed; NULL on failure (the
  * old mapping stays valid). */
 void *tm__remap(void *p, size_t old_size, size_t new_size);
+/* A new mapping of 'new_size' bytes holding a copy of the first bytes of
+ * 'p' (which stays mapped): for arrays that a signal handler on the same
+ * thread may read while they grow. The caller publishes the copy, then
+ * unmaps the old array. NULL when out of memory. */
+void *tm__map_copy(const void *p, size_t old_size, size_t new_size);
 
 /* A bump arena for small records that live as long as the process. Not
  * locked: callers serialize. */

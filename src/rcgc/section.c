@@ -1,7 +1,9 @@
 /* section.c - the "gc" section of tracemem snapshots (SPEC section 8).
  *
- * The shim may call tm__gc_section on its helper thread while the program
- * runs, so it reads only published values: relaxed atomic loads of the
+ * The shim may call tm__gc_section on any of the program's threads while
+ * the others run, even from a signal handler that interrupted this very
+ * library (TRACEMEM_SIGNAL), so it reads only published values: relaxed
+ * atomic loads of the
  * counters, the type registry list (append-only, acquire), and the totals
  * and the event ring through the seqlock. It writes into the given buffer
  * like snprintf and never allocates.
@@ -61,8 +63,8 @@ typedef struct totals {
 } totals;
 
 /* Seqlock read side; gives up consistency after many retries rather than
- * spin forever against a writer that stopped mid-update (it cannot: writes
- * are short, but the helper thread must never hang). */
+ * spin forever against a writer that stopped mid-update: a signal handler
+ * on the writer's own thread waits for a writer that cannot go on. */
 static void read_totals(totals *t)
 {
     for (int tries = 0; tries < 1000; tries++) {

@@ -260,12 +260,12 @@ void tm__run_deferred(void)
         return;
     int saved = errno;
     tm__in_hook = 1;
+    if (interval_ns <= 0)
+        atomic_store(&tm__deferred, 0); /* before the check: a signal now sets it again */
     if (atomic_exchange(&signal_pending, 0))
         take(TM_REASON_SIGNAL);
     if (interval_due())
         take(TM_REASON_INTERVAL);
-    if (interval_ns <= 0 && !atomic_load(&signal_pending))
-        atomic_store(&tm__deferred, 0);
     tm__in_hook = 0;
     errno = saved;
 }

@@ -22,6 +22,7 @@
 #include "shim/shim.h"
 
 #include <dlfcn.h>
+#include <linux/futex.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -54,32 +55,58 @@ static int resolve(void)
     return f != NULL;
 }
 
-static int sent_by_someone(const siginfo_t *si)
+/* 1 for a synchronous fault of the instruction the handler returns to:
+ * running it again takes the default action with the kernel's own
+ * siginfo. Everything else (kill, raise, abort, the terminal's ^C, timers,
+ * RLIMIT_CPU, SIGIO, seccomp's SIGSYS, a machine check reported late) is
+ * raised again instead. */
+static int refaults(int sig, const siginfo_t *si)
 {
-    return si->si_code <= 0; /* SI_USER, SI_QUEUE, SI_TKILL ...: not a fault */
+    if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE)
+        return 0;
+    if (si->si_code <= 0 || si->si_code == SI_KERNEL)
+        return 0;
+#ifdef BUS_MCEERR_AO
+    if (sig == SIGBUS && si->si_code == BUS_MCEERR_AO)
+        return 0;
+#endif
+    return 1;
 }
 
-static void on_fatal(int sig, siginfo_t *si, void *uc)
+static void default_action(int sig, const siginfo_t *si)
 {
-    (void)uc;
-    int saved = errno;
-    if (!atomic_exchange(&dying, 1))
-        tm__at_fatal_signal(sig);
-    /* The default action, as if the shim had never been there. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     real_sigaction(sig, &dfl, NULL);
-    if (sent_by_someone(si) || sig == SIGABRT) {
+    if (!refaults(sig, si)) {
         sigset_t one;
         sigemptyset(&one);
         sigaddset(&one, sig);
         syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
         pthread_sigmask(SIG_UNBLOCK, &one, NULL); /* delivered here */
     }
-    /* a fault: returning runs the faulting instruction again, which now
-     * takes the default action with the kernel's own siginfo */
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    int saved = errno;
+    if (!tm__own_process()) {
+        /* a vfork child: the memory here is its parent's */
+        default_action(sig, si);
+        errno = saved;
+        return;
+    }
+    if (atomic_exchange(&dying, 1)) {
+        /* Another thread is writing the final snapshot; the process ends
+         * when it is done. Wait rather than end it now. */
+        for (;;)
+            syscall(SYS_futex, &dying, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    }
+    tm__at_fatal_signal(sig);
+    default_action(sig, si);
     errno = saved;
 }
 
@@ -96,7 +123,9 @@ static void install_unlocked(int sig)
 
 void tm__fatal_init(void)
 {
-    if (!resolve())
+    /* the first process of a PID namespace ignores signals left at SIG_DFL:
+     * a handler would make them deliverable */
+    if (getpid() == 1 || !resolve())
         return;
     tm__lock_acquire(&view_lock);
     for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
@@ -124,8 +153,12 @@ TM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         errno = ENOSYS;
         return -1;
     }
-    if (sig <= 0 || sig >= NSIGS || !managed[sig])
+    if (sig <= 0 || sig >= NSIGS || !managed[sig] || !tm__own_process())
         return real_sigaction(sig, act, oldact);
+    /* a handler that calls sigaction() must not find the lock taken */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     tm__lock_acquire(&view_lock);
     int rc = 0;
     struct sigaction before;
@@ -145,45 +178,77 @@ TM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         }
     }
     tm__lock_release(&view_lock);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0 && oldact)
         *oldact = before;
     return rc;
 }
 
-static __sighandler_t set_handler(int sig, __sighandler_t handler, int flags, int mask_self)
+typedef __sighandler_t (*signal_fn)(int, __sighandler_t);
+
+/* signal() and its variants: the C library's own, with its flags (and
+ * siginterrupt()'s), except where the program sets SIG_DFL on a signal
+ * the shim holds, which only changes what the program will be told.
+ * When the C library's call replaces the shim's handler, the view is
+ * dropped. */
+static __sighandler_t set_handler(const char *name, signal_fn *real, int sig, __sighandler_t handler)
 {
-    struct sigaction act, old;
-    memset(&act, 0, sizeof(act));
-    act.sa_handler = handler;
-    act.sa_flags = flags;
-    sigemptyset(&act.sa_mask);
-    if (mask_self && sig > 0 && sig < NSIGS)
-        sigaddset(&act.sa_mask, sig);
-    if (handler == SIG_ERR || sigaction(sig, &act, &old) < 0) {
-        errno = EINVAL;
+    signal_fn fn = __atomic_load_n(real, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        int saved = tm__in_hook;
+        tm__in_hook = 1;
+        fn = (signal_fn)dlsym(RTLD_NEXT, name);
+        tm__in_hook = saved;
+        __atomic_store_n(real, fn, __ATOMIC_RELEASE);
+    }
+    if (!fn || !resolve()) {
+        errno = ENOSYS;
         return SIG_ERR;
     }
-    return old.sa_handler;
+    if (sig <= 0 || sig >= NSIGS || !managed[sig] || !tm__own_process())
+        return fn(sig, handler);
+    if (handler == SIG_DFL) {
+        struct sigaction act, old;
+        memset(&act, 0, sizeof(act));
+        act.sa_handler = SIG_DFL;
+        sigemptyset(&act.sa_mask);
+        return sigaction(sig, &act, &old) < 0 ? SIG_ERR : old.sa_handler;
+    }
+    sigset_t all, mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &mask);
+    tm__lock_acquire(&view_lock);
+    int was_hidden = hidden[sig];
+    __sighandler_t prev = fn(sig, handler);
+    if (prev != SIG_ERR) {
+        hidden[sig] = 0;
+        if (was_hidden)
+            prev = view[sig].sa_handler;
+    }
+    tm__lock_release(&view_lock);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    return prev;
 }
 
-/* glibc's signal() is BSD's: handler kept, call restarted, signal masked. */
+static signal_fn real_signal, real_bsd_signal, real_sysv_signal, real___sysv_signal;
+
 TM_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 {
-    return set_handler(sig, handler, SA_RESTART, 1);
+    return set_handler("signal", &real_signal, sig, handler);
 }
 
 __sighandler_t bsd_signal(int sig, __sighandler_t handler);
 TM_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler)
 {
-    return set_handler(sig, handler, SA_RESTART, 1);
+    return set_handler("bsd_signal", &real_bsd_signal, sig, handler);
 }
 
 TM_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler)
 {
-    return set_handler(sig, handler, (int)(SA_RESETHAND | SA_NODEFER), 0);
+    return set_handler("sysv_signal", &real_sysv_signal, sig, handler);
 }
 
 TM_EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t handler)
 {
-    return set_handler(sig, handler, (int)(SA_RESETHAND | SA_NODEFER), 0);
+    return set_handler("__sysv_signal", &real___sysv_signal, sig, handler);
 }

@@ -278,8 +278,12 @@ TM_EXPORT void *sbrk(intptr_t increment)
         return (void *)-1;
     }
     void *old = real_sbrk(increment);
-    if (old != (void *)-1 && increment != 0)
+    if (old != (void *)-1 && increment != 0) {
+        int saved = tm__in_hook; /* a handler's exit() borrows brk_lock */
+        tm__in_hook = 1;
         tm__brk_note((uintptr_t)old, (uintptr_t)old + (uintptr_t)increment);
+        tm__in_hook = saved;
+    }
     return old;
 }
 
@@ -293,8 +297,12 @@ TM_EXPORT int brk(void *addr)
     void *old = real_sbrk(0);
     errno = saved;
     int rc = real_brk(addr);
-    if (rc == 0 && old != (void *)-1)
+    if (rc == 0 && old != (void *)-1) {
+        int guard = tm__in_hook;
+        tm__in_hook = 1;
         tm__brk_note((uintptr_t)old, (uintptr_t)addr);
+        tm__in_hook = guard;
+    }
     return rc;
 }
 

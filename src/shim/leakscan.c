@@ -1052,8 +1052,9 @@ static size_t seg_after(const struct scan *s, uintptr_t a)
 }
 
 /* 1 when 'w' looks like a word glibc keeps in a free chunk: the address of
- * another chunk (aligned, in a heap, not a block's start) or of a bin in
- * main_arena. */
+ * a bin in main_arena, or of another chunk in a heap: free memory (in no
+ * block) or the header of the chunk after a block (its last word). A
+ * pointer to a block's start or into its inside is the program's. */
 static int chunk_word(const struct scan *s, uintptr_t w)
 {
     if (!w || w % (2 * WORD))
@@ -1064,7 +1065,12 @@ static int chunk_word(const struct scan *s, uintptr_t w)
     if (!g || !g->heap)
         return 0;
     long i = w - s->lo < s->span ? candidate(s, w) : -1;
-    return i < 0 || s->at[i].ptr != w;
+    if (i < 0 || w - s->at[i].ptr >= s->at[i].extent)
+        return 1; /* free memory */
+    if (w == s->at[i].ptr || !(s->state[i] & HEADER))
+        return 0;
+    uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
+    return !(size & 2) && w == s->at[i].ptr - 2 * WORD + (size & ~(uintptr_t)7);
 }
 
 /* Bytes at the start of block 'i' that glibc wrote while its chunk was free

@@ -47,21 +47,23 @@ static int resize(struct shard *s, uint32_t slots)
     if (!fresh)
         return -1;
     struct tm__block *old = s->slots;
-    uint32_t old_slots = old ? s->mask + 1 : 0;
-    s->slots = fresh;
-    /* the larger array before the larger mask: a signal handler on this
-     * thread that reads the table mid-resize (tm__lock_rescue) never
-     * indexes past the array it sees */
-    atomic_signal_fence(memory_order_seq_cst);
-    s->mask = slots - 1;
+    uint32_t old_slots = old ? s->mask + 1 : 0, mask = slots - 1;
     for (uint32_t i = 0; i < old_slots; i++) {
         if (!old[i].ptr)
             continue;
-        size_t j = home(s, mix(old[i].ptr));
+        size_t j = (size_t)(mix(old[i].ptr) >> 7) & mask;
         while (fresh[j].ptr)
-            j = (j + 1) & s->mask;
+            j = (j + 1) & mask;
         fresh[j] = old[i];
     }
+    /* Filled, then published: the larger array before the larger mask, so
+     * a signal handler on this thread that reads the table mid-resize
+     * (tm__lock_rescue) sees every block and never indexes past the array
+     * it sees; the old one is unmapped last. */
+    s->slots = fresh;
+    atomic_signal_fence(memory_order_seq_cst);
+    s->mask = mask;
+    atomic_signal_fence(memory_order_seq_cst);
     tm__unmap(old, (size_t)old_slots * sizeof(*old));
     return 0;
 }

@@ -99,7 +99,9 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *data)
     }
     if (hi <= lo)
         return 0;
-    char buf[PATH_MAX];
+    /* static, under modules_mutex: snapshots are written on the program's
+     * threads (signal handlers, small stacks) */
+    static char buf[PATH_MAX];
     const char *path = object_path(info, buf, sizeof(buf));
     for (size_t i = 0; i < r->nseen; i++) {
         struct tm__module *m = &mods[i];
@@ -110,11 +112,14 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *data)
     }
     if (nmods == capmods) {
         size_t cap = capmods ? capmods * 2 : 128;
-        struct tm__module *fresh = mods ? tm__remap(mods, capmods * sizeof(*mods), cap * sizeof(*mods))
-                                        : tm__map(cap * sizeof(*mods));
+        /* copied, published, then the old one unmapped: a reader that
+         * interrupted this thread never holds an unmapped array */
+        struct tm__module *old = mods, *fresh = tm__map_copy(mods, capmods * sizeof(*mods), cap * sizeof(*mods));
         if (!fresh)
             return 0;
         mods = fresh;
+        atomic_signal_fence(memory_order_seq_cst);
+        tm__unmap(old, capmods * sizeof(*mods));
         capmods = cap;
     }
     struct tm__module *m = &mods[nmods];
@@ -134,7 +139,7 @@ void tm__modules_refresh(void)
 {
     tm__mutex_lock(&modules_mutex);
     size_t before = nmods;
-    uint8_t seen_small[1024];
+    static uint8_t seen_small[1024]; /* under modules_mutex */
     uint8_t *seen = before <= sizeof(seen_small) ? seen_small : tm__map(before);
     if (!seen)
         goto out_unlock;

@@ -25,7 +25,7 @@ int tm__output_path(char *out, size_t cap, const char *tmpl, unsigned seq, int f
 {
     size_t len = 0;
     int has_seq = 0;
-    char piece[PATH_MAX];
+    char piece[512]; /* one expansion: a number or a file's base name */
     for (const char *t = tmpl; *t; t++) {
         const char *add = piece;
         piece[0] = '\0';

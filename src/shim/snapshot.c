@@ -584,7 +584,7 @@ static int write_file_unguarded(const char *path, const struct content *c, unsig
     struct stat st;
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
         return S_ISDIR(st.st_mode) ? -EISDIR : write_special(path, c, seq, reason, leaks);
-    char tmp[PATH_MAX + 32];
+    static char tmp[PATH_MAX + 32]; /* under snap_mutex; small stacks */
     int fd = open_temp(path, tmp, sizeof(tmp));
     if (fd < 0)
         return -errno;
@@ -615,7 +615,7 @@ int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm
     tm__in_hook = 1;
     tm__mutex_lock(&snap_mutex);
     unsigned seq = snap_seq++;
-    char target[PATH_MAX];
+    static char target[PATH_MAX]; /* under snap_mutex; small stacks */
     int rc = 0;
     if (!path) {
         int force = tm__cfg.interval > 0 || tm__cfg.signo != 0;
@@ -631,9 +631,9 @@ int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm
             rc = write_file(path, &c, seq, reason, leaks);
         content_release(&c);
     }
-    tm__mutex_unlock(&snap_mutex);
     if (rc < 0 && !atomic_exchange(&reported_failure, 1))
         tm__warn("cannot write snapshot %s: %s", path, tm__strerror(-rc));
+    tm__mutex_unlock(&snap_mutex);
     tm__in_hook = saved_guard;
     errno = saved_errno;
     return rc;

@@ -119,13 +119,15 @@ static void peak_add(const struct tm__trace_row *r, void *arg)
         return;
     if (peak_nrows == peak_cap) {
         size_t cap = peak_cap ? peak_cap * 2 : 1024;
-        struct peak_row *rows = peak_rows ? tm__remap(peak_rows, peak_cap * sizeof(*rows), cap * sizeof(*rows))
-                                          : tm__map(cap * sizeof(*rows));
+        /* copy, publish, unmap: see tm__map_copy */
+        struct peak_row *old = peak_rows, *rows = tm__map_copy(peak_rows, peak_cap * sizeof(*rows), cap * sizeof(*rows));
         if (!rows) {
             atomic_fetch_add(&tm__lost, 1);
             return;
         }
         peak_rows = rows;
+        atomic_signal_fence(memory_order_seq_cst);
+        tm__unmap(old, peak_cap * sizeof(*rows));
         peak_cap = cap;
     }
     peak_rows[peak_nrows++] = (struct peak_row){r->stack, r->domain, r->size, r->count};
@@ -371,11 +373,13 @@ static struct dom_counter *dom_counter(uint32_t stack, uint32_t domain)
             return &dom_counters[i];
     if (dom_ncounters == dom_ccap) {
         size_t cap = dom_ccap ? dom_ccap * 2 : 256;
-        struct dom_counter *c = dom_counters ? tm__remap(dom_counters, dom_ccap * sizeof(*c), cap * sizeof(*c))
-                                             : tm__map(cap * sizeof(*c));
+        /* copy, publish, unmap: see tm__map_copy */
+        struct dom_counter *old = dom_counters, *c = tm__map_copy(dom_counters, dom_ccap * sizeof(*c), cap * sizeof(*c));
         if (!c)
             return NULL;
         dom_counters = c;
+        atomic_signal_fence(memory_order_seq_cst);
+        tm__unmap(old, dom_ccap * sizeof(*c));
         dom_ccap = cap;
     }
     struct dom_counter *c = &dom_counters[dom_ncounters++];

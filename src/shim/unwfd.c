@@ -178,10 +178,14 @@ static int find_relro(struct dl_phdr_info *info, size_t size, void *data)
     (void)size;
     if (info->dlpi_addr != a->base)
         return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         if (info->dlpi_phdr[i].p_type == PT_GNU_RELRO) {
-            a->lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-            a->hi = a->lo + info->dlpi_phdr[i].p_memsz;
+            /* the loader protects whole pages only: down to the page that
+             * the segment's end lies in, which stays writable */
+            uintptr_t lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+            a->lo = lo & ~(page - 1);
+            a->hi = (lo + info->dlpi_phdr[i].p_memsz) & ~(page - 1);
         }
     }
     return 1;

@@ -21,12 +21,19 @@ __thread char tm__lock_self TM_TLS;
 __thread int tm__lock_rescue TM_TLS;
 __thread int tm__lock_nborrow TM_TLS;
 
-#define MAX_BORROW 16
-static __thread const void *borrowed[MAX_BORROW] TM_TLS;
+/* Room for every lock the shim has (fork_prepare and a leak scan hold all
+ * the live and stack shards at once): mapped on the first borrow, which
+ * happens at most once in a process, on its way out. */
+#define MAX_BORROW 1024
+static __thread const void **borrowed TM_TLS;
 
 static int borrow(const void *lock)
 {
-    if (!tm__lock_rescue || tm__lock_nborrow == MAX_BORROW)
+    if (!tm__lock_rescue)
+        return 0;
+    if (!borrowed && !(borrowed = tm__map(MAX_BORROW * sizeof(*borrowed))))
+        return 0;
+    if (tm__lock_nborrow == MAX_BORROW)
         return 0;
     borrowed[tm__lock_nborrow++] = lock;
     return 1;

@@ -32,9 +32,10 @@ TRACEMEM_INTERVAL=0 TRACEMEM_OUTPUT="$WORK/sl/s.%n.json" env LD_PRELOAD="$SHIM" 
 pid=$!
 # SIGUSR1 kills until the shim has installed its handler (SigCgt bit 9)
 i=0
-while [ $i -lt 200 ]; do
+while :; do
     cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
     [ -n "$cgt" ] && [ $(( 0x$cgt & 0x200 )) -ne 0 ] && break
+    [ $i -lt 1200 ] || fail "the shim's SIGUSR1 handler did not appear in 60 s"
     sleep 0.05
     i=$((i + 1))
 done
