@@ -295,6 +295,7 @@ static void render_text(FILE *fp, const tm_leak_report *r, const tm_gate *g)
                 r->summary[k].blocks);
     fprintf(fp, "   %15s: %" PRIu64 " bytes in %" PRIu64 " blocks\n",
             "suppressed", r->suppressed.bytes, r->suppressed.blocks);
+    tm_leak_print_caveats(fp, r);
     tm_leak_print_suppressions(fp, r);
     fputc('\n', fp);
     if (g->argv && g->status > 128)

@@ -200,6 +200,9 @@ int tm_leak_report_build(tm_leak_report *r, tm_snapshot *const *snaps,
     r->checked = nsnaps > 0;
     for (size_t i = 0; i < nsnaps && rc == 0; i++) {
         r->checked &= snaps[i]->has_leaks && snaps[i]->leaks_checked;
+        if (snaps[i]->sampling_bytes > r->sampling_bytes)
+            r->sampling_bytes = snaps[i]->sampling_bytes;
+        r->threads_not_stopped += snaps[i]->leaks_threads_not_stopped;
         rc = add_snapshot(r, snaps[i], &cap);
     }
     if (rc) {
@@ -397,6 +400,20 @@ static void print_summary(FILE *fp, const tm_leak_report *r)
                 labels[k], r->summary[k].bytes, r->summary[k].blocks);
     fprintf(fp, "        suppressed: %" PRIu64 " bytes in %" PRIu64
             " blocks\n", r->suppressed.bytes, r->suppressed.blocks);
+    tm_leak_print_caveats(fp, r);
+}
+
+void tm_leak_print_caveats(FILE *fp, const tm_leak_report *r)
+{
+    if (r->sampling_bytes > 0)
+        fprintf(fp, "   estimates: sampled every %" PRId64 " bytes on average "
+                "(TRACEMEM_SAMPLE); blocks not sampled were not scanned, so "
+                "these are estimates, not counts\n", r->sampling_bytes);
+    if (r->threads_not_stopped > 0)
+        fprintf(fp, "   partial: %" PRId64 " thread(s) could not be stopped; "
+                "their registers were not read, so a block whose only "
+                "pointer was there is counted as lost\n",
+                r->threads_not_stopped);
 }
 
 void tm_leak_render_text(FILE *fp, const tm_leak_report *r)
@@ -435,6 +452,8 @@ json_t *tm_leak_suppressions_json(const tm_leak_report *r)
     for (size_t i = 0; arr && r->supp && i < r->supp->n; i++) {
         const tm_suppression *s = &r->supp->v[i];
 
+        if (s->builtin && !s->hit_stacks)
+            continue;
         json_array_append_new(
             arr, json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I}", "name",
                            s->name, "file", s->file, "line", s->line, "format",
@@ -484,11 +503,16 @@ json_t *tm_leak_render_json(const tm_leak_report *r)
     json_object_set_new(summary, "suppressed", total_json(&r->suppressed));
     for (size_t i = 0; i < r->n; i++)
         json_array_append_new(records, record_json(r, &r->v[i]));
-    return json_pack("{s:s, s:i, s:o, s:b, s:o, s:o, s:o, s:o}", "format",
-                     "tracemem-leaks", "version", 1, "snapshots", snaps,
-                     "checked", r->checked, "kinds", kinds, "summary", summary,
-                     "records", records, "suppressions",
-                     tm_leak_suppressions_json(r));
+    json_t *j = json_pack("{s:s, s:i, s:o, s:b, s:o, s:o, s:o, s:o}", "format",
+                          "tracemem-leaks", "version", 1, "snapshots", snaps,
+                          "checked", r->checked, "kinds", kinds, "summary", summary,
+                          "records", records, "suppressions",
+                          tm_leak_suppressions_json(r));
+    if (j && r->sampling_bytes > 0)
+        json_object_set_new(j, "estimated_sampling_bytes", json_integer(r->sampling_bytes));
+    if (j && r->threads_not_stopped > 0)
+        json_object_set_new(j, "partial_threads_not_stopped", json_integer(r->threads_not_stopped));
+    return j;
 }
 
 /* --- tracemem leaks --gen-suppressions --- */

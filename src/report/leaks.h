@@ -74,10 +74,18 @@ typedef struct tm_leak_report {
     size_t nshown;
     tm_leak_total summary[TM_LEAK_NKINDS];  /* not suppressed, every kind */
     tm_leak_total suppressed;   /* suppressed, every kind */
+    int64_t sampling_bytes;     /* > 0: a snapshot was sampled, the figures
+                                   are estimates (the largest mean) */
+    int64_t threads_not_stopped; /* > 0: registers of so many threads were
+                                    not read (leaks.partial) */
 } tm_leak_report;
 
 /* Default kinds of tracemem leaks (all) and tracemem check. */
 #define TM_KINDS_CHECK ((1u << TM_LEAK_DEFINITE) | (1u << TM_LEAK_INDIRECT))
+
+/* Lines that say the figures are estimates (a sampled snapshot) or partial
+ * (threads whose registers were not read); nothing when neither. */
+void tm_leak_print_caveats(FILE *fp, const tm_leak_report *r);
 
 /* Parses a --kinds list ("definite,indirect", "all"); -1 when a name is
  * unknown or the list is empty. */

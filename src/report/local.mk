@@ -34,7 +34,7 @@ TESTS += tests/unit/check_render
 tests_unit_check_render_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_render_LDADD = $(TM_REPORT_CHECK_LIBS)
 # leaks, suppressions and the leak gate (tracemem leaks / tracemem check)
-libtmreport_la_SOURCES += src/report/suppress.c src/report/suppress.h \
+libtmreport_la_SOURCES += src/report/suppress.c src/report/suppress.h src/report/defsupp.c \
 	src/report/leaks.c src/report/leaks.h \
 	src/report/gate.c src/report/gate.h src/report/gate_render.c
 # flamegraph, export, trend: folding, SVG/HTML flame graphs, speedscope and

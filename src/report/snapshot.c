@@ -474,6 +474,17 @@ static int load_leaks(tm_snapshot *s, tm_error *err)
     if (v && !json_is_boolean(v))
         return EBAD("leaks.checked: expected a boolean, got %s", type_name(v));
     s->leaks_checked = json_is_true(v);
+    v = json_object_get(leaks, "partial");
+    if (v && !json_is_boolean(v))
+        return EBAD("leaks.partial: expected a boolean, got %s", type_name(v));
+    if (json_is_true(v)) {
+        v = json_object_get(leaks, "threads_not_stopped");
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+            return EBAD("leaks.threads_not_stopped: expected a count");
+        s->leaks_threads_not_stopped = v ? json_integer_value(v) : 1;
+        if (s->leaks_threads_not_stopped == 0)
+            s->leaks_threads_not_stopped = 1;
+    }
     if ((rc = load_leak_summary(s, leaks, err)) ||
         (rc = get_typed(leaks, "leaks", "stacks", JSON_ARRAY, 0, &arr, err)))
         return rc;

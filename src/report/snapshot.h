@@ -167,6 +167,8 @@ typedef struct tm_snapshot {
 
     int has_leaks;     /* a leaks section was present */
     int leaks_checked; /* leaks.checked */
+    int64_t leaks_threads_not_stopped; /* leaks.threads_not_stopped: > 0 when
+                                          leaks.partial (registers unread) */
     tm_leak_total leak_summary[TM_LEAK_NKINDS];
     size_t nleak_stacks;
     tm_leak_stack *leak_stacks;

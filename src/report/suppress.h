@@ -76,6 +76,7 @@ typedef struct tm_suppression {
     unsigned kinds;
     size_t nframes;
     tm_supp_frame *frames;
+    int builtin;        /* one of tracemem's defaults (not listed unless used) */
     /* what it suppressed, counted by the caller */
     uint64_t hit_stacks;
     uint64_t hit_blocks;
@@ -101,6 +102,10 @@ int tm_suppressions_parse(tm_suppressions *supp, const char *name,
  * read gives a negative errno code and "PATH: why" in 'err'. */
 int tm_suppressions_load(tm_suppressions *supp, const char *path,
                          tm_error *err);
+
+/* Appends the default suppressions (defsupp.c: the C runtime's own
+ * memory), named "default suppressions". Returns 0 or -ENOMEM. */
+int tm_suppressions_add_defaults(tm_suppressions *supp, tm_error *err);
 
 /* Frees what 'supp' holds and zeroes it. */
 void tm_suppressions_free(tm_suppressions *supp);

@@ -36,4 +36,22 @@ assert_eq "mainexit: the global's block" true \
 if have_valgrind; then
     assert_eq "mainexit: Valgrind's definite, indirect" "1 0" "$(first_two "$(vg_counts "$P" mainexit)")"
 fi
+
+# default suppressions: glibc's loader data (libgcc_s, loaded by
+# pthread_exit) is not reported unless asked for
+"$TM" leaks "$WORK/mainexit.json" --kinds all >"$WORK/all.txt" 2>"$WORK/all.err" || fail "leaks --kinds all: $(cat "$WORK/all.err")"
+grep -q "by _dl_new_object\|by _dlfo_mappings" "$WORK/all.txt" && fail "loader data reported despite the default suppressions"
+grep -q "leak:_dl_new_object (default suppressions:" "$WORK/all.txt" || fail "the default suppression used is not listed"
+"$TM" leaks "$WORK/mainexit.json" --kinds all --no-default-suppressions >"$WORK/raw.txt" 2>&1 || fail "--no-default-suppressions"
+grep -q "by _dl_new_object" "$WORK/raw.txt" || fail "--no-default-suppressions still hides the loader's data"
+grep -q "suppressed: 0 bytes in 0 blocks" "$WORK/raw.txt" || fail "--no-default-suppressions: something suppressed"
+
+# sampling: the figures are estimates; leaks says so, check refuses to gate
+(export TRACEMEM_SAMPLE=4096; run_shim "$WORK/sampled.json" 60 "$P" lastbase) || fail "sampled run: exit status $?"
+"$TM" leaks "$WORK/sampled.json" >"$WORK/s.txt" 2>&1 || fail "leaks of a sampled snapshot"
+grep -q "^   estimates: sampled every 4096 bytes on average" "$WORK/s.txt" || fail "leaks: no estimates line: $(cat "$WORK/s.txt")"
+status 2 check "$WORK/sampled.json"
+assert_eq "check of a sampled snapshot" \
+    "tracemem: $WORK/sampled.json: a sampled snapshot (TRACEMEM_SAMPLE=4096): its leak figures are estimates, not counts; gate on a run without sampling" \
+    "$(cat "$WORK/err")"
 exit 0

@@ -28,6 +28,9 @@ for stop in ptrace signal; do
         if [ $stop = signal ]; then
             assert_eq "$stop: partial" "true 1" \
                 "$(json "$out" 'str(s["leaks"].get("partial")).lower() + " " + str(s["leaks"].get("threads_not_stopped"))')"
+            "$TM" leaks "$out" >"$WORK/partial.txt" 2>&1 || fail "leaks of a partial check"
+            grep -q "^   partial: 1 thread(s) could not be stopped" "$WORK/partial.txt" ||
+                fail "leaks does not say the check was partial: $(cat "$WORK/partial.txt")"
         else
             assert_eq "$stop: not partial" false "$(json "$out" '"partial" in s["leaks"]')"
         fi

@@ -115,5 +115,8 @@ int tm__run_under_shim(char **argv, const char *const vars[][2],
  * the file is unreadable or malformed. */
 struct tm_suppressions;
 int tm__load_suppressions(struct tm_suppressions *supp, const char *path);
+/* Appends the default suppressions (report/defsupp.c) to 'supp'; 0 or
+ * TM_EXIT_USAGE after one line (out of memory). */
+int tm__add_default_suppressions(struct tm_suppressions *supp);
 
 #endif /* TM_TOOLS_BUILTIN_H */

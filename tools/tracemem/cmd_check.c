@@ -26,7 +26,7 @@ static const char usage[] =
     "                      [--max-leaked-blocks N] [--suppressions FILE]...\n"
     "                      [--baseline FILE] [--update-baseline FILE]\n"
     "                      [--format text|json|junit|sarif|github] [-o FILE]\n"
-    "                      [--wait-children SECONDS]\n"
+    "                      [--wait-children SECONDS] [--no-default-suppressions]\n"
     "                      (FILE... | -- PROGRAM [ARGS...])\n"
     "Fails (exit 1) when the leaks not suppressed exceed the limits (default\n"
     "0 bytes and 0 blocks of kinds definite,indirect) or, with --baseline,\n"
@@ -38,6 +38,7 @@ typedef struct check_args {
     tm_gate_opts gate;
     int have_limit;
     tm_suppressions supp;
+    int no_default_supp;    /* --no-default-suppressions */
     tm_baseline baseline;
     const char *update;
     tm_gate_format format;
@@ -49,7 +50,7 @@ typedef struct check_args {
 } check_args;
 
 enum { OPT_KINDS = 256, OPT_MAX_BYTES, OPT_MAX_BLOCKS, OPT_SUPP,
-       OPT_BASELINE, OPT_UPDATE, OPT_WAIT };
+       OPT_BASELINE, OPT_UPDATE, OPT_WAIT, OPT_NO_DEFAULT };
 
 static int limit_option(const char *name, const char *arg, int64_t *out)
 {
@@ -94,6 +95,7 @@ static int check_option(check_args *a, int opt, const char *arg)
         a->have_limit = 1;
         return limit_option("--max-leaked-blocks", arg, &a->gate.max_blocks);
     case OPT_SUPP: return tm__load_suppressions(&a->supp, arg);
+    case OPT_NO_DEFAULT: a->no_default_supp = 1; return 0;
     case OPT_BASELINE:
         if (a->gate.baseline)
             return tm__usage_error("check", "--baseline given twice");
@@ -129,6 +131,7 @@ static int parse_check(int argc, char **argv, check_args *a)
         { "format", required_argument, NULL, 'F' },
         { "output", required_argument, NULL, 'o' },
         { "wait-children", required_argument, NULL, OPT_WAIT },
+        { "no-default-suppressions", no_argument, NULL, OPT_NO_DEFAULT },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -166,7 +169,7 @@ static int parse_check(int argc, char **argv, check_args *a)
     } else {
         a->gate.max_bytes = a->gate.max_blocks = 0;
     }
-    return 0;
+    return a->no_default_supp ? 0 : tm__add_default_suppressions(&a->supp);
 }
 
 /* --- the snapshots --- */
@@ -383,6 +386,25 @@ static int unchecked(const snaps *s)
     return s->n == 0;
 }
 
+/* 1 when a snapshot was sampled: its leak figures are estimates (blocks
+ * not sampled were neither scanned nor counted), not a basis for a gate
+ * (said once, with the file). */
+static int sampled(const snaps *s, const char *program)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i]->sampling_bytes > 0) {
+            tm__eprintf("tracemem: %s: %s (TRACEMEM_SAMPLE=%lld): "
+                        "its leak figures are estimates, not counts; gate on a "
+                        "run without sampling\n",
+                        program ? program : s->v[i]->file,
+                        program ? "the run was sampled" : "a sampled snapshot",
+                        (long long)s->v[i]->sampling_bytes);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* --- judging and writing --- */
 
 static int update_baseline(check_args *a, tm_leak_report *r)
@@ -482,7 +504,8 @@ int cmd_check(int argc, char **argv)
         goto out;
     }
     /* no report at all rather than one that passes without a check */
-    rc = unchecked(&s) ? TM_EXIT_USAGE : judge(&a, &s, status);
+    rc = unchecked(&s) || sampled(&s, a.program ? a.program[0] : NULL) ? TM_EXIT_USAGE
+                                                                      : judge(&a, &s, status);
     if (status)
         rc = status;    /* the program's failure is kept */
 out:

@@ -12,7 +12,8 @@
 
 static const char usage[] =
     "usage: tracemem leaks FILE [--kinds LIST] [--suppressions FILE]...\n"
-    "                      [--gen-suppressions] [--format text|json]\n"
+    "                      [--gen-suppressions] [--no-default-suppressions]\n"
+    "                      [--format text|json]\n"
     "Lists the leaked blocks of a snapshot grouped by allocation stack and\n"
     "kind, biggest first, with a LEAK SUMMARY. --kinds is a comma-separated\n"
     "list of definite, indirect, possible, reachable or all (default\n"
@@ -20,13 +21,23 @@ static const char usage[] =
 
 #define KINDS_LEAKS (TM_KINDS_CHECK | (1u << TM_LEAK_POSSIBLE))
 
-enum { OPT_KINDS = 256, OPT_SUPP, OPT_GEN };
+enum { OPT_KINDS = 256, OPT_SUPP, OPT_GEN, OPT_NO_DEFAULT };
 
 int tm__load_suppressions(tm_suppressions *supp, const char *path)
 {
     tm_error err = { "" };
 
     if (tm_suppressions_load(supp, path, &err) == 0)
+        return 0;
+    tm__eprintf("tracemem: %s\n", err.what);
+    return TM_EXIT_USAGE;
+}
+
+int tm__add_default_suppressions(tm_suppressions *supp)
+{
+    tm_error err = { "" };
+
+    if (tm_suppressions_add_defaults(supp, &err) == 0)
         return 0;
     tm__eprintf("tracemem: %s\n", err.what);
     return TM_EXIT_USAGE;
@@ -60,6 +71,7 @@ typedef struct leaks_args {
     unsigned kinds;
     tm_suppressions supp;
     int gen;
+    int no_default_supp;
     tm_format format;
 } leaks_args;
 
@@ -77,6 +89,7 @@ static int leaks_option(leaks_args *a, int opt, const char *arg)
         return 0;
     case OPT_SUPP: return tm__load_suppressions(&a->supp, arg);
     case OPT_GEN: a->gen = 1; return 0;
+    case OPT_NO_DEFAULT: a->no_default_supp = 1; return 0;
     case 'F':
         if ((v = tm__format_parse(arg)) < 0)
             return tm__usage_error("leaks", "--format: unknown format '%s' "
@@ -93,11 +106,12 @@ int cmd_leaks(int argc, char **argv)
         { "kinds", required_argument, NULL, OPT_KINDS },
         { "suppressions", required_argument, NULL, OPT_SUPP },
         { "gen-suppressions", no_argument, NULL, OPT_GEN },
+        { "no-default-suppressions", no_argument, NULL, OPT_NO_DEFAULT },
         { "format", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    leaks_args a = { KINDS_LEAKS, { 0, NULL }, 0, TM_FORMAT_TEXT };
+    leaks_args a = { KINDS_LEAKS, { 0, NULL }, 0, 0, TM_FORMAT_TEXT };
     tm_snapshot *snap = NULL;
     int opt, rc = 0;
 
@@ -118,6 +132,8 @@ int cmd_leaks(int argc, char **argv)
         rc = tm__usage_error("leaks", "expected one snapshot FILE");
         goto out;
     }
+    if (!a.no_default_supp && (rc = tm__add_default_suppressions(&a.supp)))
+        goto out;
     if ((rc = tm__load(argv[optind], 1, &snap)))
         goto out;
     rc = show(snap, a.kinds, &a.supp, a.gen, a.format);

@@ -276,12 +276,15 @@ static void print_leaks(const tm_snapshot *snap)
         tm__eprintf("  leaks: not checked\n");
         return;
     }
-    tm__eprintf("  leaked:");
+    tm__eprintf("  leaked%s:", snap->sampling_bytes > 0 ? " (estimates: the run was sampled)" : "");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
         tm__eprintf("%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
                     tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
                     snap->leak_summary[k].blocks);
     fputc('\n', stderr);
+    if (snap->leaks_threads_not_stopped > 0)
+        tm__eprintf("  partial: %" PRId64 " thread(s) could not be stopped for the leak check; their "
+                    "registers were not read\n", snap->leaks_threads_not_stopped);
     if (!(v = sorted_leaks(snap, &n)))
         return;
     if (n)
