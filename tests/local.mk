@@ -12,8 +12,8 @@ check_PROGRAMS += tests/progs/shim_allocfns
 tests_progs_shim_allocfns_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_allocfns.sh
 
-# Whole-product checks (lead): snapshot schema validation.
-TESTS += tests/integration/schema.sh
+# Whole-product checks (lead): snapshot schema validation, man pages.
+TESTS += tests/integration/schema.sh tests/integration/man_pages.sh
 EXTRA_DIST += tests/integration/schema.sh doc
 
 check_PROGRAMS += tests/progs/shim_api
