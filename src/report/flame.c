@@ -644,9 +644,20 @@ static const char html_script[] =
     "  document.getElementById('reset').addEventListener('click', function () {\n"
     "    if (frames.length) zoom(frames[0]);\n"
     "  });\n"
+    "  var bad = document.getElementById('searcherr');\n"
     "  document.getElementById('search').addEventListener('input', function (ev) {\n"
     "    var re = null, spans = [], sum = 0, end = -1;\n"
-    "    try { re = ev.target.value ? new RegExp(ev.target.value) : null; } catch (e) {}\n"
+    /* an invalid expression (often one half typed) is said next to the
+     * box and leaves the graph as it was, rather than clearing it */
+    "    try { re = ev.target.value ? new RegExp(ev.target.value) : null; }\n"
+    "    catch (e) {\n"
+    "      bad.textContent = 'invalid regular expression: ' +\n"
+    "        String(e.message).replace(/^invalid regular expression: */i, '');\n"
+    "      bad.hidden = false; ev.target.setAttribute('aria-invalid', 'true');\n"
+    "      return;\n"
+    "    }\n"
+    "    bad.textContent = ''; bad.hidden = true;\n"
+    "    ev.target.removeAttribute('aria-invalid');\n"
     "    frames.forEach(function (f) {\n"
     "      var r = f.querySelector('rect'), hit = re && re.test(name(f));\n"
     "      r.style.fill = hit ? '#e040e0' : '';\n"
@@ -672,12 +683,14 @@ static void html_open(const draw *d)
           d->fp);
     put_escaped(d->fp, title, strlen(title));
     fputs("</title>\n<style>body { margin: 8px; font-family: sans-serif; } "
-          "#bar { margin-bottom: 6px; } .f { cursor: pointer; }</style>\n"
+          "#bar { margin-bottom: 6px; } .f { cursor: pointer; } "
+          "#searcherr { color: #c00; font-weight: bold; }</style>\n"
           "</head>\n<body>\n<div id=\"bar\">"
           "<button id=\"reset\" type=\"button\">Reset zoom</button> "
           "<input id=\"search\" type=\"search\" size=\"30\" "
           "placeholder=\"search (regular expression)\"> "
-          "<span id=\"matched\"></span></div>\n",
+          "<span id=\"matched\"></span> "
+          "<span id=\"searcherr\" role=\"alert\" hidden></span></div>\n",
           d->fp);
 }
 

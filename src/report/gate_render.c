@@ -21,7 +21,6 @@
 #include "report/stats.h"
 
 #define SARIF_SCHEMA "https://json.schemastore.org/sarif-2.1.0.json"
-#define TOOL_URI "https://github.com/tracemem/tracemem"
 
 int tm_gate_format_parse(const char *name)
 {
@@ -616,9 +615,11 @@ static json_t *render_sarif(const tm_leak_report *r, const tm_gate *g)
 
     for (size_t i = 0; i < r->n; i++)
         json_array_append_new(results, sarif_result(r, g, &r->v[i]));
-    run = json_pack("{s:{s:{s:s, s:s, s:s, s:o}}, s:o, s:[{s:b}]}", "tool",
+    /* no informationUri: it is optional, and the project publishes no
+     * page of its own to point at */
+    run = json_pack("{s:{s:{s:s, s:s, s:o}}, s:o, s:[{s:b}]}", "tool",
                     "driver", "name", "tracemem", "version", PACKAGE_VERSION,
-                    "informationUri", TOOL_URI, "rules", sarif_rules(),
+                    "rules", sarif_rules(),
                     "results", results, "invocations", "executionSuccessful",
                     !g->argv || g->status == 0);
     if (fp && root) {

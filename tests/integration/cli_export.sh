@@ -3,7 +3,8 @@
 # bytes, with leak_pages under main; speedscope's fields, frames and
 # weights; the pprof profile decoded back by a protobuf-free reader (gzip,
 # profile.proto) with its totals equal to the snapshot's and its mapping,
-# locations and functions right; bad input and usage -> exit 2, one line.
+# locations and functions right; standard output without -o (pprof only
+# when it is not a terminal); bad input and usage -> exit 2, one line.
 . "$top_srcdir/tests/integration/lib.sh"
 
 [ -e "$SHIM" ] || skip "no shim at $SHIM"
@@ -20,6 +21,10 @@ assert_eq "one line per path" "$(wc -l < a.folded)" "$(cut -d' ' -f1 a.folded | 
 "$TM" export a.json --to folded --metric allocations -o - > alloc.folded || fail "folded -"
 assert_eq "allocations total" "$(total allocated_size)" \
     "$(awk '{ s += $NF } END { print s }' alloc.folded)"
+
+# without -o, as with -o -: standard output
+"$TM" export a.json --to folded > stdout.folded || fail "folded to stdout exited $?"
+cmp a.folded stdout.folded || fail "folded without -o differs from -o FILE"
 
 # --- speedscope
 "$TM" export a.json --to speedscope -o a.speedscope.json || fail "speedscope exited $?"
@@ -152,6 +157,11 @@ print(json.dumps({
 PY
 }
 decode a.pb.gz > pprof.json || fail "pprof does not decode"
+# to a pipe without -o, and with -o -: the same bytes
+"$TM" export a.json --to pprof | cat > stdout.pb.gz || fail "pprof to a pipe"
+cmp a.pb.gz stdout.pb.gz || fail "pprof without -o differs from -o FILE"
+"$TM" export a.json --to pprof -o - > dash.pb.gz || fail "pprof -o - exited $?"
+cmp a.pb.gz dash.pb.gz || fail "pprof -o - differs from -o FILE"
 pj() { json pprof.json "$1"; }
 assert_eq "sample types" '["inuse_space/bytes", "inuse_objects/count", "alloc_space/bytes", "alloc_objects/count"]' \
     "$(pj 's["sample_type"]')"
@@ -194,7 +204,28 @@ expect_error "^tracemem: $DATA/bad-truncated.json: " "$DATA/bad-truncated.json" 
 expect_error "^tracemem: $DATA/bad-version.json: " "$DATA/bad-version.json" --to folded -o bad.out
 expect_error "^tracemem export: --to: unknown format 'svg'" a.json --to svg -o bad.out
 expect_error "^tracemem export: --to FORMAT is required" a.json -o bad.out
-expect_error "^tracemem export: -o OUT is required" a.json --to folded
+# pprof on a terminal: refused before anything is written (a pty from
+# python3's pty module stands for the terminal)
+python3 - "$TM" a.json > tty.txt <<'PY' || fail "pprof on a terminal: $(cat tty.txt)"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "export", sys.argv[2], "--to", "pprof"])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, st = os.waitpid(pid, 0)
+lines = out.decode("utf-8", "replace").splitlines()
+print(os.waitstatus_to_exitcode(st), len(lines), lines[0] if lines else "")
+PY
+assert_eq "pprof on a terminal" "2 1 tracemem export: pprof output is binary: not writing it to a terminal; use -o FILE or a pipe (see 'tracemem export --help')" \
+    "$(cat tty.txt)"
 expect_error "^tracemem export: --metric does not apply to pprof" a.json --to pprof --metric peak -o bad.out
 expect_error "^tracemem export: --kinds applies to --metric leaked only" a.json --to folded --kinds all -o bad.out
 python3 -c "

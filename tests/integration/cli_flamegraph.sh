@@ -62,7 +62,9 @@ grep -q 'id="search"' new.html || fail "no search box"
 
 # the page's script, run by node against a stand-in for the DOM: clicking
 # leak_pages zooms it to the full width (callers greyed, other frames
-# hidden), Reset zoom restores the widths, search sums the matches
+# hidden), Reset zoom restores the widths, search sums the matches, an
+# invalid expression is said next to the box and leaves the graph alone
+# (cli_flame_browser.sh does the same in a real browser)
 if command -v node >/dev/null 2>&1; then
     python3 - new.html > dom.json <<'PY' || fail "cannot read new.html"
 import json, sys
@@ -88,6 +90,7 @@ function el(attrs) {
   return { attrs: Object.assign({}, attrs), style: {}, textContent: '', on: {},
     getAttribute(n) { return n in this.attrs ? String(this.attrs[n]) : null; },
     setAttribute(n, v) { this.attrs[n] = v; },
+    removeAttribute(n) { delete this.attrs[n]; },
     addEventListener(t, f) { (this.on[t] = this.on[t] || []).push(f); },
     fire(t) { (this.on[t] || []).forEach(f => f({ target: this })); } };
 }
@@ -100,7 +103,8 @@ const gs = page.frames.map(f => {
 });
 const svg = el({ width: 1200 });
 svg.querySelectorAll = () => gs;
-const ids = { details: el({}), reset: el({}), search: el({}), matched: el({}) };
+const ids = { details: el({}), reset: el({}), search: el({}), matched: el({}),
+              searcherr: Object.assign(el({}), { hidden: true }) };
 global.document = { querySelector: () => svg, getElementById: id => ids[id] };
 eval(page.script);
 const byName = n => gs.find(g => g.name === n);
@@ -125,6 +129,19 @@ ids.search.fire('input');
 check('search colour', mb.rect.style.fill === '#e040e0' && leak.rect.style.fill === '');
 check('search share ' + ids.matched.textContent,
       ids.matched.textContent === 'matched: ' + (100 * +mb.getAttribute('data-w')).toFixed(2) + '%');
+const share = ids.matched.textContent;
+ids.search.value = '(make_';
+ids.search.fire('input');
+check('bad regex said', !ids.searcherr.hidden &&
+      /^invalid regular expression: ./.test(ids.searcherr.textContent));
+check('bad regex marks the box', ids.search.getAttribute('aria-invalid') === 'true');
+check('bad regex keeps the graph', mb.rect.style.fill === '#e040e0' &&
+      leak.rect.style.fill === '' && ids.matched.textContent === share);
+ids.search.value = 'leak_';
+ids.search.fire('input');
+check('message gone', ids.searcherr.hidden && ids.searcherr.textContent === '' &&
+      ids.search.getAttribute('aria-invalid') === null);
+check('search again', leak.rect.style.fill === '#e040e0' && mb.rect.style.fill === '');
 console.log(fails.length ? 'FAILED: ' + fails.join(', ') : 'ok');
 JS
     assert_eq "script" ok "$(node dom.js dom.json 2>&1)"

@@ -7,19 +7,21 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "outfile.h"
 #include "report/export.h"
 #include "report/leaks.h"
 
-static const char usage[] = "usage: tracemem export FILE --to folded|speedscope|pprof -o OUT\n"
+static const char usage[] = "usage: tracemem export FILE --to folded|speedscope|pprof [-o OUT]\n"
                             "                       [--metric live|peak|allocations|leaked]\n"
                             "                       [--kinds LIST]\n"
                             "Writes a snapshot for other tools: folded stacks (flamegraph.pl,\n"
                             "inferno), speedscope's JSON format, or a gzipped pprof profile with\n"
                             "inuse_space, inuse_objects, alloc_space and alloc_objects (go tool\n"
                             "pprof, Pyroscope). --metric chooses the bytes of folded and speedscope\n"
-                            "output (default live). OUT - is stdout.\n";
+                            "output (default live). Without -o, or with -o -, the output goes to\n"
+                            "stdout (pprof only when stdout is not a terminal).\n";
 
 int cmd_export(int argc, char **argv)
 {
@@ -28,7 +30,7 @@ int cmd_export(int argc, char **argv)
         {"kinds", required_argument, NULL, 'k'}, {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},        {0},
     };
-    const char *out = NULL;
+    const char *out = "-";
     int to = -1, metric = TM_METRIC_LIVE, metric_set = 0, kinds = -1, opt, rc;
     tm_snapshot *snap = NULL;
     tm_error err = {""};
@@ -74,13 +76,16 @@ int cmd_export(int argc, char **argv)
         return tm__usage_error("export", "expected one snapshot FILE");
     if (to < 0)
         return tm__usage_error("export", "--to FORMAT is required");
-    if (!out)
-        return tm__usage_error("export", "-o OUT is required");
     if (kinds >= 0 && metric != TM_METRIC_LEAKED)
         return tm__usage_error("export", "--kinds applies to --metric leaked only");
     if (to == TM_EXPORT_PPROF && metric_set)
         return tm__usage_error("export", "--metric does not apply to pprof "
                                          "(it has all four sample types)");
+    /* gzip on a terminal is noise and can upset it; a pipe
+     * (go tool pprof /dev/stdin) or a redirection is what was meant */
+    if (to == TM_EXPORT_PPROF && strcmp(out, "-") == 0 && isatty(STDOUT_FILENO))
+        return tm__usage_error("export", "pprof output is binary: not writing it to a "
+                                         "terminal; use -o FILE or a pipe");
     if ((rc = tm__load(argv[optind], 1, &snap)))
         return rc;
     if (tm__outfile_open(&of, out)) {

@@ -50,8 +50,9 @@ check_PROGRAMS += tests/progs/tm_grow
 tests_progs_tm_grow_CFLAGS = $(TM_PROG_CFLAGS)
 TM_FLAME_TESTS = tests/integration/cli_trend.sh \
 	tests/integration/cli_flamegraph.sh tests/integration/cli_export.sh \
-	tests/integration/cli_flame_golden.sh
+	tests/integration/cli_flame_golden.sh tests/integration/cli_flame_browser.sh
 TESTS += $(TM_FLAME_TESTS)
+CLEANFILES += tests/work/cli_flame_browser.png
 EXTRA_DIST += $(TM_FLAME_TESTS)
 dist_man_MANS += man/tracemem-flamegraph.1 man/tracemem-export.1 \
 	man/tracemem-trend.1
