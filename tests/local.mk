@@ -105,6 +105,10 @@ EXTRA_DIST += \
 	tests/integration/leaks_real.sh tests/integration/leaks_threads.sh
 TESTS += tests/integration/shim_early.sh
 
+# doc/guide.md's walk-through, run as the guide shows it (needs g++).
+TESTS += tests/integration/doc_guide.sh
+EXTRA_DIST += tests/integration/doc_guide.sh
+
 # The real-program matrix (tests/integration/matrix.sh): real programs run
 # untraced and under the shim, compared byte for byte. Not part of 'make
 # check' (minutes, and needs node, gdb, clang ...); run 'make check-matrix'.

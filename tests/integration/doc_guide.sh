@@ -1,0 +1,135 @@
+#!/bin/sh
+# doc_guide.sh - doc/guide.md's walk-through, run with the guide's commands
+# on the guide's example programs (doc/examples/), checking the facts the
+# guide states about their output, so that the guide cannot silently rot.
+# When this test fails after a change of the tool, update doc/guide.md too.
+. "${top_srcdir}/tests/integration/lib.sh"
+CXX=${CXX:-g++}
+command -v "$CXX" >/dev/null 2>&1 || skip "no C++ compiler ($CXX)"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3) || skip "python3 is not installed"
+EX=$top_srcdir/doc/examples
+cd "$WORK" || fail "cannot enter $WORK"
+
+# has FILE TEXT: FILE contains the line fragment TEXT
+has() { grep -qF -- "$2" "$1" || fail "$1 lacks '$2': $(head -c 3000 "$1")"; }
+
+# --- 1. a leak in a C++ program -------------------------------------------
+"$CXX" -g -O0 -fno-omit-frame-pointer -o leaky "$EX/leaky.cc" 2>"$WORK/cxx.err" ||
+    fail "cannot build leaky.cc: $(cat "$WORK/cxx.err")"
+status 0 run -o leaky.json ./leaky
+has "$WORK/err" "leaked: definite 280 B in 5 blocks, indirect 20.2 KiB in 10 blocks"
+has "$WORK/err" "open_session at $EX/leaky.cc:18 (leaky)"
+
+status 0 leaks leaky.json
+cp "$WORK/out" leaks.txt
+has leaks.txt "280 bytes in 5 blocks are definitely lost in loss record 2 of 3"
+has leaks.txt "20480 bytes in 5 blocks are indirectly lost in loss record 1 of 3"
+has leaks.txt "   definitely lost: 280 bytes in 5 blocks"
+has leaks.txt "   indirectly lost: 20639 bytes in 10 blocks"
+# the definite record: innermost frame is the new at line 18, called from 26
+python3 - leaks.txt "$EX/leaky.cc" <<'PY' || fail "leak records are not as the guide says"
+import sys
+text, src = open(sys.argv[1]).read(), sys.argv[2]
+rec = {b.split("\n")[0]: b.split("\n")[1:] for b in text.split("\n\n")}
+d = rec["280 bytes in 5 blocks are definitely lost in loss record 2 of 3"]
+assert d[0] == "   at open_session (%s:18)" % src, d[0]
+assert d[1] == "   by handle_request (%s:26)" % src, d[1]
+v = rec["20480 bytes in 5 blocks are indirectly lost in loss record 1 of 3"]
+# allocator internals innermost, as the guide says; the program's line below
+assert "new_allocator.h:" in v[0], v[0]
+assert "   by open_session (%s:19)" % src in v, v
+PY
+status 0 leaks --kinds reachable leaky.json
+has "$WORK/out" "bytes in 1 blocks are still reachable in loss record 1 of 1"
+
+status 1 check leaky.json
+has "$WORK/out" "tracemem check: FAILED: 20919 bytes in 15 blocks leaked (kinds definite,indirect"
+status 0 check --update-baseline leaky.baseline leaky.json
+status 0 check --baseline leaky.baseline -- ./leaky
+has "$WORK/out" "passed: 0 new and 0 grown leak stacks (3 unchanged) compared with leaky.baseline"
+status 1 check --baseline leaky.baseline -- ./leaky 100
+has "$WORK/out" "FAILED: 0 new and 3 grown leak stacks (0 unchanged) compared with leaky.baseline, 20920 bytes in 15 blocks more"
+has "$WORK/out" "560 bytes in 10 blocks are definitely lost in loss record 2 of 3 (grown: baseline 280 bytes in 5 blocks)"
+
+# --- 2. a growth in a C++ program -----------------------------------------
+status 0 run -q --interval 0.2 -o 'leaky.%n.json' ./leaky 100
+set -- leaky.*.json
+[ $# -ge 5 ] || fail "expected about 10 interval snapshots, got $*"
+status 0 trend "$@" --format json
+cp "$WORK/out" trend.json
+python3 - trend.json "$EX/leaky.cc" <<'PY' || fail "trend does not name the cache: $(head -c 2000 trend.json)"
+import json, sys
+t, src = json.load(open(sys.argv[1])), sys.argv[2]
+assert len(t["left_out"]) == 1, t["left_out"]          # the exit snapshot
+assert t["steady"] == 5, t["steady"]
+def at(s): return [(f["function"], f["file"], f["line"]) for f in s["frames"]]
+top = at(t["stacks"][0])
+assert ("remember", src, 34) in top, top                # the biggest: the cache
+second = at(t["stacks"][1])
+assert ("open_session", src, 19) in second, second      # then the leaked buffers
+assert t["stacks"][1]["growth"] % 4096 == 0
+PY
+status 0 diff leaky.1.json leaky.8.json --by traceback -n 1
+has "$WORK/out" "    remember at $EX/leaky.cc:34 (leaky)"
+status 0 diff leaky.1.json leaky.8.json -n 3
+has "$WORK/out" "new_allocator.h:"     # allocator internals group by innermost frame
+status 0 flamegraph leaky.8.json -o live.html
+[ -s live.html ] && grep -q remember live.html || fail "live.html lacks remember"
+status 0 flamegraph leaky.8.json --diff leaky.1.json -o growth.html
+status 0 flamegraph leaky.json --metric leaked -o leaked.html
+grep -q open_session leaked.html || fail "leaked.html lacks open_session"
+
+# --- 3. a leak in a Python program ----------------------------------------
+status 0 run --python -o memo.json "$PY" "$EX/memo.py"
+has "$WORK/out" "serving 50 requests"
+has "$WORK/err" "leaked: definite 200 KiB in 50 blocks, indirect 0 B in 0 blocks"
+status 0 leaks --format json memo.json
+cp "$WORK/out" memo-leaks.json
+python3 - memo-leaks.json <<'PY' || fail "the ctypes leak is not as the guide says"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["records"][0]
+assert (r["kind"], r["bytes"], r["blocks"]) == ("definite", 204800, 50), r
+fns = [f["function"] for f in r["frames"]]
+assert "ffi_call" in fns and "_PyEval_EvalFrameDefault" in fns, fns
+# Python frames are interpreter frames: memo.py never appears as a file
+assert not any((f["file"] or "").endswith("memo.py") for f in r["frames"]), r
+assert d["summary"]["possible"]["blocks"] > 0
+PY
+status 1 check -- env PYTHONMALLOC=malloc "$PY" "$EX/memo.py"
+has "$WORK/out" "tracemem check: FAILED: 204800 bytes in 50 blocks leaked (kinds definite,indirect"
+# CDLL("libc.so.6").malloc bypasses the shim (the guide warns about it)
+status 0 check -- env PYTHONMALLOC=malloc "$PY" -c 'import ctypes; l = ctypes.CDLL("libc.so.6"); l.malloc.restype = ctypes.c_void_p; [l.malloc(4096) for i in range(10)]'
+has "$WORK/out" "passed: 0 bytes in 0 blocks leaked"
+
+# --- 4. a growth in a Python program --------------------------------------
+"$TM" run --python --signal USR1 -o 'memo.%n.json' "$PY" "$EX/memo.py" 150 >sig.out 2>sig.err &
+pid=$!
+i=0
+until grep -q serving sig.out 2>/dev/null; do
+    i=$((i + 1)); [ $i -le 100 ] || { kill $pid; fail "memo.py did not start"; }
+    sleep 0.1
+done
+for d in 0.3 0.5 0.5; do sleep $d; kill -USR1 $pid; done
+wait $pid || fail "tracemem run --signal exited $?: $(cat sig.err)"
+has sig.err "snapshots: $WORK/memo.0.json"
+has sig.err "$WORK/memo.3.json"
+status 0 trend memo.0.json memo.1.json memo.2.json memo.3.json --format json
+cp "$WORK/out" memo-trend.json
+status 0 diff memo.1.json memo.2.json --by traceback -n 0 --format json
+cp "$WORK/out" memo-diff.json
+python3 - memo-trend.json memo-diff.json <<'PY' || fail "the Python growth is not as the guide says"
+import json, sys
+t, d = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert t["left_out"] == ["memo.3.json"], t["left_out"]
+assert t["steady"] >= 2, t["steady"]
+fns = [[f["function"] for f in s["frames"]] for s in t["stacks"][:2]]
+assert any("ffi_call" in f for f in fns), fns                  # the ctypes buffers
+assert any("ffi_call" not in f and "_PyEval_EvalFrameDefault" in f for f in fns), fns
+# in the diff: one block per request each, 4096 B and about 4.5 KB
+avgs = sorted(s["size_diff"] // s["count_diff"] for s in d["stats"]
+              if s["count_diff"] >= 10 and s["size_diff"] > 0)
+assert 4096 in avgs and any(4400 <= a <= 5100 for a in avgs), avgs
+PY
+exit 0
