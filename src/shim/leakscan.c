@@ -514,25 +514,48 @@ static uint64_t sampled_extent(const struct seg *g, uintptr_t ptr)
     return tm__real.malloc_usable_size((void *)ptr);
 }
 
-/* LSD radix sort by address, 11 bits a pass, passes where all digits agree
+/* LSD radix sort by address, 11 bits a pass (RADIX_PASSES counts of 2048
+ * in 'count'). Digits start at the lowest bit that differs between blocks
+ * (malloc's alignment leaves 4 low bits alike) and stop at the highest;
+ * one read counts every digit, and a pass whose digits all agree is
  * skipped. 'tmp' has room for s->n blocks. */
+#define RADIX_PASSES 6
+
+static void count_digits(const struct scan *s, size_t *count, int low)
+{
+    memset(count, 0, RADIX_PASSES * 2048 * sizeof(*count));
+    for (size_t i = 0; i < s->n; i++) {
+        uintptr_t key = s->blk[i].ptr >> low;
+        for (int p = 0; p < RADIX_PASSES; p++)
+            count[p * 2048 + ((key >> (11 * p)) & 2047)]++;
+    }
+}
+
 static void sort_blocks(struct scan *s, struct blk *tmp, size_t *count)
 {
+    if (s->n < 2)
+        return;
+    uintptr_t differ = 0;
+    for (size_t i = 1; i < s->n; i++)
+        differ |= s->blk[i].ptr ^ s->blk[0].ptr;
+    if (!differ)
+        return;
+    int low = __builtin_ctzl(differ), bits = 64 - __builtin_clzl(differ) - low;
+    count_digits(s, count, low);
     struct blk *from = s->blk, *to = tmp;
-    for (int shift = 0; shift < 64; shift += 11) {
-        memset(count, 0, 2048 * sizeof(*count));
-        for (size_t i = 0; i < s->n; i++)
-            count[(from[i].ptr >> shift) & 2047]++;
-        if (s->n == 0 || count[(from[0].ptr >> shift) & 2047] == s->n)
+    for (int p = 0; p < RADIX_PASSES && 11 * p < bits; p++) {
+        size_t *c = &count[p * 2048];
+        int shift = low + 11 * p;
+        if (c[(from[0].ptr >> shift) & 2047] == s->n)
             continue;
         size_t sum = 0;
         for (int d = 0; d < 2048; d++) {
-            size_t c = count[d];
-            count[d] = sum;
-            sum += c;
+            size_t k = c[d];
+            c[d] = sum;
+            sum += k;
         }
         for (size_t i = 0; i < s->n; i++)
-            to[count[(from[i].ptr >> shift) & 2047]++] = from[i];
+            to[c[(from[i].ptr >> shift) & 2047]++] = from[i];
         struct blk *t = from;
         from = to;
         to = t;
@@ -639,7 +662,7 @@ static int collect_blocks(struct scan *s)
     s->at = scan_map(s, cap * sizeof(*s->at));
     s->state = scan_map(s, cap);
     struct blk *tmp = tm__map(cap * sizeof(*tmp));
-    size_t *count = tm__map(2048 * sizeof(*count));
+    size_t *count = tm__map(RADIX_PASSES * 2048 * sizeof(*count));
     int rc = -ENOMEM;
     if (s->failed || !tmp || !count)
         goto out_unmap;
@@ -650,7 +673,7 @@ static int collect_blocks(struct scan *s)
     rc = 0;
 out_unmap:
     tm__unmap(tmp, cap * sizeof(*tmp));
-    tm__unmap(count, 2048 * sizeof(*count));
+    tm__unmap(count, RADIX_PASSES * 2048 * sizeof(*count));
     return rc;
 }
 
