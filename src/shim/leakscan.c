@@ -57,12 +57,26 @@
  * under the scan could turn a kept block into a false definite leak.
  *
  * Data: blocks sorted by address (radix sort) in 'at' (address, extent:
- * the hot pair) and 'blk' (weights, stack); a hash from each 4 KiB page to
- * the run of blocks starting in it, plus the list of blocks longer than a
- * page, finds the only block that can hold a word (blocks never overlap);
- * one state byte per block (kind, readable, chunk header readable); one
+ * the hot pair) and 'blk' (weights, stack). The index that finds the only
+ * block that can hold a word (blocks never overlap) is a sorted list of
+ * regions, runs of 4 KiB pages where blocks start at most one empty page
+ * apart, with one 64-byte line per page of a region: the number of blocks
+ * starting before the page and, for up to PL_MAX blocks starting in it,
+ * their start and last byte within the page; so a word resolves to its
+ * block, and whether it points to the block's start, from one cache line
+ * (crowded pages, and words before a page's first block, fall back to
+ * 'at'). Past a region's last page only its last block can hold a word.
+ * One state byte per block (kind, readable, chunk header readable); one
  * work array, reachable work growing up from 0 and possible work down from
  * the end, a block entering each side at most once per pass.
+ *
+ * Speed: the scan is bound by cache misses into the heap and these arrays,
+ * so they are overlapped. Blocks leave the work in groups whose records,
+ * first bytes and first word's line are prefetched together; the heap
+ * words of a group go through a pipeline (line prefetched when the word is
+ * read, then resolved and the state byte prefetched, then visited in
+ * order). Scan order does not change the verdict: reachable, possible and
+ * each clique are closures.
  *
  * Classification (per Valgrind): a word pointing to the start of a block,
  * or inside it when one of Valgrind's default heuristics (stdstring,
@@ -780,23 +794,6 @@ static long crowded(const struct scan *s, const struct pline *l, uintptr_t w)
             hi = mid;
     }
     return (long)lo;
-}
-
-/* The last block that starts at or before 'w' and could hold it, or -1:
- * blocks are sorted and never overlap, so only that one can. */
-static inline long candidate(const struct scan *s, uintptr_t w)
-{
-    long tail;
-    const struct pline *l = line_of(s, w, &tail);
-    if (!l)
-        return tail;
-    if (l->n > PL_MAX)
-        return crowded(s, l, w);
-    uint32_t o = w & 4095;
-    for (int k = l->n - 1; k >= 0; k--)
-        if ((line_entry(l, k) & 4095) <= o)
-            return (long)l->first + k;
-    return (long)l->first - 1;
 }
 
 /* Block 'i' holds 'w' (checked in 'at'); *start: at its first byte. */
