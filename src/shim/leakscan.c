@@ -1217,8 +1217,10 @@ static int chunk_word(const struct scan *s, uintptr_t w)
         return 0;
     int start = 0;
     long tail = -1;
-    if (w - s->lo < s->span)
-        resolve(s, w, line_of(s, w, &tail), tail, &start);
+    if (w - s->lo < s->span) {
+        const struct pline *l = line_of(s, w, &tail); /* sets 'tail' first */
+        resolve(s, w, l, tail, &start);
+    }
     return !start;
 }
 
