@@ -929,9 +929,14 @@ struct batch {
     int n;
 };
 
-/* The two later stages of a batch. */
+static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite);
+
+/* The two later stages of a batch; for the flood, the record and the word
+ * of an interior pointer's block are prefetched too when the block is not
+ * reachable yet (heuristic() reads them). */
 static inline __attribute__((always_inline)) void run_batch(struct scan *s, struct batch *b, word_fn fn)
 {
+    int interior = fn == visit_word;
     long idx[BATCH];
     int start[BATCH];
     for (int k = 0; k < b->n; k++) {
@@ -939,6 +944,11 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
         if (idx[k] >= 0)
             __builtin_prefetch(&s->state[idx[k]]);
     }
+    for (int k = 0; interior && k < b->n; k++) /* what heuristic() reads */
+        if (idx[k] >= 0 && !start[k] && (s->state[idx[k]] & KIND_MASK) != REACHABLE) {
+            __builtin_prefetch(&s->at[idx[k]]);
+            __builtin_prefetch((const void *)b->w[k]);
+        }
     for (int k = 0; k < b->n; k++)
         if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k]))
             fn(s, b->w[k], (size_t)idx[k], start[k], b->arg);
