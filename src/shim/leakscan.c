@@ -57,12 +57,26 @@
  * under the scan could turn a kept block into a false definite leak.
  *
  * Data: blocks sorted by address (radix sort) in 'at' (address, extent:
- * the hot pair) and 'blk' (weights, stack); a hash from each 4 KiB page to
- * the run of blocks starting in it, plus the list of blocks longer than a
- * page, finds the only block that can hold a word (blocks never overlap);
- * one state byte per block (kind, readable, chunk header readable); one
+ * the hot pair) and 'blk' (weights, stack). The index that finds the only
+ * block that can hold a word (blocks never overlap) is a sorted list of
+ * regions, runs of 4 KiB pages where blocks start at most one empty page
+ * apart, with one 64-byte line per page of a region: the number of blocks
+ * starting before the page and, for up to PL_MAX blocks starting in it,
+ * their start and last byte within the page; so a word resolves to its
+ * block, and whether it points to the block's start, from one cache line
+ * (crowded pages, and words before a page's first block, fall back to
+ * 'at'). Past a region's last page only its last block can hold a word.
+ * One state byte per block (kind, readable, chunk header readable); one
  * work array, reachable work growing up from 0 and possible work down from
  * the end, a block entering each side at most once per pass.
+ *
+ * Speed: the scan is bound by cache misses into the heap and these arrays,
+ * so they are overlapped. Blocks leave the work in groups whose records,
+ * first bytes and first word's line are prefetched together; the heap
+ * words of a group go through a pipeline (line prefetched when the word is
+ * read, then resolved and the state byte prefetched, then visited in
+ * order). Scan order does not change the verdict: reachable, possible and
+ * each clique are closures.
  *
  * Classification (per Valgrind): a word pointing to the start of a block,
  * or inside it when one of Valgrind's default heuristics (stdstring,
@@ -90,6 +104,7 @@
 #include "shim/shim.h"
 #include "shim/leakscan.h"
 
+#include <assert.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -128,10 +143,25 @@ struct span {
     uint64_t extent;
 };
 
-/* Page index entry: blocks [first, first + count) start in 'page'. */
-struct pent {
-    uintptr_t page; /* page number + 1; 0 = empty slot */
-    uint32_t first, count;
+/* One 4 KiB page of a region, one cache line: most words are resolved to
+ * their block from this line alone, without touching 'at'. 'first' blocks
+ * start before the page; when at most PL_MAX start in it, e[] holds each
+ * one's start and last byte in the page (clipped to 4095) as 12 + 12 bits,
+ * 3 bytes a block; a crowded page is searched in 'at'. */
+#define PL_MAX 19
+struct pline {
+    uint32_t first;
+    uint8_t n;        /* blocks starting in the page */
+    uint8_t e[59];    /* PL_MAX * 3 bytes, room to read 4 at the last */
+};
+_Static_assert(sizeof(struct pline) == 64, "a page line is a cache line");
+
+/* A run of pages holding block starts at most one empty page apart, with a
+ * line per page; past its last page only its last block can hold a word. */
+struct region {
+    uintptr_t page, npages;
+    uint32_t line; /* the first page's line in 'lines' */
+    uint32_t last; /* the last block starting in the region */
 };
 
 struct seg {
@@ -144,17 +174,20 @@ struct range {
     uintptr_t lo, hi;
 };
 
+struct batch;
+
 struct scan {
     struct blk *blk;
     struct span *at;    /* blk[i]'s address and extent: what the hot paths read */
-    struct pent *pages; /* hash: 4 KiB page -> blocks starting in it */
-    size_t npages;      /* slots, a power of two */
-    uint32_t *big;      /* indices of blocks longer than a page, ascending */
-    size_t nbig;
+    struct region *reg; /* ascending */
+    size_t nreg;
+    struct pline *lines;
+    size_t nlines;
     uint8_t *state;
     uint32_t *work;
     size_t n, cap, nwork, capwork;
     size_t ptop;        /* possible blocks to scan: work[ptop .. capwork) */
+    struct batch *batch; /* of the group of blocks being scanned */
     uintptr_t lo, span; /* every block lies in [lo, lo + span) */
     struct seg *seg;
     size_t nseg, segcap;
@@ -495,25 +528,48 @@ static uint64_t sampled_extent(const struct seg *g, uintptr_t ptr)
     return tm__real.malloc_usable_size((void *)ptr);
 }
 
-/* LSD radix sort by address, 11 bits a pass, passes where all digits agree
+/* LSD radix sort by address, 11 bits a pass (RADIX_PASSES counts of 2048
+ * in 'count'). Digits start at the lowest bit that differs between blocks
+ * (malloc's alignment leaves 4 low bits alike) and stop at the highest;
+ * one read counts every digit, and a pass whose digits all agree is
  * skipped. 'tmp' has room for s->n blocks. */
+#define RADIX_PASSES 6
+
+static void count_digits(const struct scan *s, size_t *count, int low)
+{
+    memset(count, 0, RADIX_PASSES * 2048 * sizeof(*count));
+    for (size_t i = 0; i < s->n; i++) {
+        uintptr_t key = s->blk[i].ptr >> low;
+        for (int p = 0; p < RADIX_PASSES; p++)
+            count[p * 2048 + ((key >> (11 * p)) & 2047)]++;
+    }
+}
+
 static void sort_blocks(struct scan *s, struct blk *tmp, size_t *count)
 {
+    if (s->n < 2)
+        return;
+    uintptr_t differ = 0;
+    for (size_t i = 1; i < s->n; i++)
+        differ |= s->blk[i].ptr ^ s->blk[0].ptr;
+    if (!differ)
+        return;
+    int low = __builtin_ctzl(differ), bits = 64 - __builtin_clzl(differ) - low;
+    count_digits(s, count, low);
     struct blk *from = s->blk, *to = tmp;
-    for (int shift = 0; shift < 64; shift += 11) {
-        memset(count, 0, 2048 * sizeof(*count));
-        for (size_t i = 0; i < s->n; i++)
-            count[(from[i].ptr >> shift) & 2047]++;
-        if (s->n == 0 || count[(from[0].ptr >> shift) & 2047] == s->n)
+    for (int p = 0; p < RADIX_PASSES && 11 * p < bits; p++) {
+        size_t *c = &count[p * 2048];
+        int shift = low + 11 * p;
+        if (c[(from[0].ptr >> shift) & 2047] == s->n)
             continue;
         size_t sum = 0;
         for (int d = 0; d < 2048; d++) {
-            size_t c = count[d];
-            count[d] = sum;
-            sum += c;
+            size_t k = c[d];
+            c[d] = sum;
+            sum += k;
         }
         for (size_t i = 0; i < s->n; i++)
-            to[count[(from[i].ptr >> shift) & 2047]++] = from[i];
+            to[c[(from[i].ptr >> shift) & 2047]++] = from[i];
         struct blk *t = from;
         from = to;
         to = t;
@@ -549,38 +605,67 @@ static void index_blocks(struct scan *s)
     s->span = hi > lo ? hi - lo : 0;
 }
 
-static inline size_t page_hash(uintptr_t page, size_t mask);
+/* Block 'i' starts a new region: more than one empty page after the last. */
+static int region_starts(const struct scan *s, size_t i)
+{
+    return i == 0 || (s->at[i].ptr >> 12) > (s->at[i - 1].ptr >> 12) + 2;
+}
 
-/* The page hash and the list of blocks longer than a page. */
+/* Counts the regions and their pages, to size the index. */
+static void count_regions(const struct scan *s, size_t *nreg, size_t *nlines)
+{
+    *nreg = *nlines = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (region_starts(s, i)) {
+            (*nreg)++;
+            (*nlines)++;
+        } else {
+            *nlines += (s->at[i].ptr >> 12) - (s->at[i - 1].ptr >> 12);
+        }
+    }
+}
+
+/* Block 'i''s entry in the line of its first page. */
+static void line_add(struct pline *l, const struct span *b)
+{
+    uint32_t start = b->ptr & 4095;
+    uintptr_t last = b->ptr + (b->extent ? b->extent : 1) - 1;
+    uint32_t lastoff = (last >> 12) != (b->ptr >> 12) ? 4095 : (uint32_t)(last & 4095);
+    if (l->n < PL_MAX) {
+        uint32_t v = start | lastoff << 12;
+        memcpy(&l->e[3 * l->n], &v, 3);
+    }
+    if (l->n < 255)
+        l->n++;
+}
+
+/* The regions and their page lines; blocks are sorted. */
 static int index_pages(struct scan *s)
 {
-    size_t distinct = 0, nbig = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        distinct += i == 0 || (s->at[i].ptr >> 12) != (s->at[i - 1].ptr >> 12);
-        nbig += s->blk[i].extent > 4096;
-    }
-    s->npages = 16;
-    while (s->npages < 2 * distinct)
-        s->npages *= 2;
-    s->pages = scan_map(s, s->npages * sizeof(*s->pages));
-    s->big = scan_map(s, (nbig + 1) * sizeof(*s->big));
-    if (!s->pages || !s->big)
+    size_t nreg, nlines;
+    count_regions(s, &nreg, &nlines);
+    s->reg = scan_map(s, (nreg + 1) * sizeof(*s->reg));
+    s->lines = scan_map(s, (nlines + 1) * sizeof(*s->lines));
+    if (!s->reg || !s->lines)
         return -ENOMEM;
-    struct pent *e = NULL;
+    s->nlines = nlines;
+    struct region *r = NULL;
+    size_t line = 0;
     for (size_t i = 0; i < s->n; i++) {
         uintptr_t page = s->at[i].ptr >> 12;
-        if (s->blk[i].extent > 4096)
-            s->big[s->nbig++] = (uint32_t)i;
-        if (e && e->page == page + 1) {
-            e->count++;
-            continue;
+        if (region_starts(s, i)) {
+            r = &s->reg[s->nreg++];
+            *r = (struct region){page, 0, (uint32_t)line, 0};
         }
-        size_t j = page_hash(page, s->npages - 1);
-        while (s->pages[j].page)
-            j = (j + 1) & (s->npages - 1);
-        e = &s->pages[j];
-        *e = (struct pent){page + 1, (uint32_t)i, 1};
+        while (r->page + r->npages <= page) { /* lines up to this page */
+            s->lines[line++].first = (uint32_t)i;
+            r->npages++;
+        }
+        r->last = (uint32_t)i;
+        line_add(&s->lines[line - 1], &s->at[i]);
     }
+    assert(line == nlines);
+    s->lines[nlines].first = (uint32_t)s->n; /* ends the last line's blocks */
     return 0;
 }
 
@@ -591,7 +676,7 @@ static int collect_blocks(struct scan *s)
     s->at = scan_map(s, cap * sizeof(*s->at));
     s->state = scan_map(s, cap);
     struct blk *tmp = tm__map(cap * sizeof(*tmp));
-    size_t *count = tm__map(2048 * sizeof(*count));
+    size_t *count = tm__map(RADIX_PASSES * 2048 * sizeof(*count));
     int rc = -ENOMEM;
     if (s->failed || !tmp || !count)
         goto out_unmap;
@@ -602,7 +687,7 @@ static int collect_blocks(struct scan *s)
     rc = 0;
 out_unmap:
     tm__unmap(tmp, cap * sizeof(*tmp));
-    tm__unmap(count, 2048 * sizeof(*count));
+    tm__unmap(count, RADIX_PASSES * 2048 * sizeof(*count));
     return rc;
 }
 
@@ -665,81 +750,110 @@ static int heuristic(const struct scan *s, const struct span *b, uintptr_t w, in
     return 0;
 }
 
-static inline size_t page_hash(uintptr_t page, size_t mask)
-{
-    return (size_t)((page * 0x9e3779b97f4a7c15ull) >> 17) & mask;
-}
-
-static const struct pent *page_find(const struct scan *s, uintptr_t page)
-{
-    size_t mask = s->npages - 1;
-    for (size_t i = page_hash(page, mask);; i = (i + 1) & mask) {
-        const struct pent *e = &s->pages[i];
-        if (e->page == page + 1)
-            return e;
-        if (!e->page)
-            return NULL;
-    }
-}
-
-/* The last block that starts at or before 'w' and could hold it, or -1:
- * blocks are sorted and never overlap, so only that one can. A block of at
- * most a page that holds 'w' starts in w's page or the one before; longer
- * ones are searched in 'big'. */
-static inline long candidate(const struct scan *s, uintptr_t w)
+/* The line of w's page, or NULL with *tail the only block that can hold
+ * 'w' (the last of the region before, or -1). */
+static inline const struct pline *line_of(const struct scan *s, uintptr_t w, long *tail)
 {
     uintptr_t page = w >> 12;
-    const struct pent *e = page_find(s, page);
-    if (e && s->at[e->first].ptr <= w) {
-        size_t lo = e->first, hi = (size_t)e->first + e->count;
-        while (hi - lo > 1) {
-            size_t mid = (lo + hi) / 2;
-            if (s->at[mid].ptr <= w)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        return (long)lo;
-    }
-    if (e && e->first > 0 && s->at[e->first - 1].extent > 4096)
-        return (long)e->first - 1;
-    const struct pent *prev = page_find(s, page - 1);
-    if (prev)
-        return (long)prev->first + prev->count - 1;
-    size_t lo = 0, hi = s->nbig;
-    while (lo < hi) { /* first big block starting after w */
+    size_t lo = 0, hi = s->nreg;
+    *tail = -1;
+    while (hi - lo > 1) { /* last region starting at or before 'page' */
         size_t mid = (lo + hi) / 2;
-        if (s->at[s->big[mid]].ptr <= w)
-            lo = mid + 1;
+        if (s->reg[mid].page <= page)
+            lo = mid;
         else
             hi = mid;
     }
-    return lo ? (long)s->big[lo - 1] : -1;
+    const struct region *r = &s->reg[lo];
+    if (!s->nreg || r->page > page)
+        return NULL;
+    if (page - r->page < r->npages)
+        return &s->lines[r->line + (page - r->page)];
+    *tail = r->last;
+    return NULL;
 }
 
-/* Index of the block 'w' points into, or -1. */
-static inline long lookup(const struct scan *s, uintptr_t w)
+static inline uint32_t line_entry(const struct pline *l, int k)
 {
-    if (w - s->lo >= s->span)
-        return -1;
-    long i = candidate(s, w);
+    uint32_t v;
+    memcpy(&v, &l->e[3 * k], 4);
+    return v & 0xffffff;
+}
+
+/* The last block of a crowded page's line that starts at or before 'w'. */
+static long crowded(const struct scan *s, const struct pline *l, uintptr_t w)
+{
+    size_t lo = l->first, hi = l[1].first;
+    if (s->at[lo].ptr > w)
+        return (long)lo - 1;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (s->at[mid].ptr <= w)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (long)lo;
+}
+
+/* Block 'i' holds 'w' (checked in 'at'); *start: at its first byte. */
+static inline long holds(const struct scan *s, long i, uintptr_t w, int *start)
+{
     if (i < 0)
         return -1;
     const struct span *b = &s->at[i];
-    if (w == b->ptr)
-        return i;
-    if (w - b->ptr >= b->extent)
-        return -1;
-    /* the address of the next malloc chunk, at or after the last word: in
-     * the C library's data (main_arena's bins and top) it is the chunk's,
-     * not a pointer into this block; in the program's memory it may be a
-     * pointer to the last word (a C++ object's last base) */
-    if (s->in_libc && w + WORD >= b->ptr + b->extent && (s->state[i] & HEADER)) {
-        uintptr_t size = ((const uintptr_t *)b->ptr)[-1];
-        if (!(size & 2) && w == b->ptr - 2 * WORD + (size & ~(uintptr_t)7))
-            return -1;
+    *start = w == b->ptr;
+    return *start || w - b->ptr < b->extent ? i : -1;
+}
+
+/* The block holding 'w', found from w's line 'l' (NULL: 'tail'), or -1;
+ * *start: 'w' is its first byte. A page's line answers alone unless it is
+ * crowded or 'w' lies before its first block. */
+static inline long resolve(const struct scan *s, uintptr_t w, const struct pline *l, long tail, int *start)
+{
+    if (!l)
+        return holds(s, tail, w, start);
+    if (l->n > PL_MAX)
+        return holds(s, crowded(s, l, w), w, start);
+    uint32_t o = w & 4095;
+    for (int k = l->n - 1; k >= 0; k--) {
+        uint32_t v = line_entry(l, k);
+        if ((v & 4095) <= o) {
+            *start = (v & 4095) == o;
+            return o <= v >> 12 ? (long)l->first + k : -1;
+        }
     }
-    return i;
+    return holds(s, (long)l->first - 1, w, start);
+}
+
+/* In the C library's data (main_arena's bins and top) the address of the
+ * malloc chunk after block 'i', at or after its last word, is the chunk's,
+ * not a pointer into block 'i'; in the program's memory it may be a
+ * pointer to the last word (a C++ object's last base). */
+static inline int next_chunk(const struct scan *s, long i, uintptr_t w)
+{
+    const struct span *b = &s->at[i];
+    if (!s->in_libc || w + WORD < b->ptr + b->extent || !(s->state[i] & HEADER))
+        return 0;
+    uintptr_t size = ((const uintptr_t *)b->ptr)[-1];
+    return !(size & 2) && w == b->ptr - 2 * WORD + (size & ~(uintptr_t)7);
+}
+
+/* Index of the block 'w' points into, or -1; *start as resolve(). */
+static inline long lookup_start(const struct scan *s, uintptr_t w, int *start)
+{
+    if (w - s->lo >= s->span)
+        return -1;
+    long tail;
+    const struct pline *l = line_of(s, w, &tail);
+    long i = resolve(s, w, l, tail, start);
+    return i >= 0 && next_chunk(s, i, w) ? -1 : i;
+}
+
+static inline long lookup(const struct scan *s, uintptr_t w)
+{
+    int start;
+    return lookup_start(s, w, &start);
 }
 
 /* Work: reachable (and clique) blocks grow up from work[0], possible ones
@@ -765,17 +879,15 @@ static inline void set_kind(struct scan *s, size_t i, int kind)
     s->state[i] = (uint8_t)((s->state[i] & ~KIND_MASK) | kind);
 }
 
-/* A word seen in a root ('definite') or in a possible/reachable block. */
-static void visit(struct scan *s, uintptr_t w, int definite)
+/* Word 'w' of a root ('definite') or of a possible/reachable block, found
+ * in block 'i' (at its first byte: 'start'). */
+static void visit_block(struct scan *s, uintptr_t w, size_t i, int start, int definite)
 {
-    long i = lookup(s, w);
-    if (i < 0)
-        return;
     int kind = s->state[i] & KIND_MASK;
     if (kind == REACHABLE)
         return;
     const struct span *b = &s->at[i];
-    int start = w == b->ptr || ((s->state[i] & READABLE) && heuristic(s, b, w, s->state[i] & SPLIT));
+    start = start || ((s->state[i] & READABLE) && heuristic(s, b, w, s->state[i] & SPLIT));
     if (debug && debug_at)
         tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s; next words %lx %lx %lx",
                  (unsigned long)debug_at, (unsigned long)b->ptr, (unsigned long)b->extent,
@@ -790,44 +902,94 @@ static void visit(struct scan *s, uintptr_t w, int definite)
     }
 }
 
+static void visit(struct scan *s, uintptr_t w, int definite)
+{
+    int start;
+    long i = lookup_start(s, w, &start);
+    if (i >= 0)
+        visit_block(s, w, (size_t)i, start, definite);
+}
+
 /* Words of [lo, hi) that point into the heap's span are visited in
- * batches: the page-hash slots of a batch are prefetched first, so their
- * cache misses overlap instead of adding up. */
-#define BATCH 16
+ * batches, as a pipeline: the page lines of a batch are prefetched as its
+ * words are read, then each word is resolved to its block from its line
+ * and the block's state byte prefetched, then the words are visited in
+ * order; the cache misses of a batch overlap instead of adding up. */
+#define BATCH 32
 
-typedef void (*word_fn)(struct scan *s, uintptr_t w, uintptr_t arg);
+typedef void (*word_fn)(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t arg);
 
-/* The batching loop itself, inlined into each caller with its 'fn'. */
-static inline __attribute__((always_inline)) void for_heap_words(struct scan *s, uintptr_t lo,
-                                                                 uintptr_t hi, word_fn fn,
+/* Words waiting for their lines: all were found in memory scanned with the
+ * same 'arg' (definite, or the clique's leader). */
+struct batch {
+    uintptr_t w[BATCH];
+    const struct pline *line[BATCH];
+    long tail[BATCH];
+    uintptr_t arg;
+    int n;
+};
+
+static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite);
+
+/* The two later stages of a batch; for the flood, the record and the word
+ * of an interior pointer's block are prefetched too when the block is not
+ * reachable yet (heuristic() reads them). */
+static inline __attribute__((always_inline)) void run_batch(struct scan *s, struct batch *b, word_fn fn)
+{
+    int interior = fn == visit_word;
+    long idx[BATCH];
+    int start[BATCH];
+    for (int k = 0; k < b->n; k++) {
+        idx[k] = resolve(s, b->w[k], b->line[k], b->tail[k], &start[k]);
+        if (idx[k] >= 0)
+            __builtin_prefetch(&s->state[idx[k]]);
+    }
+    for (int k = 0; interior && k < b->n; k++) /* what heuristic() reads */
+        if (idx[k] >= 0 && !start[k] && (s->state[idx[k]] & KIND_MASK) != REACHABLE) {
+            __builtin_prefetch(&s->at[idx[k]]);
+            __builtin_prefetch((const void *)b->w[k]);
+        }
+    for (int k = 0; k < b->n; k++)
+        if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k]))
+            fn(s, b->w[k], (size_t)idx[k], start[k], b->arg);
+    b->n = 0;
+}
+
+/* The batching loop itself, inlined into each caller with its 'fn': adds
+ * the heap words of [lo, hi) to 'b', running it when full. The caller
+ * runs what is left, possibly after adding more memory. */
+static inline __attribute__((always_inline)) void for_heap_words(struct scan *s, struct batch *b,
+                                                                 uintptr_t lo, uintptr_t hi, word_fn fn,
                                                                  uintptr_t arg)
 {
-    uintptr_t batch[BATCH];
-    int n = 0;
+    if (b->n && b->arg != arg)
+        run_batch(s, b, fn);
+    b->arg = arg;
     for (uintptr_t a = (lo + WORD - 1) & ~(WORD - 1); a + WORD <= hi; a += WORD) {
         uintptr_t w = *(const uintptr_t *)a;
         if (w - s->lo >= s->span)
             continue;
-        __builtin_prefetch(&s->pages[page_hash(w >> 12, s->npages - 1)]);
-        batch[n++] = w;
-        if (n == BATCH) {
-            for (int k = 0; k < n; k++)
-                fn(s, batch[k], arg);
-            n = 0;
-        }
+        const struct pline *l = line_of(s, w, &b->tail[b->n]);
+        if (l)
+            __builtin_prefetch(l);
+        b->line[b->n] = l;
+        b->w[b->n++] = w;
+        if (b->n == BATCH)
+            run_batch(s, b, fn);
     }
-    for (int k = 0; k < n; k++)
-        fn(s, batch[k], arg);
 }
 
-static void visit_word(struct scan *s, uintptr_t w, uintptr_t definite)
+static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite)
 {
-    visit(s, w, (int)definite);
+    visit_block(s, w, i, start, (int)definite);
 }
 
 static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
 {
-    for_heap_words(s, lo, hi, visit_word, (uintptr_t)definite);
+    struct batch b;
+    b.n = 0;
+    for_heap_words(s, &b, lo, hi, visit_word, (uintptr_t)definite);
+    run_batch(s, &b, visit_word);
 }
 
 /* Roots: as scan_words, naming each word's address in debug output. */
@@ -1064,10 +1226,15 @@ static int chunk_word(const struct scan *s, uintptr_t w)
     const struct seg *g = seg_of(s, w);
     if (!g || !g->heap)
         return 0;
-    long i = w - s->lo < s->span ? candidate(s, w) : -1;
-    if (i < 0 || w - s->at[i].ptr >= s->at[i].extent)
-        return 1; /* free memory */
-    if (w == s->at[i].ptr || !(s->state[i] & HEADER))
+    long i = -1, tail = -1;
+    int start = 0;
+    if (w - s->lo < s->span) {
+        const struct pline *l = line_of(s, w, &tail); /* sets 'tail' first */
+        i = resolve(s, w, l, tail, &start);
+    }
+    if (i < 0)
+        return 1; /* free memory: in no block */
+    if (start || !(s->state[i] & HEADER))
         return 0;
     uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
     return !(size & 2) && w == s->at[i].ptr - 2 * WORD + (size & ~(uintptr_t)7);
@@ -1110,45 +1277,91 @@ static void block_pieces(struct scan *s, size_t i, piece_fn fn, uintptr_t arg)
     }
 }
 
+/* Adds the words of a piece of a block to the group's batch. */
 static void words_piece(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t definite)
 {
-    scan_words(s, lo, hi, (int)definite);
+    for_heap_words(s, s->batch, lo, hi, visit_word, definite);
+}
+
+/* Blocks are taken off the work in groups whose records and first bytes
+ * are prefetched together: reaching a block's memory costs two cache
+ * misses (its 'at' entry, then its contents) that would otherwise be paid
+ * one block after the other. The order blocks are scanned in does not
+ * change the result (reachable, possible and cliques are closures). */
+#define GROUP 16
+#define PREFETCH_BYTES 512
+
+static void prefetch_group(const struct scan *s, const uint32_t *g, int n)
+{
+    for (int k = 0; k < n; k++) {
+        __builtin_prefetch(&s->at[g[k]]);
+        __builtin_prefetch(&s->state[g[k]]);
+    }
+    for (int k = 0; k < n; k++) {
+        const struct span *b = &s->at[g[k]];
+        for (uint64_t off = 0; off < b->extent && off < PREFETCH_BYTES; off += 64)
+            __builtin_prefetch((const char *)b->ptr + off);
+    }
+    for (int k = 0; k < n; k++) /* stale_words() looks its first words up */
+        if ((s->state[g[k]] & (HEADER | SPLIT)) == HEADER && s->at[g[k]].extent >= 2 * WORD) {
+            long tail;
+            uintptr_t w = *(const uintptr_t *)s->at[g[k]].ptr;
+            if (w - s->lo < s->span && w % (2 * WORD) == 0)
+                __builtin_prefetch(line_of(s, w, &tail));
+        }
+}
+
+/* Up to GROUP blocks of reachable work, or of possible work when there is
+ * no reachable work left (*from_possible); 0 when all is done. */
+static int take_group(struct scan *s, uint32_t *g, int *from_possible)
+{
+    int n = 0;
+    *from_possible = !s->nwork;
+    while (n < GROUP && s->nwork)
+        g[n++] = s->work[--s->nwork];
+    while (*from_possible && n < GROUP && s->ptop < s->capwork)
+        g[n++] = s->work[s->ptop++];
+    prefetch_group(s, g, n);
+    return n;
 }
 
 /* Reachable work first: a possible block that turns reachable meanwhile
  * is then scanned once, as reachable (the result does not depend on the
- * order, only the work does). */
+ * order, only the work does). Scanning possible blocks adds no reachable
+ * work, so a group of them needs no check in between. */
 static void flood(struct scan *s)
 {
-    for (;;) {
-        size_t i;
-        int from_possible = !s->nwork;
-        if (!from_possible)
-            i = s->work[--s->nwork];
-        else if (s->ptop < s->capwork)
-            i = s->work[s->ptop++];
-        else
-            return;
-        uint8_t st = s->state[i];
-        if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
-            continue;
-        block_pieces(s, i, words_piece, (st & KIND_MASK) == REACHABLE);
+    uint32_t g[GROUP];
+    int n, from_possible;
+    struct batch b;
+    b.n = 0;
+    s->batch = &b;
+    while ((n = take_group(s, g, &from_possible)) > 0) {
+        for (int k = 0; k < n; k++) {
+            uint8_t st = s->state[g[k]];
+            if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
+                continue;
+            block_pieces(s, g[k], words_piece, (st & KIND_MASK) == REACHABLE);
+        }
+        run_batch(s, &b, visit_word);
     }
+    s->batch = NULL;
 }
 
-static void mark_indirect(struct scan *s, uintptr_t w, uintptr_t leader)
+static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uintptr_t leader)
 {
-    long k = lookup(s, w);
-    if (k >= 0 && (size_t)k != leader && (s->state[k] & KIND_MASK) == UNREACHED) {
-        set_kind(s, (size_t)k, INDIRECT);
-        push(s, (size_t)k);
+    (void)w;
+    (void)start;
+    if (k != leader && (s->state[k] & KIND_MASK) == UNREACHED) {
+        set_kind(s, k, INDIRECT);
+        push(s, k);
     }
 }
 
 /* The words of a leaked block, batched like scan_words. */
 static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t leader)
 {
-    for_heap_words(s, lo, hi, mark_indirect, leader);
+    for_heap_words(s, s->batch, lo, hi, mark_indirect, leader);
 }
 
 /* Valgrind's clique pass: every block still unreached, in address order,
@@ -1156,17 +1369,23 @@ static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t le
  * or interior pointers) indirect. */
 static void cliques(struct scan *s)
 {
+    uint32_t g[GROUP];
+    int n, from_possible;
+    struct batch b;
+    b.n = 0;
+    s->batch = &b;
     for (size_t leader = 0; leader < s->n; leader++) {
         if ((s->state[leader] & KIND_MASK) != UNREACHED)
             continue;
         push(s, leader);
-        while (s->nwork) {
-            size_t i = s->work[--s->nwork];
-            if (!(s->state[i] & READABLE))
-                continue;
-            block_pieces(s, i, scan_clique, leader);
+        while (s->nwork && (n = take_group(s, g, &from_possible)) > 0) {
+            for (int k = 0; k < n; k++)
+                if (s->state[g[k]] & READABLE)
+                    block_pieces(s, g[k], scan_clique, leader);
+            run_batch(s, &b, mark_indirect);
         }
     }
+    s->batch = NULL;
 }
 
 /* Everything between the stopped world and the verdict per block. */
@@ -1274,8 +1493,8 @@ static void release(struct scan *s)
     tm__unmap(s->blk, s->cap * sizeof(*s->blk));
     tm__unmap(s->at, s->cap * sizeof(*s->at));
     tm__unmap(s->state, s->cap);
-    tm__unmap(s->pages, s->npages * sizeof(*s->pages));
-    tm__unmap(s->big, (s->nbig + 1) * sizeof(*s->big));
+    tm__unmap(s->reg, (s->nreg + 1) * sizeof(*s->reg));
+    tm__unmap(s->lines, (s->nlines + 1) * sizeof(*s->lines));
     tm__unmap(s->work, s->capwork * sizeof(*s->work));
     tm__unmap(s->sps, s->nsps ? s->nsps * sizeof(*s->sps) : 1);
     tm__unmap(s->seg, s->segcap * sizeof(*s->seg));
