@@ -423,7 +423,8 @@ static int parse_maps(struct scan *s)
     return 0;
 }
 
-static const struct seg *seg_of(const struct scan *s, uintptr_t a)
+/* Index of the first mapping that ends after 'a'. */
+static size_t seg_after(const struct scan *s, uintptr_t a)
 {
     size_t lo = 0, hi = s->nseg;
     while (lo < hi) {
@@ -433,6 +434,12 @@ static const struct seg *seg_of(const struct scan *s, uintptr_t a)
         else
             hi = mid;
     }
+    return lo;
+}
+
+static const struct seg *seg_of(const struct scan *s, uintptr_t a)
+{
+    size_t lo = seg_after(s, a);
     return lo < s->nseg && s->seg[lo].lo <= a ? &s->seg[lo] : NULL;
 }
 
@@ -1198,20 +1205,6 @@ static void scan_threads(struct scan *s, const struct tm__world *w)
 }
 
 /* --- the flood and the cliques --- */
-
-/* Index of the first mapping that ends after 'a'. */
-static size_t seg_after(const struct scan *s, uintptr_t a)
-{
-    size_t lo = 0, hi = s->nseg;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (s->seg[mid].hi <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* 1 when 'w' looks like a word glibc keeps in a free chunk: the address of
  * a bin in main_arena, or of another chunk in a heap: free memory (in no
