@@ -41,6 +41,15 @@ size_t tm__boot_size(const void *p)
     return ((const size_t *)p)[-1];
 }
 
+void *tm__next_symbol(const char *name)
+{
+    int saved = tm__in_hook;
+    tm__in_hook = 1;
+    void *f = dlsym(RTLD_NEXT, name);
+    tm__in_hook = saved;
+    return f;
+}
+
 #define RESOLVE(field, name) tm__real.field = (__typeof__(tm__real.field))dlsym(RTLD_NEXT, name)
 
 void tm__resolve_real(void)

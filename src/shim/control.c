@@ -1,4 +1,5 @@
-/* control.c - start-up, environment, the helper thread, fork, exec and exit.
+/* control.c - start-up, environment, signal and interval snapshots, fork,
+ * exec and exit.
  *
  * Start-up has two parts. The first allocation of the process reads the
  * environment and starts tracing (tm__early_init), so blocks allocated by
@@ -222,7 +223,6 @@ static void drop_own_preload(void)
  *    during an interval writes nothing for it: its heap did not change. */
 
 atomic_int tm__deferred;           /* nonzero: hooks call tm__run_deferred() */
-atomic_int tm__helper_tid;         /* no helper thread: stays 0 */
 static atomic_int signal_pending;
 static atomic_int_least64_t next_due; /* ns, CLOCK_MONOTONIC_COARSE */
 static int64_t interval_ns;
@@ -431,7 +431,8 @@ void tm__early_init(void)
 }
 
 /* The rest, from the shim's constructor: loading the unwinder (dlopen),
- * the module map, fork and exit handlers, the helper thread. */
+ * the module map, fork and exit handlers, signal and interval snapshots,
+ * the fatal signals. */
 void tm__init(void)
 {
     int expected = 0;

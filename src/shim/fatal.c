@@ -21,7 +21,6 @@
 #include "config.h"
 #include "shim/shim.h"
 
-#include <dlfcn.h>
 #include <linux/futex.h>
 #include <errno.h>
 #include <signal.h>
@@ -46,10 +45,7 @@ static int resolve(void)
 {
     if (__atomic_load_n(&real_sigaction, __ATOMIC_ACQUIRE))
         return 1;
-    int saved = tm__in_hook;
-    tm__in_hook = 1;
-    void *f = dlsym(RTLD_NEXT, "sigaction");
-    tm__in_hook = saved;
+    void *f = tm__next_symbol("sigaction");
     __atomic_store_n(&real_sigaction, (int (*)(int, const struct sigaction *, struct sigaction *))f,
                      __ATOMIC_RELEASE);
     return f != NULL;
@@ -110,6 +106,27 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
     errno = saved;
 }
 
+static int is_dfl(const struct sigaction *a)
+{
+    return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
+}
+
+/* view_lock is taken with every signal blocked: a handler that calls
+ * sigaction() or signal() must not find it held by its own thread. */
+static void view_enter(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+    tm__lock_acquire(&view_lock);
+}
+
+static void view_leave(const sigset_t *old)
+{
+    tm__lock_release(&view_lock);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static void install_unlocked(int sig)
 {
     struct sigaction sa;
@@ -127,24 +144,20 @@ void tm__fatal_init(void)
      * a handler would make them deliverable */
     if (getpid() == 1 || !resolve())
         return;
-    tm__lock_acquire(&view_lock);
+    sigset_t old;
+    view_enter(&old);
     for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
         int sig = fatal_signals[i];
         struct sigaction cur;
         if (sig == tm__cfg.signo || real_sigaction(sig, NULL, &cur) != 0)
             continue;
-        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+        if (is_dfl(&cur)) {
             managed[sig] = 1;
             view[sig] = cur;
             install_unlocked(sig);
         }
     }
-    tm__lock_release(&view_lock);
-}
-
-static int is_dfl(const struct sigaction *a)
-{
-    return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
+    view_leave(&old);
 }
 
 TM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
@@ -155,11 +168,8 @@ TM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     }
     if (sig <= 0 || sig >= NSIGS || !managed[sig] || !tm__own_process())
         return real_sigaction(sig, act, oldact);
-    /* a handler that calls sigaction() must not find the lock taken */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    tm__lock_acquire(&view_lock);
+    sigset_t old;
+    view_enter(&old);
     int rc = 0;
     struct sigaction before;
     if (hidden[sig])
@@ -177,8 +187,7 @@ TM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
                 hidden[sig] = 0;
         }
     }
-    tm__lock_release(&view_lock);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    view_leave(&old);
     if (rc == 0 && oldact)
         *oldact = before;
     return rc;
@@ -195,10 +204,7 @@ static __sighandler_t set_handler(const char *name, signal_fn *real, int sig, __
 {
     signal_fn fn = __atomic_load_n(real, __ATOMIC_ACQUIRE);
     if (!fn) {
-        int saved = tm__in_hook;
-        tm__in_hook = 1;
-        fn = (signal_fn)dlsym(RTLD_NEXT, name);
-        tm__in_hook = saved;
+        fn = (signal_fn)tm__next_symbol(name);
         __atomic_store_n(real, fn, __ATOMIC_RELEASE);
     }
     if (!fn || !resolve()) {
@@ -214,10 +220,8 @@ static __sighandler_t set_handler(const char *name, signal_fn *real, int sig, __
         sigemptyset(&act.sa_mask);
         return sigaction(sig, &act, &old) < 0 ? SIG_ERR : old.sa_handler;
     }
-    sigset_t all, mask;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &mask);
-    tm__lock_acquire(&view_lock);
+    sigset_t mask;
+    view_enter(&mask);
     int was_hidden = hidden[sig];
     __sighandler_t prev = fn(sig, handler);
     if (prev != SIG_ERR) {
@@ -225,8 +229,7 @@ static __sighandler_t set_handler(const char *name, signal_fn *real, int sig, __
         if (was_hidden)
             prev = view[sig].sa_handler;
     }
-    tm__lock_release(&view_lock);
-    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    view_leave(&mask);
     return prev;
 }
 

@@ -262,11 +262,8 @@ static int (*real_brk)(void *);
 static int resolve_brk(void)
 {
     if (!__atomic_load_n(&real_brk, __ATOMIC_ACQUIRE)) {
-        int saved = tm__in_hook;
-        tm__in_hook = 1;
-        __atomic_store_n(&real_sbrk, (void *(*)(intptr_t))dlsym(RTLD_NEXT, "sbrk"), __ATOMIC_RELEASE);
-        __atomic_store_n(&real_brk, (int (*)(void *))dlsym(RTLD_NEXT, "brk"), __ATOMIC_RELEASE);
-        tm__in_hook = saved;
+        __atomic_store_n(&real_sbrk, (void *(*)(intptr_t))tm__next_symbol("sbrk"), __ATOMIC_RELEASE);
+        __atomic_store_n(&real_brk, (int (*)(void *))tm__next_symbol("brk"), __ATOMIC_RELEASE);
     }
     return real_sbrk && real_brk;
 }

@@ -32,7 +32,7 @@ struct tm__thread {
     int pending; /* signal a traced thread was stopped with, re-injected */
 };
 
-/* The program's threads other than the caller (and the shim's helper). */
+/* The program's threads other than the caller. */
 struct tm__world {
     struct tm__thread *threads; /* tm__map()ed */
     size_t n, cap;

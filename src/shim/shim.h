@@ -120,7 +120,6 @@ extern atomic_int tm__tracing;     /* 1 while tracing */
 extern atomic_int tm__nframes;     /* traceback limit, 1..256 */
 extern atomic_uint_fast64_t tm__lost; /* records that could not be kept */
 extern pid_t tm__pid;              /* the process the shim belongs to */
-extern atomic_int tm__helper_tid;  /* a shim thread's tid the leak scan leaves running; 0: none */
 extern atomic_int tm__deferred;    /* nonzero: a signal or interval snapshot may be due */
 
 /* Writes the signal or interval snapshot that is due, if any; hooks call it
@@ -169,6 +168,9 @@ extern struct tm__real_fns tm__real;
 /* Resolves the next definitions of the allocation functions. While it runs
  * (dlsym may allocate) allocations are served from a static pool. */
 void tm__resolve_real(void);
+/* dlsym(RTLD_NEXT, 'name') with this thread's allocations untraced (dlsym
+ * may allocate): for the functions interposed after start-up. */
+void *tm__next_symbol(const char *name);
 void *tm__boot_alloc(size_t size, size_t align);
 int tm__is_boot(const void *p);
 size_t tm__boot_size(const void *p);

@@ -261,7 +261,6 @@ static long list_threads(struct tm__world *w, pid_t pid, pid_t self)
     int fd = sys_open(path, O_DIRECTORY);
     if (fd < 0)
         return -errno;
-    pid_t helper = atomic_load(&tm__helper_tid);
     char buf[4096];
     long added = 0, n;
     while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
@@ -271,7 +270,7 @@ static long list_threads(struct tm__world *w, pid_t pid, pid_t self)
             memcpy(&reclen, buf + off + 16, sizeof(reclen));
             off += reclen;
             pid_t tid = (pid_t)strtol(name, NULL, 10);
-            if (tid <= 0 || tid == self || tid == helper || (w && !known(w, tid) && zombie(tid)))
+            if (tid <= 0 || tid == self || (w && !known(w, tid) && zombie(tid)))
                 continue;
             if (!w) {
                 added++;
