@@ -833,6 +833,26 @@ static inline long resolve(const struct scan *s, uintptr_t w, const struct pline
     return holds(s, (long)l->first - 1, w, start);
 }
 
+/* The end of block 'i''s malloc chunk, from the size word just before the
+ * block, with '*mmapped' set for an mmapped chunk; 0 when that header
+ * cannot be read (HEADER). */
+static inline uintptr_t chunk_end(const struct scan *s, size_t i, int *mmapped)
+{
+    if (!(s->state[i] & HEADER))
+        return 0;
+    uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
+    *mmapped = (size & 2) != 0;
+    return s->at[i].ptr - 2 * WORD + (size & ~(uintptr_t)7);
+}
+
+/* 1 when 'w' is the address of the heap chunk that follows block 'i'. */
+static inline int is_chunk_after(const struct scan *s, size_t i, uintptr_t w)
+{
+    int mmapped = 0;
+    uintptr_t end = chunk_end(s, i, &mmapped);
+    return end && !mmapped && w == end;
+}
+
 /* In the C library's data (main_arena's bins and top) the address of the
  * malloc chunk after block 'i', at or after its last word, is the chunk's,
  * not a pointer into block 'i'; in the program's memory it may be a
@@ -840,10 +860,7 @@ static inline long resolve(const struct scan *s, uintptr_t w, const struct pline
 static inline int next_chunk(const struct scan *s, long i, uintptr_t w)
 {
     const struct span *b = &s->at[i];
-    if (!s->in_libc || w + WORD < b->ptr + b->extent || !(s->state[i] & HEADER))
-        return 0;
-    uintptr_t size = ((const uintptr_t *)b->ptr)[-1];
-    return !(size & 2) && w == b->ptr - 2 * WORD + (size & ~(uintptr_t)7);
+    return s->in_libc && w + WORD >= b->ptr + b->extent && is_chunk_after(s, (size_t)i, w);
 }
 
 /* Index of the block 'w' points into, or -1; *start as resolve(). */
@@ -1035,12 +1052,10 @@ static size_t first_block_after(const struct scan *s, uintptr_t a)
  * more than a page of it: anything larger is not a chunk of glibc's). */
 static uintptr_t mmapped_chunk_end(const struct scan *s, size_t i, uintptr_t end)
 {
-    if (!(s->state[i] & HEADER))
-        return end;
-    uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
-    uintptr_t chunk_end = s->at[i].ptr - 2 * WORD + (size & ~(uintptr_t)7);
-    if ((size & 2) && chunk_end > end && chunk_end - end <= 4096 + 2 * WORD)
-        return chunk_end;
+    int mmapped = 0;
+    uintptr_t chunk = chunk_end(s, i, &mmapped);
+    if (mmapped && chunk > end && chunk - end <= 4096 + 2 * WORD)
+        return chunk;
     return end;
 }
 
@@ -1227,10 +1242,7 @@ static int chunk_word(const struct scan *s, uintptr_t w)
     }
     if (i < 0)
         return 1; /* free memory: in no block */
-    if (start || !(s->state[i] & HEADER))
-        return 0;
-    uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
-    return !(size & 2) && w == s->at[i].ptr - 2 * WORD + (size & ~(uintptr_t)7);
+    return !start && is_chunk_after(s, (size_t)i, w);
 }
 
 /* Bytes at the start of block 'i' that glibc wrote while its chunk was free
