@@ -123,7 +123,8 @@ static int add_snapshot(tm_leak_report *r, const tm_snapshot *snap,
     for (size_t i = 0; i < snap->nleak_stacks; i++) {
         const tm_leak_stack *ls = &snap->leak_stacks[i];
         const tm_stack *st = &snap->stacks[ls->stack];
-        long s = tm_suppressions_match(r->supp, snap, st, ls->kind);
+        /* suppressions name the frames as recorded, allocator and all */
+        long s = tm_suppressions_match(r->supp, snap, tm_snapshot_raw_stack(snap, ls->stack), ls->kind);
         tm_leak_record *rec;
 
         if (s >= 0) {
@@ -552,7 +553,8 @@ static void put_plain(FILE *fp, const char *s, int as)
 static void gen_valgrind(FILE *fp, const tm_leak_record *rec, const char *fn)
 {
     const tm_snapshot *snap = rec->snap;
-    const tm_stack *st = &snap->stacks[rec->stack];
+    /* the recorded frames: what the suppression will be matched with */
+    const tm_stack *st = tm_snapshot_raw_stack(snap, rec->stack);
     int n = 0, done = 0;
 
     fprintf(fp, "{\n   tracemem-%zu-%s-", rec->number, tm_leak_kind_name(rec->kind));

@@ -8,7 +8,8 @@ libtmreport_la_SOURCES = \
 	src/report/symbolize.c src/report/symbolize.h \
 	src/report/outfile.c src/report/outfile.h \
 	src/report/infile.c src/report/infile.h \
-	src/report/quote.c src/report/quote.h
+	src/report/quote.c src/report/quote.h \
+	src/report/fold.c src/report/fold.h
 libtmreport_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 libtmreport_la_LIBADD = $(JANSSON_LIBS) $(LIBDW_LIBS)
 

@@ -522,6 +522,9 @@ static void clear_model(tm_snapshot *s)
         free(s->frames[i].inlined);
     for (size_t i = 0; s->stacks && i < s->nstacks; i++)
         free(s->stacks[i].frames);
+    for (size_t i = 0; s->raw_stacks && i < s->nstacks; i++)
+        free(s->raw_stacks[i].frames);
+    free(s->raw_stacks);
     free(s->modules);
     free(s->frames);
     free(s->stacks);

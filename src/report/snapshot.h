@@ -174,6 +174,14 @@ typedef struct tm_snapshot {
     tm_leak_stack *leak_stacks;
 
     int symbolized; /* the top-level "symbolized" flag */
+
+    /* The view (report/fold.h), set by tm_snapshot_fold(): when it folded
+     * allocation-function frames away, 'stacks' holds the folded stacks
+     * (extra frames appended to 'frames') and 'raw_stacks' the stacks as
+     * recorded, same indexes; NULL when nothing was folded. 'full_names':
+     * text output prints function names unshortened. */
+    tm_stack *raw_stacks;
+    int full_names;
 } tm_snapshot;
 
 /* --- loading --- */
@@ -219,6 +227,13 @@ int tm_leak_kind_parse(const char *name);
 const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap, const tm_frame *frame);
 
 /* The 'i'th frame (innermost first) of 'stack'. 'i' < stack->nframes. */
+/* Stack 'i' as recorded, before any folding (what suppressions and
+ * baselines match). */
+static inline const tm_stack *tm_snapshot_raw_stack(const tm_snapshot *snap, size_t i)
+{
+    return snap->raw_stacks ? &snap->raw_stacks[i] : &snap->stacks[i];
+}
+
 static inline const tm_frame *tm_stack_frame(const tm_snapshot *snap, const tm_stack *stack, size_t i)
 {
     return &snap->frames[stack->frames[i]];

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "report/fold.h"
 #include "report/snapshot.h"
 #include "report/stats.h"
 
@@ -47,9 +48,30 @@ int tm__usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Loads 'path' and, when 'symbolize', symbolizes it on the fly if it is
- * raw (warnings on stderr). On failure prints "tracemem: FILE: what is
- * wrong" and returns TM_EXIT_USAGE; else 0 and '*out'. */
+ * raw (warnings on stderr) and applies the view (tm__view). On failure
+ * prints "tracemem: FILE: what is wrong" and returns TM_EXIT_USAGE; else
+ * 0 and '*out'. */
 int tm__load(const char *path, int symbolize, tm_snapshot **out);
+
+/* --- the view options of every report command (report/fold.h) --- */
+
+enum { TM_OPT_ALLOC_FN = 0x1000, TM_OPT_KEEP_ALLOC, TM_OPT_FULL_NAMES };
+#define TM_VIEW_LONGOPTS                                                     \
+    { "alloc-fn", required_argument, NULL, TM_OPT_ALLOC_FN },              \
+    { "keep-alloc-frames", no_argument, NULL, TM_OPT_KEEP_ALLOC },         \
+    { "full-names", no_argument, NULL, TM_OPT_FULL_NAMES }
+#define TM_VIEW_USAGE "[--alloc-fn PATTERN]... [--keep-alloc-frames] [--full-names]"
+
+/* What --alloc-fn, --keep-alloc-frames and --full-names asked for. */
+extern tm_view_opts tm__view;
+
+/* Handles view option 'opt' with 'arg' for 'cmd': 0 when handled,
+ * TM_EXIT_USAGE after printing an error, -1 when 'opt' is not one. */
+int tm__view_option(const char *cmd, int opt, const char *arg);
+
+/* Applies tm__view to 'snap' (after symbolization); a failure (out of
+ * memory) leaves the raw stacks, with one line on stderr. */
+void tm__apply_view(tm_snapshot *snap);
 
 /* Output formats of --format. */
 typedef enum tm_format { TM_FORMAT_TEXT, TM_FORMAT_JSON } tm_format;
@@ -76,7 +98,8 @@ typedef struct tm_stats_args {
     { "peak", no_argument, NULL, 'P' },                                     \
     { "sort", required_argument, NULL, 's' },                               \
     { "format", required_argument, NULL, 'F' },                             \
-    { "help", no_argument, NULL, 'h' }
+    { "help", no_argument, NULL, 'h' },                                     \
+    TM_VIEW_LONGOPTS
 #define TM_STATS_SHORTOPTS "n:h"
 
 void tm__stats_args_init(tm_stats_args *a);

@@ -62,7 +62,45 @@ int tm__load(const char *path, int symbolize, tm_snapshot **out)
         *out = NULL;
         return TM_EXIT_USAGE;
     }
+    if (symbolize)
+        tm__apply_view(*out);
     return 0;
+}
+
+/* --- the view --- */
+
+tm_view_opts tm__view;
+static const char **alloc_fns;
+
+int tm__view_option(const char *cmd, int opt, const char *arg)
+{
+    const char **v;
+
+    switch (opt) {
+    case TM_OPT_ALLOC_FN:
+        if (!*arg)
+            return tm__usage_error(cmd, "--alloc-fn: empty pattern");
+        if (!(v = realloc(alloc_fns, (tm__view.nalloc_fns + 1) * sizeof *v)))
+            return tm__usage_error(cmd, "out of memory");
+        alloc_fns = v;
+        v[tm__view.nalloc_fns++] = arg;
+        tm__view.alloc_fns = v;
+        return 0;
+    case TM_OPT_KEEP_ALLOC:
+        tm__view.keep_alloc_frames = 1;
+        return 0;
+    case TM_OPT_FULL_NAMES:
+        tm__view.full_names = 1;
+        return 0;
+    }
+    return -1;
+}
+
+void tm__apply_view(tm_snapshot *snap)
+{
+    if (tm_snapshot_fold(snap, &tm__view))
+        tm__eprintf("tracemem: %s: out of memory folding allocation frames; showing the raw stacks\n",
+                    snap->file);
 }
 
 int tm__format_parse(const char *arg)
@@ -193,5 +231,5 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt, const char *arg
         a->format = (tm_format)e;
         return 0;
     }
-    return -1;
+    return tm__view_option(cmd, opt, arg);
 }
