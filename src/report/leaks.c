@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "report/leaks.h"
+#include "report/fold.h"
 #include "report/quote.h"
 
 #include <errno.h>
@@ -300,7 +301,8 @@ char *tm_leak_format_frame(const tm_snapshot *snap, const tm_frame *frame,
 {
     const tm_location *l = tm_frame_loc(frame, loc);
     const tm_module *m = tm_snapshot_frame_module(snap, frame);
-    const char *fn = l->function ? l->function : "???";
+    char shortened[2048];
+    const char *fn = l->function ? tm_view_name(snap, l->function, shortened, sizeof shortened) : "???";
 
     if (l->file && l->line > 0)
         snprintf(buf, len, "%s (%s:%" PRId64 ")", fn, l->file, l->line);
