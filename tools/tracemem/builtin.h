@@ -118,6 +118,10 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
 int tm__stats_parse(const char *cmd, const char *usage, int argc, char **argv, tm_stats_args *a,
                     int nfiles, const char *operands);
 
+/* 1 when 'prog' (looked up in $PATH; a script by its "#!" line) is a
+ * CPython interpreter (python.c). */
+int tm__is_cpython(const char *prog);
+
 /* Parses a non-negative integer; -1 when 'arg' is not one. */
 long long tm__parse_count(const char *arg);
 

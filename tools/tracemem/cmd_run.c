@@ -42,6 +42,7 @@ static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--s
                             "                    [--no-leak-check] [--no-follow-fork]\n"
                             "                    [--no-follow-exec] [--python] [-q]\n"
                             "                    [--format text|json] [--wait-children SECONDS]\n"
+                            "                    " TM_VIEW_USAGE "\n"
                             "                    [--] PROGRAM [ARGS...]\n"
                             "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
                             "writes and prints a summary. Exits with PROGRAM's exit status (128+N\n"
@@ -100,6 +101,8 @@ static int set_env(const char *name, const char *value)
     return value ? setenv(name, value, 1) : 0;
 }
 
+/* --python: PYTHONMALLOC=malloc, whatever it was. Without it, a CPython
+ * interpreter gets it too unless the user set PYTHONMALLOC (python.c). */
 static int setup_env(const char *shim, const char *const vars[][2], int python)
 {
     const char *old = getenv("LD_PRELOAD");
@@ -508,6 +511,7 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, ou
             tm_snapshot_free(s);
             continue;
         }
+        tm__apply_view(s); /* written raw above; the summary shows the view */
         keep_latest(&all, &n, s);
     }
     if (g->gl_pathv)
@@ -603,6 +607,7 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         {"format", required_argument, NULL, OPT_FORMAT},
         {"wait-children", required_argument, NULL, OPT_WAIT},
         {"help", no_argument, NULL, 'h'},
+        TM_VIEW_LONGOPTS,
         {0},
     };
     long long v;
@@ -675,6 +680,11 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
             fputs(usage, stdout);
             return -1;
         default:
+            if ((v = tm__view_option("run", opt, optarg)) >= 0) {
+                if (v)
+                    return (int)v;
+                break;
+            }
             return tm__usage_error("run", "bad option '%s'", argv[optind - 1]);
         }
     }
@@ -721,6 +731,13 @@ int cmd_run(int argc, char **argv)
         free(shim);
         free(output);
         return TM_EXIT_USAGE;
+    }
+    if (!python && !getenv("PYTHONMALLOC") && tm__is_cpython(argv[optind])) {
+        python = 1;
+        if (!ra.quiet)
+            tm__eprintf("tracemem: %s runs on CPython: PYTHONMALLOC=malloc is set so that every Python "
+                        "object is traced (set PYTHONMALLOC yourself to choose otherwise)\n",
+                        argv[optind]);
     }
     setup_env(shim, vars, python);
     free(shim);

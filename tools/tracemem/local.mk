@@ -5,7 +5,8 @@ tracemem_SOURCES = \
 	tools/tracemem/main.c tools/tracemem/builtin.h tools/tracemem/cli.c \
 	tools/tracemem/cmd_run.c tools/tracemem/cmd_symbolize.c \
 	tools/tracemem/cmd_top.c tools/tracemem/cmd_diff.c \
-	tools/tracemem/supervise.c tools/tracemem/supervise.h
+	tools/tracemem/supervise.c tools/tracemem/supervise.h \
+	tools/tracemem/python.c
 tracemem_CPPFLAGS = $(AM_CPPFLAGS) -DTM_LIBDIR=\"$(libdir)\"
 tracemem_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 tracemem_LDADD = libtmreport.la $(JANSSON_LIBS) $(LIBDW_LIBS)
