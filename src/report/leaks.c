@@ -336,6 +336,8 @@ void tm_leak_print_stack(FILE *fp, const tm_leak_record *rec)
     if (st->depth > st->nframes)
         fprintf(fp, "   ... %" PRIu64 " more frames\n",
                 st->depth - st->nframes);
+    if (st->caller_only)
+        fputs("   (only the caller is known: allocated before tracemem could unwind)\n", fp);
     if (st->nframes == 0)
         fputs("   [no frames]\n", fp);
 }

@@ -68,6 +68,8 @@ void tm_print_stack(FILE *fp, const tm_snapshot *snap, const tm_stack *stack, co
     if (stack->depth > stack->nframes)
         fprintf(fp, "%s... %" PRIu64 " more frame%s\n", indent, stack->depth - stack->nframes,
                 stack->depth - stack->nframes > 1 ? "s" : "");
+    if (stack->caller_only)
+        fprintf(fp, "%s(only the caller is known: allocated before tracemem could unwind)\n", indent);
     if (stack->nframes == 0)
         fprintf(fp, "%s[no frames]\n", indent);
 }

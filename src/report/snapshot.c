@@ -351,6 +351,9 @@ static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj, const cha
             return rc;
         st->frames[j] = (size_t)json_integer_value(e);
     }
+    /* depth 0 with one frame: only the caller of the allocation function
+     * is known (the shim had no unwinder yet) */
+    st->caller_only = st->depth == 0 && st->nframes == 1;
     if (st->depth < st->nframes)
         st->depth = st->nframes;
     return 0;

@@ -90,6 +90,8 @@ typedef struct tm_stack {
     size_t nframes;
     size_t *frames;
     uint64_t depth;
+    int caller_only; /* recorded with depth 0: one frame, the caller of the
+                        allocation function, and nothing below it known */
 } tm_stack;
 
 /* Memory attributed to one stack in one domain. size/count: live blocks

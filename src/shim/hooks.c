@@ -42,11 +42,16 @@ static inline void leave(void)
         tm__run_deferred();
 }
 
-static void record(void *p, size_t size)
+/* 'ra': the hook's return address, the stack when there is no unwinder
+ * yet (tm__note_caller) */
+static void record(void *p, size_t size, void *ra)
 {
     int saved = errno;
+    int noted = tm__note_caller(ra);
     tm__in_hook = 1;
     tm__record(p, size);
+    if (TM_UNLIKELY(noted))
+        tm__early_pc = 0;
     leave();
     errno = saved;
 }
@@ -57,7 +62,7 @@ TM_EXPORT void *malloc(size_t size)
         return tm__boot_alloc(size, 16);
     void *p = tm__real.malloc(size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -89,7 +94,7 @@ TM_EXPORT void *calloc(size_t n, size_t size)
     }
     void *p = tm__real.calloc(n, size);
     if (p && active())
-        record(p, n * size);
+        record(p, n * size, __builtin_return_address(0));
     return p;
 }
 
@@ -121,9 +126,12 @@ TM_EXPORT void *realloc(void *old, size_t size)
     errno = saved;
     void *p = tm__real.realloc(old, size);
     saved = errno;
-    if (p)
+    if (p) {
+        int noted = tm__note_caller(__builtin_return_address(0));
         tm__record(p, size);
-    else if (size != 0 && traced)
+        if (TM_UNLIKELY(noted))
+            tm__early_pc = 0;
+    } else if (size != 0 && traced)
         tm__restore(&was); /* failed: the old block is still there */
     leave();
     errno = saved;
@@ -153,7 +161,7 @@ TM_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     }
     int rc = tm__real.posix_memalign(out, align, size);
     if (rc == 0 && active())
-        record(*out, size);
+        record(*out, size, __builtin_return_address(0));
     return rc;
 }
 
@@ -163,7 +171,7 @@ TM_EXPORT void *aligned_alloc(size_t align, size_t size)
         return tm__boot_alloc(size, align);
     void *p = tm__real.aligned_alloc(align, size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -173,7 +181,7 @@ TM_EXPORT void *memalign(size_t align, size_t size)
         return tm__boot_alloc(size, align);
     void *p = tm__real.memalign(align, size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -183,7 +191,7 @@ TM_EXPORT void *valloc(size_t size)
         return tm__boot_alloc(size, (size_t)getpagesize());
     void *p = tm__real.valloc(size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -195,7 +203,7 @@ TM_EXPORT void *pvalloc(size_t size)
         return rounded < size ? NULL : tm__boot_alloc(rounded, page);
     void *p = tm__real.pvalloc(size);
     if (p && active())
-        record(p, rounded);
+        record(p, rounded, __builtin_return_address(0));
     return p;
 }
 

@@ -192,6 +192,24 @@ int tm__unwind_hide_fds(void *handle);
 /* 1 when 'pc' lies in the shim's own code. */
 int tm__pc_in_shim(uintptr_t pc);
 
+/* Until the unwinder is loaded (the constructors of libraries initialized
+ * before the shim's, or for good when libunwind cannot be loaded) a stack
+ * is only the caller of the allocation function: the entry points note
+ * their return address in tm__early_pc, and tm__capture() uses it. */
+extern atomic_int tm__no_unwinder;
+extern __thread uintptr_t tm__early_pc TM_TLS;
+
+/* Notes 'ra' as the caller when there is no unwinder and no outer entry
+ * point (operator new calling malloc) noted one. Returns 1 when it did:
+ * the caller clears tm__early_pc when it leaves. */
+static inline int tm__note_caller(void *ra)
+{
+    if (TM_LIKELY(!atomic_load_explicit(&tm__no_unwinder, memory_order_relaxed)) || tm__early_pc)
+        return 0;
+    tm__early_pc = (uintptr_t)ra;
+    return 1;
+}
+
 /* --- interned stacks (stacks.c) ---
  * A stack is immutable once interned and never freed: ids stay valid for the
  * life of the process. Id 0 means "no stack". The counters are per stack for

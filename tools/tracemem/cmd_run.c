@@ -233,7 +233,14 @@ static void print_peak_stacks(const tm_snapshot *snap)
     o.peak = snap->has_peak && snap->npeak_traces > 0;
     if (tm_stats_compute(snap, &o, &st, NULL))
         return;
-    if (st.n)
+    if (st.n && o.peak && snap->memory.peak)
+        /* the record is the live set when it was last within
+         * TRACEMEM_PEAK_INACCURACY of the peak, not the peak itself */
+        tm__eprintf("  top stacks at the peak (recorded with %s live, %.1f%% of the peak; "
+                    "TRACEMEM_PEAK_INACCURACY):\n",
+                    tm_format_size(a, sizeof a, (double)snap->peak_current, 0),
+                    100.0 * (double)snap->peak_current / (double)snap->memory.peak);
+    else if (st.n)
         tm__eprintf("  top stacks at %s:\n", o.peak ? "the peak" : "exit");
     for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
         tm__eprintf("    %s in %" PRIu64 " blocks\n", tm_format_size(a, sizeof a, (double)st.v[i].size, 0),
@@ -315,9 +322,12 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
         tm__eprintf("tracemem: no snapshot was written: %s\n", why);
         return;
     }
-    tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
+    tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks\n",
                 tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
-                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
+                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
+    /* memory.overhead is what the shim mapped (address space), not what
+     * of it is resident: do not let it read as RSS */
+    tm__eprintf("  tracemem's own tables: %s of address space mapped (only the pages used are resident)\n",
                 tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
     if (s->memory.lost_records)
         tm__eprintf("  warning: %" PRIu64 " allocations could not be "
