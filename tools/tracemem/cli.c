@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/hints.h"
 #include "report/quote.h"
 #include "report/symbolize.h"
 
@@ -54,14 +55,19 @@ int tm__usage_error(const char *cmd, const char *fmt, ...)
 
 int tm__load(const char *path, int symbolize, tm_snapshot **out)
 {
+    static tm_hint_memo memo; /* one note per module for the whole command */
     tm_error err = {""};
+    int raw = 0;
 
-    if (tm_snapshot_load(path, out, &err) || (symbolize && tm_symbolize(*out, 0, stderr, &err))) {
+    if (tm_snapshot_load(path, out, &err) || ((raw = symbolize && !(*out)->symbolized) &&
+                                               tm_symbolize(*out, 0, stderr, &err))) {
         tm__eprintf("tracemem: %s: %s\n", path, err.what);
         tm_snapshot_free(*out);
         *out = NULL;
         return TM_EXIT_USAGE;
     }
+    if (raw)
+        tm_symbol_hints(*out, stderr, &memo);
     if (symbolize)
         tm__apply_view(*out);
     return 0;

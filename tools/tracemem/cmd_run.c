@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report/hints.h"
 #include "report/render.h"
 #include "report/symbolize.h"
 #include "supervise.h"
@@ -502,6 +503,7 @@ static int taken_before(const tm_snapshot *s, int64_t start)
 static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, outputs *o)
 {
     tm_snapshot *s, **all = NULL;
+    tm_hint_memo memo = {NULL, 0};
     size_t n = 0, kept = 0;
     tm_error err = {""};
 
@@ -516,14 +518,19 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, ou
             continue;
         }
         g->gl_pathv[kept++] = f;
+        int raw = rc == 0 && !s->symbolized;
+
         if (rc || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) || tm_snapshot_write(s, f, &err)) {
             tm__eprintf("tracemem: %s: %s\n", f, err.what);
             tm_snapshot_free(s);
             continue;
         }
+        if (raw && !quiet)
+            tm_symbol_hints(s, stderr, &memo);
         tm__apply_view(s); /* written raw above; the summary shows the view */
         keep_latest(&all, &n, s);
     }
+    tm_hint_memo_free(&memo);
     if (g->gl_pathv)
         g->gl_pathv[kept] = NULL;
     g->gl_pathc = kept;
