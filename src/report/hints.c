@@ -60,9 +60,12 @@ static void hint(const tm_module *m, size_t unnamed, size_t total, FILE *fp)
         fputs("neither the file, /usr/lib/debug nor DEBUGINFOD_URLS had its symbols; ", fp);
     else
         fputs("it has no symbols and no debug file was found; ", fp);
-    /* merged /usr: dpkg knows many libraries as /lib/..., loaders say /usr/lib/... */
+    /* merged /usr: dpkg knows many files as /lib/... or /bin/..., the
+     * loader and $PATH say /usr/lib/... and /usr/bin/... */
     if (owning_package(m->path, pkg, sizeof pkg) == 0 ||
-        (strncmp(m->path, "/usr/lib/", 9) == 0 && owning_package(m->path + 4, pkg, sizeof pkg) == 0)) {
+        ((strncmp(m->path, "/usr/lib", 8) == 0 || strncmp(m->path, "/usr/bin/", 9) == 0 ||
+          strncmp(m->path, "/usr/sbin/", 10) == 0) &&
+         owning_package(m->path + 4, pkg, sizeof pkg) == 0)) {
         fputs("install ", fp);
         tm_fputs_quoted(pkg, fp);
         fputs("-dbgsym (Debian's debug archive)", fp);

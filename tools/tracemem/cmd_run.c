@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "report/hints.h"
+#include "report/leaks.h"
 #include "report/render.h"
 #include "report/symbolize.h"
 #include "supervise.h"
@@ -251,62 +252,63 @@ static void print_peak_stacks(const tm_snapshot *snap)
     tm_stats_free(&st);
 }
 
-static int cmp_leak(const void *pa, const void *pb)
+/* The leak report of 'snap' as tracemem leaks and check make it: the
+ * default suppressions applied, records of one (folded) stack merged,
+ * definite and indirect ones biggest first. 0, or -1 (no leak check, out
+ * of memory). */
+static int leak_report(const tm_snapshot *snap, tm_leak_report *r, tm_suppressions *supp)
 {
-    const tm_leak_stack *a = *(tm_leak_stack *const *)pa;
-    const tm_leak_stack *b = *(tm_leak_stack *const *)pb;
+    tm_snapshot *s = (tm_snapshot *)snap; /* tm_leak_report_build() only reads it */
 
-    if (a->bytes != b->bytes)
-        return a->bytes > b->bytes ? -1 : 1;
-    return (int)a->kind - (int)b->kind;
+    memset(supp, 0, sizeof *supp);
+    if (!snap->has_leaks || !snap->leaks_checked || tm_suppressions_add_defaults(supp, NULL) ||
+        tm_leak_report_build(r, &s, 1, TM_KINDS_CHECK, supp)) {
+        tm_suppressions_free(supp);
+        return -1;
+    }
+    return 0;
 }
 
-/* The definite and indirect leak stacks, biggest first (free() the
- * array); NULL on ENOMEM. */
-static const tm_leak_stack **sorted_leaks(const tm_snapshot *snap, size_t *n)
+static void leak_report_free(tm_leak_report *r, tm_suppressions *supp)
 {
-    const tm_leak_stack **v = calloc(snap->nleak_stacks + 1, sizeof *v);
-
-    *n = 0;
-    if (!v)
-        return NULL;
-    for (size_t i = 0; i < snap->nleak_stacks; i++)
-        if (snap->leak_stacks[i].kind <= TM_LEAK_INDIRECT)
-            v[(*n)++] = &snap->leak_stacks[i];
-    qsort(v, *n, sizeof *v, cmp_leak);
-    return v;
+    tm_leak_report_free(r);
+    tm_suppressions_free(supp);
 }
 
 static void print_leaks(const tm_snapshot *snap)
 {
-    const tm_leak_stack **v;
-    size_t n = 0;
+    tm_suppressions supp;
+    tm_leak_report r;
+    size_t shown = 0;
     char a[32];
 
-    if (!snap->has_leaks || !snap->leaks_checked) {
+    if (leak_report(snap, &r, &supp)) {
         tm__eprintf("  leaks: not checked\n");
         return;
     }
     tm__eprintf("  leaked%s:", snap->sampling_bytes > 0 ? " (estimates: the run was sampled)" : "");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
         tm__eprintf("%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
-                    tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
-                    snap->leak_summary[k].blocks);
+                    tm_format_size(a, sizeof a, (double)r.summary[k].bytes, 0), r.summary[k].blocks);
+    if (r.suppressed.blocks)
+        tm__eprintf("; suppressed %s in %" PRIu64 " blocks (default suppressions)",
+                    tm_format_size(a, sizeof a, (double)r.suppressed.bytes, 0), r.suppressed.blocks);
     fputc('\n', stderr);
     if (snap->leaks_threads_not_stopped > 0)
         tm__eprintf("  partial: %" PRId64 " thread(s) could not be stopped for the leak check; their "
                     "registers were not read\n", snap->leaks_threads_not_stopped);
-    if (!(v = sorted_leaks(snap, &n)))
-        return;
-    if (n)
-        tm__eprintf("  top leaks:\n");
-    for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
-        tm__eprintf("    %s in %" PRIu64 " blocks %s lost\n",
-                    tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
-                    v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
-        print_short_stack(snap, v[i]->stack);
+    for (size_t i = 0; i < r.n && shown < SUMMARY_STACKS; i++) {
+        const tm_leak_record *rec = &r.v[i];
+
+        if (rec->suppression >= 0)
+            continue;
+        if (!shown++)
+            tm__eprintf("  top leaks:\n");
+        tm__eprintf("    %s in %" PRIu64 " blocks %s lost\n", tm_format_size(a, sizeof a, (double)rec->bytes, 0),
+                    rec->blocks, rec->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
+        print_short_stack(snap, rec->stack);
     }
-    free(v);
+    leak_report_free(&r, &supp);
 }
 
 static void print_summary(const char *prog, int status, const tm_snapshot *s)
@@ -392,22 +394,31 @@ static json_t *peak_json(const tm_snapshot *snap)
 static json_t *leaks_json(const tm_snapshot *snap)
 {
     json_t *sum = json_object(), *top = json_array();
-    const tm_leak_stack **v;
-    size_t n = 0;
+    tm_suppressions supp;
+    tm_leak_report r;
+    int checked = leak_report(snap, &r, &supp) == 0;
+    size_t shown = 0;
 
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
         json_object_set_new(sum, tm_leak_kind_name((tm_leak_kind)k),
-                            json_pack("{s:I, s:I}", "bytes", (json_int_t)snap->leak_summary[k].bytes,
-                                      "blocks", (json_int_t)snap->leak_summary[k].blocks));
-    if ((v = sorted_leaks(snap, &n)))
-        for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++)
-            json_array_append_new(top, json_pack("{s:s, s:I, s:I, s:o}", "kind",
-                                                 tm_leak_kind_name(v[i]->kind), "bytes",
-                                                 (json_int_t)v[i]->bytes, "blocks", (json_int_t)v[i]->blocks,
-                                                 "frames", short_stack_json(snap, v[i]->stack)));
-    free(v);
-    return json_pack("{s:b, s:o, s:o}", "checked", snap->has_leaks && snap->leaks_checked, "summary", sum,
-                     "top", top);
+                            json_pack("{s:I, s:I}", "bytes", (json_int_t)(checked ? r.summary[k].bytes : 0),
+                                      "blocks", (json_int_t)(checked ? r.summary[k].blocks : 0)));
+    json_object_set_new(sum, "suppressed",
+                        json_pack("{s:I, s:I}", "bytes", (json_int_t)(checked ? r.suppressed.bytes : 0),
+                                  "blocks", (json_int_t)(checked ? r.suppressed.blocks : 0)));
+    for (size_t i = 0; checked && i < r.n && shown < SUMMARY_STACKS; i++) {
+        const tm_leak_record *rec = &r.v[i];
+
+        if (rec->suppression >= 0)
+            continue;
+        shown++;
+        json_array_append_new(top, json_pack("{s:s, s:I, s:I, s:o}", "kind", tm_leak_kind_name(rec->kind),
+                                             "bytes", (json_int_t)rec->bytes, "blocks", (json_int_t)rec->blocks,
+                                             "frames", short_stack_json(snap, rec->stack)));
+    }
+    if (checked)
+        leak_report_free(&r, &supp);
+    return json_pack("{s:b, s:o, s:o}", "checked", checked, "summary", sum, "top", top);
 }
 
 static json_t *memory_json(const tm_snapshot *s)
@@ -500,7 +511,7 @@ static int taken_before(const tm_snapshot *s, int64_t start)
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
  * pid. Outputs of earlier runs are dropped from 'g'. */
-static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, outputs *o)
+static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
 {
     tm_snapshot *s, **all = NULL;
     tm_hint_memo memo = {NULL, 0};
@@ -525,7 +536,7 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, ou
             tm_snapshot_free(s);
             continue;
         }
-        if (raw && !quiet)
+        if (raw && hints)
             tm_symbol_hints(s, stderr, &memo);
         tm__apply_view(s); /* written raw above; the summary shows the view */
         keep_latest(&all, &n, s);
@@ -772,7 +783,10 @@ int cmd_run(int argc, char **argv)
         return status < 0 ? TM_EXIT_USAGE : status;
     }
     find_outputs(ra.output, &start, &g);
-    process_outputs(&g, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, ra.quiet, &out);
+    /* the notes about missing symbols go with the text summary only: in
+     * JSON mode stderr is the summary's */
+    process_outputs(&g, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, ra.quiet,
+                    !ra.quiet && ra.format == TM_FORMAT_TEXT, &out);
     if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
         print_summary_json(argv[optind], status, &out, &g, sr.left);
     } else if (!ra.quiet) {
