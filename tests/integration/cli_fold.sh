@@ -193,7 +193,7 @@ assert_eq "pool_alloc shown" "[16000]" \
 assert_eq "--alloc-fn" "[16000]" \
     "$(json top.json "[x['size'] for x in s['stats'] if x['key'].endswith('wmain.c:$(line POOL wmain.c)')]")"
 "$TM" top -n 0 --format json --alloc-fn 'pool_*' --keep-alloc-frames w.json > top.json || fail "top keep"
-assert_eq "--keep-alloc-frames wins" "[8000]" \
+assert_eq "--keep-alloc-frames wins" "[24000]" \
     "$(json top.json "[x['size'] for x in s['stats'] if x['key'].endswith('wrap.c:3')]")"
 "$TM" top --alloc-fn '' w.json 2> err && fail "an empty --alloc-fn was taken"
 grep -q "empty pattern" err || fail "empty --alloc-fn: $(cat err)"
