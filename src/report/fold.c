@@ -265,6 +265,7 @@ int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
     int rc = 0;
 
     snap->full_names = o->full_names;
+    snap->name_width = o->name_width;
     if (o->keep_alloc_frames || snap->raw_stacks || !snap->nstacks)
         return 0;
     kept = malloc((nraw + 1) * sizeof *kept);
@@ -334,9 +335,29 @@ char *tm_shorten_templates(const char *s, char *buf, size_t len)
     return buf;
 }
 
+/* Keeps the head and the tail of 'buf' (the namespace, and the function
+ * with its parameters), "..." between, in 'width' characters. */
+static void elide(char *buf, size_t width)
+{
+    size_t n = strlen(buf), head, tail;
+
+    if (width < 16 || n <= width)
+        return;
+    head = (width - 3) / 3;
+    tail = width - 3 - head;
+    memmove(buf + head + 3, buf + n - tail, tail + 1);
+    memcpy(buf + head, "...", 3);
+}
+
 const char *tm_view_name(const tm_snapshot *snap, const char *name, char *buf, size_t len)
 {
-    if (!name || snap->full_names || !strchr(name, '<'))
+    if (!name || snap->full_names || (!strchr(name, '<') && (!snap->name_width || strlen(name) <= snap->name_width)))
         return name;
-    return tm_shorten_templates(name, buf, len);
+    if (strchr(name, '<'))
+        tm_shorten_templates(name, buf, len);
+    else
+        snprintf(buf, len, "%s", name);
+    if (snap->name_width)
+        elide(buf, snap->name_width);
+    return buf;
 }

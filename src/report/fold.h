@@ -38,6 +38,8 @@ extern "C" {
 typedef struct tm_view_opts {
     int keep_alloc_frames;         /* --keep-alloc-frames: fold nothing */
     int full_names;                /* --full-names: no template shortening */
+    size_t name_width;             /* > 0: text output elides the middle of
+                                      longer names (a terminal's width) */
     size_t nalloc_fns;
     const char *const *alloc_fns;  /* --alloc-fn patterns (borrowed) */
 } tm_view_opts;
@@ -66,8 +68,9 @@ int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o);
  * operator<<, operator<=> and operator-> are left alone. Returns 'buf'. */
 char *tm_shorten_templates(const char *s, char *buf, size_t len);
 
-/* The text form of 'name' for 'snap': shortened into 'buf' unless the
- * view asked for full names (then 'name' itself). */
+/* The text form of 'name' for 'snap': unless the view asked for full
+ * names, its templates shortened and, past the view's name_width, its
+ * middle elided ("..."), into 'buf'; else 'name' itself. */
 const char *tm_view_name(const tm_snapshot *snap, const char *name, char *buf, size_t len);
 
 #ifdef __cplusplus

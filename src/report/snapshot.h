@@ -184,6 +184,7 @@ typedef struct tm_snapshot {
      * text output prints function names unshortened. */
     tm_stack *raw_stacks;
     int full_names;
+    size_t name_width; /* > 0: elide names longer than this in text */
 } tm_snapshot;
 
 /* --- loading --- */

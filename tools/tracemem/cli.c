@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "report/hints.h"
 #include "report/quote.h"
@@ -102,8 +104,29 @@ int tm__view_option(const char *cmd, int opt, const char *arg)
     return -1;
 }
 
+/* On a terminal, names longer than it leaves room for are elided in the
+ * middle: no line runs over the screen because of one template. */
+static size_t terminal_name_width(void)
+{
+    struct winsize ws;
+    const char *cols = getenv("COLUMNS");
+    long w = 0;
+
+    if (!isatty(STDOUT_FILENO))
+        return 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        w = ws.ws_col;
+    else if (cols)
+        w = atol(cols);
+    if (w <= 0)
+        w = 80;
+    return w > 80 ? (size_t)w - 30 : 50;
+}
+
 void tm__apply_view(tm_snapshot *snap)
 {
+    if (!tm__view.full_names && !tm__view.name_width)
+        tm__view.name_width = terminal_name_width();
     if (tm_snapshot_fold(snap, &tm__view))
         tm__eprintf("tracemem: %s: out of memory folding allocation frames; showing the raw stacks\n",
                     snap->file);
