@@ -35,6 +35,10 @@ check_PROGRAMS += tests/unit/check_render
 TESTS += tests/unit/check_render
 tests_unit_check_render_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_render_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_fold
+TESTS += tests/unit/check_fold
+tests_unit_check_fold_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_fold_LDADD = $(TM_REPORT_CHECK_LIBS)
 # leaks, suppressions and the leak gate (tracemem leaks / tracemem check)
 libtmreport_la_SOURCES += src/report/suppress.c src/report/suppress.h src/report/defsupp.c \
 	src/report/leaks.c src/report/leaks.h \
