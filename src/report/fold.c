@@ -41,7 +41,9 @@ const char *const tm_fold_builtin[] = {
     "sqlite3MemMalloc", "sqlite3MemRealloc", "dbMallocRawFinish", "mallocWithAlarm",
     /* CPython */
     "PyMem_*", "_PyMem_*", "PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc",
-    "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "pymalloc_*",
+    "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "pymalloc_*", "gc_alloc",
+    "_PyObject_GC_New", "_PyObject_GC_NewVar", "_PyObject_GC_Malloc", "_PyObject_GC_Calloc",
+    "_PyObject_New", "_PyObject_NewVar", "_PyType_AllocNoTrack", "PyType_GenericAlloc",
     /* Perl */
     "Perl_safesysmalloc", "Perl_safesyscalloc", "Perl_safesysrealloc",
     /* OpenSSL, zlib */
@@ -159,18 +161,35 @@ int tm_fold_is_alloc(const tm_snapshot *snap, const tm_frame *frame, int loc, co
     return hit;
 }
 
-/* The first logical frame of 'f' that is not an allocation frame: -1 or
- * 0..ninlined-1; FOLD_ALL when every one is; FOLD_STOP when the frame has
- * no function name at its start (nothing is known, nothing is folded). */
-#define FOLD_ALL (-2)
-#define FOLD_UNSET (-3)
+/* What a physical frame holds, for the leading run (cached per frame):
+ * 'stop' is its first logical frame of the program's own code (a named
+ * function that is not an allocation function), NONE when it has none;
+ * 'last' its last allocation frame before 'stop', NONE when none. Frames
+ * without a name inside the run are folded when an allocation frame
+ * follows them (a static helper of sqlite3Malloc in a stripped library),
+ * kept otherwise. */
+#define NONE (-2)
+#define UNSET (-3)
 
-static int first_kept(const tm_snapshot *snap, const tm_frame *f, const tm_view_opts *o)
+typedef struct frame_class {
+    int stop, last;
+} frame_class;
+
+static frame_class classify(const tm_snapshot *snap, const tm_frame *f, const tm_view_opts *o)
 {
-    for (int l = -1; l < (int)f->ninlined; l++)
-        if (!tm_fold_is_alloc(snap, f, l, o))
-            return l;
-    return FOLD_ALL;
+    frame_class c = {NONE, NONE};
+
+    for (int l = -1; l < (int)f->ninlined; l++) {
+        const char *fn = tm_frame_loc(f, l)->function;
+
+        if (tm_fold_is_alloc(snap, f, l, o)) {
+            c.last = l;
+        } else if (fn && *fn) {
+            c.stop = l;
+            break;
+        }
+    }
+    return c;
 }
 
 /* Appends to snap->frames a copy of frame 'fi' starting at inlined[l];
@@ -202,35 +221,43 @@ static long add_cut_frame(tm_snapshot *snap, size_t fi, int l, size_t *cap)
     return (long)snap->nframes++;
 }
 
-/* Folds stack 'st' in place (its frames array is rewritten); 'kept' caches
- * first_kept() per frame, 'made' the cut copy per frame (0: none yet). */
-static int fold_stack(tm_snapshot *snap, tm_stack *st, int *kept, size_t *made, size_t *cap,
+/* Folds stack 'st' in place (its frames array is rewritten); 'cls'
+ * caches classify() per frame, 'made' the cut copy per frame (0: none
+ * yet). */
+static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t *made, size_t *cap,
                       const tm_view_opts *o)
 {
-    size_t i;
-    int l = FOLD_ALL;
+    size_t i, cut_i = SIZE_MAX;
+    int cut_l = NONE, stopped = 0;
 
-    for (i = 0; i < st->nframes; i++) {
+    for (i = 0; i < st->nframes && !stopped; i++) {
         size_t fi = st->frames[i];
 
-        if (kept[fi] == FOLD_UNSET)
-            kept[fi] = first_kept(snap, &snap->frames[fi], o);
-        if ((l = kept[fi]) != FOLD_ALL)
-            break;
+        if (cls[fi].stop == UNSET)
+            cls[fi] = classify(snap, &snap->frames[fi], o);
+        if (cls[fi].last != NONE) { /* fold through this allocation frame */
+            cut_i = i;
+            cut_l = cls[fi].last;
+        }
+        stopped = cls[fi].stop != NONE;
     }
-    if (i == st->nframes || (i == 0 && l == -1))
-        return 0; /* only allocation frames, or none at all: left whole */
-    if (l >= 0) {
+    if (cut_i == SIZE_MAX || !stopped)
+        return 0; /* no allocation frame, or nothing of the program's after it */
+    /* the first frame shown: the logical frame after (cut_i, cut_l) */
+    i = cut_i;
+    if (cut_l + 1 < (int)snap->frames[st->frames[i]].ninlined) {
         size_t fi = st->frames[i];
 
         if (!made[fi]) {
-            long c = add_cut_frame(snap, fi, l, cap);
+            long c = add_cut_frame(snap, fi, cut_l + 1, cap);
 
             if (c < 0)
                 return -ENOMEM;
             made[fi] = (size_t)c + 1;
         }
         st->frames[i] = made[fi] - 1;
+    } else {
+        i++;
     }
     memmove(st->frames, st->frames + i, (st->nframes - i) * sizeof *st->frames);
     st->nframes -= i;
@@ -260,7 +287,7 @@ int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
 {
     size_t nraw = snap->nframes, cap = snap->nframes;
     tm_stack *raw;
-    int *kept;
+    frame_class *cls;
     size_t *made;
     int rc = 0;
 
@@ -268,17 +295,17 @@ int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
     snap->name_width = o->name_width;
     if (o->keep_alloc_frames || snap->raw_stacks || !snap->nstacks)
         return 0;
-    kept = malloc((nraw + 1) * sizeof *kept);
+    cls = malloc((nraw + 1) * sizeof *cls);
     made = calloc(nraw + 1, sizeof *made);
     raw = copy_stacks(snap);
-    if (!kept || !made || !raw) {
+    if (!cls || !made || !raw) {
         rc = -ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < nraw; i++)
-        kept[i] = FOLD_UNSET;
+        cls[i] = (frame_class){UNSET, UNSET};
     for (size_t i = 0; i < snap->nstacks && !rc; i++)
-        rc = fold_stack(snap, &snap->stacks[i], kept, made, &cap, o);
+        rc = fold_stack(snap, &snap->stacks[i], cls, made, &cap, o);
     if (rc) { /* back to the recorded stacks */
         for (size_t i = 0; i < snap->nstacks; i++) {
             free(snap->stacks[i].frames);
@@ -291,7 +318,7 @@ int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
     raw = NULL;
 out:
     free(raw);
-    free(kept);
+    free(cls);
     free(made);
     return rc;
 }

@@ -20,9 +20,11 @@
  *     std or __gnu_cxx (or operator new) whose source file lies in a C++
  *     standard library include directory (".../include/c++/..."), or
  *     that lies in libstdc++/libc++ itself.
- * Only the leading run is removed: a user comparator called by std::sort
- * stops it. A stack made only of allocation frames, or with no symbols
- * at its start, is left whole.
+ * Only the leading run is removed, up to its last allocation frame: a
+ * user comparator called by std::sort stops it; frames without a name
+ * inside the run (a stripped allocator's static helpers) are removed when
+ * an allocation frame follows them. A stack made only of allocation (and
+ * unnamed) frames, or without any allocation frame, is left whole.
  */
 #ifndef TM_REPORT_FOLD_H
 #define TM_REPORT_FOLD_H

@@ -45,10 +45,11 @@ static const char doc[] =
     "  {\"frames\": [0, 1], \"depth\": 2},"    /* 0: cut inside frame 0 */
     "  {\"frames\": [2, 1], \"depth\": 5},"    /* 1: libstdc++ frame dropped */
     "  {\"frames\": [3, 4, 1], \"depth\": 3}," /* 2: xmalloc dropped; my_alloc with --alloc-fn */
-    "  {\"frames\": [5, 3, 1], \"depth\": 3}," /* 3: unknown first frame: whole */
+    "  {\"frames\": [5, 3, 1], \"depth\": 3}," /* 3: unknown frame before xmalloc: folded */
     "  {\"frames\": [3, 2], \"depth\": 2},"    /* 4: allocation frames only: whole */
     "  {\"frames\": [6, 7, 1], \"depth\": 3}," /* 5: a user frame first: whole */
-    "  {\"frames\": [], \"depth\": 0}"
+    "  {\"frames\": [], \"depth\": 0},"
+    "  {\"frames\": [5, 1], \"depth\": 2}"     /* 7: unknown, then main: whole */
     " ],"
     " \"traces\": [], \"leaks\": {\"checked\": false, \"summary\": {"
     "  \"definite\": {\"bytes\": 0, \"blocks\": 0}, \"indirect\": {\"bytes\": 0, \"blocks\": 0},"
@@ -129,8 +130,11 @@ START_TEST(test_fold_stacks)
     ck_assert_str_eq(top_of(1, buf, sizeof buf), "main /src/main.cc:3");
     ck_assert_uint_eq(snap->stacks[1].depth, 4);
     ck_assert_str_eq(top_of(2, buf, sizeof buf), "my_alloc(unsigned long) /src/x.c:9");
-    /* left whole: unknown first frame, only allocation frames, user first */
-    ck_assert_uint_eq(snap->stacks[3].nframes, 3);
+    /* a frame without a name before an allocation function is its helper */
+    ck_assert_str_eq(top_of(3, buf, sizeof buf), "main /src/main.cc:3");
+    ck_assert_uint_eq(snap->stacks[3].depth, 1);
+    /* left whole: no allocation frame, only allocation frames, user first */
+    ck_assert_uint_eq(snap->stacks[7].nframes, 2);
     ck_assert_uint_eq(snap->stacks[4].nframes, 2);
     ck_assert_str_eq(top_of(5, buf, sizeof buf), "by_name(Item const&, Item const&) /src/sort.cc:4");
     ck_assert_uint_eq(snap->stacks[6].nframes, 0);
