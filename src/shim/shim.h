@@ -301,6 +301,49 @@ void tm__peak_lock(void);
 void tm__peak_unlock(void);
 void tm__domain_lock(void);
 void tm__domain_unlock(void);
+/* Adds to the figures of ('stack', 'domain') without a block table (the
+ * mmap domain keeps its ranges in mmaps.c) and without touching the heap's
+ * figures; 'alloc' counts an allocation. Caller holds tm__domain_lock(). */
+void tm__domain_adjust_unlocked(unsigned domain, uint32_t stack, int64_t size, int64_t count, int alloc);
+/* The calling program's stack, interned (0 when it could not be). */
+uint32_t tm__capture_stack(void);
+
+/* --- the program's anonymous mmap and brk memory (mmaps.c) --- */
+
+/* The domain its figures are kept in (TRACEMEM_DOMAIN_MMAP). */
+#define TM_DOMAIN_MMAP 65535u
+/* A mapping [lo, hi) the program made, or the break grown to hi. */
+void tm__maps_add(uintptr_t lo, uintptr_t hi);
+/* [lo, hi) unmapped (munmap, a shrunk break, MAP_FIXED over it). */
+void tm__maps_remove(uintptr_t lo, uintptr_t hi);
+/* mremap(): [old, old + old_size) now at [new, new + new_size), with the
+ * stack it had (nothing when it was not traced). */
+void tm__maps_move(uintptr_t old, size_t old_size, uintptr_t new, size_t new_size);
+/* Calls 'fn' with each traced range; the caller holds tm__domain_lock(). */
+void tm__maps_foreach_unlocked(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+
+/* --- where the resident memory goes (rss.c) --- */
+
+enum { TM_RSS_HEAP, TM_RSS_MMAP, TM_RSS_STACKS, TM_RSS_MODULES, TM_RSS_FILES, TM_RSS_SHIM, TM_RSS_OTHER,
+       TM_RSS_NCAT };
+
+struct tm__rss {
+    int ok, have_malloc;
+    uint64_t kernel_rss;           /* smaps_rollup's Rss */
+    uint64_t vma_rss, vma_size;    /* the sums over smaps' mappings */
+    uint64_t swap;
+    uint64_t rss[TM_RSS_NCAT], size[TM_RSS_NCAT];
+    uint64_t heap_mappings;
+    uint64_t malloc_free, malloc_in_use, malloc_mapped; /* mallinfo2 */
+};
+
+/* Set by _exit/_Exit: the exit snapshot must not call into malloc (a
+ * signal handler may have interrupted it). */
+extern int tm__exit_async;
+
+/* Reads smaps and classifies every mapping; 'malloc_ok': mallinfo2() may
+ * be called (no lock of malloc's can be held by this thread). 0 or -1. */
+int tm__rss_measure(struct tm__rss *r, int malloc_ok);
 /* Calls 'fn' with the table of other domains' blocks (addresses the leak
  * scan must not take for roots); the caller holds tm__domain_lock(). */
 void tm__domain_tables_unlocked(void (*fn)(const void *table, size_t bytes, void *arg), void *arg);
