@@ -44,6 +44,16 @@ static void note_unmap(void *p)
     }
 }
 
+void tm__map_note(void *start, size_t size)
+{
+    note_map(start, size);
+}
+
+void tm__map_forget(void *start)
+{
+    note_unmap(start);
+}
+
 void tm__map_foreach(void (*fn)(void *start, size_t size, void *arg), void *arg)
 {
     for (size_t i = 0; i < TM_RAWMEM_SLOTS; i++) {

@@ -16,6 +16,10 @@ extern atomic_size_t tm__mapped_bytes;
  * (their bytes are in tm__mapped_bytes only). */
 #define TM_RAWMEM_SLOTS 4096
 void tm__map_foreach(void (*fn)(void *start, size_t size, void *arg), void *arg);
+/* Registers (and forgets) a mapping made for the shim by other code, such
+ * as the libunwind it loads privately. */
+void tm__map_note(void *start, size_t size);
+void tm__map_forget(void *start);
 
 /* Maps 'size' bytes (rounded up to pages) of zeroed memory; NULL on failure.
  * errno is preserved either way. The kernel is asked directly (syscall),

@@ -44,6 +44,7 @@ const char *const tm_fold_builtin[] = {
     "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "pymalloc_*", "gc_alloc",
     "_PyObject_GC_New", "_PyObject_GC_NewVar", "_PyObject_GC_Malloc", "_PyObject_GC_Calloc",
     "_PyObject_New", "_PyObject_NewVar", "_PyType_AllocNoTrack", "PyType_GenericAlloc",
+    "_PyObject_ArenaMmap", "new_arena", "allocate_from_new_pool",
     /* Perl */
     "Perl_safesysmalloc", "Perl_safesyscalloc", "Perl_safesysrealloc",
     /* OpenSSL, zlib */

@@ -10,7 +10,8 @@ libtmreport_la_SOURCES = \
 	src/report/infile.c src/report/infile.h \
 	src/report/quote.c src/report/quote.h \
 	src/report/fold.c src/report/fold.h \
-	src/report/hints.c src/report/hints.h
+	src/report/hints.c src/report/hints.h \
+	src/report/rss.c src/report/rss.h
 libtmreport_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 libtmreport_la_LIBADD = $(JANSSON_LIBS) $(LIBDW_LIBS)
 

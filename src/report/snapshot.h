@@ -30,6 +30,12 @@ extern "C" {
 #endif
 
 #define TM_SNAPSHOT_FORMAT "tracemem-snapshot"
+
+/* The domain of the program's anonymous mmap and brk memory (the shim's
+ * TRACEMEM_DOMAIN_MMAP): not heap memory, so the heap's views (top, diff,
+ * flamegraph, export, trend) leave it out unless asked for it by number;
+ * tracemem rss shows it. */
+#define TM_DOMAIN_MMAP 65535u
 #define TM_SNAPSHOT_VERSION 1
 
 /* A description of what went wrong, without the file name: "traces[3].stack:

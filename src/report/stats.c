@@ -188,7 +188,7 @@ static int trace_kept(const tm_snapshot *snap, const tm_stats_opts *o, const tm_
     const tm_stack *st = &snap->stacks[t->stack];
     int have_include = 0, included = 0;
 
-    if (o->domain >= 0 && t->domain != (uint64_t)o->domain)
+    if (o->domain >= 0 ? t->domain != (uint64_t)o->domain : t->domain == TM_DOMAIN_MMAP)
         return 0;
     for (size_t i = 0; i < o->nfilters; i++) {
         const tm_filter *f = &o->filters[i];

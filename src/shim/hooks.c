@@ -367,7 +367,9 @@ TM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
         return MAP_FAILED;
     }
     void *p = real_mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED && active()) {
+    if (p != MAP_FAILED && tm__in_hook && (flags & MAP_ANONYMOUS))
+        tm__map_note(p, page_up(len)); /* libunwind's, for the shim: tracemem's own memory */
+    else if (p != MAP_FAILED && active()) {
         uintptr_t lo = (uintptr_t)p, hi = lo + page_up(len);
         if (flags & MAP_ANONYMOUS)
             MAPS_NOTE(tm__maps_add(lo, hi));
@@ -389,7 +391,9 @@ TM_EXPORT int munmap(void *addr, size_t len)
         return -1;
     }
     int rc = real_munmap(addr, len);
-    if (rc == 0 && active())
+    if (rc == 0 && tm__in_hook)
+        tm__map_forget(addr);
+    else if (rc == 0 && active())
         MAPS_NOTE(tm__maps_remove((uintptr_t)addr, (uintptr_t)addr + page_up(len)));
     return rc;
 }

@@ -239,7 +239,9 @@ static void account(struct walk *w, const struct vma *v)
 
     r->vma_rss += v->rss;
     r->vma_size += size;
-    if (anon) {
+    /* the program's sbrk() memory lies in [heap], its mappings anywhere
+     * anonymous */
+    if (anon || strcmp(v->path, "[heap]") == 0) {
         carve(&w->own, &w->own_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
         res = res < rss ? res : rss;
         r->size[TM_RSS_SHIM] += bytes;

@@ -33,6 +33,7 @@ int cmd_flamegraph(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_trend(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_rss(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 

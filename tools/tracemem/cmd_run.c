@@ -30,6 +30,7 @@
 #include "report/hints.h"
 #include "report/leaks.h"
 #include "report/render.h"
+#include "report/rss.h"
 #include "report/symbolize.h"
 #include "supervise.h"
 
@@ -311,6 +312,34 @@ static void print_leaks(const tm_snapshot *snap)
     leak_report_free(&r, &supp);
 }
 
+/* One line of tracemem rss: the resident total and its biggest parts, and
+ * the advice when malloc keeps much more freed memory than is live. */
+static void print_rss(const tm_snapshot *s)
+{
+    const tm_rss_category *v[TM_RSS_MAX_CATEGORIES];
+    size_t n = 0;
+    char a[32];
+    tm_rss r;
+
+    if (tm_rss_get(s, &r, NULL))
+        return;
+    for (size_t i = 0; i < r.n; i++)
+        if (r.v[i].rss)
+            v[n++] = &r.v[i];
+    for (size_t i = 1; i < n; i++) /* biggest first; a handful of entries */
+        for (size_t j = i; j > 0 && v[j]->rss > v[j - 1]->rss; j--) {
+            const tm_rss_category *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    tm__eprintf("  resident memory at the end: %s:", tm_format_size(a, sizeof a, (double)r.rss, 0));
+    for (size_t i = 0; i < n && i < 4; i++)
+        tm__eprintf("%s %s %s", i ? "," : "", v[i]->name, tm_format_size(a, sizeof a, (double)v[i]->rss, 0));
+    tm__eprintf("%s (tracemem rss)\n", n > 4 ? ", ..." : "");
+    if (tm_rss_advice(&r))
+        tm__eprintf("  note: %s\n", tm_rss_advice(&r));
+}
+
 static void print_summary(const char *prog, int status, const tm_snapshot *s)
 {
     char a[32], b[32], c[32], why[512];
@@ -332,6 +361,7 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
      * of it is resident: do not let it read as RSS */
     tm__eprintf("  tracemem's own tables: %s of address space mapped (only the pages used are resident)\n",
                 tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
+    print_rss(s);
     if (s->memory.lost_records)
         tm__eprintf("  warning: %" PRIu64 " allocations could not be "
                     "recorded (tracemem ran out of memory)\n",
@@ -423,9 +453,20 @@ static json_t *leaks_json(const tm_snapshot *snap)
 
 static json_t *memory_json(const tm_snapshot *s)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "current", (json_int_t)s->memory.current, "peak",
-                     (json_int_t)s->memory.peak, "blocks", (json_int_t)s->memory.blocks, "overhead",
-                     (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records);
+    tm_rss r;
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I}", "current", (json_int_t)s->memory.current, "peak",
+                          (json_int_t)s->memory.peak, "blocks", (json_int_t)s->memory.blocks, "overhead",
+                          (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records);
+
+    /* the resident total and its categories (tracemem rss) */
+    if (j && tm_rss_get(s, &r, NULL) == 0) {
+        json_t *cats = json_object();
+
+        for (size_t i = 0; i < r.n; i++)
+            json_object_set_new(cats, r.v[i].name, json_integer((json_int_t)r.v[i].rss));
+        json_object_set_new(j, "rss", json_pack("{s:I, s:o}", "total", (json_int_t)r.rss, "categories", cats));
+    }
+    return j;
 }
 
 static void print_summary_json(const char *prog, int status, const outputs *o, const glob_t *g, int left)
