@@ -82,6 +82,23 @@ static void sort_ranges(struct ranges *r)
         }
 }
 
+/* Sorts 'r' and merges ranges that overlap (a slot of the registry read
+ * while it changed, a mapping noted twice): each byte counted once. */
+static void sort_merge(struct ranges *r)
+{
+    size_t n = 0;
+    sort_ranges(r);
+    for (size_t i = 0; i < r->n; i++) {
+        if (n && r->v[i].lo < r->v[n - 1].hi) {
+            if (r->v[i].hi > r->v[n - 1].hi)
+                r->v[n - 1].hi = r->v[i].hi;
+            continue;
+        }
+        r->v[n++] = r->v[i];
+    }
+    r->n = n;
+}
+
 static void push_own(void *start, size_t size, void *arg)
 {
     push(arg, (uintptr_t)start, (uintptr_t)start + size);
@@ -241,14 +258,16 @@ static void account(struct walk *w, const struct vma *v)
     r->vma_size += size;
     /* the program's sbrk() memory lies in [heap], its mappings anywhere
      * anonymous */
-    if (anon || strcmp(v->path, "[heap]") == 0) {
+    if (anon || strcmp(v->path, "[heap]") == 0 || strncmp(v->path, "/dev/zero", 9) == 0) { /* shared anon */
         carve(&w->own, &w->own_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
+        bytes = bytes < size ? bytes : size;
         res = res < rss ? res : rss;
         r->size[TM_RSS_SHIM] += bytes;
         r->rss[TM_RSS_SHIM] += res;
         size -= bytes;
         rss -= res;
         carve(&w->maps, &w->maps_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
+        bytes = bytes < size ? bytes : size; /* the shim's and the program's never overlap; if they seem to, once */
         res = res < rss ? res : rss;
         r->size[TM_RSS_MMAP] += bytes;
         r->rss[TM_RSS_MMAP] += res;
@@ -368,7 +387,8 @@ int tm__rss_measure(struct tm__rss *r, int malloc_ok)
         push(&w.own, (uintptr_t)w.own.v, (uintptr_t)w.own.v + w.own.cap * sizeof(*w.own.v));
     if (w.maps.v)
         push(&w.own, (uintptr_t)w.maps.v, (uintptr_t)w.maps.v + w.maps.cap * sizeof(*w.maps.v));
-    sort_ranges(&w.own);
+    sort_merge(&w.own);
+    sort_merge(&w.maps);
     int fd = open("/proc/thread-self/smaps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);

@@ -61,6 +61,33 @@ grep -q "resident memory at the end: .*heap_free" run.err || fail "frag: run's r
 "$TM" rss frag.json > rss.txt || fail "rss frag text"
 grep -q "heap: freed, kept by malloc" rss.txt || fail "frag: text: $(cat rss.txt)"
 
+# a snapshot written by the signal handler: malloc is not asked (it could
+# be holding its lock), heap_free is absent, the rest still adds up
+cat > sig.c <<'EOF'
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+int main(void)
+{
+    char *p = malloc(1 << 20);
+    memset(p, 1, 1 << 20);
+    raise(SIGUSR1);
+    free(p);
+    return 0;
+}
+EOF
+"$CC" -O1 -o sig sig.c || fail "cannot build sig.c"
+TRACEMEM_SIGNAL=USR1 TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$WORK/sig.json" preload ./sig ||
+    fail "sig exited $?"
+# sig.0.json from the handler, sig.1.json at exit
+"$TM" rss --format json sig.0.json > rss.json || fail "rss sig: $(ls)"
+check_total sig
+assert_eq "no mallinfo in a handler" "[null, false]" \
+    "$(json rss.json '[s["malloc"], any(c["name"] == "heap_free" for c in s["categories"])]')"
+"$TM" rss --format json sig.1.json > rss.json || fail "rss sig exit"
+assert_eq "mallinfo at exit" "[true, true]" \
+    "$(json rss.json '[s["malloc"] is not None, any(c["name"] == "heap_free" for c in s["categories"])]')"
+
 cat > threads.c <<'EOF'
 #include <pthread.h>
 #include <stdlib.h>
