@@ -77,8 +77,16 @@ def check_one(path, problems):
             t = neg[0]
             problems.append("%s: %d %s(s) with a negative size or count, first: size %d count %d"
                             % (name, len(neg), what, t["size"], t["count"]))
-    size = sum(t["size"] for t in traces)
-    count = sum(t["count"] for t in traces)
+    # domain 65535 (the program's own mappings) is not in the heap's figures
+    size = sum(t["size"] for t in traces if t["domain"] != 65535)
+    count = sum(t["count"] for t in traces if t["domain"] != 65535)
+    rss = s.get("rss")
+    if rss is not None:
+        total = sum(c["rss"] for c in rss["categories"])
+        if total != rss["rss"]:
+            problems.append("%s: rss categories add up to %d, not %d" % (name, total, rss["rss"]))
+        if abs(rss["rss"] - rss["kernel_rss"]) > 0.02 * rss["kernel_rss"] + 256 * 1024:
+            problems.append("%s: rss %d not within 2%% of the kernel's %d" % (name, rss["rss"], rss["kernel_rss"]))
     if size != m["current"] or count != m["blocks"]:
         problems.append("%s: traces add up to %d bytes in %d blocks, memory says %d in %d"
                         % (name, size, count, m["current"], m["blocks"]))
