@@ -61,6 +61,21 @@ int tm_rss_get(const tm_snapshot *snap, tm_rss *out, tm_error *err)
             return tm__error_set(err, -EINVAL, "rss.malloc: malformed");
         out->have_malloc = 1;
     }
+    json_array_foreach(json_object_get(r, "arenas"), i, c)
+    {
+        uint64_t rss = 0, size = 0;
+
+        if (get_u64(c, "rss", &rss) || get_u64(c, "size", &size))
+            return tm__error_set(err, -EINVAL, "rss.arenas[%zu]: malformed", i);
+        out->narenas++;
+        if (json_is_true(json_object_get(c, "main"))) {
+            out->main_rss += rss;
+            out->main_size += size;
+        } else {
+            out->others_rss += rss;
+            out->others_size += size;
+        }
+    }
     json_array_foreach(cats, i, c)
     {
         tm_rss_category *k = &out->v[out->n];
@@ -88,6 +103,10 @@ const char *tm_rss_advice(const tm_rss *r)
 
     if (!live || !fr || fr->rss < (16u << 20) || fr->rss < 2 * live->rss)
         return NULL;
+    if (r->narenas > 8)
+        return "malloc keeps more freed memory than is live, in many arenas: MALLOC_ARENA_MAX=2 (or "
+               "GLIBC_TUNABLES=glibc.malloc.arena_max=2) bounds the arenas that hold it, malloc_trim(0) "
+               "returns it to the system now, and M_TRIM_THRESHOLD (mallopt) makes free() return it sooner";
     return "malloc keeps more freed memory than is live: malloc_trim(0) returns it to the system "
            "now, M_TRIM_THRESHOLD (mallopt, or GLIBC_TUNABLES=glibc.malloc.trim_threshold) makes free() "
            "return it sooner, and with many threads MALLOC_ARENA_MAX=2 bounds the arenas that hold it";
@@ -125,6 +144,10 @@ void tm_rss_render_text(FILE *fp, const tm_snapshot *snap, const tm_rss *r, size
         fprintf(fp, "  %-36s %10s %5.1f%% %10s\n", label(r->v[i].name),
                 tm_format_size(a, sizeof a, (double)r->v[i].rss, 0), pct(r->v[i].rss, r->rss),
                 tm_format_size(b, sizeof b, (double)r->v[i].size, 0));
+    if (r->narenas)
+        fprintf(fp, "  malloc's arenas: %zu (the main one %s resident; %s in the others)\n", r->narenas,
+                tm_format_size(a, sizeof a, (double)r->main_rss, 0),
+                tm_format_size(b, sizeof b, (double)r->others_rss, 0));
     if (!tm_rss_find(r, "heap_free"))
         fputs("  (malloc's free memory was not measured in this snapshot: it was taken in a signal handler "
               "or on the way out of one)\n",
@@ -160,13 +183,17 @@ json_t *tm_rss_render_json(const tm_snapshot *snap, const tm_rss *r, size_t top)
                                                   tm_stack_json(snap, &snap->stacks[st.v[i].stack])));
         tm_stats_free(&st);
     }
-    return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "format", "tracemem-rss",
+    return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "format", "tracemem-rss",
                      "version", 1, "snapshot", snap->file, "rss", (json_int_t)r->rss, "kernel_rss",
                      (json_int_t)r->kernel_rss, "size", (json_int_t)r->size, "swap", (json_int_t)r->swap,
                      "malloc",
                      r->have_malloc ? json_pack("{s:I, s:I, s:I}", "in_use", (json_int_t)r->malloc_in_use, "free",
                                                 (json_int_t)r->malloc_free, "mapped", (json_int_t)r->malloc_mapped)
                                     : json_null(),
-                     "categories", cats, "mmap", maps, "advice",
+                     "categories", cats, "arenas",
+                     json_pack("{s:I, s:I, s:I, s:I, s:I}", "count", (json_int_t)r->narenas, "main_rss",
+                               (json_int_t)r->main_rss, "main_size", (json_int_t)r->main_size, "others_rss",
+                               (json_int_t)r->others_rss, "others_size", (json_int_t)r->others_size),
+                     "mmap", maps, "advice",
                      tm_rss_advice(r) ? json_string(tm_rss_advice(r)) : json_null());
 }

@@ -31,6 +31,10 @@ typedef struct tm_rss {
     uint64_t malloc_in_use, malloc_free, malloc_mapped;
     size_t n;
     tm_rss_category v[TM_RSS_MAX_CATEGORIES];
+    /* malloc's arenas (rss.arenas): how many, and the main one's and the
+     * others' resident and mapped bytes */
+    size_t narenas;
+    uint64_t main_rss, main_size, others_rss, others_size;
 } tm_rss;
 
 /* Reads the rss section of 'snap' into 'out'. Returns 0, -ENOENT when the

@@ -248,6 +248,33 @@ struct walk {
     struct vma prev;
 };
 
+/* Adds a heap mapping to its arena: [heap] is the main arena's; an arena
+ * heap (or the reserve right after one) belongs to its heap_info's ar_ptr. */
+static void note_arena(struct tm__rss *r, const struct vma *v, const struct vma *prev, uint64_t size, uint64_t rss)
+{
+    uintptr_t id;
+    if (strcmp(v->path, "[heap]") == 0)
+        id = 0;
+    else if (v->perms[0] == 'r' && arena_heap(v->lo, v->hi))
+        id = ((const uintptr_t *)v->lo)[0];
+    else if (prev && prev->perms[0] == 'r' && arena_heap(prev->lo, prev->hi))
+        id = ((const uintptr_t *)prev->lo)[0];
+    else
+        return; /* a chunk malloc mapped for a large block */
+    size_t i = 0;
+    while (i < r->narenas && r->arenas[i].id != id)
+        i++;
+    if (i == r->narenas) {
+        if (r->narenas == TM_RSS_MAX_ARENAS)
+            i = TM_RSS_MAX_ARENAS - 1; /* the last one stands for the rest */
+        else
+            r->arenas[r->narenas++].id = id;
+    }
+    r->arenas[i].rss += rss;
+    r->arenas[i].size += size;
+    r->arenas[i].heaps += v->perms[0] == 'r';
+}
+
 static void account(struct walk *w, const struct vma *v)
 {
     struct tm__rss *r = w->r;
@@ -297,8 +324,10 @@ static void account(struct walk *w, const struct vma *v)
         cat = TM_RSS_HEAP; /* an arena heap's reserve */
     r->size[cat] += size;
     r->rss[cat] += rss;
-    if (cat == TM_RSS_HEAP && (size || rss))
+    if (cat == TM_RSS_HEAP && (size || rss)) {
         r->heap_mappings++;
+        note_arena(r, v, w->prev.hi == v->lo ? &w->prev : NULL, size, rss);
+    }
     r->swap += v->swap;
 }
 
@@ -464,6 +493,19 @@ void tm__rss_write(struct tm__out *o, const struct tm__rss *r, int64_t heap_live
     } else {
         tm__out_lit(o, "null");
     }
+    tm__out_lit(o, ",\"arenas\":[");
+    for (size_t i = 0; i < r->narenas; i++) {
+        tm__out_lit(o, i ? ",{\"main\":" : "{\"main\":");
+        tm__out_lit(o, r->arenas[i].id == 0 ? "true" : "false");
+        tm__out_lit(o, ",\"heaps\":");
+        tm__out_u64(o, r->arenas[i].heaps);
+        tm__out_lit(o, ",\"rss\":");
+        tm__out_u64(o, r->arenas[i].rss);
+        tm__out_lit(o, ",\"size\":");
+        tm__out_u64(o, r->arenas[i].size);
+        tm__out_lit(o, "}");
+    }
+    tm__out_lit(o, "]");
     tm__out_lit(o, ",\"categories\":[");
     cat_out(o, "heap_live", live_rss, live_size, 1);
     if (r->have_malloc)

@@ -324,6 +324,7 @@ void tm__maps_foreach_unlocked(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg)
 
 /* --- where the resident memory goes (rss.c) --- */
 
+#define TM_RSS_MAX_ARENAS 64
 enum { TM_RSS_HEAP, TM_RSS_MMAP, TM_RSS_STACKS, TM_RSS_MODULES, TM_RSS_FILES, TM_RSS_SHIM, TM_RSS_OTHER,
        TM_RSS_NCAT };
 
@@ -335,6 +336,14 @@ struct tm__rss {
     uint64_t rss[TM_RSS_NCAT], size[TM_RSS_NCAT];
     uint64_t heap_mappings;
     uint64_t malloc_free, malloc_in_use, malloc_mapped; /* mallinfo2 */
+    /* malloc's arenas: [0] the main one ([heap]), then one per other arena
+     * (its heaps grouped by their heap_info's ar_ptr); the chunks malloc
+     * maps for large blocks are in no arena */
+    size_t narenas;
+    struct {
+        uintptr_t id;
+        uint64_t rss, size, heaps;
+    } arenas[TM_RSS_MAX_ARENAS];
 };
 
 /* Set by _exit/_Exit: the exit snapshot must not call into malloc (a

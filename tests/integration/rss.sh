@@ -130,6 +130,11 @@ within $((16 * (1024 * 1024 + 8192))) 3 "$(cat_rss heap_live)" || fail "threads:
 # their arena heaps are the heap's, not "other": what is not classified
 # stays small (under 1 MiB here)
 [ "$(cat_rss other)" -lt $((1024 * 1024)) ] || fail "threads: other $(cat_rss other): $(cat rss.json)"
+# the threads allocated in arenas of their own: the main one and others
+# (up to 8 per CPU), holding the threads' blocks
+assert_eq "arenas" true "$(json rss.json 's["arenas"]["count"] >= 2 and s["arenas"]["others_rss"] >= 8 * 1024 * 1024')"
+"$TM" rss threads.json > rss.txt || fail "rss threads text"
+grep -q "^  malloc's arenas: [0-9]* (the main one" rss.txt || fail "threads: arenas line: $(cat rss.txt)"
 # 16 stacks, each a few pages touched at least
 [ "$(cat_rss thread_stacks)" -ge $((16 * 8192)) ] || fail "threads: thread_stacks $(cat_rss thread_stacks)"
 
