@@ -30,6 +30,10 @@ TESTS += tests/unit/check_symbolize
 tests_unit_check_symbolize_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) \
 	-g -O0 -fno-omit-frame-pointer
 tests_unit_check_symbolize_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_symtab
+TESTS += tests/unit/check_symtab
+tests_unit_check_symtab_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) $(LIBDW_CFLAGS)
+tests_unit_check_symtab_LDADD = $(TM_REPORT_CHECK_LIBS) $(LIBDW_LIBS)
 check_PROGRAMS += tests/unit/check_render
 TESTS += tests/unit/check_render
 tests_unit_check_render_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
