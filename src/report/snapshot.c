@@ -620,6 +620,52 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
     return rc;
 }
 
+/* jansson hands over every token on its own: gathered here and given to
+ * stdio in large pieces (fwrite per token was most of the writing time) */
+typedef struct dumpbuf {
+    FILE *fp;
+    size_t n;
+    char b[1 << 16];
+} dumpbuf;
+
+static int dump_flush(dumpbuf *d)
+{
+    int rc = d->n && fwrite(d->b, 1, d->n, d->fp) != d->n ? -1 : 0;
+
+    d->n = 0;
+    return rc;
+}
+
+static int dump_piece(const char *p, size_t n, void *arg)
+{
+    dumpbuf *d = arg;
+
+    if (d->n + n > sizeof d->b && dump_flush(d))
+        return -1;
+    if (n > sizeof d->b)
+        return fwrite(p, 1, n, d->fp) == n ? 0 : -1;
+    memcpy(d->b + d->n, p, n);
+    d->n += n;
+    return 0;
+}
+
+/* json_dumpf() through a buffer; 0 or -1 like json_dumpf(). */
+static int dump_buffered(json_t *root, FILE *fp, size_t flags)
+{
+    dumpbuf *d = malloc(sizeof *d);
+    int rc;
+
+    if (!d)
+        return json_dumpf(root, fp, flags);
+    d->fp = fp;
+    d->n = 0;
+    rc = json_dump_callback(root, dump_piece, d, flags);
+    if (dump_flush(d))
+        rc = -1;
+    free(d);
+    return rc;
+}
+
 int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 {
     tm_outfile out;
@@ -627,7 +673,7 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 
     if ((rc = tm_outfile_open(&out, path, err)))
         return rc;
-    if ((json_dumpf(snap->root, out.fp, JSON_INDENT(1)) || fputc('\n', out.fp) == EOF) &&
+    if ((dump_buffered(snap->root, out.fp, JSON_INDENT(1)) || fputc('\n', out.fp) == EOF) &&
         fflush(out.fp) == 0 && !out.error) {
         tm_outfile_close(&out, 0, NULL); /* not a write error: jansson's own */
         return tm__error_set(err, -ENOMEM, "out of memory");
