@@ -178,6 +178,30 @@ static void *alloc_array(size_t n, size_t size, tm_error *err)
     return p;
 }
 
+/* Writes "<prefix>[<i>]<suffix>" into 'buf' (the name of an element for
+ * error messages); by hand, as it runs for every element loaded and
+ * snprintf() was a good part of loading. */
+static void where_at(char *buf, size_t size, const char *prefix, size_t i, const char *suffix)
+{
+    char digits[24];
+    size_t nd = 0, np = strlen(prefix), ns = strlen(suffix);
+
+    do
+        digits[nd++] = (char)('0' + i % 10);
+    while ((i /= 10) && nd < sizeof digits);
+    if (np + nd + ns + 3 > size) {
+        np = size > nd + ns + 3 ? size - nd - ns - 3 : 0; /* cut the prefix */
+        if (np + nd + ns + 3 > size)
+            return;
+    }
+    memmove(buf, prefix, np); /* 'prefix' may be 'buf' itself */
+    buf[np] = '[';
+    for (size_t k = 0; k < nd; k++)
+        buf[np + 1 + k] = digits[nd - 1 - k];
+    buf[np + 1 + nd] = ']';
+    memcpy(buf + np + 2 + nd, suffix, ns + 1);
+}
+
 /* --- sections --- */
 
 static int load_header(tm_snapshot *s, tm_error *err)
@@ -244,7 +268,7 @@ static int load_modules(tm_snapshot *s, tm_error *err)
         tm_module *mod = &s->modules[i];
         const char *slash;
 
-        snprintf(where, sizeof where, "modules[%zu]", i);
+        where_at(where, sizeof where, "modules", i, "");
         if (!json_is_object(m))
             return EBAD("%s: expected an object, got %s", where, type_name(m));
         if ((rc = get_str(m, where, "path", 1, &mod->path, err)) ||
@@ -288,7 +312,8 @@ static int load_inlined(tm_frame *f, const json_t *frame, const char *where, tm_
         return -ENOMEM;
     json_array_foreach(arr, i, e)
     {
-        snprintf(ewhere, sizeof ewhere, "%s.inlined[%zu]", where, i);
+        snprintf(ewhere, sizeof ewhere, "%s.inlined", where);
+        where_at(ewhere, sizeof ewhere, ewhere, i, "");
         if (!json_is_object(e))
             return EBAD("%s: expected an object, got %s", ewhere, type_name(e));
         if ((rc = load_location(e, ewhere, &f->inlined[i], err)))
@@ -313,14 +338,14 @@ static int load_frames(tm_snapshot *s, tm_error *err)
     {
         tm_frame *f = &s->frames[i];
 
-        snprintf(where, sizeof where, "frames[%zu]", i);
+        where_at(where, sizeof where, "frames", i, "");
         if (!json_is_object(fr))
             return EBAD("%s: expected an object, got %s", where, type_name(fr));
         if ((rc = get_int(fr, where, "module", 1, -1, &f->module, err)) ||
             (rc = get_u64(fr, where, "offset", 1, &f->offset, err)) ||
             (rc = load_location(fr, where, &f->loc, err)) || (rc = load_inlined(f, fr, where, err)))
             return rc;
-        snprintf(where, sizeof where, "frames[%zu].module", i);
+        where_at(where, sizeof where, "frames", i, ".module");
         if (f->module >= 0 && (rc = check_index(where, f->module, s->nmodules, "modules", err)))
             return rc;
     }
@@ -344,12 +369,16 @@ static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj, const cha
         return -ENOMEM;
     json_array_foreach(arr, j, e)
     {
-        snprintf(fwhere, sizeof fwhere, "%s.frames[%zu]", where, j);
-        if (!json_is_integer(e))
-            return EBAD("%s: expected an integer, got %s", fwhere, type_name(e));
-        if ((rc = check_index(fwhere, json_integer_value(e), s->nframes, "frames", err)))
-            return rc;
-        st->frames[j] = (size_t)json_integer_value(e);
+        json_int_t v = json_is_integer(e) ? json_integer_value(e) : -1;
+
+        if (v < 0 || (uint64_t)v >= s->nframes) { /* the element's name only for the error */
+            snprintf(fwhere, sizeof fwhere, "%s.frames", where);
+            where_at(fwhere, sizeof fwhere, fwhere, j, "");
+            if (!json_is_integer(e))
+                return EBAD("%s: expected an integer, got %s", fwhere, type_name(e));
+            return check_index(fwhere, v, s->nframes, "frames", err);
+        }
+        st->frames[j] = (size_t)v;
     }
     if (st->depth < st->nframes)
         st->depth = st->nframes;
@@ -370,7 +399,7 @@ static int load_stacks(tm_snapshot *s, tm_error *err)
         return -ENOMEM;
     json_array_foreach(arr, i, e)
     {
-        snprintf(where, sizeof where, "stacks[%zu]", i);
+        where_at(where, sizeof where, "stacks", i, "");
         if ((rc = load_stack(s, &s->stacks[i], e, where, err)))
             return rc;
     }
@@ -394,7 +423,7 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr, const char *name,
     {
         tm_trace *t = &(*out)[i];
 
-        snprintf(where, sizeof where, "%s[%zu]", name, i);
+        where_at(where, sizeof where, name, i, "");
         if (!json_is_object(e))
             return EBAD("%s: expected an object, got %s", where, type_name(e));
         if ((rc = get_int(e, where, "stack", 1, INT64_MIN, &stack, err)) ||
@@ -405,7 +434,7 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr, const char *name,
         if (!peak && ((rc = get_u64(e, where, "allocated_size", 0, &t->allocated_size, err)) ||
                       (rc = get_u64(e, where, "allocated_count", 0, &t->allocated_count, err))))
             return rc;
-        snprintf(where, sizeof where, "%s[%zu].stack", name, i);
+        where_at(where, sizeof where, name, i, ".stack");
         if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))
             return rc;
         t->stack = (size_t)stack;
@@ -495,7 +524,7 @@ static int load_leaks(tm_snapshot *s, tm_error *err)
     {
         tm_leak_stack *l = &s->leak_stacks[i];
 
-        snprintf(where, sizeof where, "leaks.stacks[%zu]", i);
+        where_at(where, sizeof where, "leaks.stacks", i, "");
         if (!json_is_object(e))
             return EBAD("%s: expected an object, got %s", where, type_name(e));
         if ((rc = get_int(e, where, "stack", 1, INT64_MIN, &stack, err)) ||
@@ -506,7 +535,7 @@ static int load_leaks(tm_snapshot *s, tm_error *err)
         if (tm_leak_kind_parse(kind) < 0)
             return EBAD("%s.kind: unknown leak kind \"%s\"", where, kind);
         l->kind = (tm_leak_kind)tm_leak_kind_parse(kind);
-        snprintf(where, sizeof where, "leaks.stacks[%zu].stack", i);
+        where_at(where, sizeof where, "leaks.stacks", i, ".stack");
         if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))
             return rc;
         l->stack = (size_t)stack;
@@ -548,6 +577,23 @@ int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
         return rc;
     }
     return 0;
+}
+
+int tm__snapshot_reload_frames(tm_snapshot *snap, tm_error *err)
+{
+    size_t n = snap->nframes;
+    int rc;
+
+    for (size_t i = 0; snap->frames && i < snap->nframes; i++)
+        free(snap->frames[i].inlined);
+    free(snap->frames);
+    snap->frames = NULL;
+    snap->nframes = 0;
+    if ((rc = load_frames(snap, err)) == 0 && snap->nframes != n)
+        rc = EBAD("frames: %zu frames, not %zu", snap->nframes, n);
+    if (rc)
+        clear_model(snap);
+    return rc;
 }
 
 void tm_snapshot_free(tm_snapshot *snap)

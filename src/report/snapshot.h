@@ -197,6 +197,10 @@ int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_
  * returned. */
 int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err);
 
+/* Like tm_snapshot_reindex() when only the frames of 'root' were edited
+ * (the symbolizer adds names to them): reloads the frames alone. */
+int tm__snapshot_reload_frames(tm_snapshot *snap, tm_error *err);
+
 /* Frees the model and drops its reference to 'root'. NULL is ignored. */
 void tm_snapshot_free(tm_snapshot *snap);
 

@@ -2,9 +2,12 @@
  *
  * One Dwfl session per module, with the module reported at bias 0, so the
  * addresses looked up are exactly the snapshot's file-relative offsets.
- * Only modules some frame refers to are opened. Results are written into
- * the frames of snap->root, then the model is re-indexed (its strings
- * point into root).
+ * Only modules some frame refers to are opened, once per tm_symcache (by
+ * path and build-id), and each address is looked up once per cache.
+ * Function names without DWARF come from the module's sorted symbol table
+ * (symtab.c), which answers as dwfl_module_addrinfo() without its linear
+ * scan. Results are written into the frames of snap->root, then the
+ * model's frames are loaded again (its strings point into root).
  *
  * Inlined frames: dwarf_getscopes() gives the scopes at the address,
  * innermost first. The innermost function scope names the code at the
@@ -640,7 +643,7 @@ int tm_symbolize_cached(tm_snapshot *snap, int force, tm_symcache *cache, FILE *
         snap->symbolized = 1;
     }
     if (n)
-        rc = tm_snapshot_reindex(snap, err);
+        rc = tm__snapshot_reload_frames(snap, err);
 out_free:
     free(mods);
     return rc;

@@ -20,6 +20,7 @@
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -789,40 +790,111 @@ static int taken_before(const tm_snapshot *s, int64_t start)
     return (int64_t)timegm(&tm) * 1000 + ms < start;
 }
 
+/* One output file of the run: loaded, symbolized and written back by one
+ * of two threads; what became of it is looked at afterwards, in order. */
+typedef struct job {
+    char *file;
+    tm_snapshot *snap; /* NULL after an error */
+    int rc;
+    int earlier; /* taken before the run started: not one of its own */
+    tm_error err;
+} job;
+
+typedef struct jobs {
+    job *v;
+    size_t n;
+    size_t next; /* the next job to take (atomic) */
+    int64_t start;
+    FILE *warn;
+    tm_symcache *cache; /* shared: used under 'lock' */
+    pthread_mutex_t lock;
+} jobs;
+
+static void do_job(jobs *js, job *j)
+{
+    if ((j->rc = tm_snapshot_load(j->file, &j->snap, &j->err)))
+        return;
+    if (taken_before(j->snap, js->start)) {
+        j->earlier = 1;
+        goto out_free;
+    }
+    /* libdw and the cache serve one thread at a time; reading and
+     * writing the JSON, most of the work, goes on in parallel */
+    pthread_mutex_lock(&js->lock);
+    j->rc = js->cache ? tm_symbolize_cached(j->snap, 0, js->cache, js->warn, NULL, &j->err)
+                      : tm_symbolize(j->snap, 0, js->warn, &j->err);
+    pthread_mutex_unlock(&js->lock);
+    if (!j->rc)
+        j->rc = tm_snapshot_write(j->snap, j->file, &j->err);
+    if (!j->rc)
+        return;
+out_free:
+    tm_snapshot_free(j->snap);
+    j->snap = NULL;
+}
+
+static void *worker(void *arg)
+{
+    jobs *js = arg;
+    size_t i;
+
+    while ((i = __atomic_fetch_add(&js->next, 1, __ATOMIC_RELAXED)) < js->n)
+        do_job(js, &js->v[i]);
+    return NULL;
+}
+
+/* Loads, symbolizes and writes back every file of 'g', on two threads
+ * when there are two CPUs. Returns the jobs (free() them), or NULL. */
+static job *run_jobs(glob_t *g, int64_t start, int quiet)
+{
+    jobs js = {.n = g->gl_pathc, .start = start, .warn = quiet ? NULL : stderr};
+    pthread_t t;
+    int two;
+
+    if (!(js.v = calloc(js.n + 1, sizeof *js.v)))
+        return NULL;
+    for (size_t i = 0; i < js.n; i++)
+        js.v[i].file = g->gl_pathv[i];
+    js.cache = tm_symcache_new(); /* one for all: every child opens the same libc */
+    pthread_mutex_init(&js.lock, NULL);
+    two = js.n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_create(&t, NULL, worker, &js) == 0;
+    worker(&js);
+    if (two)
+        pthread_join(t, NULL);
+    pthread_mutex_destroy(&js.lock);
+    tm_symcache_free(js.cache);
+    return js.v;
+}
+
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
  * pid. Outputs of earlier runs are dropped from 'g'. */
 static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, outputs *o)
 {
-    tm_snapshot *s, **all = NULL;
+    tm_snapshot **all = NULL;
     size_t n = 0, kept = 0;
-    tm_error err = {""};
-    tm_symcache *cache = tm_symcache_new(); /* one for all: every child opens the same libc */
+    job *v = run_jobs(g, start, quiet);
 
     memset(o, 0, sizeof *o);
-    for (size_t i = 0; i < g->gl_pathc; i++) {
-        char *f = g->gl_pathv[i];
-        int rc = tm_snapshot_load(f, &s, &err);
+    for (size_t i = 0; v && i < g->gl_pathc; i++) {
+        job *j = &v[i];
 
-        if (rc == 0 && taken_before(s, start)) {
-            tm_snapshot_free(s);
-            free(f);
+        if (j->earlier) {
+            free(j->file);
             continue;
         }
-        g->gl_pathv[kept++] = f;
-        if (rc || (cache ? tm_symbolize_cached(s, 0, cache, quiet ? NULL : stderr, NULL, &err)
-                         : tm_symbolize(s, 0, quiet ? NULL : stderr, &err)) ||
-            tm_snapshot_write(s, f, &err)) {
-            tm__eprintf("tracemem: %s: %s\n", f, err.what);
-            tm_snapshot_free(s);
-            continue;
-        }
-        keep_latest(&all, &n, s);
+        g->gl_pathv[kept++] = j->file;
+        if (j->rc)
+            tm__eprintf("tracemem: %s: %s\n", j->file, j->err.what);
+        else
+            keep_latest(&all, &n, j->snap);
     }
-    tm_symcache_free(cache);
-    if (g->gl_pathv)
-        g->gl_pathv[kept] = NULL;
-    g->gl_pathc = kept;
+    if (v) {
+        if (g->gl_pathv)
+            g->gl_pathv[kept] = NULL;
+        g->gl_pathc = kept;
+    }
+    free(v);
     if (n) /* all is NULL when nothing was written */
         qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
