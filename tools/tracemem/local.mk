@@ -68,7 +68,7 @@ dist_man_MANS += man/tracemem-leaks.1 man/tracemem-check.1 \
 # descendants waited for, bad option values and programs refused
 check_PROGRAMS += tests/progs/tm_signals
 tests_progs_tm_signals_CFLAGS = $(TM_PROG_CFLAGS)
-TM_RUN_TESTS = tests/integration/run_children.sh \
+TM_RUN_TESTS = tests/integration/run_children.sh tests/integration/run_many.sh \
 	tests/integration/run_signals.sh tests/integration/run_options.sh
 TESTS += $(TM_RUN_TESTS)
 EXTRA_DIST += $(TM_RUN_TESTS)
