@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int tm__error_set(tm_error *err, int code, const char *fmt, ...)
 {
@@ -670,13 +671,35 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
  * stdio in large pieces (fwrite per token was most of the writing time) */
 typedef struct dumpbuf {
     FILE *fp;
+    z_stream *z; /* a name ending in ".gz": compressed on the way */
     size_t n;
     char b[1 << 16];
+    unsigned char zb[1 << 16];
 } dumpbuf;
+
+/* Deflates what is buffered ('finish': and ends the gzip stream). */
+static int dump_deflate(dumpbuf *d, int finish)
+{
+    int zrc;
+
+    d->z->next_in = (Bytef *)d->b;
+    d->z->avail_in = (uInt)d->n;
+    do {
+        d->z->next_out = d->zb;
+        d->z->avail_out = sizeof d->zb;
+        zrc = deflate(d->z, finish ? Z_FINISH : Z_NO_FLUSH);
+        if (zrc == Z_STREAM_ERROR)
+            return -1;
+        size_t k = sizeof d->zb - d->z->avail_out;
+        if (k && fwrite(d->zb, 1, k, d->fp) != k)
+            return -1;
+    } while (d->z->avail_out == 0 || (finish && zrc != Z_STREAM_END));
+    return 0;
+}
 
 static int dump_flush(dumpbuf *d)
 {
-    int rc = d->n && fwrite(d->b, 1, d->n, d->fp) != d->n ? -1 : 0;
+    int rc = d->z ? dump_deflate(d, 0) : d->n && fwrite(d->b, 1, d->n, d->fp) != d->n ? -1 : 0;
 
     d->n = 0;
     return rc;
@@ -695,21 +718,42 @@ static int dump_piece(const char *p, size_t n, void *arg)
     return 0;
 }
 
-/* json_dumpf() through a buffer; 0 or -1 like json_dumpf(). */
-static int dump_buffered(json_t *root, FILE *fp, size_t flags)
+/* json_dumpf() and a newline through a buffer, gzip'd when 'gz'; 0 or -1
+ * like json_dumpf(). */
+static int dump_buffered(json_t *root, FILE *fp, size_t flags, int gz)
 {
     dumpbuf *d = malloc(sizeof *d);
+    z_stream z;
     int rc;
 
     if (!d)
-        return json_dumpf(root, fp, flags);
+        return -1;
     d->fp = fp;
     d->n = 0;
+    d->z = NULL;
+    memset(&z, 0, sizeof z);
+    if (gz && deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(d);
+        return -1;
+    }
+    if (gz)
+        d->z = &z;
     rc = json_dump_callback(root, dump_piece, d, flags);
-    if (dump_flush(d))
+    if (!rc)
+        rc = dump_piece("\n", 1, d);
+    if (d->z ? dump_deflate(d, 1) : dump_flush(d))
         rc = -1;
+    if (gz)
+        deflateEnd(&z);
     free(d);
     return rc;
+}
+
+static int is_gz(const char *path)
+{
+    size_t n = strlen(path);
+
+    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
 }
 
 int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
@@ -719,7 +763,7 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 
     if ((rc = tm_outfile_open(&out, path, err)))
         return rc;
-    if ((dump_buffered(snap->root, out.fp, JSON_INDENT(1)) || fputc('\n', out.fp) == EOF) &&
+    if (dump_buffered(snap->root, out.fp, JSON_INDENT(1), is_gz(path)) &&
         fflush(out.fp) == 0 && !out.error) {
         tm_outfile_close(&out, 0, NULL); /* not a write error: jansson's own */
         return tm__error_set(err, -ENOMEM, "out of memory");

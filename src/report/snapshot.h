@@ -207,7 +207,7 @@ void tm_snapshot_free(tm_snapshot *snap);
 /* Writes 'root' to 'path', pretty-printed, as report/outfile.h does: a
  * regular file atomically (temporary file in the same directory, then
  * rename), a symlink followed, a device or FIFO written through. "-"
- * writes to stdout. Returns 0 or a negative errno code with 'err' filled
+ * writes to stdout. A 'path' ending in ".gz" is written gzip-compressed. Returns 0 or a negative errno code with 'err' filled
  * ("write error: ..."). */
 int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err);
 
