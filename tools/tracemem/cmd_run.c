@@ -36,7 +36,7 @@
 #define TM_LIBDIR "/usr/local/lib"
 #endif
 #define SHIM_NAME "libtracemem.so"
-#define DEFAULT_TEMPLATE "tracemem.%e.%p.json"
+#define DEFAULT_TEMPLATE "tracemem.%e.%p.json.gz"
 
 static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--signal SIG]\n"
                             "                    [--interval SECONDS] [--sample BYTES]\n"
@@ -119,19 +119,30 @@ static int setup_env(const char *shim, const char *const vars[][2], int python)
 
 /* --- finding what the program wrote --- */
 
-/* The template as a glob pattern; with 'seq', ".*" is inserted before a
- * final ".json" (or appended), where the shim puts ".N". */
+/* Where the shim puts ".N" in a template without %n (outpath.c): before
+ * a final ".json" or ".json.gz", else at the end. */
+static size_t seq_at(const char *t, size_t tl)
+{
+    if (tl >= 5 && strcmp(t + tl - 5, ".json") == 0)
+        return tl - 5;
+    if (tl >= 8 && strcmp(t + tl - 8, ".json.gz") == 0)
+        return tl - 8;
+    return tl;
+}
+
+/* The template as a glob pattern; with 'seq', ".*" is inserted where the
+ * shim puts ".N". */
 static char *template_glob(const char *t, int seq)
 {
     char *out = NULL;
-    size_t len = 0, tl = strlen(t);
+    size_t len = 0, tl = strlen(t), at = seq_at(t, tl);
     FILE *fp = open_memstream(&out, &len);
-    int json = tl >= 5 && strcmp(t + tl - 5, ".json") == 0;
+    int json = at < tl;
 
     if (!fp)
         return NULL;
     for (size_t i = 0; i < tl; i++) {
-        if (seq && json && i == tl - 5)
+        if (seq && json && i == at)
             fputs(".*", fp);
         if (t[i] == '%' && t[i + 1] && strchr("petn", t[i + 1])) {
             fputc('*', fp);
