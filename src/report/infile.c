@@ -143,20 +143,30 @@ out_end:
     return rc;
 }
 
+int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, size_t *outlen, tm_error *err)
+{
+    int rc;
+
+    *out = NULL;
+    *outlen = 0;
+    if (len < 2 || (unsigned char)data[0] != 0x1f || (unsigned char)data[1] != 0x8b)
+        return 0;
+    rc = gunzip((const unsigned char *)data, len, max, out, outlen, err);
+    return rc ? rc : 1;
+}
+
 int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err)
 {
     int rc = read_plain(path, allow_stdin, max, data, len, err);
-    char *gz = *data;
+    char *text;
+    size_t n;
 
-    if (rc || *len < 2 || (unsigned char)gz[0] != 0x1f || (unsigned char)gz[1] != 0x8b)
+    if (rc || (rc = tm_infile_gunzip(*data, *len, max, &text, &n, err)) == 0)
         return rc;
-    rc = gunzip((const unsigned char *)gz, *len, max, data, len, err);
-    free(gz);
-    if (rc) {
-        *data = NULL;
-        *len = 0;
-    }
-    return rc;
+    free(*data);
+    *data = rc > 0 ? text : NULL;
+    *len = rc > 0 ? n : 0;
+    return rc > 0 ? 0 : rc;
 }
 
 static int read_plain(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err)

@@ -43,6 +43,12 @@ int tm_infile_open(const char *path, int flags, tm_error *err);
  * a negative errno code with 'err' filled. */
 int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err);
 
+/* When 'data' ('len' bytes) starts with gzip's magic bytes, inflates it
+ * as tm_infile_read() does into '*out' (new, NUL-terminated, '*outlen'
+ * bytes) and returns 1; returns 0 (nothing allocated) for other data, or
+ * a negative errno code with 'err' filled. */
+int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, size_t *outlen, tm_error *err);
+
 #ifdef __cplusplus
 }
 #endif
