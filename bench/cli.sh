@@ -83,7 +83,7 @@ load_after=$(load)
     echo "cc1: $cc1 -O2 on $(wc -c < "$out/input.i") bytes of preprocessed C"
     echo "load average (1 5 15 min): $load_before -> $load_after"
     echo
-    printf '%-34s %10s %10s\n' "what (wall s, median)" "seconds" "x untraced"
+    printf '%-42s %10s %10s\n' "what (wall s, median)" "seconds" "x untraced"
     u=$(median < "$out/untraced.times")
     for t in $tools; do
         m=$(median < "$out/$t.times")
@@ -93,7 +93,7 @@ load_after=$(load)
             heaptrack) what="heaptrack + heaptrack_print" ;;
             symbolize) what="tracemem symbolize (cc1 snapshot)" ;;
         esac
-        printf '%-34s %10s %10s\n' "$what" "$m" "$(awk -v a="$m" -v b="$u" 'BEGIN {printf "%.2f", a / b}')"
+        printf '%-42s %10s %10s\n' "$what" "$m" "$(awk -v a="$m" -v b="$u" 'BEGIN {printf "%.2f", a / b}')"
         eval "med_$t=$m"
     done
     if [ -n "$heaptrack" ]; then
