@@ -763,7 +763,9 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 
     if ((rc = tm_outfile_open(&out, path, err)))
         return rc;
-    if (dump_buffered(snap->root, out.fp, JSON_INDENT(1), is_gz(path)) &&
+    /* one line, as the shim writes it: indentation made a symbolized
+     * snapshot 1.85 times the raw one (cc1), compact 1.1 times */
+    if (dump_buffered(snap->root, out.fp, JSON_COMPACT, is_gz(path)) &&
         fflush(out.fp) == 0 && !out.error) {
         tm_outfile_close(&out, 0, NULL); /* not a write error: jansson's own */
         return tm__error_set(err, -ENOMEM, "out of memory");

@@ -204,7 +204,7 @@ int tm__snapshot_reload_frames(tm_snapshot *snap, tm_error *err);
 /* Frees the model and drops its reference to 'root'. NULL is ignored. */
 void tm_snapshot_free(tm_snapshot *snap);
 
-/* Writes 'root' to 'path', pretty-printed, as report/outfile.h does: a
+/* Writes 'root' to 'path', compact on one line, as report/outfile.h does: a
  * regular file atomically (temporary file in the same directory, then
  * rename), a symlink followed, a device or FIFO written through. "-"
  * writes to stdout. A 'path' ending in ".gz" is written gzip-compressed. Returns 0 or a negative errno code with 'err' filled

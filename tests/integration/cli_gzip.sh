@@ -51,7 +51,7 @@ cp a.json.gz b.json.gz
 assert_eq "in place: still gzip" 1f8b "$(magic b.json.gz)"
 assert_eq "symbolized" true "$(json b.json.gz 's["symbolized"]')"
 "$TM" symbolize a.json.gz -o c.json || fail "symbolize -o c.json"
-assert_eq "-o NAME.json: plain" 7b0a "$(magic c.json)"
+assert_eq "-o NAME.json: plain" 7b22 "$(magic c.json)"
 "$TM" symbolize a.json.gz -o d.json.gz || fail "symbolize -o d.json.gz"
 assert_eq "-o NAME.json.gz: gzip" 1f8b "$(magic d.json.gz)"
 gzip -dc d.json.gz | cmp -s - c.json || fail "the gzip'd and plain symbolized snapshots differ"
