@@ -50,6 +50,10 @@ int tm__usage_error(const char *cmd, const char *fmt, ...)
  * raw (warnings on stderr). On failure prints "tracemem: FILE: what is
  * wrong" and returns TM_EXIT_USAGE; else 0 and '*out'. */
 int tm__load(const char *path, int symbolize, tm_snapshot **out);
+/* Loads the 'n' snapshot files 'paths' into 'out' on two threads (then
+ * symbolizes them in order when 'symbolize'); on failure prints the first
+ * bad file's error line, frees them all and returns TM_EXIT_USAGE. */
+int tm__load_many(const char *const *paths, size_t n, int symbolize, tm_snapshot **out);
 
 /* Output formats of --format. */
 typedef enum tm_format { TM_FORMAT_TEXT, TM_FORMAT_JSON } tm_format;
