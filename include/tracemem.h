@@ -93,11 +93,16 @@ TRACEMEM_API int tracemem_get_object_traceback(const void *ptr, void **frames, i
 
 /* --- custom allocators --- */
 
+/* The domain of the program's anonymous mmap() and brk()/sbrk() memory,
+ * which the shim records by stack itself; reserved (tracemem_track refuses
+ * it). Not part of the heap's figures (tracemem_get_traced_memory). */
+#define TRACEMEM_DOMAIN_MMAP 65535u
+
 /* Records a block of 'size' bytes at 'ptr' in 'domain' (0 is the heap; other
  * numbers are the program's own pools, arenas, GPU buffers), attributed to the
  * caller's stack; a block already tracked at 'ptr' in 'domain' is replaced.
  * Returns 0, -ENOMEM when the shim could not record it, -ENOTSUP when not
- * tracing. */
+ * tracing, -EINVAL for TRACEMEM_DOMAIN_MMAP. */
 TRACEMEM_API int tracemem_track(unsigned domain, uintptr_t ptr, size_t size);
 
 /* Forgets the block at 'ptr' in 'domain'. Returns 0, -ENOENT when no such

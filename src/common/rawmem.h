@@ -9,8 +9,21 @@
 /* Bytes currently mapped through tm__map(). */
 extern atomic_size_t tm__mapped_bytes;
 
+/* The mappings made through tm__map() and tm__remap(), for the snapshot's
+ * account of resident memory: calls 'fn' with each one's start and size.
+ * Slots are claimed and released with atomics; a mapping made while this
+ * runs may be missed. Mappings beyond TM_RAWMEM_SLOTS are not listed
+ * (their bytes are in tm__mapped_bytes only). */
+#define TM_RAWMEM_SLOTS 4096
+void tm__map_foreach(void (*fn)(void *start, size_t size, void *arg), void *arg);
+/* Registers (and forgets) a mapping made for the shim by other code, such
+ * as the libunwind it loads privately. */
+void tm__map_note(void *start, size_t size);
+void tm__map_forget(void *start);
+
 /* Maps 'size' bytes (rounded up to pages) of zeroed memory; NULL on failure.
- * errno is preserved either way. */
+ * errno is preserved either way. The kernel is asked directly (syscall),
+ * never through mmap(), which the shim interposes. */
 void *tm__map(size_t size);
 /* Unmaps what tm__map() returned for the same 'size'. */
 void tm__unmap(void *p, size_t size);

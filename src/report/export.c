@@ -311,8 +311,8 @@ static void samples(pprof *p)
         int64_t v[4] = {(int64_t)t->size, (int64_t)t->count, (int64_t)t->allocated_size,
                         (int64_t)t->allocated_count};
 
-        if (!v[0] && !v[1] && !v[2] && !v[3])
-            continue;
+        if ((!v[0] && !v[1] && !v[2] && !v[3]) || t->domain == TM_DOMAIN_MMAP)
+            continue; /* mapped memory is not heap memory: tracemem rss */
         if (st->nframes > cap) {
             uint64_t *n = realloc(ids, st->nframes * sizeof *n);
 

@@ -76,6 +76,8 @@ int tm_metric_weights(const tm_snapshot *snap, tm_metric metric, unsigned kinds,
         for (size_t i = 0; i < snap->ntraces && !rc; i++) {
             const tm_trace *t = &snap->traces[i];
 
+            if (t->domain == TM_DOMAIN_MMAP)
+                continue; /* mapped memory: tracemem rss */
             rc = metric == TM_METRIC_LIVE
                      ? push_weight(&v, &nv, &cap, t->stack, t->size, t->count)
                      : push_weight(&v, &nv, &cap, t->stack, t->allocated_size, t->allocated_count);
@@ -85,6 +87,8 @@ int tm_metric_weights(const tm_snapshot *snap, tm_metric metric, unsigned kinds,
         for (size_t i = 0; i < snap->npeak_traces && !rc; i++) {
             const tm_trace *t = &snap->peak_traces[i];
 
+            if (t->domain == TM_DOMAIN_MMAP)
+                continue;
             rc = push_weight(&v, &nv, &cap, t->stack, t->size, t->count);
         }
         break;

@@ -242,6 +242,20 @@ const char *tm_rec_status_name(tm_rec_status st)
     return "leak";
 }
 
+/* A baseline written before folding (or with --keep-alloc-frames) holds
+ * the recorded stacks: the record's stack as recorded may be there. */
+static const tm_baseline_entry *find_raw(const tm_baseline *b, const tm_leak_record *rec)
+{
+    const tm_baseline_entry *e;
+    char *raw;
+
+    if (!rec->snap->raw_stacks || !(raw = tm_leak_key(rec->snap, tm_snapshot_raw_stack(rec->snap, rec->stack))))
+        return NULL;
+    e = tm_baseline_find(b, rec->kind, raw);
+    free(raw);
+    return e;
+}
+
 static void judge(tm_leak_record *rec, const tm_baseline *b)
 {
     const tm_baseline_entry *e;
@@ -257,7 +271,9 @@ static void judge(tm_leak_record *rec, const tm_baseline *b)
         rec->gated_blocks = rec->blocks;
         return;
     }
-    if (!(e = tm_baseline_find(b, rec->kind, rec->key))) {
+    if (!(e = tm_baseline_find(b, rec->kind, rec->key)))
+        e = find_raw(b, rec);
+    if (!e) {
         rec->status = TM_REC_NEW;
         rec->gated_bytes = rec->bytes;
         rec->gated_blocks = rec->blocks;

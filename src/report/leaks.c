@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "report/leaks.h"
+#include "report/fold.h"
 #include "report/quote.h"
 
 #include <errno.h>
@@ -123,7 +124,8 @@ static int add_snapshot(tm_leak_report *r, const tm_snapshot *snap,
     for (size_t i = 0; i < snap->nleak_stacks; i++) {
         const tm_leak_stack *ls = &snap->leak_stacks[i];
         const tm_stack *st = &snap->stacks[ls->stack];
-        long s = tm_suppressions_match(r->supp, snap, st, ls->kind);
+        /* suppressions name the frames as recorded, allocator and all */
+        long s = tm_suppressions_match(r->supp, snap, tm_snapshot_raw_stack(snap, ls->stack), ls->kind);
         tm_leak_record *rec;
 
         if (s >= 0) {
@@ -299,7 +301,8 @@ char *tm_leak_format_frame(const tm_snapshot *snap, const tm_frame *frame,
 {
     const tm_location *l = tm_frame_loc(frame, loc);
     const tm_module *m = tm_snapshot_frame_module(snap, frame);
-    const char *fn = l->function ? l->function : "???";
+    char shortened[2048];
+    const char *fn = l->function ? tm_view_name(snap, l->function, shortened, sizeof shortened) : "???";
 
     if (l->file && l->line > 0)
         snprintf(buf, len, "%s (%s:%" PRId64 ")", fn, l->file, l->line);
@@ -333,6 +336,8 @@ void tm_leak_print_stack(FILE *fp, const tm_leak_record *rec)
     if (st->depth > st->nframes)
         fprintf(fp, "   ... %" PRIu64 " more frames\n",
                 st->depth - st->nframes);
+    if (st->caller_only)
+        fputs("   (only the caller is known: allocated before tracemem could unwind)\n", fp);
     if (st->nframes == 0)
         fputs("   [no frames]\n", fp);
 }
@@ -552,7 +557,8 @@ static void put_plain(FILE *fp, const char *s, int as)
 static void gen_valgrind(FILE *fp, const tm_leak_record *rec, const char *fn)
 {
     const tm_snapshot *snap = rec->snap;
-    const tm_stack *st = &snap->stacks[rec->stack];
+    /* the recorded frames: what the suppression will be matched with */
+    const tm_stack *st = tm_snapshot_raw_stack(snap, rec->stack);
     int n = 0, done = 0;
 
     fprintf(fp, "{\n   tracemem-%zu-%s-", rec->number, tm_leak_kind_name(rec->kind));

@@ -9,7 +9,10 @@ libtmreport_la_SOURCES = \
 	src/report/symtab.c src/report/symtab.h \
 	src/report/outfile.c src/report/outfile.h \
 	src/report/infile.c src/report/infile.h \
-	src/report/quote.c src/report/quote.h
+	src/report/quote.c src/report/quote.h \
+	src/report/fold.c src/report/fold.h \
+	src/report/hints.c src/report/hints.h \
+	src/report/rss.c src/report/rss.h
 libtmreport_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 libtmreport_la_LIBADD = $(JANSSON_LIBS) $(LIBDW_LIBS)
 
@@ -38,6 +41,10 @@ check_PROGRAMS += tests/unit/check_render
 TESTS += tests/unit/check_render
 tests_unit_check_render_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_render_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_fold
+TESTS += tests/unit/check_fold
+tests_unit_check_fold_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_fold_LDADD = $(TM_REPORT_CHECK_LIBS)
 # leaks, suppressions and the leak gate (tracemem leaks / tracemem check)
 libtmreport_la_SOURCES += src/report/suppress.c src/report/suppress.h src/report/defsupp.c \
 	src/report/leaks.c src/report/leaks.h \

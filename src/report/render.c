@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "report/render.h"
+#include "report/fold.h"
 #include "report/quote.h"
 
 #include <inttypes.h>
@@ -36,7 +37,8 @@ char *tm_format_location(const tm_snapshot *snap, const tm_frame *frame, int loc
 {
     const tm_location *l = tm_frame_loc(frame, loc);
     const tm_module *m = tm_snapshot_frame_module(snap, frame);
-    const char *fn = l->function ? l->function : "??";
+    char shortened[2048];
+    const char *fn = l->function ? tm_view_name(snap, l->function, shortened, sizeof shortened) : "??";
     /* every logical frame but the last is code inlined into the next */
     const char *inl = loc + 1 < (int)frame->ninlined ? " [inlined]" : "";
 
@@ -66,6 +68,8 @@ void tm_print_stack(FILE *fp, const tm_snapshot *snap, const tm_stack *stack, co
     if (stack->depth > stack->nframes)
         fprintf(fp, "%s... %" PRIu64 " more frame%s\n", indent, stack->depth - stack->nframes,
                 stack->depth - stack->nframes > 1 ? "s" : "");
+    if (stack->caller_only)
+        fprintf(fp, "%s(only the caller is known: allocated before tracemem could unwind)\n", indent);
     if (stack->nframes == 0)
         fprintf(fp, "%s[no frames]\n", indent);
 }
@@ -117,6 +121,19 @@ static size_t shown(size_t n, size_t limit)
     return limit && limit < n ? limit : n;
 }
 
+/* A key as text: C++ template arguments shortened unless --full-names. */
+static void put_key(FILE *fp, const tm_snapshot *snap, const char *key)
+{
+    char small[2048], *buf = small;
+    size_t len = strlen(key) + 1;
+
+    if (len > sizeof small && !(buf = malloc(len)))
+        buf = NULL;
+    tm_fputs_quoted(buf ? tm_view_name(snap, key, buf, buf == small ? sizeof small : len) : key, fp);
+    if (buf != small)
+        free(buf);
+}
+
 /* "size=1.2 KiB, count=3, average=410 B" */
 static void print_figures(FILE *fp, const tm_stats *st, const tm_stat *s)
 {
@@ -146,7 +163,7 @@ void tm_render_top_text(FILE *fp, const tm_stats *st, size_t limit)
             tm_print_stack(fp, st->snap, &st->snap->stacks[s->stack], "    ");
             continue;
         }
-        tm_fputs_quoted(s->key, fp);
+        put_key(fp, st->snap, s->key);
         fputs(": ", fp);
         print_figures(fp, st, s);
     }
@@ -154,7 +171,9 @@ void tm_render_top_text(FILE *fp, const tm_stats *st, size_t limit)
         size += st->v[i].size;
         count += st->v[i].count;
     }
-    if (n < st->n)
+    if (n < st->n && st->opts.cumulative) /* groups overlap: a sum means nothing */
+        fprintf(fp, "%zu other (cumulative groups overlap: not summed)\n", st->n - n);
+    else if (n < st->n)
         fprintf(fp, "%zu other: size=%s, count=%" PRIu64 "\n", st->n - n,
                 tm_format_size(a, sizeof a, (double)size, 0), count);
     fprintf(fp, "Total: size=%s, count=%" PRIu64 "\n", tm_format_size(a, sizeof a, (double)st->total_size, 0),
@@ -221,7 +240,7 @@ void tm_render_diff_text(FILE *fp, const tm_diff *diff, const tm_stats *new_stat
             tm_print_stack(fp, d->from->snap, &d->from->snap->stacks[s->stack], "    ");
             continue;
         }
-        tm_fputs_quoted(d->key, fp);
+        put_key(fp, d->from->snap, d->key);
         fputs(": ", fp);
         print_diff_figures(fp, d);
     }

@@ -381,6 +381,9 @@ static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj, const cha
         }
         st->frames[j] = (size_t)v;
     }
+    /* depth 0 with one frame: only the caller of the allocation function
+     * is known (the shim had no unwinder yet) */
+    st->caller_only = st->depth == 0 && st->nframes == 1;
     if (st->depth < st->nframes)
         st->depth = st->nframes;
     return 0;
@@ -552,6 +555,9 @@ static void clear_model(tm_snapshot *s)
         free(s->frames[i].inlined);
     for (size_t i = 0; s->stacks && i < s->nstacks; i++)
         free(s->stacks[i].frames);
+    for (size_t i = 0; s->raw_stacks && i < s->nstacks; i++)
+        free(s->raw_stacks[i].frames);
+    free(s->raw_stacks);
     free(s->modules);
     free(s->frames);
     free(s->stacks);

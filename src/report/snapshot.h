@@ -30,6 +30,12 @@ extern "C" {
 #endif
 
 #define TM_SNAPSHOT_FORMAT "tracemem-snapshot"
+
+/* The domain of the program's anonymous mmap and brk memory (the shim's
+ * TRACEMEM_DOMAIN_MMAP): not heap memory, so the heap's views (top, diff,
+ * flamegraph, export, trend) leave it out unless asked for it by number;
+ * tracemem rss shows it. */
+#define TM_DOMAIN_MMAP 65535u
 #define TM_SNAPSHOT_VERSION 1
 
 /* A description of what went wrong, without the file name: "traces[3].stack:
@@ -90,6 +96,8 @@ typedef struct tm_stack {
     size_t nframes;
     size_t *frames;
     uint64_t depth;
+    int caller_only; /* recorded with depth 0: one frame, the caller of the
+                        allocation function, and nothing below it known */
 } tm_stack;
 
 /* Memory attributed to one stack in one domain. size/count: live blocks
@@ -174,6 +182,15 @@ typedef struct tm_snapshot {
     tm_leak_stack *leak_stacks;
 
     int symbolized; /* the top-level "symbolized" flag */
+
+    /* The view (report/fold.h), set by tm_snapshot_fold(): when it folded
+     * allocation-function frames away, 'stacks' holds the folded stacks
+     * (extra frames appended to 'frames') and 'raw_stacks' the stacks as
+     * recorded, same indexes; NULL when nothing was folded. 'full_names':
+     * text output prints function names unshortened. */
+    tm_stack *raw_stacks;
+    int full_names;
+    size_t name_width; /* > 0: elide names longer than this in text */
 } tm_snapshot;
 
 /* --- loading --- */
@@ -223,6 +240,13 @@ int tm_leak_kind_parse(const char *name);
 const tm_module *tm_snapshot_frame_module(const tm_snapshot *snap, const tm_frame *frame);
 
 /* The 'i'th frame (innermost first) of 'stack'. 'i' < stack->nframes. */
+/* Stack 'i' as recorded, before any folding (what suppressions and
+ * baselines match). */
+static inline const tm_stack *tm_snapshot_raw_stack(const tm_snapshot *snap, size_t i)
+{
+    return snap->raw_stacks ? &snap->raw_stacks[i] : &snap->stacks[i];
+}
+
 static inline const tm_frame *tm_stack_frame(const tm_snapshot *snap, const tm_stack *stack, size_t i)
 {
     return &snap->frames[stack->frames[i]];

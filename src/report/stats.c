@@ -188,9 +188,7 @@ static int trace_kept(const tm_snapshot *snap, const tm_stats_opts *o, const tm_
     const tm_stack *st = &snap->stacks[t->stack];
     int have_include = 0, included = 0;
 
-    if (o->domain >= 0 && t->domain != (uint64_t)o->domain)
-        return 0;
-    if (o->sort == TM_SORT_ALLOCATIONS ? t->allocated_count == 0 : t->count == 0)
+    if (o->domain >= 0 ? t->domain != (uint64_t)o->domain : t->domain == TM_DOMAIN_MMAP)
         return 0;
     for (size_t i = 0; i < o->nfilters; i++) {
         const tm_filter *f = &o->filters[i];
@@ -436,10 +434,14 @@ int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stat
 
         if (!trace_kept(snap, opts, t))
             continue;
+        /* the totals are those of every trace the filters keep, whatever
+         * the sort; only the groups leave out traces with nothing to show */
         out->total_size += t->size;
         out->total_count += t->count;
         out->total_allocated_size += t->allocated_size;
         out->total_allocated_count += t->allocated_count;
+        if (opts->sort == TM_SORT_ALLOCATIONS ? t->allocated_count == 0 : t->count == 0)
+            continue;
         if (add_trace(out, t, i, fpos, &cap))
             goto out_nomem;
     }

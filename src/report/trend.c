@@ -271,6 +271,9 @@ static int gather(tm_trend *t)
 
         for (size_t k = 0; k < snap->ntraces && !rc; k++) {
             const tm_trace *tr = &snap->traces[k];
+
+            if (tr->domain == TM_DOMAIN_MMAP)
+                continue; /* the heap's trend */
             char *key = tm_stack_key(snap, &snap->stacks[tr->stack]);
             tm_trend_stack *s = key ? entry(t, index, key, &cap) : NULL;
 

@@ -103,6 +103,8 @@ int tracemem_track(unsigned domain, uintptr_t ptr, size_t size)
 {
     if (!atomic_load(&tm__tracing))
         return -ENOTSUP;
+    if (domain == TM_DOMAIN_MMAP)
+        return -EINVAL; /* the shim's own (mmaps.c) */
     int rc;
     GUARDED(rc = tm__domain_track(domain, ptr, size));
     return rc;
@@ -112,6 +114,8 @@ int tracemem_untrack(unsigned domain, uintptr_t ptr)
 {
     if (!atomic_load(&tm__tracing))
         return -ENOTSUP;
+    if (domain == TM_DOMAIN_MMAP)
+        return -EINVAL;
     int rc;
     GUARDED(rc = tm__domain_untrack(domain, ptr));
     return rc;

@@ -14,7 +14,9 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -42,11 +44,16 @@ static inline void leave(void)
         tm__run_deferred();
 }
 
-static void record(void *p, size_t size)
+/* 'ra': the hook's return address, the stack when there is no unwinder
+ * yet (tm__note_caller) */
+static void record(void *p, size_t size, void *ra)
 {
     int saved = errno;
+    int noted = tm__note_caller(ra);
     tm__in_hook = 1;
     tm__record(p, size);
+    if (TM_UNLIKELY(noted))
+        tm__early_pc = 0;
     leave();
     errno = saved;
 }
@@ -57,7 +64,7 @@ TM_EXPORT void *malloc(size_t size)
         return tm__boot_alloc(size, 16);
     void *p = tm__real.malloc(size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -89,7 +96,7 @@ TM_EXPORT void *calloc(size_t n, size_t size)
     }
     void *p = tm__real.calloc(n, size);
     if (p && active())
-        record(p, n * size);
+        record(p, n * size, __builtin_return_address(0));
     return p;
 }
 
@@ -121,9 +128,12 @@ TM_EXPORT void *realloc(void *old, size_t size)
     errno = saved;
     void *p = tm__real.realloc(old, size);
     saved = errno;
-    if (p)
+    if (p) {
+        int noted = tm__note_caller(__builtin_return_address(0));
         tm__record(p, size);
-    else if (size != 0 && traced)
+        if (TM_UNLIKELY(noted))
+            tm__early_pc = 0;
+    } else if (size != 0 && traced)
         tm__restore(&was); /* failed: the old block is still there */
     leave();
     errno = saved;
@@ -153,7 +163,7 @@ TM_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     }
     int rc = tm__real.posix_memalign(out, align, size);
     if (rc == 0 && active())
-        record(*out, size);
+        record(*out, size, __builtin_return_address(0));
     return rc;
 }
 
@@ -163,7 +173,7 @@ TM_EXPORT void *aligned_alloc(size_t align, size_t size)
         return tm__boot_alloc(size, align);
     void *p = tm__real.aligned_alloc(align, size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -173,7 +183,7 @@ TM_EXPORT void *memalign(size_t align, size_t size)
         return tm__boot_alloc(size, align);
     void *p = tm__real.memalign(align, size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -183,7 +193,7 @@ TM_EXPORT void *valloc(size_t size)
         return tm__boot_alloc(size, (size_t)getpagesize());
     void *p = tm__real.valloc(size);
     if (p && active())
-        record(p, size);
+        record(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -195,7 +205,7 @@ TM_EXPORT void *pvalloc(size_t size)
         return rounded < size ? NULL : tm__boot_alloc(rounded, page);
     void *p = tm__real.pvalloc(size);
     if (p && active())
-        record(p, rounded);
+        record(p, rounded, __builtin_return_address(0));
     return p;
 }
 
@@ -276,10 +286,16 @@ TM_EXPORT void *sbrk(intptr_t increment)
     }
     void *old = real_sbrk(increment);
     if (old != (void *)-1 && increment != 0) {
-        int saved = tm__in_hook; /* a handler's exit() borrows brk_lock */
+        int saved = tm__in_hook, saved_errno = errno; /* a handler's exit() borrows brk_lock */
+        int traced = active();
         tm__in_hook = 1;
         tm__brk_note((uintptr_t)old, (uintptr_t)old + (uintptr_t)increment);
+        if (traced && increment > 0)
+            tm__maps_add((uintptr_t)old, (uintptr_t)old + (uintptr_t)increment);
+        else if (traced)
+            tm__maps_remove((uintptr_t)old + (uintptr_t)increment, (uintptr_t)old);
         tm__in_hook = saved;
+        errno = saved_errno;
     }
     return old;
 }
@@ -295,18 +311,119 @@ TM_EXPORT int brk(void *addr)
     errno = saved;
     int rc = real_brk(addr);
     if (rc == 0 && old != (void *)-1) {
-        int guard = tm__in_hook;
+        int guard = tm__in_hook, traced = active();
+        saved = errno;
         tm__in_hook = 1;
         tm__brk_note((uintptr_t)old, (uintptr_t)addr);
+        if (traced && (uintptr_t)addr > (uintptr_t)old)
+            tm__maps_add((uintptr_t)old, (uintptr_t)addr);
+        else if (traced)
+            tm__maps_remove((uintptr_t)addr, (uintptr_t)old);
         tm__in_hook = guard;
+        errno = saved;
     }
     return rc;
 }
 
+/* --- the program's own mappings (mmaps.c) --- */
+
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
+static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+
+static int resolve_mmap(void)
+{
+    if (!__atomic_load_n(&real_mremap, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&real_mmap, (void *(*)(void *, size_t, int, int, int, off_t))tm__next_symbol("mmap"),
+                         __ATOMIC_RELEASE);
+        __atomic_store_n(&real_munmap, (int (*)(void *, size_t))tm__next_symbol("munmap"), __ATOMIC_RELEASE);
+        __atomic_store_n(&real_mremap, (void *(*)(void *, size_t, size_t, int, ...))tm__next_symbol("mremap"),
+                         __ATOMIC_RELEASE);
+    }
+    return real_mmap && real_munmap && real_mremap;
+}
+
+static size_t page_up(size_t n)
+{
+    size_t page = (size_t)getpagesize();
+    return (n + page - 1) & ~(page - 1);
+}
+
+/* Runs 'what' on the range as the shim's bookkeeping: errno kept, hooks
+ * of the shim's own calls forwarding only. */
+#define MAPS_NOTE(what)                                                                                            \
+    do {                                                                                                           \
+        int saved_errno_ = errno;                                                                                  \
+        tm__in_hook = 1;                                                                                           \
+        what;                                                                                                      \
+        leave();                                                                                                   \
+        errno = saved_errno_;                                                                                      \
+    } while (0)
+
+TM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (!resolve_mmap()) {
+        errno = ENOSYS;
+        return MAP_FAILED;
+    }
+    void *p = real_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED && tm__in_hook && (flags & MAP_ANONYMOUS))
+        tm__map_note(p, page_up(len)); /* libunwind's, for the shim: tracemem's own memory */
+    else if (p != MAP_FAILED && active()) {
+        uintptr_t lo = (uintptr_t)p, hi = lo + page_up(len);
+        if (flags & MAP_ANONYMOUS)
+            MAPS_NOTE(tm__maps_add(lo, hi));
+        else if (flags & MAP_FIXED) /* a file mapped over program memory */
+            MAPS_NOTE(tm__maps_remove(lo, hi));
+    }
+    return p;
+}
+
+TM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+TM_EXPORT int munmap(void *addr, size_t len)
+{
+    if (!resolve_mmap()) {
+        errno = ENOSYS;
+        return -1;
+    }
+    int rc = real_munmap(addr, len);
+    if (rc == 0 && tm__in_hook)
+        tm__map_forget(addr);
+    else if (rc == 0 && active())
+        MAPS_NOTE(tm__maps_remove((uintptr_t)addr, (uintptr_t)addr + page_up(len)));
+    return rc;
+}
+
+TM_EXPORT void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
+{
+    void *want = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        want = va_arg(ap, void *);
+        va_end(ap);
+    }
+    if (!resolve_mmap()) {
+        errno = ENOSYS;
+        return MAP_FAILED;
+    }
+    void *p = real_mremap(old, old_size, new_size, flags, want);
+    if (p != MAP_FAILED && active())
+        MAPS_NOTE(tm__maps_move((uintptr_t)old, page_up(old_size), (uintptr_t)p, page_up(new_size)));
+    return p;
+}
+
 /* A program that leaves by _exit skips atexit handlers; the at-exit
  * snapshot is written here instead. */
+int tm__exit_async;
+
 TM_EXPORT void _exit(int status)
 {
+    tm__exit_async = 1;
     tm__at_exit();
     if (ready() && tm__real.exit_)
         tm__real.exit_(status);
@@ -316,6 +433,7 @@ TM_EXPORT void _exit(int status)
 
 TM_EXPORT void _Exit(int status)
 {
+    tm__exit_async = 1;
     tm__at_exit();
     if (ready() && tm__real.Exit_)
         tm__real.Exit_(status);

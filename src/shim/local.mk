@@ -8,7 +8,7 @@ SHIM_CFLAGS = $(AM_CFLAGS) -O2 -funwind-tables -fno-builtin-malloc \
 noinst_LTLIBRARIES += libtmshimcore.la
 libtmshimcore_la_SOURCES = \
 	src/shim/shim.h src/shim/writer.h \
-	src/shim/brk.c src/shim/live.c src/shim/modules.c src/shim/outpath.c src/shim/stacks.c \
+	src/shim/brk.c src/shim/live.c src/shim/mmaps.c src/shim/modules.c src/shim/outpath.c src/shim/stacks.c \
 	src/shim/trace.c src/shim/util.c src/shim/writer.c
 libtmshimcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtmshimcore_la_CFLAGS = $(SHIM_CFLAGS)
@@ -19,7 +19,7 @@ lib_LTLIBRARIES += libtracemem.la
 libtracemem_la_SOURCES = \
 	src/shim/api.c src/shim/bootstrap.c src/shim/control.c src/shim/fatal.c src/shim/hooks.c \
 	src/shim/leakscan.c src/shim/leakscan.h src/shim/newdelete.c src/shim/snapshot.c \
-	src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c
+	src/shim/rss.c src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c
 libtracemem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtracemem_la_CFLAGS = $(SHIM_CFLAGS)
 libtracemem_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete -Wl,--no-undefined

@@ -18,7 +18,7 @@
 
 typedef void (*new_handler_fn)(void);
 
-static void *new_impl(size_t size, size_t align, int nothrow)
+static void *new_loop(size_t size, size_t align, int nothrow)
 {
     if (size == 0)
         size = 1;
@@ -31,6 +31,7 @@ static void *new_impl(size_t size, size_t align, int nothrow)
         }
         if (p)
             return p;
+        tm__early_pc = 0; /* the handler or the exception may not come back */
         new_handler_fn (*get)(void) = (new_handler_fn(*)(void))dlsym(RTLD_DEFAULT, "_ZSt15get_new_handlerv");
         new_handler_fn handler = get ? get() : NULL;
         if (handler) {
@@ -44,6 +45,17 @@ static void *new_impl(size_t size, size_t align, int nothrow)
             throw_bad_alloc();
         abort();
     }
+}
+
+/* Inlined into each operator, so that the return address is the caller
+ * of operator new (noted for malloc when there is no unwinder yet). */
+static inline __attribute__((always_inline)) void *new_impl(size_t size, size_t align, int nothrow)
+{
+    int noted = tm__note_caller(__builtin_return_address(0));
+    void *p = new_loop(size, align, nothrow);
+    if (TM_UNLIKELY(noted))
+        tm__early_pc = 0;
+    return p;
 }
 
 TM_EXPORT void *_Znwm(size_t size);

@@ -192,6 +192,24 @@ int tm__unwind_hide_fds(void *handle);
 /* 1 when 'pc' lies in the shim's own code. */
 int tm__pc_in_shim(uintptr_t pc);
 
+/* Until the unwinder is loaded (the constructors of libraries initialized
+ * before the shim's, or for good when libunwind cannot be loaded) a stack
+ * is only the caller of the allocation function: the entry points note
+ * their return address in tm__early_pc, and tm__capture() uses it. */
+extern atomic_int tm__no_unwinder;
+extern __thread uintptr_t tm__early_pc TM_TLS;
+
+/* Notes 'ra' as the caller when there is no unwinder and no outer entry
+ * point (operator new calling malloc) noted one. Returns 1 when it did:
+ * the caller clears tm__early_pc when it leaves. */
+static inline int tm__note_caller(void *ra)
+{
+    if (TM_LIKELY(!atomic_load_explicit(&tm__no_unwinder, memory_order_relaxed)) || tm__early_pc)
+        return 0;
+    tm__early_pc = (uintptr_t)ra;
+    return 1;
+}
+
 /* --- interned stacks (stacks.c) ---
  * A stack is immutable once interned and never freed: ids stay valid for the
  * life of the process. Id 0 means "no stack". The counters are per stack for
@@ -283,6 +301,49 @@ void tm__peak_lock(void);
 void tm__peak_unlock(void);
 void tm__domain_lock(void);
 void tm__domain_unlock(void);
+/* Adds to the figures of ('stack', 'domain') without a block table (the
+ * mmap domain keeps its ranges in mmaps.c) and without touching the heap's
+ * figures; 'alloc' counts an allocation. Caller holds tm__domain_lock(). */
+void tm__domain_adjust_unlocked(unsigned domain, uint32_t stack, int64_t size, int64_t count, int alloc);
+/* The calling program's stack, interned (0 when it could not be). */
+uint32_t tm__capture_stack(void);
+
+/* --- the program's anonymous mmap and brk memory (mmaps.c) --- */
+
+/* The domain its figures are kept in (TRACEMEM_DOMAIN_MMAP). */
+#define TM_DOMAIN_MMAP 65535u
+/* A mapping [lo, hi) the program made, or the break grown to hi. */
+void tm__maps_add(uintptr_t lo, uintptr_t hi);
+/* [lo, hi) unmapped (munmap, a shrunk break, MAP_FIXED over it). */
+void tm__maps_remove(uintptr_t lo, uintptr_t hi);
+/* mremap(): [old, old + old_size) now at [new, new + new_size), with the
+ * stack it had (nothing when it was not traced). */
+void tm__maps_move(uintptr_t old, size_t old_size, uintptr_t new, size_t new_size);
+/* Calls 'fn' with each traced range; the caller holds tm__domain_lock(). */
+void tm__maps_foreach_unlocked(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
+
+/* --- where the resident memory goes (rss.c) --- */
+
+enum { TM_RSS_HEAP, TM_RSS_MMAP, TM_RSS_STACKS, TM_RSS_MODULES, TM_RSS_FILES, TM_RSS_SHIM, TM_RSS_OTHER,
+       TM_RSS_NCAT };
+
+struct tm__rss {
+    int ok, have_malloc;
+    uint64_t kernel_rss;           /* smaps_rollup's Rss */
+    uint64_t vma_rss, vma_size;    /* the sums over smaps' mappings */
+    uint64_t swap;
+    uint64_t rss[TM_RSS_NCAT], size[TM_RSS_NCAT];
+    uint64_t heap_mappings;
+    uint64_t malloc_free, malloc_in_use, malloc_mapped; /* mallinfo2 */
+};
+
+/* Set by _exit/_Exit: the exit snapshot must not call into malloc (a
+ * signal handler may have interrupted it). */
+extern int tm__exit_async;
+
+/* Reads smaps and classifies every mapping; 'malloc_ok': mallinfo2() may
+ * be called (no lock of malloc's can be held by this thread). 0 or -1. */
+int tm__rss_measure(struct tm__rss *r, int malloc_ok);
 /* Calls 'fn' with the table of other domains' blocks (addresses the leak
  * scan must not take for roots); the caller holds tm__domain_lock(). */
 void tm__domain_tables_unlocked(void (*fn)(const void *table, size_t bytes, void *arg), void *arg);

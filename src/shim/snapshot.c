@@ -122,6 +122,7 @@ struct frame {
 };
 
 struct content {
+    struct tm__rss rss;
     struct grow_array traces; /* struct tm__trace_row */
     struct grow_array peak;   /* struct tm__trace_row */
     int64_t peak_current;
@@ -209,9 +210,10 @@ static void resolve_frames(struct content *c)
     }
 }
 
-static int gather(struct content *c, const struct tm__leak_result *leaks)
+static int gather(struct content *c, const struct tm__leak_result *leaks, int malloc_ok)
 {
     memset(c, 0, sizeof(*c));
+    tm__rss_measure(&c->rss, malloc_ok);
     c->traces.elem = c->peak.elem = sizeof(struct tm__trace_row);
     c->stacks.elem = c->stack_frames.elem = sizeof(uint32_t);
     c->frames.elem = sizeof(struct frame);
@@ -466,8 +468,12 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
                       const struct tm__leak_result *leaks)
 {
     const struct tm__trace_row *rows = c->traces.p;
-    int64_t current = 0, blocks = 0;
+    int64_t current = 0, blocks = 0, heap_live = 0;
     for (size_t i = 0; i < c->traces.n; i++) {
+        if (rows[i].domain == TM_DOMAIN_MMAP)
+            continue; /* mapped memory is in the rss section, not the heap's figures */
+        if (rows[i].domain == 0)
+            heap_live += rows[i].size;
         current += rows[i].size;
         blocks += rows[i].count;
     }
@@ -531,6 +537,7 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
         tm__out_lit(o, "]}");
     }
     write_leaks(o, c, leaks);
+    tm__rss_write(o, &c->rss, heap_live);
     write_sections(o);
     tm__out_lit(o, ",\"symbolized\":false}\n");
 }
@@ -628,7 +635,10 @@ int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm
     if (rc == 0) {
         tm__modules_refresh();
         tm__peak_refresh();
-        rc = gather(&c, leaks);
+        /* mallinfo2() takes malloc's locks: not from a signal handler, a
+         * fatal signal or an exit from a handler */
+        int malloc_ok = reason != TM_REASON_SIGNAL && !tm__fatal_signo && !tm__lock_rescue && !tm__exit_async;
+        rc = gather(&c, leaks, malloc_ok);
         if (rc == 0)
             rc = write_file(path, &c, seq, reason, leaks);
         content_release(&c);

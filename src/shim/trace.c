@@ -115,8 +115,8 @@ static atomic_int_least64_t peak_threshold;  /* re-record above this */
 static void peak_add(const struct tm__trace_row *r, void *arg)
 {
     (void)arg;
-    if (r->count == 0 && r->size == 0)
-        return;
+    if ((r->count == 0 && r->size == 0) || r->domain == TM_DOMAIN_MMAP)
+        return; /* the heap's peak: mapped memory is not part of it */
     if (peak_nrows == peak_cap) {
         size_t cap = peak_cap ? peak_cap * 2 : 1024;
         /* copy, publish, unmap: see tm__map_copy */
@@ -455,6 +455,26 @@ int tm__domain_untrack(unsigned domain, uintptr_t ptr)
     return 0;
 }
 
+void tm__domain_adjust_unlocked(unsigned domain, uint32_t stack, int64_t size, int64_t count, int alloc)
+{
+    struct dom_counter *c = dom_counter(stack, domain);
+    if (!c) {
+        atomic_fetch_add(&tm__lost, 1);
+        return;
+    }
+    c->size += size;
+    c->count += count;
+    if (alloc) {
+        c->alloc_size += size;
+        c->alloc_count++;
+    }
+}
+
+uint32_t tm__capture_stack(void)
+{
+    return capture_stack();
+}
+
 void tm__domain_lock(void)
 {
     tm__lock_acquire(&dom_lock);
@@ -557,7 +577,8 @@ void tm__figures_rebuild_unlocked(void)
             atomic_store(&s->alloc_count, atomic_load(&s->live_count));
     }
     for (size_t i = 0; i < dom_ncounters; i++)
-        cur += dom_counters[i].size;
+        if (dom_counters[i].domain != TM_DOMAIN_MMAP)
+            cur += dom_counters[i].size;
     atomic_store(&tm__current, cur);
     if (atomic_load(&tm__peak) < cur)
         atomic_store(&tm__peak, cur);

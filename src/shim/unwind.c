@@ -27,6 +27,9 @@
 
 static int (*backtrace_fn)(void **, int);
 
+atomic_int tm__no_unwinder = 1;
+__thread uintptr_t tm__early_pc TM_TLS;
+
 struct range {
     uintptr_t lo, hi;
 };
@@ -84,6 +87,7 @@ void tm__unwind_init(void)
     if (bt)
         text_of(bt, unw_text, &nunw);
     __atomic_store_n(&backtrace_fn, (int (*)(void **, int))bt, __ATOMIC_RELEASE);
+    atomic_store(&tm__no_unwinder, bt == NULL);
 }
 
 static int in_ranges(const struct range *r, int n, uintptr_t pc)
@@ -132,8 +136,13 @@ int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
 {
     int (*bt)(void **, int) = __atomic_load_n(&backtrace_fn, __ATOMIC_ACQUIRE);
     *depth = 0;
-    if (!bt)
-        return 0;
+    if (!bt) { /* the caller only, when an entry point noted it */
+        if (!tm__early_pc || max < 1)
+            return 0;
+        pcs[0] = tm__early_pc;
+        *depth = 0; /* "only the caller": tracemem-snapshot(5) */
+        return 1;
+    }
     if (deep_stacks)
         return capture_deep(bt, pcs, max, depth);
     int want = max + SKIP_SLACK;

@@ -35,4 +35,9 @@ void tm__out_u64(struct tm__out *o, uint64_t v);
 /* ,"key": — 'first' omits the comma. */
 void tm__out_key(struct tm__out *o, const char *key, int first);
 
+/* The snapshot's "rss" section (rss.c), with 'heap_live' the bytes of the
+ * live heap blocks. Nothing when 'r' was not measured. */
+struct tm__rss;
+void tm__rss_write(struct tm__out *o, const struct tm__rss *r, int64_t heap_live);
+
 #endif

@@ -22,4 +22,26 @@ snap=$(only_file "$WORK/py.*.json")
 # the peak record is kept within 1 % of the true peak (PEAK_INACCURACY)
 assert_eq "bytearrays by function" '["PyByteArray_Resize"]' \
     "$(json top.json '[x["key"] for x in s["stats"] if 1900 <= x["count"] <= 2000 and x["size"] >= 1900000]')"
+
+# without --python: an interpreter is recognised (ELF: Py_BytesMain), and
+# so is a script whose "#!" names one; run says so in one line on stderr
+prog='import os; print(os.environ.get("PYTHONMALLOC", "unset"))'
+"$TM" run -o "$WORK/auto.%p.json" "$PY" -c "$prog" > out 2> err || fail "run exited $?"
+assert_eq "PYTHONMALLOC, auto" malloc "$(cat out)"
+assert_eq "said once" 1 "$(grep -c 'runs on CPython: PYTHONMALLOC=malloc is set' err)"
+cp "$PY" "$WORK/interp" # not named python*: found by its dynamic symbols
+"$TM" run -q -o "$WORK/auto.%p.json" "$WORK/interp" -c "$prog" > out || fail "run interp exited $?"
+assert_eq "PYTHONMALLOC, renamed interpreter" malloc "$(cat out)"
+printf '#!/usr/bin/env %s\n%s\n' "$PY" "$prog" > "$WORK/script"
+chmod +x "$WORK/script"
+"$TM" run -q -o "$WORK/auto.%p.json" "$WORK/script" > out || fail "run script exited $?"
+assert_eq "PYTHONMALLOC, script" malloc "$(cat out)"
+# the user's choice is kept, and nothing is said
+PYTHONMALLOC=pymalloc "$TM" run -o "$WORK/auto.%p.json" "$PY" -c "$prog" > out 2> err ||
+    fail "run pymalloc exited $?"
+assert_eq "PYTHONMALLOC, user's" pymalloc "$(cat out)"
+grep -q "CPython" err && fail "said something: $(cat err)"
+# not an interpreter: the environment is the program's own
+"$TM" run -q -o "$WORK/auto.%p.json" sh -c 'echo "${PYTHONMALLOC-unset}"' > out || fail "run sh exited $?"
+assert_eq "PYTHONMALLOC, sh" unset "$(cat out)"
 exit 0

@@ -63,6 +63,22 @@ assert_eq "include" 12288 "$(json top.json 's["total"]["size"]')"
 "$TM" top --exclude '*/tm_allocs.c' --format json "$snap" > top.json
 assert_eq "exclude innermost" 0 "$(json top.json 's["total"]["size"]')"
 
+# totals do not depend on --sort: a stack whose blocks were all freed still
+# counts in total.allocated_* (it is only left out of the live groups)
+for sort in size count allocations; do
+    "$TM" top --sort $sort --format json "$snap" > top.json || fail "top --sort $sort"
+    json top.json '[s["total"][k] for k in ("size", "count", "allocated_size", "allocated_count")]' > "total.$sort"
+done
+cmp -s total.size total.count && cmp -s total.size total.allocations ||
+    fail "totals differ by sort: $(cat total.size total.count total.allocations)"
+assert_eq "allocated total" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(t["allocated_size"] for t in d["traces"]))' "$snap")" \
+    "$(json top.json 's["total"]["allocated_size"]')"
+# cumulative groups overlap: the lines left out are not summed into one
+"$TM" top --by function --cumulative -n 1 "$snap" > top.txt || fail "top --cumulative"
+grep -q "^[0-9]* other (cumulative groups overlap: not summed)$" top.txt ||
+    fail "cumulative other line: $(cat top.txt)"
+grep "other:" top.txt && fail "a summed other line for cumulative groups"
+
 # the same program linked without PIE: load bias 0, same answers
 if [ -x "$PROGS/tm_allocs_nopie" ]; then
     "$TM" run -q -o "$WORK/nopie.json" "$PROGS/tm_allocs_nopie" 3 || fail "nopie"

@@ -68,11 +68,16 @@ PY
 status 1 check --format sarif -o "$WORK/s.sarif" leaks.json
 sarif_check "$WORK/s.sarif"
 # a result per leak stack, located at the first frame in the user's code:
-# strdup is libc's, so the third is at save_name's line
+# strdup is libc's (and an allocation function, folded away from the
+# stack shown), so the third is at save_name's line
 assert_eq "results" 4 "$(json "$WORK/s.sarif" 'len(s["runs"][0]["results"])')"
 assert_eq "user frame" "src/we%3Aird%2Cna%25me.c:7" \
     "$(json "$WORK/s.sarif" '"%s:%d" % (s["runs"][0]["results"][2]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], s["runs"][0]["results"][2]["locations"][0]["physicalLocation"]["region"]["startLine"])')"
-assert_eq "full stack" 4 "$(json "$WORK/s.sarif" 'len(s["runs"][0]["results"][2]["stacks"][0]["frames"])')"
+assert_eq "folded stack" 3 "$(json "$WORK/s.sarif" 'len(s["runs"][0]["results"][2]["stacks"][0]["frames"])')"
+status 1 check --format sarif -o "$WORK/raw.sarif" --keep-alloc-frames leaks.json
+assert_eq "full stack" 4 "$(json "$WORK/raw.sarif" 'len(s["runs"][0]["results"][2]["stacks"][0]["frames"])')"
+assert_eq "raw stack's top" "strdup" \
+    "$(json "$WORK/raw.sarif" 's["runs"][0]["results"][2]["stacks"][0]["frames"][0]["location"]["message"]["text"].split()[0]')"
 # fingerprints: the same stacks in the run at other addresses
 status 1 check --format sarif -o "$WORK/g.sarif" leaks-grown.json
 python3 - "$WORK/s.sarif" "$WORK/g.sarif" <<'PY' || fail "fingerprints are not stable"

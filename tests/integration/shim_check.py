@@ -66,7 +66,8 @@ def valid(path):
         for i in st["frames"]:
             if not (is_int(i) and 0 <= i < nfr):
                 die("%s: stack frame index %r out of range" % (where, i))
-        if st["depth"] < len(st["frames"]):
+        # depth 0 with one frame: only the caller is known (no unwinder yet)
+        if st["depth"] < len(st["frames"]) and not (st["depth"] == 0 and len(st["frames"]) == 1):
             die("%s: depth %d < %d frames" % (where, st["depth"], len(st["frames"])))
     size = count = 0
     for t in s["traces"]:
@@ -77,10 +78,20 @@ def valid(path):
             die("%s: negative live figure in %r" % (where, t))
         if t["allocated_size"] < t["size"] or t["allocated_count"] < t["count"]:
             die("%s: allocated < live in %r" % (where, t))
+        if t["domain"] == 65535:
+            continue  # the program's mappings: not part of the heap's figures
         size += t["size"]
         count += t["count"]
     if size != m["current"]:
         die("%s: sum of trace sizes %d != memory.current %d" % (where, size, m["current"]))
+    r = s.get("rss")
+    if r is not None:
+        # every resident byte in exactly one category, and the kernel's figure
+        total = sum(c["rss"] for c in r["categories"])
+        if total != r["rss"]:
+            die("%s: rss categories add up to %d, not %d" % (where, total, r["rss"]))
+        if abs(r["rss"] - r["kernel_rss"]) > 0.02 * r["kernel_rss"] + 256 * 1024:
+            die("%s: rss %d is not within 2%% of the kernel's %d" % (where, r["rss"], r["kernel_rss"]))
     if count != m["blocks"]:
         die("%s: sum of trace counts %d != memory.blocks %d" % (where, count, m["blocks"]))
     if m["peak"] < m["current"]:

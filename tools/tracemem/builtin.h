@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "report/fold.h"
 #include "report/snapshot.h"
 #include "report/stats.h"
 
@@ -32,6 +33,7 @@ int cmd_flamegraph(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_trend(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_rss(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 
@@ -47,13 +49,34 @@ int tm__usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Loads 'path' and, when 'symbolize', symbolizes it on the fly if it is
- * raw (warnings on stderr). On failure prints "tracemem: FILE: what is
- * wrong" and returns TM_EXIT_USAGE; else 0 and '*out'. */
+ * raw (warnings on stderr) and applies the view (tm__view). On failure
+ * prints "tracemem: FILE: what is wrong" and returns TM_EXIT_USAGE; else
+ * 0 and '*out'. */
 int tm__load(const char *path, int symbolize, tm_snapshot **out);
 /* Loads the 'n' snapshot files 'paths' into 'out' on two threads (then
  * symbolizes them in order when 'symbolize'); on failure prints the first
  * bad file's error line, frees them all and returns TM_EXIT_USAGE. */
 int tm__load_many(const char *const *paths, size_t n, int symbolize, tm_snapshot **out);
+
+/* --- the view options of every report command (report/fold.h) --- */
+
+enum { TM_OPT_ALLOC_FN = 0x1000, TM_OPT_KEEP_ALLOC, TM_OPT_FULL_NAMES };
+#define TM_VIEW_LONGOPTS                                                     \
+    { "alloc-fn", required_argument, NULL, TM_OPT_ALLOC_FN },              \
+    { "keep-alloc-frames", no_argument, NULL, TM_OPT_KEEP_ALLOC },         \
+    { "full-names", no_argument, NULL, TM_OPT_FULL_NAMES }
+#define TM_VIEW_USAGE "[--alloc-fn PATTERN]... [--keep-alloc-frames] [--full-names]"
+
+/* What --alloc-fn, --keep-alloc-frames and --full-names asked for. */
+extern tm_view_opts tm__view;
+
+/* Handles view option 'opt' with 'arg' for 'cmd': 0 when handled,
+ * TM_EXIT_USAGE after printing an error, -1 when 'opt' is not one. */
+int tm__view_option(const char *cmd, int opt, const char *arg);
+
+/* Applies tm__view to 'snap' (after symbolization); a failure (out of
+ * memory) leaves the raw stacks, with one line on stderr. */
+void tm__apply_view(tm_snapshot *snap);
 
 /* Output formats of --format. */
 typedef enum tm_format { TM_FORMAT_TEXT, TM_FORMAT_JSON } tm_format;
@@ -80,7 +103,8 @@ typedef struct tm_stats_args {
     { "peak", no_argument, NULL, 'P' },                                     \
     { "sort", required_argument, NULL, 's' },                               \
     { "format", required_argument, NULL, 'F' },                             \
-    { "help", no_argument, NULL, 'h' }
+    { "help", no_argument, NULL, 'h' },                                     \
+    TM_VIEW_LONGOPTS
 #define TM_STATS_SHORTOPTS "n:h"
 
 void tm__stats_args_init(tm_stats_args *a);
@@ -98,6 +122,10 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt,
  * --help, TM_EXIT_USAGE after printing an error. */
 int tm__stats_parse(const char *cmd, const char *usage, int argc, char **argv, tm_stats_args *a,
                     int nfiles, const char *operands);
+
+/* 1 when 'prog' (looked up in $PATH; a script by its "#!" line) is a
+ * CPython interpreter (python.c). */
+int tm__is_cpython(const char *prog);
 
 /* Parses a non-negative integer; -1 when 'arg' is not one. */
 long long tm__parse_count(const char *arg);

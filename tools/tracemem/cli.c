@@ -12,8 +12,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "report/hints.h"
 #include "report/quote.h"
 #include "report/symbolize.h"
 
@@ -71,11 +73,28 @@ static int symbolize(tm_snapshot *snap, tm_error *err)
     return cache ? tm_symbolize_cached(snap, 0, cache, stderr, NULL, err) : tm_symbolize(snap, 0, stderr, err);
 }
 
+/* What tm__load() does after reading: symbolizes a raw snapshot (with a
+ * note about modules without symbols) and applies the view. 0, or -1 with
+ * 'err' filled. */
+static int finish_load(tm_snapshot *snap, int symbolize_it, tm_error *err)
+{
+    static tm_hint_memo memo; /* one note per module for the whole command */
+    int raw = symbolize_it && !snap->symbolized;
+
+    if (raw && symbolize(snap, err))
+        return -1;
+    if (raw)
+        tm_symbol_hints(snap, stderr, &memo);
+    if (symbolize_it)
+        tm__apply_view(snap);
+    return 0;
+}
+
 int tm__load(const char *path, int symbolize_it, tm_snapshot **out)
 {
     tm_error err = {""};
 
-    if (tm_snapshot_load(path, out, &err) || (symbolize_it && symbolize(*out, &err))) {
+    if (tm_snapshot_load(path, out, &err) || finish_load(*out, symbolize_it, &err)) {
         tm__eprintf("tracemem: %s: %s\n", path, err.what);
         tm_snapshot_free(*out);
         *out = NULL;
@@ -121,7 +140,7 @@ int tm__load_many(const char *const *paths, size_t n, int symbolize_it, tm_snaps
     /* as loading one after the other would: the first bad file is the
      * one error line */
     for (size_t i = 0; i < n; i++) {
-        if (!rc && (l.rc[i] || (symbolize_it && symbolize(out[i], &l.err[i])))) {
+        if (!rc && (l.rc[i] || finish_load(out[i], symbolize_it, &l.err[i]))) {
             tm__eprintf("tracemem: %s: %s\n", paths[i], l.err[i].what);
             rc = TM_EXIT_USAGE;
         }
@@ -134,6 +153,63 @@ int tm__load_many(const char *const *paths, size_t n, int symbolize_it, tm_snaps
     free(l.rc);
     free(l.err);
     return rc;
+}
+
+/* --- the view --- */
+
+tm_view_opts tm__view;
+static const char **alloc_fns;
+
+int tm__view_option(const char *cmd, int opt, const char *arg)
+{
+    const char **v;
+
+    switch (opt) {
+    case TM_OPT_ALLOC_FN:
+        if (!*arg)
+            return tm__usage_error(cmd, "--alloc-fn: empty pattern");
+        if (!(v = realloc(alloc_fns, (tm__view.nalloc_fns + 1) * sizeof *v)))
+            return tm__usage_error(cmd, "out of memory");
+        alloc_fns = v;
+        v[tm__view.nalloc_fns++] = arg;
+        tm__view.alloc_fns = v;
+        return 0;
+    case TM_OPT_KEEP_ALLOC:
+        tm__view.keep_alloc_frames = 1;
+        return 0;
+    case TM_OPT_FULL_NAMES:
+        tm__view.full_names = 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* On a terminal, names longer than it leaves room for are elided in the
+ * middle: no line runs over the screen because of one template. */
+static size_t terminal_name_width(void)
+{
+    struct winsize ws;
+    const char *cols = getenv("COLUMNS");
+    long w = 0;
+
+    if (!isatty(STDOUT_FILENO))
+        return 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        w = ws.ws_col;
+    else if (cols)
+        w = atol(cols);
+    if (w <= 0)
+        w = 80;
+    return w > 80 ? (size_t)w - 30 : 50;
+}
+
+void tm__apply_view(tm_snapshot *snap)
+{
+    if (!tm__view.full_names && !tm__view.name_width)
+        tm__view.name_width = terminal_name_width();
+    if (tm_snapshot_fold(snap, &tm__view))
+        tm__eprintf("tracemem: %s: out of memory folding allocation frames; showing the raw stacks\n",
+                    snap->file);
 }
 
 int tm__format_parse(const char *arg)
@@ -264,5 +340,5 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt, const char *arg
         a->format = (tm_format)e;
         return 0;
     }
-    return -1;
+    return tm__view_option(cmd, opt, arg);
 }

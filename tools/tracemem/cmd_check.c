@@ -27,6 +27,7 @@ static const char usage[] =
     "                      [--baseline FILE] [--update-baseline FILE]\n"
     "                      [--format text|json|junit|sarif|github] [-o FILE]\n"
     "                      [--wait-children SECONDS] [--no-default-suppressions]\n"
+    "                      " TM_VIEW_USAGE "\n"
     "                      (FILE... | -- PROGRAM [ARGS...])\n"
     "Fails (exit 1) when the leaks not suppressed exceed the limits (default\n"
     "0 bytes and 0 blocks of kinds definite,indirect) or, with --baseline,\n"
@@ -80,6 +81,8 @@ static int check_option(check_args *a, int opt, const char *arg)
 {
     int v;
 
+    if ((v = tm__view_option("check", opt, arg)) >= 0)
+        return v;
     switch (opt) {
     case OPT_KINDS:
         if ((v = tm_leak_kinds_parse(arg)) < 0)
@@ -133,6 +136,7 @@ static int parse_check(int argc, char **argv, check_args *a)
         { "wait-children", required_argument, NULL, OPT_WAIT },
         { "no-default-suppressions", no_argument, NULL, OPT_NO_DEFAULT },
         { "help", no_argument, NULL, 'h' },
+        TM_VIEW_LONGOPTS,
         { 0 },
     };
     int opt, rc, nopt = argc;

@@ -15,7 +15,7 @@
 
 static const char usage[] = "usage: tracemem export FILE --to folded|speedscope|pprof [-o OUT]\n"
                             "                       [--metric live|peak|allocations|leaked]\n"
-                            "                       [--kinds LIST]\n"
+                            "                       [--kinds LIST] " TM_VIEW_USAGE "\n"
                             "Writes a snapshot for other tools: folded stacks (flamegraph.pl,\n"
                             "inferno), speedscope's JSON format, or a gzipped pprof profile with\n"
                             "inuse_space, inuse_objects, alloc_space and alloc_objects (go tool\n"
@@ -28,7 +28,7 @@ int cmd_export(int argc, char **argv)
     static const struct option longopts[] = {
         {"to", required_argument, NULL, 't'},    {"metric", required_argument, NULL, 'm'},
         {"kinds", required_argument, NULL, 'k'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},        {0},
+        {"help", no_argument, NULL, 'h'},        TM_VIEW_LONGOPTS, {0},
     };
     const char *out = "-";
     int to = -1, metric = TM_METRIC_LIVE, metric_set = 0, kinds = -1, opt, rc;
@@ -69,6 +69,11 @@ int cmd_export(int argc, char **argv)
             fputs(usage, stdout);
             return TM_EXIT_OK;
         default:
+            if ((rc = tm__view_option("export", opt, optarg)) >= 0) {
+                if (rc)
+                    return rc;
+                break;
+            }
             return tm__usage_error("export", "bad option '%s'", argv[optind - 1]);
         }
     }

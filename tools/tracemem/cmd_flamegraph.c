@@ -19,6 +19,7 @@ static const char usage[] = "usage: tracemem flamegraph FILE [--diff OLD]\n"
                             "                           [--metric live|peak|allocations|leaked]\n"
                             "                           [--kinds LIST]\n"
                             "                           [--title TEXT] [--width PIXELS] -o OUT\n"
+                            "                           " TM_VIEW_USAGE "\n"
                             "Draws a flame graph of where the memory of a snapshot was allocated:\n"
                             "OUT.svg is a standalone SVG, OUT.html a page with click-to-zoom and\n"
                             "search. With --diff, widths are FILE's and colours the change since\n"
@@ -39,7 +40,7 @@ static int parse(int argc, char **argv, args *a)
         {"diff", required_argument, NULL, 'd'},  {"metric", required_argument, NULL, 'm'},
         {"kinds", required_argument, NULL, 'k'}, {"output", required_argument, NULL, 'o'},
         {"title", required_argument, NULL, 't'}, {"width", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},        {0},
+        {"help", no_argument, NULL, 'h'},        TM_VIEW_LONGOPTS, {0},
     };
     const char *ext;
     struct stat st;
@@ -86,6 +87,11 @@ static int parse(int argc, char **argv, args *a)
             fputs(usage, stdout);
             return -1;
         default:
+            if ((m = tm__view_option("flamegraph", opt, optarg)) >= 0) {
+                if (m)
+                    return m;
+                break;
+            }
             return tm__usage_error("flamegraph", "bad option '%s'", argv[optind - 1]);
         }
     }

@@ -13,7 +13,7 @@
 static const char usage[] =
     "usage: tracemem leaks FILE [--kinds LIST] [--suppressions FILE]...\n"
     "                      [--gen-suppressions] [--no-default-suppressions]\n"
-    "                      [--format text|json]\n"
+    "                      [--format text|json] " TM_VIEW_USAGE "\n"
     "Lists the leaked blocks of a snapshot grouped by allocation stack and\n"
     "kind, biggest first, with a LEAK SUMMARY. --kinds is a comma-separated\n"
     "list of definite, indirect, possible, reachable or all (default\n"
@@ -79,6 +79,8 @@ static int leaks_option(leaks_args *a, int opt, const char *arg)
 {
     int v;
 
+    if ((v = tm__view_option("leaks", opt, arg)) >= 0)
+        return v;
     switch (opt) {
     case OPT_KINDS:
         if ((v = tm_leak_kinds_parse(arg)) < 0)
@@ -109,6 +111,7 @@ int cmd_leaks(int argc, char **argv)
         { "no-default-suppressions", no_argument, NULL, OPT_NO_DEFAULT },
         { "format", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
+        TM_VIEW_LONGOPTS,
         { 0 },
     };
     leaks_args a = { KINDS_LEAKS, { 0, NULL }, 0, 0, TM_FORMAT_TEXT };

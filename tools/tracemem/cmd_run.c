@@ -28,7 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report/hints.h"
+#include "report/leaks.h"
 #include "report/render.h"
+#include "report/rss.h"
 #include "report/symbolize.h"
 #include "supervise.h"
 
@@ -43,6 +46,7 @@ static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--s
                             "                    [--no-leak-check] [--no-follow-fork]\n"
                             "                    [--no-follow-exec] [--python] [-q]\n"
                             "                    [--format text|json] [--wait-children SECONDS]\n"
+                            "                    " TM_VIEW_USAGE "\n"
                             "                    [--] PROGRAM [ARGS...]\n"
                             "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
                             "writes and prints a summary. Exits with PROGRAM's exit status (128+N\n"
@@ -101,6 +105,8 @@ static int set_env(const char *name, const char *value)
     return value ? setenv(name, value, 1) : 0;
 }
 
+/* --python: PYTHONMALLOC=malloc, whatever it was. Without it, a CPython
+ * interpreter gets it too unless the user set PYTHONMALLOC (python.c). */
 static int setup_env(const char *shim, const char *const vars[][2], int python)
 {
     const char *old = getenv("LD_PRELOAD");
@@ -242,7 +248,14 @@ static void print_peak_stacks(const tm_snapshot *snap)
     o.peak = snap->has_peak && snap->npeak_traces > 0;
     if (tm_stats_compute(snap, &o, &st, NULL))
         return;
-    if (st.n)
+    if (st.n && o.peak && snap->memory.peak)
+        /* the record is the live set when it was last within
+         * TRACEMEM_PEAK_INACCURACY of the peak, not the peak itself */
+        tm__eprintf("  top stacks at the peak (recorded with %s live, %.1f%% of the peak; "
+                    "TRACEMEM_PEAK_INACCURACY):\n",
+                    tm_format_size(a, sizeof a, (double)snap->peak_current, 0),
+                    100.0 * (double)snap->peak_current / (double)snap->memory.peak);
+    else if (st.n)
         tm__eprintf("  top stacks at %s:\n", o.peak ? "the peak" : "exit");
     for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++) {
         tm__eprintf("    %s in %" PRIu64 " blocks\n", tm_format_size(a, sizeof a, (double)st.v[i].size, 0),
@@ -252,62 +265,91 @@ static void print_peak_stacks(const tm_snapshot *snap)
     tm_stats_free(&st);
 }
 
-static int cmp_leak(const void *pa, const void *pb)
+/* The leak report of 'snap' as tracemem leaks and check make it: the
+ * default suppressions applied, records of one (folded) stack merged,
+ * definite and indirect ones biggest first. 0, or -1 (no leak check, out
+ * of memory). */
+static int leak_report(const tm_snapshot *snap, tm_leak_report *r, tm_suppressions *supp)
 {
-    const tm_leak_stack *a = *(tm_leak_stack *const *)pa;
-    const tm_leak_stack *b = *(tm_leak_stack *const *)pb;
+    tm_snapshot *s = (tm_snapshot *)snap; /* tm_leak_report_build() only reads it */
 
-    if (a->bytes != b->bytes)
-        return a->bytes > b->bytes ? -1 : 1;
-    return (int)a->kind - (int)b->kind;
+    memset(supp, 0, sizeof *supp);
+    if (!snap->has_leaks || !snap->leaks_checked || tm_suppressions_add_defaults(supp, NULL) ||
+        tm_leak_report_build(r, &s, 1, TM_KINDS_CHECK, supp)) {
+        tm_suppressions_free(supp);
+        return -1;
+    }
+    return 0;
 }
 
-/* The definite and indirect leak stacks, biggest first (free() the
- * array); NULL on ENOMEM. */
-static const tm_leak_stack **sorted_leaks(const tm_snapshot *snap, size_t *n)
+static void leak_report_free(tm_leak_report *r, tm_suppressions *supp)
 {
-    const tm_leak_stack **v = calloc(snap->nleak_stacks + 1, sizeof *v);
-
-    *n = 0;
-    if (!v)
-        return NULL;
-    for (size_t i = 0; i < snap->nleak_stacks; i++)
-        if (snap->leak_stacks[i].kind <= TM_LEAK_INDIRECT)
-            v[(*n)++] = &snap->leak_stacks[i];
-    qsort(v, *n, sizeof *v, cmp_leak);
-    return v;
+    tm_leak_report_free(r);
+    tm_suppressions_free(supp);
 }
 
 static void print_leaks(const tm_snapshot *snap)
 {
-    const tm_leak_stack **v;
-    size_t n = 0;
+    tm_suppressions supp;
+    tm_leak_report r;
+    size_t shown = 0;
     char a[32];
 
-    if (!snap->has_leaks || !snap->leaks_checked) {
+    if (leak_report(snap, &r, &supp)) {
         tm__eprintf("  leaks: not checked\n");
         return;
     }
     tm__eprintf("  leaked%s:", snap->sampling_bytes > 0 ? " (estimates: the run was sampled)" : "");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
         tm__eprintf("%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
-                    tm_format_size(a, sizeof a, (double)snap->leak_summary[k].bytes, 0),
-                    snap->leak_summary[k].blocks);
+                    tm_format_size(a, sizeof a, (double)r.summary[k].bytes, 0), r.summary[k].blocks);
+    if (r.suppressed.blocks)
+        tm__eprintf("; suppressed %s in %" PRIu64 " blocks (default suppressions)",
+                    tm_format_size(a, sizeof a, (double)r.suppressed.bytes, 0), r.suppressed.blocks);
     fputc('\n', stderr);
     if (snap->leaks_threads_not_stopped > 0)
         tm__eprintf("  partial: %" PRId64 " thread(s) could not be stopped for the leak check; their "
                     "registers were not read\n", snap->leaks_threads_not_stopped);
-    if (!(v = sorted_leaks(snap, &n)))
-        return;
-    if (n)
-        tm__eprintf("  top leaks:\n");
-    for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++) {
-        tm__eprintf("    %s in %" PRIu64 " blocks %s lost\n",
-                    tm_format_size(a, sizeof a, (double)v[i]->bytes, 0), v[i]->blocks,
-                    v[i]->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
-        print_short_stack(snap, v[i]->stack);
+    for (size_t i = 0; i < r.n && shown < SUMMARY_STACKS; i++) {
+        const tm_leak_record *rec = &r.v[i];
+
+        if (rec->suppression >= 0)
+            continue;
+        if (!shown++)
+            tm__eprintf("  top leaks:\n");
+        tm__eprintf("    %s in %" PRIu64 " blocks %s lost\n", tm_format_size(a, sizeof a, (double)rec->bytes, 0),
+                    rec->blocks, rec->kind == TM_LEAK_DEFINITE ? "definitely" : "indirectly");
+        print_short_stack(snap, rec->stack);
     }
-    free(v);
+    leak_report_free(&r, &supp);
+}
+
+/* One line of tracemem rss: the resident total and its biggest parts, and
+ * the advice when malloc keeps much more freed memory than is live. */
+static void print_rss(const tm_snapshot *s)
+{
+    const tm_rss_category *v[TM_RSS_MAX_CATEGORIES];
+    size_t n = 0;
+    char a[32];
+    tm_rss r;
+
+    if (tm_rss_get(s, &r, NULL))
+        return;
+    for (size_t i = 0; i < r.n; i++)
+        if (r.v[i].rss)
+            v[n++] = &r.v[i];
+    for (size_t i = 1; i < n; i++) /* biggest first; a handful of entries */
+        for (size_t j = i; j > 0 && v[j]->rss > v[j - 1]->rss; j--) {
+            const tm_rss_category *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    tm__eprintf("  resident memory at the end: %s:", tm_format_size(a, sizeof a, (double)r.rss, 0));
+    for (size_t i = 0; i < n && i < 4; i++)
+        tm__eprintf("%s %s %s", i ? "," : "", v[i]->name, tm_format_size(a, sizeof a, (double)v[i]->rss, 0));
+    tm__eprintf("%s (tracemem rss)\n", n > 4 ? ", ..." : "");
+    if (tm_rss_advice(&r))
+        tm__eprintf("  note: %s\n", tm_rss_advice(&r));
 }
 
 static void print_summary(const char *prog, int status, const tm_snapshot *s)
@@ -324,10 +366,14 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
         tm__eprintf("tracemem: no snapshot was written: %s\n", why);
         return;
     }
-    tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks; tracemem overhead: %s\n",
+    tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks\n",
                 tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
-                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks,
+                tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
+    /* memory.overhead is what the shim mapped (address space), not what
+     * of it is resident: do not let it read as RSS */
+    tm__eprintf("  tracemem's own tables: %s of address space mapped (only the pages used are resident)\n",
                 tm_format_size(c, sizeof c, (double)s->memory.overhead, 0));
+    print_rss(s);
     if (s->memory.lost_records)
         tm__eprintf("  warning: %" PRIu64 " allocations could not be "
                     "recorded (tracemem ran out of memory)\n",
@@ -694,29 +740,49 @@ static json_t *peak_json(const tm_snapshot *snap)
 static json_t *leaks_json(const tm_snapshot *snap)
 {
     json_t *sum = json_object(), *top = json_array();
-    const tm_leak_stack **v;
-    size_t n = 0;
+    tm_suppressions supp;
+    tm_leak_report r;
+    int checked = leak_report(snap, &r, &supp) == 0;
+    size_t shown = 0;
 
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
         json_object_set_new(sum, tm_leak_kind_name((tm_leak_kind)k),
-                            json_pack("{s:I, s:I}", "bytes", (json_int_t)snap->leak_summary[k].bytes,
-                                      "blocks", (json_int_t)snap->leak_summary[k].blocks));
-    if ((v = sorted_leaks(snap, &n)))
-        for (size_t i = 0; i < n && i < SUMMARY_STACKS; i++)
-            json_array_append_new(top, json_pack("{s:s, s:I, s:I, s:o}", "kind",
-                                                 tm_leak_kind_name(v[i]->kind), "bytes",
-                                                 (json_int_t)v[i]->bytes, "blocks", (json_int_t)v[i]->blocks,
-                                                 "frames", short_stack_json(snap, v[i]->stack)));
-    free(v);
-    return json_pack("{s:b, s:o, s:o}", "checked", snap->has_leaks && snap->leaks_checked, "summary", sum,
-                     "top", top);
+                            json_pack("{s:I, s:I}", "bytes", (json_int_t)(checked ? r.summary[k].bytes : 0),
+                                      "blocks", (json_int_t)(checked ? r.summary[k].blocks : 0)));
+    json_object_set_new(sum, "suppressed",
+                        json_pack("{s:I, s:I}", "bytes", (json_int_t)(checked ? r.suppressed.bytes : 0),
+                                  "blocks", (json_int_t)(checked ? r.suppressed.blocks : 0)));
+    for (size_t i = 0; checked && i < r.n && shown < SUMMARY_STACKS; i++) {
+        const tm_leak_record *rec = &r.v[i];
+
+        if (rec->suppression >= 0)
+            continue;
+        shown++;
+        json_array_append_new(top, json_pack("{s:s, s:I, s:I, s:o}", "kind", tm_leak_kind_name(rec->kind),
+                                             "bytes", (json_int_t)rec->bytes, "blocks", (json_int_t)rec->blocks,
+                                             "frames", short_stack_json(snap, rec->stack)));
+    }
+    if (checked)
+        leak_report_free(&r, &supp);
+    return json_pack("{s:b, s:o, s:o}", "checked", checked, "summary", sum, "top", top);
 }
 
 static json_t *memory_json(const tm_snapshot *s)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "current", (json_int_t)s->memory.current, "peak",
-                     (json_int_t)s->memory.peak, "blocks", (json_int_t)s->memory.blocks, "overhead",
-                     (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records);
+    tm_rss r;
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I}", "current", (json_int_t)s->memory.current, "peak",
+                          (json_int_t)s->memory.peak, "blocks", (json_int_t)s->memory.blocks, "overhead",
+                          (json_int_t)s->memory.overhead, "lost_records", (json_int_t)s->memory.lost_records);
+
+    /* the resident total and its categories (tracemem rss) */
+    if (j && tm_rss_get(s, &r, NULL) == 0) {
+        json_t *cats = json_object();
+
+        for (size_t i = 0; i < r.n; i++)
+            json_object_set_new(cats, r.v[i].name, json_integer((json_int_t)r.v[i].rss));
+        json_object_set_new(j, "rss", json_pack("{s:I, s:o}", "total", (json_int_t)r.rss, "categories", cats));
+    }
+    return j;
 }
 
 static void print_summary_json(const char *prog, int status, const outputs *o, const glob_t *g, int left)
@@ -808,6 +874,7 @@ typedef struct job {
     tm_snapshot *snap; /* NULL after an error */
     int rc;
     int earlier; /* taken before the run started: not one of its own */
+    int raw;     /* it was not symbolized yet (hints are given for it) */
     tm_error err;
 } job;
 
@@ -829,6 +896,7 @@ static void do_job(jobs *js, job *j)
         j->earlier = 1;
         goto out_free;
     }
+    j->raw = !j->snap->symbolized;
     /* libdw and the cache serve one thread at a time; reading and
      * writing the JSON, most of the work, goes on in parallel */
     pthread_mutex_lock(&js->lock);
@@ -880,9 +948,10 @@ static job *run_jobs(glob_t *g, int64_t start, int quiet)
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
  * pid. Outputs of earlier runs are dropped from 'g'. */
-static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, outputs *o)
+static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
 {
     tm_snapshot **all = NULL;
+    tm_hint_memo memo = {NULL, 0};
     size_t n = 0, kept = 0;
     job *v = run_jobs(g, start, quiet);
 
@@ -895,11 +964,16 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, ou
             continue;
         }
         g->gl_pathv[kept++] = j->file;
-        if (j->rc)
+        if (j->rc) {
             tm__eprintf("tracemem: %s: %s\n", j->file, j->err.what);
-        else
-            keep_latest(&all, &n, j->snap);
+            continue;
+        }
+        if (j->raw && hints)
+            tm_symbol_hints(j->snap, stderr, &memo);
+        tm__apply_view(j->snap); /* written raw above; the summary shows the view */
+        keep_latest(&all, &n, j->snap);
     }
+    tm_hint_memo_free(&memo);
     if (v) {
         if (g->gl_pathv)
             g->gl_pathv[kept] = NULL;
@@ -996,6 +1070,7 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         {"format", required_argument, NULL, OPT_FORMAT},
         {"wait-children", required_argument, NULL, OPT_WAIT},
         {"help", no_argument, NULL, 'h'},
+        TM_VIEW_LONGOPTS,
         {0},
     };
     long long v;
@@ -1068,6 +1143,11 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
             fputs(usage, stdout);
             return -1;
         default:
+            if ((v = tm__view_option("run", opt, optarg)) >= 0) {
+                if (v)
+                    return (int)v;
+                break;
+            }
             return tm__usage_error("run", "bad option '%s'", argv[optind - 1]);
         }
     }
@@ -1115,6 +1195,13 @@ int cmd_run(int argc, char **argv)
         free(output);
         return TM_EXIT_USAGE;
     }
+    if (!python && !getenv("PYTHONMALLOC") && tm__is_cpython(argv[optind])) {
+        python = 1;
+        if (!ra.quiet)
+            tm__eprintf("tracemem: %s runs on CPython: PYTHONMALLOC=malloc is set so that every Python "
+                        "object is traced (set PYTHONMALLOC yourself to choose otherwise)\n",
+                        argv[optind]);
+    }
     setup_env(shim, vars, python);
     free(shim);
     /* the clock file timestamps are taken from */
@@ -1131,7 +1218,10 @@ int cmd_run(int argc, char **argv)
         return status < 0 ? TM_EXIT_USAGE : status;
     }
     find_outputs(ra.output, &start, &g);
-    process_outputs(&g, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, ra.quiet, &out);
+    /* the notes about missing symbols go with the text summary only: in
+     * JSON mode stderr is the summary's */
+    process_outputs(&g, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, ra.quiet,
+                    !ra.quiet && ra.format == TM_FORMAT_TEXT, &out);
     if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
         print_summary_json(argv[optind], status, &out, &g, sr.left);
     } else if (!ra.quiet) {

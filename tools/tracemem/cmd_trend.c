@@ -37,6 +37,7 @@
 
 static const char usage[] = "usage: tracemem trend FILE... [--min-growth BYTES] [-n N]\n"
                             "                      [--keep-exit] [--format text|json]\n"
+                            "                      " TM_VIEW_USAGE "\n"
                             "Fits the live bytes of each stack over a series of snapshots of one\n"
                             "process (TRACEMEM_INTERVAL or TRACEMEM_SIGNAL snapshots) and shows the\n"
                             "stacks that grow steadily, biggest growth first: by how much per\n"
@@ -201,6 +202,7 @@ int cmd_trend(int argc, char **argv)
         {"keep-exit", no_argument, NULL, 'K'},
         {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
+        TM_VIEW_LONGOPTS,
         {0},
     };
     long long min_growth = 0, limit = 10;
@@ -241,6 +243,11 @@ int cmd_trend(int argc, char **argv)
             fputs(usage, stdout);
             return TM_EXIT_OK;
         default:
+            if ((rc = tm__view_option("trend", opt, optarg)) >= 0) {
+                if (rc)
+                    return rc;
+                break;
+            }
             return tm__usage_error("trend", "bad option '%s'", argv[optind - 1]);
         }
     }
@@ -268,6 +275,8 @@ int cmd_trend(int argc, char **argv)
         rc = TM_EXIT_USAGE;
         goto out;
     }
+    for (size_t i = 0; i < nused; i++)
+        tm__apply_view(used[i]);
     if (tm_trend_compute(used, nused, (uint64_t)min_growth, &t, &err)) {
         tm__eprintf("tracemem: %s: %s\n", snaps[0]->file, err.what);
         rc = TM_EXIT_USAGE;

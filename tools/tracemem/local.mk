@@ -5,7 +5,8 @@ tracemem_SOURCES = \
 	tools/tracemem/main.c tools/tracemem/builtin.h tools/tracemem/cli.c \
 	tools/tracemem/cmd_run.c tools/tracemem/cmd_symbolize.c \
 	tools/tracemem/cmd_top.c tools/tracemem/cmd_diff.c \
-	tools/tracemem/supervise.c tools/tracemem/supervise.h
+	tools/tracemem/supervise.c tools/tracemem/supervise.h \
+	tools/tracemem/python.c
 tracemem_CPPFLAGS = $(AM_CPPFLAGS) -DTM_LIBDIR=\"$(libdir)\"
 tracemem_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 tracemem_LDADD = libtmreport.la $(JANSSON_LIBS) $(LIBDW_LIBS)
@@ -23,7 +24,8 @@ TM_CLI_TESTS = \
 	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh \
 	tests/integration/cli_output.sh tests/integration/cli_inputs.sh \
 	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
-	tests/integration/cli_cxx.sh tests/integration/cli_gzip.sh
+	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh \
+	tests/integration/cli_gzip.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
 
@@ -45,7 +47,7 @@ tests_progs_tm_allocs_nopie_CFLAGS = $(TM_PROG_CFLAGS) -fno-pie
 tests_progs_tm_allocs_nopie_LDFLAGS = -no-pie
 check_PROGRAMS += tests/progs/gate_leaks
 tests_progs_gate_leaks_CFLAGS = $(TM_PROG_CFLAGS)
-tracemem_SOURCES += tools/tracemem/cmd_gc.c
+tracemem_SOURCES += tools/tracemem/cmd_gc.c tools/tracemem/cmd_rss.c
 check_PROGRAMS += tests/progs/tm_grow
 tests_progs_tm_grow_CFLAGS = $(TM_PROG_CFLAGS)
 TM_FLAME_TESTS = tests/integration/cli_trend.sh \
@@ -55,7 +57,7 @@ TESTS += $(TM_FLAME_TESTS)
 CLEANFILES += tests/work/cli_flame_browser.png
 EXTRA_DIST += $(TM_FLAME_TESTS)
 dist_man_MANS += man/tracemem-flamegraph.1 man/tracemem-export.1 \
-	man/tracemem-trend.1
+	man/tracemem-trend.1 man/tracemem-rss.1
 TM_GATE_TESTS = \
 	tests/integration/gate_golden.sh tests/integration/gate_exit.sh \
 	tests/integration/gate_run.sh tests/integration/gate_formats.sh \
@@ -69,6 +71,7 @@ dist_man_MANS += man/tracemem-leaks.1 man/tracemem-check.1 \
 check_PROGRAMS += tests/progs/tm_signals
 tests_progs_tm_signals_CFLAGS = $(TM_PROG_CFLAGS)
 TM_RUN_TESTS = tests/integration/run_children.sh tests/integration/run_many.sh \
-	tests/integration/run_signals.sh tests/integration/run_options.sh
+	tests/integration/run_signals.sh tests/integration/run_options.sh \
+	tests/integration/rss.sh
 TESTS += $(TM_RUN_TESTS)
 EXTRA_DIST += $(TM_RUN_TESTS)
