@@ -26,3 +26,15 @@ clean-bench:
 .PHONY: bench
 bench: $(BENCH_PROGS) libtracemem.la
 	$(SHELL) $(top_srcdir)/bench/run.sh '$(abs_top_builddir)'
+
+# The CLI end to end: tracemem run of gcc's cc1 against heaptrack +
+# heaptrack_print and untraced (bench/cli.sh). BENCH_RUNS, BENCH_OUT pass
+# through the environment.
+EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py
+.PHONY: bench-cli
+bench-cli: tracemem$(EXEEXT) libtracemem.la
+	$(SHELL) $(top_srcdir)/bench/cli.sh '$(abs_top_builddir)'
+clean-bench-cli:
+	-rm -rf '$(abs_top_builddir)/bench-cli'
+clean-local: clean-bench-cli
+.PHONY: clean-bench-cli

@@ -1,4 +1,5 @@
-/* infile.c - regular files only, read up to a limit (infile.h). */
+/* infile.c - regular files only, read up to a limit (infile.h); gzip'd
+ * content is inflated, with the limit on the inflated size. */
 #include "config.h"
 
 #include "report/infile.h"
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static const char *file_type(mode_t m)
 {
@@ -66,7 +68,108 @@ static int too_large(uint64_t max, tm_error *err)
     return tm__error_set(err, -EFBIG, "too large: more than %s", lim);
 }
 
+static int read_plain(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err);
+
+/* Inflates the gzip data 'in' (one or more members, as gzip writes and
+ * reads them) into a new NUL-terminated buffer of at most 'max' bytes. */
+static int gunzip(const unsigned char *in, size_t inlen, uint64_t max, char **data, size_t *len, tm_error *err)
+{
+    z_stream z;
+    size_t cap = 0, n = 0, used;
+    char *buf = NULL;
+    int zrc, rc = 0;
+
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 32) != Z_OK) /* +32: a gzip (or zlib) header */
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    z.next_in = (Bytef *)in;
+    for (;;) {
+        if (n + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : inlen * 4 + 65536;
+            char *nb;
+
+            if (ncap > max + 2)
+                ncap = (size_t)max + 2; /* room for one byte too many, and the NUL */
+            if (ncap <= cap) {
+                rc = too_large(max, err);
+                goto out_end;
+            }
+            if (!(nb = realloc(buf, ncap))) {
+                rc = tm__error_set(err, -ENOMEM, "out of memory");
+                goto out_end;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        used = (size_t)((const unsigned char *)z.next_in - in);
+        z.avail_in = (uInt)(inlen - used > UINT32_MAX ? UINT32_MAX : inlen - used);
+        z.next_out = (Bytef *)buf + n;
+        z.avail_out = (uInt)(cap - n - 1 > UINT32_MAX ? UINT32_MAX : cap - n - 1);
+        zrc = inflate(&z, Z_NO_FLUSH);
+        n = (size_t)((char *)z.next_out - buf);
+        used = (size_t)((const unsigned char *)z.next_in - in);
+        if (n > max) {
+            rc = too_large(max, err);
+            goto out_end;
+        }
+        if (zrc == Z_STREAM_END) {
+            /* another member follows, as gzip reads them; anything else
+             * after the last one is ignored, as gzip does */
+            if (used == inlen || in[used] != 0x1f)
+                break;
+            inflateReset(&z);
+            continue;
+        }
+        if (zrc == Z_MEM_ERROR) {
+            rc = tm__error_set(err, -ENOMEM, "out of memory");
+            goto out_end;
+        }
+        if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
+            rc = tm__error_set(err, -EINVAL, "not valid gzip data (%s)", z.msg ? z.msg : "corrupt");
+            goto out_end;
+        }
+        if (used == inlen && z.avail_out > 0) {
+            rc = tm__error_set(err, -EINVAL, "truncated gzip data (ends after %zu bytes inflated)", n);
+            goto out_end;
+        }
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    buf = NULL;
+out_end:
+    inflateEnd(&z);
+    free(buf);
+    return rc;
+}
+
+int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, size_t *outlen, tm_error *err)
+{
+    int rc;
+
+    *out = NULL;
+    *outlen = 0;
+    if (len < 2 || (unsigned char)data[0] != 0x1f || (unsigned char)data[1] != 0x8b)
+        return 0;
+    rc = gunzip((const unsigned char *)data, len, max, out, outlen, err);
+    return rc ? rc : 1;
+}
+
 int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err)
+{
+    int rc = read_plain(path, allow_stdin, max, data, len, err);
+    char *text;
+    size_t n;
+
+    if (rc || (rc = tm_infile_gunzip(*data, *len, max, &text, &n, err)) == 0)
+        return rc;
+    free(*data);
+    *data = rc > 0 ? text : NULL;
+    *len = rc > 0 ? n : 0;
+    return rc > 0 ? 0 : rc;
+}
+
+static int read_plain(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err)
 {
     int is_stdin = allow_stdin && strcmp(path, "-") == 0;
     int fd = is_stdin ? 0 : tm_infile_open(path, 0, err);

@@ -35,10 +35,19 @@ extern "C" {
 int tm_infile_open(const char *path, int flags, tm_error *err);
 
 /* Reads all of 'path' ("-" is stdin when 'allow_stdin') into '*data', a
- * new NUL-terminated buffer of '*len' bytes (free() it). More than 'max'
- * bytes is an error (-EFBIG, "too large: more than 64 MiB"). Returns 0 or
+ * new NUL-terminated buffer of '*len' bytes (free() it). Content that
+ * starts with gzip's magic bytes (1f 8b) is inflated; the limit then
+ * holds for both sizes. More than 'max' bytes is an error (-EFBIG, "too
+ * large: more than 64 MiB"); corrupt or truncated gzip data is -EINVAL
+ * ("truncated gzip data ...", "not valid gzip data (...)"). Returns 0 or
  * a negative errno code with 'err' filled. */
 int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err);
+
+/* When 'data' ('len' bytes) starts with gzip's magic bytes, inflates it
+ * as tm_infile_read() does into '*out' (new, NUL-terminated, '*outlen'
+ * bytes) and returns 1; returns 0 (nothing allocated) for other data, or
+ * a negative errno code with 'err' filled. */
+int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, size_t *outlen, tm_error *err);
 
 #ifdef __cplusplus
 }

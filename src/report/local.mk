@@ -6,6 +6,7 @@ libtmreport_la_SOURCES = \
 	src/report/stats.c src/report/stats.h \
 	src/report/render.c src/report/render.h \
 	src/report/symbolize.c src/report/symbolize.h \
+	src/report/symtab.c src/report/symtab.h \
 	src/report/outfile.c src/report/outfile.h \
 	src/report/infile.c src/report/infile.h \
 	src/report/quote.c src/report/quote.h \
@@ -32,6 +33,10 @@ TESTS += tests/unit/check_symbolize
 tests_unit_check_symbolize_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) \
 	-g -O0 -fno-omit-frame-pointer
 tests_unit_check_symbolize_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_symtab
+TESTS += tests/unit/check_symtab
+tests_unit_check_symtab_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) $(LIBDW_CFLAGS)
+tests_unit_check_symtab_LDADD = $(TM_REPORT_CHECK_LIBS) $(LIBDW_LIBS)
 check_PROGRAMS += tests/unit/check_render
 TESTS += tests/unit/check_render
 tests_unit_check_render_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)

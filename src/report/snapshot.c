@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int tm__error_set(tm_error *err, int code, const char *fmt, ...)
 {
@@ -178,6 +179,30 @@ static void *alloc_array(size_t n, size_t size, tm_error *err)
     return p;
 }
 
+/* Writes "<prefix>[<i>]<suffix>" into 'buf' (the name of an element for
+ * error messages); by hand, as it runs for every element loaded and
+ * snprintf() was a good part of loading. */
+static void where_at(char *buf, size_t size, const char *prefix, size_t i, const char *suffix)
+{
+    char digits[24];
+    size_t nd = 0, np = strlen(prefix), ns = strlen(suffix);
+
+    do
+        digits[nd++] = (char)('0' + i % 10);
+    while ((i /= 10) && nd < sizeof digits);
+    if (np + nd + ns + 3 > size) {
+        np = size > nd + ns + 3 ? size - nd - ns - 3 : 0; /* cut the prefix */
+        if (np + nd + ns + 3 > size)
+            return;
+    }
+    memmove(buf, prefix, np); /* 'prefix' may be 'buf' itself */
+    buf[np] = '[';
+    for (size_t k = 0; k < nd; k++)
+        buf[np + 1 + k] = digits[nd - 1 - k];
+    buf[np + 1 + nd] = ']';
+    memcpy(buf + np + 2 + nd, suffix, ns + 1);
+}
+
 /* --- sections --- */
 
 static int load_header(tm_snapshot *s, tm_error *err)
@@ -244,7 +269,7 @@ static int load_modules(tm_snapshot *s, tm_error *err)
         tm_module *mod = &s->modules[i];
         const char *slash;
 
-        snprintf(where, sizeof where, "modules[%zu]", i);
+        where_at(where, sizeof where, "modules", i, "");
         if (!json_is_object(m))
             return EBAD("%s: expected an object, got %s", where, type_name(m));
         if ((rc = get_str(m, where, "path", 1, &mod->path, err)) ||
@@ -288,7 +313,8 @@ static int load_inlined(tm_frame *f, const json_t *frame, const char *where, tm_
         return -ENOMEM;
     json_array_foreach(arr, i, e)
     {
-        snprintf(ewhere, sizeof ewhere, "%s.inlined[%zu]", where, i);
+        snprintf(ewhere, sizeof ewhere, "%s.inlined", where);
+        where_at(ewhere, sizeof ewhere, ewhere, i, "");
         if (!json_is_object(e))
             return EBAD("%s: expected an object, got %s", ewhere, type_name(e));
         if ((rc = load_location(e, ewhere, &f->inlined[i], err)))
@@ -313,14 +339,14 @@ static int load_frames(tm_snapshot *s, tm_error *err)
     {
         tm_frame *f = &s->frames[i];
 
-        snprintf(where, sizeof where, "frames[%zu]", i);
+        where_at(where, sizeof where, "frames", i, "");
         if (!json_is_object(fr))
             return EBAD("%s: expected an object, got %s", where, type_name(fr));
         if ((rc = get_int(fr, where, "module", 1, -1, &f->module, err)) ||
             (rc = get_u64(fr, where, "offset", 1, &f->offset, err)) ||
             (rc = load_location(fr, where, &f->loc, err)) || (rc = load_inlined(f, fr, where, err)))
             return rc;
-        snprintf(where, sizeof where, "frames[%zu].module", i);
+        where_at(where, sizeof where, "frames", i, ".module");
         if (f->module >= 0 && (rc = check_index(where, f->module, s->nmodules, "modules", err)))
             return rc;
     }
@@ -344,12 +370,16 @@ static int load_stack(tm_snapshot *s, tm_stack *st, const json_t *obj, const cha
         return -ENOMEM;
     json_array_foreach(arr, j, e)
     {
-        snprintf(fwhere, sizeof fwhere, "%s.frames[%zu]", where, j);
-        if (!json_is_integer(e))
-            return EBAD("%s: expected an integer, got %s", fwhere, type_name(e));
-        if ((rc = check_index(fwhere, json_integer_value(e), s->nframes, "frames", err)))
-            return rc;
-        st->frames[j] = (size_t)json_integer_value(e);
+        json_int_t v = json_is_integer(e) ? json_integer_value(e) : -1;
+
+        if (v < 0 || (uint64_t)v >= s->nframes) { /* the element's name only for the error */
+            snprintf(fwhere, sizeof fwhere, "%s.frames", where);
+            where_at(fwhere, sizeof fwhere, fwhere, j, "");
+            if (!json_is_integer(e))
+                return EBAD("%s: expected an integer, got %s", fwhere, type_name(e));
+            return check_index(fwhere, v, s->nframes, "frames", err);
+        }
+        st->frames[j] = (size_t)v;
     }
     /* depth 0 with one frame: only the caller of the allocation function
      * is known (the shim had no unwinder yet) */
@@ -373,7 +403,7 @@ static int load_stacks(tm_snapshot *s, tm_error *err)
         return -ENOMEM;
     json_array_foreach(arr, i, e)
     {
-        snprintf(where, sizeof where, "stacks[%zu]", i);
+        where_at(where, sizeof where, "stacks", i, "");
         if ((rc = load_stack(s, &s->stacks[i], e, where, err)))
             return rc;
     }
@@ -397,7 +427,7 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr, const char *name,
     {
         tm_trace *t = &(*out)[i];
 
-        snprintf(where, sizeof where, "%s[%zu]", name, i);
+        where_at(where, sizeof where, name, i, "");
         if (!json_is_object(e))
             return EBAD("%s: expected an object, got %s", where, type_name(e));
         if ((rc = get_int(e, where, "stack", 1, INT64_MIN, &stack, err)) ||
@@ -408,7 +438,7 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr, const char *name,
         if (!peak && ((rc = get_u64(e, where, "allocated_size", 0, &t->allocated_size, err)) ||
                       (rc = get_u64(e, where, "allocated_count", 0, &t->allocated_count, err))))
             return rc;
-        snprintf(where, sizeof where, "%s[%zu].stack", name, i);
+        where_at(where, sizeof where, name, i, ".stack");
         if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))
             return rc;
         t->stack = (size_t)stack;
@@ -498,7 +528,7 @@ static int load_leaks(tm_snapshot *s, tm_error *err)
     {
         tm_leak_stack *l = &s->leak_stacks[i];
 
-        snprintf(where, sizeof where, "leaks.stacks[%zu]", i);
+        where_at(where, sizeof where, "leaks.stacks", i, "");
         if (!json_is_object(e))
             return EBAD("%s: expected an object, got %s", where, type_name(e));
         if ((rc = get_int(e, where, "stack", 1, INT64_MIN, &stack, err)) ||
@@ -509,7 +539,7 @@ static int load_leaks(tm_snapshot *s, tm_error *err)
         if (tm_leak_kind_parse(kind) < 0)
             return EBAD("%s.kind: unknown leak kind \"%s\"", where, kind);
         l->kind = (tm_leak_kind)tm_leak_kind_parse(kind);
-        snprintf(where, sizeof where, "leaks.stacks[%zu].stack", i);
+        where_at(where, sizeof where, "leaks.stacks", i, ".stack");
         if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))
             return rc;
         l->stack = (size_t)stack;
@@ -554,6 +584,23 @@ int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
         return rc;
     }
     return 0;
+}
+
+int tm__snapshot_reload_frames(tm_snapshot *snap, tm_error *err)
+{
+    size_t n = snap->nframes;
+    int rc;
+
+    for (size_t i = 0; snap->frames && i < snap->nframes; i++)
+        free(snap->frames[i].inlined);
+    free(snap->frames);
+    snap->frames = NULL;
+    snap->nframes = 0;
+    if ((rc = load_frames(snap, err)) == 0 && snap->nframes != n)
+        rc = EBAD("frames: %zu frames, not %zu", snap->nframes, n);
+    if (rc)
+        clear_model(snap);
+    return rc;
 }
 
 void tm_snapshot_free(tm_snapshot *snap)
@@ -626,6 +673,95 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
     return rc;
 }
 
+/* jansson hands over every token on its own: gathered here and given to
+ * stdio in large pieces (fwrite per token was most of the writing time) */
+typedef struct dumpbuf {
+    FILE *fp;
+    z_stream *z; /* a name ending in ".gz": compressed on the way */
+    size_t n;
+    char b[1 << 16];
+    unsigned char zb[1 << 16];
+} dumpbuf;
+
+/* Deflates what is buffered ('finish': and ends the gzip stream). */
+static int dump_deflate(dumpbuf *d, int finish)
+{
+    int zrc;
+
+    d->z->next_in = (Bytef *)d->b;
+    d->z->avail_in = (uInt)d->n;
+    do {
+        d->z->next_out = d->zb;
+        d->z->avail_out = sizeof d->zb;
+        zrc = deflate(d->z, finish ? Z_FINISH : Z_NO_FLUSH);
+        if (zrc == Z_STREAM_ERROR)
+            return -1;
+        size_t k = sizeof d->zb - d->z->avail_out;
+        if (k && fwrite(d->zb, 1, k, d->fp) != k)
+            return -1;
+    } while (d->z->avail_out == 0 || (finish && zrc != Z_STREAM_END));
+    return 0;
+}
+
+static int dump_flush(dumpbuf *d)
+{
+    int rc = d->z ? dump_deflate(d, 0) : d->n && fwrite(d->b, 1, d->n, d->fp) != d->n ? -1 : 0;
+
+    d->n = 0;
+    return rc;
+}
+
+static int dump_piece(const char *p, size_t n, void *arg)
+{
+    dumpbuf *d = arg;
+
+    if (d->n + n > sizeof d->b && dump_flush(d))
+        return -1;
+    if (n > sizeof d->b)
+        return fwrite(p, 1, n, d->fp) == n ? 0 : -1;
+    memcpy(d->b + d->n, p, n);
+    d->n += n;
+    return 0;
+}
+
+/* json_dumpf() and a newline through a buffer, gzip'd when 'gz'; 0 or -1
+ * like json_dumpf(). */
+static int dump_buffered(json_t *root, FILE *fp, size_t flags, int gz)
+{
+    dumpbuf *d = malloc(sizeof *d);
+    z_stream z;
+    int rc;
+
+    if (!d)
+        return -1;
+    d->fp = fp;
+    d->n = 0;
+    d->z = NULL;
+    memset(&z, 0, sizeof z);
+    if (gz && deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(d);
+        return -1;
+    }
+    if (gz)
+        d->z = &z;
+    rc = json_dump_callback(root, dump_piece, d, flags);
+    if (!rc)
+        rc = dump_piece("\n", 1, d);
+    if (d->z ? dump_deflate(d, 1) : dump_flush(d))
+        rc = -1;
+    if (gz)
+        deflateEnd(&z);
+    free(d);
+    return rc;
+}
+
+static int is_gz(const char *path)
+{
+    size_t n = strlen(path);
+
+    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
+}
+
 int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 {
     tm_outfile out;
@@ -633,7 +769,9 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
 
     if ((rc = tm_outfile_open(&out, path, err)))
         return rc;
-    if ((json_dumpf(snap->root, out.fp, JSON_INDENT(1)) || fputc('\n', out.fp) == EOF) &&
+    /* one line, as the shim writes it: indentation made a symbolized
+     * snapshot 1.85 times the raw one (cc1), compact 1.1 times */
+    if (dump_buffered(snap->root, out.fp, JSON_COMPACT, is_gz(path)) &&
         fflush(out.fp) == 0 && !out.error) {
         tm_outfile_close(&out, 0, NULL); /* not a write error: jansson's own */
         return tm__error_set(err, -ENOMEM, "out of memory");

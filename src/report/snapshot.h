@@ -214,13 +214,17 @@ int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_
  * returned. */
 int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err);
 
+/* Like tm_snapshot_reindex() when only the frames of 'root' were edited
+ * (the symbolizer adds names to them): reloads the frames alone. */
+int tm__snapshot_reload_frames(tm_snapshot *snap, tm_error *err);
+
 /* Frees the model and drops its reference to 'root'. NULL is ignored. */
 void tm_snapshot_free(tm_snapshot *snap);
 
-/* Writes 'root' to 'path', pretty-printed, as report/outfile.h does: a
+/* Writes 'root' to 'path', compact on one line, as report/outfile.h does: a
  * regular file atomically (temporary file in the same directory, then
  * rename), a symlink followed, a device or FIFO written through. "-"
- * writes to stdout. Returns 0 or a negative errno code with 'err' filled
+ * writes to stdout. A 'path' ending in ".gz" is written gzip-compressed. Returns 0 or a negative errno code with 'err' filled
  * ("write error: ..."). */
 int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err);
 

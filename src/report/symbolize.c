@@ -2,9 +2,12 @@
  *
  * One Dwfl session per module, with the module reported at bias 0, so the
  * addresses looked up are exactly the snapshot's file-relative offsets.
- * Only modules some frame refers to are opened. Results are written into
- * the frames of snap->root, then the model is re-indexed (its strings
- * point into root).
+ * Only modules some frame refers to are opened, once per tm_symcache (by
+ * path and build-id), and each address is looked up once per cache.
+ * Function names without DWARF come from the module's sorted symbol table
+ * (symtab.c), which answers as dwfl_module_addrinfo() without its linear
+ * scan. Results are written into the frames of snap->root, then the
+ * model's frames are loaded again (its strings point into root).
  *
  * Inlined frames: dwarf_getscopes() gives the scopes at the address,
  * innermost first. The innermost function scope names the code at the
@@ -17,6 +20,7 @@
 #include "report/symbolize.h"
 #include "report/infile.h"
 #include "report/quote.h"
+#include "report/symtab.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>
@@ -44,14 +48,32 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
-/* An opened module: 'dwfl' NULL when it could not be used. 'same'
- * points at an earlier entry for the same file (a library loaded again
- * after dlclose appears once per load): it is opened only once. */
+/* A module of the cache, for one (path, build-id): opened once, with its
+ * sorted symbol table (made when first needed) and the results of the
+ * addresses looked up so far. 'dwfl' is NULL when the module cannot be
+ * used; 'warning' then says why (NULL: nothing to say, e.g. [vdso]) and
+ * 'warned' that it was said. */
+typedef struct result result;
 typedef struct modsym {
+    char *path;
+    char *build_id;
     Dwfl *dwfl;
     Dwfl_Module *mod;
-    struct modsym *same;
+    tm_symtab *symtab;
+    char *warning;
+    int warned;
+    /* offset -> results[i]: open addressing, keys + 1 (0 is empty) */
+    uint64_t *keys;
+    uint32_t *slots;
+    size_t nslots;
+    result *results;
+    size_t nresults, capresults;
 } modsym;
+
+struct tm_symcache {
+    modsym **mods; /* each allocated on its own: pointers to them stay valid */
+    size_t nmods, capmods;
+};
 
 static void hex(const unsigned char *bits, int n, char *out)
 {
@@ -129,10 +151,12 @@ static int open_by_build_id(const tm_module *m, modsym *ms, char *id)
     return found;
 }
 
-/* Opens module 'm' (see the head comment of symbolize.h). */
-static void open_module(const tm_snapshot *snap, const tm_module *m, modsym *ms, FILE *warn)
+/* Opens module 'm' into 'ms' (see the head comment of symbolize.h); when
+ * it cannot be used, stores why in ms->warning (the part after "module
+ * PATH"; the path is quoted for the terminal when the warning is said). */
+static void open_module(const tm_module *m, modsym *ms)
 {
-    char id[130], disk[130] = "";
+    char id[130], disk[130] = "", qb[300];
     const char *b = m->build_id;
     int changed;
 
@@ -144,40 +168,58 @@ static void open_module(const tm_snapshot *snap, const tm_module *m, modsym *ms,
     if (changed)
         strcpy(disk, id);
     close_module(ms);
-    if (open_by_build_id(m, ms, id) == 0 || !warn)
+    if (open_by_build_id(m, ms, id) == 0)
         return;
-    /* the names come from the snapshot: quoted for the terminal */
-    char qfile[1024], qpath[1024], qb[300];
-    const char *file = tm_quote(snap->file, qfile, sizeof qfile);
-    const char *path = tm_quote(m->path, qpath, sizeof qpath);
-
-    if (changed)
-        fprintf(warn,
-                "tracemem: %s: module %s changed since the run "
-                "(build-id %s in the snapshot, %s on disk); its frames are "
-                "not symbolized\n",
-                file, path, tm_quote(b, qb, sizeof qb), *disk ? disk : "none");
-    else
-        fprintf(warn,
-                "tracemem: %s: module %s: cannot read it; its frames "
-                "are not symbolized\n",
-                file, path);
+    if (changed) {
+        if (asprintf(&ms->warning,
+                     " changed since the run (build-id %s in the snapshot, %s on disk); its frames are "
+                     "not symbolized",
+                     tm_quote(b, qb, sizeof qb), *disk ? disk : "none") < 0)
+            ms->warning = NULL;
+    } else {
+        ms->warning = strdup(": cannot read it; its frames are not symbolized");
+    }
 }
 
-static void open_modules(const tm_snapshot *snap, modsym *mods, const char *wanted, FILE *warn)
+/* The cache's entry for module 'm', opened when new; NULL on ENOMEM. */
+static modsym *cache_module(tm_symcache *c, const tm_module *m)
 {
-    for (size_t m = 0; m < snap->nmodules; m++) {
-        const tm_module *mod = &snap->modules[m];
+    modsym *ms;
 
-        if (!wanted[m])
-            continue;
-        for (size_t k = 0; k < m && !mods[m].same; k++)
-            if (wanted[k] && !mods[k].same && strcmp(snap->modules[k].path, mod->path) == 0 &&
-                strcmp(snap->modules[k].build_id, mod->build_id) == 0)
-                mods[m].same = &mods[k];
-        if (!mods[m].same)
-            open_module(snap, mod, &mods[m], warn);
+    for (size_t i = 0; i < c->nmods; i++)
+        if (strcmp(c->mods[i]->path, m->path) == 0 && strcmp(c->mods[i]->build_id, m->build_id) == 0)
+            return c->mods[i];
+    if (c->nmods == c->capmods) {
+        size_t ncap = c->capmods ? 2 * c->capmods : 16;
+        modsym **nv = realloc(c->mods, ncap * sizeof *nv);
+
+        if (!nv)
+            return NULL;
+        c->mods = nv;
+        c->capmods = ncap;
     }
+    if (!(ms = calloc(1, sizeof *ms)) || !(ms->path = strdup(m->path)) ||
+        !(ms->build_id = strdup(m->build_id))) {
+        if (ms)
+            free(ms->path);
+        free(ms);
+        return NULL;
+    }
+    c->mods[c->nmods++] = ms;
+    open_module(m, ms);
+    return ms;
+}
+
+static void warn_module(const tm_snapshot *snap, modsym *ms, FILE *warn)
+{
+    char qfile[1024], qpath[1024];
+
+    if (!warn || !ms->warning || ms->warned)
+        return;
+    ms->warned = 1;
+    /* the names come from the snapshot: quoted for the terminal */
+    fprintf(warn, "tracemem: %s: module %s%s\n", tm_quote(snap->file, qfile, sizeof qfile),
+            tm_quote(ms->path, qpath, sizeof qpath), ms->warning);
 }
 
 /* --- one address --- */
@@ -344,79 +386,210 @@ static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias, Dwar
     return dwarf_getscopes_die(&fn, out);
 }
 
-/* Adds the inlined chain of 'pc' to 'frame'; stores the innermost
- * function's name in '*fn' (new string; NULL without DWARF scopes). */
-static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, json_t *frame, char **fn)
+/* --- results --- */
+
+/* What is known about one address: the innermost function, file:line
+ * (file NULL unless the line is known) and the inlined chain, as the
+ * strings to write into the frame. */
+typedef struct loc {
+    char *function;
+    char *file;
+    int line;
+} loc;
+
+struct result {
+    loc at;
+    size_t ninlined;
+    loc *inlined;
+};
+
+static void result_free(result *r)
+{
+    free(r->at.function);
+    free(r->at.file);
+    for (size_t i = 0; i < r->ninlined; i++) {
+        free(r->inlined[i].function);
+        free(r->inlined[i].file);
+    }
+    free(r->inlined);
+}
+
+/* Adds the inlined chain of 'pc' to 'r' and the innermost function's
+ * name as r->at.function (NULL without DWARF scopes). */
+static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, result *r)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
-    json_t *inl = NULL;
     int n;
 
-    *fn = NULL;
     if (!cudie || (n = function_scopes(pc, cudie, bias, &scopes)) <= 0)
         return;
-    *fn = die_name(&scopes[0]);
+    r->at.function = die_name(&scopes[0]);
     for (int i = 0; i < n && dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;) {
-        char *file, *name;
-        int line, j = i + 1;
+        int j = i + 1;
+        loc *nv;
 
         while (j < n && !is_function(&scopes[j]))
             j++;
-        if (j == n)
+        if (j == n || !(nv = realloc(r->inlined, (r->ninlined + 1) * sizeof *nv)))
             break;
-        call_site(cudie, &scopes[i], &file, &line);
-        if (!inl)
-            inl = json_array();
-        name = die_name(&scopes[j]);
-        json_array_append_new(inl, location(name, file, line));
-        free(name);
-        free(file);
+        r->inlined = nv;
+        nv = &r->inlined[r->ninlined++];
+        call_site(cudie, &scopes[i], &nv->file, &nv->line);
+        nv->function = die_name(&scopes[j]);
         i = j;
     }
-    if (inl)
-        json_object_set_new(frame, "inlined", inl);
     free(scopes);
 }
 
-/* Symbolizes one frame object at file-relative return address 'offset'. */
-static void symbolize_frame(modsym *ms, uint64_t offset, json_t *frame)
+/* Looks up file-relative return address 'offset' of 'ms'. */
+static void lookup(modsym *ms, uint64_t offset, result *r)
 {
     GElf_Addr pc = offset ? offset - 1 : 0; /* inside the call insn */
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, pc);
-    char *file = NULL, *fn = NULL;
-    int line = 0;
 
-    add_scopes(ms->mod, pc, frame, &fn);
-    if (!fn) {
-        GElf_Off off;
-        GElf_Sym sym;
-
-        fn = readable_name(dwfl_module_addrinfo(ms->mod, pc, &off, &sym, NULL, NULL, NULL));
+    memset(r, 0, sizeof *r);
+    add_scopes(ms->mod, pc, r);
+    if (!r->at.function) {
+        if (!ms->symtab)
+            ms->symtab = tm_symtab_new(ms->mod);
+        if (ms->symtab)
+            r->at.function = readable_name(tm_symtab_lookup(ms->symtab, pc));
     }
     if (l) {
         Dwarf_Addr bias;
-        file = absolute_file(dwfl_module_addrdie(ms->mod, pc, &bias),
-                             dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL));
+        const char *f = dwfl_lineinfo(l, NULL, &r->at.line, NULL, NULL, NULL);
+
+        r->at.file = absolute_file(dwfl_module_addrdie(ms->mod, pc, &bias), f);
     }
-    set_str(frame, "function", fn);
-    free(fn);
-    if (file && line > 0) {
-        set_str(frame, "file", file);
-        json_object_set_new(frame, "line", json_integer(line));
+    if (!r->at.file || r->at.line <= 0) {
+        free(r->at.file);
+        r->at.file = NULL;
+        r->at.line = 0;
     }
-    free(file);
 }
 
-int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
+static size_t hash_offset(uint64_t k)
 {
-    json_t *frames = json_object_get(snap->root, "frames");
-    modsym *mods;
-    char *wanted;
-    int rc;
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k;
+}
 
-    if (snap->symbolized && !force)
-        return 0;
+static int grow_index(modsym *ms)
+{
+    size_t n = ms->nslots ? 2 * ms->nslots : 1024;
+    uint64_t *keys = calloc(n, sizeof *keys);
+    uint32_t *slots = calloc(n, sizeof *slots);
+
+    if (!keys || !slots) {
+        free(keys);
+        free(slots);
+        return -1;
+    }
+    for (size_t i = 0; i < ms->nslots; i++) {
+        size_t h;
+
+        if (!ms->keys[i])
+            continue;
+        for (h = hash_offset(ms->keys[i]) & (n - 1); keys[h]; h = (h + 1) & (n - 1))
+            ;
+        keys[h] = ms->keys[i];
+        slots[h] = ms->slots[i];
+    }
+    free(ms->keys);
+    free(ms->slots);
+    ms->keys = keys;
+    ms->slots = slots;
+    ms->nslots = n;
+    return 0;
+}
+
+/* The result for 'offset' of 'ms', looked up when new; NULL on ENOMEM. */
+static const result *cached_lookup(modsym *ms, uint64_t offset)
+{
+    uint64_t key = offset + 1;
+    size_t h = 0;
+
+    if (offset == UINT64_MAX)
+        key = 0; /* cannot be a key: looked up every time below */
+    if (key && 2 * (ms->nresults + 1) > ms->nslots && grow_index(ms))
+        return NULL;
+    if (key) {
+        for (h = hash_offset(key) & (ms->nslots - 1); ms->keys[h]; h = (h + 1) & (ms->nslots - 1))
+            if (ms->keys[h] == key)
+                return &ms->results[ms->slots[h]];
+    }
+    if (ms->nresults == ms->capresults) {
+        size_t ncap = ms->capresults ? 2 * ms->capresults : 256;
+        result *nv = realloc(ms->results, ncap * sizeof *nv);
+
+        if (!nv)
+            return NULL;
+        ms->results = nv;
+        ms->capresults = ncap;
+    }
+    lookup(ms, offset, &ms->results[ms->nresults]);
+    if (key) {
+        ms->keys[h] = key;
+        ms->slots[h] = (uint32_t)ms->nresults;
+    }
+    return &ms->results[ms->nresults++];
+}
+
+/* --- the cache --- */
+
+tm_symcache *tm_symcache_new(void)
+{
+    return calloc(1, sizeof(tm_symcache));
+}
+
+void tm_symcache_free(tm_symcache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nmods; i++) {
+        modsym *ms = c->mods[i];
+
+        for (size_t r = 0; r < ms->nresults; r++)
+            result_free(&ms->results[r]);
+        free(ms->results);
+        free(ms->keys);
+        free(ms->slots);
+        tm_symtab_free(ms->symtab); /* before the Dwfl its names live in */
+        close_module(ms);
+        free(ms->warning);
+        free(ms->path);
+        free(ms->build_id);
+        free(ms);
+    }
+    free(c->mods);
+    free(c);
+}
+
+/* Writes 'r' into the frame object: the keys and their order as
+ * symbolize has always written them. Returns 1 when something was added. */
+static int apply(const result *r, json_t *frame)
+{
+    if (r->ninlined) {
+        json_t *inl = json_array();
+
+        for (size_t i = 0; i < r->ninlined; i++)
+            json_array_append_new(
+                inl, location(r->inlined[i].function, r->inlined[i].file, r->inlined[i].line));
+        json_object_set_new(frame, "inlined", inl);
+    }
+    set_str(frame, "function", r->at.function);
+    if (r->at.file) {
+        set_str(frame, "file", r->at.file);
+        json_object_set_new(frame, "line", json_integer(r->at.line));
+    }
+    return r->ninlined || r->at.function || r->at.file;
+}
+
+static int init_debuginfo_path(tm_error *err)
+{
     if (!debuginfo_path) {
         const char *env = getenv("TRACEMEM_DEBUGINFO_PATH");
 
@@ -424,35 +597,66 @@ int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
         if (!debuginfo_path)
             return tm__error_set(err, -ENOMEM, "out of memory");
     }
-    mods = calloc(snap->nmodules + 1, sizeof *mods);
-    wanted = calloc(snap->nmodules + 1, 1);
-    if (!mods || !wanted) {
-        rc = tm__error_set(err, -ENOMEM, "out of memory");
-        goto out_free;
-    }
+    return 0;
+}
+
+int tm_symbolize_cached(tm_snapshot *snap, int force, tm_symcache *cache, FILE *warn, size_t *added,
+                        tm_error *err)
+{
+    json_t *frames = json_object_get(snap->root, "frames");
+    modsym **mods;
+    size_t n = 0;
+    int rc = 0;
+
+    if (added)
+        *added = 0;
+    if (snap->symbolized && !force)
+        return 0;
+    if ((rc = init_debuginfo_path(err)))
+        return rc;
+    if (!(mods = calloc(snap->nmodules + 1, sizeof *mods)))
+        return tm__error_set(err, -ENOMEM, "out of memory");
     for (size_t i = 0; i < snap->nframes; i++) {
         const tm_frame *f = &snap->frames[i];
+        modsym *ms;
+        const result *r;
 
-        if (f->module >= 0 && !f->loc.function && !f->loc.file)
-            wanted[f->module] = 1;
-    }
-    open_modules(snap, mods, wanted, warn);
-    for (size_t i = 0; i < snap->nframes; i++) {
-        const tm_frame *f = &snap->frames[i];
-        modsym *ms = f->module >= 0 ? &mods[f->module] : NULL;
-
-        if (ms && ms->same)
-            ms = ms->same;
-        if (!ms || !ms->dwfl || f->loc.function || f->loc.file)
+        if (f->module < 0 || f->loc.function || f->loc.file)
             continue;
-        symbolize_frame(ms, f->offset, json_array_get(frames, i));
+        if (!(ms = mods[f->module]) && !(ms = mods[f->module] = cache_module(cache, &snap->modules[f->module]))) {
+            rc = tm__error_set(err, -ENOMEM, "out of memory");
+            goto out_free;
+        }
+        warn_module(snap, ms, warn);
+        if (!ms->dwfl)
+            continue;
+        if (!(r = cached_lookup(ms, f->offset))) {
+            rc = tm__error_set(err, -ENOMEM, "out of memory");
+            goto out_free;
+        }
+        n += apply(r, json_array_get(frames, i));
     }
-    json_object_set_new(snap->root, "symbolized", json_true());
-    rc = tm_snapshot_reindex(snap, err);
-    for (size_t m = 0; m < snap->nmodules; m++)
-        close_module(&mods[m]);
+    if (added)
+        *added = n;
+    if (!snap->symbolized) {
+        json_object_set_new(snap->root, "symbolized", json_true());
+        snap->symbolized = 1;
+    }
+    if (n)
+        rc = tm__snapshot_reload_frames(snap, err);
 out_free:
     free(mods);
-    free(wanted);
+    return rc;
+}
+
+int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err)
+{
+    tm_symcache *c = tm_symcache_new();
+    int rc;
+
+    if (!c)
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    rc = tm_symbolize_cached(snap, force, c, warn, NULL, err);
+    tm_symcache_free(c);
     return rc;
 }

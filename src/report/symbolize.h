@@ -34,6 +34,24 @@ extern "C" {
  * with 'err' filled (-ENOMEM, or libdw failing to start). */
 int tm_symbolize(tm_snapshot *snap, int force, FILE *warn, tm_error *err);
 
+/* A cache of opened modules (by path and build-id), their sorted symbol
+ * tables and the results of every address looked up, for symbolizing
+ * many snapshots of one run: every child of a make opens libc once. Not
+ * thread-safe; free it with tm_symcache_free() (NULL is ignored). New
+ * cache, or NULL with errno ENOMEM. */
+typedef struct tm_symcache tm_symcache;
+tm_symcache *tm_symcache_new(void);
+void tm_symcache_free(tm_symcache *cache);
+
+/* tm_symbolize() with the modules and results of 'cache', which may be
+ * shared by many snapshots. A warning about a module is said once per
+ * cache (naming the first snapshot that needed it). Frames that already
+ * have a function or a file are left alone. '*added' (may be NULL) is set
+ * to the number of frames that got something: 0 means 'snap' is as it
+ * was, apart from "symbolized" being set. */
+int tm_symbolize_cached(tm_snapshot *snap, int force, tm_symcache *cache, FILE *warn, size_t *added,
+                        tm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include "shim/shim.h"
+#include "shim/writer.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -447,6 +448,7 @@ void tm__init(void)
     if (!tm__cfg.follow_exec)
         drop_own_preload();
     tm__unwind_init();
+    tm__zlib_init();
     tm__modules_refresh();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     __cxa_atexit(exit_handler, NULL, NULL);

@@ -2,7 +2,7 @@
  *
  * %p pid, %e executable base name, %n snapshot sequence number, %t unix
  * time, %% a percent sign; any other %x is kept as is. A template without %n
- * gets ".N" before a final ".json" (or at the end) for every snapshot after
+ * gets ".N" before a final ".json" or ".json.gz" (or at the end) for every snapshot after
  * the first, and for all of them when several are expected. */
 #define _GNU_SOURCE
 #include "shim/shim.h"
@@ -52,7 +52,9 @@ int tm__output_path(char *out, size_t cap, const char *tmpl, unsigned seq, int f
     if (!has_seq && (seq > 0 || force_seq)) {
         char suffix[24];
         int sn = tm__snprintf(suffix, sizeof(suffix), ".%u", seq);
-        size_t at = len >= 5 && strcmp(out + len - 5, ".json") == 0 ? len - 5 : len;
+        size_t at = len >= 5 && strcmp(out + len - 5, ".json") == 0 ? len - 5
+                    : len >= 8 && strcmp(out + len - 8, ".json.gz") == 0 ? len - 8
+                                                                         : len;
         if (len + (size_t)sn >= cap)
             return -ENAMETOOLONG;
         memmove(out + at + sn, out + at, len - at + 1);

@@ -555,11 +555,13 @@ static int open_temp(const char *path, char *tmp, size_t cap)
     return -1;
 }
 
-static int stream_out(int fd, const struct content *c, unsigned seq, enum tm__reason reason,
+static int stream_out(int fd, const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
                       const struct tm__leak_result *leaks)
 {
     struct tm__out o;
     int rc = tm__out_open(&o, fd);
+    if (rc == 0 && tm__out_is_gz(path) && (rc = tm__out_gzip(&o)) < 0)
+        tm__out_close(&o);
     if (rc == 0) {
         write_all(&o, c, seq, reason, leaks);
         rc = tm__out_close(&o);
@@ -582,7 +584,7 @@ static int write_special(const char *path, const struct content *c, unsigned seq
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0)
         fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    return stream_out(fd, c, seq, reason, leaks);
+    return stream_out(fd, path, c, seq, reason, leaks);
 }
 
 static int write_file_unguarded(const char *path, const struct content *c, unsigned seq, enum tm__reason reason,
@@ -595,7 +597,7 @@ static int write_file_unguarded(const char *path, const struct content *c, unsig
     int fd = open_temp(path, tmp, sizeof(tmp));
     if (fd < 0)
         return -errno;
-    int rc = stream_out(fd, c, seq, reason, leaks);
+    int rc = stream_out(fd, path, c, seq, reason, leaks);
     if (rc == 0 && rename(tmp, path) < 0)
         rc = -errno;
     if (rc < 0)

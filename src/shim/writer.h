@@ -10,9 +10,19 @@ struct tm__out {
     int err;      /* first errno of a failed write, sticky */
     char *buf;    /* tm__map()ed */
     size_t len, cap;
+    void *z;      /* gzip: a z_stream and its output buffer, tm__map()ed; NULL: plain */
 };
 
 int tm__out_open(struct tm__out *o, int fd);
+/* Makes what is written from now on gzip-compressed (zlib's deflate, its
+ * memory from tm__map(), never the host's allocator). 0 or -ENOMEM; 0 and
+ * plain output when tm__zlib_init() found no zlib. */
+int tm__out_gzip(struct tm__out *o);
+/* Loads zlib for tm__out_gzip() (dlopen, RTLD_LOCAL); from the shim's
+ * start, not from a signal handler. */
+void tm__zlib_init(void);
+/* 1 when 'path' ends in ".gz": snapshots named so are written compressed. */
+int tm__out_is_gz(const char *path);
 /* Flushes and releases the buffer; returns 0 or -errno of the first failure. */
 int tm__out_close(struct tm__out *o);
 void tm__out_raw(struct tm__out *o, const char *s, size_t n);

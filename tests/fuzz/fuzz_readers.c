@@ -1,7 +1,8 @@
 /* fuzz_readers.c - libFuzzer targets for the readers of untrusted input:
- * the snapshot loader (FUZZ_SNAPSHOT), the suppressions reader
+ * the snapshot loader (FUZZ_SNAPSHOT; FUZZ_GZSNAPSHOT for gzip'd ones,
+ * inflated as the loader does), the suppressions reader
  * (FUZZ_SUPPRESSIONS) and the baseline reader (FUZZ_BASELINE), one
- * program each (make fuzz builds this file three times, with clang
+ * program each (make fuzz builds this file four times, with clang
  * -fsanitize=fuzzer,address,undefined; see tests/fuzz/local.mk).
  *
  * A snapshot that loads is also pushed through what the commands do with
@@ -23,6 +24,7 @@
 #include "report/flame.h"
 #include "report/gate.h"
 #include "report/gc.h"
+#include "report/infile.h"
 #include "report/leaks.h"
 #include "report/render.h"
 #include "report/snapshot.h"
@@ -64,6 +66,11 @@ static tm_snapshot *leaks_snapshot(void)
     }
     return snap;
 }
+#endif
+
+#ifdef FUZZ_GZSNAPSHOT
+#define FUZZ_SNAPSHOT
+#define FUZZ_GZIP
 #endif
 
 #ifdef FUZZ_SNAPSHOT
@@ -147,10 +154,22 @@ static void exercise_output(tm_snapshot *snap)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_error_t je;
-    json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+    json_t *root;
     tm_snapshot *snap = NULL;
     tm_error err;
+#ifdef FUZZ_GZIP
+    /* gzip'd snapshots: the input is inflated as tm_snapshot_load() does
+     * (a limit of 64 MiB keeps a bomb within the fuzzer's memory) */
+    char *text = NULL;
+    size_t n = 0;
 
+    if (tm_infile_gunzip((const char *)data, size, (uint64_t)64 << 20, &text, &n, &err) <= 0)
+        return 0;
+    root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+#else
+    root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+#endif
     if (!root)
         return 0;
     if (tm_snapshot_from_json(root, "fuzz.json", &snap, &err) == 0) {

@@ -2,7 +2,7 @@
 # snapshot loader (and what the commands do with a snapshot that loads),
 # the suppressions reader and the baseline reader (fuzz_readers.c).
 #
-# Not part of make check. "make fuzz" builds the three targets with clang
+# Not part of make check. "make fuzz" builds the four targets with clang
 # (-fsanitize=fuzzer,address,undefined; Debian: clang libclang-rt-14-dev)
 # and runs each for FUZZ_SECONDS (default 60) on a corpus seeded from
 # tests/data, failing on the first crash, sanitizer report, leak or
@@ -17,9 +17,10 @@ FUZZ_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)/src \
 	$(JANSSON_CFLAGS) $(LIBDW_CFLAGS) $(ZLIB_CFLAGS) \
 	-DTM_TEST_DATA=\"$(abs_top_srcdir)/tests/data\"
 FUZZ_LIBS = $(JANSSON_LIBS) $(LIBDW_LIBS) $(ZLIB_LIBS) -lm -ldl
-FUZZ_TARGETS = snapshot suppressions baseline
+FUZZ_TARGETS = snapshot gzsnapshot suppressions baseline
 FUZZ_SEEDS_snapshot = cli-a.json cli-b.json leaks.json cli-gc-a.json \
 	trend-1.json bad-index-frame.json bad-inlined.json
+# gzsnapshot: the snapshot seeds, gzip'd (whole and cut short)
 FUZZ_SEEDS_suppressions = leaks.lsan.supp leaks.valgrind.supp \
 	golden/leaks-gen.supp
 FUZZ_SEEDS_baseline = leaks-base.json
@@ -52,6 +53,11 @@ fuzz: fuzz-build
 	  snapshot) seeds="$(FUZZ_SEEDS_snapshot)"; dict=json.dict ;; \
 	  suppressions) seeds="$(FUZZ_SEEDS_suppressions)"; dict=suppressions.dict ;; \
 	  baseline) seeds="$(FUZZ_SEEDS_baseline)"; dict=json.dict ;; \
+	  gzsnapshot) seeds=; dict=json.dict; \
+	    for s in $(FUZZ_SEEDS_snapshot); do \
+	      gzip -c $(srcdir)/tests/data/$$s > $$corpus/seed-$$s.gz; \
+	      head -c 200 $$corpus/seed-$$s.gz > $$corpus/seed-$$s.cut.gz; \
+	    done ;; \
 	  esac; \
 	  for s in $$seeds; do \
 	    cp $(srcdir)/tests/data/$$s $$corpus/seed-`echo $$s | tr / -`; \
@@ -74,7 +80,7 @@ fuzz: fuzz-build
 
 clean-local: clean-fuzz
 clean-fuzz:
-	-rm -rf tests/fuzz/obj tests/fuzz/corpus tests/fuzz/fuzz_snapshot \
+	-rm -rf tests/fuzz/obj tests/fuzz/corpus tests/fuzz/fuzz_snapshot tests/fuzz/fuzz_gzsnapshot \
 	  tests/fuzz/fuzz_suppressions tests/fuzz/fuzz_baseline tests/fuzz/*.log
 
 .PHONY: fuzz fuzz-build clean-fuzz

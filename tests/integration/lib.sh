@@ -42,11 +42,14 @@ fi
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read JSON"
 
 # json FILE EXPR: prints the Python expression EXPR evaluated with `s` bound
-# to the parsed JSON document of FILE (lists/dicts printed as JSON).
+# to the parsed JSON document of FILE, plain or gzip'd (lists/dicts printed
+# as JSON).
 json() {
     python3 - "$1" "$2" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
+import gzip, json, sys
+with open(sys.argv[1], "rb") as f:
+    gz = f.read(2) == b"\x1f\x8b"
+s = json.load(gzip.open(sys.argv[1], "rt") if gz else open(sys.argv[1]))
 v = eval(sys.argv[2], {"s": s, "sum": sum, "len": len, "any": any, "all": all,
                        "max": max, "min": min, "sorted": sorted, "set": set})
 print(json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else v)

@@ -197,6 +197,52 @@ START_TEST(test_symbolize_module_loaded_twice)
 }
 END_TEST
 
+START_TEST(test_symbolize_cache_shared_by_snapshots)
+{
+    /* two snapshots of one run through one cache: the second is served
+     * from the cache with the same answers; a warning is said once */
+    tm_snapshot *a = raw_snapshot(""), *b = raw_snapshot(""), *c, *d;
+    tm_symcache *cache = tm_symcache_new();
+    tm_error err = {""};
+    size_t added = 99;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *warn = open_memstream(&out, &len);
+
+    ck_assert_ptr_nonnull(cache);
+    ck_assert_int_eq(tm_symbolize_cached(a, 0, cache, warn, &added, &err), 0);
+    ck_assert_uint_eq(added, 2); /* the unknown module's frame gets nothing */
+    ck_assert_int_eq(tm_symbolize_cached(b, 0, cache, warn, &added, &err), 0);
+    ck_assert_uint_eq(added, 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_str_eq(a->frames[i].loc.function, b->frames[i].loc.function);
+        ck_assert_str_eq(a->frames[i].loc.file, b->frames[i].loc.file);
+        ck_assert_int_eq(a->frames[i].loc.line, b->frames[i].loc.line);
+        ck_assert_uint_eq(a->frames[i].ninlined, b->frames[i].ninlined);
+    }
+    ck_assert_str_eq(b->frames[1].inlined[0].function, "outer_caller");
+    ck_assert_int_eq(b->frames[1].inlined[0].line, line_caller);
+    /* symbolized already: nothing more to add, even when forced */
+    ck_assert_int_eq(tm_symbolize_cached(b, 1, cache, warn, &added, &err), 0);
+    ck_assert_uint_eq(added, 0);
+    /* a module that changed: one warning for two snapshots */
+    c = raw_snapshot("00112233445566778899aabbccddeeff00112233");
+    d = raw_snapshot("00112233445566778899aabbccddeeff00112233");
+    ck_assert_int_eq(tm_symbolize_cached(c, 0, cache, warn, &added, &err), 0);
+    ck_assert_int_eq(tm_symbolize_cached(d, 0, cache, warn, &added, &err), 0);
+    ck_assert_uint_eq(added, 0);
+    fclose(warn);
+    ck_assert_ptr_nonnull(strstr(out, "changed since the run"));
+    ck_assert_ptr_null(strstr(strstr(out, "changed since the run") + 1, "changed since the run"));
+    free(out);
+    tm_symcache_free(cache);
+    tm_snapshot_free(a);
+    tm_snapshot_free(b);
+    tm_snapshot_free(c);
+    tm_snapshot_free(d);
+}
+END_TEST
+
 static Suite *symbolize_suite(void)
 {
     Suite *s = suite_create("symbolize");
@@ -208,6 +254,7 @@ static Suite *symbolize_suite(void)
     tcase_add_test(tc, test_symbolize_build_id_mismatch);
     tcase_add_test(tc, test_symbolize_skips_symbolized);
     tcase_add_test(tc, test_symbolize_module_loaded_twice);
+    tcase_add_test(tc, test_symbolize_cache_shared_by_snapshots);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,5 @@
-/* check_writer.c - the shim's allocation-free JSON writer, its formatter and
- * the output path template. */
+/* check_writer.c - the shim's allocation-free JSON writer (plain and
+ * gzip), its formatter and the output path template. */
 #define _GNU_SOURCE
 #include "shim/shim.h"
 #include "shim/writer.h"
@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Runs 'emit' into a memfd and returns what was written (static buffer). */
 static const char *capture(void (*emit)(struct tm__out *o), int *rc)
@@ -136,6 +138,81 @@ START_TEST(test_outpath_template)
 }
 END_TEST
 
+/* 600 000 numbers: several buffers of output, compressible */
+static void emit_many(struct tm__out *o)
+{
+    for (uint64_t i = 0; i < 600000; i++) {
+        tm__out_key(o, "n", i == 0);
+        tm__out_u64(o, i % 1000);
+    }
+}
+
+/* Inflates the gzip file 'fd' into 'out' (at most 'cap' bytes); its length. */
+static size_t gunzip_fd(int fd, char *out, size_t cap)
+{
+    static unsigned char in[1 << 22];
+    ssize_t n = pread(fd, in, sizeof in, 0);
+    z_stream z;
+
+    memset(&z, 0, sizeof z);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = in;
+    z.avail_in = (uInt)n;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    ck_assert_uint_eq(z.avail_in, 0);
+    inflateEnd(&z);
+    return cap - z.avail_out;
+}
+
+START_TEST(test_writer_gzip_inflates_to_the_plain_output)
+{
+    static char plain[1 << 24], inflated[1 << 24];
+    int fd = memfd_create("plain", 0), gz = memfd_create("gz", 0);
+    size_t before = atomic_load(&tm__mapped_bytes), np, ng;
+    struct tm__out o;
+
+    tm__zlib_init();
+    ck_assert_int_eq(tm__out_open(&o, fd), 0);
+    emit_many(&o);
+    ck_assert_int_eq(tm__out_close(&o), 0);
+    np = (size_t)pread(fd, plain, sizeof plain, 0);
+    ck_assert_uint_gt(np, 2 * 256 * 1024); /* more than one buffer */
+
+    ck_assert_int_eq(tm__out_open(&o, gz), 0);
+    ck_assert_int_eq(tm__out_gzip(&o), 0);
+    ck_assert_ptr_nonnull(o.z);
+    emit_many(&o);
+    ck_assert_int_eq(tm__out_close(&o), 0);
+    ck_assert_uint_lt((size_t)lseek(gz, 0, SEEK_END), np / 3);
+    ng = gunzip_fd(gz, inflated, sizeof inflated);
+    ck_assert_uint_eq(ng, np);
+    ck_assert_int_eq(memcmp(plain, inflated, np), 0);
+    /* zlib's memory came from tm__map() and went back */
+    ck_assert_uint_eq(atomic_load(&tm__mapped_bytes), before);
+    close(fd);
+    close(gz);
+}
+END_TEST
+
+START_TEST(test_writer_gz_names)
+{
+    char out[256], want[256];
+
+    ck_assert_int_eq(tm__out_is_gz("a.json.gz"), 1);
+    ck_assert_int_eq(tm__out_is_gz(".gz"), 1);
+    ck_assert_int_eq(tm__out_is_gz("a.json"), 0);
+    ck_assert_int_eq(tm__out_is_gz("gz"), 0);
+    ck_assert_int_eq(tm__out_is_gz("a.gzip"), 0);
+    /* the sequence number goes before .json.gz */
+    ck_assert_int_eq(tm__output_path(out, sizeof(out), "/tmp/x.%p.json.gz", 2, 0), 0);
+    snprintf(want, sizeof(want), "/tmp/x.%d.2.json.gz", (int)getpid());
+    ck_assert_str_eq(out, want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("writer");
@@ -144,6 +221,8 @@ int main(void)
     tcase_add_test(tc, test_writer_numbers_and_keys);
     tcase_add_test(tc, test_writer_flushes_large_output);
     tcase_add_test(tc, test_writer_error_is_sticky);
+    tcase_add_test(tc, test_writer_gzip_inflates_to_the_plain_output);
+    tcase_add_test(tc, test_writer_gz_names);
     suite_add_tcase(s, tc);
     TCase *fmt = tcase_create("format");
     tcase_add_test(fmt, test_writer_snprintf_subset);

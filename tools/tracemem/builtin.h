@@ -53,6 +53,10 @@ int tm__usage_error(const char *cmd, const char *fmt, ...)
  * prints "tracemem: FILE: what is wrong" and returns TM_EXIT_USAGE; else
  * 0 and '*out'. */
 int tm__load(const char *path, int symbolize, tm_snapshot **out);
+/* Loads the 'n' snapshot files 'paths' into 'out' on two threads (then
+ * symbolizes them in order when 'symbolize'); on failure prints the first
+ * bad file's error line, frees them all and returns TM_EXIT_USAGE. */
+int tm__load_many(const char *const *paths, size_t n, int symbolize, tm_snapshot **out);
 
 /* --- the view options of every report command (report/fold.h) --- */
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,24 +56,103 @@ int tm__usage_error(const char *cmd, const char *fmt, ...)
     return TM_EXIT_USAGE;
 }
 
-int tm__load(const char *path, int symbolize, tm_snapshot **out)
+/* The modules opened by this command: two snapshots of one program (diff,
+ * flamegraph --diff) open each module once. */
+static tm_symcache *cache;
+
+static void free_cache(void)
+{
+    tm_symcache_free(cache);
+    cache = NULL;
+}
+
+static int symbolize(tm_snapshot *snap, tm_error *err)
+{
+    if (!cache && (cache = tm_symcache_new()))
+        atexit(free_cache);
+    return cache ? tm_symbolize_cached(snap, 0, cache, stderr, NULL, err) : tm_symbolize(snap, 0, stderr, err);
+}
+
+/* What tm__load() does after reading: symbolizes a raw snapshot (with a
+ * note about modules without symbols) and applies the view. 0, or -1 with
+ * 'err' filled. */
+static int finish_load(tm_snapshot *snap, int symbolize_it, tm_error *err)
 {
     static tm_hint_memo memo; /* one note per module for the whole command */
-    tm_error err = {""};
-    int raw = 0;
+    int raw = symbolize_it && !snap->symbolized;
 
-    if (tm_snapshot_load(path, out, &err) || ((raw = symbolize && !(*out)->symbolized) &&
-                                               tm_symbolize(*out, 0, stderr, &err))) {
+    if (raw && symbolize(snap, err))
+        return -1;
+    if (raw)
+        tm_symbol_hints(snap, stderr, &memo);
+    if (symbolize_it)
+        tm__apply_view(snap);
+    return 0;
+}
+
+int tm__load(const char *path, int symbolize_it, tm_snapshot **out)
+{
+    tm_error err = {""};
+
+    if (tm_snapshot_load(path, out, &err) || finish_load(*out, symbolize_it, &err)) {
         tm__eprintf("tracemem: %s: %s\n", path, err.what);
         tm_snapshot_free(*out);
         *out = NULL;
         return TM_EXIT_USAGE;
     }
-    if (raw)
-        tm_symbol_hints(*out, stderr, &memo);
-    if (symbolize)
-        tm__apply_view(*out);
     return 0;
+}
+
+/* Snapshot files read by two threads (symbolized afterwards, in order). */
+typedef struct loads {
+    const char *const *paths;
+    tm_snapshot **out;
+    int *rc;
+    tm_error *err;
+    size_t n;
+    size_t next; /* atomic */
+} loads;
+
+static void *load_worker(void *arg)
+{
+    loads *l = arg;
+    size_t i;
+
+    while ((i = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED)) < l->n)
+        l->rc[i] = tm_snapshot_load(l->paths[i], &l->out[i], &l->err[i]);
+    return NULL;
+}
+
+int tm__load_many(const char *const *paths, size_t n, int symbolize_it, tm_snapshot **out)
+{
+    loads l = {.paths = paths, .out = out, .n = n};
+    int rc = 0, two;
+    pthread_t t;
+
+    if (!(l.rc = calloc(n + 1, sizeof *l.rc)) || !(l.err = calloc(n + 1, sizeof *l.err))) {
+        free(l.rc);
+        return tm__usage_error("load", "out of memory");
+    }
+    two = n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_create(&t, NULL, load_worker, &l) == 0;
+    load_worker(&l);
+    if (two)
+        pthread_join(t, NULL);
+    /* as loading one after the other would: the first bad file is the
+     * one error line */
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && (l.rc[i] || finish_load(out[i], symbolize_it, &l.err[i]))) {
+            tm__eprintf("tracemem: %s: %s\n", paths[i], l.err[i].what);
+            rc = TM_EXIT_USAGE;
+        }
+    }
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            tm_snapshot_free(out[i]);
+            out[i] = NULL;
+        }
+    free(l.rc);
+    free(l.err);
+    return rc;
 }
 
 /* --- the view --- */

@@ -94,8 +94,12 @@ int cmd_diff(int argc, char **argv)
     tm__stats_args_init(&a);
     if ((rc = tm__stats_parse("diff", usage, argc, argv, &a, 2, "two snapshots, OLD and NEW")) >= 0)
         goto out;
-    if ((rc = tm__load(argv[optind], 1, &o)) || (rc = tm__load(argv[optind + 1], 1, &n)))
+    tm_snapshot *both[2] = {NULL, NULL};
+
+    if ((rc = tm__load_many((const char *const *)argv + optind, 2, 1, both)))
         goto out;
+    o = both[0];
+    n = both[1];
     rc = compare(o, n, &a);
 out:
     tm_snapshot_free(o);

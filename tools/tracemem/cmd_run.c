@@ -20,6 +20,7 @@
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@
 #define TM_LIBDIR "/usr/local/lib"
 #endif
 #define SHIM_NAME "libtracemem.so"
-#define DEFAULT_TEMPLATE "tracemem.%e.%p.json"
+#define DEFAULT_TEMPLATE "tracemem.%e.%p.json.gz"
 
 static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--signal SIG]\n"
                             "                    [--interval SECONDS] [--sample BYTES]\n"
@@ -124,19 +125,30 @@ static int setup_env(const char *shim, const char *const vars[][2], int python)
 
 /* --- finding what the program wrote --- */
 
-/* The template as a glob pattern; with 'seq', ".*" is inserted before a
- * final ".json" (or appended), where the shim puts ".N". */
+/* Where the shim puts ".N" in a template without %n (outpath.c): before
+ * a final ".json" or ".json.gz", else at the end. */
+static size_t seq_at(const char *t, size_t tl)
+{
+    if (tl >= 5 && strcmp(t + tl - 5, ".json") == 0)
+        return tl - 5;
+    if (tl >= 8 && strcmp(t + tl - 8, ".json.gz") == 0)
+        return tl - 8;
+    return tl;
+}
+
+/* The template as a glob pattern; with 'seq', ".*" is inserted where the
+ * shim puts ".N". */
 static char *template_glob(const char *t, int seq)
 {
     char *out = NULL;
-    size_t len = 0, tl = strlen(t);
+    size_t len = 0, tl = strlen(t), at = seq_at(t, tl);
     FILE *fp = open_memstream(&out, &len);
-    int json = tl >= 5 && strcmp(t + tl - 5, ".json") == 0;
+    int json = at < tl;
 
     if (!fp)
         return NULL;
     for (size_t i = 0; i < tl; i++) {
-        if (seq && json && i == tl - 5)
+        if (seq && json && i == at)
             fputs(".*", fp);
         if (t[i] == '%' && t[i + 1] && strchr("petn", t[i + 1])) {
             fputc('*', fp);
@@ -370,13 +382,14 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     print_peak_stacks(s);
 }
 
-/* One line per other process (children that forked or exec'ed). */
-static void print_others(const outputs *o)
+/* One line per other process (children that forked or exec'ed) of
+ * 'o', which are 'total' of them. */
+static void print_others(const outputs *o, size_t total)
 {
     char a[32], b[32], c[32];
 
     if (o->nother)
-        tm__eprintf("  other processes (%zu):\n", o->nother);
+        tm__eprintf("  other processes (%zu):\n", total);
     for (size_t i = 0; i < o->nother; i++) {
         const tm_snapshot *s = o->other[i];
         tm__eprintf("    pid %" PRId64 " (%s): peak %s; at exit %s in %" PRIu64 " blocks; ", s->pid,
@@ -389,6 +402,309 @@ static void print_others(const outputs *o)
         else
             tm__eprintf("leaks not checked\n");
     }
+}
+
+static json_t *short_stack_json(const tm_snapshot *snap, size_t si);
+
+/* --- across processes: a run of make or a shell script --- */
+
+/* At most this many other processes get a line of their own; the rest
+ * are counted (the largest peaks are shown). */
+#define SUMMARY_PROCESSES 10
+/* At most this many snapshot paths are listed. */
+#define SUMMARY_PATHS 20
+
+/* One short stack (its first SUMMARY_FRAMES frames, by name) summed over
+ * the processes: 'snap' and 'stack' are where it was seen first, for
+ * printing it. */
+typedef struct xstack {
+    char *key;
+    const tm_snapshot *snap;
+    size_t stack;
+    tm_leak_kind kind;
+    uint64_t bytes, blocks;
+    size_t nproc;
+    int64_t last_pid;
+} xstack;
+
+typedef struct xstacks {
+    xstack *v;
+    size_t n, cap;
+    size_t *slots; /* index + 1; 0 is empty */
+    size_t nslots;
+} xstacks;
+
+/* The text a short stack is known by across processes: function (or
+ * module+offset), file and line of each frame. New string or NULL. */
+static char *stack_key(const tm_snapshot *snap, size_t si, int kind)
+{
+    const tm_stack *st = &snap->stacks[si];
+    char *out = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&out, &len);
+
+    if (!fp)
+        return NULL;
+    fprintf(fp, "%d", kind);
+    for (size_t i = 0; i < st->nframes && i < SUMMARY_FRAMES; i++) {
+        const tm_frame *f = tm_stack_frame(snap, st, i);
+        const tm_module *m = tm_snapshot_frame_module(snap, f);
+
+        if (f->loc.function)
+            fprintf(fp, "|%s@%s:%" PRId64, f->loc.function, f->loc.file ? f->loc.file : "", f->loc.line);
+        else
+            fprintf(fp, "|%s+%" PRIx64, m ? m->path : "", f->offset);
+    }
+    if (fclose(fp))
+        return NULL;
+    return out;
+}
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+static int xs_grow(xstacks *x)
+{
+    size_t n = x->nslots ? 2 * x->nslots : 1024;
+    size_t *slots = calloc(n, sizeof *slots);
+
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < x->n; i++) {
+        size_t h = hash_str(x->v[i].key) & (n - 1);
+
+        while (slots[h])
+            h = (h + 1) & (n - 1);
+        slots[h] = i + 1;
+    }
+    free(x->slots);
+    x->slots = slots;
+    x->nslots = n;
+    return 0;
+}
+
+/* Adds 'bytes' in 'blocks' of stack 'si' of 'snap' to its entry. */
+static void xs_add(xstacks *x, const tm_snapshot *snap, size_t si, int kind, uint64_t bytes, uint64_t blocks)
+{
+    char *key = stack_key(snap, si, kind);
+    size_t h;
+    xstack *e;
+
+    if (!key || (2 * (x->n + 1) > x->nslots && xs_grow(x))) {
+        free(key);
+        return;
+    }
+    for (h = hash_str(key) & (x->nslots - 1); x->slots[h]; h = (h + 1) & (x->nslots - 1)) {
+        e = &x->v[x->slots[h] - 1];
+        if (strcmp(e->key, key) == 0) {
+            free(key);
+            goto add;
+        }
+    }
+    if (x->n == x->cap) {
+        size_t ncap = x->cap ? 2 * x->cap : 256;
+        xstack *nv = realloc(x->v, ncap * sizeof *nv);
+
+        if (!nv) {
+            free(key);
+            return;
+        }
+        x->v = nv;
+        x->cap = ncap;
+    }
+    e = &x->v[x->n];
+    memset(e, 0, sizeof *e);
+    e->key = key;
+    e->snap = snap;
+    e->stack = si;
+    e->kind = kind < 0 ? TM_LEAK_DEFINITE : (tm_leak_kind)kind;
+    e->last_pid = -1;
+    x->slots[h] = ++x->n;
+add:
+    e->bytes += bytes;
+    e->blocks += blocks;
+    if (e->last_pid != snap->pid) { /* snapshots come one process at a time */
+        e->last_pid = snap->pid;
+        e->nproc++;
+    }
+}
+
+static int cmp_xstack(const void *pa, const void *pb)
+{
+    const xstack *a = pa, *b = pb;
+
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    return strcmp(a->key, b->key);
+}
+
+static void xs_free(xstacks *x)
+{
+    for (size_t i = 0; i < x->n; i++)
+        free(x->v[i].key);
+    free(x->v);
+    free(x->slots);
+    memset(x, 0, sizeof *x);
+}
+
+/* The snapshots of 'o', main first. */
+static const tm_snapshot *nth(const outputs *o, size_t i)
+{
+    return o->main ? (i ? o->other[i - 1] : o->main) : o->other[i];
+}
+
+static size_t count(const outputs *o)
+{
+    return o->nother + (o->main != NULL);
+}
+
+/* Leak stacks (definite, indirect) and the live set at each process's
+ * peak (or exit), summed by short stack over all processes and sorted. */
+static void across(const outputs *o, xstacks *leaks, xstacks *peak)
+{
+    memset(leaks, 0, sizeof *leaks);
+    memset(peak, 0, sizeof *peak);
+    for (size_t p = 0; p < count(o); p++) {
+        const tm_snapshot *s = nth(o, p);
+        int use_peak = s->has_peak && s->npeak_traces > 0;
+        const tm_trace *t = use_peak ? s->peak_traces : s->traces;
+        size_t nt = use_peak ? s->npeak_traces : s->ntraces;
+
+        for (size_t i = 0; s->has_leaks && s->leaks_checked && i < s->nleak_stacks; i++)
+            if (s->leak_stacks[i].kind <= TM_LEAK_INDIRECT)
+                xs_add(leaks, s, s->leak_stacks[i].stack, s->leak_stacks[i].kind, s->leak_stacks[i].bytes,
+                       s->leak_stacks[i].blocks);
+        for (size_t i = 0; i < nt; i++)
+            if (t[i].domain == 0)
+                xs_add(peak, s, t[i].stack, -1, t[i].size, t[i].count);
+    }
+    if (leaks->n)
+        qsort(leaks->v, leaks->n, sizeof *leaks->v, cmp_xstack);
+    if (peak->n)
+        qsort(peak->v, peak->n, sizeof *peak->v, cmp_xstack);
+}
+
+static int cmp_peak(const void *pa, const void *pb)
+{
+    const tm_snapshot *a = *(tm_snapshot *const *)pa, *b = *(tm_snapshot *const *)pb;
+
+    if (a->memory.peak != b->memory.peak)
+        return a->memory.peak > b->memory.peak ? -1 : 1;
+    return (a->pid > b->pid) - (a->pid < b->pid);
+}
+
+static void print_xstacks(const xstacks *x, const char *what, int leaks)
+{
+    char a[32];
+
+    if (x->n)
+        tm__eprintf("  %s:\n", what);
+    for (size_t i = 0; i < x->n && i < SUMMARY_STACKS; i++) {
+        const xstack *e = &x->v[i];
+
+        tm__eprintf("    %s in %" PRIu64 " blocks%s in %zu process%s\n",
+                    tm_format_size(a, sizeof a, (double)e->bytes, 0), e->blocks,
+                    !leaks ? "" : e->kind == TM_LEAK_DEFINITE ? " definitely lost" : " indirectly lost",
+                    e->nproc, e->nproc == 1 ? "" : "es");
+        print_short_stack(e->snap, e->stack);
+    }
+}
+
+/* The other processes of a run: one line each (the largest peaks when
+ * there are many), then what all processes together leaked and held at
+ * their peaks, by stack. */
+static void print_processes(const outputs *o)
+{
+    tm_snapshot **v;
+    xstacks leaks, peak;
+    uint64_t sum_peak = 0, lost = 0, lost_blocks = 0;
+    size_t n = count(o), shown = o->nother;
+    char a[32], b[32];
+
+    if (!o->nother)
+        return;
+    if (o->nother > SUMMARY_PROCESSES && (v = malloc(o->nother * sizeof *v))) {
+        memcpy(v, o->other, o->nother * sizeof *v);
+        qsort(v, o->nother, sizeof *v, cmp_peak);
+        outputs top = {.other = v, .nother = SUMMARY_PROCESSES};
+        print_others(&top, o->nother);
+        free(v);
+        shown = SUMMARY_PROCESSES;
+    } else {
+        print_others(o, o->nother);
+    }
+    if (shown < o->nother)
+        tm__eprintf("    ... and %zu more (the %d with the largest peaks are shown; --format json lists "
+                    "all)\n",
+                    o->nother - shown, SUMMARY_PROCESSES);
+    for (size_t i = 0; i < n; i++) {
+        const tm_snapshot *s = nth(o, i);
+
+        sum_peak += s->memory.peak;
+        if (s->has_leaks && s->leaks_checked) {
+            lost += s->leak_summary[TM_LEAK_DEFINITE].bytes;
+            lost_blocks += s->leak_summary[TM_LEAK_DEFINITE].blocks;
+        }
+    }
+    tm__eprintf("  all %zu processes: peaks add up to %s; definitely lost %s in %" PRIu64 " blocks\n", n,
+                tm_format_size(a, sizeof a, (double)sum_peak, 0), tm_format_size(b, sizeof b, (double)lost, 0),
+                lost_blocks);
+    across(o, &leaks, &peak);
+    print_xstacks(&leaks, "top leaks across processes", 1);
+    print_xstacks(&peak, "top stacks at the processes' peaks", 0);
+    xs_free(&leaks);
+    xs_free(&peak);
+}
+
+/* The snapshot paths, all of them unless there are many. */
+static void print_paths(const glob_t *g)
+{
+    size_t n = g->gl_pathc > SUMMARY_PATHS ? SUMMARY_PATHS / 2 : g->gl_pathc;
+
+    for (size_t i = 0; i < n; i++)
+        tm__eprintf("%-13s%s\n", i ? "" : "  snapshots:", g->gl_pathv[i]);
+    if (n < g->gl_pathc)
+        tm__eprintf("%-13s... and %zu more, the last %s\n", "", g->gl_pathc - n, g->gl_pathv[g->gl_pathc - 1]);
+}
+
+/* The across-processes part of the JSON summary. */
+static json_t *xstacks_json(const xstacks *x, int leaks)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < x->n && i < SUMMARY_STACKS; i++) {
+        const xstack *e = &x->v[i];
+        json_t *j = json_pack("{s:I, s:I, s:I, s:o}", leaks ? "bytes" : "size", (json_int_t)e->bytes,
+                              leaks ? "blocks" : "count", (json_int_t)e->blocks, "processes",
+                              (json_int_t)e->nproc, "frames", short_stack_json(e->snap, e->stack));
+
+        if (leaks)
+            json_object_set_new(j, "kind", json_string(tm_leak_kind_name(e->kind)));
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
+static json_t *across_json(const outputs *o)
+{
+    xstacks leaks, peak;
+    uint64_t sum_peak = 0;
+    json_t *j;
+
+    for (size_t i = 0; i < count(o); i++)
+        sum_peak += nth(o, i)->memory.peak;
+    across(o, &leaks, &peak);
+    j = json_pack("{s:I, s:I, s:o, s:o}", "processes", (json_int_t)count(o), "peak_sum", (json_int_t)sum_peak,
+                  "leaks", xstacks_json(&leaks, 1), "peak", xstacks_json(&peak, 0));
+    xs_free(&leaks);
+    xs_free(&peak);
+    return j;
 }
 
 /* --- the summary as JSON (--format json; tracemem-run(1)) --- */
@@ -494,6 +810,8 @@ static void print_summary_json(const char *prog, int status, const outputs *o, c
                                                "memory", memory_json(c), "leaks", leaks_json(c)));
     }
     json_object_set_new(j, "processes", procs);
+    if (o->nother)
+        json_object_set_new(j, "across", across_json(o));
     json_object_set_new(j, "not_waited_for", json_integer(left));
     json_dumpf(j, stderr, JSON_INDENT(2));
     fputc('\n', stderr);
@@ -549,43 +867,119 @@ static int taken_before(const tm_snapshot *s, int64_t start)
     return (int64_t)timegm(&tm) * 1000 + ms < start;
 }
 
+/* One output file of the run: loaded, symbolized and written back by one
+ * of two threads; what became of it is looked at afterwards, in order. */
+typedef struct job {
+    char *file;
+    tm_snapshot *snap; /* NULL after an error */
+    int rc;
+    int earlier; /* taken before the run started: not one of its own */
+    int raw;     /* it was not symbolized yet (hints are given for it) */
+    tm_error err;
+} job;
+
+typedef struct jobs {
+    job *v;
+    size_t n;
+    size_t next; /* the next job to take (atomic) */
+    int64_t start;
+    FILE *warn;
+    tm_symcache *cache; /* shared: used under 'lock' */
+    pthread_mutex_t lock;
+} jobs;
+
+static void do_job(jobs *js, job *j)
+{
+    if ((j->rc = tm_snapshot_load(j->file, &j->snap, &j->err)))
+        return;
+    if (taken_before(j->snap, js->start)) {
+        j->earlier = 1;
+        goto out_free;
+    }
+    j->raw = !j->snap->symbolized;
+    /* libdw and the cache serve one thread at a time; reading and
+     * writing the JSON, most of the work, goes on in parallel */
+    pthread_mutex_lock(&js->lock);
+    j->rc = js->cache ? tm_symbolize_cached(j->snap, 0, js->cache, js->warn, NULL, &j->err)
+                      : tm_symbolize(j->snap, 0, js->warn, &j->err);
+    pthread_mutex_unlock(&js->lock);
+    if (!j->rc)
+        j->rc = tm_snapshot_write(j->snap, j->file, &j->err);
+    if (!j->rc)
+        return;
+out_free:
+    tm_snapshot_free(j->snap);
+    j->snap = NULL;
+}
+
+static void *worker(void *arg)
+{
+    jobs *js = arg;
+    size_t i;
+
+    while ((i = __atomic_fetch_add(&js->next, 1, __ATOMIC_RELAXED)) < js->n)
+        do_job(js, &js->v[i]);
+    return NULL;
+}
+
+/* Loads, symbolizes and writes back every file of 'g', on two threads
+ * when there are two CPUs. Returns the jobs (free() them), or NULL. */
+static job *run_jobs(glob_t *g, int64_t start, int quiet)
+{
+    jobs js = {.n = g->gl_pathc, .start = start, .warn = quiet ? NULL : stderr};
+    pthread_t t;
+    int two;
+
+    if (!(js.v = calloc(js.n + 1, sizeof *js.v)))
+        return NULL;
+    for (size_t i = 0; i < js.n; i++)
+        js.v[i].file = g->gl_pathv[i];
+    js.cache = tm_symcache_new(); /* one for all: every child opens the same libc */
+    pthread_mutex_init(&js.lock, NULL);
+    two = js.n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_create(&t, NULL, worker, &js) == 0;
+    worker(&js);
+    if (two)
+        pthread_join(t, NULL);
+    pthread_mutex_destroy(&js.lock);
+    tm_symcache_free(js.cache);
+    return js.v;
+}
+
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
  * pid. Outputs of earlier runs are dropped from 'g'. */
 static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
 {
-    tm_snapshot *s, **all = NULL;
+    tm_snapshot **all = NULL;
     tm_hint_memo memo = {NULL, 0};
     size_t n = 0, kept = 0;
-    tm_error err = {""};
+    job *v = run_jobs(g, start, quiet);
 
     memset(o, 0, sizeof *o);
-    for (size_t i = 0; i < g->gl_pathc; i++) {
-        char *f = g->gl_pathv[i];
-        int rc = tm_snapshot_load(f, &s, &err);
+    for (size_t i = 0; v && i < g->gl_pathc; i++) {
+        job *j = &v[i];
 
-        if (rc == 0 && taken_before(s, start)) {
-            tm_snapshot_free(s);
-            free(f);
+        if (j->earlier) {
+            free(j->file);
             continue;
         }
-        g->gl_pathv[kept++] = f;
-        int raw = rc == 0 && !s->symbolized;
-
-        if (rc || tm_symbolize(s, 0, quiet ? NULL : stderr, &err) || tm_snapshot_write(s, f, &err)) {
-            tm__eprintf("tracemem: %s: %s\n", f, err.what);
-            tm_snapshot_free(s);
+        g->gl_pathv[kept++] = j->file;
+        if (j->rc) {
+            tm__eprintf("tracemem: %s: %s\n", j->file, j->err.what);
             continue;
         }
-        if (raw && hints)
-            tm_symbol_hints(s, stderr, &memo);
-        tm__apply_view(s); /* written raw above; the summary shows the view */
-        keep_latest(&all, &n, s);
+        if (j->raw && hints)
+            tm_symbol_hints(j->snap, stderr, &memo);
+        tm__apply_view(j->snap); /* written raw above; the summary shows the view */
+        keep_latest(&all, &n, j->snap);
     }
     tm_hint_memo_free(&memo);
-    if (g->gl_pathv)
-        g->gl_pathv[kept] = NULL;
-    g->gl_pathc = kept;
+    if (v) {
+        if (g->gl_pathv)
+            g->gl_pathv[kept] = NULL;
+        g->gl_pathc = kept;
+    }
+    free(v);
     if (n) /* all is NULL when nothing was written */
         qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
@@ -832,9 +1226,8 @@ int cmd_run(int argc, char **argv)
         print_summary_json(argv[optind], status, &out, &g, sr.left);
     } else if (!ra.quiet) {
         print_summary(argv[optind], status, out.main);
-        print_others(&out);
-        for (size_t i = 0; i < g.gl_pathc; i++)
-            tm__eprintf("%-13s%s\n", i ? "" : "  snapshots:", g.gl_pathv[i]);
+        print_processes(&out);
+        print_paths(&g);
     }
     outputs_free(&out);
     globfree(&g);

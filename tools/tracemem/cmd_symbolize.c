@@ -22,8 +22,10 @@ int cmd_symbolize(int argc, char **argv)
     };
     const char *out = NULL;
     tm_snapshot *snap = NULL;
+    tm_symcache *cache;
     tm_error err = {""};
-    int opt, rc;
+    size_t added = 0;
+    int opt, rc, was;
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
@@ -42,12 +44,22 @@ int cmd_symbolize(int argc, char **argv)
         return tm__usage_error("symbolize", "expected one snapshot FILE");
     if ((rc = tm__load(argv[optind], 0, &snap)))
         return rc;
-    if (!out)
-        out = argv[optind];
-    if (tm_symbolize(snap, 1, stderr, &err) || tm_snapshot_write(snap, out, &err)) {
-        tm__eprintf("tracemem: %s: %s\n", tm_outfile_name(out), err.what);
+    was = snap->symbolized;
+    if (!(cache = tm_symcache_new())) {
+        tm__eprintf("tracemem: %s: out of memory\n", argv[optind]);
+        tm_snapshot_free(snap);
+        return TM_EXIT_USAGE;
+    }
+    rc = tm_symbolize_cached(snap, 1, cache, stderr, &added, &err);
+    /* in place, a symbolized file that gained nothing is left as it is:
+     * symbolizing twice costs the reading */
+    if (!rc && (out || added || !was))
+        rc = tm_snapshot_write(snap, out ? out : argv[optind], &err);
+    if (rc) {
+        tm__eprintf("tracemem: %s: %s\n", tm_outfile_name(out ? out : argv[optind]), err.what);
         rc = TM_EXIT_USAGE;
     }
+    tm_symcache_free(cache);
     tm_snapshot_free(snap);
     return rc;
 }

@@ -260,9 +260,9 @@ int cmd_trend(int argc, char **argv)
         rc = tm__usage_error("trend", "out of memory");
         goto out;
     }
-    for (int i = optind; i < argc; i++, n++)
-        if ((rc = tm__load(argv[i], 0, &snaps[n])))
-            goto out;
+    if ((rc = tm__load_many((const char *const *)argv + optind, (size_t)(argc - optind), 0, snaps)))
+        goto out;
+    n = (size_t)(argc - optind);
     if (tm_trend_same_process(snaps, n, &bad, &err)) {
         tm__eprintf("tracemem: %s: %s\n", snaps[bad]->file, err.what);
         rc = TM_EXIT_USAGE;

@@ -24,7 +24,8 @@ TM_CLI_TESTS = \
 	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh \
 	tests/integration/cli_output.sh tests/integration/cli_inputs.sh \
 	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
-	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh
+	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh \
+	tests/integration/cli_gzip.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
 
@@ -69,7 +70,7 @@ dist_man_MANS += man/tracemem-leaks.1 man/tracemem-check.1 \
 # descendants waited for, bad option values and programs refused
 check_PROGRAMS += tests/progs/tm_signals
 tests_progs_tm_signals_CFLAGS = $(TM_PROG_CFLAGS)
-TM_RUN_TESTS = tests/integration/run_children.sh \
+TM_RUN_TESTS = tests/integration/run_children.sh tests/integration/run_many.sh \
 	tests/integration/run_signals.sh tests/integration/run_options.sh \
 	tests/integration/rss.sh
 TESTS += $(TM_RUN_TESTS)

@@ -1,0 +1,108 @@
+#!/bin/bash
+# bench/cli.sh - what a user waits for, end to end: `tracemem run` of gcc's
+# cc1 compiling a large preprocessed file (record, symbolize, summary)
+# against `heaptrack` plus `heaptrack_print` and against cc1 untraced; and
+# `tracemem symbolize` of the raw cc1 snapshot on its own.
+#
+# Usage: bench/cli.sh [BUILD_DIR]
+#   BUILD_DIR   the build tree holding ./tracemem and .libs/libtracemem.so
+#               (default: the current directory)
+# Environment:
+#   BENCH_RUNS=5      rounds; each round runs every tool once, interleaved
+#                     (untraced, tracemem, heaptrack, symbolize, then again)
+#   BENCH_OUT=DIR     scratch files and report.txt (default BUILD_DIR/bench-cli)
+#   CC1               the compiler proper (default: gcc -print-prog-name=cc1)
+#   HEAPTRACK, HEAPTRACK_PRINT   paths; empty leaves heaptrack out
+#
+# The input is generated (bench/workloads/cc1_input.py: 280 functions of
+# structs, loops and switches over 20 system headers, preprocessed with
+# gcc -E: 340 KB) and compiled with -O2. Wall time with bash's
+# EPOCHREALTIME; medians over the rounds; the load average is printed
+# before and after, since the machine may be shared. Writes only into
+# BENCH_OUT.
+set -u
+
+srcdir=$(cd "$(dirname "$0")" && pwd)
+note() { printf 'bench: %s\n' "$*" >&2; }
+die() { note "$*"; exit 2; }
+
+build=$(cd "${1:-.}" && pwd) || die "no build tree"
+tm=$build/tracemem
+[ -x "$tm" ] || die "$tm not found: build first (make)"
+runs=${BENCH_RUNS:-5}
+out=${BENCH_OUT:-$build/bench-cli}
+mkdir -p "$out/scratch" || die "cannot create $out"
+cc1=${CC1:-$(gcc -print-prog-name=cc1 2>/dev/null)}
+[ -x "$cc1" ] || die "no cc1 (set CC1)"
+heaptrack=${HEAPTRACK-$(command -v heaptrack)}
+hprint=${HEAPTRACK_PRINT-$(command -v heaptrack_print)}
+[ -n "$heaptrack" ] && [ -n "$hprint" ] || { heaptrack=; note "no heaptrack: its column is left out"; }
+command -v python3 > /dev/null || die "python3 is needed to generate the input"
+
+rm -f "$out"/*.times
+python3 "$srcdir/workloads/cc1_input.py" > "$out/input.c" || die "cannot generate the input"
+gcc -E "$out/input.c" -o "$out/input.i" || die "gcc -E failed"
+args=(-quiet -O2 "$out/input.i" -o /dev/null)
+
+# time_of CMD...: runs CMD (output thrown away), prints its wall seconds
+time_of() {
+    local t0=$EPOCHREALTIME
+    "$@" > /dev/null 2>&1 || note "$1 exited $?"
+    local t1=$EPOCHREALTIME
+    echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}'
+}
+median() {
+    sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+s=$out/scratch
+run_untraced() { "$cc1" "${args[@]}"; }
+run_tracemem() { rm -f "$s"/tm.*; "$tm" run -o "$s/tm.%p.json.gz" -- "$cc1" "${args[@]}"; }
+run_heaptrack() { rm -f "$s"/ht.*; "$heaptrack" -o "$s/ht" "$cc1" "${args[@]}" && "$hprint" -f "$s"/ht.* > "$s/ht.txt"; }
+# the raw snapshot symbolize starts from (copied fresh each round)
+LD_PRELOAD=$build/.libs/libtracemem.so TRACEMEM_OUTPUT=$s/raw.json "$cc1" "${args[@]}" ||
+    die "cc1 under the shim failed"
+run_symbolize() { cp "$s/raw.json" "$s/sym.json" && "$tm" symbolize "$s/sym.json"; }
+
+tools="untraced tracemem"
+[ -n "$heaptrack" ] && tools="$tools heaptrack"
+tools="$tools symbolize"
+load_before=$(load)
+for ((r = 1; r <= runs; r++)); do
+    for t in $tools; do
+        time_of "run_$t" >> "$out/$t.times"
+        echo >> "$out/$t.times"
+    done
+done
+load_after=$(load)
+
+{
+    echo "tracemem CLI bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $runs interleaved rounds"
+    echo "tracemem: $tm ($(cd "$srcdir/.." && git describe --always --dirty 2>/dev/null || echo '?'))"
+    echo "cc1: $cc1 -O2 on $(wc -c < "$out/input.i") bytes of preprocessed C"
+    echo "load average (1 5 15 min): $load_before -> $load_after"
+    echo
+    printf '%-42s %10s %10s\n' "what (wall s, median)" "seconds" "x untraced"
+    u=$(median < "$out/untraced.times")
+    for t in $tools; do
+        m=$(median < "$out/$t.times")
+        case $t in
+            untraced) what="cc1 untraced" ;;
+            tracemem) what="tracemem run (record+symbolize+summary)" ;;
+            heaptrack) what="heaptrack + heaptrack_print" ;;
+            symbolize) what="tracemem symbolize (cc1 snapshot)" ;;
+        esac
+        printf '%-42s %10s %10s\n' "$what" "$m" "$(awk -v a="$m" -v b="$u" 'BEGIN {printf "%.2f", a / b}')"
+        eval "med_$t=$m"
+    done
+    if [ -n "$heaptrack" ]; then
+        echo
+        echo "tracemem run / (heaptrack + heaptrack_print): $(awk -v a="$med_tracemem" -v b="$med_heaptrack" 'BEGIN {printf "%.2f", a / b}')"
+    fi
+    echo "raw snapshot: $(wc -c < "$s/raw.json") bytes; symbolized: $(wc -c < "$s/sym.json") bytes;" \
+        "run's .json.gz: $(cat "$s"/tm.*.json.gz | wc -c) bytes"
+    echo "all times (s): "
+    for t in $tools; do echo "  $t: $(grep . "$out/$t.times" | tr '\n' ' ')"; done
+} | tee "$out/report.txt"
+rm -f "$out"/*.times
