@@ -85,6 +85,18 @@ grep -q "^tracemem: other.json: not the same process as grow.0.json: pid [0-9]* 
     fail "message: $(cat err.txt)"
 [ ! -s out.txt ] || fail "output despite the error"
 
+# the growth gate: the steady stack grows by 20-150 KB/s (above)
+"$TM" trend grow.*.json --fail-above 1M > gate.txt; assert_eq "gate within" 0 $?
+grep -q "^tracemem trend: passed: the steady stacks grow by .*/s in all, within --fail-above 1024 KiB/s$" gate.txt ||
+    fail "gate passed line: $(tail -n 1 gate.txt)"
+"$TM" trend grow.*.json --fail-above 1K > gate.txt; assert_eq "gate above" 1 $?
+grep -q "^tracemem trend: FAILED: the steady stacks grow by .*/s in all, above --fail-above 1024 B/s$" gate.txt ||
+    fail "gate failed line: $(tail -n 1 gate.txt)"
+"$TM" trend grow.*.json --fail-above 1K --format json > gate.json; assert_eq "gate json exit" 1 $?
+assert_eq "gate json" true \
+    "$(json gate.json 's["gate"]["failed"] and s["gate"]["fail_above"] == 1024 and abs(s["gate"]["rate"] - s["stacks"][0]["slope_per_second"]) < 1')"
+"$TM" trend grow.0.json grow.1.json --fail-above fast 2> err.txt; assert_eq "bad --fail-above" 2 $?
+
 # usage errors and bad input
 "$TM" trend grow.0.json 2> err.txt; assert_eq "one file" 2 $?
 "$TM" trend grow.0.json grow.1.json --min-growth lots 2> err.txt

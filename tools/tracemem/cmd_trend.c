@@ -37,6 +37,7 @@
 
 static const char usage[] = "usage: tracemem trend FILE... [--min-growth BYTES] [-n N]\n"
                             "                      [--keep-exit] [--format text|json]\n"
+                            "                      [--fail-above BYTES_PER_SECOND]\n"
                             "                      " TM_VIEW_USAGE "\n"
                             "Fits the live bytes of each stack over a series of snapshots of one\n"
                             "process (TRACEMEM_INTERVAL or TRACEMEM_SIGNAL snapshots) and shows the\n"
@@ -168,6 +169,20 @@ static void render_text(FILE *fp, const tm_trend *t, size_t limit, const left_ou
         fprintf(fp, "\n%zu more (see -n)\n", t->nsteady - shown);
 }
 
+/* The growth of the steady stacks together, bytes per second (the gate
+ * of --fail-above); NAN when the snapshots' times are unknown. */
+static double steady_rate(const tm_trend *t)
+{
+    double sum = 0;
+
+    for (size_t i = 0; i < t->nsteady; i++) {
+        if (isnan(t->v[i].slope_per_second))
+            return NAN;
+        sum += t->v[i].slope_per_second > 0 ? t->v[i].slope_per_second : 0;
+    }
+    return t->nsteady || t->nsnaps < 2 || !isnan(t->seconds[t->nsnaps - 1]) ? sum : NAN;
+}
+
 static void free_snaps(tm_snapshot **snaps, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -200,12 +215,13 @@ int cmd_trend(int argc, char **argv)
     static const struct option longopts[] = {
         {"min-growth", required_argument, NULL, 'g'},
         {"keep-exit", no_argument, NULL, 'K'},
+        {"fail-above", required_argument, NULL, 'A'},
         {"format", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         TM_VIEW_LONGOPTS,
         {0},
     };
-    long long min_growth = 0, limit = 10;
+    long long min_growth = 0, limit = 10, fail_above = -1;
     tm_format format = TM_FORMAT_TEXT;
     tm_snapshot **snaps = NULL, **used = NULL;
     left_out lo = {0, NULL};
@@ -226,6 +242,12 @@ int cmd_trend(int argc, char **argv)
             break;
         case 'K':
             keep_exit = 1;
+            break;
+        case 'A':
+            if ((fail_above = parse_bytes(optarg)) < 0)
+                return tm__usage_error("trend",
+                                       "--fail-above: '%s' is not a number of bytes (per second)",
+                                       optarg);
             break;
         case 'n':
             if ((limit = tm__parse_count(optarg)) < 0)
@@ -282,17 +304,36 @@ int cmd_trend(int argc, char **argv)
         rc = TM_EXIT_USAGE;
         goto out;
     }
+    double rate = steady_rate(&t);
+    if (fail_above >= 0 && isnan(rate)) {
+        tm__eprintf("tracemem: %s: --fail-above needs the times of the snapshots, and one is missing\n",
+                    snaps[0]->file);
+        tm_trend_free(&t);
+        rc = TM_EXIT_USAGE;
+        goto out;
+    }
+    int failed = fail_above >= 0 && rate > (double)fail_above;
     if (format == TM_FORMAT_JSON) {
         json_t *j = render_json(&t, (size_t)limit, &lo);
 
+        if (fail_above >= 0)
+            json_object_set_new(j, "gate", json_pack("{s:I, s:f, s:b}", "fail_above", (json_int_t)fail_above,
+                                                     "rate", rate, "failed", failed));
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
         putchar('\n');
         json_decref(j);
     } else {
         render_text(stdout, &t, (size_t)limit, &lo);
+        if (fail_above >= 0) {
+            char a[32], b[32];
+
+            printf("\ntracemem trend: %s: the steady stacks grow by %s/s in all, %s --fail-above %s/s\n",
+                   failed ? "FAILED" : "passed", tm_format_size(a, sizeof a, rate, 0), failed ? "above" : "within",
+                   tm_format_size(b, sizeof b, (double)fail_above, 0));
+        }
     }
     tm_trend_free(&t);
-    rc = tm__stdout_done(TM_EXIT_OK);
+    rc = tm__stdout_done(failed ? TM_EXIT_FAIL : TM_EXIT_OK);
 out:
     free_snaps(snaps, n);
     free(used);
