@@ -83,6 +83,7 @@ typedef struct tm_gate_opts {
     int64_t max_blocks;         /* -1: no limit */
     const tm_baseline *baseline;    /* NULL: none */
     const char *baseline_file;
+    int64_t max_peak;           /* --max-peak: -1 none */
 } tm_gate_opts;
 
 typedef struct tm_gate {
@@ -92,6 +93,11 @@ typedef struct tm_gate {
     uint64_t blocks;
     size_t ncounted;            /* records with something counted */
     size_t nnew, ngrown, nbaseline, nsuppressed;
+    /* the highest memory.peak of the snapshots, and whether it is above
+     * opts->max_peak (which fails the gate too) */
+    uint64_t peak;
+    const tm_snapshot *peak_snap;
+    int peak_failed;
     /* the program run by check, if any */
     char *const *argv;          /* NULL when reading files */
     int status;                 /* its exit status */

@@ -267,8 +267,28 @@ static void print_verdict(FILE *fp, const tm_leak_report *r, const tm_gate *g)
     print_limit(fp, o->max_bytes, "bytes");
     fputs(", ", fp);
     print_limit(fp, o->max_blocks, "blocks");
-    fprintf(fp, ")%s\n", g->nsuppressed ? ", suppressed stacks not counted"
-                                        : "");
+    fprintf(fp, ")%s", g->nsuppressed ? ", suppressed stacks not counted" : "");
+    if (o->max_peak >= 0)
+        fprintf(fp, "; peak heap memory %" PRIu64 " bytes (pid %" PRId64 "), %s the --max-peak limit of %" PRId64
+                    " bytes",
+                g->peak, g->peak_snap ? g->peak_snap->pid : 0, g->peak_failed ? "above" : "within", o->max_peak);
+    fputc('\n', fp);
+}
+
+/* The peak gate's sentence, for the report formats (NULL without
+ * --max-peak): new string. */
+static char *peak_message(const tm_gate *g)
+{
+    char *s = NULL;
+
+    if (g->opts->max_peak < 0 ||
+        asprintf(&s, "peak heap memory %" PRIu64 " bytes in pid %" PRId64 " (%s), %s the limit of %" PRId64
+                     " bytes (--max-peak)",
+                 g->peak, g->peak_snap ? g->peak_snap->pid : 0,
+                 g->peak_snap && g->peak_snap->exe ? g->peak_snap->exe : "?", g->peak_failed ? "above" : "within",
+                 g->opts->max_peak) < 0)
+        return NULL;
+    return s;
 }
 
 /* --- text --- */
@@ -372,6 +392,12 @@ static json_t *render_json(const tm_leak_report *r, const tm_gate *g)
     json_object_set_new(j, "counted", json_pack("{s:I, s:I}", "bytes",
                                                 (json_int_t)g->bytes, "blocks",
                                                 (json_int_t)g->blocks));
+    if (g->opts->max_peak >= 0)
+        json_object_set_new(j, "peak",
+                            json_pack("{s:I, s:I, s:I, s:s?, s:b}", "bytes", (json_int_t)g->peak, "limit",
+                                      (json_int_t)g->opts->max_peak, "pid",
+                                      (json_int_t)(g->peak_snap ? g->peak_snap->pid : 0), "snapshot",
+                                      g->peak_snap ? g->peak_snap->file : NULL, "failed", g->peak_failed));
     free(verdict);
     return j;
 }
@@ -425,6 +451,8 @@ static void junit_case(FILE *fp, const tm_leak_report *r, const tm_gate *g,
 static void render_junit(FILE *fp, const tm_leak_report *r, const tm_gate *g)
 {
     size_t nfail = 0, nskip = 0, n = r->n ? r->n : 1;
+    int peak = g->opts->max_peak >= 0;
+    char *pmsg = peak_message(g);
 
     for (size_t i = 0; i < r->n; i++) {
         nfail += (size_t)fails(g, &r->v[i]);
@@ -435,13 +463,30 @@ static void render_junit(FILE *fp, const tm_leak_report *r, const tm_gate *g)
             "failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n"
             "  <testsuite name=\"tracemem.leaks\" tests=\"%zu\" "
             "failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n",
-            n, nfail, nskip, n, nfail, nskip);
+            n + peak, nfail + g->peak_failed, nskip, n, nfail, nskip);
     for (size_t i = 0; i < r->n; i++)
         junit_case(fp, r, g, &r->v[i]);
     if (!r->n)
         fputs("    <testcase classname=\"tracemem.leaks\" "
               "name=\"no leaks\"/>\n", fp);
-    fputs("  </testsuite>\n</testsuites>\n", fp);
+    fputs("  </testsuite>\n", fp);
+    if (peak) { /* the peak gate: a suite of one case */
+        fprintf(fp, "  <testsuite name=\"tracemem.peak\" tests=\"1\" failures=\"%d\" errors=\"0\" "
+                    "skipped=\"0\">\n    <testcase classname=\"tracemem.peak\" name=\"peak heap memory\"",
+                g->peak_failed);
+        if (g->peak_failed) {
+            fputs(">\n      <failure type=\"peak\" message=\"", fp);
+            tm_xml_escape(fp, pmsg ? pmsg : "");
+            fputs("\"/>\n    </testcase>\n", fp);
+        } else {
+            fputs(">\n      <system-out>", fp);
+            tm_xml_escape(fp, pmsg ? pmsg : "");
+            fputs("</system-out>\n    </testcase>\n", fp);
+        }
+        fputs("  </testsuite>\n", fp);
+    }
+    fputs("</testsuites>\n", fp);
+    free(pmsg);
 }
 
 /* --- SARIF 2.1.0 --- */
@@ -458,7 +503,7 @@ static const char *const rule_texts[TM_LEAK_NKINDS] = {
     "Heap memory still reachable at exit: never freed, still pointed to.",
 };
 
-static json_t *sarif_rules(void)
+static json_t *sarif_rules(int peak)
 {
     json_t *rules = json_array();
 
@@ -475,6 +520,12 @@ static json_t *sarif_rules(void)
                       k <= TM_LEAK_INDIRECT ? "error" : "warning",
                       "properties", "tags", "memory", "leak"));
     }
+    if (peak) /* after the leak rules: ruleIndex of a leak is its kind */
+        json_array_append_new(rules, json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:[ss]}}", "id", "peak", "name",
+                                               "PeakMemory", "shortDescription", "text",
+                                               "Peak heap memory above the --max-peak limit.",
+                                               "defaultConfiguration", "level", "error", "properties", "tags",
+                                               "memory", "peak"));
     return rules;
 }
 
@@ -615,11 +666,19 @@ static json_t *render_sarif(const tm_leak_report *r, const tm_gate *g)
 
     for (size_t i = 0; i < r->n; i++)
         json_array_append_new(results, sarif_result(r, g, &r->v[i]));
+    if (g->peak_failed) { /* the peak gate's result: no location in the code */
+        char *pmsg = peak_message(g);
+
+        json_array_append_new(results, json_pack("{s:s, s:i, s:s, s:{s:s}}", "ruleId", "peak", "ruleIndex",
+                                                 TM_LEAK_NKINDS, "level", "error", "message", "text",
+                                                 pmsg ? pmsg : "peak heap memory above the limit"));
+        free(pmsg);
+    }
     /* no informationUri: it is optional, and the project publishes no
      * page of its own to point at */
     run = json_pack("{s:{s:{s:s, s:s, s:o}}, s:o, s:[{s:b}]}", "tool",
                     "driver", "name", "tracemem", "version", PACKAGE_VERSION,
-                    "rules", sarif_rules(),
+                    "rules", sarif_rules(g->opts->max_peak >= 0),
                     "results", results, "invocations", "executionSuccessful",
                     !g->argv || g->status == 0);
     if (fp && root) {
@@ -669,6 +728,18 @@ static void render_github(FILE *fp, const tm_leak_report *r, const tm_gate *g)
     }
 }
 
+static void github_peak(FILE *fp, const tm_gate *g)
+{
+    char *pmsg;
+
+    if (!g->peak_failed || !(pmsg = peak_message(g)))
+        return;
+    fputs("::error title=Peak heap memory::", fp);
+    tm_github_escape_data(fp, pmsg);
+    fputc('\n', fp);
+    free(pmsg);
+}
+
 void tm_gate_render(FILE *fp, const tm_leak_report *r, const tm_gate *g,
                     tm_gate_format format)
 {
@@ -690,6 +761,7 @@ void tm_gate_render(FILE *fp, const tm_leak_report *r, const tm_gate *g,
         break;
     case TM_GATE_GITHUB:
         render_github(fp, r, g);
+        github_peak(fp, g);
         break;
     }
 }

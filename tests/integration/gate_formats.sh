@@ -112,4 +112,30 @@ if [ -x "$PROGS/gate_leaks" ] && [ -r "$SHIM" ]; then
     xml_ok real.xml
     assert_eq "real junit" "3 3 0" "$(junit real.xml)"
 fi
+
+# the peak gate (leaks.json: peak 5000 bytes, pid 4242); suppressions
+# make the leak part pass, so only the peak decides
+cd "$DATA" || fail "no $DATA"
+S="--suppressions leaks.valgrind.supp --suppressions leaks.lsan.supp --kinds definite"
+status 0 check $S --max-peak 5000 leaks.json
+grep -q "; peak heap memory 5000 bytes (pid [0-9]*), within the --max-peak limit of 5000 bytes$" "$WORK/out" ||
+    fail "peak within: $(tail -n 1 "$WORK/out")"
+status 1 check $S --max-peak 4K leaks.json
+grep -q "^tracemem check: FAILED: .*; peak heap memory 5000 bytes (pid [0-9]*), above the --max-peak limit of 4096 bytes$" "$WORK/out" ||
+    fail "peak above: $(tail -n 1 "$WORK/out")"
+status 1 check $S --max-peak 4K --format json -o "$WORK/peak.json" leaks.json
+assert_eq "peak json" '[5000, 4096, true, "fail"]' \
+    "$(json "$WORK/peak.json" '[s["peak"]["bytes"], s["peak"]["limit"], s["peak"]["failed"], s["result"]]')"
+status 1 check $S --max-peak 4K --format junit -o "$WORK/peak.xml" leaks.json
+xml_ok "$WORK/peak.xml"
+assert_eq "peak junit" "1" "$(python3 -c 'import sys, xml.dom.minidom
+d = xml.dom.minidom.parse(sys.argv[1])
+ts = [t for t in d.getElementsByTagName("testsuite") if t.getAttribute("name") == "tracemem.peak"][0]
+print(len(ts.getElementsByTagName("failure")))' "$WORK/peak.xml")"
+status 1 check $S --max-peak 4K --format sarif -o "$WORK/peak.sarif" leaks.json
+assert_eq "peak sarif" '[["leak/definite", "leak/indirect", "leak/possible", "leak/reachable", "peak"], [["peak", 4, "error"]]]' \
+    "$(json "$WORK/peak.sarif" '[[r["id"] for r in s["runs"][0]["tool"]["driver"]["rules"]], [[r["ruleId"], r["ruleIndex"], r["level"]] for r in s["runs"][0]["results"] if r["ruleId"] == "peak"]]')"
+status 1 check $S --max-peak 4K --format github leaks.json
+grep -q "^::error title=Peak heap memory::peak heap memory 5000 bytes in pid" "$WORK/out" || fail "peak github: $(cat "$WORK/out")"
+status 2 check --max-peak lots leaks.json
 exit 0

@@ -127,6 +127,10 @@ int tm__stats_parse(const char *cmd, const char *usage, int argc, char **argv, t
  * CPython interpreter (python.c). */
 int tm__is_cpython(const char *prog);
 
+/* "4096", "64K", "2M", "1G" (powers of 1024; "KiB", "KB" too) -> bytes;
+ * -1 when malformed. */
+long long tm__parse_bytes(const char *arg);
+
 /* Parses a non-negative integer; -1 when 'arg' is not one. */
 long long tm__parse_count(const char *arg);
 

@@ -6,6 +6,8 @@
 
 #include "builtin.h"
 
+#include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -219,6 +221,39 @@ int tm__format_parse(const char *arg)
     if (strcmp(arg, "json") == 0)
         return TM_FORMAT_JSON;
     return -1;
+}
+
+/* "4096", "64K", "2M", "1G" -> bytes; -1 when malformed. */
+long long tm__parse_bytes(const char *arg)
+{
+    char *end;
+    long long v;
+    int shift = 0;
+
+    if (!isdigit((unsigned char)*arg))
+        return -1;
+    v = strtoll(arg, &end, 10);
+    switch (toupper((unsigned char)*end)) {
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    }
+    if (*end == 'i' && shift)
+        end++;
+    if ((*end == 'B' || *end == 'b') && shift)
+        end++;
+    if (*end || v < 0 || v > (LLONG_MAX >> shift))
+        return -1;
+    return v << shift;
 }
 
 long long tm__parse_count(const char *arg)

@@ -23,7 +23,8 @@
 
 static const char usage[] =
     "usage: tracemem check [--kinds LIST] [--max-leaked-bytes N]\n"
-    "                      [--max-leaked-blocks N] [--suppressions FILE]...\n"
+    "                      [--max-leaked-blocks N] [--max-peak BYTES]\n"
+    "                      [--suppressions FILE]...\n"
     "                      [--baseline FILE] [--update-baseline FILE]\n"
     "                      [--format text|json|junit|sarif|github] [-o FILE]\n"
     "                      [--wait-children SECONDS] [--no-default-suppressions]\n"
@@ -51,7 +52,7 @@ typedef struct check_args {
 } check_args;
 
 enum { OPT_KINDS = 256, OPT_MAX_BYTES, OPT_MAX_BLOCKS, OPT_SUPP,
-       OPT_BASELINE, OPT_UPDATE, OPT_WAIT, OPT_NO_DEFAULT };
+       OPT_BASELINE, OPT_UPDATE, OPT_WAIT, OPT_NO_DEFAULT, OPT_MAX_PEAK };
 
 static int limit_option(const char *name, const char *arg, int64_t *out)
 {
@@ -99,6 +100,10 @@ static int check_option(check_args *a, int opt, const char *arg)
         return limit_option("--max-leaked-blocks", arg, &a->gate.max_blocks);
     case OPT_SUPP: return tm__load_suppressions(&a->supp, arg);
     case OPT_NO_DEFAULT: a->no_default_supp = 1; return 0;
+    case OPT_MAX_PEAK:
+        if ((a->gate.max_peak = tm__parse_bytes(arg)) < 0)
+            return tm__usage_error("check", "--max-peak: '%s' is not a number of bytes (K, M, G allowed)", arg);
+        return 0;
     case OPT_BASELINE:
         if (a->gate.baseline)
             return tm__usage_error("check", "--baseline given twice");
@@ -128,6 +133,7 @@ static int parse_check(int argc, char **argv, check_args *a)
         { "kinds", required_argument, NULL, OPT_KINDS },
         { "max-leaked-bytes", required_argument, NULL, OPT_MAX_BYTES },
         { "max-leaked-blocks", required_argument, NULL, OPT_MAX_BLOCKS },
+        { "max-peak", required_argument, NULL, OPT_MAX_PEAK },
         { "suppressions", required_argument, NULL, OPT_SUPP },
         { "baseline", required_argument, NULL, OPT_BASELINE },
         { "update-baseline", required_argument, NULL, OPT_UPDATE },
@@ -485,7 +491,7 @@ out:
 int cmd_check(int argc, char **argv)
 {
     check_args a = { .kinds = TM_KINDS_CHECK,
-                     .gate = { .max_bytes = -2, .max_blocks = -2 },
+                     .gate = { .max_bytes = -2, .max_blocks = -2, .max_peak = -1 },
                      .wait_children = TM_WAIT_CHILDREN_DEFAULT };
     snaps s = { 0, NULL };
     int rc, status = 0;

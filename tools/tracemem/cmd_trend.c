@@ -46,38 +46,6 @@ static const char usage[] = "usage: tracemem trend FILE... [--min-growth BYTES] 
                             "-n shows at most N stacks (default 10, 0: all). The exit snapshot\n"
                             "is left out unless --keep-exit.\n";
 
-/* "4096", "64K", "2M", "1G" -> bytes; -1 when malformed. */
-static long long parse_bytes(const char *arg)
-{
-    char *end;
-    long long v;
-    int shift = 0;
-
-    if (!isdigit((unsigned char)*arg))
-        return -1;
-    v = strtoll(arg, &end, 10);
-    switch (toupper((unsigned char)*end)) {
-    case 'K':
-        shift = 10;
-        end++;
-        break;
-    case 'M':
-        shift = 20;
-        end++;
-        break;
-    case 'G':
-        shift = 30;
-        end++;
-        break;
-    }
-    if (*end == 'i' && shift)
-        end++;
-    if ((*end == 'B' || *end == 'b') && shift)
-        end++;
-    if (*end || v < 0 || v > (LLONG_MAX >> shift))
-        return -1;
-    return v << shift;
-}
 
 static json_t *num_or_null(double v)
 {
@@ -234,7 +202,7 @@ int cmd_trend(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'g':
-            if ((min_growth = parse_bytes(optarg)) < 0)
+            if ((min_growth = tm__parse_bytes(optarg)) < 0)
                 return tm__usage_error("trend",
                                        "--min-growth: '%s' is not a "
                                        "number of bytes",
@@ -244,7 +212,7 @@ int cmd_trend(int argc, char **argv)
             keep_exit = 1;
             break;
         case 'A':
-            if ((fail_above = parse_bytes(optarg)) < 0)
+            if ((fail_above = tm__parse_bytes(optarg)) < 0)
                 return tm__usage_error("trend",
                                        "--fail-above: '%s' is not a number of bytes (per second)",
                                        optarg);
