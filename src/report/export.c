@@ -122,12 +122,12 @@ json_t *tm_export_speedscope(const tm_snapshot *snap, tm_metric metric, unsigned
             goto out_nomem;
         total += w[i].value;
     }
-    snprintf(name, sizeof name, "%s (pid %" PRId64 ") %s bytes", snap->exe ? snap->exe : snap->file,
-             snap->pid, tm_metric_name(metric));
+    snprintf(name, sizeof name, "%s (pid %" PRId64 ") %s %s", snap->exe ? snap->exe : snap->file,
+             snap->pid, tm_metric_name(metric), metric == TM_METRIC_TEMPORARY ? "allocations" : "bytes");
     doc = json_pack("{s:s, s:{s:O}, s:[{s:s, s:s, s:s, s:i, s:I, s:O, s:O}],"
                     " s:s, s:i, s:s}",
                     "$schema", SPEEDSCOPE_SCHEMA, "shared", "frames", frames, "profiles", "type", "sampled",
-                    "name", name, "unit", "bytes", "startValue", 0, "endValue", (json_int_t)total, "samples",
+                    "name", name, "unit", metric == TM_METRIC_TEMPORARY ? "none" : "bytes", "startValue", 0, "endValue", (json_int_t)total, "samples",
                     samples, "weights", weights, "name", name, "activeProfileIndex", 0, "exporter",
                     "tracemem " PACKAGE_VERSION);
     if (!doc)

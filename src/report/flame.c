@@ -23,7 +23,7 @@
 
 /* --- metrics --- */
 
-static const char *const metric_names[] = {"live", "peak", "allocations", "leaked"};
+static const char *const metric_names[] = {"live", "peak", "allocations", "leaked", "temporary"};
 
 int tm_metric_parse(const char *name)
 {
@@ -82,6 +82,12 @@ int tm_metric_weights(const tm_snapshot *snap, tm_metric metric, unsigned kinds,
                      ? push_weight(&v, &nv, &cap, t->stack, t->size, t->count)
                      : push_weight(&v, &nv, &cap, t->stack, t->allocated_size, t->allocated_count);
         }
+        break;
+    case TM_METRIC_TEMPORARY: /* weighed by the count: no bytes are kept */
+        for (size_t i = 0; i < snap->ntraces && !rc; i++)
+            if (snap->traces[i].temporary && snap->traces[i].domain != TM_DOMAIN_MMAP)
+                rc = push_weight(&v, &nv, &cap, snap->traces[i].stack, snap->traces[i].temporary,
+                                 snap->traces[i].temporary);
         break;
     case TM_METRIC_PEAK:
         for (size_t i = 0; i < snap->npeak_traces && !rc; i++) {

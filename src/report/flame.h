@@ -46,10 +46,11 @@ typedef enum tm_metric {
     TM_METRIC_PEAK,
     TM_METRIC_ALLOCATIONS,
     TM_METRIC_LEAKED,
+    TM_METRIC_TEMPORARY, /* a count: allocations freed before the thread's next */
 } tm_metric;
 
-/* "live", "peak", "allocations", "leaked" <-> the enum; parse returns -1
- * for an unknown name. */
+/* "live", "peak", "allocations", "leaked", "temporary" <-> the enum;
+ * parse returns -1 for an unknown name. */
 int tm_metric_parse(const char *name);
 const char *tm_metric_name(tm_metric metric);
 

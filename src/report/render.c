@@ -145,6 +145,8 @@ static void print_figures(FILE *fp, const tm_stats *st, const tm_stat *s)
     if (st->opts.sort == TM_SORT_ALLOCATIONS)
         fprintf(fp, ", allocations=%" PRIu64 ", allocated=%s", s->allocated_count,
                 tm_format_size(a, sizeof a, (double)s->allocated_size, 0));
+    if (st->opts.sort == TM_SORT_TEMPORARY)
+        fprintf(fp, ", temporary=%" PRIu64 " of %" PRIu64 " allocations", s->temporary, s->allocated_count);
     fputc('\n', fp);
 }
 
@@ -195,18 +197,20 @@ json_t *tm_render_top_json(const tm_stats *st, size_t limit)
 
     json_object_set_new(root, "snapshot", json_string(st->snap->file));
     json_object_set_new(root, "total",
-                        json_pack("{s:I, s:I, s:I, s:I}", "size", (json_int_t)st->total_size, "count",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "size", (json_int_t)st->total_size, "count",
                                   (json_int_t)st->total_count, "allocated_size",
                                   (json_int_t)st->total_allocated_size, "allocated_count",
-                                  (json_int_t)st->total_allocated_count));
+                                  (json_int_t)st->total_allocated_count, "temporary",
+                                  (json_int_t)st->total_temporary));
     json_object_set_new(root, "omitted", json_integer((json_int_t)(st->n - n)));
     for (size_t i = 0; i < n; i++) {
         const tm_stat *s = &st->v[i];
 
         json_array_append_new(
-            arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "key", s->key, "size", (json_int_t)s->size,
+            arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "key", s->key, "size", (json_int_t)s->size,
                            "count", (json_int_t)s->count, "allocated_size", (json_int_t)s->allocated_size,
-                           "allocated_count", (json_int_t)s->allocated_count, "frames", stat_frames(st, s)));
+                           "allocated_count", (json_int_t)s->allocated_count, "temporary",
+                           (json_int_t)s->temporary, "frames", stat_frames(st, s)));
     }
     json_object_set_new(root, "stats", arr);
     return root;

@@ -436,7 +436,8 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr, const char *name,
             (rc = get_u64(e, where, "count", 1, &t->count, err)))
             return rc;
         if (!peak && ((rc = get_u64(e, where, "allocated_size", 0, &t->allocated_size, err)) ||
-                      (rc = get_u64(e, where, "allocated_count", 0, &t->allocated_count, err))))
+                      (rc = get_u64(e, where, "allocated_count", 0, &t->allocated_count, err)) ||
+                      (rc = get_u64(e, where, "temporary", 0, &t->temporary, err))))
             return rc;
         where_at(where, sizeof where, name, i, ".stack");
         if ((rc = check_index(where, stack, s->nstacks, "stacks", err)))

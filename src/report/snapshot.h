@@ -110,6 +110,8 @@ typedef struct tm_trace {
     uint64_t count;
     uint64_t allocated_size;
     uint64_t allocated_count;
+    uint64_t temporary; /* allocations freed before the thread allocated
+                           again (heaptrack's temporary); 0 when absent */
 } tm_trace;
 
 /* The four leak kinds of SPEC section 6, in report order. */

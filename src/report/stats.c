@@ -28,7 +28,7 @@ typedef struct index {
 static const char *const by_names[] = {
     "lineno", "filename", "function", "module", "traceback",
 };
-static const char *const sort_names[] = {"size", "count", "allocations"};
+static const char *const sort_names[] = {"size", "count", "allocations", "temporary"};
 
 void tm_stats_opts_init(tm_stats_opts *opts)
 {
@@ -290,6 +290,7 @@ static void add(tm_stat *s, const tm_trace *t, size_t ti)
     s->count += t->count;
     s->allocated_size += t->allocated_size;
     s->allocated_count += t->allocated_count;
+    s->temporary += t->temporary;
     s->last_trace = ti;
 }
 
@@ -355,10 +356,10 @@ static int check_opts(const tm_snapshot *snap, const tm_stats_opts *o, tm_error 
 {
     if (o->cumulative && o->by == TM_BY_TRACEBACK)
         return tm__error_set(err, -EINVAL, "--cumulative cannot be used with --by traceback");
-    if (o->peak && o->sort == TM_SORT_ALLOCATIONS)
+    if (o->peak && (o->sort == TM_SORT_ALLOCATIONS || o->sort == TM_SORT_TEMPORARY))
         return tm__error_set(err, -EINVAL,
-                             "--sort allocations cannot be used with --peak "
-                             "(the peak record has no allocation counts)");
+                             "--sort %s cannot be used with --peak "
+                             "(the peak record has no allocation counts)", tm_sort_name(o->sort));
     if (o->peak && !snap->has_peak)
         return tm__error_set(err, -EINVAL, "no peak record in this snapshot");
     return 0;
@@ -373,6 +374,9 @@ static int stat_cmp(const tm_stat *a, const tm_stat *b, tm_sort sort)
     } else if (sort == TM_SORT_ALLOCATIONS) {
         a1 = a->allocated_count, b1 = b->allocated_count;
         a2 = a->allocated_size, b2 = b->allocated_size;
+    } else if (sort == TM_SORT_TEMPORARY) {
+        a1 = a->temporary, b1 = b->temporary;
+        a2 = a->allocated_count, b2 = b->allocated_count;
     }
     if (a1 != b1)
         return a1 > b1 ? -1 : 1;
@@ -396,6 +400,11 @@ static int cmp_alloc(const void *a, const void *b)
     return stat_cmp(a, b, TM_SORT_ALLOCATIONS);
 }
 
+static int cmp_temp(const void *a, const void *b)
+{
+    return stat_cmp(a, b, TM_SORT_TEMPORARY);
+}
+
 /* Sorts and rebuilds the index (positions moved). */
 static int sort_stats(tm_stats *st)
 {
@@ -403,6 +412,7 @@ static int sort_stats(tm_stats *st)
         cmp_size,
         cmp_count,
         cmp_alloc,
+        cmp_temp,
     };
     index_t *ix = st->index;
 
@@ -440,7 +450,10 @@ int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stat
         out->total_count += t->count;
         out->total_allocated_size += t->allocated_size;
         out->total_allocated_count += t->allocated_count;
-        if (opts->sort == TM_SORT_ALLOCATIONS ? t->allocated_count == 0 : t->count == 0)
+        out->total_temporary += t->temporary;
+        if (opts->sort == TM_SORT_ALLOCATIONS   ? t->allocated_count == 0
+            : opts->sort == TM_SORT_TEMPORARY ? t->temporary == 0
+                                              : t->count == 0)
             continue;
         if (add_trace(out, t, i, fpos, &cap))
             goto out_nomem;

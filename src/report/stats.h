@@ -45,6 +45,7 @@ typedef enum tm_sort {
     TM_SORT_SIZE,
     TM_SORT_COUNT,
     TM_SORT_ALLOCATIONS,
+    TM_SORT_TEMPORARY, /* (temporary, allocated_count, key); groups with none left out */
 } tm_sort;
 
 /* An include or exclude pattern, like tracemalloc.Filter: an fnmatch(3)
@@ -89,6 +90,7 @@ typedef struct tm_stat {
     uint64_t count;
     uint64_t allocated_size;
     uint64_t allocated_count;
+    uint64_t temporary;
     size_t stack;
     size_t frame;
     int loc;
@@ -105,6 +107,7 @@ typedef struct tm_stats {
     uint64_t total_count;
     uint64_t total_allocated_size;
     uint64_t total_allocated_count;
+    uint64_t total_temporary;
     void *index; /* internal: key -> position */
 } tm_stats;
 

@@ -224,6 +224,7 @@ struct tm__stack {
     uint16_t pad;
     atomic_int_least64_t live_size, live_count;
     atomic_int_least64_t alloc_size, alloc_count;
+    atomic_int_least64_t temporary; /* freed before the thread allocated again */
     uintptr_t pcs[];
 };
 
@@ -290,6 +291,7 @@ struct tm__trace_row {
     uint32_t stack;
     uint32_t domain;
     int64_t size, count, alloc_size, alloc_count;
+    int64_t temporary; /* heap rows only */
 };
 typedef void (*tm__trace_fn)(const struct tm__trace_row *row, void *arg);
 void tm__traces_foreach(tm__trace_fn fn, void *arg);

@@ -336,6 +336,10 @@ static void write_row(struct tm__out *o, const struct content *c, const struct t
         tm__out_i64(o, r->alloc_size);
         tm__out_lit(o, ",\"allocated_count\":");
         tm__out_i64(o, r->alloc_count);
+        if (r->temporary) {
+            tm__out_lit(o, ",\"temporary\":");
+            tm__out_i64(o, r->temporary);
+        }
     }
     tm__out_lit(o, "}");
 }

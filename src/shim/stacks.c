@@ -211,6 +211,7 @@ void tm__stacks_reset_counters(void)
         atomic_store(&s->live_count, 0);
         atomic_store(&s->alloc_size, 0);
         atomic_store(&s->alloc_count, 0);
+        atomic_store(&s->temporary, 0);
     }
 }
 

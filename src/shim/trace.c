@@ -178,7 +178,7 @@ int64_t tm__peak_foreach(tm__trace_fn fn, void *arg)
     tm__lock_acquire(&peak_lock);
     for (size_t i = 0; i < peak_nrows; i++) {
         struct tm__trace_row r = {peak_rows[i].stack, peak_rows[i].domain, peak_rows[i].size,
-                                  peak_rows[i].count, 0, 0};
+                                  peak_rows[i].count, 0, 0, 0};
         fn(&r, arg);
     }
     int64_t cur = peak_recorded;
@@ -240,6 +240,11 @@ static uint32_t capture_stack(void)
     return tm__stack_intern(pcs, n, depth);
 }
 
+/* The thread's last traced allocation: freed before the thread allocates
+ * again (not by realloc), it is a temporary allocation, as heaptrack
+ * counts them. */
+static __thread uintptr_t last_alloc TM_TLS;
+
 void tm__record(void *ptr, size_t size)
 {
     struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
@@ -260,6 +265,7 @@ void tm__record(void *ptr, size_t size)
         unaccount_block(&old); /* its free was never seen */
     account(tm__stack_get(b.stack), (int64_t)b.size, b.count, 1);
     figures_add((int64_t)b.size);
+    last_alloc = b.ptr;
 }
 
 int tm__forget(void *ptr, struct tm__block *was)
@@ -267,6 +273,12 @@ int tm__forget(void *ptr, struct tm__block *was)
     struct tm__block b;
     if (!tm__live_remove((uintptr_t)ptr, &b))
         return 0;
+    if ((uintptr_t)ptr == last_alloc) {
+        last_alloc = 0;
+        struct tm__stack *s;
+        if (!was && (s = tm__stack_get(b.stack)))
+            atomic_fetch_add_explicit(&s->temporary, 1, memory_order_relaxed);
+    }
     unaccount_block(&b);
     if (was)
         *was = b;
@@ -500,11 +512,12 @@ static void stack_rows(tm__trace_fn fn, void *arg, int live_only)
         struct tm__stack *s = tm__stack_get(id);
         if (!s)
             continue;
-        struct tm__trace_row r = {id, 0, 0, 0, 0, 0};
+        struct tm__trace_row r = {id, 0, 0, 0, 0, 0, 0};
         r.size = atomic_load(&s->live_size);
         r.count = atomic_load(&s->live_count);
         r.alloc_size = atomic_load(&s->alloc_size);
         r.alloc_count = atomic_load(&s->alloc_count);
+        r.temporary = atomic_load_explicit(&s->temporary, memory_order_relaxed);
         if (r.count == 0 && r.size == 0 && (live_only || r.alloc_count == 0))
             continue;
         fn(&r, arg);
@@ -518,7 +531,7 @@ static void domain_rows(tm__trace_fn fn, void *arg, int live_only)
         const struct dom_counter *c = &dom_counters[i];
         if (live_only && c->count == 0)
             continue;
-        struct tm__trace_row r = {c->stack, c->domain, c->size, c->count, c->alloc_size, c->alloc_count};
+        struct tm__trace_row r = {c->stack, c->domain, c->size, c->count, c->alloc_size, c->alloc_count, 0};
         fn(&r, arg);
     }
     tm__lock_release(&dom_lock);

@@ -357,7 +357,7 @@ int tm__stats_option(const char *cmd, tm_stats_args *a, int opt, const char *arg
         if ((e = tm_sort_parse(arg)) < 0)
             return tm__usage_error(cmd,
                                    "--sort: unknown key '%s' (size, "
-                                   "count, allocations)",
+                                   "count, allocations, temporary)",
                                    arg);
         a->opts.sort = (tm_sort)e;
         return 0;

@@ -16,7 +16,7 @@ static const char usage[] = "usage: tracemem diff OLD NEW [--by lineno|filename|
                             "traceback]\n"
                             "                     [--cumulative] [-n N] [--include PATTERN]...\n"
                             "                     [--exclude PATTERN]... [--all-frames] [--domain N]\n"
-                            "                     [--peak] [--sort size|count|allocations]\n"
+                            "                     [--peak] [--sort size|count|allocations|temporary]\n"
                             "                     [--format text|json] " TM_VIEW_USAGE "\n"
                             "Shows what grew and what shrank between two snapshots, per key, like\n"
                             "tracemalloc's compare_to(); keys only in OLD are shown with size 0.\n";

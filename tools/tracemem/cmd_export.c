@@ -14,7 +14,7 @@
 #include "report/leaks.h"
 
 static const char usage[] = "usage: tracemem export FILE --to folded|speedscope|pprof [-o OUT]\n"
-                            "                       [--metric live|peak|allocations|leaked]\n"
+                            "                       [--metric live|peak|allocations|leaked|temporary]\n"
                             "                       [--kinds LIST] " TM_VIEW_USAGE "\n"
                             "Writes a snapshot for other tools: folded stacks (flamegraph.pl,\n"
                             "inferno), speedscope's JSON format, or a gzipped pprof profile with\n"
@@ -54,7 +54,7 @@ int cmd_export(int argc, char **argv)
                 return tm__usage_error("export",
                                        "--metric: unknown metric "
                                        "'%s' (live, peak, allocations, "
-                                       "leaked)",
+                                       "leaked, temporary)",
                                        optarg);
             metric_set = 1;
             break;

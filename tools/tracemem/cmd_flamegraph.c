@@ -16,7 +16,7 @@
 #include "report/render.h"
 
 static const char usage[] = "usage: tracemem flamegraph FILE [--diff OLD]\n"
-                            "                           [--metric live|peak|allocations|leaked]\n"
+                            "                           [--metric live|peak|allocations|leaked|temporary]\n"
                             "                           [--kinds LIST]\n"
                             "                           [--title TEXT] [--width PIXELS] -o OUT\n"
                             "                           " TM_VIEW_USAGE "\n"
@@ -64,7 +64,7 @@ static int parse(int argc, char **argv, args *a)
                 return tm__usage_error("flamegraph",
                                        "--metric: unknown "
                                        "metric '%s' (live, peak, allocations, "
-                                       "leaked)",
+                                       "leaked, temporary)",
                                        optarg);
             a->metric = (tm_metric)m;
             break;
@@ -135,9 +135,15 @@ static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now, co
     tm_outfile out;
     int rc;
 
-    snprintf(title, sizeof title, "%s bytes of %s (pid %" PRId64 ")%s", what, snap->exe ? snap->exe : a->file,
-             snap->pid, old ? ": change since OLD" : "");
-    tm_format_size(size, sizeof size, (double)now->total, 0);
+    snprintf(title, sizeof title, "%s %s of %s (pid %" PRId64 ")%s", what,
+             a->metric == TM_METRIC_TEMPORARY ? "allocations" : "bytes", snap->exe ? snap->exe : a->file, snap->pid,
+             old ? ": change since OLD" : "");
+    if (a->metric == TM_METRIC_TEMPORARY) {
+        snprintf(size, sizeof size, "%" PRIu64, (uint64_t)now->total);
+        o.unit = "temporary allocations";
+    } else {
+        tm_format_size(size, sizeof size, (double)now->total, 0);
+    }
     if (old)
         snprintf(sub, sizeof sub,
                  "%s vs OLD %s; width: %s in NEW, red grew, "

@@ -11,7 +11,7 @@
 static const char usage[] = "usage: tracemem top FILE [--by lineno|filename|function|module|traceback]\n"
                             "                    [--cumulative] [-n N] [--include PATTERN]...\n"
                             "                    [--exclude PATTERN]... [--all-frames] [--domain N]\n"
-                            "                    [--peak] [--sort size|count|allocations]\n"
+                            "                    [--peak] [--sort size|count|allocations|temporary]\n"
                             "                    [--format text|json] " TM_VIEW_USAGE "\n"
                             "Shows where the live (or, with --peak, the peak) memory of a snapshot\n"
                             "was allocated, grouped and sorted like Python's tracemalloc.\n";

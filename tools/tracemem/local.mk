@@ -25,6 +25,7 @@ TM_CLI_TESTS = \
 	tests/integration/cli_output.sh tests/integration/cli_inputs.sh \
 	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
 	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh \
+	tests/integration/cli_temporary.sh \
 	tests/integration/cli_gzip.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
