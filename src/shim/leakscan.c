@@ -175,6 +175,7 @@ struct range {
 };
 
 struct batch;
+struct pool;
 
 struct scan {
     struct blk *blk;
@@ -205,6 +206,15 @@ struct scan {
     size_t nlibc;
     int in_libc;          /* the root words being scanned are libc's */
     int failed;
+    /* the flood and the cliques on two cores: the helper works on a copy
+     * of this struct with its own work array; state[] is shared */
+    struct pool *pool;    /* NULL: one thread */
+    int helper;           /* this copy is the helper's */
+    int shared;           /* this thread gave work to the pool in this pass */
+    int threads;          /* wanted for the scan: 1 or 2 */
+    struct tm__helper *task; /* the helper, when it runs */
+    struct scan *mate;    /* the helper's copy */
+    size_t scanned;       /* blocks this thread scanned (debug output) */
 };
 
 static int debug;          /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
@@ -833,12 +843,18 @@ static inline long resolve(const struct scan *s, uintptr_t w, const struct pline
     return holds(s, (long)l->first - 1, w, start);
 }
 
+/* A block's state byte (see swap_kind). */
+static inline uint8_t state_of(const struct scan *s, size_t i)
+{
+    return __atomic_load_n(&s->state[i], __ATOMIC_RELAXED);
+}
+
 /* The end of block 'i''s malloc chunk, from the size word just before the
  * block, with '*mmapped' set for an mmapped chunk; 0 when that header
  * cannot be read (HEADER). */
 static inline uintptr_t chunk_end(const struct scan *s, size_t i, int *mmapped)
 {
-    if (!(s->state[i] & HEADER))
+    if (!(state_of(s, i) & HEADER))
         return 0;
     uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
     *mmapped = (size & 2) != 0;
@@ -898,31 +914,56 @@ static inline void push_possible(struct scan *s, size_t i)
         s->failed = 1;
 }
 
-static inline void set_kind(struct scan *s, size_t i, int kind)
+/* State bytes are shared by the two threads of the flood and the cliques:
+ * only the kind changes then, by compare-and-swap, and the thread whose
+ * swap succeeds pushes the block, so a block still enters each side of
+ * the work at most once a pass. Relaxed order: the heap and the other
+ * arrays do not change, and work moves between threads under a lock. */
+/* 1 when this thread turned block 'i' from kind 'from' to 'to'. */
+static inline int swap_kind(struct scan *s, size_t i, int from, int to)
 {
-    s->state[i] = (uint8_t)((s->state[i] & ~KIND_MASK) | kind);
+    uint8_t old = state_of(s, i);
+    while ((old & KIND_MASK) == from) {
+        uint8_t st = (uint8_t)((old & ~KIND_MASK) | to);
+        if (__atomic_compare_exchange_n(&s->state[i], &old, st, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when this thread made block 'i' reachable (from unreached or possible). */
+static inline int make_reachable(struct scan *s, size_t i)
+{
+    uint8_t old = state_of(s, i);
+    while ((old & KIND_MASK) != REACHABLE) {
+        uint8_t st = (uint8_t)((old & ~KIND_MASK) | REACHABLE);
+        if (__atomic_compare_exchange_n(&s->state[i], &old, st, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return 1;
+    }
+    return 0;
 }
 
 /* Word 'w' of a root ('definite') or of a possible/reachable block, found
  * in block 'i' (at its first byte: 'start'). */
 static void visit_block(struct scan *s, uintptr_t w, size_t i, int start, int definite)
 {
-    int kind = s->state[i] & KIND_MASK;
+    uint8_t st = state_of(s, i);
+    int kind = st & KIND_MASK;
     if (kind == REACHABLE)
         return;
     const struct span *b = &s->at[i];
-    start = start || ((s->state[i] & READABLE) && heuristic(s, b, w, s->state[i] & SPLIT));
+    start = start || ((st & READABLE) && heuristic(s, b, w, st & SPLIT));
     if (debug && debug_at)
         tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s; next words %lx %lx %lx",
                  (unsigned long)debug_at, (unsigned long)b->ptr, (unsigned long)b->extent,
                  start ? "start" : "interior", ((unsigned long *)debug_at)[1], ((unsigned long *)debug_at)[2],
                  ((unsigned long *)debug_at)[3]);
     if (start && definite) {
-        set_kind(s, (size_t)i, REACHABLE);
-        push(s, (size_t)i);
+        if (make_reachable(s, i))
+            push(s, i);
     } else if (kind == UNREACHED) {
-        set_kind(s, (size_t)i, POSSIBLE);
-        push_possible(s, (size_t)i);
+        if (swap_kind(s, i, UNREACHED, POSSIBLE))
+            push_possible(s, i);
     }
 }
 
@@ -969,7 +1010,7 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
             __builtin_prefetch(&s->state[idx[k]]);
     }
     for (int k = 0; interior && k < b->n; k++) /* what heuristic() reads */
-        if (idx[k] >= 0 && !start[k] && (s->state[idx[k]] & KIND_MASK) != REACHABLE) {
+        if (idx[k] >= 0 && !start[k] && (state_of(s, (size_t)idx[k]) & KIND_MASK) != REACHABLE) {
             __builtin_prefetch(&s->at[idx[k]]);
             __builtin_prefetch((const void *)b->w[k]);
         }
@@ -1253,7 +1294,7 @@ static int chunk_word(const struct scan *s, uintptr_t w)
 static uintptr_t stale_words(const struct scan *s, size_t i)
 {
     const struct span *b = &s->at[i];
-    if ((s->state[i] & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
+    if ((state_of(s, i) & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
         return 0;
     const uintptr_t *d = (const uintptr_t *)b->ptr;
     if (!chunk_word(s, d[0]) || !chunk_word(s, d[1]))
@@ -1270,7 +1311,7 @@ static void block_pieces(struct scan *s, size_t i, piece_fn fn, uintptr_t arg)
 {
     const struct span *b = &s->at[i];
     uintptr_t lo = b->ptr + stale_words(s, i), hi = b->ptr + b->extent;
-    if (!(s->state[i] & SPLIT)) {
+    if (!(state_of(s, i) & SPLIT)) {
         fn(s, lo, hi, arg);
         return;
     }
@@ -1308,7 +1349,7 @@ static void prefetch_group(const struct scan *s, const uint32_t *g, int n)
             __builtin_prefetch((const char *)b->ptr + off);
     }
     for (int k = 0; k < n; k++) /* stale_words() looks its first words up */
-        if ((s->state[g[k]] & (HEADER | SPLIT)) == HEADER && s->at[g[k]].extent >= 2 * WORD) {
+        if ((state_of(s, g[k]) & (HEADER | SPLIT)) == HEADER && s->at[g[k]].extent >= 2 * WORD) {
             long tail;
             uintptr_t w = *(const uintptr_t *)s->at[g[k]].ptr;
             if (w - s->lo < s->span && w % (2 * WORD) == 0)
@@ -1316,51 +1357,183 @@ static void prefetch_group(const struct scan *s, const uint32_t *g, int n)
         }
 }
 
-/* Up to GROUP blocks of reachable work, or of possible work when there is
- * no reachable work left (*from_possible); 0 when all is done. */
-static int take_group(struct scan *s, uint32_t *g, int *from_possible)
+/* --- two threads ---
+ * The flood runs as two passes (reachable work, then possible work; the
+ * second adds only possible work) and the clique pass as one pass per
+ * leader, in address order. In a pass each thread drains its own stack;
+ * one that runs dry takes what the other put in the pool, which a thread
+ * fills (half its stack) when it sees the other idle and the pool empty.
+ * 'busy' counts the threads holding work of the pass; the pass is over
+ * when no thread is busy and the pool is empty, which the scanning thread
+ * sees under the lock: nothing is left anywhere, so each set computed is
+ * the same closure as with one thread, block for block. The scanning
+ * thread leads: it sets each pass's mode and leader before any work of
+ * the pass reaches the pool, and starts the next pass only after that
+ * one is over; the helper only serves (serve()). A clique that never
+ * grows past 2 * GROUP blocks of work is never shared and costs no lock. */
+enum { MODE_REACH, MODE_POSSIBLE, MODE_CLIQUE };
+#define POOL_CAP 65536
+#define SPINS 20000
+
+struct pool {
+    atomic_int lock;
+    int mode;               /* of the pass, set by the scanning thread */
+    uintptr_t leader;       /* of the clique pass */
+    atomic_size_t n;        /* work in buf, changed under the lock */
+    char pad1[64 - sizeof(atomic_int) - sizeof(int) - sizeof(uintptr_t) - sizeof(atomic_size_t)];
+    atomic_int busy;        /* threads holding work of the pass */
+    char pad2[64 - sizeof(atomic_int)];
+    atomic_uint seq;        /* bumped when the helper has something to do (futex word) */
+    atomic_int sleeping;    /* the helper waits in the futex */
+    atomic_int finished;    /* no more passes: the helper returns */
+    char pad3[64 - sizeof(atomic_uint) - 2 * sizeof(atomic_int)];
+    uint32_t buf[POOL_CAP];
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static void pool_lock(struct pool *p)
+{
+    while (atomic_exchange_explicit(&p->lock, 1, memory_order_acquire))
+        while (atomic_load_explicit(&p->lock, memory_order_relaxed))
+            cpu_relax();
+}
+
+static void pool_unlock(struct pool *p)
+{
+    atomic_store_explicit(&p->lock, 0, memory_order_release);
+}
+
+/* Tells the helper to look at the pool again. */
+static void pool_bump(struct pool *p)
+{
+    atomic_fetch_add(&p->seq, 1);
+    if (atomic_load(&p->sleeping))
+        tm__helper_wake(&p->seq);
+}
+
+static inline size_t local_work(const struct scan *s, int mode)
+{
+    return mode == MODE_POSSIBLE ? s->capwork - s->ptop : s->nwork;
+}
+
+/* Up to GROUP blocks of this thread's work of the pass's kind; 0 when it
+ * has none. Reachable and clique work grow up from work[0], possible work
+ * down from work[capwork]. */
+static int take_group(struct scan *s, int mode, uint32_t *g)
 {
     int n = 0;
-    *from_possible = !s->nwork;
-    while (n < GROUP && s->nwork)
-        g[n++] = s->work[--s->nwork];
-    while (*from_possible && n < GROUP && s->ptop < s->capwork)
-        g[n++] = s->work[s->ptop++];
-    prefetch_group(s, g, n);
+    if (mode == MODE_POSSIBLE)
+        while (n < GROUP && s->ptop < s->capwork)
+            g[n++] = s->work[s->ptop++];
+    else
+        while (n < GROUP && s->nwork)
+            g[n++] = s->work[--s->nwork];
+    if (n)
+        prefetch_group(s, g, n);
     return n;
 }
 
-/* Reachable work first: a possible block that turns reachable meanwhile
- * is then scanned once, as reachable (the result does not depend on the
- * order, only the work does). Scanning possible blocks adds no reachable
- * work, so a group of them needs no check in between. */
-static void flood(struct scan *s)
+/* Half of this thread's work into the pool when the other thread is idle
+ * and the pool empty. */
+static void share(struct scan *s, int mode)
 {
-    uint32_t g[GROUP];
-    int n, from_possible;
-    struct batch b;
-    b.n = 0;
-    s->batch = &b;
-    while ((n = take_group(s, g, &from_possible)) > 0) {
-        for (int k = 0; k < n; k++) {
-            uint8_t st = s->state[g[k]];
-            if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
-                continue;
-            block_pieces(s, g[k], words_piece, (st & KIND_MASK) == REACHABLE);
-        }
-        run_batch(s, &b, visit_word);
+    struct pool *p = s->pool;
+    size_t have = local_work(s, mode);
+    if (!p || have < 2 * GROUP || atomic_load_explicit(&p->busy, memory_order_relaxed) == 2 ||
+        atomic_load_explicit(&p->n, memory_order_relaxed))
+        return;
+    pool_lock(p);
+    size_t n = atomic_load_explicit(&p->n, memory_order_relaxed), k = have / 2;
+    if (k > POOL_CAP - n)
+        k = POOL_CAP - n;
+    for (size_t j = 0; j < k; j++)
+        p->buf[n + j] = mode == MODE_POSSIBLE ? s->work[s->ptop++] : s->work[--s->nwork];
+    atomic_store_explicit(&p->n, n + k, memory_order_relaxed);
+    pool_unlock(p);
+    s->shared = 1;
+    pool_bump(p);
+}
+
+/* Moves the pool's work to this thread's stack; under the lock. */
+static void take_pool_locked(struct scan *s, struct pool *p, int mode)
+{
+    size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+    for (size_t j = 0; j < n; j++) {
+        if (mode == MODE_POSSIBLE && s->ptop > s->nwork)
+            s->work[--s->ptop] = p->buf[j];
+        else if (mode != MODE_POSSIBLE && s->nwork < s->ptop)
+            s->work[s->nwork++] = p->buf[j];
+        else
+            s->failed = 1;
     }
-    s->batch = NULL;
+    atomic_store_explicit(&p->n, 0, memory_order_relaxed);
+}
+
+/* This thread ran out of work of the pass: takes the pool's, or turns
+ * idle. Returns 1 with work taken, 0 when this thread stops draining: the
+ * helper at once (it waits in serve()), the scanning thread only when the
+ * pass is over. */
+static int refill(struct scan *s, int mode)
+{
+    struct pool *p = s->pool;
+    if (!p)
+        return 0;
+    if (!s->helper && !s->shared) { /* the helper got nothing of this pass */
+        atomic_store(&p->busy, 0);
+        return 0;
+    }
+    for (int idle = 0;;) {
+        pool_lock(p);
+        if (atomic_load_explicit(&p->n, memory_order_relaxed)) {
+            take_pool_locked(s, p, mode);
+            if (idle)
+                atomic_fetch_add(&p->busy, 1);
+            pool_unlock(p);
+            return 1;
+        }
+        if (!idle)
+            atomic_fetch_sub(&p->busy, 1);
+        idle = 1;
+        int over = atomic_load(&p->busy) == 0;
+        pool_unlock(p);
+        if (s->helper || over)
+            return 0;
+        while (!atomic_load_explicit(&p->n, memory_order_relaxed) &&
+               atomic_load_explicit(&p->busy, memory_order_relaxed))
+            cpu_relax();
+    }
+}
+
+/* Reachable or possible blocks: reachable work first, so a possible block
+ * that turns reachable meanwhile is scanned once, as reachable (the result
+ * does not depend on the order, only the work does). Scanning possible
+ * blocks adds no reachable work. */
+static void flood_group(struct scan *s, const uint32_t *g, int n, int from_possible)
+{
+    s->scanned += (size_t)n;
+    for (int k = 0; k < n; k++) {
+        uint8_t st = state_of(s, g[k]);
+        if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
+            continue;
+        block_pieces(s, g[k], words_piece, (st & KIND_MASK) == REACHABLE);
+    }
+    run_batch(s, s->batch, visit_word);
 }
 
 static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uintptr_t leader)
 {
     (void)w;
     (void)start;
-    if (k != leader && (s->state[k] & KIND_MASK) == UNREACHED) {
-        set_kind(s, k, INDIRECT);
+    if (k != leader && swap_kind(s, k, UNREACHED, INDIRECT))
         push(s, k);
-    }
 }
 
 /* The words of a leaked block, batched like scan_words. */
@@ -1369,28 +1542,171 @@ static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t le
     for_heap_words(s, s->batch, lo, hi, mark_indirect, leader);
 }
 
-/* Valgrind's clique pass: every block still unreached, in address order,
- * leads a clique and turns the unreached blocks it reaches (through start
- * or interior pointers) indirect. */
-static void cliques(struct scan *s)
+static void clique_group(struct scan *s, const uint32_t *g, int n, uintptr_t leader)
+{
+    s->scanned += (size_t)n;
+    for (int k = 0; k < n; k++)
+        if (state_of(s, g[k]) & READABLE)
+            block_pieces(s, g[k], scan_clique, leader);
+    run_batch(s, s->batch, mark_indirect);
+}
+
+/* This thread's work of a pass, and what it can take from the pool. */
+static void drain(struct scan *s, int mode, uintptr_t leader)
 {
     uint32_t g[GROUP];
-    int n, from_possible;
     struct batch b;
     b.n = 0;
     s->batch = &b;
-    for (size_t leader = 0; leader < s->n; leader++) {
-        if ((s->state[leader] & KIND_MASK) != UNREACHED)
-            continue;
-        push(s, leader);
-        while (s->nwork && (n = take_group(s, g, &from_possible)) > 0) {
-            for (int k = 0; k < n; k++)
-                if (s->state[g[k]] & READABLE)
-                    block_pieces(s, g[k], scan_clique, leader);
-            run_batch(s, &b, mark_indirect);
+    for (;;) {
+        int n = take_group(s, mode, g);
+        if (!n) {
+            if (refill(s, mode))
+                continue;
+            break;
         }
+        share(s, mode);
+        if (mode == MODE_CLIQUE)
+            clique_group(s, g, n, leader);
+        else
+            flood_group(s, g, n, mode == MODE_POSSIBLE);
     }
     s->batch = NULL;
+}
+
+/* A pass led by the scanning thread: returns when it is over. */
+static void pass(struct scan *s, int mode, uintptr_t leader)
+{
+    struct pool *p = s->pool;
+    s->shared = 0;
+    if (p) { /* the helper is idle and the pool empty: nothing reads these now */
+        p->mode = mode;
+        p->leader = leader;
+        atomic_store(&p->busy, 1);
+    }
+    drain(s, mode, leader);
+}
+
+/* The helper's job: drains what the pool offers, in the pass's mode, until
+ * the scanning thread says the passes are over. Runs on the helper task:
+ * no libc. */
+static void serve(void *arg)
+{
+    struct scan *s = arg;
+    struct pool *p = s->pool;
+    for (;;) {
+        unsigned seen = atomic_load(&p->seq);
+        if (atomic_load(&p->finished))
+            return;
+        if (atomic_load_explicit(&p->n, memory_order_relaxed)) {
+            pool_lock(p);
+            if (atomic_load_explicit(&p->n, memory_order_relaxed)) {
+                int mode = p->mode;
+                uintptr_t leader = p->leader;
+                take_pool_locked(s, p, mode);
+                atomic_fetch_add(&p->busy, 1);
+                pool_unlock(p);
+                drain(s, mode, leader);
+                continue;
+            }
+            pool_unlock(p);
+        }
+        int spins = 0;
+        while (atomic_load(&p->seq) == seen && ++spins < SPINS)
+            cpu_relax();
+        if (spins == SPINS) {
+            atomic_store(&p->sleeping, 1);
+            if (atomic_load(&p->seq) == seen)
+                tm__helper_sleep(&p->seq, seen, 1000000L);
+            atomic_store(&p->sleeping, 0);
+        }
+    }
+}
+
+/* The possible blocks the helper found while flooding reachable ones
+ * become the scanning thread's (the helper is idle between passes). */
+static void gather_possible(struct scan *s, struct scan *h)
+{
+    while (h->ptop < h->capwork) {
+        if (s->ptop > s->nwork)
+            s->work[--s->ptop] = h->work[h->ptop];
+        else
+            s->failed = 1;
+        h->ptop++;
+    }
+}
+
+static void flood(struct scan *s, struct scan *h)
+{
+    pass(s, MODE_REACH, 0);
+    if (h)
+        gather_possible(s, h);
+    pass(s, MODE_POSSIBLE, 0);
+}
+
+/* Valgrind's clique pass: every block still unreached, in address order,
+ * leads a clique and turns the unreached blocks it reaches (through start
+ * or interior pointers) indirect. Cliques are passes one after the other:
+ * a clique depends on the ones before it. */
+static void cliques(struct scan *s)
+{
+    for (size_t leader = 0; leader < s->n; leader++) {
+        if ((state_of(s, leader) & KIND_MASK) != UNREACHED)
+            continue;
+        push(s, leader);
+        pass(s, MODE_CLIQUE, leader);
+    }
+}
+
+/* Starts the helper with its copy of 's' serving the pool, when two
+ * threads are wanted and it can be had; else the scan runs on one. */
+static void helper_begin(struct scan *s, struct tm__helper *task)
+{
+    if (s->threads < 2)
+        return;
+    struct pool *p = tm__map(sizeof(*p));
+    struct scan *h = tm__map(sizeof(*h));
+    uint32_t *work = tm__map(s->capwork * sizeof(*work));
+    int rc = -ENOMEM;
+    if (!p || !h || !work || (rc = tm__helper_start(task)) < 0) {
+        debug_phase("no helper, errno", (size_t)-rc);
+        tm__unmap(p, sizeof(*p));
+        tm__unmap(h, sizeof(*h));
+        tm__unmap(work, s->capwork * sizeof(*work));
+        return;
+    }
+    memcpy(h, s, sizeof(*h));
+    h->work = work;
+    h->nwork = 0;
+    h->ptop = h->capwork;
+    h->helper = 1;
+    h->failed = 0;
+    h->pool = s->pool = p;
+    s->task = task;
+    s->mate = h;
+    tm__helper_post(task, serve, h);
+}
+
+/* Ends the helper's job and the helper, before the program resumes. */
+static void helper_end(struct scan *s)
+{
+    struct pool *p = s->pool;
+    struct scan *h = s->mate;
+    if (!p)
+        return;
+    atomic_store(&p->finished, 1);
+    pool_bump(p);
+    if (tm__helper_join(s->task) < 0)
+        s->failed = 1;
+    tm__helper_stop(s->task);
+    s->failed |= h->failed;
+    debug_phase("helper done, blocks it scanned", h->scanned);
+    tm__unmap(h->work, h->capwork * sizeof(*h->work));
+    tm__unmap(h, sizeof(*h));
+    tm__unmap(p, sizeof(*p));
+    s->pool = NULL;
+    s->mate = NULL;
+    s->task = NULL;
 }
 
 /* Everything between the stopped world and the verdict per block. */
@@ -1426,10 +1742,13 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
     drop_dead_dtvs(s);
     scan_threads(s, w);
     debug_phase("roots scanned", s->nseg);
-    flood(s);
+    struct tm__helper task;
+    helper_begin(s, &task);
+    flood(s, s->mate);
     debug_phase("flood done", s->n);
     cliques(s);
     debug_phase("cliques done", s->n);
+    helper_end(s);
     return s->failed ? -ENOMEM : 0;
 }
 
@@ -1525,6 +1844,23 @@ static int judge_world(const struct tm__world *w, struct tm__leak_result *res)
     return 0;
 }
 
+/* TRACEMEM_LEAK_THREADS: 1 or 2 threads for the scan; by default 2 when
+ * this thread may run on two CPUs or more. */
+static int threads_wanted(void)
+{
+    static int warned;
+    int cpus = tm__cpus_online(), dflt = cpus >= 2 ? 2 : 1;
+    const char *v = getenv("TRACEMEM_LEAK_THREADS");
+    if (!v)
+        return dflt;
+    if (strcmp(v, "1") == 0 || strcmp(v, "2") == 0)
+        return v[0] - '0';
+    if (!warned)
+        tm__warn("TRACEMEM_LEAK_THREADS=%s is not 1 or 2; using %d", v, dflt);
+    warned = 1;
+    return dflt;
+}
+
 static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
 {
     struct scan *s = tm__map(sizeof(*s));
@@ -1537,6 +1873,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     exclude_own_modules(s);
     learn_thread_layout();
     debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
+    s->threads = threads_wanted();
     debug_t0 = debug ? clock_ns() : 0;
     s->nbrk = tm__brk_ranges((uintptr_t *)s->brk, TM_BRK_MAX);
     tm__domain_lock(); /* its table holds tracked addresses and must stay */

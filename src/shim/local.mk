@@ -19,10 +19,10 @@ lib_LTLIBRARIES += libtracemem.la
 libtracemem_la_SOURCES = \
 	src/shim/api.c src/shim/bootstrap.c src/shim/control.c src/shim/fatal.c src/shim/hooks.c \
 	src/shim/leakscan.c src/shim/leakscan.h src/shim/newdelete.c src/shim/snapshot.c \
-	src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c
+	src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c src/shim/worker.c
 libtracemem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtracemem_la_CFLAGS = $(SHIM_CFLAGS)
-libtracemem_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete -Wl,--no-undefined
+libtracemem_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
 libtracemem_la_LIBADD = libtmshimcore.la -ldl -lpthread
 
 # Unit suites for the shim's tables, figures and writer (never preloaded).
