@@ -49,7 +49,8 @@ tests_unit_check_trace_LDADD = $(SHIM_CHECK_LDADD)
 # Valgrind, where installed, on the same programs).
 LEAK_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer -I$(top_srcdir)/include
 check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/leaks_cxx \
-	tests/progs/leaks_classes
+	tests/progs/leaks_classes tests/progs/leaks_graph
+tests_progs_leaks_graph_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_classes_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_classes_LDADD = -lpthread
 tests_progs_leaks_kinds_CFLAGS = $(LEAK_PROG_CFLAGS)
@@ -61,7 +62,7 @@ tests_progs_leaks_cxx_CXXFLAGS = $(LEAK_PROG_CFLAGS) -std=c++17 -pthread
 tests_progs_leaks_cxx_LDFLAGS = -pthread
 TESTS += tests/integration/leaks_kinds.sh tests/integration/leaks_check.sh \
 	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh \
-	tests/integration/leaks_classes.sh
+	tests/integration/leaks_classes.sh tests/integration/leaks_graph.sh
 EXTRA_DIST += tests/integration/leaks_common.sh
 
 # The leak scan's speed on a large heap (bench/leakscan.md). noinst: built

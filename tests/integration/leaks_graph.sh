@@ -1,0 +1,68 @@
+#!/bin/sh
+# The leak scan on two threads gives the single-threaded answer, block for
+# block: tests/progs/leaks_graph.c builds a random graph (crowded pages,
+# cycles, interior pointers, many cliques, one large) and is checked with
+# TRACEMEM_LEAK_THREADS=1 and =2 (three runs, a race would show as a
+# difference), comparing kind, bytes and blocks of every leak stack (keyed
+# by its frames, which do not depend on where the program was loaded).
+# The program itself checks that the scan left errno, its thread list and
+# its children as they were.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/leaks_common.sh"
+
+P=$PROGS/leaks_graph
+[ -x "$P" ] || fail "missing $P"
+
+# leak_table FILE: one line per leak stack: frames, kind, bytes, blocks
+leak_table() {
+    python3 - "$1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+mods = s["modules"]
+def key(st):
+    return " ".join("%s+%x" % (mods[s["frames"][f]["module"]]["path"].rsplit("/", 1)[-1],
+                               s["frames"][f]["offset"]) for f in s["stacks"][st]["frames"])
+rows = sorted("%s | %s %d %d" % (key(x["stack"]), x["kind"], x["bytes"], x["blocks"])
+              for x in s["leaks"]["stacks"])
+print("\n".join(rows))
+PY
+}
+
+for seed in 1 2; do
+    for run in t1 t2a t2b t2c; do
+        case $run in t1) threads=1 ;; *) threads=2 ;; esac
+        TRACEMEM_LEAK_THREADS=$threads TRACEMEM_LEAK_DEBUG=1 \
+            run_shim "$WORK/$seed$run.%n.json" 120 "$P" 150000 $seed >"$WORK/out" 2>"$WORK/err" ||
+            fail "seed $seed, $threads thread(s): exit status $?"
+        assert_eq "seed $seed, $threads thread(s): program's own checks" ok "$(cat "$WORK/out")"
+        if [ $threads = 2 ]; then
+            grep -q "leak debug: helper done" "$WORK/err" || fail "seed $seed: no helper ran: $(grep 'helper' "$WORK/err")"
+            note "seed $seed $run: $(grep 'helper done' "$WORK/err" | sed 's/.*(\([0-9]*\))/\1/' | tr '\n' ' ')blocks scanned by the helper"
+        else
+            grep -q "leak debug: helper" "$WORK/err" && fail "seed $seed: a helper ran with TRACEMEM_LEAK_THREADS=1"
+        fi
+        for n in 0 1; do
+            f=$(only_file "$WORK/$seed$run.$n.json")
+            assert_eq "seed $seed $run.$n: checked" true "$(json "$f" 's["leaks"]["checked"]')"
+            leak_table "$f" >"$WORK/$seed$run.$n.txt"
+        done
+    done
+    for n in 0 1; do
+        # a graph with every kind, or the comparison proves little
+        for kind in definite indirect possible reachable; do
+            grep -q " | $kind " "$WORK/${seed}t1.$n.txt" || fail "seed $seed: no $kind leaks in $n"
+        done
+        for run in t2a t2b t2c; do
+            cmp -s "$WORK/${seed}t1.$n.txt" "$WORK/$seed$run.$n.txt" ||
+                fail "seed $seed, check $n: two threads ($run) differ from one: $(diff "$WORK/${seed}t1.$n.txt" "$WORK/$seed$run.$n.txt" | head -5)"
+        done
+    done
+    note "seed $seed: $(leak_counts "$WORK/${seed}t1.1.json") (definite indirect possible reachable)"
+done
+
+# a bad value: one warning, the default used, the program unchanged
+TRACEMEM_LEAK_THREADS=three run_shim "$WORK/bad.%n.json" 60 "$P" 2000 >"$WORK/out" 2>"$WORK/err" ||
+    fail "TRACEMEM_LEAK_THREADS=three: exit status $?"
+assert_eq "bad value: program" ok "$(cat "$WORK/out")"
+assert_eq "bad value: one warning" 1 "$(grep -c 'TRACEMEM_LEAK_THREADS=three is not 1 or 2; using [12]' "$WORK/err")"
+exit 0
