@@ -83,6 +83,10 @@ void tm__helper_stop(struct tm__helper *h);
  * Safe on the helper (no errno). */
 void tm__helper_sleep(atomic_uint *word, unsigned seen, long ns);
 void tm__helper_wake(atomic_uint *word);
+/* Faults in the pages of [p, p + len) now (MADV_POPULATE_WRITE; nothing on
+ * kernels before 5.14): one system call instead of a fault per page.
+ * Safe on the helper. */
+void tm__populate(void *p, size_t len);
 /* CPUs this thread may run on (sched_getaffinity), at least 1. */
 int tm__cpus_online(void);
 

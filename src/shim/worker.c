@@ -32,6 +32,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -84,6 +85,13 @@ void tm__helper_sleep(atomic_uint *word, unsigned seen, long ns)
 void tm__helper_wake(atomic_uint *word)
 {
     raw_syscall(SYS_futex, (long)word, FUTEX_WAKE, 0x7fffffff, 0, 0);
+}
+
+void tm__populate(void *p, size_t len)
+{
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
+    if (p && len)
+        raw_syscall(SYS_madvise, (long)lo, (long)(hi - lo), MADV_POPULATE_WRITE, 0, 0);
 }
 
 static int helper_main(void *arg)
