@@ -110,6 +110,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1548,7 +1549,8 @@ static void prefetch_group(const struct scan *s, const uint32_t *g, int n)
  * grows past 2 * GROUP blocks of work is never shared and costs no lock. */
 enum { MODE_REACH, MODE_POSSIBLE, MODE_CLIQUE };
 #define POOL_CAP 65536
-#define SPINS 20000
+#define SPINS 20000      /* the helper's, before it sleeps (about a millisecond) */
+#define YIELD_SPINS 2000 /* the scanning thread's, before it yields its CPU */
 
 struct pool {
     atomic_int lock;
@@ -1681,9 +1683,15 @@ static int refill(struct scan *s, int mode)
         pool_unlock(p);
         if (s->helper || over)
             return 0;
-        while (!atomic_load_explicit(&p->n, memory_order_relaxed) &&
-               atomic_load_explicit(&p->busy, memory_order_relaxed))
+        /* spin a while, then yield: on a loaded machine the helper may
+         * wait for this very CPU */
+        for (int spins = 0; !atomic_load_explicit(&p->n, memory_order_relaxed) &&
+                            atomic_load_explicit(&p->busy, memory_order_relaxed);
+             spins++) {
             cpu_relax();
+            if (spins % YIELD_SPINS == YIELD_SPINS - 1)
+                sched_yield();
+        }
     }
 }
 
@@ -1972,15 +1980,35 @@ static struct agg *agg_slot(struct agg *t, size_t mask, uint32_t stack, uint32_t
     return &t[i];
 }
 
-static int aggregate(const struct scan *s, struct tm__leak_result *res)
+/* The (stack, kind) table, grown to keep it at most half full: it is read
+ * whole at the end, so it is sized for the stacks, not the blocks. */
+struct agg_table {
+    struct agg *t;
+    size_t slots, used;
+};
+
+static int agg_grow(struct agg_table *a)
 {
-    size_t slots = 64;
-    while (slots < 2 * s->n + 16)
-        slots *= 2;
+    size_t slots = a->slots ? 2 * a->slots : 4096;
     struct agg *t = tm__map(slots * sizeof(*t));
     if (!t)
         return -ENOMEM;
-    size_t used = 0;
+    for (size_t i = 0; i < a->slots; i++)
+        if (a->t[i].kind)
+            *agg_slot(t, slots - 1, a->t[i].stack, a->t[i].kind - 1) = a->t[i];
+    tm__unmap(a->t, a->slots * sizeof(*a->t));
+    a->t = t;
+    a->slots = slots;
+    return 0;
+}
+
+static int aggregate(const struct scan *s, struct tm__leak_result *res)
+{
+    struct agg_table a = {NULL, 0, 0};
+    if (agg_grow(&a) < 0)
+        return -ENOMEM;
+    int rc = 0;
+    struct agg *last = NULL; /* neighbours often share a stack and kind */
     for (size_t i = 0; i < s->n; i++) {
         const struct blk *b = &s->blk[i];
         if (s->state[i] & LIBC)
@@ -1988,25 +2016,28 @@ static int aggregate(const struct scan *s, struct tm__leak_result *res)
         int k = kind_of[s->state[i] & KIND_MASK];
         res->bytes[k] += b->weight;
         res->blocks[k] += b->count;
-        struct agg *a = agg_slot(t, slots - 1, b->stack, (uint32_t)k);
-        used += a->blocks == 0;
-        a->bytes += b->weight;
-        a->blocks += b->count;
+        if (!last || last->stack != b->stack || last->kind != (uint32_t)k + 1) {
+            if (2 * (a.used + 1) > a.slots && (rc = agg_grow(&a)) < 0)
+                goto out_unmap;
+            last = agg_slot(a.t, a.slots - 1, b->stack, (uint32_t)k);
+            a.used += last->blocks == 0 && last->bytes == 0;
+        }
+        last->bytes += b->weight;
+        last->blocks += b->count;
     }
-    int rc = 0;
-    res->mapped = (used ? used : 1) * sizeof(*res->stacks);
+    res->mapped = (a.used ? a.used : 1) * sizeof(*res->stacks);
     res->stacks = tm__map(res->mapped);
     if (!res->stacks) {
         rc = -ENOMEM;
         goto out_unmap;
     }
-    for (size_t i = 0; i < slots; i++)
-        if (t[i].kind)
+    for (size_t i = 0; i < a.slots; i++)
+        if (a.t[i].kind && res->nstacks < a.used)
             res->stacks[res->nstacks++] =
-                (struct tm__leak_stack){t[i].stack, t[i].kind - 1, t[i].bytes, t[i].blocks};
+                (struct tm__leak_stack){a.t[i].stack, a.t[i].kind - 1, a.t[i].bytes, a.t[i].blocks};
     res->checked = 1;
 out_unmap:
-    tm__unmap(t, slots * sizeof(*t));
+    tm__unmap(a.t, a.slots * sizeof(*a.t));
     return rc;
 }
 
