@@ -1448,15 +1448,17 @@ static int chunk_word(const struct scan *s, uintptr_t w)
         return 0;
     if (in_ranges(s->libc, s->nlibc, w))
         return 1;
-    const struct seg *g = seg_of(s, w);
-    if (!g || !g->heap)
-        return 0;
     long i = -1, tail = -1;
     int start = 0;
     if (w - s->lo < s->span) {
         const struct pline *l = line_of(s, w, &tail); /* sets 'tail' first */
         i = resolve(s, w, l, tail, &start);
     }
+    if (i >= 0 && start)
+        return 0; /* a block's start (most first words), before seg_of() */
+    const struct seg *g = seg_of(s, w);
+    if (!g || !g->heap)
+        return 0;
     if (i < 0)
         return 1; /* free memory: in no block */
     return !start && is_chunk_after(s, (size_t)i, w);
