@@ -566,10 +566,14 @@ static void half_range(size_t n, int half, size_t *lo, size_t *hi)
 
 /* Each half of the live table's shards is copied into its own part of
  * 'blk', noting the bits in which its addresses differ. */
+#define WINDOWS 16 /* distinct 4 GiB windows of addresses the sort ranks, at most */
+
 struct copy_half {
     struct blk *dst;
     size_t n, cap;
     uintptr_t first, differ;
+    uint32_t win[WINDOWS]; /* the windows (address >> 32) met */
+    int nwin;              /* -1: more than WINDOWS */
 };
 
 struct copy_job {
@@ -585,6 +589,16 @@ static void copy_block(const struct tm__block *b, void *arg)
     if (c->n == 0)
         c->first = b->ptr;
     c->differ |= b->ptr ^ c->first;
+    uint32_t w = (uint32_t)(b->ptr >> 32);
+    if (c->nwin >= 0) {
+        int k = 0;
+        while (k < c->nwin && c->win[k] != w)
+            k++;
+        if (k == c->nwin)
+            c->nwin = k == WINDOWS ? -1 : k + 1;
+        if (k < WINDOWS)
+            c->win[k] = w;
+    }
     struct blk *d = &c->dst[c->n++];
     d->ptr = b->ptr;
     d->weight = b->size;
@@ -603,20 +617,58 @@ static void copy_part(struct scan *s, void *arg, int half)
     tm__live_foreach_shards_unlocked(half ? mid : 0, half ? TM_LIVE_SHARDS : mid, copy_block, c);
 }
 
+/* The 4 GiB windows of the blocks' addresses, ascending, when there are
+ * 2 to WINDOWS of them (else 0): the sort then orders by (rank of the
+ * window, low 32 bits), which has fewer bits than the addresses (a heap
+ * near 0x55.. and mappings near 0x7f.. are 44 bits apart, 29 as ranks). */
+struct windows {
+    uint32_t w[WINDOWS];
+    int n;
+};
+
+static void merge_windows(struct windows *out, const struct copy_half *a, const struct copy_half *b)
+{
+    out->n = 0;
+    if (a->nwin < 0 || b->nwin < 0)
+        return;
+    for (int h = 0; h < 2; h++) {
+        const struct copy_half *c = h ? b : a;
+        for (int k = 0; k < c->nwin; k++) {
+            int i = 0;
+            while (i < out->n && out->w[i] < c->win[k])
+                i++;
+            if (i < out->n && out->w[i] == c->win[k])
+                continue;
+            if (out->n == WINDOWS) {
+                out->n = 0;
+                return;
+            }
+            memmove(&out->w[i + 1], &out->w[i], (size_t)(out->n - i) * sizeof(out->w[0]));
+            out->w[i] = c->win[k];
+            out->n++;
+        }
+    }
+    if (out->n < 2)
+        out->n = 0;
+}
+
 /* Copies the live table into s->blk; returns the address bits in which
- * blocks differ. */
-static uintptr_t copy_blocks(struct scan *s, struct blk *tmp)
+ * blocks differ, and their windows in 'win'. */
+static uintptr_t copy_blocks(struct scan *s, struct blk *tmp, struct windows *win)
 {
     struct copy_job j;
     memset(&j, 0, sizeof(j));
     j.tmp = tmp;
-    j.half[0] = (struct copy_half){s->blk, 0, tm__live_count_shards_unlocked(0, TM_LIVE_SHARDS / 2), 0, 0};
-    j.half[1] = (struct copy_half){s->blk + j.half[0].cap, 0, s->cap - 1 - j.half[0].cap, 0, 0};
+    j.half[0].dst = s->blk;
+    j.half[0].cap = tm__live_count_shards_unlocked(0, TM_LIVE_SHARDS / 2);
+    j.half[1].dst = s->blk + j.half[0].cap;
+    j.half[1].cap = s->cap - 1 - j.half[0].cap;
     both(s, copy_part, &j);
     const struct copy_half *a = &j.half[0], *b = &j.half[1];
     if (a->n < a->cap) /* cannot happen under the locks; keep the array dense */
         memmove(s->blk + a->n, b->dst, b->n * sizeof(*b->dst));
     s->n = a->n + b->n;
+    merge_windows(win, a, b);
     return a->differ | b->differ | (a->n && b->n ? a->first ^ b->first : 0);
 }
 
@@ -642,6 +694,7 @@ static uint64_t sampled_extent(const struct seg *g, uintptr_t ptr)
 #define BUCKETS (1 << DIGIT)
 
 struct sort_job {
+    struct windows win;
     struct blk *from, *to;
     size_t n, mid;
     int shift;                 /* of this pass's digit */
@@ -652,6 +705,19 @@ struct sort_job {
 static inline unsigned digit_of(uintptr_t p, int shift)
 {
     return (unsigned)(p >> shift) & (BUCKETS - 1);
+}
+
+/* The digit at 'shift' of the sort key of address 'p' (see windows). */
+static inline unsigned key_digit(const struct sort_job *j, uintptr_t p, int shift)
+{
+    if (j->win.n && shift + DIGIT > 32) {
+        uint32_t w = (uint32_t)(p >> 32);
+        uintptr_t r = 0;
+        while (j->win.w[r] != w)
+            r++;
+        p = r << 32 | (p & 0xffffffffu);
+    }
+    return digit_of(p, shift);
 }
 
 static void zero_counts(size_t *c, int n)
@@ -670,7 +736,7 @@ static void count_part(struct scan *s, void *arg, int half)
     zero_counts(&j->cnt[half][0][0], 2 * BUCKETS);
     size_t *c = j->cnt[half][half];
     for (size_t i = lo; i < hi; i++)
-        c[digit_of(j->from[i].ptr, j->shift)]++;
+        c[key_digit(j, j->from[i].ptr, j->shift)]++;
 }
 
 static void scatter_part(struct scan *s, void *arg, int half)
@@ -684,9 +750,9 @@ static void scatter_part(struct scan *s, void *arg, int half)
     int shift = j->shift, next = j->shift + DIGIT;
     for (size_t i = lo; i < hi; i++) {
         uintptr_t p = j->from[i].ptr;
-        size_t d = off[digit_of(p, shift)]++;
+        size_t d = off[key_digit(j, p, shift)]++;
         j->to[d] = j->from[i];
-        (d < j->mid ? c0 : c1)[next < 64 ? digit_of(p, next) : 0]++;
+        (d < j->mid ? c0 : c1)[next < 64 ? key_digit(j, p, next) : 0]++;
     }
 }
 
@@ -706,16 +772,20 @@ static int plan_pass(struct sort_job *j)
     return 1;
 }
 
-static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ)
+static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ, const struct windows *win)
 {
     if (s->n < 2 || !differ)
         return;
+    if (win->n) /* the key's bits: the low 32 of the address, the window's rank */
+        differ = (differ & 0xffffffffu) | ((uintptr_t)(2 << (31 - __builtin_clz((unsigned)win->n - 1))) - 1) << 32;
     int low = __builtin_ctzl(differ), bits = 64 - __builtin_clzl(differ) - low;
     struct sort_job *j = tm__map(sizeof(*j));
     if (!j) {
         s->failed = 1;
         return;
     }
+    j->win = *win;
+    int moved = 0;
     j->from = s->blk;
     j->to = *tmp;
     j->n = s->n;
@@ -731,11 +801,13 @@ static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ)
             continue;
         }
         both(s, scatter_part, j);
+        moved++;
         struct blk *t = j->from;
         j->from = j->to;
         j->to = t;
         j->shift += DIGIT;
     }
+    debug_phase("radix passes", (size_t)moved);
     if (j->from != s->blk) { /* the sorted blocks are in the other buffer */
         *tmp = s->blk;
         s->blk = j->from;
@@ -872,10 +944,11 @@ static int collect_blocks(struct scan *s)
     if (s->failed)
         goto out_unmap;
     s->cap = cap;
-    uintptr_t differ = copy_blocks(s, tmp);
+    struct windows win;
+    uintptr_t differ = copy_blocks(s, tmp, &win);
     debug_phase("blocks copied", s->n);
     tm__live_tables_unlocked(exclude_table, s);
-    sort_blocks(s, &tmp, differ);
+    sort_blocks(s, &tmp, differ, &win);
 out_unmap:
     tm__unmap(tmp, cap * sizeof(*tmp));
     return s->failed ? -ENOMEM : 0;
