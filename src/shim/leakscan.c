@@ -132,9 +132,10 @@
  * Valgrind looks, __libc_freeres: counted as no kind, never scanned). */
 enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8, SPLIT = 16, LIBC = 32 };
 
+/* 24 bytes: the sort moves these; the extent (bytes the program may
+ * address: the weight, or with sampling the usable size) is in 'at' only. */
 struct blk {
     uintptr_t ptr;
-    uint64_t extent; /* bytes the program may address */
     uint64_t weight; /* bytes it stands for in the figures */
     uint32_t stack, count;
 };
@@ -602,7 +603,6 @@ static void copy_block(const struct tm__block *b, void *arg)
     struct blk *d = &c->dst[c->n++];
     d->ptr = b->ptr;
     d->weight = b->size;
-    d->extent = b->size;
     d->stack = b->stack;
     d->count = b->count;
 }
@@ -835,10 +835,9 @@ static void index_part(struct scan *s, void *arg, int half)
         while (k < s->nseg && s->seg[k].hi <= b->ptr)
             k++;
         const struct seg *g = k < s->nseg && s->seg[k].lo <= b->ptr ? &s->seg[k] : NULL;
-        if (tm__cfg.sample_bytes)
-            b->extent = sampled_extent(g, b->ptr);
-        uintptr_t end = b->ptr + (b->extent ? b->extent : 1);
-        s->at[i] = (struct span){b->ptr, b->extent};
+        uint64_t extent = tm__cfg.sample_bytes ? sampled_extent(g, b->ptr) : b->weight;
+        uintptr_t end = b->ptr + (extent ? extent : 1);
+        s->at[i] = (struct span){b->ptr, extent};
         lo = b->ptr < lo ? b->ptr : lo;
         hi = end > hi ? end : hi;
         uint8_t st = UNREACHED;
