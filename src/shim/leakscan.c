@@ -14,7 +14,9 @@
  *      the real free;
  *   3. the other threads are stopped (stopthreads.c: a ptrace tracer task,
  *      or a signal that parks them when ptrace is refused);
- *   4. /proc/self/maps is read, the blocks are copied, sorted and scanned;
+ *   4. the helper task starts (worker.c; TRACEMEM_LEAK_THREADS, 2 by
+ *      default on two CPUs or more), /proc/self/maps is read, the blocks
+ *      are copied, sorted and scanned, the helper ends and is reaped;
  *   5. threads resume, shards unlock, results are aggregated per stack.
  * Nothing here calls the host's allocator (a parked thread may hold its
  * locks): every array is tm__map()ed and sorted with our own radix sort.
@@ -77,6 +79,13 @@
  * read, then resolved and the state byte prefetched, then visited in
  * order). Scan order does not change the verdict: reachable, possible and
  * each clique are closures.
+ *
+ * Two threads: the copy, the sort and the index are cut in halves, one for
+ * the helper (both()); the flood and each clique are parallel traversals
+ * (pass(): per-thread work, a pool for what one thread gives the idle
+ * other, kinds changed by compare-and-swap). Cliques stay one after the
+ * other in address order, each over before the next starts, so the result
+ * is block for block that of one thread (tests/integration/leaks_graph.sh).
  *
  * Classification (per Valgrind): a word pointing to the start of a block,
  * or inside it when one of Valgrind's default heuristics (stdstring,
