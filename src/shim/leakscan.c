@@ -2156,21 +2156,48 @@ static int judge_world(const struct tm__world *w, struct tm__leak_result *res)
     return 0;
 }
 
-/* TRACEMEM_LEAK_THREADS: 1 or 2 threads for the scan; by default 2 when
- * this thread may run on two CPUs or more. */
+/* 1 when a seccomp filter is installed (/proc/self/status "Seccomp: 2"):
+ * it may kill the process for the clone() of the helper. */
+static int seccomp_filtered(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nSeccomp:");
+    if (!p)
+        return 0;
+    p += 9;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p != '0';
+}
+
+/* TRACEMEM_LEAK_THREADS: 1 or 2 threads for the scan (2 when set); unset,
+ * 2 when this thread may run on two CPUs or more and the heap holds
+ * HELPER_BLOCKS blocks or more (below, the helper is not worth its clone).
+ * Never a helper under a seccomp filter. */
+#define HELPER_BLOCKS 16384
+
 static int threads_wanted(void)
 {
     static int warned;
-    int cpus = tm__cpus_online(), dflt = cpus >= 2 ? 2 : 1;
+    int dflt = tm__cpus_online() >= 2 && tm__live_count() >= HELPER_BLOCKS ? 2 : 1;
     const char *v = getenv("TRACEMEM_LEAK_THREADS");
-    if (!v)
-        return dflt;
-    if (strcmp(v, "1") == 0 || strcmp(v, "2") == 0)
-        return v[0] - '0';
-    if (!warned)
-        tm__warn("TRACEMEM_LEAK_THREADS=%s is not 1 or 2; using %d", v, dflt);
-    warned = 1;
-    return dflt;
+    int threads = dflt;
+    if (v && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0)) {
+        threads = v[0] - '0';
+    } else if (v) {
+        if (!warned)
+            tm__warn("TRACEMEM_LEAK_THREADS=%s is not 1 or 2; using %d", v, dflt);
+        warned = 1;
+    }
+    return threads == 2 && !seccomp_filtered() ? 2 : 1;
 }
 
 static __attribute__((noinline)) int run_scan(struct tm__leak_result *res, uintptr_t own_sp)

@@ -1,7 +1,7 @@
 /* leaks_graph.c - a large random object graph for the leak scan: the same
  * answer with one scan thread and with two (tests/integration/leaks_graph.sh).
  *
- * Usage: leaks_graph [BLOCKS [SEED]]
+ * Usage: leaks_graph [BLOCKS [SEED [seccomp]]]
  * Blocks of mixed sizes (16 bytes to 5 KB, so some pages are crowded) are
  * allocated from eight call sites and linked in components: chains, cycles
  * and random edges inside a component, start and interior pointers. A
@@ -12,11 +12,16 @@
  * clique far larger than the rest. Then one tracemem_leak_check(), after
  * which the program checks that the scan left no trace: errno as it was,
  * still one thread, no child to wait for. Prints "ok" or what is wrong;
- * the exit-time check writes the snapshot compared by the test. */
+ * the exit-time check writes the snapshot compared by the test. With
+ * "seccomp" an allow-all seccomp filter is installed first (the scan must
+ * then stay on one thread). */
 #define _GNU_SOURCE
 #include "tracemem.h"
 
 #include <dirent.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,8 +92,21 @@ static int threads_now(void)
     return n;
 }
 
+static int allow_all_filter(void)
+{
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {1, &allow};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 3 && strcmp(argv[3], "seccomp") == 0 && allow_all_filter() < 0) {
+        printf("no seccomp filter: %s\n", strerror(errno));
+        return 0;
+    }
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
     rng = argc > 2 ? strtoull(argv[2], NULL, 10) : 0x9e3779b97f4a7c15ull;
     void **all = malloc(n * sizeof(*all));
