@@ -219,13 +219,13 @@ struct scan {
     int failed;
     /* the flood and the cliques on two cores: the helper works on a copy
      * of this struct with its own work array; state[] is shared */
-    struct pool *pool;    /* NULL: one thread */
-    int helper;           /* this copy is the helper's */
-    int shared;           /* this thread gave work to the pool in this pass */
-    int threads;          /* wanted for the scan: 1 or 2 */
+    struct pool *pool;       /* NULL: one thread */
+    int helper;              /* this copy is the helper's */
+    int shared;              /* this thread gave work to the pool in this pass */
+    int threads;             /* wanted for the scan: 1 or 2 */
     struct tm__helper *task; /* the helper, when it runs */
-    struct scan *mate;    /* the helper's copy */
-    size_t scanned;       /* blocks this thread scanned (debug output) */
+    struct scan *mate;       /* the helper's copy */
+    size_t scanned;          /* blocks this thread scanned (debug output) */
 };
 
 static int debug;          /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
@@ -785,8 +785,10 @@ static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ, cons
 {
     if (s->n < 2 || !differ)
         return;
-    if (win->n) /* the key's bits: the low 32 of the address, the window's rank */
-        differ = (differ & 0xffffffffu) | ((uintptr_t)(2 << (31 - __builtin_clz((unsigned)win->n - 1))) - 1) << 32;
+    if (win->n) { /* the key's bits: the low 32 of the address, the window's rank */
+        uintptr_t ranks = ((uintptr_t)2 << (31 - __builtin_clz((unsigned)win->n - 1))) - 1;
+        differ = (differ & 0xffffffffu) | ranks << 32;
+    }
     int low = __builtin_ctzl(differ), bits = 64 - __builtin_clzl(differ) - low;
     struct sort_job *j = tm__map(sizeof(*j));
     if (!j) {
@@ -1637,15 +1639,15 @@ enum { MODE_REACH, MODE_POSSIBLE, MODE_CLIQUE };
 
 struct pool {
     atomic_int lock;
-    int mode;               /* of the pass, set by the scanning thread */
-    uintptr_t leader;       /* of the clique pass */
-    atomic_size_t n;        /* work in buf, changed under the lock */
+    int mode;         /* of the pass, set by the scanning thread */
+    uintptr_t leader; /* of the clique pass */
+    atomic_size_t n;  /* work in buf, changed under the lock */
     char pad1[64 - sizeof(atomic_int) - sizeof(int) - sizeof(uintptr_t) - sizeof(atomic_size_t)];
-    atomic_int busy;        /* threads holding work of the pass */
+    atomic_int busy; /* threads holding work of the pass */
     char pad2[64 - sizeof(atomic_int)];
-    atomic_uint seq;        /* bumped when the helper has something to do (futex word) */
-    atomic_int sleeping;    /* the helper waits in the futex */
-    atomic_int finished;    /* no more passes: the helper returns */
+    atomic_uint seq;     /* bumped when the helper has something to do (futex word) */
+    atomic_int sleeping; /* the helper waits in the futex */
+    atomic_int finished; /* no more passes: the helper returns */
     char pad3[64 - sizeof(atomic_uint) - 2 * sizeof(atomic_int)];
     uint32_t buf[POOL_CAP];
 };

@@ -39,12 +39,12 @@ static uint64_t next_random(void)
     return rng;
 }
 
-#define SITE(n)                                                                                                \
-    static __attribute__((noinline)) void *site##n(size_t size)                                                \
-    {                                                                                                          \
-        void *p = calloc(1, size);                                                                             \
-        __asm__ volatile("" : : "r"(p) : "memory");                                                            \
-        return p;                                                                                              \
+#define SITE(n)                                                                                              \
+    static __attribute__((noinline)) void *site##n(size_t size)                                              \
+    {                                                                                                        \
+        void *p = calloc(1, size);                                                                           \
+        __asm__ volatile("" : : "r"(p) : "memory");                                                          \
+        return p;                                                                                            \
     }
 SITE(0)
 SITE(1)
