@@ -14,7 +14,9 @@
  *      the real free;
  *   3. the other threads are stopped (stopthreads.c: a ptrace tracer task,
  *      or a signal that parks them when ptrace is refused);
- *   4. /proc/self/maps is read, the blocks are copied, sorted and scanned;
+ *   4. the helper task starts (worker.c; TRACEMEM_LEAK_THREADS, 2 by
+ *      default on two CPUs or more), /proc/self/maps is read, the blocks
+ *      are copied, sorted and scanned, the helper ends and is reaped;
  *   5. threads resume, shards unlock, results are aggregated per stack.
  * Nothing here calls the host's allocator (a parked thread may hold its
  * locks): every array is tm__map()ed and sorted with our own radix sort.
@@ -78,6 +80,13 @@
  * order). Scan order does not change the verdict: reachable, possible and
  * each clique are closures.
  *
+ * Two threads: the copy, the sort and the index are cut in halves, one for
+ * the helper (both()); the flood and each clique are parallel traversals
+ * (pass(): per-thread work, a pool for what one thread gives the idle
+ * other, kinds changed by compare-and-swap). Cliques stay one after the
+ * other in address order, each over before the next starts, so the result
+ * is block for block that of one thread (tests/integration/leaks_graph.sh).
+ *
  * Classification (per Valgrind): a word pointing to the start of a block,
  * or inside it when one of Valgrind's default heuristics (stdstring,
  * length64, newarray, multipleinheritance) accepts it, is a start pointer;
@@ -110,6 +119,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -131,9 +141,10 @@
  * Valgrind looks, __libc_freeres: counted as no kind, never scanned). */
 enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8, SPLIT = 16, LIBC = 32 };
 
+/* 24 bytes: the sort moves these; the extent (bytes the program may
+ * address: the weight, or with sampling the usable size) is in 'at' only. */
 struct blk {
     uintptr_t ptr;
-    uint64_t extent; /* bytes the program may address */
     uint64_t weight; /* bytes it stands for in the figures */
     uint32_t stack, count;
 };
@@ -175,6 +186,7 @@ struct range {
 };
 
 struct batch;
+struct pool;
 
 struct scan {
     struct blk *blk;
@@ -205,6 +217,15 @@ struct scan {
     size_t nlibc;
     int in_libc;          /* the root words being scanned are libc's */
     int failed;
+    /* the flood and the cliques on two cores: the helper works on a copy
+     * of this struct with its own work array; state[] is shared */
+    struct pool *pool;       /* NULL: one thread */
+    int helper;              /* this copy is the helper's */
+    int shared;              /* this thread gave work to the pool in this pass */
+    int threads;             /* wanted for the scan: 1 or 2 */
+    struct tm__helper *task; /* the helper, when it runs */
+    struct scan *mate;       /* the helper's copy */
+    size_t scanned;          /* blocks this thread scanned (debug output) */
 };
 
 static int debug;          /* TRACEMEM_LEAK_DEBUG=1: where each root-reached block was found */
@@ -510,19 +531,154 @@ static uintptr_t dead_stack_start(struct scan *s, const struct seg *g)
 static void drop_dead_dtvs(struct scan *s);
 static void scan_program_brk(struct scan *s);
 
+/* --- two threads before the flood ---
+ * The copy, the sort and the index of the blocks are split in halves:
+ * both() runs fn(s, arg, 0) here and fn(s, arg, 1) on the helper (without
+ * one, here after the first half) and returns when both are done. What
+ * runs on the helper writes only its half's part of the arrays and of
+ * 'arg', and calls no libc (see worker.c). */
+typedef void (*half_fn)(struct scan *s, void *arg, int half);
+
+struct job {
+    half_fn fn;
+    struct scan *s;
+    void *arg;
+};
+
+static void job_on_helper(void *p)
+{
+    struct job *j = p;
+    j->fn(j->s, j->arg, 1);
+}
+
+static void both(struct scan *s, half_fn fn, void *arg)
+{
+    if (!s->task) {
+        fn(s, arg, 0);
+        fn(s, arg, 1);
+        return;
+    }
+    struct job j = {fn, s, arg};
+    tm__helper_post(s->task, job_on_helper, &j);
+    fn(s, arg, 0);
+    if (tm__helper_join(s->task) < 0)
+        s->failed = 1; /* the helper died: its half is missing */
+}
+
+/* Blocks [*lo, *hi) of half 'half' of the n sorted ones. */
+static void half_range(size_t n, int half, size_t *lo, size_t *hi)
+{
+    *lo = half ? n / 2 : 0;
+    *hi = half ? n : n / 2;
+}
+
 /* --- blocks --- */
+
+/* Each half of the live table's shards is copied into its own part of
+ * 'blk', noting the bits in which its addresses differ. */
+#define WINDOWS 16 /* distinct 4 GiB windows of addresses the sort ranks, at most */
+
+struct copy_half {
+    struct blk *dst;
+    size_t n, cap;
+    uintptr_t first, differ;
+    uint32_t win[WINDOWS]; /* the windows (address >> 32) met */
+    int nwin;              /* -1: more than WINDOWS */
+};
+
+struct copy_job {
+    struct copy_half half[2];
+    struct blk *tmp; /* the sort's buffer, faulted in with 'blk' */
+};
 
 static void copy_block(const struct tm__block *b, void *arg)
 {
-    struct scan *s = arg;
-    if (s->n == s->cap)
+    struct copy_half *c = arg;
+    if (c->n == c->cap)
         return;
-    struct blk *d = &s->blk[s->n++];
+    if (c->n == 0)
+        c->first = b->ptr;
+    c->differ |= b->ptr ^ c->first;
+    uint32_t w = (uint32_t)(b->ptr >> 32);
+    if (c->nwin >= 0) {
+        int k = 0;
+        while (k < c->nwin && c->win[k] != w)
+            k++;
+        if (k == c->nwin)
+            c->nwin = k == WINDOWS ? -1 : k + 1;
+        if (k < WINDOWS)
+            c->win[k] = w;
+    }
+    struct blk *d = &c->dst[c->n++];
     d->ptr = b->ptr;
     d->weight = b->size;
-    d->extent = b->size;
     d->stack = b->stack;
     d->count = b->count;
+}
+
+static void copy_part(struct scan *s, void *arg, int half)
+{
+    struct copy_job *j = arg;
+    struct copy_half *c = &j->half[half];
+    tm__populate(c->dst, c->cap * sizeof(*c->dst));
+    tm__populate(j->tmp + (c->dst - s->blk), c->cap * sizeof(*j->tmp));
+    unsigned mid = TM_LIVE_SHARDS / 2;
+    tm__live_foreach_shards_unlocked(half ? mid : 0, half ? TM_LIVE_SHARDS : mid, copy_block, c);
+}
+
+/* The 4 GiB windows of the blocks' addresses, ascending, when there are
+ * 2 to WINDOWS of them (else 0): the sort then orders by (rank of the
+ * window, low 32 bits), which has fewer bits than the addresses (a heap
+ * near 0x55.. and mappings near 0x7f.. are 44 bits apart, 29 as ranks). */
+struct windows {
+    uint32_t w[WINDOWS];
+    int n;
+};
+
+static void merge_windows(struct windows *out, const struct copy_half *a, const struct copy_half *b)
+{
+    out->n = 0;
+    if (a->nwin < 0 || b->nwin < 0)
+        return;
+    for (int h = 0; h < 2; h++) {
+        const struct copy_half *c = h ? b : a;
+        for (int k = 0; k < c->nwin; k++) {
+            int i = 0;
+            while (i < out->n && out->w[i] < c->win[k])
+                i++;
+            if (i < out->n && out->w[i] == c->win[k])
+                continue;
+            if (out->n == WINDOWS) {
+                out->n = 0;
+                return;
+            }
+            memmove(&out->w[i + 1], &out->w[i], (size_t)(out->n - i) * sizeof(out->w[0]));
+            out->w[i] = c->win[k];
+            out->n++;
+        }
+    }
+    if (out->n < 2)
+        out->n = 0;
+}
+
+/* Copies the live table into s->blk; returns the address bits in which
+ * blocks differ, and their windows in 'win'. */
+static uintptr_t copy_blocks(struct scan *s, struct blk *tmp, struct windows *win)
+{
+    struct copy_job j;
+    memset(&j, 0, sizeof(j));
+    j.tmp = tmp;
+    j.half[0].dst = s->blk;
+    j.half[0].cap = tm__live_count_shards_unlocked(0, TM_LIVE_SHARDS / 2);
+    j.half[1].dst = s->blk + j.half[0].cap;
+    j.half[1].cap = s->cap - 1 - j.half[0].cap;
+    both(s, copy_part, &j);
+    const struct copy_half *a = &j.half[0], *b = &j.half[1];
+    if (a->n < a->cap) /* cannot happen under the locks; keep the array dense */
+        memmove(s->blk + a->n, b->dst, b->n * sizeof(*b->dst));
+    s->n = a->n + b->n;
+    merge_windows(win, a, b);
+    return a->differ | b->differ | (a->n && b->n ? a->first ^ b->first : 0);
 }
 
 /* With sampling 'size' is a weight: the extent is the usable size, asked of
@@ -535,67 +691,164 @@ static uint64_t sampled_extent(const struct seg *g, uintptr_t ptr)
     return tm__real.malloc_usable_size((void *)ptr);
 }
 
-/* LSD radix sort by address, 11 bits a pass (RADIX_PASSES counts of 2048
- * in 'count'). Digits start at the lowest bit that differs between blocks
- * (malloc's alignment leaves 4 low bits alike) and stop at the highest;
- * one read counts every digit, and a pass whose digits all agree is
- * skipped. 'tmp' has room for s->n blocks. */
-#define RADIX_PASSES 6
+/* LSD radix sort by address, 8 bits a pass, on two threads. Digits start
+ * at the lowest bit that differs between blocks (malloc's alignment
+ * leaves 4 low bits alike) and stop at the highest; a pass whose digits
+ * all agree moves nothing. Each thread moves one half of the array
+ * (stable: the first half's blocks of a digit go before the second
+ * half's) and counts, for the next pass, the next digit of what it wrote
+ * by the half it landed in. 8-bit digits: with 256 buckets a pass is
+ * about as fast as a copy, where 2048 buckets took four times as long. */
+#define DIGIT 8
+#define BUCKETS (1 << DIGIT)
 
-static void count_digits(const struct scan *s, size_t *count, int low)
+struct sort_job {
+    struct windows win;
+    struct blk *from, *to;
+    size_t n, mid;
+    int shift;                 /* of this pass's digit */
+    size_t cnt[2][2][BUCKETS]; /* [thread][half of 'from'][digit]: counted for this pass */
+    size_t off[2][BUCKETS];    /* [thread][digit]: where its next block of that digit goes */
+};
+
+static inline unsigned digit_of(uintptr_t p, int shift)
 {
-    memset(count, 0, RADIX_PASSES * 2048 * sizeof(*count));
-    for (size_t i = 0; i < s->n; i++) {
-        uintptr_t key = s->blk[i].ptr >> low;
-        for (int p = 0; p < RADIX_PASSES; p++)
-            count[p * 2048 + ((key >> (11 * p)) & 2047)]++;
+    return (unsigned)(p >> shift) & (BUCKETS - 1);
+}
+
+/* The digit at 'shift' of the sort key of address 'p' (see windows). */
+static inline unsigned key_digit(const struct sort_job *j, uintptr_t p, int shift)
+{
+    if (j->win.n && shift + DIGIT > 32) {
+        uint32_t w = (uint32_t)(p >> 32);
+        uintptr_t r = 0;
+        while (j->win.w[r] != w)
+            r++;
+        p = r << 32 | (p & 0xffffffffu);
+    }
+    return digit_of(p, shift);
+}
+
+static void zero_counts(size_t *c, int n)
+{
+    for (int d = 0; d < n; d++)
+        c[d] = 0;
+}
+
+/* Counts this pass's digits in half 'half' of 'from'. */
+static void count_part(struct scan *s, void *arg, int half)
+{
+    struct sort_job *j = arg;
+    size_t lo, hi;
+    (void)s;
+    half_range(j->n, half, &lo, &hi);
+    zero_counts(&j->cnt[half][0][0], 2 * BUCKETS);
+    size_t *c = j->cnt[half][half];
+    for (size_t i = lo; i < hi; i++)
+        c[key_digit(j, j->from[i].ptr, j->shift)]++;
+}
+
+static void scatter_part(struct scan *s, void *arg, int half)
+{
+    struct sort_job *j = arg;
+    size_t lo, hi;
+    (void)s;
+    half_range(j->n, half, &lo, &hi);
+    zero_counts(&j->cnt[half][0][0], 2 * BUCKETS);
+    size_t *off = j->off[half], *c0 = j->cnt[half][0], *c1 = j->cnt[half][1];
+    int shift = j->shift, next = j->shift + DIGIT;
+    for (size_t i = lo; i < hi; i++) {
+        uintptr_t p = j->from[i].ptr;
+        size_t d = off[key_digit(j, p, shift)]++;
+        j->to[d] = j->from[i];
+        (d < j->mid ? c0 : c1)[next < 64 ? key_digit(j, p, next) : 0]++;
     }
 }
 
-static void sort_blocks(struct scan *s, struct blk *tmp, size_t *count)
+/* Where each thread's blocks of each digit go; 0 when all blocks have the
+ * same digit (nothing to move). */
+static int plan_pass(struct sort_job *j)
 {
-    if (s->n < 2)
+    size_t sum = 0;
+    for (int d = 0; d < BUCKETS; d++) {
+        size_t first = j->cnt[0][0][d] + j->cnt[1][0][d], all = first + j->cnt[0][1][d] + j->cnt[1][1][d];
+        if (all == j->n)
+            return 0;
+        j->off[0][d] = sum;
+        j->off[1][d] = sum + first;
+        sum += all;
+    }
+    return 1;
+}
+
+static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ, const struct windows *win)
+{
+    if (s->n < 2 || !differ)
         return;
-    uintptr_t differ = 0;
-    for (size_t i = 1; i < s->n; i++)
-        differ |= s->blk[i].ptr ^ s->blk[0].ptr;
-    if (!differ)
-        return;
+    if (win->n) { /* the key's bits: the low 32 of the address, the window's rank */
+        uintptr_t ranks = ((uintptr_t)2 << (31 - __builtin_clz((unsigned)win->n - 1))) - 1;
+        differ = (differ & 0xffffffffu) | ranks << 32;
+    }
     int low = __builtin_ctzl(differ), bits = 64 - __builtin_clzl(differ) - low;
-    count_digits(s, count, low);
-    struct blk *from = s->blk, *to = tmp;
-    for (int p = 0; p < RADIX_PASSES && 11 * p < bits; p++) {
-        size_t *c = &count[p * 2048];
-        int shift = low + 11 * p;
-        if (c[(from[0].ptr >> shift) & 2047] == s->n)
-            continue;
-        size_t sum = 0;
-        for (int d = 0; d < 2048; d++) {
-            size_t k = c[d];
-            c[d] = sum;
-            sum += k;
-        }
-        for (size_t i = 0; i < s->n; i++)
-            to[c[(from[i].ptr >> shift) & 2047]++] = from[i];
-        struct blk *t = from;
-        from = to;
-        to = t;
+    struct sort_job *j = tm__map(sizeof(*j));
+    if (!j) {
+        s->failed = 1;
+        return;
     }
-    if (from != s->blk)
-        memcpy(s->blk, from, s->n * sizeof(*from));
+    j->win = *win;
+    int moved = 0;
+    j->from = s->blk;
+    j->to = *tmp;
+    j->n = s->n;
+    j->mid = s->n / 2;
+    j->shift = low;
+    both(s, count_part, j);
+    for (int p = 0; DIGIT * p < bits; p++) {
+        int last = DIGIT * (p + 1) >= bits;
+        if (!plan_pass(j)) {
+            j->shift += DIGIT;
+            if (!last)
+                both(s, count_part, j);
+            continue;
+        }
+        both(s, scatter_part, j);
+        moved++;
+        struct blk *t = j->from;
+        j->from = j->to;
+        j->to = t;
+        j->shift += DIGIT;
+    }
+    debug_phase("radix passes", (size_t)moved);
+    if (j->from != s->blk) { /* the sorted blocks are in the other buffer */
+        *tmp = s->blk;
+        s->blk = j->from;
+    }
+    tm__unmap(j, sizeof(*j));
 }
 
-/* Marks blocks whose contents (and chunk header) can be read. */
-static void index_blocks(struct scan *s)
+/* Marks blocks whose contents (and chunk header) can be read, and makes
+ * their 'at' entries; mappings are met in address order, like blocks. */
+struct index_job {
+    uintptr_t lo[2], hi[2];
+};
+
+static void index_part(struct scan *s, void *arg, int half)
 {
+    struct index_job *j = arg;
+    size_t from, to;
+    half_range(s->n, half, &from, &to);
+    tm__populate(s->at + from, (to - from) * sizeof(*s->at));
+    tm__populate(s->state + from, to - from);
     uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (size_t i = 0; i < s->n; i++) {
+    size_t k = from < to ? seg_after(s, s->blk[from].ptr) : 0;
+    for (size_t i = from; i < to; i++) {
         struct blk *b = &s->blk[i];
-        const struct seg *g = seg_of(s, b->ptr);
-        if (tm__cfg.sample_bytes)
-            b->extent = sampled_extent(g, b->ptr);
-        uintptr_t end = b->ptr + (b->extent ? b->extent : 1);
-        s->at[i] = (struct span){b->ptr, b->extent};
+        while (k < s->nseg && s->seg[k].hi <= b->ptr)
+            k++;
+        const struct seg *g = k < s->nseg && s->seg[k].lo <= b->ptr ? &s->seg[k] : NULL;
+        uint64_t extent = tm__cfg.sample_bytes ? sampled_extent(g, b->ptr) : b->weight;
+        uintptr_t end = b->ptr + (extent ? extent : 1);
+        s->at[i] = (struct span){b->ptr, extent};
         lo = b->ptr < lo ? b->ptr : lo;
         hi = end > hi ? end : hi;
         uint8_t st = UNREACHED;
@@ -608,6 +861,20 @@ static void index_blocks(struct scan *s)
         }
         s->state[i] = st;
     }
+    j->lo[half] = lo;
+    j->hi[half] = hi;
+}
+
+static void index_blocks(struct scan *s)
+{
+    struct index_job j;
+    if (tm__cfg.sample_bytes) { /* malloc_usable_size() is libc's: not on the helper */
+        index_part(s, &j, 0);
+        index_part(s, &j, 1);
+    } else {
+        both(s, index_part, &j);
+    }
+    uintptr_t lo = j.lo[0] < j.lo[1] ? j.lo[0] : j.lo[1], hi = j.hi[0] > j.hi[1] ? j.hi[0] : j.hi[1];
     s->lo = lo;
     s->span = hi > lo ? hi - lo : 0;
 }
@@ -656,6 +923,7 @@ static int index_pages(struct scan *s)
     if (!s->reg || !s->lines)
         return -ENOMEM;
     s->nlines = nlines;
+    tm__populate(s->lines, (nlines + 1) * sizeof(*s->lines));
     struct region *r = NULL;
     size_t line = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -682,20 +950,18 @@ static int collect_blocks(struct scan *s)
     s->blk = scan_map(s, cap * sizeof(*s->blk));
     s->at = scan_map(s, cap * sizeof(*s->at));
     s->state = scan_map(s, cap);
-    struct blk *tmp = tm__map(cap * sizeof(*tmp));
-    size_t *count = tm__map(RADIX_PASSES * 2048 * sizeof(*count));
-    int rc = -ENOMEM;
-    if (s->failed || !tmp || !count)
+    struct blk *tmp = scan_map(s, cap * sizeof(*tmp));
+    if (s->failed)
         goto out_unmap;
     s->cap = cap;
-    tm__live_foreach_unlocked(copy_block, s);
+    struct windows win;
+    uintptr_t differ = copy_blocks(s, tmp, &win);
+    debug_phase("blocks copied", s->n);
     tm__live_tables_unlocked(exclude_table, s);
-    sort_blocks(s, tmp, count);
-    rc = 0;
+    sort_blocks(s, &tmp, differ, &win);
 out_unmap:
     tm__unmap(tmp, cap * sizeof(*tmp));
-    tm__unmap(count, RADIX_PASSES * 2048 * sizeof(*count));
-    return rc;
+    return s->failed ? -ENOMEM : 0;
 }
 
 /* --- pointers --- */
@@ -833,12 +1099,18 @@ static inline long resolve(const struct scan *s, uintptr_t w, const struct pline
     return holds(s, (long)l->first - 1, w, start);
 }
 
+/* A block's state byte (see swap_kind). */
+static inline uint8_t state_of(const struct scan *s, size_t i)
+{
+    return __atomic_load_n(&s->state[i], __ATOMIC_RELAXED);
+}
+
 /* The end of block 'i''s malloc chunk, from the size word just before the
  * block, with '*mmapped' set for an mmapped chunk; 0 when that header
  * cannot be read (HEADER). */
 static inline uintptr_t chunk_end(const struct scan *s, size_t i, int *mmapped)
 {
-    if (!(s->state[i] & HEADER))
+    if (!(state_of(s, i) & HEADER))
         return 0;
     uintptr_t size = ((const uintptr_t *)s->at[i].ptr)[-1];
     *mmapped = (size & 2) != 0;
@@ -898,31 +1170,56 @@ static inline void push_possible(struct scan *s, size_t i)
         s->failed = 1;
 }
 
-static inline void set_kind(struct scan *s, size_t i, int kind)
+/* State bytes are shared by the two threads of the flood and the cliques:
+ * only the kind changes then, by compare-and-swap, and the thread whose
+ * swap succeeds pushes the block, so a block still enters each side of
+ * the work at most once a pass. Relaxed order: the heap and the other
+ * arrays do not change, and work moves between threads under a lock. */
+/* 1 when this thread turned block 'i' from kind 'from' to 'to'. */
+static inline int swap_kind(struct scan *s, size_t i, int from, int to)
 {
-    s->state[i] = (uint8_t)((s->state[i] & ~KIND_MASK) | kind);
+    uint8_t old = state_of(s, i);
+    while ((old & KIND_MASK) == from) {
+        uint8_t st = (uint8_t)((old & ~KIND_MASK) | to);
+        if (__atomic_compare_exchange_n(&s->state[i], &old, st, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when this thread made block 'i' reachable (from unreached or possible). */
+static inline int make_reachable(struct scan *s, size_t i)
+{
+    uint8_t old = state_of(s, i);
+    while ((old & KIND_MASK) != REACHABLE) {
+        uint8_t st = (uint8_t)((old & ~KIND_MASK) | REACHABLE);
+        if (__atomic_compare_exchange_n(&s->state[i], &old, st, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return 1;
+    }
+    return 0;
 }
 
 /* Word 'w' of a root ('definite') or of a possible/reachable block, found
  * in block 'i' (at its first byte: 'start'). */
 static void visit_block(struct scan *s, uintptr_t w, size_t i, int start, int definite)
 {
-    int kind = s->state[i] & KIND_MASK;
+    uint8_t st = state_of(s, i);
+    int kind = st & KIND_MASK;
     if (kind == REACHABLE)
         return;
     const struct span *b = &s->at[i];
-    start = start || ((s->state[i] & READABLE) && heuristic(s, b, w, s->state[i] & SPLIT));
+    start = start || ((st & READABLE) && heuristic(s, b, w, st & SPLIT));
     if (debug && debug_at)
         tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s; next words %lx %lx %lx",
                  (unsigned long)debug_at, (unsigned long)b->ptr, (unsigned long)b->extent,
                  start ? "start" : "interior", ((unsigned long *)debug_at)[1], ((unsigned long *)debug_at)[2],
                  ((unsigned long *)debug_at)[3]);
     if (start && definite) {
-        set_kind(s, (size_t)i, REACHABLE);
-        push(s, (size_t)i);
+        if (make_reachable(s, i))
+            push(s, i);
     } else if (kind == UNREACHED) {
-        set_kind(s, (size_t)i, POSSIBLE);
-        push_possible(s, (size_t)i);
+        if (swap_kind(s, i, UNREACHED, POSSIBLE))
+            push_possible(s, i);
     }
 }
 
@@ -969,7 +1266,7 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
             __builtin_prefetch(&s->state[idx[k]]);
     }
     for (int k = 0; interior && k < b->n; k++) /* what heuristic() reads */
-        if (idx[k] >= 0 && !start[k] && (s->state[idx[k]] & KIND_MASK) != REACHABLE) {
+        if (idx[k] >= 0 && !start[k] && (state_of(s, (size_t)idx[k]) & KIND_MASK) != REACHABLE) {
             __builtin_prefetch(&s->at[idx[k]]);
             __builtin_prefetch((const void *)b->w[k]);
         }
@@ -1132,7 +1429,10 @@ static void scan_mappings(struct scan *s)
         for (size_t k = 0; k < s->nsps; k++)
             if (s->sps[k] >= g->lo && s->sps[k] < g->hi && s->sps[k] < sp)
                 sp = s->sps[k];
+        /* ours (sps[0]) without a red zone: below it lie only the scan's
+         * own frames, which hold block addresses (the copy's, the sort's) */
         g->from = sp == UINTPTR_MAX       ? dead_stack_start(s, g)
+                  : sp == s->sps[0]       ? sp
                   : sp - g->lo < RED_ZONE ? g->lo
                                           : sp - RED_ZONE;
     }
@@ -1231,15 +1531,17 @@ static int chunk_word(const struct scan *s, uintptr_t w)
         return 0;
     if (in_ranges(s->libc, s->nlibc, w))
         return 1;
-    const struct seg *g = seg_of(s, w);
-    if (!g || !g->heap)
-        return 0;
     long i = -1, tail = -1;
     int start = 0;
     if (w - s->lo < s->span) {
         const struct pline *l = line_of(s, w, &tail); /* sets 'tail' first */
         i = resolve(s, w, l, tail, &start);
     }
+    if (i >= 0 && start)
+        return 0; /* a block's start (most first words), before seg_of() */
+    const struct seg *g = seg_of(s, w);
+    if (!g || !g->heap)
+        return 0;
     if (i < 0)
         return 1; /* free memory: in no block */
     return !start && is_chunk_after(s, (size_t)i, w);
@@ -1253,7 +1555,7 @@ static int chunk_word(const struct scan *s, uintptr_t w)
 static uintptr_t stale_words(const struct scan *s, size_t i)
 {
     const struct span *b = &s->at[i];
-    if ((s->state[i] & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
+    if ((state_of(s, i) & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
         return 0;
     const uintptr_t *d = (const uintptr_t *)b->ptr;
     if (!chunk_word(s, d[0]) || !chunk_word(s, d[1]))
@@ -1270,7 +1572,7 @@ static void block_pieces(struct scan *s, size_t i, piece_fn fn, uintptr_t arg)
 {
     const struct span *b = &s->at[i];
     uintptr_t lo = b->ptr + stale_words(s, i), hi = b->ptr + b->extent;
-    if (!(s->state[i] & SPLIT)) {
+    if (!(state_of(s, i) & SPLIT)) {
         fn(s, lo, hi, arg);
         return;
     }
@@ -1308,7 +1610,7 @@ static void prefetch_group(const struct scan *s, const uint32_t *g, int n)
             __builtin_prefetch((const char *)b->ptr + off);
     }
     for (int k = 0; k < n; k++) /* stale_words() looks its first words up */
-        if ((s->state[g[k]] & (HEADER | SPLIT)) == HEADER && s->at[g[k]].extent >= 2 * WORD) {
+        if ((state_of(s, g[k]) & (HEADER | SPLIT)) == HEADER && s->at[g[k]].extent >= 2 * WORD) {
             long tail;
             uintptr_t w = *(const uintptr_t *)s->at[g[k]].ptr;
             if (w - s->lo < s->span && w % (2 * WORD) == 0)
@@ -1316,51 +1618,190 @@ static void prefetch_group(const struct scan *s, const uint32_t *g, int n)
         }
 }
 
-/* Up to GROUP blocks of reachable work, or of possible work when there is
- * no reachable work left (*from_possible); 0 when all is done. */
-static int take_group(struct scan *s, uint32_t *g, int *from_possible)
+/* --- two threads ---
+ * The flood runs as two passes (reachable work, then possible work; the
+ * second adds only possible work) and the clique pass as one pass per
+ * leader, in address order. In a pass each thread drains its own stack;
+ * one that runs dry takes what the other put in the pool, which a thread
+ * fills (half its stack) when it sees the other idle and the pool empty.
+ * 'busy' counts the threads holding work of the pass; the pass is over
+ * when no thread is busy and the pool is empty, which the scanning thread
+ * sees under the lock: nothing is left anywhere, so each set computed is
+ * the same closure as with one thread, block for block. The scanning
+ * thread leads: it sets each pass's mode and leader before any work of
+ * the pass reaches the pool, and starts the next pass only after that
+ * one is over; the helper only serves (serve()). A clique that never
+ * grows past 2 * GROUP blocks of work is never shared and costs no lock. */
+enum { MODE_REACH, MODE_POSSIBLE, MODE_CLIQUE };
+#define POOL_CAP 65536
+#define SPINS 20000      /* the helper's, before it sleeps (about a millisecond) */
+#define YIELD_SPINS 2000 /* the scanning thread's, before it yields its CPU */
+
+struct pool {
+    atomic_int lock;
+    int mode;         /* of the pass, set by the scanning thread */
+    uintptr_t leader; /* of the clique pass */
+    atomic_size_t n;  /* work in buf, changed under the lock */
+    char pad1[64 - sizeof(atomic_int) - sizeof(int) - sizeof(uintptr_t) - sizeof(atomic_size_t)];
+    atomic_int busy; /* threads holding work of the pass */
+    char pad2[64 - sizeof(atomic_int)];
+    atomic_uint seq;     /* bumped when the helper has something to do (futex word) */
+    atomic_int sleeping; /* the helper waits in the futex */
+    atomic_int finished; /* no more passes: the helper returns */
+    char pad3[64 - sizeof(atomic_uint) - 2 * sizeof(atomic_int)];
+    uint32_t buf[POOL_CAP];
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static void pool_lock(struct pool *p)
+{
+    while (atomic_exchange_explicit(&p->lock, 1, memory_order_acquire))
+        while (atomic_load_explicit(&p->lock, memory_order_relaxed))
+            cpu_relax();
+}
+
+static void pool_unlock(struct pool *p)
+{
+    atomic_store_explicit(&p->lock, 0, memory_order_release);
+}
+
+/* Tells the helper to look at the pool again. */
+static void pool_bump(struct pool *p)
+{
+    atomic_fetch_add(&p->seq, 1);
+    if (atomic_load(&p->sleeping))
+        tm__helper_wake(&p->seq);
+}
+
+static inline size_t local_work(const struct scan *s, int mode)
+{
+    return mode == MODE_POSSIBLE ? s->capwork - s->ptop : s->nwork;
+}
+
+/* Up to GROUP blocks of this thread's work of the pass's kind; 0 when it
+ * has none. Reachable and clique work grow up from work[0], possible work
+ * down from work[capwork]. */
+static int take_group(struct scan *s, int mode, uint32_t *g)
 {
     int n = 0;
-    *from_possible = !s->nwork;
-    while (n < GROUP && s->nwork)
-        g[n++] = s->work[--s->nwork];
-    while (*from_possible && n < GROUP && s->ptop < s->capwork)
-        g[n++] = s->work[s->ptop++];
-    prefetch_group(s, g, n);
+    if (mode == MODE_POSSIBLE)
+        while (n < GROUP && s->ptop < s->capwork)
+            g[n++] = s->work[s->ptop++];
+    else
+        while (n < GROUP && s->nwork)
+            g[n++] = s->work[--s->nwork];
+    if (n)
+        prefetch_group(s, g, n);
     return n;
 }
 
-/* Reachable work first: a possible block that turns reachable meanwhile
- * is then scanned once, as reachable (the result does not depend on the
- * order, only the work does). Scanning possible blocks adds no reachable
- * work, so a group of them needs no check in between. */
-static void flood(struct scan *s)
+/* Half of this thread's work into the pool when the other thread is idle
+ * and the pool empty. */
+static void share(struct scan *s, int mode)
 {
-    uint32_t g[GROUP];
-    int n, from_possible;
-    struct batch b;
-    b.n = 0;
-    s->batch = &b;
-    while ((n = take_group(s, g, &from_possible)) > 0) {
-        for (int k = 0; k < n; k++) {
-            uint8_t st = s->state[g[k]];
-            if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
-                continue;
-            block_pieces(s, g[k], words_piece, (st & KIND_MASK) == REACHABLE);
-        }
-        run_batch(s, &b, visit_word);
+    struct pool *p = s->pool;
+    size_t have = local_work(s, mode);
+    if (!p || have < 2 * GROUP || atomic_load_explicit(&p->busy, memory_order_relaxed) == 2 ||
+        atomic_load_explicit(&p->n, memory_order_relaxed))
+        return;
+    pool_lock(p);
+    size_t n = atomic_load_explicit(&p->n, memory_order_relaxed), k = have / 2;
+    if (k > POOL_CAP - n)
+        k = POOL_CAP - n;
+    for (size_t j = 0; j < k; j++)
+        p->buf[n + j] = mode == MODE_POSSIBLE ? s->work[s->ptop++] : s->work[--s->nwork];
+    atomic_store_explicit(&p->n, n + k, memory_order_relaxed);
+    pool_unlock(p);
+    s->shared = 1;
+    pool_bump(p);
+}
+
+/* Moves the pool's work to this thread's stack; under the lock. */
+static void take_pool_locked(struct scan *s, struct pool *p, int mode)
+{
+    size_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+    for (size_t j = 0; j < n; j++) {
+        if (mode == MODE_POSSIBLE && s->ptop > s->nwork)
+            s->work[--s->ptop] = p->buf[j];
+        else if (mode != MODE_POSSIBLE && s->nwork < s->ptop)
+            s->work[s->nwork++] = p->buf[j];
+        else
+            s->failed = 1;
     }
-    s->batch = NULL;
+    atomic_store_explicit(&p->n, 0, memory_order_relaxed);
+}
+
+/* This thread ran out of work of the pass: takes the pool's, or turns
+ * idle. Returns 1 with work taken, 0 when this thread stops draining: the
+ * helper at once (it waits in serve()), the scanning thread only when the
+ * pass is over. */
+static int refill(struct scan *s, int mode)
+{
+    struct pool *p = s->pool;
+    if (!p)
+        return 0;
+    if (!s->helper && !s->shared) { /* the helper got nothing of this pass */
+        atomic_store(&p->busy, 0);
+        return 0;
+    }
+    for (int idle = 0;;) {
+        pool_lock(p);
+        if (atomic_load_explicit(&p->n, memory_order_relaxed)) {
+            take_pool_locked(s, p, mode);
+            if (idle)
+                atomic_fetch_add(&p->busy, 1);
+            pool_unlock(p);
+            return 1;
+        }
+        if (!idle)
+            atomic_fetch_sub(&p->busy, 1);
+        idle = 1;
+        int over = atomic_load(&p->busy) == 0;
+        pool_unlock(p);
+        if (s->helper || over)
+            return 0;
+        /* spin a while, then yield: on a loaded machine the helper may
+         * wait for this very CPU */
+        for (int spins = 0; !atomic_load_explicit(&p->n, memory_order_relaxed) &&
+                            atomic_load_explicit(&p->busy, memory_order_relaxed);
+             spins++) {
+            cpu_relax();
+            if (spins % YIELD_SPINS == YIELD_SPINS - 1)
+                sched_yield();
+        }
+    }
+}
+
+/* Reachable or possible blocks: reachable work first, so a possible block
+ * that turns reachable meanwhile is scanned once, as reachable (the result
+ * does not depend on the order, only the work does). Scanning possible
+ * blocks adds no reachable work. */
+static void flood_group(struct scan *s, const uint32_t *g, int n, int from_possible)
+{
+    s->scanned += (size_t)n;
+    for (int k = 0; k < n; k++) {
+        uint8_t st = state_of(s, g[k]);
+        if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
+            continue;
+        block_pieces(s, g[k], words_piece, (st & KIND_MASK) == REACHABLE);
+    }
+    run_batch(s, s->batch, visit_word);
 }
 
 static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uintptr_t leader)
 {
     (void)w;
     (void)start;
-    if (k != leader && (s->state[k] & KIND_MASK) == UNREACHED) {
-        set_kind(s, k, INDIRECT);
+    if (k != leader && swap_kind(s, k, UNREACHED, INDIRECT))
         push(s, k);
-    }
 }
 
 /* The words of a leaked block, batched like scan_words. */
@@ -1369,32 +1810,187 @@ static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t le
     for_heap_words(s, s->batch, lo, hi, mark_indirect, leader);
 }
 
-/* Valgrind's clique pass: every block still unreached, in address order,
- * leads a clique and turns the unreached blocks it reaches (through start
- * or interior pointers) indirect. */
-static void cliques(struct scan *s)
+static void clique_group(struct scan *s, const uint32_t *g, int n, uintptr_t leader)
+{
+    s->scanned += (size_t)n;
+    for (int k = 0; k < n; k++)
+        if (state_of(s, g[k]) & READABLE)
+            block_pieces(s, g[k], scan_clique, leader);
+    run_batch(s, s->batch, mark_indirect);
+}
+
+/* This thread's work of a pass, and what it can take from the pool. */
+static void drain(struct scan *s, int mode, uintptr_t leader)
 {
     uint32_t g[GROUP];
-    int n, from_possible;
     struct batch b;
     b.n = 0;
     s->batch = &b;
-    for (size_t leader = 0; leader < s->n; leader++) {
-        if ((s->state[leader] & KIND_MASK) != UNREACHED)
-            continue;
-        push(s, leader);
-        while (s->nwork && (n = take_group(s, g, &from_possible)) > 0) {
-            for (int k = 0; k < n; k++)
-                if (s->state[g[k]] & READABLE)
-                    block_pieces(s, g[k], scan_clique, leader);
-            run_batch(s, &b, mark_indirect);
+    for (;;) {
+        int n = take_group(s, mode, g);
+        if (!n) {
+            if (refill(s, mode))
+                continue;
+            break;
         }
+        share(s, mode);
+        if (mode == MODE_CLIQUE)
+            clique_group(s, g, n, leader);
+        else
+            flood_group(s, g, n, mode == MODE_POSSIBLE);
     }
     s->batch = NULL;
 }
 
+/* A pass led by the scanning thread: returns when it is over. */
+static void pass(struct scan *s, int mode, uintptr_t leader)
+{
+    struct pool *p = s->pool;
+    s->shared = 0;
+    if (p) { /* the helper is idle and the pool empty: nothing reads these now */
+        p->mode = mode;
+        p->leader = leader;
+        atomic_store(&p->busy, 1);
+    }
+    drain(s, mode, leader);
+}
+
+/* The helper's job: drains what the pool offers, in the pass's mode, until
+ * the scanning thread says the passes are over. Runs on the helper task:
+ * no libc. */
+static void serve(void *arg)
+{
+    struct scan *s = arg;
+    struct pool *p = s->pool;
+    for (;;) {
+        unsigned seen = atomic_load(&p->seq);
+        if (atomic_load(&p->finished))
+            return;
+        if (atomic_load_explicit(&p->n, memory_order_relaxed)) {
+            pool_lock(p);
+            if (atomic_load_explicit(&p->n, memory_order_relaxed)) {
+                int mode = p->mode;
+                uintptr_t leader = p->leader;
+                take_pool_locked(s, p, mode);
+                atomic_fetch_add(&p->busy, 1);
+                pool_unlock(p);
+                drain(s, mode, leader);
+                continue;
+            }
+            pool_unlock(p);
+        }
+        int spins = 0;
+        while (atomic_load(&p->seq) == seen && ++spins < SPINS)
+            cpu_relax();
+        if (spins == SPINS) {
+            atomic_store(&p->sleeping, 1);
+            if (atomic_load(&p->seq) == seen)
+                tm__helper_sleep(&p->seq, seen, 1000000L);
+            atomic_store(&p->sleeping, 0);
+        }
+    }
+}
+
+/* The possible blocks the helper found while flooding reachable ones
+ * become the scanning thread's (the helper is idle between passes). */
+static void gather_possible(struct scan *s, struct scan *h)
+{
+    while (h->ptop < h->capwork) {
+        if (s->ptop > s->nwork)
+            s->work[--s->ptop] = h->work[h->ptop];
+        else
+            s->failed = 1;
+        h->ptop++;
+    }
+}
+
+static void flood(struct scan *s, struct scan *h)
+{
+    pass(s, MODE_REACH, 0);
+    if (h)
+        gather_possible(s, h);
+    pass(s, MODE_POSSIBLE, 0);
+}
+
+/* Valgrind's clique pass: every block still unreached, in address order,
+ * leads a clique and turns the unreached blocks it reaches (through start
+ * or interior pointers) indirect. Cliques are passes one after the other:
+ * a clique depends on the ones before it. */
+static void cliques(struct scan *s)
+{
+    for (size_t leader = 0; leader < s->n; leader++) {
+        if ((state_of(s, leader) & KIND_MASK) != UNREACHED)
+            continue;
+        push(s, leader);
+        pass(s, MODE_CLIQUE, leader);
+    }
+}
+
+/* Starts the helper when two threads are wanted and it can be had; else
+ * the scan runs on one. */
+static void helper_begin(struct scan *s, struct tm__helper *task)
+{
+    int rc;
+    if (s->threads < 2)
+        return;
+    if ((rc = tm__helper_start(task)) < 0) {
+        debug_phase("no helper, errno", (size_t)-rc);
+        return;
+    }
+    s->task = task;
+}
+
+/* The helper's copy of 's', with its own work array, serving the pool of
+ * the flood and the cliques. */
+static void mate_begin(struct scan *s)
+{
+    if (!s->task)
+        return;
+    struct pool *p = tm__map(sizeof(*p));
+    struct scan *h = tm__map(sizeof(*h));
+    uint32_t *work = tm__map(s->capwork * sizeof(*work));
+    if (!p || !h || !work) {
+        tm__unmap(p, sizeof(*p));
+        tm__unmap(h, sizeof(*h));
+        tm__unmap(work, s->capwork * sizeof(*work));
+        return;
+    }
+    memcpy(h, s, sizeof(*h));
+    h->work = work;
+    h->nwork = 0;
+    h->ptop = h->capwork;
+    h->helper = 1;
+    h->failed = 0;
+    h->pool = s->pool = p;
+    s->mate = h;
+    tm__helper_post(s->task, serve, h);
+}
+
+/* Ends the helper's job and the helper, before the program resumes. */
+static void helper_end(struct scan *s)
+{
+    struct pool *p = s->pool;
+    struct scan *h = s->mate;
+    if (p) {
+        atomic_store(&p->finished, 1);
+        pool_bump(p);
+        if (tm__helper_join(s->task) < 0)
+            s->failed = 1;
+        s->failed |= h->failed;
+        debug_phase("helper done, blocks it scanned", h->scanned);
+        tm__unmap(h->work, h->capwork * sizeof(*h->work));
+        tm__unmap(h, sizeof(*h));
+        tm__unmap(p, sizeof(*p));
+    }
+    if (s->task)
+        tm__helper_stop(s->task);
+    s->pool = NULL;
+    s->mate = NULL;
+    s->task = NULL;
+}
+
 /* Everything between the stopped world and the verdict per block. */
-static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
+static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
 {
     debug_phase("threads stopped", w->n);
     int rc = collect_blocks(s);
@@ -1403,6 +1999,8 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
         return rc;
     exclude(s, w->threads, w->cap * sizeof(*w->threads));
     exclude(s, w->scratch, w->scratch_len); /* the tracer's stack */
+    if (s->task)
+        exclude(s, s->task->stack, s->task->stack_len);
     s->sps = scan_map(s, (w->n + 1) * sizeof(*s->sps));
     s->capwork = 2 * s->n + 16; /* a block is pushed at most twice a pass */
     s->ptop = s->capwork;
@@ -1417,6 +2015,7 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
     index_blocks(s);
     if ((rc = index_pages(s)) < 0)
         return rc;
+    debug_phase("blocks indexed", s->nlines);
     s->sps[s->nsps++] = own_sp;
     for (size_t i = 0; i < w->n; i++)
         if (w->threads[i].state == TM_THREAD_PARKED)
@@ -1426,11 +2025,22 @@ static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
     drop_dead_dtvs(s);
     scan_threads(s, w);
     debug_phase("roots scanned", s->nseg);
-    flood(s);
+    mate_begin(s);
+    flood(s, s->mate);
     debug_phase("flood done", s->n);
     cliques(s);
     debug_phase("cliques done", s->n);
     return s->failed ? -ENOMEM : 0;
+}
+
+/* The helper lives from here to the verdict, while the program is stopped. */
+static int classify(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
+{
+    struct tm__helper task;
+    helper_begin(s, &task);
+    int rc = classify_stopped(s, w, own_sp);
+    helper_end(s);
+    return rc;
 }
 
 /* --- results --- */
@@ -1455,15 +2065,35 @@ static struct agg *agg_slot(struct agg *t, size_t mask, uint32_t stack, uint32_t
     return &t[i];
 }
 
-static int aggregate(const struct scan *s, struct tm__leak_result *res)
+/* The (stack, kind) table, grown to keep it at most half full: it is read
+ * whole at the end, so it is sized for the stacks, not the blocks. */
+struct agg_table {
+    struct agg *t;
+    size_t slots, used;
+};
+
+static int agg_grow(struct agg_table *a)
 {
-    size_t slots = 64;
-    while (slots < 2 * s->n + 16)
-        slots *= 2;
+    size_t slots = a->slots ? 2 * a->slots : 4096;
     struct agg *t = tm__map(slots * sizeof(*t));
     if (!t)
         return -ENOMEM;
-    size_t used = 0;
+    for (size_t i = 0; i < a->slots; i++)
+        if (a->t[i].kind)
+            *agg_slot(t, slots - 1, a->t[i].stack, a->t[i].kind - 1) = a->t[i];
+    tm__unmap(a->t, a->slots * sizeof(*a->t));
+    a->t = t;
+    a->slots = slots;
+    return 0;
+}
+
+static int aggregate(const struct scan *s, struct tm__leak_result *res)
+{
+    struct agg_table a = {NULL, 0, 0};
+    if (agg_grow(&a) < 0)
+        return -ENOMEM;
+    int rc = 0;
+    struct agg *last = NULL; /* neighbours often share a stack and kind */
     for (size_t i = 0; i < s->n; i++) {
         const struct blk *b = &s->blk[i];
         if (s->state[i] & LIBC)
@@ -1471,25 +2101,28 @@ static int aggregate(const struct scan *s, struct tm__leak_result *res)
         int k = kind_of[s->state[i] & KIND_MASK];
         res->bytes[k] += b->weight;
         res->blocks[k] += b->count;
-        struct agg *a = agg_slot(t, slots - 1, b->stack, (uint32_t)k);
-        used += a->blocks == 0;
-        a->bytes += b->weight;
-        a->blocks += b->count;
+        if (!last || last->stack != b->stack || last->kind != (uint32_t)k + 1) {
+            if (2 * (a.used + 1) > a.slots && (rc = agg_grow(&a)) < 0)
+                goto out_unmap;
+            last = agg_slot(a.t, a.slots - 1, b->stack, (uint32_t)k);
+            a.used += last->blocks == 0 && last->bytes == 0;
+        }
+        last->bytes += b->weight;
+        last->blocks += b->count;
     }
-    int rc = 0;
-    res->mapped = (used ? used : 1) * sizeof(*res->stacks);
+    res->mapped = (a.used ? a.used : 1) * sizeof(*res->stacks);
     res->stacks = tm__map(res->mapped);
     if (!res->stacks) {
         rc = -ENOMEM;
         goto out_unmap;
     }
-    for (size_t i = 0; i < slots; i++)
-        if (t[i].kind)
+    for (size_t i = 0; i < a.slots; i++)
+        if (a.t[i].kind && res->nstacks < a.used)
             res->stacks[res->nstacks++] =
-                (struct tm__leak_stack){t[i].stack, t[i].kind - 1, t[i].bytes, t[i].blocks};
+                (struct tm__leak_stack){a.t[i].stack, a.t[i].kind - 1, a.t[i].bytes, a.t[i].blocks};
     res->checked = 1;
 out_unmap:
-    tm__unmap(t, slots * sizeof(*t));
+    tm__unmap(a.t, a.slots * sizeof(*a.t));
     return rc;
 }
 
@@ -1525,7 +2158,51 @@ static int judge_world(const struct tm__world *w, struct tm__leak_result *res)
     return 0;
 }
 
-static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
+/* 1 when a seccomp filter is installed (/proc/self/status "Seccomp: 2"):
+ * it may kill the process for the clone() of the helper. */
+static int seccomp_filtered(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "\nSeccomp:");
+    if (!p)
+        return 0;
+    p += 9;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p != '0';
+}
+
+/* TRACEMEM_LEAK_THREADS: 1 or 2 threads for the scan (2 when set); unset,
+ * 2 when this thread may run on two CPUs or more and the heap holds
+ * HELPER_BLOCKS blocks or more (below, the helper is not worth its clone).
+ * Never a helper under a seccomp filter. */
+#define HELPER_BLOCKS 16384
+
+static int threads_wanted(void)
+{
+    static int warned;
+    int dflt = tm__cpus_online() >= 2 && tm__live_count() >= HELPER_BLOCKS ? 2 : 1;
+    const char *v = getenv("TRACEMEM_LEAK_THREADS");
+    int threads = dflt;
+    if (v && (strcmp(v, "1") == 0 || strcmp(v, "2") == 0)) {
+        threads = v[0] - '0';
+    } else if (v) {
+        if (!warned)
+            tm__warn("TRACEMEM_LEAK_THREADS=%s is not 1 or 2; using %d", v, dflt);
+        warned = 1;
+    }
+    return threads == 2 && !seccomp_filtered() ? 2 : 1;
+}
+
+static __attribute__((noinline)) int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
 {
     struct scan *s = tm__map(sizeof(*s));
     if (!s)
@@ -1537,6 +2214,7 @@ static int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
     exclude_own_modules(s);
     learn_thread_layout();
     debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
+    s->threads = threads_wanted();
     debug_t0 = debug ? clock_ns() : 0;
     s->nbrk = tm__brk_ranges((uintptr_t *)s->brk, TM_BRK_MAX);
     tm__domain_lock(); /* its table holds tracked addresses and must stay */
@@ -1571,7 +2249,9 @@ static __attribute__((noinline)) uintptr_t stack_here(void)
 }
 
 /* noinline with __builtin_unwind_init(): the caller's callee-saved registers
- * are spilled into this frame, which the scan of our own stack covers. */
+ * are spilled into this frame, which the scan of our own stack covers;
+ * run_scan() is noinline too, so that the scan's own locals (block
+ * addresses among them) lie below 'own_sp', where that scan stops. */
 __attribute__((noinline)) int tm__leak_scan(struct tm__leak_result *res)
 {
     memset(res, 0, sizeof(*res));

@@ -3,6 +3,7 @@
 #ifndef TM_LEAKSCAN_H
 #define TM_LEAKSCAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,5 +54,40 @@ int tm__world_stop(struct tm__world *w);
 /* Lets the parked threads go on and restores the signal's previous action;
  * releases 'w'. */
 void tm__world_resume(struct tm__world *w);
+
+/* --- a helper task for the scan (worker.c) ---
+ * A clone() of the scanning thread that shares its memory but is no thread
+ * of the program (not in /proc/self/task, never gets a signal, calls no
+ * libc function); it exists only between tm__helper_start() and
+ * tm__helper_stop(), which the scan calls while the program is stopped. */
+struct tm__helper {
+    pid_t pid, parent;
+    void *stack; /* tm__map()ed: not a root */
+    size_t stack_len;
+    atomic_uint seq, done; /* jobs posted, jobs finished (futex words) */
+    atomic_int alive;      /* cleared by the kernel when the task exits */
+    void (*fn)(void *);
+    void *arg;
+};
+
+/* Creates the helper; 0, or -errno (clone refused: run single-threaded). */
+int tm__helper_start(struct tm__helper *h);
+/* Runs fn(arg) on the helper; what fn runs may not call libc (no errno, no
+ * allocation, no lazy binding) and must use tm__helper_sleep/wake to wait. */
+void tm__helper_post(struct tm__helper *h, void (*fn)(void *), void *arg);
+/* Waits for the job posted last; 0, or -ECHILD when the helper died. */
+int tm__helper_join(struct tm__helper *h);
+/* Ends and reaps the helper (after its last job returned). */
+void tm__helper_stop(struct tm__helper *h);
+/* futex wait while '*word' == 'seen', at most 'ns'; and wake its waiters.
+ * Safe on the helper (no errno). */
+void tm__helper_sleep(atomic_uint *word, unsigned seen, long ns);
+void tm__helper_wake(atomic_uint *word);
+/* Faults in the pages of [p, p + len) now (MADV_POPULATE_WRITE; nothing on
+ * kernels before 5.14): one system call instead of a fault per page.
+ * Safe on the helper. */
+void tm__populate(void *p, size_t len);
+/* CPUs this thread may run on (sched_getaffinity), at least 1. */
+int tm__cpus_online(void);
 
 #endif

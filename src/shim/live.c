@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#define NSHARDS 128
+#define NSHARDS TM_LIVE_SHARDS
 #define INITIAL_SLOTS 64 /* 128 shards: 192 KiB to start, grown on demand */
 
 struct shard {
@@ -184,8 +184,22 @@ void tm__live_clear(void)
 
 size_t tm__live_foreach_unlocked(void (*fn)(const struct tm__block *b, void *arg), void *arg)
 {
+    return tm__live_foreach_shards_unlocked(0, NSHARDS, fn, arg);
+}
+
+size_t tm__live_count_shards_unlocked(unsigned first, unsigned last)
+{
     size_t n = 0;
-    for (int i = 0; i < NSHARDS; i++) {
+    for (unsigned i = first; i < last && i < NSHARDS; i++)
+        n += __atomic_load_n(&shards[i].used, __ATOMIC_RELAXED);
+    return n;
+}
+
+size_t tm__live_foreach_shards_unlocked(unsigned first, unsigned last,
+                                        void (*fn)(const struct tm__block *b, void *arg), void *arg)
+{
+    size_t n = 0;
+    for (unsigned i = first; i < last && i < NSHARDS; i++) {
         struct shard *s = &shards[i];
         if (!s->slots)
             continue;

@@ -19,10 +19,10 @@ lib_LTLIBRARIES += libtracemem.la
 libtracemem_la_SOURCES = \
 	src/shim/api.c src/shim/bootstrap.c src/shim/control.c src/shim/fatal.c src/shim/hooks.c \
 	src/shim/leakscan.c src/shim/leakscan.h src/shim/newdelete.c src/shim/snapshot.c \
-	src/shim/rss.c src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c
+	src/shim/rss.c src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c src/shim/worker.c
 libtracemem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtracemem_la_CFLAGS = $(SHIM_CFLAGS)
-libtracemem_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete -Wl,--no-undefined
+libtracemem_la_LDFLAGS = -module -avoid-version -shared -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined
 libtracemem_la_LIBADD = libtmshimcore.la -ldl -lpthread
 
 # Unit suites for the shim's tables, figures and writer (never preloaded).
@@ -49,7 +49,8 @@ tests_unit_check_trace_LDADD = $(SHIM_CHECK_LDADD)
 # Valgrind, where installed, on the same programs).
 LEAK_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer -I$(top_srcdir)/include
 check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/leaks_cxx \
-	tests/progs/leaks_classes
+	tests/progs/leaks_classes tests/progs/leaks_graph
+tests_progs_leaks_graph_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_classes_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_classes_LDADD = -lpthread
 tests_progs_leaks_kinds_CFLAGS = $(LEAK_PROG_CFLAGS)
@@ -61,7 +62,7 @@ tests_progs_leaks_cxx_CXXFLAGS = $(LEAK_PROG_CFLAGS) -std=c++17 -pthread
 tests_progs_leaks_cxx_LDFLAGS = -pthread
 TESTS += tests/integration/leaks_kinds.sh tests/integration/leaks_check.sh \
 	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh \
-	tests/integration/leaks_classes.sh
+	tests/integration/leaks_classes.sh tests/integration/leaks_graph.sh
 EXTRA_DIST += tests/integration/leaks_common.sh
 
 # The leak scan's speed on a large heap (bench/leakscan.md). noinst: built

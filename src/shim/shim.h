@@ -260,6 +260,13 @@ void tm__live_lock_all(void);
 void tm__live_unlock_all(void);
 /* Calls 'fn' for every block; the caller holds tm__live_lock_all(). */
 size_t tm__live_foreach_unlocked(void (*fn)(const struct tm__block *b, void *arg), void *arg);
+/* The same for the blocks of shards [first, last) of TM_LIVE_SHARDS, and
+ * their number (the leak scan copies halves of the table on two threads).
+ * Neither takes a lock nor calls libc. */
+#define TM_LIVE_SHARDS 128
+size_t tm__live_foreach_shards_unlocked(unsigned first, unsigned last,
+                                        void (*fn)(const struct tm__block *b, void *arg), void *arg);
+size_t tm__live_count_shards_unlocked(unsigned first, unsigned last);
 size_t tm__live_count(void);
 /* Calls 'fn' with each shard's slot array (memory the leak scan must not
  * take for a root); the caller holds tm__live_lock_all(). */
