@@ -313,7 +313,7 @@ void tm_gate_eval(tm_leak_report *r, const tm_gate_opts *o, tm_gate *g)
             g->peak = r->snaps[i]->memory.peak;
             g->peak_snap = r->snaps[i];
         }
-    g->peak_failed = o->max_peak >= 0 && g->peak > (uint64_t)o->max_peak;
+    g->peak_failed = o->max_peak > 0 && g->peak > (uint64_t)o->max_peak;
     g->failed = (o->max_bytes >= 0 && g->bytes > (uint64_t)o->max_bytes) ||
                 (o->max_blocks >= 0 && g->blocks > (uint64_t)o->max_blocks) || g->peak_failed;
 }

@@ -83,7 +83,7 @@ typedef struct tm_gate_opts {
     int64_t max_blocks;         /* -1: no limit */
     const tm_baseline *baseline;    /* NULL: none */
     const char *baseline_file;
-    int64_t max_peak;           /* --max-peak: -1 none */
+    int64_t max_peak;           /* --max-peak: 0 or less, none */
 } tm_gate_opts;
 
 typedef struct tm_gate {

@@ -268,7 +268,7 @@ static void print_verdict(FILE *fp, const tm_leak_report *r, const tm_gate *g)
     fputs(", ", fp);
     print_limit(fp, o->max_blocks, "blocks");
     fprintf(fp, ")%s", g->nsuppressed ? ", suppressed stacks not counted" : "");
-    if (o->max_peak >= 0)
+    if (o->max_peak > 0)
         fprintf(fp, "; peak heap memory %" PRIu64 " bytes (pid %" PRId64 "), %s the --max-peak limit of %" PRId64
                     " bytes",
                 g->peak, g->peak_snap ? g->peak_snap->pid : 0, g->peak_failed ? "above" : "within", o->max_peak);
@@ -281,7 +281,7 @@ static char *peak_message(const tm_gate *g)
 {
     char *s = NULL;
 
-    if (g->opts->max_peak < 0 ||
+    if (g->opts->max_peak <= 0 ||
         asprintf(&s, "peak heap memory %" PRIu64 " bytes in pid %" PRId64 " (%s), %s the limit of %" PRId64
                      " bytes (--max-peak)",
                  g->peak, g->peak_snap ? g->peak_snap->pid : 0,
@@ -392,7 +392,7 @@ static json_t *render_json(const tm_leak_report *r, const tm_gate *g)
     json_object_set_new(j, "counted", json_pack("{s:I, s:I}", "bytes",
                                                 (json_int_t)g->bytes, "blocks",
                                                 (json_int_t)g->blocks));
-    if (g->opts->max_peak >= 0)
+    if (g->opts->max_peak > 0)
         json_object_set_new(j, "peak",
                             json_pack("{s:I, s:I, s:I, s:s?, s:b}", "bytes", (json_int_t)g->peak, "limit",
                                       (json_int_t)g->opts->max_peak, "pid",
@@ -451,7 +451,7 @@ static void junit_case(FILE *fp, const tm_leak_report *r, const tm_gate *g,
 static void render_junit(FILE *fp, const tm_leak_report *r, const tm_gate *g)
 {
     size_t nfail = 0, nskip = 0, n = r->n ? r->n : 1;
-    int peak = g->opts->max_peak >= 0;
+    int peak = g->opts->max_peak > 0;
     char *pmsg = peak_message(g);
 
     for (size_t i = 0; i < r->n; i++) {
@@ -678,7 +678,7 @@ static json_t *render_sarif(const tm_leak_report *r, const tm_gate *g)
      * page of its own to point at */
     run = json_pack("{s:{s:{s:s, s:s, s:o}}, s:o, s:[{s:b}]}", "tool",
                     "driver", "name", "tracemem", "version", PACKAGE_VERSION,
-                    "rules", sarif_rules(g->opts->max_peak >= 0),
+                    "rules", sarif_rules(g->opts->max_peak > 0),
                     "results", results, "invocations", "executionSuccessful",
                     !g->argv || g->status == 0);
     if (fp && root) {

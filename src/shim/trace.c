@@ -242,7 +242,8 @@ static uint32_t capture_stack(void)
 
 /* The thread's last traced allocation: freed before the thread allocates
  * again (not by realloc), it is a temporary allocation, as heaptrack
- * counts them. */
+ * counts them. Kept complemented: the leak scan reads threads' TLS, and
+ * this must not look like a pointer to the block. */
 static __thread uintptr_t last_alloc TM_TLS;
 
 void tm__record(void *ptr, size_t size)
@@ -265,7 +266,7 @@ void tm__record(void *ptr, size_t size)
         unaccount_block(&old); /* its free was never seen */
     account(tm__stack_get(b.stack), (int64_t)b.size, b.count, 1);
     figures_add((int64_t)b.size);
-    last_alloc = b.ptr;
+    last_alloc = ~b.ptr;
 }
 
 int tm__forget(void *ptr, struct tm__block *was)
@@ -273,7 +274,7 @@ int tm__forget(void *ptr, struct tm__block *was)
     struct tm__block b;
     if (!tm__live_remove((uintptr_t)ptr, &b))
         return 0;
-    if ((uintptr_t)ptr == last_alloc) {
+    if (~(uintptr_t)ptr == last_alloc) {
         last_alloc = 0;
         struct tm__stack *s;
         if (!was && (s = tm__stack_get(b.stack)))

@@ -101,8 +101,9 @@ static int check_option(check_args *a, int opt, const char *arg)
     case OPT_SUPP: return tm__load_suppressions(&a->supp, arg);
     case OPT_NO_DEFAULT: a->no_default_supp = 1; return 0;
     case OPT_MAX_PEAK:
-        if ((a->gate.max_peak = tm__parse_bytes(arg)) < 0)
-            return tm__usage_error("check", "--max-peak: '%s' is not a number of bytes (K, M, G allowed)", arg);
+        if ((a->gate.max_peak = tm__parse_bytes(arg)) <= 0)
+            return tm__usage_error("check", "--max-peak: '%s' is not a positive number of bytes (K, M, G "
+                                   "allowed)", arg);
         return 0;
     case OPT_BASELINE:
         if (a->gate.baseline)
