@@ -1503,6 +1503,30 @@ START_TEST(test_gc_section_json)
                      (json_int_t)s[1].collected);
     ck_assert_int_eq(json_integer_value(json_object_get(gc, "garbage")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(gc, "frozen")), 0);
+    /* the mode and the pause figures, as rcgc_get_pause_stats has them */
+    ck_assert(json_is_boolean(json_object_get(gc, "incremental")));
+    ck_assert_int_eq(json_is_true(json_object_get(gc, "incremental")), incremental_mode);
+    ck_assert_int_eq(json_integer_value(json_object_get(gc, "old_scans")), (json_int_t)tm__gc.old_scans);
+    rcgc_pause_stats ps[3];
+    rcgc_get_pause_stats(ps);
+    json_t *pauses = json_object_get(gc, "pauses");
+    ck_assert_uint_eq(json_array_size(pauses), 3);
+    for (size_t k = 0; k < 3; k++) {
+        json_t *p = json_array_get(pauses, k), *b;
+        ck_assert_int_eq(json_integer_value(json_object_get(p, "count")), (json_int_t)ps[k].count);
+        ck_assert(fabs(json_real_value(json_object_get(p, "max")) - ps[k].max) < 1e-9);
+        ck_assert(fabs(json_real_value(json_object_get(p, "p50")) - ps[k].p50) < 1e-9);
+        ck_assert(fabs(json_real_value(json_object_get(p, "p99")) - ps[k].p99) < 1e-9);
+        json_int_t sum = 0;
+        size_t j;
+        json_array_foreach(json_object_get(p, "histogram"), j, b) {
+            ck_assert_int_gt(json_integer_value(json_object_get(b, "count")), 0);
+            sum += json_integer_value(json_object_get(b, "count"));
+        }
+        ck_assert_int_eq(sum, (json_int_t)ps[k].count);
+    }
+    ck_assert_uint_ge(ps[1].count, 1);
+    ck_assert_uint_ge(ps[2].count, 1);
     size_t i;
     json_t *v;
     int seen_list = 0, seen_tuple = 0;
