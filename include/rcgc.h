@@ -191,10 +191,11 @@ RCGC_API void rcgc_reset_pause_stats(void);
  * objects reached from a bounded number of objects not scanned yet, at
  * most 100000 old objects, so that the pause stays short whatever the
  * size of the heap. Every garbage cycle is still found: by the end of
- * the pass over the old generation after the one in which it became
- * garbage, or, when a cycle is larger than an increment, by a full
- * collection under the classic 25 % rule. Callbacks and statistics see an
- * increment as a collection of generation 1; rcgc_collect(1) runs one,
+ * the second pass over the old generation after the one in which it
+ * became garbage, or, when a cycle is larger than an increment, by a
+ * full collection once the old generation has doubled (see
+ * rcgc_collect(3)). Callbacks and statistics see an increment as a
+ * collection of generation 1; rcgc_collect(1) runs one,
  * rcgc_collect(0) collects the young generation alone and rcgc_collect(2)
  * is a full collection as in the classic mode. Off, the collector is the
  * classic generational one (CPython 3.11-3.13). */

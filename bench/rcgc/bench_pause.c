@@ -12,8 +12,13 @@
  * percentiles printed here are exact (sorted), the library's own
  * (rcgc_get_pause_stats, wall-clock) follow.
  *
- * Usage: bench_pause [LIVE [STEADY [classic]]] (default 10000000 5000000);
- * "classic" turns the incremental mode off.
+ * Usage: bench_pause [LIVE [STEADY [incremental|classic [rings|chain]]]]
+ * (default 10000000 5000000 incremental rings); "classic" turns the
+ * incremental mode off. "chain" also links each record to the next one
+ * (a record replaced is unlinked, but its garbage ring still refers to
+ * the rest of the chain): the whole heap is one structure that the
+ * closure of any increment follows to its limit (the incremental mode's
+ * worst case, see rcgc_collect(3)).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,20 +31,24 @@
 
 typedef struct node {
     void *other;
+    struct node *next; /* "chain": the next record's first node */
 } node;
 
 static int node_traverse(void *self, rcgc_visit_fn visit, void *arg)
 {
     node *n = self;
-    return n->other ? visit(n->other, arg) : 0;
+    int r = n->other ? visit(n->other, arg) : 0;
+    return r || !n->next ? r : visit(n->next, arg);
 }
 
 static void node_clear(void *self)
 {
     node *n = self;
-    void *o = n->other;
+    void *o = n->other, *x = n->next;
     n->other = NULL;
+    n->next = NULL;
     rcgc_decref(o);
+    rcgc_decref(x);
 }
 
 static const rcgc_type node_type = {.name = "Node", .traverse = node_traverse, .clear = node_clear};
@@ -148,6 +157,7 @@ int main(int argc, char **argv)
     long live = argc > 1 ? atol(argv[1]) : 10000000;
     long steady = argc > 2 ? atol(argv[2]) : 5000000;
     int classic = argc > 3 && strcmp(argv[3], "classic") == 0;
+    int chain = argc > 4 && strcmp(argv[4], "chain") == 0;
     rcgc_set_incremental(!classic);
     long nrec = live / RING;
     node **recs = malloc(nrec * sizeof *recs);
@@ -156,8 +166,13 @@ int main(int argc, char **argv)
         return 1;
     }
     rcgc_callback_add(on_collect, NULL);
-    for (long i = 0; i < nrec; i++)
+    for (long i = 0; i < nrec; i++) {
         recs[i] = record();
+        if (chain && i) {
+            rcgc_incref(recs[i]);
+            recs[i - 1]->next = recs[i];
+        }
+    }
     rcgc_collect(2);
 
     rcgc_gen_stats s0[3], s1[3];
@@ -169,6 +184,16 @@ int main(int argc, char **argv)
         long i = (long)(xorshift() % (unsigned long long)nrec);
         node *old = recs[i];
         recs[i] = record();
+        if (chain) {
+            /* old's place in the chain; its ring keeps its own link */
+            recs[i]->next = old->next;
+            rcgc_incref(old->next);
+            if (i) {
+                rcgc_incref(recs[i]);
+                recs[i - 1]->next = recs[i];
+                rcgc_decref(old);
+            }
+        }
         rcgc_decref(old); /* a garbage ring */
     }
     t = wall() - t;
@@ -178,7 +203,7 @@ int main(int argc, char **argv)
     uint64_t collected = 0;
     for (int g = 0; g < 3; g++)
         collected += s1[g].collected - s0[g].collected;
-    printf("impl rcgc-%s\n", classic ? "classic" : "incremental");
+    printf("impl rcgc-%s%s\n", classic ? "classic" : "incremental", chain ? "-chain" : "");
     printf("live %ld\nsteady %ld\nseconds %.3f\ncollections %zu\ncollected %llu\n", live,
            steady, t, npauses, (unsigned long long)collected);
     report("wall", pauses, npauses, steady);

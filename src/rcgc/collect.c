@@ -299,14 +299,14 @@ static result collect_generation(int generation)
     }
     gchead *old = &tm__gc.gens[old_gen].head;
     result r = collect_region(young, (unsigned)generation, old, old_gen);
-    if (generation == 0 && tm__gc.incremental)
-        tm__gc.long_lived_pending += (long)r.survivors;
-    else if (generation == 1)
+    if (generation == 1)
         tm__gc.long_lived_pending += (long)r.survivors;
     if (generation == NUM_GENERATIONS - 1) {
         tm__gc.long_lived_pending = 0;
         tm__gc.long_lived_total = (long)r.survivors;
         tm__gc.inc_cut = 0;
+        tm__gc.pass_scanned = tm__gc.last_pass = 0;
+        tm__gc.base_pass = r.survivors;
     }
     return r;
 }
@@ -325,20 +325,25 @@ static result collect_generation(int generation)
  * never frees a live one (an object referred to from outside the set
  * keeps its gc_refs above zero, and so does all it reaches). What the
  * closure adds is that the garbage is found: a garbage cycle no longer
- * changes, and at the start of a scan all of it is in 'pending' or young;
- * the first increment that takes one of its members takes all those in
- * 'pending' along (the young ones are in every increment), so it is freed
- * by the end of the scan after the one in which it became garbage. A
- * reference the program stores into an object already scanned only
- * delays what it makes unreachable to the next scan.
+ * changes, so when all of it is in 'pending' at the start of a scan, the
+ * first increment that takes one of its members takes all of them. A
+ * cycle that became garbage during scan N is all in 'pending' at the
+ * start of scan N+2 at the latest (at N+1 unless some member was young
+ * when N+1 began: the closure is not followed from the young generation,
+ * as in CPython, whose survivors join 'visited'), so it is freed by the
+ * end of scan N+2. A reference the program stores into an object already
+ * scanned only delays what it makes unreachable to a later scan.
  *
  * The closure of a seed can be the whole heap (one long chain); to bound
  * the pause, an increment takes at most 'inc_limit' old objects and then
  * stops following references. That set is still collected safely, but a
- * garbage cycle cut by the limit can be missed by every scan; after such
- * a cut (inc_cut) the old generation gets a full collection again under
- * the classic rule: when the objects that entered it since the last full
- * collection exceed 25 % of what that one left. */
+ * garbage cycle cut by the limit can be missed by every scan. Most cuts
+ * miss nothing (the closure of a live seed through a large live
+ * structure), and what a cut misses stays in the old generation, which
+ * then grows from pass to pass. So after a cut (inc_cut) a full
+ * collection runs when a completed pass took more than twice as many old
+ * objects as the smallest pass since the last full collection (or as
+ * that collection left): a heap that is large but steady gets none. */
 
 typedef struct expand {
     gchead *inc;
@@ -377,6 +382,12 @@ static result collect_increment(void)
         visited = tm__gc.visited = pending;
         pending = NUM_GENERATIONS - visited;
         PUB_SET(tm__gc.old_scans, tm__gc.old_scans + 1);
+        if (tm__gc.pass_scanned) {
+            tm__gc.last_pass = tm__gc.pass_scanned;
+            if (!tm__gc.base_pass || tm__gc.last_pass < tm__gc.base_pass)
+                tm__gc.base_pass = tm__gc.last_pass;
+        }
+        tm__gc.pass_scanned = 0;
         PUB_SET(tm__gc.gens[1].count, 0);
         PUB_SET(tm__gc.gens[2].count, tm__gc.gens[2].count + 1);
     }
@@ -404,11 +415,8 @@ static result collect_increment(void)
     }
     if (e.cut)
         tm__gc.inc_cut = 1;
-    result r = collect_region(&inc, 0, &tm__gc.gens[visited].head, visited);
-    /* at least this many young objects survived into the old generation */
-    if (r.survivors > e.added)
-        tm__gc.long_lived_pending += (long)(r.survivors - e.added);
-    return r;
+    tm__gc.pass_scanned += e.added;
+    return collect_region(&inc, 0, &tm__gc.gens[visited].head, visited);
 }
 
 /* The collection proper; returns collected + uncollectable and stores
@@ -455,14 +463,14 @@ long tm__gc_collect_with_callback(int generation)
 /* Automatic collection. Classic mode: the oldest generation over its
  * threshold, but a full collection only when the objects that survived
  * generation 1 since the last full one exceed 25 % of the long-lived
- * total. Incremental mode: an increment, or a full collection under the
- * same 25 % rule when an increment was cut since the last one (see
- * above) and the old generation was scanned through since. */
+ * total. Incremental mode: an increment, or a full collection when an
+ * increment was cut since the last one and the old generation doubled
+ * (see above). */
 void tm__gc_collect_generations(void)
 {
     if (tm__gc.incremental) {
-        int full = tm__gc.inc_cut && tm__gc.gens[2].count > 0 &&
-                   tm__gc.long_lived_pending > tm__gc.long_lived_total / 4;
+        int full = tm__gc.inc_cut && tm__gc.base_pass &&
+                   tm__gc.last_pass > 2 * tm__gc.base_pass;
         tm__gc_collect_with_callback(full ? NUM_GENERATIONS - 1 : 1);
         return;
     }

@@ -178,6 +178,10 @@ struct tm__gc_state {
     size_t inc_limit;                /* most old objects one increment takes */
     int inc_cut;                     /* an increment's closure was cut at
                                       * inc_limit since the last full collection */
+    size_t pass_scanned;             /* old objects the current pass took */
+    size_t last_pass;                /* ... the last completed pass */
+    size_t base_pass;                /* the smallest completed pass or full
+                                      * collection since the last full one */
     uint64_t old_scans;              /* completed scans of the old generation, published */
     size_t frozen;                   /* published */
     /* statistics, published under 'seq' (a seqlock) */

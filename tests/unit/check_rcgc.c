@@ -1727,13 +1727,14 @@ START_TEST(test_inc_pause_percentiles)
 }
 END_TEST
 
-/* An increment cut at inc_limit can miss a cycle larger than that; a full
- * collection under the 25 % rule still finds it. */
+/* An increment cut at inc_limit can miss a cycle larger than that; when
+ * the old generation then doubles, a full collection finds it. A steady
+ * heap gets no full collection, cuts or not. */
 START_TEST(test_inc_cut_falls_back_to_full)
 {
     rcgc_set_incremental(1);
-    enum { LIVE = 1000, RING = 200 };
-    static node *live[LIVE], *more[400];
+    enum { LIVE = 1000, RING = 200, MORE = 1500 };
+    static node *live[LIVE], *more[MORE];
     for (int i = 0; i < LIVE; i++) {
         live[i] = new_node(&list_type);
         if (i)
@@ -1747,34 +1748,51 @@ START_TEST(test_inc_cut_falls_back_to_full)
         last = x;
     }
     set_ref(last, 0, first);
-    rcgc_collect(2); /* long-lived total: the chain and the ring */
+    rcgc_collect(2); /* the chain and the ring: 1200 old objects */
+    ck_assert_uint_eq(tm__gc.base_pass, LIVE + RING);
     rcgc_decref(first); /* the ring is garbage in the old generation */
     tm__gc.inc_limit = 20;
     rcgc_gen_stats old[3], now[3];
     rcgc_get_stats(old);
     /* increments only: each takes at most 20 old objects, the ring is
      * never whole in one */
-    for (int i = 0; i < 30; i++)
+    uint64_t scans = tm__gc.old_scans;
+    for (int i = 0; i < 300; i++)
         rcgc_collect(1);
+    ck_assert_uint_ge(tm__gc.old_scans, scans + 3);
     ck_assert_int_eq(tm__gc.inc_cut, 1);
     ck_assert_int_eq(destroyed, 0);
+    ck_assert_uint_eq(tm__gc.last_pass, LIVE + RING);
+    /* steady: garbage that dies young, passes of the same size: no full
+     * collection */
     rcgc_set_threshold(5, 10, 10);
     rcgc_enable();
-    for (int i = 0; i < 400; i++)
-        more[i] = new_node(&list_type); /* long-lived: over 25 % */
+    scans = tm__gc.old_scans;
+    for (int i = 0; i < 5000; i++)
+        rcgc_decref(self_cycle(&list_type));
+    ck_assert_uint_ge(tm__gc.old_scans, scans + 2);
+    rcgc_collect(0); /* the last ones, still young */
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[2].collections, old[2].collections);
+    ck_assert_int_eq(destroyed, 5000);
+    /* the old generation doubles: a full collection comes, the ring goes */
+    for (int i = 0; i < MORE; i++)
+        more[i] = new_node(&list_type);
     rcgc_get_stats(now);
     int iters = 0;
-    for (; iters < 200 && now[2].collections == old[2].collections; iters++) {
-        rcgc_decref(new_node(&list_type)); /* freed at once: counted in destroyed */
+    for (; iters < 50000 && now[2].collections == old[2].collections; iters++) {
+        rcgc_decref(self_cycle(&list_type)); /* garbage that dies young */
         rcgc_get_stats(now);
     }
     rcgc_disable();
-    rcgc_get_stats(now);
+    rcgc_collect(0);
     ck_assert_uint_eq(now[2].collections, old[2].collections + 1);
-    ck_assert_int_eq(destroyed, RING + iters);
+    ck_assert_int_eq(destroyed, 5000 + RING + iters);
+    ck_assert_int_eq(tm__gc.inc_cut, 0);
+    ck_assert_uint_eq(tm__gc.base_pass, LIVE + MORE);
     for (int i = 0; i < LIVE; i++)
         rcgc_decref(live[i]);
-    for (int i = 0; i < 400; i++)
+    for (int i = 0; i < MORE; i++)
         rcgc_decref(more[i]);
 }
 END_TEST
