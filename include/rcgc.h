@@ -189,7 +189,7 @@ RCGC_API void rcgc_reset_pause_stats(void);
  * (generations 1 and 2 are then the two halves of the old generation:
  * one scanned already in the current pass over it, the other not): the
  * objects reached from a bounded number of objects not scanned yet, at
- * most 100000 old objects, so that the pause stays short whatever the
+ * most 16000 old objects, so that the pause stays short whatever the
  * size of the heap. Every garbage cycle is still found: by the end of
  * the second pass over the old generation after the one in which it
  * became garbage, or, when a cycle is larger than an increment, by a
