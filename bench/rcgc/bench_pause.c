@@ -10,7 +10,9 @@
  * collection of the steady phase is one pause, timed by the library
  * (rcgc_info.seconds, CLOCK_MONOTONIC) and in the thread's CPU time; the
  * percentiles printed here are exact (sorted), the library's own
- * (rcgc_get_pause_stats, wall-clock) follow.
+ * (rcgc_get_pause_stats, wall-clock) follow. "preempted" counts the pauses
+ * during which the thread was switched out (involuntary context switches,
+ * getrusage), "wall_max_unpreempted_ms" is the longest of the others.
  *
  * Usage: bench_pause [LIVE [STEADY [incremental|classic [rings|chain]]]]
  * (default 10000000 5000000 incremental rings); "classic" turns the
@@ -20,9 +22,11 @@
  * closure of any increment follows to its limit (the incremental mode's
  * worst case, see rcgc_collect(3)).
  */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "rcgc.h"
@@ -84,6 +88,17 @@ static node *record(void)
 static double *pauses, *cpus;
 static size_t npauses, cap_pauses;
 static int recording;
+/* pauses during which the thread was switched out (involuntary context
+ * switches), and the longest wall-clock pause among the others */
+static size_t preempted;
+static double max_unpreempted;
+
+static long nivcsw(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_nivcsw;
+}
 
 static double thread_cpu(void)
 {
@@ -96,12 +111,19 @@ static void on_collect(rcgc_phase phase, const rcgc_info *info, void *arg)
 {
     (void)arg;
     static double cpu0;
+    static long csw0;
     if (phase == RCGC_START) {
+        csw0 = nivcsw();
         cpu0 = thread_cpu();
         return;
     }
+    double cpu = thread_cpu() - cpu0;
     if (!recording)
         return;
+    if (nivcsw() != csw0)
+        preempted++;
+    else if (info->seconds > max_unpreempted)
+        max_unpreempted = info->seconds;
     if (npauses == cap_pauses) {
         cap_pauses = cap_pauses ? 2 * cap_pauses : 4096;
         pauses = realloc(pauses, cap_pauses * sizeof *pauses);
@@ -111,7 +133,7 @@ static void on_collect(rcgc_phase phase, const rcgc_info *info, void *arg)
             exit(1);
         }
     }
-    cpus[npauses] = thread_cpu() - cpu0;
+    cpus[npauses] = cpu;
     pauses[npauses++] = info->seconds;
 }
 
@@ -207,6 +229,7 @@ int main(int argc, char **argv)
     printf("live %ld\nsteady %ld\nseconds %.3f\ncollections %zu\ncollected %llu\n", live,
            steady, t, npauses, (unsigned long long)collected);
     report("wall", pauses, npauses, steady);
+    printf("preempted %zu\nwall_max_unpreempted_ms %.4f\n", preempted, max_unpreempted * 1e3);
     report("cpu", cpus, npauses, steady);
     rcgc_pause_stats ps[3];
     rcgc_get_pause_stats(ps);

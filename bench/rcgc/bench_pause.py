@@ -4,11 +4,14 @@ STEADY node creations, each new record replacing a random old one, which
 becomes a garbage cycle. Automatic collection on (the interpreter's
 thresholds); each collection of the steady phase is one pause, timed with
 time.perf_counter() (wall) and time.thread_time() (CPU) from
-gc.callbacks' start to stop.
+gc.callbacks' start to stop; "preempted" counts the pauses during which
+the thread was switched out (involuntary context switches), and
+"wall_max_unpreempted_ms" is the longest of the others.
 
 Usage: bench_pause.py [LIVE [STEADY]] (default 10000000 5000000).
 """
 import gc
+import resource
 import sys
 import time
 
@@ -40,17 +43,26 @@ def main():
     gc.collect()
 
     pauses, cpus = [], []
-    start = [0.0, 0.0]
+    start = [0.0, 0.0, 0]
     collected = [0]
+    # pauses during which the thread was switched out (involuntary
+    # context switches), and the longest wall-clock pause of the others
+    preempted = [0, 0.0]
 
     def cb(phase, info):
         if phase == "start":
+            start[2] = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
             start[0] = time.perf_counter()
             start[1] = time.thread_time()
         else:
-            pauses.append(time.perf_counter() - start[0])
+            wall = time.perf_counter() - start[0]
             cpus.append(time.thread_time() - start[1])
+            pauses.append(wall)
             collected[0] += info["collected"]
+            if resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw != start[2]:
+                preempted[0] += 1
+            elif wall > preempted[1]:
+                preempted[1] = wall
 
     gc.callbacks.append(cb)
     # the same generator as bench_pause.c
@@ -71,6 +83,7 @@ def main():
     print("live %d\nsteady %d\nseconds %.3f\ncollections %d\ncollected %d"
           % (live, steady, t, len(pauses), collected[0]))
     report("wall", pauses, steady)
+    print("preempted %d\nwall_max_unpreempted_ms %.4f" % (preempted[0], preempted[1] * 1e3))
     report("cpu", cpus, steady)
 
 

@@ -26,7 +26,8 @@ val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 printf '%-22s %16s %16s %16s\n' "" "$(val impl "$tmp/inc")" "$(val impl "$tmp/classic")" "$(val impl "$tmp/py")"
 for k in seconds collections collected \
     cpu_ns_per_object cpu_p50_ms cpu_p90_ms cpu_p99_ms cpu_p999_ms cpu_max_ms \
-    wall_ns_per_object wall_p50_ms wall_p90_ms wall_p99_ms wall_p999_ms wall_max_ms; do
+    wall_ns_per_object wall_p50_ms wall_p90_ms wall_p99_ms wall_p999_ms wall_max_ms \
+    preempted wall_max_unpreempted_ms; do
     printf '%-22s %16s %16s %16s\n' "$k" "$(val $k "$tmp/inc")" "$(val $k "$tmp/classic")" "$(val $k "$tmp/py")"
 done
 awk -v a="$(val cpu_ns_per_object "$tmp/inc")" -v p="$(val cpu_ns_per_object "$tmp/py")" \
