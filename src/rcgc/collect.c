@@ -22,6 +22,10 @@
  *                    through delete_held instead: one pass, each object
  *                    freed when its last reference goes
  *
+ * In the incremental mode (the default) an automatic collection is an
+ * increment: the young generation and a part of the old one collected as
+ * one region by the same passes (see "the incremental mode" below).
+ *
  * The per-object passes (the first pass, move_unreachable, delete_held)
  * are in passes.c, compiled twice; passes.h says why. collect() calls the
  * program's copy when one registered.

@@ -22,7 +22,9 @@
  *          it is in (an untracked object has 3 too, so that the collector
  *          tells members of the generations it collects with one test),
  *          except that during a collection of generation g the
- *          merged 'young' list holds objects marked <= g; BITS_LARGE for an
+ *          merged 'young' list holds objects marked <= g, and during an
+ *          increment of the incremental mode its list holds the objects
+ *          marked 0 (old ones taken into it are marked 0); BITS_LARGE for an
  *          object allocated with malloc, whose field size is then stored in
  *          the size_t before the header (pool objects get it from the
  *          pool's block size); the type's KIND_ bits (3 bits from

@@ -315,8 +315,10 @@ static void print_pauses(FILE *out, const json_t *gc)
         if (n && !bar)
             bar = 1;
         print_bound(out, r);
-        fprintf(out, " %10lld %10lld %10lld  ", (long long)rows[r][0], (long long)rows[r][1],
+        fprintf(out, " %10lld %10lld %10lld", (long long)rows[r][0], (long long)rows[r][1],
                 (long long)rows[r][2]);
+        if (bar)
+            fputs("  ", out);
         for (int k = 0; k < bar; k++)
             fputc('#', out);
         fputc('\n', out);

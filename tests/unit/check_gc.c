@@ -194,9 +194,9 @@ START_TEST(test_gc_print_pauses)
     const char *h = strstr(out, "pause histogram:\n");
     ck_assert_ptr_nonnull(h);
     ck_assert_ptr_nonnull(strstr(h, "\n<       2 us          2          0          0  ###############\n"
-                                    "<       4 us          0          0          0  \n"));
+                                    "<       4 us          0          0          0\n"));
     ck_assert_ptr_nonnull(strstr(h, "\n<   1.024 ms          0          4          0  ##############################\n"
-                                    "<   2.048 ms          0          0          0  \n"
+                                    "<   2.048 ms          0          0          0\n"
                                     "<   4.096 ms          0          1          0  ########\n\n"));
     ck_assert_ptr_null(strstr(h, "<       1 us")); /* before the first non-empty row */
     free(out);
