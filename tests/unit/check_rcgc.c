@@ -1727,6 +1727,135 @@ START_TEST(test_inc_pause_percentiles)
 }
 END_TEST
 
+/* Runs increments until 'passes' more passes over the old generation
+ * are complete; returns what they found. */
+static long increments_for(int passes)
+{
+    uint64_t scans = tm__gc.old_scans;
+    long found = 0;
+    for (int i = 0; i < 100000 && tm__gc.old_scans < scans + (uint64_t)passes; i++)
+        found += rcgc_collect(1);
+    ck_assert_uint_ge(tm__gc.old_scans, scans + (uint64_t)passes);
+    return found;
+}
+
+static void inc_wr_cb(rcgc_weakref *ref, void *arg)
+{
+    (void)ref;
+    (*(int *)arg)++;
+}
+
+static void one_increment(void *arg)
+{
+    *(long *)arg = rcgc_collect(1);
+}
+
+/* Garbage of the old generation found by increments, not by a full
+ * collection: PEP 442 finalizers and resurrection, weak references and
+ * their callbacks, legacy finalizers and the garbage list, SAVEALL and
+ * DEBUG_STATS behave as in a full collection. */
+START_TEST(test_inc_semantics_in_increments)
+{
+    rcgc_set_incremental(1);
+    enum { FILL = 3000 };
+    static node *fill[FILL];
+    for (int i = 0; i < FILL; i++) {
+        fill[i] = new_node(&tuple_type);
+        if (i)
+            set_ref(fill[i], 0, fill[i - 1]);
+    }
+    rcgc_collect(2);
+    rcgc_gen_stats st0[3], st1[3];
+
+    /* resurrection: found, finalized once, not counted, alive */
+    node *l = new_node(&lazarus_type), *b = new_node(&list_type);
+    set_ref(l, 0, b);
+    set_ref(b, 0, l);
+    rcgc_collect(0); /* both old */
+    rcgc_decref(l);
+    rcgc_decref(b);
+    ck_assert_int_eq(increments_for(3), 0);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(nstorage, 1);
+    ck_assert_ptr_eq(storage[0], l);
+    ck_assert_int_eq(destroyed, 0);
+    ck_assert_ptr_eq(l->ref[0], b);
+    /* dropped again: the finalizer does not run twice, both are freed */
+    nstorage = 0;
+    rcgc_decref(l);
+    ck_assert_int_eq(increments_for(3), 2);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(destroyed, 2);
+
+    /* weak references: to garbage, cleared with its callback; one that is
+     * garbage itself, cleared without */
+    int calls = 0, calls_garbage = 0;
+    node *c = self_cycle(&list_type), *d = self_cycle(&list_type);
+    rcgc_weakref *w = rcgc_weakref_new(c, inc_wr_cb, &calls);
+    rcgc_weakref *wd = rcgc_weakref_new(d, inc_wr_cb, &calls_garbage);
+    set_ref(d, 1, wd);
+    rcgc_decref(wd);
+    rcgc_collect(0);
+    rcgc_decref(c);
+    rcgc_decref(d);
+    ck_assert_int_eq(increments_for(3), 3); /* c, d and d's weak reference */
+    ck_assert_ptr_null(rcgc_weakref_get(w));
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(calls_garbage, 0);
+    rcgc_decref(w);
+
+    /* a legacy finalizer: uncollectable, to the garbage list, counted in
+     * generation 1 */
+    rcgc_get_stats(st0);
+    node *a1 = new_node(&legacy_type), *a2 = new_node(&list_type);
+    set_ref(a1, 0, a2);
+    set_ref(a2, 0, a1);
+    rcgc_collect(0);
+    rcgc_decref(a1);
+    rcgc_decref(a2);
+    ck_assert_int_eq(increments_for(3), 2);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1); /* the object with the legacy_del */
+    ck_assert_ptr_eq(rcgc_garbage_get(0), a1);
+    ck_assert_int_eq(legacy_calls, 0);
+    rcgc_get_stats(st1);
+    ck_assert_uint_eq(st1[1].uncollectable, st0[1].uncollectable + 2);
+    ck_assert_uint_eq(st1[2].collections, st0[2].collections);
+    rcgc_garbage_clear(); /* back to the old generation, still a cycle */
+    ck_assert_int_eq(increments_for(3), 2);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1);
+    ck_assert_ptr_eq(rcgc_garbage_get(0), a1);
+    /* broken by hand, then counting frees them */
+    set_ref(a1, 0, NULL);
+    rcgc_garbage_clear();
+    ck_assert_int_eq(legacy_calls, 1); /* a1's __del__ at its death */
+
+    /* SAVEALL: plain garbage goes to the list too */
+    rcgc_set_debug(RCGC_DEBUG_SAVEALL);
+    node *e = self_cycle(&list_type);
+    rcgc_collect(0);
+    rcgc_decref(e);
+    ck_assert_int_eq(increments_for(3), 1);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1);
+    ck_assert_ptr_eq(rcgc_garbage_get(0), e);
+    rcgc_set_debug(0);
+    rcgc_garbage_clear();
+    ck_assert_int_eq(increments_for(3), 1);
+    ck_assert_uint_eq(rcgc_garbage_count(), 0);
+
+    /* DEBUG_STATS: an increment is a collection of generation 1 */
+    rcgc_set_debug(RCGC_DEBUG_STATS);
+    long found = -1;
+    const char *err = capture_stderr(one_increment, &found);
+    rcgc_set_debug(0);
+    ck_assert_int_eq(found, 0);
+    ck_assert_ptr_nonnull(strstr(err, "gc: collecting generation 1...\n"));
+    ck_assert_ptr_nonnull(strstr(err, "gc: done, "));
+
+    for (int i = FILL - 1; i >= 0; i--)
+        rcgc_decref(fill[i]);
+}
+END_TEST
+
 /* An increment cut at inc_limit can miss a cycle larger than that; when
  * the old generation then doubles, a full collection finds it. A steady
  * heap gets no full collection, cuts or not. */
@@ -2050,6 +2179,7 @@ static Suite *rcgc_suite(const char *name)
     tcase_add_test(tc, test_inc_threshold_automatic);
     tcase_add_test(tc, test_inc_callbacks_and_pauses);
     tcase_add_test(tc, test_inc_pause_percentiles);
+    tcase_add_test(tc, test_inc_semantics_in_increments);
     tcase_add_test(tc, test_inc_cut_falls_back_to_full);
     tcase_add_test(tc, test_inc_random_mutations);
     suite_add_tcase(s, tc);
