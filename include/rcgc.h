@@ -161,6 +161,49 @@ typedef struct {
 /* Stores the statistics of the three generations in 's'. */
 RCGC_API void rcgc_get_stats(rcgc_gen_stats s[3]);
 
+/* Pause figures of one kind of collection since the start of the process
+ * (or rcgc_reset_pause_stats): how many, their total, the 50th, 90th and
+ * 99th percentiles (from a histogram with 4 buckets per doubling, so
+ * within 19 %, never above 'max') and the longest, in seconds. */
+typedef struct {
+    uint64_t count;
+    double seconds, p50, p90, p99, max;
+} rcgc_pause_stats;
+
+/* Stores the pause figures of the collections of generation 0, 1 and 2
+ * in 's' (in the incremental mode: collections of the young generation
+ * alone, increments, full collections). Each collection is one pause,
+ * timed with CLOCK_MONOTONIC from the start to the end of the collection,
+ * callbacks excluded. */
+RCGC_API void rcgc_get_pause_stats(rcgc_pause_stats s[3]);
+
+/* Forgets the pause figures (not the statistics of rcgc_get_stats). */
+RCGC_API void rcgc_reset_pause_stats(void);
+
+/* --- incremental collection --- */
+
+/* Turns the incremental mode on ('on' non-zero, the default) or off and
+ * returns the previous setting; no change while a collection runs. In the
+ * incremental mode (CPython 3.14's collector) each automatic collection
+ * collects the young generation and an increment of the old generation
+ * (generations 1 and 2 are then the two halves of the old generation:
+ * one scanned already in the current pass over it, the other not): the
+ * objects reached from a bounded number of objects not scanned yet, at
+ * most 16000 old objects, so that the pause stays short whatever the
+ * size of the heap. Every garbage cycle is still found: by the end of
+ * the second pass over the old generation after the one in which it
+ * became garbage, or, when a cycle is larger than an increment, by a
+ * full collection once the old generation has doubled (see
+ * rcgc_collect(3)). Callbacks and statistics see an increment as a
+ * collection of generation 1; rcgc_collect(1) runs one,
+ * rcgc_collect(0) collects the young generation alone and rcgc_collect(2)
+ * is a full collection as in the classic mode. Off, the collector is the
+ * classic generational one (CPython 3.11-3.13). */
+RCGC_API int rcgc_set_incremental(int on);
+
+/* 1 when the incremental mode is on. */
+RCGC_API int rcgc_is_incremental(void);
+
 /* --- debugging --- */
 
 #define RCGC_DEBUG_STATS 1u         /* "gc: collecting generation ..." lines */

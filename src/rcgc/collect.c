@@ -22,6 +22,10 @@
  *                    through delete_held instead: one pass, each object
  *                    freed when its last reference goes
  *
+ * In the incremental mode (the default) an automatic collection is an
+ * increment: the young generation and a part of the old one collected as
+ * one region by the same passes (see "the incremental mode" below).
+ *
  * The per-object passes (the first pass, move_unreachable, delete_held)
  * are in passes.c, compiled twice; passes.h says why. collect() calls the
  * program's copy when one registered.
@@ -207,39 +211,19 @@ static void debug_start(int generation)
             tm__gc_list_size(&tm__gc.permanent));
 }
 
-/* Survivors of 'young' go to 'old'; bookkeeping of the 25 % rule. */
-static void promote(int generation, gchead *young, gchead *old, long survivors)
-{
-    if (generation == 1)
-        tm__gc.long_lived_pending += survivors;
-    if (young != old)
-        tm__gc_list_merge(young, old);
-    if (generation == NUM_GENERATIONS - 1) {
-        tm__gc.long_lived_pending = 0;
-        tm__gc.long_lived_total = survivors;
-    }
-}
+/* What one collection found. */
+typedef struct result {
+    long collected, uncollectable;
+    size_t survivors;
+} result;
 
-/* The collection proper; returns collected + uncollectable and stores
- * both through the pointers. */
-static long collect(int generation, long *collected_out, long *uncollectable_out,
-                    uint64_t *ns_out)
+/* Collects the list 'young' (every member tracked with a generation <=
+ * 'member_gen', no other object so): survivors go to 'old', generation
+ * 'old_gen'. */
+static result collect_region(gchead *young, unsigned member_gen, gchead *old, unsigned old_gen)
 {
-    uint64_t t0 = now_ns();
+    result r = {0, 0, 0};
     long m = 0, n = 0;
-    if (tm__gc.debug & RCGC_DEBUG_STATS)
-        debug_start(generation);
-
-    if (generation + 1 < NUM_GENERATIONS)
-        PUB_SET(tm__gc.gens[generation + 1].count, tm__gc.gens[generation + 1].count + 1);
-    for (int i = 0; i <= generation; i++)
-        PUB_SET(tm__gc.gens[i].count, 0);
-    for (int i = 0; i < generation; i++)
-        tm__gc_list_merge(&tm__gc.gens[i].head, &tm__gc.gens[generation].head);
-
-    gchead *young = &tm__gc.gens[generation].head;
-    unsigned old_gen = generation + 1 < NUM_GENERATIONS ? generation + 1 : generation;
-    gchead *old = &tm__gc.gens[old_gen].head;
     gchead unreachable, finalizers, final_unreachable;
     tm__gc_list_init(&unreachable);
     tm__gc_list_init(&finalizers);
@@ -247,11 +231,13 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
 
     /* the program's copy of the passes when it linked one (passes.h) */
     const gcpasses *passes = tm__gc.passes ? tm__gc.passes : &tm__gc_builtin_passes;
-    size_t nyoung = passes->refs(&tm__gc.env, young, (unsigned)generation);
+    size_t nyoung = passes->refs(&tm__gc.env, young, member_gen);
     unsigned unreachable_kinds;
     size_t nunreachable = passes->unreachable(&tm__gc.env, young, &unreachable, old_gen,
                                               &unreachable_kinds, RCBITS_HOLD);
-    promote(generation, young, old, (long)(nyoung - nunreachable));
+    r.survivors = nyoung - nunreachable;
+    if (young != old)
+        tm__gc_list_merge(young, old);
 
     if (unreachable_kinds == 0 && !(tm__gc.debug & RCGC_DEBUG_SAVEALL)) {
         /* plain garbage: no legacy_del, weakref or finalizer to handle, so
@@ -290,7 +276,165 @@ static long collect(int generation, long *collected_out, long *uncollectable_out
         for (gchead *h = gc_next(&finalizers); h != &finalizers; h = gc_next(h))
             tm__gc_debug_object("uncollectable", h);
     handle_legacy_finalizers(&finalizers, old, old_gen);
+    r.collected = m;
+    r.uncollectable = n;
+    return r;
+}
 
+/* A collection of 'generation' in the classic mode, or in the incremental
+ * mode a collection of the young generation alone (0) or a full one (2). */
+static result collect_generation(int generation)
+{
+    if (generation + 1 < NUM_GENERATIONS && !tm__gc.incremental)
+        PUB_SET(tm__gc.gens[generation + 1].count, tm__gc.gens[generation + 1].count + 1);
+    for (int i = 0; i <= generation; i++)
+        PUB_SET(tm__gc.gens[i].count, 0);
+    for (int i = 0; i < generation; i++)
+        tm__gc_list_merge(&tm__gc.gens[i].head, &tm__gc.gens[generation].head);
+
+    gchead *young = &tm__gc.gens[generation].head;
+    unsigned old_gen = generation + 1 < NUM_GENERATIONS ? generation + 1 : generation;
+    if (tm__gc.incremental) {
+        /* young survivors are scanned already in this scan of the old
+         * generation; after a full collection the whole old generation is */
+        if (generation == NUM_GENERATIONS - 1)
+            tm__gc.visited = NUM_GENERATIONS - 1;
+        old_gen = tm__gc.visited;
+    }
+    gchead *old = &tm__gc.gens[old_gen].head;
+    result r = collect_region(young, (unsigned)generation, old, old_gen);
+    if (generation == 1)
+        tm__gc.long_lived_pending += (long)r.survivors;
+    if (generation == NUM_GENERATIONS - 1) {
+        tm__gc.long_lived_pending = 0;
+        tm__gc.long_lived_total = (long)r.survivors;
+        tm__gc.inc_cut = 0;
+        tm__gc.pass_scanned = tm__gc.last_pass = 0;
+        tm__gc.base_pass = r.survivors;
+    }
+    return r;
+}
+
+/* --- the incremental mode ---
+ *
+ * The old generation is two lists, generations 1 and 2: 'visited', what
+ * the current scan of the old generation has collected already, and
+ * 'pending', what it has not. Each increment collects, as one region, the
+ * young generation and a part of 'pending': seeds taken from its head and
+ * everything in 'pending' they reach, transitively (CPython 3.14's
+ * increment). Survivors go to 'visited'; when 'pending' is empty the scan
+ * is complete and the two lists swap roles.
+ *
+ * Why no write barrier is needed: a collection of any set of objects
+ * never frees a live one (an object referred to from outside the set
+ * keeps its gc_refs above zero, and so does all it reaches). What the
+ * closure adds is that the garbage is found: a garbage cycle no longer
+ * changes, so when all of it is in 'pending' at the start of a scan, the
+ * first increment that takes one of its members takes all of them. A
+ * cycle that became garbage during scan N is all in 'pending' at the
+ * start of scan N+2 at the latest (at N+1 unless some member was young
+ * when N+1 began: the closure is not followed from the young generation,
+ * as in CPython, whose survivors join 'visited'), so it is freed by the
+ * end of scan N+2. A reference the program stores into an object already
+ * scanned only delays what it makes unreachable to a later scan.
+ *
+ * The closure of a seed can be the whole heap (one long chain); to bound
+ * the pause, an increment takes at most 'inc_limit' old objects and then
+ * stops following references. That set is still collected safely, but a
+ * garbage cycle cut by the limit can be missed by every scan. Most cuts
+ * miss nothing (the closure of a live seed through a large live
+ * structure), and what a cut misses stays in the old generation, which
+ * then grows from pass to pass. So after a cut (inc_cut) a full
+ * collection runs when a completed pass took more than twice as many old
+ * objects as the smallest pass since the last full collection (or as
+ * that collection left): a heap that is large but steady gets none. */
+
+typedef struct expand {
+    gchead *inc;
+    unsigned pending;
+    size_t added, limit;
+    int cut;
+} expand;
+
+static int visit_expand(void *obj, void *arg)
+{
+    if (!obj)
+        return 0;
+    gchead *h = AS_HEAD(obj);
+    expand *e = arg;
+    if (gc_gen(h) != e->pending)
+        return 0;
+    if (e->added >= e->limit) {
+        e->cut = 1;
+        return 0;
+    }
+    gc_set_gen(h, 0);
+    tm__gc_list_move(h, e->inc);
+    e->added++;
+    return 0;
+}
+
+/* Young plus one part of the old generation (generation 1 in statistics
+ * and callbacks). */
+static result collect_increment(void)
+{
+    gchead inc;
+    tm__gc_list_init(&inc);
+    unsigned visited = tm__gc.visited, pending = NUM_GENERATIONS - visited;
+    if (tm__gc_list_empty(&tm__gc.gens[pending].head)) {
+        /* the scan is complete: start the next one */
+        visited = tm__gc.visited = pending;
+        pending = NUM_GENERATIONS - visited;
+        PUB_SET(tm__gc.old_scans, tm__gc.old_scans + 1);
+        if (tm__gc.pass_scanned) {
+            tm__gc.last_pass = tm__gc.pass_scanned;
+            if (!tm__gc.base_pass || tm__gc.last_pass < tm__gc.base_pass)
+                tm__gc.base_pass = tm__gc.last_pass;
+        }
+        tm__gc.pass_scanned = 0;
+        PUB_SET(tm__gc.gens[1].count, 0);
+        PUB_SET(tm__gc.gens[2].count, tm__gc.gens[2].count + 1);
+    }
+    PUB_SET(tm__gc.gens[1].count, tm__gc.gens[1].count + 1);
+    PUB_SET(tm__gc.gens[0].count, 0);
+
+    size_t nyoung = tm__gc_list_size(&tm__gc.gens[0].head);
+    tm__gc_list_merge(&tm__gc.gens[0].head, &inc);
+    /* twice the young generation's size (at least twice threshold 0), as
+     * CPython 3.14: a scan of the old generation takes about half as many
+     * allocations as the old generation holds objects */
+    size_t t0 = tm__gc.gens[0].threshold > 0 ? (size_t)tm__gc.gens[0].threshold : 1;
+    size_t work = 2 * (nyoung > t0 ? nyoung : t0);
+    expand e = {&inc, pending, 0, tm__gc.inc_limit ? tm__gc.inc_limit : SIZE_MAX, 0};
+    if (work > e.limit)
+        work = e.limit;
+    gchead *plist = &tm__gc.gens[pending].head;
+    while (e.added < work && !e.cut && !tm__gc_list_empty(plist)) {
+        gchead *seed = gc_next(plist);
+        gc_set_gen(seed, 0);
+        tm__gc_list_move(seed, &inc);
+        e.added++;
+        for (gchead *h = seed; h != &inc; h = gc_next(h))
+            gc_type(h)->traverse(AS_OBJ(h), visit_expand, &e);
+    }
+    if (e.cut)
+        tm__gc.inc_cut = 1;
+    tm__gc.pass_scanned += e.added;
+    return collect_region(&inc, 0, &tm__gc.gens[visited].head, visited);
+}
+
+/* The collection proper; returns collected + uncollectable and stores
+ * both through the pointers. 'generation' 1 in the incremental mode is
+ * one increment. */
+static long collect(int generation, long *collected_out, long *uncollectable_out,
+                    uint64_t *ns_out)
+{
+    uint64_t t0 = now_ns();
+    if (tm__gc.debug & RCGC_DEBUG_STATS)
+        debug_start(generation);
+    result r = generation == 1 && tm__gc.incremental ? collect_increment()
+                                                     : collect_generation(generation);
+    long m = r.collected, n = r.uncollectable;
     uint64_t ns = now_ns() - t0;
     if (tm__gc.debug & RCGC_DEBUG_STATS) {
         if (m + n > 0)
@@ -320,11 +464,20 @@ long tm__gc_collect_with_callback(int generation)
     return r;
 }
 
-/* Automatic collection: the oldest generation over its threshold, but a
- * full collection only when the objects that survived generation 1 since the
- * last full one exceed 25 % of the long-lived total. */
+/* Automatic collection. Classic mode: the oldest generation over its
+ * threshold, but a full collection only when the objects that survived
+ * generation 1 since the last full one exceed 25 % of the long-lived
+ * total. Incremental mode: an increment, or a full collection when an
+ * increment was cut since the last one and the old generation doubled
+ * (see above). */
 void tm__gc_collect_generations(void)
 {
+    if (tm__gc.incremental) {
+        int full = tm__gc.inc_cut && tm__gc.base_pass &&
+                   tm__gc.last_pass > 2 * tm__gc.base_pass;
+        tm__gc_collect_with_callback(full ? NUM_GENERATIONS - 1 : 1);
+        return;
+    }
     for (int i = NUM_GENERATIONS - 1; i >= 0; i--) {
         if (tm__gc.gens[i].count > tm__gc.gens[i].threshold) {
             if (i == NUM_GENERATIONS - 1 &&
@@ -349,6 +502,26 @@ long rcgc_collect(int generation)
     long n = tm__gc_collect_with_callback(generation);
     tm__gc.collecting = 0;
     return n;
+}
+
+int rcgc_set_incremental(int on)
+{
+    gc_ensure_init();
+    int old = tm__gc.incremental;
+    if (tm__gc.collecting)
+        return old;
+    /* the lists stay: the classic mode takes generation 1 as the middle
+     * generation; the incremental mode takes it as scanned already */
+    if (on && !old)
+        tm__gc.visited = 1;
+    PUB_SET(tm__gc.incremental, on ? 1 : 0);
+    return old;
+}
+
+int rcgc_is_incremental(void)
+{
+    gc_ensure_init();
+    return tm__gc.incremental;
 }
 
 int rcgc__passes_use(const gcpasses *p)

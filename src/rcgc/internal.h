@@ -22,7 +22,9 @@
  *          it is in (an untracked object has 3 too, so that the collector
  *          tells members of the generations it collects with one test),
  *          except that during a collection of generation g the
- *          merged 'young' list holds objects marked <= g; BITS_LARGE for an
+ *          merged 'young' list holds objects marked <= g, and during an
+ *          increment of the incremental mode its list holds the objects
+ *          marked 0 (old ones taken into it are marked 0); BITS_LARGE for an
  *          object allocated with malloc, whose field size is then stored in
  *          the size_t before the header (pool objects get it from the
  *          pool's block size); the type's KIND_ bits (3 bits from
@@ -128,6 +130,23 @@ typedef struct gc_event {
     double time;
 } gc_event;
 
+/* the most old objects an increment takes (collect.c): when every one is
+ * a cache miss (a long list scattered in memory) about 1.2 ms on the
+ * machine of bench/rcgc/README.md */
+#define RCGC_INCREMENT_LIMIT ((size_t)16000)
+
+/* Pause histogram of one kind of collection: PAUSE_SUB buckets per
+ * doubling of the duration in ns (bucket b holds pauses below
+ * pause_bucket_bound(b)), so that a percentile read from it is within
+ * 19 % of the true one. */
+#define PAUSE_SUB 4
+#define PAUSE_BUCKETS (36 * PAUSE_SUB) /* up to 2^36 ns, about 69 s; above: the last */
+
+typedef struct pause_hist {
+    uint64_t count, total_ns, max_ns;
+    uint64_t bucket[PAUSE_BUCKETS];
+} pause_hist;
+
 typedef struct cbentry {
     rcgc_callback_fn fn;
     void *arg;
@@ -155,6 +174,19 @@ struct tm__gc_state {
     int collecting;
     unsigned debug;
     long long_lived_total, long_lived_pending;
+    /* incremental mode (collect.c's head comment): the old generation is
+     * the lists of generations 1 and 2, 'visited' the one scanned in the
+     * current scan of the old generation, the other one pending */
+    int incremental;                 /* published */
+    unsigned visited;                /* 1 or 2 */
+    size_t inc_limit;                /* most old objects one increment takes */
+    int inc_cut;                     /* an increment's closure was cut at
+                                      * inc_limit since the last full collection */
+    size_t pass_scanned;             /* old objects the current pass took */
+    size_t last_pass;                /* ... the last completed pass */
+    size_t base_pass;                /* the smallest completed pass or full
+                                      * collection since the last full one */
+    uint64_t old_scans;              /* completed scans of the old generation, published */
     size_t frozen;                   /* published */
     /* statistics, published under 'seq' (a seqlock) */
     unsigned seq;
@@ -162,6 +194,7 @@ struct tm__gc_state {
         uncollectable[NUM_GENERATIONS], ns[NUM_GENERATIONS];
     gc_event events[EVENT_RING];
     uint64_t nevents;
+    pause_hist pauses[NUM_GENERATIONS]; /* published under 'seq' too */
     /* garbage list */
     void **garbage;
     size_t ngarbage, garbage_cap;    /* ngarbage published */
@@ -371,6 +404,8 @@ extern const rcgc_type tm__gc_weakref_type;
 int tm__gc_garbage_append(void *obj);
 void tm__gc_invoke_callbacks(rcgc_phase phase, const rcgc_info *info);
 void tm__gc_publish(int generation, long collected, long uncollectable, uint64_t ns);
+uint64_t tm__gc_pause_bound(unsigned b);
+double tm__gc_pause_percentile(const pause_hist *p, double q);
 
 /* section.c */
 void tm__gc_register_section(void);

@@ -69,6 +69,13 @@ noinst_PROGRAMS += bench/rcgc/bench_rcgc_static
 bench_rcgc_bench_rcgc_static_SOURCES = bench/rcgc/bench_rcgc.c
 bench_rcgc_bench_rcgc_static_LDADD = librcgc.a
 
+# bench/rcgc/pause.sh: pauses on a large heap, librcgc against CPython
+noinst_PROGRAMS += bench/rcgc/bench_pause
+bench_rcgc_bench_pause_SOURCES = bench/rcgc/bench_pause.c
+bench_rcgc_bench_pause_LDADD = librcgc.la librcgc_nonshared.a
+bench_rcgc_bench_pause_LDFLAGS = -no-install $(RCGC_PASSES_LINK)
+EXTRA_DIST += bench/rcgc/bench_pause.py bench/rcgc/pause.sh
+
 # examples/rcgc_graph: the tour of librcgc walked through in examples/README.md
 noinst_PROGRAMS += examples/rcgc_graph
 examples_rcgc_graph_SOURCES = examples/rcgc_graph.c

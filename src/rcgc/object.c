@@ -56,6 +56,9 @@ void tm__gc_init(void)
     }
     tm__gc_list_init(&tm__gc.permanent);
     tm__gc.enabled = 1;
+    tm__gc.incremental = 1;
+    tm__gc.visited = 1;
+    tm__gc.inc_limit = RCGC_INCREMENT_LIMIT;
     tm__gc.initialized = 1;
     tm__gc_register_section();
 }

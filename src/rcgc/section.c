@@ -60,6 +60,7 @@ typedef struct totals {
         uncollectable[NUM_GENERATIONS], ns[NUM_GENERATIONS];
     gc_event events[EVENT_RING];
     uint64_t nevents;
+    pause_hist pauses[NUM_GENERATIONS];
 } totals;
 
 /* Seqlock read side; gives up consistency after many retries rather than
@@ -86,6 +87,15 @@ static void read_totals(totals *t)
             __atomic_load(&e->time, &t->events[i].time, __ATOMIC_RELAXED);
         }
         t->nevents = PUB_GET(tm__gc.nevents);
+        for (int i = 0; i < NUM_GENERATIONS; i++) {
+            const pause_hist *p = &tm__gc.pauses[i];
+            pause_hist *q = &t->pauses[i];
+            q->count = PUB_GET(p->count);
+            q->total_ns = PUB_GET(p->total_ns);
+            q->max_ns = PUB_GET(p->max_ns);
+            for (unsigned b = 0; b < PAUSE_BUCKETS; b++)
+                q->bucket[b] = PUB_GET(p->bucket[b]);
+        }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&tm__gc.seq, __ATOMIC_RELAXED) == s1)
             return;
@@ -122,6 +132,31 @@ static void put_events(out *o, const totals *t)
     put(o, "]");
 }
 
+/* Per generation: the pause figures and the histogram's non-empty
+ * buckets, each with its upper bound 'le' (exclusive) in seconds. */
+static void put_pauses(out *o, const totals *t)
+{
+    put(o, "\"pauses\":[");
+    for (int i = 0; i < NUM_GENERATIONS; i++) {
+        const pause_hist *p = &t->pauses[i];
+        put(o, "%s{\"count\":%llu,\"seconds\":%.9f,\"p50\":%.9f,\"p90\":%.9f,\"p99\":%.9f,"
+               "\"max\":%.9f,\"histogram\":[",
+            i ? "," : "", (unsigned long long)p->count, p->total_ns / 1e9,
+            tm__gc_pause_percentile(p, 0.50), tm__gc_pause_percentile(p, 0.90),
+            tm__gc_pause_percentile(p, 0.99), p->max_ns / 1e9);
+        int first = 1;
+        for (unsigned b = 0; b < PAUSE_BUCKETS; b++) {
+            if (!p->bucket[b])
+                continue;
+            put(o, "%s{\"le\":%.9f,\"count\":%llu}", first ? "" : ",",
+                tm__gc_pause_bound(b) / 1e9, (unsigned long long)p->bucket[b]);
+            first = 0;
+        }
+        put(o, "]}");
+    }
+    put(o, "]");
+}
+
 size_t tm__gc_section(char *buf, size_t cap, void *arg)
 {
     (void)arg;
@@ -145,6 +180,11 @@ size_t tm__gc_section(char *buf, size_t cap, void *arg)
             t.ns[i] / 1e9);
     put(&o, "],\"garbage\":%zu,\"frozen\":%zu,", PUB_GET(tm__gc.ngarbage),
         PUB_GET(tm__gc.frozen));
+    put(&o, "\"incremental\":%s,\"old_scans\":%llu,",
+        PUB_GET(tm__gc.incremental) ? "true" : "false",
+        (unsigned long long)PUB_GET(tm__gc.old_scans));
+    put_pauses(&o, &t);
+    put_char(&o, ',');
     put_types(&o);
     put_char(&o, ',');
     put_events(&o, &t);

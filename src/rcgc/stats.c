@@ -82,6 +82,74 @@ unsigned rcgc_get_debug(void)
     return tm__gc.debug;
 }
 
+/* --- pause figures --- */
+
+/* The upper bound (exclusive) of bucket 'b' in ns: 2^(b / PAUSE_SUB) times
+ * 1, 1.19, 1.41 or 1.68. */
+uint64_t tm__gc_pause_bound(unsigned b)
+{
+    static const double sub[PAUSE_SUB] = {1.189207115, 1.414213562, 1.681792831, 2.0};
+    return (uint64_t)((double)((uint64_t)1 << (b / PAUSE_SUB)) * sub[b % PAUSE_SUB]);
+}
+
+static unsigned pause_bucket(uint64_t ns)
+{
+    unsigned b = 0;
+    if (ns > 0)
+        b = (unsigned)(63 - __builtin_clzll(ns)) * PAUSE_SUB;
+    while (b < PAUSE_BUCKETS - 1 && ns >= tm__gc_pause_bound(b))
+        b++;
+    return b;
+}
+
+/* The 'q' quantile (0..1) of the pauses in 'p', in seconds: the upper
+ * bound of the bucket where it falls, never above the maximum. */
+double tm__gc_pause_percentile(const pause_hist *p, double q)
+{
+    if (!p->count)
+        return 0;
+    uint64_t rank = (uint64_t)(q * (double)p->count + 0.5), seen = 0;
+    if (rank < 1)
+        rank = 1;
+    for (unsigned b = 0; b < PAUSE_BUCKETS; b++) {
+        seen += p->bucket[b];
+        if (seen >= rank) {
+            uint64_t bound = tm__gc_pause_bound(b);
+            return (bound < p->max_ns ? bound : p->max_ns) / 1e9;
+        }
+    }
+    return p->max_ns / 1e9;
+}
+
+void rcgc_get_pause_stats(rcgc_pause_stats s[3])
+{
+    for (int i = 0; i < NUM_GENERATIONS; i++) {
+        const pause_hist *p = &tm__gc.pauses[i];
+        s[i].count = p->count;
+        s[i].seconds = p->total_ns / 1e9;
+        s[i].p50 = tm__gc_pause_percentile(p, 0.50);
+        s[i].p90 = tm__gc_pause_percentile(p, 0.90);
+        s[i].p99 = tm__gc_pause_percentile(p, 0.99);
+        s[i].max = p->max_ns / 1e9;
+    }
+}
+
+void rcgc_reset_pause_stats(void)
+{
+    unsigned seq = tm__gc.seq;
+    __atomic_store_n(&tm__gc.seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    for (int i = 0; i < NUM_GENERATIONS; i++) {
+        pause_hist *p = &tm__gc.pauses[i];
+        PUB_SET(p->count, 0);
+        PUB_SET(p->total_ns, 0);
+        PUB_SET(p->max_ns, 0);
+        for (unsigned b = 0; b < PAUSE_BUCKETS; b++)
+            PUB_SET(p->bucket[b], 0);
+    }
+    __atomic_store_n(&tm__gc.seq, seq + 2, __ATOMIC_RELEASE);
+}
+
 /* Records one finished collection (seqlock write side). */
 void tm__gc_publish(int generation, long collected, long uncollectable, uint64_t ns)
 {
@@ -103,6 +171,13 @@ void tm__gc_publish(int generation, long collected, long uncollectable, uint64_t
     double t = ts.tv_sec + ts.tv_nsec / 1e9;
     __atomic_store(&e->time, &t, __ATOMIC_RELAXED);
     PUB_SET(tm__gc.nevents, tm__gc.nevents + 1);
+    pause_hist *p = &tm__gc.pauses[generation];
+    unsigned b = pause_bucket(ns);
+    PUB_SET(p->bucket[b], p->bucket[b] + 1);
+    PUB_SET(p->count, p->count + 1);
+    PUB_SET(p->total_ns, p->total_ns + ns);
+    if (ns > p->max_ns)
+        PUB_SET(p->max_ns, ns);
     __atomic_store_n(&tm__gc.seq, seq + 2, __ATOMIC_RELEASE);
 }
 

@@ -102,6 +102,49 @@ static int check_events(const json_t *gc, char *why, size_t cap)
     return 0;
 }
 
+static int check_pause(const json_t *e, size_t i, char *why, size_t cap)
+{
+    static const char *const keys[] = {"seconds", "p50", "p90", "p99", "max"};
+    if (!is_count(json_object_get(e, "count")))
+        return bad(why, cap, "gc.pauses[%zu].count is not a count", i);
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        const json_t *v = json_object_get(e, keys[k]);
+        if (!json_is_number(v) || json_number_value(v) < 0)
+            return bad(why, cap, "gc.pauses[%zu].%s is not a number of seconds", i, keys[k]);
+    }
+    const json_t *h = json_object_get(e, "histogram"), *b;
+    size_t j;
+    if (!json_is_array(h))
+        return bad(why, cap, "gc.pauses[%zu].histogram is not an array", i);
+    json_array_foreach(h, j, b) {
+        const json_t *le = json_object_get(b, "le");
+        if (!json_is_number(le) || json_number_value(le) < 0 ||
+            !is_count(json_object_get(b, "count")))
+            return bad(why, cap, "gc.pauses[%zu].histogram[%zu] is malformed", i, j);
+    }
+    return 0;
+}
+
+/* optional (snapshots of librcgc before the incremental mode lack them) */
+static int check_pauses(const json_t *gc, char *why, size_t cap)
+{
+    const json_t *p = json_object_get(gc, "pauses");
+    const json_t *inc = json_object_get(gc, "incremental"), *scans = json_object_get(gc, "old_scans");
+    int rc;
+    if (inc && !json_is_boolean(inc))
+        return bad(why, cap, "gc.incremental is not a boolean");
+    if (scans && !is_count(scans))
+        return bad(why, cap, "gc.old_scans is not a count");
+    if (!p)
+        return 0;
+    if (!json_is_array(p) || json_array_size(p) != NGEN)
+        return bad(why, cap, "gc.pauses is not an array of 3 objects");
+    for (size_t i = 0; i < NGEN; i++)
+        if ((rc = check_pause(json_array_get(p, i), i, why, cap)))
+            return rc;
+    return 0;
+}
+
 int tm_gc_validate(const json_t *gc, char *why, size_t cap)
 {
     int rc;
@@ -111,7 +154,7 @@ int tm_gc_validate(const json_t *gc, char *why, size_t cap)
         return bad(why, cap, "gc.enabled is not a boolean");
     if ((rc = check_triple(gc, "thresholds", why, cap)) || (rc = check_triple(gc, "counts", why, cap)) ||
         (rc = check_generations(gc, why, cap)) || (rc = check_types(gc, why, cap)) ||
-        (rc = check_events(gc, why, cap)))
+        (rc = check_events(gc, why, cap)) || (rc = check_pauses(gc, why, cap)))
         return rc;
     if (!is_count(json_object_get(gc, "garbage")) || !is_count(json_object_get(gc, "frozen")))
         return bad(why, cap, "gc.garbage and gc.frozen must be counts");
@@ -196,6 +239,92 @@ static void iso_time(double t, char *buf, size_t cap)
 
 /* --- tracemem gc --- */
 
+#define HIST_ROWS 40
+#define HIST_BAR 30
+
+/* The row of the pause histogram for a bucket bound 'le' (seconds): one
+ * row per doubling, row r holding pauses below 2^r us (row 0: below 1 us),
+ * the last row the rest. */
+static int hist_row(double le)
+{
+    int r = 0;
+    for (double b = 1e-6; r < HIST_ROWS - 1 && le > b * 1.0000001; b *= 2)
+        r++;
+    return r;
+}
+
+static void print_bound(FILE *out, int r)
+{
+    double us = (double)(1ull << r);
+    if (r == HIST_ROWS - 1)
+        fprintf(out, "%12s", "more");
+    else if (us < 1000)
+        fprintf(out, "< %7.0f us", us);
+    else if (us < 1e6)
+        fprintf(out, "< %7.3f ms", us / 1e3);
+    else
+        fprintf(out, "< %8.3f s", us / 1e6);
+}
+
+/* The pause figures per generation and one histogram of all pauses, a
+ * column of counts per generation. */
+static void print_pauses(FILE *out, const json_t *gc)
+{
+    const json_t *p = json_object_get(gc, "pauses");
+    if (!p)
+        return;
+    int incremental = json_is_true(json_object_get(gc, "incremental"));
+    static const char *const classic_names[NGEN] = {"0", "1", "2"};
+    static const char *const inc_names[NGEN] = {"0 young", "1 increment", "2 full"};
+    const char *const *names = incremental ? inc_names : classic_names;
+    fprintf(out, "\npauses:\n%-12s %10s %10s %10s %10s %10s %10s\n", "generation", "count",
+            "total s", "p50 ms", "p90 ms", "p99 ms", "max ms");
+    json_int_t rows[HIST_ROWS][NGEN];
+    memset(rows, 0, sizeof rows);
+    for (size_t i = 0; i < NGEN; i++) {
+        const json_t *e = json_array_get(p, i), *b;
+        fprintf(out, "%-12s %10lld %10.4f %10.4f %10.4f %10.4f %10.4f\n", names[i],
+                (long long)ival(e, "count"), json_number_value(json_object_get(e, "seconds")),
+                json_number_value(json_object_get(e, "p50")) * 1e3,
+                json_number_value(json_object_get(e, "p90")) * 1e3,
+                json_number_value(json_object_get(e, "p99")) * 1e3,
+                json_number_value(json_object_get(e, "max")) * 1e3);
+        size_t j;
+        json_array_foreach(json_object_get(e, "histogram"), j, b) {
+            int r = hist_row(json_number_value(json_object_get(b, "le")));
+            rows[r][i] = sat_add(rows[r][i], ival(b, "count"));
+        }
+    }
+    int lo = HIST_ROWS, hi = -1;
+    json_int_t most = 0;
+    for (int r = 0; r < HIST_ROWS; r++) {
+        json_int_t n = sat_add(sat_add(rows[r][0], rows[r][1]), rows[r][2]);
+        if (!n)
+            continue;
+        lo = r < lo ? r : lo;
+        hi = r;
+        most = n > most ? n : most;
+    }
+    if (hi < 0)
+        return;
+    fprintf(out, "\npause histogram:\n%12s %10s %10s %10s  %s\n", "pause", "gen 0", "gen 1",
+            "gen 2", "all");
+    for (int r = lo; r <= hi; r++) {
+        json_int_t n = sat_add(sat_add(rows[r][0], rows[r][1]), rows[r][2]);
+        int bar = (int)((double)n / (double)most * HIST_BAR + 0.5);
+        if (n && !bar)
+            bar = 1;
+        print_bound(out, r);
+        fprintf(out, " %10lld %10lld %10lld", (long long)rows[r][0], (long long)rows[r][1],
+                (long long)rows[r][2]);
+        if (bar)
+            fputs("  ", out);
+        for (int k = 0; k < bar; k++)
+            fputc('#', out);
+        fputc('\n', out);
+    }
+}
+
 static void print_text(FILE *out, const json_t *gc)
 {
     const json_t *th = json_object_get(gc, "thresholds"), *c = json_object_get(gc, "counts");
@@ -204,8 +333,13 @@ static void print_text(FILE *out, const json_t *gc)
     fprintf(out, "thresholds: %lld %lld %lld   counts: %lld %lld %lld\n",
             (long long)nth(th, 0), (long long)nth(th, 1), (long long)nth(th, 2),
             (long long)nth(c, 0), (long long)nth(c, 1), (long long)nth(c, 2));
-    fprintf(out, "garbage list: %lld   frozen: %lld\n\n", (long long)ival(gc, "garbage"),
+    fprintf(out, "garbage list: %lld   frozen: %lld\n", (long long)ival(gc, "garbage"),
             (long long)ival(gc, "frozen"));
+    const json_t *inc = json_object_get(gc, "incremental");
+    if (inc)
+        fprintf(out, "mode: %s (old generation scanned through %lld times)\n",
+                json_is_true(inc) ? "incremental" : "classic", (long long)ival(gc, "old_scans"));
+    fputc('\n', out);
 
     fprintf(out, "%-10s %12s %12s %14s %10s\n", "generation", "collections", "collected",
             "uncollectable", "seconds");
@@ -216,6 +350,8 @@ static void print_text(FILE *out, const json_t *gc)
                 (long long)ival(e, "collected"), (long long)ival(e, "uncollectable"),
                 json_number_value(json_object_get(e, "seconds")));
     }
+
+    print_pauses(out, gc);
 
     json_t *types = sorted_types(gc);
     size_t i;

@@ -15,15 +15,29 @@ P1=$WORK/x.json P2=$WORK/x.1.json P3=$WORK/x.2.json
 for f in "$P1" "$P2" "$P3"; do [ -s "$f" ] || fail "missing snapshot $f"; done
 
 # Node: 6 pointers and an int = 56 bytes + 24-byte header = 80 bytes each.
-# phase 1: 40 documents of 341 nodes; automatic collections only
+# phase 1: 40 documents of 341 nodes; automatic collections only, in the
+# incremental mode (the default): 13640 allocations, one increment each
+# 701 (generation 1); count[1] is the increments since the last pass over
+# the old generation was completed, count[2] the passes (old_scans)
 assert_eq "p1 enabled" true "$(json "$P1" "s['gc']['enabled']")"
+assert_eq "p1 incremental" true "$(json "$P1" "s['gc']['incremental']")"
 assert_eq "p1 thresholds" "[700, 10, 10]" "$(json "$P1" "s['gc']['thresholds']")"
-assert_eq "p1 counts" "[321, 7, 1]" "$(json "$P1" "s['gc']['counts']")"
+assert_eq "p1 counts" "[321, 2, 8]" "$(json "$P1" "s['gc']['counts']")"
+assert_eq "p1 old scans" 8 "$(json "$P1" "s['gc']['old_scans']")"
 assert_eq "p1 types" '[["Node", 13640, 1091200]]' \
     "$(json "$P1" "[[t['name'], t['count'], t['bytes']] for t in s['gc']['types']]")"
-assert_eq "p1 gen0 collections" 18 "$(json "$P1" "s['gc']['generations'][0]['collections']")"
-assert_eq "p1 gen1 collections" 1 "$(json "$P1" "s['gc']['generations'][1]['collections']")"
+assert_eq "p1 gen0 collections" 0 "$(json "$P1" "s['gc']['generations'][0]['collections']")"
+assert_eq "p1 increments" 19 "$(json "$P1" "s['gc']['generations'][1]['collections']")"
 assert_eq "p1 full collections" 0 "$(json "$P1" "s['gc']['generations'][2]['collections']")"
+# pause figures: one per collection, the histogram adds up, percentiles in order
+assert_eq "p1 pause counts" "[0, 19, 0]" "$(json "$P1" "[p['count'] for p in s['gc']['pauses']]")"
+assert_eq "p1 histogram sums" "[0, 19, 0]" \
+    "$(json "$P1" "[sum(b['count'] for b in p['histogram']) for p in s['gc']['pauses']]")"
+assert_eq "p1 percentiles in order" true \
+    "$(json "$P1" "all(0 < p['p50'] <= p['p90'] <= p['p99'] <= p['max'] <= p['seconds'] for p in s['gc']['pauses'][1:2])")"
+assert_eq "p1 pause total = increments' seconds" true \
+    "$(json "$P1" "abs(s['gc']['pauses'][1]['seconds'] - s['gc']['generations'][1]['seconds']) < 1e-6")"
+assert_eq "p1 last event is an increment" 1 "$(json "$P1" "s['gc']['events'][-1]['generation']")"
 assert_eq "p1 events (ring of 16)" 16 "$(json "$P1" "len(s['gc']['events'])")"
 assert_eq "p1 garbage, frozen" "0 0" "$(json "$P1" "'%d %d' % (s['gc']['garbage'], s['gc']['frozen'])")"
 
@@ -35,6 +49,8 @@ assert_eq "p2 last event" "[2, 6822, 0]" \
 assert_eq "p2 types" '[["Node", 6820, 545600], ["weakref", 8, 640]]' \
     "$(json "$P2" "sorted([t['name'], t['count'], t['bytes']] for t in s['gc']['types'])")"
 assert_eq "p2 counts" "[0, 0, 0]" "$(json "$P2" "s['gc']['counts']")"
+assert_eq "p2 full pause" true \
+    "$(json "$P2" "s['gc']['pauses'][2]['count'] == 1 and s['gc']['pauses'][2]['max'] == s['gc']['pauses'][2]['seconds'] > 0")"
 
 # exit: everything collected, nothing alive
 assert_eq "exit types" "[]" "$(json "$P3" "s['gc']['types']")"
@@ -46,6 +62,10 @@ grep -q '^        6820         545600  Node$' "$WORK/gc.txt" || fail "gc: no Nod
 grep -q '^           8            640  weakref$' "$WORK/gc.txt" || fail "gc: no weakref line"
 grep -q '^2  *1  *6822  *0  *[0-9.]*$' "$WORK/gc.txt" || fail "gc: generation 2 line"
 grep -q '^thresholds: 700 10 10   counts: 0 0 0$' "$WORK/gc.txt" || fail "gc: thresholds line"
+grep -q '^mode: incremental (old generation scanned through 8 times)$' "$WORK/gc.txt" || fail "gc: mode line"
+grep -q '^1 increment  *19  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*$' "$WORK/gc.txt" || fail "gc: increment pauses line"
+# the histogram's rows add up to the collections, per generation
+assert_eq "gc histogram sums" "0 19 1" "$(awk '/^pause histogram:/ { h = 1; next } h && /^$/ { h = 0 } h && $1 != "pause" { a += substr($0, 14, 10); b += substr($0, 25, 10); c += substr($0, 36, 10) } END { print a + 0, b + 0, c + 0 }' "$WORK/gc.txt")"
 "$TM" gc --format json "$P2" >"$WORK/gc.json" || fail "tracemem gc --format json failed"
 assert_eq "gc json first type" "Node 6820" "$(json "$WORK/gc.json" "'%s %d' % (s['types'][0]['name'], s['types'][0]['count'])")"
 

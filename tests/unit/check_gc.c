@@ -36,6 +36,15 @@ static const char new_text[] =
     "{\"name\":\"Node\",\"count\":1,\"bytes\":64}],"
     "\"events\":[]}";
 
+/* old_text with the incremental mode's keys */
+static const char pauses_keys[] =
+    "{\"incremental\":true,\"old_scans\":3,\"pauses\":["
+    "{\"count\":2,\"seconds\":0.000003,\"p50\":0.0000015,\"p90\":0.0000015,"
+    "\"p99\":0.0000015,\"max\":0.0000015,\"histogram\":[{\"le\":0.0000015,\"count\":2}]},"
+    "{\"count\":5,\"seconds\":0.01,\"p50\":0.0009,\"p90\":0.003,\"p99\":0.003,"
+    "\"max\":0.0025,\"histogram\":[{\"le\":0.0009,\"count\":4},{\"le\":0.003,\"count\":1}]},"
+    "{\"count\":0,\"seconds\":0,\"p50\":0,\"p90\":0,\"p99\":0,\"max\":0,\"histogram\":[]}]}";
+
 static json_t *load(const char *text)
 {
     json_error_t e;
@@ -132,6 +141,77 @@ START_TEST(test_gc_print_text)
 }
 END_TEST
 
+static json_t *load_with_pauses(void)
+{
+    json_t *o = load(old_text), *p = load(pauses_keys);
+    json_object_update(o, p);
+    json_decref(p);
+    return o;
+}
+
+START_TEST(test_gc_validate_pauses)
+{
+    static const struct {
+        const char *key, *value, *reason;
+    } cases[] = {
+        {"incremental", "1", "gc.incremental"},
+        {"old_scans", "-1", "gc.old_scans"},
+        {"pauses", "[{}, {}]", "gc.pauses is not"},
+        {"pauses", "[{\"count\":-1}, {}, {}]", "gc.pauses[0].count"},
+        {"pauses", "[{\"count\":1,\"seconds\":1,\"p50\":\"x\"}, {}, {}]", "gc.pauses[0].p50"},
+        {"pauses",
+         "[{\"count\":1,\"seconds\":1,\"p50\":1,\"p90\":1,\"p99\":1,\"max\":1,"
+         "\"histogram\":[{\"count\":1}]}, {}, {}]",
+         "gc.pauses[0].histogram[0]"},
+    };
+    char why[128] = "";
+    json_t *ok = load_with_pauses();
+    ck_assert_int_eq(tm_gc_validate(ok, why, sizeof why), 0);
+    json_decref(ok);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *o = load_with_pauses();
+        json_object_set_new(o, cases[i].key, load(cases[i].value));
+        why[0] = '\0';
+        ck_assert_int_eq(tm_gc_validate(o, why, sizeof why), -EINVAL);
+        ck_assert_msg(strstr(why, cases[i].reason), "case %zu: '%s'", i, why);
+        json_decref(o);
+    }
+}
+END_TEST
+
+/* the pause table and the histogram: one row per doubling, from the
+ * first to the last non-empty one, a column per generation, the bar
+ * scaled to the fullest row */
+START_TEST(test_gc_print_pauses)
+{
+    json_t *o = load_with_pauses();
+    int rc;
+    char *out = capture(tm_gc_print, o, 0, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(strstr(out, "mode: incremental (old generation scanned through 3 times)\n"));
+    ck_assert_ptr_nonnull(strstr(out, "1 increment           5     0.0100     0.9000     3.0000     3.0000     2.5000\n"));
+    ck_assert_ptr_nonnull(strstr(out, "0 young               2     0.0000     0.0015"));
+    const char *h = strstr(out, "pause histogram:\n");
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_nonnull(strstr(h, "\n<       2 us          2          0          0  ###############\n"
+                                    "<       4 us          0          0          0\n"));
+    ck_assert_ptr_nonnull(strstr(h, "\n<   1.024 ms          0          4          0  ##############################\n"
+                                    "<   2.048 ms          0          0          0\n"
+                                    "<   4.096 ms          0          1          0  ########\n\n"));
+    ck_assert_ptr_null(strstr(h, "<       1 us")); /* before the first non-empty row */
+    free(out);
+    /* without the keys (an older librcgc): no mode line, no pauses */
+    json_t *plain = load(old_text);
+    out = capture(tm_gc_print, plain, 0, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_null(strstr(out, "mode:"));
+    ck_assert_ptr_null(strstr(out, "pauses:"));
+    free(out);
+    json_decref(plain);
+    json_decref(o);
+}
+END_TEST
+
 START_TEST(test_gc_print_json)
 {
     json_t *o = load(old_text);
@@ -222,6 +302,8 @@ static Suite *gc_suite(void)
     tcase_add_test(tc, test_gc_validate_rejects_malformed);
     tcase_add_test(tc, test_gc_print_text);
     tcase_add_test(tc, test_gc_print_json);
+    tcase_add_test(tc, test_gc_validate_pauses);
+    tcase_add_test(tc, test_gc_print_pauses);
     suite_add_tcase(s, tc);
     tc = tcase_create("diff");
     tcase_add_test(tc, test_gc_diff_sorted_by_count_diff);

@@ -11,6 +11,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,8 +152,13 @@ static long tracked_objects(void)
     return n;
 }
 
+/* the mode every test starts in: main() runs the suite in both */
+static int incremental_mode = 1;
+
 static void setup(void)
 {
+    rcgc_set_incremental(incremental_mode);
+    tm__gc.inc_limit = RCGC_INCREMENT_LIMIT;
     rcgc_disable();
     rcgc_set_threshold(700, 10, 10);
     rcgc_set_debug(0);
@@ -346,6 +352,7 @@ END_TEST
 
 START_TEST(test_gc_collect_generations)
 {
+    rcgc_set_incremental(0); /* the classic mode's generations */
     long c[3];
     rcgc_collect(2);
     node *x = new_node(&list_type);
@@ -381,6 +388,7 @@ static int in_generation(void *obj, int generation)
 
 START_TEST(test_gc_get_objects)
 {
+    rcgc_set_incremental(0); /* the classic mode's generations */
     rcgc_collect(2);
     node *l = self_cycle(&list_type);
     ck_assert(in_generation(l, 0) && !in_generation(l, 1) && !in_generation(l, 2));
@@ -942,6 +950,7 @@ END_TEST
 
 START_TEST(test_gc_threshold_automatic)
 {
+    rcgc_set_incremental(0); /* the classic mode's generations */
     rcgc_gen_stats old[3], now[3];
     long t[3];
     rcgc_get_threshold(t);
@@ -989,6 +998,7 @@ END_TEST
 
 START_TEST(test_gc_long_lived_pending_rule)
 {
+    rcgc_set_incremental(0); /* the classic mode's generations */
     enum { LIVE = 1000 };
     static node *live[LIVE], *more[300];
     rcgc_gen_stats old[3], now[3];
@@ -1493,6 +1503,30 @@ START_TEST(test_gc_section_json)
                      (json_int_t)s[1].collected);
     ck_assert_int_eq(json_integer_value(json_object_get(gc, "garbage")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(gc, "frozen")), 0);
+    /* the mode and the pause figures, as rcgc_get_pause_stats has them */
+    ck_assert(json_is_boolean(json_object_get(gc, "incremental")));
+    ck_assert_int_eq(json_is_true(json_object_get(gc, "incremental")), incremental_mode);
+    ck_assert_int_eq(json_integer_value(json_object_get(gc, "old_scans")), (json_int_t)tm__gc.old_scans);
+    rcgc_pause_stats ps[3];
+    rcgc_get_pause_stats(ps);
+    json_t *pauses = json_object_get(gc, "pauses");
+    ck_assert_uint_eq(json_array_size(pauses), 3);
+    for (size_t k = 0; k < 3; k++) {
+        json_t *p = json_array_get(pauses, k), *b;
+        ck_assert_int_eq(json_integer_value(json_object_get(p, "count")), (json_int_t)ps[k].count);
+        ck_assert(fabs(json_real_value(json_object_get(p, "max")) - ps[k].max) < 1e-9);
+        ck_assert(fabs(json_real_value(json_object_get(p, "p50")) - ps[k].p50) < 1e-9);
+        ck_assert(fabs(json_real_value(json_object_get(p, "p99")) - ps[k].p99) < 1e-9);
+        json_int_t sum = 0;
+        size_t j;
+        json_array_foreach(json_object_get(p, "histogram"), j, b) {
+            ck_assert_int_gt(json_integer_value(json_object_get(b, "count")), 0);
+            sum += json_integer_value(json_object_get(b, "count"));
+        }
+        ck_assert_int_eq(sum, (json_int_t)ps[k].count);
+    }
+    ck_assert_uint_ge(ps[1].count, 1);
+    ck_assert_uint_ge(ps[2].count, 1);
     size_t i;
     json_t *v;
     int seen_list = 0, seen_tuple = 0;
@@ -1527,9 +1561,554 @@ START_TEST(test_gc_section_json)
 }
 END_TEST
 
-static Suite *rcgc_suite(void)
+/* --- the incremental mode --- */
+
+START_TEST(test_inc_mode_switch)
 {
-    Suite *s = suite_create("rcgc");
+    rcgc_set_incremental(1);
+    ck_assert_int_eq(rcgc_is_incremental(), 1);
+    ck_assert_int_eq(rcgc_set_incremental(0), 1);
+    ck_assert_int_eq(rcgc_is_incremental(), 0);
+    ck_assert_int_eq(rcgc_set_incremental(5), 0);
+    ck_assert_int_eq(rcgc_is_incremental(), 1);
+}
+END_TEST
+
+/* young survivors go to the half of the old generation scanned already;
+ * an increment scans the other half, and the halves swap when it is
+ * empty */
+START_TEST(test_inc_generations)
+{
+    rcgc_set_incremental(1);
+    rcgc_gen_stats old[3], now[3];
+    rcgc_collect(2); /* the whole old generation is scanned: generation 2 */
+    node *x = self_cycle(&list_type);
+    ck_assert(in_generation(x, 0) && !in_generation(x, 1) && !in_generation(x, 2));
+    ck_assert_int_eq(rcgc_collect(0), 0);
+    ck_assert(!in_generation(x, 0) && !in_generation(x, 1) && in_generation(x, 2));
+    rcgc_get_stats(old);
+    uint64_t scans = tm__gc.old_scans;
+    long c[3];
+    ck_assert_int_eq(rcgc_collect(1), 0); /* a new scan: x is pending, scanned */
+    ck_assert_uint_eq(tm__gc.old_scans, scans + 1);
+    ck_assert(!in_generation(x, 0) && in_generation(x, 1) && !in_generation(x, 2));
+    rcgc_get_count(c);
+    ck_assert_int_eq(c[0], 0);
+    ck_assert_int_eq(c[1], 1);
+    ck_assert_int_eq(c[2], 1);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[1].collections, old[1].collections + 1);
+    ck_assert_uint_eq(now[0].collections, old[0].collections);
+    ck_assert_uint_eq(now[2].collections, old[2].collections);
+    ck_assert_int_eq(rcgc_collect(1), 0);
+    ck_assert_uint_eq(tm__gc.old_scans, scans + 2);
+    ck_assert(!in_generation(x, 0) && !in_generation(x, 1) && in_generation(x, 2));
+    /* garbage in the old generation: found by the next increment that
+     * reaches it */
+    rcgc_decref(x);
+    ck_assert_int_eq(destroyed, 0);
+    long found = 0;
+    for (int i = 0; i < 2 && !found; i++)
+        found = rcgc_collect(1);
+    ck_assert_int_eq(found, 1);
+    ck_assert_int_eq(destroyed, 1);
+    rcgc_collect(2);
+    rcgc_get_count(c);
+    ck_assert_int_eq(c[1], 0);
+    ck_assert_int_eq(c[2], 0);
+}
+END_TEST
+
+/* an automatic collection is an increment: generation 1 */
+START_TEST(test_inc_threshold_automatic)
+{
+    rcgc_set_incremental(1);
+    static node *keep[11];
+    rcgc_gen_stats old[3], now[3];
+    rcgc_set_threshold(10, 10, 10);
+    rcgc_enable();
+    rcgc_get_stats(old);
+    for (int i = 0; i < 10; i++)
+        keep[i] = new_node(&list_type);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[1].collections, old[1].collections);
+    keep[10] = new_node(&list_type);
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[1].collections, old[1].collections + 1);
+    ck_assert_uint_eq(now[0].collections, old[0].collections);
+    ck_assert_uint_eq(now[2].collections, old[2].collections);
+    rcgc_disable();
+    for (int i = 0; i < 11; i++)
+        rcgc_decref(keep[i]);
+}
+END_TEST
+
+static long inc_visits, inc_generation1;
+static double inc_seconds;
+static void inc_cb(rcgc_phase phase, const rcgc_info *info, void *arg)
+{
+    (void)arg;
+    if (phase != RCGC_STOP)
+        return;
+    inc_visits++;
+    inc_generation1 += info->generation == 1;
+    inc_seconds += info->seconds;
+}
+
+/* each increment is a collection for the callbacks, with its own time;
+ * the pause figures count the same collections */
+START_TEST(test_inc_callbacks_and_pauses)
+{
+    rcgc_set_incremental(1);
+    rcgc_collect(2);
+    rcgc_reset_pause_stats();
+    rcgc_pause_stats ps[3];
+    rcgc_get_pause_stats(ps);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(ps[i].count, 0);
+        ck_assert(ps[i].max == 0 && ps[i].p50 == 0 && ps[i].seconds == 0);
+    }
+    static node *keep[5000];
+    for (int i = 0; i < 5000; i++) {
+        keep[i] = new_node(&list_type);
+        if (i)
+            set_ref(keep[i], 0, keep[i - 1]);
+    }
+    ck_assert_int_eq(rcgc_callback_add(inc_cb, NULL), 0);
+    rcgc_set_threshold(100, 10, 10);
+    rcgc_enable();
+    inc_visits = inc_generation1 = 0;
+    inc_seconds = 0;
+    for (int i = 0; i < 3000; i++)
+        rcgc_decref(self_cycle(&list_type));
+    rcgc_disable();
+    ck_assert_int_eq(rcgc_callback_remove(inc_cb, NULL), 0);
+    ck_assert_int_ge(inc_visits, 25);
+    ck_assert_int_eq(inc_generation1, inc_visits);
+    rcgc_get_pause_stats(ps);
+    ck_assert_uint_eq(ps[1].count, (uint64_t)inc_visits);
+    ck_assert_uint_eq(ps[0].count, 0);
+    ck_assert_uint_eq(ps[2].count, 0);
+    ck_assert(ps[1].max > 0);
+    ck_assert(ps[1].p50 > 0 && ps[1].p50 <= ps[1].p90 && ps[1].p90 <= ps[1].p99 &&
+              ps[1].p99 <= ps[1].max);
+    ck_assert(ps[1].max <= ps[1].seconds);
+    /* the callbacks' seconds are the pauses recorded */
+    ck_assert(fabs(ps[1].seconds - inc_seconds) < 1e-6);
+    rcgc_collect(2);
+    rcgc_get_pause_stats(ps);
+    ck_assert_uint_eq(ps[2].count, 1);
+    ck_assert(ps[2].max == ps[2].seconds && ps[2].p50 <= ps[2].max);
+    for (int i = 4999; i >= 0; i--)
+        rcgc_decref(keep[i]);
+}
+END_TEST
+
+/* The pause histogram's buckets and percentiles. */
+START_TEST(test_inc_pause_percentiles)
+{
+    for (unsigned b = 8 * PAUSE_SUB; b < PAUSE_BUCKETS; b++) /* from 256 ns */
+        ck_assert_uint_gt(tm__gc_pause_bound(b), tm__gc_pause_bound(b - 1));
+    ck_assert_uint_eq(tm__gc_pause_bound(4 * PAUSE_SUB - 1), 16);
+    rcgc_reset_pause_stats();
+    /* 100 pauses: 1..100 us */
+    for (int i = 1; i <= 100; i++)
+        tm__gc_publish(0, 0, 0, (uint64_t)i * 1000);
+    rcgc_pause_stats ps[3];
+    rcgc_get_pause_stats(ps);
+    ck_assert_uint_eq(ps[0].count, 100);
+    ck_assert(fabs(ps[0].seconds - 5050e-6) < 1e-9);
+    ck_assert(fabs(ps[0].max - 100e-6) < 1e-12);
+    /* within a bucket (19 %) above the true value, never below it */
+    ck_assert_msg(ps[0].p50 >= 50e-6 && ps[0].p50 <= 50e-6 * 1.19, "p50 %g", ps[0].p50);
+    ck_assert_msg(ps[0].p90 >= 90e-6 && ps[0].p90 <= 100e-6, "p90 %g", ps[0].p90);
+    ck_assert_msg(ps[0].p99 >= 99e-6 && ps[0].p99 <= 100e-6, "p99 %g", ps[0].p99);
+    rcgc_reset_pause_stats();
+}
+END_TEST
+
+/* Runs increments until 'passes' more passes over the old generation
+ * are complete; returns what they found. */
+static long increments_for(int passes)
+{
+    uint64_t scans = tm__gc.old_scans;
+    long found = 0;
+    for (int i = 0; i < 100000 && tm__gc.old_scans < scans + (uint64_t)passes; i++)
+        found += rcgc_collect(1);
+    ck_assert_uint_ge(tm__gc.old_scans, scans + (uint64_t)passes);
+    return found;
+}
+
+static void inc_wr_cb(rcgc_weakref *ref, void *arg)
+{
+    (void)ref;
+    (*(int *)arg)++;
+}
+
+static void one_increment(void *arg)
+{
+    *(long *)arg = rcgc_collect(1);
+}
+
+/* Garbage of the old generation found by increments, not by a full
+ * collection: PEP 442 finalizers and resurrection, weak references and
+ * their callbacks, legacy finalizers and the garbage list, SAVEALL and
+ * DEBUG_STATS behave as in a full collection. */
+START_TEST(test_inc_semantics_in_increments)
+{
+    rcgc_set_incremental(1);
+    enum { FILL = 3000 };
+    static node *fill[FILL];
+    for (int i = 0; i < FILL; i++) {
+        fill[i] = new_node(&tuple_type);
+        if (i)
+            set_ref(fill[i], 0, fill[i - 1]);
+    }
+    rcgc_collect(2);
+    rcgc_gen_stats st0[3], st1[3];
+
+    /* resurrection: found, finalized once, not counted, alive */
+    node *l = new_node(&lazarus_type), *b = new_node(&list_type);
+    set_ref(l, 0, b);
+    set_ref(b, 0, l);
+    rcgc_collect(0); /* both old */
+    rcgc_decref(l);
+    rcgc_decref(b);
+    ck_assert_int_eq(increments_for(3), 0);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(nstorage, 1);
+    ck_assert_ptr_eq(storage[0], l);
+    ck_assert_int_eq(destroyed, 0);
+    ck_assert_ptr_eq(l->ref[0], b);
+    /* dropped again: the finalizer does not run twice, both are freed */
+    nstorage = 0;
+    rcgc_decref(l);
+    ck_assert_int_eq(increments_for(3), 2);
+    ck_assert_int_eq(finalized, 1);
+    ck_assert_int_eq(destroyed, 2);
+
+    /* weak references: to garbage, cleared with its callback; one that is
+     * garbage itself, cleared without */
+    int calls = 0, calls_garbage = 0;
+    node *c = self_cycle(&list_type), *d = self_cycle(&list_type);
+    rcgc_weakref *w = rcgc_weakref_new(c, inc_wr_cb, &calls);
+    rcgc_weakref *wd = rcgc_weakref_new(d, inc_wr_cb, &calls_garbage);
+    set_ref(d, 1, wd);
+    rcgc_decref(wd);
+    rcgc_collect(0);
+    rcgc_decref(c);
+    rcgc_decref(d);
+    ck_assert_int_eq(increments_for(3), 3); /* c, d and d's weak reference */
+    ck_assert_ptr_null(rcgc_weakref_get(w));
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(calls_garbage, 0);
+    rcgc_decref(w);
+
+    /* a legacy finalizer: uncollectable, to the garbage list, counted in
+     * generation 1 */
+    rcgc_get_stats(st0);
+    node *a1 = new_node(&legacy_type), *a2 = new_node(&list_type);
+    set_ref(a1, 0, a2);
+    set_ref(a2, 0, a1);
+    rcgc_collect(0);
+    rcgc_decref(a1);
+    rcgc_decref(a2);
+    ck_assert_int_eq(increments_for(3), 2);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1); /* the object with the legacy_del */
+    ck_assert_ptr_eq(rcgc_garbage_get(0), a1);
+    ck_assert_int_eq(legacy_calls, 0);
+    rcgc_get_stats(st1);
+    ck_assert_uint_eq(st1[1].uncollectable, st0[1].uncollectable + 2);
+    ck_assert_uint_eq(st1[2].collections, st0[2].collections);
+    rcgc_garbage_clear(); /* back to the old generation, still a cycle */
+    ck_assert_int_eq(increments_for(3), 2);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1);
+    ck_assert_ptr_eq(rcgc_garbage_get(0), a1);
+    /* broken by hand, then counting frees them */
+    set_ref(a1, 0, NULL);
+    rcgc_garbage_clear();
+    ck_assert_int_eq(legacy_calls, 1); /* a1's __del__ at its death */
+
+    /* SAVEALL: plain garbage goes to the list too */
+    rcgc_set_debug(RCGC_DEBUG_SAVEALL);
+    node *e = self_cycle(&list_type);
+    rcgc_collect(0);
+    rcgc_decref(e);
+    ck_assert_int_eq(increments_for(3), 1);
+    ck_assert_uint_eq(rcgc_garbage_count(), 1);
+    ck_assert_ptr_eq(rcgc_garbage_get(0), e);
+    rcgc_set_debug(0);
+    rcgc_garbage_clear();
+    ck_assert_int_eq(increments_for(3), 1);
+    ck_assert_uint_eq(rcgc_garbage_count(), 0);
+
+    /* DEBUG_STATS: an increment is a collection of generation 1 */
+    rcgc_set_debug(RCGC_DEBUG_STATS);
+    long found = -1;
+    const char *err = capture_stderr(one_increment, &found);
+    rcgc_set_debug(0);
+    ck_assert_int_eq(found, 0);
+    ck_assert_ptr_nonnull(strstr(err, "gc: collecting generation 1...\n"));
+    ck_assert_ptr_nonnull(strstr(err, "gc: done, "));
+
+    for (int i = FILL - 1; i >= 0; i--)
+        rcgc_decref(fill[i]);
+}
+END_TEST
+
+/* An increment cut at inc_limit can miss a cycle larger than that; when
+ * the old generation then doubles, a full collection finds it. A steady
+ * heap gets no full collection, cuts or not. */
+START_TEST(test_inc_cut_falls_back_to_full)
+{
+    rcgc_set_incremental(1);
+    enum { LIVE = 1000, RING = 200, MORE = 1500 };
+    static node *live[LIVE], *more[MORE];
+    for (int i = 0; i < LIVE; i++) {
+        live[i] = new_node(&list_type);
+        if (i)
+            set_ref(live[i - 1], 0, live[i]);
+    }
+    node *first = new_node(&list_type), *last = first;
+    for (int i = 1; i < RING; i++) {
+        node *x = new_node(&list_type);
+        set_ref(last, 0, x);
+        rcgc_decref(x);
+        last = x;
+    }
+    set_ref(last, 0, first);
+    rcgc_collect(2); /* the chain and the ring: 1200 old objects */
+    ck_assert_uint_eq(tm__gc.base_pass, LIVE + RING);
+    rcgc_decref(first); /* the ring is garbage in the old generation */
+    tm__gc.inc_limit = 20;
+    rcgc_gen_stats old[3], now[3];
+    rcgc_get_stats(old);
+    /* increments only: each takes at most 20 old objects, the ring is
+     * never whole in one */
+    uint64_t scans = tm__gc.old_scans;
+    for (int i = 0; i < 300; i++)
+        rcgc_collect(1);
+    ck_assert_uint_ge(tm__gc.old_scans, scans + 3);
+    ck_assert_int_eq(tm__gc.inc_cut, 1);
+    ck_assert_int_eq(destroyed, 0);
+    ck_assert_uint_eq(tm__gc.last_pass, LIVE + RING);
+    /* steady: garbage that dies young, passes of the same size: no full
+     * collection */
+    rcgc_set_threshold(5, 10, 10);
+    rcgc_enable();
+    scans = tm__gc.old_scans;
+    for (int i = 0; i < 5000; i++)
+        rcgc_decref(self_cycle(&list_type));
+    ck_assert_uint_ge(tm__gc.old_scans, scans + 2);
+    rcgc_collect(0); /* the last ones, still young */
+    rcgc_get_stats(now);
+    ck_assert_uint_eq(now[2].collections, old[2].collections);
+    ck_assert_int_eq(destroyed, 5000);
+    /* the old generation doubles: a full collection comes, the ring goes */
+    for (int i = 0; i < MORE; i++)
+        more[i] = new_node(&list_type);
+    rcgc_get_stats(now);
+    int iters = 0;
+    for (; iters < 50000 && now[2].collections == old[2].collections; iters++) {
+        rcgc_decref(self_cycle(&list_type)); /* garbage that dies young */
+        rcgc_get_stats(now);
+    }
+    rcgc_disable();
+    rcgc_collect(0);
+    ck_assert_uint_eq(now[2].collections, old[2].collections + 1);
+    ck_assert_int_eq(destroyed, 5000 + RING + iters);
+    ck_assert_int_eq(tm__gc.inc_cut, 0);
+    ck_assert_uint_eq(tm__gc.base_pass, LIVE + MORE);
+    for (int i = 0; i < LIVE; i++)
+        rcgc_decref(live[i]);
+    for (int i = 0; i < MORE; i++)
+        rcgc_decref(more[i]);
+}
+END_TEST
+
+/* Random graphs mutated between increments, against a model: after every
+ * collection, no object the model reaches is freed (and its references
+ * are intact); with no mutation, the increments free all garbage within
+ * two scans of the old generation, as much as a full collection frees. */
+#define IM 1500
+static int im_dead[IM];
+static void im_destroy(void *self)
+{
+    im_dead[((node *)self)->id]++;
+}
+static const rcgc_type im_type = {"IM", node_traverse, node_clear, NULL, NULL, im_destroy};
+static const rcgc_type im_fin_type = {"IMFin", node_traverse, node_clear, rg_finalize, NULL,
+                                      im_destroy};
+
+typedef struct im_model {
+    node *obj[IM];
+    int adj[IM][NREFS], roots[IM], reach[IM], stack[IM];
+    int n;
+} im_model;
+
+static void im_reach(im_model *m)
+{
+    int sp = 0;
+    for (int i = 0; i < m->n; i++) {
+        m->reach[i] = m->roots[i] > 0;
+        if (m->reach[i])
+            m->stack[sp++] = i;
+    }
+    while (sp) {
+        int i = m->stack[--sp];
+        for (int j = 0; j < NREFS; j++) {
+            int t = m->adj[i][j];
+            if (t >= 0 && !m->reach[t]) {
+                m->reach[t] = 1;
+                m->stack[sp++] = t;
+            }
+        }
+    }
+}
+
+/* a random object the program can reach, or -1 */
+static int im_pick(im_model *m, unsigned want_gen)
+{
+    for (int tries = 0; tries < 50 && m->n; tries++) {
+        int i = (int)(rg_rand() % (unsigned)m->n);
+        if (m->reach[i] && (want_gen > 3 || gc_gen(AS_HEAD(m->obj[i])) == want_gen))
+            return i;
+    }
+    return -1;
+}
+
+static void im_link(im_model *m, int i, int j, int t)
+{
+    set_ref(m->obj[i], j, t >= 0 ? m->obj[t] : NULL);
+    m->adj[i][j] = t;
+    im_reach(m);
+}
+
+/* (plain tests, not ck_assert: Check writes to its pipe for each
+ * assertion, and this runs for every object after every collection) */
+static void im_check(im_model *m, int trial, int round)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (im_dead[i] > 1)
+            ck_abort_msg("trial %d: object %d freed twice", trial, i);
+        if (!m->reach[i])
+            continue;
+        if (im_dead[i])
+            ck_abort_msg("trial %d round %d: live object %d of %d freed", trial, round, i, m->n);
+        for (int j = 0; j < NREFS; j++)
+            if (m->obj[i]->ref[j] != (m->adj[i][j] >= 0 ? m->obj[m->adj[i][j]] : NULL))
+                ck_abort_msg("trial %d round %d: object %d lost reference %d", trial, round, i, j);
+    }
+}
+
+START_TEST(test_inc_random_mutations)
+{
+    static im_model m;
+    rcgc_set_incremental(1);
+    rg_seed = 0x2545f491u;
+    static const size_t limits[] = {RCGC_INCREMENT_LIMIT, 3, 20, 200};
+    static const long t0s[] = {5, 50, 700};
+    int cuts = 0, clean = 0;
+    for (int trial = 0; trial < 36; trial++) {
+        memset(&m, 0, sizeof m);
+        memset(im_dead, 0, sizeof im_dead);
+        tm__gc.inc_limit = limits[trial % 4];
+        rcgc_set_threshold(t0s[trial % 3], 10, 10);
+        rcgc_collect(2);
+        tm__gc.inc_cut = 0;
+        int fins = trial % 5 == 2;
+        for (int round = 0; round < 50; round++) {
+            /* new objects: the young generation of the next collection,
+             * linked to anything reachable, old or young */
+            int k = (int)(rg_rand() % 40);
+            for (int c = 0; c < k && m.n < IM; c++) {
+                int i = m.n++;
+                m.obj[i] = new_node(fins && rg_rand() % 6 == 0 ? &im_fin_type : &im_type);
+                m.obj[i]->id = i;
+                m.roots[i] = 1;
+                for (int j = 0; j < NREFS; j++)
+                    m.adj[i][j] = -1;
+                im_reach(&m);
+                for (int j = 0; j < NREFS; j++)
+                    if (rg_rand() % 2)
+                        im_link(&m, i, j, im_pick(&m, 9));
+            }
+            /* cycles between young objects and objects this scan of the
+             * old generation has collected already (and those it has not) */
+            for (int c = 0; c < 4; c++) {
+                int v = im_pick(&m, c % 2 ? tm__gc.visited : NUM_GENERATIONS - tm__gc.visited);
+                int y = im_pick(&m, 0);
+                if (v >= 0 && y >= 0) {
+                    im_link(&m, v, (int)(rg_rand() % NREFS), y);
+                    im_link(&m, y, (int)(rg_rand() % NREFS), v);
+                }
+            }
+            /* mutations of reachable objects, roots dropped and taken */
+            int muts = (int)(rg_rand() % 30);
+            for (int c = 0; c < muts; c++) {
+                int i = im_pick(&m, 9);
+                if (i < 0)
+                    break;
+                unsigned what = rg_rand() % 8;
+                if (what < 4) {
+                    im_link(&m, i, (int)(rg_rand() % NREFS), rg_rand() % 5 ? im_pick(&m, 9) : -1);
+                } else if (what < 6) {
+                    int r = (int)(rg_rand() % (unsigned)m.n);
+                    if (m.roots[r] > 0) {
+                        m.roots[r]--;
+                        rcgc_decref(m.obj[r]);
+                        im_reach(&m);
+                    }
+                } else if (m.roots[i] < 3) {
+                    m.roots[i]++;
+                    rcgc_incref(m.obj[i]);
+                }
+            }
+            im_check(&m, trial, round);
+            rcgc_collect(rg_rand() % 10 ? 1 : 0);
+            im_check(&m, trial, round);
+        }
+        /* no more mutations: the increments find all garbage within two
+         * scans, unless one was cut; then a full collection does */
+        uint64_t scans = tm__gc.old_scans;
+        for (int i = 0; i < 100000 && tm__gc.old_scans < scans + 3; i++)
+            rcgc_collect(1);
+        ck_assert_uint_ge(tm__gc.old_scans, scans + 3);
+        im_check(&m, trial, -1);
+        int cut = tm__gc.inc_cut;
+        long full = rcgc_collect(2);
+        if (!cut || full == 0) {
+            clean++;
+            for (int i = 0; i < m.n; i++)
+                if (im_dead[i] != !m.reach[i])
+                    ck_abort_msg("trial %d: garbage %d not found by the increments", trial, i);
+        }
+        if (cut) {
+            cuts++;
+        } else {
+            ck_assert_int_eq(full, 0); /* nothing left for the full collection */
+        }
+        for (int i = 0; i < m.n; i++)
+            if (im_dead[i] != !m.reach[i])
+                ck_abort_msg("trial %d: object %d: dead %d, reachable %d", trial, i, im_dead[i],
+                             m.reach[i]);
+        for (int i = 0; i < m.n; i++)
+            while (m.roots[i]-- > 0)
+                rcgc_decref(m.obj[i]);
+        rcgc_collect(2);
+        for (int i = 0; i < m.n; i++)
+            if (im_dead[i] != 1)
+                ck_abort_msg("trial %d: object %d not freed at the end", trial, i);
+    }
+    /* both kinds of trial ran */
+    ck_assert_int_gt(cuts, 0);
+    ck_assert_int_gt(clean, 0);
+}
+END_TEST
+
+static Suite *rcgc_suite(const char *name)
+{
+    Suite *s = suite_create(name);
     TCase *tc = tcase_create("gc");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -1592,6 +2171,19 @@ static Suite *rcgc_suite(void)
     tcase_add_test(tc, test_weakref_callback_in_cycle);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("incremental");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_inc_mode_switch);
+    tcase_add_test(tc, test_inc_generations);
+    tcase_add_test(tc, test_inc_threshold_automatic);
+    tcase_add_test(tc, test_inc_callbacks_and_pauses);
+    tcase_add_test(tc, test_inc_pause_percentiles);
+    tcase_add_test(tc, test_inc_semantics_in_increments);
+    tcase_add_test(tc, test_inc_cut_falls_back_to_full);
+    tcase_add_test(tc, test_inc_random_mutations);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("callbacks");
     tcase_add_checked_fixture(tc, callbacks_setup, callbacks_teardown);
     tcase_add_test(tc, test_gc_callback_collect);
@@ -1601,11 +2193,18 @@ static Suite *rcgc_suite(void)
     return s;
 }
 
+/* The whole suite twice: in the incremental mode (the default) and in the
+ * classic one; each test's setup sets the mode (the tests run in forked
+ * children, which inherit incremental_mode). */
 int main(void)
 {
-    SRunner *sr = srunner_create(rcgc_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = 0;
+    for (int mode = 1; mode >= 0; mode--) {
+        incremental_mode = mode;
+        SRunner *sr = srunner_create(rcgc_suite(mode ? "rcgc (incremental)" : "rcgc (classic)"));
+        srunner_run_all(sr, CK_NORMAL);
+        failed += srunner_ntests_failed(sr);
+        srunner_free(sr);
+    }
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

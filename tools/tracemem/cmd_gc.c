@@ -11,7 +11,8 @@
 
 static const char usage[] = "usage: tracemem gc FILE [--format text|json]\n"
                             "Shows the collector statistics that librcgc wrote into the snapshot:\n"
-                            "thresholds and counts, collections per generation, the garbage list,\n"
+                            "thresholds and counts, the mode, collections and pauses per generation\n"
+                            "with a histogram of the pauses, the garbage list,\n"
                             "live objects by type and the recent collections.\n";
 
 static int show(const char *path, int as_json)
