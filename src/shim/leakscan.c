@@ -354,7 +354,7 @@ static int read_maps(struct scan *s)
     }
 }
 
-static uintptr_t hex(const char **p)
+uintptr_t tm__parse_hex(const char **p)
 {
     uintptr_t v = 0;
     for (;; (*p)++) {
@@ -378,7 +378,7 @@ static int heap_info_end(uintptr_t lo, uintptr_t ar)
     return ar == lo + four || ar == lo + five;
 }
 
-static int is_arena_heap(uintptr_t lo, uintptr_t hi)
+int tm__is_arena_heap(uintptr_t lo, uintptr_t hi)
 {
     if (lo % ARENA_HEAP_SIZE || hi - lo < 8 * WORD)
         return 0;
@@ -415,9 +415,9 @@ static int parse_maps(struct scan *s)
         const char *eol = strchr(p, '\n');
         struct seg g;
         memset(&g, 0, sizeof(g));
-        g.lo = hex(&p);
+        g.lo = tm__parse_hex(&p);
         p++;
-        g.hi = hex(&p);
+        g.hi = tm__parse_hex(&p);
         p++;
         g.r = p[0] == 'r';
         g.w = p[1] == 'w';
@@ -433,7 +433,7 @@ static int parse_maps(struct scan *s)
         memcpy(path, p, plen < sizeof(path) - 1 ? plen : sizeof(path) - 1);
         g.file = path[0] == '/';
         g.anon = path[0] == '\0' || strncmp(path, "[anon:", 6) == 0; /* named by prctl */
-        g.heap = g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (g.anon && is_arena_heap(g.lo, g.hi)));
+        g.heap = g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (g.anon && tm__is_arena_heap(g.lo, g.hi)));
         g.root = g.r && g.w && !g.heap && root_kind(path);
         if (s->nseg < s->segcap)
             s->seg[s->nseg++] = g;

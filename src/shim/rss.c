@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #define PAGE 4096UL
-#define ARENA_HEAP (64UL << 20) /* glibc's HEAP_MAX_SIZE on 64-bit */
 
 static const char *const names[TM_RSS_NCAT] = {
     [TM_RSS_HEAP] = "heap", [TM_RSS_MMAP] = "mmap", [TM_RSS_STACKS] = "thread_stacks",
@@ -143,20 +142,6 @@ static void carve(const struct ranges *r, size_t *from, uintptr_t lo, uintptr_t 
     }
 }
 
-/* glibc's arena heaps: see leakscan.c (is_arena_heap). */
-static int arena_heap(uintptr_t lo, uintptr_t hi)
-{
-    if (lo % ARENA_HEAP || hi - lo < 64)
-        return 0;
-    const uintptr_t *h = (const uintptr_t *)lo;
-    uintptr_t ar = h[0], prev = h[1], size = h[2], mp = h[3];
-    uintptr_t four = 4 * sizeof(uintptr_t) + ((-6 * sizeof(uintptr_t)) & 15);
-    uintptr_t five = 5 * sizeof(uintptr_t) + ((-3 * sizeof(uintptr_t)) & 15);
-    if (size == 0 || size > ARENA_HEAP || size % PAGE || mp % PAGE || size > mp || mp > ARENA_HEAP)
-        return 0;
-    uintptr_t first = prev ? ar & ~(ARENA_HEAP - 1) : lo;
-    return ar == first + four || ar == first + five;
-}
 
 /* 1 when [lo, hi) is made of chunks malloc mapped for large blocks: each
  * chunk's header has IS_MMAPPED, the chunks tile the mapping, and the
@@ -194,17 +179,6 @@ struct vma {
     uint64_t rss, swap;
 };
 
-static uintptr_t hexval(const char **p)
-{
-    uintptr_t v = 0;
-    for (;; (*p)++) {
-        char c = **p;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return v;
-        v = v * 16 + (uintptr_t)d;
-    }
-}
 
 static uint64_t kb_field(const char *line, const char *name)
 {
@@ -222,9 +196,9 @@ static void header(const char *line, const char *eol, struct vma *v)
 {
     const char *p = line;
     memset(v, 0, sizeof(*v));
-    v->lo = hexval(&p);
+    v->lo = tm__parse_hex(&p);
     p++;
-    v->hi = hexval(&p);
+    v->hi = tm__parse_hex(&p);
     p++;
     memcpy(v->perms, p, 4);
     for (int field = 0; field < 4 && p < eol; field++) { /* perms offset dev inode */
@@ -255,9 +229,9 @@ static void note_arena(struct tm__rss *r, const struct vma *v, const struct vma 
     uintptr_t id;
     if (strcmp(v->path, "[heap]") == 0)
         id = 0;
-    else if (v->perms[0] == 'r' && arena_heap(v->lo, v->hi))
+    else if (v->perms[0] == 'r' && tm__is_arena_heap(v->lo, v->hi))
         id = ((const uintptr_t *)v->lo)[0];
-    else if (prev && prev->perms[0] == 'r' && arena_heap(prev->lo, prev->hi))
+    else if (prev && prev->perms[0] == 'r' && tm__is_arena_heap(prev->lo, prev->hi))
         id = ((const uintptr_t *)prev->lo)[0];
     else
         return; /* a chunk malloc mapped for a large block */
@@ -311,7 +285,7 @@ static void account(struct walk *w, const struct vma *v)
         cat = in_module(v->lo, v->hi) ? TM_RSS_MODULES : TM_RSS_FILES;
     else if (v->path[0] == '[' && !anon) /* [vdso], [vvar], [vsyscall] */
         cat = TM_RSS_MODULES;
-    else if (anon && size && readable_rw && arena_heap(v->lo, v->hi))
+    else if (anon && size && readable_rw && tm__is_arena_heap(v->lo, v->hi))
         cat = TM_RSS_HEAP;
     else if (anon && size == v->hi - v->lo && readable_rw && malloc_chunks(v->lo, v->hi))
         cat = TM_RSS_HEAP;
@@ -320,7 +294,7 @@ static void account(struct walk *w, const struct vma *v)
     else if (anon && readable_rw && w->prev.hi == v->lo && strncmp(w->prev.perms, "---p", 4) == 0 &&
              w->prev.path[0] == '\0' && w->prev.hi - w->prev.lo <= (1UL << 20))
         cat = TM_RSS_STACKS; /* above its guard, as pthread_create() maps them */
-    else if (anon && strncmp(v->perms, "---p", 4) == 0 && w->prev.hi == v->lo && arena_heap(w->prev.lo, w->prev.hi))
+    else if (anon && strncmp(v->perms, "---p", 4) == 0 && w->prev.hi == v->lo && tm__is_arena_heap(w->prev.lo, w->prev.hi))
         cat = TM_RSS_HEAP; /* an arena heap's reserve */
     r->size[cat] += size;
     r->rss[cat] += rss;

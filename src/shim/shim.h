@@ -359,6 +359,12 @@ struct tm__rss {
  * signal handler may have interrupted it). */
 extern int tm__exit_async;
 
+/* Parses lowercase hex digits at '*p', advancing it (leakscan.c). */
+uintptr_t tm__parse_hex(const char **p);
+/* 1 when [lo, hi) is one of glibc's non-main arena heaps, by its
+ * heap_info header (leakscan.c). */
+int tm__is_arena_heap(uintptr_t lo, uintptr_t hi);
+
 /* Reads smaps and classifies every mapping; 'malloc_ok': mallinfo2() may
  * be called (no lock of malloc's can be held by this thread). 0 or -1. */
 int tm__rss_measure(struct tm__rss *r, int malloc_ok);
