@@ -382,7 +382,13 @@ int tm__is_arena_heap(uintptr_t lo, uintptr_t hi)
 {
     if (lo % ARENA_HEAP_SIZE || hi - lo < 8 * WORD)
         return 0;
-    const uintptr_t *h = (const uintptr_t *)lo;
+    return tm__arena_header_ok(lo, hi, (const uintptr_t *)lo);
+}
+
+int tm__arena_header_ok(uintptr_t lo, uintptr_t hi, const uintptr_t *h)
+{
+    if (lo % ARENA_HEAP_SIZE || hi - lo < 8 * WORD)
+        return 0;
     uintptr_t ar = h[0], prev = h[1], size = h[2], mprotect_size = h[3];
     if (size == 0 || size > ARENA_HEAP_SIZE || size % 4096 || mprotect_size % 4096 || size > mprotect_size ||
         mprotect_size > ARENA_HEAP_SIZE || mprotect_size > hi - lo + 4096)

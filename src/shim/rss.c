@@ -35,6 +35,8 @@
 #include <malloc.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
@@ -143,6 +145,27 @@ static void carve(const struct ranges *r, size_t *from, uintptr_t lo, uintptr_t 
 }
 
 
+/* Reads 'n' words at 'addr' without touching it: the program's threads run
+ * while the snapshot is taken and may unmap it meanwhile (node's do, all
+ * the time). 0, or -1 when the memory is gone or unreadable. */
+static int peek(uintptr_t addr, uintptr_t *out, size_t n)
+{
+    struct iovec local = {out, n * sizeof(*out)}, remote = {(void *)addr, n * sizeof(*out)};
+    return syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L) ==
+                   (long)(n * sizeof(*out))
+               ? 0
+               : -1;
+}
+
+/* An arena heap's header, read safely: its arena (ar_ptr) or 0. */
+static uintptr_t arena_of(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t h[4];
+    if (lo % (64UL << 20) || hi - lo < 64 || peek(lo, h, 4) || !tm__arena_header_ok(lo, hi, h))
+        return 0;
+    return h[0];
+}
+
 /* 1 when [lo, hi) is made of chunks malloc mapped for large blocks: each
  * chunk's header has IS_MMAPPED, the chunks tile the mapping, and the
  * first one's block is live in the table. */
@@ -152,7 +175,9 @@ static int malloc_chunks(uintptr_t lo, uintptr_t hi)
     if (tm__live_find(lo + 2 * sizeof(uintptr_t), &b) != 1)
         return 0;
     for (uintptr_t p = lo; p < hi;) {
-        uintptr_t size = ((const uintptr_t *)p)[1];
+        uintptr_t size;
+        if (peek(p + sizeof(uintptr_t), &size, 1))
+            return 0;
         if (!(size & 2) || (size & ~(uintptr_t)7) < PAGE || (size & (PAGE - 1) & ~(uintptr_t)7))
             return 0;
         p += size & ~(uintptr_t)7;
@@ -229,10 +254,10 @@ static void note_arena(struct tm__rss *r, const struct vma *v, const struct vma 
     uintptr_t id;
     if (strcmp(v->path, "[heap]") == 0)
         id = 0;
-    else if (v->perms[0] == 'r' && tm__is_arena_heap(v->lo, v->hi))
-        id = ((const uintptr_t *)v->lo)[0];
-    else if (prev && prev->perms[0] == 'r' && tm__is_arena_heap(prev->lo, prev->hi))
-        id = ((const uintptr_t *)prev->lo)[0];
+    else if (v->perms[0] == 'r' && (id = arena_of(v->lo, v->hi)))
+        ;
+    else if (prev && prev->perms[0] == 'r' && (id = arena_of(prev->lo, prev->hi)))
+        ;
     else
         return; /* a chunk malloc mapped for a large block */
     size_t i = 0;
@@ -285,7 +310,7 @@ static void account(struct walk *w, const struct vma *v)
         cat = in_module(v->lo, v->hi) ? TM_RSS_MODULES : TM_RSS_FILES;
     else if (v->path[0] == '[' && !anon) /* [vdso], [vvar], [vsyscall] */
         cat = TM_RSS_MODULES;
-    else if (anon && size && readable_rw && tm__is_arena_heap(v->lo, v->hi))
+    else if (anon && size && readable_rw && arena_of(v->lo, v->hi))
         cat = TM_RSS_HEAP;
     else if (anon && size == v->hi - v->lo && readable_rw && malloc_chunks(v->lo, v->hi))
         cat = TM_RSS_HEAP;
@@ -294,7 +319,7 @@ static void account(struct walk *w, const struct vma *v)
     else if (anon && readable_rw && w->prev.hi == v->lo && strncmp(w->prev.perms, "---p", 4) == 0 &&
              w->prev.path[0] == '\0' && w->prev.hi - w->prev.lo <= (1UL << 20))
         cat = TM_RSS_STACKS; /* above its guard, as pthread_create() maps them */
-    else if (anon && strncmp(v->perms, "---p", 4) == 0 && w->prev.hi == v->lo && tm__is_arena_heap(w->prev.lo, w->prev.hi))
+    else if (anon && strncmp(v->perms, "---p", 4) == 0 && w->prev.hi == v->lo && arena_of(w->prev.lo, w->prev.hi))
         cat = TM_RSS_HEAP; /* an arena heap's reserve */
     r->size[cat] += size;
     r->rss[cat] += rss;

@@ -362,8 +362,10 @@ extern int tm__exit_async;
 /* Parses lowercase hex digits at '*p', advancing it (leakscan.c). */
 uintptr_t tm__parse_hex(const char **p);
 /* 1 when [lo, hi) is one of glibc's non-main arena heaps, by its
- * heap_info header (leakscan.c). */
+ * heap_info header (leakscan.c): read in place (the program's threads
+ * stopped), or given as the first four words 'h'. */
 int tm__is_arena_heap(uintptr_t lo, uintptr_t hi);
+int tm__arena_header_ok(uintptr_t lo, uintptr_t hi, const uintptr_t *h);
 
 /* Reads smaps and classifies every mapping; 'malloc_ok': mallinfo2() may
  * be called (no lock of malloc's can be held by this thread). 0 or -1. */

@@ -88,6 +88,54 @@ assert_eq "no mallinfo in a handler" "[null, false]" \
 assert_eq "mallinfo at exit" "[true, true]" \
     "$(json rss.json '[s["malloc"] is not None, any(c["name"] == "heap_free" for c in s["categories"])]')"
 
+# snapshots while other threads map and unmap all the time (64 MiB-aligned
+# regions like glibc's arena heaps, whose header the section reads, and
+# malloc's mapped chunks): the section is taken with those threads running
+# and must never touch memory that is going away (it crashed node)
+cat > churn.c <<'EOF'
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <tracemem.h>
+static volatile int stop;
+#define ALIGN (64UL << 20)
+static void *churn(void *arg)
+{
+    while (!stop) {
+        /* a 64 MiB-aligned region, as glibc's arena heaps are, that goes away again */
+        char *big = mmap(0, 2 * ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        uintptr_t a = ((uintptr_t)big + ALIGN - 1) & ~(ALIGN - 1);
+        if (a > (uintptr_t)big)
+            munmap(big, a - (uintptr_t)big);
+        munmap((char *)a + (1 << 20), (uintptr_t)big + 2 * ALIGN - a - (1 << 20));
+        ((char *)a)[0] = 1;
+        munmap((char *)a, 1 << 20);
+        char *p = malloc(300000); /* mapped by malloc */
+        memset(p, 1, 4096);
+        free(p);
+    }
+    return arg;
+}
+int main(void)
+{
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], 0, churn, 0);
+    for (int i = 0; i < 200; i++)
+        tracemem_take_snapshot(getenv("SNAP"));
+    stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], 0);
+    return 0;
+}
+EOF
+"$CC" -O1 -I"$INC" -o churn churn.c -lpthread || fail "cannot build churn.c"
+SNAP=$WORK/churn.json "$TM" run -q -o "$WORK/churn-exit.json" ./churn || fail "churn exited $? (crashed while snapshots were taken)"
+"$TM" rss --format json churn.json > rss.json || fail "rss churn"
+check_total churn
+
 cat > threads.c <<'EOF'
 #include <pthread.h>
 #include <stdlib.h>
