@@ -55,6 +55,8 @@ int tm_rss_get(const tm_snapshot *snap, tm_rss *out, tm_error *err)
         get_u64(r, "size", &out->size) || get_u64(r, "swap", &out->swap) || !json_is_array(cats) ||
         json_array_size(cats) > TM_RSS_MAX_CATEGORIES)
         return tm__error_set(err, -EINVAL, "rss: malformed section");
+    if (get_u64(r, "kernel_rss_before", &out->kernel_rss_before))
+        out->kernel_rss_before = out->kernel_rss; /* written before it existed */
     if ((m = json_object_get(r, "malloc")) && json_is_object(m)) {
         if (get_u64(m, "in_use", &out->malloc_in_use) || get_u64(m, "free", &out->malloc_free) ||
             get_u64(m, "mapped", &out->malloc_mapped))
@@ -183,9 +185,9 @@ json_t *tm_rss_render_json(const tm_snapshot *snap, const tm_rss *r, size_t top)
                                                   tm_stack_json(snap, &snap->stacks[st.v[i].stack])));
         tm_stats_free(&st);
     }
-    return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "format", "tracemem-rss",
+    return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "format", "tracemem-rss",
                      "version", 1, "snapshot", snap->file, "rss", (json_int_t)r->rss, "kernel_rss",
-                     (json_int_t)r->kernel_rss, "size", (json_int_t)r->size, "swap", (json_int_t)r->swap,
+                     (json_int_t)r->kernel_rss, "kernel_rss_before", (json_int_t)r->kernel_rss_before, "size", (json_int_t)r->size, "swap", (json_int_t)r->swap,
                      "malloc",
                      r->have_malloc ? json_pack("{s:I, s:I, s:I}", "in_use", (json_int_t)r->malloc_in_use, "free",
                                                 (json_int_t)r->malloc_free, "mapped", (json_int_t)r->malloc_mapped)

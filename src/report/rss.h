@@ -26,7 +26,7 @@ typedef struct tm_rss_category {
 } tm_rss_category;
 
 typedef struct tm_rss {
-    uint64_t kernel_rss, rss, size, swap;
+    uint64_t kernel_rss, kernel_rss_before, rss, size, swap;
     int have_malloc;
     uint64_t malloc_in_use, malloc_free, malloc_mapped;
     size_t n;

@@ -371,21 +371,24 @@ static void read_smaps(struct walk *w, int fd, char *buf, size_t cap)
         account(w, &cur);
 }
 
-static void read_rollup(struct tm__rss *r, char *buf, size_t cap)
+/* Rss of smaps_rollup, 0 when unreadable. */
+static uint64_t read_rollup(char *buf, size_t cap)
 {
+    uint64_t rss = 0;
     int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;
+        return 0;
     ssize_t n = read(fd, buf, cap - 1);
     close(fd);
     if (n <= 0)
-        return;
+        return 0;
     buf[n] = '\0';
     for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         uint64_t v;
         if ((v = kb_field(line, "Rss:")) != UINT64_MAX)
-            r->kernel_rss = v;
+            rss = v;
     }
+    return rss;
 }
 
 int tm__rss_measure(struct tm__rss *r, int malloc_ok)
@@ -422,13 +425,18 @@ int tm__rss_measure(struct tm__rss *r, int malloc_ok)
         fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         goto out;
+    /* the program's threads run meanwhile: the kernel's figure is read
+     * before and after the walk, which lies between them */
+    r->kernel_before = read_rollup(buf, cap);
     tm__modules_lock();
     read_smaps(&w, fd, buf, cap);
     tm__modules_unlock();
     close(fd);
-    read_rollup(r, buf, cap);
+    r->kernel_rss = read_rollup(buf, cap);
     if (!r->kernel_rss)
         r->kernel_rss = r->vma_rss;
+    if (!r->kernel_before)
+        r->kernel_before = r->kernel_rss;
     if (malloc_ok) {
         struct mallinfo2 mi = mallinfo2();
         r->have_malloc = 1;
@@ -474,6 +482,8 @@ void tm__rss_write(struct tm__out *o, const struct tm__rss *r, int64_t heap_live
     uint64_t free_sz = free_size < hsize - live_size ? free_size : hsize - live_size;
     tm__out_lit(o, ",\"rss\":{\"kernel_rss\":");
     tm__out_u64(o, r->kernel_rss);
+    tm__out_lit(o, ",\"kernel_rss_before\":");
+    tm__out_u64(o, r->kernel_before);
     tm__out_lit(o, ",\"rss\":");
     tm__out_u64(o, r->vma_rss);
     tm__out_lit(o, ",\"size\":");

@@ -339,7 +339,8 @@ enum { TM_RSS_HEAP, TM_RSS_MMAP, TM_RSS_STACKS, TM_RSS_MODULES, TM_RSS_FILES, TM
 
 struct tm__rss {
     int ok, have_malloc;
-    uint64_t kernel_rss;           /* smaps_rollup's Rss */
+    uint64_t kernel_rss;           /* smaps_rollup's Rss after the walk */
+    uint64_t kernel_before;        /* ... and before it */
     uint64_t vma_rss, vma_size;    /* the sums over smaps' mappings */
     uint64_t swap;
     uint64_t rss[TM_RSS_NCAT], size[TM_RSS_NCAT];

@@ -85,8 +85,11 @@ def check_one(path, problems):
         total = sum(c["rss"] for c in rss["categories"])
         if total != rss["rss"]:
             problems.append("%s: rss categories add up to %d, not %d" % (name, total, rss["rss"]))
-        if abs(rss["rss"] - rss["kernel_rss"]) > 0.02 * rss["kernel_rss"] + 256 * 1024:
-            problems.append("%s: rss %d not within 2%% of the kernel's %d" % (name, rss["rss"], rss["kernel_rss"]))
+        # the kernel's figure before and after the walk (threads run meanwhile)
+        lo = min(rss["kernel_rss"], rss.get("kernel_rss_before", rss["kernel_rss"]))
+        hi = max(rss["kernel_rss"], rss.get("kernel_rss_before", rss["kernel_rss"]))
+        if rss["rss"] < 0.98 * lo - 256 * 1024 or rss["rss"] > 1.02 * hi + 256 * 1024:
+            problems.append("%s: rss %d not within 2%% of the kernel's %d..%d" % (name, rss["rss"], lo, hi))
     if size != m["current"] or count != m["blocks"]:
         problems.append("%s: traces add up to %d bytes in %d blocks, memory says %d in %d"
                         % (name, size, count, m["current"], m["blocks"]))

@@ -90,8 +90,10 @@ def valid(path):
         total = sum(c["rss"] for c in r["categories"])
         if total != r["rss"]:
             die("%s: rss categories add up to %d, not %d" % (where, total, r["rss"]))
-        if abs(r["rss"] - r["kernel_rss"]) > 0.02 * r["kernel_rss"] + 256 * 1024:
-            die("%s: rss %d is not within 2%% of the kernel's %d" % (where, r["rss"], r["kernel_rss"]))
+        lo = min(r["kernel_rss"], r.get("kernel_rss_before", r["kernel_rss"]))
+        hi = max(r["kernel_rss"], r.get("kernel_rss_before", r["kernel_rss"]))
+        if r["rss"] < 0.98 * lo - 256 * 1024 or r["rss"] > 1.02 * hi + 256 * 1024:
+            die("%s: rss %d is not within 2%% of the kernel's %d..%d" % (where, r["rss"], lo, hi))
     if count != m["blocks"]:
         die("%s: sum of trace counts %d != memory.blocks %d" % (where, count, m["blocks"]))
     if m["peak"] < m["current"]:
