@@ -100,6 +100,27 @@ static void sort_merge(struct ranges *r)
     r->n = n;
 }
 
+/* 'a' minus 'b' (both sorted and merged) into 'out': a registry entry of
+ * the shim's that went stale (a mapping libunwind released, the address
+ * since mapped by the program) must not take the program's pages. */
+static void subtract(const struct ranges *a, const struct ranges *b, struct ranges *out)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        uintptr_t lo = a->v[i].lo, hi = a->v[i].hi;
+        while (j < b->n && b->v[j].hi <= lo)
+            j++;
+        for (size_t k = j; k < b->n && b->v[k].lo < hi && lo < hi; k++) {
+            if (b->v[k].lo > lo)
+                push(out, lo, b->v[k].lo);
+            if (b->v[k].hi > lo)
+                lo = b->v[k].hi;
+        }
+        if (lo < hi)
+            push(out, lo, hi);
+    }
+}
+
 static void push_own(void *start, size_t size, void *arg)
 {
     push(arg, (uintptr_t)start, (uintptr_t)start + size);
@@ -285,18 +306,22 @@ static void account(struct walk *w, const struct vma *v)
     /* the program's sbrk() memory lies in [heap], its mappings anywhere
      * anonymous */
     if (anon || strcmp(v->path, "[heap]") == 0 || strncmp(v->path, "/dev/zero", 9) == 0) { /* shared anon */
+        /* the program's first: its pages are written, mincore's answer is
+         * smaps' Rss; a page of the shim's tables that was only read is
+         * the shared zero page, resident to mincore but not in Rss, and
+         * the clamp below takes it out of the shim's share */
+        carve(&w->maps, &w->maps_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
+        bytes = bytes < size ? bytes : size; 
+        res = res < rss ? res : rss;
+        r->size[TM_RSS_MMAP] += bytes;
+        r->rss[TM_RSS_MMAP] += res;
+        size -= bytes;
+        rss -= res;
         carve(&w->own, &w->own_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
         bytes = bytes < size ? bytes : size;
         res = res < rss ? res : rss;
         r->size[TM_RSS_SHIM] += bytes;
         r->rss[TM_RSS_SHIM] += res;
-        size -= bytes;
-        rss -= res;
-        carve(&w->maps, &w->maps_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
-        bytes = bytes < size ? bytes : size; /* the shim's and the program's never overlap; if they seem to, once */
-        res = res < rss ? res : rss;
-        r->size[TM_RSS_MMAP] += bytes;
-        r->rss[TM_RSS_MMAP] += res;
         size -= bytes;
         rss -= res;
     }
@@ -420,6 +445,12 @@ int tm__rss_measure(struct tm__rss *r, int malloc_ok)
         push(&w.own, (uintptr_t)w.maps.v, (uintptr_t)w.maps.v + w.maps.cap * sizeof(*w.maps.v));
     sort_merge(&w.own);
     sort_merge(&w.maps);
+    {
+        struct ranges own = {NULL, 0, 0};
+        subtract(&w.own, &w.maps, &own);
+        tm__unmap(w.own.v, w.own.cap * sizeof(*w.own.v));
+        w.own = own;
+    }
     int fd = open("/proc/thread-self/smaps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
