@@ -95,6 +95,7 @@ EXTRA_DIST += \
 	tests/integration/shim_sigexit.sh tests/integration/shim_nothread.sh \
 	tests/integration/shim_gdb.sh tests/integration/shim_sigsafe.sh \
 	tests/integration/leaks_classes.sh tests/integration/man_pages.sh \
+	tests/integration/leaks_graph.sh \
 	tests/integration/shim_allocfns.sh tests/integration/shim_api.sh \
 	tests/integration/shim_cxx.sh tests/integration/shim_dlopen.sh \
 	tests/integration/shim_env.sh tests/integration/shim_exit.sh \
