@@ -165,7 +165,6 @@ static void carve(const struct ranges *r, size_t *from, uintptr_t lo, uintptr_t 
     }
 }
 
-
 /* Reads 'n' words at 'addr' without touching it: the program's threads run
  * while the snapshot is taken and may unmap it meanwhile (node's do, all
  * the time). 0, or -1 when the memory is gone or unreadable. */
@@ -295,10 +294,26 @@ static void note_arena(struct tm__rss *r, const struct vma *v, const struct vma 
     r->arenas[i].heaps += v->perms[0] == 'r';
 }
 
+/* Moves what 'r' covers of mapping 'v' into category 'cat', out of the
+ * mapping's '*size' and '*rss' still to classify (never more than they
+ * hold). */
+static void take(struct walk *w, const struct ranges *r, size_t *from, const struct vma *v, int cat, uint64_t *size,
+                 uint64_t *rss)
+{
+    uint64_t bytes, res;
+    carve(r, from, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
+    bytes = bytes < *size ? bytes : *size;
+    res = res < *rss ? res : *rss;
+    w->r->size[cat] += bytes;
+    w->r->rss[cat] += res;
+    *size -= bytes;
+    *rss -= res;
+}
+
 static void account(struct walk *w, const struct vma *v)
 {
     struct tm__rss *r = w->r;
-    uint64_t size = v->hi - v->lo, rss = v->rss, bytes, res;
+    uint64_t size = v->hi - v->lo, rss = v->rss;
     int anon = v->path[0] == '\0' || strncmp(v->path, "[anon:", 6) == 0;
 
     r->vma_rss += v->rss;
@@ -310,20 +325,8 @@ static void account(struct walk *w, const struct vma *v)
          * smaps' Rss; a page of the shim's tables that was only read is
          * the shared zero page, resident to mincore but not in Rss, and
          * the clamp below takes it out of the shim's share */
-        carve(&w->maps, &w->maps_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
-        bytes = bytes < size ? bytes : size; 
-        res = res < rss ? res : rss;
-        r->size[TM_RSS_MMAP] += bytes;
-        r->rss[TM_RSS_MMAP] += res;
-        size -= bytes;
-        rss -= res;
-        carve(&w->own, &w->own_at, v->lo, v->hi, w->vec, w->nvec, &bytes, &res);
-        bytes = bytes < size ? bytes : size;
-        res = res < rss ? res : rss;
-        r->size[TM_RSS_SHIM] += bytes;
-        r->rss[TM_RSS_SHIM] += res;
-        size -= bytes;
-        rss -= res;
+        take(w, &w->maps, &w->maps_at, v, TM_RSS_MMAP, &size, &rss);
+        take(w, &w->own, &w->own_at, v, TM_RSS_SHIM, &size, &rss);
     }
     int cat = TM_RSS_OTHER;
     int readable_rw = v->perms[0] == 'r' && v->perms[1] == 'w';
