@@ -247,7 +247,7 @@ static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t 
     /* the first frame shown: the logical frame after (cut_i, cut_l) */
     i = cut_i;
     if (cut_l + 1 < (int)snap->frames[st->frames[i]].ninlined) {
-        size_t fi = st->frames[i];
+        size_t fi = st->frames[i], *v;
 
         if (!made[fi]) {
             long c = add_cut_frame(snap, fi, cut_l + 1, cap);
@@ -256,32 +256,20 @@ static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t 
                 return -ENOMEM;
             made[fi] = (size_t)c + 1;
         }
-        st->frames[i] = made[fi] - 1;
+        /* a frame of its own first: a copy (the raw stack keeps its array) */
+        if (!(v = malloc((st->nframes - i) * sizeof *v)))
+            return -ENOMEM;
+        memcpy(v, st->frames + i, (st->nframes - i) * sizeof *v);
+        v[0] = made[fi] - 1;
+        st->frames = v;
+        st->borrowed = 0;
     } else {
         i++;
+        st->frames += i; /* the raw stack's tail */
     }
-    memmove(st->frames, st->frames + i, (st->nframes - i) * sizeof *st->frames);
     st->nframes -= i;
     st->depth = st->depth > i ? st->depth - i : st->nframes;
     return 0;
-}
-
-static tm_stack *copy_stacks(const tm_snapshot *snap)
-{
-    tm_stack *v = calloc(snap->nstacks + 1, sizeof *v);
-
-    for (size_t i = 0; v && i < snap->nstacks; i++) {
-        v[i] = snap->stacks[i];
-        v[i].frames = malloc((snap->stacks[i].nframes + 1) * sizeof *v[i].frames);
-        if (!v[i].frames) {
-            while (i--)
-                free(v[i].frames);
-            free(v);
-            return NULL;
-        }
-        memcpy(v[i].frames, snap->stacks[i].frames, snap->stacks[i].nframes * sizeof *v[i].frames);
-    }
-    return v;
 }
 
 int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
@@ -298,18 +286,24 @@ int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
         return 0;
     cls = malloc((nraw + 1) * sizeof *cls);
     made = calloc(nraw + 1, sizeof *made);
-    raw = copy_stacks(snap);
+    /* the raw stacks own the frame arrays; the folded ones borrow their
+     * tails, or own a copy when their first frame is a cut one */
+    raw = malloc(snap->nstacks * sizeof *raw);
     if (!cls || !made || !raw) {
         rc = -ENOMEM;
         goto out;
     }
+    memcpy(raw, snap->stacks, snap->nstacks * sizeof *raw);
+    for (size_t i = 0; i < snap->nstacks; i++)
+        snap->stacks[i].borrowed = 1;
     for (size_t i = 0; i < nraw; i++)
         cls[i] = (frame_class){UNSET, UNSET};
     for (size_t i = 0; i < snap->nstacks && !rc; i++)
         rc = fold_stack(snap, &snap->stacks[i], cls, made, &cap, o);
     if (rc) { /* back to the recorded stacks */
         for (size_t i = 0; i < snap->nstacks; i++) {
-            free(snap->stacks[i].frames);
+            if (!snap->stacks[i].borrowed)
+                free(snap->stacks[i].frames);
             snap->stacks[i] = raw[i];
         }
         free(raw);
