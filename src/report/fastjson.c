@@ -292,13 +292,13 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out, size_t *nout, size_t **pool)
+int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out, size_t *nout, uint32_t **pool)
 {
     static const char *const names[] = {"frames", "depth"};
     cur c = {text, text + len};
     tm_stack *st = NULL;
     size_t n = 0, cap = 0, fcap = 0, nf = 0;
-    size_t *fr = NULL;
+    uint32_t *fr = NULL;
     int rc = 0;
 
     if (!eat(&c, '['))
@@ -340,7 +340,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
             do {
                 if (read_uint(&c, &v) || v >= nframes || nf == fcap)
                     goto plain_not;
-                fr[nf++] = (size_t)v;
+                fr[nf++] = (uint32_t)v;
             } while (eat(&c, ','));
             if (!eat(&c, ']'))
                 goto plain_not;
@@ -350,7 +350,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
 
         tm_stack *s = &st[n++];
         memset(s, 0, sizeof *s);
-        s->frames = (size_t *)(uintptr_t)first; /* an offset until the pool is final */
+        s->frames = (uint32_t *)(uintptr_t)first; /* an offset until the pool is final */
         s->nframes = nf - first;
         s->depth = depth;
         s->borrowed = 1;
@@ -367,7 +367,7 @@ done:
         goto plain_not;
     /* exact sizes: the arrays stay for the snapshot's life */
     {
-        size_t *f = realloc(fr, (nf ? nf : 1) * sizeof *fr);
+        uint32_t *f = realloc(fr, (nf ? nf : 1) * sizeof *fr);
         tm_stack *t = realloc(st, (n ? n : 1) * sizeof *st);
 
         if (f)

@@ -40,7 +40,7 @@ long tm__json_members(const char *text, size_t len, tm_json_span *out, size_t ma
  * is malloc'd, and the frames of every stack are in one malloc'd '*pool'
  * (the stacks are 'borrowed'); 0 not in the plain form (nothing
  * allocated), -ENOMEM. */
-int tm__fast_stacks(const char *p, size_t len, size_t nframes, tm_stack **out, size_t *n, size_t **pool);
+int tm__fast_stacks(const char *p, size_t len, size_t nframes, tm_stack **out, size_t *n, uint32_t **pool);
 
 /* Reads a "traces" array ('peak': the peak record's rows, without the
  * allocated_* and temporary figures) whose stacks index [0, nstacks). */

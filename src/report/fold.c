@@ -247,7 +247,8 @@ static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t 
     /* the first frame shown: the logical frame after (cut_i, cut_l) */
     i = cut_i;
     if (cut_l + 1 < (int)snap->frames[st->frames[i]].ninlined) {
-        size_t fi = st->frames[i], *v;
+        size_t fi = st->frames[i];
+        uint32_t *v;
 
         if (!made[fi]) {
             long c = add_cut_frame(snap, fi, cut_l + 1, cap);
@@ -260,7 +261,7 @@ static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t 
         if (!(v = malloc((st->nframes - i) * sizeof *v)))
             return -ENOMEM;
         memcpy(v, st->frames + i, (st->nframes - i) * sizeof *v);
-        v[0] = made[fi] - 1;
+        v[0] = (uint32_t)(made[fi] - 1);
         st->frames = v;
         st->borrowed = 0;
     } else {

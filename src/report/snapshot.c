@@ -210,7 +210,7 @@ static void where_at(char *buf, size_t size, const char *prefix, size_t i, const
 
 struct tm__snapshot_text {
     char *text;
-    size_t *pool; /* the frames of the stacks read from 'text' */
+    uint32_t *pool; /* the frames of the stacks read from 'text' */
     size_t nmembers;
     tm_json_span members[MAX_MEMBERS];
     unsigned char in_tree[MAX_MEMBERS]; /* parsed into 'root' since */
@@ -397,6 +397,8 @@ static int load_frames(tm_snapshot *s, tm_error *err)
     if ((rc = get_typed(s->root, "", "frames", JSON_ARRAY, 1, &arr, err)))
         return rc;
     s->nframes = json_array_size(arr);
+    if (s->nframes > UINT32_MAX)
+        return EBAD("frames: %zu frames, more than a stack can index", s->nframes);
     if (!(s->frames = alloc_array(s->nframes, sizeof *s->frames, err)))
         return -ENOMEM;
     json_array_foreach(arr, i, fr)

@@ -96,7 +96,7 @@ typedef struct tm_frame {
  * 'depth' is the true depth before truncation to nframes (>= nframes). */
 typedef struct tm_stack {
     size_t nframes;
-    size_t *frames;
+    uint32_t *frames; /* indexes into tm_snapshot.frames (at most 2^32 - 1 frames) */
     uint64_t depth;
     int caller_only; /* recorded with depth 0: one frame, the caller of the
                         allocation function, and nothing below it known */

@@ -203,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (snap->stacks[i].nframes != fast->stacks[i].nframes || snap->stacks[i].depth != fast->stacks[i].depth ||
             snap->stacks[i].caller_only != fast->stacks[i].caller_only ||
             (snap->stacks[i].nframes &&
-             memcmp(snap->stacks[i].frames, fast->stacks[i].frames, snap->stacks[i].nframes * sizeof(size_t))))
+             memcmp(snap->stacks[i].frames, fast->stacks[i].frames, snap->stacks[i].nframes * sizeof *snap->stacks[i].frames)))
             abort();
     tm_snapshot_free(fast);
 #endif
