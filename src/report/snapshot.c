@@ -885,12 +885,18 @@ static int dump_piece(const char *p, size_t n, void *arg)
 {
     dumpbuf *d = arg;
 
-    if (d->n + n > sizeof d->b && dump_flush(d))
-        return -1;
-    if (n > sizeof d->b)
-        return fwrite(p, 1, n, d->fp) == n ? 0 : -1;
-    memcpy(d->b + d->n, p, n);
-    d->n += n;
+    /* pieces larger than the buffer (a member kept as text) go through it
+     * in parts, so they are compressed like the rest */
+    while (n) {
+        size_t k = n < sizeof d->b - d->n ? n : sizeof d->b - d->n;
+
+        memcpy(d->b + d->n, p, k);
+        d->n += k;
+        p += k;
+        n -= k;
+        if (d->n == sizeof d->b && dump_flush(d))
+            return -1;
+    }
     return 0;
 }
 
