@@ -1,0 +1,67 @@
+/* attach_loop.c - a process for tracemem attach to attach to: every 5 ms
+ * it keeps one 1000-byte block (attach_grow) and allocates and frees
+ * another; blocks it held before the attach are freed while attached.
+ * Usage: attach_loop [SECONDS]: exits with status 3 after SECONDS (0: on
+ * SIGTERM only, then status 0), printing how many blocks it kept. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t done;
+static void **kept;
+static size_t nkept, cap;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    done = 1;
+}
+
+__attribute__((noinline)) static void attach_grow(void)
+{
+    if (nkept == cap) {
+        cap = cap ? cap * 2 : 1024;
+        kept = realloc(kept, cap * sizeof *kept);
+    }
+    char *p = malloc(1000); /* LINE-GROW */
+    memset(p, 1, 1000);
+    kept[nkept++] = p;
+}
+
+__attribute__((noinline)) static void attach_churn(void)
+{
+    char *p = malloc(64);
+    memset(p, 2, 64);
+    free(p);
+}
+
+int main(int argc, char **argv)
+{
+    double seconds = argc > 1 ? atof(argv[1]) : 0;
+    struct timespec t0, t, d = {0, 5000000};
+    signal(SIGTERM, on_term);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    printf("ready %d\n", (int)getpid());
+    fflush(stdout);
+    while (!done) {
+        attach_grow();
+        attach_churn();
+        if (nkept % 64 == 0) { /* free the oldest half: blocks of before the attach among them */
+            for (size_t i = 0; i < nkept / 2; i++)
+                free(kept[i]);
+            memmove(kept, kept + nkept / 2, (nkept - nkept / 2) * sizeof *kept);
+            nkept -= nkept / 2;
+        }
+        nanosleep(&d, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (seconds > 0 && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds) {
+            printf("kept %zu\n", nkept);
+            return 3;
+        }
+    }
+    printf("kept %zu\n", nkept);
+    return 0;
+}
