@@ -470,6 +470,7 @@ TM_EXPORT int tm__attach_start(const char *conf)
     tm__resolve_real_from(libc_handle);
     tm__init_attached();
     tm__clear_all();
+    tm__snapshot_after_fork_child(); /* a new series: numbered from 0 again */
     tm__attached_at = (uint64_t)time(NULL);
     atomic_store(&tm__tracing, 1);
     tm__attach_active = 1;
