@@ -145,6 +145,42 @@ __asm__(".text\n"
 
 static void *libc_handle, *self_handle;
 
+/* The slot a PLT entry at 'pc' jumps through, or NULL. A non-PIE program
+ * that takes malloc's address makes its own PLT entry the canonical
+ * address of malloc: the global scope then finds that entry, not libc's. */
+static const uintptr_t *plt_slot(uintptr_t pc)
+{
+#if defined(__x86_64__)
+    const unsigned char *c = (const unsigned char *)pc;
+    if (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa) /* endbr64 */
+        c += 4;
+    if (c[0] == 0xf2) /* bnd */
+        c++;
+    if (c[0] != 0xff || c[1] != 0x25) /* jmp *disp32(%rip) */
+        return NULL;
+    int32_t disp;
+    memcpy(&disp, c + 2, sizeof(disp));
+    return (const uintptr_t *)((uintptr_t)(c + 6) + (intptr_t)disp);
+#else
+    (void)pc;
+    return NULL;
+#endif
+}
+
+/* 1 when 'global' is 'def' or a PLT entry that leads to it (or to the
+ * entry's own lazy stub: not bound yet). */
+static int leads_to(uintptr_t global, uintptr_t def)
+{
+    if (global == def)
+        return 1;
+    Dl_info di;
+    const uintptr_t *slot = plt_slot(global);
+    if (!slot || !dladdr((void *)global, &di) || !dladdr((void *)slot, &di))
+        return 0;
+    uintptr_t v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return v == def || (v > global && v - global < 64);
+}
+
 /* Looks up what each redirected name is now and what the shim's is.
  * -ENOENT when the C library cannot be found. */
 static int resolve_targets(void)
@@ -167,7 +203,7 @@ static int resolve_targets(void)
             t->orig = global;
         } else {
             uintptr_t libc = (uintptr_t)dlsym(libc_handle, t->name);
-            if (!libc || (global && global != libc))
+            if (!libc || (global && !leads_to(global, libc)))
                 continue; /* the program has its own: leave it be */
             t->orig = libc;
         }
