@@ -138,6 +138,13 @@ static int parse_attach(int argc, char **argv, attach_args *a)
 /* Refusals, with one line: 0 when the process may be attached to. */
 static int refuse(pid_t pid, const tm_inject_probe *p)
 {
+    char advice[256];
+
+    if (p->denied) {
+        tm__eprintf("tracemem: %d: not allowed to trace it: %s\n", (int)pid,
+                    tm__inject_advice(advice, sizeof advice));
+        return TM_EXIT_USAGE;
+    }
     if (!p->dynamic) {
         tm__eprintf("tracemem: %d: %s is statically linked (no dynamic linker in the process): attach needs a "
                     "dynamically linked program\n", (int)pid, p->exe);

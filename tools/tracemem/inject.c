@@ -107,6 +107,11 @@ static int each_mapping(pid_t pid, int (*fn)(const mapping *m, void *arg), void 
     snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
     if (!(f = fopen(path, "re")))
         return -errno;
+    if (!fn) { /* only whether it can be read */
+        rc = fgets(line, sizeof line, f) || !ferror(f) ? 0 : -errno;
+        fclose(f);
+        return rc;
+    }
     while (!rc && fgets(line, sizeof line, f)) {
         unsigned long lo, hi, off;
         int n = 0;
@@ -292,6 +297,11 @@ int tm__inject_probe(pid_t pid, tm_inject_probe *p)
         memcpy(p->exe, b, bl);
         p->exe[bl] = '\0';
     }
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    if (access(path, R_OK) != 0 || each_mapping(pid, NULL, NULL) == -EACCES) {
+        p->denied = 1;
+        return 0;
+    }
     p->dynamic = find_object(pid, "ld-linux", NULL, &ld) == 0 && find_object(pid, "libc.so", NULL, &libc) == 0;
     memset(&shim, 0, sizeof shim);
     each_mapping(pid, shim_cb, &shim);
@@ -404,7 +414,7 @@ static void release_all(session *s)
         release_thread(s, &s->t[i]);
 }
 
-static const char *ptrace_advice(char *buf, size_t cap)
+const char *tm__inject_advice(char *buf, size_t cap)
 {
     char v[16] = "";
     int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
@@ -444,7 +454,7 @@ static int seize_all(session *s, char *err, size_t cap)
             int e = errno;
             release_all(s);
             if (e == EPERM && i == 0) {
-                say(err, cap, "not allowed to trace it (%s): %s", strerror(e), ptrace_advice(advice, sizeof advice));
+                say(err, cap, "not allowed to trace it (%s): %s", strerror(e), tm__inject_advice(advice, sizeof advice));
             } else {
                 say(err, cap, "cannot trace thread %d: %s", (int)t->tid, strerror(e));
             }

@@ -13,11 +13,16 @@ typedef struct tm_inject_probe {
     int shim_late;  /* ... loaded by an earlier attach, not preloaded */
     int shim_active; /* ... and an attach is tracing now */
     int stopped;    /* the process is stopped (state T) */
+    int denied;     /* its memory map cannot be read: not ours to trace */
     char exe[256];  /* its executable's base name */
 } tm_inject_probe;
 
 /* Reads /proc/PID: -ESRCH when there is no such process, else 0. */
 int tm__inject_probe(pid_t pid, tm_inject_probe *p);
+
+/* What it takes to be allowed to trace a process (Yama's ptrace_scope,
+ * CAP_SYS_PTRACE), in 'buf'. */
+const char *tm__inject_advice(char *buf, size_t cap);
 
 /* Makes a thread of 'pid' dlopen() 'shim' and call tm__attach_start(conf).
  * 0, or -1 with one line (no "tracemem:" prefix) in 'err'; -2 when the
