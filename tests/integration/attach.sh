@@ -66,8 +66,17 @@ cur=$(json "$S1" "s['memory']['current']")
 # (its array): reachable, not leaked
 assert_eq "definite leaks" 0 "$(json "$S1" "s['leaks']['summary']['definite']['blocks']")"
 
+# real-time signals (queued, so none may be lost) arrive all along the
+# second attach: while threads are borrowed and while traced
+python3 -c "
+import os, signal, sys, time
+for i in range(300):
+    os.kill(int(sys.argv[1]), signal.SIGRTMIN)
+    time.sleep(0.004)" $pid &
+kpid=$!
 "$TM" attach --duration 0.5 -o "$WORK/two.%p.json" $pid > "$WORK/out" 2> "$WORK/err" ||
     fail "second attach failed: $(cat "$WORK/err")"
+wait $kpid || fail "the signal sender failed"
 S2=$WORK/two.$pid.json
 [ -f "$S2" ] || fail "no snapshot after the second attach"
 assert_eq "second attach: attach_grow" true "$(has_site "$S2" attach_grow "$GROW_LINE")"
@@ -78,6 +87,7 @@ kill -TERM $pid
 wait $pid
 assert_eq "the loop's exit status" 0 $?
 grep -q "^kept [0-9]" "$WORK/loop.out" || fail "the loop's output: $(cat "$WORK/loop.out")"
+assert_eq "signals received by the loop" "signals 300" "$(grep '^signals' "$WORK/loop.out")"
 
 # --- a process that exits while attached: its at-exit snapshot ---
 "$LOOP" 1.5 > "$WORK/short.out" &

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t done;
+static volatile sig_atomic_t done, nsig;
 static void **kept;
 static size_t nkept, cap;
 
@@ -18,6 +18,12 @@ static void on_term(int sig)
 {
     (void)sig;
     done = 1;
+}
+
+static void on_rt(int sig)
+{
+    (void)sig;
+    nsig++;
 }
 
 __attribute__((noinline)) static void attach_grow(void)
@@ -42,6 +48,11 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 0;
     struct timespec t0, t, d = {0, 5000000};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_rt;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGRTMIN, &sa, NULL);
     signal(SIGTERM, on_term);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     printf("ready %d\n", (int)getpid());
@@ -59,9 +70,11 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &t);
         if (seconds > 0 && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds) {
             printf("kept %zu\n", nkept);
+            printf("signals %d\n", (int)nsig);
             return 3;
         }
     }
     printf("kept %zu\n", nkept);
+    printf("signals %d\n", (int)nsig);
     return 0;
 }

@@ -18,8 +18,12 @@
  *  - orig_rax is -1 during the call, so a system call the thread was in is
  *    not restarted into the call; the saved registers, put back at the
  *    end, restart it (the kernel does, on the way out of the stop);
- *  - signals that arrive for the thread during the call are held back and
- *    sent again (tgkill) after the detach; a stop (SIGSTOP) likewise.
+ *  - signals that arrive for the thread during the call are delivered
+ *    there and then (its handler runs on top of the call, as on top of
+ *    whatever the thread was doing); one that stopped a thread when it was
+ *    interrupted is handed back with its detach (or, for the borrowed
+ *    thread, sent again with tgkill after it); a group stop (SIGSTOP) seen
+ *    during a call is made again after the detach.
  *
  * x86-64 only: the register names are in regs_*() below. */
 #define _GNU_SOURCE
@@ -683,9 +687,9 @@ static int rcall(session *s, uintptr_t fn, const char *str, uint64_t a0, uint64_
                 ptrace(PTRACE_GETREGS, t->tid, NULL, &now) == 0 ? (unsigned long long)now.rip : 0ULL);
             return -1;
         }
-        if (sig > 0 && sig < 65)
-            s->held[sig] = 1; /* sent again after the detach */
-        ptrace(PTRACE_CONT, t->tid, NULL, NULL);
+        /* a signal for the thread: delivered now, as it would have been
+         * wherever the thread was (its handler runs on top of the call) */
+        ptrace(PTRACE_CONT, t->tid, NULL, (void *)(long)sig);
     }
 }
 
