@@ -62,6 +62,15 @@ assert_eq "attach_grow's blocks at line $GROW_LINE" true "$(has_site "$S1" attac
 # attach (about 200 iterations) the live set is its own, under 64 KB
 cur=$(json "$S1" "s['memory']['current']")
 [ "$cur" -gt 0 ] && [ "$cur" -le 64000 ] || fail "memory.current $cur: not only the blocks since the attach"
+# the snapshot validates, and its figures add up
+if python3 -c 'import jsonschema' 2>/dev/null; then
+    python3 - "$top_srcdir/doc/tracemem-snapshot.schema.json" "$S1" <<'PY' || fail "$S1 does not validate"
+import json, sys, jsonschema
+s = json.load(open(sys.argv[2]))
+jsonschema.validate(s, json.load(open(sys.argv[1])))
+assert sum(t["size"] for t in s["traces"] if t["domain"] == 0) == s["memory"]["current"], "current"
+PY
+fi
 # blocks it keeps are pointed to from a block allocated before the attach
 # (its array): reachable, not leaked
 assert_eq "definite leaks" 0 "$(json "$S1" "s['leaks']['summary']['definite']['blocks']")"
