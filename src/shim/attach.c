@@ -500,6 +500,8 @@ TM_EXPORT int tm__attach_start(const char *conf)
         return -EEXIST;
     if (tm__attach_active)
         return -EBUSY;
+    if (saved_guard)
+        return -EAGAIN; /* the borrowed thread was inside the shim */
     tm__in_hook = 1;
     if ((rc = apply_config(conf)) || (rc = resolve_targets()))
         goto out;
@@ -525,6 +527,8 @@ TM_EXPORT int tm__attach_stop(void)
     int saved_errno = errno, saved_guard = tm__in_hook, rc;
     if (!tm__attach_active)
         return -ENOTSUP;
+    if (saved_guard)
+        return -EAGAIN; /* inside a hook, maybe holding a lock of the shim's */
     tm__in_hook = 1;
     struct tm__leak_result res;
     memset(&res, 0, sizeof(res));

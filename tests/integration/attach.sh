@@ -92,6 +92,17 @@ assert_eq "second attach: attach_grow" true "$(has_site "$S2" attach_grow "$GROW
 [ "$(json "$S2" "s['snapshot']['attached_at']")" -ge "$at" ] || fail "second attached_at is earlier"
 # only one copy of the shim, loaded once
 assert_eq "libtracemem.so mapped once" 1 "$(grep libtracemem.so /proc/$pid/maps | awk '{print $6}' | sort -u | wc -l)"
+# a third time, with periodic snapshots for trend
+"$TM" attach --interval 0.2 --duration 1 -o "$WORK/iv.%n.json" $pid > "$WORK/out" 2> "$WORK/err" ||
+    fail "attach --interval failed: $(cat "$WORK/err")"
+n=$(ls "$WORK"/iv.*.json | wc -l)
+[ "$n" -ge 3 ] || fail "--interval 0.2 for 1 s: $n snapshots"
+for f in "$WORK"/iv.*.json; do
+    json "$f" "s['snapshot']['attached_at']" > /dev/null || fail "$f: no attached_at"
+done
+assert_eq "first periodic snapshot" interval "$(json "$WORK/iv.0.json" "s['snapshot']['reason']")"
+assert_eq "the last one" leak-check "$(json "$WORK/iv.$((n - 1)).json" "s['snapshot']['reason']")"
+status 0 trend "$WORK"/iv.*.json
 kill -TERM $pid
 wait $pid
 assert_eq "the loop's exit status" 0 $?

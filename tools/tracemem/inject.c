@@ -61,8 +61,10 @@
 
 #define MAX_THREADS 4096
 #define CALL_TIMEOUT_MS 15000      /* dlopen and the start */
-#define STOP_TIMEOUT_MS 600000     /* the last snapshot with its leak scan */
-#define CHOOSE_MS 2000
+#define STOP_TIMEOUT_MS 120000     /* the last snapshot with its leak scan */
+#define CHOOSE_MS 5000             /* looking for a thread to borrow */
+#define FUTEX_AFTER_MS 1000        /* ... then threads in futex waits too */
+#define BUSY_TRIES 50              /* the shim said: inside a hook, try again */
 
 static void say(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *err, size_t cap, const char *fmt, ...)
@@ -336,7 +338,7 @@ typedef struct session {
     thread *t;
     size_t n;
     size_t chosen;
-    uintptr_t libc_lo, libc_hi, ld_lo, ld_hi;
+    uintptr_t libc_lo, libc_hi, ld_lo, ld_hi, shim_lo, shim_hi, unw_lo, unw_hi;
     int held[65];   /* signals held back during calls */
     int stop_seen;  /* a group stop came during a call */
     struct user_regs_struct saved;
@@ -495,7 +497,12 @@ static int seize_all(session *s, char *err, size_t cap)
 
 /* A thread that holds none of malloc's or the loader's locks, most likely
  * (see the head comment); -1 when none looks so. */
-static long good_thread(const session *s)
+static int in_range(uintptr_t pc, uintptr_t lo, uintptr_t hi)
+{
+    return pc >= lo && pc < hi;
+}
+
+static long good_thread(const session *s, int futex_ok)
 {
     long any = -1;
     for (size_t i = 0; i < s->n; i++) {
@@ -504,8 +511,9 @@ static long good_thread(const session *s)
             continue;
         long nr = (long)t->regs.orig_rax;
         uintptr_t pc = t->regs.rip;
-        int in_libs = (pc >= s->libc_lo && pc < s->libc_hi) || (pc >= s->ld_lo && pc < s->ld_hi);
-        if ((nr >= 0 && nr != SYS_futex) || (nr < 0 && !in_libs)) {
+        int in_libs = in_range(pc, s->libc_lo, s->libc_hi) || in_range(pc, s->ld_lo, s->ld_hi) ||
+                      in_range(pc, s->shim_lo, s->shim_hi) || in_range(pc, s->unw_lo, s->unw_hi);
+        if ((nr >= 0 && (nr != SYS_futex || futex_ok)) || (nr < 0 && !in_libs)) {
             if (t->tid == s->pid)
                 return (long)i; /* the main thread has the biggest stack */
             if (any < 0)
@@ -529,6 +537,16 @@ static int range_cb(const mapping *m, void *arg)
             s->ld_lo = m->lo;
         if (m->hi > s->ld_hi)
             s->ld_hi = m->hi;
+    } else if (strcmp(b, "libtracemem.so") == 0) { /* its hooks take the shim's locks */
+        if (!s->shim_lo || m->lo < s->shim_lo)
+            s->shim_lo = m->lo;
+        if (m->hi > s->shim_hi)
+            s->shim_hi = m->hi;
+    } else if (strncmp(b, "libunwind", 9) == 0) { /* the shim's unwinder */
+        if (!s->unw_lo || m->lo < s->unw_lo)
+            s->unw_lo = m->lo;
+        if (m->hi > s->unw_hi)
+            s->unw_hi = m->hi;
     }
     return 0;
 }
@@ -536,7 +554,7 @@ static int range_cb(const mapping *m, void *arg)
 /* Holds one thread for calls, the others let go. 0, -1 err, -2 gone. */
 static int session_open(session *s, pid_t pid, char *err, size_t cap)
 {
-    long end = now_ms() + CHOOSE_MS, pick;
+    long t0 = now_ms(), pick;
     int rc;
 
     memset(s, 0, sizeof *s);
@@ -545,22 +563,19 @@ static int session_open(session *s, pid_t pid, char *err, size_t cap)
     for (;;) {
         if ((rc = seize_all(s, err, cap)))
             return rc;
-        pick = good_thread(s);
-        if (pick >= 0 || now_ms() > end)
+        pick = good_thread(s, now_ms() - t0 > FUTEX_AFTER_MS);
+        if (pick >= 0)
             break;
         release_all(s);
         free(s->t);
         s->t = NULL;
+        if (now_ms() - t0 > CHOOSE_MS) {
+            say(err, cap, "no thread could be borrowed safely within %d s (each was inside the C library, "
+                          "the dynamic linker or the shim at every look); the process runs on untouched: "
+                          "try again", CHOOSE_MS / 1000);
+            return -1;
+        }
         sleep_ms(10);
-    }
-    if (pick < 0) { /* take the main thread (or any) anyway; the call has a time limit */
-        for (size_t i = 0; i < s->n; i++)
-            if (s->t[i].seized && !s->t[i].sig && (pick < 0 || s->t[i].tid == pid))
-                pick = (long)i;
-        if (pick < 0)
-            for (size_t i = 0; i < s->n && pick < 0; i++)
-                if (s->t[i].seized)
-                    pick = (long)i;
     }
     s->chosen = (size_t)pick;
     for (size_t i = 0; i < s->n; i++)
@@ -713,7 +728,7 @@ static int read_remote_string(pid_t pid, uintptr_t addr, char *buf, size_t cap)
 int tm__inject_start(pid_t pid, const char *shim, const char *conf, char *err, size_t cap)
 {
     found libc, self;
-    uintptr_t dlopen_fn, start_fn;
+    uintptr_t dlopen_fn, start_fn = 0;
     uint64_t ret = 0;
     session *s;
     char real[PATH_MAX];
@@ -727,10 +742,24 @@ int tm__inject_start(pid_t pid, const char *shim, const char *conf, char *err, s
     }
     if (!(s = calloc(1, sizeof *s)))
         return -1;
-    if ((rc = session_open(s, pid, err, cap)))
-        goto out;
-    rc = rcall(s, dlopen_fn, real, 0, RTLD_NOW, &ret, CALL_TIMEOUT_MS, err, cap);
-    if (rc == 0 && !ret) {
+    for (int tries = 0;; tries++) {
+        if ((rc = session_open(s, pid, err, cap)))
+            goto out;
+        rc = rcall(s, dlopen_fn, real, 0, RTLD_NOW, &ret, CALL_TIMEOUT_MS, err, cap);
+        if (rc || !ret)
+            break;
+        if (find_object(pid, NULL, real, &self) || !(start_fn = remote_symbol(pid, &self, "tm__attach_start"))) {
+            say(err, cap, "%s is loaded but has no tm__attach_start (an older libtracemem.so?)", real);
+            rc = -1;
+            break;
+        }
+        rc = rcall(s, start_fn, conf, 0, 0, &ret, CALL_TIMEOUT_MS, err, cap);
+        if (rc || (int)ret != -EAGAIN || tries >= BUSY_TRIES)
+            break;
+        session_close(s); /* the thread was inside the shim: another look */
+        sleep_ms(10);
+    }
+    if (rc == 0 && !ret && !start_fn) {
         uintptr_t dlerror_fn = remote_symbol(pid, &libc, "dlerror");
         uint64_t msg = 0;
         char text[512] = "";
@@ -739,13 +768,7 @@ int tm__inject_start(pid_t pid, const char *shim, const char *conf, char *err, s
         say(err, cap, "dlopen of %s failed in the process: %s", real, *text ? text : "(no message)");
         rc = -1;
     }
-    if (rc == 0 && (find_object(pid, NULL, real, &self) || !(start_fn = remote_symbol(pid, &self, "tm__attach_start")))) {
-        say(err, cap, "%s is loaded but has no tm__attach_start (an older libtracemem.so?)", real);
-        rc = -1;
-    }
-    if (rc == 0)
-        rc = rcall(s, start_fn, conf, 0, 0, &ret, CALL_TIMEOUT_MS, err, cap);
-    if (rc == 0 && (int)ret != 0) {
+    if (rc == 0 && ret && (int)ret != 0) {
         int e = -(int)ret;
         say(err, cap, "%s", e == EEXIST ? "it already runs with libtracemem.so preloaded"
                               : e == EBUSY ? "another tracemem attach is tracing it"
@@ -776,9 +799,15 @@ int tm__inject_stop(pid_t pid, int *result, char *err, size_t cap)
     }
     if (!(s = calloc(1, sizeof *s)))
         return -1;
-    if ((rc = session_open(s, pid, err, cap)))
-        goto out;
-    rc = rcall(s, stop_fn, NULL, 0, 0, &ret, STOP_TIMEOUT_MS, err, cap);
+    for (int tries = 0;; tries++) {
+        if ((rc = session_open(s, pid, err, cap)))
+            goto out;
+        rc = rcall(s, stop_fn, NULL, 0, 0, &ret, STOP_TIMEOUT_MS, err, cap);
+        if (rc || (int)ret != -EAGAIN || tries >= BUSY_TRIES)
+            break;
+        session_close(s); /* the thread was inside the shim: another look */
+        sleep_ms(10);
+    }
     if (rc == 0)
         *result = (int)ret;
     session_close(s);
