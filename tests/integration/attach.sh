@@ -92,6 +92,35 @@ assert_eq "second attach: attach_grow" true "$(has_site "$S2" attach_grow "$GROW
 [ "$(json "$S2" "s['snapshot']['attached_at']")" -ge "$at" ] || fail "second attached_at is earlier"
 # only one copy of the shim, loaded once
 assert_eq "libtracemem.so mapped once" 1 "$(grep libtracemem.so /proc/$pid/maps | awk '{print $6}' | sort -u | wc -l)"
+# a module dlopen()ed while attached is redirected too
+cat > "$WORK/plugin.c" <<'C'
+#include <stdlib.h>
+static void *keep[100000];
+static unsigned n;
+void plugin_alloc(void);
+void plugin_alloc(void)
+{
+    if (n < 100000)
+        keep[n++] = malloc(777); /* line 8 */
+}
+C
+${CC:-cc} -g -O0 -shared -fPIC -o "$WORK/plugin.so" "$WORK/plugin.c" || fail "cannot build the plugin"
+kill -TERM $pid
+wait $pid
+assert_eq "the loop's exit status" 0 $?
+grep -q "^kept [0-9]" "$WORK/loop.out" || fail "the loop's output: $(cat "$WORK/loop.out")"
+assert_eq "signals received by the loop" "signals 300" "$(grep '^signals' "$WORK/loop.out")"
+ATTACH_PLUGIN=$WORK/plugin.so "$LOOP" > "$WORK/loop.out" &
+pid=$!
+wait_for "$WORK/loop.out" ready
+"$TM" attach --duration 2 -o "$WORK/plugin.%p.json" $pid > "$WORK/out" 2> "$WORK/err" &
+apid=$!
+sleep 0.5
+kill -USR1 $pid
+wait $apid || fail "attach (plugin) failed: $(cat "$WORK/err")"
+grep -q "plugin loaded" "$WORK/loop.out" || fail "the plugin was not loaded: $(cat "$WORK/loop.out")"
+assert_eq "plugin_alloc's blocks at line 8" true "$(has_site "$WORK/plugin.$pid.json" plugin_alloc 8)"
+
 # a third time, with periodic snapshots for trend
 "$TM" attach --interval 0.2 --duration 1 -o "$WORK/iv.%n.json" $pid > "$WORK/out" 2> "$WORK/err" ||
     fail "attach --interval failed: $(cat "$WORK/err")"
@@ -107,7 +136,6 @@ kill -TERM $pid
 wait $pid
 assert_eq "the loop's exit status" 0 $?
 grep -q "^kept [0-9]" "$WORK/loop.out" || fail "the loop's output: $(cat "$WORK/loop.out")"
-assert_eq "signals received by the loop" "signals 300" "$(grep '^signals' "$WORK/loop.out")"
 
 # --- a process that exits while attached: its at-exit snapshot ---
 "$LOOP" 1.5 > "$WORK/short.out" &

@@ -2,7 +2,11 @@
  * it keeps one 1000-byte block (attach_grow) and allocates and frees
  * another; blocks it held before the attach are freed while attached.
  * Usage: attach_loop [SECONDS]: exits with status 3 after SECONDS (0: on
- * SIGTERM only, then status 0), printing how many blocks it kept. */
+ * SIGTERM only, then status 0), printing how many blocks it kept and how
+ * many SIGRTMIN it received (real-time signals queue: none may be lost).
+ * SIGUSR1 makes it dlopen $ATTACH_PLUGIN and call its plugin_alloc() at
+ * every turn. */
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t done, nsig;
+static volatile sig_atomic_t done, nsig, load;
 static void **kept;
 static size_t nkept, cap;
 
@@ -18,6 +22,12 @@ static void on_term(int sig)
 {
     (void)sig;
     done = 1;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    load = 1;
 }
 
 static void on_rt(int sig)
@@ -54,12 +64,22 @@ int main(int argc, char **argv)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGRTMIN, &sa, NULL);
     signal(SIGTERM, on_term);
+    signal(SIGUSR1, on_usr1);
+    void (*plugin)(void) = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
     while (!done) {
         attach_grow();
         attach_churn();
+        if (load && !plugin && getenv("ATTACH_PLUGIN")) { /* dlopen()ed while attached */
+            void *h = dlopen(getenv("ATTACH_PLUGIN"), RTLD_NOW);
+            plugin = h ? (void (*)(void))dlsym(h, "plugin_alloc") : NULL;
+            printf("plugin %s\n", plugin ? "loaded" : dlerror());
+            fflush(stdout);
+        }
+        if (plugin)
+            plugin();
         if (nkept % 64 == 0) { /* free the oldest half: blocks of before the attach among them */
             for (size_t i = 0; i < nkept / 2; i++)
                 free(kept[i]);

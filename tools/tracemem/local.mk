@@ -85,6 +85,7 @@ check_PROGRAMS += tests/progs/attach_server tests/progs/attach_loop
 tests_progs_attach_server_CFLAGS = $(TM_PROG_CFLAGS)
 tests_progs_attach_server_LDADD = -lpthread
 tests_progs_attach_loop_CFLAGS = $(TM_PROG_CFLAGS)
+tests_progs_attach_loop_LDADD = -ldl
 TM_ATTACH_TESTS = tests/integration/attach.sh tests/integration/attach_real.sh \
 	tests/integration/attach_refuse.sh
 TESTS += $(TM_ATTACH_TESTS)
