@@ -137,6 +137,55 @@ wait $pid
 assert_eq "the loop's exit status" 0 $?
 grep -q "^kept [0-9]" "$WORK/loop.out" || fail "the loop's output: $(cat "$WORK/loop.out")"
 
+# --- a thread that does nothing but malloc and free: it is borrowed only
+# outside the C library and the shim (inside, it may hold a lock the call
+# needs: the stop's leak scan once waited forever for one) ---
+cat > "$WORK/busy.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+static volatile sig_atomic_t done;
+static void on_term(int sig)
+{
+    (void)sig;
+    done = 1;
+}
+int main(void)
+{
+    signal(SIGTERM, on_term);
+    void *v[64] = {0};
+    unsigned long i = 0, sum = 0;
+    puts("ready");
+    fflush(stdout);
+    while (!done) {
+        for (int k = 0; k < 100000; k++, i++) {
+            unsigned j = (unsigned)(i * 2654435761u) % 64;
+            free(v[j]);
+            v[j] = malloc(16 + i % 512);
+            memset(v[j], 1, 16);
+            sum += ((unsigned char *)v[j])[3];
+        }
+    }
+    printf("%lu\n", sum == i ? 1UL : 0UL);
+    return 0;
+}
+C
+${CC:-cc} -O2 -o "$WORK/busy" "$WORK/busy.c" || fail "cannot build busy.c"
+"$WORK/busy" > "$WORK/busy.out" &
+pid=$!
+wait_for "$WORK/busy.out" ready
+for n in 1 2; do
+    timeout 100 "$TM" attach -q --duration 0.3 -o "$WORK/busy$n.json" $pid 2> "$WORK/err" ||
+        fail "attach $n to a malloc-bound thread: $(cat "$WORK/err")"
+    [ -f "$WORK/busy$n.json" ] || fail "no snapshot of the busy loop ($n)"
+done
+kill -TERM $pid
+wait $pid
+assert_eq "the busy loop's exit status" 0 $?
+assert_eq "the busy loop's output" "ready
+1" "$(cat "$WORK/busy.out")"
+
 # --- a process that exits while attached: its at-exit snapshot ---
 "$LOOP" 1.5 > "$WORK/short.out" &
 pid=$!

@@ -298,7 +298,7 @@ int cmd_attach(int argc, char **argv)
     }
     tm__summarize(a.output, &start, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, a.pid, label, -1, 0,
                   a.quiet, a.format);
-    rc = rc ? TM_EXIT_USAGE : TM_EXIT_OK;
+    rc = rc && !exited ? TM_EXIT_USAGE : TM_EXIT_OK;
 out_signals:
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -459,6 +459,12 @@ static int seize_all(session *s, char *err, size_t cap)
                 continue; /* exited meanwhile */
             int e = errno;
             release_all(s);
+            if (e == EPERM) { /* also what an exiting process answers */
+                sleep_ms(50);
+                int st = read_stat_state(s->pid);
+                if (st < 0 || st == 'Z' || st == 'X')
+                    return -2;
+            }
             if (e == EPERM && i == 0) {
                 say(err, cap, "not allowed to trace it (%s): %s", strerror(e), tm__inject_advice(advice, sizeof advice));
             } else {
@@ -575,7 +581,7 @@ static int session_open(session *s, pid_t pid, char *err, size_t cap)
                           "try again", CHOOSE_MS / 1000);
             return -1;
         }
-        sleep_ms(10);
+        sleep_ms(2);
     }
     s->chosen = (size_t)pick;
     for (size_t i = 0; i < s->n; i++)
