@@ -800,7 +800,8 @@ int tm__inject_stop(pid_t pid, int *result, char *err, size_t cap)
     if (!self.n || !(stop_fn = remote_symbol(pid, &self, "tm__attach_stop"))) {
         if (read_stat_state(pid) < 0)
             return -2;
-        say(err, cap, "libtracemem.so is no longer mapped in it");
+        say(err, cap, "libtracemem.so is no longer mapped in it: it executed another program meanwhile, and "
+                      "the shim went with the old image (nothing was written)");
         return -1;
     }
     if (!(s = calloc(1, sizeof *s)))
