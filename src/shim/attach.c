@@ -393,8 +393,17 @@ void tm__attach_repatch(void)
 {
     if (!atomic_exchange(&tm__attach_pending, 0) || !tm__attach_active)
         return;
+    /* Never wait for the mutex: its holder may be waiting in
+     * dl_iterate_phdr() for the loader lock this thread holds (a hook
+     * called from a constructor that dlopen() runs). Later, then. */
+    if (pthread_mutex_trylock(&patch_mutex) != 0) {
+        atomic_store(&tm__attach_pending, 1);
+        atomic_store(&tm__deferred, 1);
+        return;
+    }
+    dl_iterate_phdr(patch_cb, NULL);
+    pthread_mutex_unlock(&patch_mutex);
     tm__modules_refresh();
-    patch_all();
 }
 
 struct loaded {

@@ -6,6 +6,8 @@
 # exits while attached. The snapshots count what was allocated since the
 # attach, at the right function and line, and say when the attach was.
 . "$top_srcdir/tests/integration/lib.sh"
+# the programs started in the background go with the test, whatever happens
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 [ "$(uname -m)" = x86_64 ] || skip "attach is implemented for x86-64 only"
 
 LOOP=$PROGS/attach_loop

@@ -3,6 +3,8 @@
 # loop, and a sqlite3 shell fed through a pipe. Each runs on after the
 # detach and produces the output it would have without the attach.
 . "$top_srcdir/tests/integration/lib.sh"
+# the programs started in the background go with the test, whatever happens
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 [ "$(uname -m)" = x86_64 ] || skip "attach is implemented for x86-64 only"
 
 wait_for() {

@@ -6,6 +6,8 @@
 # unprivileged user) another user's process; and bad options. The process
 # refused runs on untouched.
 . "$top_srcdir/tests/integration/lib.sh"
+# the programs started in the background go with the test, whatever happens
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 [ "$(uname -m)" = x86_64 ] || skip "attach is implemented for x86-64 only"
 LOOP=$PROGS/attach_loop
 
