@@ -107,20 +107,34 @@ int tm__attach_loaded_late(void)
 
 struct target {
     const char *name;
-    int libstdcxx;      /* operator new: libstdc++'s definition */
-    uintptr_t orig;     /* the definition the program's modules use */
-    uintptr_t ours;     /* the shim's */
+    int libstdcxx;  /* operator new: libstdc++'s definition */
+    uintptr_t orig; /* the definition the program's modules use */
+    uintptr_t ours; /* the shim's */
 };
 
 static struct target targets[] = {
-    {"malloc", 0, 0, 0},        {"free", 0, 0, 0},          {"calloc", 0, 0, 0},
-    {"realloc", 0, 0, 0},       {"reallocarray", 0, 0, 0},  {"posix_memalign", 0, 0, 0},
-    {"aligned_alloc", 0, 0, 0}, {"memalign", 0, 0, 0},      {"valloc", 0, 0, 0},
-    {"pvalloc", 0, 0, 0},       {"cfree", 0, 0, 0},         {"free_sized", 0, 0, 0},
-    {"free_aligned_sized", 0, 0, 0}, {"dlclose", 0, 0, 0},  {"dlopen", 0, 0, 0},
-    {"_Znwm", 1, 0, 0},         {"_Znam", 1, 0, 0},         {"_ZnwmRKSt9nothrow_t", 1, 0, 0},
-    {"_ZnamRKSt9nothrow_t", 1, 0, 0}, {"_ZnwmSt11align_val_t", 1, 0, 0},
-    {"_ZnamSt11align_val_t", 1, 0, 0}, {"_ZnwmSt11align_val_tRKSt9nothrow_t", 1, 0, 0},
+    {"malloc", 0, 0, 0},
+    {"free", 0, 0, 0},
+    {"calloc", 0, 0, 0},
+    {"realloc", 0, 0, 0},
+    {"reallocarray", 0, 0, 0},
+    {"posix_memalign", 0, 0, 0},
+    {"aligned_alloc", 0, 0, 0},
+    {"memalign", 0, 0, 0},
+    {"valloc", 0, 0, 0},
+    {"pvalloc", 0, 0, 0},
+    {"cfree", 0, 0, 0},
+    {"free_sized", 0, 0, 0},
+    {"free_aligned_sized", 0, 0, 0},
+    {"dlclose", 0, 0, 0},
+    {"dlopen", 0, 0, 0},
+    {"_Znwm", 1, 0, 0},
+    {"_Znam", 1, 0, 0},
+    {"_ZnwmRKSt9nothrow_t", 1, 0, 0},
+    {"_ZnamRKSt9nothrow_t", 1, 0, 0},
+    {"_ZnwmSt11align_val_t", 1, 0, 0},
+    {"_ZnamSt11align_val_t", 1, 0, 0},
+    {"_ZnwmSt11align_val_tRKSt9nothrow_t", 1, 0, 0},
     {"_ZnamSt11align_val_tRKSt9nothrow_t", 1, 0, 0},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
@@ -198,7 +212,8 @@ static int resolve_targets(void)
         t->orig = t->ours = 0;
         if (t->libstdcxx) {
             /* only where libstdc++'s operator new is the program's */
-            if (!global || !dladdr((void *)global, &di) || !di.dli_fname || !strstr(di.dli_fname, "libstdc++"))
+            if (!global || !dladdr((void *)global, &di) || !di.dli_fname ||
+                !strstr(di.dli_fname, "libstdc++"))
                 continue;
             t->orig = global;
         } else {
@@ -278,7 +293,7 @@ static void slot_write(uintptr_t *where, uintptr_t value, uintptr_t relro_lo, ui
 
 struct module_view {
     uintptr_t base, lo, hi, relro_lo, relro_hi;
-    const ElfW(Dyn) *dyn;
+    const ElfW(Dyn) * dyn;
 };
 
 static int module_view(const struct dl_phdr_info *info, struct module_view *m)
@@ -311,8 +326,8 @@ static uintptr_t dyn_addr(const struct module_view *m, uintptr_t v)
     return v < m->base ? v + m->base : v;
 }
 
-static void patch_relocs(const struct module_view *m, const ElfW(Rela) *rel, size_t n, const ElfW(Sym) *symtab,
-                         const char *strtab)
+static void patch_relocs(const struct module_view *m, const ElfW(Rela) * rel, size_t n,
+                         const ElfW(Sym) * symtab, const char *strtab)
 {
     for (size_t i = 0; i < n; i++) {
 #if defined(__x86_64__)
@@ -363,13 +378,26 @@ static int patch_cb(struct dl_phdr_info *info, size_t size, void *arg)
     size_t relasz = 0, pltrelsz = 0;
     for (const ElfW(Dyn) *d = m.dyn; d->d_tag != DT_NULL; d++) {
         switch (d->d_tag) {
-        case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn_addr(&m, d->d_un.d_ptr); break;
-        case DT_STRTAB: strtab = (const char *)dyn_addr(&m, d->d_un.d_ptr); break;
-        case DT_RELA: rela = (const ElfW(Rela) *)dyn_addr(&m, d->d_un.d_ptr); break;
-        case DT_RELASZ: relasz = d->d_un.d_val; break;
-        case DT_JMPREL: jmprel = (const ElfW(Rela) *)dyn_addr(&m, d->d_un.d_ptr); break;
-        case DT_PLTRELSZ: pltrelsz = d->d_un.d_val; break;
-        default: break;
+        case DT_SYMTAB:
+            symtab = (const ElfW(Sym) *)dyn_addr(&m, d->d_un.d_ptr);
+            break;
+        case DT_STRTAB:
+            strtab = (const char *)dyn_addr(&m, d->d_un.d_ptr);
+            break;
+        case DT_RELA:
+            rela = (const ElfW(Rela) *)dyn_addr(&m, d->d_un.d_ptr);
+            break;
+        case DT_RELASZ:
+            relasz = d->d_un.d_val;
+            break;
+        case DT_JMPREL:
+            jmprel = (const ElfW(Rela) *)dyn_addr(&m, d->d_un.d_ptr);
+            break;
+        case DT_PLTRELSZ:
+            pltrelsz = d->d_un.d_val;
+            break;
+        default:
+            break;
         }
     }
     if (!symtab || !strtab)

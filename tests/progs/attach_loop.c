@@ -88,7 +88,8 @@ int main(int argc, char **argv)
         }
         nanosleep(&d, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if (seconds > 0 && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds) {
+        if (seconds > 0 &&
+            (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds) {
             printf("kept %zu\n", nkept);
             printf("signals %d\n", (int)nsig);
             return 3;

@@ -94,8 +94,8 @@ static int parse_attach(int argc, char **argv, attach_args *a)
         case OPT_INTERVAL:
             d = tm__parse_seconds(optarg);
             if (d < 0 || (d > 0 && d < 0.001) || d > 1e9)
-                return tm__usage_error("attach", "--interval: '%s' is not a number of seconds (0, or 0.001 to 1e9)",
-                                       optarg);
+                return tm__usage_error(
+                    "attach", "--interval: '%s' is not a number of seconds (0, or 0.001 to 1e9)", optarg);
             a->interval = optarg;
             break;
         case OPT_SAMPLE:
@@ -146,13 +146,17 @@ static int refuse(pid_t pid, const tm_inject_probe *p)
         return TM_EXIT_USAGE;
     }
     if (!p->dynamic) {
-        tm__eprintf("tracemem: %d: %s is statically linked (no dynamic linker in the process): attach needs a "
-                    "dynamically linked program\n", (int)pid, p->exe);
+        tm__eprintf(
+            "tracemem: %d: %s is statically linked (no dynamic linker in the process): attach needs a "
+            "dynamically linked program\n",
+            (int)pid, p->exe);
         return TM_EXIT_USAGE;
     }
     if (p->has_shim && !p->shim_late) {
-        tm__eprintf("tracemem: %d: %s already runs with libtracemem.so preloaded: it writes its own snapshots "
-                    "(TRACEMEM_SIGNAL, TRACEMEM_INTERVAL, tracemem_take_snapshot)\n", (int)pid, p->exe);
+        tm__eprintf(
+            "tracemem: %d: %s already runs with libtracemem.so preloaded: it writes its own snapshots "
+            "(TRACEMEM_SIGNAL, TRACEMEM_INTERVAL, tracemem_take_snapshot)\n",
+            (int)pid, p->exe);
         return TM_EXIT_USAGE;
     }
     if (p->shim_active) {
@@ -160,8 +164,9 @@ static int refuse(pid_t pid, const tm_inject_probe *p)
         return TM_EXIT_USAGE;
     }
     if (p->stopped) {
-        tm__eprintf("tracemem: %d: %s is stopped (or traced by a debugger); continue it first (kill -CONT %d)\n",
-                    (int)pid, p->exe, (int)pid);
+        tm__eprintf(
+            "tracemem: %d: %s is stopped (or traced by a debugger); continue it first (kill -CONT %d)\n",
+            (int)pid, p->exe, (int)pid);
         return TM_EXIT_USAGE;
     }
     return 0;
@@ -227,7 +232,7 @@ int cmd_attach(int argc, char **argv)
         return rc < 0 ? TM_EXIT_OK : rc;
     if (!a.output)
         a.output = getenv("TRACEMEM_OUTPUT") && *getenv("TRACEMEM_OUTPUT") ? getenv("TRACEMEM_OUTPUT")
-                                                                            : DEFAULT_TEMPLATE;
+                                                                           : DEFAULT_TEMPLATE;
 #if !defined(__x86_64__)
     tm__eprintf("tracemem: attach is implemented for x86-64 only\n");
     return TM_EXIT_USAGE;
@@ -239,7 +244,8 @@ int cmd_attach(int argc, char **argv)
     if ((rc = refuse(a.pid, &probe)))
         return rc;
     if (!(shim = tm__find_shim()) || access(shim, R_OK) != 0) {
-        tm__eprintf("tracemem: %s: cannot find the shim (set TRACEMEM_SHIM)\n", shim ? shim : "libtracemem.so");
+        tm__eprintf("tracemem: %s: cannot find the shim (set TRACEMEM_SHIM)\n",
+                    shim ? shim : "libtracemem.so");
         free(shim);
         return TM_EXIT_USAGE;
     }
@@ -275,7 +281,8 @@ int cmd_attach(int argc, char **argv)
     }
     if (!a.quiet) {
         if (a.duration > 0)
-            tm__eprintf("tracemem: attached to %s; tracing for %g s (Ctrl-C stops earlier)\n", label, a.duration);
+            tm__eprintf("tracemem: attached to %s; tracing for %g s (Ctrl-C stops earlier)\n", label,
+                        a.duration);
         else
             tm__eprintf("tracemem: attached to %s; tracing until Ctrl-C\n", label);
     }
@@ -287,7 +294,8 @@ int cmd_attach(int argc, char **argv)
         } else if (rc) {
             tm__eprintf("tracemem: %d: cannot detach cleanly: %s\n", (int)a.pid, err);
         } else if (result < 0) {
-            tm__eprintf("tracemem: %d: the last snapshot could not be written: %s\n", (int)a.pid, strerror(-result));
+            tm__eprintf("tracemem: %d: the last snapshot could not be written: %s\n", (int)a.pid,
+                        strerror(-result));
         }
     }
     if (!a.quiet) {

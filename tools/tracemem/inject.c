@@ -60,11 +60,11 @@
 #endif
 
 #define MAX_THREADS 4096
-#define CALL_TIMEOUT_MS 15000      /* dlopen and the start */
-#define STOP_TIMEOUT_MS 120000     /* the last snapshot with its leak scan */
-#define CHOOSE_MS 5000             /* looking for a thread to borrow */
-#define FUTEX_AFTER_MS 1000        /* ... then threads in futex waits too */
-#define BUSY_TRIES 50              /* the shim said: inside a hook, try again */
+#define CALL_TIMEOUT_MS 15000  /* dlopen and the start */
+#define STOP_TIMEOUT_MS 120000 /* the last snapshot with its leak scan */
+#define CHOOSE_MS 5000         /* looking for a thread to borrow */
+#define FUTEX_AFTER_MS 1000    /* ... then threads in futex waits too */
+#define BUSY_TRIES 50          /* the shim said: inside a hook, try again */
 
 static void say(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *err, size_t cap, const char *fmt, ...)
@@ -193,7 +193,8 @@ static uintptr_t remote_symbol(pid_t pid, const found *f, const char *name)
     size_t size = (size_t)st.st_size;
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh->e_shoff + (size_t)eh->e_shnum * sizeof(Elf64_Shdr) > size || eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
+        eh->e_shoff + (size_t)eh->e_shnum * sizeof(Elf64_Shdr) > size ||
+        eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
         goto out;
     uintptr_t first = UINTPTR_MAX;
     const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff);
@@ -308,7 +309,8 @@ int tm__inject_probe(pid_t pid, tm_inject_probe *p)
         p->denied = 1;
         return 0;
     }
-    p->dynamic = find_object(pid, "ld-linux", NULL, &ld) == 0 && find_object(pid, "libc.so", NULL, &libc) == 0;
+    p->dynamic =
+        find_object(pid, "ld-linux", NULL, &ld) == 0 && find_object(pid, "libc.so", NULL, &libc) == 0;
     memset(&shim, 0, sizeof shim);
     each_mapping(pid, shim_cb, &shim);
     if (shim.n) {
@@ -316,7 +318,8 @@ int tm__inject_probe(pid_t pid, tm_inject_probe *p)
         uintptr_t a = remote_symbol(pid, &shim, "tm__attach_late");
         uintptr_t b = remote_symbol(pid, &shim, "tm__attach_active");
         p->has_shim = 1;
-        if (a && b && read_remote(pid, a, &late, sizeof late) == 0 && read_remote(pid, b, &active, sizeof active) == 0) {
+        if (a && b && read_remote(pid, a, &late, sizeof late) == 0 &&
+            read_remote(pid, b, &active, sizeof active) == 0) {
             p->shim_late = late;
             p->shim_active = active;
         }
@@ -329,7 +332,7 @@ int tm__inject_probe(pid_t pid, tm_inject_probe *p)
 typedef struct thread {
     pid_t tid;
     int seized;
-    int sig;         /* a signal it stopped for (signal-delivery-stop), to hand back */
+    int sig; /* a signal it stopped for (signal-delivery-stop), to hand back */
     struct user_regs_struct regs;
 } thread;
 
@@ -339,8 +342,8 @@ typedef struct session {
     size_t n;
     size_t chosen;
     uintptr_t libc_lo, libc_hi, ld_lo, ld_hi, shim_lo, shim_hi, unw_lo, unw_hi;
-    int held[65];   /* signals held back during calls */
-    int stop_seen;  /* a group stop came during a call */
+    int held[65];  /* signals held back during calls */
+    int stop_seen; /* a group stop came during a call */
     struct user_regs_struct saved;
     unsigned char xstate[16384];
     struct iovec xiov;
@@ -433,7 +436,8 @@ const char *tm__inject_advice(char *buf, size_t cap)
     if (*v && strcmp(v, "0") != 0)
         snprintf(buf, cap,
                  "kernel.yama.ptrace_scope is %s; attaching needs root (CAP_SYS_PTRACE) or "
-                 "kernel.yama.ptrace_scope=0 (sysctl) and the same user", v);
+                 "kernel.yama.ptrace_scope=0 (sysctl) and the same user",
+                 v);
     else
         snprintf(buf, cap, "attaching needs the process's own user or root (CAP_SYS_PTRACE)%s",
                  *v ? "" : "; the process may be non-dumpable, or traced by another debugger");
@@ -466,7 +470,8 @@ static int seize_all(session *s, char *err, size_t cap)
                     return -2;
             }
             if (e == EPERM && i == 0) {
-                say(err, cap, "not allowed to trace it (%s): %s", strerror(e), tm__inject_advice(advice, sizeof advice));
+                say(err, cap, "not allowed to trace it (%s): %s", strerror(e),
+                    tm__inject_advice(advice, sizeof advice));
             } else {
                 say(err, cap, "cannot trace thread %d: %s", (int)t->tid, strerror(e));
             }
@@ -576,9 +581,11 @@ static int session_open(session *s, pid_t pid, char *err, size_t cap)
         free(s->t);
         s->t = NULL;
         if (now_ms() - t0 > CHOOSE_MS) {
-            say(err, cap, "no thread could be borrowed safely within %d s (each was inside the C library, "
-                          "the dynamic linker or the shim at every look); the process runs on untouched: "
-                          "try again", CHOOSE_MS / 1000);
+            say(err, cap,
+                "no thread could be borrowed safely within %d s (each was inside the C library, "
+                "the dynamic linker or the shim at every look); the process runs on untouched: "
+                "try again",
+                CHOOSE_MS / 1000);
             return -1;
         }
         sleep_ms(2);
@@ -683,8 +690,10 @@ static int rcall(session *s, uintptr_t fn, const char *str, uint64_t a0, uint64_
                 t->seized = 0;
                 return -2;
             }
-            say(err, cap, "the call did not return within %ld s (a thread may hold a lock it needs); the thread "
-                          "was put back where it was", ms / 1000);
+            say(err, cap,
+                "the call did not return within %ld s (a thread may hold a lock it needs); the thread "
+                "was put back where it was",
+                ms / 1000);
             return -1;
         }
         int sig = WSTOPSIG(st), event = st >> 16;
@@ -754,7 +763,8 @@ int tm__inject_start(pid_t pid, const char *shim, const char *conf, char *err, s
         rc = rcall(s, dlopen_fn, real, 0, RTLD_NOW, &ret, CALL_TIMEOUT_MS, err, cap);
         if (rc || !ret)
             break;
-        if (find_object(pid, NULL, real, &self) || !(start_fn = remote_symbol(pid, &self, "tm__attach_start"))) {
+        if (find_object(pid, NULL, real, &self) ||
+            !(start_fn = remote_symbol(pid, &self, "tm__attach_start"))) {
             say(err, cap, "%s is loaded but has no tm__attach_start (an older libtracemem.so?)", real);
             rc = -1;
             break;
@@ -776,9 +786,10 @@ int tm__inject_start(pid_t pid, const char *shim, const char *conf, char *err, s
     }
     if (rc == 0 && ret && (int)ret != 0) {
         int e = -(int)ret;
-        say(err, cap, "%s", e == EEXIST ? "it already runs with libtracemem.so preloaded"
-                              : e == EBUSY ? "another tracemem attach is tracing it"
-                                           : strerror(e));
+        say(err, cap, "%s",
+            e == EEXIST  ? "it already runs with libtracemem.so preloaded"
+            : e == EBUSY ? "another tracemem attach is tracing it"
+                         : strerror(e));
         rc = -1;
     }
     session_close(s);
@@ -800,8 +811,9 @@ int tm__inject_stop(pid_t pid, int *result, char *err, size_t cap)
     if (!self.n || !(stop_fn = remote_symbol(pid, &self, "tm__attach_stop"))) {
         if (read_stat_state(pid) < 0)
             return -2;
-        say(err, cap, "libtracemem.so is no longer mapped in it: it executed another program meanwhile, and "
-                      "the shim went with the old image (nothing was written)");
+        say(err, cap,
+            "libtracemem.so is no longer mapped in it: it executed another program meanwhile, and "
+            "the shim went with the old image (nothing was written)");
         return -1;
     }
     if (!(s = calloc(1, sizeof *s)))

@@ -8,13 +8,13 @@
 
 /* What tm__inject_probe() found out about the process. */
 typedef struct tm_inject_probe {
-    int dynamic;    /* a dynamic linker and a C library are mapped */
-    int has_shim;   /* libtracemem.so is mapped */
-    int shim_late;  /* ... loaded by an earlier attach, not preloaded */
+    int dynamic;     /* a dynamic linker and a C library are mapped */
+    int has_shim;    /* libtracemem.so is mapped */
+    int shim_late;   /* ... loaded by an earlier attach, not preloaded */
     int shim_active; /* ... and an attach is tracing now */
-    int stopped;    /* the process is stopped (state T) */
-    int denied;     /* its memory map cannot be read: not ours to trace */
-    char exe[256];  /* its executable's base name */
+    int stopped;     /* the process is stopped (state T) */
+    int denied;      /* its memory map cannot be read: not ours to trace */
+    char exe[256];   /* its executable's base name */
 } tm_inject_probe;
 
 /* Reads /proc/PID: -ESRCH when there is no such process, else 0. */
