@@ -17,7 +17,7 @@ libtmshimcore_la_LIBADD = libtmcommon.la
 include_HEADERS += include/tracemem.h
 lib_LTLIBRARIES += libtracemem.la
 libtracemem_la_SOURCES = \
-	src/shim/api.c src/shim/bootstrap.c src/shim/control.c src/shim/fatal.c src/shim/hooks.c \
+	src/shim/api.c src/shim/attach.c src/shim/bootstrap.c src/shim/control.c src/shim/fatal.c src/shim/hooks.c \
 	src/shim/leakscan.c src/shim/leakscan.h src/shim/newdelete.c src/shim/snapshot.c \
 	src/shim/rss.c src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c src/shim/worker.c
 libtracemem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)

@@ -145,6 +145,26 @@ int tm__own_process(void);
 /* 1 when the shim stays out of the way (setuid, or an unfollowed child). */
 int tm__is_disabled(void);
 
+/* --- loaded into a running process (attach.c) --- */
+
+/* 1 when the shim was loaded by dlopen after start-up (tracemem attach):
+ * the constructor then leaves start-up to tm__attach_start(). */
+int tm__attach_loaded_late(void);
+/* Patches the modules dlopen()ed since; from tm__run_deferred(). */
+extern atomic_int tm__attach_pending;
+void tm__attach_repatch(void);
+/* Unix time of the attach, 0 when not attached (snapshot.attached_at). */
+extern uint64_t tm__attached_at;
+/* control.c's start-up and stop for an attach: no environment, no
+ * fatal-signal handlers; handlers registered once for all attaches. */
+void tm__init_attached(void);
+void tm__stop_attached(void);
+/* The injector's entry points (exported, not public API): start tracing
+ * with the configuration 'conf' ("key=value" lines); stop it, writing the
+ * last snapshot. 0 or -errno. */
+TM_EXPORT int tm__attach_start(const char *conf);
+TM_EXPORT int tm__attach_stop(void);
+
 /* --- real allocator (bootstrap.c) --- */
 
 struct tm__real_fns {
@@ -168,6 +188,8 @@ extern struct tm__real_fns tm__real;
 /* Resolves the next definitions of the allocation functions. While it runs
  * (dlsym may allocate) allocations are served from a static pool. */
 void tm__resolve_real(void);
+/* The same from the library 'handle' (a shim loaded late: attach.c). */
+void tm__resolve_real_from(void *handle);
 /* dlsym(RTLD_NEXT, 'name') with this thread's allocations untraced (dlsym
  * may allocate): for the functions interposed after start-up. */
 void *tm__next_symbol(const char *name);

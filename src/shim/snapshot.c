@@ -507,6 +507,10 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     tm__out_i64(o, atomic_load(&tm__nframes));
     tm__out_lit(o, ",\"sampling_bytes\":");
     tm__out_u64(o, tm__cfg.sample_bytes);
+    if (tm__attached_at) { /* attach.c: figures cover what came after */
+        tm__out_lit(o, ",\"attached_at\":");
+        tm__out_u64(o, tm__attached_at);
+    }
     tm__out_lit(o, "},\"memory\":{\"current\":");
     tm__out_i64(o, current);
     tm__out_lit(o, ",\"peak\":");
