@@ -42,7 +42,9 @@ char *tm_format_location(const tm_snapshot *snap, const tm_frame *frame, int loc
     /* every logical frame but the last is code inlined into the next */
     const char *inl = loc + 1 < (int)frame->ninlined ? " [inlined]" : "";
 
-    if (l->file && l->line > 0)
+    if (frame->python)
+        snprintf(buf, len, "%s at %s:%" PRId64 " (python)", fn, l->file ? l->file : "??", l->line);
+    else if (l->file && l->line > 0)
         snprintf(buf, len, "%s at %s:%" PRId64 " (%s)%s", fn, l->file, l->line, m ? m->name : "[unknown]",
                  inl);
     else if (m)
