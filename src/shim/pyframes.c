@@ -671,6 +671,24 @@ static uintptr_t thread_state(void)
     return ts;
 }
 
+/* The thread's frames seen last: consecutive captures mostly share their
+ * outer frames, found here by the frame's address, instruction and code
+ * object (still a code object: its header's line is hot, the frame holds a
+ * reference) without the shared cache and its identity checks. Kept
+ * complemented: the leak scan reads threads' TLS as roots, and these must
+ * not look like pointers. */
+#define NMEMO 64
+struct memo {
+    uintptr_t frame, instr, code; /* complemented */
+    uint32_t id;
+};
+static __thread struct memo memo[NMEMO] TM_TLS;
+
+static inline struct memo *memo_slot(uintptr_t frame)
+{
+    return &memo[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
+}
+
 /* Walks the thread's Python frames, innermost first. */
 struct walker {
     uintptr_t frame;
@@ -703,6 +721,11 @@ static int walk_next(struct walker *w, uint32_t *id, int *entry, int resolve)
             lasti = -1;
         if (!resolve)
             return 1;
+        struct memo *m = memo_slot(f);
+        if (m->frame == ~f && m->instr == ~instr && m->code == ~code && rd_ptr(code, OB_TYPE) == py.code_type) {
+            *id = m->id;
+            return 1;
+        }
         /* a frame that has not started (RETURN_GENERATOR, COPY_FREE_VARS)
          * is left out, as in tracebacks */
         if (owner != L->owner_generator && rd_ptr(code, OB_TYPE) == py.code_type &&
@@ -714,6 +737,12 @@ static int walk_next(struct walker *w, uint32_t *id, int *entry, int resolve)
         *id = cache_find(code, (int32_t)lasti);
         if (!*id)
             *id = first_sight(code, (int32_t)lasti);
+        if (*id) {
+            m->frame = ~f;
+            m->instr = ~instr;
+            m->code = ~code;
+            m->id = *id;
+        }
         return 1;
     }
 }
@@ -733,15 +762,15 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
     struct walker w = {rd_ptr(holder, L->ts_current_frame), 0};
     if (!ok_ptr(w.frame))
         return n;
-    int e = 0;
-    for (int i = 0; i < n; i++)
-        e += pcs[i] >= py.eval_lo && pcs[i] < py.eval_hi;
-    if (!e)
+    int first = 0;
+    while (first < n && !(pcs[first] >= py.eval_lo && pcs[first] < py.eval_hi))
+        first++;
+    if (first == n)
         return n;
     uintptr_t in[n];
-    memcpy(in, pcs, (size_t)n * sizeof(*pcs));
-    int out = 0, groups = 0, pyframes = 0, more = 1;
-    for (int i = 0; i < n && out < max; i++) {
+    memcpy(in + first, pcs + first, (size_t)(n - first) * sizeof(*pcs));
+    int out = first, groups = 0, pyframes = 0, more = 1;
+    for (int i = first; i < n && out < max; i++) {
         uintptr_t pc = in[i];
         if (!(pc >= py.eval_lo && pc < py.eval_hi) || !more) {
             pcs[out++] = pc;
