@@ -697,9 +697,9 @@ struct walker {
 
 /* The next Python frame's record id (0 when unreadable) into '*id' and
  * whether it ends a group (an entry frame); 0 at the end of the chain. */
-static int walk_next(struct walker *w, uint32_t *id, int *entry, int resolve)
+static inline __attribute__((always_inline)) int walk_next(const struct layout *L, struct walker *w, uint32_t *id,
+                                                          int *entry, int resolve)
 {
-    const struct layout *L = py.L;
     for (;;) {
         uintptr_t f = w->frame;
         if (!ok_ptr(f) || ++w->steps > MAX_CHAIN)
@@ -779,7 +779,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
         /* this evaluation loop's group of Python frames */
         int emitted = 0, entry = 0;
         uint32_t id;
-        while ((more = walk_next(&w, &id, &entry, out < max))) {
+        while ((more = walk_next(L, &w, &id, &entry, out < max))) {
             pyframes++;
             if (id && out < max) {
                 pcs[out++] = TM_PY_TAG | id;
@@ -799,7 +799,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
     if (d > (uint32_t)n || out >= max) {
         int entry;
         uint32_t id;
-        while (more && (more = walk_next(&w, &id, &entry, 0))) {
+        while (more && (more = walk_next(L, &w, &id, &entry, 0))) {
             pyframes++;
             groups += entry;
         }
