@@ -120,6 +120,21 @@ status 0 trend a.0.json a.1.json --format json
 status 1 check a.1.json
 grep -q "app.py:25" "$WORK/out" || fail "check names the leak's line: $(head "$WORK/out")"
 
+# the snapshots validate against the schema (Python frames, "python")
+if python3 -c 'import jsonschema' 2>/dev/null; then
+    for f in a.0.json sym.json; do
+        python3 - "$top_srcdir/doc/tracemem-snapshot.schema.json" "$f" <<'PY' || fail "$f does not validate"
+import json, sys, jsonschema
+s = json.load(open(sys.argv[2]))
+jsonschema.validate(s, json.load(open(sys.argv[1])))
+assert 0 <= s["python"]["module"] < len(s["modules"])
+assert "python3" in s["modules"][s["python"]["module"]]["path"]
+PY
+    done
+else
+    note "no python3-jsonschema: schema not checked"
+fi
+
 # multiprocessing (fork): the child's snapshot has its own lines
 cat > mp.py <<'PY'
 import multiprocessing
