@@ -653,15 +653,11 @@ static int ready(void)
 /* --- merging --- */
 
 /* The calling thread's PyThreadState, or 0. */
-static uintptr_t thread_state(void)
+/* This thread's state for PyGILState (the main interpreter's), or 0. */
+static uintptr_t tss_state(void)
 {
     const struct layout *L = py.L;
-    uintptr_t rt = py.runtime, self = (uintptr_t)pthread_self();
-    /* the holder of the GIL, when it is this thread (sub-interpreters too) */
-    uintptr_t ts = rd_ptr(rt, L->rt_tstate_current);
-    if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == self)
-        return ts;
-    /* else this thread's state for PyGILState (threads with the GIL released) */
+    uintptr_t rt = py.runtime, self = (uintptr_t)pthread_self(), ts;
     const int *tss = (const int *)(rt + (uintptr_t)L->rt_tss_key);
     if (!tss[0])
         return 0; /* before start-up or after shutdown */
@@ -669,6 +665,25 @@ static uintptr_t thread_state(void)
     if (!ok_ptr(ts) || rd_ptr(ts, L->ts_thread_id) != self)
         return 0;
     return ts;
+}
+
+static uintptr_t thread_state(void)
+{
+    const struct layout *L = py.L;
+    /* the holder of the GIL, when it is this thread (sub-interpreters too) */
+    uintptr_t ts = rd_ptr(py.runtime, L->rt_tstate_current);
+    if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == (uintptr_t)pthread_self())
+        return ts;
+    /* else the thread's own (threads with the GIL released) */
+    return tss_state();
+}
+
+/* The innermost frame of thread state 'ts', or 0. */
+static uintptr_t current_frame(uintptr_t ts)
+{
+    const struct layout *L = py.L;
+    uintptr_t holder = L->ts_cframe >= 0 ? rd_ptr(ts, L->ts_cframe) : ts;
+    return ok_ptr(holder) ? rd_ptr(holder, L->ts_current_frame) : 0;
 }
 
 /* The thread's frames seen last: consecutive captures mostly share their
@@ -747,6 +762,29 @@ static inline __attribute__((always_inline)) int walk_next(const struct layout *
     }
 }
 
+/* At the end of the chain of a sub-interpreter's thread state, the frames
+ * that called into it are in the thread's main thread state: 1 when 'w'
+ * goes on there. */
+static int switch_state(struct walker *w, uintptr_t ts)
+{
+    uintptr_t other = tss_state();
+    if (!other || other == ts)
+        return 0;
+    w->frame = current_frame(other);
+    return ok_ptr(w->frame);
+}
+
+static inline __attribute__((always_inline)) int next_frame(const struct layout *L, struct walker *w, uint32_t *id,
+                                                           int *entry, int resolve, uintptr_t ts, int *switched)
+{
+    if (walk_next(L, w, id, entry, resolve))
+        return 1;
+    if (*switched)
+        return 0;
+    *switched = 1;
+    return switch_state(w, ts) && walk_next(L, w, id, entry, resolve);
+}
+
 int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
 {
     /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
@@ -756,10 +794,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
     if (!ts)
         return n;
     const struct layout *L = py.L;
-    uintptr_t holder = L->ts_cframe >= 0 ? rd_ptr(ts, L->ts_cframe) : ts;
-    if (!ok_ptr(holder))
-        return n;
-    struct walker w = {rd_ptr(holder, L->ts_current_frame), 0};
+    struct walker w = {current_frame(ts), 0};
     if (!ok_ptr(w.frame))
         return n;
     int first = 0;
@@ -769,7 +804,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
         return n;
     uintptr_t in[n];
     memcpy(in + first, pcs + first, (size_t)(n - first) * sizeof(*pcs));
-    int out = first, groups = 0, pyframes = 0, more = 1;
+    int out = first, groups = 0, pyframes = 0, more = 1, switched = 0;
     for (int i = first; i < n && out < max; i++) {
         uintptr_t pc = in[i];
         if (!(pc >= py.eval_lo && pc < py.eval_hi) || !more) {
@@ -779,7 +814,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
         /* this evaluation loop's group of Python frames */
         int emitted = 0, entry = 0;
         uint32_t id;
-        while ((more = walk_next(L, &w, &id, &entry, out < max))) {
+        while ((more = next_frame(L, &w, &id, &entry, out < max, ts, &switched))) {
             pyframes++;
             if (id && out < max) {
                 pcs[out++] = TM_PY_TAG | id;
@@ -799,7 +834,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
     if (d > (uint32_t)n || out >= max) {
         int entry;
         uint32_t id;
-        while (more && (more = walk_next(L, &w, &id, &entry, 0))) {
+        while (more && (more = next_frame(L, &w, &id, &entry, 0, ts, &switched))) {
             pyframes++;
             groups += entry;
         }

@@ -135,6 +135,35 @@ else
     note "no python3-jsonschema: schema not checked"
 fi
 
+# generators (resumed by list(): native frames between gen and <module>),
+# coroutines (run by asyncio's C extension), a sub-interpreter
+cat > sub.py <<'PY'
+import _xxsubinterpreters as si, asyncio, os
+
+
+def gen():
+    for i in range(2):
+        yield ["g%d" % j * 3 for j in range(1000)]
+
+
+async def coro():
+    await asyncio.sleep(0)
+    return ["c%d" % j * 3 for j in range(1500)]
+
+
+keep = list(gen())
+keep.append(asyncio.run(coro()))
+sid = si.create()
+si.run_string(sid, "import os\nkeep = ['x%d' % i * 3 for i in range(1200)]\n")
+os._exit(0)
+PY
+PYTHONMALLOC=malloc TRACEMEM_OUTPUT="$WORK/sub.json" LD_PRELOAD=$SHIM "$PY" sub.py || fail "sub.py exited $?"
+status 0 top sub.json --by traceback -n 0 --format json
+S=$WORK/sub.py
+assert_eq "generator" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$S:6\n$S:6\n"'") and "'"\n$S:14\n"'" in x["key"] and x["count"] == 2002 for x in s["stats"])')"
+assert_eq "coroutine" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$S:11\n$S:11\n"'") and "_asyncio" in x["key"] and x["count"] == 1501 for x in s["stats"])')"
+assert_eq "sub-interpreter" true "$(json "$WORK/out" 'any(x["key"].startswith("<string>:2\n<string>:2\n") and "'"$S:17"'" in x["key"] and x["count"] == 1201 for x in s["stats"])')"
+
 # multiprocessing (fork): the child's snapshot has its own lines
 cat > mp.py <<'PY'
 import multiprocessing
