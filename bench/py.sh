@@ -6,7 +6,9 @@
 #   BASE_SHIM   a libtracemem.so built without them (the commit before), the
 #               same options otherwise
 #   ROUNDS      interleaved rounds (default 7): untraced, base, python, ...
-# Environment: PYTHON (default /usr/bin/python3), BENCH_ARG (workload size).
+# Environment: PYTHON (default /usr/bin/python3), BENCH_WORKLOAD (py_frames,
+# the default: 10 Python frames deep; or py_churn: a module-level loop),
+# BENCH_ARG (its size argument).
 #
 # Prints per round the CPU time (user+sys) and wall time of each run, then the
 # medians and the ratio the issue asks about: (python - untraced) /
@@ -17,6 +19,7 @@ build=${1:?usage: bench/py.sh BUILD_DIR BASE_SHIM [ROUNDS]}
 base=${2:?usage: bench/py.sh BUILD_DIR BASE_SHIM [ROUNDS]}
 rounds=${3:-7}
 python=${PYTHON:-/usr/bin/python3}
+workload=${BENCH_WORKLOAD:-py_frames}
 arg=${BENCH_ARG:-3000}
 srcdir=$(cd "$(dirname "$0")" && pwd)
 shim=$(cd "$build" && pwd)/.libs/libtracemem.so
@@ -29,7 +32,7 @@ run() {
     local preload=$1
     /usr/bin/time -f '%U %S %e' -o "$tmp/t" env PYTHONMALLOC=malloc ${preload:+LD_PRELOAD=$preload} \
         TRACEMEM_OUTPUT="$tmp/s.%p.json" TRACEMEM_AT_EXIT=snapshot \
-        "$python" "$srcdir/workloads/py_frames.py" "$arg" >/dev/null || exit 1
+        "$python" "$srcdir/workloads/$workload.py" "$arg" >/dev/null || exit 1
     awk '{printf "%.2f %.2f\n", $1 + $2, $3}' "$tmp/t"
     rm -f "$tmp"/s.*.json
 }

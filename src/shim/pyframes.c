@@ -71,6 +71,10 @@ static const struct layout layouts[] = {
     /* 3.11: Include/internal/pycore_frame.h, pycore_runtime.h, cpython/pystate.h, cpython/code.h */
     {3, 11, 576, 592, 152, 56, 8, 32, 48, 56, 68, 69, -1, 1,
      112, 120, 128, 72, 136, 168, 184, 16, 32, 16, 32, 48, 72, 2, 5, 6},
+    /* 3.12: no tstate_current (a C thread-local now), the TSS key only; an
+     * entry is a frame of its own on the C stack (owner 3); no wstr */
+    {3, 12, -1, 1544, 136, 56, 0, 0, 8, 56, -1, 70, 3, 1,
+     112, 120, 128, 68, 136, 176, 192, 16, 32, 16, 32, 40, 56, 2, 5, 6},
 };
 
 #define OB_TYPE 8
@@ -603,7 +607,7 @@ static int detect(void)
         if (layouts[i].major == major && layouts[i].minor == minor)
             L = &layouts[i];
     if (!L) {
-        tm__snprintf(why, sizeof(why), "CPython %u.%u has no known layout (known: 3.11)", major, minor);
+        tm__snprintf(why, sizeof(why), "CPython %u.%u has no known layout (known: 3.11, 3.12)", major, minor);
         warn_once(why);
         return PY_UNSUPPORTED;
     }
@@ -671,7 +675,7 @@ static uintptr_t thread_state(void)
 {
     const struct layout *L = py.L;
     /* the holder of the GIL, when it is this thread (sub-interpreters too) */
-    uintptr_t ts = rd_ptr(py.runtime, L->rt_tstate_current);
+    uintptr_t ts = L->rt_tstate_current >= 0 ? rd_ptr(py.runtime, L->rt_tstate_current) : 0;
     if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == (uintptr_t)pthread_self())
         return ts;
     /* else the thread's own (threads with the GIL released) */
