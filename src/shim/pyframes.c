@@ -425,7 +425,9 @@ static int read_str(uintptr_t obj, char *out, size_t cap)
 {
     const struct layout *L = py.L;
     unsigned char head[128];
-    if (!ok_ptr(obj) || (size_t)L->str_compact_data > sizeof(head) || safe_read(obj, head, (size_t)L->str_compact_data) < 0)
+    /* the ASCII header first: a short ASCII string ends before the
+     * compact header would */
+    if (!ok_ptr(obj) || (size_t)L->str_compact_data > sizeof(head) || safe_read(obj, head, (size_t)L->str_ascii_data) < 0)
         return -1;
     uintptr_t type;
     int64_t len;
@@ -438,6 +440,8 @@ static int read_str(uintptr_t obj, char *out, size_t cap)
     unsigned kind = state >> L->state_kind_shift & 7;
     int ascii = state >> L->state_ascii_bit & 1;
     if (kind != 1 && kind != 2 && kind != 4)
+        return -1;
+    if (!ascii && safe_read(obj, head, (size_t)L->str_compact_data) < 0)
         return -1;
     size_t n = len > MAX_STR ? MAX_STR : (size_t)len;
     unsigned char data[MAX_STR * 4];
