@@ -228,14 +228,30 @@ static long add_cut_frame(tm_snapshot *snap, size_t fi, int l, size_t *cap)
 static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t *made, size_t *cap,
                       const tm_view_opts *o)
 {
-    size_t i, cut_i = SIZE_MAX;
+    size_t i, cut_i = SIZE_MAX, first_py = SIZE_MAX;
     int cut_l = NONE, stopped = 0;
 
+    /* the interpreter's frames inside the innermost Python frame */
+    for (i = 0; snap->python_module >= 0 && i < st->nframes; i++)
+        if (snap->frames[st->frames[i]].python) {
+            first_py = i;
+            break;
+        }
     for (i = 0; i < st->nframes && !stopped; i++) {
         size_t fi = st->frames[i];
+        const tm_frame *f = &snap->frames[fi];
 
+        if (first_py != SIZE_MAX && i < first_py && f->module == snap->python_module) {
+            cut_i = i;
+            cut_l = (int)f->ninlined - 1;
+            continue;
+        }
         if (cls[fi].stop == UNSET)
-            cls[fi] = classify(snap, &snap->frames[fi], o);
+            cls[fi] = classify(snap, f, o);
+        if (i < first_py && first_py != SIZE_MAX && cls[fi].last == NONE) {
+            stopped = 1; /* a C extension's frame stays, named or not */
+            break;
+        }
         if (cls[fi].last != NONE) { /* fold through this allocation frame */
             cut_i = i;
             cut_l = cls[fi].last;
@@ -339,6 +355,18 @@ char *tm_shorten_templates(const char *s, char *buf, size_t len)
     if (!len)
         return buf;
     for (const char *p = s; *p && o + 1 < len; p++) {
+        const char *close;
+
+        /* Python's names: <module>, f.<locals>.g, <lambda>, <listcomp>,
+         * <frozen importlib._bootstrap> (C++ names never start with '<') */
+        if (*p == '<' && depth == 0 && (close = strchr(p, '>')) &&
+            (p == s || (p[-1] == '.' && strspn(p + 1, "abcdefghijklmnopqrstuvwxyz") == (size_t)(close - p - 1)))) {
+            while (p < close && o + 1 < len)
+                buf[o++] = *p++;
+            if (o + 1 < len)
+                buf[o++] = '>';
+            continue;
+        }
         if (*p == '<' && !operator_char(s, p)) {
             if (depth++ == 0)
                 buf[o++] = '<';

@@ -389,6 +389,7 @@ static int load_inlined(tm_frame *f, const json_t *frame, const char *where, tm_
 
 static int load_frames(tm_snapshot *s, tm_error *err)
 {
+    const char *kind;
     json_t *arr, *fr;
     size_t i;
     char where[64];
@@ -410,12 +411,35 @@ static int load_frames(tm_snapshot *s, tm_error *err)
             return EBAD("%s: expected an object, got %s", where, type_name(fr));
         if ((rc = get_int(fr, where, "module", 1, -1, &f->module, err)) ||
             (rc = get_u64(fr, where, "offset", 1, &f->offset, err)) ||
-            (rc = load_location(fr, where, &f->loc, err)) || (rc = load_inlined(f, fr, where, err)))
+            (rc = load_location(fr, where, &f->loc, err)) || (rc = load_inlined(f, fr, where, err)) ||
+            (rc = get_str(fr, where, "kind", 0, &kind, err)))
             return rc;
+        /* another kind than these: a reader of a later format shows its location */
+        f->python = kind && strcmp(kind, "python") == 0;
         where_at(where, sizeof where, "frames", i, ".module");
         if (f->module >= 0 && (rc = check_index(where, f->module, s->nmodules, "modules", err)))
             return rc;
     }
+    return 0;
+}
+
+/* The optional "python" section: the CPython interpreter of the process. */
+static int load_python(tm_snapshot *s, tm_error *err)
+{
+    json_t *py;
+    int64_t module = -1;
+    int rc;
+
+    s->python_module = -1;
+    s->python_version = NULL;
+    if ((rc = get_typed(s->root, "", "python", JSON_OBJECT, 0, &py, err)) || !py)
+        return rc;
+    if ((rc = get_str(py, "python", "version", 0, &s->python_version, err)) ||
+        (rc = get_int(py, "python", "module", 0, -1, &module, err)))
+        return rc;
+    if (module >= 0 && (rc = check_index("python.module", module, s->nmodules, "modules", err)))
+        return rc;
+    s->python_module = module;
     return 0;
 }
 
@@ -682,7 +706,8 @@ int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
     int rc;
 
     clear_model(snap);
-    if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) || (rc = load_frames(snap, err)) ||
+    if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) || (rc = load_python(snap, err)) ||
+        (rc = load_frames(snap, err)) ||
         (rc = load_stacks(snap, err)) || (rc = load_traces(snap, err)) || (rc = load_leaks(snap, err))) {
         clear_model(snap);
         return rc;

@@ -86,6 +86,8 @@ typedef struct tm_location {
 typedef struct tm_frame {
     int64_t module;
     uint64_t offset;
+    int python; /* a Python frame ("kind": "python"): no address, 'loc' is
+                   its file, function and line; module -1 */
     tm_location loc;
     size_t ninlined;
     tm_location *inlined;
@@ -188,6 +190,12 @@ typedef struct tm_snapshot {
     tm_leak_stack *leak_stacks;
 
     int symbolized; /* the top-level "symbolized" flag */
+
+    /* "python": the CPython interpreter of the process; python_module
+     * indexes 'modules' (the module holding the interpreter, whose frames
+     * inside a Python frame are folded), -1 when absent or unknown */
+    const char *python_version;
+    int64_t python_module;
 
     /* The view (report/fold.h), set by tm_snapshot_fold(): when it folded
      * allocation-function frames away, 'stacks' holds the folded stacks

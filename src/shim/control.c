@@ -333,10 +333,12 @@ static void fork_prepare(void)
     tm__domain_lock();
     tm__stacks_lock_all();
     tm__live_lock_all();
+    tm__py_lock();
 }
 
 static void fork_release(void)
 {
+    tm__py_unlock();
     tm__live_unlock_all();
     tm__stacks_unlock_all();
     tm__domain_unlock();

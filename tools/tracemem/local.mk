@@ -21,7 +21,7 @@ TM_CLI_TESTS = \
 	tests/integration/cli_golden.sh tests/integration/cli_bad_input.sh \
 	tests/integration/cli_top.sh tests/integration/cli_diff.sh \
 	tests/integration/cli_run.sh tests/integration/cli_real.sh \
-	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh \
+	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh tests/integration/cli_pyframes.sh \
 	tests/integration/cli_output.sh tests/integration/cli_inputs.sh \
 	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
 	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh \
