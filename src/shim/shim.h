@@ -186,6 +186,22 @@ void tm__unwind_init(void);
  * first, the shim's and the unwinder's own frames left out; '*depth' gets
  * the true depth. Returns the number stored. */
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth);
+/* The same through the thread's stack cache (unwind.c): on a proven hit
+ * 'memo->id' is the stack id remembered for it (0: intern 'pcs' and hand
+ * the id to tm__capture_remember, which keeps it for the next hit). */
+struct tm__capture_memo {
+    uint32_t id;
+    void *entry;
+};
+int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__capture_memo *memo);
+void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id);
+/* Stack cache figures summed over threads: hits, misses, mismatches
+ * (TRACEMEM_VERIFY_STACKS), misses that could not be cached. */
+void tm__stack_cache_stats(uint64_t out[4]);
+extern int tm__verify_stacks;
+/* The return address of the outermost hook of this allocation (0: none);
+ * only chooses a stack cache entry. */
+extern __thread uintptr_t tm__hook_ra TM_TLS;
 /* Redirects the descriptor calls of the libunwind loaded as 'handle' so it
  * holds no descriptor (unwfd.c); returns the GOT slots redirected, or -1. */
 int tm__unwind_hide_fds(void *handle);

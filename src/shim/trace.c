@@ -236,8 +236,18 @@ static uint32_t capture_stack(void)
     int max = atomic_load_explicit(&tm__nframes, memory_order_relaxed);
     uintptr_t pcs[max];
     uint32_t depth;
-    int n = tm__capture(pcs, max, &depth);
-    return tm__stack_intern(pcs, n, depth);
+    struct tm__capture_memo memo;
+    int n = tm__capture_memo(pcs, max, &depth, &memo);
+    /* Python frames are merged here (pyframes.c) */
+    /* (on every capture, cached or not: a merge that changes 'pcs' must
+     * not use memo.id nor call tm__capture_remember, which cache the
+     * native stack's id only) */
+    if (memo.id)
+        return memo.id;
+    uint32_t id = tm__stack_intern(pcs, n, depth);
+    if (id)
+        tm__capture_remember(&memo, id);
+    return id;
 }
 
 /* The thread's last traced allocation: freed before the thread allocates
