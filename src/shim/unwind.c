@@ -189,9 +189,11 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * compares; mismatches are counted (snapshot "stack_cache") and the
  * libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
 
-#define CACHE_ENTRIES 32
-#define CACHE_FRAMES 128 /* frames walked, the shim's included */
-#define CACHE_CHECKS 160
+#define CACHE_WAYS 4
+#define CACHE_SETS 16
+#define CACHE_ENTRIES (CACHE_WAYS * CACHE_SETS)
+#define CACHE_FRAMES 96 /* frames walked, the shim's included */
+#define CACHE_CHECKS 128
 #define RULES 2048
 #define LIVE_RBP ((uintptr_t)1)
 
@@ -224,7 +226,7 @@ struct entry {
 struct tcache {
     struct tcache *next_all, *next_free;
     _Atomic uint64_t hits, misses, mismatches, uncached;
-    struct entry *last; /* the entry of the last miss, for tm__capture_remember */
+    uint8_t victim[CACHE_SETS];
     struct rule rules[RULES];
     struct entry entries[CACHE_ENTRIES];
 };
@@ -752,10 +754,23 @@ static int walk(struct tcache *c, struct entry *e, uintptr_t pc, uintptr_t sp, u
     return 1;
 }
 
-static unsigned entry_index(uintptr_t sp, uintptr_t key)
+static unsigned set_index(uintptr_t sp, uintptr_t key)
 {
     uint64_t h = ((uint64_t)sp ^ ((uint64_t)key << 7)) * 0x9e3779b97f4a7c15ull;
-    return (unsigned)(h >> 59) & (CACHE_ENTRIES - 1);
+    return (unsigned)(h >> 56) & (CACHE_SETS - 1);
+}
+
+/* 1 when every word 'e' depends on still holds its value. */
+static inline int entry_holds(const struct entry *e, uintptr_t bp0)
+{
+    int nc = e->nchecks;
+    for (int i = 0; i < nc; i++) {
+        uintptr_t a = e->checks[i].addr;
+        uintptr_t v = a == LIVE_RBP ? bp0 : *(const volatile uintptr_t *)a;
+        if (v != e->checks[i].val)
+            return 0;
+    }
+    return 1;
 }
 
 static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uintptr_t *pcs, int max,
@@ -772,38 +787,44 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         return lu_capture(bt, pcs, max, depth, NULL, &nall);
     uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
     uintptr_t key = tm__hook_ra;
-    struct entry *e = &c->entries[entry_index(sp0, key)];
-    if (e->valid && e->sp == sp0 && e->key == key && e->epoch == epoch && e->max == max) {
-        int i = 0, nc = e->nchecks;
-        for (; i < nc; i++) {
-            uintptr_t a = e->checks[i].addr;
-            uintptr_t v = a == LIVE_RBP ? bp0 : *(const volatile uintptr_t *)a;
-            if (v != e->checks[i].val)
-                break;
-        }
-        if (i == nc) {
-            int n = e->n;
-            memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
-            *depth = e->depth;
-            memo->id = e->id;
-            memo->entry = e->id ? NULL : e;
-            bump(&c->hits);
-            if (TM_UNLIKELY(tm__verify_stacks)) {
-                uint32_t d2;
-                int n2 = lu_capture(bt, all, max, &d2, NULL, &nall);
-                if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
-                    bump(&c->mismatches);
-                    e->valid = 0;
-                    memo->id = 0;
-                    memo->entry = NULL;
-                    memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
-                    *depth = d2;
-                    return n2;
-                }
-            }
-            return n;
+    unsigned set = set_index(sp0, key);
+    struct entry *ways = &c->entries[set * CACHE_WAYS], *e = NULL;
+    for (int w = 0; w < CACHE_WAYS; w++) {
+        struct entry *x = &ways[w];
+        if (x->valid && x->sp == sp0 && x->key == key && x->epoch == epoch && x->max == max &&
+            entry_holds(x, bp0)) {
+            e = x;
+            break;
         }
     }
+    if (e) {
+        int n = e->n;
+        memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
+        *depth = e->depth;
+        memo->id = e->id;
+        memo->entry = e->id ? NULL : e;
+        bump(&c->hits);
+        if (TM_UNLIKELY(tm__verify_stacks)) {
+            uint32_t d2;
+            int n2 = lu_capture(bt, all, max, &d2, NULL, &nall);
+            if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
+                bump(&c->mismatches);
+                e->valid = 0;
+                memo->id = 0;
+                memo->entry = NULL;
+                memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
+                *depth = d2;
+                return n2;
+            }
+        }
+        return n;
+    }
+    e = &ways[c->victim[set]++ % CACHE_WAYS];
+    for (int w = 0; w < CACHE_WAYS; w++)
+        if (!ways[w].valid) {
+            e = &ways[w];
+            break;
+        }
     bump(&c->misses);
     int n = lu_capture(bt, pcs, max, depth, all, &nall);
     e->valid = 0;
