@@ -190,11 +190,12 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
 
 #define CACHE_WAYS 4
-#define CACHE_SETS 16
+#define CACHE_SETS 256
 #define CACHE_ENTRIES (CACHE_WAYS * CACHE_SETS)
-#define CACHE_FRAMES 96 /* frames walked, the shim's included */
-#define CACHE_CHECKS 128
-#define RULES 2048
+#define CACHE_FRAMES 80 /* frames walked, the shim's included */
+#define CACHE_CHECKS 112
+#define RULES 16384
+#define MODS 8
 #define LIVE_RBP ((uintptr_t)1)
 
 enum { CFA_BAD = 0, CFA_RSP, CFA_RBP };
@@ -227,6 +228,21 @@ struct tcache {
     struct tcache *next_all, *next_free;
     _Atomic uint64_t hits, misses, mismatches, uncached;
     uint8_t victim[CACHE_SETS];
+    /* stacks missed once: the walk is paid on the second miss only */
+    uintptr_t ghost[CACHE_SETS][CACHE_WAYS];
+    uint8_t ghost_next[CACHE_SETS];
+    /* modules whose .eh_frame_hdr was found lately */
+    struct mod {
+        uintptr_t lo, hi, hdr;
+        const int32_t *tab;
+        size_t count;
+        uint32_t epoch;
+    } mods[MODS];
+    unsigned mod_next;
+    /* fewer walks where few stacks repeat (a compiler): every 16384
+     * captures, a hit rate under 60 % doubles 'throttle' (a walk for one
+     * miss in 'throttle' that is worth one), over it halves it */
+    unsigned window, window_hits, throttle, tick;
     struct rule rules[RULES];
     struct entry entries[CACHE_ENTRIES];
 };
@@ -272,6 +288,9 @@ static struct tcache *cache_get(void)
             c->entries[i].valid = 0;
         for (int i = 0; i < RULES; i++)
             c->rules[i].valid = 0;
+        memset(c->ghost, 0, sizeof(c->ghost));
+        c->window = c->window_hits = c->throttle = c->tick = 0;
+        memset(c->mods, 0, sizeof(c->mods));
     } else {
         c = tm__map(sizeof(*c));
         if (!c)
@@ -514,7 +533,7 @@ static int cfi_run(const uint8_t *p, const uint8_t *end, uintptr_t loc, uintptr_
 }
 
 /* Parses the FDE at 'fde' for 'pc' into '*r'. */
-static void parse_fde(const uint8_t *fde, uintptr_t hdr, uintptr_t pc, struct rule *r)
+static __attribute__((noinline)) void parse_fde(const uint8_t *fde, uintptr_t hdr, uintptr_t pc, struct rule *r)
 {
     uint32_t len, cie_off;
     memcpy(&len, fde, 4);
@@ -601,7 +620,25 @@ static void parse_fde(const uint8_t *fde, uintptr_t hdr, uintptr_t pc, struct ru
 struct fde_arg {
     uintptr_t pc;
     struct rule *r;
+    struct mod *m; /* filled when the module has a usable table */
 };
+
+static void search_table(const struct mod *m, uintptr_t pc, struct rule *r)
+{
+    const int32_t *tab = m->tab;
+    uintptr_t hdr = m->hdr;
+    size_t lo = 0, hi = m->count;
+    while (hi - lo > 1) { /* the last entry whose start is <= pc */
+        size_t mid = (lo + hi) / 2;
+        if (hdr + (uintptr_t)(intptr_t)tab[2 * mid] <= pc)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (hdr + (uintptr_t)(intptr_t)tab[2 * lo] > pc)
+        return;
+    parse_fde((const uint8_t *)(hdr + (uintptr_t)(intptr_t)tab[2 * lo + 1]), hdr, pc, r);
+}
 
 static int find_fde(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -609,12 +646,15 @@ static int find_fde(struct dl_phdr_info *info, size_t size, void *data)
     (void)size;
     const ElfW(Phdr) *eh = NULL;
     int inside = 0;
+    uintptr_t seg_lo = 0, seg_hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD && a->pc >= info->dlpi_addr + ph->p_vaddr &&
-            a->pc < info->dlpi_addr + ph->p_vaddr + ph->p_memsz)
+            a->pc < info->dlpi_addr + ph->p_vaddr + ph->p_memsz) {
             inside = 1;
-        else if (ph->p_type == PT_GNU_EH_FRAME)
+            seg_lo = info->dlpi_addr + ph->p_vaddr;
+            seg_hi = seg_lo + ph->p_memsz;
+        } else if (ph->p_type == PT_GNU_EH_FRAME)
             eh = ph;
     }
     if (!inside)
@@ -629,18 +669,12 @@ static int find_fde(struct dl_phdr_info *info, size_t size, void *data)
     uintptr_t frame, count;
     if (!read_enc(&p, end, h[1], hdr, &frame) || !read_enc(&p, end, h[2], hdr, &count) || count == 0)
         return 1;
-    const int32_t *tab = (const int32_t *)p;
-    size_t lo = 0, hi = count;
-    while (hi - lo > 1) { /* the last entry whose start is <= pc */
-        size_t mid = (lo + hi) / 2;
-        if (hdr + (uintptr_t)(intptr_t)tab[2 * mid] <= a->pc)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    if (hdr + (uintptr_t)(intptr_t)tab[2 * lo] > a->pc)
-        return 1;
-    parse_fde((const uint8_t *)(hdr + (uintptr_t)(intptr_t)tab[2 * lo + 1]), hdr, a->pc, a->r);
+    a->m->lo = seg_lo;
+    a->m->hi = seg_hi;
+    a->m->hdr = hdr;
+    a->m->tab = (const int32_t *)p;
+    a->m->count = count;
+    search_table(a->m, a->pc, a->r);
     return 1;
 }
 
@@ -650,8 +684,18 @@ static const struct rule *rule_for(struct tcache *c, uintptr_t pc, uint32_t epoc
     if (r->valid && r->pc == pc && r->epoch == epoch)
         return r;
     *r = (struct rule){pc, epoch, CFA_BAD, RA_BAD, BP_BAD, 1, 0, 0, 0};
-    struct fde_arg a = {pc, r};
+    for (int i = 0; i < MODS; i++) {
+        const struct mod *m = &c->mods[i];
+        if (m->tab && m->epoch == epoch && pc >= m->lo && pc < m->hi) {
+            search_table(m, pc, r);
+            return r;
+        }
+    }
+    struct mod m = {0, 0, 0, NULL, 0, epoch};
+    struct fde_arg a = {pc, r, &m};
     dl_iterate_phdr(find_fde, &a);
+    if (m.tab)
+        c->mods[c->mod_next++ % MODS] = m;
     return r;
 }
 
@@ -701,7 +745,7 @@ static int own_pc(uintptr_t pc)
 /* Walks the stack from capture_cached()'s instruction by the CFI rules,
  * comparing with libunwind's frames 'all'; fills 'e' and returns 1 when
  * every frame was proved, 0 otherwise (nothing cached). */
-static int walk(struct tcache *c, struct entry *e, uintptr_t pc, uintptr_t sp, uintptr_t bp, uint32_t epoch,
+static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, uintptr_t pc, uintptr_t sp, uintptr_t bp, uint32_t epoch,
                 const uintptr_t *all, int nall, int max)
 {
     uintptr_t bploc = LIVE_RBP;
@@ -797,7 +841,15 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             break;
         }
     }
+    if (TM_UNLIKELY(++c->window == 16384)) {
+        if (c->window_hits * 10 < c->window * 6)
+            c->throttle = c->throttle >= 16 ? 32 : c->throttle * 2 + (c->throttle == 0);
+        else
+            c->throttle /= 2;
+        c->window = c->window_hits = 0;
+    }
     if (e) {
+        c->window_hits++;
         int n = e->n;
         memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
         *depth = e->depth;
@@ -826,6 +878,16 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             break;
         }
     bump(&c->misses);
+    uintptr_t g = (sp0 ^ (key * 0x9e3779b97f4a7c15ull)) | 1;
+    int seen = 0;
+    for (int w = 0; w < CACHE_WAYS; w++)
+        if (c->ghost[set][w] == g)
+            seen = 1;
+    if (!seen || (c->throttle > 1 && ++c->tick % c->throttle)) {
+        if (!seen)
+            c->ghost[set][c->ghost_next[set]++ % CACHE_WAYS] = g;
+        return lu_capture(bt, pcs, max, depth, NULL, &nall);
+    }
     int n = lu_capture(bt, pcs, max, depth, all, &nall);
     e->valid = 0;
     if (nall > 0 && walk(c, e, pc0, sp0, bp0, epoch, all, nall, max)) {
