@@ -190,11 +190,11 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
 
 #define CACHE_WAYS 4
-#define CACHE_SETS 256
+#define CACHE_SETS 128
 #define CACHE_ENTRIES (CACHE_WAYS * CACHE_SETS)
 #define CACHE_FRAMES 80 /* frames walked, the shim's included */
 #define CACHE_CHECKS 112
-#define RULES 16384
+#define RULES 4096
 #define MODS 8
 #define LIVE_RBP ((uintptr_t)1)
 
