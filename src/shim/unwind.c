@@ -40,6 +40,7 @@ int tm__verify_stacks;              /* TRACEMEM_VERIFY_STACKS */
 static pthread_key_t cache_key;
 static int cache_key_ok;
 static void cache_release(void *p);
+static void cache_after_fork(void);
 
 atomic_int tm__no_unwinder = 1;
 __thread uintptr_t tm__early_pc TM_TLS;
@@ -105,7 +106,8 @@ void tm__unwind_init(void)
     v = getenv("TRACEMEM_STACK_CACHE");
     if (v && strcmp(v, "0") == 0)
         cache_on = 0;
-    if (cache_on && pthread_key_create(&cache_key, cache_release) == 0)
+    if (cache_on && pthread_key_create(&cache_key, cache_release) == 0 &&
+        pthread_atfork(NULL, NULL, cache_after_fork) == 0)
         cache_key_ok = 1;
     __atomic_store_n(&backtrace_fn, (int (*)(void **, int))bt, __ATOMIC_RELEASE);
     atomic_store(&tm__no_unwinder, bt == NULL);
@@ -251,11 +253,19 @@ static tm__lock cache_lock;
 static struct tcache *cache_all, *cache_free;
 static __thread struct tcache *my_cache TM_TLS;
 static __thread int cache_gone TM_TLS; /* this thread's destructor ran */
+static __thread int cache_busy TM_TLS; /* inside capture_cached() */
 __thread uintptr_t tm__hook_ra TM_TLS;
 
 static void bump(_Atomic uint64_t *c)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+/* A forked child has only the forking thread: another may have held the
+ * lock. */
+static void cache_after_fork(void)
+{
+    atomic_store_explicit(&cache_lock.held, 0, memory_order_relaxed);
 }
 
 static void cache_release(void *p)
@@ -919,8 +929,14 @@ int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__captur
         return 1;
     }
 #if TM_CACHE_ARCH
-    if (cache_on)
-        return capture_cached(bt, pcs, max, depth, memo);
+    /* not nested: a signal handler's tracemem_track() may interrupt a
+     * capture that is filling an entry */
+    if (cache_on && !cache_busy) {
+        cache_busy = 1;
+        int n = capture_cached(bt, pcs, max, depth, memo);
+        cache_busy = 0;
+        return n;
+    }
 #endif
     return lu_capture(bt, pcs, max, depth, NULL, &nall);
 }
