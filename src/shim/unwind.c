@@ -230,9 +230,6 @@ struct tcache {
     struct tcache *next_all, *next_free;
     _Atomic uint64_t hits, misses, mismatches, uncached;
     uint8_t victim[CACHE_SETS];
-    /* stacks missed once: the walk is paid on the second miss only */
-    uintptr_t ghost[CACHE_SETS][CACHE_WAYS];
-    uint8_t ghost_next[CACHE_SETS];
     /* modules whose .eh_frame_hdr was found lately */
     struct mod {
         uintptr_t lo, hi, hdr;
@@ -241,10 +238,6 @@ struct tcache {
         uint32_t epoch;
     } mods[MODS];
     unsigned mod_next;
-    /* fewer walks where few stacks repeat (a compiler): every 16384
-     * captures, a hit rate under 60 % doubles 'throttle' (a walk for one
-     * miss in 'throttle' that is worth one), over it halves it */
-    unsigned window, window_hits, throttle, tick;
     struct rule rules[RULES];
     struct entry entries[CACHE_ENTRIES];
 };
@@ -298,8 +291,6 @@ static struct tcache *cache_get(void)
             c->entries[i].valid = 0;
         for (int i = 0; i < RULES; i++)
             c->rules[i].valid = 0;
-        memset(c->ghost, 0, sizeof(c->ghost));
-        c->window = c->window_hits = c->throttle = c->tick = 0;
         memset(c->mods, 0, sizeof(c->mods));
     } else {
         c = tm__map(sizeof(*c));
@@ -792,7 +783,7 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, uin
             s = t;
         if (s >= 0) {
             int i = t - s;
-            if (i >= nall || all[i] != pc)
+            if (all && (i >= nall || all[i] != pc))
                 return 0;
             if (i < max)
                 e->pcs[i] = pc;
@@ -800,11 +791,11 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, uin
         if (++t > CACHE_FRAMES)
             return 0;
     }
-    if (s < 0 || t - s != nall)
+    if (s < 0 || (all && t - s != nall))
         return 0;
     e->nchecks = (int16_t)nchk;
-    e->depth = (uint32_t)nall;
-    e->n = (int16_t)(nall < max ? nall : max);
+    e->depth = (uint32_t)(t - s);
+    e->n = (int16_t)(t - s < max ? t - s : max);
     return 1;
 }
 
@@ -851,15 +842,7 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             break;
         }
     }
-    if (TM_UNLIKELY(++c->window == 16384)) {
-        if (c->window_hits * 10 < c->window * 6)
-            c->throttle = c->throttle >= 16 ? 32 : c->throttle * 2 + (c->throttle == 0);
-        else
-            c->throttle /= 2;
-        c->window = c->window_hits = 0;
-    }
     if (e) {
-        c->window_hits++;
         int n = e->n;
         memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
         *depth = e->depth;
@@ -888,19 +871,22 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             break;
         }
     bump(&c->misses);
-    uintptr_t g = (sp0 ^ (key * 0x9e3779b97f4a7c15ull)) | 1;
-    int seen = 0;
-    for (int w = 0; w < CACHE_WAYS; w++)
-        if (c->ghost[set][w] == g)
-            seen = 1;
-    if (!seen || (c->throttle > 1 && ++c->tick % c->throttle)) {
-        if (!seen)
-            c->ghost[set][c->ghost_next[set]++ % CACHE_WAYS] = g;
-        return lu_capture(bt, pcs, max, depth, NULL, &nall);
-    }
-    int n = lu_capture(bt, pcs, max, depth, all, &nall);
+    /* the walk is the unwind: libunwind only where it cannot prove a frame */
     e->valid = 0;
-    if (nall > 0 && walk(c, e, pc0, sp0, bp0, epoch, all, nall, max)) {
+    if (walk(c, e, pc0, sp0, bp0, epoch, NULL, 0, max)) {
+        int n = e->n;
+        memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
+        *depth = e->depth;
+        if (TM_UNLIKELY(tm__verify_stacks)) {
+            uint32_t d2;
+            int n2 = lu_capture(bt, all, max, &d2, NULL, &nall);
+            if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
+                bump(&c->mismatches);
+                memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
+                *depth = d2;
+                return n2;
+            }
+        }
         e->sp = sp0;
         e->key = key;
         e->epoch = epoch;
@@ -908,10 +894,10 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         e->id = 0;
         e->valid = 1;
         memo->entry = e;
-    } else {
-        bump(&c->uncached);
+        return n;
     }
-    return n;
+    bump(&c->uncached);
+    return lu_capture(bt, pcs, max, depth, NULL, &nall);
 }
 
 int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__capture_memo *memo)
