@@ -161,24 +161,29 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * stack the same thread captured before, so each thread keeps the stacks it
  * captured, and reuses one only where it can prove the stack is the same.
  *
- * The proof. A capture starts in capture_cached() at one instruction, with
+ * The unwind. A capture starts in capture_cached() at one instruction, with
  * its stack pointer and frame pointer read there. Each frame's CFA follows
  * from its pc and registers by the DWARF CFI of its code (read here from
  * .eh_frame_hdr/.eh_frame, a small interpreter that keeps only the rules
- * for the CFA, the return address and rbp). A stack is cached only when
- * every frame's CFA is rsp+N or rbp+N, the return address is saved at
- * CFA+N, and the walk by these rules gives exactly libunwind's frames. The
- * entry keeps, in walk order, every memory word the walk read and that a
- * frame depended on: each return-address slot and, for a frame whose CFA is
- * rbp-based, the slot (or the live register) its rbp value came from. A
- * later capture whose stack pointer at that instruction is the same
- * re-reads those words in the same order: frame 0 is the same code at the
- * same CFA; if frames 0..k are (same pc, same CFA, same registers the rules
- * use), the next return-address slot is the same address and holds the
- * true return address now, and the rbp slot holds the true rbp now, so
- * comparing them proves frame k+1 the same. Stale values left in memory
- * cannot pass: every word compared is read at the address the live stack's
- * rules give, never at an address remembered from an older stack alone.
+ * for the CFA, the return address and rbp). On a miss the shim walks the
+ * stack by these rules itself when every frame's CFA is rsp+N or rbp+N and
+ * its return address is saved at CFA+N (the walk ends where the return
+ * address is undefined or 0, as libunwind's does); any other frame (no
+ * CFI, a signal frame, a CFA expression, a realigned frame, more than
+ * CACHE_FRAMES frames) and libunwind unwinds instead, uncached.
+ *
+ * The proof. A walked stack's entry keeps, in walk order, every memory word
+ * the walk read and that a frame depended on: each return-address slot
+ * and, for a frame whose CFA is rbp-based, the slot (or the live register)
+ * its rbp value came from. A later capture whose stack pointer at that
+ * instruction is the same re-reads those words in the same order: frame 0
+ * is the same code at the same CFA; if frames 0..k are (same pc, same CFA,
+ * same registers the rules use), the next return-address slot is the same
+ * address and holds the true return address now, and the rbp slot holds
+ * the true rbp now, so comparing them proves frame k+1 the same. Stale
+ * values left in memory cannot pass: every word compared is read at the
+ * address the live stack's rules give, never at an address remembered
+ * from an older stack alone.
  * This holds across alloca (rbp-based CFA, rbp compared), longjmp,
  * exceptions, signal handlers (signal frames use CFA expressions: never
  * cached), other stacks (makecontext: the walk reads the live stack),
@@ -188,8 +193,8 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * Frames the cache cannot prove are unwound by libunwind every time.
  *
  * TRACEMEM_VERIFY_STACKS=1 also unwinds with libunwind on every hit and
- * compares; mismatches are counted (snapshot "stack_cache") and the
- * libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
+ * every walked miss and compares; mismatches are counted (snapshot
+ * "stack_cache") and the libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
 
 #define CACHE_WAYS 4
 #define CACHE_SETS 128
