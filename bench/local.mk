@@ -35,7 +35,7 @@ bench: $(BENCH_PROGS) libtracemem.la
 # The CLI end to end: tracemem run of gcc's cc1 against heaptrack +
 # heaptrack_print and untraced (bench/cli.sh). BENCH_RUNS, BENCH_OUT pass
 # through the environment.
-EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py
+EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py bench/interleave.sh
 .PHONY: bench-cli
 bench-cli: tracemem$(EXEEXT) libtracemem.la
 	$(SHELL) $(top_srcdir)/bench/cli.sh '$(abs_top_builddir)'
