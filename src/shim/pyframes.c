@@ -833,8 +833,9 @@ static inline __attribute__((always_inline)) int next_frame(const struct layout 
     return switch_state(w, ts) && walk_next(L, w, id, entry, resolve);
 }
 
-int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
+int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged)
 {
+    *merged = 0;
     /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
     if (n <= 0 || *depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
         return n;
@@ -854,6 +855,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
         return n;
     uintptr_t in[n];
     memcpy(in + first, pcs + first, (size_t)(n - first) * sizeof(*pcs));
+    *merged = 1; /* the stack is no longer the native one alone */
     int out = first, groups = 0, pyframes = 0, more = 1, switched = 0;
     for (int i = first; i < n && out < max; i++) {
         uintptr_t pc = in[i];
