@@ -152,9 +152,7 @@ char *tm_fold_loc(const tm_frame *frame, int loc, int base, char *buf, size_t le
     return buf;
 }
 
-/* The folded line of 'stack' into '*path' and, when 'locs' is not NULL,
- * its locations into '*locs'. Returns 0 or -ENOMEM. */
-static int fold_stack(const tm_snapshot *snap, const tm_stack *stack, unsigned flags, char **path, char **locs)
+int tm_fold_stack_ex(const tm_snapshot *snap, const tm_stack *stack, unsigned flags, char **path, char **locs)
 {
     char name[1024], where[1024];
     char *out = NULL, *lout = NULL;
@@ -202,7 +200,7 @@ char *tm_fold_stack(const tm_snapshot *snap, const tm_stack *stack)
 {
     char *out;
 
-    if (fold_stack(snap, stack, 0, &out, NULL)) {
+    if (tm_fold_stack_ex(snap, stack, 0, &out, NULL)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -291,7 +289,7 @@ int tm_folded_compute_ex(const tm_snapshot *snap, tm_metric metric, unsigned kin
     for (size_t i = 0; i < nw; i++) {
         tm_fold *f = &out->v[out->n];
 
-        if (fold_stack(snap, &snap->stacks[w[i].stack], flags, &f->path,
+        if (tm_fold_stack_ex(snap, &snap->stacks[w[i].stack], flags, &f->path,
                        flags & TM_FOLD_LOCS ? &f->locs : NULL)) {
             tm_folded_free(out);
             rc = tm__error_set(err, -ENOMEM, "out of memory");

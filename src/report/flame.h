@@ -115,6 +115,11 @@ void tm_folded_free(tm_folded *folded);
                                   file's base name), so that the calls of a
                                   function from different lines stay apart */
 
+/* The folded line of 'stack' under 'flags' (TM_FOLD_CALL_SITES) into
+ * '*path' and, when 'locs' is not NULL, its locations (as tm_fold.locs)
+ * into '*locs': new strings (free()). Returns 0 or -ENOMEM. */
+int tm_fold_stack_ex(const tm_snapshot *snap, const tm_stack *stack, unsigned flags, char **path, char **locs);
+
 /* tm_folded_compute() with 'flags' (TM_FOLD_*). */
 int tm_folded_compute_ex(const tm_snapshot *snap, tm_metric metric, unsigned kinds, unsigned flags,
                          tm_folded *out, tm_error *err);

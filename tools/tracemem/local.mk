@@ -76,3 +76,10 @@ TM_RUN_TESTS = tests/integration/run_children.sh tests/integration/run_many.sh \
 	tests/integration/rss.sh
 TESTS += $(TM_RUN_TESTS)
 EXTRA_DIST += $(TM_RUN_TESTS)
+# tracemem report: the HTML page of a run
+tracemem_SOURCES += tools/tracemem/cmd_report.c
+TM_REPORT_TESTS = tests/integration/report_browser.sh tests/integration/cli_report.sh
+TESTS += $(TM_REPORT_TESTS)
+EXTRA_DIST += $(TM_REPORT_TESTS)
+CLEANFILES += tests/work/report_browser-timeline.png tests/work/report_browser-range.png \
+	tests/work/report_browser-run.png tests/work/report_browser-interval.png

@@ -31,6 +31,7 @@ static const struct cmd_struct commands[] = {
     {"trend", cmd_trend, "stacks that grow steadily over a series of snapshots"},
     {"gc", cmd_gc, "librcgc collector statistics and live objects by type"},
     {"rss", cmd_rss, "where the resident memory went: heap, mappings, stacks, libraries"},
+    {"report", cmd_report, "one HTML page: summary, memory over time, flame graph, leaks"},
 };
 
 static void usage(FILE *fp)
