@@ -161,4 +161,10 @@ int tm__add_default_suppressions(struct tm_suppressions *supp);
  * Returns TM_EXIT_OK or TM_EXIT_USAGE. */
 int tm__write_report(tm_snapshot *const *snaps, size_t n, const char *title, const char *out);
 
+/* tracemem run --report: writes the page of the 'n' snapshot files
+ * 'paths' to 'out' and, unless 'quiet', prints "  report: OUT" under the
+ * summary. A failure is one line on stderr; run's status is unchanged.
+ * Returns 0 or TM_EXIT_USAGE. */
+int tm__run_report(const char *out, char *const *paths, size_t n, int quiet);
+
 #endif /* TM_TOOLS_BUILTIN_H */

@@ -120,3 +120,25 @@ out:
     free(snaps);
     return rc;
 }
+
+int tm__run_report(const char *out, char *const *paths, size_t n, int quiet)
+{
+    tm_snapshot **snaps;
+    int rc;
+
+    if (n == 0)
+        return 0; /* nothing was written: the summary said so */
+    if (!(snaps = calloc(n, sizeof *snaps))) {
+        tm__eprintf("tracemem: %s: out of memory\n", out);
+        return TM_EXIT_USAGE;
+    }
+    if (!(rc = tm__load_many((const char *const *)paths, n, 1, snaps))) {
+        rc = tm__write_report(snaps, n, NULL, out);
+        for (size_t i = 0; i < n; i++)
+            tm_snapshot_free(snaps[i]);
+    }
+    free(snaps);
+    if (!rc && !quiet)
+        tm__eprintf("%-13s%s\n", "  report:", tm_outfile_name(out));
+    return rc;
+}

@@ -46,6 +46,7 @@ static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--s
                             "                    [--no-leak-check] [--no-follow-fork]\n"
                             "                    [--no-follow-exec] [--python] [-q]\n"
                             "                    [--format text|json] [--wait-children SECONDS]\n"
+                            "                    [--report OUT.html]\n"
                             "                    " TM_VIEW_USAGE "\n"
                             "                    [--] PROGRAM [ARGS...]\n"
                             "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
@@ -57,6 +58,7 @@ typedef struct run_args {
     int quiet;
     tm_format format;
     double wait_children;
+    const char *report; /* --report: the HTML page to write */
 } run_args;
 
 /* --- finding the shim --- */
@@ -1014,6 +1016,7 @@ enum {
     OPT_PYTHON,
     OPT_FORMAT,
     OPT_WAIT,
+    OPT_REPORT,
 };
 
 /* The values the shim accepts (src/shim/control.c), so that a bad one is
@@ -1069,6 +1072,7 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         {"quiet", no_argument, NULL, 'q'},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"wait-children", required_argument, NULL, OPT_WAIT},
+        {"report", required_argument, NULL, OPT_REPORT},
         {"help", no_argument, NULL, 'h'},
         TM_VIEW_LONGOPTS,
         {0},
@@ -1138,6 +1142,9 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         case OPT_WAIT:
             if ((ra->wait_children = tm__parse_seconds(optarg)) < 0)
                 return tm__usage_error("run", "--wait-children: '%s' is not a number of seconds", optarg);
+            break;
+        case OPT_REPORT:
+            ra->report = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -1229,6 +1236,8 @@ int cmd_run(int argc, char **argv)
         print_processes(&out);
         print_paths(&g);
     }
+    if (ra.report) /* after the summary, whose snapshots it reads again */
+        tm__run_report(ra.report, g.gl_pathv, g.gl_pathc, ra.quiet || ra.format == TM_FORMAT_JSON);
     outputs_free(&out);
     globfree(&g);
     free(output);
