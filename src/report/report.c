@@ -1,8 +1,9 @@
 /* report.c - the data of tracemem report's page (see report.h); the page
  * itself is report_page.c.
  *
- * Paths are interned in one table shared by every process ('paths' keeps
- * the index of each folded line in a JSON object used as a hash), so the
+ * Paths are interned in one table shared by every process (the index of
+ * each folded line with its locations kept in a JSON object used as a
+ * hash: one path called from two lines is two entries), so the
  * page builds one tree per flame graph from small integer rows. The
  * snapshot's "timeline" is read from the parsed root and checked before
  * any of it is used: a malformed one is an error naming the snapshot, not
@@ -39,21 +40,28 @@ typedef struct ctx {
  * -1 when out of memory. */
 static json_int_t intern(ctx *c, const tm_snapshot *snap, size_t si)
 {
-    char *path, *locs;
+    char *path, *locs, *key = NULL;
     json_t *have;
     json_int_t k = -1;
 
     if (tm_fold_stack_ex(snap, &snap->stacks[si], 0, &path, &locs))
         return -1;
-    if ((have = json_object_get(c->index, path))) {
+    /* a path and its locations: the lines of a leak's stack are its own */
+    if (asprintf(&key, "%s\n%s", path, locs) < 0) {
+        key = NULL;
+        goto out;
+    }
+    if ((have = json_object_get(c->index, key))) {
         k = json_integer_value(have);
     } else {
         k = (json_int_t)json_array_size(c->paths);
         if (json_array_append_new(c->paths, json_string(path)) ||
             json_array_append_new(c->locs, json_string(locs)) ||
-            json_object_set_new(c->index, path, json_integer(k)))
+            json_object_set_new(c->index, key, json_integer(k)))
             k = -1;
     }
+out:
+    free(key);
     free(path);
     free(locs);
     return k;

@@ -10,8 +10,9 @@
  * highest seq giving the summary):
  *
  *   paths, locs  (top level) folded stacks as flame.h writes them and their
- *                locations, shared by every process; the rest refers to
- *                them by index
+ *                locations (a path reached from different lines is there
+ *                once per set of lines), shared by every process; the
+ *                rest refers to them by index
  *   summary      pid, exe, files, peak, current, blocks, leaks by kind
  *   timeline     samples [t_ns, heap, rss, mapped, blocks], rows [sample,
  *                key, live, allocated] (sparse, as the snapshot's
