@@ -78,6 +78,7 @@ TESTS += $(TM_RUN_TESTS)
 EXTRA_DIST += $(TM_RUN_TESTS)
 # tracemem report: the HTML page of a run
 tracemem_SOURCES += tools/tracemem/cmd_report.c
+dist_man_MANS += man/tracemem-report.1
 TM_REPORT_TESTS = tests/integration/report_browser.sh tests/integration/cli_report.sh
 TESTS += $(TM_REPORT_TESTS)
 EXTRA_DIST += $(TM_REPORT_TESTS)
