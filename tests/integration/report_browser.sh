@@ -26,6 +26,7 @@ command -v timeout >/dev/null 2>&1 && TO="timeout 240"
 
 cd "$WORK" || fail "no $WORK"
 "$TM" report "$DATA/report-timeline.json" -o t.html || fail "report exited $?"
+"$TM" report "$DATA/report-timeline.json" "$DATA/cli-a.json" -o two.html || fail "report of two exited $?"
 ! grep -q 'src=\|href=\|https\?://[^w]' t.html || fail "external resource in t.html"
 REAL=
 if [ -e "$SHIM" ]; then
@@ -180,6 +181,12 @@ async function drag(page, a, b) {
     const ys = await page.evaluate(() => Array.from(document.querySelectorAll('#fg g.f rect')).map(r => +r.getAttribute('y')));
     check('icicle: root on top', ys.length > 1 && ys[0] === Math.min(...ys), ys);
     await page.click('#invert');
+    // file:line in the labels
+    await page.click('#lines');
+    const label = await page.evaluate(() => Array.from(document.querySelectorAll('#fg g.f text'))
+      .map(t => t.textContent).find(t => t.startsWith('big_table')));
+    check('file:line label', label === 'big_table /src/app/main.c:30', label);
+    await page.click('#lines');
 
     // sites: by live bytes first; a click on Allocations sorts by it
     const rows = () => page.evaluate(() => Array.from(document.querySelectorAll('#sitetable tbody tr'))
@@ -207,6 +214,21 @@ async function drag(page, a, b) {
     check('definite frames', s.frames.join('|') === 'read_config /src/app/main.c:20|main /src/app/main.c:9', s.frames);
     check('gc shown', s.gc && s.gcev === 8 && s.gcrows === 4, s);
     await page.screenshot({ path: shots + '/report_browser-timeline.png', fullPage: true });
+    await page.close();
+
+    /* --- two processes: the menu switches the whole page --- */
+    page = await open(browser, 'two.html', errors);
+    const peakCard = () => page.evaluate(() => document.querySelector('#card-peak .v').textContent);
+    s = await page.evaluate(() => ({ bar: !document.getElementById('procbar').hidden,
+      rows: document.querySelectorAll('#procs tr').length }));
+    check('two: menu and table', s.bar && s.rows === 3, s);
+    check('two: first process', await peakCard() === '4.0 MiB', await peakCard());
+    await page.select('#proc', '1');
+    check('two: second process', await peakCard() === '9.8 KiB', await peakCard());
+    b = await page.evaluate(boxes);
+    check('two: its flame graph', set(b) === '0x7fff1234,all,alloc_node,build_tree,foo_alloc,main,read_config', set(b));
+    s = await page.evaluate(() => document.getElementById('timenote').textContent);
+    check('two: no timeline said', s.startsWith('No timeline'), s);
     await page.close();
 
     if (real) {
