@@ -454,9 +454,10 @@ static json_t *leaks(ctx *c, const tm_snapshot *s)
 
     if (!a || (s->nleak_stacks && !(v = malloc(s->nleak_stacks * sizeof *v))))
         goto fail;
-    if (s->nleak_stacks)
+    if (s->nleak_stacks) {
         memcpy(v, s->leak_stacks, s->nleak_stacks * sizeof *v);
-    qsort(v, s->nleak_stacks, sizeof *v, cmp_leak);
+        qsort(v, s->nleak_stacks, sizeof *v, cmp_leak);
+    }
     for (size_t i = 0, per = 0; i < s->nleak_stacks; i++) {
         json_int_t p;
 
