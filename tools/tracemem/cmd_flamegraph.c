@@ -127,8 +127,9 @@ static int fold(const tm_snapshot *snap, const args *a, tm_folded *out)
 
     unsigned kinds = a->kinds < 0 ? TM_FLAME_DEFAULT_KINDS : (unsigned)a->kinds;
 
-    if (tm_folded_compute_ex(snap, a->metric, kinds, TM_FOLD_LOCS | (a->call_sites ? TM_FOLD_CALL_SITES : 0),
-                             out, &err)) {
+    /* a call site's box is named with its location already */
+    if (tm_folded_compute_ex(snap, a->metric, kinds, a->call_sites ? TM_FOLD_CALL_SITES : TM_FOLD_LOCS, out,
+                             &err)) {
         tm__eprintf("tracemem: %s: %s\n", snap->file, err.what);
         return TM_EXIT_USAGE;
     }
