@@ -19,14 +19,17 @@
  *                indirect by default)
  *
  * The flame graph is our own SVG: one <g> per frame holding a <title>
- * tooltip, a <rect> whose width is proportional to the frame's bytes and
- * a <text> label, colours from a hash of the function name (the same
- * function has the same colour in every graph), frames narrower than 0.1
- * pixel left out. The HTML variant embeds the same SVG with a little
- * inline script for click-to-zoom and search; neither loads anything from
- * outside. A differential graph sizes frames by NEW and colours them by
- * NEW minus OLD for the same frame path: red for growth, blue for shrink,
- * deeper for bigger changes.
+ * tooltip (name, bytes, share, and "at FILE:LINE" when the folded stacks
+ * have locations), a <rect> whose width is proportional to the frame's
+ * bytes and a <text> label, colours from a hash of the function name (the
+ * same function has the same colour in every graph), frames narrower than
+ * 0.1 pixel left out of an SVG. The HTML variant embeds the same SVG with
+ * every frame and the inline script tm_flame_script (zoom, search, icicle
+ * view, width following the window, boxes too narrow at the current zoom
+ * hidden); neither loads anything from outside. A differential graph
+ * sizes each path by the larger of NEW and OLD (so vanished paths are
+ * drawn) and colours it by NEW minus OLD: red for growth, blue for
+ * shrink, deeper for bigger changes on a logarithmic scale.
  */
 #ifndef TM_REPORT_FLAME_H
 #define TM_REPORT_FLAME_H
