@@ -266,6 +266,11 @@ static int interval_due(void)
 /* From a hook, after it set tm__in_hook back to 0. */
 void tm__run_deferred(void)
 {
+    if (!tm__in_hook && TM_UNLIKELY(atomic_load_explicit(&tm__attach_pending, memory_order_relaxed))) {
+        tm__in_hook = 1;
+        tm__attach_repatch();
+        tm__in_hook = 0;
+    }
     if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && interval_ns > 0 &&
                         skip_clock > 0 && skip_clock--))
         return;
@@ -328,10 +333,12 @@ static void fork_prepare(void)
     tm__domain_lock();
     tm__stacks_lock_all();
     tm__live_lock_all();
+    tm__py_lock();
 }
 
 static void fork_release(void)
 {
+    tm__py_unlock();
     tm__live_unlock_all();
     tm__stacks_unlock_all();
     tm__domain_unlock();
@@ -461,6 +468,30 @@ out:
     errno = saved_errno;
 }
 
+/* An attach (attach.c): the configuration is in tm__cfg already. */
+void tm__init_attached(void)
+{
+    static int once;
+    tm__pid = getpid();
+    atomic_store(&early_state, 2);
+    if (!once) {
+        once = 1;
+        tm__unwind_init();
+        tm__zlib_init();
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        __cxa_atexit(exit_handler, NULL, NULL);
+    }
+    tm__modules_refresh();
+    interval_ns = 0;
+    setup_snapshots();
+    atomic_store(&init_state, 2);
+}
+
+void tm__stop_attached(void)
+{
+    interval_ns = 0;
+}
+
 int tm__is_disabled(void)
 {
     return disabled;
@@ -468,5 +499,7 @@ int tm__is_disabled(void)
 
 __attribute__((constructor(101))) static void shim_constructor(void)
 {
+    if (tm__attach_loaded_late())
+        return; /* tracemem attach: tm__attach_start() starts it */
     tm__init();
 }
