@@ -132,16 +132,41 @@ char *tm_fold_name(const tm_snapshot *snap, const tm_frame *frame, int loc, char
     return buf;
 }
 
-char *tm_fold_stack(const tm_snapshot *snap, const tm_stack *stack)
+char *tm_fold_loc(const tm_frame *frame, int loc, int base, char *buf, size_t len)
 {
-    char name[1024];
-    char *out = NULL;
-    size_t outlen = 0;
-    FILE *fp = open_memstream(&out, &outlen);
-    int first = 1;
+    const tm_location *l = tm_frame_loc(frame, loc);
+    const char *file = l->file, *slash;
+
+    buf[0] = '\0';
+    if (!file || l->line <= 0)
+        return buf;
+    if (base && (slash = strrchr(file, '/')) && slash[1])
+        file = slash + 1;
+    snprintf(buf, len, "%s:%" PRId64, file, l->line);
+    for (char *p = buf; *p; p++) {
+        if (*p == ';')
+            *p = ':';
+        else if ((unsigned char)*p < ' ')
+            *p = ' ';
+    }
+    return buf;
+}
+
+int tm_fold_stack_ex(const tm_snapshot *snap, const tm_stack *stack, unsigned flags, char **path, char **locs)
+{
+    char name[1024], where[1024];
+    char *out = NULL, *lout = NULL;
+    size_t outlen = 0, loutlen = 0;
+    FILE *fp = open_memstream(&out, &outlen), *lfp = NULL;
+    int first = 1, rc = 0;
 
     if (!fp)
-        return NULL;
+        return -ENOMEM;
+    if (locs && !(lfp = open_memstream(&lout, &loutlen))) {
+        fclose(fp);
+        free(out);
+        return -ENOMEM;
+    }
     if (stack->nframes == 0)
         fputs("[no frames]", fp);
     for (size_t i = stack->nframes; i-- > 0;) {
@@ -149,11 +174,33 @@ char *tm_fold_stack(const tm_snapshot *snap, const tm_stack *stack)
 
         for (int l = (int)f->ninlined - 1; l >= -1; l--) {
             fprintf(fp, "%s%s", first ? "" : ";", tm_fold_name(snap, f, l, name, sizeof name));
+            if (flags & TM_FOLD_CALL_SITES && *tm_fold_loc(f, l, 1, where, sizeof where))
+                fprintf(fp, " %s", where);
+            if (lfp)
+                fprintf(lfp, "%s%s", first ? "" : ";", tm_fold_loc(f, l, 0, where, sizeof where));
             first = 0;
         }
     }
-    if (fclose(fp)) {
+    if (fclose(fp))
+        rc = -ENOMEM;
+    if (lfp && fclose(lfp))
+        rc = -ENOMEM;
+    if (rc) {
         free(out);
+        free(lout);
+        return rc;
+    }
+    *path = out;
+    if (locs)
+        *locs = lout;
+    return 0;
+}
+
+char *tm_fold_stack(const tm_snapshot *snap, const tm_stack *stack)
+{
+    char *out;
+
+    if (tm_fold_stack_ex(snap, stack, 0, &out, NULL)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -165,26 +212,67 @@ static int fold_cmp(const void *a, const void *b)
     return strcmp(((const tm_fold *)a)->path, ((const tm_fold *)b)->path);
 }
 
+/* Frame by frame, 'a''s locations with those that differ in 'b' marked
+ * '*' (both have as many frames: their paths are equal). Returns 0 or
+ * -ENOMEM ('a' unchanged). */
+static int merge_locs(char **a, const char *b)
+{
+    size_t n = strlen(*a) + strlen(b) + 2, o = 0;
+    char *m = malloc(2 * n), *p = *a;
+
+    if (!m)
+        return -ENOMEM;
+    for (;;) {
+        size_t la = strcspn(p, ";"), lb = strcspn(b, ";");
+        int star = *p == '*';
+
+        if (!star && (la != lb || memcmp(p, b, la) != 0))
+            m[o++] = '*';
+        memcpy(m + o, p, la);
+        o += la;
+        if (!p[la] || !b[lb])
+            break;
+        m[o++] = ';';
+        p += la + 1;
+        b += lb + 1;
+    }
+    m[o] = '\0';
+    free(*a);
+    *a = m;
+    return 0;
+}
+
 /* Sorts 'f' and sums entries with equal paths. */
-static void fold_merge(tm_folded *f)
+static int fold_merge(tm_folded *f)
 {
     size_t j = 0;
+    int rc = 0;
 
     qsort(f->v, f->n, sizeof *f->v, fold_cmp);
     for (size_t i = 0; i < f->n; i++) {
         if (j > 0 && strcmp(f->v[j - 1].path, f->v[i].path) == 0) {
             f->v[j - 1].value += f->v[i].value;
             f->v[j - 1].count += f->v[i].count;
+            if (f->v[j - 1].locs && f->v[i].locs && !rc)
+                rc = merge_locs(&f->v[j - 1].locs, f->v[i].locs);
             free(f->v[i].path);
+            free(f->v[i].locs);
             continue;
         }
         f->v[j++] = f->v[i];
     }
     f->n = j;
+    return rc;
 }
 
 int tm_folded_compute(const tm_snapshot *snap, tm_metric metric, unsigned kinds, tm_folded *out,
                       tm_error *err)
+{
+    return tm_folded_compute_ex(snap, metric, kinds, 0, out, err);
+}
+
+int tm_folded_compute_ex(const tm_snapshot *snap, tm_metric metric, unsigned kinds, unsigned flags,
+                         tm_folded *out, tm_error *err)
 {
     tm_weight *w;
     size_t nw;
@@ -201,7 +289,8 @@ int tm_folded_compute(const tm_snapshot *snap, tm_metric metric, unsigned kinds,
     for (size_t i = 0; i < nw; i++) {
         tm_fold *f = &out->v[out->n];
 
-        if (!(f->path = tm_fold_stack(snap, &snap->stacks[w[i].stack]))) {
+        if (tm_fold_stack_ex(snap, &snap->stacks[w[i].stack], flags, &f->path,
+                       flags & TM_FOLD_LOCS ? &f->locs : NULL)) {
             tm_folded_free(out);
             rc = tm__error_set(err, -ENOMEM, "out of memory");
             goto out_weights;
@@ -211,7 +300,10 @@ int tm_folded_compute(const tm_snapshot *snap, tm_metric metric, unsigned kinds,
         out->total += f->value;
         out->n++;
     }
-    fold_merge(out);
+    if (fold_merge(out)) {
+        tm_folded_free(out);
+        rc = tm__error_set(err, -ENOMEM, "out of memory");
+    }
 out_weights:
     free(w);
     return rc;
@@ -221,8 +313,10 @@ void tm_folded_free(tm_folded *folded)
 {
     if (!folded)
         return;
-    for (size_t i = 0; i < folded->n; i++)
+    for (size_t i = 0; i < folded->n; i++) {
         free(folded->v[i].path);
+        free(folded->v[i].locs);
+    }
     free(folded->v);
     memset(folded, 0, sizeof *folded);
 }
@@ -258,7 +352,7 @@ char *tm_flame_color(const char *name, char buf[8])
 
 char *tm_flame_diff_color(int64_t delta, uint64_t maxabs, char buf[8])
 {
-    double r = maxabs ? fabs((double)delta) / (double)maxabs : 0;
+    double r = maxabs ? log1p(fabs((double)delta)) / log1p((double)maxabs) : 0;
     unsigned c = (unsigned)lround(220 - 190 * (r > 1 ? 1 : r));
 
     if (delta > 0)
@@ -279,6 +373,12 @@ typedef struct node {
     size_t len;
     uint64_t value;
     uint64_t old;
+    int multi;        /* locations differ between the paths through it */
+    uint64_t wt;      /* drawn width: value, or max(value, old) per path in a
+                         differential graph */
+    const char *loc;  /* points into a path's locations, 'loclen' bytes; NULL:
+                         none; starts with '*' when several differ */
+    size_t loclen;
     size_t child, last, next;
 } node;
 
@@ -298,17 +398,20 @@ static size_t new_node(tree *t, const char *name, size_t len)
         t->v = nv;
         t->cap = ncap;
     }
-    t->v[t->n] = (node){name, len, 0, 0, NONE, NONE, NONE};
+    t->v[t->n] = (node){name, len, 0, 0, 0, 0, NULL, 0, NONE, NONE, NONE};
     return t->n++;
 }
 
-/* Adds one path ('value' bytes now, 'old' before) under the root. */
-static int tree_add(tree *t, const char *path, uint64_t value, uint64_t old)
+/* Adds one path ('value' bytes now, 'old' before, 'locs' its locations or
+ * NULL) under the root. */
+static int tree_add(tree *t, const char *path, const char *locs, uint64_t value, uint64_t old, int diff)
 {
     size_t cur = 0;
+    uint64_t wt = diff && old > value ? old : value;
 
     t->v[0].value += value;
     t->v[0].old += old;
+    t->v[0].wt += wt;
     for (const char *p = path;;) {
         const char *end = strchr(p, ';');
         size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -329,6 +432,24 @@ static int tree_add(tree *t, const char *path, uint64_t value, uint64_t old)
         cur = last;
         t->v[cur].value += value;
         t->v[cur].old += old;
+        t->v[cur].wt += wt;
+        if (locs) {
+            size_t ll = strcspn(locs, ";");
+            node *k = &t->v[cur];
+
+            if (!k->loc) {
+                k->loc = locs;
+                k->loclen = ll;
+                if (ll && *locs == '*') {
+                    k->multi = 1;
+                    k->loc++;
+                    k->loclen--;
+                }
+            } else if (!k->multi && (ll != k->loclen || memcmp(locs, k->loc, ll) != 0)) {
+                k->multi = 1;
+            }
+            locs = locs[ll] ? locs + ll + 1 : NULL;
+        }
         if (!end)
             return 0;
         p = end + 1;
@@ -348,13 +469,13 @@ static int tree_build(tree *t, const tm_folded *now, const tm_folded *old)
         int rc;
 
         if (c < 0) {
-            rc = tree_add(t, now->v[i].path, now->v[i].value, 0);
+            rc = tree_add(t, now->v[i].path, now->v[i].locs, now->v[i].value, 0, old != NULL);
             i++;
         } else if (c > 0) {
-            rc = tree_add(t, old->v[j].path, 0, old->v[j].value);
+            rc = tree_add(t, old->v[j].path, old->v[j].locs, 0, old->v[j].value, 1);
             j++;
         } else {
-            rc = tree_add(t, now->v[i].path, now->v[i].value, old->v[j].value);
+            rc = tree_add(t, now->v[i].path, now->v[i].locs, now->v[i].value, old->v[j].value, 1);
             i++, j++;
         }
         if (rc)
@@ -378,7 +499,8 @@ typedef struct draw {
     int diff;
     double width; /* drawing width, without the side pads */
     double min_width;
-    uint64_t total;
+    uint64_t total;  /* the root's width */
+    uint64_t vtotal; /* the root's bytes */
     uint64_t maxabs;
     size_t maxdepth;
     double height;
@@ -411,7 +533,7 @@ static int shown(const draw *d, size_t k)
 {
     const node *n = &d->t->v[k];
 
-    return n->value != 0 && (k == 0 || px(d, n->value) >= d->min_width);
+    return n->wt != 0 && (k == 0 || px(d, n->wt) >= d->min_width);
 }
 
 /* A frame of the walk: node 'k' at 'depth', its next child to visit and
@@ -448,7 +570,7 @@ static int walk(draw *d, void (*visit)(draw *d, size_t k, size_t depth, uint64_t
             continue;
         }
         top->child = d->t->v[c].next;
-        top->x += d->t->v[c].value;
+        top->x += d->t->v[c].wt;
         if (!shown(d, c))
             continue;
         visit(d, c, depth, x);
@@ -525,7 +647,7 @@ static void draw_node(draw *d, size_t k, size_t depth, uint64_t x)
 {
     const node *n = &d->t->v[k];
     const char *unit = d->o->unit ? d->o->unit : "bytes";
-    double w = px(d, n->value), fx = PAD_X + px(d, x);
+    double w = px(d, n->wt), fx = PAD_X + px(d, x);
     double y = TOP + (double)(d->maxdepth - depth) * FRAME_H;
     size_t fit = w > 6 ? (size_t)((w - 6) / CHAR_W) : 0;
     char num[40], col[8];
@@ -539,24 +661,37 @@ static void draw_node(draw *d, size_t k, size_t depth, uint64_t x)
         snprintf(name, sizeof name, "%.*s", (int)(n->len < 255 ? n->len : 255), n->name);
         tm_flame_color(name, col);
     }
-    fprintf(fp,
-            "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%zu\">"
-            "<title>",
-            d->total ? (double)x / (double)d->total : 0, d->total ? (double)n->value / (double)d->total : 0,
-            depth);
+    fprintf(fp, "<g class=\"f\" data-x=\"%.9f\" data-w=\"%.9f\" data-d=\"%zu\"",
+            d->total ? (double)x / (double)d->total : 0, d->total ? (double)n->wt / (double)d->total : 0, depth);
+    if (n->loc && n->loclen) {
+        fputs(" data-l=\"", fp);
+        put_escaped(fp, n->loc, n->loclen);
+        fputs(n->multi ? "+\"" : "\"", fp);
+    }
+    fputs("><title>", fp);
     put_escaped(fp, n->name, n->len);
     fprintf(fp, " (%s %s, %.2f%%", grouped(num, sizeof num, n->value), unit,
-            d->total ? 100.0 * (double)n->value / (double)d->total : 0);
+            d->vtotal ? 100.0 * (double)n->value / (double)d->vtotal : 0);
     if (d->diff) {
         int64_t dl = delta(n);
 
         fprintf(fp, "; %c%s %s", dl < 0 ? '-' : '+', grouped(num, sizeof num, abs_delta(n)), unit);
     }
+    fputc(')', fp);
+    if (d->diff && n->value == 0)
+        fputs(" gone", fp);
+    if (n->loc && n->loclen) {
+        fputs("\nat ", fp);
+        put_escaped(fp, n->loc, n->loclen);
+        if (n->multi)
+            fputs(" and other lines", fp);
+    }
     fprintf(fp,
-            ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
-            "height=\"%d\" fill=\"%s\" rx=\"2\" ry=\"2\"/>"
+            "</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
+            "height=\"%d\" fill=\"%s\" rx=\"2\" ry=\"2\"%s/>"
             "<text x=\"%.2f\" y=\"%.1f\">",
-            fx, y, w, FRAME_H - 1, col, fx + 3, y + FRAME_H - 4.5);
+            fx, y, w, FRAME_H - 1, col, d->diff && n->value == 0 ? " stroke=\"#00c\" stroke-dasharray=\"3,2\"" : "",
+            fx + 3, y + FRAME_H - 4.5);
     if (fit >= 3) {
         if (n->len <= fit)
             put_escaped(fp, n->name, n->len);
@@ -590,7 +725,7 @@ static void svg_open(const draw *d)
             "</style>\n",
             FONT_SIZE);
     fprintf(d->fp,
-            "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" "
+            "<rect id=\"bg\" x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" "
             "fill=\"#f8f8f0\"/>\n",
             full, d->height);
     fprintf(d->fp,
@@ -610,55 +745,80 @@ static void svg_open(const draw *d)
     fprintf(d->fp, "<text id=\"details\" x=\"%d\" y=\"%.0f\"> </text>\n", PAD_X, d->height - 8);
 }
 
-/* Click-to-zoom and search for the HTML page: frames carry their position
- * as fractions of the whole (data-x, data-w) and their depth (data-d). */
-static const char html_script[] =
-    "<script>\n"
-    "(function () {\n"
-    "  var svg = document.querySelector('svg'), PAD = 10;\n"
-    "  var W = +svg.getAttribute('width') - 2 * PAD, CW = 7;\n"
-    "  var frames = Array.prototype.slice.call(svg.querySelectorAll('g.f'));\n"
+/* The page's script: see tm_flame_script in flame.h. */
+const char tm_flame_script[] =
+    "/* tmFlame(svg): binds zoom, search, the icicle view, file:line labels and\n"
+    " * a width that follows the window to a flame graph drawn by tracemem\n"
+    " * (frames are g.f with data-x, data-w as fractions of the whole, data-d\n"
+    " * the depth, data-l the file:line). Called again after the frames were\n"
+    " * redrawn (the report's time range), it rebinds to the new ones. */\n"
+    "function tmFlame(svg) {\n"
+    "  var S = tmFlame.s, PAD = 10, CW = 7, FH = 16, TOP = 64, MIN = 0.1;\n"
+    "  if (!S) S = tmFlame.s = { inverted: false, lines: false, bound: false };\n"
+    "  S.svg = svg; S.zoomed = null; S.maxd = 0;\n"
+    "  S.frames = Array.prototype.slice.call(svg.querySelectorAll('g.f'));\n"
+    "  S.W = +svg.getAttribute('width') - 2 * PAD;\n"
     "  var details = document.getElementById('details');\n"
     "  function num(f, a) { return +f.getAttribute('data-' + a); }\n"
     "  function name(f) {\n"
     "    var t = f.querySelector('title').textContent, i = t.lastIndexOf(' (');\n"
     "    return i < 0 ? t : t.slice(0, i);\n"
     "  }\n"
-    "  function place(f, x, w) {\n"
-    "    var r = f.querySelector('rect'), t = f.querySelector('text');\n"
-    "    var n = name(f), fit = Math.floor((w * W - 6) / CW);\n"
+    "  function label(f) {\n"
+    "    var l = S.lines && f.getAttribute('data-l');\n"
+    "    return l ? name(f) + ' ' + l.replace(/\\+$/, '..') : name(f);\n"
+    "  }\n"
+    "  S.frames.forEach(function (f) { if (num(f, 'd') > S.maxd) S.maxd = num(f, 'd'); });\n"
+    "  function place(f, x, w, d) {\n"
+    "    var r = f.querySelector('rect'), t = f.querySelector('text'), W = S.W;\n"
+    "    var n = label(f), fit = Math.floor((w * W - 6) / CW);\n"
+    "    var y = TOP + (S.inverted ? d : S.maxd - d) * FH;\n"
+    "    f.style.display = w * W < MIN ? 'none' : '';\n"
     "    r.setAttribute('x', PAD + x * W); r.setAttribute('width', w * W);\n"
+    "    r.setAttribute('y', y); t.setAttribute('y', y + FH - 4.5);\n"
     "    t.setAttribute('x', PAD + x * W + 3);\n"
     "    t.textContent = fit < 3 ? '' : n.length <= fit ? n : n.slice(0, fit - 2) + '..';\n"
     "  }\n"
     "  function zoom(g) {\n"
     "    var x0 = num(g, 'x'), w0 = num(g, 'w'), d0 = num(g, 'd'), e = 1e-9;\n"
-    "    frames.forEach(function (f) {\n"
+    "    S.zoomed = g;\n"
+    "    S.frames.forEach(function (f) {\n"
     "      var x = num(f, 'x'), w = num(f, 'w'), d = num(f, 'd');\n"
     "      if (d < d0 && x <= x0 + e && x + w >= x0 + w0 - e) {\n"
-    "        f.style.display = ''; f.style.opacity = 0.6; place(f, 0, 1);\n"
+    "        place(f, 0, 1, d); f.style.opacity = 0.6;\n"
     "      } else if (d >= d0 && x >= x0 - e && x + w <= x0 + w0 + e) {\n"
-    "        f.style.display = ''; f.style.opacity = '';\n"
-    "        place(f, (x - x0) / w0, w / w0);\n"
+    "        place(f, (x - x0) / w0, w / w0, d); f.style.opacity = '';\n"
     "      } else {\n"
     "        f.style.display = 'none';\n"
     "      }\n"
     "    });\n"
     "  }\n"
-    "  frames.forEach(function (f) {\n"
+    "  S.redraw = function () { if (S.frames.length) zoom(S.zoomed || S.frames[0]); };\n"
+    "  S.frames.forEach(function (f) {\n"
     "    f.addEventListener('click', function () { zoom(f); });\n"
     "    f.addEventListener('mouseover', function () {\n"
     "      details.textContent = f.querySelector('title').textContent;\n"
     "    });\n"
     "  });\n"
-    "  document.getElementById('reset').addEventListener('click', function () {\n"
-    "    if (frames.length) zoom(frames[0]);\n"
-    "  });\n"
-    "  var bad = document.getElementById('searcherr');\n"
-    "  document.getElementById('search').addEventListener('input', function (ev) {\n"
-    "    var re = null, spans = [], sum = 0, end = -1;\n"
-    /* an invalid expression (often one half typed) is said next to the
-     * box and leaves the graph as it was, rather than clearing it */
+    "  // the width of what holds the graph, less the page's margins\n"
+    "  S.fit = function () {\n"
+    "    if (typeof window === 'undefined' || !S.svg.parentNode) return;\n"
+    "    var full = Math.max(300, S.svg.parentNode.clientWidth || 0), h = S.svg.getAttribute('height');\n"
+    "    if (Math.abs(full - 2 * PAD - S.W) < 0.5) return;\n"
+    "    S.W = full - 2 * PAD;\n"
+    "    S.svg.setAttribute('width', full);\n"
+    "    S.svg.setAttribute('viewBox', '0 0 ' + full + ' ' + h);\n"
+    "    ['bg', 'title', 'subtitle'].forEach(function (id) {\n"
+    "      var e = S.svg.querySelector('#' + id);\n"
+    "      if (!e) return;\n"
+    "      if (id === 'bg') e.setAttribute('width', full); else e.setAttribute('x', full / 2);\n"
+    "    });\n"
+    "    S.redraw();\n"
+    "  };\n"
+    "  function search(ev) {\n"
+    "    var re = null, spans = [], sum = 0, end = -1, bad = document.getElementById('searcherr');\n"
+    "    // an invalid expression (often one half typed) is said next to the\n"
+    "    // box and leaves the graph as it was, rather than clearing it\n"
     "    try { re = ev.target.value ? new RegExp(ev.target.value) : null; }\n"
     "    catch (e) {\n"
     "      bad.textContent = 'invalid regular expression: ' +\n"
@@ -668,7 +828,7 @@ static const char html_script[] =
     "    }\n"
     "    bad.textContent = ''; bad.hidden = true;\n"
     "    ev.target.removeAttribute('aria-invalid');\n"
-    "    frames.forEach(function (f) {\n"
+    "    S.frames.forEach(function (f) {\n"
     "      var r = f.querySelector('rect'), hit = re && re.test(name(f));\n"
     "      r.style.fill = hit ? '#e040e0' : '';\n"
     "      if (hit) spans.push([num(f, 'x'), num(f, 'x') + num(f, 'w')]);\n"
@@ -680,9 +840,29 @@ static const char html_script[] =
     "    });\n"
     "    document.getElementById('matched').textContent =\n"
     "      re ? 'matched: ' + (100 * sum).toFixed(2) + '%' : '';\n"
-    "  });\n"
-    "})();\n"
-    "</script>\n";
+    "  }\n"
+    "  if (!S.bound) {\n"
+    "    S.bound = true;\n"
+    "    document.getElementById('reset').addEventListener('click', function () {\n"
+    "      S.zoomed = null; S.redraw();\n"
+    "    });\n"
+    "    var box = document.getElementById('search');\n"
+    "    box.addEventListener('input', search);\n"
+    "    S.research = function () { if (box.value !== undefined) search({ target: box }); };\n"
+    "    var inv = document.getElementById('invert'), lines = document.getElementById('lines');\n"
+    "    if (inv) inv.addEventListener('click', function () {\n"
+    "      S.inverted = !S.inverted;\n"
+    "      inv.textContent = S.inverted ? 'Flame view' : 'Icicle view';\n"
+    "      S.redraw();\n"
+    "    });\n"
+    "    if (lines) lines.addEventListener('change', function () { S.lines = lines.checked; S.redraw(); });\n"
+    "    if (typeof window !== 'undefined') window.addEventListener('resize', function () { S.fit(); });\n"
+    "  } else if (S.research) {\n"
+    "    S.research();\n"
+    "  }\n"
+    "  if (S.inverted || S.lines) S.redraw();\n"
+    "  S.fit();\n"
+    "}\n";
 
 static void html_open(const draw *d)
 {
@@ -699,6 +879,8 @@ static void html_open(const draw *d)
           "<button id=\"reset\" type=\"button\">Reset zoom</button> "
           "<input id=\"search\" type=\"search\" size=\"30\" "
           "placeholder=\"search (regular expression)\"> "
+          "<button id=\"invert\" type=\"button\">Icicle view</button> "
+          "<label><input id=\"lines\" type=\"checkbox\"> file:line in labels</label> "
           "<span id=\"matched\"></span> "
           "<span id=\"searcherr\" role=\"alert\" hidden></span></div>\n",
           d->fp);
@@ -717,8 +899,9 @@ int tm_flame_write(const tm_folded *folded, const tm_folded *old, const tm_flame
     d.t = &t;
     d.diff = old != NULL;
     d.width = (d.o->width > 0 ? d.o->width : 1200) - 2 * PAD_X;
-    d.min_width = d.o->min_width > 0 ? d.o->min_width : 0.1;
-    d.total = t.v[0].value;
+    d.min_width = d.o->min_width > 0 ? d.o->min_width : d.o->html ? 0 : 0.1;
+    d.total = t.v[0].wt;
+    d.vtotal = t.v[0].value;
     d.fp = fp;
     if ((rc = walk(&d, measure)))
         goto out_tree;
@@ -738,7 +921,8 @@ int tm_flame_write(const tm_folded *folded, const tm_folded *old, const tm_flame
         goto out_tree;
     fputs("</g>\n</svg>\n", fp);
     if (d.o->html)
-        fprintf(fp, "%s</body>\n</html>\n", html_script);
+        fprintf(fp, "<script>\n%stmFlame(document.querySelector('svg'));\n</script>\n</body>\n</html>\n",
+                tm_flame_script);
     rc = ferror(fp) ? -EIO : 0;
 out_tree:
     free(t.v);

@@ -19,14 +19,17 @@
  *                indirect by default)
  *
  * The flame graph is our own SVG: one <g> per frame holding a <title>
- * tooltip, a <rect> whose width is proportional to the frame's bytes and
- * a <text> label, colours from a hash of the function name (the same
- * function has the same colour in every graph), frames narrower than 0.1
- * pixel left out. The HTML variant embeds the same SVG with a little
- * inline script for click-to-zoom and search; neither loads anything from
- * outside. A differential graph sizes frames by NEW and colours them by
- * NEW minus OLD for the same frame path: red for growth, blue for shrink,
- * deeper for bigger changes.
+ * tooltip (name, bytes, share, and "at FILE:LINE" when the folded stacks
+ * have locations), a <rect> whose width is proportional to the frame's
+ * bytes and a <text> label, colours from a hash of the function name (the
+ * same function has the same colour in every graph), frames narrower than
+ * 0.1 pixel left out of an SVG. The HTML variant embeds the same SVG with
+ * every frame and the inline script tm_flame_script (zoom, search, icicle
+ * view, width following the window, boxes too narrow at the current zoom
+ * hidden); neither loads anything from outside. A differential graph
+ * sizes each path by the larger of NEW and OLD (so vanished paths are
+ * drawn) and colours it by NEW minus OLD: red for growth, blue for
+ * shrink, deeper for bigger changes on a logarithmic scale.
  */
 #ifndef TM_REPORT_FLAME_H
 #define TM_REPORT_FLAME_H
@@ -88,6 +91,10 @@ typedef struct tm_fold {
     char *path; /* owned */
     uint64_t value;
     uint64_t count;
+    char *locs; /* owned, NULL when not asked for: the source location of
+                   each frame of 'path', ';'-separated in the same order
+                   ("FILE:LINE", "" when unknown); a location that differed
+                   between the stacks merged into this path starts with '*' */
 } tm_fold;
 
 /* Folded stacks, sorted by path (strcmp), each path once: stacks that
@@ -105,6 +112,26 @@ int tm_folded_compute(const tm_snapshot *snap, tm_metric metric, unsigned kinds,
                       tm_error *err);
 void tm_folded_free(tm_folded *folded);
 
+/* Flags of tm_folded_compute_ex(). */
+#define TM_FOLD_LOCS 0x1       /* fill tm_fold.locs */
+#define TM_FOLD_CALL_SITES 0x2 /* name each frame "FUNCTION FILE:LINE" (the
+                                  file's base name), so that the calls of a
+                                  function from different lines stay apart */
+
+/* The folded line of 'stack' under 'flags' (TM_FOLD_CALL_SITES) into
+ * '*path' and, when 'locs' is not NULL, its locations (as tm_fold.locs)
+ * into '*locs': new strings (free()). Returns 0 or -ENOMEM. */
+int tm_fold_stack_ex(const tm_snapshot *snap, const tm_stack *stack, unsigned flags, char **path, char **locs);
+
+/* tm_folded_compute() with 'flags' (TM_FOLD_*). */
+int tm_folded_compute_ex(const tm_snapshot *snap, tm_metric metric, unsigned kinds, unsigned flags,
+                         tm_folded *out, tm_error *err);
+
+/* The location of logical frame 'loc' of 'frame' as folded locations write
+ * it ("FILE:LINE", 'base': the file's base name; "" when unknown) into
+ * 'buf'. Returns 'buf'. */
+char *tm_fold_loc(const tm_frame *frame, int loc, int base, char *buf, size_t len);
+
 /* Writes "PATH VALUE\n" for each entry: the input format of
  * flamegraph.pl, inferno and speedscope. Returns 0 or -EIO. */
 int tm_folded_write(const tm_folded *folded, FILE *fp);
@@ -117,12 +144,17 @@ typedef struct tm_flame_opts {
     const char *unit;     /* "bytes" when NULL */
     int html;             /* HTML page with zoom and search */
     double width;         /* pixels; 0: 1200 */
-    double min_width;     /* frames narrower are left out; 0: 0.1 */
+    double min_width;     /* frames narrower are left out; 0: 0.1 in an SVG,
+                             none in HTML (its script hides what is too
+                             narrow at the current zoom) */
 } tm_flame_opts;
 
 /* Writes the flame graph of 'folded' to 'fp'. With 'old' (may be NULL) it
- * is a differential graph: widths from 'folded', colours from the
- * difference to 'old' per frame path. Returns 0, -EIO or -ENOMEM. */
+ * is a differential graph: colours from the difference to 'old' per frame
+ * path, widths from the larger of the two per path (so a path that
+ * vanished is drawn, in blue, as wide as it was). Tooltips give the
+ * frame's file:line when 'folded' has locations. Returns 0, -EIO or
+ * -ENOMEM. */
 int tm_flame_write(const tm_folded *folded, const tm_folded *old, const tm_flame_opts *opts, FILE *fp);
 
 /* The colour of a frame named 'name' in a plain flame graph: a warm
@@ -131,8 +163,15 @@ char *tm_flame_color(const char *name, char buf[8]);
 
 /* The colour of a frame that changed by 'delta' when the largest change
  * of any frame is 'maxabs' (> 0): red for growth, blue for shrink, light
- * grey for none. Writes into 'buf' (8 bytes). */
+ * grey for none, deeper on a logarithmic scale (log(1+|delta|) /
+ * log(1+maxabs)), so a change of 11 KiB still shows next to one of
+ * 2.3 MiB. Writes into 'buf' (8 bytes). */
 char *tm_flame_diff_color(int64_t delta, uint64_t maxabs, char buf[8]);
+
+/* The page script of the HTML flame graph (zoom, search, width following
+ * the window, icicle view, file:line labels): defines tmFlame(svg) that
+ * binds it to an SVG drawn by tm_flame_write(); the report page reuses it. */
+extern const char tm_flame_script[];
 
 #ifdef __cplusplus
 }

@@ -82,3 +82,9 @@ check_PROGRAMS += tests/unit/check_outfile
 TESTS += tests/unit/check_outfile
 tests_unit_check_outfile_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_outfile_LDADD = $(TM_REPORT_CHECK_LIBS)
+# tracemem report: the data and the page
+libtmreport_la_SOURCES += src/report/report.c src/report/report.h src/report/report_page.c
+check_PROGRAMS += tests/unit/check_report
+TESTS += tests/unit/check_report
+tests_unit_check_report_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_report_LDADD = $(TM_REPORT_CHECK_LIBS)

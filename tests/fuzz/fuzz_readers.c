@@ -27,6 +27,7 @@
 #include "report/infile.h"
 #include "report/leaks.h"
 #include "report/render.h"
+#include "report/report.h"
 #include "report/snapshot.h"
 #include "report/stats.h"
 #include "report/suppress.h"
@@ -136,6 +137,25 @@ static void exercise_output(tm_snapshot *snap)
         tm_folded_write(&f, fp);
         tm_flame_write(&f, m ? NULL : &f, NULL, fp);
         tm_folded_free(&f);
+    }
+    {
+        tm_folded f;
+
+        if (tm_folded_compute_ex(snap, TM_METRIC_LIVE, 0, TM_FOLD_LOCS | TM_FOLD_CALL_SITES, &f, NULL) == 0) {
+            tm_flame_opts o = {.html = 1};
+
+            tm_flame_write(&f, &f, &o, fp);
+            tm_folded_free(&f);
+        }
+    }
+    {
+        tm_error err;
+        long bad;
+        json_t *page = tm_report_data(&snap, 1, NULL, &bad, &err);
+
+        if (page)
+            tm_report_write(page, NULL, fp);
+        json_decref(page);
     }
     for (int to = 0; to <= TM_EXPORT_PPROF; to++)
         tm_export_write(snap, (tm_export_format)to, TM_METRIC_LIVE, TM_LEAK_KINDS_ALL, fp, NULL);

@@ -19,7 +19,7 @@ FUZZ_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)/src \
 FUZZ_LIBS = $(JANSSON_LIBS) $(LIBDW_LIBS) $(ZLIB_LIBS) -lm -ldl
 FUZZ_TARGETS = snapshot gzsnapshot suppressions baseline
 FUZZ_SEEDS_snapshot = cli-a.json cli-b.json leaks.json cli-gc-a.json \
-	trend-1.json bad-index-frame.json bad-inlined.json
+	trend-1.json bad-index-frame.json bad-inlined.json report-timeline.json
 # gzsnapshot: the snapshot seeds, gzip'd (whole and cut short)
 FUZZ_SEEDS_suppressions = leaks.lsan.supp leaks.valgrind.supp \
 	golden/leaks-gen.supp

@@ -30,4 +30,6 @@ check export-allocations.folded export cli-a.json --to folded --metric allocatio
 check export-peak.speedscope.json export cli-a.json --to speedscope --metric peak -o -
 check flamegraph-a.svg flamegraph cli-a.json -o -
 check flamegraph-diff.svg flamegraph cli-b.json --diff cli-a.json --title "cli-b vs cli-a" -o -
+# calls of main from lines 7 and 9 (read_config inlined) are two boxes
+check flamegraph-callsite.svg flamegraph cli-a.json --by-call-site -o -
 exit 0

@@ -47,6 +47,9 @@ assert_eq "widths ratio" ok "$(awk -v a="$(field make_buffer 2)" -v b="$(field l
 assert_eq "width of main" ok "$(awk -v w="$(field main 2)" -v b="$(field main 4)" -v t="$(field all 4)" \
     'BEGIN { e = 1180 * b / t; print (w > e - 0.01 && w < e + 0.01) ? "ok" : w " vs " e }')"
 grep -q '^leak_pages [0-9.]* #[0-9a-f]\{6\} ' frames.txt || fail "colour: $(grep leak_pages frames.txt)"
+# the tooltip gives the source line of the call (tm_allocs.c's SITE_LEAK)
+line=$(grep -nF '/* SITE_LEAK */' "$top_srcdir/tests/progs/tm_allocs.c" | head -1 | cut -d: -f1)
+grep -q "^at .*/tm_allocs\.c:$line</title>" new.svg || fail "no file:line in leak_pages' tooltip: $(grep -A1 '<title>leak_pages' new.svg)"
 # the same function has the same colour in every graph
 "$TM" flamegraph old.json -o old.svg || fail "flamegraph old"
 assert_eq "stable colour" "$(field leak_pages 3)" \

@@ -119,6 +119,8 @@ status 0 flamegraph leaky.8.json -o live.html
 [ -s live.html ] && grep -q remember live.html || fail "live.html lacks remember"
 status 0 flamegraph leaky.8.json --diff leaky.1.json -o growth.html
 status 0 flamegraph leaky.json --metric leaked -o leaked.html
+status 0 report leaky.*.json -o report.html
+grep -q '"source":"\(snapshots\|timeline\)"' report.html || fail "report.html: no chart"
 grep -q open_session leaked.html || fail "leaked.html lacks open_session"
 
 # --- 3. a leak in a Python program ----------------------------------------

@@ -288,7 +288,10 @@ START_TEST(test_flame_colors)
     ck_assert_int_eq(c1[0], '#');
     ck_assert_int_ge(strtol((char[]){c1[1], c1[2], 0}, NULL, 16), 205);
     ck_assert_str_eq(tm_flame_diff_color(100, 100, c1), "#ff1e1e");
-    ck_assert_str_eq(tm_flame_diff_color(-50, 100, c1), "#7d7dff");
+    /* logarithmic: half the largest change is most of the colour */
+    ck_assert_str_eq(tm_flame_diff_color(-50, 100, c1), "#3a3aff");
+    /* +11 KiB next to -2.3 MiB is still clearly red */
+    ck_assert_str_eq(tm_flame_diff_color(11 << 10, 2411724, c1), "#ff6363");
     ck_assert_str_eq(tm_flame_diff_color(0, 100, c1), "#e6e6e6");
 }
 END_TEST
@@ -300,11 +303,14 @@ START_TEST(test_flame_diff_graph)
     tm_folded now = {2, nv, 15}, old = {2, ov, 7};
     char *svg = graph(&now, &old, 0), c[16];
 
-    /* widths are NEW's: d (only in OLD) is not drawn */
-    ck_assert_ptr_null(strstr(svg, "<title>d "));
+    /* widths are the larger of NEW and OLD per path: d (only in OLD) is
+     * drawn as wide as it was (3 of 10 + 5 + 3), blue, outlined */
+    ck_assert_str_eq(rect_attr(svg, "d (0 bytes, 0.00%; -3 bytes) gone", "width", c, sizeof c), "196.67");
+    ck_assert_str_eq(rect_attr(svg, "d (0 bytes", "stroke-dasharray", c, sizeof c), "3,2");
+    ck_assert_str_eq(rect_attr(svg, "d (0 bytes", "fill", c, sizeof c), "#6464ff");
     ck_assert_str_eq(rect_attr(svg, "a (15 bytes, 100.00%; +8 bytes)", "fill", c, sizeof c), "#ff1e1e");
-    ck_assert_str_eq(rect_attr(svg, "b (10 bytes, 66.67%; +6 bytes)", "fill", c, sizeof c), "#ff4e4e");
-    ck_assert_str_eq(rect_attr(svg, "c (5 bytes, 33.33%; +5 bytes)", "fill", c, sizeof c), "#ff6565");
+    ck_assert_str_eq(rect_attr(svg, "b (10 bytes, 66.67%; +6 bytes)", "fill", c, sizeof c), "#ff3434");
+    ck_assert_str_eq(rect_attr(svg, "c (5 bytes, 33.33%; +5 bytes)", "fill", c, sizeof c), "#ff4141");
     free(svg);
 }
 END_TEST

@@ -34,6 +34,7 @@ int cmd_export(int argc, char **argv);
 int cmd_trend(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_rss(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
@@ -169,5 +170,16 @@ int tm__load_suppressions(struct tm_suppressions *supp, const char *path);
 /* Appends the default suppressions (report/defsupp.c) to 'supp'; 0 or
  * TM_EXIT_USAGE after one line (out of memory). */
 int tm__add_default_suppressions(struct tm_suppressions *supp);
+
+/* Writes the HTML report of the 'n' loaded snapshots 'snaps' to 'out'
+ * with 'title' (may be NULL) (cmd_report.c); prints what went wrong.
+ * Returns TM_EXIT_OK or TM_EXIT_USAGE. */
+int tm__write_report(tm_snapshot *const *snaps, size_t n, const char *title, const char *out);
+
+/* tracemem run --report: writes the page of the 'n' snapshot files
+ * 'paths' to 'out' and, unless 'quiet', prints "  report: OUT" under the
+ * summary. A failure is one line on stderr; run's status is unchanged.
+ * Returns 0 or TM_EXIT_USAGE. */
+int tm__run_report(const char *out, char *const *paths, size_t n, int quiet);
 
 #endif /* TM_TOOLS_BUILTIN_H */

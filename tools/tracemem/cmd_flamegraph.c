@@ -17,14 +17,17 @@
 
 static const char usage[] = "usage: tracemem flamegraph FILE [--diff OLD]\n"
                             "                           [--metric live|peak|allocations|leaked|temporary]\n"
-                            "                           [--kinds LIST]\n"
+                            "                           [--kinds LIST] [--by-call-site]\n"
                             "                           [--title TEXT] [--width PIXELS] -o OUT\n"
                             "                           " TM_VIEW_USAGE "\n"
                             "Draws a flame graph of where the memory of a snapshot was allocated:\n"
                             "OUT.svg is a standalone SVG, OUT.html a page with click-to-zoom and\n"
                             "search. With --diff, widths are FILE's and colours the change since\n"
-                            "OLD (red: grew, blue: shrank). The default metric is live; leaked counts\n"
-                            "the --kinds of leaks (default definite,indirect).\n";
+                            "OLD (red: grew, blue: shrank, on a logarithmic scale; a path gone since\n"
+                            "OLD is drawn as wide as it was, outlined). Tooltips give each frame's\n"
+                            "file:line; --by-call-site keeps the calls of a function from different\n"
+                            "lines apart and labels them with their file:line. The default metric is\n"
+                            "live; leaked counts the --kinds of leaks (default definite,indirect).\n";
 
 typedef struct args {
     const char *file, *old, *out, *title;
@@ -32,6 +35,7 @@ typedef struct args {
     int kinds; /* -1: not given */
     double width;
     int html;
+    int call_sites;
 } args;
 
 static int parse(int argc, char **argv, args *a)
@@ -40,7 +44,7 @@ static int parse(int argc, char **argv, args *a)
         {"diff", required_argument, NULL, 'd'},  {"metric", required_argument, NULL, 'm'},
         {"kinds", required_argument, NULL, 'k'}, {"output", required_argument, NULL, 'o'},
         {"title", required_argument, NULL, 't'}, {"width", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},        TM_VIEW_LONGOPTS, {0},
+        {"by-call-site", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'}, TM_VIEW_LONGOPTS, {0},
     };
     const char *ext;
     struct stat st;
@@ -58,6 +62,9 @@ static int parse(int argc, char **argv, args *a)
             break;
         case 't':
             a->title = optarg;
+            break;
+        case 'C':
+            a->call_sites = 1;
             break;
         case 'm':
             if ((m = tm_metric_parse(optarg)) < 0)
@@ -120,7 +127,9 @@ static int fold(const tm_snapshot *snap, const args *a, tm_folded *out)
 
     unsigned kinds = a->kinds < 0 ? TM_FLAME_DEFAULT_KINDS : (unsigned)a->kinds;
 
-    if (tm_folded_compute(snap, a->metric, kinds, out, &err)) {
+    /* a call site's box is named with its location already */
+    if (tm_folded_compute_ex(snap, a->metric, kinds, a->call_sites ? TM_FOLD_CALL_SITES : TM_FOLD_LOCS, out,
+                             &err)) {
         tm__eprintf("tracemem: %s: %s\n", snap->file, err.what);
         return TM_EXIT_USAGE;
     }
@@ -146,8 +155,8 @@ static int draw(const args *a, const tm_snapshot *snap, const tm_folded *now, co
     }
     if (old)
         snprintf(sub, sizeof sub,
-                 "%s vs OLD %s; width: %s in NEW, red grew, "
-                 "blue shrank",
+                 "%s vs OLD %s; %s in NEW; red grew, blue shrank, "
+                 "outlined: gone",
                  a->file, a->old, size);
     else
         snprintf(sub, sizeof sub, "%s, seq %" PRId64 ", %s; total %s", a->file, snap->seq,

@@ -46,6 +46,7 @@ static const char usage[] = "usage: tracemem run [-o TEMPLATE] [-n NFRAMES] [--s
                             "                    [--no-leak-check] [--no-follow-fork]\n"
                             "                    [--no-follow-exec] [--python] [-q]\n"
                             "                    [--format text|json] [--wait-children SECONDS]\n"
+                            "                    [--report OUT.html]\n"
                             "                    " TM_VIEW_USAGE "\n"
                             "                    [--] PROGRAM [ARGS...]\n"
                             "Runs PROGRAM with libtracemem.so preloaded, symbolizes the snapshots it\n"
@@ -57,6 +58,7 @@ typedef struct run_args {
     int quiet;
     tm_format format;
     double wait_children;
+    const char *report; /* --report: the HTML page to write */
 } run_args;
 
 /* --- finding the shim --- */
@@ -227,6 +229,8 @@ typedef struct outputs {
 /* Set by tm__summarize() for attach: the figures are those of the blocks
  * allocated since the attach. */
 static int attached_mode;
+/* run --report: the page to write after the summary (NULL: none) */
+static const char *report_out;
 
 #define SUMMARY_STACKS 3
 #define SUMMARY_FRAMES 6
@@ -1027,6 +1031,7 @@ enum {
     OPT_PYTHON,
     OPT_FORMAT,
     OPT_WAIT,
+    OPT_REPORT,
 };
 
 /* The values the shim accepts (src/shim/control.c), so that a bad one is
@@ -1082,6 +1087,7 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         {"quiet", no_argument, NULL, 'q'},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"wait-children", required_argument, NULL, OPT_WAIT},
+        {"report", required_argument, NULL, OPT_REPORT},
         {"help", no_argument, NULL, 'h'},
         TM_VIEW_LONGOPTS,
         {0},
@@ -1151,6 +1157,9 @@ static int parse_run(int argc, char **argv, const char *vars[][2], run_args *ra,
         case OPT_WAIT:
             if ((ra->wait_children = tm__parse_seconds(optarg)) < 0)
                 return tm__usage_error("run", "--wait-children: '%s' is not a number of seconds", optarg);
+            break;
+        case OPT_REPORT:
+            ra->report = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -1228,6 +1237,7 @@ int cmd_run(int argc, char **argv)
         free(output);
         return status < 0 ? TM_EXIT_USAGE : status;
     }
+    report_out = ra.report;
     tm__summarize(ra.output, &start, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, argv[optind],
                   status, sr.left, ra.quiet, ra.format);
     free(output);
@@ -1252,6 +1262,8 @@ void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start
         print_processes(&out);
         print_paths(&g);
     }
+    if (report_out) /* after the summary, whose snapshots it reads again */
+        tm__run_report(report_out, g.gl_pathv, g.gl_pathc, quiet || format == TM_FORMAT_JSON);
     outputs_free(&out);
     globfree(&g);
 }

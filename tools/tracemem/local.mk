@@ -76,6 +76,14 @@ TM_RUN_TESTS = tests/integration/run_children.sh tests/integration/run_many.sh \
 	tests/integration/rss.sh
 TESTS += $(TM_RUN_TESTS)
 EXTRA_DIST += $(TM_RUN_TESTS)
+# tracemem report: the HTML page of a run
+tracemem_SOURCES += tools/tracemem/cmd_report.c
+dist_man_MANS += man/tracemem-report.1
+TM_REPORT_TESTS = tests/integration/report_browser.sh tests/integration/cli_report.sh
+TESTS += $(TM_REPORT_TESTS)
+EXTRA_DIST += $(TM_REPORT_TESTS)
+CLEANFILES += tests/work/report_browser-timeline.png tests/work/report_browser-range.png \
+	tests/work/report_browser-run.png tests/work/report_browser-interval.png
 # tracemem attach: libtracemem.so loaded into a running process (inject.c,
 # src/shim/attach.c); the tests attach to programs of their own and to
 # python3 and sqlite3.

@@ -32,6 +32,7 @@ static const struct cmd_struct commands[] = {
     {"gc", cmd_gc, "librcgc collector statistics and live objects by type"},
     {"attach", cmd_attach, "trace a running process for a while, then detach"},
     {"rss", cmd_rss, "where the resident memory went: heap, mappings, stacks, libraries"},
+    {"report", cmd_report, "one HTML page: summary, memory over time, flame graph, leaks"},
 };
 
 static void usage(FILE *fp)
