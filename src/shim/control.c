@@ -248,13 +248,11 @@ static void take(enum tm__reason reason)
 static __thread unsigned skip_clock TM_TLS;
 static __thread int64_t last_clock TM_TLS;
 
-static int interval_due(void)
+static int interval_due(int64_t now)
 {
     if (interval_ns <= 0)
         return 0;
-    int64_t now = coarse_ns(), due = atomic_load_explicit(&next_due, memory_order_relaxed);
-    skip_clock = now - last_clock < interval_ns / 64 ? 15 : 0;
-    last_clock = now;
+    int64_t due = atomic_load_explicit(&next_due, memory_order_relaxed);
     if (now < due)
         return 0;
     int64_t next = due + interval_ns;
@@ -263,20 +261,32 @@ static int interval_due(void)
     return atomic_compare_exchange_strong(&next_due, &due, next);
 }
 
+/* 1 when hooks must read the clock: periodic snapshots or the timeline. */
+static int clock_wanted;
+
 /* From a hook, after it set tm__in_hook back to 0. */
 void tm__run_deferred(void)
 {
-    if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && interval_ns > 0 &&
+    if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && clock_wanted &&
                         skip_clock > 0 && skip_clock--))
         return;
     int saved = errno;
     tm__in_hook = 1;
-    if (interval_ns <= 0)
+    if (!clock_wanted)
         atomic_store(&tm__deferred, 0); /* before the check: a signal now sets it again */
     if (atomic_exchange(&signal_pending, 0))
         take(TM_REASON_SIGNAL);
-    if (interval_due())
-        take(TM_REASON_INTERVAL);
+    if (clock_wanted) {
+        int64_t now = coarse_ns(), tick = tm__timeline_resolution();
+        if (interval_ns > 0 && (tick <= 0 || interval_ns < tick))
+            tick = interval_ns;
+        skip_clock = now - last_clock < tick / 64 ? 15 : 0;
+        last_clock = now;
+        if (interval_due(now))
+            take(TM_REASON_INTERVAL);
+        if (tm__timeline_due(now) && atomic_load(&tm__tracing) && tm__own_process())
+            tm__timeline_sample(now);
+    }
     tm__in_hook = 0;
     errno = saved;
 }
@@ -301,8 +311,11 @@ static void setup_snapshots(void)
     if (tm__cfg.interval > 0) {
         interval_ns = (int64_t)(tm__cfg.interval * 1e9);
         atomic_store(&next_due, coarse_ns() + interval_ns);
-        atomic_store(&tm__deferred, 1);
     }
+    tm__timeline_init();
+    clock_wanted = interval_ns > 0 || tm__timeline_enabled();
+    if (clock_wanted)
+        atomic_store(&tm__deferred, 1);
     if (tm__cfg.signo) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -357,6 +370,7 @@ static void fork_child(void)
         disabled = 1;
     } else {
         tm__snapshot_after_fork_child();
+        tm__timeline_after_fork_child();
     }
     tm__in_hook = fork_guard;
 }
