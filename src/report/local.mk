@@ -12,7 +12,9 @@ libtmreport_la_SOURCES = \
 	src/report/quote.c src/report/quote.h \
 	src/report/fold.c src/report/fold.h \
 	src/report/hints.c src/report/hints.h \
-	src/report/rss.c src/report/rss.h
+	src/report/rss.c src/report/rss.h \
+	src/report/timeline.c src/report/timeline.h \
+	src/report/chart.c src/report/chart.h
 libtmreport_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 libtmreport_la_LIBADD = $(JANSSON_LIBS) $(LIBDW_LIBS)
 

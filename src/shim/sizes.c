@@ -21,7 +21,7 @@
 #include <string.h>
 
 #define NBUCKETS 65
-#define TM_SIZES_SLABS 1024
+#define TM_SIZES_SLABS 256
 #define TOP_SIZES 16
 #define EXACT_CAP 4096 /* distinct live sizes counted exactly for the top list */
 

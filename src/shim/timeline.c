@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #define TL_SAMPLES 2048
-#define TL_ROWS 65536
+#define TL_ROWS 32768
 #define TL_EVENTS 256
 #define TL_DEFAULT_NS 10000000 /* 10 ms */
 #define TL_STACKS_PER_WALK 8192
@@ -329,24 +329,39 @@ int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *
     static const char *const names[] = {"exit", "api", "signal", "interval", "leak-check"};
     if (!ready)
         return 0;
-    if (!copy.samples) {
-        copy.samples = tm__map(TL_SAMPLES * sizeof(*copy.samples));
-        copy.rows = tm__map(TL_ROWS * sizeof(*copy.rows));
-        if (!copy.samples || !copy.rows)
-            return 0;
-    }
+    if (!copy.samples && !(copy.samples = tm__map(TL_SAMPLES * sizeof(*copy.samples))))
+        return 0;
     tm__lock_acquire(&tl_lock);
     walk_countdown = 0;
     sample_unlocked(clock_ns(CLOCK_MONOTONIC), 1);
     add_event_unlocked(tl.samples[tl.nsamples - 1].t, "snapshot",
                        reason >= 0 && reason < 5 ? names[reason] : "");
+    /* rows: the copy grows with the timeline (only the writer reads it) */
+    static size_t copy_cap;
+    size_t need = tl.nrows ? tl.nrows : 1;
+    if (need > copy_cap) {
+        size_t cap = copy_cap ? copy_cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        struct tl_row *fresh = copy.rows ? tm__remap(copy.rows, copy_cap * sizeof(*copy.rows), cap * sizeof(*copy.rows))
+                                         : tm__map(cap * sizeof(*copy.rows));
+        if (fresh) {
+            copy.rows = fresh;
+            copy_cap = cap;
+        }
+    }
     struct tl_sample *ss = copy.samples;
     struct tl_row *rr = copy.rows;
     copy = tl;
     copy.samples = ss;
     copy.rows = rr;
+    if (copy.nrows > copy_cap) {
+        copy.dropped_rows += copy.nrows - copy_cap;
+        copy.nrows = copy_cap;
+    }
     memcpy(copy.samples, tl.samples, tl.nsamples * sizeof(*tl.samples));
-    memcpy(copy.rows, tl.rows, tl.nrows * sizeof(*tl.rows));
+    if (copy.nrows)
+        memcpy(copy.rows, tl.rows, copy.nrows * sizeof(*tl.rows));
     tm__lock_release(&tl_lock);
     for (size_t i = 0; i < copy.nrows; i++)
         want(copy.rows[i].stack, arg);
