@@ -241,10 +241,11 @@ static void take(enum tm__reason reason)
         tm__snapshot_write(NULL, reason, NULL);
 }
 
-/* A thread whose traced events come faster than 1/64 of the interval
- * reads the clock at every 16th only (the read is a tenth of a hook's
- * cost); one that allocates rarely reads it every time. A deadline is
- * thus met at most 15/64 of an interval late. */
+/* A thread whose traced events come faster than 1/64 of the tick (the
+ * shorter of TRACEMEM_INTERVAL and the timeline's resolution) reads the
+ * clock at every 4th only (the read is a tenth of a hook's cost); one that
+ * allocates rarely reads it every time. A deadline is thus met at most
+ * 3/64 of a tick late, or 3 events late after a burst of events. */
 static __thread unsigned skip_clock TM_TLS;
 static __thread int64_t last_clock TM_TLS;
 
@@ -280,7 +281,7 @@ void tm__run_deferred(void)
         int64_t now = coarse_ns(), tick = tm__timeline_resolution();
         if (interval_ns > 0 && (tick <= 0 || interval_ns < tick))
             tick = interval_ns;
-        skip_clock = now - last_clock < tick / 64 ? 15 : 0;
+        skip_clock = now - last_clock < tick / 64 ? 3 : 0;
         last_clock = now;
         if (interval_due(now))
             take(TM_REASON_INTERVAL);

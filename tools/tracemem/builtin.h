@@ -34,6 +34,7 @@ int cmd_export(int argc, char **argv);
 int cmd_trend(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_rss(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 

@@ -49,6 +49,7 @@ tests_progs_tm_allocs_nopie_LDFLAGS = -no-pie
 check_PROGRAMS += tests/progs/gate_leaks
 tests_progs_gate_leaks_CFLAGS = $(TM_PROG_CFLAGS)
 tracemem_SOURCES += tools/tracemem/cmd_gc.c tools/tracemem/cmd_rss.c
+tracemem_SOURCES += tools/tracemem/cmd_stats.c
 check_PROGRAMS += tests/progs/tm_grow
 tests_progs_tm_grow_CFLAGS = $(TM_PROG_CFLAGS)
 TM_FLAME_TESTS = tests/integration/cli_trend.sh \

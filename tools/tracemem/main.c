@@ -30,6 +30,7 @@ static const struct cmd_struct commands[] = {
     {"export", cmd_export, "folded stacks, speedscope or pprof profile"},
     {"trend", cmd_trend, "stacks that grow steadily over a series of snapshots"},
     {"gc", cmd_gc, "librcgc collector statistics and live objects by type"},
+    {"stats", cmd_stats, "allocation counts and the size histogram"},
     {"rss", cmd_rss, "where the resident memory went: heap, mappings, stacks, libraries"},
 };
 
