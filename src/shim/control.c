@@ -243,11 +243,15 @@ static void take(enum tm__reason reason)
 
 /* A thread whose traced events come faster than 1/64 of the tick (the
  * shorter of TRACEMEM_INTERVAL and the timeline's resolution) reads the
- * clock at every 4th only (the read is a tenth of a hook's cost); one that
- * allocates rarely reads it every time. A deadline is thus met at most
- * 3/64 of a tick late, or 3 events late after a burst of events. */
+ * clock less and less often, down to every 16th event (the read is a tenth
+ * of a hook's cost); one that allocates rarely reads it every time. The
+ * skip doubles (0, 1, 3, 7, 15) while events stay that close, so after a
+ * pause a burst of events reads the clock at its 1st, 2nd, 4th and 8th
+ * event: a deadline is met at most 15/64 of a tick late, and a short burst
+ * after a pause still sees it. */
 static __thread unsigned skip_clock TM_TLS;
 static __thread int64_t last_clock TM_TLS;
+static __thread unsigned skip_level TM_TLS;
 
 static int interval_due(int64_t now)
 {
@@ -281,7 +285,7 @@ void tm__run_deferred(void)
         int64_t now = coarse_ns(), tick = tm__timeline_resolution();
         if (interval_ns > 0 && (tick <= 0 || interval_ns < tick))
             tick = interval_ns;
-        skip_clock = now - last_clock < tick / 64 ? 3 : 0;
+        skip_clock = now - last_clock < tick / 64 ? (skip_level = skip_level < 15 ? 2 * skip_level + 1 : 15) : (skip_level = 0);
         last_clock = now;
         if (interval_due(now))
             take(TM_REASON_INTERVAL);

@@ -277,6 +277,14 @@ int cmd_trend(int argc, char **argv)
         if ((rc = tm_timeline_load(snaps[0], &tl, &err)) == 0 && !tl.present)
             rc = tm__error_set(&err, -EINVAL, "no timeline in this snapshot (TRACEMEM_TIMELINE=0?); "
                                               "a trend needs it or two or more snapshots");
+        /* the exit snapshot's own sample comes after the program's
+         * shutdown freed what it had: left out as the exit snapshot is */
+        if (rc == 0 && !keep_exit && snaps[0]->reason && strcmp(snaps[0]->reason, "exit") == 0 &&
+            tl.nsamples > 2) {
+            tl.nsamples--;
+            while (tl.nrows && tl.rows[tl.nrows - 1].sample >= tl.nsamples)
+                tl.nrows--;
+        }
         if (rc == 0 && (rc = tm_trend_symbolize(snaps, 1, stderr, &err)) == 0) {
             tm__apply_view(snaps[0]);
             rc = tm_trend_timeline(snaps[0], &tl, (uint64_t)min_growth, &t, &err);
