@@ -223,7 +223,8 @@ static void drop_own_preload(void)
  *    TRACEMEM_INTERVAL is set). A process that neither allocates nor frees
  *    during an interval writes nothing for it: its heap did not change. */
 
-atomic_int tm__deferred;           /* nonzero: hooks call tm__run_deferred() */
+/* tm__deferred (nonzero: hooks call tm__run_deferred()) is defined in
+ * timeline.c, which sets it too and is linked into the unit tests. */
 static atomic_int signal_pending;
 static atomic_int_least64_t next_due; /* ns, CLOCK_MONOTONIC_COARSE */
 static int64_t interval_ns;
@@ -241,14 +242,16 @@ static void take(enum tm__reason reason)
         tm__snapshot_write(NULL, reason, NULL);
 }
 
-/* A thread whose traced events come faster than 1/64 of the tick (the
- * shorter of TRACEMEM_INTERVAL and the timeline's resolution) reads the
- * clock less and less often, down to every 16th event (the read is a tenth
- * of a hook's cost); one that allocates rarely reads it every time. The
- * skip doubles (0, 1, 3, 7, 15) while events stay that close, so after a
- * pause a burst of events reads the clock at its 1st, 2nd, 4th and 8th
- * event: a deadline is met at most 15/64 of a tick late, and a short burst
- * after a pause still sees it. */
+/* With TRACEMEM_INTERVAL a thread reads CLOCK_MONOTONIC_COARSE at one
+ * traced event in skip_clock + 1. The skip doubles (0, 1, 3, 7, ... 255)
+ * while two reads in a row are closer than 1/64 of the interval and drops
+ * to 0 when they are not: a busy
+ * thread reads the clock rarely (the read is a tenth of a hook's cost) yet
+ * still at least every 1/64 of a tick, one that allocates rarely reads it
+ * every time, and after a pause a burst of events reads it at its 1st,
+ * 2nd, 4th, 8th ... event. A deadline is thus met at most about 1/64 of an
+ * interval late, or a few events late after a pause. The timeline counts
+ * the same way, per thread, in its allocation counter (timeline.c). */
 static __thread unsigned skip_clock TM_TLS;
 static __thread int64_t last_clock TM_TLS;
 static __thread unsigned skip_level TM_TLS;
@@ -266,32 +269,32 @@ static int interval_due(int64_t now)
     return atomic_compare_exchange_strong(&next_due, &due, next);
 }
 
-/* 1 when hooks must read the clock: periodic snapshots or the timeline. */
-static int clock_wanted;
-
-/* From a hook, after it set tm__in_hook back to 0. */
+/* From a hook, after it set tm__in_hook back to 0. The timeline sets
+ * tm__deferred when a sample is due (timeline.c, from the allocation's
+ * cheap countdown), so with neither TRACEMEM_INTERVAL nor a signal the
+ * hooks do not come here at all. */
 void tm__run_deferred(void)
 {
-    if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && clock_wanted &&
+    if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && interval_ns > 0 &&
                         skip_clock > 0 && skip_clock--))
         return;
     int saved = errno;
     tm__in_hook = 1;
-    if (!clock_wanted)
+    if (interval_ns <= 0)
         atomic_store(&tm__deferred, 0); /* before the check: a signal now sets it again */
     if (atomic_exchange(&signal_pending, 0))
         take(TM_REASON_SIGNAL);
-    if (clock_wanted) {
-        int64_t now = coarse_ns(), tick = tm__timeline_resolution();
-        if (interval_ns > 0 && (tick <= 0 || interval_ns < tick))
-            tick = interval_ns;
-        skip_clock = now - last_clock < tick / 64 ? (skip_level = skip_level < 15 ? 2 * skip_level + 1 : 15) : (skip_level = 0);
+    int64_t now = coarse_ns();
+    if (interval_ns > 0) {
+        skip_clock = now - last_clock < interval_ns / 64
+                         ? (skip_level = skip_level < 255 ? 2 * skip_level + 1 : 255)
+                         : (skip_level = 0);
         last_clock = now;
         if (interval_due(now))
             take(TM_REASON_INTERVAL);
-        if (tm__timeline_due(now) && atomic_load(&tm__tracing) && tm__own_process())
-            tm__timeline_sample(now);
     }
+    if (tm__timeline_due(now) && atomic_load(&tm__tracing) && tm__own_process())
+        tm__timeline_sample(now);
     tm__in_hook = 0;
     errno = saved;
 }
@@ -318,8 +321,7 @@ static void setup_snapshots(void)
         atomic_store(&next_due, coarse_ns() + interval_ns);
     }
     tm__timeline_init();
-    clock_wanted = interval_ns > 0 || tm__timeline_enabled();
-    if (clock_wanted)
+    if (interval_ns > 0)
         atomic_store(&tm__deferred, 1);
     if (tm__cfg.signo) {
         struct sigaction sa;

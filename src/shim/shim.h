@@ -329,9 +329,27 @@ int tm__timeline_enabled(void);
 int64_t tm__timeline_resolution(void);
 /* 1 when a sample is due at 'coarse_now' (CLOCK_MONOTONIC_COARSE ns). */
 int tm__timeline_due(int64_t coarse_now);
+/* A thread's countdown to its next clock read (in its sizes slab). */
+struct tm__tick {
+    uint32_t skip, level;
+    int64_t last;
+};
+/* Every traced allocation: counts down 't' and, when it runs out, reads
+ * the coarse clock and sets tm__deferred if a sample is due ('t' NULL:
+ * reads it now). No lock, no locked instruction. */
+static inline void tm__timeline_count(struct tm__tick *t);
+void tm__timeline_tick(struct tm__tick *t);
 /* Takes the due sample; from tm__run_deferred with no lock held. */
 void tm__timeline_sample(int64_t coarse_now);
 void tm__timeline_after_fork_child(void);
+static inline void tm__timeline_count(struct tm__tick *t)
+{
+    if (TM_LIKELY(t && t->skip)) {
+        t->skip--;
+        return;
+    }
+    tm__timeline_tick(t);
+}
 /* Snapshot writer: samples now, notes the snapshot 'reason', copies the
  * timeline and calls 'want' with each stack id its rows name; 1 when there
  * is one to write. Then tm__timeline_write() (writer.h) writes the copy. */

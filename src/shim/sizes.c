@@ -12,7 +12,8 @@
  * loads (a figure may lag an allocation in flight). A thread that finds the
  * pool used up (more than TM_SIZES_SLABS threads ever) adds atomically into
  * a shared slab instead. A forked child keeps the counts (its history is
- * its parent's, as the stacks' allocated figures are). */
+ * its parent's, as the stacks' allocated figures are). The slab also holds
+ * the thread's countdown to the timeline's next clock read. */
 #define _GNU_SOURCE
 #include "config.h"
 #include "shim/shim.h"
@@ -27,6 +28,7 @@
 
 struct slab {
     atomic_uint_least64_t count[NBUCKETS], bytes[NBUCKETS];
+    struct tm__tick tick; /* the timeline's countdown for this thread */
 };
 
 static struct slab *pool;        /* TM_SIZES_SLABS slabs, mapped at first use */
@@ -67,6 +69,7 @@ void tm__sizes_count(size_t size)
     if (TM_UNLIKELY(!s) && !(s = get_slab())) {
         atomic_fetch_add_explicit(&shared.count[b], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&shared.bytes[b], size, memory_order_relaxed);
+        tm__timeline_count(NULL);
         return;
     }
     /* only this thread writes its slab: a plain add, stored atomically for readers */
@@ -74,6 +77,7 @@ void tm__sizes_count(size_t size)
                           memory_order_relaxed);
     atomic_store_explicit(&s->bytes[b], atomic_load_explicit(&s->bytes[b], memory_order_relaxed) + size,
                           memory_order_relaxed);
+    tm__timeline_count(&s->tick);
 }
 
 /* --- at snapshot time --- */

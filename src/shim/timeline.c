@@ -1,8 +1,13 @@
 /* timeline.c - memory over time, recorded by the program's own threads.
  *
- * No thread of the shim's: the first traced event past each deadline takes
- * the sample (control.c's tm__run_deferred, after the hook left its locks,
- * reading CLOCK_MONOTONIC_COARSE only every Nth event of a busy thread).
+ * No thread of the shim's: the first traced allocation past each deadline
+ * takes the sample. Each thread counts its allocations down in its sizes
+ * slab (sizes.c) and reads CLOCK_MONOTONIC_COARSE when the count runs out
+ * (every allocation for a thread that allocates rarely, down to one in 256
+ * for a busy one); when a sample is due it sets tm__deferred, and the hook
+ * takes the sample as it leaves, after its locks (control.c's
+ * tm__run_deferred). Hooks thus pay nothing more than a decrement between
+ * samples.
  * A sample is the heap's current bytes, the process's resident bytes
  * (/proc/self/statm, read with raw system calls into a static buffer), the
  * bytes the program mapped (domain TM_DOMAIN_MMAP) and the live heap
@@ -15,9 +20,9 @@
  * pair that name the same stack keep the later values. When the row array
  * is full the samples are merged until it is at most three quarters full;
  * rows that still do not fit are dropped and counted. A walk over many
- * stacks is spread out: the stacks are read at every k-th sample only,
- * k growing with the number of stacks, so the walk costs about the same
- * per unit of time however big the program is.
+ * stacks is spread out: after a walk that took w ns the next one waits
+ * 256 * w / resolution samples (at most 63), so the walks take at most
+ * about 1/256 of the run's time however many stacks the program has.
  *
  * Invariants (under tl_lock): samples[0..nsamples) have strictly increasing
  * t; rows[0..nrows) have non-decreasing 'sample' < nsamples; last[id] holds
@@ -43,7 +48,6 @@
 #define TL_ROWS 32768
 #define TL_EVENTS 256
 #define TL_DEFAULT_NS 10000000 /* 10 ms */
-#define TL_STACKS_PER_WALK 8192
 
 struct tl_sample {
     int64_t t, heap, rss, mapped, blocks;
@@ -74,6 +78,8 @@ struct tl_state {
     int64_t start_ns, res_ns;
     int64_t peak_seen, peak_t; /* tm__peak at the last sample, and when it last rose */
 };
+
+atomic_int tm__deferred; /* shim.h; control.c's, set here when a sample is due */
 
 static tm__lock tl_lock;
 static struct tl_state tl;          /* under tl_lock */
@@ -245,6 +251,23 @@ static void stack_row(const struct tm__trace_row *r, void *arg)
     l->alloc = r->alloc_size;
 }
 
+static int walk_due(void)
+{
+    if (walk_countdown) {
+        walk_countdown--;
+        return 0;
+    }
+    return 1;
+}
+
+/* After a walk that took 'ns': the next one waits enough samples that the
+ * walks take at most 1/256 of the time (and at least one per 64 samples). */
+static void walk_took(int64_t ns)
+{
+    int64_t every = tl.res_ns > 0 ? ns * 256 / tl.res_ns : 0;
+    walk_countdown = (unsigned)(every > 63 ? 63 : every);
+}
+
 /* One sample at 'now' (CLOCK_MONOTONIC ns); 'walk': read the stacks too. */
 static void sample_unlocked(int64_t now, int walk)
 {
@@ -275,18 +298,33 @@ static void sample_unlocked(int64_t now, int walk)
         tl.peak_seen = peak;
         tl.peak_t = t;
     }
-    if (walk && grow_last(tm__stack_limit()) == 0)
+    if (walk && grow_last(tm__stack_limit()) == 0) {
+        int64_t t0 = clock_ns(CLOCK_MONOTONIC);
         tm__traces_foreach(stack_row, &index);
+        walk_took(clock_ns(CLOCK_MONOTONIC) - t0);
+    }
 }
 
-static int walk_due(void)
+/* The countdown ran out: the same doubling skip as TRACEMEM_INTERVAL's
+ * (control.c), against 1/64 of the resolution. Sets tm__deferred when a
+ * sample is due; the hook takes it as it leaves (tm__run_deferred). */
+void tm__timeline_tick(struct tm__tick *t)
 {
-    if (walk_countdown) {
-        walk_countdown--;
-        return 0;
+    if (!ready) {
+        if (t && base_res_ns == 0)
+            t->skip = UINT32_MAX; /* off: come back in 4 billion allocations */
+        return;
     }
-    walk_countdown = tm__stack_limit() / TL_STACKS_PER_WALK;
-    return 1;
+    int64_t now = clock_ns(CLOCK_MONOTONIC_COARSE);
+    if (t) {
+        int64_t res = atomic_load_explicit(&cur_res, memory_order_relaxed);
+        t->level = now - t->last < res / 64 ? (t->level < 255 ? 2 * t->level + 1 : 255) : 0;
+        t->skip = t->level;
+        t->last = now;
+    }
+    if (now >= atomic_load_explicit(&next_due, memory_order_relaxed) &&
+        !atomic_load_explicit(&tm__deferred, memory_order_relaxed))
+        atomic_store_explicit(&tm__deferred, 1, memory_order_relaxed);
 }
 
 int tm__timeline_due(int64_t coarse_now)
