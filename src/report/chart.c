@@ -4,7 +4,9 @@
  * the largest sample in it, or the value holding from the sample before
  * when none falls in it (a sample's values hold until the next). The
  * column holding the peak sample is drawn with '#' (ASCII) and marked '^'
- * on the time axis; the resident memory is a dot at its height.
+ * on the time axis; the resident memory is a dot at its height, when it
+ * is at most twice the heap's peak (else the header gives its maximum:
+ * drawn to the same scale it would flatten the heap).
  */
 #include "config.h"
 
@@ -76,7 +78,8 @@ char *tm_chart_render(const tm_timeline *tl, int width, int height, int utf8)
 {
     const int label = 8; /* "  12.5 |" */
     int ncols, peak_col = -1;
-    double *heap = NULL, *rss = NULL, max = 0, div, span;
+    double *heap = NULL, *rss = NULL, max = 0, rss_max = 0, div, span;
+    int rss_shown;
     uint64_t peak = 0;
     size_t peak_sample = 0;
     const char *unit;
@@ -121,10 +124,15 @@ char *tm_chart_render(const tm_timeline *tl, int width, int height, int utf8)
             rss[c] = r;
             if (h > max)
                 max = h;
-            if (r > max)
-                max = r;
+            if (r > rss_max)
+                rss_max = r;
         }
     }
+    /* the heap sets the scale; the resident memory joins it when it is at
+     * most twice the heap, else it would flatten the heap into one row */
+    rss_shown = rss_max > 0 && rss_max <= 2 * max;
+    if (rss_shown)
+        max = rss_max > max ? rss_max : max;
     if (max <= 0)
         max = 1;
     div = unit_of(max, &unit);
@@ -133,12 +141,22 @@ char *tm_chart_render(const tm_timeline *tl, int width, int height, int utf8)
     tm_format_size(peak_txt, sizeof peak_txt, (double)peak, 0);
     snprintf(at, sizeof at, "%.2f", (double)tl->samples[peak_sample].t_ns / 1e9);
     put(&b, "  heap over time (");
-    put(&b, utf8 ? "\xe2\x96\x88 heap, \xc2\xb7 RSS" : "# : heap, . RSS");
+    if (rss_shown)
+        put(&b, utf8 ? "\xe2\x96\x88 heap, \xc2\xb7 RSS" : "# : heap, . RSS");
+    else
+        put(&b, utf8 ? "\xe2\x96\x88 heap" : "# : heap");
     put(&b, "; peak ");
     put(&b, peak_txt);
     put(&b, " at ");
     put(&b, at);
-    put(&b, " s)\n");
+    put(&b, " s");
+    if (!rss_shown && rss_max > 0) {
+        char rss_txt[32];
+        put(&b, "; RSS up to ");
+        put(&b, tm_format_size(rss_txt, sizeof rss_txt, rss_max, 0));
+        put(&b, ", off the scale");
+    }
+    put(&b, ")\n");
     snprintf(line, sizeof line, "  %5s\n", unit);
     put(&b, line);
     for (int row = height - 1; row >= 0; row--) {
@@ -152,7 +170,7 @@ char *tm_chart_render(const tm_timeline *tl, int width, int height, int utf8)
         }
         put(&b, line);
         for (int c = 0; c < ncols; c++) {
-            double h = heap[c], r = rss[c];
+            double h = heap[c], r = rss_shown ? rss[c] : 0;
             const char *cell = " ";
 
             if (h >= hi || (h > lo && !utf8 && h - lo >= (hi - lo) / 2)) {
