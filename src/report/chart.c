@@ -140,17 +140,15 @@ char *tm_chart_render(const tm_timeline *tl, int width, int height, int utf8)
     char peak_txt[32], at[32];
     tm_format_size(peak_txt, sizeof peak_txt, (double)peak, 0);
     snprintf(at, sizeof at, "%.2f", (double)tl->samples[peak_sample].t_ns / 1e9);
-    put(&b, "  heap over time (");
-    if (rss_shown)
-        put(&b, utf8 ? "\xe2\x96\x88 heap, \xc2\xb7 RSS" : "# : heap, . RSS");
-    else
-        put(&b, utf8 ? "\xe2\x96\x88 heap" : "# : heap");
-    put(&b, "; peak ");
+    put(&b, "  heap over time: peak ");
     put(&b, peak_txt);
     put(&b, " at ");
     put(&b, at);
-    put(&b, " s");
-    if (!rss_shown && rss_max > 0) {
+    put(&b, " s\n  (");
+    put(&b, utf8 ? "\xe2\x96\x88 heap, \xe2\x96\xb2 the peak" : ": heap, # the peak");
+    if (rss_shown) {
+        put(&b, utf8 ? ", \xc2\xb7 RSS" : ", . RSS");
+    } else if (rss_max > 0) {
         char rss_txt[32];
         put(&b, "; RSS up to ");
         put(&b, tm_format_size(rss_txt, sizeof rss_txt, rss_max, 0));

@@ -83,3 +83,7 @@ check_PROGRAMS += tests/unit/check_outfile
 TESTS += tests/unit/check_outfile
 tests_unit_check_outfile_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_outfile_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_timeline
+TESTS += tests/unit/check_timeline
+tests_unit_check_timeline_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_timeline_LDADD = $(TM_REPORT_CHECK_LIBS)

@@ -117,12 +117,13 @@ TRACEMEM_TIMELINE=0.005 COLUMNS=60 "$TM" run -o "$WORK/run.json" "$PROGS/tm_time
 python3 - run.err <<'PY' || fail "chart: $(cat run.err)"
 import sys
 lines = open(sys.argv[1], "rb").read().decode("ascii").split("\n")  # ASCII only
-i = [k for k, l in enumerate(lines) if l.startswith("  heap over time (# : heap, . RSS; peak 10.")]
+i = [k for k, l in enumerate(lines) if l.startswith("  heap over time: peak 10.")]
 assert len(i) == 1, "header"
 i = i[0]
-assert lines[i + 1].strip() == "MiB", lines[i + 1]
+assert lines[i + 1] == "  (: heap, # the peak, . RSS)", lines[i + 1]
+assert lines[i + 2].strip() == "MiB", lines[i + 2]
 axis = [k for k in range(i, len(lines)) if lines[k].startswith("      0 +")][0]
-plot = lines[i + 2:axis]
+plot = lines[i + 3:axis]
 assert len(plot) == 8, len(plot)
 assert all(len(l) <= 60 for l in lines[i:axis + 2]), "width"
 col = lines[axis].index("^")
