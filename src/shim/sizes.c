@@ -26,10 +26,11 @@
 #define TOP_SIZES 16
 #define EXACT_CAP 4096 /* distinct live sizes counted exactly for the top list */
 
+/* cache-line aligned: threads write only their own lines */
 struct slab {
     atomic_uint_least64_t count[NBUCKETS], bytes[NBUCKETS];
     struct tm__tick tick; /* the timeline's countdown for this thread */
-};
+} __attribute__((aligned(64)));
 
 static struct slab *pool;        /* TM_SIZES_SLABS slabs, mapped at first use */
 static atomic_uint npool;        /* slabs handed out */

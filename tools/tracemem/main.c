@@ -28,7 +28,7 @@ static const struct cmd_struct commands[] = {
     {"check", cmd_check, "CI leak gate: limits, suppressions, baselines"},
     {"flamegraph", cmd_flamegraph, "SVG/HTML flame graph, or a differential one"},
     {"export", cmd_export, "folded stacks, speedscope or pprof profile"},
-    {"trend", cmd_trend, "stacks that grow steadily over a series of snapshots"},
+    {"trend", cmd_trend, "stacks that grow steadily over snapshots, or one's timeline"},
     {"gc", cmd_gc, "librcgc collector statistics and live objects by type"},
     {"stats", cmd_stats, "allocation counts and the size histogram"},
     {"rss", cmd_rss, "where the resident memory went: heap, mappings, stacks, libraries"},
