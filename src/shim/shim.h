@@ -342,6 +342,8 @@ void tm__timeline_tick(struct tm__tick *t);
 /* Takes the due sample; from tm__run_deferred with no lock held. */
 void tm__timeline_sample(int64_t coarse_now);
 void tm__timeline_after_fork_child(void);
+/* Starts a new timeline (tracemem_stop, tracemem_clear_traces). */
+void tm__timeline_clear(void);
 static inline void tm__timeline_count(struct tm__tick *t)
 {
     if (TM_LIKELY(t && t->skip)) {

@@ -480,6 +480,17 @@ void tm__timeline_write(struct tm__out *o, const uint32_t *index, size_t index_s
     tm__out_lit(o, "}");
 }
 
+/* tracemem_stop() and tracemem_clear_traces(): the rows name stacks whose
+ * figures were just cleared; a new timeline starts. */
+void tm__timeline_clear(void)
+{
+    if (!ready)
+        return;
+    tm__lock_acquire(&tl_lock);
+    reset_unlocked();
+    tm__lock_release(&tl_lock);
+}
+
 /* In a forked child (fork handler, other threads gone): a timeline of its own. */
 void tm__timeline_after_fork_child(void)
 {

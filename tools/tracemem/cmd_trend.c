@@ -3,7 +3,7 @@
  *
  * JSON output (an interface, documented in tracemem-trend(1)):
  *
- *   {"format": "tracemem-trend", "version": 1, "pid", "exe",
+ *   {"format": "tracemem-trend", "version": 1, "pid", "exe", "source",
  *    "min_growth", "min_r2",
  *    "snapshots": [{"file", "seq", "time", "seconds", "current"}],
  *    "left_out": [FILE], "steady": N, "omitted": N,
@@ -11,7 +11,9 @@
  *                "slope_per_second", "r2", "decreases", "sizes": [...],
  *                "frames": [FRAME]}]}
  *
- * where "seconds" and "slope_per_second" are null when the snapshots have
+ * where "source" is "snapshots", or "timeline" for one snapshot's timeline
+ * (then each of "snapshots" is a point: {"file", "seconds", "current"}),
+ * "seconds" and "slope_per_second" are null when the snapshots have
  * no usable times, "left_out" lists the exit snapshots not used, and FRAME
  * is render.h's.
  *
