@@ -2,7 +2,10 @@
 # bench/cli.sh - what a user waits for, end to end: `tracemem run` of gcc's
 # cc1 compiling a large preprocessed file (record, symbolize, summary)
 # against `heaptrack` plus `heaptrack_print` and against cc1 untraced; and
-# `tracemem symbolize` of the raw cc1 snapshot on its own.
+# `tracemem symbolize` of the raw cc1 snapshot on its own. The same for
+# python3 importing its standard library (bench/workloads/py_stdlib.py,
+# PYTHONMALLOC=malloc for every tool; a ~35 MB snapshot), and `top`,
+# `leaks` and `diff` on that snapshot, with their peak memory.
 #
 # Usage: bench/cli.sh [BUILD_DIR]
 #   BUILD_DIR   the build tree holding ./tracemem and .libs/libtracemem.so
@@ -64,10 +67,24 @@ run_heaptrack() { rm -f "$s"/ht.*; "$heaptrack" -o "$s/ht" "$cc1" "${args[@]}" &
 LD_PRELOAD=$build/.libs/libtracemem.so TRACEMEM_OUTPUT=$s/raw.json "$cc1" "${args[@]}" ||
     die "cc1 under the shim failed"
 run_symbolize() { cp "$s/raw.json" "$s/sym.json" && "$tm" symbolize "$s/sym.json"; }
+# python3 importing its standard library
+py=${PYTHON:-/usr/bin/python3}
+pyw=$srcdir/workloads/py_stdlib.py
+run_py_untraced() { PYTHONMALLOC=malloc "$py" "$pyw"; }
+run_py_tracemem() { rm -f "$s"/pt.*; "$tm" run --python -o "$s/pt.%p.json.gz" -- "$py" "$pyw"; }
+run_py_heaptrack() { rm -f "$s"/ph.*; PYTHONMALLOC=malloc "$heaptrack" -o "$s/ph" "$py" "$pyw" && "$hprint" -f "$s"/ph.* > "$s/ph.txt"; }
+PYTHONMALLOC=malloc LD_PRELOAD=$build/.libs/libtracemem.so TRACEMEM_OUTPUT=$s/py.json "$py" "$pyw" > /dev/null ||
+    die "python3 under the shim failed"
+"$tm" symbolize "$s/py.json" || die "symbolize of the python snapshot failed"
+run_py_top() { "$tm" top "$s/py.json"; }
+run_py_leaks() { "$tm" leaks "$s/py.json"; }
+run_py_diff() { "$tm" diff "$s/py.json" "$s/py.json"; }
 
 tools="untraced tracemem"
 [ -n "$heaptrack" ] && tools="$tools heaptrack"
-tools="$tools symbolize"
+tools="$tools symbolize py_untraced py_tracemem"
+[ -n "$heaptrack" ] && tools="$tools py_heaptrack"
+tools="$tools py_top py_leaks py_diff"
 load_before=$(load)
 for ((r = 1; r <= runs; r++)); do
     for t in $tools; do
@@ -92,6 +109,12 @@ load_after=$(load)
             tracemem) what="tracemem run (record+symbolize+summary)" ;;
             heaptrack) what="heaptrack + heaptrack_print" ;;
             symbolize) what="tracemem symbolize (cc1 snapshot)" ;;
+            py_untraced) what="python3 stdlib untraced"; u=$m ;;
+            py_tracemem) what="tracemem run --python" ;;
+            py_heaptrack) what="heaptrack + heaptrack_print (python3)" ;;
+            py_top) what="tracemem top (python3 snapshot)" ;;
+            py_leaks) what="tracemem leaks (python3 snapshot)" ;;
+            py_diff) what="tracemem diff (python3 snapshot, twice)" ;;
         esac
         printf '%-42s %10s %10s\n' "$what" "$m" "$(awk -v a="$m" -v b="$u" 'BEGIN {printf "%.2f", a / b}')"
         eval "med_$t=$m"
@@ -99,7 +122,11 @@ load_after=$(load)
     if [ -n "$heaptrack" ]; then
         echo
         echo "tracemem run / (heaptrack + heaptrack_print): $(awk -v a="$med_tracemem" -v b="$med_heaptrack" 'BEGIN {printf "%.2f", a / b}')"
+        echo "python3: tracemem run / (heaptrack + heaptrack_print): $(awk -v a="$med_py_tracemem" -v b="$med_py_heaptrack" 'BEGIN {printf "%.2f", a / b}')"
     fi
+    echo "python3 snapshot: $(wc -c < "$s/py.json") bytes symbolized; peak memory (KB):" \
+        "top $(/usr/bin/env time -f %M "$tm" top "$s/py.json" 2>&1 > /dev/null | tail -1)," \
+        "diff $(/usr/bin/env time -f %M "$tm" diff "$s/py.json" "$s/py.json" 2>&1 > /dev/null | tail -1)"
     echo "raw snapshot: $(wc -c < "$s/raw.json") bytes; symbolized: $(wc -c < "$s/sym.json") bytes;" \
         "run's .json.gz: $(cat "$s"/tm.*.json.gz | wc -c) bytes"
     echo "all times (s): "

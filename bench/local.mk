@@ -31,6 +31,8 @@ bench: $(BENCH_PROGS) libtracemem.la
 # heaptrack_print and untraced (bench/cli.sh). BENCH_RUNS, BENCH_OUT pass
 # through the environment.
 EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py
+# Python frames in the stacks priced against a shim without them (bench/py.sh)
+EXTRA_DIST += bench/py.sh bench/workloads/py_frames.py
 .PHONY: bench-cli
 bench-cli: tracemem$(EXEEXT) libtracemem.la
 	$(SHELL) $(top_srcdir)/bench/cli.sh '$(abs_top_builddir)'

@@ -228,14 +228,30 @@ static long add_cut_frame(tm_snapshot *snap, size_t fi, int l, size_t *cap)
 static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t *made, size_t *cap,
                       const tm_view_opts *o)
 {
-    size_t i, cut_i = SIZE_MAX;
+    size_t i, cut_i = SIZE_MAX, first_py = SIZE_MAX;
     int cut_l = NONE, stopped = 0;
 
+    /* the interpreter's frames inside the innermost Python frame */
+    for (i = 0; snap->python_module >= 0 && i < st->nframes; i++)
+        if (snap->frames[st->frames[i]].python) {
+            first_py = i;
+            break;
+        }
     for (i = 0; i < st->nframes && !stopped; i++) {
         size_t fi = st->frames[i];
+        const tm_frame *f = &snap->frames[fi];
 
+        if (first_py != SIZE_MAX && i < first_py && f->module == snap->python_module) {
+            cut_i = i;
+            cut_l = (int)f->ninlined - 1;
+            continue;
+        }
         if (cls[fi].stop == UNSET)
-            cls[fi] = classify(snap, &snap->frames[fi], o);
+            cls[fi] = classify(snap, f, o);
+        if (i < first_py && first_py != SIZE_MAX && cls[fi].last == NONE) {
+            stopped = 1; /* a C extension's frame stays, named or not */
+            break;
+        }
         if (cls[fi].last != NONE) { /* fold through this allocation frame */
             cut_i = i;
             cut_l = cls[fi].last;
@@ -248,6 +264,7 @@ static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t 
     i = cut_i;
     if (cut_l + 1 < (int)snap->frames[st->frames[i]].ninlined) {
         size_t fi = st->frames[i];
+        uint32_t *v;
 
         if (!made[fi]) {
             long c = add_cut_frame(snap, fi, cut_l + 1, cap);
@@ -256,32 +273,20 @@ static int fold_stack(tm_snapshot *snap, tm_stack *st, frame_class *cls, size_t 
                 return -ENOMEM;
             made[fi] = (size_t)c + 1;
         }
-        st->frames[i] = made[fi] - 1;
+        /* a frame of its own first: a copy (the raw stack keeps its array) */
+        if (!(v = malloc((st->nframes - i) * sizeof *v)))
+            return -ENOMEM;
+        memcpy(v, st->frames + i, (st->nframes - i) * sizeof *v);
+        v[0] = (uint32_t)(made[fi] - 1);
+        st->frames = v;
+        st->borrowed = 0;
     } else {
         i++;
+        st->frames += i; /* the raw stack's tail */
     }
-    memmove(st->frames, st->frames + i, (st->nframes - i) * sizeof *st->frames);
     st->nframes -= i;
     st->depth = st->depth > i ? st->depth - i : st->nframes;
     return 0;
-}
-
-static tm_stack *copy_stacks(const tm_snapshot *snap)
-{
-    tm_stack *v = calloc(snap->nstacks + 1, sizeof *v);
-
-    for (size_t i = 0; v && i < snap->nstacks; i++) {
-        v[i] = snap->stacks[i];
-        v[i].frames = malloc((snap->stacks[i].nframes + 1) * sizeof *v[i].frames);
-        if (!v[i].frames) {
-            while (i--)
-                free(v[i].frames);
-            free(v);
-            return NULL;
-        }
-        memcpy(v[i].frames, snap->stacks[i].frames, snap->stacks[i].nframes * sizeof *v[i].frames);
-    }
-    return v;
 }
 
 int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
@@ -298,18 +303,24 @@ int tm_snapshot_fold(tm_snapshot *snap, const tm_view_opts *o)
         return 0;
     cls = malloc((nraw + 1) * sizeof *cls);
     made = calloc(nraw + 1, sizeof *made);
-    raw = copy_stacks(snap);
+    /* the raw stacks own the frame arrays; the folded ones borrow their
+     * tails, or own a copy when their first frame is a cut one */
+    raw = malloc(snap->nstacks * sizeof *raw);
     if (!cls || !made || !raw) {
         rc = -ENOMEM;
         goto out;
     }
+    memcpy(raw, snap->stacks, snap->nstacks * sizeof *raw);
+    for (size_t i = 0; i < snap->nstacks; i++)
+        snap->stacks[i].borrowed = 1;
     for (size_t i = 0; i < nraw; i++)
         cls[i] = (frame_class){UNSET, UNSET};
     for (size_t i = 0; i < snap->nstacks && !rc; i++)
         rc = fold_stack(snap, &snap->stacks[i], cls, made, &cap, o);
     if (rc) { /* back to the recorded stacks */
         for (size_t i = 0; i < snap->nstacks; i++) {
-            free(snap->stacks[i].frames);
+            if (!snap->stacks[i].borrowed)
+                free(snap->stacks[i].frames);
             snap->stacks[i] = raw[i];
         }
         free(raw);
@@ -344,6 +355,18 @@ char *tm_shorten_templates(const char *s, char *buf, size_t len)
     if (!len)
         return buf;
     for (const char *p = s; *p && o + 1 < len; p++) {
+        const char *close;
+
+        /* Python's names: <module>, f.<locals>.g, <lambda>, <listcomp>,
+         * <frozen importlib._bootstrap> (C++ names never start with '<') */
+        if (*p == '<' && depth == 0 && (close = strchr(p, '>')) &&
+            (p == s || (p[-1] == '.' && strspn(p + 1, "abcdefghijklmnopqrstuvwxyz") == (size_t)(close - p - 1)))) {
+            while (p < close && o + 1 < len)
+                buf[o++] = *p++;
+            if (o + 1 < len)
+                buf[o++] = '>';
+            continue;
+        }
         if (*p == '<' && !operator_char(s, p)) {
             if (depth++ == 0)
                 buf[o++] = '<';

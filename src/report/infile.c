@@ -188,11 +188,12 @@ static int read_plain(const char *path, int allow_stdin, uint64_t max, char **da
             goto out_close;
         }
         /* it may grow while read: the loop copes */
-        if (!(buf = malloc((size_t)st.st_size + 1))) {
+        /* + 2: the NUL, and a byte for the read that finds the end */
+        if (!(buf = malloc((size_t)st.st_size + 2))) {
             rc = tm__error_set(err, -ENOMEM, "out of memory");
             goto out_close;
         }
-        cap = (size_t)st.st_size + 1;
+        cap = (size_t)st.st_size + 2;
     }
     for (;;) {
         ssize_t got;

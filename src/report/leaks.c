@@ -70,7 +70,7 @@ static void key_line(FILE *fp, const tm_snapshot *snap, const tm_frame *f,
 {
     const tm_location *l = tm_frame_loc(f, loc);
     const tm_module *m = tm_snapshot_frame_module(snap, f);
-    const char *mod = m ? m->name : "[unknown]";
+    const char *mod = m ? m->name : f->python ? "python" : "[unknown]";
 
     /* system libraries change with every distribution update: their
      * names are kept, their lines and offsets are not */

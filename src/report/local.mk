@@ -3,6 +3,7 @@
 noinst_LTLIBRARIES += libtmreport.la
 libtmreport_la_SOURCES = \
 	src/report/snapshot.c src/report/snapshot.h \
+	src/report/fastjson.c src/report/fastjson.h \
 	src/report/stats.c src/report/stats.h \
 	src/report/render.c src/report/render.h \
 	src/report/symbolize.c src/report/symbolize.h \

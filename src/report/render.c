@@ -42,7 +42,9 @@ char *tm_format_location(const tm_snapshot *snap, const tm_frame *frame, int loc
     /* every logical frame but the last is code inlined into the next */
     const char *inl = loc + 1 < (int)frame->ninlined ? " [inlined]" : "";
 
-    if (l->file && l->line > 0)
+    if (frame->python)
+        snprintf(buf, len, "%s at %s:%" PRId64 " (python)", fn, l->file ? l->file : "??", l->line);
+    else if (l->file && l->line > 0)
         snprintf(buf, len, "%s at %s:%" PRId64 " (%s)%s", fn, l->file, l->line, m ? m->name : "[unknown]",
                  inl);
     else if (m)
@@ -83,11 +85,14 @@ json_t *tm_location_json(const tm_snapshot *snap, const tm_frame *frame, int loc
 {
     const tm_location *l = tm_frame_loc(frame, loc);
     const tm_module *m = tm_snapshot_frame_module(snap, frame);
+    json_t *j = json_pack("{s:o, s:o, s:I, s:o, s:I, s:b}", "function", str_or_null(l->function), "file",
+                          str_or_null(l->file), "line", (json_int_t)l->line, "module",
+                          str_or_null(m ? m->name : NULL), "offset", (json_int_t)frame->offset, "inlined",
+                          loc + 1 < (int)frame->ninlined);
 
-    return json_pack("{s:o, s:o, s:I, s:o, s:I, s:b}", "function", str_or_null(l->function), "file",
-                     str_or_null(l->file), "line", (json_int_t)l->line, "module",
-                     str_or_null(m ? m->name : NULL), "offset", (json_int_t)frame->offset, "inlined",
-                     loc + 1 < (int)frame->ninlined);
+    if (j && frame->python)
+        json_object_set_new(j, "kind", json_string("python"));
+    return j;
 }
 
 json_t *tm_stack_json(const tm_snapshot *snap, const tm_stack *stack)

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "report/snapshot.h"
+#include "report/fastjson.h"
 #include "report/infile.h"
 #include "report/outfile.h"
 
@@ -205,6 +206,69 @@ static void where_at(char *buf, size_t size, const char *prefix, size_t i, const
     memcpy(buf + np + 2 + nd, suffix, ns + 1);
 }
 
+/* --- the file's text (tm_snapshot_load) --- */
+
+#define MAX_MEMBERS 256
+
+struct tm__snapshot_text {
+    char *text;
+    uint32_t *pool; /* the frames of the stacks read from 'text' */
+    size_t nmembers;
+    tm_json_span members[MAX_MEMBERS];
+    unsigned char in_tree[MAX_MEMBERS]; /* parsed into 'root' since */
+};
+
+/* The member 'key' of the text when it is not in 'root' (read from the
+ * text, not parsed into the tree), else NULL. */
+static const tm_json_span *raw_member(const tm_snapshot *s, const char *key)
+{
+    size_t n = strlen(key);
+
+    if (!s->text || json_object_get(s->root, key))
+        return NULL;
+    for (size_t i = 0; i < s->text->nmembers; i++) {
+        const tm_json_span *m = &s->text->members[i];
+        if (m->keylen == n && !memcmp(m->key, key, n))
+            return s->text->in_tree[i] ? NULL : m;
+    }
+    return NULL;
+}
+
+static int parse_error(const json_error_t *je, tm_error *err);
+
+/* The members read from the text by the fast readers. */
+static int is_raw_key(const char *key, size_t n)
+{
+    return (n == 6 && (!memcmp(key, "stacks", 6) || !memcmp(key, "traces", 6))) || (n == 4 && !memcmp(key, "peak", 4));
+}
+
+/* Parses a member of the text into 'root' (the fast reader declined it:
+ * the tree's validation then names what is wrong). */
+static int adopt_member(tm_snapshot *s, const tm_json_span *m, tm_error *err)
+{
+    json_error_t je;
+    json_t *v = json_loadb(m->value, m->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+
+    if (!v)
+        return parse_error(&je, err);
+    if (json_object_setn_new(s->root, m->key, m->keylen, v))
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    s->text->in_tree[m - s->text->members] = 1; /* removed from the tree later: gone */
+    return 0;
+}
+
+int tm_snapshot_expand(tm_snapshot *snap, tm_error *err)
+{
+    static const char *const raw[] = {"stacks", "traces", "peak"};
+    const tm_json_span *m;
+    int rc;
+
+    for (size_t i = 0; i < sizeof raw / sizeof *raw; i++)
+        if ((m = raw_member(snap, raw[i])) && (rc = adopt_member(snap, m, err)))
+            return rc;
+    return 0;
+}
+
 /* --- sections --- */
 
 static int load_header(tm_snapshot *s, tm_error *err)
@@ -327,6 +391,7 @@ static int load_inlined(tm_frame *f, const json_t *frame, const char *where, tm_
 
 static int load_frames(tm_snapshot *s, tm_error *err)
 {
+    const char *kind;
     json_t *arr, *fr;
     size_t i;
     char where[64];
@@ -335,6 +400,8 @@ static int load_frames(tm_snapshot *s, tm_error *err)
     if ((rc = get_typed(s->root, "", "frames", JSON_ARRAY, 1, &arr, err)))
         return rc;
     s->nframes = json_array_size(arr);
+    if (s->nframes > UINT32_MAX)
+        return EBAD("frames: %zu frames, more than a stack can index", s->nframes);
     if (!(s->frames = alloc_array(s->nframes, sizeof *s->frames, err)))
         return -ENOMEM;
     json_array_foreach(arr, i, fr)
@@ -346,12 +413,35 @@ static int load_frames(tm_snapshot *s, tm_error *err)
             return EBAD("%s: expected an object, got %s", where, type_name(fr));
         if ((rc = get_int(fr, where, "module", 1, -1, &f->module, err)) ||
             (rc = get_u64(fr, where, "offset", 1, &f->offset, err)) ||
-            (rc = load_location(fr, where, &f->loc, err)) || (rc = load_inlined(f, fr, where, err)))
+            (rc = load_location(fr, where, &f->loc, err)) || (rc = load_inlined(f, fr, where, err)) ||
+            (rc = get_str(fr, where, "kind", 0, &kind, err)))
             return rc;
+        /* another kind than these: a reader of a later format shows its location */
+        f->python = kind && strcmp(kind, "python") == 0;
         where_at(where, sizeof where, "frames", i, ".module");
         if (f->module >= 0 && (rc = check_index(where, f->module, s->nmodules, "modules", err)))
             return rc;
     }
+    return 0;
+}
+
+/* The optional "python" section: the CPython interpreter of the process. */
+static int load_python(tm_snapshot *s, tm_error *err)
+{
+    json_t *py;
+    int64_t module = -1;
+    int rc;
+
+    s->python_module = -1;
+    s->python_version = NULL;
+    if ((rc = get_typed(s->root, "", "python", JSON_OBJECT, 0, &py, err)) || !py)
+        return rc;
+    if ((rc = get_str(py, "python", "version", 0, &s->python_version, err)) ||
+        (rc = get_int(py, "python", "module", 0, -1, &module, err)))
+        return rc;
+    if (module >= 0 && (rc = check_index("python.module", module, s->nmodules, "modules", err)))
+        return rc;
+    s->python_module = module;
     return 0;
 }
 
@@ -398,6 +488,14 @@ static int load_stacks(tm_snapshot *s, tm_error *err)
     char where[64];
     int rc;
 
+    const tm_json_span *m = raw_member(s, "stacks");
+    if (m) {
+        rc = tm__fast_stacks(m->value, m->len, s->nframes, &s->stacks, &s->nstacks, &s->text->pool);
+        if (rc)
+            return rc > 0 ? 0 : tm__error_set(err, rc, "out of memory");
+        if ((rc = adopt_member(s, m, err)))
+            return rc;
+    }
     if ((rc = get_typed(s->root, "", "stacks", JSON_ARRAY, 1, &arr, err)))
         return rc;
     s->nstacks = json_array_size(arr);
@@ -452,11 +550,32 @@ static int load_trace_array(tm_snapshot *s, const json_t *arr, const char *name,
 static int load_traces(tm_snapshot *s, tm_error *err)
 {
     json_t *arr, *peak, *parr;
-    int rc;
+    int rc = 0;
 
-    if ((rc = get_typed(s->root, "", "traces", JSON_ARRAY, 1, &arr, err)) ||
-        (rc = load_trace_array(s, arr, "traces", 0, &s->traces, &s->ntraces, err)))
-        return rc;
+    const tm_json_span *m = raw_member(s, "traces");
+    if (m) {
+        rc = tm__fast_traces(m->value, m->len, s->nstacks, 0, &s->traces, &s->ntraces);
+        if (rc < 0)
+            return tm__error_set(err, rc, "out of memory");
+        if (rc == 0 && (rc = adopt_member(s, m, err)))
+            return rc;
+    }
+    if (!m || !s->traces) {
+        if ((rc = get_typed(s->root, "", "traces", JSON_ARRAY, 1, &arr, err)) ||
+            (rc = load_trace_array(s, arr, "traces", 0, &s->traces, &s->ntraces, err)))
+            return rc;
+    }
+    if ((m = raw_member(s, "peak"))) {
+        rc = tm__fast_peak(m->value, m->len, s->nstacks, &s->peak_current, &s->peak_traces, &s->npeak_traces);
+        if (rc < 0)
+            return tm__error_set(err, rc, "out of memory");
+        if (rc > 0) {
+            s->has_peak = 1;
+            return 0;
+        }
+        if ((rc = adopt_member(s, m, err)))
+            return rc;
+    }
     if ((rc = get_typed(s->root, "", "peak", JSON_OBJECT, 0, &peak, err)))
         return rc;
     if (!peak)
@@ -557,9 +676,15 @@ static void clear_model(tm_snapshot *s)
     for (size_t i = 0; s->frames && i < s->nframes; i++)
         free(s->frames[i].inlined);
     for (size_t i = 0; s->stacks && i < s->nstacks; i++)
-        free(s->stacks[i].frames);
+        if (!s->stacks[i].borrowed)
+            free(s->stacks[i].frames);
     for (size_t i = 0; s->raw_stacks && i < s->nstacks; i++)
-        free(s->raw_stacks[i].frames);
+        if (!s->raw_stacks[i].borrowed)
+            free(s->raw_stacks[i].frames);
+    if (s->text) {
+        free(s->text->pool);
+        s->text->pool = NULL;
+    }
     free(s->raw_stacks);
     free(s->modules);
     free(s->frames);
@@ -570,10 +695,12 @@ static void clear_model(tm_snapshot *s)
 
     char *file = s->file;
     json_t *root = s->root;
+    struct tm__snapshot_text *text = s->text;
 
     memset(s, 0, sizeof *s);
     s->file = file;
     s->root = root;
+    s->text = text;
 }
 
 int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
@@ -581,7 +708,8 @@ int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
     int rc;
 
     clear_model(snap);
-    if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) || (rc = load_frames(snap, err)) ||
+    if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) || (rc = load_python(snap, err)) ||
+        (rc = load_frames(snap, err)) ||
         (rc = load_stacks(snap, err)) || (rc = load_traces(snap, err)) || (rc = load_leaks(snap, err)) ||
         (rc = tm_timeline_check(snap, err))) {
         clear_model(snap);
@@ -613,11 +741,16 @@ void tm_snapshot_free(tm_snapshot *snap)
         return;
     clear_model(snap);
     json_decref(snap->root);
+    if (snap->text)
+        free(snap->text->text);
+    free(snap->text);
     free(snap->file);
     free(snap);
 }
 
-int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_error *err)
+/* tm_snapshot_from_json(), keeping 'text' (owned; NULL for none) */
+static int from_json(json_t *root, struct tm__snapshot_text *text, const char *name, tm_snapshot **out,
+                     tm_error *err)
 {
     tm_snapshot *s;
     int rc;
@@ -625,15 +758,24 @@ int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_
     *out = NULL;
     if (!(s = calloc(1, sizeof *s)) || !(s->file = strdup(name))) {
         free(s);
+        if (text)
+            free(text->text);
+        free(text);
         return tm__error_set(err, -ENOMEM, "out of memory");
     }
     s->root = json_incref(root);
+    s->text = text;
     if ((rc = tm_snapshot_reindex(s, err))) {
         tm_snapshot_free(s);
         return rc;
     }
     *out = s;
     return 0;
+}
+
+int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_error *err)
+{
+    return from_json(root, NULL, name, out, err);
 }
 
 /* Describes a jansson parse error in words a user understands. */
@@ -657,10 +799,49 @@ static int parse_error(const json_error_t *je, tm_error *err)
     }
 }
 
+/* The fast way in: the top level cut into members, each parsed on its
+ * own except "stacks" and "traces", which stay text for the fast readers.
+ * Returns 1 when the text is not in that plain form (the caller parses it
+ * whole, for jansson's error message); otherwise the result of loading,
+ * 'text' then belonging to the snapshot (or freed). */
+static int load_split(char *text, size_t len, const char *path, tm_snapshot **out, tm_error *err)
+{
+    struct tm__snapshot_text *t = malloc(sizeof *t);
+    json_t *root = NULL;
+    long n;
+    int rc;
+
+    if (!t)
+        return 1;
+    n = tm__json_members(text, len, t->members, MAX_MEMBERS);
+    if (n < 0 || !(root = json_object()))
+        goto whole;
+    t->nmembers = (size_t)n;
+    t->text = text;
+    t->pool = NULL;
+    memset(t->in_tree, 0, sizeof t->in_tree);
+    for (size_t i = 0; i < t->nmembers; i++) {
+        const tm_json_span *m = &t->members[i];
+        json_error_t je;
+        json_t *v;
+
+        if (is_raw_key(m->key, m->keylen))
+            continue;
+        v = json_loadb(m->value, m->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+        if (!v || json_object_setn_new(root, m->key, m->keylen, v))
+            goto whole;
+    }
+    rc = from_json(root, t, path, out, err);
+    json_decref(root);
+    return rc;
+whole:
+    json_decref(root);
+    free(t);
+    return 1;
+}
+
 int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
 {
-    json_error_t je;
-    json_t *root;
     size_t len;
     char *text;
     int rc;
@@ -668,6 +849,19 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
     *out = NULL;
     if ((rc = tm_infile_read(path, 1, TM_SNAPSHOT_MAX_BYTES, &text, &len, err)))
         return rc;
+    return tm_snapshot_from_text(text, len, path, out, err);
+}
+
+int tm_snapshot_from_text(char *text, size_t len, const char *name, tm_snapshot **out, tm_error *err)
+{
+    const char *path = name;
+    json_error_t je;
+    json_t *root;
+    int rc;
+
+    *out = NULL;
+    if ((rc = load_split(text, len, path, out, err)) != 1)
+        return rc; /* the text is the snapshot's now, or freed */
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!root)
@@ -719,18 +913,79 @@ static int dump_piece(const char *p, size_t n, void *arg)
 {
     dumpbuf *d = arg;
 
-    if (d->n + n > sizeof d->b && dump_flush(d))
-        return -1;
-    if (n > sizeof d->b)
-        return fwrite(p, 1, n, d->fp) == n ? 0 : -1;
-    memcpy(d->b + d->n, p, n);
-    d->n += n;
+    /* pieces larger than the buffer (a member kept as text) go through it
+     * in parts, so they are compressed like the rest */
+    while (n) {
+        size_t k = n < sizeof d->b - d->n ? n : sizeof d->b - d->n;
+
+        memcpy(d->b + d->n, p, k);
+        d->n += k;
+        p += k;
+        n -= k;
+        if (d->n == sizeof d->b && dump_flush(d))
+            return -1;
+    }
     return 0;
 }
 
-/* json_dumpf() and a newline through a buffer, gzip'd when 'gz'; 0 or -1
+/* "key": value, the key written by jansson (it escapes) */
+static int dump_member(const char *key, size_t keylen, dumpbuf *d, int first)
+{
+    json_t *k = json_stringn(key, keylen);
+    int rc = !k || (!first && dump_piece(",", 1, d)) ||
+             json_dump_callback(k, dump_piece, d, JSON_ENCODE_ANY) || dump_piece(":", 1, d);
+
+    json_decref(k);
+    return rc ? -1 : 0;
+}
+
+/* The document: the tree's members in the file's order, "stacks" and
+ * "traces" from the file's text when they were never parsed, and members
+ * added since at the end. */
+static int dump_document(const tm_snapshot *snap, dumpbuf *d, size_t flags)
+{
+    const struct tm__snapshot_text *t = snap->text;
+    const char *key;
+    json_t *v;
+    int first = 1;
+
+    if (!t)
+        return json_dump_callback(snap->root, dump_piece, d, flags);
+    if (dump_piece("{", 1, d))
+        return -1;
+    for (size_t i = 0; i < t->nmembers; i++) {
+        const tm_json_span *m = &t->members[i];
+
+        if ((v = json_object_getn(snap->root, m->key, m->keylen))) {
+            if (dump_member(m->key, m->keylen, d, first) || json_dump_callback(v, dump_piece, d, flags | JSON_ENCODE_ANY))
+                return -1;
+        } else if (is_raw_key(m->key, m->keylen) && !t->in_tree[i]) {
+            if (dump_member(m->key, m->keylen, d, first) || dump_piece(m->value, m->len, d))
+                return -1;
+        } else {
+            continue; /* removed from the tree */
+        }
+        first = 0;
+    }
+    json_object_foreach(snap->root, key, v)
+    {
+        size_t n = strlen(key), i;
+
+        for (i = 0; i < t->nmembers; i++)
+            if (t->members[i].keylen == n && !memcmp(t->members[i].key, key, n))
+                break;
+        if (i < t->nmembers)
+            continue;
+        if (dump_member(key, n, d, first) || json_dump_callback(v, dump_piece, d, flags | JSON_ENCODE_ANY))
+            return -1;
+        first = 0;
+    }
+    return dump_piece("}", 1, d);
+}
+
+/* The document and a newline through a buffer, gzip'd when 'gz'; 0 or -1
  * like json_dumpf(). */
-static int dump_buffered(json_t *root, FILE *fp, size_t flags, int gz)
+static int dump_buffered(const tm_snapshot *snap, FILE *fp, size_t flags, int gz)
 {
     dumpbuf *d = malloc(sizeof *d);
     z_stream z;
@@ -748,7 +1003,7 @@ static int dump_buffered(json_t *root, FILE *fp, size_t flags, int gz)
     }
     if (gz)
         d->z = &z;
-    rc = json_dump_callback(root, dump_piece, d, flags);
+    rc = dump_document(snap, d, flags);
     if (!rc)
         rc = dump_piece("\n", 1, d);
     if (d->z ? dump_deflate(d, 1) : dump_flush(d))
@@ -775,7 +1030,7 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
         return rc;
     /* one line, as the shim writes it: indentation made a symbolized
      * snapshot 1.85 times the raw one (cc1), compact 1.1 times */
-    if (dump_buffered(snap->root, out.fp, JSON_COMPACT, is_gz(path)) &&
+    if (dump_buffered(snap, out.fp, JSON_COMPACT, is_gz(path)) &&
         fflush(out.fp) == 0 && !out.error) {
         tm_outfile_close(&out, 0, NULL); /* not a write error: jansson's own */
         return tm__error_set(err, -ENOMEM, "out of memory");

@@ -10,7 +10,9 @@
  * The parsed document is kept as 'root': it is the source of truth. Every
  * string in the model is borrowed from it, and sections this model does
  * not know (gc, written by librcgc; keys added later) are read from it
- * directly. Code that edits 'root' (the symbolizer adds function/file/line
+ * directly. The exception: the largest members, "stacks", "traces" and
+ * "peak", are read from the file's text without a tree (fastjson.h) and
+ * are in 'root' only after tm_snapshot_expand(). Code that edits 'root' (the symbolizer adds function/file/line
  * to frames) calls tm_snapshot_reindex() afterwards.
  *
  * Nothing here prints or exits: errors are returned as a negative errno
@@ -84,6 +86,8 @@ typedef struct tm_location {
 typedef struct tm_frame {
     int64_t module;
     uint64_t offset;
+    int python; /* a Python frame ("kind": "python"): no address, 'loc' is
+                   its file, function and line; module -1 */
     tm_location loc;
     size_t ninlined;
     tm_location *inlined;
@@ -94,10 +98,12 @@ typedef struct tm_frame {
  * 'depth' is the true depth before truncation to nframes (>= nframes). */
 typedef struct tm_stack {
     size_t nframes;
-    size_t *frames;
+    uint32_t *frames; /* indexes into tm_snapshot.frames (at most 2^32 - 1 frames) */
     uint64_t depth;
     int caller_only; /* recorded with depth 0: one frame, the caller of the
                         allocation function, and nothing below it known */
+    int borrowed;    /* 'frames' points into memory owned elsewhere (the
+                        loader's pool, or the raw stack it was folded from) */
 } tm_stack;
 
 /* Memory attributed to one stack in one domain. size/count: live blocks
@@ -185,6 +191,12 @@ typedef struct tm_snapshot {
 
     int symbolized; /* the top-level "symbolized" flag */
 
+    /* "python": the CPython interpreter of the process; python_module
+     * indexes 'modules' (the module holding the interpreter, whose frames
+     * inside a Python frame are folded), -1 when absent or unknown */
+    const char *python_version;
+    int64_t python_module;
+
     /* The view (report/fold.h), set by tm_snapshot_fold(): when it folded
      * allocation-function frames away, 'stacks' holds the folded stacks
      * (extra frames appended to 'frames') and 'raw_stacks' the stacks as
@@ -193,6 +205,11 @@ typedef struct tm_snapshot {
     tm_stack *raw_stacks;
     int full_names;
     size_t name_width; /* > 0: elide names longer than this in text */
+
+    /* The file's text when it was loaded by tm_snapshot_load(): "stacks"
+     * and "traces" are read from it directly (report/fastjson.h) and are
+     * then not in 'root'; tm_snapshot_write() writes them from it. */
+    struct tm__snapshot_text *text;
 } tm_snapshot;
 
 /* --- loading --- */
@@ -206,10 +223,21 @@ typedef struct tm_snapshot {
  * problem in 'err' (may be NULL). */
 int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err);
 
+/* Like tm_snapshot_load() for the text of a snapshot, 'len' bytes at
+ * 'text' (malloc'd, with a NUL after them), which the function takes over:
+ * it is kept by the snapshot or freed. 'name' is the snapshot's file name. */
+int tm_snapshot_from_text(char *text, size_t len, const char *name, tm_snapshot **out, tm_error *err);
+
 /* Like tm_snapshot_load() for an already parsed document. 'root' is
  * borrowed (the snapshot takes its own reference); 'name' is stored as
  * the snapshot's file name. */
 int tm_snapshot_from_json(json_t *root, const char *name, tm_snapshot **out, tm_error *err);
+
+/* Makes 'root' the whole document. A snapshot read by tm_snapshot_load()
+ * keeps its largest members ("stacks", "traces", "peak") as the file's
+ * text, read straight into the model, and they are not in 'root'; code
+ * that edits those members calls this first. 0, -ENOMEM or -EINVAL. */
+int tm_snapshot_expand(tm_snapshot *snap, tm_error *err);
 
 /* Rebuilds the model after 'root' was edited, validating it again. On
  * failure the model is left empty (no traces) and a negative code

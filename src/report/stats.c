@@ -66,10 +66,16 @@ const char *tm_sort_name(tm_sort sort)
 
 /* --- keys --- */
 
+/* A Python frame's module is its file's base name ("decoder.py"). */
 static const char *module_name(const tm_snapshot *snap, const tm_frame *f)
 {
     const tm_module *m = tm_snapshot_frame_module(snap, f);
 
+    if (f->python && f->loc.file) {
+        const char *slash = strrchr(f->loc.file, '/');
+
+        return slash && slash[1] ? slash + 1 : f->loc.file;
+    }
     return m ? m->name : NULL;
 }
 

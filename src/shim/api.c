@@ -93,11 +93,10 @@ int tracemem_get_object_traceback(const void *ptr, void **frames, int max)
     if (!found)
         return -1;
     const struct tm__stack *s = tm__stack_get(b.stack);
-    int n = s ? s->nframes : 0;
-    if (n > max)
-        n = max > 0 ? max : 0;
-    for (int i = 0; i < n; i++)
-        frames[i] = (void *)s->pcs[i];
+    int n = 0;
+    for (int i = 0; s && i < s->nframes && n < max; i++)
+        if (!tm__pc_is_py(s->pcs[i])) /* Python frames are not addresses */
+            frames[n++] = (void *)s->pcs[i];
     return n;
 }
 

@@ -50,9 +50,24 @@ void *tm__next_symbol(const char *name)
     return f;
 }
 
-#define RESOLVE(field, name) tm__real.field = (__typeof__(tm__real.field))dlsym(RTLD_NEXT, name)
+#define RESOLVE(field, name) tm__real.field = (__typeof__(tm__real.field))dlsym(from, name)
+
+static void resolve_from(void *from);
 
 void tm__resolve_real(void)
+{
+    resolve_from(RTLD_NEXT);
+}
+
+/* Loaded late (attach.c), RTLD_NEXT is not what LD_PRELOAD mode sees:
+ * the C library's own definitions are taken from its handle. */
+void tm__resolve_real_from(void *handle)
+{
+    if (atomic_load(&resolve_state) != 2)
+        resolve_from(handle);
+}
+
+static void resolve_from(void *from)
 {
     int expected = 0;
     if (atomic_load(&resolve_state) == 2)
@@ -74,9 +89,10 @@ void tm__resolve_real(void)
     RESOLVE(dlclose, "dlclose");
     RESOLVE(exit_, "_exit");
     RESOLVE(Exit_, "_Exit");
-    void *(*m)(size_t) = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    void *(*m)(size_t) = (void *(*)(size_t))dlsym(from, "malloc");
     __atomic_store_n(&tm__real.malloc, m, __ATOMIC_RELEASE);
     tm__in_hook = saved;
     atomic_store(&resolve_state, 2);
-    tm__early_init();
+    if (from == RTLD_NEXT)
+        tm__early_init();
 }

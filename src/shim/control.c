@@ -275,6 +275,11 @@ static int interval_due(int64_t now)
  * hooks do not come here at all. */
 void tm__run_deferred(void)
 {
+    if (!tm__in_hook && TM_UNLIKELY(atomic_load_explicit(&tm__attach_pending, memory_order_relaxed))) {
+        tm__in_hook = 1;
+        tm__attach_repatch();
+        tm__in_hook = 0;
+    }
     if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && interval_ns > 0 &&
                         skip_clock > 0 && skip_clock--))
         return;
@@ -348,10 +353,12 @@ static void fork_prepare(void)
     tm__domain_lock();
     tm__stacks_lock_all();
     tm__live_lock_all();
+    tm__py_lock();
 }
 
 static void fork_release(void)
 {
+    tm__py_unlock();
     tm__live_unlock_all();
     tm__stacks_unlock_all();
     tm__domain_unlock();
@@ -482,6 +489,30 @@ out:
     errno = saved_errno;
 }
 
+/* An attach (attach.c): the configuration is in tm__cfg already. */
+void tm__init_attached(void)
+{
+    static int once;
+    tm__pid = getpid();
+    atomic_store(&early_state, 2);
+    if (!once) {
+        once = 1;
+        tm__unwind_init();
+        tm__zlib_init();
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        __cxa_atexit(exit_handler, NULL, NULL);
+    }
+    tm__modules_refresh();
+    interval_ns = 0;
+    setup_snapshots();
+    atomic_store(&init_state, 2);
+}
+
+void tm__stop_attached(void)
+{
+    interval_ns = 0;
+}
+
 int tm__is_disabled(void)
 {
     return disabled;
@@ -489,5 +520,7 @@ int tm__is_disabled(void)
 
 __attribute__((constructor(101))) static void shim_constructor(void)
 {
+    if (tm__attach_loaded_late())
+        return; /* tracemem attach: tm__attach_start() starts it */
     tm__init();
 }

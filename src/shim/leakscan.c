@@ -440,7 +440,10 @@ static int parse_maps(struct scan *s)
         g.file = path[0] == '/';
         g.anon = path[0] == '\0' || strncmp(path, "[anon:", 6) == 0; /* named by prctl */
         g.heap = g.r && g.w && (strncmp(path, "[heap]", 6) == 0 || (g.anon && tm__is_arena_heap(g.lo, g.hi)));
-        g.root = g.r && g.w && !g.heap && root_kind(path);
+        /* attached (attach.c): the blocks allocated before the attach are
+         * in the heap and untraced: the heap outside traced blocks is a
+         * root then, free chunks included (conservative: no false leak) */
+        g.root = g.r && g.w && (!g.heap || tm__attached_at) && root_kind(path);
         if (s->nseg < s->segcap)
             s->seg[s->nseg++] = g;
         if (!eol)
@@ -1437,7 +1440,8 @@ static void scan_mappings(struct scan *s)
                 sp = s->sps[k];
         /* ours (sps[0]) without a red zone: below it lie only the scan's
          * own frames, which hold block addresses (the copy's, the sort's) */
-        g->from = sp == UINTPTR_MAX       ? dead_stack_start(s, g)
+        g->from = g->heap                 ? g->lo
+                  : sp == UINTPTR_MAX       ? dead_stack_start(s, g)
                   : sp == s->sps[0]       ? sp
                   : sp - g->lo < RED_ZONE ? g->lo
                                           : sp - RED_ZONE;

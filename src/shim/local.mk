@@ -8,7 +8,7 @@ SHIM_CFLAGS = $(AM_CFLAGS) -O2 -funwind-tables -fno-builtin-malloc \
 noinst_LTLIBRARIES += libtmshimcore.la
 libtmshimcore_la_SOURCES = \
 	src/shim/shim.h src/shim/writer.h \
-	src/shim/brk.c src/shim/live.c src/shim/mmaps.c src/shim/modules.c src/shim/outpath.c src/shim/stacks.c \
+	src/shim/brk.c src/shim/live.c src/shim/mmaps.c src/shim/modules.c src/shim/outpath.c src/shim/pyframes.c src/shim/stacks.c \
 	src/shim/trace.c src/shim/util.c src/shim/writer.c src/shim/sizes.c src/shim/timeline.c
 libtmshimcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtmshimcore_la_CFLAGS = $(SHIM_CFLAGS)
@@ -17,7 +17,7 @@ libtmshimcore_la_LIBADD = libtmcommon.la
 include_HEADERS += include/tracemem.h
 lib_LTLIBRARIES += libtracemem.la
 libtracemem_la_SOURCES = \
-	src/shim/api.c src/shim/bootstrap.c src/shim/control.c src/shim/fatal.c src/shim/hooks.c \
+	src/shim/api.c src/shim/attach.c src/shim/bootstrap.c src/shim/control.c src/shim/fatal.c src/shim/hooks.c \
 	src/shim/leakscan.c src/shim/leakscan.h src/shim/newdelete.c src/shim/snapshot.c \
 	src/shim/rss.c src/shim/stopthreads.c src/shim/unwfd.c src/shim/unwind.c src/shim/worker.c
 libtracemem_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)

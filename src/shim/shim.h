@@ -10,7 +10,7 @@
  *
  * Lock order (outer first), also taken in this order by the fork handlers:
  *   snapshot mutex > sections > modules > peak > domain > arena > stack shards
- *   > live shards.
+ *   > live shards > Python frames (pyframes.c).
  */
 #ifndef TM_SHIM_H
 #define TM_SHIM_H
@@ -145,6 +145,26 @@ int tm__own_process(void);
 /* 1 when the shim stays out of the way (setuid, or an unfollowed child). */
 int tm__is_disabled(void);
 
+/* --- loaded into a running process (attach.c) --- */
+
+/* 1 when the shim was loaded by dlopen after start-up (tracemem attach):
+ * the constructor then leaves start-up to tm__attach_start(). */
+int tm__attach_loaded_late(void);
+/* Patches the modules dlopen()ed since; from tm__run_deferred(). */
+extern atomic_int tm__attach_pending;
+void tm__attach_repatch(void);
+/* Unix time of the attach, 0 when not attached (snapshot.attached_at). */
+extern uint64_t tm__attached_at;
+/* control.c's start-up and stop for an attach: no environment, no
+ * fatal-signal handlers; handlers registered once for all attaches. */
+void tm__init_attached(void);
+void tm__stop_attached(void);
+/* The injector's entry points (exported, not public API): start tracing
+ * with the configuration 'conf' ("key=value" lines); stop it, writing the
+ * last snapshot. 0 or -errno. */
+TM_EXPORT int tm__attach_start(const char *conf);
+TM_EXPORT int tm__attach_stop(void);
+
 /* --- real allocator (bootstrap.c) --- */
 
 struct tm__real_fns {
@@ -168,6 +188,8 @@ extern struct tm__real_fns tm__real;
 /* Resolves the next definitions of the allocation functions. While it runs
  * (dlsym may allocate) allocations are served from a static pool. */
 void tm__resolve_real(void);
+/* The same from the library 'handle' (a shim loaded late: attach.c). */
+void tm__resolve_real_from(void *handle);
 /* dlsym(RTLD_NEXT, 'name') with this thread's allocations untraced (dlsym
  * may allocate): for the functions interposed after start-up. */
 void *tm__next_symbol(const char *name);
@@ -209,6 +231,40 @@ static inline int tm__note_caller(void *ra)
     tm__early_pc = (uintptr_t)ra;
     return 1;
 }
+
+/* --- Python frames (pyframes.c) ---
+ * A Python frame in a stack's pcs is TM_PY_TAG | id, never an address:
+ * code that treats pcs as addresses skips tagged values. */
+
+#define TM_PY_TAG ((uintptr_t)1 << 63)
+
+static inline int tm__pc_is_py(uintptr_t pc)
+{
+    return (pc & TM_PY_TAG) != 0;
+}
+
+/* A Python frame: its strings live as long as the process. 'line' is 0
+ * when unknown. */
+struct tm__pyframe {
+    const char *file, *function;
+    int line;
+};
+
+/* Replaces the CPython evaluation loop's frames among the 'n' pcs just
+ * captured by the Python frames they run, innermost first, keeping at most
+ * 'max'; '*depth' becomes the true depth of the merged stack. Returns the
+ * number stored ('n' when the process runs no supported CPython or this
+ * thread has no Python frames). Safe inside the allocation hooks. */
+int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth);
+/* The frame of tagged value 'pc', or NULL. */
+const struct tm__pyframe *tm__pyframe_get(uintptr_t pc);
+/* The interpreter found: 1 frames shown, -1 a version without a layout,
+ * 0 none; 'version' gets PY_VERSION_HEX (0 when unknown), 'runtime' the
+ * address of _PyRuntime. */
+int tm__py_info(unsigned long *version, uintptr_t *runtime);
+/* The leaf lock of the Python frame tables (fork). */
+void tm__py_lock(void);
+void tm__py_unlock(void);
 
 /* --- interned stacks (stacks.c) ---
  * A stack is immutable once interned and never freed: ids stay valid for the

@@ -45,7 +45,7 @@ static struct section sections[MAX_SECTIONS];
 static int nsections;
 
 static const char *const reserved[] = {"format", "version", "process", "snapshot", "memory", "modules",
-                                       "frames", "stacks", "traces", "peak", "leaks", "symbolized",
+                                       "frames", "stacks", "traces", "peak", "leaks", "symbolized", "python",
                                        "timeline", "sizes"};
 
 int tm__section_add(const char *name, tracemem_section_fn fn, void *arg)
@@ -118,9 +118,11 @@ static void grow_release(struct grow_array *a)
 }
 
 struct frame {
-    int32_t module;
+    int32_t module; /* PY_MODULE: a Python frame, 'offset' its tagged value */
     uint64_t offset;
 };
+
+#define PY_MODULE (-2)
 
 struct content {
     struct tm__rss rss;
@@ -199,7 +201,7 @@ static void resolve_frames(struct content *c)
     for (size_t i = 0; i < c->stacks.n; i++) {
         const struct tm__stack *s = tm__stack_get(ids[i]);
         for (int k = 0; k < s->nframes; k++) {
-            int m = tm__module_find(s->pcs[k], s->epoch);
+            int m = tm__pc_is_py(s->pcs[k]) ? PY_MODULE : tm__module_find(s->pcs[k], s->epoch);
             uint64_t off = m >= 0 ? s->pcs[k] - tm__module_get((size_t)m)->bias : s->pcs[k];
             uint32_t *slot = grow_push(&c->stack_frames);
             if (!slot) {
@@ -375,12 +377,49 @@ static void write_modules(struct tm__out *o)
     tm__out_lit(o, "]");
 }
 
+/* A Python frame: keyed by file, function and line, in no module (readers
+ * that do not know "kind" see a frame already symbolized). */
+static void write_pyframe(struct tm__out *o, uint64_t pc, int first)
+{
+    const struct tm__pyframe *p = tm__pyframe_get((uintptr_t)pc);
+    tm__out_lit(o, first ? "{\"module\":-1,\"offset\":0,\"kind\":\"python\",\"function\":"
+                         : ",{\"module\":-1,\"offset\":0,\"kind\":\"python\",\"function\":");
+    tm__out_str(o, p ? p->function : "?");
+    tm__out_lit(o, ",\"file\":");
+    tm__out_str(o, p ? p->file : "?");
+    tm__out_lit(o, ",\"line\":");
+    tm__out_i64(o, p ? p->line : 0);
+    tm__out_lit(o, "}");
+}
+
+/* "python": the interpreter found in the process (tracemem-snapshot(5)). */
+static void write_python(struct tm__out *o)
+{
+    unsigned long v;
+    uintptr_t rt;
+    int s = tm__py_info(&v, &rt);
+    if (!s)
+        return;
+    tm__out_key(o, "python", 0);
+    char buf[64];
+    tm__snprintf(buf, sizeof(buf), "%lu.%lu.%lu", v >> 24, v >> 16 & 255, v >> 8 & 255);
+    tm__out_lit(o, "{\"version\":");
+    tm__out_str(o, v ? buf : "");
+    tm__out_lit(o, ",\"module\":");
+    tm__out_i64(o, tm__module_find(rt, atomic_load(&tm__epoch)));
+    tm__out_lit(o, s > 0 ? ",\"frames\":true}" : ",\"frames\":false}");
+}
+
 static void write_frames_and_stacks(struct tm__out *o, const struct content *c)
 {
     const struct frame *f = c->frames.p;
     tm__out_key(o, "frames", 0);
     tm__out_lit(o, "[");
     for (size_t i = 0; i < c->frames.n; i++) {
+        if (f[i].module == PY_MODULE) {
+            write_pyframe(o, f[i].offset, i == 0);
+            continue;
+        }
         tm__out_lit(o, i ? ",{\"module\":" : "{\"module\":");
         tm__out_i64(o, f[i].module);
         tm__out_lit(o, ",\"offset\":");
@@ -514,6 +553,10 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     tm__out_i64(o, atomic_load(&tm__nframes));
     tm__out_lit(o, ",\"sampling_bytes\":");
     tm__out_u64(o, tm__cfg.sample_bytes);
+    if (tm__attached_at) { /* attach.c: figures cover what came after */
+        tm__out_lit(o, ",\"attached_at\":");
+        tm__out_u64(o, tm__attached_at);
+    }
     tm__out_lit(o, "},\"memory\":{\"current\":");
     tm__out_i64(o, current);
     tm__out_lit(o, ",\"peak\":");
@@ -548,6 +591,7 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
         tm__out_lit(o, "]}");
     }
     write_leaks(o, c, leaks);
+    write_python(o);
     tm__rss_write(o, &c->rss, heap_live);
     write_sections(o);
     tm__timeline_write(o, c->index, c->index_size);

@@ -237,6 +237,7 @@ static uint32_t capture_stack(void)
     uintptr_t pcs[max];
     uint32_t depth;
     int n = tm__capture(pcs, max, &depth);
+    n = tm__py_merge(pcs, n, max, &depth);
     return tm__stack_intern(pcs, n, depth);
 }
 

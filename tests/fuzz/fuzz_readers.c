@@ -168,11 +168,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
     free(text);
 #else
+    /* the loader's fast way (the text cut into members, the large arrays
+     * read without a tree) must agree with the tree's on every input */
+    tm_snapshot *fast = NULL;
+    char *copy = malloc(size + 1);
+    int frc;
+
+    if (!copy)
+        return 0;
+    memcpy(copy, data, size);
+    copy[size] = '\0';
+    frc = tm_snapshot_from_text(copy, size, "fuzz.json", &fast, &err);
     root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
 #endif
-    if (!root)
+    if (!root) {
+#ifndef FUZZ_GZIP
+        if (frc == 0)
+            abort(); /* the fast way took what is not JSON */
+        tm_snapshot_free(fast);
+#endif
         return 0;
-    if (tm_snapshot_from_json(root, "fuzz.json", &snap, &err) == 0) {
+    }
+    int rc = tm_snapshot_from_json(root, "fuzz.json", &snap, &err);
+#ifndef FUZZ_GZIP
+    if ((rc == 0) != (frc == 0))
+        abort(); /* one way took what the other refused */
+    if (rc == 0 && (snap->ntraces != fast->ntraces || snap->nstacks != fast->nstacks ||
+                    snap->npeak_traces != fast->npeak_traces || snap->peak_current != fast->peak_current ||
+                    (snap->ntraces && memcmp(snap->traces, fast->traces, snap->ntraces * sizeof *snap->traces)) ||
+                    (snap->npeak_traces &&
+                     memcmp(snap->peak_traces, fast->peak_traces, snap->npeak_traces * sizeof *snap->peak_traces))))
+        abort(); /* the two ways read different figures */
+    for (size_t i = 0; rc == 0 && i < snap->nstacks; i++)
+        if (snap->stacks[i].nframes != fast->stacks[i].nframes || snap->stacks[i].depth != fast->stacks[i].depth ||
+            snap->stacks[i].caller_only != fast->stacks[i].caller_only ||
+            (snap->stacks[i].nframes &&
+             memcmp(snap->stacks[i].frames, fast->stacks[i].frames, snap->stacks[i].nframes * sizeof *snap->stacks[i].frames)))
+            abort();
+    tm_snapshot_free(fast);
+#endif
+    if (rc == 0) {
         exercise_stats(snap);
         exercise_output(snap);
         tm_snapshot_free(snap);

@@ -56,6 +56,27 @@ assert_eq "-o NAME.json: plain" 7b22 "$(magic c.json)"
 assert_eq "-o NAME.json.gz: gzip" 1f8b "$(magic d.json.gz)"
 gzip -dc d.json.gz | cmp -s - c.json || fail "the gzip'd and plain symbolized snapshots differ"
 
+# a snapshot whose stacks alone are larger than the writer's buffer (they
+# are written from the file's text in one piece): still compressed
+python3 - "$DATA/cli-a.json" big.json <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+n = len(s["frames"])
+base = len(s["stacks"])
+for i in range(20000):
+    s["stacks"].append({"frames": [i % n, (i // n) % n, 0, 1], "depth": 4})
+    s["traces"].append({"stack": base + i, "domain": 0, "size": 16, "count": 1,
+                        "allocated_size": 16, "allocated_count": 1})
+json.dump(s, open(sys.argv[2], "w"), separators=(",", ":"))
+PY
+"$TM" symbolize big.json -o big.json.gz || fail "symbolize -o big.json.gz"
+"$TM" symbolize big.json -o big-plain.json || fail "symbolize -o big-plain.json"
+assert_eq "large members: gzip" 1f8b "$(magic big.json.gz)"
+gzip -dc big.json.gz | cmp -s - big-plain.json || fail "big: the gzip'd and plain snapshots differ"
+plain_size=$(wc -c < big-plain.json)
+gz_size=$(wc -c < big.json.gz)
+[ "$gz_size" -lt $((plain_size / 4)) ] || fail "big.json.gz is $gz_size bytes for $plain_size plain: not compressed"
+
 # tracemem run: .json.gz by default
 mkdir run && cd run || fail "mkdir"
 "$TM" run "$PROG" leak > out 2> err || fail "run: $(cat err)"

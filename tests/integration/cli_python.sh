@@ -1,7 +1,8 @@
 #!/bin/sh
 # A real interpreter: python3 under tracemem run --python (PYTHONMALLOC=
 # malloc), ~2000 bytearrays of 1000 bytes at the peak, attributed to
-# CPython's PyByteArray_Resize by name.
+# CPython's PyByteArray_Resize by name in the raw stacks and to the Python
+# frame that made them by default (cli_pyframes.sh tests those).
 . "$top_srcdir/tests/integration/lib.sh"
 
 [ -e "$SHIM" ] || skip "no shim at $SHIM"
@@ -18,10 +19,16 @@ unset DEBUGINFOD_URLS
     > out || fail "run exited $?"
 assert_eq "PYTHONMALLOC" malloc "$(cat out)"
 snap=$(only_file "$WORK/py.*.json")
-"$TM" top --peak --by function -n 0 --format json "$snap" > top.json || fail top
+"$TM" top --peak --by function -n 0 --keep-alloc-frames --format json "$snap" > top.json || fail top
 # the peak record is kept within 1 % of the true peak (PEAK_INACCURACY)
 assert_eq "bytearrays by function" '["PyByteArray_Resize"]' \
     "$(json top.json '[x["key"] for x in s["stats"] if 1900 <= x["count"] <= 2000 and x["size"] >= 1900000]')"
+# folded (the default): the interpreter's frames inside the Python frame
+# go, the Python frame (the list comprehension) is the innermost shown,
+# with the bytearray objects and their buffers (2 blocks each)
+"$TM" top --peak --by function -n 0 --format json "$snap" > top.json || fail top
+assert_eq "bytearrays by Python function" '["<listcomp>"]' \
+    "$(json top.json '[x["key"] for x in s["stats"] if 3800 <= x["count"] <= 4000 and x["size"] >= 1900000]')"
 
 # without --python: an interpreter is recognised (ELF: Py_BytesMain), and
 # so is a script whose "#!" names one; run says so in one line on stderr

@@ -59,6 +59,12 @@ def valid(path):
         need(f, ["module", "offset"], "frame")
         if not (is_int(f["module"]) and -1 <= f["module"] < nmod):
             die("%s: frame module %r out of range" % (where, f["module"]))
+        if f.get("kind") == "python":
+            # a Python frame: no address, its file, function and line
+            if f["module"] != -1 or not isinstance(f.get("function"), str) or \
+                    not isinstance(f.get("file"), str) or not is_int(f.get("line")):
+                die("%s: bad Python frame %r" % (where, f))
+            continue
         if f["module"] < 0:
             die("%s: a frame has no module (module -1, offset %#x)" % (where, f["offset"]))
     for st in s["stacks"]:

@@ -180,6 +180,7 @@ START_TEST(test_flame_metric_missing_data)
     /* cli-a.json: leaks.checked is false */
     ck_assert_int_eq(tm_folded_compute(a, TM_METRIC_LEAKED, 0, &f, &err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err.what, "no leak check"));
+    ck_assert_int_eq(tm_snapshot_expand(a, &err), 0);
     json_object_del(a->root, "peak");
     reindex();
     ck_assert_int_eq(tm_folded_compute(a, TM_METRIC_PEAK, 0, &f, &err), -EINVAL);

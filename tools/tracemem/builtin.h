@@ -34,6 +34,7 @@ int cmd_export(int argc, char **argv);
 int cmd_trend(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_rss(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
@@ -146,6 +147,20 @@ struct tm_supervise_result;
 int tm__run_under_shim(char **argv, const char *const vars[][2],
                        const struct tm_supervise_opts *o,
                        struct tm_supervise_result *r);
+
+/* The shim: $TRACEMEM_SHIM, the build tree's, or the installed one
+ * (cmd_run.c). A new string. */
+char *tm__find_shim(void);
+
+/* Finds the snapshots the template 'tmpl' got since 'start' (file times)
+ * and 'start_ms' (snapshot.time), symbolizes them in place and prints
+ * run's summary for process 'pid' (cmd_run.c). 'status' is the program's
+ * exit status, or -1 for attach (the process runs on; figures since the
+ * attach). */
+#include <stdint.h>
+#include <time.h>
+void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start_ms, pid_t pid,
+                   const char *prog, int status, int left, int quiet, tm_format format);
 
 /* Appends the suppressions of 'path' to 'supp' (cmd_leaks.c); prints
  * "tracemem: FILE:LINE: what is wrong" and returns TM_EXIT_USAGE when

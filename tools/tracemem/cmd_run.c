@@ -70,7 +70,7 @@ static int readable(const char *path)
 /* The shim: $TRACEMEM_SHIM, next to this binary in a build tree
  * (.libs/), the installed one, or ../lib next to this binary. Returns a
  * new string. */
-static char *find_shim(void)
+char *tm__find_shim(void)
 {
     char self[PATH_MAX], *slash, *p = NULL;
     const char *env = getenv("TRACEMEM_SHIM");
@@ -225,6 +225,10 @@ typedef struct outputs {
     size_t nother;
 } outputs;
 
+/* Set by tm__summarize() for attach: the figures are those of the blocks
+ * allocated since the attach. */
+static int attached_mode;
+
 #define SUMMARY_STACKS 3
 #define SUMMARY_FRAMES 6
 
@@ -300,6 +304,8 @@ static void print_leaks(const tm_snapshot *snap)
         tm__eprintf("  leaks: not checked\n");
         return;
     }
+    if (attached_mode)
+        tm__eprintf("  leak classification covers only the blocks allocated since the attach\n");
     tm__eprintf("  leaked%s:", snap->sampling_bytes > 0 ? " (estimates: the run was sampled)" : "");
     for (int k = 0; k < TM_LEAK_NKINDS; k++)
         tm__eprintf("%s %s %s in %" PRIu64 " blocks", k ? "," : "", tm_leak_kind_name((tm_leak_kind)k),
@@ -360,15 +366,21 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
     if (status > 128)
         tm__eprintf("tracemem: %s was killed by signal %d (%s)\n", prog, status - 128,
                     strsignal(status - 128));
-    else
+    else if (status >= 0)
         tm__eprintf("tracemem: %s exited with status %d\n", prog, status);
+    if (!s && status < 0) {
+        tm__eprintf("tracemem: no snapshot was written\n");
+        return;
+    }
     if (!s) {
         tm__why_no_snapshot(prog, status, why, sizeof why);
         tm__eprintf("tracemem: no snapshot was written: %s\n", why);
         return;
     }
-    tm__eprintf("  peak heap memory: %s; at exit: %s in %" PRIu64 " blocks\n",
+    tm__eprintf("  peak heap memory%s: %s; at %s: %s in %" PRIu64 " blocks\n",
+                attached_mode ? " since the attach" : "",
                 tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
+                attached_mode && s->reason && strcmp(s->reason, "exit") != 0 ? "detach" : "exit",
                 tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
     tm_chart_summary(stderr, s); /* heap over time, when the snapshot has a timeline */
     /* memory.overhead is what the shim mapped (address space), not what
@@ -791,8 +803,9 @@ static void print_summary_json(const char *prog, int status, const outputs *o, c
 {
     const tm_snapshot *s = o->main;
     json_t *j =
-        json_pack("{s:s, s:i, s:s, s:i, s:o}", "format", "tracemem-run", "version", 1, "program", prog,
-                  "status", status, "signal", status > 128 ? json_integer(status - 128) : json_null());
+        json_pack("{s:s, s:i, s:s, s:o, s:o}", "format", "tracemem-run", "version", 1, "program", prog,
+                  "status", status >= 0 ? json_integer(status) : json_null(), "signal",
+                  status > 128 ? json_integer(status - 128) : json_null());
     json_t *paths = json_array();
 
     for (size_t i = 0; i < g->gl_pathc; i++)
@@ -1175,10 +1188,8 @@ int cmd_run(int argc, char **argv)
     tm_supervise_opts so = {.cmd = "run", .not_seen = "what they write from now on is not summarized"};
     tm_supervise_result sr;
     struct timespec start, now;
-    outputs out;
     int python = 0, status, rc;
     char *shim, *output = NULL, cwd[PATH_MAX];
-    glob_t g;
 
     if ((rc = parse_run(argc, argv, vars, &ra, &python)))
         return rc < 0 ? TM_EXIT_OK : rc;
@@ -1189,7 +1200,7 @@ int cmd_run(int argc, char **argv)
     if (ra.output[0] != '/' && getcwd(cwd, sizeof cwd) && asprintf(&output, "%s/%s", cwd, ra.output) > 0)
         ra.output = output;
     vars[V_OUTPUT][1] = ra.output;
-    if (!(shim = find_shim()) || !readable(shim)) {
+    if (!(shim = tm__find_shim()) || !readable(shim)) {
         tm__eprintf("tracemem: %s: cannot find the shim (set "
                     "TRACEMEM_SHIM)\n",
                     shim ? shim : SHIM_NAME);
@@ -1219,22 +1230,32 @@ int cmd_run(int argc, char **argv)
         free(output);
         return status < 0 ? TM_EXIT_USAGE : status;
     }
-    find_outputs(ra.output, &start, &g);
+    tm__summarize(ra.output, &start, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, argv[optind],
+                  status, sr.left, ra.quiet, ra.format);
+    free(output);
+    return status;
+}
+
+void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start_ms, pid_t pid, const char *prog,
+                   int status, int left, int quiet, tm_format format)
+{
+    outputs out;
+    glob_t g;
+
+    attached_mode = status < 0;
+    find_outputs(tmpl, start, &g);
     /* the notes about missing symbols go with the text summary only: in
      * JSON mode stderr is the summary's */
-    process_outputs(&g, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, sr.pid, ra.quiet,
-                    !ra.quiet && ra.format == TM_FORMAT_TEXT, &out);
-    if (!ra.quiet && ra.format == TM_FORMAT_JSON) {
-        print_summary_json(argv[optind], status, &out, &g, sr.left);
-    } else if (!ra.quiet) {
-        print_summary(argv[optind], status, out.main);
+    process_outputs(&g, start_ms, pid, quiet, !quiet && format == TM_FORMAT_TEXT, &out);
+    if (!quiet && format == TM_FORMAT_JSON) {
+        print_summary_json(prog, status, &out, &g, left);
+    } else if (!quiet) {
+        print_summary(prog, status, out.main);
         print_processes(&out);
         print_paths(&g);
     }
     outputs_free(&out);
     globfree(&g);
-    free(output);
-    return status;
 }
 
 /* --- running a program under the shim for other commands (check) --- */
@@ -1242,7 +1263,7 @@ int cmd_run(int argc, char **argv)
 int tm__run_under_shim(char **argv, const char *const vars[][2], const tm_supervise_opts *o,
                        tm_supervise_result *r)
 {
-    char *shim = find_shim();
+    char *shim = tm__find_shim();
     int status;
 
     if (!shim || !readable(shim)) {

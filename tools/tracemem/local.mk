@@ -21,7 +21,7 @@ TM_CLI_TESTS = \
 	tests/integration/cli_golden.sh tests/integration/cli_bad_input.sh \
 	tests/integration/cli_top.sh tests/integration/cli_diff.sh \
 	tests/integration/cli_run.sh tests/integration/cli_real.sh \
-	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh \
+	tests/integration/cli_symbolize.sh tests/integration/cli_python.sh tests/integration/cli_pyframes.sh \
 	tests/integration/cli_output.sh tests/integration/cli_inputs.sh \
 	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
 	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh \
@@ -83,3 +83,17 @@ TM_RUN_TESTS = tests/integration/run_children.sh tests/integration/run_many.sh \
 	tests/integration/rss.sh
 TESTS += $(TM_RUN_TESTS)
 EXTRA_DIST += $(TM_RUN_TESTS)
+# tracemem attach: libtracemem.so loaded into a running process (inject.c,
+# src/shim/attach.c); the tests attach to programs of their own and to
+# python3 and sqlite3.
+tracemem_SOURCES += tools/tracemem/cmd_attach.c tools/tracemem/inject.c tools/tracemem/inject.h
+dist_man_MANS += man/tracemem-attach.1
+check_PROGRAMS += tests/progs/attach_server tests/progs/attach_loop
+tests_progs_attach_server_CFLAGS = $(TM_PROG_CFLAGS)
+tests_progs_attach_server_LDADD = -lpthread
+tests_progs_attach_loop_CFLAGS = $(TM_PROG_CFLAGS)
+tests_progs_attach_loop_LDADD = -ldl
+TM_ATTACH_TESTS = tests/integration/attach.sh tests/integration/attach_real.sh \
+	tests/integration/attach_refuse.sh
+TESTS += $(TM_ATTACH_TESTS)
+EXTRA_DIST += $(TM_ATTACH_TESTS)

@@ -31,6 +31,7 @@ static const struct cmd_struct commands[] = {
     {"trend", cmd_trend, "stacks that grow steadily over snapshots, or one's timeline"},
     {"gc", cmd_gc, "librcgc collector statistics and live objects by type"},
     {"stats", cmd_stats, "allocation counts and the size histogram"},
+    {"attach", cmd_attach, "trace a running process for a while, then detach"},
     {"rss", cmd_rss, "where the resident memory went: heap, mappings, stacks, libraries"},
 };
 

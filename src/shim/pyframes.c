@@ -1,0 +1,875 @@
+/* pyframes.c - the Python frames of a CPython program, in its native stacks.
+ *
+ * When the process holds a CPython interpreter (found by its exported
+ * symbols: _PyRuntime, Py_Version, PyCode_Type, _PyEval_EvalFrameDefault),
+ * each captured stack gets the Python frames in place of the evaluation
+ * loop's C frames, innermost first, like py-spy --native. In 3.11 one
+ * _PyEval_EvalFrameDefault call runs a chain of Python frames (Python to
+ * Python calls do not recurse in C); the chain of the thread's frames
+ * (frame->previous) is split into groups ending at an entry frame, and the
+ * k-th evaluation frame of the native stack (innermost first) is replaced
+ * by the k-th group.
+ *
+ * The version-specific part is a layout table (struct layout): offsets of
+ * the few fields read. Another version gets native stacks and one warning
+ * line; adding 3.12 or 3.13 means describing their layouts.
+ *
+ * Reading the interpreter's structures never crashes the program and never
+ * changes it: only the calling thread's own thread state is read (its
+ * frames are changed by nobody else while it is inside malloc); every object
+ * read for the first time is copied with process_vm_readv (a bad address is
+ * an error, not a fault) and checked by type (ob_type against PyCode_Type,
+ * PyUnicode_Type, PyBytes_Type); chains are bounded; nothing calls into
+ * Python, allocates from the host or takes a lock of the interpreter's.
+ *
+ * A Python frame in a stack is a tagged value: TM_PY_TAG | id, where id
+ * indexes the table of (file, function, line) records, each copied once.
+ * The cache from (code object, instruction offset) to id keeps the code
+ * object's identity (filename, name, line table objects, first line), so a
+ * code object freed and another made at its address is not misattributed.
+ * Records and cache entries are immutable once published; readers take no
+ * lock, writers (first sight only) take 'py_lock', a leaf lock.
+ */
+#define _GNU_SOURCE
+#include "shim/shim.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* --- layouts --- */
+
+struct layout {
+    unsigned major, minor;
+    /* _PyRuntimeState */
+    int rt_tstate_current; /* the thread state holding the GIL */
+    int rt_tss_key;        /* Py_tss_t of PyGILState: {int initialized; pthread_key_t key} */
+    /* PyThreadState */
+    int ts_thread_id;
+    int ts_cframe;        /* -1: the thread state holds current_frame itself */
+    int ts_current_frame; /* in the _PyCFrame (or the thread state) */
+    /* _PyInterpreterFrame */
+    int fr_code, fr_previous, fr_prev_instr;
+    int fr_is_entry;     /* bool marking the first frame of a C call, -1 none */
+    int fr_owner;        /* char */
+    int owner_cstack;    /* owner value of C entry frames (3.12), -1 none */
+    int owner_generator; /* owner value of generator frames */
+    /* PyCodeObject */
+    int co_filename, co_name, co_qualname, co_firstlineno, co_linetable, co_firsttraceable, co_code;
+    /* PyBytesObject */
+    int by_size, by_data;
+    /* PyASCIIObject / PyCompactUnicodeObject */
+    int str_length, str_state, str_ascii_data, str_compact_data;
+    unsigned state_kind_shift, state_compact_bit, state_ascii_bit;
+};
+
+static const struct layout layouts[] = {
+    /* 3.11: Include/internal/pycore_frame.h, pycore_runtime.h, cpython/pystate.h, cpython/code.h */
+    {3, 11, 576, 592, 152, 56, 8, 32, 48, 56, 68, 69, -1, 1,
+     112, 120, 128, 72, 136, 168, 184, 16, 32, 16, 32, 48, 72, 2, 5, 6},
+    /* 3.12: no tstate_current (a C thread-local now), the TSS key only; an
+     * entry is a frame of its own on the C stack (owner 3); no wstr */
+    {3, 12, -1, 1544, 136, 56, 0, 0, 8, 56, -1, 70, 3, 1,
+     112, 120, 128, 68, 136, 176, 192, 16, 32, 16, 32, 40, 56, 2, 5, 6},
+};
+
+#define OB_TYPE 8
+#define MAX_CHAIN 65536 /* Python frames walked per capture */
+#define MAX_STR 400     /* characters kept of a name */
+#define NO_LINE (-1)
+
+/* --- the interpreter found --- */
+
+enum { PY_UNKNOWN, PY_DETECTING, PY_NONE, PY_ACTIVE, PY_UNSUPPORTED };
+
+static struct {
+    _Atomic int state;
+    const struct layout *L;
+    uintptr_t runtime, code_type, unicode_type, bytes_type;
+    uintptr_t eval_lo, eval_hi;
+    unsigned long version; /* PY_VERSION_HEX */
+    uint32_t epoch;        /* tm__epoch when found */
+    size_t nmods;          /* modules known when not found */
+    int warned;
+} py;
+
+/* --- reading the program's memory --- */
+
+static int ok_ptr(uintptr_t p)
+{
+    return p >= 4096 && p < ((uintptr_t)1 << 47) && (p & 7) == 0;
+}
+
+/* Copies 'n' bytes at 'addr' without faulting; 0 or -1. */
+static int safe_read(uintptr_t addr, void *out, size_t n)
+{
+    if (addr < 4096)
+        return -1;
+    struct iovec local = {out, n}, remote = {(void *)addr, n};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n ? 0 : -1;
+}
+
+static inline uintptr_t rd_ptr(uintptr_t base, int off)
+{
+    return *(const uintptr_t *)(base + (uintptr_t)off);
+}
+
+/* --- records: id -> (file, function, line) --- */
+
+#define REC_CHUNK_BITS 12
+#define REC_CHUNK (1u << REC_CHUNK_BITS)
+#define REC_CHUNKS 4096
+
+static tm__lock py_lock;
+static struct tm__arena py_arena; /* strings and records, under py_lock */
+static _Atomic(struct tm__pyframe **) rec_dir[REC_CHUNKS];
+static _Atomic uint32_t rec_next = 1;
+
+/* Dedup of records and strings: (hash -> id / string), under py_lock. */
+struct dedup {
+    uint64_t *keys; /* hash + 1, 0 empty */
+    uintptr_t *vals;
+    size_t cap, used;
+};
+static struct dedup rec_dedup, str_dedup;
+
+static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int dedup_grow(struct dedup *d)
+{
+    size_t cap = d->cap ? d->cap * 2 : 1024;
+    uint64_t *keys = tm__map(cap * sizeof(*keys));
+    uintptr_t *vals = tm__map(cap * sizeof(*vals));
+    if (!keys || !vals) {
+        if (keys)
+            tm__unmap(keys, cap * sizeof(*keys));
+        if (vals)
+            tm__unmap(vals, cap * sizeof(*vals));
+        return -1;
+    }
+    for (size_t i = 0; i < d->cap; i++) {
+        if (!d->keys[i])
+            continue;
+        size_t j = (size_t)(d->keys[i] * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = d->keys[i];
+        vals[j] = d->vals[i];
+    }
+    if (d->keys) {
+        tm__unmap(d->keys, d->cap * sizeof(*keys));
+        tm__unmap(d->vals, d->cap * sizeof(*vals));
+    }
+    d->keys = keys;
+    d->vals = vals;
+    d->cap = cap;
+    return 0;
+}
+
+/* The slot for hash 'h' whose value 'same' accepts, or the empty slot to
+ * fill; -1 when the table cannot grow. */
+static long dedup_slot(struct dedup *d, uint64_t h, int (*same)(uintptr_t v, const void *arg), const void *arg)
+{
+    if ((d->used + 1) * 2 > d->cap && dedup_grow(d) < 0 && d->used + 1 >= d->cap)
+        return -1;
+    size_t i = (size_t)((h + 1) * 0x9e3779b97f4a7c15ull >> 20) & (d->cap - 1);
+    while (d->keys[i]) {
+        if (d->keys[i] == h + 1 && same(d->vals[i], arg))
+            return (long)i;
+        i = (i + 1) & (d->cap - 1);
+    }
+    return (long)i;
+}
+
+static int same_str(uintptr_t v, const void *arg)
+{
+    return strcmp((const char *)v, (const char *)arg) == 0;
+}
+
+/* The kept copy of 's'; the caller holds py_lock. NULL when out of memory. */
+static const char *keep_str(const char *s)
+{
+    size_t n = strlen(s);
+    uint64_t h = hash_bytes(s, n, 0xcbf29ce484222325ull) & ~(1ull << 63);
+    long i = dedup_slot(&str_dedup, h, same_str, s);
+    if (i < 0)
+        return NULL;
+    if (str_dedup.keys[i])
+        return (const char *)str_dedup.vals[i];
+    char *p = tm__arena_alloc(&py_arena, n + 1, 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n + 1);
+    str_dedup.keys[i] = h + 1;
+    str_dedup.vals[i] = (uintptr_t)p;
+    str_dedup.used++;
+    return p;
+}
+
+const struct tm__pyframe *tm__pyframe_get(uintptr_t pc)
+{
+    if (!tm__pc_is_py(pc))
+        return NULL;
+    uint32_t id = (uint32_t)(pc & ~TM_PY_TAG);
+    struct tm__pyframe **chunk = atomic_load_explicit(&rec_dir[(id >> REC_CHUNK_BITS) % REC_CHUNKS],
+                                                      memory_order_acquire);
+    return chunk && id < atomic_load(&rec_next) ? __atomic_load_n(&chunk[id & (REC_CHUNK - 1)], __ATOMIC_ACQUIRE)
+                                                 : NULL;
+}
+
+static int same_rec(uintptr_t v, const void *arg)
+{
+    const struct tm__pyframe *a = tm__pyframe_get(TM_PY_TAG | v), *b = arg;
+    return a && a->file == b->file && a->function == b->function && a->line == b->line;
+}
+
+/* The id of (file, function, line), made when new; 0 when out of memory.
+ * The caller holds py_lock. */
+static uint32_t record_id(const char *file, const char *function, int line)
+{
+    struct tm__pyframe key = {keep_str(file), keep_str(function), line};
+    if (!key.file || !key.function)
+        return 0;
+    uint64_t h = (((uintptr_t)key.file * 31 + (uintptr_t)key.function) * 0x9e3779b97f4a7c15ull ^ (uint64_t)line) &
+                 ~(1ull << 63);
+    long i = dedup_slot(&rec_dedup, h, same_rec, &key);
+    if (i < 0)
+        return 0;
+    if (rec_dedup.keys[i])
+        return (uint32_t)rec_dedup.vals[i];
+    uint32_t id = atomic_load(&rec_next);
+    uint32_t c = id >> REC_CHUNK_BITS;
+    if (c >= REC_CHUNKS)
+        return 0;
+    struct tm__pyframe **chunk = atomic_load(&rec_dir[c]);
+    if (!chunk) {
+        chunk = tm__map(REC_CHUNK * sizeof(*chunk));
+        if (!chunk)
+            return 0;
+        atomic_store_explicit(&rec_dir[c], chunk, memory_order_release);
+    }
+    struct tm__pyframe *r = tm__arena_alloc(&py_arena, sizeof(*r), 8);
+    if (!r)
+        return 0;
+    *r = key;
+    __atomic_store_n(&chunk[id & (REC_CHUNK - 1)], r, __ATOMIC_RELEASE);
+    atomic_store(&rec_next, id + 1);
+    rec_dedup.keys[i] = h + 1;
+    rec_dedup.vals[i] = id;
+    rec_dedup.used++;
+    return id;
+}
+
+/* --- cache: (code object, instruction offset) -> id --- */
+
+struct centry {
+    _Atomic uintptr_t code; /* 0 empty; published last */
+    int32_t lasti;
+    uint32_t id;
+    uintptr_t filename, name, linetable; /* the code object's identity */
+    int32_t firstlineno;
+};
+
+struct ctable {
+    size_t mask, used;
+    struct centry e[];
+};
+
+static _Atomic(struct ctable *) cache;
+
+static size_t chash(uintptr_t code, int32_t lasti)
+{
+    uint64_t h = ((uint64_t)code ^ ((uint64_t)(uint32_t)lasti << 40)) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 24);
+}
+
+/* Lock-free lookup; 0 when not cached. */
+static uint32_t cache_find(uintptr_t code, int32_t lasti)
+{
+    const struct layout *L = py.L;
+    struct ctable *t = atomic_load_explicit(&cache, memory_order_acquire);
+    if (!t)
+        return 0;
+    for (size_t i = chash(code, lasti) & t->mask;; i = (i + 1) & t->mask) {
+        uintptr_t c = atomic_load_explicit(&t->e[i].code, memory_order_acquire);
+        if (!c)
+            return 0;
+        const struct centry *e = &t->e[i];
+        if (c != code || e->lasti != lasti)
+            continue;
+        /* the code object at this address is still the one cached; the
+         * identity is read before the id (cache_put writes them the other
+         * way round) */
+        if (rd_ptr(code, OB_TYPE) != py.code_type || rd_ptr(code, L->co_filename) != e->filename ||
+            rd_ptr(code, L->co_qualname) != e->name || rd_ptr(code, L->co_linetable) != e->linetable ||
+            *(const int32_t *)(code + (uintptr_t)L->co_firstlineno) != e->firstlineno)
+            return 0;
+        atomic_thread_fence(memory_order_acquire);
+        return e->id;
+    }
+}
+
+static struct ctable *ctable_new(size_t slots)
+{
+    struct ctable *t = tm__map(sizeof(*t) + slots * sizeof(struct centry));
+    if (t)
+        t->mask = slots - 1;
+    return t;
+}
+
+/* Stores an entry; the caller holds py_lock. A replaced table stays mapped
+ * (a reader may be probing it). */
+static void cache_put(const struct centry *n)
+{
+    struct ctable *t = atomic_load(&cache);
+    if (!t || (t->used + 1) * 2 > t->mask + 1) {
+        struct ctable *bigger = ctable_new(t ? (t->mask + 1) * 2 : 4096);
+        if (!bigger) {
+            if (!t || t->used + 1 >= t->mask)
+                return;
+        } else {
+            for (size_t i = 0; t && i <= t->mask; i++) {
+                uintptr_t c = atomic_load(&t->e[i].code);
+                if (!c)
+                    continue;
+                size_t j = chash(c, t->e[i].lasti) & bigger->mask;
+                while (atomic_load(&bigger->e[j].code))
+                    j = (j + 1) & bigger->mask;
+                struct centry *d = &bigger->e[j];
+                d->lasti = t->e[i].lasti;
+                d->id = t->e[i].id;
+                d->filename = t->e[i].filename;
+                d->name = t->e[i].name;
+                d->linetable = t->e[i].linetable;
+                d->firstlineno = t->e[i].firstlineno;
+                atomic_store_explicit(&d->code, c, memory_order_relaxed);
+            }
+            bigger->used = t ? t->used : 0;
+            atomic_store_explicit(&cache, bigger, memory_order_release);
+            t = bigger;
+        }
+    }
+    uintptr_t code = atomic_load_explicit(&n->code, memory_order_relaxed);
+    size_t i = chash(code, n->lasti) & t->mask;
+    for (;; i = (i + 1) & t->mask) {
+        uintptr_t c = atomic_load(&t->e[i].code);
+        if (!c)
+            break;
+        if (c == code && t->e[i].lasti == n->lasti) {
+            /* a code object gone and another at its address: rewritten
+             * in place, the id first (see cache_find) */
+            struct centry *d = &t->e[i];
+            d->id = n->id;
+            atomic_thread_fence(memory_order_release);
+            d->filename = n->filename;
+            d->name = n->name;
+            d->linetable = n->linetable;
+            d->firstlineno = n->firstlineno;
+            return;
+        }
+    }
+    struct centry *d = &t->e[i];
+    d->lasti = n->lasti;
+    d->id = n->id;
+    d->filename = n->filename;
+    d->name = n->name;
+    d->linetable = n->linetable;
+    d->firstlineno = n->firstlineno;
+    t->used++;
+    atomic_store_explicit(&d->code, code, memory_order_release);
+}
+
+/* --- first sight of a code location --- */
+
+/* Appends 'cp' as UTF-8 at out[*o], within cap. */
+static void put_utf8(char *out, size_t cap, size_t *o, uint32_t cp)
+{
+    char b[4];
+    size_t n;
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xc0 | cp >> 6);
+        b[1] = (char)(0x80 | (cp & 63));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | cp >> 12);
+        b[1] = (char)(0x80 | (cp >> 6 & 63));
+        b[2] = (char)(0x80 | (cp & 63));
+        n = 3;
+    } else {
+        b[0] = (char)(0xf0 | cp >> 18);
+        b[1] = (char)(0x80 | (cp >> 12 & 63));
+        b[2] = (char)(0x80 | (cp >> 6 & 63));
+        b[3] = (char)(0x80 | (cp & 63));
+        n = 4;
+    }
+    if (*o + n < cap) {
+        memcpy(out + *o, b, n);
+        *o += n;
+    }
+}
+
+/* Copies the str object at 'obj' as UTF-8 into 'out'; 0 or -1. */
+static int read_str(uintptr_t obj, char *out, size_t cap)
+{
+    const struct layout *L = py.L;
+    unsigned char head[128];
+    /* the ASCII header first: a short ASCII string ends before the
+     * compact header would */
+    if (!ok_ptr(obj) || (size_t)L->str_compact_data > sizeof(head) || safe_read(obj, head, (size_t)L->str_ascii_data) < 0)
+        return -1;
+    uintptr_t type;
+    int64_t len;
+    uint32_t state;
+    memcpy(&type, head + OB_TYPE, sizeof(type));
+    memcpy(&len, head + L->str_length, sizeof(len));
+    memcpy(&state, head + L->str_state, sizeof(state));
+    if (type != py.unicode_type || len < 0 || !(state >> L->state_compact_bit & 1))
+        return -1;
+    unsigned kind = state >> L->state_kind_shift & 7;
+    int ascii = state >> L->state_ascii_bit & 1;
+    if (kind != 1 && kind != 2 && kind != 4)
+        return -1;
+    if (!ascii && safe_read(obj, head, (size_t)L->str_compact_data) < 0)
+        return -1;
+    size_t n = len > MAX_STR ? MAX_STR : (size_t)len;
+    unsigned char data[MAX_STR * 4];
+    uintptr_t at = obj + (uintptr_t)(ascii ? L->str_ascii_data : L->str_compact_data);
+    if (n && safe_read(at, data, n * kind) < 0)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp = kind == 1 ? data[i] : kind == 2 ? ((const uint16_t *)(const void *)data)[i]
+                                                     : ((const uint32_t *)(const void *)data)[i];
+        put_utf8(out, cap, &o, cp);
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* Reads a varint of the location table at 'p' (its own buffer). */
+static unsigned scan_varint(const unsigned char *buf, size_t len, size_t *p)
+{
+    unsigned val = 0, shift = 0, b;
+    do {
+        if (*p >= len || shift > 28)
+            return val;
+        b = buf[(*p)++];
+        val |= (b & 63) << shift;
+        shift += 6;
+    } while (b & 64);
+    return val;
+}
+
+/* The line of byte offset 'addr' in the 3.11 location table (PEP 657,
+ * Objects/locations.md): entries of 1..8 code units with a line delta. */
+static int decode_line(const unsigned char *t, size_t len, int firstlineno, int addr)
+{
+    int line = firstlineno, end = 0;
+    size_t p = 0;
+    while (p < len) {
+        unsigned char first = t[p];
+        if (!(first & 128))
+            return NO_LINE; /* not at an entry start: not a location table */
+        int code = first >> 3 & 15, delta = 0;
+        size_t q = p + 1;
+        if (code == 13 || code == 14) {
+            unsigned u = scan_varint(t, len, &q);
+            delta = u & 1 ? -(int)(u >> 1) : (int)(u >> 1);
+        } else if (code >= 10 && code <= 12) {
+            delta = code - 10;
+        }
+        line += delta;
+        int start = end;
+        end += ((first & 7) + 1) * 2;
+        if (addr >= start && addr < end)
+            return code == 15 ? NO_LINE : line;
+        do
+            p++;
+        while (p < len && !(t[p] & 128));
+    }
+    return NO_LINE;
+}
+
+#define MAX_LINETABLE (256 * 1024)
+
+/* Line of byte offset 'addr' of the code object whose header is 'co'. */
+static int code_line(const unsigned char *co, int addr)
+{
+    const struct layout *L = py.L;
+    int firstlineno;
+    uintptr_t lt;
+    memcpy(&firstlineno, co + L->co_firstlineno, sizeof(firstlineno));
+    memcpy(&lt, co + L->co_linetable, sizeof(lt));
+    if (addr < 0)
+        return firstlineno;
+    unsigned char head[64];
+    if (!ok_ptr(lt) || safe_read(lt, head, (size_t)L->by_data) < 0)
+        return NO_LINE;
+    uintptr_t type;
+    int64_t size;
+    memcpy(&type, head + OB_TYPE, sizeof(type));
+    memcpy(&size, head + L->by_size, sizeof(size));
+    if (type != py.bytes_type || size < 0 || size > MAX_LINETABLE)
+        return NO_LINE;
+    /* the table, in a mapping of its own (it may be large) */
+    size_t n = (size_t)size;
+    unsigned char small[4096], *buf = n <= sizeof(small) ? small : tm__map(n);
+    if (!buf)
+        return NO_LINE;
+    int line = safe_read(lt + (uintptr_t)L->by_data, buf, n) < 0 ? NO_LINE : decode_line(buf, n, firstlineno, addr);
+    if (buf != small)
+        tm__unmap(buf, n);
+    return line;
+}
+
+/* The record id of code object 'code' at instruction 'lasti' (code units),
+ * copied into the tables; 0 when it cannot be read. */
+static uint32_t first_sight(uintptr_t code, int32_t lasti)
+{
+    const struct layout *L = py.L;
+    unsigned char co[512];
+    if ((size_t)L->co_code > sizeof(co) || safe_read(code, co, (size_t)L->co_code) < 0)
+        return 0;
+    struct centry e;
+    uintptr_t type;
+    memcpy(&type, co + OB_TYPE, sizeof(type));
+    memcpy(&e.filename, co + L->co_filename, sizeof(uintptr_t));
+    memcpy(&e.name, co + L->co_qualname, sizeof(uintptr_t));
+    memcpy(&e.linetable, co + L->co_linetable, sizeof(uintptr_t));
+    memcpy(&e.firstlineno, co + L->co_firstlineno, sizeof(int32_t));
+    if (type != py.code_type)
+        return 0;
+    char file[MAX_STR * 4 + 1], function[MAX_STR * 4 + 1];
+    if (read_str(e.filename, file, sizeof(file)) < 0)
+        return 0;
+    if (read_str(e.name, function, sizeof(function)) < 0) {
+        uintptr_t name;
+        memcpy(&name, co + L->co_name, sizeof(name));
+        if (read_str(name, function, sizeof(function)) < 0)
+            return 0;
+    }
+    int line = code_line(co, lasti < 0 ? -1 : lasti * 2);
+    tm__lock_acquire(&py_lock);
+    uint32_t id = record_id(file, function, line < 0 ? 0 : line);
+    if (id) {
+        atomic_store_explicit(&e.code, code, memory_order_relaxed);
+        e.lasti = lasti;
+        e.id = id;
+        cache_put(&e);
+    }
+    tm__lock_release(&py_lock);
+    return id;
+}
+
+/* --- finding the interpreter --- */
+
+static uintptr_t sym(const char *name)
+{
+    return (uintptr_t)dlsym(RTLD_DEFAULT, name);
+}
+
+static void warn_once(const char *why)
+{
+    if (py.warned)
+        return;
+    py.warned = 1;
+    tm__warn("Python frames are not shown: %s; stacks keep their native frames", why);
+}
+
+/* Looks for the interpreter; the caller owns the PY_DETECTING state. */
+static int detect(void)
+{
+    uintptr_t rt = sym("_PyRuntime");
+    if (!rt)
+        return PY_NONE;
+    py.runtime = rt;
+    py.epoch = atomic_load(&tm__epoch);
+    uintptr_t v = sym("Py_Version");
+    char why[160];
+    if (!v) {
+        py.version = 0;
+        warn_once("the CPython in this process is older than 3.11 (no Py_Version)");
+        return PY_UNSUPPORTED;
+    }
+    unsigned long version = *(const unsigned long *)v;
+    py.version = version;
+    unsigned major = (unsigned)(version >> 24), minor = (unsigned)(version >> 16 & 255);
+    const struct layout *L = NULL;
+    for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+        if (layouts[i].major == major && layouts[i].minor == minor)
+            L = &layouts[i];
+    if (!L) {
+        tm__snprintf(why, sizeof(why), "CPython %u.%u has no known layout (known: 3.11, 3.12)", major, minor);
+        warn_once(why);
+        return PY_UNSUPPORTED;
+    }
+    uintptr_t code_type = sym("PyCode_Type"), unicode_type = sym("PyUnicode_Type"), bytes_type = sym("PyBytes_Type");
+    uintptr_t eval = sym("_PyEval_EvalFrameDefault");
+    Dl_info di;
+    const ElfW(Sym) *es = NULL;
+    if (!eval || !dladdr1((void *)eval, &di, (void **)&es, RTLD_DL_SYMENT) || !es || !es->st_size ||
+        !code_type || !unicode_type || !bytes_type) {
+        warn_once("the CPython in this process does not export _PyEval_EvalFrameDefault and its types");
+        return PY_UNSUPPORTED;
+    }
+    /* assigned, never cleared: a thread that saw PY_ACTIVE before a
+     * re-detection may still be reading them */
+    py.L = L;
+    py.code_type = code_type;
+    py.unicode_type = unicode_type;
+    py.bytes_type = bytes_type;
+    py.eval_lo = eval;
+    py.eval_hi = eval + es->st_size;
+    return PY_ACTIVE;
+}
+
+/* PY_ACTIVE when Python frames can be read now. */
+static int ready(void)
+{
+    int s = atomic_load_explicit(&py.state, memory_order_acquire);
+    if (TM_LIKELY(s == PY_ACTIVE)) {
+        if (TM_LIKELY(atomic_load_explicit(&tm__epoch, memory_order_relaxed) == py.epoch))
+            return s;
+    } else if (s == PY_NONE) {
+        if (TM_LIKELY(tm__module_count() == py.nmods))
+            return s;
+    } else if (s != PY_UNKNOWN) {
+        return s;
+    }
+    /* first capture, a module loaded while none was found, or one unloaded */
+    if (!atomic_compare_exchange_strong(&py.state, &s, PY_DETECTING))
+        return PY_NONE;
+    size_t nmods = tm__module_count();
+    int found = detect();
+    py.nmods = nmods;
+    atomic_store_explicit(&py.state, found, memory_order_release);
+    return found;
+}
+
+/* --- merging --- */
+
+/* The calling thread's PyThreadState, or 0. */
+/* This thread's state for PyGILState (the main interpreter's), or 0. */
+static uintptr_t tss_state(void)
+{
+    const struct layout *L = py.L;
+    uintptr_t rt = py.runtime, self = (uintptr_t)pthread_self(), ts;
+    const int *tss = (const int *)(rt + (uintptr_t)L->rt_tss_key);
+    if (!tss[0])
+        return 0; /* before start-up or after shutdown */
+    ts = (uintptr_t)pthread_getspecific((pthread_key_t)tss[1]);
+    if (!ok_ptr(ts) || rd_ptr(ts, L->ts_thread_id) != self)
+        return 0;
+    return ts;
+}
+
+static uintptr_t thread_state(void)
+{
+    const struct layout *L = py.L;
+    /* the holder of the GIL, when it is this thread (sub-interpreters too) */
+    uintptr_t ts = L->rt_tstate_current >= 0 ? rd_ptr(py.runtime, L->rt_tstate_current) : 0;
+    if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == (uintptr_t)pthread_self())
+        return ts;
+    /* else the thread's own (threads with the GIL released) */
+    return tss_state();
+}
+
+/* The innermost frame of thread state 'ts', or 0. */
+static uintptr_t current_frame(uintptr_t ts)
+{
+    const struct layout *L = py.L;
+    uintptr_t holder = L->ts_cframe >= 0 ? rd_ptr(ts, L->ts_cframe) : ts;
+    return ok_ptr(holder) ? rd_ptr(holder, L->ts_current_frame) : 0;
+}
+
+/* The thread's frames seen last: consecutive captures mostly share their
+ * outer frames, found here by the frame's address, instruction and code
+ * object (still a code object: its header's line is hot, the frame holds a
+ * reference) without the shared cache and its identity checks. Kept
+ * complemented: the leak scan reads threads' TLS as roots, and these must
+ * not look like pointers. */
+#define NMEMO 64
+struct memo {
+    uintptr_t frame, instr, code; /* complemented */
+    uint32_t id;
+};
+static __thread struct memo memo[NMEMO] TM_TLS;
+
+static inline struct memo *memo_slot(uintptr_t frame)
+{
+    return &memo[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
+}
+
+/* Walks the thread's Python frames, innermost first. */
+struct walker {
+    uintptr_t frame;
+    int steps;
+};
+
+/* The next Python frame's record id (0 when unreadable) into '*id' and
+ * whether it ends a group (an entry frame); 0 at the end of the chain. */
+static inline __attribute__((always_inline)) int walk_next(const struct layout *L, struct walker *w, uint32_t *id,
+                                                          int *entry, int resolve)
+{
+    for (;;) {
+        uintptr_t f = w->frame;
+        if (!ok_ptr(f) || ++w->steps > MAX_CHAIN)
+            return 0;
+        w->frame = rd_ptr(f, L->fr_previous);
+        unsigned char owner = *(const unsigned char *)(f + (uintptr_t)L->fr_owner);
+        if (L->owner_cstack >= 0 && owner == L->owner_cstack)
+            continue; /* a C entry frame of its own (3.12) */
+        *entry = L->fr_is_entry >= 0 ? *(const unsigned char *)(f + (uintptr_t)L->fr_is_entry) != 0 : 0;
+        if (L->owner_cstack >= 0)
+            *entry = ok_ptr(w->frame) && *(const unsigned char *)(w->frame + (uintptr_t)L->fr_owner) == L->owner_cstack;
+        *id = 0;
+        uintptr_t code = rd_ptr(f, L->fr_code);
+        if (!ok_ptr(code))
+            return 1;
+        uintptr_t instr = rd_ptr(f, L->fr_prev_instr);
+        intptr_t lasti = ((intptr_t)instr - (intptr_t)(code + (uintptr_t)L->co_code)) / 2;
+        if (lasti < -1 || lasti > (1 << 30))
+            lasti = -1;
+        if (!resolve)
+            return 1;
+        struct memo *m = memo_slot(f);
+        if (m->frame == ~f && m->instr == ~instr && m->code == ~code && rd_ptr(code, OB_TYPE) == py.code_type) {
+            *id = m->id;
+            return 1;
+        }
+        /* a frame that has not started (RETURN_GENERATOR, COPY_FREE_VARS)
+         * is left out, as in tracebacks */
+        if (owner != L->owner_generator && rd_ptr(code, OB_TYPE) == py.code_type &&
+            lasti < *(const int32_t *)(code + (uintptr_t)L->co_firsttraceable)) {
+            if (*entry)
+                return 1; /* id 0: the group ends here */
+            continue;
+        }
+        *id = cache_find(code, (int32_t)lasti);
+        if (!*id)
+            *id = first_sight(code, (int32_t)lasti);
+        if (*id) {
+            m->frame = ~f;
+            m->instr = ~instr;
+            m->code = ~code;
+            m->id = *id;
+        }
+        return 1;
+    }
+}
+
+/* At the end of the chain of a sub-interpreter's thread state, the frames
+ * that called into it are in the thread's main thread state: 1 when 'w'
+ * goes on there. */
+static int switch_state(struct walker *w, uintptr_t ts)
+{
+    uintptr_t other = tss_state();
+    if (!other || other == ts)
+        return 0;
+    w->frame = current_frame(other);
+    return ok_ptr(w->frame);
+}
+
+static inline __attribute__((always_inline)) int next_frame(const struct layout *L, struct walker *w, uint32_t *id,
+                                                           int *entry, int resolve, uintptr_t ts, int *switched)
+{
+    if (walk_next(L, w, id, entry, resolve))
+        return 1;
+    if (*switched)
+        return 0;
+    *switched = 1;
+    return switch_state(w, ts) && walk_next(L, w, id, entry, resolve);
+}
+
+int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
+{
+    /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
+    if (n <= 0 || *depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
+        return n;
+    uintptr_t ts = thread_state();
+    if (!ts)
+        return n;
+    const struct layout *L = py.L;
+    struct walker w = {current_frame(ts), 0};
+    if (!ok_ptr(w.frame))
+        return n;
+    int first = 0;
+    while (first < n && !(pcs[first] >= py.eval_lo && pcs[first] < py.eval_hi))
+        first++;
+    if (first == n)
+        return n;
+    uintptr_t in[n];
+    memcpy(in + first, pcs + first, (size_t)(n - first) * sizeof(*pcs));
+    int out = first, groups = 0, pyframes = 0, more = 1, switched = 0;
+    for (int i = first; i < n && out < max; i++) {
+        uintptr_t pc = in[i];
+        if (!(pc >= py.eval_lo && pc < py.eval_hi) || !more) {
+            pcs[out++] = pc;
+            continue;
+        }
+        /* this evaluation loop's group of Python frames */
+        int emitted = 0, entry = 0;
+        uint32_t id;
+        while ((more = next_frame(L, &w, &id, &entry, out < max, ts, &switched))) {
+            pyframes++;
+            if (id && out < max) {
+                pcs[out++] = TM_PY_TAG | id;
+                emitted++;
+            }
+            if (entry)
+                break;
+        }
+        if (entry)
+            groups++;
+        if (!emitted && out < max)
+            pcs[out++] = pc; /* nothing readable: the native frame stays */
+    }
+    /* the true depth: the rest of the chain, in the part of the native
+     * stack that was cut, replaces its evaluation frames too */
+    uint32_t d = *depth;
+    if (d > (uint32_t)n || out >= max) {
+        int entry;
+        uint32_t id;
+        while (more && (more = next_frame(L, &w, &id, &entry, 0, ts, &switched))) {
+            pyframes++;
+            groups += entry;
+        }
+    }
+    int64_t nd = (int64_t)d + pyframes - groups;
+    *depth = nd < out ? (uint32_t)out : (uint32_t)nd;
+    return out;
+}
+
+/* --- for snapshots and fork --- */
+
+int tm__py_info(unsigned long *version, uintptr_t *runtime)
+{
+    int s = atomic_load(&py.state);
+    if (s != PY_ACTIVE && s != PY_UNSUPPORTED)
+        return 0;
+    *version = py.version;
+    *runtime = py.runtime;
+    return s == PY_ACTIVE ? 1 : -1;
+}
+
+void tm__py_lock(void)
+{
+    tm__lock_acquire(&py_lock);
+}
+
+void tm__py_unlock(void)
+{
+    tm__lock_release(&py_lock);
+}

@@ -1,0 +1,234 @@
+#!/bin/sh
+# Python frames in the stacks of Debian's python3 (CPython 3.11): memory made
+# by known lines of a script is attributed to them, by file:line and by
+# function, in top, diff and leaks; the interpreter's frames inside a Python
+# frame are folded, C extension frames (_json, libffi) stay; threads,
+# multiprocessing, tracemem run --python, gdb's embedded Python; another
+# CPython version gets native stacks and one line saying why.
+. "$top_srcdir/tests/integration/lib.sh"
+
+[ -e "$SHIM" ] || skip "no shim at $SHIM"
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip "no $PY"
+"$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || skip "$PY is not CPython 3.11"
+cd "$WORK" || fail "no $WORK"
+unset DEBUGINFOD_URLS PYTHONMALLOC
+
+cat > app.py <<'PY'
+import ctypes, json, os, signal, sys, threading
+
+N = int(sys.argv[1])
+
+
+def make_strings(n):
+    return ["s%d" % i * 4 for i in range(n)]
+
+
+def make_dict(n):
+    d = {}
+    for i in range(n):
+        d["k%d" % i] = i
+    return d
+
+
+def parse():
+    return json.loads("[" + ",".join('{"k": "v%d"}' % i for i in range(2000)) + "]")
+
+
+def leak():
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    for i in range(50):
+        libc.malloc(4000)
+
+
+def worker():
+    keep.append(make_strings(3000))
+
+
+keep = [make_strings(N), make_dict(4000), parse()]
+t = threading.Thread(target=worker)
+t.start()
+t.join()
+leak()
+os.kill(os.getpid(), signal.SIGUSR1)
+keep.append(make_dict(10))
+PY
+APP=$WORK/app.py
+
+# two runs; the signal snapshot (.0) has the script's data live, the exit
+# snapshot (.1) the leak check
+for run in a:5000 b:8000; do
+    PYTHONMALLOC=malloc TRACEMEM_SIGNAL=USR1 TRACEMEM_OUTPUT="$WORK/${run%%:*}.%n.json" LD_PRELOAD=$SHIM \
+        "$PY" app.py "${run#*:}" > out 2> err || fail "python3 exited $?: $(cat err)"
+    [ -s err ] && fail "the shim said something: $(cat err)"
+done
+json a.0.json 's["python"]["version"].startswith("3.11.") and s["python"]["frames"]' | grep -qx true ||
+    fail "python section: $(json a.0.json 's.get("python")')"
+
+# top --by lineno: N strings from make_strings in the main thread, 3000 in
+# the worker, and the list of each (the strings are the innermost Python
+# frame: the interpreter's frames under it are folded)
+status 0 top a.0.json --by lineno -n 0 --format json
+mv out top.json
+assert_eq "app.py:7 count" 8002 "$(json top.json 'sum(x["count"] for x in s["stats"] if x["key"] == "'"$APP"':7")')"
+assert_eq "app.py:13 (dict keys)" true \
+    "$(json top.json 'any(x["key"] == "'"$APP"':13" and x["count"] >= 4000 for x in s["stats"])')"
+assert_eq "Python frame in JSON" '["python", "make_strings.<locals>.<listcomp>", 7]' \
+    "$(json top.json '[[f["kind"], f["function"], f["line"]] for x in s["stats"] if x["key"] == "'"$APP"':7" for f in x["frames"][:1]][0]')"
+# text
+status 0 top a.0.json -n 0
+grep -q "^$APP:7: size=.*, count=8002," "$WORK/out" || fail "text top: $(head "$WORK/out")"
+status 0 top a.0.json --by function -n 0 --format json
+assert_eq "by function" '[8002, 7744]' \
+    "$(json "$WORK/out" '[x["count"] for k in ("make_strings.<locals>.<listcomp>", "make_dict") for x in s["stats"] if x["key"] == k]')"
+status 0 top a.0.json --by filename -n 0 --format json
+assert_eq "by filename" true "$(json "$WORK/out" 'any(x["key"] == "'"$APP"'" and x["count"] >= 12000 for x in s["stats"])')"
+status 0 top a.0.json --by module -n 0 --format json
+assert_eq "by module" true "$(json "$WORK/out" 'any(x["key"] == "app.py" and x["count"] >= 12000 for x in s["stats"])')"
+# the raw stacks: the innermost frames are the interpreter's again
+status 0 top a.0.json --keep-alloc-frames -n 0 --format json
+assert_eq "raw: no app.py:7 key" 0 "$(json "$WORK/out" 'len([x for x in s["stats"] if x["key"] == "'"$APP"':7"])')"
+
+# tracebacks: the worker thread's strings under worker() and threading's
+# Thread.run; json's C extension frames stay above parse()
+status 0 top a.0.json --by traceback -n 0 --format json
+mv out tb.json
+assert_eq "thread traceback" true "$(json tb.json 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':7\n'"$APP"':29\n") and "/threading.py:" in x["key"] and x["count"] == 3001 for x in s["stats"])')"
+assert_eq "main traceback" true "$(json tb.json 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':7\n'"$APP"':32\n") and x["count"] == 5001 for x in s["stats"])')"
+assert_eq "json C extension" true "$(json tb.json 'any(x["key"].startswith("_json.cpython") and "\n'"$APP"':18\n" in x["key"] for x in s["stats"])')"
+
+# diff across two runs: matched by file and line
+status 0 diff a.0.json b.0.json -n 0 --format json
+assert_eq "diff app.py:7" '[[3000, 11002]]' \
+    "$(json "$WORK/out" '[[x["count_diff"], x["count"]] for x in s["stats"] if x["key"] == "'"$APP"':7"]')"
+
+# leaks: 50 blocks made by malloc through ctypes, definitely lost, in leak()
+status 0 leaks a.1.json --format json
+assert_eq "leak record" true "$(json "$WORK/out" 'any(r["kind"] == "definite" and r["blocks"] == 50 and "leak at app.py:25 (python)" in r["key"] for r in s["records"])')"
+status 0 leaks a.1.json
+grep -q "by leak ($APP:25)" "$WORK/out" || fail "leaks text: $(head -20 "$WORK/out")"
+
+# symbolize leaves Python frames alone; flamegraph, export, trend, check
+status 0 symbolize a.0.json -o sym.json
+assert_eq "symbolized frame" true "$(json sym.json 'any(f.get("kind") == "python" and f["function"] == "make_dict" and f["line"] == 13 for f in s["frames"])')"
+status 0 export a.0.json --to folded -o folded.txt
+grep -q ";make_strings;make_strings.<locals>.<listcomp> " folded.txt || fail "folded: no make_strings"
+status 0 flamegraph a.0.json -o flame.svg
+grep -q "make_dict" flame.svg || fail "flamegraph: no make_dict"
+status 0 trend a.0.json a.1.json --format json
+status 1 check a.1.json
+grep -q "app.py:25" "$WORK/out" || fail "check names the leak's line: $(head "$WORK/out")"
+
+# the snapshots validate against the schema (Python frames, "python")
+if python3 -c 'import jsonschema' 2>/dev/null; then
+    for f in a.0.json sym.json; do
+        python3 - "$top_srcdir/doc/tracemem-snapshot.schema.json" "$f" <<'PY' || fail "$f does not validate"
+import json, sys, jsonschema
+s = json.load(open(sys.argv[2]))
+jsonschema.validate(s, json.load(open(sys.argv[1])))
+assert 0 <= s["python"]["module"] < len(s["modules"])
+assert "python3" in s["modules"][s["python"]["module"]]["path"]
+PY
+    done
+else
+    note "no python3-jsonschema: schema not checked"
+fi
+
+# generators (resumed by list(): native frames between gen and <module>),
+# coroutines (run by asyncio's C extension), a sub-interpreter
+cat > sub.py <<'PY'
+import _xxsubinterpreters as si, asyncio, os
+
+
+def gen():
+    for i in range(2):
+        yield ["g%d" % j * 3 for j in range(1000)]
+
+
+async def coro():
+    await asyncio.sleep(0)
+    return ["c%d" % j * 3 for j in range(1500)]
+
+
+keep = list(gen())
+keep.append(asyncio.run(coro()))
+sid = si.create()
+si.run_string(sid, "import os\nkeep = ['x%d' % i * 3 for i in range(1200)]\n")
+os._exit(0)
+PY
+PYTHONMALLOC=malloc TRACEMEM_OUTPUT="$WORK/sub.json" LD_PRELOAD=$SHIM "$PY" sub.py || fail "sub.py exited $?"
+status 0 top sub.json --by traceback -n 0 --format json
+S=$WORK/sub.py
+assert_eq "generator" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$S:6\n$S:6\n"'") and "'"\n$S:14\n"'" in x["key"] and x["count"] == 2002 for x in s["stats"])')"
+assert_eq "coroutine" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$S:11\n$S:11\n"'") and "_asyncio" in x["key"] and x["count"] == 1501 for x in s["stats"])')"
+assert_eq "sub-interpreter" true "$(json "$WORK/out" 'any(x["key"].startswith("<string>:2\n<string>:2\n") and "'"$S:17"'" in x["key"] and x["count"] == 1201 for x in s["stats"])')"
+
+# multiprocessing (fork): the child's snapshot has its own lines
+cat > mp.py <<'PY'
+import multiprocessing
+
+
+def child():
+    data = [bytes(1000) for _ in range(700)]
+    print(len(data))
+
+
+if __name__ == "__main__":
+    p = multiprocessing.get_context("fork").Process(target=child)
+    p.start()
+    p.join()
+PY
+mkdir mp
+PYTHONMALLOC=malloc TRACEMEM_OUTPUT="$WORK/mp/%p.json" LD_PRELOAD=$SHIM "$PY" mp.py > out || fail "mp.py exited $?"
+found=0
+for f in mp/*.json; do
+    "$TM" top "$f" --sort allocations -n 0 --format json > t.json || fail "top $f"
+    [ "$(json t.json 'any(x["key"] == "'"$WORK"'/mp.py:5" and x["allocated_count"] >= 700 for x in s["stats"])')" = true ] &&
+        found=$((found + 1))
+done
+assert_eq "the child's mp.py:5" 1 "$found"
+
+# tracemem run --python
+"$TM" run --python --signal USR1 -q -o "$WORK/run.%n.json" "$PY" app.py 100 > out 2> err || fail "run exited $?"
+status 0 leaks run.1.json --format json
+assert_eq "run: leak()" true "$(json "$WORK/out" 'any("leak at app.py:25 (python)" in r["key"] for r in s["records"])')"
+
+# gdb embeds Python: its frames appear too
+if command -v gdb >/dev/null && gdb -nx -batch -ex 'python print(1)' 2>/dev/null | grep -qx 1 &&
+    gdb -nx -batch -ex 'python import sys; print(sys.version_info[:2] == (3, 11))' 2>/dev/null | grep -qx True; then
+    printf 'def gdb_alloc():\n    return ["g%%d" %% i for i in range(4000)]\nkeep = gdb_alloc()\nimport os\nos._exit(0)\n' > g.py
+    PYTHONMALLOC=malloc TRACEMEM_OUTPUT="$WORK/gdb.json" LD_PRELOAD=$SHIM gdb -nx -batch -ex "source $WORK/g.py" ||
+        fail "gdb exited $?"
+    status 0 top gdb.json --by function -n 0 --format json
+    assert_eq "gdb" true "$(json "$WORK/out" 'any(x["key"] == "gdb_alloc.<locals>.<listcomp>" and x["count"] >= 4000 for x in s["stats"])')"
+else
+    note "no gdb with Python 3.11: embedding not tested"
+fi
+
+# CPython 3.12 (pyenv's, when installed) has a layout too
+other=$(ls -d "$HOME"/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | head -n 1)
+if [ -n "$other" ] && [ -x "$other" ]; then
+    PYTHONMALLOC=malloc TRACEMEM_SIGNAL=USR1 TRACEMEM_OUTPUT="$WORK/v312.%n.json" LD_PRELOAD=$SHIM "$other" app.py 5000 \
+        > out 2> err || fail "python3.12 exited $?"
+    [ -s err ] && fail "python3.12: the shim said something: $(cat err)"
+    status 0 top v312.0.json --by traceback -n 0 --format json
+    # comprehensions are inlined in 3.12 (PEP 709): no <listcomp> frame
+    assert_eq "3.12 main" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':32\n") and x["count"] == 5001 for x in s["stats"])')"
+    assert_eq "3.12 thread" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':29\n") and "/threading.py:" in x["key"] and x["count"] == 3001 for x in s["stats"])')"
+else
+    note "no CPython 3.12"
+fi
+
+# other CPython versions (pyenv's, when installed): native stacks and one
+# line on stderr saying why
+for v in 3.10 3.13; do
+    other=$(ls -d "$HOME"/.pyenv/versions/$v.*/bin/python$v 2>/dev/null | head -n 1)
+    [ -n "$other" ] && [ -x "$other" ] || { note "no CPython $v"; continue; }
+    PYTHONMALLOC=malloc TRACEMEM_OUTPUT="$WORK/v$v.json" LD_PRELOAD=$SHIM "$other" -c 'x = [str(i) for i in range(100)]' \
+        > out 2> err || fail "python$v exited $?"
+    assert_eq "python$v: one line" 1 "$(grep -c 'tracemem: Python frames are not shown: .*stacks keep their native frames' err)"
+    assert_eq "python$v: no Python frame" 0 "$(json "v$v.json" 'len([f for f in s["frames"] if f.get("kind") == "python"])')"
+    assert_eq "python$v: frames false" false "$(json "v$v.json" 's["python"]["frames"]')"
+done
+exit 0
