@@ -254,7 +254,8 @@ static void take(enum tm__reason reason)
  * the same way, per thread, in its allocation counter (timeline.c). */
 static __thread unsigned skip_clock TM_TLS;
 static __thread int64_t last_clock TM_TLS;
-static __thread unsigned skip_level TM_TLS;
+/* skip_clock's doubling level lives in its upper 16 bits (TLS is scarce
+ * when the shim is dlopen'd by tracemem attach) */
 
 static int interval_due(int64_t now)
 {
@@ -281,7 +282,7 @@ void tm__run_deferred(void)
         tm__in_hook = 0;
     }
     if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && interval_ns > 0 &&
-                        skip_clock > 0 && skip_clock--))
+                        (skip_clock & 0xffff) > 0 && skip_clock--))
         return;
     int saved = errno;
     tm__in_hook = 1;
@@ -291,9 +292,9 @@ void tm__run_deferred(void)
         take(TM_REASON_SIGNAL);
     int64_t now = coarse_ns();
     if (interval_ns > 0) {
-        skip_clock = now - last_clock < interval_ns / 64
-                         ? (skip_level = skip_level < 255 ? 2 * skip_level + 1 : 255)
-                         : (skip_level = 0);
+        unsigned level = skip_clock >> 16;
+        level = now - last_clock < interval_ns / 64 ? (level < 255 ? 2 * level + 1 : 255) : 0;
+        skip_clock = level << 16 | level;
         last_clock = now;
         if (interval_due(now))
             take(TM_REASON_INTERVAL);

@@ -6,8 +6,8 @@
  * (its locks held while it is read). "allocated" counts every allocation
  * since tracing started (sampled or not), on the hot path without a
  * lock-prefixed instruction: each thread adds into a slab of its own,
- * found through one thread-local pointer (the shim may be dlopen'd, where
- * initial-exec TLS space is scarce, so TLS stays one word). Slabs come from
+ * found by its lock token in a small table (the shim may be dlopen'd, where
+ * initial-exec TLS space is scarce: the slabs take none). Slabs come from
  * a tm__map()ed pool and are never freed; a reader sums them with relaxed
  * loads (a figure may lag an allocation in flight). A thread that finds the
  * pool used up (more than TM_SIZES_SLABS threads ever) adds atomically into
@@ -28,37 +28,48 @@
 
 /* cache-line aligned: threads write only their own lines */
 struct slab {
+    atomic_uintptr_t owner; /* tm__lock_token() of its thread, 0 free */
     atomic_uint_least64_t count[NBUCKETS], bytes[NBUCKETS];
     struct tm__tick tick; /* the timeline's countdown for this thread */
 } __attribute__((aligned(64)));
 
 static struct slab *pool;        /* TM_SIZES_SLABS slabs, mapped at first use */
-static atomic_uint npool;        /* slabs handed out */
 static struct slab shared;       /* for threads beyond the pool */
 static atomic_int pool_state;    /* 0 unmapped, 1 mapping, 2 ready, -1 failed */
-static __thread struct slab *mine TM_TLS;
 
 static inline unsigned bucket_of(uint64_t size)
 {
     return size ? 64 - (unsigned)__builtin_clzll(size) : 0;
 }
 
-static struct slab *get_slab(void)
+/* The calling thread's slab, found by its lock token (the address of a
+ * thread-local byte: unique among live threads) in an open-addressing
+ * table, so the slab costs no TLS. A thread that reuses a dead thread's
+ * TLS block takes over its slab: the counts are cumulative anyway. */
+static struct slab *my_slab(void)
 {
     int st = atomic_load_explicit(&pool_state, memory_order_acquire);
-    if (st == 0) {
+    if (TM_UNLIKELY(st != 2)) {
         int expected = 0;
-        if (atomic_compare_exchange_strong(&pool_state, &expected, 1)) {
+        if (st == 0 && atomic_compare_exchange_strong(&pool_state, &expected, 1)) {
             pool = tm__map(TM_SIZES_SLABS * sizeof(struct slab));
             atomic_store_explicit(&pool_state, pool ? 2 : -1, memory_order_release);
         }
-        st = atomic_load_explicit(&pool_state, memory_order_acquire);
+        if (atomic_load_explicit(&pool_state, memory_order_acquire) != 2)
+            return NULL;
     }
-    if (st == 2) {
-        unsigned i = atomic_fetch_add(&npool, 1);
-        if (i < TM_SIZES_SLABS)
-            return mine = &pool[i];
-        atomic_store(&npool, TM_SIZES_SLABS);
+    uintptr_t me = tm__lock_token();
+    size_t h = (size_t)(((uint64_t)me * 0x9e3779b97f4a7c15ull) >> 56);
+    for (size_t i = 0; i < TM_SIZES_SLABS; i++) {
+        struct slab *s = &pool[(h + i) & (TM_SIZES_SLABS - 1)];
+        uintptr_t o = atomic_load_explicit(&s->owner, memory_order_relaxed);
+        if (TM_LIKELY(o == me))
+            return s;
+        if (o == 0) {
+            uintptr_t none = 0;
+            if (atomic_compare_exchange_strong(&s->owner, &none, me))
+                return s;
+        }
     }
     return NULL;
 }
@@ -66,8 +77,8 @@ static struct slab *get_slab(void)
 void tm__sizes_count(size_t size)
 {
     unsigned b = bucket_of(size);
-    struct slab *s = mine;
-    if (TM_UNLIKELY(!s) && !(s = get_slab())) {
+    struct slab *s = my_slab();
+    if (TM_UNLIKELY(!s)) {
         atomic_fetch_add_explicit(&shared.count[b], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&shared.bytes[b], size, memory_order_relaxed);
         tm__timeline_count(NULL);
@@ -160,9 +171,8 @@ void tm__sizes_write(struct tm__out *o)
         acount[k] = atomic_load_explicit(&shared.count[k], memory_order_relaxed);
         abytes[k] = atomic_load_explicit(&shared.bytes[k], memory_order_relaxed);
     }
-    unsigned n = atomic_load(&npool);
     if (atomic_load_explicit(&pool_state, memory_order_acquire) == 2)
-        for (unsigned i = 0; i < n && i < TM_SIZES_SLABS; i++)
+        for (unsigned i = 0; i < TM_SIZES_SLABS; i++)
             for (unsigned k = 0; k < NBUCKETS; k++) {
                 acount[k] += atomic_load_explicit(&pool[i].count[k], memory_order_relaxed);
                 abytes[k] += atomic_load_explicit(&pool[i].bytes[k], memory_order_relaxed);
