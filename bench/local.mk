@@ -2,7 +2,7 @@
 # heaptrack (bench/run.sh). Not part of 'make check'; run 'make bench'.
 # The workloads are EXTRA_PROGRAMS: built only by 'make bench', with plain
 # -O2 -g like a user's program (not the project's warning flags).
-BENCH_PROGS = bench/wl_chain bench/wl_threads bench/wl_realloc bench/wl_cxx
+BENCH_PROGS = bench/wl_chain bench/wl_threads bench/wl_realloc bench/wl_cxx bench/wl_churn bench/wl_live
 EXTRA_PROGRAMS += $(BENCH_PROGS)
 bench_wl_chain_SOURCES = bench/workloads/wl_chain.c
 bench_wl_chain_CFLAGS = -O2 -g
@@ -13,6 +13,11 @@ bench_wl_realloc_SOURCES = bench/workloads/wl_realloc.c
 bench_wl_realloc_CFLAGS = -O2 -g
 bench_wl_cxx_SOURCES = bench/workloads/wl_cxx.cc
 bench_wl_cxx_CXXFLAGS = -O2 -g
+bench_wl_churn_SOURCES = bench/workloads/wl_churn.c
+bench_wl_churn_CFLAGS = -O2 -g -pthread
+bench_wl_churn_LDADD = -lpthread
+bench_wl_live_SOURCES = bench/workloads/wl_live.c
+bench_wl_live_CFLAGS = -O2 -g
 CLEANFILES += $(BENCH_PROGS)
 
 # 'make clean' removes what 'make bench' wrote in its default place
@@ -30,7 +35,7 @@ bench: $(BENCH_PROGS) libtracemem.la
 # The CLI end to end: tracemem run of gcc's cc1 against heaptrack +
 # heaptrack_print and untraced (bench/cli.sh). BENCH_RUNS, BENCH_OUT pass
 # through the environment.
-EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py
+EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py bench/interleave.sh
 # Python frames in the stacks priced against a shim without them (bench/py.sh)
 EXTRA_DIST += bench/py.sh bench/workloads/py_frames.py
 .PHONY: bench-cli

@@ -107,6 +107,25 @@ add() { # name env command...
 
 if p=$(workload_bin wl_chain wl_chain.c "$cc"); then add chain "" "$p"; else note "wl_chain did not build"; fi
 if p=$(workload_bin wl_threads wl_threads.c "$cc" -pthread); then add threads "" "$p"; else note "wl_threads did not build"; fi
+# issue 12's workloads: churn with ~20-deep stacks, 1 and 2 threads (one
+# keep-ring each); 4M live 32-byte blocks; a big compile (cc1 directly)
+if p=$(workload_bin wl_churn wl_churn.c "$cc" -pthread); then
+    add churn1 "" "$p" 1000000 1
+    add churn2 "" "$p" 1000000 2
+else
+    note "wl_churn did not build"
+fi
+if p=$(workload_bin wl_live wl_live.c "$cc"); then add live4m "" "$p"; else note "wl_live did not build"; fi
+cc1=$("${CC:-gcc}" -print-prog-name=cc1 2>/dev/null)
+if [ -x "$cc1" ] && [ -n "$(command -v python3)" ]; then
+    if [ ! -s "$scratch/cc1_input.i" ] || [ "$srcdir/workloads/cc1_input.py" -nt "$scratch/cc1_input.i" ]; then
+        python3 "$srcdir/workloads/cc1_input.py" >"$scratch/cc1_input.c" &&
+            "${CC:-gcc}" -E -o "$scratch/cc1_input.i" "$scratch/cc1_input.c"
+    fi
+    [ -s "$scratch/cc1_input.i" ] && add cc1 "" "$cc1 -quiet -O2 $scratch/cc1_input.i -o /dev/null"
+else
+    note "gcc's cc1 not found: skipping the cc1 workload"
+fi
 if p=$(workload_bin wl_realloc wl_realloc.c "$cc"); then add realloc "" "$p"; else note "wl_realloc did not build"; fi
 if p=$(workload_bin wl_cxx wl_cxx.cc "$cxx"); then add cxx "" "$p"; else note "wl_cxx did not build"; fi
 if [ -n "$python" ]; then

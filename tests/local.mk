@@ -106,6 +106,17 @@ EXTRA_DIST += \
 	tests/integration/leaks_real.sh tests/integration/leaks_threads.sh
 TESTS += tests/integration/shim_early.sh
 
+# The stack cache under TRACEMEM_VERIFY_STACKS=1 (rec): built with -O2,
+# where frames have rsp-based CFAs and realigned frames exist.
+check_PROGRAMS += tests/progs/shim_stackcache tests/progs/shim_stackcache_cxx
+tests_progs_shim_stackcache_CFLAGS = -g -O2 -pthread
+tests_progs_shim_stackcache_LDFLAGS = -pthread
+tests_progs_shim_stackcache_cxx_SOURCES = tests/progs/shim_stackcache_cxx.cc
+tests_progs_shim_stackcache_cxx_CXXFLAGS = -g -O2 -std=c++17 -pthread
+tests_progs_shim_stackcache_cxx_LDFLAGS = -pthread
+TESTS += tests/integration/shim_stackcache.sh
+EXTRA_DIST += tests/integration/shim_stackcache.sh
+
 # doc/guide.md's walk-through, run as the guide shows it (needs g++).
 TESTS += tests/integration/doc_guide.sh
 EXTRA_DIST += tests/integration/doc_guide.sh

@@ -50,8 +50,13 @@ static void record(void *p, size_t size, void *ra)
 {
     int saved = errno;
     int noted = tm__note_caller(ra);
+    int outer = !tm__hook_ra;
+    if (outer)
+        tm__hook_ra = (uintptr_t)ra;
     tm__in_hook = 1;
     tm__record(p, size);
+    if (outer)
+        tm__hook_ra = 0;
     if (TM_UNLIKELY(noted))
         tm__early_pc = 0;
     leave();
@@ -130,7 +135,11 @@ TM_EXPORT void *realloc(void *old, size_t size)
     saved = errno;
     if (p) {
         int noted = tm__note_caller(__builtin_return_address(0));
+        uintptr_t outer = tm__hook_ra;
+        if (!outer)
+            tm__hook_ra = (uintptr_t)__builtin_return_address(0);
         tm__record(p, size);
+        tm__hook_ra = outer;
         if (TM_UNLIKELY(noted))
             tm__early_pc = 0;
     } else if (size != 0 && traced)

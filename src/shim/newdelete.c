@@ -52,7 +52,10 @@ static void *new_loop(size_t size, size_t align, int nothrow)
 static inline __attribute__((always_inline)) void *new_impl(size_t size, size_t align, int nothrow)
 {
     int noted = tm__note_caller(__builtin_return_address(0));
+    uintptr_t outer = tm__hook_ra;
+    tm__hook_ra = (uintptr_t)__builtin_return_address(0);
     void *p = new_loop(size, align, nothrow);
+    tm__hook_ra = outer;
     if (TM_UNLIKELY(noted))
         tm__early_pc = 0;
     return p;

@@ -589,6 +589,10 @@ static void warn_once(const char *why)
 }
 
 /* Looks for the interpreter; the caller owns the PY_DETECTING state. */
+static void memo_release(void *p);
+static pthread_key_t memo_key;
+static int memo_key_ok;
+
 static int detect(void)
 {
     uintptr_t rt = sym("_PyRuntime");
@@ -632,6 +636,8 @@ static int detect(void)
     py.bytes_type = bytes_type;
     py.eval_lo = eval;
     py.eval_hi = eval + es->st_size;
+    if (!memo_key_ok && pthread_key_create(&memo_key, memo_release) == 0)
+        memo_key_ok = 1;
     return PY_ACTIVE;
 }
 
@@ -705,11 +711,45 @@ struct memo {
     uintptr_t frame, instr, code; /* complemented */
     uint32_t id;
 };
-static __thread struct memo memo[NMEMO] TM_TLS;
+/* The table is mapped, not in TLS: a shim loaded into a running process
+ * (tracemem attach) gets its initial-exec TLS from glibc's small surplus,
+ * which 2 KiB did not fit in. A thread's table goes back to a free list
+ * when the thread exits (a key's destructor). */
+static __thread struct memo *memo_tab TM_TLS;
+static tm__lock memo_lock;
+static void *memo_free;
+
+static void memo_release(void *p)
+{
+    tm__lock_acquire(&memo_lock);
+    *(void **)p = memo_free;
+    memo_free = p;
+    tm__lock_release(&memo_lock);
+    if (memo_tab == p)
+        memo_tab = NULL;
+}
+
+/* This thread's table, NULL when none could be had (no memo then). */
+static struct memo *memo_get(void)
+{
+    struct memo *t;
+
+    tm__lock_acquire(&memo_lock);
+    if ((t = memo_free))
+        memo_free = *(void **)t;
+    tm__lock_release(&memo_lock);
+    if (t)
+        memset(t, 0, NMEMO * sizeof *t);
+    else if (!(t = tm__map(NMEMO * sizeof *t)))
+        return NULL;
+    if (memo_key_ok)
+        pthread_setspecific(memo_key, t);
+    return memo_tab = t;
+}
 
 static inline struct memo *memo_slot(uintptr_t frame)
 {
-    return &memo[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
+    return &memo_tab[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
 }
 
 /* Walks the thread's Python frames, innermost first. */
@@ -744,7 +784,7 @@ static inline __attribute__((always_inline)) int walk_next(const struct layout *
             lasti = -1;
         if (!resolve)
             return 1;
-        struct memo *m = memo_slot(f);
+        struct memo *m = memo_tab ? memo_slot(f) : &(struct memo){0, 0, 0, 0};
         if (m->frame == ~f && m->instr == ~instr && m->code == ~code && rd_ptr(code, OB_TYPE) == py.code_type) {
             *id = m->id;
             return 1;
@@ -793,11 +833,14 @@ static inline __attribute__((always_inline)) int next_frame(const struct layout 
     return switch_state(w, ts) && walk_next(L, w, id, entry, resolve);
 }
 
-int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
+int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged)
 {
+    *merged = 0;
     /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
     if (n <= 0 || *depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
         return n;
+    if (TM_UNLIKELY(!memo_tab))
+        memo_get();
     uintptr_t ts = thread_state();
     if (!ts)
         return n;
@@ -812,6 +855,7 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth)
         return n;
     uintptr_t in[n];
     memcpy(in + first, pcs + first, (size_t)(n - first) * sizeof(*pcs));
+    *merged = 1; /* the stack is no longer the native one alone */
     int out = first, groups = 0, pyframes = 0, more = 1, switched = 0;
     for (int i = first; i < n && out < max; i++) {
         uintptr_t pc = in[i];

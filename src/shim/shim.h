@@ -208,6 +208,22 @@ void tm__unwind_init(void);
  * first, the shim's and the unwinder's own frames left out; '*depth' gets
  * the true depth. Returns the number stored. */
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth);
+/* The same through the thread's stack cache (unwind.c): on a proven hit
+ * 'memo->id' is the stack id remembered for it (0: intern 'pcs' and hand
+ * the id to tm__capture_remember, which keeps it for the next hit). */
+struct tm__capture_memo {
+    uint32_t id;
+    void *entry;
+};
+int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__capture_memo *memo);
+void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id);
+/* Stack cache figures summed over threads: hits, misses, mismatches
+ * (TRACEMEM_VERIFY_STACKS), misses that could not be cached. */
+void tm__stack_cache_stats(uint64_t out[4]);
+extern int tm__verify_stacks;
+/* The return address of the outermost hook of this allocation (0: none);
+ * only chooses a stack cache entry. */
+extern __thread uintptr_t tm__hook_ra TM_TLS;
 /* Redirects the descriptor calls of the libunwind loaded as 'handle' so it
  * holds no descriptor (unwfd.c); returns the GOT slots redirected, or -1. */
 int tm__unwind_hide_fds(void *handle);
@@ -254,8 +270,10 @@ struct tm__pyframe {
  * captured by the Python frames they run, innermost first, keeping at most
  * 'max'; '*depth' becomes the true depth of the merged stack. Returns the
  * number stored ('n' when the process runs no supported CPython or this
- * thread has no Python frames). Safe inside the allocation hooks. */
-int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth);
+ * thread has no Python frames); '*merged' is 1 when the stack may have
+ * changed (the stack cache's id is then not this stack's). Safe inside
+ * the allocation hooks. */
+int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged);
 /* The frame of tagged value 'pc', or NULL. */
 const struct tm__pyframe *tm__pyframe_get(uintptr_t pc);
 /* The interpreter found: 1 frames shown, -1 a version without a layout,

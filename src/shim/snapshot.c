@@ -44,7 +44,7 @@ static pthread_mutex_t sections_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct section sections[MAX_SECTIONS];
 static int nsections;
 
-static const char *const reserved[] = {"format", "version", "process", "snapshot", "memory", "modules",
+static const char *const reserved[] = {"format", "version", "process", "snapshot", "memory", "stack_cache", "modules",
                                        "frames", "stacks", "traces", "peak", "leaks", "symbolized", "python",
                                        "timeline", "sizes"};
 
@@ -567,6 +567,20 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     tm__out_u64(o, atomic_load(&tm__mapped_bytes));
     tm__out_lit(o, ",\"lost_records\":");
     tm__out_u64(o, atomic_load(&tm__lost));
+    tm__out_lit(o, "},\"stack_cache\":{\"hits\":");
+    {
+        uint64_t sc[4];
+        tm__stack_cache_stats(sc);
+        tm__out_u64(o, sc[0]);
+        tm__out_lit(o, ",\"misses\":");
+        tm__out_u64(o, sc[1]);
+        tm__out_lit(o, ",\"uncached\":");
+        tm__out_u64(o, sc[3]);
+        tm__out_lit(o, ",\"verified\":");
+        tm__out_lit(o, tm__verify_stacks ? "true" : "false");
+        tm__out_lit(o, ",\"mismatches\":");
+        tm__out_u64(o, sc[2]);
+    }
     tm__out_lit(o, "},\"modules\":");
     write_modules(o);
     write_frames_and_stacks(o, c);

@@ -236,9 +236,84 @@ static uint32_t capture_stack(void)
     int max = atomic_load_explicit(&tm__nframes, memory_order_relaxed);
     uintptr_t pcs[max];
     uint32_t depth;
-    int n = tm__capture(pcs, max, &depth);
-    n = tm__py_merge(pcs, n, max, &depth);
-    return tm__stack_intern(pcs, n, depth);
+    struct tm__capture_memo memo;
+    int n = tm__capture_memo(pcs, max, &depth, &memo);
+    /* Python frames are merged here (pyframes.c), on every capture, cached
+     * or not: the native stack can stay the same while the Python frames
+     * change. A stack that got Python frames is interned as it is; the
+     * cache's id (memo.id, tm__capture_remember) is the native stack's. */
+    int merged = 0;
+    n = tm__py_merge(pcs, n, max, &depth, &merged);
+    if (memo.id && !merged)
+        return memo.id;
+    uint32_t id = tm__stack_intern(pcs, n, depth);
+    if (id && !merged)
+        tm__capture_remember(&memo, id);
+    return id;
+}
+
+/* --- sampled mode: which addresses may be in the live table ---
+ * A free of a block that was never sampled does not touch the live table:
+ * 'maybe' holds 2^20 8-bit counters indexed by a hash of the address. In
+ * sampled mode every block put in the live table increments its counter
+ * before the program can see the block, and every block taken out
+ * decrements it before the address can be handed out again, so a zero
+ * counter proves the address untraced. A counter that reaches 255 stays
+ * there (always "maybe": the live table is asked). Counters change only
+ * for sampled blocks (atomic RMW, rare); a free reads one byte. Mapped at
+ * the first sampled block; if that fails, every free asks the table.
+ * tm__clear_all leaves the counters (stale "maybe"s only cost a lookup). */
+#define MAYBE_BITS 20
+static _Atomic(uint8_t *) maybe_tab;
+static atomic_int maybe_broken;
+
+static size_t maybe_idx(uintptr_t p)
+{
+    return (size_t)(((uint64_t)p * 0x9e3779b97f4a7c15ull) >> (64 - MAYBE_BITS));
+}
+
+static void maybe_add(uintptr_t p, int d)
+{
+    if (!tm__cfg.sample_bytes)
+        return;
+    uint8_t *tab = atomic_load_explicit(&maybe_tab, memory_order_acquire);
+    if (!tab) {
+        uint8_t *fresh = tm__map((size_t)1 << MAYBE_BITS);
+        if (!fresh) {
+            atomic_store(&maybe_broken, 1);
+            return;
+        }
+        if (atomic_compare_exchange_strong(&maybe_tab, &tab, fresh))
+            tab = fresh;
+        else
+            tm__unmap(fresh, (size_t)1 << MAYBE_BITS);
+    }
+    _Atomic uint8_t *c = (_Atomic uint8_t *)&tab[maybe_idx(p)];
+    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+    do {
+        if (v == 255 || (d < 0 && v == 0))
+            return;
+    } while (!atomic_compare_exchange_weak_explicit(c, &v, (uint8_t)(v + d), memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
+
+/* 0 when the block at 'p' is certainly not in the live table. */
+static inline int maybe_live(uintptr_t p)
+{
+    if (!tm__cfg.sample_bytes || atomic_load_explicit(&maybe_broken, memory_order_relaxed))
+        return 1;
+    uint8_t *tab = atomic_load_explicit(&maybe_tab, memory_order_acquire);
+    return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[maybe_idx(p)], memory_order_relaxed) != 0;
+}
+
+/* tm__live_insert with the counter kept. */
+static int live_insert(const struct tm__block *b, struct tm__block *old)
+{
+    maybe_add(b->ptr, 1);
+    int rc = tm__live_insert(b, old);
+    if (rc != 0)
+        maybe_add(b->ptr, -1); /* not inserted, or replaced a block at that address */
+    return rc;
 }
 
 /* The thread's last traced allocation: freed before the thread allocates
@@ -259,7 +334,7 @@ void tm__record(void *ptr, size_t size)
         return;
     }
     struct tm__block old;
-    int rc = tm__live_insert(&b, &old);
+    int rc = live_insert(&b, &old);
     if (rc < 0) {
         atomic_fetch_add(&tm__lost, 1);
         return;
@@ -274,8 +349,9 @@ void tm__record(void *ptr, size_t size)
 int tm__forget(void *ptr, struct tm__block *was)
 {
     struct tm__block b;
-    if (!tm__live_remove((uintptr_t)ptr, &b))
+    if (!maybe_live((uintptr_t)ptr) || !tm__live_remove((uintptr_t)ptr, &b))
         return 0;
+    maybe_add((uintptr_t)ptr, -1);
     if (~(uintptr_t)ptr == last_alloc) {
         last_alloc = 0;
         struct tm__stack *s;
@@ -291,7 +367,7 @@ int tm__forget(void *ptr, struct tm__block *was)
 void tm__restore(const struct tm__block *b)
 {
     struct tm__block old;
-    int rc = tm__live_insert(b, &old);
+    int rc = live_insert(b, &old);
     if (rc < 0) {
         atomic_fetch_add(&tm__lost, 1);
         return;
@@ -425,7 +501,7 @@ int tm__domain_track(unsigned domain, uintptr_t ptr, size_t size)
     if (domain == 0) {
         tm__forget((void *)ptr, NULL);
         struct tm__block b = {ptr, size, stack, 1}, old;
-        if (tm__live_insert(&b, &old) < 0)
+        if (live_insert(&b, &old) < 0)
             return -ENOMEM;
         account(tm__stack_get(stack), (int64_t)size, 1, 1);
         figures_add((int64_t)size);

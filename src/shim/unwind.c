@@ -14,6 +14,8 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UNW_LOCAL_ONLY
@@ -26,6 +28,19 @@
 #define DEPTH_LIMIT 1024
 
 static int (*backtrace_fn)(void **, int);
+
+#if defined(__x86_64__)
+#define TM_CACHE_ARCH 1
+#else
+#define TM_CACHE_ARCH 0
+#endif
+
+static int cache_on = TM_CACHE_ARCH; /* TRACEMEM_STACK_CACHE */
+int tm__verify_stacks;              /* TRACEMEM_VERIFY_STACKS */
+static pthread_key_t cache_key;
+static int cache_key_ok;
+static void cache_release(void *p);
+static void cache_after_fork(void);
 
 atomic_int tm__no_unwinder = 1;
 __thread uintptr_t tm__early_pc TM_TLS;
@@ -86,6 +101,14 @@ void tm__unwind_init(void)
     void *bt = dlsym(h, "unw_backtrace");
     if (bt)
         text_of(bt, unw_text, &nunw);
+    const char *v = getenv("TRACEMEM_VERIFY_STACKS");
+    tm__verify_stacks = v && *v && strcmp(v, "0") != 0;
+    v = getenv("TRACEMEM_STACK_CACHE");
+    if (v && strcmp(v, "0") == 0)
+        cache_on = 0;
+    if (cache_on && pthread_key_create(&cache_key, cache_release) == 0 &&
+        pthread_atfork(NULL, NULL, cache_after_fork) == 0)
+        cache_key_ok = 1;
     __atomic_store_n(&backtrace_fn, (int (*)(void **, int))bt, __ATOMIC_RELEASE);
     atomic_store(&tm__no_unwinder, bt == NULL);
 }
@@ -132,17 +155,563 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
     return kept;
 }
 
-int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
+/* --- the stack cache ---
+ *
+ * Unwinding every stack costs ~13 ns a frame. Most allocations come from a
+ * stack the same thread captured before, so each thread keeps the stacks it
+ * captured, and reuses one only where it can prove the stack is the same.
+ *
+ * The unwind. A capture starts in capture_cached() at one instruction, with
+ * its stack pointer and frame pointer read there. Each frame's CFA follows
+ * from its pc and registers by the DWARF CFI of its code (read here from
+ * .eh_frame_hdr/.eh_frame, a small interpreter that keeps only the rules
+ * for the CFA, the return address and rbp). On a miss the shim walks the
+ * stack by these rules itself when every frame's CFA is rsp+N or rbp+N and
+ * its return address is saved at CFA+N (the walk ends where the return
+ * address is undefined or 0, as libunwind's does); any other frame (no
+ * CFI, a signal frame, a CFA expression, a realigned frame, more than
+ * CACHE_FRAMES frames) and libunwind unwinds instead, uncached.
+ *
+ * The proof. A walked stack's entry keeps, in walk order, every memory word
+ * the walk read and that a frame depended on: each return-address slot
+ * and, for a frame whose CFA is rbp-based, the slot (or the live register)
+ * its rbp value came from. A later capture whose stack pointer at that
+ * instruction is the same re-reads those words in the same order: frame 0
+ * is the same code at the same CFA; if frames 0..k are (same pc, same CFA,
+ * same registers the rules use), the next return-address slot is the same
+ * address and holds the true return address now, and the rbp slot holds
+ * the true rbp now, so comparing them proves frame k+1 the same. Stale
+ * values left in memory cannot pass: every word compared is read at the
+ * address the live stack's rules give, never at an address remembered
+ * from an older stack alone.
+ * This holds across alloca (rbp-based CFA, rbp compared), longjmp,
+ * exceptions, signal handlers (signal frames use CFA expressions: never
+ * cached), other stacks (makecontext: the walk reads the live stack),
+ * threads (the cache is per thread) and fork (the child's memory is the
+ * parent's). Code that was unloaded (dlclose, tm__epoch) invalidates all
+ * entries and rules; code without CFI (JIT code, assembly) is never cached.
+ * Frames the cache cannot prove are unwound by libunwind every time.
+ *
+ * TRACEMEM_VERIFY_STACKS=1 also unwinds with libunwind on every hit and
+ * every walked miss and compares; mismatches are counted (snapshot
+ * "stack_cache") and the libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
+
+#define CACHE_WAYS 4
+#define CACHE_SETS 128
+#define CACHE_ENTRIES (CACHE_WAYS * CACHE_SETS)
+#define CACHE_FRAMES 80 /* frames walked, the shim's included */
+#define CACHE_CHECKS 112
+#define RULES 4096
+#define MODS 8
+#define LIVE_RBP ((uintptr_t)1)
+
+enum { CFA_BAD = 0, CFA_RSP, CFA_RBP };
+enum { RA_BAD = 0, RA_OFFSET, RA_END };
+enum { BP_BAD = 0, BP_SAME, BP_OFFSET };
+
+struct rule {
+    uintptr_t pc;
+    uint32_t epoch;
+    uint8_t cfa, ra, bp, valid;
+    int32_t cfa_off;
+    int16_t ra_off, bp_off;
+};
+
+struct check {
+    uintptr_t addr; /* slot, or LIVE_RBP */
+    uintptr_t val;
+};
+
+struct entry {
+    uintptr_t sp, key;
+    uint32_t epoch, id;
+    int16_t max, n, nchecks, valid;
+    uint32_t depth;
+    uintptr_t pcs[CACHE_FRAMES];
+    struct check checks[CACHE_CHECKS];
+};
+
+struct tcache {
+    struct tcache *next_all, *next_free;
+    _Atomic uint64_t hits, misses, mismatches, uncached;
+    uint8_t victim[CACHE_SETS];
+    /* modules whose .eh_frame_hdr was found lately */
+    struct mod {
+        uintptr_t lo, hi, hdr;
+        const int32_t *tab;
+        size_t count;
+        uint32_t epoch;
+    } mods[MODS];
+    unsigned mod_next;
+    struct rule rules[RULES];
+    struct entry entries[CACHE_ENTRIES];
+};
+
+static tm__lock cache_lock;
+static struct tcache *cache_all, *cache_free;
+static __thread struct tcache *my_cache TM_TLS;
+static __thread int cache_gone TM_TLS; /* this thread's destructor ran */
+static __thread int cache_busy TM_TLS; /* inside capture_cached() */
+__thread uintptr_t tm__hook_ra TM_TLS;
+
+static void bump(_Atomic uint64_t *c)
 {
-    int (*bt)(void **, int) = __atomic_load_n(&backtrace_fn, __ATOMIC_ACQUIRE);
-    *depth = 0;
-    if (!bt) { /* the caller only, when an entry point noted it */
-        if (!tm__early_pc || max < 1)
-            return 0;
-        pcs[0] = tm__early_pc;
-        *depth = 0; /* "only the caller": tracemem-snapshot(5) */
-        return 1;
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+/* A forked child has only the forking thread: another may have held the
+ * lock. */
+static void cache_after_fork(void)
+{
+    atomic_store_explicit(&cache_lock.held, 0, memory_order_relaxed);
+}
+
+static void cache_release(void *p)
+{
+    struct tcache *c = p;
+    my_cache = NULL;
+    cache_gone = 1;
+    if (!c)
+        return;
+    tm__lock_acquire(&cache_lock);
+    c->next_free = cache_free;
+    cache_free = c;
+    tm__lock_release(&cache_lock);
+}
+
+static struct tcache *cache_get(void)
+{
+    struct tcache *c = my_cache;
+    if (TM_LIKELY(c != NULL))
+        return c;
+    if (cache_gone || !cache_key_ok)
+        return NULL;
+    tm__lock_acquire(&cache_lock);
+    c = cache_free;
+    if (c)
+        cache_free = c->next_free;
+    tm__lock_release(&cache_lock);
+    if (c) {
+        for (int i = 0; i < CACHE_ENTRIES; i++)
+            c->entries[i].valid = 0;
+        for (int i = 0; i < RULES; i++)
+            c->rules[i].valid = 0;
+        memset(c->mods, 0, sizeof(c->mods));
+    } else {
+        c = tm__map(sizeof(*c));
+        if (!c)
+            return NULL;
+        tm__lock_acquire(&cache_lock);
+        c->next_all = cache_all;
+        __atomic_store_n(&cache_all, c, __ATOMIC_RELEASE);
+        tm__lock_release(&cache_lock);
     }
+    if (pthread_setspecific(cache_key, c) != 0) {
+        cache_release(c);
+        cache_gone = 0;
+        return NULL;
+    }
+    my_cache = c;
+    return c;
+}
+
+void tm__stack_cache_stats(uint64_t out[4])
+{
+    out[0] = out[1] = out[2] = out[3] = 0;
+    for (struct tcache *c = __atomic_load_n(&cache_all, __ATOMIC_ACQUIRE); c; c = c->next_all) {
+        out[0] += atomic_load_explicit(&c->hits, memory_order_relaxed);
+        out[1] += atomic_load_explicit(&c->misses, memory_order_relaxed);
+        out[2] += atomic_load_explicit(&c->mismatches, memory_order_relaxed);
+        out[3] += atomic_load_explicit(&c->uncached, memory_order_relaxed);
+    }
+}
+
+/* --- DWARF CFI, the part the cache needs --- */
+
+static uint64_t uleb(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    while (*p < end) {
+        uint8_t b = *(*p)++;
+        if (shift < 64)
+            v |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80))
+            break;
+    }
+    return v;
+}
+
+static int64_t sleb(const uint8_t **p, const uint8_t *end)
+{
+    int64_t v = 0;
+    int shift = 0;
+    uint8_t b = 0;
+    while (*p < end) {
+        b = *(*p)++;
+        if (shift < 64)
+            v |= (int64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80))
+            break;
+    }
+    if (shift < 64 && (b & 0x40))
+        v |= -((int64_t)1 << shift);
+    return v;
+}
+
+/* Decodes a pointer of encoding 'enc'; 'data' is the base for datarel.
+ * Returns 0 on an encoding it does not know. */
+static int read_enc(const uint8_t **p, const uint8_t *end, uint8_t enc, uintptr_t data, uintptr_t *out)
+{
+    const uint8_t *at = *p;
+    uintptr_t v;
+    if (enc == 0xff)
+        return 0;
+    switch (enc & 0x0f) {
+    case 0x00: if (end - at < 8) return 0; { uint64_t x; memcpy(&x, at, 8); v = (uintptr_t)x; } *p = at + 8; break;
+    case 0x01: v = (uintptr_t)uleb(p, end); break;
+    case 0x02: if (end - at < 2) return 0; { uint16_t x; memcpy(&x, at, 2); v = x; } *p = at + 2; break;
+    case 0x03: if (end - at < 4) return 0; { uint32_t x; memcpy(&x, at, 4); v = x; } *p = at + 4; break;
+    case 0x04: if (end - at < 8) return 0; { uint64_t x; memcpy(&x, at, 8); v = (uintptr_t)x; } *p = at + 8; break;
+    case 0x09: v = (uintptr_t)sleb(p, end); break;
+    case 0x0a: if (end - at < 2) return 0; { int16_t x; memcpy(&x, at, 2); v = (uintptr_t)(intptr_t)x; } *p = at + 2; break;
+    case 0x0b: if (end - at < 4) return 0; { int32_t x; memcpy(&x, at, 4); v = (uintptr_t)(intptr_t)x; } *p = at + 4; break;
+    case 0x0c: if (end - at < 8) return 0; { int64_t x; memcpy(&x, at, 8); v = (uintptr_t)x; } *p = at + 8; break;
+    default: return 0;
+    }
+    switch (enc & 0x70) {
+    case 0x00: break;
+    case 0x10: v += (uintptr_t)at; break;
+    case 0x30: v += data; break;
+    default: return 0;
+    }
+    if (enc & 0x80)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+struct cfi_state {
+    uint8_t cfa, ra, bp;
+    int64_t cfa_off, ra_off, bp_off;
+};
+
+/* Runs CFI instructions [p, end) while the location is <= 'target'. */
+static int cfi_run(const uint8_t *p, const uint8_t *end, uintptr_t loc, uintptr_t target, uint64_t caf,
+                   int64_t daf, struct cfi_state *st, const struct cfi_state *init)
+{
+    struct cfi_state stack[8];
+    int depth = 0;
+    while (p < end) {
+        uint8_t op = *p++;
+        uint8_t hi = op & 0xc0, lo = op & 0x3f;
+        uint64_t reg;
+        int64_t off;
+        if (hi == 0x40) {
+            loc += lo * caf;
+            if (loc > target)
+                return 1;
+            continue;
+        }
+        if (hi == 0x80) {
+            off = (int64_t)uleb(&p, end) * daf;
+            reg = lo;
+            goto set_offset;
+        }
+        if (hi == 0xc0) {
+            reg = lo;
+            goto restore;
+        }
+        switch (op) {
+        case 0x00: break;
+        case 0x02: if (p + 1 > end) return 0; loc += p[0] * caf; p += 1; if (loc > target) return 1; break;
+        case 0x03: { uint16_t d; if (p + 2 > end) return 0; memcpy(&d, p, 2); p += 2; loc += d * caf; if (loc > target) return 1; break; }
+        case 0x04: { uint32_t d; if (p + 4 > end) return 0; memcpy(&d, p, 4); p += 4; loc += d * caf; if (loc > target) return 1; break; }
+        case 0x05: reg = uleb(&p, end); off = (int64_t)uleb(&p, end) * daf; goto set_offset;
+        case 0x11: reg = uleb(&p, end); off = sleb(&p, end) * daf; goto set_offset;
+        case 0x06: reg = uleb(&p, end); goto restore;
+        case 0x07: /* undefined */
+            reg = uleb(&p, end);
+            if (reg == 16)
+                st->ra = RA_END;
+            else if (reg == 6)
+                st->bp = BP_BAD;
+            break;
+        case 0x08: /* same value */
+            reg = uleb(&p, end);
+            if (reg == 16)
+                st->ra = RA_BAD;
+            else if (reg == 6)
+                st->bp = BP_SAME;
+            break;
+        case 0x09: /* register */
+            reg = uleb(&p, end);
+            uleb(&p, end);
+            if (reg == 16)
+                st->ra = RA_BAD;
+            else if (reg == 6)
+                st->bp = BP_BAD;
+            break;
+        case 0x0a:
+            if (depth == 8)
+                return 0;
+            stack[depth++] = *st;
+            break;
+        case 0x0b:
+            if (depth == 0)
+                return 0;
+            { /* the CFA is not part of the remembered state? it is, in every consumer */
+                *st = stack[--depth];
+            }
+            break;
+        case 0x0c: reg = uleb(&p, end); st->cfa_off = (int64_t)uleb(&p, end); goto set_cfa_reg;
+        case 0x12: reg = uleb(&p, end); st->cfa_off = sleb(&p, end) * daf; goto set_cfa_reg;
+        case 0x0d: reg = uleb(&p, end); goto set_cfa_reg;
+        case 0x0e: st->cfa_off = (int64_t)uleb(&p, end); break;
+        case 0x13: st->cfa_off = sleb(&p, end) * daf; break;
+        case 0x0f: { /* CFA expression */
+            uint64_t len = uleb(&p, end);
+            if (len > (uint64_t)(end - p))
+                return 0;
+            p += len;
+            st->cfa = CFA_BAD;
+            break;
+        }
+        case 0x10: case 0x16: { /* (val_)expression */
+            reg = uleb(&p, end);
+            uint64_t len = uleb(&p, end);
+            if (len > (uint64_t)(end - p))
+                return 0;
+            p += len;
+            if (reg == 16)
+                st->ra = RA_BAD;
+            else if (reg == 6)
+                st->bp = BP_BAD;
+            break;
+        }
+        case 0x14: case 0x15: /* val_offset */
+            reg = uleb(&p, end);
+            if (op == 0x14)
+                uleb(&p, end);
+            else
+                sleb(&p, end);
+            if (reg == 16)
+                st->ra = RA_BAD;
+            else if (reg == 6)
+                st->bp = BP_BAD;
+            break;
+        case 0x2e: uleb(&p, end); break; /* GNU_args_size */
+        case 0x2f: /* GNU_negative_offset_extended */
+            reg = uleb(&p, end);
+            off = -(int64_t)uleb(&p, end) * daf;
+            goto set_offset;
+        default:
+            return 0;
+        }
+        continue;
+    set_offset:
+        if (reg == 16) {
+            st->ra = RA_OFFSET;
+            st->ra_off = off;
+        } else if (reg == 6) {
+            st->bp = BP_OFFSET;
+            st->bp_off = off;
+        }
+        continue;
+    restore:
+        if (!init)
+            return 0;
+        if (reg == 16) {
+            st->ra = init->ra;
+            st->ra_off = init->ra_off;
+        } else if (reg == 6) {
+            st->bp = init->bp;
+            st->bp_off = init->bp_off;
+        }
+        continue;
+    set_cfa_reg:
+        st->cfa = reg == 7 ? CFA_RSP : reg == 6 ? CFA_RBP : CFA_BAD;
+        continue;
+    }
+    return 1;
+}
+
+/* Parses the FDE at 'fde' for 'pc' into '*r'. */
+static __attribute__((noinline)) void parse_fde(const uint8_t *fde, uintptr_t hdr, uintptr_t pc, struct rule *r)
+{
+    uint32_t len, cie_off;
+    memcpy(&len, fde, 4);
+    if (len == 0 || len == 0xffffffffu)
+        return;
+    const uint8_t *fend = fde + 4 + len, *p = fde + 4;
+    memcpy(&cie_off, p, 4);
+    if (cie_off == 0)
+        return; /* a CIE, not an FDE */
+    const uint8_t *cie = p - cie_off;
+    p += 4;
+    uint32_t clen;
+    memcpy(&clen, cie, 4);
+    if (clen == 0 || clen == 0xffffffffu)
+        return;
+    const uint8_t *cend = cie + 4 + clen, *q = cie + 8;
+    uint8_t version = *q++;
+    const char *aug = (const char *)q;
+    size_t alen = strnlen(aug, (size_t)(cend - q));
+    q += alen + 1;
+    if (q > cend)
+        return;
+    uint64_t caf = uleb(&q, cend);
+    int64_t daf = sleb(&q, cend);
+    uint64_t rareg = version == 1 ? *q++ : uleb(&q, cend);
+    if (rareg != 16)
+        return;
+    uint8_t fde_enc = 0;
+    const uint8_t *cins = q;
+    if (aug[0] == 'z') {
+        uint64_t dlen = uleb(&q, cend);
+        const uint8_t *d = q;
+        cins = q + dlen;
+        if (cins > cend)
+            return;
+        for (size_t i = 1; i < alen; i++) {
+            if (aug[i] == 'R')
+                fde_enc = *d++;
+            else if (aug[i] == 'L')
+                d++;
+            else if (aug[i] == 'P') {
+                uint8_t penc = *d++;
+                uintptr_t dummy;
+                if (!read_enc(&d, cins, penc & 0x7f, hdr, &dummy))
+                    return;
+            } else if (aug[i] == 'S')
+                return; /* signal frame */
+            else if (aug[i] != 'B')
+                return;
+        }
+    } else if (alen) {
+        return;
+    }
+    uintptr_t begin, range;
+    if (!read_enc(&p, fend, fde_enc, hdr, &begin) || !read_enc(&p, fend, fde_enc & 0x0f, hdr, &range))
+        return;
+    if (pc < begin || pc - begin >= range)
+        return;
+    if (aug[0] == 'z') {
+        uint64_t dlen = uleb(&p, fend);
+        p += dlen;
+        if (p > fend)
+            return;
+    }
+    struct cfi_state st = {CFA_BAD, RA_BAD, BP_SAME, 0, 0, 0};
+    if (!cfi_run(cins, cend, begin, (uintptr_t)-1, caf, daf, &st, NULL))
+        return;
+    struct cfi_state init = st;
+    if (!cfi_run(p, fend, begin, pc, caf, daf, &st, &init))
+        return;
+    if (st.cfa == CFA_BAD || st.ra == RA_BAD || st.bp == BP_BAD)
+        return;
+    if (st.cfa_off < -(1 << 30) || st.cfa_off > (1 << 30) || st.ra_off < -32768 || st.ra_off > 32767 ||
+        st.bp_off < -32768 || st.bp_off > 32767)
+        return;
+    r->cfa = st.cfa;
+    r->ra = st.ra;
+    r->bp = st.bp;
+    r->cfa_off = (int32_t)st.cfa_off;
+    r->ra_off = (int16_t)st.ra_off;
+    r->bp_off = (int16_t)st.bp_off;
+}
+
+struct fde_arg {
+    uintptr_t pc;
+    struct rule *r;
+    struct mod *m; /* filled when the module has a usable table */
+};
+
+static void search_table(const struct mod *m, uintptr_t pc, struct rule *r)
+{
+    const int32_t *tab = m->tab;
+    uintptr_t hdr = m->hdr;
+    size_t lo = 0, hi = m->count;
+    while (hi - lo > 1) { /* the last entry whose start is <= pc */
+        size_t mid = (lo + hi) / 2;
+        if (hdr + (uintptr_t)(intptr_t)tab[2 * mid] <= pc)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (hdr + (uintptr_t)(intptr_t)tab[2 * lo] > pc)
+        return;
+    parse_fde((const uint8_t *)(hdr + (uintptr_t)(intptr_t)tab[2 * lo + 1]), hdr, pc, r);
+}
+
+static int find_fde(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct fde_arg *a = data;
+    (void)size;
+    const ElfW(Phdr) *eh = NULL;
+    int inside = 0;
+    uintptr_t seg_lo = 0, seg_hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && a->pc >= info->dlpi_addr + ph->p_vaddr &&
+            a->pc < info->dlpi_addr + ph->p_vaddr + ph->p_memsz) {
+            inside = 1;
+            seg_lo = info->dlpi_addr + ph->p_vaddr;
+            seg_hi = seg_lo + ph->p_memsz;
+        } else if (ph->p_type == PT_GNU_EH_FRAME)
+            eh = ph;
+    }
+    if (!inside)
+        return 0;
+    if (!eh)
+        return 1;
+    const uint8_t *h = (const uint8_t *)(info->dlpi_addr + eh->p_vaddr);
+    uintptr_t hdr = (uintptr_t)h;
+    if (h[0] != 1 || h[3] != 0x3b)
+        return 1;
+    const uint8_t *p = h + 4, *end = h + eh->p_memsz;
+    uintptr_t frame, count;
+    if (!read_enc(&p, end, h[1], hdr, &frame) || !read_enc(&p, end, h[2], hdr, &count) || count == 0)
+        return 1;
+    a->m->lo = seg_lo;
+    a->m->hi = seg_hi;
+    a->m->hdr = hdr;
+    a->m->tab = (const int32_t *)p;
+    a->m->count = count;
+    search_table(a->m, a->pc, a->r);
+    return 1;
+}
+
+static const struct rule *rule_for(struct tcache *c, uintptr_t pc, uint32_t epoch)
+{
+    struct rule *r = &c->rules[((pc * 0x9e3779b97f4a7c15ull) >> 40) & (RULES - 1)];
+    if (r->valid && r->pc == pc && r->epoch == epoch)
+        return r;
+    *r = (struct rule){pc, epoch, CFA_BAD, RA_BAD, BP_BAD, 1, 0, 0, 0};
+    for (int i = 0; i < MODS; i++) {
+        const struct mod *m = &c->mods[i];
+        if (m->tab && m->epoch == epoch && pc >= m->lo && pc < m->hi) {
+            search_table(m, pc, r);
+            return r;
+        }
+    }
+    struct mod m = {0, 0, 0, NULL, 0, epoch};
+    struct fde_arg a = {pc, r, &m};
+    dl_iterate_phdr(find_fde, &a);
+    if (m.tab)
+        c->mods[c->mod_next++ % MODS] = m;
+    return r;
+}
+
+/* libunwind's unwind; 'all' (CACHE_FRAMES words) gets every frame after the
+ * skipped ones and '*nall' their number, or -1 when there were more or the
+ * thread unwinds deep stacks. */
+static int lu_capture(int (*bt)(void **, int), uintptr_t *pcs, int max, uint32_t *depth, uintptr_t *all,
+                      int *nall)
+{
+    *nall = -1;
     if (deep_stacks)
         return capture_deep(bt, pcs, max, depth);
     int want = max + SKIP_SLACK;
@@ -158,5 +727,220 @@ int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
         kept = max;
     memcpy(pcs, buf + skip, (size_t)kept * sizeof(*pcs));
     *depth = (uint32_t)(n - skip);
+    if (all && n - skip <= CACHE_FRAMES) {
+        memcpy(all, buf + skip, (size_t)(n - skip) * sizeof(*all));
+        *nall = n - skip;
+    }
     return kept;
+}
+
+static int own_pc(uintptr_t pc)
+{
+    return in_ranges(self_text, nself, pc) || in_ranges(unw_text, nunw, pc);
+}
+
+#define ADD_CHECK(a, v)                                                                                            \
+    do {                                                                                                           \
+        if (nchk == CACHE_CHECKS)                                                                                  \
+            return 0;                                                                                              \
+        e->checks[nchk].addr = (a);                                                                                \
+        e->checks[nchk].val = (v);                                                                                 \
+        nchk++;                                                                                                    \
+    } while (0)
+
+/* Walks the stack from capture_cached()'s instruction by the CFI rules,
+ * comparing with libunwind's frames 'all'; fills 'e' and returns 1 when
+ * every frame was proved, 0 otherwise (nothing cached). */
+static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, uintptr_t pc, uintptr_t sp, uintptr_t bp, uint32_t epoch,
+                const uintptr_t *all, int nall, int max)
+{
+    uintptr_t bploc = LIVE_RBP;
+    int nchk = 0, t = 1, s = -1;
+    for (;;) {
+        const struct rule *r = rule_for(c, t == 1 ? pc : pc - 1, epoch);
+        if (r->cfa == CFA_BAD || r->ra == RA_BAD || r->bp == BP_BAD)
+            return 0;
+        uintptr_t cfa;
+        if (r->cfa == CFA_RSP) {
+            cfa = sp + (uintptr_t)(intptr_t)r->cfa_off;
+        } else {
+            ADD_CHECK(bploc, bp);
+            cfa = bp + (uintptr_t)(intptr_t)r->cfa_off;
+        }
+        if (r->ra == RA_END)
+            break;
+        uintptr_t slot = cfa + (uintptr_t)(intptr_t)r->ra_off;
+        if (slot & 7)
+            return 0;
+        uintptr_t ra = *(const volatile uintptr_t *)slot;
+        ADD_CHECK(slot, ra);
+        if (r->bp == BP_OFFSET) {
+            bploc = cfa + (uintptr_t)(intptr_t)r->bp_off;
+            if (bploc & 7)
+                return 0;
+            bp = *(const volatile uintptr_t *)bploc;
+        }
+        sp = cfa;
+        if (ra == 0)
+            break;
+        pc = ra;
+        if (s < 0 && !own_pc(pc))
+            s = t;
+        if (s >= 0) {
+            int i = t - s;
+            if (all && (i >= nall || all[i] != pc))
+                return 0;
+            if (i < max)
+                e->pcs[i] = pc;
+        }
+        if (++t > CACHE_FRAMES)
+            return 0;
+    }
+    if (s < 0 || (all && t - s != nall))
+        return 0;
+    e->nchecks = (int16_t)nchk;
+    e->depth = (uint32_t)(t - s);
+    e->n = (int16_t)(t - s < max ? t - s : max);
+    return 1;
+}
+
+static unsigned set_index(uintptr_t sp, uintptr_t key)
+{
+    uint64_t h = ((uint64_t)sp ^ ((uint64_t)key << 7)) * 0x9e3779b97f4a7c15ull;
+    return (unsigned)(h >> 56) & (CACHE_SETS - 1);
+}
+
+/* 1 when every word 'e' depends on still holds its value. */
+static inline int entry_holds(const struct entry *e, uintptr_t bp0)
+{
+    int nc = e->nchecks;
+    for (int i = 0; i < nc; i++) {
+        uintptr_t a = e->checks[i].addr;
+        uintptr_t v = a == LIVE_RBP ? bp0 : *(const volatile uintptr_t *)a;
+        if (v != e->checks[i].val)
+            return 0;
+    }
+    return 1;
+}
+
+static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uintptr_t *pcs, int max,
+                                                    uint32_t *depth, struct tm__capture_memo *memo)
+{
+    uintptr_t pc0, sp0, bp0;
+    /* the instruction every capture starts at: frame 0 of the walk */
+    __asm__ __volatile__("mov %%rbp, %2\n\tmov %%rsp, %1\n\tlea 0(%%rip), %0"
+                         : "=&r"(pc0), "=&r"(sp0), "=&r"(bp0));
+    struct tcache *c = cache_get();
+    uintptr_t all[CACHE_FRAMES];
+    int nall;
+    if (!c)
+        return lu_capture(bt, pcs, max, depth, NULL, &nall);
+    uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
+    uintptr_t key = tm__hook_ra;
+    unsigned set = set_index(sp0, key);
+    struct entry *ways = &c->entries[set * CACHE_WAYS], *e = NULL;
+    for (int w = 0; w < CACHE_WAYS; w++) {
+        struct entry *x = &ways[w];
+        if (x->valid && x->sp == sp0 && x->key == key && x->epoch == epoch && x->max == max &&
+            entry_holds(x, bp0)) {
+            e = x;
+            break;
+        }
+    }
+    if (e) {
+        int n = e->n;
+        memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
+        *depth = e->depth;
+        memo->id = e->id;
+        memo->entry = e->id ? NULL : e;
+        bump(&c->hits);
+        if (TM_UNLIKELY(tm__verify_stacks)) {
+            uint32_t d2;
+            int n2 = lu_capture(bt, all, max, &d2, NULL, &nall);
+            if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
+                bump(&c->mismatches);
+                e->valid = 0;
+                memo->id = 0;
+                memo->entry = NULL;
+                memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
+                *depth = d2;
+                return n2;
+            }
+        }
+        return n;
+    }
+    e = &ways[c->victim[set]++ % CACHE_WAYS];
+    for (int w = 0; w < CACHE_WAYS; w++)
+        if (!ways[w].valid) {
+            e = &ways[w];
+            break;
+        }
+    bump(&c->misses);
+    /* the walk is the unwind: libunwind only where it cannot prove a frame */
+    e->valid = 0;
+    if (walk(c, e, pc0, sp0, bp0, epoch, NULL, 0, max)) {
+        int n = e->n;
+        memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
+        *depth = e->depth;
+        if (TM_UNLIKELY(tm__verify_stacks)) {
+            uint32_t d2;
+            int n2 = lu_capture(bt, all, max, &d2, NULL, &nall);
+            if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
+                bump(&c->mismatches);
+                memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
+                *depth = d2;
+                return n2;
+            }
+        }
+        e->sp = sp0;
+        e->key = key;
+        e->epoch = epoch;
+        e->max = (int16_t)max;
+        e->id = 0;
+        e->valid = 1;
+        memo->entry = e;
+        return n;
+    }
+    bump(&c->uncached);
+    return lu_capture(bt, pcs, max, depth, NULL, &nall);
+}
+
+int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__capture_memo *memo)
+{
+    int (*bt)(void **, int) = __atomic_load_n(&backtrace_fn, __ATOMIC_ACQUIRE);
+    int nall;
+    memo->id = 0;
+    memo->entry = NULL;
+    *depth = 0;
+    if (!bt) { /* the caller only, when an entry point noted it */
+        if (!tm__early_pc || max < 1)
+            return 0;
+        pcs[0] = tm__early_pc;
+        *depth = 0; /* "only the caller": tracemem-snapshot(5) */
+        return 1;
+    }
+#if TM_CACHE_ARCH
+    /* not nested: a signal handler's tracemem_track() may interrupt a
+     * capture that is filling an entry */
+    if (cache_on && !cache_busy) {
+        cache_busy = 1;
+        int n = capture_cached(bt, pcs, max, depth, memo);
+        cache_busy = 0;
+        return n;
+    }
+#endif
+    return lu_capture(bt, pcs, max, depth, NULL, &nall);
+}
+
+void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id)
+{
+    struct entry *e = memo->entry;
+    if (e)
+        e->id = id;
+}
+
+int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
+{
+    struct tm__capture_memo memo;
+    return tm__capture_memo(pcs, max, depth, &memo);
 }

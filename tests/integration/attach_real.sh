@@ -58,6 +58,17 @@ json "$S" "s['snapshot']['attached_at']" > /dev/null || fail "no attached_at"
 assert_eq "python3: strings traced" true \
     "$(json "$S" "any(t['count'] > 0 and any((s['frames'][f].get('function') or '').startswith('PyUnicode') for f in s['stacks'][t['stack']]['frames']) for t in s['traces'])")"
 [ "$(json "$S" "s['memory']['current']")" -gt 100000 ] || fail "python3: too little traced"
+# ... and, when this CPython's layout is known, under the Python frame of
+# the line that made them (the shim was loaded late: detection, its
+# per-thread tables and its TLS must all work then)
+pyline=$(grep -n 'LINE-PYGROW' "$WORK/loop.py" | cut -d: -f1)
+case $("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])') in
+    3.11 | 3.12) assert_eq "python3: Python frames shown" true "$(json "$S" "bool(s.get('python', {}).get('frames'))")" ;;
+esac
+if [ "$(json "$S" "bool(s.get('python', {}).get('frames'))")" = true ]; then
+    assert_eq "python3: the line that grows" true \
+        "$(json "$S" "any(t['count'] > 0 and any(s['frames'][f].get('kind') == 'python' and s['frames'][f].get('function') == 'grow' and s['frames'][f].get('line') == $pyline for f in s['stacks'][t['stack']]['frames']) for t in s['traces'])")"
+fi
 wait $pid
 assert_eq "python3's exit status" 0 $?
 assert_eq "python3's output" "ready

@@ -1,0 +1,228 @@
+/* shim_stackcache.c - stacks that defeat a naive stack cache: the same
+ * stack pointer at the allocation reached through different frames
+ * (recursion depth traded against alloca size, uninitialised alloca space
+ * holding old return addresses), realigned frames, longjmp out of
+ * allocating frames, signal handlers that allocate (also on an alternate
+ * stack), coroutines on stacks that are freed and mapped again
+ * (swapcontext), threads, and a forked child. Built with -O2 so most frames
+ * have rsp-based CFAs; tests/integration/shim_stackcache.sh runs it with
+ * TRACEMEM_VERIFY_STACKS=1 and wants zero mismatches. Prints a checksum
+ * that does not depend on tracing. */
+#define _GNU_SOURCE
+#include <alloca.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+static volatile unsigned long sink;
+
+#define NOI __attribute__((noinline))
+
+static NOI void *leaf(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ __volatile__("" ::: "memory");
+    return p;
+}
+
+static NOI void *leaf2(size_t n)
+{
+    void *p = calloc(1, n);
+    __asm__ __volatile__("" ::: "memory");
+    return p;
+}
+
+static NOI void *via_alloca(size_t a, int which)
+{
+    char *buf = alloca(a); /* not initialised: old frames' words stay there */
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+    void *p = which ? leaf2(24) : leaf(24);
+    sink += (uintptr_t)buf & 1;
+    return p;
+}
+
+static NOI void *rec(int d, size_t a, int which)
+{
+    void *p;
+    if (d > 0)
+        p = rec(d - 1, a, which);
+    else
+        p = via_alloca(a, which);
+    __asm__ __volatile__("" ::: "memory");
+    return p;
+}
+
+static NOI void *realigned(int n)
+{
+    char big[64] __attribute__((aligned(64)));
+    memset(big, n, sizeof big);
+    void *p = leaf(32 + (size_t)(big[3] & 1));
+    sink += (uintptr_t)big[5];
+    return p;
+}
+
+static NOI void *realigned_vla(int n)
+{
+    char vla[n];
+    double d __attribute__((aligned(32))) = n;
+    memset(vla, 1, (size_t)n);
+    __asm__ __volatile__("" : : "r"(vla), "r"(&d) : "memory");
+    return rec(n & 3, (size_t)n * 8, n & 1);
+}
+
+static void churn_mixed(int rounds)
+{
+    for (int r = 0; r < rounds; r++)
+        for (int d = 0; d < 6; d++)
+            for (size_t a = 16; a <= 256; a += 16) {
+                free(rec(d, a, (int)(a / 16) & 1));
+                free(rec(5 - d, 272 - a, 0));
+                free(realigned(d));
+                free(realigned_vla(d * 8 + 1));
+            }
+}
+
+/* longjmp out of frames that allocate */
+static jmp_buf jb;
+static NOI void deep_jump(int d, void **out)
+{
+    if (d)
+        deep_jump(d - 1, out);
+    *out = leaf(40);
+    longjmp(jb, 1);
+}
+
+static void jumps(int n)
+{
+    for (int i = 0; i < n; i++) {
+        void *volatile p = NULL;
+        if (!setjmp(jb))
+            deep_jump(i % 7, (void **)&p);
+        free(p);
+        free(rec(i % 7, 16, 0));
+    }
+}
+
+/* signal handlers that allocate */
+static volatile sig_atomic_t ticks;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    free(rec(ticks % 4, 32, 1));
+    free(leaf(48));
+    ticks++;
+}
+
+static void signals(int seconds_ms)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 200}, {0, 200}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    struct timeval t0, t;
+    gettimeofday(&t0, NULL);
+    do {
+        churn_mixed(1);
+        gettimeofday(&t, NULL);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_usec - t0.tv_usec) / 1000 < seconds_ms);
+    /* the same on an alternate stack */
+    stack_t ss = {.ss_sp = malloc(65536), .ss_size = 65536};
+    sigaltstack(&ss, NULL);
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
+    sigaction(SIGALRM, &sa, NULL);
+    gettimeofday(&t0, NULL);
+    do {
+        churn_mixed(1);
+        gettimeofday(&t, NULL);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_usec - t0.tv_usec) / 1000 < seconds_ms);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    stack_t none = {.ss_flags = SS_DISABLE};
+    sigaltstack(&none, NULL);
+    free(ss.ss_sp);
+}
+
+/* coroutines: stacks mapped, used, unmapped and mapped again (often at the
+ * same address), each allocating from different frames at the same depth */
+static ucontext_t main_uc, co_uc;
+static int co_kind;
+
+static void co_body(void)
+{
+    for (int i = 0; i < 50; i++) {
+        if (co_kind & 1)
+            free(rec(3, 64, 0));
+        else
+            free(rec(2, 64 + 48, 1));
+        free(realigned(i));
+        swapcontext(&co_uc, &main_uc);
+    }
+}
+
+static void coroutines(void)
+{
+    for (int round = 0; round < 40; round++) {
+        size_t sz = 256 * 1024;
+        char *stk = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (stk == MAP_FAILED)
+            abort();
+        co_kind = round;
+        getcontext(&co_uc);
+        co_uc.uc_stack.ss_sp = stk;
+        co_uc.uc_stack.ss_size = sz;
+        co_uc.uc_link = &main_uc;
+        makecontext(&co_uc, co_body, 0);
+        for (int i = 0; i < 50; i++) {
+            swapcontext(&main_uc, &co_uc);
+            free(leaf(16));
+        }
+        swapcontext(&main_uc, &co_uc); /* co_body returns to main_uc */
+        munmap(stk, sz);
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    int k = (int)(intptr_t)arg;
+    churn_mixed(3 + k);
+    jumps(200);
+    return NULL;
+}
+
+int main(void)
+{
+    churn_mixed(4);
+    jumps(500);
+    coroutines();
+    signals(150);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, thread_main, (void *)(intptr_t)i);
+    churn_mixed(2);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        churn_mixed(2);
+        jumps(100);
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    churn_mixed(1);
+    printf("done child %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return 0;
+}
