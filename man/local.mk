@@ -1,6 +1,6 @@
 # man: pages for the shim's API and the snapshot format. The commands'
 # pages are listed in the fragments of the parts that own them.
-dist_man_MANS += man/tracemem.3 man/tracemem-snapshot.5
+dist_man_MANS += man/tracemem.3 man/tracemem-snapshot.5 man/tracemem-stats.1
 
 # One page per function name (man/links.sh): "man rcgc_incref" opens
 # rcgc_new(3), "man tracemem_take_snapshot" tracemem(3).

@@ -13,7 +13,9 @@ libtmreport_la_SOURCES = \
 	src/report/quote.c src/report/quote.h \
 	src/report/fold.c src/report/fold.h \
 	src/report/hints.c src/report/hints.h \
-	src/report/rss.c src/report/rss.h
+	src/report/rss.c src/report/rss.h \
+	src/report/timeline.c src/report/timeline.h \
+	src/report/chart.c src/report/chart.h
 libtmreport_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(LIBDW_CFLAGS)
 libtmreport_la_LIBADD = $(JANSSON_LIBS) $(LIBDW_LIBS)
 
@@ -88,3 +90,7 @@ check_PROGRAMS += tests/unit/check_report
 TESTS += tests/unit/check_report
 tests_unit_check_report_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
 tests_unit_check_report_LDADD = $(TM_REPORT_CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_timeline
+TESTS += tests/unit/check_timeline
+tests_unit_check_timeline_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
+tests_unit_check_timeline_LDADD = $(TM_REPORT_CHECK_LIBS)

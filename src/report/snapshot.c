@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "report/timeline.h"
+
 int tm__error_set(tm_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -708,7 +710,8 @@ int tm_snapshot_reindex(tm_snapshot *snap, tm_error *err)
     clear_model(snap);
     if ((rc = load_header(snap, err)) || (rc = load_modules(snap, err)) || (rc = load_python(snap, err)) ||
         (rc = load_frames(snap, err)) ||
-        (rc = load_stacks(snap, err)) || (rc = load_traces(snap, err)) || (rc = load_leaks(snap, err))) {
+        (rc = load_stacks(snap, err)) || (rc = load_traces(snap, err)) || (rc = load_leaks(snap, err)) ||
+        (rc = tm_timeline_check(snap, err))) {
         clear_model(snap);
         return rc;
     }

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "report/trend.h"
+#include "report/timeline.h"
 
 #include <errno.h>
 #include <math.h>
@@ -372,5 +373,87 @@ void tm_trend_free(tm_trend *trend)
     free(trend->v);
     free(trend->snaps);
     free(trend->seconds);
+    free(trend->current);
     memset(trend, 0, sizeof *trend);
+}
+
+/* --- one snapshot's timeline as a series --- */
+
+int tm_trend_timeline(tm_snapshot *snap, const tm_timeline *tl, uint64_t min_growth, tm_trend *out, tm_error *err)
+{
+    size_t npts, *pts = NULL, *entry_of = NULL;
+    uint64_t *live = NULL;
+    double *x = NULL, *y = NULL;
+    json_t *index = NULL;
+    size_t cap = 0;
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    if (!tl->present || tl->nsamples < 2)
+        return tm__error_set(err, -EINVAL, "a trend needs at least two snapshots, or one with a timeline of "
+                                           "two samples or more");
+    npts = tl->nsamples < TM_TREND_TIMELINE_POINTS ? tl->nsamples : TM_TREND_TIMELINE_POINTS;
+    out->nsnaps = npts;
+    out->min_growth = min_growth;
+    out->snaps = malloc(npts * sizeof *out->snaps);
+    out->seconds = malloc(npts * sizeof *out->seconds);
+    out->current = malloc(npts * sizeof *out->current);
+    pts = malloc(npts * sizeof *pts);
+    live = calloc(snap->nstacks ? snap->nstacks : 1, sizeof *live);
+    entry_of = calloc(snap->nstacks ? snap->nstacks : 1, sizeof *entry_of);
+    x = malloc(npts * sizeof *x);
+    y = malloc(npts * sizeof *y);
+    index = json_object();
+    if (!out->snaps || !out->seconds || !out->current || !pts || !live || !entry_of || !x || !y || !index) {
+        rc = -ENOMEM;
+        goto out_free;
+    }
+    for (size_t k = 0; k < npts; k++) {
+        pts[k] = (size_t)(((double)k * (double)(tl->nsamples - 1)) / (double)(npts - 1) + 0.5);
+        out->snaps[k] = snap;
+        out->seconds[k] = (double)tl->samples[pts[k]].t_ns / 1e9;
+        out->current[k] = tl->samples[pts[k]].heap;
+    }
+    /* stacks with the same traceback key are one entry (0: none yet) */
+    for (size_t r = 0, k = 0; k < npts; k++) {
+        for (; r < tl->nrows && tl->rows[r].sample <= pts[k]; r++) {
+            size_t st = tl->rows[r].stack;
+
+            live[st] = tl->rows[r].live;
+            if (!entry_of[st]) {
+                char *key = tm_stack_key(snap, &snap->stacks[st]);
+                tm_trend_stack *e = key ? entry(out, index, key, &cap) : NULL;
+
+                free(key);
+                if (!e) {
+                    rc = -ENOMEM;
+                    goto out_free;
+                }
+                entry_of[st] = (size_t)(e - out->v) + 1;
+                e->snap = 0;
+                e->stack = st;
+            }
+        }
+        for (size_t st = 0; st < snap->nstacks; st++)
+            if (entry_of[st])
+                out->v[entry_of[st] - 1].sizes[k] += live[st];
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        fit_stack(out, &out->v[i], x, y);
+        out->nsteady += out->v[i].steady;
+    }
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, stack_cmp);
+out_free:
+    json_decref(index);
+    free(pts);
+    free(live);
+    free(entry_of);
+    free(x);
+    free(y);
+    if (rc) {
+        tm_trend_free(out);
+        return tm__error_set(err, rc, "out of memory");
+    }
+    return 0;
 }

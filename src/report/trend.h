@@ -97,6 +97,8 @@ typedef struct tm_trend {
                           then the others by growth descending */
     size_t nsteady;
     uint64_t min_growth;
+    uint64_t *current; /* a timeline's series (tm_trend_timeline): the heap at
+                          each point (owned); NULL for a series of snapshots */
 } tm_trend;
 
 /* Computes the trend of the 'n' (>= 2) symbolized snapshots 'snaps' of one
@@ -105,6 +107,20 @@ typedef struct tm_trend {
  * 'err' filled (fewer than 2 snapshots) or -ENOMEM. */
 int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth, tm_trend *out, tm_error *err);
 void tm_trend_free(tm_trend *trend);
+
+/* The points a timeline's series keeps at most (evenly spread samples). */
+#define TM_TREND_TIMELINE_POINTS 64
+
+/* The same rule over the timeline 'tl' of the one symbolized snapshot
+ * 'snap' (report/timeline.h): the points are up to TM_TREND_TIMELINE_POINTS
+ * samples spread evenly over the run (the first and the last included), a
+ * stack's size at a point is the live bytes of its newest row up to that
+ * sample; 'snaps' then holds 'snap' once per point and 'current' the heap
+ * at each point. Returns 0, -EINVAL with 'err' filled (fewer than 2
+ * samples) or -ENOMEM. */
+struct tm_timeline;
+int tm_trend_timeline(tm_snapshot *snap, const struct tm_timeline *tl, uint64_t min_growth, tm_trend *out,
+                      tm_error *err);
 
 #ifdef __cplusplus
 }

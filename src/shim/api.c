@@ -40,6 +40,7 @@ void tracemem_stop(void)
 {
     atomic_store(&tm__tracing, 0);
     GUARDED(tm__clear_all());
+    GUARDED(tm__timeline_clear());
 }
 
 int tracemem_is_tracing(void)
@@ -50,6 +51,7 @@ int tracemem_is_tracing(void)
 void tracemem_clear_traces(void)
 {
     GUARDED(tm__clear_all());
+    GUARDED(tm__timeline_clear());
 }
 
 int tracemem_get_traceback_limit(void)

@@ -223,7 +223,8 @@ static void drop_own_preload(void)
  *    TRACEMEM_INTERVAL is set). A process that neither allocates nor frees
  *    during an interval writes nothing for it: its heap did not change. */
 
-atomic_int tm__deferred;           /* nonzero: hooks call tm__run_deferred() */
+/* tm__deferred (nonzero: hooks call tm__run_deferred()) is defined in
+ * timeline.c, which sets it too and is linked into the unit tests. */
 static atomic_int signal_pending;
 static atomic_int_least64_t next_due; /* ns, CLOCK_MONOTONIC_COARSE */
 static int64_t interval_ns;
@@ -241,20 +242,26 @@ static void take(enum tm__reason reason)
         tm__snapshot_write(NULL, reason, NULL);
 }
 
-/* A thread whose traced events come faster than 1/64 of the interval
- * reads the clock at every 16th only (the read is a tenth of a hook's
- * cost); one that allocates rarely reads it every time. A deadline is
- * thus met at most 15/64 of an interval late. */
+/* With TRACEMEM_INTERVAL a thread reads CLOCK_MONOTONIC_COARSE at one
+ * traced event in skip_clock + 1. The skip doubles (0, 1, 3, 7, ... 255)
+ * while two reads in a row are closer than 1/64 of the interval and drops
+ * to 0 when they are not: a busy
+ * thread reads the clock rarely (the read is a tenth of a hook's cost) yet
+ * still at least every 1/64 of a tick, one that allocates rarely reads it
+ * every time, and after a pause a burst of events reads it at its 1st,
+ * 2nd, 4th, 8th ... event. A deadline is thus met at most about 1/64 of an
+ * interval late, or a few events late after a pause. The timeline counts
+ * the same way, per thread, in its allocation counter (timeline.c). */
 static __thread unsigned skip_clock TM_TLS;
 static __thread int64_t last_clock TM_TLS;
+/* skip_clock's doubling level lives in its upper 16 bits (TLS is scarce
+ * when the shim is dlopen'd by tracemem attach) */
 
-static int interval_due(void)
+static int interval_due(int64_t now)
 {
     if (interval_ns <= 0)
         return 0;
-    int64_t now = coarse_ns(), due = atomic_load_explicit(&next_due, memory_order_relaxed);
-    skip_clock = now - last_clock < interval_ns / 64 ? 15 : 0;
-    last_clock = now;
+    int64_t due = atomic_load_explicit(&next_due, memory_order_relaxed);
     if (now < due)
         return 0;
     int64_t next = due + interval_ns;
@@ -263,7 +270,10 @@ static int interval_due(void)
     return atomic_compare_exchange_strong(&next_due, &due, next);
 }
 
-/* From a hook, after it set tm__in_hook back to 0. */
+/* From a hook, after it set tm__in_hook back to 0. The timeline sets
+ * tm__deferred when a sample is due (timeline.c, from the allocation's
+ * cheap countdown), so with neither TRACEMEM_INTERVAL nor a signal the
+ * hooks do not come here at all. */
 void tm__run_deferred(void)
 {
     if (!tm__in_hook && TM_UNLIKELY(atomic_load_explicit(&tm__attach_pending, memory_order_relaxed))) {
@@ -272,7 +282,7 @@ void tm__run_deferred(void)
         tm__in_hook = 0;
     }
     if (tm__in_hook || (!atomic_load_explicit(&signal_pending, memory_order_relaxed) && interval_ns > 0 &&
-                        skip_clock > 0 && skip_clock--))
+                        (skip_clock & 0xffff) > 0 && skip_clock--))
         return;
     int saved = errno;
     tm__in_hook = 1;
@@ -280,8 +290,17 @@ void tm__run_deferred(void)
         atomic_store(&tm__deferred, 0); /* before the check: a signal now sets it again */
     if (atomic_exchange(&signal_pending, 0))
         take(TM_REASON_SIGNAL);
-    if (interval_due())
-        take(TM_REASON_INTERVAL);
+    int64_t now = coarse_ns();
+    if (interval_ns > 0) {
+        unsigned level = skip_clock >> 16;
+        level = now - last_clock < interval_ns / 64 ? (level < 255 ? 2 * level + 1 : 255) : 0;
+        skip_clock = level << 16 | level;
+        last_clock = now;
+        if (interval_due(now))
+            take(TM_REASON_INTERVAL);
+    }
+    if (tm__timeline_due(now) && atomic_load(&tm__tracing) && tm__own_process())
+        tm__timeline_sample(now);
     tm__in_hook = 0;
     errno = saved;
 }
@@ -306,8 +325,10 @@ static void setup_snapshots(void)
     if (tm__cfg.interval > 0) {
         interval_ns = (int64_t)(tm__cfg.interval * 1e9);
         atomic_store(&next_due, coarse_ns() + interval_ns);
-        atomic_store(&tm__deferred, 1);
     }
+    tm__timeline_init();
+    if (interval_ns > 0)
+        atomic_store(&tm__deferred, 1);
     if (tm__cfg.signo) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -364,6 +385,7 @@ static void fork_child(void)
         disabled = 1;
     } else {
         tm__snapshot_after_fork_child();
+        tm__timeline_after_fork_child();
     }
     tm__in_hook = fork_guard;
 }

@@ -9,7 +9,7 @@ noinst_LTLIBRARIES += libtmshimcore.la
 libtmshimcore_la_SOURCES = \
 	src/shim/shim.h src/shim/writer.h \
 	src/shim/brk.c src/shim/live.c src/shim/mmaps.c src/shim/modules.c src/shim/outpath.c src/shim/pyframes.c src/shim/stacks.c \
-	src/shim/trace.c src/shim/util.c src/shim/writer.c
+	src/shim/trace.c src/shim/util.c src/shim/writer.c src/shim/sizes.c src/shim/timeline.c
 libtmshimcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtmshimcore_la_CFLAGS = $(SHIM_CFLAGS)
 libtmshimcore_la_LIBADD = libtmcommon.la

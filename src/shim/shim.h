@@ -391,6 +391,51 @@ void tm__domain_adjust_unlocked(unsigned domain, uint32_t stack, int64_t size, i
 /* The calling program's stack, interned (0 when it could not be). */
 uint32_t tm__capture_stack(void);
 
+/* The heap's current bytes (memory.current), for the timeline. */
+int64_t tm__heap_current(void);
+
+/* --- memory over time (timeline.c) --- */
+
+/* Reads TRACEMEM_TIMELINE and maps the arrays (from tm__init). */
+void tm__timeline_init(void);
+int tm__timeline_enabled(void);
+/* Spacing of samples now, ns (grows as the run coarsens); 0 when off. */
+int64_t tm__timeline_resolution(void);
+/* 1 when a sample is due at 'coarse_now' (CLOCK_MONOTONIC_COARSE ns). */
+int tm__timeline_due(int64_t coarse_now);
+/* A thread's countdown to its next clock read (in its sizes slab). */
+struct tm__tick {
+    uint32_t skip, level;
+    int64_t last;
+};
+/* Every traced allocation: counts down 't' and, when it runs out, reads
+ * the coarse clock and sets tm__deferred if a sample is due ('t' NULL:
+ * reads it now). No lock, no locked instruction. */
+static inline void tm__timeline_count(struct tm__tick *t);
+void tm__timeline_tick(struct tm__tick *t);
+/* Takes the due sample; from tm__run_deferred with no lock held. */
+void tm__timeline_sample(int64_t coarse_now);
+void tm__timeline_after_fork_child(void);
+/* Starts a new timeline (tracemem_stop, tracemem_clear_traces). */
+void tm__timeline_clear(void);
+static inline void tm__timeline_count(struct tm__tick *t)
+{
+    if (TM_LIKELY(t && t->skip)) {
+        t->skip--;
+        return;
+    }
+    tm__timeline_tick(t);
+}
+/* Snapshot writer: samples now, notes the snapshot 'reason', copies the
+ * timeline and calls 'want' with each stack id its rows name; 1 when there
+ * is one to write. Then tm__timeline_write() (writer.h) writes the copy. */
+int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *arg);
+
+/* --- size histograms (sizes.c) --- */
+
+/* Counts one allocation of 'size' bytes (tm__record); no locked instruction. */
+void tm__sizes_count(size_t size);
+
 /* --- the program's anonymous mmap and brk memory (mmaps.c) --- */
 
 /* The domain its figures are kept in (TRACEMEM_DOMAIN_MMAP). */

@@ -45,7 +45,8 @@ static struct section sections[MAX_SECTIONS];
 static int nsections;
 
 static const char *const reserved[] = {"format", "version", "process", "snapshot", "memory", "stack_cache", "modules",
-                                       "frames", "stacks", "traces", "peak", "leaks", "symbolized", "python"};
+                                       "frames", "stacks", "traces", "peak", "leaks", "symbolized", "python",
+                                       "timeline", "sizes"};
 
 int tm__section_add(const char *name, tracemem_section_fn fn, void *arg)
 {
@@ -212,7 +213,12 @@ static void resolve_frames(struct content *c)
     }
 }
 
-static int gather(struct content *c, const struct tm__leak_result *leaks, int malloc_ok)
+static void want_timeline_stack(uint32_t id, void *arg)
+{
+    want_stack(arg, id);
+}
+
+static int gather(struct content *c, const struct tm__leak_result *leaks, int malloc_ok, enum tm__reason reason)
 {
     memset(c, 0, sizeof(*c));
     tm__rss_measure(&c->rss, malloc_ok);
@@ -233,6 +239,7 @@ static int gather(struct content *c, const struct tm__leak_result *leaks, int ma
         want_stack(c, rows[i].stack);
     for (size_t i = 0; leaks && leaks->checked && i < leaks->nstacks; i++)
         want_stack(c, leaks->stacks[i].stack);
+    tm__timeline_gather(reason, want_timeline_stack, c);
     resolve_frames(c);
     return c->failed ? -ENOMEM : 0;
 }
@@ -601,6 +608,8 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     write_python(o);
     tm__rss_write(o, &c->rss, heap_live);
     write_sections(o);
+    tm__timeline_write(o, c->index, c->index_size);
+    tm__sizes_write(o);
     tm__out_lit(o, ",\"symbolized\":false}\n");
 }
 
@@ -700,7 +709,7 @@ int tm__snapshot_write(const char *path, enum tm__reason reason, const struct tm
         /* mallinfo2() takes malloc's locks: not from a signal handler, a
          * fatal signal or an exit from a handler */
         int malloc_ok = reason != TM_REASON_SIGNAL && !tm__fatal_signo && !tm__lock_rescue && !tm__exit_async;
-        rc = gather(&c, leaks, malloc_ok);
+        rc = gather(&c, leaks, malloc_ok, reason);
         if (rc == 0)
             rc = write_file(path, &c, seq, reason, leaks);
         content_release(&c);

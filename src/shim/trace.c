@@ -325,6 +325,7 @@ static __thread uintptr_t last_alloc TM_TLS;
 void tm__record(void *ptr, size_t size)
 {
     struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
+    tm__sizes_count(size);
     if (tm__cfg.sample_bytes && !sample(size, &b.size, &b.count))
         return;
     b.stack = capture_stack();
@@ -699,4 +700,9 @@ void tm__clear_all(void)
     atomic_store(&tm__current, 0);
     tm__reset_peak();
     atomic_store(&tm__peak, 0);
+}
+
+int64_t tm__heap_current(void)
+{
+    return atomic_load_explicit(&tm__current, memory_order_relaxed);
 }

@@ -40,4 +40,10 @@ void tm__out_key(struct tm__out *o, const char *key, int first);
 struct tm__rss;
 void tm__rss_write(struct tm__out *o, const struct tm__rss *r, int64_t heap_live);
 
+/* ,"timeline" (timeline.c): the copy tm__timeline_gather() made; 'index'
+ * maps a stack id to 1 + its position in the snapshot's stacks. */
+void tm__timeline_write(struct tm__out *o, const uint32_t *index, size_t index_size);
+/* ,"sizes" (sizes.c): live and allocated size histograms. */
+void tm__sizes_write(struct tm__out *o);
+
 #endif

@@ -98,7 +98,8 @@ assert_eq "gate json" true \
 "$TM" trend grow.0.json grow.1.json --fail-above fast 2> err.txt; assert_eq "bad --fail-above" 2 $?
 
 # usage errors and bad input
-"$TM" trend grow.0.json 2> err.txt; assert_eq "one file" 2 $?
+"$TM" trend "$DATA/cli-a.json" 2> err.txt; assert_eq "one file without a timeline" 2 $?
+"$TM" trend grow.0.json > /dev/null 2> err.txt; assert_eq "one file with a timeline" 0 $?
 "$TM" trend grow.0.json grow.1.json --min-growth lots 2> err.txt
 assert_eq "bad --min-growth" 2 $?
 "$TM" trend grow.0.json "$DATA/bad-truncated.json" 2> err.txt

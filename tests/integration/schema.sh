@@ -22,6 +22,7 @@ assert all(0 <= i < nf for st in s["stacks"] for i in st["frames"]), "stack fram
 assert all(0 <= t["stack"] < ns for t in s["traces"]), "trace stack index"
 assert all(0 <= t["stack"] < ns for t in s.get("peak", {}).get("traces", [])), "peak stack index"
 assert all(0 <= t["stack"] < ns for t in s["leaks"]["stacks"]), "leak stack index"
+assert all(0 <= r[1] < ns for r in s.get("timeline", {}).get("stacks", [])), "timeline stack index"
 assert all(len(st["frames"]) <= st["depth"] for st in s["stacks"]), "depth below frames"
 assert sum(t["size"] for t in s["traces"]) == s["memory"]["current"], "current != sum of sizes"
 assert sum(t["count"] for t in s["traces"]) == s["memory"]["blocks"], "blocks != sum of counts"

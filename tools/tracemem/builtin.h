@@ -36,6 +36,7 @@ int cmd_gc(int argc, char **argv);
 int cmd_rss(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /* --- shared helpers (cli.c) --- */
 

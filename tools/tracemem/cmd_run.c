@@ -30,6 +30,7 @@
 
 #include "report/hints.h"
 #include "report/leaks.h"
+#include "report/chart.h"
 #include "report/render.h"
 #include "report/rss.h"
 #include "report/symbolize.h"
@@ -385,6 +386,7 @@ static void print_summary(const char *prog, int status, const tm_snapshot *s)
                 tm_format_size(a, sizeof a, (double)s->memory.peak, 0),
                 attached_mode && s->reason && strcmp(s->reason, "exit") != 0 ? "detach" : "exit",
                 tm_format_size(b, sizeof b, (double)s->memory.current, 0), s->memory.blocks);
+    tm_chart_summary(stderr, s); /* heap over time, when the snapshot has a timeline */
     /* memory.overhead is what the shim mapped (address space), not what
      * of it is resident: do not let it read as RSS */
     tm__eprintf("  tracemem's own tables: %s of address space mapped (only the pages used are resident)\n",

@@ -3,7 +3,7 @@
  *
  * JSON output (an interface, documented in tracemem-trend(1)):
  *
- *   {"format": "tracemem-trend", "version": 1, "pid", "exe",
+ *   {"format": "tracemem-trend", "version": 1, "pid", "exe", "source",
  *    "min_growth", "min_r2",
  *    "snapshots": [{"file", "seq", "time", "seconds", "current"}],
  *    "left_out": [FILE], "steady": N, "omitted": N,
@@ -11,7 +11,9 @@
  *                "slope_per_second", "r2", "decreases", "sizes": [...],
  *                "frames": [FRAME]}]}
  *
- * where "seconds" and "slope_per_second" are null when the snapshots have
+ * where "source" is "snapshots", or "timeline" for one snapshot's timeline
+ * (then each of "snapshots" is a point: {"file", "seconds", "current"}),
+ * "seconds" and "slope_per_second" are null when the snapshots have
  * no usable times, "left_out" lists the exit snapshots not used, and FRAME
  * is render.h's.
  *
@@ -26,6 +28,7 @@
 #include "report/quote.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <inttypes.h>
 #include <math.h>
@@ -34,6 +37,7 @@
 
 #include "report/render.h"
 #include "report/trend.h"
+#include "report/timeline.h"
 
 static const char usage[] = "usage: tracemem trend FILE... [--min-growth BYTES] [-n N]\n"
                             "                      [--keep-exit] [--format text|json]\n"
@@ -44,7 +48,8 @@ static const char usage[] = "usage: tracemem trend FILE... [--min-growth BYTES] 
                             "stacks that grow steadily, biggest growth first: by how much per\n"
                             "snapshot and per second. BYTES may end in K, M or G (powers of 1024);\n"
                             "-n shows at most N stacks (default 10, 0: all). The exit snapshot\n"
-                            "is left out unless --keep-exit.\n";
+                            "is left out unless --keep-exit. A single FILE with a timeline (the\n"
+                            "shim writes one by default) gives the growth over time within it.\n";
 
 
 static json_t *num_or_null(double v)
@@ -67,10 +72,15 @@ static json_t *render_json(const tm_trend *t, size_t limit, const left_out *lo)
     for (size_t i = 0; i < t->nsnaps; i++) {
         const tm_snapshot *s = t->snaps[i];
 
-        json_array_append_new(snaps, json_pack("{s:s, s:I, s:s?, s:o, s:I}", "file", s->file, "seq",
-                                               (json_int_t)s->seq, "time", s->time, "seconds",
-                                               num_or_null(t->seconds[i]), "current",
-                                               (json_int_t)s->memory.current));
+        if (t->current) /* one snapshot's timeline: its samples */
+            json_array_append_new(snaps, json_pack("{s:s, s:o, s:I}", "file", s->file, "seconds",
+                                                   num_or_null(t->seconds[i]), "current",
+                                                   (json_int_t)t->current[i]));
+        else
+            json_array_append_new(snaps, json_pack("{s:s, s:I, s:s?, s:o, s:I}", "file", s->file, "seq",
+                                                   (json_int_t)s->seq, "time", s->time, "seconds",
+                                                   num_or_null(t->seconds[i]), "current",
+                                                   (json_int_t)s->memory.current));
     }
     for (size_t i = 0; i < t->nsteady && (!limit || shown < limit); i++) {
         const tm_trend_stack *st = &t->v[i];
@@ -90,11 +100,11 @@ static json_t *render_json(const tm_trend *t, size_t limit, const left_out *lo)
     }
     for (size_t i = 0; i < lo->n; i++)
         json_array_append_new(left, json_string(lo->v[i]->file));
-    return json_pack("{s:s, s:i, s:I, s:s?, s:I, s:f, s:o, s:o, s:I, s:I, s:o}", "format", "tracemem-trend",
-                     "version", 1, "pid", (json_int_t)s0->pid, "exe", s0->exe, "min_growth",
-                     (json_int_t)t->min_growth, "min_r2", TM_TREND_MIN_R2, "snapshots", snaps, "left_out",
-                     left, "steady", (json_int_t)t->nsteady, "omitted", (json_int_t)(t->nsteady - shown),
-                     "stacks", stacks);
+    return json_pack("{s:s, s:i, s:I, s:s?, s:s, s:I, s:f, s:o, s:o, s:I, s:I, s:o}", "format",
+                     "tracemem-trend", "version", 1, "pid", (json_int_t)s0->pid, "exe", s0->exe, "source",
+                     t->current ? "timeline" : "snapshots", "min_growth", (json_int_t)t->min_growth, "min_r2",
+                     TM_TREND_MIN_R2, "snapshots", snaps, "left_out", left, "steady", (json_int_t)t->nsteady,
+                     "omitted", (json_int_t)(t->nsteady - shown), "stacks", stacks);
 }
 
 static void render_text(FILE *fp, const tm_trend *t, size_t limit, const left_out *lo)
@@ -104,13 +114,23 @@ static void render_text(FILE *fp, const tm_trend *t, size_t limit, const left_ou
     char a[32], b[32], c[32], d[32], e[32];
     size_t shown = 0;
 
-    fprintf(fp, "%zu snapshots of ", t->nsnaps);
-    tm_fputs_quoted(s0->exe ? s0->exe : "?", fp);
-    fprintf(fp, " (pid %" PRId64 "), seq %" PRId64 "..%" PRId64, s0->pid, s0->seq, sn->seq);
-    if (!isnan(span))
-        fprintf(fp, " over %.2f s", span);
-    fprintf(fp, "; current %s -> %s\n", tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
-            tm_format_size(b, sizeof b, (double)sn->memory.current, 0));
+    if (t->current) {
+        fprintf(fp, "timeline of ");
+        tm_fputs_quoted(s0->exe ? s0->exe : "?", fp);
+        fprintf(fp, " (pid %" PRId64 ") in ", s0->pid);
+        tm_fputs_quoted(s0->file, fp);
+        fprintf(fp, ": %zu points over %.2f s; heap %s -> %s\n", t->nsnaps, span,
+                tm_format_size(a, sizeof a, (double)t->current[0], 0),
+                tm_format_size(b, sizeof b, (double)t->current[t->nsnaps - 1], 0));
+    } else {
+        fprintf(fp, "%zu snapshots of ", t->nsnaps);
+        tm_fputs_quoted(s0->exe ? s0->exe : "?", fp);
+        fprintf(fp, " (pid %" PRId64 "), seq %" PRId64 "..%" PRId64, s0->pid, s0->seq, sn->seq);
+        if (!isnan(span))
+            fprintf(fp, " over %.2f s", span);
+        fprintf(fp, "; current %s -> %s\n", tm_format_size(a, sizeof a, (double)s0->memory.current, 0),
+                tm_format_size(b, sizeof b, (double)sn->memory.current, 0));
+    }
     for (size_t i = 0; i < lo->n; i++) {
         fputs("left out the exit snapshot ", fp);
         tm_fputs_quoted(lo->v[i]->file, fp);
@@ -124,8 +144,8 @@ static void render_text(FILE *fp, const tm_trend *t, size_t limit, const left_ou
         const tm_trend_stack *st = &t->v[i];
         const tm_snapshot *s = t->snaps[st->snap];
 
-        fprintf(fp, "\n%s: %s per snapshot", tm_format_size(a, sizeof a, (double)st->growth, 1),
-                tm_format_size(b, sizeof b, st->slope, 1));
+        fprintf(fp, "\n%s: %s per %s", tm_format_size(a, sizeof a, (double)st->growth, 1),
+                tm_format_size(b, sizeof b, st->slope, 1), t->current ? "point" : "snapshot");
         if (!isnan(st->slope_per_second))
             fprintf(fp, ", %s/s", tm_format_size(c, sizeof c, st->slope_per_second, 1));
         fprintf(fp, " (R^2 %.3f), %s -> %s\n", st->r2, tm_format_size(d, sizeof d, (double)st->sizes[0], 0),
@@ -241,9 +261,9 @@ int cmd_trend(int argc, char **argv)
             return tm__usage_error("trend", "bad option '%s'", argv[optind - 1]);
         }
     }
-    if (argc - optind < 2)
-        return tm__usage_error("trend", "expected two or more snapshot FILEs "
-                                        "of one process");
+    if (argc - optind < 1)
+        return tm__usage_error("trend", "expected a snapshot FILE with a timeline, or two or more "
+                                        "snapshot FILEs of one process");
     if (!(snaps = calloc((size_t)(argc - optind), sizeof *snaps)) ||
         !(used = calloc((size_t)(argc - optind), sizeof *used)) ||
         !(lo.v = calloc((size_t)(argc - optind), sizeof *lo.v))) {
@@ -253,6 +273,32 @@ int cmd_trend(int argc, char **argv)
     if ((rc = tm__load_many((const char *const *)argv + optind, (size_t)(argc - optind), 0, snaps)))
         goto out;
     n = (size_t)(argc - optind);
+    if (n == 1) { /* one snapshot: its timeline is the series */
+        tm_timeline tl;
+
+        if ((rc = tm_timeline_load(snaps[0], &tl, &err)) == 0 && !tl.present)
+            rc = tm__error_set(&err, -EINVAL, "no timeline in this snapshot (TRACEMEM_TIMELINE=0?); "
+                                              "a trend needs it or two or more snapshots");
+        /* the exit snapshot's own sample comes after the program's
+         * shutdown freed what it had: left out as the exit snapshot is */
+        if (rc == 0 && !keep_exit && snaps[0]->reason && strcmp(snaps[0]->reason, "exit") == 0 &&
+            tl.nsamples > 2) {
+            tl.nsamples--;
+            while (tl.nrows && tl.rows[tl.nrows - 1].sample >= tl.nsamples)
+                tl.nrows--;
+        }
+        if (rc == 0 && (rc = tm_trend_symbolize(snaps, 1, stderr, &err)) == 0) {
+            tm__apply_view(snaps[0]);
+            rc = tm_trend_timeline(snaps[0], &tl, (uint64_t)min_growth, &t, &err);
+        }
+        tm_timeline_free(&tl);
+        if (rc) {
+            tm__eprintf("tracemem: %s: %s\n", snaps[0]->file, err.what);
+            rc = TM_EXIT_USAGE;
+            goto out;
+        }
+        goto computed;
+    }
     if (tm_trend_same_process(snaps, n, &bad, &err)) {
         tm__eprintf("tracemem: %s: %s\n", snaps[bad]->file, err.what);
         rc = TM_EXIT_USAGE;
@@ -272,6 +318,7 @@ int cmd_trend(int argc, char **argv)
         rc = TM_EXIT_USAGE;
         goto out;
     }
+computed:;
     double rate = steady_rate(&t);
     if (fail_above >= 0 && isnan(rate)) {
         tm__eprintf("tracemem: %s: --fail-above needs the times of the snapshots, and one is missing\n",

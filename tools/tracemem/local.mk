@@ -49,8 +49,15 @@ tests_progs_tm_allocs_nopie_LDFLAGS = -no-pie
 check_PROGRAMS += tests/progs/gate_leaks
 tests_progs_gate_leaks_CFLAGS = $(TM_PROG_CFLAGS)
 tracemem_SOURCES += tools/tracemem/cmd_gc.c tools/tracemem/cmd_rss.c
+tracemem_SOURCES += tools/tracemem/cmd_stats.c
 check_PROGRAMS += tests/progs/tm_grow
 tests_progs_tm_grow_CFLAGS = $(TM_PROG_CFLAGS)
+# the timeline, the size histogram, stats and the run summary's chart
+check_PROGRAMS += tests/progs/tm_timeline
+tests_progs_tm_timeline_CFLAGS = $(TM_PROG_CFLAGS)
+TM_TIMELINE_TESTS = tests/integration/cli_timeline.sh
+TESTS += $(TM_TIMELINE_TESTS)
+EXTRA_DIST += $(TM_TIMELINE_TESTS)
 TM_FLAME_TESTS = tests/integration/cli_trend.sh \
 	tests/integration/cli_flamegraph.sh tests/integration/cli_export.sh \
 	tests/integration/cli_flame_golden.sh tests/integration/cli_flame_browser.sh
