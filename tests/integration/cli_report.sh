@@ -64,12 +64,13 @@ json.dump(s, open('$1', 'w'))" || fail "cannot write $1"
     assert_eq "message for $1" "tracemem: $1: $3" "$(cat err.txt)"
     [ ! -e bad.html ] || fail "bad.html written for $1"
 }
-bad back.json "t['samples'][3][0] = 5" "timeline: samples[3]: t_ns not after the previous sample's"
-bad range.json "t['stacks'][2][1] = 99" "timeline: stacks[2]: stack 99 out of range"
-bad sample.json "t['stacks'][0][0] = 7" "timeline: stacks[0]: sample 7 out of range"
-bad neg.json "t['samples'][1][1] = -4" "timeline: samples[1][1]: not a non-negative integer"
+# (the snapshot loader validates the timeline: report/timeline.c's words)
+bad back.json "t['samples'][3][0] = 5" "timeline.samples[3]: t_ns 5 is not after the previous sample's"
+bad range.json "t['stacks'][2][1] = 99" "timeline.stacks[2]: stack_index 99 out of range (9 stacks)"
+bad sample.json "t['stacks'][0][0] = 7" "timeline.stacks[0]: sample_index 7 out of range (7 samples)"
+bad neg.json "t['samples'][1][1] = -4" "timeline.samples[1]: heap is not a non-negative integer"
 bad obj.json "s['timeline'] = [1]" "timeline: not an object"
-bad ev.json "t['events'].append([1, 2, 3])" "timeline: events[2]: not [t_ns, \"kind\", \"label\"]"
+bad ev.json "t['events'].append([1, 2, 3])" "timeline.events[2]: kind and label are not strings"
 
 # a function named like the end of a script stays in the data
 python3 -c "

@@ -30,9 +30,11 @@ cd "$WORK" || fail "no $WORK"
 ! grep -q 'src=\|href=\|https\?://[^w]' t.html || fail "external resource in t.html"
 REAL=
 if [ -e "$SHIM" ]; then
-    "$TM" run -q -o "$WORK/r.json" "$PROGS/tm_allocs" 3 || fail "run tm_allocs"
+    # without the shim's timeline (TRACEMEM_TIMELINE=0): the page says so
+    TRACEMEM_TIMELINE=0 "$TM" run -q -o "$WORK/r.json" "$PROGS/tm_allocs" 3 || fail "run tm_allocs"
     "$TM" report r.json -o r.html || fail "report of r.json exited $?"
-    "$TM" run -q --interval 0.05 -o "$WORK/g.%n.json" "$PROGS/tm_grow" 30 10 || fail "run tm_grow"
+    # no timeline either: the chart is drawn from the snapshots themselves
+    TRACEMEM_TIMELINE=0 "$TM" run -q --interval 0.05 -o "$WORK/g.%n.json" "$PROGS/tm_grow" 30 10 || fail "run tm_grow"
     set -- g.*.json
     [ $# -ge 2 ] || fail "tm_grow wrote $# snapshots"
     "$TM" report "$@" -o g.html || fail "report of $* exited $?"
