@@ -19,14 +19,19 @@ case_() {
     i=0
     while [ $i -lt "$runs" ]; do
         i=$((i + 1))
-        rm -rf "$WORK/$m.s" && mkdir "$WORK/$m.s"
-        (TRACEMEM_OUTPUT="$WORK/$m.s/%p.%n.json" exec timeout 60 env "$@" LD_PRELOAD="$SHIM" "$P" "$m") \
-            >"$WORK/$m.out" 2>"$WORK/$m.err"
+        # a directory and files of each run's own: a child forked just
+        # before exit(7) outlives its parent (forkexit) and writes its
+        # snapshot and any message meanwhile; removing the directory under
+        # it made the next run's stderr say "cannot write snapshot"
+        rm -rf "$WORK/$m.s"
+        mkdir "$WORK/$m.s.$i" && ln -s "$m.s.$i" "$WORK/$m.s"
+        (TRACEMEM_OUTPUT="$WORK/$m.s.$i/%p.%n.json" exec timeout 60 env "$@" LD_PRELOAD="$SHIM" "$P" "$m") \
+            >"$WORK/$m.out.$i" 2>"$WORK/$m.err.$i"
         rc=$?
         [ "$rc" = 124 ] && fail "$m, run $i: hung"
         assert_eq "$m, run $i: status" "$want" "$rc"
-        diff "$WORK/$m.plain" "$WORK/$m.out" >&2 || fail "$m, run $i: output differs"
-        [ -s "$WORK/$m.err" ] && fail "$m, run $i: stderr: $(cat "$WORK/$m.err")"
+        diff "$WORK/$m.plain" "$WORK/$m.out.$i" >&2 || fail "$m, run $i: output differs"
+        [ -s "$WORK/$m.err.$i" ] && fail "$m, run $i: stderr: $(cat "$WORK/$m.err.$i")"
     done
 }
 
