@@ -58,7 +58,7 @@ d=$($CHECK get "$sig" 'abs(s["memory"]["current"] - sum(t["size"] for t in s["tr
 [ "$d" -le 64 ] || fail "signal snapshot: memory.current differs from the traces by $d"
 
 sites "$fin" >"$WORK/fin"
-assert_eq "sites at exit" "$(printf '8 0 0 1600000 200000\n16 0 0 9600000 600000\n17 0 0 3400000 200000\n24 24000 1000 24000 1000\n40 120000 3000 120000 3000')" \
+assert_eq "sites at exit" "$(printf '8 0 0 1600000 200000\n16 0 0 24000000 1500000\n17 0 0 3400000 200000\n24 24000 1000 24000 1000\n40 120000 3000 120000 3000')" \
     "$(grep -v '^1000000 ' "$WORK/fin")"
 assert_eq "memory.current is the sum of the traces at exit" true \
     "$($CHECK get "$fin" 's["memory"]["current"] == sum(t["size"] for t in s["traces"] if t["domain"] != 65535)')"

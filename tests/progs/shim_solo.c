@@ -19,6 +19,7 @@
 #define THREADS 3
 #define KEEP 1000
 #define CHURN 200000
+#define WCHURN 500000 /* enough for unlocked updates from several threads to collide */
 
 static pthread_barrier_t go;
 static void *kept[THREADS][KEEP];
@@ -30,7 +31,7 @@ static void *worker(void *arg)
     for (int k = 0; k < KEEP; k++)
         kept[t][k] = malloc(40); /* SITE_KEEP40 */
     pthread_barrier_wait(&go);
-    for (int i = 0; i < CHURN; i++) {
+    for (int i = 0; i < WCHURN; i++) {
         void *volatile p = malloc(16); /* SITE_CHURN16 */
         free(p);
     }
