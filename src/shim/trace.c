@@ -207,7 +207,9 @@ void tm__peak_unlock(void)
  * handler that allocates on the owner thread cannot tear them, and no other
  * thread writes them. The first time another thread records, it moves the
  * process to atomics for good ("multi"): it announces the switch, makes
- * every CPU pass a full barrier (membarrier(2)), then waits until the
+ * every CPU running the process pass a full barrier (membarrier(2): the
+ * private expedited command, registered by the first thread; the global
+ * one, ~10 ms, where that is refused), then waits until the
  * owner is out of any update it began in solo mode (solo_busy: the owner's
  * own nesting count, signal handlers included). The owner re-reads the mode
  * after raising solo_busy, so an update is either complete before the
@@ -232,7 +234,10 @@ static __thread uintptr_t last_alloc TM_TLS;
 #include <unistd.h>
 #define TM_SOLO 1
 #define TM_MEMBARRIER_QUERY 0
-#define TM_MEMBARRIER_GLOBAL 1
+#define TM_MEMBARRIER_GLOBAL 1            /* ~10 ms: an RCU grace period */
+#define TM_MEMBARRIER_PRIVATE_EXPEDITED 8 /* microseconds: IPIs to this process's CPUs */
+#define TM_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED 16
+static int solo_barrier_cmd; /* the membarrier command the switch uses */
 
 static inline int64_t plain_xadd(atomic_int_least64_t *p, int64_t v)
 {
@@ -259,12 +264,24 @@ static inline void plain_raise(atomic_int_least64_t *p, int64_t v) /* *p = max(*
     }
 }
 
+/* Registering for the expedited barrier is cheap while the process has
+ * one thread (a fork child must register again: its mm is new). */
+static int solo_register(void)
+{
+    long r = syscall(SYS_membarrier, TM_MEMBARRIER_QUERY, 0);
+    solo_barrier_cmd = 0;
+    if (r > 0 && (r & TM_MEMBARRIER_PRIVATE_EXPEDITED) &&
+        syscall(SYS_membarrier, TM_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+        solo_barrier_cmd = TM_MEMBARRIER_PRIVATE_EXPEDITED;
+    else if (r > 0 && (r & TM_MEMBARRIER_GLOBAL))
+        solo_barrier_cmd = TM_MEMBARRIER_GLOBAL;
+    return solo_barrier_cmd != 0;
+}
+
 static int solo_check_usable(void)
 {
-    if (solo_usable < 0) {
-        long r = syscall(SYS_membarrier, TM_MEMBARRIER_QUERY, 0);
-        solo_usable = r > 0 && (r & TM_MEMBARRIER_GLOBAL);
-    }
+    if (solo_usable < 0)
+        solo_usable = solo_register();
     return solo_usable;
 }
 
@@ -289,7 +306,7 @@ static __attribute__((noinline)) int solo_slow(void)
     int expect = SOLO;
     if (atomic_compare_exchange_strong(&solo_mode, &expect, SWITCHING)) {
         int saved = errno;
-        if (syscall(SYS_membarrier, TM_MEMBARRIER_GLOBAL, 0) != 0)
+        if (syscall(SYS_membarrier, solo_barrier_cmd, 0) != 0)
             atomic_fetch_add(&tm__lost, 1); /* cannot happen once QUERY said yes */
         /* Bounded: an owner that a signal handler longjmp'd out of an
          * update (undefined in malloc anyway) must not hang the process. */
@@ -353,11 +370,16 @@ static inline void plain_raise(atomic_int_least64_t *p, int64_t v)
 /* After fork: the child has one thread, this one. */
 static void solo_after_fork(void)
 {
+#ifdef TM_SOLO
     solo_busy = 0;
     if (solo_usable > 0) {
-        atomic_store(&solo_owner, (uintptr_t)&last_alloc);
-        atomic_store(&solo_mode, SOLO);
+        int saved = errno;
+        solo_usable = solo_register();
+        errno = saved;
+        atomic_store(&solo_owner, solo_usable ? (uintptr_t)&last_alloc : 1);
+        atomic_store(&solo_mode, solo_usable ? SOLO : MULTI);
     }
+#endif
 }
 
 /* --- accounting --- */
