@@ -217,10 +217,11 @@ void tm__peak_unlock(void)
  * (old kernels, seccomp) and off x86-64, the process is multi from the
  * start. A forked child has one thread and becomes solo again. */
 enum { SOLO, SWITCHING, MULTI };
-static atomic_int solo_mode = SOLO;
-static atomic_uintptr_t solo_owner; /* the owner's &last_alloc; 0 unclaimed, 1 none */
-static int64_t solo_busy;           /* written by the owner only */
-static int solo_usable = -1;        /* membarrier(MEMBARRIER_CMD_GLOBAL) works */
+#define TM_MAYBE_UNUSED __attribute__((unused)) /* off x86-64 */
+static TM_MAYBE_UNUSED atomic_int solo_mode = SOLO;
+static TM_MAYBE_UNUSED atomic_uintptr_t solo_owner; /* the owner's &last_alloc; 0 unclaimed, 1 none */
+static TM_MAYBE_UNUSED int64_t solo_busy;           /* written by the owner only */
+static TM_MAYBE_UNUSED int solo_usable = -1;        /* a membarrier command works; -1 not asked */
 
 /* The thread's last traced allocation: freed before the thread allocates
  * again (not by realloc), it is a temporary allocation, as heaptrack
