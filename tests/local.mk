@@ -27,6 +27,11 @@ tests_progs_shim_threads_CFLAGS = $(SHIM_PROG_CFLAGS)
 tests_progs_shim_threads_LDADD = -lpthread
 TESTS += tests/integration/shim_threads.sh
 
+check_PROGRAMS += tests/progs/shim_solo
+tests_progs_shim_solo_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
+tests_progs_shim_solo_LDADD = -lpthread
+TESTS += tests/integration/shim_solo.sh
+
 check_PROGRAMS += tests/progs/shim_fork tests/progs/shim_child
 tests_progs_shim_fork_CFLAGS = $(SHIM_PROG_CFLAGS)
 tests_progs_shim_fork_LDADD = -lpthread
@@ -101,7 +106,8 @@ EXTRA_DIST += \
 	tests/integration/shim_env.sh tests/integration/shim_exit.sh \
 	tests/integration/shim_fork.sh tests/integration/shim_peak.sh \
 	tests/integration/shim_real.sh tests/integration/shim_snapshots.sh \
-	tests/integration/shim_threads.sh tests/integration/shim_early.sh \
+	tests/integration/shim_threads.sh tests/integration/shim_solo.sh \
+	tests/integration/shim_early.sh \
 	tests/integration/leaks_check.sh tests/integration/leaks_kinds.sh \
 	tests/integration/leaks_real.sh tests/integration/leaks_threads.sh
 TESTS += tests/integration/shim_early.sh

@@ -4,7 +4,10 @@
  * counters. Blocks of other domains (tracemem_track) are rare and live in a
  * small table here under one lock, with counters per (stack, domain).
  *
- * current/peak are process-wide atomics. The peak record is the per-stack
+ * current/peak are process-wide counters. While one thread does all the
+ * recording (see "solo" below) they, and the per-stack counters, are
+ * updated without lock-prefixed instructions; from the moment a second
+ * thread records, with atomics. Both are exact. The peak record is the per-stack
  * live set taken when 'current' first passes the last recorded peak by more
  * than TRACEMEM_PEAK_INACCURACY percent, so the record is always within that
  * distance of the true peak; it is re-taken exactly when a snapshot finds the
@@ -196,31 +199,231 @@ void tm__peak_unlock(void)
     tm__lock_release(&peak_lock);
 }
 
+/* --- solo mode ---
+ * A lock-prefixed read-modify-write costs ~20 cycles, and a malloc+free
+ * pair did about ten of them. While a single thread (the "owner", the first
+ * one to record) records, the counters are changed with the same x86
+ * instructions without the lock prefix: one instruction each, so a signal
+ * handler that allocates on the owner thread cannot tear them, and no other
+ * thread writes them. The first time another thread records, it moves the
+ * process to atomics for good ("multi"): it announces the switch, makes
+ * every CPU running the process pass a full barrier (membarrier(2): the
+ * private expedited command, registered by the first thread; the global
+ * one, ~10 ms, where that is refused), then waits until the
+ * owner is out of any update it began in solo mode (solo_busy: the owner's
+ * own nesting count, signal handlers included). The owner re-reads the mode
+ * after raising solo_busy, so an update is either complete before the
+ * switcher reads solo_busy == 0 or done with atomics. Without membarrier
+ * (old kernels, seccomp) and off x86-64, the process is multi from the
+ * start. A forked child has one thread and becomes solo again. */
+enum { SOLO, SWITCHING, MULTI };
+#define TM_MAYBE_UNUSED __attribute__((unused)) /* off x86-64 */
+static TM_MAYBE_UNUSED atomic_int solo_mode = SOLO;
+static TM_MAYBE_UNUSED atomic_uintptr_t solo_owner; /* the owner's &last_alloc; 0 unclaimed, 1 none */
+static TM_MAYBE_UNUSED int64_t solo_busy;           /* written by the owner only */
+static TM_MAYBE_UNUSED int solo_usable = -1;        /* a membarrier command works; -1 not asked */
+
+/* The thread's last traced allocation: freed before the thread allocates
+ * again (not by realloc), it is a temporary allocation, as heaptrack
+ * counts them. Kept complemented: the leak scan reads threads' TLS, and
+ * this must not look like a pointer to the block. Its address also names
+ * the thread for solo mode. */
+static __thread uintptr_t last_alloc TM_TLS;
+
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define TM_SOLO 1
+#define TM_MEMBARRIER_QUERY 0
+#define TM_MEMBARRIER_GLOBAL 1            /* ~10 ms: an RCU grace period */
+#define TM_MEMBARRIER_PRIVATE_EXPEDITED 8 /* microseconds: IPIs to this process's CPUs */
+#define TM_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED 16
+static int solo_barrier_cmd; /* the membarrier command the switch uses */
+
+static inline int64_t plain_xadd(atomic_int_least64_t *p, int64_t v)
+{
+    __asm__ volatile("xaddq %0, %1" : "+r"(v), "+m"(*(int64_t *)p) : : "memory", "cc");
+    return v;
+}
+
+static inline void plain_add(int64_t *p, int64_t v)
+{
+    __asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v) : "memory", "cc");
+}
+
+static inline void plain_raise(atomic_int_least64_t *p, int64_t v) /* *p = max(*p, v) */
+{
+    int64_t old = atomic_load_explicit(p, memory_order_relaxed);
+    while (old < v) {
+        unsigned char ok;
+        __asm__ volatile("cmpxchgq %3, %1\n\tsete %0"
+                         : "=q"(ok), "+m"(*(int64_t *)p), "+a"(old)
+                         : "r"(v)
+                         : "memory", "cc");
+        if (ok)
+            break;
+    }
+}
+
+/* Registering for the expedited barrier is cheap while the process has
+ * one thread (a fork child must register again: its mm is new). */
+static int solo_register(void)
+{
+    long r = syscall(SYS_membarrier, TM_MEMBARRIER_QUERY, 0);
+    solo_barrier_cmd = 0;
+    if (r > 0 && (r & TM_MEMBARRIER_PRIVATE_EXPEDITED) &&
+        syscall(SYS_membarrier, TM_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+        solo_barrier_cmd = TM_MEMBARRIER_PRIVATE_EXPEDITED;
+    else if (r > 0 && (r & TM_MEMBARRIER_GLOBAL))
+        solo_barrier_cmd = TM_MEMBARRIER_GLOBAL;
+    return solo_barrier_cmd != 0;
+}
+
+static int solo_check_usable(void)
+{
+    if (solo_usable < 0)
+        solo_usable = solo_register();
+    return solo_usable;
+}
+
+static int solo_enter(void);
+
+/* A thread that is not the owner, with the process not yet multi. */
+static __attribute__((noinline)) int solo_slow(void)
+{
+    uintptr_t me = (uintptr_t)&last_alloc;
+    uintptr_t owner = atomic_load(&solo_owner);
+    if (owner == 0 && atomic_load(&solo_mode) == SOLO) {
+        int saved = errno, usable = solo_check_usable();
+        errno = saved;
+        if (!usable) {
+            atomic_store(&solo_owner, 1);
+            atomic_store(&solo_mode, MULTI);
+            return 0;
+        }
+        if (atomic_compare_exchange_strong(&solo_owner, &owner, me))
+            return solo_enter();
+    }
+    int expect = SOLO;
+    if (atomic_compare_exchange_strong(&solo_mode, &expect, SWITCHING)) {
+        int saved = errno;
+        if (syscall(SYS_membarrier, solo_barrier_cmd, 0) != 0)
+            atomic_fetch_add(&tm__lost, 1); /* cannot happen once QUERY said yes */
+        /* Bounded: an owner that a signal handler longjmp'd out of an
+         * update (undefined in malloc anyway) must not hang the process. */
+        for (long i = 0; i < 1000000 && atomic_load((_Atomic int64_t *)&solo_busy) != 0; i++)
+            sched_yield();
+        atomic_store(&solo_owner, 1);
+        atomic_store(&solo_mode, MULTI);
+        errno = saved;
+    } else {
+        while (atomic_load(&solo_mode) != MULTI)
+            sched_yield();
+    }
+    return 0;
+}
+
+/* 1: this thread may update the counters with plain instructions until
+ * solo_leave(). */
+static inline int solo_enter(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&solo_owner, memory_order_relaxed) != (uintptr_t)&last_alloc, 0)) {
+        if (atomic_load_explicit(&solo_mode, memory_order_relaxed) == MULTI)
+            return 0;
+        return solo_slow();
+    }
+    plain_add(&solo_busy, 1);
+    if (__builtin_expect(atomic_load_explicit(&solo_mode, memory_order_relaxed) == SOLO, 1))
+        return 1;
+    plain_add(&solo_busy, -1);
+    return 0;
+}
+
+static inline void solo_leave(void)
+{
+    plain_add(&solo_busy, -1);
+}
+
+#define COUNTER_ADD(p, v, order)                                                                   \
+    (solo ? plain_add((int64_t *)(p), (v)) : (void)atomic_fetch_add_explicit((p), (v), order))
+#else
+static int solo_enter(void)
+{
+    return 0;
+}
+static void solo_leave(void)
+{
+}
+static inline int64_t plain_xadd(atomic_int_least64_t *p, int64_t v)
+{
+    return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+}
+static inline void plain_raise(atomic_int_least64_t *p, int64_t v)
+{
+    int64_t old = atomic_load_explicit(p, memory_order_relaxed);
+    while (old < v && !atomic_compare_exchange_weak_explicit(p, &old, v, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+#define COUNTER_ADD(p, v, order) ((void)solo, (void)atomic_fetch_add_explicit((p), (v), order))
+#endif
+
+/* After fork: the child has one thread, this one. */
+static void solo_after_fork(void)
+{
+#ifdef TM_SOLO
+    solo_busy = 0;
+    if (solo_usable > 0) {
+        int saved = errno;
+        solo_usable = solo_register();
+        errno = saved;
+        atomic_store(&solo_owner, solo_usable ? (uintptr_t)&last_alloc : 1);
+        atomic_store(&solo_mode, solo_usable ? SOLO : MULTI);
+    }
+#endif
+}
+
 /* --- accounting --- */
 
 /* allocated_* first and live_* last, and stack_rows() reads them in the
- * other order, so a reader racing with the hooks never sees live > allocated. */
+ * other order, so a reader racing with the hooks never sees live > allocated
+ * (x86 keeps stores in order: the plain forms keep this too). */
 static void account(struct tm__stack *s, int64_t size, int64_t count, int alloc)
 {
+    int solo = solo_enter();
     if (alloc) {
-        atomic_fetch_add_explicit(&s->alloc_size, size, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->alloc_count, count, memory_order_release);
+        COUNTER_ADD(&s->alloc_size, size, memory_order_relaxed);
+        COUNTER_ADD(&s->alloc_count, count, memory_order_release);
     }
-    atomic_fetch_add_explicit(&s->live_size, size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->live_count, count, memory_order_release);
+    COUNTER_ADD(&s->live_size, size, memory_order_relaxed);
+    COUNTER_ADD(&s->live_count, count, memory_order_release);
+    if (solo)
+        solo_leave();
 }
 
 static void figures_add(int64_t size)
 {
-    int64_t cur = atomic_fetch_add_explicit(&tm__current, size, memory_order_relaxed) + size;
-    if (size <= 0)
-        return;
-    int64_t peak = atomic_load_explicit(&tm__peak, memory_order_relaxed);
-    while (cur > peak &&
-           !atomic_compare_exchange_weak_explicit(&tm__peak, &peak, cur, memory_order_relaxed,
-                                                  memory_order_relaxed))
-        ;
-    peak_check(cur);
+    int solo = solo_enter();
+    int64_t cur;
+    if (solo)
+        cur = plain_xadd(&tm__current, size) + size;
+    else
+        cur = atomic_fetch_add_explicit(&tm__current, size, memory_order_relaxed) + size;
+    if (size > 0 && cur > atomic_load_explicit(&tm__peak, memory_order_relaxed)) {
+        if (solo) {
+            plain_raise(&tm__peak, cur);
+        } else {
+            int64_t peak = atomic_load_explicit(&tm__peak, memory_order_relaxed);
+            while (cur > peak &&
+                   !atomic_compare_exchange_weak_explicit(&tm__peak, &peak, cur, memory_order_relaxed,
+                                                          memory_order_relaxed))
+                ;
+        }
+    }
+    if (solo)
+        solo_leave();
+    if (size > 0)
+        peak_check(cur);
 }
 
 static void unaccount_block(const struct tm__block *b)
@@ -316,12 +519,6 @@ static int live_insert(const struct tm__block *b, struct tm__block *old)
     return rc;
 }
 
-/* The thread's last traced allocation: freed before the thread allocates
- * again (not by realloc), it is a temporary allocation, as heaptrack
- * counts them. Kept complemented: the leak scan reads threads' TLS, and
- * this must not look like a pointer to the block. */
-static __thread uintptr_t last_alloc TM_TLS;
-
 void tm__record(void *ptr, size_t size)
 {
     struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
@@ -355,8 +552,12 @@ int tm__forget(void *ptr, struct tm__block *was)
     if (~(uintptr_t)ptr == last_alloc) {
         last_alloc = 0;
         struct tm__stack *s;
-        if (!was && (s = tm__stack_get(b.stack)))
-            atomic_fetch_add_explicit(&s->temporary, 1, memory_order_relaxed);
+        if (!was && (s = tm__stack_get(b.stack))) {
+            int solo = solo_enter();
+            COUNTER_ADD(&s->temporary, 1, memory_order_relaxed);
+            if (solo)
+                solo_leave();
+        }
     }
     unaccount_block(&b);
     if (was)
@@ -649,6 +850,7 @@ static void rebuild_add(const struct tm__block *b, void *arg)
  * the live ones where an allocation was not yet counted. */
 void tm__figures_rebuild_unlocked(void)
 {
+    solo_after_fork();
     uint32_t limit = tm__stack_limit();
     for (uint32_t id = 1; id < limit; id++) {
         struct tm__stack *s = tm__stack_get(id);
