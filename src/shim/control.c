@@ -242,6 +242,34 @@ static void take(enum tm__reason reason)
         tm__snapshot_write(NULL, reason, NULL);
 }
 
+/* Signal snapshots take at most half of the program's time: a signal that
+ * comes sooner after the last snapshot than that snapshot took to write is
+ * left for a later hook (the kernel merges the ones that come meanwhile).
+ * Without this, signals faster than snapshots (SIGALRM every 500 us, and a
+ * snapshot that grew with its timeline) kept the program in its handler
+ * for good. CLOCK_MONOTONIC: the coarse clock ticks in milliseconds. */
+static atomic_int_least64_t signal_free_at;
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void take_signal(void)
+{
+    int64_t t0 = mono_ns();
+    if (t0 < atomic_load(&signal_free_at)) {
+        atomic_store(&signal_pending, 1);
+        atomic_store(&tm__deferred, 1);
+        return;
+    }
+    take(TM_REASON_SIGNAL);
+    int64_t t1 = mono_ns();
+    atomic_store(&signal_free_at, t1 + (t1 - t0));
+}
+
 /* With TRACEMEM_INTERVAL a thread reads CLOCK_MONOTONIC_COARSE at one
  * traced event in skip_clock + 1. The skip doubles (0, 1, 3, 7, ... 255)
  * while two reads in a row are closer than 1/64 of the interval and drops
@@ -289,7 +317,7 @@ void tm__run_deferred(void)
     if (interval_ns <= 0)
         atomic_store(&tm__deferred, 0); /* before the check: a signal now sets it again */
     if (atomic_exchange(&signal_pending, 0))
-        take(TM_REASON_SIGNAL);
+        take_signal();
     int64_t now = coarse_ns();
     if (interval_ns > 0) {
         unsigned level = skip_clock >> 16;
@@ -311,7 +339,7 @@ static void on_signal(int sig)
     int saved = errno;
     if (!tm__in_hook && atomic_load(&init_state) == 2) {
         tm__in_hook = 1;
-        take(TM_REASON_SIGNAL);
+        take_signal();
         tm__in_hook = 0;
     } else {
         atomic_store(&signal_pending, 1);
