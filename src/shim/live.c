@@ -18,10 +18,16 @@
  *    block is always in some slot, at worst in two for an instant, so a
  *    signal handler on this thread that reads the table mid-update
  *    (tm__lock_rescue) never misses a block nor indexes past the array.
- *    Load stays below 7/8 and the table grows by 1/8 (at least a page), so
- *    a table holds 12 / (7/8) ... 12 / (7/9), 13.7 to 15.5 bytes per block;
- *    a grow copies the old table in slot order, which is the order of the
- *    homes in the new table too (one sequential pass, no probing).
+ *    Load stays below 9/10 and the table grows by 1/10 (at least a page),
+ *    so it takes 12 / 0.9 ... 12 / (0.9 / 1.1), 13.3 to 14.7 bytes per
+ *    block; a grow copies the old table from the start of a run in slot
+ *    order, which is nearly the order of the homes in the new table (each
+ *    block lands at the end of its run: little shifting). A grow maps the
+ *    new array and unmaps the old one: it is not incremental, but a shard
+ *    holds 1/NSHARDS of the blocks (4M blocks: 0.4 MiB a shard).
+ *  - tm__live_prefetch starts the miss on a block's slot before the lock
+ *    (tm__record calls it before capturing the stack), and a remove
+ *    prefetches the block's malloc header, so the two misses overlap.
  *  - The overflow table is linear probing over a power of two with
  *    backward-shift deletion, load below 3/4.
  *  - A table that cannot grow (no memory) still accepts inserts until one
@@ -36,6 +42,9 @@
 #define KEY_BITS 44
 #define SIZE_BITS 20
 #define SIZE_LIMIT ((uint64_t)1 << SIZE_BITS)
+#define LOAD_NUM 9 /* maximum load of the compact table: LOAD_NUM / LOAD_DEN */
+#define LOAD_DEN 10
+#define GROW_DIV 10 /* it grows by 1 / GROW_DIV */
 
 struct slot {
     uint32_t lo;    /* key bits 0..31 */
@@ -134,15 +143,22 @@ static int64_t find_compact(const struct shard *s, uint64_t key, uint64_t h)
     }
 }
 
-/* Puts 'e' (not in the table) in its place; the table has an empty slot. */
-static void put_compact(struct slot *slots, uint32_t cap, struct slot e, uint64_t h)
+/* Puts 'e' in its place, or over the slot holding its key (then 1 and
+ * the slot's old contents in '*was'); the table has an empty slot. */
+static int put_compact(struct slot *slots, uint32_t cap, struct slot e, uint64_t h, struct slot *was)
 {
+    uint64_t key = key_of(&e);
     uint32_t i = home_of(h, cap), p;
     for (uint32_t d = 0;; d++, i = next(i, cap)) {
         uint64_t k = key_of(&slots[i]);
         if (!k) {
             slots[i] = e;
-            return;
+            return 0;
+        }
+        if (k == key) {
+            *was = slots[i];
+            slots[i] = e;
+            return 1;
         }
         if (dist(i, home_of(mix((uintptr_t)k << 4), cap), cap) < d)
             break;
@@ -153,6 +169,7 @@ static void put_compact(struct slot *slots, uint32_t cap, struct slot e, uint64_
     for (uint32_t j = i; j != p; j = prev(j, cap))
         slots[j] = slots[prev(j, cap)];
     slots[p] = e;
+    return 0;
 }
 
 static size_t compact_bytes(uint32_t cap)
@@ -163,7 +180,7 @@ static size_t compact_bytes(uint32_t cap)
 static int grow_compact(struct shard *s)
 {
     uint32_t old_cap = s->slots ? s->cap : 0;
-    size_t bytes = compact_bytes(old_cap + old_cap / 8 + 1);
+    size_t bytes = compact_bytes(old_cap + old_cap / GROW_DIV + 1);
     if (bytes / sizeof(struct slot) >= UINT32_MAX)
         return -1;
     uint32_t cap = (uint32_t)(bytes / sizeof(struct slot));
@@ -180,8 +197,9 @@ static int grow_compact(struct shard *s)
         uint32_t i = start;
         do {
             uint64_t k = key_of(&old[i]);
+            struct slot was;
             if (k)
-                put_compact(fresh, cap, old[i], mix((uintptr_t)k << 4));
+                put_compact(fresh, cap, old[i], mix((uintptr_t)k << 4), &was);
             i = next(i, old_cap);
         } while (i != start);
     }
@@ -218,7 +236,7 @@ static int room_compact(struct shard *s)
 {
     size_t cap = s->slots ? s->cap : 0;
     size_t n = s->used - s->ov_used;
-    if ((n + 1) * 8 <= cap * 7)
+    if ((n + 1) * LOAD_DEN <= cap * LOAD_NUM)
         return 0;
     if (grow_compact(s) == 0)
         return 0;
@@ -336,20 +354,18 @@ int tm__live_insert(const struct tm__block *b, struct tm__block *old)
     if (fits(b)) {
         rc = room_compact(s);
         if (rc == 0) {
-            int64_t i = find_compact(s, b->ptr >> 4, h);
-            if (i >= 0) {
-                slot_decode(&s->slots[i], old);
-                s->slots[i] = slot_encode(b);
+            struct slot was;
+            int64_t i;
+            if (put_compact(s->slots, s->cap, slot_encode(b), h, &was)) {
+                slot_decode(&was, old);
                 rc = 1;
             } else {
-                rc = 0;
+                s->used++;
                 if ((i = ov_find(s, b->ptr, h)) >= 0) {
                     *old = s->ov[i];
                     ov_delete(s, (size_t)i);
                     rc = 1;
                 }
-                put_compact(s->slots, s->cap, slot_encode(b), h);
-                s->used++;
             }
         }
     } else {
@@ -370,8 +386,22 @@ int tm__live_insert(const struct tm__block *b, struct tm__block *old)
     return rc;
 }
 
+void tm__live_prefetch(uintptr_t ptr)
+{
+    uint64_t h = mix(ptr);
+    struct shard *s = shard_of(h);
+    /* Unlocked: a stale pair only prefetches a useless line, never faults. */
+    struct slot *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    if (slots && cap)
+        __builtin_prefetch(&slots[home_of(h, cap)], 1);
+}
+
 int tm__live_remove(uintptr_t ptr, struct tm__block *out)
 {
+    /* The header of a heap block, which the free that follows reads: its
+     * cache miss then overlaps this table's (a hint; never faults). */
+    __builtin_prefetch((const char *)ptr - 2 * sizeof(size_t), 1);
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
     tm__lock_acquire(&s->lock);
