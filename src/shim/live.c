@@ -34,7 +34,15 @@
  *    slot is left, then refuses (counted lost). */
 #include "shim/shim.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define NSHARDS TM_LIVE_SHARDS
 #define PAGE 4096
@@ -45,6 +53,7 @@
 #define LOAD_NUM 9 /* maximum load of the compact table: LOAD_NUM / LOAD_DEN */
 #define LOAD_DEN 10
 #define GROW_DIV 10 /* it grows by 1 / GROW_DIV */
+#define POPULATE_BYTES (64 << 10)
 
 struct slot {
     uint32_t lo;    /* key bits 0..31 */
@@ -187,6 +196,13 @@ static int grow_compact(struct shard *s)
     struct slot *fresh = tm__map(bytes), *old = s->slots;
     if (!fresh)
         return -1;
+    if (bytes >= POPULATE_BYTES) {
+        /* One call, not a page fault a page (an older kernel refuses: the
+         * faults come then). errno is the program's. */
+        int saved = errno;
+        syscall(SYS_madvise, fresh, bytes, MADV_POPULATE_WRITE);
+        errno = saved;
+    }
     if (old_cap) {
         /* Start at the beginning of a run, so that the old slots come in
          * the order of their homes. */
