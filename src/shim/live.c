@@ -1,27 +1,75 @@
 /* live.c - the table of live traced blocks, keyed by address.
  *
  * Invariants:
- *  - NSHARDS independent open-addressing tables with linear probing; a block
- *    lives in the shard chosen by the low bits of its address hash and is
- *    only touched under that shard's lock.
- *  - ptr == 0 marks an empty slot. Deletion shifts later entries of the
- *    probe run back (no tombstones), so a lookup stops at the first empty.
- *  - Load stays below 3/4; a table that cannot grow (no memory) still
- *    accepts inserts until one slot is left, then refuses (counted lost). */
+ *  - NSHARDS independent shards; a block lives in the shard chosen by the
+ *    low bits of its address hash and is only touched under that shard's
+ *    lock.
+ *  - Each shard has a compact table of 12-byte slots (struct slot: the
+ *    address >> 4 in 44 bits, the size in 20 bits, the stack id in 32 bits;
+ *    'count' is 1) and a small overflow table of whole struct tm__block for
+ *    every block that does not fit a slot: size >= 1 MiB, count != 1
+ *    (sampled blocks), an address not 16-aligned or >= 2^48. A block is in
+ *    exactly one of the two.
+ *  - The compact table is Robin Hood linear probing over any number of
+ *    slots: a key's home is fastrange(hash >> 32, cap), so the members of a
+ *    probe run are in the order of their homes. Key 0 marks an empty slot.
+ *    Insertion shifts the tail of the run one slot forward (from its end
+ *    backward) and deletion shifts it back (no tombstones); either way a
+ *    block is always in some slot, at worst in two for an instant, so a
+ *    signal handler on this thread that reads the table mid-update
+ *    (tm__lock_rescue) never misses a block nor indexes past the array.
+ *    Load stays below 9/10 and the table grows by 1/10 (at least a page),
+ *    so it takes 12 / 0.9 ... 12 / (0.9 / 1.1), 13.3 to 14.7 bytes per
+ *    block; a grow copies the old table from the start of a run in slot
+ *    order, which is nearly the order of the homes in the new table (each
+ *    block lands at the end of its run: little shifting). A grow maps the
+ *    new array and unmaps the old one: it is not incremental, but a shard
+ *    holds 1/NSHARDS of the blocks (4M blocks: 0.4 MiB a shard).
+ *  - tm__live_prefetch starts the miss on a block's slot before the lock
+ *    (tm__record calls it before capturing the stack), and a remove
+ *    prefetches the block's malloc header, so the two misses overlap.
+ *  - The overflow table is linear probing over a power of two with
+ *    backward-shift deletion, load below 3/4.
+ *  - A table that cannot grow (no memory) still accepts inserts until one
+ *    slot is left, then refuses (counted lost). */
 #include "shim/shim.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define NSHARDS TM_LIVE_SHARDS
-#define INITIAL_SLOTS 64 /* 128 shards: 192 KiB to start, grown on demand */
+#define PAGE 4096
+#define OV_INITIAL 16
+#define KEY_BITS 44
+#define SIZE_BITS 20
+#define SIZE_LIMIT ((uint64_t)1 << SIZE_BITS)
+#define LOAD_NUM 9 /* maximum load of the compact table: LOAD_NUM / LOAD_DEN */
+#define LOAD_DEN 10
+#define GROW_DIV 10 /* it grows by 1 / GROW_DIV */
+#define POPULATE_BYTES (64 << 10)
+
+struct slot {
+    uint32_t lo;    /* key bits 0..31 */
+    uint32_t hi;    /* key bits 32..43, size << 12 */
+    uint32_t stack;
+};
 
 struct shard {
     tm__lock lock;
-    uint32_t mask;
-    size_t used;
-    struct tm__block *slots;
-    char pad[64 - sizeof(tm__lock) - sizeof(uint32_t) - sizeof(size_t) - sizeof(void *)];
-};
+    uint32_t cap;   /* slots in 'slots' */
+    uint32_t ov_mask;
+    size_t used;    /* blocks in both tables */
+    size_t ov_used;
+    struct slot *slots;
+    struct tm__block *ov;
+} __attribute__((aligned(64)));
 
 static struct shard shards[NSHARDS];
 
@@ -36,18 +84,195 @@ static inline struct shard *shard_of(uint64_t h)
     return &shards[h & (NSHARDS - 1)];
 }
 
-static inline size_t home(const struct shard *s, uint64_t h)
+/* --- the compact table --- */
+
+static inline int fits(const struct tm__block *b)
 {
-    return (size_t)(h >> 7) & s->mask;
+    return b->count == 1 && b->size < SIZE_LIMIT && !(b->ptr & 15) && (b->ptr >> (KEY_BITS + 4)) == 0;
 }
 
-static int resize(struct shard *s, uint32_t slots)
+static inline int encodable(uintptr_t ptr)
+{
+    return !(ptr & 15) && (ptr >> (KEY_BITS + 4)) == 0;
+}
+
+static inline uint64_t key_of(const struct slot *e)
+{
+    return e->lo | (uint64_t)(e->hi & 0xfff) << 32;
+}
+
+static inline uint32_t home_of(uint64_t h, uint32_t cap)
+{
+    return (uint32_t)(((h >> 32) * cap) >> 32);
+}
+
+static inline uint32_t dist(uint32_t i, uint32_t home, uint32_t cap)
+{
+    return i >= home ? i - home : i + cap - home;
+}
+
+static inline uint32_t next(uint32_t i, uint32_t cap)
+{
+    return ++i == cap ? 0 : i;
+}
+
+static inline uint32_t prev(uint32_t i, uint32_t cap)
+{
+    return i ? i - 1 : cap - 1;
+}
+
+static inline void slot_decode(const struct slot *e, struct tm__block *b)
+{
+    b->ptr = (uintptr_t)key_of(e) << 4;
+    b->size = e->hi >> 12;
+    b->stack = e->stack;
+    b->count = 1;
+}
+
+static inline struct slot slot_encode(const struct tm__block *b)
+{
+    uint64_t k = b->ptr >> 4;
+    struct slot e = {(uint32_t)k, (uint32_t)(k >> 32) | (uint32_t)b->size << 12, b->stack};
+    return e;
+}
+
+/* Index of 'key' (> 0), or -1. */
+static int64_t find_compact(const struct shard *s, uint64_t key, uint64_t h)
+{
+    uint32_t cap = s->cap;
+    if (!s->slots)
+        return -1;
+    uint32_t i = home_of(h, cap);
+    for (uint32_t d = 0;; d++, i = next(i, cap)) {
+        uint64_t k = key_of(&s->slots[i]);
+        if (k == key)
+            return i;
+        if (!k || dist(i, home_of(mix((uintptr_t)k << 4), cap), cap) < d)
+            return -1;
+    }
+}
+
+/* Puts 'e' in its place, or over the slot holding its key (then 1 and
+ * the slot's old contents in '*was'); the table has an empty slot. */
+static int put_compact(struct slot *slots, uint32_t cap, struct slot e, uint64_t h, struct slot *was)
+{
+    uint64_t key = key_of(&e);
+    uint32_t i = home_of(h, cap), p;
+    for (uint32_t d = 0;; d++, i = next(i, cap)) {
+        uint64_t k = key_of(&slots[i]);
+        if (!k) {
+            slots[i] = e;
+            return 0;
+        }
+        if (k == key) {
+            *was = slots[i];
+            slots[i] = e;
+            return 1;
+        }
+        if (dist(i, home_of(mix((uintptr_t)k << 4), cap), cap) < d)
+            break;
+    }
+    p = i;
+    while (key_of(&slots[i]))
+        i = next(i, cap);
+    for (uint32_t j = i; j != p; j = prev(j, cap))
+        slots[j] = slots[prev(j, cap)];
+    slots[p] = e;
+    return 0;
+}
+
+static size_t compact_bytes(uint32_t cap)
+{
+    return ((size_t)cap * sizeof(struct slot) + PAGE - 1) & ~(size_t)(PAGE - 1);
+}
+
+static int grow_compact(struct shard *s)
+{
+    uint32_t old_cap = s->slots ? s->cap : 0;
+    size_t bytes = compact_bytes(old_cap + old_cap / GROW_DIV + 1);
+    if (bytes / sizeof(struct slot) >= UINT32_MAX)
+        return -1;
+    uint32_t cap = (uint32_t)(bytes / sizeof(struct slot));
+    struct slot *fresh = tm__map(bytes), *old = s->slots;
+    if (!fresh)
+        return -1;
+    if (bytes >= POPULATE_BYTES) {
+        /* One call, not a page fault a page (an older kernel refuses: the
+         * faults come then). errno is the program's. */
+        int saved = errno;
+        syscall(SYS_madvise, fresh, bytes, MADV_POPULATE_WRITE);
+        errno = saved;
+    }
+    if (old_cap) {
+        /* Start at the beginning of a run, so that the old slots come in
+         * the order of their homes. */
+        uint32_t start = 0;
+        while (key_of(&old[start]) &&
+               dist(start, home_of(mix((uintptr_t)key_of(&old[start]) << 4), old_cap), old_cap) != 0)
+            start = next(start, old_cap);
+        uint32_t i = start;
+        do {
+            uint64_t k = key_of(&old[i]);
+            struct slot was;
+            if (k)
+                put_compact(fresh, cap, old[i], mix((uintptr_t)k << 4), &was);
+            i = next(i, old_cap);
+        } while (i != start);
+    }
+    /* Filled, then published: the larger array before the larger count, so
+     * a signal handler on this thread that reads the table mid-grow
+     * (tm__lock_rescue) never indexes past the array it sees; the old one
+     * is unmapped last. */
+    s->slots = fresh;
+    atomic_signal_fence(memory_order_seq_cst);
+    s->cap = cap;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (old)
+        tm__unmap(old, compact_bytes(old_cap));
+    return 0;
+}
+
+static void delete_compact(struct shard *s, uint32_t i)
+{
+    uint32_t cap = s->cap;
+    for (;;) {
+        uint32_t j = next(i, cap);
+        uint64_t k = key_of(&s->slots[j]);
+        if (!k || dist(j, home_of(mix((uintptr_t)k << 4), cap), cap) == 0)
+            break;
+        s->slots[i] = s->slots[j];
+        i = j;
+    }
+    memset(&s->slots[i], 0, sizeof(s->slots[i]));
+    s->used--;
+}
+
+/* Room for one more block in the compact table; -1 when full. */
+static int room_compact(struct shard *s)
+{
+    size_t cap = s->slots ? s->cap : 0;
+    size_t n = s->used - s->ov_used;
+    if ((n + 1) * LOAD_DEN <= cap * LOAD_NUM)
+        return 0;
+    if (grow_compact(s) == 0)
+        return 0;
+    return n + 2 <= cap ? 0 : -1;
+}
+
+/* --- the overflow table --- */
+
+static inline size_t ov_home(const struct shard *s, uint64_t h)
+{
+    return (size_t)(h >> 7) & s->ov_mask;
+}
+
+static int ov_resize(struct shard *s, uint32_t slots)
 {
     struct tm__block *fresh = tm__map((size_t)slots * sizeof(*fresh));
     if (!fresh)
         return -1;
-    struct tm__block *old = s->slots;
-    uint32_t old_slots = old ? s->mask + 1 : 0, mask = slots - 1;
+    struct tm__block *old = s->ov;
+    uint32_t old_slots = old ? s->ov_mask + 1 : 0, mask = slots - 1;
     for (uint32_t i = 0; i < old_slots; i++) {
         if (!old[i].ptr)
             continue;
@@ -56,89 +281,147 @@ static int resize(struct shard *s, uint32_t slots)
             j = (j + 1) & mask;
         fresh[j] = old[i];
     }
-    /* Filled, then published: the larger array before the larger mask, so
-     * a signal handler on this thread that reads the table mid-resize
-     * (tm__lock_rescue) sees every block and never indexes past the array
-     * it sees; the old one is unmapped last. */
-    s->slots = fresh;
+    s->ov = fresh;
     atomic_signal_fence(memory_order_seq_cst);
-    s->mask = mask;
+    s->ov_mask = mask;
     atomic_signal_fence(memory_order_seq_cst);
-    tm__unmap(old, (size_t)old_slots * sizeof(*old));
+    if (old)
+        tm__unmap(old, (size_t)old_slots * sizeof(*old));
     return 0;
 }
 
-static size_t find_slot(const struct shard *s, uintptr_t ptr, uint64_t h, int *found)
+static int ov_room(struct shard *s)
 {
-    size_t i = home(s, h);
-    while (s->slots[i].ptr && s->slots[i].ptr != ptr)
-        i = (i + 1) & s->mask;
-    *found = s->slots[i].ptr == ptr;
-    return i;
+    if (!s->ov)
+        return ov_resize(s, OV_INITIAL);
+    if ((s->ov_used + 1) * 4 > ((size_t)s->ov_mask + 1) * 3 && ov_resize(s, (s->ov_mask + 1) * 2) < 0 &&
+        s->ov_used + 2 > s->ov_mask)
+        return -1;
+    return 0;
+}
+
+/* Index of 'ptr' in the overflow table, or -1. */
+static int64_t ov_find(const struct shard *s, uintptr_t ptr, uint64_t h)
+{
+    if (!s->ov_used)
+        return -1;
+    size_t i = ov_home(s, h);
+    while (s->ov[i].ptr && s->ov[i].ptr != ptr)
+        i = (i + 1) & s->ov_mask;
+    return s->ov[i].ptr == ptr ? (int64_t)i : -1;
+}
+
+static void ov_delete(struct shard *s, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & s->ov_mask;
+        if (!s->ov[j].ptr)
+            break;
+        size_t k = ov_home(s, mix(s->ov[j].ptr));
+        /* Skip entries whose home lies cyclically in (i, j]. */
+        if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        s->ov[i] = s->ov[j];
+        i = j;
+    }
+    memset(&s->ov[i], 0, sizeof(s->ov[i]));
+    s->ov_used--;
+    s->used--;
+}
+
+static void ov_put(struct shard *s, const struct tm__block *b, uint64_t h)
+{
+    size_t i = ov_home(s, h);
+    while (s->ov[i].ptr)
+        i = (i + 1) & s->ov_mask;
+    s->ov[i] = *b;
+    s->ov_used++;
+    s->used++;
+}
+
+/* --- the interface --- */
+
+/* Removes 'ptr' from whichever table holds it into '*out'; 1 found. */
+static int take(struct shard *s, uintptr_t ptr, uint64_t h, struct tm__block *out)
+{
+    if (encodable(ptr)) {
+        int64_t i = find_compact(s, ptr >> 4, h);
+        if (i >= 0) {
+            slot_decode(&s->slots[i], out);
+            delete_compact(s, (uint32_t)i);
+            return 1;
+        }
+    }
+    int64_t i = ov_find(s, ptr, h);
+    if (i < 0)
+        return 0;
+    *out = s->ov[i];
+    ov_delete(s, (size_t)i);
+    return 1;
 }
 
 int tm__live_insert(const struct tm__block *b, struct tm__block *old)
 {
     uint64_t h = mix(b->ptr);
     struct shard *s = shard_of(h);
-    int rc = 0;
+    int rc;
     tm__lock_acquire(&s->lock);
-    if (!s->slots && resize(s, INITIAL_SLOTS) < 0) {
-        rc = -1;
-        goto out_unlock;
-    }
-    if ((s->used + 1) * 4 > ((size_t)s->mask + 1) * 3 && resize(s, (s->mask + 1) * 2) < 0 &&
-        s->used + 2 > s->mask) {
-        rc = -1;
-        goto out_unlock;
-    }
-    int found;
-    size_t i = find_slot(s, b->ptr, h, &found);
-    if (found) {
-        *old = s->slots[i];
-        rc = 1;
+    if (fits(b)) {
+        rc = room_compact(s);
+        if (rc == 0) {
+            struct slot was;
+            int64_t i;
+            if (put_compact(s->slots, s->cap, slot_encode(b), h, &was)) {
+                slot_decode(&was, old);
+                rc = 1;
+            } else {
+                s->used++;
+                if ((i = ov_find(s, b->ptr, h)) >= 0) {
+                    *old = s->ov[i];
+                    ov_delete(s, (size_t)i);
+                    rc = 1;
+                }
+            }
+        }
     } else {
-        s->used++;
+        rc = ov_room(s);
+        if (rc == 0) {
+            int64_t i = ov_find(s, b->ptr, h);
+            if (i >= 0) {
+                *old = s->ov[i];
+                s->ov[i] = *b;
+                rc = 1;
+            } else {
+                rc = take(s, b->ptr, h, old);
+                ov_put(s, b, h);
+            }
+        }
     }
-    s->slots[i] = *b;
-out_unlock:
     tm__lock_release(&s->lock);
     return rc;
 }
 
-/* Backward-shift deletion for linear probing: moves later members of the
- * run into the hole when their home position allows. */
-static void delete_at(struct shard *s, size_t i)
+void tm__live_prefetch(uintptr_t ptr)
 {
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & s->mask;
-        if (!s->slots[j].ptr)
-            break;
-        size_t k = home(s, mix(s->slots[j].ptr));
-        /* Skip entries whose home lies cyclically in (i, j]. */
-        if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
-            continue;
-        s->slots[i] = s->slots[j];
-        i = j;
-    }
-    memset(&s->slots[i], 0, sizeof(s->slots[i]));
-    s->used--;
+    uint64_t h = mix(ptr);
+    struct shard *s = shard_of(h);
+    /* Unlocked: a stale pair only prefetches a useless line, never faults. */
+    struct slot *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    if (slots && cap)
+        __builtin_prefetch(&slots[home_of(h, cap)], 1);
 }
 
 int tm__live_remove(uintptr_t ptr, struct tm__block *out)
 {
+    /* The header of a heap block, which the free that follows reads: its
+     * cache miss then overlaps this table's (a hint; never faults). */
+    __builtin_prefetch((const char *)ptr - 2 * sizeof(size_t), 1);
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
-    int found = 0;
     tm__lock_acquire(&s->lock);
-    if (s->slots) {
-        size_t i = find_slot(s, ptr, h, &found);
-        if (found) {
-            *out = s->slots[i];
-            delete_at(s, i);
-        }
-    }
+    int found = take(s, ptr, h, out);
     tm__lock_release(&s->lock);
     return found;
 }
@@ -149,10 +432,13 @@ int tm__live_find(uintptr_t ptr, struct tm__block *out)
     struct shard *s = shard_of(h);
     int found = 0;
     tm__lock_acquire(&s->lock);
-    if (s->slots) {
-        size_t i = find_slot(s, ptr, h, &found);
-        if (found)
-            *out = s->slots[i];
+    int64_t i = encodable(ptr) ? find_compact(s, ptr >> 4, h) : -1;
+    if (i >= 0) {
+        slot_decode(&s->slots[i], out);
+        found = 1;
+    } else if ((i = ov_find(s, ptr, h)) >= 0) {
+        *out = s->ov[i];
+        found = 1;
     }
     tm__lock_release(&s->lock);
     return found;
@@ -176,8 +462,11 @@ void tm__live_clear(void)
     for (int i = 0; i < NSHARDS; i++) {
         struct shard *s = &shards[i];
         if (s->slots)
-            memset(s->slots, 0, ((size_t)s->mask + 1) * sizeof(*s->slots));
+            memset(s->slots, 0, (size_t)s->cap * sizeof(*s->slots));
+        if (s->ov)
+            memset(s->ov, 0, ((size_t)s->ov_mask + 1) * sizeof(*s->ov));
         s->used = 0;
+        s->ov_used = 0;
     }
     tm__live_unlock_all();
 }
@@ -201,12 +490,24 @@ size_t tm__live_foreach_shards_unlocked(unsigned first, unsigned last,
     size_t n = 0;
     for (unsigned i = first; i < last && i < NSHARDS; i++) {
         struct shard *s = &shards[i];
-        if (!s->slots)
-            continue;
-        for (size_t j = 0; j <= s->mask; j++) {
-            if (s->slots[j].ptr) {
-                fn(&s->slots[j], arg);
-                n++;
+        struct slot *slots = s->slots;
+        uint32_t cap = s->cap;
+        if (slots) {
+            for (uint32_t j = 0; j < cap; j++) {
+                if (key_of(&slots[j])) {
+                    struct tm__block b;
+                    slot_decode(&slots[j], &b);
+                    fn(&b, arg);
+                    n++;
+                }
+            }
+        }
+        if (s->ov) {
+            for (size_t j = 0; j <= s->ov_mask; j++) {
+                if (s->ov[j].ptr) {
+                    fn(&s->ov[j], arg);
+                    n++;
+                }
             }
         }
     }
@@ -215,9 +516,12 @@ size_t tm__live_foreach_shards_unlocked(unsigned first, unsigned last,
 
 void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *arg), void *arg)
 {
-    for (int i = 0; i < NSHARDS; i++)
+    for (int i = 0; i < NSHARDS; i++) {
         if (shards[i].slots)
-            fn(shards[i].slots, ((size_t)shards[i].mask + 1) * sizeof(struct tm__block), arg);
+            fn(shards[i].slots, compact_bytes(shards[i].cap), arg);
+        if (shards[i].ov)
+            fn(shards[i].ov, ((size_t)shards[i].ov_mask + 1) * sizeof(struct tm__block), arg);
+    }
 }
 
 size_t tm__live_count(void)

@@ -313,7 +313,9 @@ void tm__stacks_unlock_all(void);
 /* --- live blocks (live.c) ---
  * Sharded open-addressing table keyed by block address. 'size' and 'count'
  * are what the block contributes to its stack's counters (scaled when
- * sampling). */
+ * sampling). Stored in 12 bytes a block (under 15 with the free slots)
+ * when count is 1, the size under 1 MiB and the address 16-aligned below
+ * 2^48; whole, in a side table, otherwise. */
 
 struct tm__block {
     uintptr_t ptr;
@@ -326,6 +328,8 @@ struct tm__block {
  * went unseen) it is replaced and returned in '*old' with 1. Returns -1 when
  * no memory was left for the table. */
 int tm__live_insert(const struct tm__block *b, struct tm__block *old);
+/* Starts loading the table's cache line for 'ptr' (no lock; a hint). */
+void tm__live_prefetch(uintptr_t ptr);
 /* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. */
 int tm__live_remove(uintptr_t ptr, struct tm__block *out);
 int tm__live_find(uintptr_t ptr, struct tm__block *out);

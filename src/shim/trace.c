@@ -525,6 +525,7 @@ void tm__record(void *ptr, size_t size)
     tm__sizes_count(size);
     if (tm__cfg.sample_bytes && !sample(size, &b.size, &b.count))
         return;
+    tm__live_prefetch(b.ptr); /* its miss overlaps the stack capture */
     b.stack = capture_stack();
     if (!b.stack) {
         atomic_fetch_add(&tm__lost, 1);

@@ -1,5 +1,7 @@
 /* check_live.c - the live-block table: insert, find, remove, replace,
- * growth, deletion inside probe runs, iteration, threads. */
+ * growth, deletion inside probe runs, iteration, threads; blocks that do not
+ * fit a compact slot (sizes >= 1 MiB and >= 4 GiB, sampled counts, odd
+ * addresses) and blocks moving between the two tables. */
 #include "shim/shim.h"
 
 #include <check.h>
@@ -96,6 +98,174 @@ START_TEST(test_live_foreach_visits_every_block)
 }
 END_TEST
 
+static struct tm__block blk_n(uintptr_t ptr, uint64_t size, uint32_t stack, uint32_t count)
+{
+    struct tm__block b = {ptr, size, stack, count};
+    return b;
+}
+
+static void expect(uintptr_t ptr, uint64_t size, uint32_t stack, uint32_t count)
+{
+    struct tm__block out;
+    ck_assert_int_eq(tm__live_find(ptr, &out), 1);
+    ck_assert_uint_eq(out.ptr, ptr);
+    ck_assert_uint_eq(out.size, size);
+    ck_assert_uint_eq(out.stack, stack);
+    ck_assert_uint_eq(out.count, count);
+}
+
+/* Every field survives whatever table holds it: the largest compact size,
+ * the first that is not, sizes >= 4 GiB, sampled counts, the largest stack
+ * id, addresses not 16-aligned and above 2^48. */
+START_TEST(test_live_wide_fields)
+{
+    static const struct {
+        uintptr_t ptr;
+        uint64_t size;
+        uint32_t stack, count;
+    } c[] = {
+        {0x10, 0, 0, 1},
+        {0x20, (1 << 20) - 1, 0xffffffffu, 1},
+        {0x30, 1 << 20, 5, 1},
+        {0x40, (uint64_t)5 << 32, 6, 1},
+        {0x50, 0xffffffffffffull, 7, 1},
+        {0x60, 48, 8, 17},
+        {0x70, 1000, 9, 0xffffffffu},
+        {0x88, 24, 10, 1},
+        {0x99, 24, 11, 1},
+        {(uintptr_t)1 << 48, 32, 12, 1},
+        {((uintptr_t)1 << 48) - 16, 32, 13, 1},
+        {~(uintptr_t)15, 64, 14, 1},
+    };
+    const int n = sizeof(c) / sizeof(c[0]);
+    struct tm__block old, out;
+    for (int i = 0; i < n; i++) {
+        struct tm__block b = blk_n(c[i].ptr, c[i].size, c[i].stack, c[i].count);
+        ck_assert_int_eq(tm__live_insert(&b, &old), 0);
+    }
+    ck_assert_uint_eq(tm__live_count(), n);
+    for (int i = 0; i < n; i++)
+        expect(c[i].ptr, c[i].size, c[i].stack, c[i].count);
+    uint64_t sum = 0, want = 0;
+    for (int i = 0; i < n; i++)
+        want += c[i].size;
+    tm__live_lock_all();
+    ck_assert_uint_eq(tm__live_foreach_unlocked(sum_sizes, &sum), n);
+    tm__live_unlock_all();
+    ck_assert_uint_eq(sum, want);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(tm__live_remove(c[i].ptr, &out), 1);
+        ck_assert_uint_eq(out.size, c[i].size);
+        ck_assert_uint_eq(out.count, c[i].count);
+        ck_assert_int_eq(tm__live_find(c[i].ptr, &out), 0);
+    }
+    ck_assert_uint_eq(tm__live_count(), 0);
+}
+END_TEST
+
+/* A block replaced at the same address by one that belongs in the other
+ * table (a sampled block after an unsampled one, a huge one after a small
+ * one, and back) is returned once and leaves exactly one record. */
+START_TEST(test_live_replace_across_tables)
+{
+    struct tm__block a = blk_n(0x5000, 32, 1, 1), b = blk_n(0x5000, (uint64_t)6 << 32, 2, 1),
+                     c = blk_n(0x5000, 4096, 3, 128), d = blk_n(0x5000, 16, 4, 1), old;
+    ck_assert_int_eq(tm__live_insert(&a, &old), 0);
+    ck_assert_int_eq(tm__live_insert(&b, &old), 1);
+    ck_assert_uint_eq(old.size, 32);
+    ck_assert_uint_eq(old.stack, 1);
+    ck_assert_uint_eq(tm__live_count(), 1);
+    expect(0x5000, (uint64_t)6 << 32, 2, 1);
+    ck_assert_int_eq(tm__live_insert(&c, &old), 1);
+    ck_assert_uint_eq(old.size, (uint64_t)6 << 32);
+    ck_assert_uint_eq(old.count, 1);
+    ck_assert_int_eq(tm__live_insert(&d, &old), 1);
+    ck_assert_uint_eq(old.size, 4096);
+    ck_assert_uint_eq(old.count, 128);
+    ck_assert_uint_eq(tm__live_count(), 1);
+    expect(0x5000, 16, 4, 1);
+    ck_assert_int_eq(tm__live_remove(0x5000, &old), 1);
+    ck_assert_int_eq(tm__live_remove(0x5000, &old), 0);
+    ck_assert_uint_eq(tm__live_count(), 0);
+}
+END_TEST
+
+/* 1.5M blocks, one in 16 of them sampled or huge, grow every shard many
+ * times; then waves of removal and reinsertion at other addresses (the
+ * patterns of a long-running program: probe runs shrink and refill) keep
+ * every block findable with its own fields. */
+static uint64_t size_of(uintptr_t i)
+{
+    return i % 16 == 3 ? ((uint64_t)1 << 32) + i : i % 1024;
+}
+
+static uint32_t count_of(uintptr_t i)
+{
+    return i % 16 == 7 ? 1 + (uint32_t)(i % 100) : 1;
+}
+
+START_TEST(test_live_many_blocks_delete_reinsert)
+{
+    const uintptr_t n = 1500000;
+    struct tm__block old, out;
+    for (uintptr_t i = 1; i <= n; i++) {
+        struct tm__block b = blk_n(i * 48, size_of(i), (uint32_t)i, count_of(i));
+        ck_assert_int_eq(tm__live_insert(&b, &old), 0);
+    }
+    ck_assert_uint_eq(tm__live_count(), n);
+    for (int wave = 0; wave < 3; wave++) {
+        for (uintptr_t i = 1 + wave; i <= n; i += 3)
+            ck_assert_int_eq(tm__live_remove(i * 48, &out), 1);
+        for (uintptr_t i = 1 + wave; i <= n; i += 3) {
+            struct tm__block b = blk_n(i * 48 + 16, size_of(i), (uint32_t)i, count_of(i));
+            ck_assert_int_eq(tm__live_insert(&b, &old), 0);
+        }
+    }
+    ck_assert_uint_eq(tm__live_count(), n);
+    for (uintptr_t i = 1; i <= n; i++) {
+        ck_assert_int_eq(tm__live_find(i * 48, &out), 0);
+        ck_assert_int_eq(tm__live_find(i * 48 + 16, &out), 1);
+        ck_assert_uint_eq(out.size, size_of(i));
+        ck_assert_uint_eq(out.stack, (uint32_t)i);
+        ck_assert_uint_eq(out.count, count_of(i));
+    }
+    uint64_t sum = 0, want = 0;
+    for (uintptr_t i = 1; i <= n; i++)
+        want += size_of(i);
+    tm__live_lock_all();
+    ck_assert_uint_eq(tm__live_foreach_unlocked(sum_sizes, &sum), n);
+    tm__live_unlock_all();
+    ck_assert_uint_eq(sum, want);
+    for (uintptr_t i = n; i >= 1; i--)
+        ck_assert_int_eq(tm__live_remove(i * 48 + 16, &out), 1);
+    ck_assert_uint_eq(tm__live_count(), 0);
+}
+END_TEST
+
+static void add_bytes(const void *slots, size_t bytes, void *arg)
+{
+    (void)slots;
+    *(size_t *)arg += bytes;
+}
+
+/* The tables of 1M live 16-aligned blocks of small sizes take at most 16
+ * bytes a block (issue 12), and tm__live_tables_unlocked reports them. */
+START_TEST(test_live_bytes_per_block)
+{
+    const uintptr_t n = 1 << 20;
+    struct tm__block old;
+    for (uintptr_t i = 1; i <= n; i++) {
+        struct tm__block b = blk(0x7f0000000000 + i * 32, 32, 3);
+        ck_assert_int_eq(tm__live_insert(&b, &old), 0);
+    }
+    size_t bytes = 0;
+    tm__live_lock_all();
+    tm__live_tables_unlocked(add_bytes, &bytes);
+    tm__live_unlock_all();
+    ck_assert_uint_le(bytes, 16 * n);
+}
+END_TEST
+
 struct worker {
     uintptr_t base;
     int rounds;
@@ -143,12 +313,16 @@ static Suite *live_suite(void)
     tcase_add_test(basic, test_live_insert_find_remove);
     tcase_add_test(basic, test_live_replaces_unseen_free);
     tcase_add_test(basic, test_live_foreach_visits_every_block);
+    tcase_add_test(basic, test_live_wide_fields);
+    tcase_add_test(basic, test_live_replace_across_tables);
     suite_add_tcase(s, basic);
     TCase *scale = tcase_create("scale");
     tcase_add_checked_fixture(scale, setup, NULL);
     tcase_set_timeout(scale, 60);
     tcase_add_test(scale, test_live_growth_and_deletion);
     tcase_add_test(scale, test_live_threads_disjoint_churn);
+    tcase_add_test(scale, test_live_many_blocks_delete_reinsert);
+    tcase_add_test(scale, test_live_bytes_per_block);
     suite_add_tcase(s, scale);
     return s;
 }
