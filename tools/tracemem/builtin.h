@@ -87,6 +87,11 @@ typedef enum tm_format { TM_FORMAT_TEXT, TM_FORMAT_JSON } tm_format;
 /* Parses the argument of --format (text or json); -1 when unknown. */
 int tm__format_parse(const char *arg);
 
+/* The arguments of a command that takes -h, --format and one FILE ('gc',
+ * 'stats'): -1 when the command goes on with argv[optind] in '*format',
+ * else the exit status (help printed, or a usage error). */
+int tm__format_file_args(const char *cmd, const char *usage, int argc, char **argv, int *format);
+
 /* Grouping and filter options shared by top and diff. */
 typedef struct tm_stats_args {
     tm_stats_opts opts;

@@ -223,6 +223,33 @@ int tm__format_parse(const char *arg)
     return -1;
 }
 
+int tm__format_file_args(const char *cmd, const char *usage, int argc, char **argv, int *format)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {0}};
+    int opt;
+
+    *format = TM_FORMAT_TEXT;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            fputs(usage, stdout);
+            return TM_EXIT_OK;
+        case 'F':
+            if ((*format = tm__format_parse(optarg)) < 0)
+                return tm__usage_error(cmd, "unknown format '%s'", optarg);
+            break;
+        default:
+            return tm__usage_error(cmd, "bad option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return tm__usage_error(cmd, "expected one FILE");
+    return -1;
+}
+
 /* "4096", "64K", "2M", "1G" -> bytes; -1 when malformed. */
 long long tm__parse_bytes(const char *arg)
 {

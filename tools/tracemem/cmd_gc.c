@@ -39,26 +39,9 @@ static int show(const char *path, int as_json)
 
 int cmd_gc(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {0}};
-    int opt, format = TM_FORMAT_TEXT;
+    int format, rc = tm__format_file_args("gc", usage, argc, argv, &format);
 
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'h':
-            fputs(usage, stdout);
-            return TM_EXIT_OK;
-        case 'F':
-            if ((format = tm__format_parse(optarg)) < 0)
-                return tm__usage_error("gc", "unknown format '%s'", optarg);
-            break;
-        default:
-            return tm__usage_error("gc", "bad option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1)
-        return tm__usage_error("gc", "expected one FILE");
+    if (rc >= 0)
+        return rc;
     return show(argv[optind], format == TM_FORMAT_JSON);
 }

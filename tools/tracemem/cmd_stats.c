@@ -281,31 +281,14 @@ static void print_text(const tm_snapshot *snap, const sizes *sz, const totals *t
 
 int cmd_stats(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'}, {0}};
-    int opt, format = TM_FORMAT_TEXT, rc;
+    int format, rc;
     tm_snapshot *snap = NULL;
     char why[256];
     sizes sz;
     totals t;
 
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'h':
-            fputs(usage, stdout);
-            return TM_EXIT_OK;
-        case 'F':
-            if ((format = tm__format_parse(optarg)) < 0)
-                return tm__usage_error("stats", "unknown format '%s'", optarg);
-            break;
-        default:
-            return tm__usage_error("stats", "bad option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1)
-        return tm__usage_error("stats", "expected one FILE");
+    if ((rc = tm__format_file_args("stats", usage, argc, argv, &format)) >= 0)
+        return rc;
     if ((rc = tm__load(argv[optind], 0, &snap)))
         return rc;
     if (load_sizes(snap, &sz, why, sizeof why)) {
