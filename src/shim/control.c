@@ -271,15 +271,14 @@ static void take_signal(void)
 }
 
 /* With TRACEMEM_INTERVAL a thread reads CLOCK_MONOTONIC_COARSE at one
- * traced event in skip_clock + 1. The skip doubles (0, 1, 3, 7, ... 255)
- * while two reads in a row are closer than 1/64 of the interval and drops
- * to 0 when they are not: a busy
- * thread reads the clock rarely (the read is a tenth of a hook's cost) yet
- * still at least every 1/64 of a tick, one that allocates rarely reads it
- * every time, and after a pause a burst of events reads it at its 1st,
- * 2nd, 4th, 8th ... event. A deadline is thus met at most about 1/64 of an
- * interval late, or a few events late after a pause. The timeline counts
- * the same way, per thread, in its allocation counter (timeline.c). */
+ * traced event in skip_clock + 1. The skip doubles (0, 1, 3, 7, 15) while
+ * two reads in a row are closer than 1/64 of the interval and drops to 0
+ * when they are not: a busy thread reads the clock rarely (the read is a
+ * tenth of a hook's cost) yet still at least every 1/64 of a tick, one
+ * that allocates rarely reads it every time, and after a pause a deadline
+ * is met at most 15 events late (a skip of 255 left a shell that allocates
+ * a few times per loop without its interval snapshots). The timeline
+ * counts the same way, per thread, in its allocation counter (timeline.c). */
 static __thread unsigned skip_clock TM_TLS;
 static __thread int64_t last_clock TM_TLS;
 /* skip_clock's doubling level lives in its upper 16 bits (TLS is scarce
@@ -321,7 +320,7 @@ void tm__run_deferred(void)
     int64_t now = coarse_ns();
     if (interval_ns > 0) {
         unsigned level = skip_clock >> 16;
-        level = now - last_clock < interval_ns / 64 ? (level < 255 ? 2 * level + 1 : 255) : 0;
+        level = now - last_clock < interval_ns / 64 ? (level < 15 ? 2 * level + 1 : 15) : 0;
         skip_clock = level << 16 | level;
         last_clock = now;
         if (interval_due(now))

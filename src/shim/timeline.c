@@ -318,7 +318,7 @@ void tm__timeline_tick(struct tm__tick *t)
     int64_t now = clock_ns(CLOCK_MONOTONIC_COARSE);
     if (t) {
         int64_t res = atomic_load_explicit(&cur_res, memory_order_relaxed);
-        t->level = now - t->last < res / 64 ? (t->level < 255 ? 2 * t->level + 1 : 255) : 0;
+        t->level = now - t->last < res / 64 ? (t->level < 15 ? 2 * t->level + 1 : 15) : 0;
         t->skip = t->level;
         t->last = now;
     }
