@@ -256,8 +256,9 @@ static int read_uint(cur *c, uint64_t *out)
     return 0;
 }
 
-/* A key among 'names'; its index, or -1. */
-static int key(cur *c, const char *const *names, int nnames)
+/* A key among 'names' not in '*seen' (a bit per index, set here); its
+ * index, or -1 (unknown, or a duplicate: both left to jansson). */
+static int key(cur *c, const char *const *names, int nnames, unsigned *seen)
 {
     const char *s;
 
@@ -271,8 +272,12 @@ static int key(cur *c, const char *const *names, int nnames)
         return -1;
     size_t n = (size_t)(c->p++ - s);
     for (int i = 0; i < nnames; i++)
-        if (strlen(names[i]) == n && !memcmp(names[i], s, n))
-            return eat(c, ':') ? i : -1;
+        if (strlen(names[i]) == n && !memcmp(names[i], s, n)) {
+            if ((*seen & (1u << i)) || !eat(c, ':'))
+                return -1;
+            *seen |= 1u << i;
+            return i;
+        }
     return -1;
 }
 
@@ -323,11 +328,10 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
         if (!eat(&c, '{'))
             goto plain_not;
         do {
-            int k = key(&c, names, 2);
+            int k = key(&c, names, 2, &seen);
 
-            if (k < 0 || (seen & (1u << k)))
+            if (k < 0)
                 goto plain_not;
-            seen |= 1u << k;
             if (k == 1) {
                 if (read_uint(&c, &depth))
                     goto plain_not;
@@ -418,11 +422,10 @@ int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, tm_t
         if (!eat(&c, '{'))
             goto plain_not;
         do {
-            int k = key(&c, names, peak ? 4 : 7);
+            int k = key(&c, names, peak ? 4 : 7, &seen);
 
-            if (k < 0 || (seen & (1u << k)) || read_uint(&c, &v[k]))
+            if (k < 0 || read_uint(&c, &v[k]))
                 goto plain_not;
-            seen |= 1u << k;
         } while (eat(&c, ','));
         /* stack, size and count are required; the stack in range */
         if (!eat(&c, '}') || (seen & 0xd) != 0xd || v[0] >= nstacks)
@@ -468,11 +471,10 @@ int tm__fast_peak(const char *text, size_t len, size_t nstacks, uint64_t *curren
         return 0;
     if (!eat(&c, '}')) {
         do {
-            int k = key(&c, names, 2);
+            int k = key(&c, names, 2, &seen);
 
-            if (k < 0 || (seen & (1u << k)))
+            if (k < 0)
                 goto plain_not;
-            seen |= 1u << k;
             if (k == 0) {
                 if (read_uint(&c, current))
                     goto plain_not;

@@ -237,9 +237,14 @@ static const tm_json_span *raw_member(const tm_snapshot *s, const char *key)
 static int parse_error(const json_error_t *je, tm_error *err);
 
 /* The members read from the text by the fast readers. */
+static const char *const raw_keys[] = {"stacks", "traces", "peak"};
+
 static int is_raw_key(const char *key, size_t n)
 {
-    return (n == 6 && (!memcmp(key, "stacks", 6) || !memcmp(key, "traces", 6))) || (n == 4 && !memcmp(key, "peak", 4));
+    for (size_t i = 0; i < sizeof raw_keys / sizeof *raw_keys; i++)
+        if (strlen(raw_keys[i]) == n && !memcmp(raw_keys[i], key, n))
+            return 1;
+    return 0;
 }
 
 /* Parses a member of the text into 'root' (the fast reader declined it:
@@ -259,12 +264,11 @@ static int adopt_member(tm_snapshot *s, const tm_json_span *m, tm_error *err)
 
 int tm_snapshot_expand(tm_snapshot *snap, tm_error *err)
 {
-    static const char *const raw[] = {"stacks", "traces", "peak"};
     const tm_json_span *m;
     int rc;
 
-    for (size_t i = 0; i < sizeof raw / sizeof *raw; i++)
-        if ((m = raw_member(snap, raw[i])) && (rc = adopt_member(snap, m, err)))
+    for (size_t i = 0; i < sizeof raw_keys / sizeof *raw_keys; i++)
+        if ((m = raw_member(snap, raw_keys[i])) && (rc = adopt_member(snap, m, err)))
             return rc;
     return 0;
 }

@@ -321,6 +321,18 @@ static int stack_cmp(const void *pa, const void *pb)
     return strcmp(a->key, b->key);
 }
 
+/* Fits every stack of 'out' (x and y: scratch of a point per sample), counts
+ * the steady ones and sorts the stacks by stack_cmp. */
+static void fit_all(tm_trend *out, double *x, double *y)
+{
+    for (size_t i = 0; i < out->n; i++) {
+        fit_stack(out, &out->v[i], x, y);
+        out->nsteady += out->v[i].steady;
+    }
+    if (out->n)
+        qsort(out->v, out->n, sizeof *out->v, stack_cmp);
+}
+
 int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth, tm_trend *out, tm_error *err)
 {
     double *x = NULL, *y = NULL;
@@ -346,12 +358,7 @@ int tm_trend_compute(tm_snapshot *const *snaps, size_t n, uint64_t min_growth, t
     series_seconds(out);
     if ((rc = gather(out)))
         goto out_free;
-    for (size_t i = 0; i < out->n; i++) {
-        fit_stack(out, &out->v[i], x, y);
-        out->nsteady += out->v[i].steady;
-    }
-    if (out->n)
-        qsort(out->v, out->n, sizeof *out->v, stack_cmp);
+    fit_all(out, x, y);
 out_free:
     free(x);
     free(y);
@@ -438,12 +445,7 @@ int tm_trend_timeline(tm_snapshot *snap, const tm_timeline *tl, uint64_t min_gro
             if (entry_of[st])
                 out->v[entry_of[st] - 1].sizes[k] += live[st];
     }
-    for (size_t i = 0; i < out->n; i++) {
-        fit_stack(out, &out->v[i], x, y);
-        out->nsteady += out->v[i].steady;
-    }
-    if (out->n)
-        qsort(out->v, out->n, sizeof *out->v, stack_cmp);
+    fit_all(out, x, y);
 out_free:
     json_decref(index);
     free(pts);
