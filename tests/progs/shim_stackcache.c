@@ -7,7 +7,14 @@
  * (swapcontext), threads, and a forked child. Built with -O2 so most frames
  * have rsp-based CFAs; tests/integration/shim_stackcache.sh runs it with
  * TRACEMEM_VERIFY_STACKS=1 and wants zero mismatches. Prints a checksum
- * that does not depend on tracing. */
+ * that does not depend on tracing.
+ *
+ * The signal handler allocates only when the interrupted code is outside
+ * malloc and free (the in_alloc counter): a handler that calls malloc while
+ * the thread is inside glibc's malloc may corrupt the heap with or without
+ * the shim. The jmp_buf is per thread: with one shared buffer, threads
+ * longjmp'd onto each other's stacks (about 1 run in 15 crashed, untraced
+ * too). */
 #define _GNU_SOURCE
 #include <alloca.h>
 #include <pthread.h>
@@ -24,20 +31,37 @@
 #include <unistd.h>
 
 static volatile unsigned long sink;
+static volatile sig_atomic_t in_alloc; /* > 0 inside malloc, calloc, free */
 
 #define NOI __attribute__((noinline))
+#define BARRIER() __asm__ __volatile__("" ::: "memory")
+
+static NOI void release(void *p)
+{
+    in_alloc++;
+    BARRIER();
+    free(p);
+    BARRIER();
+    in_alloc--;
+}
 
 static NOI void *leaf(size_t n)
 {
+    in_alloc++;
+    BARRIER();
     void *p = malloc(n);
-    __asm__ __volatile__("" ::: "memory");
+    BARRIER();
+    in_alloc--;
     return p;
 }
 
 static NOI void *leaf2(size_t n)
 {
+    in_alloc++;
+    BARRIER();
     void *p = calloc(1, n);
-    __asm__ __volatile__("" ::: "memory");
+    BARRIER();
+    in_alloc--;
     return p;
 }
 
@@ -84,15 +108,15 @@ static void churn_mixed(int rounds)
     for (int r = 0; r < rounds; r++)
         for (int d = 0; d < 6; d++)
             for (size_t a = 16; a <= 256; a += 16) {
-                free(rec(d, a, (int)(a / 16) & 1));
-                free(rec(5 - d, 272 - a, 0));
-                free(realigned(d));
-                free(realigned_vla(d * 8 + 1));
+                release(rec(d, a, (int)(a / 16) & 1));
+                release(rec(5 - d, 272 - a, 0));
+                release(realigned(d));
+                release(realigned_vla(d * 8 + 1));
             }
 }
 
 /* longjmp out of frames that allocate */
-static jmp_buf jb;
+static __thread jmp_buf jb; /* per thread: three threads jump at once */
 static NOI void deep_jump(int d, void **out)
 {
     if (d)
@@ -107,8 +131,8 @@ static void jumps(int n)
         void *volatile p = NULL;
         if (!setjmp(jb))
             deep_jump(i % 7, (void **)&p);
-        free(p);
-        free(rec(i % 7, 16, 0));
+        release(p);
+        release(rec(i % 7, 16, 0));
     }
 }
 
@@ -117,8 +141,8 @@ static volatile sig_atomic_t ticks;
 static void on_alarm(int sig)
 {
     (void)sig;
-    free(rec(ticks % 4, 32, 1));
-    free(leaf(48));
+    release(rec(ticks % 4, 32, 1));
+    release(leaf(48));
     ticks++;
 }
 
@@ -138,7 +162,7 @@ static void signals(int seconds_ms)
         gettimeofday(&t, NULL);
     } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_usec - t0.tv_usec) / 1000 < seconds_ms);
     /* the same on an alternate stack */
-    stack_t ss = {.ss_sp = malloc(65536), .ss_size = 65536};
+    stack_t ss = {.ss_sp = leaf(65536), .ss_size = 65536};
     sigaltstack(&ss, NULL);
     sa.sa_flags = SA_RESTART | SA_ONSTACK;
     sigaction(SIGALRM, &sa, NULL);
@@ -152,7 +176,7 @@ static void signals(int seconds_ms)
     signal(SIGALRM, SIG_IGN);
     stack_t none = {.ss_flags = SS_DISABLE};
     sigaltstack(&none, NULL);
-    free(ss.ss_sp);
+    release(ss.ss_sp);
 }
 
 /* coroutines: stacks mapped, used, unmapped and mapped again (often at the
@@ -164,10 +188,10 @@ static void co_body(void)
 {
     for (int i = 0; i < 50; i++) {
         if (co_kind & 1)
-            free(rec(3, 64, 0));
+            release(rec(3, 64, 0));
         else
-            free(rec(2, 64 + 48, 1));
-        free(realigned(i));
+            release(rec(2, 64 + 48, 1));
+        release(realigned(i));
         swapcontext(&co_uc, &main_uc);
     }
 }
@@ -187,7 +211,7 @@ static void coroutines(void)
         makecontext(&co_uc, co_body, 0);
         for (int i = 0; i < 50; i++) {
             swapcontext(&main_uc, &co_uc);
-            free(leaf(16));
+            release(leaf(16));
         }
         swapcontext(&main_uc, &co_uc); /* co_body returns to main_uc */
         munmap(stk, sz);
