@@ -239,11 +239,22 @@ static long clock_ns(void)
     return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/* TRACEMEM_LEAK_DEBUG: milliseconds since the scan started, per phase. */
+static long debug_cpu0; /* the scanning thread's CPU time at the start, ns */
+
+static long thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* TRACEMEM_LEAK_DEBUG: milliseconds since the scan started, per phase, and
+ * the CPU time the scanning thread used (not the helper's). */
 static void debug_phase(const char *what, size_t n)
 {
     if (debug)
-        tm__warn("leak debug: %s at %ld ms (%lu)", what, (clock_ns() - debug_t0) / 1000000, (unsigned long)n);
+        tm__warn("leak debug: %s at %ld ms (%lu), cpu %ld ms", what, (clock_ns() - debug_t0) / 1000000,
+                 (unsigned long)n, (thread_cpu_ns() - debug_cpu0) / 1000000);
 }
 
 /* Layout facts of glibc's threads, found once (x86-64 only, where the TCB
@@ -2226,6 +2237,7 @@ static __attribute__((noinline)) int run_scan(struct tm__leak_result *res, uintp
     debug = getenv("TRACEMEM_LEAK_DEBUG") != NULL;
     s->threads = threads_wanted();
     debug_t0 = debug ? clock_ns() : 0;
+    debug_cpu0 = debug ? thread_cpu_ns() : 0;
     s->nbrk = tm__brk_ranges((uintptr_t *)s->brk, TM_BRK_MAX);
     tm__domain_lock(); /* its table holds tracked addresses and must stay */
     tm__domain_tables_unlocked(exclude_table, s);
