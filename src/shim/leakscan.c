@@ -153,6 +153,20 @@ struct span {
     uintptr_t ptr;
     uint64_t extent;
 };
+#define NO_EXTENT UINT64_MAX /* in a span found from a page line: not known there */
+
+/* A block of the work, with what taking it needs (its address, extent and
+ * lasting flags, known to whoever pushed it), so that the taker reads no
+ * 'at' entry nor state byte: two cache misses a block fewer. 'meta' is
+ * the extent << 8 | the state's flags (READABLE, HEADER, SPLIT), or
+ * ITEM_ASK when the extent was not known (read 'at' then). */
+struct item {
+    uintptr_t ptr;
+    uint32_t i;
+    uint32_t meta;
+};
+#define ITEM_ASK 1 /* a kind bit: free in 'meta' */
+#define ITEM_FLAGS (READABLE | HEADER | SPLIT)
 
 /* One 4 KiB page of a region, one cache line: most words are resolved to
  * their block from this line alone, without touching 'at'. 'first' blocks
@@ -196,7 +210,9 @@ struct scan {
     struct pline *lines;
     size_t nlines;
     uint8_t *state;
-    uint32_t *work;
+    struct blk *spare; /* the sort's other buffer: holds 'at', 'state' and if they fit 'lines' */
+    int own_lines;     /* 'lines' has a mapping of its own */
+    struct item *work;
     size_t n, cap, nwork, capwork;
     size_t ptop;        /* possible blocks to scan: work[ptop .. capwork) */
     struct batch *batch; /* of the group of blocks being scanned */
@@ -719,40 +735,42 @@ static uint64_t sampled_extent(const struct seg *g, uintptr_t ptr)
  * half's) and counts, for the next pass, the next digit of what it wrote
  * by the half it landed in. 8-bit digits: with 256 buckets a pass is
  * about as fast as a copy, where 2048 buckets took four times as long. */
-#define DIGIT 8
-#define BUCKETS (1 << DIGIT)
+#define MAX_DIGIT 9
+#define BUCKETS (1 << MAX_DIGIT)
 
 struct sort_job {
     struct windows win;
     struct blk *from, *to;
     size_t n, mid;
     int shift;                 /* of this pass's digit */
+    int digit;                 /* its bits: 8 or 9 */
     size_t cnt[2][2][BUCKETS]; /* [thread][half of 'from'][digit]: counted for this pass */
     size_t off[2][BUCKETS];    /* [thread][digit]: where its next block of that digit goes */
 };
 
-static inline unsigned digit_of(uintptr_t p, int shift)
+static inline unsigned digit_of(const struct sort_job *j, uintptr_t p, int shift)
 {
-    return (unsigned)(p >> shift) & (BUCKETS - 1);
+    return (unsigned)(p >> shift) & ((1u << j->digit) - 1);
 }
 
 /* The digit at 'shift' of the sort key of address 'p' (see windows). */
 static inline unsigned key_digit(const struct sort_job *j, uintptr_t p, int shift)
 {
-    if (j->win.n && shift + DIGIT > 32) {
+    if (j->win.n && shift + j->digit > 32) {
         uint32_t w = (uint32_t)(p >> 32);
         uintptr_t r = 0;
         while (j->win.w[r] != w)
             r++;
         p = r << 32 | (p & 0xffffffffu);
     }
-    return digit_of(p, shift);
+    return digit_of(j, p, shift);
 }
 
+/* Not a memset (which a plain loop may become): this runs on the helper. */
 static void zero_counts(size_t *c, int n)
 {
     for (int d = 0; d < n; d++)
-        c[d] = 0;
+        __atomic_store_n(&c[d], 0, __ATOMIC_RELAXED);
 }
 
 /* Counts this pass's digits in half 'half' of 'from'. */
@@ -762,7 +780,8 @@ static void count_part(struct scan *s, void *arg, int half)
     size_t lo, hi;
     (void)s;
     half_range(j->n, half, &lo, &hi);
-    zero_counts(&j->cnt[half][0][0], 2 * BUCKETS);
+    zero_counts(j->cnt[half][0], 1 << j->digit);
+    zero_counts(j->cnt[half][1], 1 << j->digit);
     size_t *c = j->cnt[half][half];
     for (size_t i = lo; i < hi; i++)
         c[key_digit(j, j->from[i].ptr, j->shift)]++;
@@ -774,9 +793,10 @@ static void scatter_part(struct scan *s, void *arg, int half)
     size_t lo, hi;
     (void)s;
     half_range(j->n, half, &lo, &hi);
-    zero_counts(&j->cnt[half][0][0], 2 * BUCKETS);
+    zero_counts(j->cnt[half][0], 1 << j->digit);
+    zero_counts(j->cnt[half][1], 1 << j->digit);
     size_t *off = j->off[half], *c0 = j->cnt[half][0], *c1 = j->cnt[half][1];
-    int shift = j->shift, next = j->shift + DIGIT;
+    int shift = j->shift, next = j->shift + j->digit;
     for (size_t i = lo; i < hi; i++) {
         uintptr_t p = j->from[i].ptr;
         size_t d = off[key_digit(j, p, shift)]++;
@@ -790,7 +810,7 @@ static void scatter_part(struct scan *s, void *arg, int half)
 static int plan_pass(struct sort_job *j)
 {
     size_t sum = 0;
-    for (int d = 0; d < BUCKETS; d++) {
+    for (int d = 0; d < 1 << j->digit; d++) {
         size_t first = j->cnt[0][0][d] + j->cnt[1][0][d], all = first + j->cnt[0][1][d] + j->cnt[1][1][d];
         if (all == j->n)
             return 0;
@@ -822,11 +842,15 @@ static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ, cons
     j->n = s->n;
     j->mid = s->n / 2;
     j->shift = low;
+    /* as few passes as 9-bit digits allow, with digits as even as can be
+     * (26 bits, from 4 to 30 for a 1 GB heap: 3 passes of 9, 9 and 8) */
+    int passes = (bits + MAX_DIGIT - 1) / MAX_DIGIT;
+    j->digit = (bits + passes - 1) / passes;
     both(s, count_part, j);
-    for (int p = 0; DIGIT * p < bits; p++) {
-        int last = DIGIT * (p + 1) >= bits;
+    for (int p = 0; p < passes; p++) {
+        int last = p == passes - 1;
         if (!plan_pass(j)) {
-            j->shift += DIGIT;
+            j->shift += j->digit;
             if (!last)
                 both(s, count_part, j);
             continue;
@@ -836,7 +860,7 @@ static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ, cons
         struct blk *t = j->from;
         j->from = j->to;
         j->to = t;
-        j->shift += DIGIT;
+        j->shift += j->digit;
     }
     debug_phase("radix passes", (size_t)moved);
     if (j->from != s->blk) { /* the sorted blocks are in the other buffer */
@@ -857,8 +881,6 @@ static void index_part(struct scan *s, void *arg, int half)
     struct index_job *j = arg;
     size_t from, to;
     half_range(s->n, half, &from, &to);
-    tm__populate(s->at + from, (to - from) * sizeof(*s->at));
-    tm__populate(s->state + from, to - from);
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     size_t k = from < to ? seg_after(s, s->blk[from].ptr) : 0;
     for (size_t i = from; i < to; i++) {
@@ -905,20 +927,6 @@ static int region_starts(const struct scan *s, size_t i)
     return i == 0 || (s->at[i].ptr >> 12) > (s->at[i - 1].ptr >> 12) + 2;
 }
 
-/* Counts the regions and their pages, to size the index. */
-static void count_regions(const struct scan *s, size_t *nreg, size_t *nlines)
-{
-    *nreg = *nlines = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        if (region_starts(s, i)) {
-            (*nreg)++;
-            (*nlines)++;
-        } else {
-            *nlines += (s->at[i].ptr >> 12) - (s->at[i - 1].ptr >> 12);
-        }
-    }
-}
-
 /* Block 'i''s entry in the line of its first page. */
 static void line_add(struct pline *l, const struct span *b)
 {
@@ -933,34 +941,91 @@ static void line_add(struct pline *l, const struct span *b)
         l->n++;
 }
 
-/* The regions and their page lines; blocks are sorted. */
-static int index_pages(struct scan *s)
+/* The index in halves: blocks [from[h], from[h + 1]) for half h, cut
+ * where a page starts so that no line has blocks of both. Each half counts
+ * its regions and lines, then writes them after the first half's; when the
+ * second half begins inside the first's last region, it writes the pages
+ * that region gains in 'more' (their lines follow the first half's), added
+ * after both are done. */
+struct pages_job {
+    size_t from[3];
+    size_t nreg[2], nlines[2];
+    int fill;           /* 0: count, 1: write */
+    struct region more; /* the second half's pages of the first's last region */
+};
+
+static void pages_part(struct scan *s, void *arg, int half)
 {
-    size_t nreg, nlines;
-    count_regions(s, &nreg, &nlines);
-    s->reg = scan_map(s, (nreg + 1) * sizeof(*s->reg));
-    s->lines = scan_map(s, (nlines + 1) * sizeof(*s->lines));
-    if (!s->reg || !s->lines)
-        return -ENOMEM;
-    s->nlines = nlines;
-    tm__populate(s->lines, (nlines + 1) * sizeof(*s->lines));
-    struct region *r = NULL;
-    size_t line = 0;
-    for (size_t i = 0; i < s->n; i++) {
+    struct pages_job *j = arg;
+    size_t lo = j->from[half], hi = j->from[half + 1];
+    if (!j->fill) {
+        size_t nreg = 0, nlines = 0;
+        for (size_t i = lo; i < hi; i++) {
+            if (region_starts(s, i)) {
+                nreg++;
+                nlines++;
+            } else {
+                nlines += (s->at[i].ptr >> 12) - (s->at[i - 1].ptr >> 12);
+            }
+        }
+        j->nreg[half] = nreg;
+        j->nlines[half] = nlines;
+        return;
+    }
+    size_t reg = half ? j->nreg[0] : 0, line = half ? j->nlines[0] : 0;
+    struct region *r = &j->more;
+    if (lo < hi && !region_starts(s, lo))
+        *r = (struct region){(s->at[lo - 1].ptr >> 12) + 1, 0, (uint32_t)line, 0};
+    for (size_t i = lo; i < hi; i++) {
         uintptr_t page = s->at[i].ptr >> 12;
         if (region_starts(s, i)) {
-            r = &s->reg[s->nreg++];
+            r = &s->reg[reg++];
             *r = (struct region){page, 0, (uint32_t)line, 0};
         }
-        while (r->page + r->npages <= page) { /* lines up to this page */
-            s->lines[line++].first = (uint32_t)i;
+        while (r->page + r->npages <= page) { /* lines up to this page, written whole */
+            s->lines[line++] = (struct pline){.first = (uint32_t)i};
             r->npages++;
         }
         r->last = (uint32_t)i;
         line_add(&s->lines[line - 1], &s->at[i]);
     }
-    assert(line == nlines);
-    s->lines[nlines].first = (uint32_t)s->n; /* ends the last line's blocks */
+}
+
+/* The regions and their page lines; blocks are sorted. */
+static int index_pages(struct scan *s)
+{
+    struct pages_job j;
+    memset(&j, 0, sizeof(j));
+    size_t mid = s->n / 2;
+    while (mid > 0 && mid < s->n && (s->at[mid].ptr >> 12) == (s->at[mid - 1].ptr >> 12))
+        mid++;
+    j.from[1] = mid;
+    j.from[2] = s->n;
+    both(s, pages_part, &j);
+    size_t nreg = j.nreg[0] + j.nreg[1], nlines = j.nlines[0] + j.nlines[1];
+    s->reg = scan_map(s, (nreg + 1) * sizeof(*s->reg));
+    /* in the sort's spare buffer after 'at' and 'state' when they fit
+     * (faulted in already: fresh pages cost as much as a pass over them) */
+    uintptr_t free_at = ((uintptr_t)(s->state + s->cap) + 63) & ~(uintptr_t)63;
+    if (free_at + (nlines + 1) * sizeof(*s->lines) <= (uintptr_t)(s->spare + s->cap)) {
+        s->lines = (struct pline *)free_at;
+    } else {
+        s->lines = scan_map(s, (nlines + 1) * sizeof(*s->lines));
+        s->own_lines = 1;
+        if (s->lines)
+            tm__populate(s->lines, (nlines + 1) * sizeof(*s->lines));
+    }
+    if (!s->reg || !s->lines)
+        return -ENOMEM;
+    s->nlines = nlines;
+    j.fill = 1;
+    both(s, pages_part, &j);
+    if (j.more.npages) { /* the second half went on in the first's last region */
+        s->reg[j.nreg[0] - 1].npages += j.more.npages;
+        s->reg[j.nreg[0] - 1].last = j.more.last;
+    }
+    s->nreg = nreg;
+    s->lines[nlines] = (struct pline){.first = (uint32_t)s->n}; /* ends the last line's blocks */
     return 0;
 }
 
@@ -968,19 +1033,22 @@ static int collect_blocks(struct scan *s)
 {
     size_t cap = tm__live_count() + 1;
     s->blk = scan_map(s, cap * sizeof(*s->blk));
-    s->at = scan_map(s, cap * sizeof(*s->at));
-    s->state = scan_map(s, cap);
     struct blk *tmp = scan_map(s, cap * sizeof(*tmp));
-    if (s->failed)
-        goto out_unmap;
     s->cap = cap;
+    s->spare = tmp;
+    if (s->failed)
+        return -ENOMEM;
     struct windows win;
     uintptr_t differ = copy_blocks(s, tmp, &win);
     debug_phase("blocks copied", s->n);
     tm__live_tables_unlocked(exclude_table, s);
     sort_blocks(s, &tmp, differ, &win);
-out_unmap:
-    tm__unmap(tmp, cap * sizeof(*tmp));
+    /* the buffer the sorted blocks are not in holds 'at' and 'state':
+     * 16 + 1 of its 24 bytes a block */
+    _Static_assert(sizeof(struct span) + 1 <= sizeof(struct blk), "at and state fit in the spare buffer");
+    s->spare = tmp;
+    s->at = (struct span *)tmp;
+    s->state = (uint8_t *)(s->at + cap);
     return s->failed ? -ENOMEM : 0;
 }
 
@@ -1089,34 +1157,41 @@ static long crowded(const struct scan *s, const struct pline *l, uintptr_t w)
     return (long)lo;
 }
 
-/* Block 'i' holds 'w' (checked in 'at'); *start: at its first byte. */
-static inline long holds(const struct scan *s, long i, uintptr_t w, int *start)
+/* Block 'i' holds 'w' (checked in 'at'); *start: at its first byte;
+ * *hit: its address and extent. */
+static inline long holds(const struct scan *s, long i, uintptr_t w, int *start, struct span *hit)
 {
     if (i < 0)
         return -1;
     const struct span *b = &s->at[i];
+    *hit = *b;
     *start = w == b->ptr;
     return *start || w - b->ptr < b->extent ? i : -1;
 }
 
 /* The block holding 'w', found from w's line 'l' (NULL: 'tail'), or -1;
- * *start: 'w' is its first byte. A page's line answers alone unless it is
- * crowded or 'w' lies before its first block. */
-static inline long resolve(const struct scan *s, uintptr_t w, const struct pline *l, long tail, int *start)
+ * *start: 'w' is its first byte; *hit: its address and extent (NO_EXTENT
+ * when the line cannot say: the block reaches the page's end, or has 0 or
+ * 1 byte). A page's line answers alone unless it is crowded or 'w' lies
+ * before its first block. */
+static inline __attribute__((always_inline)) long resolve(const struct scan *s, uintptr_t w, const struct pline *l,
+                                                          long tail, int *start, struct span *hit)
 {
     if (!l)
-        return holds(s, tail, w, start);
+        return holds(s, tail, w, start, hit);
     if (l->n > PL_MAX)
-        return holds(s, crowded(s, l, w), w, start);
+        return holds(s, crowded(s, l, w), w, start, hit);
     uint32_t o = w & 4095;
     for (int k = l->n - 1; k >= 0; k--) {
-        uint32_t v = line_entry(l, k);
-        if ((v & 4095) <= o) {
-            *start = (v & 4095) == o;
-            return o <= v >> 12 ? (long)l->first + k : -1;
+        uint32_t v = line_entry(l, k), first = v & 4095, last = v >> 12;
+        if (first <= o) {
+            *start = first == o;
+            hit->ptr = (w & ~(uintptr_t)4095) | first;
+            hit->extent = last != 4095 && last != first ? last - first + 1 : NO_EXTENT;
+            return o <= last ? (long)l->first + k : -1;
         }
     }
-    return holds(s, (long)l->first - 1, w, start);
+    return holds(s, (long)l->first - 1, w, start, hit);
 }
 
 /* A block's state byte (see swap_kind). */
@@ -1155,37 +1230,57 @@ static inline int next_chunk(const struct scan *s, long i, uintptr_t w)
     return s->in_libc && w + WORD >= b->ptr + b->extent && is_chunk_after(s, (size_t)i, w);
 }
 
-/* Index of the block 'w' points into, or -1; *start as resolve(). */
-static inline long lookup_start(const struct scan *s, uintptr_t w, int *start)
+/* Index of the block 'w' points into, or -1; *start, *hit as resolve(). */
+static inline long lookup_start(const struct scan *s, uintptr_t w, int *start, struct span *hit)
 {
     if (w - s->lo >= s->span)
         return -1;
     long tail;
     const struct pline *l = line_of(s, w, &tail);
-    long i = resolve(s, w, l, tail, start);
+    long i = resolve(s, w, l, tail, start, hit);
     return i >= 0 && next_chunk(s, i, w) ? -1 : i;
 }
 
 static inline long lookup(const struct scan *s, uintptr_t w)
 {
     int start;
-    return lookup_start(s, w, &start);
+    struct span hit;
+    return lookup_start(s, w, &start, &hit);
+}
+
+/* The work item of block 'i' with state byte 'st', found at 'hit'. */
+static inline struct item item_of(size_t i, uint8_t st, const struct span *hit)
+{
+    struct item it = {hit->ptr, (uint32_t)i, st & ITEM_FLAGS};
+    if (hit->extent < (1u << 24))
+        it.meta |= (uint32_t)hit->extent << 8;
+    else
+        it.meta |= ITEM_ASK;
+    return it;
+}
+
+/* The block's address and extent, from the item or from 'at'. */
+static inline struct span item_span(const struct scan *s, const struct item *it)
+{
+    if (it->meta & ITEM_ASK)
+        return s->at[it->i];
+    return (struct span){it->ptr, it->meta >> 8};
 }
 
 /* Work: reachable (and clique) blocks grow up from work[0], possible ones
  * down from work[capwork]; a block enters each side at most once a pass. */
-static inline void push(struct scan *s, size_t i)
+static inline void push(struct scan *s, struct item it)
 {
     if (s->nwork < s->ptop)
-        s->work[s->nwork++] = (uint32_t)i;
+        s->work[s->nwork++] = it;
     else
         s->failed = 1;
 }
 
-static inline void push_possible(struct scan *s, size_t i)
+static inline void push_possible(struct scan *s, struct item it)
 {
     if (s->ptop > s->nwork)
-        s->work[--s->ptop] = (uint32_t)i;
+        s->work[--s->ptop] = it;
     else
         s->failed = 1;
 }
@@ -1195,14 +1290,17 @@ static inline void push_possible(struct scan *s, size_t i)
  * swap succeeds pushes the block, so a block still enters each side of
  * the work at most once a pass. Relaxed order: the heap and the other
  * arrays do not change, and work moves between threads under a lock. */
-/* 1 when this thread turned block 'i' from kind 'from' to 'to'. */
-static inline int swap_kind(struct scan *s, size_t i, int from, int to)
+/* 1 when this thread turned block 'i' from kind 'from' to 'to'; *was:
+ * its state byte before. */
+static inline int swap_kind(struct scan *s, size_t i, int from, int to, uint8_t *was)
 {
     uint8_t old = state_of(s, i);
     while ((old & KIND_MASK) == from) {
         uint8_t st = (uint8_t)((old & ~KIND_MASK) | to);
-        if (__atomic_compare_exchange_n(&s->state[i], &old, st, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        if (__atomic_compare_exchange_n(&s->state[i], &old, st, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            *was = old;
             return 1;
+        }
     }
     return 0;
 }
@@ -1220,15 +1318,19 @@ static inline int make_reachable(struct scan *s, size_t i)
 }
 
 /* Word 'w' of a root ('definite') or of a possible/reachable block, found
- * in block 'i' (at its first byte: 'start'). */
-static void visit_block(struct scan *s, uintptr_t w, size_t i, int start, int definite)
+ * in block 'i' (at its first byte: 'start'; its address and extent as far
+ * as known: 'hit'). */
+static void visit_block(struct scan *s, uintptr_t w, size_t i, int start, int definite, const struct span *hit)
 {
     uint8_t st = state_of(s, i);
     int kind = st & KIND_MASK;
     if (kind == REACHABLE)
         return;
     const struct span *b = &s->at[i];
-    start = start || ((st & READABLE) && heuristic(s, b, w, st & SPLIT));
+    if (!start && definite && (st & READABLE)) { /* else it changes nothing */
+        start = heuristic(s, b, w, st & SPLIT);
+        hit = b; /* read now anyway */
+    }
     if (debug && debug_at)
         tm__warn("leak debug: root word at 0x%lx -> block 0x%lx (%lu bytes) %s; next words %lx %lx %lx",
                  (unsigned long)debug_at, (unsigned long)b->ptr, (unsigned long)b->extent,
@@ -1236,19 +1338,20 @@ static void visit_block(struct scan *s, uintptr_t w, size_t i, int start, int de
                  ((unsigned long *)debug_at)[3]);
     if (start && definite) {
         if (make_reachable(s, i))
-            push(s, i);
+            push(s, item_of(i, st, hit));
     } else if (kind == UNREACHED) {
-        if (swap_kind(s, i, UNREACHED, POSSIBLE))
-            push_possible(s, i);
+        if (swap_kind(s, i, UNREACHED, POSSIBLE, &st))
+            push_possible(s, item_of(i, st, hit));
     }
 }
 
 static void visit(struct scan *s, uintptr_t w, int definite)
 {
     int start;
-    long i = lookup_start(s, w, &start);
+    struct span hit;
+    long i = lookup_start(s, w, &start, &hit);
     if (i >= 0)
-        visit_block(s, w, (size_t)i, start, definite);
+        visit_block(s, w, (size_t)i, start, definite, &hit);
 }
 
 /* Words of [lo, hi) that point into the heap's span are visited in
@@ -1258,7 +1361,7 @@ static void visit(struct scan *s, uintptr_t w, int definite)
  * order; the cache misses of a batch overlap instead of adding up. */
 #define BATCH 32
 
-typedef void (*word_fn)(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t arg);
+typedef void (*word_fn)(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t arg, const struct span *hit);
 
 /* Words waiting for their lines: all were found in memory scanned with the
  * same 'arg' (definite, or the clique's leader). */
@@ -1270,18 +1373,20 @@ struct batch {
     int n;
 };
 
-static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite);
+static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite,
+                       const struct span *hit);
 
 /* The two later stages of a batch; for the flood, the record and the word
  * of an interior pointer's block are prefetched too when the block is not
  * reachable yet (heuristic() reads them). */
 static inline __attribute__((always_inline)) void run_batch(struct scan *s, struct batch *b, word_fn fn)
 {
-    int interior = fn == visit_word;
+    int interior = fn == visit_word && b->arg; /* definite: heuristic() may run */
     long idx[BATCH];
     int start[BATCH];
+    struct span hit[BATCH];
     for (int k = 0; k < b->n; k++) {
-        idx[k] = resolve(s, b->w[k], b->line[k], b->tail[k], &start[k]);
+        idx[k] = resolve(s, b->w[k], b->line[k], b->tail[k], &start[k], &hit[k]);
         if (idx[k] >= 0)
             __builtin_prefetch(&s->state[idx[k]]);
     }
@@ -1292,7 +1397,7 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
         }
     for (int k = 0; k < b->n; k++)
         if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k]))
-            fn(s, b->w[k], (size_t)idx[k], start[k], b->arg);
+            fn(s, b->w[k], (size_t)idx[k], start[k], b->arg, &hit[k]);
     b->n = 0;
 }
 
@@ -1320,9 +1425,10 @@ static inline __attribute__((always_inline)) void for_heap_words(struct scan *s,
     }
 }
 
-static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite)
+static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite,
+                       const struct span *hit)
 {
-    visit_block(s, w, i, start, (int)definite);
+    visit_block(s, w, i, start, (int)definite, hit);
 }
 
 static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
@@ -1555,8 +1661,9 @@ static int chunk_word(const struct scan *s, uintptr_t w)
     long i = -1, tail = -1;
     int start = 0;
     if (w - s->lo < s->span) {
+        struct span hit;
         const struct pline *l = line_of(s, w, &tail); /* sets 'tail' first */
-        i = resolve(s, w, l, tail, &start);
+        i = resolve(s, w, l, tail, &start, &hit);
     }
     if (i >= 0 && start)
         return 0; /* a block's start (most first words), before seg_of() */
@@ -1573,10 +1680,9 @@ static int chunk_word(const struct scan *s, uintptr_t w)
  * program has not overwritten since: a pair of words that both look like
  * chunk addresses. Valgrind's allocator leaves no such words; taken as
  * pointers they join leaked blocks into false cliques. */
-static uintptr_t stale_words(const struct scan *s, size_t i)
+static uintptr_t stale_words(const struct scan *s, const struct span *b, uint32_t flags)
 {
-    const struct span *b = &s->at[i];
-    if ((state_of(s, i) & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
+    if ((flags & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
         return 0;
     const uintptr_t *d = (const uintptr_t *)b->ptr;
     if (!chunk_word(s, d[0]) || !chunk_word(s, d[1]))
@@ -1588,12 +1694,12 @@ static uintptr_t stale_words(const struct scan *s, size_t i)
 
 typedef void (*piece_fn)(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t arg);
 
-/* Block 'i' as pieces of readable memory (one, unless it is SPLIT). */
-static void block_pieces(struct scan *s, size_t i, piece_fn fn, uintptr_t arg)
+/* Block 'b' (with state flags 'flags') as pieces of readable memory (one,
+ * unless it is SPLIT). */
+static void block_pieces(struct scan *s, const struct span *b, uint32_t flags, piece_fn fn, uintptr_t arg)
 {
-    const struct span *b = &s->at[i];
-    uintptr_t lo = b->ptr + stale_words(s, i), hi = b->ptr + b->extent;
-    if (!(state_of(s, i) & SPLIT)) {
+    uintptr_t lo = b->ptr + stale_words(s, b, flags), hi = b->ptr + b->extent;
+    if (!(flags & SPLIT)) {
         fn(s, lo, hi, arg);
         return;
     }
@@ -1611,29 +1717,29 @@ static void words_piece(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t de
     for_heap_words(s, s->batch, lo, hi, visit_word, definite);
 }
 
-/* Blocks are taken off the work in groups whose records and first bytes
- * are prefetched together: reaching a block's memory costs two cache
- * misses (its 'at' entry, then its contents) that would otherwise be paid
- * one block after the other. The order blocks are scanned in does not
+/* Blocks are taken off the work in groups whose first bytes are
+ * prefetched together (and the 'at' entries of those whose item does not
+ * know their extent): the cache misses of reaching a group's memory
+ * overlap instead of adding up. The order blocks are scanned in does not
  * change the result (reachable, possible and cliques are closures). */
 #define GROUP 16
 #define PREFETCH_BYTES 512
 
-static void prefetch_group(const struct scan *s, const uint32_t *g, int n)
+/* Prefetches the group's memory; sp[k]: the address and extent of g[k]. */
+static void prefetch_group(const struct scan *s, const struct item *g, int n, struct span *sp)
 {
+    for (int k = 0; k < n; k++)
+        if (g[k].meta & ITEM_ASK)
+            __builtin_prefetch(&s->at[g[k].i]);
     for (int k = 0; k < n; k++) {
-        __builtin_prefetch(&s->at[g[k]]);
-        __builtin_prefetch(&s->state[g[k]]);
-    }
-    for (int k = 0; k < n; k++) {
-        const struct span *b = &s->at[g[k]];
-        for (uint64_t off = 0; off < b->extent && off < PREFETCH_BYTES; off += 64)
-            __builtin_prefetch((const char *)b->ptr + off);
+        sp[k] = item_span(s, &g[k]);
+        for (uint64_t off = 0; off < sp[k].extent && off < PREFETCH_BYTES; off += 64)
+            __builtin_prefetch((const char *)sp[k].ptr + off);
     }
     for (int k = 0; k < n; k++) /* stale_words() looks its first words up */
-        if ((state_of(s, g[k]) & (HEADER | SPLIT)) == HEADER && s->at[g[k]].extent >= 2 * WORD) {
+        if ((g[k].meta & (HEADER | SPLIT | READABLE)) == (HEADER | READABLE) && sp[k].extent >= 2 * WORD) {
             long tail;
-            uintptr_t w = *(const uintptr_t *)s->at[g[k]].ptr;
+            uintptr_t w = *(const uintptr_t *)sp[k].ptr;
             if (w - s->lo < s->span && w % (2 * WORD) == 0)
                 __builtin_prefetch(line_of(s, w, &tail));
         }
@@ -1670,7 +1776,7 @@ struct pool {
     atomic_int sleeping; /* the helper waits in the futex */
     atomic_int finished; /* no more passes: the helper returns */
     char pad3[64 - sizeof(atomic_uint) - 2 * sizeof(atomic_int)];
-    uint32_t buf[POOL_CAP];
+    struct item buf[POOL_CAP];
 };
 
 static inline void cpu_relax(void)
@@ -1710,17 +1816,22 @@ static inline size_t local_work(const struct scan *s, int mode)
 /* Up to GROUP blocks of this thread's work of the pass's kind; 0 when it
  * has none. Reachable and clique work grow up from work[0], possible work
  * down from work[capwork]. */
-static int take_group(struct scan *s, int mode, uint32_t *g)
+static int take_group(struct scan *s, int mode, struct item *g, struct span *sp)
 {
     int n = 0;
-    if (mode == MODE_POSSIBLE)
-        while (n < GROUP && s->ptop < s->capwork)
-            g[n++] = s->work[s->ptop++];
+    if (mode == MODE_POSSIBLE) /* those made reachable since are scanned already */
+        while (n < GROUP && s->ptop < s->capwork) {
+            struct item it = s->work[s->ptop++];
+            if (s->ptop + 2 * GROUP < s->capwork)
+                __builtin_prefetch(&s->state[s->work[s->ptop + 2 * GROUP].i]);
+            if ((state_of(s, it.i) & KIND_MASK) != REACHABLE)
+                g[n++] = it;
+        }
     else
         while (n < GROUP && s->nwork)
             g[n++] = s->work[--s->nwork];
     if (n)
-        prefetch_group(s, g, n);
+        prefetch_group(s, g, n, sp);
     return n;
 }
 
@@ -1803,26 +1914,26 @@ static int refill(struct scan *s, int mode)
 
 /* Reachable or possible blocks: reachable work first, so a possible block
  * that turns reachable meanwhile is scanned once, as reachable (the result
- * does not depend on the order, only the work does). Scanning possible
- * blocks adds no reachable work. */
-static void flood_group(struct scan *s, const uint32_t *g, int n, int from_possible)
+ * does not depend on the order, only the work does; take_group() leaves
+ * those out). Reachable work holds only reachable blocks, and scanning
+ * possible blocks adds no reachable work. */
+static void flood_group(struct scan *s, const struct item *g, const struct span *sp, int n, int from_possible)
 {
     s->scanned += (size_t)n;
-    for (int k = 0; k < n; k++) {
-        uint8_t st = state_of(s, g[k]);
-        if (!(st & READABLE) || (from_possible && (st & KIND_MASK) == REACHABLE))
-            continue;
-        block_pieces(s, g[k], words_piece, (st & KIND_MASK) == REACHABLE);
-    }
+    for (int k = 0; k < n; k++)
+        if (g[k].meta & READABLE)
+            block_pieces(s, &sp[k], g[k].meta, words_piece, !from_possible);
     run_batch(s, s->batch, visit_word);
 }
 
-static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uintptr_t leader)
+static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uintptr_t leader,
+                          const struct span *hit)
 {
     (void)w;
     (void)start;
-    if (k != leader && swap_kind(s, k, UNREACHED, INDIRECT))
-        push(s, k);
+    uint8_t st;
+    if (k != leader && swap_kind(s, k, UNREACHED, INDIRECT, &st))
+        push(s, item_of(k, st, hit));
 }
 
 /* The words of a leaked block, batched like scan_words. */
@@ -1831,24 +1942,25 @@ static void scan_clique(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t le
     for_heap_words(s, s->batch, lo, hi, mark_indirect, leader);
 }
 
-static void clique_group(struct scan *s, const uint32_t *g, int n, uintptr_t leader)
+static void clique_group(struct scan *s, const struct item *g, const struct span *sp, int n, uintptr_t leader)
 {
     s->scanned += (size_t)n;
     for (int k = 0; k < n; k++)
-        if (state_of(s, g[k]) & READABLE)
-            block_pieces(s, g[k], scan_clique, leader);
+        if (g[k].meta & READABLE)
+            block_pieces(s, &sp[k], g[k].meta, scan_clique, leader);
     run_batch(s, s->batch, mark_indirect);
 }
 
 /* This thread's work of a pass, and what it can take from the pool. */
 static void drain(struct scan *s, int mode, uintptr_t leader)
 {
-    uint32_t g[GROUP];
+    struct item g[GROUP];
+    struct span sp[GROUP];
     struct batch b;
     b.n = 0;
     s->batch = &b;
     for (;;) {
-        int n = take_group(s, mode, g);
+        int n = take_group(s, mode, g, sp);
         if (!n) {
             if (refill(s, mode))
                 continue;
@@ -1856,9 +1968,9 @@ static void drain(struct scan *s, int mode, uintptr_t leader)
         }
         share(s, mode);
         if (mode == MODE_CLIQUE)
-            clique_group(s, g, n, leader);
+            clique_group(s, g, sp, n, leader);
         else
-            flood_group(s, g, n, mode == MODE_POSSIBLE);
+            flood_group(s, g, sp, n, mode == MODE_POSSIBLE);
     }
     s->batch = NULL;
 }
@@ -1940,9 +2052,10 @@ static void flood(struct scan *s, struct scan *h)
 static void cliques(struct scan *s)
 {
     for (size_t leader = 0; leader < s->n; leader++) {
-        if ((state_of(s, leader) & KIND_MASK) != UNREACHED)
+        uint8_t st = state_of(s, leader);
+        if ((st & KIND_MASK) != UNREACHED)
             continue;
-        push(s, leader);
+        push(s, item_of(leader, st, &s->at[leader]));
         pass(s, MODE_CLIQUE, leader);
     }
 }
@@ -1969,7 +2082,7 @@ static void mate_begin(struct scan *s)
         return;
     struct pool *p = tm__map(sizeof(*p));
     struct scan *h = tm__map(sizeof(*h));
-    uint32_t *work = tm__map(s->capwork * sizeof(*work));
+    struct item *work = tm__map(s->capwork * sizeof(*work));
     if (!p || !h || !work) {
         tm__unmap(p, sizeof(*p));
         tm__unmap(h, sizeof(*h));
@@ -2150,10 +2263,10 @@ out_unmap:
 static void release(struct scan *s)
 {
     tm__unmap(s->blk, s->cap * sizeof(*s->blk));
-    tm__unmap(s->at, s->cap * sizeof(*s->at));
-    tm__unmap(s->state, s->cap);
+    tm__unmap(s->spare, s->cap * sizeof(*s->spare));
     tm__unmap(s->reg, (s->nreg + 1) * sizeof(*s->reg));
-    tm__unmap(s->lines, (s->nlines + 1) * sizeof(*s->lines));
+    if (s->own_lines)
+        tm__unmap(s->lines, (s->nlines + 1) * sizeof(*s->lines));
     tm__unmap(s->work, s->capwork * sizeof(*s->work));
     tm__unmap(s->sps, s->nsps ? s->nsps * sizeof(*s->sps) : 1);
     tm__unmap(s->seg, s->segcap * sizeof(*s->seg));
