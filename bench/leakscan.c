@@ -7,7 +7,9 @@
  * indirect). Each block also holds three pointers to random blocks of its
  * own half (one of them interior), so the scan follows real pointer words
  * the way it would in a linked data structure. Then tracemem_leak_check()
- * runs CHECKS times and the time of each is printed; run under the shim:
+ * runs CHECKS times and the time of each is printed, each followed by a
+ * tracemem_take_snapshot() (the part of a check that is not the scan: the
+ * same snapshot without the leak section); run under the shim:
  *
  *   LD_PRELOAD=.libs/libtracemem.so TRACEMEM_LEAK_DEBUG=1 TRACEMEM_OUTPUT=/tmp/ls.%n.json \
  *       bench/leakscan 1024 256 3
@@ -82,6 +84,9 @@ int main(int argc, char **argv)
         double t = now();
         int r = tracemem_leak_check(NULL);
         printf("tracemem_leak_check: %d leaked blocks, %.3f s (scan and snapshot)\n", r, now() - t);
+        t = now();
+        r = tracemem_take_snapshot(NULL);
+        printf("tracemem_take_snapshot: %d, %.3f s (the snapshot alone)\n", r, now() - t);
         fflush(stdout);
     }
     return 0;

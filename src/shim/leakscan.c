@@ -59,7 +59,9 @@
  * under the scan could turn a kept block into a false definite leak.
  *
  * Data: blocks sorted by address (radix sort) in 'at' (address, extent:
- * the hot pair) and 'blk' (weights, stack). The index that finds the only
+ * the hot pair) and 'blk' (weights, stack); 'at', the state bytes and the
+ * page lines are laid out in the sort's other buffer, faulted in already
+ * (fresh pages cost a pass over them). The index that finds the only
  * block that can hold a word (blocks never overlap) is a sorted list of
  * regions, runs of 4 KiB pages where blocks start at most one empty page
  * apart, with one 64-byte line per page of a region: the number of blocks
@@ -70,11 +72,14 @@
  * 'at'). Past a region's last page only its last block can hold a word.
  * One state byte per block (kind, readable, chunk header readable); one
  * work array, reachable work growing up from 0 and possible work down from
- * the end, a block entering each side at most once per pass.
+ * the end, a block entering each side at most once per pass. Its items
+ * carry the block's address, extent and flags, which whoever pushes it
+ * knows (from the page line, or 'at' when that cannot say), so taking a
+ * block reads neither its 'at' entry nor its state byte.
  *
  * Speed: the scan is bound by cache misses into the heap and these arrays,
- * so they are overlapped. Blocks leave the work in groups whose records,
- * first bytes and first word's line are prefetched together; the heap
+ * so they are overlapped. Blocks leave the work in groups whose first
+ * bytes and first word's line are prefetched together; the heap
  * words of a group go through a pipeline (line prefetched when the word is
  * read, then resolved and the state byte prefetched, then visited in
  * order). Scan order does not change the verdict: reachable, possible and
@@ -734,36 +739,36 @@ static uint64_t sampled_extent(const struct seg *g, uintptr_t ptr)
  * (stable: the first half's blocks of a digit go before the second
  * half's) and counts, for the next pass, the next digit of what it wrote
  * by the half it landed in. 8-bit digits: with 256 buckets a pass is
- * about as fast as a copy, where 2048 buckets took four times as long. */
-#define MAX_DIGIT 9
-#define BUCKETS (1 << MAX_DIGIT)
+ * about as fast as a copy, where 2048 buckets took four times as long,
+ * and 3 passes of 10 bits as long as 4 of 8. */
+#define DIGIT 8
+#define BUCKETS (1 << DIGIT)
 
 struct sort_job {
     struct windows win;
     struct blk *from, *to;
     size_t n, mid;
     int shift;                 /* of this pass's digit */
-    int digit;                 /* its bits: 8 or 9 */
     size_t cnt[2][2][BUCKETS]; /* [thread][half of 'from'][digit]: counted for this pass */
     size_t off[2][BUCKETS];    /* [thread][digit]: where its next block of that digit goes */
 };
 
-static inline unsigned digit_of(const struct sort_job *j, uintptr_t p, int shift)
+static inline unsigned digit_of(uintptr_t p, int shift)
 {
-    return (unsigned)(p >> shift) & ((1u << j->digit) - 1);
+    return (unsigned)(p >> shift) & (BUCKETS - 1);
 }
 
 /* The digit at 'shift' of the sort key of address 'p' (see windows). */
 static inline unsigned key_digit(const struct sort_job *j, uintptr_t p, int shift)
 {
-    if (j->win.n && shift + j->digit > 32) {
+    if (j->win.n && shift + DIGIT > 32) {
         uint32_t w = (uint32_t)(p >> 32);
         uintptr_t r = 0;
         while (j->win.w[r] != w)
             r++;
         p = r << 32 | (p & 0xffffffffu);
     }
-    return digit_of(j, p, shift);
+    return digit_of(p, shift);
 }
 
 /* Not a memset (which a plain loop may become): this runs on the helper. */
@@ -780,8 +785,7 @@ static void count_part(struct scan *s, void *arg, int half)
     size_t lo, hi;
     (void)s;
     half_range(j->n, half, &lo, &hi);
-    zero_counts(j->cnt[half][0], 1 << j->digit);
-    zero_counts(j->cnt[half][1], 1 << j->digit);
+    zero_counts(&j->cnt[half][0][0], 2 * BUCKETS);
     size_t *c = j->cnt[half][half];
     for (size_t i = lo; i < hi; i++)
         c[key_digit(j, j->from[i].ptr, j->shift)]++;
@@ -793,10 +797,9 @@ static void scatter_part(struct scan *s, void *arg, int half)
     size_t lo, hi;
     (void)s;
     half_range(j->n, half, &lo, &hi);
-    zero_counts(j->cnt[half][0], 1 << j->digit);
-    zero_counts(j->cnt[half][1], 1 << j->digit);
+    zero_counts(&j->cnt[half][0][0], 2 * BUCKETS);
     size_t *off = j->off[half], *c0 = j->cnt[half][0], *c1 = j->cnt[half][1];
-    int shift = j->shift, next = j->shift + j->digit;
+    int shift = j->shift, next = j->shift + DIGIT;
     for (size_t i = lo; i < hi; i++) {
         uintptr_t p = j->from[i].ptr;
         size_t d = off[key_digit(j, p, shift)]++;
@@ -810,7 +813,7 @@ static void scatter_part(struct scan *s, void *arg, int half)
 static int plan_pass(struct sort_job *j)
 {
     size_t sum = 0;
-    for (int d = 0; d < 1 << j->digit; d++) {
+    for (int d = 0; d < BUCKETS; d++) {
         size_t first = j->cnt[0][0][d] + j->cnt[1][0][d], all = first + j->cnt[0][1][d] + j->cnt[1][1][d];
         if (all == j->n)
             return 0;
@@ -842,15 +845,11 @@ static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ, cons
     j->n = s->n;
     j->mid = s->n / 2;
     j->shift = low;
-    /* as few passes as 9-bit digits allow, with digits as even as can be
-     * (26 bits, from 4 to 30 for a 1 GB heap: 3 passes of 9, 9 and 8) */
-    int passes = (bits + MAX_DIGIT - 1) / MAX_DIGIT;
-    j->digit = (bits + passes - 1) / passes;
     both(s, count_part, j);
-    for (int p = 0; p < passes; p++) {
-        int last = p == passes - 1;
+    for (int p = 0; DIGIT * p < bits; p++) {
+        int last = DIGIT * (p + 1) >= bits;
         if (!plan_pass(j)) {
-            j->shift += j->digit;
+            j->shift += DIGIT;
             if (!last)
                 both(s, count_part, j);
             continue;
@@ -860,7 +859,7 @@ static void sort_blocks(struct scan *s, struct blk **tmp, uintptr_t differ, cons
         struct blk *t = j->from;
         j->from = j->to;
         j->to = t;
-        j->shift += j->digit;
+        j->shift += DIGIT;
     }
     debug_phase("radix passes", (size_t)moved);
     if (j->from != s->blk) { /* the sorted blocks are in the other buffer */
