@@ -704,58 +704,92 @@ static uintptr_t current_frame(uintptr_t ts)
  * outer frames, found here by the frame's address, instruction and code
  * object (still a code object: its header's line is hot, the frame holds a
  * reference) without the shared cache and its identity checks. Kept
- * complemented: the leak scan reads threads' TLS as roots, and these must
- * not look like pointers. */
+ * complemented: the leak scan reads anonymous mappings as roots, and these
+ * must not look like pointers. */
 #define NMEMO 64
 struct memo {
     uintptr_t frame, instr, code; /* complemented */
     uint32_t id;
 };
-/* The table is mapped, not in TLS: a shim loaded into a running process
- * (tracemem attach) gets its initial-exec TLS from glibc's small surplus,
- * which 2 KiB did not fit in. A thread's table goes back to a free list
- * when the thread exits (a key's destructor). */
-static __thread struct memo *memo_tab TM_TLS;
+
+/* The thread's merged stacks seen last (struct seen), keyed by all that
+ * decides a merged stack: the native stack (its id in the stack cache),
+ * 'max', the epoch, the thread state, and every frame of the chain by
+ * address, code object, instruction and owner/entry bytes, plus the
+ * identity of each code object (the fields cache_find checks: type,
+ * filename, qualified name, line table, first line). A capture whose key
+ * is all equal gets the stack id of the last such capture without merging
+ * or interning; a chain longer than SEEN_FRAMES is merged every time. */
+#define SEEN_FRAMES 32
+#define SEEN_WAYS 4
+#define SEEN_SETS 32
+struct seen_frame {
+    uintptr_t frame, code, word; /* complemented; word: frame_word() */
+};
+struct seen {
+    uint64_t ident; /* of the code objects' identities */
+    uint32_t native, id, epoch;
+    int32_t max, nf, merged; /* nf 0: empty */
+    uintptr_t ts; /* complemented */
+    struct seen_frame f[SEEN_FRAMES + 1]; /* f[nf].frame: the outermost's 'previous' */
+};
+
+/* A thread's tables. Mapped, not in TLS: a shim loaded into a running
+ * process (tracemem attach) gets its initial-exec TLS from glibc's small
+ * surplus, which 2 KiB did not fit in. They go back to a free list when
+ * the thread exits (a key's destructor). 'busy' keeps a capture in a
+ * signal handler that interrupted one of this thread's from them. */
+struct ptab {
+    struct ptab *next_free;
+    int busy;
+    struct memo memo[NMEMO];
+    uint64_t tag[SEEN_SETS][SEEN_WAYS]; /* of seen[][]'s innermost frame; 0 empty */
+    uint8_t next_way[SEEN_SETS];        /* round robin */
+    struct seen seen[SEEN_SETS][SEEN_WAYS];
+};
+static __thread struct ptab *memo_tab TM_TLS;
 static tm__lock memo_lock;
-static void *memo_free;
+static struct ptab *memo_free;
 
 static void memo_release(void *p)
 {
+    struct ptab *t = p;
     tm__lock_acquire(&memo_lock);
-    *(void **)p = memo_free;
-    memo_free = p;
+    t->next_free = memo_free;
+    memo_free = t;
     tm__lock_release(&memo_lock);
-    if (memo_tab == p)
+    if (memo_tab == t)
         memo_tab = NULL;
 }
 
-/* This thread's table, NULL when none could be had (no memo then). */
-static struct memo *memo_get(void)
+/* This thread's tables, NULL when none could be had (no memo then). */
+static struct ptab *memo_get(void)
 {
-    struct memo *t;
+    struct ptab *t;
 
     tm__lock_acquire(&memo_lock);
     if ((t = memo_free))
-        memo_free = *(void **)t;
+        memo_free = t->next_free;
     tm__lock_release(&memo_lock);
     if (t)
-        memset(t, 0, NMEMO * sizeof *t);
-    else if (!(t = tm__map(NMEMO * sizeof *t)))
+        memset(t, 0, sizeof(*t));
+    else if (!(t = tm__map(sizeof(*t))))
         return NULL;
     if (memo_key_ok)
         pthread_setspecific(memo_key, t);
     return memo_tab = t;
 }
 
-static inline struct memo *memo_slot(uintptr_t frame)
+static inline struct memo *memo_slot(struct ptab *T, uintptr_t frame)
 {
-    return &memo_tab[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
+    return &T->memo[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
 }
 
 /* Walks the thread's Python frames, innermost first. */
 struct walker {
     uintptr_t frame;
     int steps;
+    struct ptab *T; /* the thread's tables, NULL: none */
 };
 
 /* The next Python frame's record id (0 when unreadable) into '*id' and
@@ -784,7 +818,7 @@ static inline __attribute__((always_inline)) int walk_next(const struct layout *
             lasti = -1;
         if (!resolve)
             return 1;
-        struct memo *m = memo_tab ? memo_slot(f) : &(struct memo){0, 0, 0, 0};
+        struct memo *m = w->T ? memo_slot(w->T, f) : &(struct memo){0, 0, 0, 0};
         if (m->frame == ~f && m->instr == ~instr && m->code == ~code && rd_ptr(code, OB_TYPE) == py.code_type) {
             *id = m->id;
             return 1;
@@ -833,21 +867,15 @@ static inline __attribute__((always_inline)) int next_frame(const struct layout 
     return switch_state(w, ts) && walk_next(L, w, id, entry, resolve);
 }
 
-int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged)
+/* The merge of thread state 'ts's frames from 'top' into the native
+ * stack (tm__py_merge); '*switched' is 1 when the chain ended with
+ * evaluation frames left and the walk looked for a sub-interpreter's
+ * caller (such a stack is not remembered). */
+static int merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged, uintptr_t ts, uintptr_t top,
+                 struct ptab *T, int *switched_out)
 {
-    *merged = 0;
-    /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
-    if (n <= 0 || *depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
-        return n;
-    if (TM_UNLIKELY(!memo_tab))
-        memo_get();
-    uintptr_t ts = thread_state();
-    if (!ts)
-        return n;
     const struct layout *L = py.L;
-    struct walker w = {current_frame(ts), 0};
-    if (!ok_ptr(w.frame))
-        return n;
+    struct walker w = {top, 0, T};
     int first = 0;
     while (first < n && !(pcs[first] >= py.eval_lo && pcs[first] < py.eval_hi))
         first++;
@@ -893,7 +921,193 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged)
     }
     int64_t nd = (int64_t)d + pyframes - groups;
     *depth = nd < out ? (uint32_t)out : (uint32_t)nd;
+    *switched_out = switched;
     return out;
+}
+
+#define KMUL 0x9e3779b97f4a7c15ull
+
+/* What the merge reads of a frame besides its code object: the
+ * instruction, and the owner and entry bytes in the top 16 bits (above any
+ * user-space address). */
+static inline __attribute__((always_inline)) uintptr_t frame_word(const struct layout *L, uintptr_t f)
+{
+    uintptr_t fl;
+    if (L->fr_is_entry >= 0 && L->fr_is_entry + 1 == L->fr_owner) /* 3.11: one load */
+        fl = *(const uint16_t *)(f + (uintptr_t)L->fr_is_entry);
+    else if (L->fr_is_entry >= 0)
+        fl = *(const unsigned char *)(f + (uintptr_t)L->fr_owner) |
+             (uintptr_t) * (const unsigned char *)(f + (uintptr_t)L->fr_is_entry) << 8;
+    else
+        fl = *(const unsigned char *)(f + (uintptr_t)L->fr_owner);
+    return rd_ptr(f, L->fr_prev_instr) ^ fl << 48;
+}
+
+/* Folds the identity of code object 'code' (the fields cache_find checks:
+ * type, filename, qualified name, line table, first line) into 'h'. The
+ * caller knows 'code' is a live object: a frame of the chain holds it. */
+static inline __attribute__((always_inline)) uint64_t code_ident(const struct layout *L, uintptr_t code, uint64_t h)
+{
+    uint64_t a = rd_ptr(code, OB_TYPE), b = rd_ptr(code, L->co_filename), c = rd_ptr(code, L->co_qualname),
+             d = rd_ptr(code, L->co_linetable), e = (uint32_t) * (const int32_t *)(code + (uintptr_t)L->co_firstlineno);
+    uint64_t x = a ^ (b << 13 | b >> 51) ^ (c << 29 | c >> 35) ^ (d << 43 | d >> 21) ^ e << 3;
+    return (h ^ x) * KMUL;
+}
+
+static inline unsigned seen_set(uintptr_t top, uintptr_t instr, uint32_t native)
+{
+    return (unsigned)(((top ^ instr << 7 ^ native) * KMUL) >> 59) & (SEEN_SETS - 1);
+}
+
+/* 1 when this thread's chain from 'f' is the one entry 'e' was made
+ * from: every frame's address, code object, instruction and flags, and
+ * each code object's identity (once for frames in a row sharing one). The
+ * frames are compared first, prefetching the code objects' identity
+ * fields (not hot: the evaluation loop does not read them). */
+static inline __attribute__((always_inline)) int seen_match(const struct layout *L, const struct seen *e, uintptr_t f)
+{
+    const struct seen_frame *sf = e->f, *end = sf + e->nf;
+    uint64_t ident = 0;
+    uintptr_t last = 0;
+    /* 'f' is always a frame of the chain: 'top', then each frame's
+     * 'previous' once it is found equal to the entry's next frame; the
+     * next frame's address is then taken from the entry, not from the load,
+     * so the walk is no chain of dependent loads (f[nf].frame: the end) */
+    for (; sf < end; sf++) {
+        uintptr_t code = rd_ptr(f, L->fr_code), next = ~sf[1].frame;
+        if (~((code ^ sf->code) & (frame_word(L, f) ^ sf->word)) | (rd_ptr(f, L->fr_previous) ^ next))
+            return 0;
+        if (code != last) {
+            last = code;
+            ident = code_ident(L, code, ident);
+        }
+        f = next;
+    }
+    return ident == e->ident;
+}
+
+static inline uint64_t seen_tag(uintptr_t top, uint32_t native, int max, uint32_t epoch, uintptr_t ts)
+{
+    return (((top ^ (uint64_t)native << 32) * KMUL ^ ts ^ (uint64_t)(uint32_t)max << 48 ^ epoch) * KMUL) | 1;
+}
+
+/* The id remembered for this capture, 0 when none (see struct seen). */
+static inline __attribute__((always_inline)) uint32_t seen_find(const struct layout *L, struct ptab *T, unsigned set,
+                                                                uint64_t tag, uintptr_t top, uint32_t native, int max,
+                                                                uint32_t epoch, uintptr_t ts, int *merged)
+{
+    for (int i = 0; i < SEEN_WAYS; i++) {
+        if (T->tag[set][i] != tag)
+            continue;
+        const struct seen *e = &T->seen[set][i];
+        if (e->nf && e->f[0].frame == ~top && e->native == native && e->max == max && e->epoch == epoch &&
+            e->ts == ~ts && seen_match(L, e, top)) {
+            *merged = e->merged;
+            return e->id;
+        }
+    }
+    return 0;
+}
+
+/* Makes 'e' the entry of this thread's chain from 'f'; left empty when the
+ * chain is longer than SEEN_FRAMES or holds a frame without a code object. */
+static void seen_fill(const struct layout *L, struct seen *e, uintptr_t f, uint32_t native, int max, uint32_t epoch,
+                      uintptr_t ts, uint32_t id, int merged)
+{
+    uint64_t ident = 0;
+    uintptr_t last = 0;
+    int nf = 0;
+    e->nf = 0; /* empty while written */
+    for (; ok_ptr(f); nf++) {
+        if (nf == SEEN_FRAMES)
+            return;
+        uintptr_t code = rd_ptr(f, L->fr_code);
+        if (!ok_ptr(code) || rd_ptr(code, OB_TYPE) != py.code_type)
+            return; /* a frame not set up yet: not remembered */
+        e->f[nf].frame = ~f;
+        e->f[nf].code = ~code;
+        e->f[nf].word = ~frame_word(L, f);
+        if (code != last) {
+            last = code;
+            ident = code_ident(L, code, ident);
+        }
+        f = rd_ptr(f, L->fr_previous);
+    }
+    e->f[nf].frame = ~f;
+    e->ident = ident;
+    e->native = native;
+    e->id = id;
+    e->merged = merged;
+    e->epoch = epoch;
+    e->max = max;
+    e->ts = ~ts;
+    e->nf = nf;
+}
+
+uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged)
+{
+    *merged = 0;
+    /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
+    if (n <= 0 || depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
+        return 0;
+    uintptr_t ts = thread_state();
+    if (!ts)
+        return 0;
+    uintptr_t top = current_frame(ts);
+    if (!ok_ptr(top))
+        return 0;
+    const struct layout *L = py.L;
+    struct ptab *T = memo_tab;
+    if (TM_UNLIKELY(!T))
+        T = memo_get();
+    if (T && T->busy)
+        T = NULL; /* a signal handler's capture inside this thread's */
+    if (T) {
+        T->busy = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+    }
+    uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
+    uint32_t native = memo->id, id;
+    if (!native && memo->entry && T) {
+        /* the stack cache's entry gets the native stack's id, the key of
+         * the merged stacks that follow from it */
+        native = tm__stack_intern(pcs, n, depth);
+        if (native) {
+            tm__capture_remember(memo, native);
+            memo->id = native;
+        }
+    }
+    unsigned set = 0;
+    uint64_t tag = 0;
+    if (T && native) {
+        set = seen_set(top, rd_ptr(top, L->fr_prev_instr), native);
+        tag = seen_tag(top, native, max, epoch, ts);
+        /* the layouts known when built: their offsets constants here */
+        if (L == &layouts[0])
+            id = seen_find(&layouts[0], T, set, tag, top, native, max, epoch, ts, merged);
+        else if (L == &layouts[1])
+            id = seen_find(&layouts[1], T, set, tag, top, native, max, epoch, ts, merged);
+        else
+            id = seen_find(L, T, set, tag, top, native, max, epoch, ts, merged);
+        if (id)
+            goto done;
+    }
+    int switched = 0;
+    n = merge(pcs, n, max, &depth, merged, ts, top, T, &switched);
+    id = *merged ? tm__stack_intern(pcs, n, depth) : native;
+    if (tag && id && !switched) {
+        unsigned way = T->next_way[set]++ & (SEEN_WAYS - 1);
+        T->tag[set][way] = 0;
+        seen_fill(L, &T->seen[set][way], top, native, max, epoch, ts, id, *merged);
+        if (T->seen[set][way].nf)
+            T->tag[set][way] = tag;
+    }
+done:
+    if (T) {
+        atomic_signal_fence(memory_order_seq_cst);
+        T->busy = 0;
+    }
+    return id;
 }
 
 /* --- for snapshots and fork --- */
