@@ -1044,6 +1044,40 @@ static void seen_fill(const struct layout *L, struct seen *e, uintptr_t f, uint3
     e->nf = nf;
 }
 
+/* A capture not remembered: merged, interned, remembered ('set' and 'tag'
+ * of its entry, tag 0: not to be remembered). Out of line: the hit path of
+ * tm__py_stack stays small. */
+static __attribute__((noinline)) uint32_t py_stack_slow(uintptr_t *pcs, int n, int max, uint32_t depth, int *merged,
+                                                        uintptr_t ts, uintptr_t top, struct ptab *T, uint32_t native,
+                                                        uint32_t epoch, unsigned set, uint64_t tag)
+{
+    const struct layout *L = py.L;
+    int switched = 0;
+    n = merge(pcs, n, max, &depth, merged, ts, top, T, &switched);
+    uint32_t id = *merged ? tm__stack_intern(pcs, n, depth) : native;
+    if (tag && id && !switched) {
+        unsigned way = T->next_way[set]++ & (SEEN_WAYS - 1);
+        T->tag[set][way] = 0;
+        seen_fill(L, &T->seen[set][way], top, native, max, epoch, ts, id, *merged);
+        if (T->seen[set][way].nf)
+            T->tag[set][way] = tag;
+    }
+    return id;
+}
+
+/* The native stack's id for the key: the stack cache's entry gets one when
+ * it has none (the first capture through it). */
+static __attribute__((noinline)) uint32_t native_id(uintptr_t *pcs, int n, uint32_t depth,
+                                                    struct tm__capture_memo *memo)
+{
+    uint32_t native = tm__stack_intern(pcs, n, depth);
+    if (native) {
+        tm__capture_remember(memo, native);
+        memo->id = native;
+    }
+    return native;
+}
+
 uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged)
 {
     *merged = 0;
@@ -1067,16 +1101,9 @@ uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm_
         atomic_signal_fence(memory_order_seq_cst);
     }
     uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
-    uint32_t native = memo->id, id;
-    if (!native && memo->entry && T) {
-        /* the stack cache's entry gets the native stack's id, the key of
-         * the merged stacks that follow from it */
-        native = tm__stack_intern(pcs, n, depth);
-        if (native) {
-            tm__capture_remember(memo, native);
-            memo->id = native;
-        }
-    }
+    uint32_t native = memo->id, id = 0;
+    if (TM_UNLIKELY(!native) && memo->entry && T)
+        native = native_id(pcs, n, depth, memo);
     unsigned set = 0;
     uint64_t tag = 0;
     if (T && native) {
@@ -1089,20 +1116,9 @@ uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm_
             id = seen_find(&layouts[1], T, set, tag, top, native, max, epoch, ts, merged);
         else
             id = seen_find(L, T, set, tag, top, native, max, epoch, ts, merged);
-        if (id)
-            goto done;
     }
-    int switched = 0;
-    n = merge(pcs, n, max, &depth, merged, ts, top, T, &switched);
-    id = *merged ? tm__stack_intern(pcs, n, depth) : native;
-    if (tag && id && !switched) {
-        unsigned way = T->next_way[set]++ & (SEEN_WAYS - 1);
-        T->tag[set][way] = 0;
-        seen_fill(L, &T->seen[set][way], top, native, max, epoch, ts, id, *merged);
-        if (T->seen[set][way].nf)
-            T->tag[set][way] = tag;
-    }
-done:
+    if (!id)
+        id = py_stack_slow(pcs, n, max, depth, merged, ts, top, T, native, epoch, set, tag);
     if (T) {
         atomic_signal_fence(memory_order_seq_cst);
         T->busy = 0;
