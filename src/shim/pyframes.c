@@ -65,16 +65,54 @@ struct layout {
     /* PyASCIIObject / PyCompactUnicodeObject */
     int str_length, str_state, str_ascii_data, str_compact_data;
     unsigned state_kind_shift, state_compact_bit, state_ascii_bit;
+    int debug_offsets; /* _PyRuntime starts with 3.13's _Py_DebugOffsets */
 };
 
+/* Each row is read off the version's headers (offsetof on a build of its
+ * Include/internal/pycore_runtime.h, pycore_frame.h, pycore_code.h,
+ * cpython/pystate.h, cpython/code.h, cpython/unicodeobject.h). */
 static const struct layout layouts[] = {
-    /* 3.11: Include/internal/pycore_frame.h, pycore_runtime.h, cpython/pystate.h, cpython/code.h */
-    {3, 11, 576, 592, 152, 56, 8, 32, 48, 56, 68, 69, -1, 1,
-     112, 120, 128, 72, 136, 168, 184, 16, 32, 16, 32, 48, 72, 2, 5, 6},
+    /* 3.11: the GIL holder in _PyRuntime.gilstate.tstate_current; frames
+     * behind a _PyCFrame; an entry frame marks itself (is_entry) */
+    {.major = 3, .minor = 11,
+     .rt_tstate_current = 576, .rt_tss_key = 592,
+     .ts_thread_id = 152, .ts_cframe = 56, .ts_current_frame = 8,
+     .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_is_entry = 68, .fr_owner = 69,
+     .owner_cstack = -1, .owner_generator = 1,
+     .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 72, .co_linetable = 136,
+     .co_firsttraceable = 168, .co_code = 184,
+     .by_size = 16, .by_data = 32,
+     .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
+     .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6},
     /* 3.12: no tstate_current (a C thread-local now), the TSS key only; an
      * entry is a frame of its own on the C stack (owner 3); no wstr */
-    {3, 12, -1, 1544, 136, 56, 0, 0, 8, 56, -1, 70, 3, 1,
-     112, 120, 128, 68, 136, 176, 192, 16, 32, 16, 32, 40, 56, 2, 5, 6},
+    {.major = 3, .minor = 12,
+     .rt_tstate_current = -1, .rt_tss_key = 1544,
+     .ts_thread_id = 136, .ts_cframe = 56, .ts_current_frame = 0,
+     .fr_code = 0, .fr_previous = 8, .fr_prev_instr = 56, .fr_is_entry = -1, .fr_owner = 70,
+     .owner_cstack = 3, .owner_generator = 1,
+     .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 68, .co_linetable = 136,
+     .co_firsttraceable = 176, .co_code = 192,
+     .by_size = 16, .by_data = 32,
+     .str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
+     .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6},
+    /* 3.13: no _PyCFrame (current_frame in the thread state); the frame's
+     * code is f_executable (None in a C entry frame) and its instr_ptr the
+     * instruction running (the same lasti as 3.12's prev_instr). 3.13 has
+     * _PyRuntime.debug_offsets (_Py_DebugOffsets): what it describes is
+     * read from there at run time (debug_offsets()), this row gives the
+     * rest (the TSS key, _co_firsttraceable, the compact unicode header) */
+    {.major = 3, .minor = 13,
+     .rt_tstate_current = -1, .rt_tss_key = 2160,
+     .ts_thread_id = 152, .ts_cframe = -1, .ts_current_frame = 72,
+     .fr_code = 0, .fr_previous = 8, .fr_prev_instr = 56, .fr_is_entry = -1, .fr_owner = 70,
+     .owner_cstack = 3, .owner_generator = 1,
+     .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 68, .co_linetable = 136,
+     .co_firsttraceable = 184, .co_code = 200,
+     .by_size = 16, .by_data = 32,
+     .str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
+     .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6,
+     .debug_offsets = 1},
 };
 
 #define OB_TYPE 8
@@ -588,6 +626,111 @@ static void warn_once(const char *why)
     tm__warn("Python frames are not shown: %s; stacks keep their native frames", why);
 }
 
+/* 3.13's _Py_DebugOffsets at the start of _PyRuntime, as far as read
+ * (Include/internal/pycore_runtime.h of v3.13.0; the struct is stable
+ * within a minor version only). */
+struct debug_offsets_313 {
+    char cookie[8];
+    uint64_t version, free_threaded;
+    struct {
+        uint64_t size, finalizing, interpreters_head;
+    } runtime_state;
+    struct {
+        uint64_t size, id, next, threads_head, gc, imports_modules, sysdict, builtins, ceval_gil, gil_runtime_state,
+            gil_runtime_state_enabled, gil_runtime_state_locked, gil_runtime_state_holder;
+    } interpreter_state;
+    struct {
+        uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id, datastack_chunk, status;
+    } thread_state;
+    struct {
+        uint64_t size, previous, executable, instr_ptr, localsplus, owner;
+    } interpreter_frame;
+    struct {
+        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames, localspluskinds,
+            co_code_adaptive;
+    } code_object;
+    struct {
+        uint64_t size, ob_type;
+    } pyobject;
+    struct {
+        uint64_t size, tp_name, tp_repr, tp_flags;
+    } type_object;
+    struct {
+        uint64_t size, ob_item, ob_size;
+    } tuple_object, list_object;
+    struct {
+        uint64_t size, ma_keys, ma_values;
+    } dict_object;
+    struct {
+        uint64_t size, ob_fval;
+    } float_object;
+    struct {
+        uint64_t size, lv_tag, ob_digit;
+    } long_object;
+    struct {
+        uint64_t size, ob_size, ob_sval;
+    } bytes_object;
+    struct {
+        uint64_t size, state, length, asciiobject_size;
+    } unicode_object;
+};
+
+static struct layout rt_layout; /* a row with the debug offsets read */
+
+/* Row 'row' with the offsets _PyRuntime.debug_offsets gives in place of
+ * its own, in rt_layout; NULL (and 'why') when they cannot be used. */
+static const struct layout *debug_offsets(const struct layout *row, uintptr_t rt, unsigned long version, char *why,
+                                          size_t cap)
+{
+    struct debug_offsets_313 d;
+    if (safe_read(rt, &d, sizeof(d)) < 0 || memcmp(d.cookie, "xdebugpy", 8) != 0 || d.version != version) {
+        tm__snprintf(why, cap, "CPython %u.%u has no _PyRuntime.debug_offsets of its version", row->major, row->minor);
+        return NULL;
+    }
+    if (d.free_threaded) {
+        tm__snprintf(why, cap, "CPython %u.%u is a free-threaded build (not supported)", row->major, row->minor);
+        return NULL;
+    }
+    uint64_t used[] = {d.thread_state.current_frame, d.thread_state.thread_id, d.interpreter_frame.previous,
+                       d.interpreter_frame.executable, d.interpreter_frame.instr_ptr, d.interpreter_frame.owner,
+                       d.code_object.filename, d.code_object.name, d.code_object.qualname, d.code_object.linetable,
+                       d.code_object.firstlineno, d.code_object.co_code_adaptive, d.bytes_object.ob_size,
+                       d.bytes_object.ob_sval, d.unicode_object.state, d.unicode_object.length,
+                       d.unicode_object.asciiobject_size};
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+        if (used[i] >= 512) {
+            tm__snprintf(why, cap, "CPython %u.%u: _PyRuntime.debug_offsets out of range", row->major, row->minor);
+            return NULL;
+        }
+    if (d.pyobject.ob_type != OB_TYPE || d.code_object.co_code_adaptive > 480 ||
+        d.unicode_object.asciiobject_size > (uint64_t)row->str_compact_data) {
+        tm__snprintf(why, cap, "CPython %u.%u: _PyRuntime.debug_offsets unlike this build's", row->major, row->minor);
+        return NULL;
+    }
+    struct layout l = *row;
+    l.ts_current_frame = (int)d.thread_state.current_frame;
+    l.ts_thread_id = (int)d.thread_state.thread_id;
+    l.fr_previous = (int)d.interpreter_frame.previous;
+    l.fr_code = (int)d.interpreter_frame.executable;
+    l.fr_prev_instr = (int)d.interpreter_frame.instr_ptr;
+    l.fr_owner = (int)d.interpreter_frame.owner;
+    l.co_filename = (int)d.code_object.filename;
+    l.co_name = (int)d.code_object.name;
+    l.co_qualname = (int)d.code_object.qualname;
+    l.co_linetable = (int)d.code_object.linetable;
+    l.co_firstlineno = (int)d.code_object.firstlineno;
+    l.co_code = (int)d.code_object.co_code_adaptive;
+    l.by_size = (int)d.bytes_object.ob_size;
+    l.by_data = (int)d.bytes_object.ob_sval;
+    l.str_state = (int)d.unicode_object.state;
+    l.str_length = (int)d.unicode_object.length;
+    l.str_ascii_data = (int)d.unicode_object.asciiobject_size;
+    if (memcmp(&l, row, sizeof(l)) == 0)
+        return row; /* as described: the row's constants serve (tm__py_stack) */
+    rt_layout = l;
+    return &rt_layout;
+}
+
 /* Looks for the interpreter; the caller owns the PY_DETECTING state. */
 static void memo_release(void *p);
 static pthread_key_t memo_key;
@@ -615,7 +758,11 @@ static int detect(void)
         if (layouts[i].major == major && layouts[i].minor == minor)
             L = &layouts[i];
     if (!L) {
-        tm__snprintf(why, sizeof(why), "CPython %u.%u has no known layout (known: 3.11, 3.12)", major, minor);
+        tm__snprintf(why, sizeof(why), "CPython %u.%u has no known layout (known: 3.11, 3.12, 3.13)", major, minor);
+        warn_once(why);
+        return PY_UNSUPPORTED;
+    }
+    if (L->debug_offsets && !(L = debug_offsets(L, rt, version, why, sizeof(why)))) {
         warn_once(why);
         return PY_UNSUPPORTED;
     }
@@ -945,11 +1092,15 @@ static inline __attribute__((always_inline)) uintptr_t frame_word(const struct l
 
 /* Folds the identity of code object 'code' (the fields cache_find checks:
  * type, filename, qualified name, line table, first line) into 'h'. The
- * caller knows 'code' is a live object: a frame of the chain holds it. */
+ * caller knows 'code' is a live object: a frame of the chain holds it
+ * (a C entry frame's may be another object: only its type is read). */
 static inline __attribute__((always_inline)) uint64_t code_ident(const struct layout *L, uintptr_t code, uint64_t h)
 {
-    uint64_t a = rd_ptr(code, OB_TYPE), b = rd_ptr(code, L->co_filename), c = rd_ptr(code, L->co_qualname),
-             d = rd_ptr(code, L->co_linetable), e = (uint32_t) * (const int32_t *)(code + (uintptr_t)L->co_firstlineno);
+    uint64_t a = rd_ptr(code, OB_TYPE);
+    if (TM_UNLIKELY(a != py.code_type))
+        return (h ^ a) * KMUL; /* 3.13's C entry frames: None */
+    uint64_t b = rd_ptr(code, L->co_filename), c = rd_ptr(code, L->co_qualname), d = rd_ptr(code, L->co_linetable),
+             e = (uint32_t) * (const int32_t *)(code + (uintptr_t)L->co_firstlineno);
     uint64_t x = a ^ (b << 13 | b >> 51) ^ (c << 29 | c >> 35) ^ (d << 43 | d >> 21) ^ e << 3;
     return (h ^ x) * KMUL;
 }
@@ -1022,7 +1173,8 @@ static void seen_fill(const struct layout *L, struct seen *e, uintptr_t f, uint3
         if (nf == SEEN_FRAMES)
             return;
         uintptr_t code = rd_ptr(f, L->fr_code);
-        if (!ok_ptr(code) || rd_ptr(code, OB_TYPE) != py.code_type)
+        int cstack = L->owner_cstack >= 0 && *(const unsigned char *)(f + (uintptr_t)L->fr_owner) == L->owner_cstack;
+        if (!ok_ptr(code) || (!cstack && rd_ptr(code, OB_TYPE) != py.code_type))
             return; /* a frame not set up yet: not remembered */
         e->f[nf].frame = ~f;
         e->f[nf].code = ~code;
@@ -1114,6 +1266,8 @@ uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm_
             id = seen_find(&layouts[0], T, set, tag, top, native, max, epoch, ts, merged);
         else if (L == &layouts[1])
             id = seen_find(&layouts[1], T, set, tag, top, native, max, epoch, ts, merged);
+        else if (L == &layouts[2])
+            id = seen_find(&layouts[2], T, set, tag, top, native, max, epoch, ts, merged);
         else
             id = seen_find(L, T, set, tag, top, native, max, epoch, ts, merged);
     }
