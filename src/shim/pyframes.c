@@ -511,8 +511,9 @@ static unsigned scan_varint(const unsigned char *buf, size_t len, size_t *p)
 }
 
 /* The line of byte offset 'addr' in the 3.11 location table (PEP 657,
- * Objects/locations.md): entries of 1..8 code units with a line delta. */
-static int decode_line(const unsigned char *t, size_t len, int firstlineno, int addr)
+ * Objects/locations.md, the same in 3.12 and 3.13): entries of 1..8 code
+ * units with a line delta (shim.h). */
+int tm__py_line(const unsigned char *t, size_t len, int firstlineno, int addr)
 {
     int line = firstlineno, end = 0;
     size_t p = 0;
@@ -566,7 +567,7 @@ static int code_line(const unsigned char *co, int addr)
     unsigned char small[4096], *buf = n <= sizeof(small) ? small : tm__map(n);
     if (!buf)
         return NO_LINE;
-    int line = safe_read(lt + (uintptr_t)L->by_data, buf, n) < 0 ? NO_LINE : decode_line(buf, n, firstlineno, addr);
+    int line = safe_read(lt + (uintptr_t)L->by_data, buf, n) < 0 ? NO_LINE : tm__py_line(buf, n, firstlineno, addr);
     if (buf != small)
         tm__unmap(buf, n);
     return line;

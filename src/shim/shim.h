@@ -281,6 +281,11 @@ struct tm__capture_memo;
 uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged);
 /* The frame of tagged value 'pc', or NULL. */
 const struct tm__pyframe *tm__pyframe_get(uintptr_t pc);
+/* The line of byte offset 'addr' (2 * instruction index) in a code object's
+ * location table 't' of 'len' bytes (co_linetable, 3.11 to 3.13), the
+ * code's first line 'firstlineno'; -1 when the table gives none (an entry
+ * without location, an offset past the table, a table not well formed). */
+int tm__py_line(const unsigned char *t, size_t len, int firstlineno, int addr);
 /* The interpreter found: 1 frames shown, -1 a version without a layout,
  * 0 none; 'version' gets PY_VERSION_HEX (0 when unknown), 'runtime' the
  * address of _PyRuntime. */
