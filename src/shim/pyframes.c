@@ -11,8 +11,18 @@
  * by the k-th group.
  *
  * The version-specific part is a layout table (struct layout): offsets of
- * the few fields read. Another version gets native stacks and one warning
- * line; adding 3.12 or 3.13 means describing their layouts.
+ * the few fields read, a row per version (3.11, 3.12, 3.13; 3.13's offsets
+ * that _PyRuntime.debug_offsets describes are read from there at run time).
+ * Another version gets native stacks and one warning line; adding one means
+ * describing its layout.
+ *
+ * Cost. Each capture of a thread running Python looks its stack up among
+ * the thread's last merged stacks (struct seen), keyed by everything the
+ * merge reads: the native stack (the stack cache's id), every frame of the
+ * chain (address, code object, instruction, owner/entry bytes) and each
+ * code object's identity. A hit costs one pass over the frames, with no
+ * dependent loads, and neither merges nor interns; a miss merges (a
+ * per-thread memo of frames seen last, then the shared cache) and interns.
  *
  * Reading the interpreter's structures never crashes the program and never
  * changes it: only the calling thread's own thread state is read (its
@@ -26,7 +36,10 @@
  * indexes the table of (file, function, line) records, each copied once.
  * The cache from (code object, instruction offset) to id keeps the code
  * object's identity (filename, name, line table objects, first line), so a
- * code object freed and another made at its address is not misattributed.
+ * code object freed and another made at its address is not misattributed
+ * (identity by address: one remade with all of these objects at their old
+ * addresses too would not be told apart; 3.12 and 3.13 have co_version,
+ * not used yet).
  * Records and cache entries are immutable once published; readers take no
  * lock, writers (first sight only) take 'py_lock', a leaf lock.
  */
@@ -816,9 +829,8 @@ static int ready(void)
 
 /* The calling thread's PyThreadState, or 0. */
 /* This thread's state for PyGILState (the main interpreter's), or 0. */
-static uintptr_t tss_state(void)
+static inline __attribute__((always_inline)) uintptr_t tss_state_of(const struct layout *L)
 {
-    const struct layout *L = py.L;
     uintptr_t rt = py.runtime, self = (uintptr_t)pthread_self(), ts;
     const int *tss = (const int *)(rt + (uintptr_t)L->rt_tss_key);
     if (!tss[0])
@@ -829,23 +841,31 @@ static uintptr_t tss_state(void)
     return ts;
 }
 
-static uintptr_t thread_state(void)
+static uintptr_t tss_state(void)
 {
-    const struct layout *L = py.L;
+    return tss_state_of(py.L);
+}
+
+static inline __attribute__((always_inline)) uintptr_t thread_state_of(const struct layout *L)
+{
     /* the holder of the GIL, when it is this thread (sub-interpreters too) */
     uintptr_t ts = L->rt_tstate_current >= 0 ? rd_ptr(py.runtime, L->rt_tstate_current) : 0;
     if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == (uintptr_t)pthread_self())
         return ts;
     /* else the thread's own (threads with the GIL released) */
-    return tss_state();
+    return tss_state_of(L);
 }
 
 /* The innermost frame of thread state 'ts', or 0. */
-static uintptr_t current_frame(uintptr_t ts)
+static inline __attribute__((always_inline)) uintptr_t current_frame_of(const struct layout *L, uintptr_t ts)
 {
-    const struct layout *L = py.L;
     uintptr_t holder = L->ts_cframe >= 0 ? rd_ptr(ts, L->ts_cframe) : ts;
     return ok_ptr(holder) ? rd_ptr(holder, L->ts_current_frame) : 0;
+}
+
+static uintptr_t current_frame(uintptr_t ts)
+{
+    return current_frame_of(py.L, ts);
 }
 
 /* The thread's frames seen last: consecutive captures mostly share their
@@ -1231,19 +1251,18 @@ static __attribute__((noinline)) uint32_t native_id(uintptr_t *pcs, int n, uint3
     return native;
 }
 
-uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged)
+/* tm__py_stack for layout 'L' (a constant where the layout is known when
+ * built: its offsets are then immediate). */
+static inline __attribute__((always_inline)) uint32_t py_stack(const struct layout *L, uintptr_t *pcs, int n, int max,
+                                                               uint32_t depth, struct tm__capture_memo *memo,
+                                                               int *merged)
 {
-    *merged = 0;
-    /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
-    if (n <= 0 || depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
-        return 0;
-    uintptr_t ts = thread_state();
+    uintptr_t ts = thread_state_of(L);
     if (!ts)
         return 0;
-    uintptr_t top = current_frame(ts);
+    uintptr_t top = current_frame_of(L, ts);
     if (!ok_ptr(top))
         return 0;
-    const struct layout *L = py.L;
     struct ptab *T = memo_tab;
     if (TM_UNLIKELY(!T))
         T = memo_get();
@@ -1262,15 +1281,7 @@ uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm_
     if (T && native) {
         set = seen_set(top, rd_ptr(top, L->fr_prev_instr), native);
         tag = seen_tag(top, native, max, epoch, ts);
-        /* the layouts known when built: their offsets constants here */
-        if (L == &layouts[0])
-            id = seen_find(&layouts[0], T, set, tag, top, native, max, epoch, ts, merged);
-        else if (L == &layouts[1])
-            id = seen_find(&layouts[1], T, set, tag, top, native, max, epoch, ts, merged);
-        else if (L == &layouts[2])
-            id = seen_find(&layouts[2], T, set, tag, top, native, max, epoch, ts, merged);
-        else
-            id = seen_find(L, T, set, tag, top, native, max, epoch, ts, merged);
+        id = seen_find(L, T, set, tag, top, native, max, epoch, ts, merged);
     }
     if (!id)
         id = py_stack_slow(pcs, n, max, depth, merged, ts, top, T, native, epoch, set, tag);
@@ -1279,6 +1290,26 @@ uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm_
         T->busy = 0;
     }
     return id;
+}
+
+uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged)
+{
+    *merged = 0;
+#ifdef TM_NO_PYFRAMES /* bench/py.sh's base: the same shim without Python frames */
+    return 0;
+#endif
+    /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
+    if (n <= 0 || depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
+        return 0;
+    const struct layout *L = py.L;
+    /* the layouts known when built: their offsets constants */
+    if (L == &layouts[0])
+        return py_stack(&layouts[0], pcs, n, max, depth, memo, merged);
+    if (L == &layouts[1])
+        return py_stack(&layouts[1], pcs, n, max, depth, memo, merged);
+    if (L == &layouts[2])
+        return py_stack(&layouts[2], pcs, n, max, depth, memo, merged);
+    return py_stack(L, pcs, n, max, depth, memo, merged);
 }
 
 /* --- for snapshots and fork --- */
