@@ -1118,12 +1118,13 @@ static inline __attribute__((always_inline)) uintptr_t frame_word(const struct l
 static inline __attribute__((always_inline)) uint64_t code_ident(const struct layout *L, uintptr_t code, uint64_t h)
 {
     uint64_t a = rd_ptr(code, OB_TYPE);
+    h = (h << 7 | h >> 57) ^ a;
     if (TM_UNLIKELY(a != py.code_type))
-        return (h ^ a) * KMUL; /* 3.13's C entry frames: None */
+        return h; /* 3.13's C entry frames: None */
     uint64_t b = rd_ptr(code, L->co_filename), c = rd_ptr(code, L->co_qualname), d = rd_ptr(code, L->co_linetable),
              e = (uint32_t) * (const int32_t *)(code + (uintptr_t)L->co_firstlineno);
-    uint64_t x = a ^ (b << 13 | b >> 51) ^ (c << 29 | c >> 35) ^ (d << 43 | d >> 21) ^ e << 3;
-    return (h ^ x) * KMUL;
+    /* rotations and xor: any one field changed changes the result */
+    return h ^ (b << 13 | b >> 51) ^ (c << 29 | c >> 35) ^ (d << 43 | d >> 21) ^ e << 3;
 }
 
 static inline unsigned seen_set(uintptr_t top, uintptr_t instr, uint32_t native)
@@ -1146,9 +1147,11 @@ static inline __attribute__((always_inline)) int seen_match(const struct layout 
      * next frame's address is then taken from the entry, not from the load,
      * so the walk is no chain of dependent loads (f[nf].frame: the end) */
     for (; sf < end; sf++) {
-        uintptr_t code = rd_ptr(f, L->fr_code), next = ~sf[1].frame;
-        if (~((code ^ sf->code) & (frame_word(L, f) ^ sf->word)) | (rd_ptr(f, L->fr_previous) ^ next))
+        uintptr_t code = ~sf->code, next = ~sf[1].frame;
+        if (((rd_ptr(f, L->fr_code) ^ code) | (frame_word(L, f) ^ ~sf->word)) | (rd_ptr(f, L->fr_previous) ^ next))
             return 0;
+        /* the code object is the frame's (live): its identity is read at
+         * the entry's address, known before the frame is */
         if (code != last) {
             last = code;
             ident = code_ident(L, code, ident);
