@@ -84,6 +84,7 @@ struct layout {
 /* Each row is read off the version's headers (offsetof on a build of its
  * Include/internal/pycore_runtime.h, pycore_frame.h, pycore_code.h,
  * cpython/pystate.h, cpython/code.h, cpython/unicodeobject.h). */
+/* clang-format off */
 static const struct layout layouts[] = {
     /* 3.11: the GIL holder in _PyRuntime.gilstate.tstate_current; frames
      * behind a _PyCFrame; an entry frame marks itself (is_entry) */
@@ -127,6 +128,7 @@ static const struct layout layouts[] = {
      .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6,
      .debug_offsets = 1},
 };
+/* clang-format on */
 
 #define OB_TYPE 8
 #define MAX_CHAIN 65536 /* Python frames walked per capture */
