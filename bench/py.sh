@@ -3,8 +3,9 @@
 #
 # Usage: bench/py.sh BUILD_DIR BASE_SHIM [ROUNDS]
 #   BUILD_DIR   build tree holding .libs/libtracemem.so (with Python frames)
-#   BASE_SHIM   a libtracemem.so built without them (the commit before), the
-#               same options otherwise
+#   BASE_SHIM   a libtracemem.so built without them, the same source and
+#               options otherwise: a copy of the tree built with
+#               make CPPFLAGS=-DTM_NO_PYFRAMES (tm__py_stack does nothing)
 #   ROUNDS      interleaved rounds (default 7): untraced, base, python, ...
 # Environment: PYTHON (default /usr/bin/python3), BENCH_WORKLOAD (py_frames,
 # the default: 10 Python frames deep; or py_churn: a module-level loop),

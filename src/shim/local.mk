@@ -29,9 +29,9 @@ libtracemem_la_LIBADD = libtmshimcore.la -ldl -lpthread
 SHIM_CHECK_LDADD = libtmshimcore.la $(CHECK_LIBS) -ldl -lpthread
 SHIM_CHECK_CPPFLAGS = $(AM_CPPFLAGS) $(CHECK_CFLAGS)
 check_PROGRAMS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
-	tests/unit/check_trace
+	tests/unit/check_trace tests/unit/check_pyframes
 TESTS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
-	tests/unit/check_trace
+	tests/unit/check_trace tests/unit/check_pyframes
 tests_unit_check_live_SOURCES = tests/unit/check_live.c
 tests_unit_check_live_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_live_LDADD = $(SHIM_CHECK_LDADD)
@@ -44,6 +44,9 @@ tests_unit_check_writer_LDADD = $(SHIM_CHECK_LDADD) $(ZLIB_LIBS)
 tests_unit_check_trace_SOURCES = tests/unit/check_trace.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
 tests_unit_check_trace_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_trace_LDADD = $(SHIM_CHECK_LDADD)
+tests_unit_check_pyframes_SOURCES = tests/unit/check_pyframes.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
+tests_unit_check_pyframes_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
+tests_unit_check_pyframes_LDADD = $(SHIM_CHECK_LDADD)
 
 # Leak scan: programs with known answers and the tests that run them (and
 # Valgrind, where installed, on the same programs).

@@ -11,8 +11,18 @@
  * by the k-th group.
  *
  * The version-specific part is a layout table (struct layout): offsets of
- * the few fields read. Another version gets native stacks and one warning
- * line; adding 3.12 or 3.13 means describing their layouts.
+ * the few fields read, a row per version (3.11, 3.12, 3.13; 3.13's offsets
+ * that _PyRuntime.debug_offsets describes are read from there at run time).
+ * Another version gets native stacks and one warning line; adding one means
+ * describing its layout.
+ *
+ * Cost. Each capture of a thread running Python looks its stack up among
+ * the thread's last merged stacks (struct seen), keyed by everything the
+ * merge reads: the native stack (the stack cache's id), every frame of the
+ * chain (address, code object, instruction, owner/entry bytes) and each
+ * code object's identity. A hit costs one pass over the frames, with no
+ * dependent loads, and neither merges nor interns; a miss merges (a
+ * per-thread memo of frames seen last, then the shared cache) and interns.
  *
  * Reading the interpreter's structures never crashes the program and never
  * changes it: only the calling thread's own thread state is read (its
@@ -26,7 +36,10 @@
  * indexes the table of (file, function, line) records, each copied once.
  * The cache from (code object, instruction offset) to id keeps the code
  * object's identity (filename, name, line table objects, first line), so a
- * code object freed and another made at its address is not misattributed.
+ * code object freed and another made at its address is not misattributed
+ * (identity by address: one remade with all of these objects at their old
+ * addresses too would not be told apart; 3.12 and 3.13 have co_version,
+ * not used yet).
  * Records and cache entries are immutable once published; readers take no
  * lock, writers (first sight only) take 'py_lock', a leaf lock.
  */
@@ -65,17 +78,57 @@ struct layout {
     /* PyASCIIObject / PyCompactUnicodeObject */
     int str_length, str_state, str_ascii_data, str_compact_data;
     unsigned state_kind_shift, state_compact_bit, state_ascii_bit;
+    int debug_offsets; /* _PyRuntime starts with 3.13's _Py_DebugOffsets */
 };
 
+/* Each row is read off the version's headers (offsetof on a build of its
+ * Include/internal/pycore_runtime.h, pycore_frame.h, pycore_code.h,
+ * cpython/pystate.h, cpython/code.h, cpython/unicodeobject.h). */
+/* clang-format off */
 static const struct layout layouts[] = {
-    /* 3.11: Include/internal/pycore_frame.h, pycore_runtime.h, cpython/pystate.h, cpython/code.h */
-    {3, 11, 576, 592, 152, 56, 8, 32, 48, 56, 68, 69, -1, 1,
-     112, 120, 128, 72, 136, 168, 184, 16, 32, 16, 32, 48, 72, 2, 5, 6},
+    /* 3.11: the GIL holder in _PyRuntime.gilstate.tstate_current; frames
+     * behind a _PyCFrame; an entry frame marks itself (is_entry) */
+    {.major = 3, .minor = 11,
+     .rt_tstate_current = 576, .rt_tss_key = 592,
+     .ts_thread_id = 152, .ts_cframe = 56, .ts_current_frame = 8,
+     .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_is_entry = 68, .fr_owner = 69,
+     .owner_cstack = -1, .owner_generator = 1,
+     .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 72, .co_linetable = 136,
+     .co_firsttraceable = 168, .co_code = 184,
+     .by_size = 16, .by_data = 32,
+     .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
+     .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6},
     /* 3.12: no tstate_current (a C thread-local now), the TSS key only; an
      * entry is a frame of its own on the C stack (owner 3); no wstr */
-    {3, 12, -1, 1544, 136, 56, 0, 0, 8, 56, -1, 70, 3, 1,
-     112, 120, 128, 68, 136, 176, 192, 16, 32, 16, 32, 40, 56, 2, 5, 6},
+    {.major = 3, .minor = 12,
+     .rt_tstate_current = -1, .rt_tss_key = 1544,
+     .ts_thread_id = 136, .ts_cframe = 56, .ts_current_frame = 0,
+     .fr_code = 0, .fr_previous = 8, .fr_prev_instr = 56, .fr_is_entry = -1, .fr_owner = 70,
+     .owner_cstack = 3, .owner_generator = 1,
+     .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 68, .co_linetable = 136,
+     .co_firsttraceable = 176, .co_code = 192,
+     .by_size = 16, .by_data = 32,
+     .str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
+     .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6},
+    /* 3.13: no _PyCFrame (current_frame in the thread state); the frame's
+     * code is f_executable (None in a C entry frame) and its instr_ptr the
+     * instruction running (the same lasti as 3.12's prev_instr). 3.13 has
+     * _PyRuntime.debug_offsets (_Py_DebugOffsets): what it describes is
+     * read from there at run time (debug_offsets()), this row gives the
+     * rest (the TSS key, _co_firsttraceable, the compact unicode header) */
+    {.major = 3, .minor = 13,
+     .rt_tstate_current = -1, .rt_tss_key = 2160,
+     .ts_thread_id = 152, .ts_cframe = -1, .ts_current_frame = 72,
+     .fr_code = 0, .fr_previous = 8, .fr_prev_instr = 56, .fr_is_entry = -1, .fr_owner = 70,
+     .owner_cstack = 3, .owner_generator = 1,
+     .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 68, .co_linetable = 136,
+     .co_firsttraceable = 184, .co_code = 200,
+     .by_size = 16, .by_data = 32,
+     .str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
+     .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6,
+     .debug_offsets = 1},
 };
+/* clang-format on */
 
 #define OB_TYPE 8
 #define MAX_CHAIN 65536 /* Python frames walked per capture */
@@ -473,8 +526,9 @@ static unsigned scan_varint(const unsigned char *buf, size_t len, size_t *p)
 }
 
 /* The line of byte offset 'addr' in the 3.11 location table (PEP 657,
- * Objects/locations.md): entries of 1..8 code units with a line delta. */
-static int decode_line(const unsigned char *t, size_t len, int firstlineno, int addr)
+ * Objects/locations.md, the same in 3.12 and 3.13): entries of 1..8 code
+ * units with a line delta (shim.h). */
+int tm__py_line(const unsigned char *t, size_t len, int firstlineno, int addr)
 {
     int line = firstlineno, end = 0;
     size_t p = 0;
@@ -528,7 +582,7 @@ static int code_line(const unsigned char *co, int addr)
     unsigned char small[4096], *buf = n <= sizeof(small) ? small : tm__map(n);
     if (!buf)
         return NO_LINE;
-    int line = safe_read(lt + (uintptr_t)L->by_data, buf, n) < 0 ? NO_LINE : decode_line(buf, n, firstlineno, addr);
+    int line = safe_read(lt + (uintptr_t)L->by_data, buf, n) < 0 ? NO_LINE : tm__py_line(buf, n, firstlineno, addr);
     if (buf != small)
         tm__unmap(buf, n);
     return line;
@@ -588,6 +642,111 @@ static void warn_once(const char *why)
     tm__warn("Python frames are not shown: %s; stacks keep their native frames", why);
 }
 
+/* 3.13's _Py_DebugOffsets at the start of _PyRuntime, as far as read
+ * (Include/internal/pycore_runtime.h of v3.13.0; the struct is stable
+ * within a minor version only). */
+struct debug_offsets_313 {
+    char cookie[8];
+    uint64_t version, free_threaded;
+    struct {
+        uint64_t size, finalizing, interpreters_head;
+    } runtime_state;
+    struct {
+        uint64_t size, id, next, threads_head, gc, imports_modules, sysdict, builtins, ceval_gil, gil_runtime_state,
+            gil_runtime_state_enabled, gil_runtime_state_locked, gil_runtime_state_holder;
+    } interpreter_state;
+    struct {
+        uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id, datastack_chunk, status;
+    } thread_state;
+    struct {
+        uint64_t size, previous, executable, instr_ptr, localsplus, owner;
+    } interpreter_frame;
+    struct {
+        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames, localspluskinds,
+            co_code_adaptive;
+    } code_object;
+    struct {
+        uint64_t size, ob_type;
+    } pyobject;
+    struct {
+        uint64_t size, tp_name, tp_repr, tp_flags;
+    } type_object;
+    struct {
+        uint64_t size, ob_item, ob_size;
+    } tuple_object, list_object;
+    struct {
+        uint64_t size, ma_keys, ma_values;
+    } dict_object;
+    struct {
+        uint64_t size, ob_fval;
+    } float_object;
+    struct {
+        uint64_t size, lv_tag, ob_digit;
+    } long_object;
+    struct {
+        uint64_t size, ob_size, ob_sval;
+    } bytes_object;
+    struct {
+        uint64_t size, state, length, asciiobject_size;
+    } unicode_object;
+};
+
+static struct layout rt_layout; /* a row with the debug offsets read */
+
+/* Row 'row' with the offsets _PyRuntime.debug_offsets gives in place of
+ * its own, in rt_layout; NULL (and 'why') when they cannot be used. */
+static const struct layout *debug_offsets(const struct layout *row, uintptr_t rt, unsigned long version, char *why,
+                                          size_t cap)
+{
+    struct debug_offsets_313 d;
+    if (safe_read(rt, &d, sizeof(d)) < 0 || memcmp(d.cookie, "xdebugpy", 8) != 0 || d.version != version) {
+        tm__snprintf(why, cap, "CPython %u.%u has no _PyRuntime.debug_offsets of its version", row->major, row->minor);
+        return NULL;
+    }
+    if (d.free_threaded) {
+        tm__snprintf(why, cap, "CPython %u.%u is a free-threaded build (not supported)", row->major, row->minor);
+        return NULL;
+    }
+    uint64_t used[] = {d.thread_state.current_frame, d.thread_state.thread_id, d.interpreter_frame.previous,
+                       d.interpreter_frame.executable, d.interpreter_frame.instr_ptr, d.interpreter_frame.owner,
+                       d.code_object.filename, d.code_object.name, d.code_object.qualname, d.code_object.linetable,
+                       d.code_object.firstlineno, d.code_object.co_code_adaptive, d.bytes_object.ob_size,
+                       d.bytes_object.ob_sval, d.unicode_object.state, d.unicode_object.length,
+                       d.unicode_object.asciiobject_size};
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+        if (used[i] >= 512) {
+            tm__snprintf(why, cap, "CPython %u.%u: _PyRuntime.debug_offsets out of range", row->major, row->minor);
+            return NULL;
+        }
+    if (d.pyobject.ob_type != OB_TYPE || d.code_object.co_code_adaptive > 480 ||
+        d.unicode_object.asciiobject_size > (uint64_t)row->str_compact_data) {
+        tm__snprintf(why, cap, "CPython %u.%u: _PyRuntime.debug_offsets unlike this build's", row->major, row->minor);
+        return NULL;
+    }
+    struct layout l = *row;
+    l.ts_current_frame = (int)d.thread_state.current_frame;
+    l.ts_thread_id = (int)d.thread_state.thread_id;
+    l.fr_previous = (int)d.interpreter_frame.previous;
+    l.fr_code = (int)d.interpreter_frame.executable;
+    l.fr_prev_instr = (int)d.interpreter_frame.instr_ptr;
+    l.fr_owner = (int)d.interpreter_frame.owner;
+    l.co_filename = (int)d.code_object.filename;
+    l.co_name = (int)d.code_object.name;
+    l.co_qualname = (int)d.code_object.qualname;
+    l.co_linetable = (int)d.code_object.linetable;
+    l.co_firstlineno = (int)d.code_object.firstlineno;
+    l.co_code = (int)d.code_object.co_code_adaptive;
+    l.by_size = (int)d.bytes_object.ob_size;
+    l.by_data = (int)d.bytes_object.ob_sval;
+    l.str_state = (int)d.unicode_object.state;
+    l.str_length = (int)d.unicode_object.length;
+    l.str_ascii_data = (int)d.unicode_object.asciiobject_size;
+    if (memcmp(&l, row, sizeof(l)) == 0)
+        return row; /* as described: the row's constants serve (tm__py_stack) */
+    rt_layout = l;
+    return &rt_layout;
+}
+
 /* Looks for the interpreter; the caller owns the PY_DETECTING state. */
 static void memo_release(void *p);
 static pthread_key_t memo_key;
@@ -615,7 +774,11 @@ static int detect(void)
         if (layouts[i].major == major && layouts[i].minor == minor)
             L = &layouts[i];
     if (!L) {
-        tm__snprintf(why, sizeof(why), "CPython %u.%u has no known layout (known: 3.11, 3.12)", major, minor);
+        tm__snprintf(why, sizeof(why), "CPython %u.%u has no known layout (known: 3.11, 3.12, 3.13)", major, minor);
+        warn_once(why);
+        return PY_UNSUPPORTED;
+    }
+    if (L->debug_offsets && !(L = debug_offsets(L, rt, version, why, sizeof(why)))) {
         warn_once(why);
         return PY_UNSUPPORTED;
     }
@@ -668,9 +831,8 @@ static int ready(void)
 
 /* The calling thread's PyThreadState, or 0. */
 /* This thread's state for PyGILState (the main interpreter's), or 0. */
-static uintptr_t tss_state(void)
+static inline __attribute__((always_inline)) uintptr_t tss_state_of(const struct layout *L)
 {
-    const struct layout *L = py.L;
     uintptr_t rt = py.runtime, self = (uintptr_t)pthread_self(), ts;
     const int *tss = (const int *)(rt + (uintptr_t)L->rt_tss_key);
     if (!tss[0])
@@ -681,81 +843,123 @@ static uintptr_t tss_state(void)
     return ts;
 }
 
-static uintptr_t thread_state(void)
+static uintptr_t tss_state(void)
 {
-    const struct layout *L = py.L;
+    return tss_state_of(py.L);
+}
+
+static inline __attribute__((always_inline)) uintptr_t thread_state_of(const struct layout *L)
+{
     /* the holder of the GIL, when it is this thread (sub-interpreters too) */
     uintptr_t ts = L->rt_tstate_current >= 0 ? rd_ptr(py.runtime, L->rt_tstate_current) : 0;
     if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == (uintptr_t)pthread_self())
         return ts;
     /* else the thread's own (threads with the GIL released) */
-    return tss_state();
+    return tss_state_of(L);
 }
 
 /* The innermost frame of thread state 'ts', or 0. */
-static uintptr_t current_frame(uintptr_t ts)
+static inline __attribute__((always_inline)) uintptr_t current_frame_of(const struct layout *L, uintptr_t ts)
 {
-    const struct layout *L = py.L;
     uintptr_t holder = L->ts_cframe >= 0 ? rd_ptr(ts, L->ts_cframe) : ts;
     return ok_ptr(holder) ? rd_ptr(holder, L->ts_current_frame) : 0;
+}
+
+static uintptr_t current_frame(uintptr_t ts)
+{
+    return current_frame_of(py.L, ts);
 }
 
 /* The thread's frames seen last: consecutive captures mostly share their
  * outer frames, found here by the frame's address, instruction and code
  * object (still a code object: its header's line is hot, the frame holds a
  * reference) without the shared cache and its identity checks. Kept
- * complemented: the leak scan reads threads' TLS as roots, and these must
- * not look like pointers. */
+ * complemented: the leak scan reads anonymous mappings as roots, and these
+ * must not look like pointers. */
 #define NMEMO 64
 struct memo {
     uintptr_t frame, instr, code; /* complemented */
     uint32_t id;
 };
-/* The table is mapped, not in TLS: a shim loaded into a running process
- * (tracemem attach) gets its initial-exec TLS from glibc's small surplus,
- * which 2 KiB did not fit in. A thread's table goes back to a free list
- * when the thread exits (a key's destructor). */
-static __thread struct memo *memo_tab TM_TLS;
+
+/* The thread's merged stacks seen last (struct seen), keyed by all that
+ * decides a merged stack: the native stack (its id in the stack cache),
+ * 'max', the epoch, the thread state, and every frame of the chain by
+ * address, code object, instruction and owner/entry bytes, plus the
+ * identity of each code object (the fields cache_find checks: type,
+ * filename, qualified name, line table, first line). A capture whose key
+ * is all equal gets the stack id of the last such capture without merging
+ * or interning; a chain longer than SEEN_FRAMES is merged every time. */
+#define SEEN_FRAMES 32
+#define SEEN_WAYS 4
+#define SEEN_SETS 32
+struct seen_frame {
+    uintptr_t frame, code, word; /* complemented; word: frame_word() */
+};
+struct seen {
+    uint64_t ident; /* of the code objects' identities */
+    uint32_t native, id, epoch;
+    int32_t max, nf, merged; /* nf 0: empty */
+    uintptr_t ts; /* complemented */
+    struct seen_frame f[SEEN_FRAMES + 1]; /* f[nf].frame: the outermost's 'previous' */
+};
+
+/* A thread's tables. Mapped, not in TLS: a shim loaded into a running
+ * process (tracemem attach) gets its initial-exec TLS from glibc's small
+ * surplus, which 2 KiB did not fit in. They go back to a free list when
+ * the thread exits (a key's destructor). 'busy' keeps a capture in a
+ * signal handler that interrupted one of this thread's from them. */
+struct ptab {
+    struct ptab *next_free;
+    int busy;
+    struct memo memo[NMEMO];
+    uint64_t tag[SEEN_SETS][SEEN_WAYS]; /* of seen[][]'s innermost frame; 0 empty */
+    uint8_t next_way[SEEN_SETS];        /* round robin */
+    struct seen seen[SEEN_SETS][SEEN_WAYS];
+};
+static __thread struct ptab *memo_tab TM_TLS;
 static tm__lock memo_lock;
-static void *memo_free;
+static struct ptab *memo_free;
 
 static void memo_release(void *p)
 {
+    struct ptab *t = p;
     tm__lock_acquire(&memo_lock);
-    *(void **)p = memo_free;
-    memo_free = p;
+    t->next_free = memo_free;
+    memo_free = t;
     tm__lock_release(&memo_lock);
-    if (memo_tab == p)
+    if (memo_tab == t)
         memo_tab = NULL;
 }
 
-/* This thread's table, NULL when none could be had (no memo then). */
-static struct memo *memo_get(void)
+/* This thread's tables, NULL when none could be had (no memo then). */
+static struct ptab *memo_get(void)
 {
-    struct memo *t;
+    struct ptab *t;
 
     tm__lock_acquire(&memo_lock);
     if ((t = memo_free))
-        memo_free = *(void **)t;
+        memo_free = t->next_free;
     tm__lock_release(&memo_lock);
     if (t)
-        memset(t, 0, NMEMO * sizeof *t);
-    else if (!(t = tm__map(NMEMO * sizeof *t)))
+        memset(t, 0, sizeof(*t));
+    else if (!(t = tm__map(sizeof(*t))))
         return NULL;
     if (memo_key_ok)
         pthread_setspecific(memo_key, t);
     return memo_tab = t;
 }
 
-static inline struct memo *memo_slot(uintptr_t frame)
+static inline struct memo *memo_slot(struct ptab *T, uintptr_t frame)
 {
-    return &memo_tab[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
+    return &T->memo[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
 }
 
 /* Walks the thread's Python frames, innermost first. */
 struct walker {
     uintptr_t frame;
     int steps;
+    struct ptab *T; /* the thread's tables, NULL: none */
 };
 
 /* The next Python frame's record id (0 when unreadable) into '*id' and
@@ -784,7 +988,7 @@ static inline __attribute__((always_inline)) int walk_next(const struct layout *
             lasti = -1;
         if (!resolve)
             return 1;
-        struct memo *m = memo_tab ? memo_slot(f) : &(struct memo){0, 0, 0, 0};
+        struct memo *m = w->T ? memo_slot(w->T, f) : &(struct memo){0, 0, 0, 0};
         if (m->frame == ~f && m->instr == ~instr && m->code == ~code && rd_ptr(code, OB_TYPE) == py.code_type) {
             *id = m->id;
             return 1;
@@ -833,21 +1037,15 @@ static inline __attribute__((always_inline)) int next_frame(const struct layout 
     return switch_state(w, ts) && walk_next(L, w, id, entry, resolve);
 }
 
-int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged)
+/* The merge of thread state 'ts's frames from 'top' into the native
+ * stack (tm__py_merge); '*switched' is 1 when the chain ended with
+ * evaluation frames left and the walk looked for a sub-interpreter's
+ * caller (such a stack is not remembered). */
+static int merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged, uintptr_t ts, uintptr_t top,
+                 struct ptab *T, int *switched_out)
 {
-    *merged = 0;
-    /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
-    if (n <= 0 || *depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
-        return n;
-    if (TM_UNLIKELY(!memo_tab))
-        memo_get();
-    uintptr_t ts = thread_state();
-    if (!ts)
-        return n;
     const struct layout *L = py.L;
-    struct walker w = {current_frame(ts), 0};
-    if (!ok_ptr(w.frame))
-        return n;
+    struct walker w = {top, 0, T};
     int first = 0;
     while (first < n && !(pcs[first] >= py.eval_lo && pcs[first] < py.eval_hi))
         first++;
@@ -893,7 +1091,230 @@ int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged)
     }
     int64_t nd = (int64_t)d + pyframes - groups;
     *depth = nd < out ? (uint32_t)out : (uint32_t)nd;
+    *switched_out = switched;
     return out;
+}
+
+#define KMUL 0x9e3779b97f4a7c15ull
+
+/* What the merge reads of a frame besides its code object: the
+ * instruction, and the owner and entry bytes in the top 16 bits (above any
+ * user-space address). */
+static inline __attribute__((always_inline)) uintptr_t frame_word(const struct layout *L, uintptr_t f)
+{
+    uintptr_t fl;
+    if (L->fr_is_entry >= 0 && L->fr_is_entry + 1 == L->fr_owner) /* 3.11: one load */
+        fl = *(const uint16_t *)(f + (uintptr_t)L->fr_is_entry);
+    else if (L->fr_is_entry >= 0)
+        fl = *(const unsigned char *)(f + (uintptr_t)L->fr_owner) |
+             (uintptr_t) * (const unsigned char *)(f + (uintptr_t)L->fr_is_entry) << 8;
+    else
+        fl = *(const unsigned char *)(f + (uintptr_t)L->fr_owner);
+    return rd_ptr(f, L->fr_prev_instr) ^ fl << 48;
+}
+
+/* Folds the identity of code object 'code' (the fields cache_find checks:
+ * type, filename, qualified name, line table, first line) into 'h'. The
+ * caller knows 'code' is a live object: a frame of the chain holds it
+ * (a C entry frame's may be another object: only its type is read). */
+static inline __attribute__((always_inline)) uint64_t code_ident(const struct layout *L, uintptr_t code, uint64_t h)
+{
+    uint64_t a = rd_ptr(code, OB_TYPE);
+    h = (h << 7 | h >> 57) ^ a;
+    if (TM_UNLIKELY(a != py.code_type))
+        return h; /* 3.13's C entry frames: None */
+    uint64_t b = rd_ptr(code, L->co_filename), c = rd_ptr(code, L->co_qualname), d = rd_ptr(code, L->co_linetable),
+             e = (uint32_t) * (const int32_t *)(code + (uintptr_t)L->co_firstlineno);
+    /* rotations and xor: any one field changed changes the result */
+    return h ^ (b << 13 | b >> 51) ^ (c << 29 | c >> 35) ^ (d << 43 | d >> 21) ^ e << 3;
+}
+
+static inline unsigned seen_set(uintptr_t top, uintptr_t instr, uint32_t native)
+{
+    return (unsigned)(((top ^ instr << 7 ^ native) * KMUL) >> 59) & (SEEN_SETS - 1);
+}
+
+/* 1 when this thread's chain from 'f' is the one entry 'e' was made
+ * from: every frame's address, code object, instruction and flags, and
+ * each code object's identity (once for frames in a row sharing one). The
+ * frames are compared first, prefetching the code objects' identity
+ * fields (not hot: the evaluation loop does not read them). */
+static inline __attribute__((always_inline)) int seen_match(const struct layout *L, const struct seen *e, uintptr_t f)
+{
+    const struct seen_frame *sf = e->f, *end = sf + e->nf;
+    uint64_t ident = 0;
+    uintptr_t last = 0;
+    /* 'f' is always a frame of the chain: 'top', then each frame's
+     * 'previous' once it is found equal to the entry's next frame; the
+     * next frame's address is then taken from the entry, not from the load,
+     * so the walk is no chain of dependent loads (f[nf].frame: the end) */
+    for (; sf < end; sf++) {
+        uintptr_t code = ~sf->code, next = ~sf[1].frame;
+        if (((rd_ptr(f, L->fr_code) ^ code) | (frame_word(L, f) ^ ~sf->word)) | (rd_ptr(f, L->fr_previous) ^ next))
+            return 0;
+        /* the code object is the frame's (live): its identity is read at
+         * the entry's address, known before the frame is */
+        if (code != last) {
+            last = code;
+            ident = code_ident(L, code, ident);
+        }
+        f = next;
+    }
+    return ident == e->ident;
+}
+
+static inline uint64_t seen_tag(uintptr_t top, uint32_t native, int max, uint32_t epoch, uintptr_t ts)
+{
+    return (((top ^ (uint64_t)native << 32) * KMUL ^ ts ^ (uint64_t)(uint32_t)max << 48 ^ epoch) * KMUL) | 1;
+}
+
+/* The id remembered for this capture, 0 when none (see struct seen). */
+static inline __attribute__((always_inline)) uint32_t seen_find(const struct layout *L, struct ptab *T, unsigned set,
+                                                                uint64_t tag, uintptr_t top, uint32_t native, int max,
+                                                                uint32_t epoch, uintptr_t ts, int *merged)
+{
+    for (int i = 0; i < SEEN_WAYS; i++) {
+        if (T->tag[set][i] != tag)
+            continue;
+        const struct seen *e = &T->seen[set][i];
+        if (e->nf && e->f[0].frame == ~top && e->native == native && e->max == max && e->epoch == epoch &&
+            e->ts == ~ts && seen_match(L, e, top)) {
+            *merged = e->merged;
+            return e->id;
+        }
+    }
+    return 0;
+}
+
+/* Makes 'e' the entry of this thread's chain from 'f'; left empty when the
+ * chain is longer than SEEN_FRAMES or holds a frame without a code object. */
+static void seen_fill(const struct layout *L, struct seen *e, uintptr_t f, uint32_t native, int max, uint32_t epoch,
+                      uintptr_t ts, uint32_t id, int merged)
+{
+    uint64_t ident = 0;
+    uintptr_t last = 0;
+    int nf = 0;
+    e->nf = 0; /* empty while written */
+    for (; ok_ptr(f); nf++) {
+        if (nf == SEEN_FRAMES)
+            return;
+        uintptr_t code = rd_ptr(f, L->fr_code);
+        int cstack = L->owner_cstack >= 0 && *(const unsigned char *)(f + (uintptr_t)L->fr_owner) == L->owner_cstack;
+        if (!ok_ptr(code) || (!cstack && rd_ptr(code, OB_TYPE) != py.code_type))
+            return; /* a frame not set up yet: not remembered */
+        e->f[nf].frame = ~f;
+        e->f[nf].code = ~code;
+        e->f[nf].word = ~frame_word(L, f);
+        if (code != last) {
+            last = code;
+            ident = code_ident(L, code, ident);
+        }
+        f = rd_ptr(f, L->fr_previous);
+    }
+    e->f[nf].frame = ~f;
+    e->ident = ident;
+    e->native = native;
+    e->id = id;
+    e->merged = merged;
+    e->epoch = epoch;
+    e->max = max;
+    e->ts = ~ts;
+    e->nf = nf;
+}
+
+/* A capture not remembered: merged, interned, remembered ('set' and 'tag'
+ * of its entry, tag 0: not to be remembered). Out of line: the hit path of
+ * tm__py_stack stays small. */
+static __attribute__((noinline)) uint32_t py_stack_slow(uintptr_t *pcs, int n, int max, uint32_t depth, int *merged,
+                                                        uintptr_t ts, uintptr_t top, struct ptab *T, uint32_t native,
+                                                        uint32_t epoch, unsigned set, uint64_t tag)
+{
+    const struct layout *L = py.L;
+    int switched = 0;
+    n = merge(pcs, n, max, &depth, merged, ts, top, T, &switched);
+    uint32_t id = *merged ? tm__stack_intern(pcs, n, depth) : native;
+    if (tag && id && !switched) {
+        unsigned way = T->next_way[set]++ & (SEEN_WAYS - 1);
+        T->tag[set][way] = 0;
+        seen_fill(L, &T->seen[set][way], top, native, max, epoch, ts, id, *merged);
+        if (T->seen[set][way].nf)
+            T->tag[set][way] = tag;
+    }
+    return id;
+}
+
+/* The native stack's id for the key: the stack cache's entry gets one when
+ * it has none (the first capture through it). */
+static __attribute__((noinline)) uint32_t native_id(uintptr_t *pcs, int n, uint32_t depth,
+                                                    struct tm__capture_memo *memo)
+{
+    uint32_t native = tm__stack_intern(pcs, n, depth);
+    if (native) {
+        tm__capture_remember(memo, native);
+        memo->id = native;
+    }
+    return native;
+}
+
+/* tm__py_stack for layout 'L' (a constant where the layout is known when
+ * built: its offsets are then immediate). */
+static inline __attribute__((always_inline)) uint32_t py_stack(const struct layout *L, uintptr_t *pcs, int n, int max,
+                                                               uint32_t depth, struct tm__capture_memo *memo,
+                                                               int *merged)
+{
+    uintptr_t ts = thread_state_of(L);
+    if (!ts)
+        return 0;
+    uintptr_t top = current_frame_of(L, ts);
+    if (!ok_ptr(top))
+        return 0;
+    struct ptab *T = memo_tab;
+    if (TM_UNLIKELY(!T))
+        T = memo_get();
+    if (T && T->busy)
+        T = NULL; /* a signal handler's capture inside this thread's */
+    if (T) {
+        T->busy = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+    }
+    uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
+    uint32_t native = memo->id, id = 0;
+    if (TM_UNLIKELY(!native) && memo->entry && T)
+        native = native_id(pcs, n, depth, memo);
+    unsigned set = 0;
+    uint64_t tag = 0;
+    if (T && native) {
+        set = seen_set(top, rd_ptr(top, L->fr_prev_instr), native);
+        tag = seen_tag(top, native, max, epoch, ts);
+        id = seen_find(L, T, set, tag, top, native, max, epoch, ts, merged);
+    }
+    if (!id)
+        id = py_stack_slow(pcs, n, max, depth, merged, ts, top, T, native, epoch, set, tag);
+    if (T) {
+        atomic_signal_fence(memory_order_seq_cst);
+        T->busy = 0;
+    }
+    return id;
+}
+
+uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged)
+{
+    *merged = 0;
+#ifdef TM_NO_PYFRAMES /* bench/py.sh's base: the same shim without Python frames */
+    return 0;
+#endif
+    /* depth 0: the unwinder is not loaded yet (start-up), no dlsym then */
+    if (n <= 0 || depth == 0 || TM_LIKELY(ready() != PY_ACTIVE))
+        return 0;
+    const struct layout *L = py.L;
+    /* the layouts known when built: their offsets constants */
+    if (L == &layouts[0])
+        return py_stack(&layouts[0], pcs, n, max, depth, memo, merged);
+    if (L == &layouts[1])
+        return py_stack(&layouts[1], pcs, n, max, depth, memo, merged);
+    if (L == &layouts[2])
+        return py_stack(&layouts[2], pcs, n, max, depth, memo, merged);
+    return py_stack(L, pcs, n, max, depth, memo, merged);
 }
 
 /* --- for snapshots and fork --- */

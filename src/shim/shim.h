@@ -266,16 +266,26 @@ struct tm__pyframe {
     int line;
 };
 
-/* Replaces the CPython evaluation loop's frames among the 'n' pcs just
- * captured by the Python frames they run, innermost first, keeping at most
- * 'max'; '*depth' becomes the true depth of the merged stack. Returns the
- * number stored ('n' when the process runs no supported CPython or this
- * thread has no Python frames); '*merged' is 1 when the stack may have
- * changed (the stack cache's id is then not this stack's). Safe inside
- * the allocation hooks. */
-int tm__py_merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged);
+/* When the calling thread runs Python code: replaces the CPython
+ * evaluation loop's frames among the 'n' pcs just captured (true depth
+ * 'depth', 'memo' from tm__capture_memo) by the Python frames they run,
+ * innermost first, keeping at most 'max', and returns the id of the stack
+ * interned, with '*merged' 1 ('pcs' then changed). '*merged' 0: the stack
+ * is the native one ('pcs' unchanged; returns its id or 0). A thread's
+ * merged stacks seen last are remembered by all that decides them (the
+ * native stack by its id: a stack cache entry without one is given one,
+ * tm__capture_remember), so a repeated capture neither merges nor
+ * interns. Safe inside the allocation hooks and in a signal handler
+ * interrupting them. */
+struct tm__capture_memo;
+uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged);
 /* The frame of tagged value 'pc', or NULL. */
 const struct tm__pyframe *tm__pyframe_get(uintptr_t pc);
+/* The line of byte offset 'addr' (2 * instruction index) in a code object's
+ * location table 't' of 'len' bytes (co_linetable, 3.11 to 3.13), the
+ * code's first line 'firstlineno'; -1 when the table gives none (an entry
+ * without location, an offset past the table, a table not well formed). */
+int tm__py_line(const unsigned char *t, size_t len, int firstlineno, int addr);
 /* The interpreter found: 1 frames shown, -1 a version without a layout,
  * 0 none; 'version' gets PY_VERSION_HEX (0 when unknown), 'runtime' the
  * address of _PyRuntime. */

@@ -443,14 +443,17 @@ static uint32_t capture_stack(void)
     int n = tm__capture_memo(pcs, max, &depth, &memo);
     /* Python frames are merged here (pyframes.c), on every capture, cached
      * or not: the native stack can stay the same while the Python frames
-     * change. A stack that got Python frames is interned as it is; the
-     * cache's id (memo.id, tm__capture_remember) is the native stack's. */
+     * change. A stack that got Python frames is interned there (or found
+     * among the thread's last ones); the cache's id (memo.id,
+     * tm__capture_remember) is the native stack's. */
     int merged = 0;
-    n = tm__py_merge(pcs, n, max, &depth, &merged);
-    if (memo.id && !merged)
+    uint32_t id = tm__py_stack(pcs, n, max, depth, &memo, &merged);
+    if (merged)
+        return id;
+    if (memo.id)
         return memo.id;
-    uint32_t id = tm__stack_intern(pcs, n, depth);
-    if (id && !merged)
+    id = tm__stack_intern(pcs, n, depth);
+    if (id)
         tm__capture_remember(&memo, id);
     return id;
 }

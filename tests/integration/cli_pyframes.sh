@@ -3,8 +3,9 @@
 # by known lines of a script is attributed to them, by file:line and by
 # function, in top, diff and leaks; the interpreter's frames inside a Python
 # frame are folded, C extension frames (_json, libffi) stay; threads,
-# multiprocessing, tracemem run --python, gdb's embedded Python; another
-# CPython version gets native stacks and one line saying why.
+# multiprocessing, tracemem run --python, gdb's embedded Python; CPython
+# 3.12 and 3.13 when installed; another version gets native stacks and one
+# line saying why.
 . "$top_srcdir/tests/integration/lib.sh"
 
 [ -e "$SHIM" ] || skip "no shim at $SHIM"
@@ -208,23 +209,24 @@ else
     note "no gdb with Python 3.11: embedding not tested"
 fi
 
-# CPython 3.12 (pyenv's, when installed) has a layout too
-other=$(ls -d "$HOME"/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | head -n 1)
-if [ -n "$other" ] && [ -x "$other" ]; then
-    PYTHONMALLOC=malloc TRACEMEM_SIGNAL=USR1 TRACEMEM_OUTPUT="$WORK/v312.%n.json" LD_PRELOAD=$SHIM "$other" app.py 5000 \
-        > out 2> err || fail "python3.12 exited $?"
-    [ -s err ] && fail "python3.12: the shim said something: $(cat err)"
-    status 0 top v312.0.json --by traceback -n 0 --format json
-    # comprehensions are inlined in 3.12 (PEP 709): no <listcomp> frame
-    assert_eq "3.12 main" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':32\n") and x["count"] == 5001 for x in s["stats"])')"
-    assert_eq "3.12 thread" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':29\n") and "/threading.py:" in x["key"] and x["count"] == 3001 for x in s["stats"])')"
-else
-    note "no CPython 3.12"
-fi
+# CPython 3.12 and 3.13 (pyenv's, when installed) have a layout too (3.13's
+# offsets read from _PyRuntime.debug_offsets)
+for v in 3.12 3.13; do
+    other=$(ls -d "$HOME"/.pyenv/versions/$v.*/bin/python$v 2>/dev/null | head -n 1)
+    [ -n "$other" ] && [ -x "$other" ] || { note "no CPython $v"; continue; }
+    PYTHONMALLOC=malloc TRACEMEM_SIGNAL=USR1 TRACEMEM_OUTPUT="$WORK/v$v.%n.json" LD_PRELOAD=$SHIM "$other" app.py 5000 \
+        > out 2> err || fail "python$v exited $?"
+    [ -s err ] && fail "python$v: the shim said something: $(cat err)"
+    assert_eq "python$v: frames true" true "$(json "v$v.0.json" 's["python"]["frames"] and s["python"]["version"].startswith("'"$v"'.")')"
+    status 0 top v$v.0.json --by traceback -n 0 --format json
+    # comprehensions are inlined since 3.12 (PEP 709): no <listcomp> frame
+    assert_eq "$v main" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':32\n") and x["count"] == 5001 for x in s["stats"])')"
+    assert_eq "$v thread" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':29\n") and "/threading.py:" in x["key"] and x["count"] == 3001 for x in s["stats"])')"
+done
 
 # other CPython versions (pyenv's, when installed): native stacks and one
 # line on stderr saying why
-for v in 3.10 3.13; do
+for v in 3.10; do
     other=$(ls -d "$HOME"/.pyenv/versions/$v.*/bin/python$v 2>/dev/null | head -n 1)
     [ -n "$other" ] && [ -x "$other" ] || { note "no CPython $v"; continue; }
     PYTHONMALLOC=malloc TRACEMEM_OUTPUT="$WORK/v$v.json" LD_PRELOAD=$SHIM "$other" -c 'x = [str(i) for i in range(100)]' \
