@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 4096
+#define KEY_MAX TM_KEY_MAX
 
 typedef struct index {
     size_t cap;    /* power of two */
