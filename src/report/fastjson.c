@@ -11,10 +11,32 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 typedef struct cur {
     const char *p, *end;
+    const char *rel; /* the text before this is given back (NULL: kept) */
 } cur;
+
+/* Gives back to the system the whole pages of the text read since the last
+ * call (a lean load: the text is not needed again), every few MB and at
+ * the end ('all'). The pages read as zeroes afterwards. */
+static void release(cur *c, int all)
+{
+    static uintptr_t page;
+
+    if (!c->rel || (!all && c->p - c->rel < (4 << 20)))
+        return;
+    if (!page)
+        page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)c->rel + page - 1) & ~(page - 1);
+    uintptr_t b = (uintptr_t)c->p & ~(page - 1);
+
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+    c->rel = c->p;
+}
 
 static inline void ws(cur *c)
 {
@@ -193,7 +215,7 @@ static int match_value(cur *c)
 
 long tm__json_members(const char *text, size_t len, tm_json_span *out, size_t max)
 {
-    cur c = {text, text + len};
+    cur c = {text, text + len, NULL};
     size_t n = 0;
 
     if (!eat(&c, '{'))
@@ -297,10 +319,11 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out, size_t *nout, uint32_t **pool)
+int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_stack **out, size_t *nout,
+                    uint32_t **pool)
 {
     static const char *const names[] = {"frames", "depth"};
-    cur c = {text, text + len};
+    cur c = {text, text + len, lean ? text : NULL};
     tm_stack *st = NULL;
     size_t n = 0, cap = 0, fcap = 0, nf = 0;
     uint32_t *fr = NULL;
@@ -362,6 +385,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
         s->caller_only = depth == 0 && s->nframes == 1;
         if (s->depth < s->nframes)
             s->depth = s->nframes;
+        release(&c, 0);
     } while (eat(&c, ','));
     if (!eat(&c, ']'))
         goto plain_not;
@@ -369,6 +393,7 @@ done:
     ws(&c);
     if (c.p != c.end)
         goto plain_not;
+    release(&c, 1);
     /* exact sizes: the arrays stay for the snapshot's life */
     {
         uint32_t *f = realloc(fr, (nf ? nf : 1) * sizeof *fr);
@@ -400,11 +425,12 @@ fail:
     return rc;
 }
 
-int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, tm_trace **out, size_t *nout)
+int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, int lean, tm_trace **out,
+                    size_t *nout)
 {
     static const char *const names[] = {"stack", "domain", "size", "count",
                                         "allocated_size", "allocated_count", "temporary"};
-    cur c = {text, text + len};
+    cur c = {text, text + len, lean ? text : NULL};
     tm_trace *tr = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -438,6 +464,7 @@ int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, tm_t
         t->allocated_size = v[4];
         t->allocated_count = v[5];
         t->temporary = v[6];
+        release(&c, 0);
     } while (eat(&c, ','));
     if (!eat(&c, ']'))
         goto plain_not;
@@ -445,6 +472,7 @@ done:
     ws(&c);
     if (c.p != c.end)
         goto plain_not;
+    release(&c, 1);
     if (!tr && !(tr = calloc(1, sizeof *tr)))
         return -ENOMEM;
     *out = tr;
@@ -457,10 +485,11 @@ fail:
     return rc;
 }
 
-int tm__fast_peak(const char *text, size_t len, size_t nstacks, uint64_t *current, tm_trace **out, size_t *n)
+int tm__fast_peak(const char *text, size_t len, size_t nstacks, int lean, uint64_t *current, tm_trace **out,
+                  size_t *n)
 {
     static const char *const names[] = {"current", "traces"};
-    cur c = {text, text + len};
+    cur c = {text, text + len, NULL};
     unsigned seen = 0;
     tm_trace *tr = NULL;
     size_t ntr = 0;
@@ -484,7 +513,7 @@ int tm__fast_peak(const char *text, size_t len, size_t nstacks, uint64_t *curren
             const char *a = c.p;
             if (skip_value(&c, 1))
                 goto plain_not;
-            if ((rc = tm__fast_traces(a, (size_t)(c.p - a), nstacks, 1, &tr, &ntr)) <= 0)
+            if ((rc = tm__fast_traces(a, (size_t)(c.p - a), nstacks, 1, lean, &tr, &ntr)) <= 0)
                 return rc;
         } while (eat(&c, ','));
         if (!eat(&c, '}'))
