@@ -168,6 +168,12 @@ static int skip_value(cur *c, int depth)
  * content is checked by whoever reads it (jansson, or a reader below,
  * which takes only valid JSON), and a document whose every member is
  * valid is valid as a whole, so this needs to check nothing. */
+/* The bytes match_value() stops at: quotes, brackets, and the NUL that
+ * ends the text (tm_snapshot_from_text() has one after the last byte). */
+static const unsigned char stop[256] = {
+    [0] = 1, ['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1,
+};
+
 static int match_value(cur *c)
 {
     int depth = 0;
@@ -183,9 +189,9 @@ static int match_value(cur *c)
     do {
         const char *q = c->p;
 
-        while (q < c->end && *q != '"' && *q != '[' && *q != ']' && *q != '{' && *q != '}')
+        while (!stop[(unsigned char)*q]) /* a table: most of a snapshot is skipped here */
             q++;
-        if (q >= c->end)
+        if (q >= c->end || !*q)
             return -1;
         switch (*q++) {
         case '"':
@@ -261,7 +267,7 @@ end:
 
 /* A non-negative integer of at most 18 digits, not followed by a
  * fraction or an exponent. */
-static int read_uint(cur *c, uint64_t *out)
+static inline __attribute__((always_inline)) int read_uint(cur *c, uint64_t *out)
 {
     const char *s;
     uint64_t v = 0;
@@ -276,6 +282,17 @@ static int read_uint(cur *c, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* 1 when the 'n' bytes at 's' are the string 'name'. */
+static inline int name_is(const char *name, const char *s, size_t n)
+{
+    size_t i = 0;
+
+    for (; i < n; i++)
+        if (!name[i] || name[i] != s[i])
+            return 0;
+    return name[i] == '\0';
 }
 
 /* A key among 'names' not in '*seen' (a bit per index, set here); its
@@ -294,7 +311,7 @@ static int key(cur *c, const char *const *names, int nnames, unsigned *seen)
         return -1;
     size_t n = (size_t)(c->p++ - s);
     for (int i = 0; i < nnames; i++)
-        if (strlen(names[i]) == n && !memcmp(names[i], s, n)) {
+        if (name_is(names[i], s, n)) {
             if ((*seen & (1u << i)) || !eat(c, ':'))
                 return -1;
             *seen |= 1u << i;
@@ -331,6 +348,10 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_s
 
     if (!eat(&c, '['))
         return 0;
+    if (!pool) { /* checked, not kept */
+        fcap = SIZE_MAX;
+        goto parse;
+    }
     /* room for every frame at once (a realloc of a growing array held
      * twice the frames' memory at its peak): one index per comma or
      * object at most */
@@ -339,6 +360,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_s
     fcap++;
     if (!(fr = malloc(fcap * sizeof *fr)))
         return -ENOMEM;
+parse:
     if (eat(&c, ']'))
         goto done;
     do {
@@ -346,7 +368,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_s
         size_t first = nf;
         uint64_t depth = 0, v;
 
-        if ((rc = grow((void **)&st, &cap, n + 1, sizeof *st)))
+        if (pool && (rc = grow((void **)&st, &cap, n + 1, sizeof *st)))
             goto fail;
         if (!eat(&c, '{'))
             goto plain_not;
@@ -367,13 +389,19 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_s
             do {
                 if (read_uint(&c, &v) || v >= nframes || nf == fcap)
                     goto plain_not;
-                fr[nf++] = (uint32_t)v;
+                if (fr)
+                    fr[nf] = (uint32_t)v;
+                nf++;
             } while (eat(&c, ','));
             if (!eat(&c, ']'))
                 goto plain_not;
         } while (eat(&c, ','));
         if (!eat(&c, '}') || !(seen & 1))
             goto plain_not;
+        if (!pool) {
+            n++;
+            continue;
+        }
 
         tm_stack *s = &st[n++];
         memset(s, 0, sizeof *s);
@@ -394,6 +422,11 @@ done:
     if (c.p != c.end)
         goto plain_not;
     release(&c, 1);
+    if (!pool) {
+        *out = NULL;
+        *nout = n;
+        return 1;
+    }
     /* exact sizes: the arrays stay for the snapshot's life */
     {
         uint32_t *f = realloc(fr, (nf ? nf : 1) * sizeof *fr);
@@ -443,7 +476,7 @@ int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, int 
         unsigned seen = 0;
         uint64_t v[7] = {0};
 
-        if ((rc = grow((void **)&tr, &cap, n + 1, sizeof *tr)))
+        if (out && (rc = grow((void **)&tr, &cap, n + 1, sizeof *tr)))
             goto fail;
         if (!eat(&c, '{'))
             goto plain_not;
@@ -456,6 +489,10 @@ int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, int 
         /* stack, size and count are required; the stack in range */
         if (!eat(&c, '}') || (seen & 0xd) != 0xd || v[0] >= nstacks)
             goto plain_not;
+        if (!out) {
+            n++;
+            continue;
+        }
         tm_trace *t = &tr[n++];
         t->stack = (size_t)v[0];
         t->domain = v[1];
@@ -473,6 +510,10 @@ done:
     if (c.p != c.end)
         goto plain_not;
     release(&c, 1);
+    if (!out) {
+        *nout = n;
+        return 1;
+    }
     if (!tr && !(tr = calloc(1, sizeof *tr)))
         return -ENOMEM;
     *out = tr;
@@ -513,7 +554,7 @@ int tm__fast_peak(const char *text, size_t len, size_t nstacks, int lean, uint64
             const char *a = c.p;
             if (skip_value(&c, 1))
                 goto plain_not;
-            if ((rc = tm__fast_traces(a, (size_t)(c.p - a), nstacks, 1, lean, &tr, &ntr)) <= 0)
+            if ((rc = tm__fast_traces(a, (size_t)(c.p - a), nstacks, 1, lean, out ? &tr : NULL, &ntr)) <= 0)
                 return rc;
         } while (eat(&c, ','));
         if (!eat(&c, '}'))
@@ -522,7 +563,8 @@ int tm__fast_peak(const char *text, size_t len, size_t nstacks, int lean, uint64
     ws(&c);
     if (c.p != c.end)
         goto plain_not;
-    *out = tr;
+    if (out)
+        *out = tr;
     *n = ntr;
     return 1;
 plain_not:

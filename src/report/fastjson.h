@@ -40,7 +40,9 @@ long tm__json_members(const char *text, size_t len, tm_json_span *out, size_t ma
  * read back to the system as they go (madvise MADV_DONTNEED: they read as
  * zeroes afterwards), so the text and the model it becomes are not both
  * in memory. The caller then cannot fall back to another reader when one
- * returns 0: it loads the file again without 'lean'. */
+ * returns 0: it loads the file again without 'lean'. With 'out' (and
+ * 'pool') NULL they check the text as they would read it and keep nothing
+ * but the count in '*n' (tm_snapshot_load_frames()). */
 
 /* Reads a "stacks" array whose frames index [0, nframes). 1 read: '*out'
  * is malloc'd, and the frames of every stack are in one malloc'd '*pool'

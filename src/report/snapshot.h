@@ -232,6 +232,14 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err);
  * by tm_snapshot_load(). */
 int tm_snapshot_load_lean(const char *path, tm_snapshot **out, tm_error *err);
 
+/* Like tm_snapshot_load() for a snapshot that is symbolized and written
+ * back (tracemem symbolize): the whole file is checked the same way, but
+ * the stacks, traces and peak record are not kept in the model ('stacks'
+ * is NULL while 'nstacks' counts them; no traces, no peak traces) - they
+ * are written from the file's text. Only the frames and the tree are
+ * there to read. */
+int tm_snapshot_load_frames(const char *path, tm_snapshot **out, tm_error *err);
+
 /* tm_snapshot_from_text() the lean way; -EAGAIN (nothing kept, 'text'
  * freed) when the text is not in the plain form. For the fuzzer. */
 int tm__snapshot_from_text_lean(char *text, size_t len, const char *name, tm_snapshot **out, tm_error *err);

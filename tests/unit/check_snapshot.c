@@ -153,10 +153,21 @@ START_TEST(test_snapshot_lean_load)
     ck_assert_int_eq(tm_snapshot_expand(t, &err), -EINVAL);
     tm_snapshot_free(s);
     tm_snapshot_free(t);
+    /* symbolize's load: the frames, the stacks counted, no traces */
+    ck_assert_int_eq(tm_snapshot_load_frames(data("cli-a.json"), &t, &err), 0);
+    ck_assert_uint_eq(t->nframes, 8);
+    ck_assert_str_eq(t->frames[4].loc.function, "read_config");
+    ck_assert_uint_eq(t->nstacks, 8);
+    ck_assert_ptr_null(t->stacks);
+    ck_assert_uint_eq(t->ntraces, 0);
+    ck_assert(t->has_peak);
+    tm_snapshot_free(t);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = tm_snapshot_load(data(bad[i].file), &s, &err);
 
         ck_assert_int_eq(tm_snapshot_load_lean(data(bad[i].file), &t, &err2), rc);
+        ck_assert_str_eq(err2.what, err.what);
+        ck_assert_int_eq(tm_snapshot_load_frames(data(bad[i].file), &t, &err2), rc);
         ck_assert_str_eq(err2.what, err.what);
     }
 }

@@ -42,8 +42,9 @@ int cmd_symbolize(int argc, char **argv)
     }
     if (argc - optind != 1)
         return tm__usage_error("symbolize", "expected one snapshot FILE");
-    /* not tm__load(): its lean load drops the text this writes from */
-    if (tm_snapshot_load(argv[optind], &snap, &err)) {
+    /* not tm__load(): its lean load drops the text this writes from; the
+     * stacks and traces are checked but not kept (written from the text) */
+    if (tm_snapshot_load_frames(argv[optind], &snap, &err)) {
         tm__eprintf("tracemem: %s: %s\n", argv[optind], err.what);
         return TM_EXIT_USAGE;
     }
