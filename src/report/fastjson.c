@@ -353,11 +353,11 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_s
         goto parse;
     }
     /* room for every frame at once (a realloc of a growing array held
-     * twice the frames' memory at its peak): one index per comma or
-     * object at most */
-    for (const char *q = c.p; q < c.end; q++)
-        fcap += *q == ',' || *q == '{';
-    fcap++;
+     * twice the frames' memory at its peak): an index takes a digit and
+     * a comma or bracket at least. Only the pages written are memory; the
+     * rest is given back by the realloc at the end (counting the commas
+     * first cost a pass over the text) */
+    fcap = len / 2 + 1;
     if (!(fr = malloc(fcap * sizeof *fr)))
         return -ENOMEM;
 parse:
