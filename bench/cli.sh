@@ -51,20 +51,22 @@ python3 "$srcdir/workloads/cc1_input.py" > "$out/input.c" || die "cannot generat
 gcc -E "$out/input.c" -o "$out/input.i" || die "gcc -E failed"
 args=(-quiet -O2 "$out/input.i" -o /dev/null)
 
-# children_cpu: user+sys seconds of this shell's finished children so far
-children_cpu() {
-    times > "$out/times.out" # not in $(...): a subshell has children of its own
-    tail -1 "$out/times.out" | awk '{split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2]}'
+# cpu_of FILE: user+sys seconds of the finished children in the output of
+# bash's times builtin (run in this shell, not in $(...): a subshell counts
+# children of its own)
+cpu_of() {
+    tail -1 "$1" | awk '{split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2]}'
 }
 # time_of CMD...: runs CMD (output thrown away), prints its wall and CPU
 # (user+sys) seconds
 time_of() {
-    local t0=$EPOCHREALTIME c0 c1 t1
-    c0=$(children_cpu)
+    local t0=$EPOCHREALTIME t1
+    times > "$out/times0.out"
     "$@" > /dev/null 2>&1 || note "$1 exited $?"
     t1=$EPOCHREALTIME
-    c1=$(children_cpu)
-    awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" 'BEGIN {printf "%.3f %.3f", b - a, d - c}'
+    times > "$out/times1.out"
+    awk -v a="$t0" -v b="$t1" -v c="$(cpu_of "$out/times0.out")" -v d="$(cpu_of "$out/times1.out")" \
+        'BEGIN {printf "%.3f %.3f", b - a, d - c}'
 }
 # median [COLUMN] < lines: of column 1 (wall) or 2 (CPU)
 median() {
