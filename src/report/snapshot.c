@@ -212,9 +212,9 @@ static void where_at(char *buf, size_t size, const char *prefix, size_t i, const
 
 struct tm__snapshot_text {
     char *text;
-    uint32_t *pool; /* the frames of the stacks read from 'text' */
-    int lean;       /* tm_snapshot_load_lean(): 'text' is given back as the
-                       fast readers read it, and freed (NULL) after loading */
+    uint32_t *pool;  /* the frames of the stacks read from 'text' */
+    int lean;        /* tm_snapshot_load_lean(): 'text' is given back as the
+                        fast readers read it, and freed (NULL) after loading */
     int frames_only; /* tm_snapshot_load_frames(): stacks, traces and peak
                         checked, not kept */
     size_t nmembers;
