@@ -11,10 +11,32 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 typedef struct cur {
     const char *p, *end;
+    const char *rel; /* the text before this is given back (NULL: kept) */
 } cur;
+
+/* Gives back to the system the whole pages of the text read since the last
+ * call (a lean load: the text is not needed again), every few MB and at
+ * the end ('all'). The pages read as zeroes afterwards. */
+static void release(cur *c, int all)
+{
+    static uintptr_t page;
+
+    if (!c->rel || (!all && c->p - c->rel < (4 << 20)))
+        return;
+    if (!page)
+        page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)c->rel + page - 1) & ~(page - 1);
+    uintptr_t b = (uintptr_t)c->p & ~(page - 1);
+
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+    c->rel = c->p;
+}
 
 static inline void ws(cur *c)
 {
@@ -146,6 +168,12 @@ static int skip_value(cur *c, int depth)
  * content is checked by whoever reads it (jansson, or a reader below,
  * which takes only valid JSON), and a document whose every member is
  * valid is valid as a whole, so this needs to check nothing. */
+/* The bytes match_value() stops at: quotes, brackets, and the NUL that
+ * ends the text (tm_snapshot_from_text() has one after the last byte). */
+static const unsigned char stop[256] = {
+    [0] = 1, ['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1,
+};
+
 static int match_value(cur *c)
 {
     int depth = 0;
@@ -161,9 +189,9 @@ static int match_value(cur *c)
     do {
         const char *q = c->p;
 
-        while (q < c->end && *q != '"' && *q != '[' && *q != ']' && *q != '{' && *q != '}')
+        while (!stop[(unsigned char)*q]) /* a table: most of a snapshot is skipped here */
             q++;
-        if (q >= c->end)
+        if (q >= c->end || !*q)
             return -1;
         switch (*q++) {
         case '"':
@@ -193,7 +221,7 @@ static int match_value(cur *c)
 
 long tm__json_members(const char *text, size_t len, tm_json_span *out, size_t max)
 {
-    cur c = {text, text + len};
+    cur c = {text, text + len, NULL};
     size_t n = 0;
 
     if (!eat(&c, '{'))
@@ -239,7 +267,7 @@ end:
 
 /* A non-negative integer of at most 18 digits, not followed by a
  * fraction or an exponent. */
-static int read_uint(cur *c, uint64_t *out)
+static inline __attribute__((always_inline)) int read_uint(cur *c, uint64_t *out)
 {
     const char *s;
     uint64_t v = 0;
@@ -254,6 +282,17 @@ static int read_uint(cur *c, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* 1 when the 'n' bytes at 's' are the string 'name'. */
+static inline int name_is(const char *name, const char *s, size_t n)
+{
+    size_t i = 0;
+
+    for (; i < n; i++)
+        if (!name[i] || name[i] != s[i])
+            return 0;
+    return name[i] == '\0';
 }
 
 /* A key among 'names' not in '*seen' (a bit per index, set here); its
@@ -272,7 +311,7 @@ static int key(cur *c, const char *const *names, int nnames, unsigned *seen)
         return -1;
     size_t n = (size_t)(c->p++ - s);
     for (int i = 0; i < nnames; i++)
-        if (strlen(names[i]) == n && !memcmp(names[i], s, n)) {
+        if (name_is(names[i], s, n)) {
             if ((*seen & (1u << i)) || !eat(c, ':'))
                 return -1;
             *seen |= 1u << i;
@@ -297,10 +336,11 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out, size_t *nout, uint32_t **pool)
+int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_stack **out, size_t *nout,
+                    uint32_t **pool)
 {
     static const char *const names[] = {"frames", "depth"};
-    cur c = {text, text + len};
+    cur c = {text, text + len, lean ? text : NULL};
     tm_stack *st = NULL;
     size_t n = 0, cap = 0, fcap = 0, nf = 0;
     uint32_t *fr = NULL;
@@ -308,14 +348,19 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
 
     if (!eat(&c, '['))
         return 0;
+    if (!pool) { /* checked, not kept */
+        fcap = SIZE_MAX;
+        goto parse;
+    }
     /* room for every frame at once (a realloc of a growing array held
-     * twice the frames' memory at its peak): one index per comma or
-     * object at most */
-    for (const char *q = c.p; q < c.end; q++)
-        fcap += *q == ',' || *q == '{';
-    fcap++;
+     * twice the frames' memory at its peak): an index takes a digit and
+     * a comma or bracket at least. Only the pages written are memory; the
+     * rest is given back by the realloc at the end (counting the commas
+     * first cost a pass over the text) */
+    fcap = len / 2 + 1;
     if (!(fr = malloc(fcap * sizeof *fr)))
         return -ENOMEM;
+parse:
     if (eat(&c, ']'))
         goto done;
     do {
@@ -323,7 +368,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
         size_t first = nf;
         uint64_t depth = 0, v;
 
-        if ((rc = grow((void **)&st, &cap, n + 1, sizeof *st)))
+        if (pool && (rc = grow((void **)&st, &cap, n + 1, sizeof *st)))
             goto fail;
         if (!eat(&c, '{'))
             goto plain_not;
@@ -344,13 +389,19 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
             do {
                 if (read_uint(&c, &v) || v >= nframes || nf == fcap)
                     goto plain_not;
-                fr[nf++] = (uint32_t)v;
+                if (fr)
+                    fr[nf] = (uint32_t)v;
+                nf++;
             } while (eat(&c, ','));
             if (!eat(&c, ']'))
                 goto plain_not;
         } while (eat(&c, ','));
         if (!eat(&c, '}') || !(seen & 1))
             goto plain_not;
+        if (!pool) {
+            n++;
+            continue;
+        }
 
         tm_stack *s = &st[n++];
         memset(s, 0, sizeof *s);
@@ -362,6 +413,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, tm_stack **out
         s->caller_only = depth == 0 && s->nframes == 1;
         if (s->depth < s->nframes)
             s->depth = s->nframes;
+        release(&c, 0);
     } while (eat(&c, ','));
     if (!eat(&c, ']'))
         goto plain_not;
@@ -369,6 +421,12 @@ done:
     ws(&c);
     if (c.p != c.end)
         goto plain_not;
+    release(&c, 1);
+    if (!pool) {
+        *out = NULL;
+        *nout = n;
+        return 1;
+    }
     /* exact sizes: the arrays stay for the snapshot's life */
     {
         uint32_t *f = realloc(fr, (nf ? nf : 1) * sizeof *fr);
@@ -400,11 +458,12 @@ fail:
     return rc;
 }
 
-int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, tm_trace **out, size_t *nout)
+int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, int lean, tm_trace **out,
+                    size_t *nout)
 {
     static const char *const names[] = {"stack", "domain", "size", "count",
                                         "allocated_size", "allocated_count", "temporary"};
-    cur c = {text, text + len};
+    cur c = {text, text + len, lean ? text : NULL};
     tm_trace *tr = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -417,7 +476,7 @@ int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, tm_t
         unsigned seen = 0;
         uint64_t v[7] = {0};
 
-        if ((rc = grow((void **)&tr, &cap, n + 1, sizeof *tr)))
+        if (out && (rc = grow((void **)&tr, &cap, n + 1, sizeof *tr)))
             goto fail;
         if (!eat(&c, '{'))
             goto plain_not;
@@ -430,6 +489,10 @@ int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, tm_t
         /* stack, size and count are required; the stack in range */
         if (!eat(&c, '}') || (seen & 0xd) != 0xd || v[0] >= nstacks)
             goto plain_not;
+        if (!out) {
+            n++;
+            continue;
+        }
         tm_trace *t = &tr[n++];
         t->stack = (size_t)v[0];
         t->domain = v[1];
@@ -438,6 +501,7 @@ int tm__fast_traces(const char *text, size_t len, size_t nstacks, int peak, tm_t
         t->allocated_size = v[4];
         t->allocated_count = v[5];
         t->temporary = v[6];
+        release(&c, 0);
     } while (eat(&c, ','));
     if (!eat(&c, ']'))
         goto plain_not;
@@ -445,6 +509,11 @@ done:
     ws(&c);
     if (c.p != c.end)
         goto plain_not;
+    release(&c, 1);
+    if (!out) {
+        *nout = n;
+        return 1;
+    }
     if (!tr && !(tr = calloc(1, sizeof *tr)))
         return -ENOMEM;
     *out = tr;
@@ -457,10 +526,11 @@ fail:
     return rc;
 }
 
-int tm__fast_peak(const char *text, size_t len, size_t nstacks, uint64_t *current, tm_trace **out, size_t *n)
+int tm__fast_peak(const char *text, size_t len, size_t nstacks, int lean, uint64_t *current, tm_trace **out,
+                  size_t *n)
 {
     static const char *const names[] = {"current", "traces"};
-    cur c = {text, text + len};
+    cur c = {text, text + len, NULL};
     unsigned seen = 0;
     tm_trace *tr = NULL;
     size_t ntr = 0;
@@ -484,7 +554,7 @@ int tm__fast_peak(const char *text, size_t len, size_t nstacks, uint64_t *curren
             const char *a = c.p;
             if (skip_value(&c, 1))
                 goto plain_not;
-            if ((rc = tm__fast_traces(a, (size_t)(c.p - a), nstacks, 1, &tr, &ntr)) <= 0)
+            if ((rc = tm__fast_traces(a, (size_t)(c.p - a), nstacks, 1, lean, out ? &tr : NULL, &ntr)) <= 0)
                 return rc;
         } while (eat(&c, ','));
         if (!eat(&c, '}'))
@@ -493,7 +563,8 @@ int tm__fast_peak(const char *text, size_t len, size_t nstacks, uint64_t *curren
     ws(&c);
     if (c.p != c.end)
         goto plain_not;
-    *out = tr;
+    if (out)
+        *out = tr;
     *n = ntr;
     return 1;
 plain_not:

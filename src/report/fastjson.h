@@ -36,18 +36,28 @@ typedef struct tm_json_span {
  * JSON object (the caller then parses it whole and reports the error). */
 long tm__json_members(const char *text, size_t len, tm_json_span *out, size_t max);
 
+/* The readers below with 'lean' set give the pages of the text they have
+ * read back to the system as they go (madvise MADV_DONTNEED: they read as
+ * zeroes afterwards), so the text and the model it becomes are not both
+ * in memory. The caller then cannot fall back to another reader when one
+ * returns 0: it loads the file again without 'lean'. With 'out' (and
+ * 'pool') NULL they check the text as they would read it and keep nothing
+ * but the count in '*n' (tm_snapshot_load_frames()). */
+
 /* Reads a "stacks" array whose frames index [0, nframes). 1 read: '*out'
  * is malloc'd, and the frames of every stack are in one malloc'd '*pool'
  * (the stacks are 'borrowed'); 0 not in the plain form (nothing
  * allocated), -ENOMEM. */
-int tm__fast_stacks(const char *p, size_t len, size_t nframes, tm_stack **out, size_t *n, uint32_t **pool);
+int tm__fast_stacks(const char *p, size_t len, size_t nframes, int lean, tm_stack **out, size_t *n,
+                    uint32_t **pool);
 
 /* Reads a "traces" array ('peak': the peak record's rows, without the
  * allocated_* and temporary figures) whose stacks index [0, nstacks). */
-int tm__fast_traces(const char *p, size_t len, size_t nstacks, int peak, tm_trace **out, size_t *n);
+int tm__fast_traces(const char *p, size_t len, size_t nstacks, int peak, int lean, tm_trace **out, size_t *n);
 
 /* Reads a "peak" object: '*current', and its traces ('*out' NULL when it
  * has none). */
-int tm__fast_peak(const char *p, size_t len, size_t nstacks, uint64_t *current, tm_trace **out, size_t *n);
+int tm__fast_peak(const char *p, size_t len, size_t nstacks, int lean, uint64_t *current, tm_trace **out,
+                  size_t *n);
 
 #endif /* TM_REPORT_FASTJSON_H */

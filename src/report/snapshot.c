@@ -212,7 +212,11 @@ static void where_at(char *buf, size_t size, const char *prefix, size_t i, const
 
 struct tm__snapshot_text {
     char *text;
-    uint32_t *pool; /* the frames of the stacks read from 'text' */
+    uint32_t *pool;  /* the frames of the stacks read from 'text' */
+    int lean;        /* tm_snapshot_load_lean(): 'text' is given back as the
+                        fast readers read it, and freed (NULL) after loading */
+    int frames_only; /* tm_snapshot_load_frames(): stacks, traces and peak
+                        checked, not kept */
     size_t nmembers;
     tm_json_span members[MAX_MEMBERS];
     unsigned char in_tree[MAX_MEMBERS]; /* parsed into 'root' since */
@@ -224,7 +228,7 @@ static const tm_json_span *raw_member(const tm_snapshot *s, const char *key)
 {
     size_t n = strlen(key);
 
-    if (!s->text || json_object_get(s->root, key))
+    if (!s->text || !s->text->text || json_object_get(s->root, key))
         return NULL;
     for (size_t i = 0; i < s->text->nmembers; i++) {
         const tm_json_span *m = &s->text->members[i];
@@ -252,9 +256,11 @@ static int is_raw_key(const char *key, size_t n)
 static int adopt_member(tm_snapshot *s, const tm_json_span *m, tm_error *err)
 {
     json_error_t je;
-    json_t *v = json_loadb(m->value, m->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    json_t *v;
 
-    if (!v)
+    if (s->text->lean)
+        return -EAGAIN; /* parts of the text may be gone: load it again */
+    if (!(v = json_loadb(m->value, m->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je)))
         return parse_error(&je, err);
     if (json_object_setn_new(s->root, m->key, m->keylen, v))
         return tm__error_set(err, -ENOMEM, "out of memory");
@@ -267,6 +273,8 @@ int tm_snapshot_expand(tm_snapshot *snap, tm_error *err)
     const tm_json_span *m;
     int rc;
 
+    if (snap->text && !snap->text->text)
+        return tm__error_set(err, -EINVAL, "loaded for reading only: its text is gone");
     for (size_t i = 0; i < sizeof raw_keys / sizeof *raw_keys; i++)
         if ((m = raw_member(snap, raw_keys[i])) && (rc = adopt_member(snap, m, err)))
             return rc;
@@ -494,7 +502,8 @@ static int load_stacks(tm_snapshot *s, tm_error *err)
 
     const tm_json_span *m = raw_member(s, "stacks");
     if (m) {
-        rc = tm__fast_stacks(m->value, m->len, s->nframes, &s->stacks, &s->nstacks, &s->text->pool);
+        rc = tm__fast_stacks(m->value, m->len, s->nframes, s->text->lean, &s->stacks, &s->nstacks,
+                             s->text->frames_only ? NULL : &s->text->pool);
         if (rc)
             return rc > 0 ? 0 : tm__error_set(err, rc, "out of memory");
         if ((rc = adopt_member(s, m, err)))
@@ -558,22 +567,28 @@ static int load_traces(tm_snapshot *s, tm_error *err)
 
     const tm_json_span *m = raw_member(s, "traces");
     if (m) {
-        rc = tm__fast_traces(m->value, m->len, s->nstacks, 0, &s->traces, &s->ntraces);
+        rc = tm__fast_traces(m->value, m->len, s->nstacks, 0, s->text->lean,
+                             s->text->frames_only ? NULL : &s->traces, &s->ntraces);
         if (rc < 0)
             return tm__error_set(err, rc, "out of memory");
+        if (rc > 0 && s->text->frames_only)
+            s->ntraces = 0; /* checked, not kept */
         if (rc == 0 && (rc = adopt_member(s, m, err)))
             return rc;
     }
-    if (!m || !s->traces) {
+    if (!m || (!s->traces && !(rc > 0 && s->text->frames_only))) {
         if ((rc = get_typed(s->root, "", "traces", JSON_ARRAY, 1, &arr, err)) ||
             (rc = load_trace_array(s, arr, "traces", 0, &s->traces, &s->ntraces, err)))
             return rc;
     }
     if ((m = raw_member(s, "peak"))) {
-        rc = tm__fast_peak(m->value, m->len, s->nstacks, &s->peak_current, &s->peak_traces, &s->npeak_traces);
+        rc = tm__fast_peak(m->value, m->len, s->nstacks, s->text->lean, &s->peak_current,
+                           s->text->frames_only ? NULL : &s->peak_traces, &s->npeak_traces);
         if (rc < 0)
             return tm__error_set(err, rc, "out of memory");
         if (rc > 0) {
+            if (s->text->frames_only)
+                s->npeak_traces = 0;
             s->has_peak = 1;
             return 0;
         }
@@ -808,7 +823,8 @@ static int parse_error(const json_error_t *je, tm_error *err)
  * Returns 1 when the text is not in that plain form (the caller parses it
  * whole, for jansson's error message); otherwise the result of loading,
  * 'text' then belonging to the snapshot (or freed). */
-static int load_split(char *text, size_t len, const char *path, tm_snapshot **out, tm_error *err)
+static int load_split(char *text, size_t len, const char *path, int lean, int frames_only, tm_snapshot **out,
+                      tm_error *err)
 {
     struct tm__snapshot_text *t = malloc(sizeof *t);
     json_t *root = NULL;
@@ -823,6 +839,8 @@ static int load_split(char *text, size_t len, const char *path, tm_snapshot **ou
     t->nmembers = (size_t)n;
     t->text = text;
     t->pool = NULL;
+    t->lean = lean;
+    t->frames_only = frames_only;
     memset(t->in_tree, 0, sizeof t->in_tree);
     for (size_t i = 0; i < t->nmembers; i++) {
         const tm_json_span *m = &t->members[i];
@@ -837,6 +855,11 @@ static int load_split(char *text, size_t len, const char *path, tm_snapshot **ou
     }
     rc = from_json(root, t, path, out, err);
     json_decref(root);
+    if (rc == 0 && lean) { /* every member is in the model or the tree */
+        free(t->text);
+        t->text = NULL;
+        t->nmembers = 0;
+    }
     return rc;
 whole:
     json_decref(root);
@@ -856,7 +879,49 @@ int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err)
     return tm_snapshot_from_text(text, len, path, out, err);
 }
 
+int tm_snapshot_load_lean(const char *path, tm_snapshot **out, tm_error *err)
+{
+    size_t len;
+    char *text;
+    int rc;
+
+    *out = NULL;
+    if (strcmp(path, "-") == 0)
+        return tm_snapshot_load(path, out, err); /* stdin is read once */
+    if ((rc = tm_infile_read(path, 1, TM_SNAPSHOT_MAX_BYTES, &text, &len, err)))
+        return rc;
+    if ((rc = tm__snapshot_from_text_lean(text, len, path, out, err)) != -EAGAIN)
+        return rc;
+    return tm_snapshot_load(path, out, err); /* not in the plain form */
+}
+
+static int from_text(char *text, size_t len, const char *name, int lean, int frames_only, tm_snapshot **out,
+                     tm_error *err);
+
+int tm_snapshot_load_frames(const char *path, tm_snapshot **out, tm_error *err)
+{
+    size_t len;
+    char *text;
+    int rc;
+
+    *out = NULL;
+    if ((rc = tm_infile_read(path, 1, TM_SNAPSHOT_MAX_BYTES, &text, &len, err)))
+        return rc;
+    return from_text(text, len, path, 0, 1, out, err);
+}
+
+int tm__snapshot_from_text_lean(char *text, size_t len, const char *name, tm_snapshot **out, tm_error *err)
+{
+    return from_text(text, len, name, 1, 0, out, err);
+}
+
 int tm_snapshot_from_text(char *text, size_t len, const char *name, tm_snapshot **out, tm_error *err)
+{
+    return from_text(text, len, name, 0, 0, out, err);
+}
+
+static int from_text(char *text, size_t len, const char *name, int lean, int frames_only, tm_snapshot **out,
+                     tm_error *err)
 {
     const char *path = name;
     json_error_t je;
@@ -864,7 +929,7 @@ int tm_snapshot_from_text(char *text, size_t len, const char *name, tm_snapshot 
     int rc;
 
     *out = NULL;
-    if ((rc = load_split(text, len, path, out, err)) != 1)
+    if ((rc = load_split(text, len, path, lean, frames_only, out, err)) != 1)
         return rc; /* the text is the snapshot's now, or freed */
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
@@ -1030,6 +1095,8 @@ int tm_snapshot_write(const tm_snapshot *snap, const char *path, tm_error *err)
     tm_outfile out;
     int rc;
 
+    if (snap->text && !snap->text->text)
+        return tm__error_set(err, -EINVAL, "loaded for reading only: its text is gone");
     if ((rc = tm_outfile_open(&out, path, err)))
         return rc;
     /* one line, as the shim writes it: indentation made a symbolized

@@ -223,6 +223,27 @@ typedef struct tm_snapshot {
  * problem in 'err' (may be NULL). */
 int tm_snapshot_load(const char *path, tm_snapshot **out, tm_error *err);
 
+/* Like tm_snapshot_load() for a snapshot that is only read, never written
+ * (tm_snapshot_write(), tm_snapshot_expand() and tm_snapshot_reindex()
+ * then fail): the file's text is given back to the system as it becomes
+ * the model, so the peak memory is about the larger of the two, not their
+ * sum. A file not in the plain form the shim writes is loaded again as
+ * tm_snapshot_load() does (same result, same errors); "-" (stdin) is read
+ * by tm_snapshot_load(). */
+int tm_snapshot_load_lean(const char *path, tm_snapshot **out, tm_error *err);
+
+/* Like tm_snapshot_load() for a snapshot that is symbolized and written
+ * back (tracemem symbolize): the whole file is checked the same way, but
+ * the stacks, traces and peak record are not kept in the model ('stacks'
+ * is NULL while 'nstacks' counts them; no traces, no peak traces) - they
+ * are written from the file's text. Only the frames and the tree are
+ * there to read. */
+int tm_snapshot_load_frames(const char *path, tm_snapshot **out, tm_error *err);
+
+/* tm_snapshot_from_text() the lean way; -EAGAIN (nothing kept, 'text'
+ * freed) when the text is not in the plain form. For the fuzzer. */
+int tm__snapshot_from_text_lean(char *text, size_t len, const char *name, tm_snapshot **out, tm_error *err);
+
 /* Like tm_snapshot_load() for the text of a snapshot, 'len' bytes at
  * 'text' (malloc'd, with a NUL after them), which the function takes over:
  * it is kept by the snapshot or freed. 'name' is the snapshot's file name. */

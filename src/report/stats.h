@@ -169,6 +169,9 @@ static inline const tm_location *tm_frame_loc(const tm_frame *frame, int loc)
     return loc < 0 ? &frame->loc : &frame->inlined[loc];
 }
 
+/* The longest line of a key (longer ones are cut). */
+#define TM_KEY_MAX 4096
+
 /* Writes the key of logical frame 'loc' of 'frame' for grouping 'by'
  * (not TM_BY_TRACEBACK, which uses lineno keys) into 'buf' (always
  * terminated, truncated to 'len'). Returns 'buf'. */

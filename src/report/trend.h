@@ -76,7 +76,8 @@ int tm_trend_same_process(tm_snapshot *const *snaps, size_t n, size_t *bad, tm_e
 int tm_trend_symbolize(tm_snapshot *const *snaps, size_t n, FILE *warn, tm_error *err);
 
 typedef struct tm_trend_stack {
-    char *key;               /* owned traceback key */
+    char *key;               /* owned traceback key of a steady stack (the
+                                printed ones); NULL for the others */
     size_t snap;             /* the last snapshot it appears in ... */
     size_t stack;            /* ... and its stack there (for the frames) */
     uint64_t *sizes;         /* one per snapshot, in series order (owned) */

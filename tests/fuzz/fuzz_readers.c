@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, data, size);
     copy[size] = '\0';
     frc = tm_snapshot_from_text(copy, size, "fuzz.json", &fast, &err);
+    /* the lean way reads the same, or declines (-EAGAIN) */
+    {
+        tm_snapshot *lean = NULL;
+        char *copy2 = malloc(size + 1);
+        int lrc;
+
+        if (!copy2)
+            abort();
+        memcpy(copy2, data, size);
+        copy2[size] = '\0';
+        lrc = tm__snapshot_from_text_lean(copy2, size, "fuzz.json", &lean, &err);
+        if (lrc != -EAGAIN && (lrc == 0) != (frc == 0))
+            abort();
+        if (lrc == 0 && (lean->ntraces != fast->ntraces || lean->nstacks != fast->nstacks ||
+                         lean->npeak_traces != fast->npeak_traces ||
+                         (lean->ntraces && memcmp(lean->traces, fast->traces, lean->ntraces * sizeof *lean->traces))))
+            abort();
+        tm_snapshot_free(lean);
+    }
     root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
 #endif
     if (!root) {

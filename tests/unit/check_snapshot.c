@@ -130,6 +130,49 @@ START_TEST(test_snapshot_rejects_malformed)
 }
 END_TEST
 
+/* The lean load reads the same model, and the same errors (a file the
+ * fast readers decline is loaded again the usual way); it cannot write. */
+START_TEST(test_snapshot_lean_load)
+{
+    tm_snapshot *s, *t;
+    tm_error err = {""}, err2 = {""};
+
+    ck_assert_int_eq(tm_snapshot_load(data("cli-a.json"), &s, &err), 0);
+    ck_assert_int_eq(tm_snapshot_load_lean(data("cli-a.json"), &t, &err), 0);
+    ck_assert_uint_eq(t->nstacks, s->nstacks);
+    ck_assert_uint_eq(t->ntraces, s->ntraces);
+    ck_assert_uint_eq(t->npeak_traces, s->npeak_traces);
+    ck_assert_mem_eq(t->traces, s->traces, s->ntraces * sizeof *s->traces);
+    ck_assert_mem_eq(t->peak_traces, s->peak_traces, s->npeak_traces * sizeof *s->peak_traces);
+    for (size_t i = 0; i < s->nstacks; i++) {
+        ck_assert_uint_eq(t->stacks[i].nframes, s->stacks[i].nframes);
+        ck_assert_mem_eq(t->stacks[i].frames, s->stacks[i].frames, s->stacks[i].nframes * sizeof(uint32_t));
+    }
+    ck_assert_int_eq(tm_snapshot_write(t, "/nonexistent/x.json", &err), -EINVAL);
+    ck_assert_str_eq(err.what, "loaded for reading only: its text is gone");
+    ck_assert_int_eq(tm_snapshot_expand(t, &err), -EINVAL);
+    tm_snapshot_free(s);
+    tm_snapshot_free(t);
+    /* symbolize's load: the frames, the stacks counted, no traces */
+    ck_assert_int_eq(tm_snapshot_load_frames(data("cli-a.json"), &t, &err), 0);
+    ck_assert_uint_eq(t->nframes, 8);
+    ck_assert_str_eq(t->frames[4].loc.function, "read_config");
+    ck_assert_uint_eq(t->nstacks, 8);
+    ck_assert_ptr_null(t->stacks);
+    ck_assert_uint_eq(t->ntraces, 0);
+    ck_assert(t->has_peak);
+    tm_snapshot_free(t);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = tm_snapshot_load(data(bad[i].file), &s, &err);
+
+        ck_assert_int_eq(tm_snapshot_load_lean(data(bad[i].file), &t, &err2), rc);
+        ck_assert_str_eq(err2.what, err.what);
+        ck_assert_int_eq(tm_snapshot_load_frames(data(bad[i].file), &t, &err2), rc);
+        ck_assert_str_eq(err2.what, err.what);
+    }
+}
+END_TEST
+
 START_TEST(test_snapshot_missing_file)
 {
     tm_snapshot *s;
@@ -211,6 +254,7 @@ static Suite *snapshot_suite(void)
 
     tc = tcase_create("write");
     tcase_add_test(tc, test_snapshot_write_and_reindex);
+    tcase_add_test(tc, test_snapshot_lean_load);
     tcase_add_test(tc, test_snapshot_write_to_bad_directory);
     suite_add_tcase(s, tc);
     return s;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/stats.h"
 #include "report/trend.h"
 
 #define NSNAP 5
@@ -167,11 +168,20 @@ END_TEST
 
 /* --- series --- */
 
+/* The stack whose key starts with 'prefix' (only the steady stacks have
+ * their key in the trend: the key of the others is built here). */
 static const tm_trend_stack *find(const tm_trend *t, const char *prefix)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (strncmp(t->v[i].key, prefix, strlen(prefix)) == 0)
+    for (size_t i = 0; i < t->n; i++) {
+        const tm_snapshot *s = t->snaps[t->v[i].snap];
+        char *key = tm_stack_key(s, &s->stacks[t->v[i].stack]);
+        int match = strncmp(key, prefix, strlen(prefix)) == 0;
+
+        ck_assert(i < t->nsteady ? t->v[i].key && strcmp(t->v[i].key, key) == 0 : !t->v[i].key);
+        free(key);
+        if (match)
             return &t->v[i];
+    }
     ck_abort_msg("no stack %s", prefix);
     return NULL;
 }

@@ -51,7 +51,8 @@ void tm__eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tm__usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Loads 'path' and, when 'symbolize', symbolizes it on the fly if it is
+/* Loads 'path' for reading only (tm_snapshot_load_lean(): it cannot be
+ * written back) and, when 'symbolize', symbolizes it on the fly if it is
  * raw (warnings on stderr) and applies the view (tm__view). On failure
  * prints "tracemem: FILE: what is wrong" and returns TM_EXIT_USAGE; else
  * 0 and '*out'. */

@@ -96,7 +96,7 @@ int tm__load(const char *path, int symbolize_it, tm_snapshot **out)
 {
     tm_error err = {""};
 
-    if (tm_snapshot_load(path, out, &err) || finish_load(*out, symbolize_it, &err)) {
+    if (tm_snapshot_load_lean(path, out, &err) || finish_load(*out, symbolize_it, &err)) {
         tm__eprintf("tracemem: %s: %s\n", path, err.what);
         tm_snapshot_free(*out);
         *out = NULL;
@@ -121,7 +121,7 @@ static void *load_worker(void *arg)
     size_t i;
 
     while ((i = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED)) < l->n)
-        l->rc[i] = tm_snapshot_load(l->paths[i], &l->out[i], &l->err[i]);
+        l->rc[i] = tm_snapshot_load_lean(l->paths[i], &l->out[i], &l->err[i]);
     return NULL;
 }
 

@@ -42,8 +42,12 @@ int cmd_symbolize(int argc, char **argv)
     }
     if (argc - optind != 1)
         return tm__usage_error("symbolize", "expected one snapshot FILE");
-    if ((rc = tm__load(argv[optind], 0, &snap)))
-        return rc;
+    /* not tm__load(): its lean load drops the text this writes from; the
+     * stacks and traces are checked but not kept (written from the text) */
+    if (tm_snapshot_load_frames(argv[optind], &snap, &err)) {
+        tm__eprintf("tracemem: %s: %s\n", argv[optind], err.what);
+        return TM_EXIT_USAGE;
+    }
     was = snap->symbolized;
     if (!(cache = tm_symcache_new())) {
         tm__eprintf("tracemem: %s: out of memory\n", argv[optind]);
