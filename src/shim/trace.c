@@ -83,14 +83,20 @@ static int64_t next_gap(void)
     return (int64_t)(-tm_log(uniform01()) * mean) + 1;
 }
 
-/* 1 when the block is sampled; '*size' and '*count' get its weights. */
-static int sample(size_t n, uint64_t *size, uint32_t *count)
+static __thread int sample_started TM_TLS;
+
+/* The block of 'n' bytes that took the countdown to 0 or below, or the
+ * thread's first: 1 when it is sampled; '*size' and '*count' get its
+ * weights. */
+static __attribute__((noinline)) int sample_slow(size_t n, uint64_t *size, uint32_t *count)
 {
-    if (sample_left == 0)
-        sample_left = next_gap();
-    sample_left -= (int64_t)n;
-    if (sample_left > 0)
-        return 0;
+    if (!sample_started) {
+        sample_started = 1;
+        sample_left += (int64_t)n + next_gap(); /* the countdown starts before this block */
+        sample_left -= (int64_t)n;
+        if (sample_left > 0)
+            return 0;
+    }
     while (sample_left <= 0)
         sample_left += next_gap();
     double p = 1 - tm_exp_neg((double)n / (double)tm__cfg.sample_bytes);
@@ -100,6 +106,15 @@ static int sample(size_t n, uint64_t *size, uint32_t *count)
     double c = 1 / p + 0.5;
     *count = c >= 4e9 ? 4000000000u : (uint32_t)c;
     return 1;
+}
+
+/* 1 when the block is sampled; '*size' and '*count' get its weights. */
+static inline int sample(size_t n, uint64_t *size, uint32_t *count)
+{
+    sample_left -= (int64_t)n;
+    if (TM_LIKELY(sample_left > 0))
+        return 0;
+    return sample_slow(n, size, count);
 }
 
 /* --- peak record --- */
@@ -699,22 +714,28 @@ static uint32_t capture_stack(void)
 
 /* --- sampled mode: which addresses may be in the live table ---
  * A free of a block that was never sampled does not touch the live table:
- * 'maybe' holds 2^20 8-bit counters indexed by a hash of the address. In
- * sampled mode every block put in the live table increments its counter
- * before the program can see the block, and every block taken out
- * decrements it before the address can be handed out again, so a zero
- * counter proves the address untraced. A counter that reaches 255 stays
- * there (always "maybe": the live table is asked). Counters change only
- * for sampled blocks (atomic RMW, rare); a free reads one byte. Mapped at
- * the first sampled block; if that fails, every free asks the table.
- * tm__clear_all leaves the counters (stale "maybe"s only cost a lookup). */
+ * 'maybe' holds 2^20 8-bit counters, one for each 32-byte granule of a
+ * 32 MiB window that wraps around the address space (the address bits
+ * 5..24, not a hash: blocks near each other in the heap have their
+ * counters near each other, so the frees of a program's working set read
+ * a few cache lines of the table, as many as its own headers, instead of a
+ * cache miss each). In sampled mode every block put in the live table
+ * increments its counter before the program can see the block, and every
+ * block taken out decrements it before the address can be handed out
+ * again, so a zero counter proves the address untraced. A counter that
+ * reaches 255 stays there (always "maybe": the live table is asked).
+ * Counters change only for sampled blocks (atomic RMW, rare); a free reads
+ * one byte. Mapped at the first sampled block; if that fails, every free
+ * asks the table. tm__clear_all leaves the counters (stale "maybe"s only
+ * cost a lookup). */
 #define MAYBE_BITS 20
+#define MAYBE_GRANULE 5
 static _Atomic(uint8_t *) maybe_tab;
 static atomic_int maybe_broken;
 
-static size_t maybe_idx(uintptr_t p)
+static inline size_t maybe_idx(uintptr_t p)
 {
-    return (size_t)(((uint64_t)p * 0x9e3779b97f4a7c15ull) >> (64 - MAYBE_BITS));
+    return (size_t)(p >> MAYBE_GRANULE) & (((size_t)1 << MAYBE_BITS) - 1);
 }
 
 static void maybe_add(uintptr_t p, int d)
@@ -761,12 +782,8 @@ static int live_insert(const struct tm__block *b, struct tm__block *old, unsigne
     return rc;
 }
 
-void tm__record(void *ptr, size_t size)
+static __attribute__((noinline)) void record(struct tm__block b)
 {
-    struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
-    tm__sizes_count(size);
-    if (tm__cfg.sample_bytes && !sample(size, &b.size, &b.count))
-        return;
     tm__live_prefetch(b.ptr); /* its miss overlaps the stack capture */
     b.stack = capture_stack();
     if (!b.stack) {
@@ -782,11 +799,22 @@ void tm__record(void *ptr, size_t size)
     peak_after();
 }
 
-int tm__forget(void *ptr, struct tm__block *was)
+/* The sampled-mode countdown first, without a stack frame: most
+ * allocations end there. */
+void tm__record(void *ptr, size_t size)
+{
+    struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
+    tm__sizes_count(size);
+    if (tm__cfg.sample_bytes && !sample(size, &b.size, &b.count))
+        return;
+    record(b);
+}
+
+static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was)
 {
     struct tm__block b;
     int last = ~(uintptr_t)ptr == last_alloc;
-    if (!maybe_live((uintptr_t)ptr) || !tm__live_remove_fig((uintptr_t)ptr, &b, last && !was ? TM_FIG_TEMP : 0))
+    if (!tm__live_remove_fig((uintptr_t)ptr, &b, last && !was ? TM_FIG_TEMP : 0))
         return 0;
     maybe_add((uintptr_t)ptr, -1);
     if (last)
@@ -794,6 +822,14 @@ int tm__forget(void *ptr, struct tm__block *was)
     if (was)
         *was = b;
     return 1;
+}
+
+/* The sampled-mode test first, without a stack frame: most frees end there. */
+int tm__forget(void *ptr, struct tm__block *was)
+{
+    if (!maybe_live((uintptr_t)ptr))
+        return 0;
+    return forget(ptr, was);
 }
 
 void tm__restore(const struct tm__block *b)
