@@ -10,7 +10,8 @@
  *
  * Lock order (outer first), also taken in this order by the fork handlers:
  *   snapshot mutex > sections > modules > peak > domain > arena > stack shards
- *   > live shards > Python frames (pyframes.c).
+ *   > live shards > per-thread figures' list (trace.c) > Python frames
+ *   (pyframes.c).
  */
 #ifndef TM_SHIM_H
 #define TM_SHIM_H

@@ -782,8 +782,9 @@ static int live_insert(const struct tm__block *b, struct tm__block *old, unsigne
     return rc;
 }
 
-static __attribute__((noinline)) void record(struct tm__block b)
+static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count)
 {
+    struct tm__block b = {ptr, size, 0, count};
     tm__live_prefetch(b.ptr); /* its miss overlaps the stack capture */
     b.stack = capture_stack();
     if (!b.stack) {
@@ -803,11 +804,12 @@ static __attribute__((noinline)) void record(struct tm__block b)
  * allocations end there. */
 void tm__record(void *ptr, size_t size)
 {
-    struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
+    uint64_t weight = size;
+    uint32_t count = 1;
     tm__sizes_count(size);
-    if (tm__cfg.sample_bytes && !sample(size, &b.size, &b.count))
+    if (tm__cfg.sample_bytes && !sample(size, &weight, &count))
         return;
-    record(b);
+    record((uintptr_t)ptr, weight, count);
 }
 
 static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was)
