@@ -714,12 +714,15 @@ static uint32_t capture_stack(void)
 
 /* --- sampled mode: which addresses may be in the live table ---
  * A free of a block that was never sampled does not touch the live table:
- * 'maybe' holds 2^20 8-bit counters, one for each 32-byte granule of a
- * 32 MiB window that wraps around the address space (the address bits
- * 5..24, not a hash: blocks near each other in the heap have their
+ * 'maybe' holds 2^16 8-bit counters, one for each 32-byte granule of a
+ * 2 MiB window that wraps around the address space (the address bits
+ * 5..20, not a hash: blocks near each other in the heap have their
  * counters near each other, so the frees of a program's working set read
- * a few cache lines of the table, as many as its own headers, instead of a
- * cache miss each). In sampled mode every block put in the live table
+ * a few cache lines of the table, as many as its own headers; and 64 KiB
+ * stay in the cache where frees are scattered over a large heap). A live
+ * heap of H bytes holds about H / TRACEMEM_SAMPLE sampled blocks: about
+ * that many counters are not zero, and a free that lands on one asks the
+ * live table. In sampled mode every block put in the live table
  * increments its counter before the program can see the block, and every
  * block taken out decrements it before the address can be handed out
  * again, so a zero counter proves the address untraced. A counter that
@@ -728,7 +731,7 @@ static uint32_t capture_stack(void)
  * one byte. Mapped at the first sampled block; if that fails, every free
  * asks the table. tm__clear_all leaves the counters (stale "maybe"s only
  * cost a lookup). */
-#define MAYBE_BITS 20
+#define MAYBE_BITS 16
 #define MAYBE_GRANULE 5
 static _Atomic(uint8_t *) maybe_tab;
 static atomic_int maybe_broken;
