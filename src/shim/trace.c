@@ -638,8 +638,8 @@ static inline void heap_add(struct tfigs *t, int solo, int64_t size)
         if (size > 0)
             raise_peak(cur);
     }
-    if (size > 0)
-        peak_due = cur;
+    if (size > 0 && cur >= atomic_load_explicit(&peak_threshold, memory_order_relaxed))
+        peak_due = cur; /* peak_check's first test, here: rarely true */
 }
 
 void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags)
