@@ -61,7 +61,9 @@ int tracemem_get_traceback_limit(void)
 
 void tracemem_get_traced_memory(size_t *current, size_t *peak)
 {
-    int64_t cur = atomic_load(&tm__current), pk = atomic_load(&tm__peak);
+    int64_t cur;
+    GUARDED(cur = tm__figures_current()); /* every thread's share merged */
+    int64_t pk = atomic_load(&tm__peak);
     if (current)
         *current = cur > 0 ? (size_t)cur : 0;
     if (peak)

@@ -31,7 +31,10 @@
  *  - The overflow table is linear probing over a power of two with
  *    backward-shift deletion, load below 3/4.
  *  - A table that cannot grow (no memory) still accepts inserts until one
- *    slot is left, then refuses (counted lost). */
+ *    slot is left, then refuses (counted lost).
+ *  - The figures a block adds to or takes from (trace.c) change under the
+ *    same shard lock as the table (tm__figures_locked), so a reader that
+ *    holds every shard lock sees figures that match the table exactly. */
 #include "shim/shim.h"
 
 #include <errno.h>
@@ -43,6 +46,11 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+
+/* Weak: the table's unit test links live.c without trace.c (it uses only
+ * the forms that leave the figures alone). */
+extern void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags)
+    __attribute__((weak));
 
 #define NSHARDS TM_LIVE_SHARDS
 #define PAGE 4096
@@ -361,7 +369,7 @@ static int take(struct shard *s, uintptr_t ptr, uint64_t h, struct tm__block *ou
     return 1;
 }
 
-int tm__live_insert(const struct tm__block *b, struct tm__block *old)
+static int insert(const struct tm__block *b, struct tm__block *old, unsigned flags, int figures)
 {
     uint64_t h = mix(b->ptr);
     struct shard *s = shard_of(h);
@@ -398,8 +406,20 @@ int tm__live_insert(const struct tm__block *b, struct tm__block *old)
             }
         }
     }
+    if (rc >= 0 && figures)
+        tm__figures_locked(b, rc == 1 ? old : NULL, flags);
     tm__lock_release(&s->lock);
     return rc;
+}
+
+int tm__live_insert(const struct tm__block *b, struct tm__block *old)
+{
+    return insert(b, old, 0, 0);
+}
+
+int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsigned flags)
+{
+    return insert(b, old, flags, 1);
 }
 
 void tm__live_prefetch(uintptr_t ptr)
@@ -413,7 +433,7 @@ void tm__live_prefetch(uintptr_t ptr)
         __builtin_prefetch(&slots[home_of(h, cap)], 1);
 }
 
-int tm__live_remove(uintptr_t ptr, struct tm__block *out)
+static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, int figures)
 {
     /* The header of a heap block, which the free that follows reads: its
      * cache miss then overlaps this table's (a hint; never faults). */
@@ -422,8 +442,20 @@ int tm__live_remove(uintptr_t ptr, struct tm__block *out)
     struct shard *s = shard_of(h);
     tm__lock_acquire(&s->lock);
     int found = take(s, ptr, h, out);
+    if (found && figures)
+        tm__figures_locked(NULL, out, flags);
     tm__lock_release(&s->lock);
     return found;
+}
+
+int tm__live_remove(uintptr_t ptr, struct tm__block *out)
+{
+    return remove_block(ptr, out, 0, 0);
+}
+
+int tm__live_remove_fig(uintptr_t ptr, struct tm__block *out, unsigned flags)
+{
+    return remove_block(ptr, out, flags, 1);
 }
 
 int tm__live_find(uintptr_t ptr, struct tm__block *out)
@@ -459,6 +491,12 @@ void tm__live_unlock_all(void)
 void tm__live_clear(void)
 {
     tm__live_lock_all();
+    tm__live_clear_unlocked();
+    tm__live_unlock_all();
+}
+
+void tm__live_clear_unlocked(void)
+{
     for (int i = 0; i < NSHARDS; i++) {
         struct shard *s = &shards[i];
         if (s->slots)
@@ -468,7 +506,6 @@ void tm__live_clear(void)
         s->used = 0;
         s->ov_used = 0;
     }
-    tm__live_unlock_all();
 }
 
 size_t tm__live_foreach_unlocked(void (*fn)(const struct tm__block *b, void *arg), void *arg)

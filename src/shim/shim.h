@@ -10,7 +10,8 @@
  *
  * Lock order (outer first), also taken in this order by the fork handlers:
  *   snapshot mutex > sections > modules > peak > domain > arena > stack shards
- *   > live shards > Python frames (pyframes.c).
+ *   > live shards > per-thread figures' list (trace.c) > Python frames
+ *   (pyframes.c).
  */
 #ifndef TM_SHIM_H
 #define TM_SHIM_H
@@ -336,14 +337,22 @@ struct tm__block {
 
 /* Inserts; when a block at the same address was already recorded (its free
  * went unseen) it is replaced and returned in '*old' with 1. Returns -1 when
- * no memory was left for the table. */
+ * no memory was left for the table. The _fig form also calls
+ * tm__figures_locked('b', the old block or NULL, 'flags') under the shard
+ * lock when it returns 0 or 1 (the plain form changes the table only). */
 int tm__live_insert(const struct tm__block *b, struct tm__block *old);
+int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsigned flags);
 /* Starts loading the table's cache line for 'ptr' (no lock; a hint). */
 void tm__live_prefetch(uintptr_t ptr);
-/* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. */
+/* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. The _fig
+ * form, when found, also calls tm__figures_locked(NULL, 'out', 'flags')
+ * under the shard lock. */
 int tm__live_remove(uintptr_t ptr, struct tm__block *out);
+int tm__live_remove_fig(uintptr_t ptr, struct tm__block *out, unsigned flags);
 int tm__live_find(uintptr_t ptr, struct tm__block *out);
+/* Empties the table (_unlocked: the caller holds tm__live_lock_all()). */
 void tm__live_clear(void);
+void tm__live_clear_unlocked(void);
 void tm__live_lock_all(void);
 void tm__live_unlock_all(void);
 /* Calls 'fn' for every block; the caller holds tm__live_lock_all(). */
@@ -362,6 +371,18 @@ void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *
 
 /* --- recording and figures (trace.c) --- */
 
+/* The figures of a live-table change: block 'in' (NULL: none) enters, block
+ * 'out' (NULL: none) leaves. TM_FIG_ALLOC: 'in' is a new allocation;
+ * TM_FIG_TEMP: 'out' is this thread's last allocation (a temporary one).
+ * Called by live.c with the block's shard lock held: a thread changes its
+ * per-thread figures only under some shard lock, so tm__live_lock_all()
+ * excludes every change. */
+#define TM_FIG_ALLOC 1u
+#define TM_FIG_TEMP 2u
+void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags);
+/* memory.current, exact: the published figure plus every thread's share. */
+int64_t tm__figures_current(void);
+
 /* Records a new heap block the host just received. */
 void tm__record(void *ptr, size_t size);
 /* Forgets a heap block the host is about to free; 1 when it was traced. */
@@ -369,6 +390,9 @@ int tm__forget(void *ptr, struct tm__block *was);
 /* Puts back a block forgotten by a realloc that then failed. */
 void tm__restore(const struct tm__block *b);
 
+/* tm__current is the heap's bytes as published: exact while one thread
+ * records, short by what threads have not yet published otherwise
+ * (tm__figures_current() adds it). tm__peak: see trace.c. */
 extern atomic_int_least64_t tm__current, tm__peak;
 
 void tm__clear_all(void);

@@ -83,14 +83,20 @@ static int64_t next_gap(void)
     return (int64_t)(-tm_log(uniform01()) * mean) + 1;
 }
 
-/* 1 when the block is sampled; '*size' and '*count' get its weights. */
-static int sample(size_t n, uint64_t *size, uint32_t *count)
+static __thread int sample_started TM_TLS;
+
+/* The block of 'n' bytes that took the countdown to 0 or below, or the
+ * thread's first: 1 when it is sampled; '*size' and '*count' get its
+ * weights. */
+static __attribute__((noinline)) int sample_slow(size_t n, uint64_t *size, uint32_t *count)
 {
-    if (sample_left == 0)
-        sample_left = next_gap();
-    sample_left -= (int64_t)n;
-    if (sample_left > 0)
-        return 0;
+    if (!sample_started) {
+        sample_started = 1;
+        sample_left += (int64_t)n + next_gap(); /* the countdown starts before this block */
+        sample_left -= (int64_t)n;
+        if (sample_left > 0)
+            return 0;
+    }
     while (sample_left <= 0)
         sample_left += next_gap();
     double p = 1 - tm_exp_neg((double)n / (double)tm__cfg.sample_bytes);
@@ -100,6 +106,15 @@ static int sample(size_t n, uint64_t *size, uint32_t *count)
     double c = 1 / p + 0.5;
     *count = c >= 4e9 ? 4000000000u : (uint32_t)c;
     return 1;
+}
+
+/* 1 when the block is sampled; '*size' and '*count' get its weights. */
+static inline int sample(size_t n, uint64_t *size, uint32_t *count)
+{
+    sample_left -= (int64_t)n;
+    if (TM_LIKELY(sample_left > 0))
+        return 0;
+    return sample_slow(n, size, count);
 }
 
 /* --- peak record --- */
@@ -383,55 +398,297 @@ static void solo_after_fork(void)
 #endif
 }
 
-/* --- accounting --- */
+/* --- per-thread figures ---
+ * From the switch to MULTI on, each recording thread adds to its own
+ * figures ('struct tfigs', tm__map()ed): the heap bytes it has not yet
+ * published and a direct-mapped cache of per-stack deltas (TF_SLOTS
+ * entries, by the low bits of the stack id), with plain instructions. A
+ * thread changes them only inside tm__figures_locked(), under a live-table
+ * shard lock; a reader takes every shard lock (tm__live_lock_all) and
+ * merges every thread's figures into the stacks' counters and tm__current
+ * (merge_unlocked) before it reads: what it reads is exact and matches the
+ * live table. The blocks are on one list (figs_all, changed under
+ * figs_lock, which is taken under a shard lock or with all of them held).
+ *  - An entry taken over by another stack flushes its deltas into its
+ *    stack's counters with atomics (other threads may flush the same).
+ *  - The heap bytes are published (an atomic add to tm__current, tm__peak
+ *    raised, the peak record checked) when they leave [-fig_limit,
+ *    fig_limit]: fig_limit is TRACEMEM_PEAK_INACCURACY percent of the peak
+ *    shared among the blocks in use, at least TF_FLOOR bytes, so tm__peak
+ *    misses the true peak by at most that percent (or TF_FLOOR a thread);
+ *    TRACEMEM_PEAK_INACCURACY=0 publishes every change (exact, atomics).
+ *  - A thread's exit (a pthread key's destructor) flushes its block and
+ *    leaves it to the next thread; a thread without a block (its destructor
+ *    ran, or no memory) updates the shared counters with atomics.
+ *  - A forked child merges every block (tm__figures_rebuild_unlocked). */
+#include <pthread.h>
 
-/* allocated_* first and live_* last, and stack_rows() reads them in the
- * other order, so a reader racing with the hooks never sees live > allocated
- * (x86 keeps stores in order: the plain forms keep this too). */
-static void account(struct tm__stack *s, int64_t size, int64_t count, int alloc)
+#define TF_SLOTS 512
+#define TF_FLOOR 4096
+
+struct tf_entry {
+    uint32_t stack, pad;
+    int64_t live_size, live_count, alloc_size, alloc_count, temporary;
+};
+
+struct tfigs {
+    struct tfigs *next_all, *next_free;
+    int64_t current; /* heap bytes not in tm__current yet */
+    struct tf_entry e[TF_SLOTS];
+};
+
+static tm__lock figs_lock;
+static struct tfigs *figs_all, *figs_free;
+static int64_t figs_nused;
+static atomic_int_least64_t fig_limit;
+static pthread_key_t figs_key;
+static int figs_key_state; /* 0 not created yet, 1 created, -1 failed */
+static __thread struct tfigs *my_figs TM_TLS;
+static __thread int figs_gone TM_TLS;  /* this thread's destructor ran */
+static __thread int64_t peak_due TM_TLS; /* a 'current' for peak_check, after the shard lock */
+
+static void limit_update(void)
 {
-    int solo = solo_enter();
+    int64_t lim = 0;
+    if (tm__cfg.peak_inaccuracy > 0) {
+        int64_t n = figs_nused > 0 ? figs_nused : 1;
+        lim = (int64_t)((double)atomic_load_explicit(&tm__peak, memory_order_relaxed) *
+                        tm__cfg.peak_inaccuracy / 100.0 / (double)n);
+        if (lim < TF_FLOOR)
+            lim = TF_FLOOR;
+    }
+    atomic_store_explicit(&fig_limit, lim, memory_order_relaxed);
+}
+
+static void raise_peak(int64_t cur)
+{
+    int64_t peak = atomic_load_explicit(&tm__peak, memory_order_relaxed);
+    while (cur > peak && !atomic_compare_exchange_weak_explicit(&tm__peak, &peak, cur, memory_order_relaxed,
+                                                                memory_order_relaxed))
+        ;
+}
+
+/* Moves the thread's unpublished heap bytes to tm__current. */
+static int64_t publish(struct tfigs *t)
+{
+    int64_t d = t->current;
+    t->current = 0;
+    int64_t cur = atomic_fetch_add_explicit(&tm__current, d, memory_order_relaxed) + d;
+    if (d > 0 && cur > atomic_load_explicit(&tm__peak, memory_order_relaxed)) {
+        raise_peak(cur);
+        limit_update();
+    }
+    return cur;
+}
+
+static void entry_flush(struct tf_entry *e)
+{
+    struct tm__stack *s = e->stack ? tm__stack_get(e->stack) : NULL;
+    if (s) {
+        if (e->alloc_size || e->alloc_count) {
+            atomic_fetch_add_explicit(&s->alloc_size, e->alloc_size, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->alloc_count, e->alloc_count, memory_order_relaxed);
+        }
+        if (e->live_size || e->live_count) {
+            atomic_fetch_add_explicit(&s->live_size, e->live_size, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->live_count, e->live_count, memory_order_relaxed);
+        }
+        if (e->temporary)
+            atomic_fetch_add_explicit(&s->temporary, e->temporary, memory_order_relaxed);
+    }
+    memset(e, 0, sizeof(*e));
+}
+
+/* Everything of 't' into the shared figures. */
+static void figs_flush(struct tfigs *t)
+{
+    for (int i = 0; i < TF_SLOTS; i++)
+        if (t->e[i].stack)
+            entry_flush(&t->e[i]);
+    if (t->current)
+        publish(t);
+}
+
+/* Every thread's figures into the shared ones, and the peak raised to the
+ * exact current; the caller holds tm__live_lock_all(). */
+static void merge_unlocked(void)
+{
+    for (struct tfigs *t = figs_all; t; t = t->next_all)
+        figs_flush(t);
+    raise_peak(atomic_load_explicit(&tm__current, memory_order_relaxed));
+}
+
+static void figs_release(void *p)
+{
+    struct tfigs *t = p;
+    int saved = tm__in_hook;
+    tm__in_hook = 1;
+    tm__live_lock_all();
+    my_figs = NULL;
+    figs_gone = 1;
+    figs_flush(t);
+    tm__lock_acquire(&figs_lock);
+    t->next_free = figs_free;
+    figs_free = t;
+    figs_nused--;
+    tm__lock_release(&figs_lock);
+    limit_update();
+    tm__live_unlock_all();
+    tm__in_hook = saved;
+}
+
+/* The thread's block, claimed on its first use; NULL: use atomics. Under a
+ * shard lock. */
+static struct tfigs *figs_get(void)
+{
+    struct tfigs *t = my_figs;
+    if (TM_LIKELY(t != NULL))
+        return t;
+    if (figs_gone)
+        return NULL;
+    tm__lock_acquire(&figs_lock);
+    if (figs_key_state == 0)
+        figs_key_state = pthread_key_create(&figs_key, figs_release) == 0 ? 1 : -1;
+    if (figs_key_state > 0) {
+        t = figs_free;
+        if (t) {
+            figs_free = t->next_free;
+        } else if ((t = tm__map(sizeof(*t))) != NULL) {
+            t->next_all = figs_all;
+            figs_all = t;
+        }
+        if (t)
+            figs_nused++;
+    }
+    tm__lock_release(&figs_lock);
+    if (!t) {
+        figs_gone = 1; /* not asked again */
+        return NULL;
+    }
+    if (pthread_setspecific(figs_key, t) != 0) {
+        tm__lock_acquire(&figs_lock);
+        t->next_free = figs_free;
+        figs_free = t;
+        figs_nused--;
+        tm__lock_release(&figs_lock);
+        figs_gone = 1;
+        return NULL;
+    }
+    my_figs = t;
+    limit_update();
+    return t;
+}
+
+static inline struct tf_entry *figs_entry(struct tfigs *t, uint32_t stack)
+{
+    struct tf_entry *e = &t->e[stack & (TF_SLOTS - 1)];
+    if (TM_UNLIKELY(e->stack != stack)) {
+        if (e->stack)
+            entry_flush(e);
+        e->stack = stack;
+    }
+    return e;
+}
+
+/* The figures of one stack: 'size' and 'count' live ('alloc': allocated
+ * too), 'temp' temporary. */
+static inline void stack_add(struct tfigs *t, int solo, uint32_t stack, int64_t size, int64_t count, int alloc,
+                             int64_t temp)
+{
+    if (t) {
+        struct tf_entry *e = figs_entry(t, stack);
+        if (alloc) {
+            e->alloc_size += size;
+            e->alloc_count += count;
+        }
+        e->live_size += size;
+        e->live_count += count;
+        e->temporary += temp;
+        return;
+    }
+    struct tm__stack *s = tm__stack_get(stack);
+    if (!s)
+        return;
     if (alloc) {
         COUNTER_ADD(&s->alloc_size, size, memory_order_relaxed);
-        COUNTER_ADD(&s->alloc_count, count, memory_order_release);
+        COUNTER_ADD(&s->alloc_count, count, memory_order_relaxed);
     }
     COUNTER_ADD(&s->live_size, size, memory_order_relaxed);
-    COUNTER_ADD(&s->live_count, count, memory_order_release);
+    COUNTER_ADD(&s->live_count, count, memory_order_relaxed);
+    if (temp)
+        COUNTER_ADD(&s->temporary, temp, memory_order_relaxed);
+}
+
+/* The heap's bytes: 'size' added. */
+static inline void heap_add(struct tfigs *t, int solo, int64_t size)
+{
+    int64_t cur;
+    if (t) {
+        t->current += size;
+        int64_t lim = atomic_load_explicit(&fig_limit, memory_order_relaxed);
+        if (TM_LIKELY(t->current <= lim && t->current >= -lim))
+            return;
+        cur = publish(t);
+    } else if (solo) {
+        cur = plain_xadd(&tm__current, size) + size;
+        if (size > 0 && cur > atomic_load_explicit(&tm__peak, memory_order_relaxed))
+            plain_raise(&tm__peak, cur);
+    } else {
+        cur = atomic_fetch_add_explicit(&tm__current, size, memory_order_relaxed) + size;
+        if (size > 0)
+            raise_peak(cur);
+    }
+    if (size > 0 && cur >= atomic_load_explicit(&peak_threshold, memory_order_relaxed))
+        peak_due = cur; /* peak_check's first test, here: rarely true */
+}
+
+void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags)
+{
+    int solo = solo_enter();
+    struct tfigs *t = solo ? NULL : figs_get();
+    int64_t d = 0;
+    if (out) {
+        stack_add(t, solo, out->stack, -(int64_t)out->size, -(int64_t)out->count, 0, (flags & TM_FIG_TEMP) != 0);
+        d -= (int64_t)out->size;
+    }
+    if (in) {
+        stack_add(t, solo, in->stack, (int64_t)in->size, in->count, (flags & TM_FIG_ALLOC) != 0, 0);
+        d += (int64_t)in->size;
+    }
+    if (d)
+        heap_add(t, solo, d);
     if (solo)
         solo_leave();
 }
 
+/* After a shard lock is left: the peak record if 'current' passed it. */
+static inline void peak_after(void)
+{
+    if (TM_UNLIKELY(peak_due != 0)) {
+        int64_t cur = peak_due;
+        peak_due = 0;
+        peak_check(cur);
+    }
+}
+
+int64_t tm__figures_current(void)
+{
+    tm__live_lock_all();
+    merge_unlocked();
+    int64_t cur = atomic_load_explicit(&tm__current, memory_order_relaxed);
+    tm__live_unlock_all();
+    return cur;
+}
+
+/* The heap's bytes outside the live table (tracemem_track's domains), not
+ * under a shard lock: the shared counter, plain while solo. */
 static void figures_add(int64_t size)
 {
     int solo = solo_enter();
-    int64_t cur;
-    if (solo)
-        cur = plain_xadd(&tm__current, size) + size;
-    else
-        cur = atomic_fetch_add_explicit(&tm__current, size, memory_order_relaxed) + size;
-    if (size > 0 && cur > atomic_load_explicit(&tm__peak, memory_order_relaxed)) {
-        if (solo) {
-            plain_raise(&tm__peak, cur);
-        } else {
-            int64_t peak = atomic_load_explicit(&tm__peak, memory_order_relaxed);
-            while (cur > peak &&
-                   !atomic_compare_exchange_weak_explicit(&tm__peak, &peak, cur, memory_order_relaxed,
-                                                          memory_order_relaxed))
-                ;
-        }
-    }
+    heap_add(NULL, solo, size);
     if (solo)
         solo_leave();
-    if (size > 0)
-        peak_check(cur);
-}
-
-static void unaccount_block(const struct tm__block *b)
-{
-    struct tm__stack *s = tm__stack_get(b->stack);
-    if (s)
-        account(s, -(int64_t)b->size, -(int64_t)b->count, 0);
-    figures_add(-(int64_t)b->size);
+    peak_after();
 }
 
 static uint32_t capture_stack(void)
@@ -460,22 +717,31 @@ static uint32_t capture_stack(void)
 
 /* --- sampled mode: which addresses may be in the live table ---
  * A free of a block that was never sampled does not touch the live table:
- * 'maybe' holds 2^20 8-bit counters indexed by a hash of the address. In
- * sampled mode every block put in the live table increments its counter
- * before the program can see the block, and every block taken out
- * decrements it before the address can be handed out again, so a zero
- * counter proves the address untraced. A counter that reaches 255 stays
- * there (always "maybe": the live table is asked). Counters change only
- * for sampled blocks (atomic RMW, rare); a free reads one byte. Mapped at
- * the first sampled block; if that fails, every free asks the table.
- * tm__clear_all leaves the counters (stale "maybe"s only cost a lookup). */
-#define MAYBE_BITS 20
+ * 'maybe' holds 2^16 8-bit counters, one for each 32-byte granule of a
+ * 2 MiB window that wraps around the address space (the address bits
+ * 5..20, not a hash: blocks near each other in the heap have their
+ * counters near each other, so the frees of a program's working set read
+ * a few cache lines of the table, as many as its own headers; and 64 KiB
+ * stay in the cache where frees are scattered over a large heap). A live
+ * heap of H bytes holds about H / TRACEMEM_SAMPLE sampled blocks: about
+ * that many counters are not zero, and a free that lands on one asks the
+ * live table. In sampled mode every block put in the live table
+ * increments its counter before the program can see the block, and every
+ * block taken out decrements it before the address can be handed out
+ * again, so a zero counter proves the address untraced. A counter that
+ * reaches 255 stays there (always "maybe": the live table is asked).
+ * Counters change only for sampled blocks (atomic RMW, rare); a free reads
+ * one byte. Mapped at the first sampled block; if that fails, every free
+ * asks the table. tm__clear_all leaves the counters (stale "maybe"s only
+ * cost a lookup). */
+#define MAYBE_BITS 16
+#define MAYBE_GRANULE 5
 static _Atomic(uint8_t *) maybe_tab;
 static atomic_int maybe_broken;
 
-static size_t maybe_idx(uintptr_t p)
+static inline size_t maybe_idx(uintptr_t p)
 {
-    return (size_t)(((uint64_t)p * 0x9e3779b97f4a7c15ull) >> (64 - MAYBE_BITS));
+    return (size_t)(p >> MAYBE_GRANULE) & (((size_t)1 << MAYBE_BITS) - 1);
 }
 
 static void maybe_add(uintptr_t p, int d)
@@ -513,21 +779,18 @@ static inline int maybe_live(uintptr_t p)
 }
 
 /* tm__live_insert with the counter kept. */
-static int live_insert(const struct tm__block *b, struct tm__block *old)
+static int live_insert(const struct tm__block *b, struct tm__block *old, unsigned flags)
 {
     maybe_add(b->ptr, 1);
-    int rc = tm__live_insert(b, old);
+    int rc = tm__live_insert_fig(b, old, flags);
     if (rc != 0)
         maybe_add(b->ptr, -1); /* not inserted, or replaced a block at that address */
     return rc;
 }
 
-void tm__record(void *ptr, size_t size)
+static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count)
 {
-    struct tm__block b = {(uintptr_t)ptr, size, 0, 1};
-    tm__sizes_count(size);
-    if (tm__cfg.sample_bytes && !sample(size, &b.size, &b.count))
-        return;
+    struct tm__block b = {ptr, size, 0, count};
     tm__live_prefetch(b.ptr); /* its miss overlaps the stack capture */
     b.stack = capture_stack();
     if (!b.stack) {
@@ -535,52 +798,54 @@ void tm__record(void *ptr, size_t size)
         return;
     }
     struct tm__block old;
-    int rc = live_insert(&b, &old);
-    if (rc < 0) {
+    if (live_insert(&b, &old, TM_FIG_ALLOC) < 0) {
         atomic_fetch_add(&tm__lost, 1);
         return;
     }
-    if (rc == 1)
-        unaccount_block(&old); /* its free was never seen */
-    account(tm__stack_get(b.stack), (int64_t)b.size, b.count, 1);
-    figures_add((int64_t)b.size);
     last_alloc = ~b.ptr;
+    peak_after();
 }
 
-int tm__forget(void *ptr, struct tm__block *was)
+/* The sampled-mode countdown first, without a stack frame: most
+ * allocations end there. */
+void tm__record(void *ptr, size_t size)
+{
+    uint64_t weight = size;
+    uint32_t count = 1;
+    tm__sizes_count(size);
+    if (tm__cfg.sample_bytes && !sample(size, &weight, &count))
+        return;
+    record((uintptr_t)ptr, weight, count);
+}
+
+static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was)
 {
     struct tm__block b;
-    if (!maybe_live((uintptr_t)ptr) || !tm__live_remove((uintptr_t)ptr, &b))
+    int last = ~(uintptr_t)ptr == last_alloc;
+    if (!tm__live_remove_fig((uintptr_t)ptr, &b, last && !was ? TM_FIG_TEMP : 0))
         return 0;
     maybe_add((uintptr_t)ptr, -1);
-    if (~(uintptr_t)ptr == last_alloc) {
+    if (last)
         last_alloc = 0;
-        struct tm__stack *s;
-        if (!was && (s = tm__stack_get(b.stack))) {
-            int solo = solo_enter();
-            COUNTER_ADD(&s->temporary, 1, memory_order_relaxed);
-            if (solo)
-                solo_leave();
-        }
-    }
-    unaccount_block(&b);
     if (was)
         *was = b;
     return 1;
 }
 
+/* The sampled-mode test first, without a stack frame: most frees end there. */
+int tm__forget(void *ptr, struct tm__block *was)
+{
+    if (!maybe_live((uintptr_t)ptr))
+        return 0;
+    return forget(ptr, was);
+}
+
 void tm__restore(const struct tm__block *b)
 {
     struct tm__block old;
-    int rc = live_insert(b, &old);
-    if (rc < 0) {
+    if (live_insert(b, &old, 0) < 0)
         atomic_fetch_add(&tm__lost, 1);
-        return;
-    }
-    if (rc == 1)
-        unaccount_block(&old);
-    account(tm__stack_get(b->stack), (int64_t)b->size, b->count, 0);
-    figures_add((int64_t)b->size);
+    peak_after();
 }
 
 /* --- other domains --- */
@@ -706,11 +971,9 @@ int tm__domain_track(unsigned domain, uintptr_t ptr, size_t size)
     if (domain == 0) {
         tm__forget((void *)ptr, NULL);
         struct tm__block b = {ptr, size, stack, 1}, old;
-        if (live_insert(&b, &old) < 0)
-            return -ENOMEM;
-        account(tm__stack_get(stack), (int64_t)size, 1, 1);
-        figures_add((int64_t)size);
-        return 0;
+        int rc = live_insert(&b, &old, TM_FIG_ALLOC);
+        peak_after();
+        return rc < 0 ? -ENOMEM : 0;
     }
     int rc = 0;
     tm__lock_acquire(&dom_lock);
@@ -789,23 +1052,28 @@ void tm__domain_tables_unlocked(void (*fn)(const void *table, size_t bytes, void
 
 /* --- iteration for snapshots --- */
 
+/* Under every shard lock, after the merge: exact, and what the live table
+ * holds. */
 static void stack_rows(tm__trace_fn fn, void *arg, int live_only)
 {
+    tm__live_lock_all();
+    merge_unlocked();
     uint32_t limit = tm__stack_limit();
     for (uint32_t id = 1; id < limit; id++) {
         struct tm__stack *s = tm__stack_get(id);
         if (!s)
             continue;
         struct tm__trace_row r = {id, 0, 0, 0, 0, 0, 0};
-        r.size = atomic_load(&s->live_size);
-        r.count = atomic_load(&s->live_count);
-        r.alloc_size = atomic_load(&s->alloc_size);
-        r.alloc_count = atomic_load(&s->alloc_count);
+        r.size = atomic_load_explicit(&s->live_size, memory_order_relaxed);
+        r.count = atomic_load_explicit(&s->live_count, memory_order_relaxed);
+        r.alloc_size = atomic_load_explicit(&s->alloc_size, memory_order_relaxed);
+        r.alloc_count = atomic_load_explicit(&s->alloc_count, memory_order_relaxed);
         r.temporary = atomic_load_explicit(&s->temporary, memory_order_relaxed);
         if (r.count == 0 && r.size == 0 && (live_only || r.alloc_count == 0))
             continue;
         fn(&r, arg);
     }
+    tm__live_unlock_all();
 }
 
 static void domain_rows(tm__trace_fn fn, void *arg, int live_only)
@@ -846,14 +1114,35 @@ static void rebuild_add(const struct tm__block *b, void *arg)
     *heap += (int64_t)b->size;
 }
 
-/* A hook updates the live table under a shard lock but the counters after
- * it, without one, so a child forked between the two inherits counters
- * that disagree with its table (and go negative when it frees the block).
- * The tables are consistent (fork_prepare holds every lock): the child
- * recomputes the live figures from them. Allocated figures are raised to
- * the live ones where an allocation was not yet counted. */
+/* The child has this thread only: every block is merged, and all but this
+ * thread's go to the free list (figs_lock is free: it is taken only under
+ * a shard lock, and fork_prepare held them all). */
+static void figs_after_fork(void)
+{
+    merge_unlocked();
+    atomic_store_explicit(&figs_lock.held, 0, memory_order_relaxed);
+    figs_free = NULL;
+    figs_nused = 0;
+    for (struct tfigs *t = figs_all; t; t = t->next_all) {
+        if (t == my_figs) {
+            figs_nused++;
+            continue;
+        }
+        t->next_free = figs_free;
+        figs_free = t;
+    }
+    limit_update();
+}
+
+/* A child forked between a hook's table update and its counters' would
+ * inherit counters that disagree with its table; the counters now change
+ * under the shard lock with the table, so this is a check more than a
+ * repair. The tables are consistent (fork_prepare holds every lock): the
+ * child recomputes the live figures from them. Allocated figures are raised
+ * to the live ones where an allocation was not yet counted. */
 void tm__figures_rebuild_unlocked(void)
 {
+    figs_after_fork();
     solo_after_fork();
     uint32_t limit = tm__stack_limit();
     for (uint32_t id = 1; id < limit; id++) {
@@ -885,8 +1174,9 @@ void tm__figures_rebuild_unlocked(void)
 void tm__reset_peak(void)
 {
     tm__lock_acquire(&peak_lock);
-    int64_t cur = atomic_load(&tm__current);
+    int64_t cur = tm__figures_current();
     atomic_store(&tm__peak, cur);
+    limit_update();
     peak_nrows = 0;
     peak_recorded = 0;
     atomic_store(&peak_threshold, 0);
@@ -895,20 +1185,24 @@ void tm__reset_peak(void)
 
 void tm__clear_all(void)
 {
-    tm__live_clear();
+    tm__live_lock_all();
+    merge_unlocked(); /* empties every thread's figures */
+    tm__live_clear_unlocked();
     tm__stacks_reset_counters();
+    atomic_store(&tm__current, 0);
+    tm__live_unlock_all();
     tm__lock_acquire(&dom_lock);
     if (dom_blocks)
         memset(dom_blocks, 0, dom_cap * sizeof(*dom_blocks));
     dom_nblocks = 0;
     dom_ncounters = 0;
     tm__lock_release(&dom_lock);
-    atomic_store(&tm__current, 0);
     tm__reset_peak();
     atomic_store(&tm__peak, 0);
+    limit_update();
 }
 
 int64_t tm__heap_current(void)
 {
-    return atomic_load_explicit(&tm__current, memory_order_relaxed);
+    return tm__figures_current();
 }
