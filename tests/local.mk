@@ -91,6 +91,9 @@ TESTS += tests/integration/shim_env.sh tests/integration/shim_snapshots.sh
 TESTS += tests/integration/shim_real.sh
 
 check_PROGRAMS += tests/progs/shim_merge
+check_PROGRAMS += tests/progs/tm_manystacks
+tests_progs_tm_manystacks_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
+TESTS += tests/integration/shim_tlrows.sh
 tests_progs_shim_merge_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
 tests_progs_shim_merge_LDADD = -lpthread
 TESTS += tests/integration/shim_merge.sh
@@ -113,6 +116,7 @@ EXTRA_DIST += \
 	tests/integration/shim_real.sh tests/integration/shim_snapshots.sh \
 	tests/integration/shim_threads.sh tests/integration/shim_solo.sh \
 	tests/integration/shim_merge.sh \
+	tests/integration/shim_tlrows.sh \
 	tests/integration/shim_early.sh \
 	tests/integration/leaks_check.sh tests/integration/leaks_kinds.sh \
 	tests/integration/leaks_real.sh tests/integration/leaks_threads.sh

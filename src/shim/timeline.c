@@ -86,6 +86,7 @@ static struct tl_state tl;          /* under tl_lock */
 static struct tl_last *last;        /* under tl_lock */
 static size_t nlast;
 static unsigned walk_countdown;     /* samples until the next stack walk */
+static size_t futile_until;         /* no merge for rows below this many samples */
 static int64_t base_res_ns = TL_DEFAULT_NS; /* 0: off */
 static atomic_int_least64_t next_due;
 static atomic_int_least64_t cur_res; /* tl.res_ns, for control.c */
@@ -118,6 +119,7 @@ static void reset_unlocked(void)
     if (last)
         memset(last, 0, nlast * sizeof(*last));
     walk_countdown = 0;
+    futile_until = 0;
     atomic_store(&cur_res, base_res_ns);
     atomic_store(&next_due, clock_ns(CLOCK_MONOTONIC_COARSE) + base_res_ns);
 }
@@ -198,7 +200,13 @@ static void merge_pairs_unlocked(void)
     tl.nrows = w;
     for (size_t i = 0; i < nlast; i++)
         last[i].mark_sample = 0;
-    tl.res_ns *= 2;
+    /* the spacing doubles, but never past the time the samples span (a
+     * run whose walks fill the rows merges at every snapshot: doubling
+     * each time took the resolution past INT64_MAX, to 0, in 57) */
+    int64_t span = tl.nsamples ? tl.samples[tl.nsamples - 1].t : 0;
+    int64_t res = tl.res_ns <= INT64_MAX / 2 ? 2 * tl.res_ns : INT64_MAX;
+    int64_t cap = span > base_res_ns ? span : base_res_ns;
+    tl.res_ns = res < cap ? res : (tl.res_ns > cap ? tl.res_ns : cap);
     atomic_store(&cur_res, tl.res_ns);
 }
 
@@ -276,12 +284,18 @@ static void sample_unlocked(int64_t now, int walk)
         t = tl.samples[tl.nsamples - 1].t + 1;
     if (tl.nsamples == TL_SAMPLES)
         merge_pairs_unlocked();
-    /* rows nearly full: coarser time, as long as that frees rows */
-    while (walk && tl.nrows > TL_ROWS - TL_ROWS / 4 && tl.nsamples > 2) {
+    /* rows nearly full: coarser time, as long as that frees rows. When a
+     * merge freed less than a tenth (one walk's rows fill the array), none
+     * is tried again until the samples have doubled since: a snapshot
+     * every few samples would otherwise coarsen the whole timeline each
+     * time for nothing. */
+    while (walk && tl.nrows > TL_ROWS - TL_ROWS / 4 && tl.nsamples > 2 && tl.nsamples >= futile_until) {
         size_t before = tl.nrows;
         merge_pairs_unlocked();
-        if (tl.nrows > before - before / 10)
+        if (tl.nrows > before - before / 10) {
+            futile_until = 2 * tl.nsamples + 2 < TL_SAMPLES - 1 ? 2 * tl.nsamples + 2 : TL_SAMPLES - 1;
             break;
+        }
     }
     struct tl_sample *s = &tl.samples[tl.nsamples];
     s->t = t;
