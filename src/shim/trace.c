@@ -443,16 +443,11 @@ static uint32_t capture_stack(void)
     int n = tm__capture_memo(pcs, max, &depth, &memo);
     /* Python frames are merged here (pyframes.c), on every capture, cached
      * or not: the native stack can stay the same while the Python frames
-     * change. A stack that got Python frames is interned as it is; the
-     * cache's id (memo.id, tm__capture_remember) is the native stack's. */
+     * change. tm__capture_finish interns the stack as it is kept (or finds
+     * the id the cache knows for it). */
     int merged = 0;
     n = tm__py_merge(pcs, n, max, &depth, &merged);
-    if (memo.id && !merged)
-        return memo.id;
-    uint32_t id = tm__stack_intern(pcs, n, depth);
-    if (id && !merged)
-        tm__capture_remember(&memo, id);
-    return id;
+    return tm__capture_finish(&memo, pcs, n, depth, merged);
 }
 
 /* --- sampled mode: which addresses may be in the live table ---
