@@ -240,6 +240,8 @@ struct entry {
     /* each walked frame: its pc, stack pointer and rule (hints, below) */
     uintptr_t fpc[CACHE_FRAMES + 1], fsp[CACHE_FRAMES + 1];
     struct frule fr[CACHE_FRAMES + 1];
+    int16_t ck[CACHE_FRAMES + 1]; /* its first check */
+    uint8_t dep[CACHE_FRAMES + 1]; /* the walk from it needs its rbp */
 };
 
 struct tcache {
@@ -782,7 +784,7 @@ static inline int frame_rule(struct tcache *c, const struct entry *h, int *j, in
         if (k <= hn && h->fpc[k] == pc && (k == 1) == (t == 1)) {
             *out = h->fr[k];
             *j = k + 1;
-            return 1;
+            return 2;
         }
         *j = k;
     }
@@ -791,6 +793,41 @@ static inline int frame_rule(struct tcache *c, const struct entry *h, int *j, in
         return 0;
     *out = (struct frule){r->cfa_off, r->ra_off, r->bp_off, r->cfa, r->ra, r->bp, 0};
     return 1;
+}
+
+/* The walk from frame 't' on, when its pc and stack pointer are those of
+ * frame 'k' of the hint 'h' and that frame's walk needs no rbp: compares
+ * the words h's walk read from frame k on (in walk order, at the same
+ * addresses, stopping at the first that differs) and, when all hold,
+ * copies h's frames k.. and checks into 'e' as frames t.. (e->nchecks is
+ * set). Returns the last frame, 0 when a word differs, -1 when 'e' has
+ * no room. */
+static int tail_of(struct entry *e, const struct entry *h, int k, int t, int nchk, uintptr_t sp0)
+{
+    int hn = h->nf, c0 = h->ck[k], nc = h->nchecks;
+    int last = t + (hn - k);
+    if (last > CACHE_FRAMES || nchk + (nc - c0) > CACHE_CHECKS)
+        return -1;
+    uintptr_t hsp = h->sp;
+    for (int i = c0; i < nc; i++)
+        if (*(const volatile uintptr_t *)(hsp + (uintptr_t)(intptr_t)h->coff[i]) != h->cval[i])
+            return 0;
+    intptr_t shift = (intptr_t)(hsp - sp0);
+    for (int i = c0; i < nc; i++) {
+        intptr_t off = (intptr_t)h->coff[i] + shift;
+        if (off < INT32_MIN || off > INT32_MAX)
+            return -1;
+        e->coff[nchk + i - c0] = (int32_t)off;
+        e->cval[nchk + i - c0] = h->cval[i];
+    }
+    int m = hn - k + 1;
+    memcpy(&e->fpc[t], &h->fpc[k], (size_t)m * sizeof(e->fpc[0]));
+    memcpy(&e->fsp[t], &h->fsp[k], (size_t)m * sizeof(e->fsp[0]));
+    memcpy(&e->fr[t], &h->fr[k], (size_t)m * sizeof(e->fr[0]));
+    for (int i = 0; i < m; i++)
+        e->ck[t + i] = (int16_t)(nchk + h->ck[k + i] - c0);
+    e->nchecks = (int16_t)(nchk + nc - c0);
+    return last;
 }
 
 /* Walks the stack from capture_cached()'s instruction by the CFI rules
@@ -802,15 +839,32 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
     const uintptr_t sp0 = sp;
     uintptr_t bploc = 0;
     int bplive = 1; /* bp is still the live register's value */
-    int nchk = 0, t = 1, s = -1, j = 1;
+    int nchk = 0, t = 1, s = -1, j = 1, tail = h != NULL;
     e->live_bp = 0;
     for (;;) {
         struct frule r;
-        if (!frame_rule(c, h, &j, t, pc, sp, epoch, &r))
+        int how = frame_rule(c, h, &j, t, pc, sp, epoch, &r);
+        if (!how)
             return 0;
+        if (how == 2 && tail && s >= 0) {
+            /* the hint's frame j-1 at the same pc and stack pointer, its
+             * walk not depending on the rbp it came with: the rest of the
+             * walk reads what the hint's read, at the same addresses */
+            int k = j - 1;
+            if (h->fsp[k] == sp && !h->dep[k] && k > h->s) {
+                int r2 = tail_of(e, h, k, t, nchk, sp0);
+                if (r2 > 0) {
+                    t = r2;
+                    nchk = e->nchecks;
+                    break;
+                }
+                tail = 0;
+            }
+        }
         e->fpc[t] = pc;
         e->fsp[t] = sp;
         e->fr[t] = r;
+        e->ck[t] = (int16_t)nchk;
         uintptr_t cfa;
         if (r.cfa == CFA_RSP) {
             cfa = sp + (uintptr_t)(intptr_t)r.cfa_off;
@@ -851,6 +905,13 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
     e->nf = (int16_t)t;
     e->s = (int16_t)s;
     e->nchecks = (int16_t)nchk;
+    /* a frame's walk needs the rbp it came with when it or an outer frame
+     * finds its CFA from rbp before a frame restores rbp from the stack */
+    int need = 0;
+    for (int i = t; i >= 1; i--) {
+        need = e->fr[i].cfa == CFA_RBP || (e->fr[i].bp != BP_OFFSET && need);
+        e->dep[i] = (uint8_t)need;
+    }
     e->depth = (uint32_t)(t - s);
     e->n = (int16_t)(t - s < max ? t - s : max);
     return 1;
