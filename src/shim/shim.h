@@ -221,8 +221,9 @@ int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__captur
 uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth,
                             int merged);
 /* Stack cache figures summed over threads: hits, misses, mismatches
- * (TRACEMEM_VERIFY_STACKS), misses that could not be cached. */
-void tm__stack_cache_stats(uint64_t out[4]);
+ * (TRACEMEM_VERIFY_STACKS), misses that could not be cached, misses that
+ * took their outer frames from an earlier stack. */
+void tm__stack_cache_stats(uint64_t out[5]);
 extern int tm__verify_stacks;
 /* The return address of the outermost hook of this allocation (0: none);
  * only chooses a stack cache entry. */

@@ -241,12 +241,11 @@ struct entry {
     uintptr_t fpc[CACHE_FRAMES + 1], fsp[CACHE_FRAMES + 1];
     struct frule fr[CACHE_FRAMES + 1];
     int16_t ck[CACHE_FRAMES + 1]; /* its first check */
-    uint8_t dep[CACHE_FRAMES + 1]; /* the walk from it needs its rbp */
 };
 
 struct tcache {
     struct tcache *next_all, *next_free;
-    _Atomic uint64_t hits, misses, mismatches, uncached;
+    _Atomic uint64_t hits, misses, mismatches, uncached, partial;
     uint8_t victim[CACHE_SETS];
     uint16_t hint[HINTS]; /* by key: the entry last filled or hit, + 1 */
     /* modules whose .eh_frame_hdr was found lately */
@@ -332,14 +331,15 @@ static struct tcache *cache_get(void)
     return c;
 }
 
-void tm__stack_cache_stats(uint64_t out[4])
+void tm__stack_cache_stats(uint64_t out[5])
 {
-    out[0] = out[1] = out[2] = out[3] = 0;
+    out[0] = out[1] = out[2] = out[3] = out[4] = 0;
     for (struct tcache *c = __atomic_load_n(&cache_all, __ATOMIC_ACQUIRE); c; c = c->next_all) {
         out[0] += atomic_load_explicit(&c->hits, memory_order_relaxed);
         out[1] += atomic_load_explicit(&c->misses, memory_order_relaxed);
         out[2] += atomic_load_explicit(&c->mismatches, memory_order_relaxed);
         out[3] += atomic_load_explicit(&c->uncached, memory_order_relaxed);
+        out[4] += atomic_load_explicit(&c->partial, memory_order_relaxed);
     }
 }
 
@@ -795,6 +795,19 @@ static inline int frame_rule(struct tcache *c, const struct entry *h, int *j, in
     return 1;
 }
 
+/* 1 when the walk of 'h' from frame k on needs the rbp it came with: a
+ * frame finds its CFA from rbp before a frame restores rbp from the stack. */
+static int needs_rbp(const struct entry *h, int k)
+{
+    for (int i = k; i <= h->nf; i++) {
+        if (h->fr[i].cfa == CFA_RBP)
+            return 1;
+        if (h->fr[i].bp == BP_OFFSET)
+            return 0;
+    }
+    return 0;
+}
+
 /* The walk from frame 't' on, when its pc and stack pointer are those of
  * frame 'k' of the hint 'h' and that frame's walk needs no rbp: compares
  * the words h's walk read from frame k on (in walk order, at the same
@@ -851,9 +864,10 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
              * walk not depending on the rbp it came with: the rest of the
              * walk reads what the hint's read, at the same addresses */
             int k = j - 1;
-            if (h->fsp[k] == sp && !h->dep[k] && k > h->s) {
+            if (h->fsp[k] == sp && k > h->s && !needs_rbp(h, k)) {
                 int r2 = tail_of(e, h, k, t, nchk, sp0);
                 if (r2 > 0) {
+                    bump(&c->partial);
                     t = r2;
                     nchk = e->nchecks;
                     break;
@@ -905,13 +919,6 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
     e->nf = (int16_t)t;
     e->s = (int16_t)s;
     e->nchecks = (int16_t)nchk;
-    /* a frame's walk needs the rbp it came with when it or an outer frame
-     * finds its CFA from rbp before a frame restores rbp from the stack */
-    int need = 0;
-    for (int i = t; i >= 1; i--) {
-        need = e->fr[i].cfa == CFA_RBP || (e->fr[i].bp != BP_OFFSET && need);
-        e->dep[i] = (uint8_t)need;
-    }
     e->depth = (uint32_t)(t - s);
     e->n = (int16_t)(t - s < max ? t - s : max);
     return 1;
