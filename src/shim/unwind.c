@@ -257,6 +257,11 @@ struct tcache {
     } mods[MODS];
     unsigned mod_next;
     struct rule rules[RULES];
+    /* each entry's stack pointer and key, a set's in one cache line: a
+     * lookup reads no entry that cannot match (sp 0: none) */
+    struct tag {
+        uintptr_t sp, key;
+    } tags[CACHE_ENTRIES] __attribute__((aligned(64)));
     struct entry entries[CACHE_ENTRIES];
 };
 
@@ -309,6 +314,7 @@ static struct tcache *cache_get(void)
     if (c) {
         for (int i = 0; i < CACHE_ENTRIES; i++)
             c->entries[i].valid = 0;
+        memset(c->tags, 0, sizeof(c->tags));
         for (int i = 0; i < RULES; i++)
             c->rules[i].valid = 0;
         memset(c->hint, 0, sizeof(c->hint));
@@ -813,8 +819,9 @@ static int needs_rbp(const struct entry *h, int k)
  * the words h's walk read from frame k on (in walk order, at the same
  * addresses, stopping at the first that differs) and, when all hold,
  * copies h's frames k.. and checks into 'e' as frames t.. (e->nchecks is
- * set). Returns the last frame, 0 when a word differs, -1 when 'e' has
- * no room. */
+ * set). Returns the last frame; when a word differs, -2 - its check's
+ * index (h's frames up to that check's are no tail of this stack); -1
+ * when 'e' has no room. */
 static int tail_of(struct entry *e, const struct entry *h, int k, int t, int nchk, uintptr_t sp0)
 {
     int hn = h->nf, c0 = h->ck[k], nc = h->nchecks;
@@ -824,7 +831,7 @@ static int tail_of(struct entry *e, const struct entry *h, int k, int t, int nch
     uintptr_t hsp = h->sp;
     for (int i = c0; i < nc; i++)
         if (*(const volatile uintptr_t *)(hsp + (uintptr_t)(intptr_t)h->coff[i]) != h->cval[i])
-            return 0;
+            return -2 - i;
     intptr_t shift = (intptr_t)(hsp - sp0);
     for (int i = c0; i < nc; i++) {
         intptr_t off = (intptr_t)h->coff[i] + shift;
@@ -852,19 +859,19 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
     const uintptr_t sp0 = sp;
     uintptr_t bploc = 0;
     int bplive = 1; /* bp is still the live register's value */
-    int nchk = 0, t = 1, s = -1, j = 1, tail = h != NULL;
+    int nchk = 0, t = 1, s = -1, j = 1, tries = h ? 3 : 0, failed = -1;
     e->live_bp = 0;
     for (;;) {
         struct frule r;
         int how = frame_rule(c, h, &j, t, pc, sp, epoch, &r);
         if (!how)
             return 0;
-        if (how == 2 && tail && s >= 0) {
+        if (how == 2 && tries && s >= 0) {
             /* the hint's frame j-1 at the same pc and stack pointer, its
              * walk not depending on the rbp it came with: the rest of the
              * walk reads what the hint's read, at the same addresses */
             int k = j - 1;
-            if (h->fsp[k] == sp && k > h->s && !needs_rbp(h, k)) {
+            if (h->fsp[k] == sp && k > h->s && h->ck[k] > failed && !needs_rbp(h, k)) {
                 int r2 = tail_of(e, h, k, t, nchk, sp0);
                 if (r2 > 0) {
                     bump(&c->partial);
@@ -872,7 +879,8 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
                     nchk = e->nchecks;
                     break;
                 }
-                tail = 0;
+                tries = r2 == -1 ? 0 : tries - 1;
+                failed = -2 - r2;
             }
         }
         e->fpc[t] = pc;
@@ -967,9 +975,10 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
     uintptr_t key = tm__hook_ra;
     unsigned set = set_index(sp0, key), hi = hint_index(key);
     struct entry *ways = &c->entries[set * CACHE_WAYS], *e = NULL;
+    struct tag *tags = &c->tags[set * CACHE_WAYS];
     for (int w = 0; w < CACHE_WAYS; w++) {
         struct entry *x = &ways[w];
-        if (x->valid && x->sp == sp0 && x->key == key && x->epoch == epoch && x->max == max &&
+        if (tags[w].sp == sp0 && tags[w].key == key && x->valid && x->epoch == epoch && x->max == max &&
             entry_holds(x, sp0, bp0)) {
             e = x;
             break;
@@ -989,6 +998,7 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
                 bump(&c->mismatches);
                 e->valid = 0;
+                tags[e - ways].sp = 0;
                 memo->id = 0;
                 memo->entry = NULL;
                 memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
@@ -1006,7 +1016,7 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
     }
     e = &ways[c->victim[set]++ % CACHE_WAYS];
     for (int w = 0; w < CACHE_WAYS; w++)
-        if (!ways[w].valid) {
+        if (!tags[w].sp) {
             e = &ways[w];
             break;
         }
@@ -1015,6 +1025,7 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
     bump(&c->misses);
     /* the walk is the unwind: libunwind only where it cannot prove a frame */
     e->valid = 0;
+    tags[e - ways].sp = 0;
     if (walk(c, e, h, pc0, sp0, bp0, epoch, max)) {
         int n = e->n;
         memcpy(pcs, &e->fpc[e->s + 1], (size_t)n * sizeof(*pcs));
@@ -1042,6 +1053,8 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             e->mid = h->mid;
         }
         e->valid = 1;
+        tags[e - ways].sp = sp0;
+        tags[e - ways].key = key;
         c->hint[hi] = (uint16_t)(e - c->entries + 1);
         memo->id = e->id;
         memo->entry = e;
