@@ -192,6 +192,32 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * entries and rules; code without CFI (JIT code, assembly) is never cached.
  * Frames the cache cannot prove are unwound by libunwind every time.
  *
+ * Entries: a set is chosen by the stack pointer and the hook's return
+ * address (the key); each way's stack pointer and key sit in one cache
+ * line (tags), so a lookup reads only an entry that can match. The words
+ * are kept as offsets from the stack pointer with their values, in walk
+ * order, and compared in that order, stopping at the first that differs;
+ * the live rbp, where the innermost rbp-based frames use it, once.
+ *
+ * Hints (misses). An entry also keeps each walked frame's pc, stack
+ * pointer and rule. A miss walks with the last entry of its key as hint:
+ * where a frame's pc is the hint's frame's pc, the hint's rule is taken
+ * (rules depend on the pc alone), sparing the rule lookup's cache miss.
+ * The walk still reads every word itself.
+ *
+ * Partial hits. When the walk reaches a frame whose pc and stack pointer
+ * are those of a hint frame, and the hint's walk from that frame on needs
+ * no rbp value it came with (no rbp-based CFA before a frame restores rbp
+ * from the stack: then every word it read follows from that pc and stack
+ * pointer and the words themselves), the words the hint read from there
+ * are compared in walk order; if all hold, the walk from there would read
+ * the same words at the same addresses and find the same frames, so the
+ * hint's outer frames and words are copied instead of walked. A frame of
+ * the hint whose words failed is not tried again; at most three tries.
+ * The stack id of a walked stack whose frames are the hint's is the
+ * hint's; a stack with Python frames keeps the id last interned for its
+ * entry and reuses it when the merged frames compare equal.
+ *
  * TRACEMEM_VERIFY_STACKS=1 also unwinds with libunwind on every hit and
  * every walked miss and compares; mismatches are counted (snapshot
  * "stack_cache") and the libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
