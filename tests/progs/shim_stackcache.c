@@ -220,6 +220,89 @@ static NOI void jump_outer(int k, int n, void **out)
         longjmp(jb, 1);
 }
 
+/* A partial hit must not be taken where the earlier stack's outer frames
+ * depend on the rbp they came with: x_fp's frame is rbp-based (alloca)
+ * and y_call restores no rbp. The earlier stack (via a_inner, x_fp one
+ * level deeper in xr) and the next (via b_inner) have y_call at the same
+ * address but x_fp at different ones; xr calls itself and x_fp from one
+ * call site, b_inner fills its stack with the earlier x_fp's rbp and the
+ * next x_fp copies the earlier x_fp's frame into its alloca space where
+ * it lies there: the words the earlier stack depends on all compare
+ * equal, only the rbp the walk restores tells the stacks apart. */
+static uintptr_t h_fp;        /* the earlier x_fp's frame address */
+static uintptr_t h_words[32]; /* the stack from there up, then */
+
+static NOI void *a_inner(void)
+{
+    void *p = leaf(72);
+    BARRIER();
+    return p;
+}
+
+static NOI void *b_inner(void)
+{
+    uintptr_t *buf = alloca(8192);
+    for (int i = 0; i < 1024; i++)
+        buf[i] = h_fp;
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+    void *p = leaf(72);
+    sink += buf[3] & 1;
+    return p;
+}
+
+static NOI void *y_call(void *(*f)(void))
+{
+    void *p = f();
+    BARRIER();
+    return p;
+}
+
+static void *(*volatile inner_fn)(void);
+
+static NOI void x_prep(uintptr_t fp, char *buf, size_t a, int mode)
+{
+    if (mode == 0) {
+        h_fp = fp;
+        memcpy(h_words, (const void *)fp, sizeof h_words);
+    } else {
+        for (size_t i = 0; i < sizeof h_words / sizeof h_words[0]; i++) {
+            uintptr_t at = h_fp + i * sizeof(uintptr_t);
+            if (at >= (uintptr_t)buf && at + sizeof(uintptr_t) <= (uintptr_t)buf + a)
+                *(volatile uintptr_t *)at = h_words[i];
+        }
+    }
+    inner_fn = mode ? b_inner : a_inner;
+}
+
+static NOI void *x_fp(int d, size_t a, int mode)
+{
+    (void)d;
+    char *buf = alloca(a);
+    x_prep((uintptr_t)__builtin_frame_address(0), buf, a, mode);
+    void *p = y_call(inner_fn); /* one call site */
+    sink += (uintptr_t)buf & 1;
+    return p;
+}
+
+static void *xr(int d, size_t a, int mode);
+static void *(*volatile xr_next[2])(int, size_t, int) = {x_fp, xr};
+
+static NOI void *xr(int d, size_t a, int mode)
+{
+    volatile char pad[64];
+    pad[0] = (char)d;
+    void *p = xr_next[d > 0](d - 1, a, mode); /* one call site */
+    sink += (unsigned long)pad[0];
+    return p;
+}
+
+static void rbp_tails(void)
+{
+    for (int j = 1; j <= 16; j++)
+        for (volatile int m = 0; m < 2; m++) /* one call site */
+            release(xr(1 - m, 256 + (m ? 16 * (size_t)j : 0), m));
+}
+
 static void tails(int rounds)
 {
     for (int r = 0; r < rounds; r++)
@@ -239,6 +322,7 @@ static void tails(int rounds)
                 release(p);
                 release(rec(n, 16 * (size_t)k, k & 1));
             }
+    rbp_tails();
 }
 
 /* signal handlers that allocate */
