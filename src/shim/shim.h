@@ -209,18 +209,28 @@ void tm__unwind_init(void);
  * first, the shim's and the unwinder's own frames left out; '*depth' gets
  * the true depth. Returns the number stored. */
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth);
-/* The same through the thread's stack cache (unwind.c): on a proven hit
- * 'memo->id' is the stack id remembered for it (0: intern 'pcs' and hand
- * the id to tm__capture_remember, which keeps it for the next hit). */
+/* The same through the thread's stack cache (unwind.c): 'memo->id' is
+ * the stack id known for a proven stack (0: none). Every capture is then
+ * given to tm__capture_finish with the stack as it is kept ('merged': with
+ * Python frames), which returns its id (0: could not intern) and keeps it
+ * for the next capture of the same stack. */
 struct tm__capture_memo {
     uint32_t id;
     void *entry;
 };
 int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__capture_memo *memo);
+uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth,
+                            int merged);
+/* For pyframes.c, which keys its merged stacks by the native stack's id:
+ * gives the native stack's id to the cache entry of 'memo' (when it has
+ * none); and, when the merged stack's id was found there, ends the capture
+ * without tm__capture_finish (the entry is no longer busy). */
 void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id);
+void tm__capture_release(struct tm__capture_memo *memo);
 /* Stack cache figures summed over threads: hits, misses, mismatches
- * (TRACEMEM_VERIFY_STACKS), misses that could not be cached. */
-void tm__stack_cache_stats(uint64_t out[4]);
+ * (TRACEMEM_VERIFY_STACKS), misses that could not be cached, misses that
+ * took their outer frames from an earlier stack. */
+void tm__stack_cache_stats(uint64_t out[5]);
 extern int tm__verify_stacks;
 /* The return address of the outermost hook of this allocation (0: none);
  * only chooses a stack cache entry. */
@@ -314,6 +324,8 @@ struct tm__stack {
 };
 
 uint32_t tm__stack_intern(const uintptr_t *pcs, int n, uint32_t depth);
+/* 1 when stack 'id' is exactly these frames in the current epoch. */
+int tm__stack_is(uint32_t id, const uintptr_t *pcs, int n, uint32_t depth);
 struct tm__stack *tm__stack_get(uint32_t id);
 /* One more than the highest id handed out. */
 uint32_t tm__stack_limit(void);

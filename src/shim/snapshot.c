@@ -569,11 +569,13 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     tm__out_u64(o, atomic_load(&tm__lost));
     tm__out_lit(o, "},\"stack_cache\":{\"hits\":");
     {
-        uint64_t sc[4];
+        uint64_t sc[5];
         tm__stack_cache_stats(sc);
         tm__out_u64(o, sc[0]);
         tm__out_lit(o, ",\"misses\":");
         tm__out_u64(o, sc[1]);
+        tm__out_lit(o, ",\"partial\":");
+        tm__out_u64(o, sc[4]);
         tm__out_lit(o, ",\"uncached\":");
         tm__out_u64(o, sc[3]);
         tm__out_lit(o, ",\"verified\":");

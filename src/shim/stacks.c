@@ -3,7 +3,7 @@
  * Invariants:
  *  - A stack record is immutable after it is published and never freed; its
  *    id indexes 'dir' for the rest of the process. Ids start at 1.
- *  - Each shard's table holds ids; 0 is an empty slot. Lookups read the
+ *  - Each shard's table holds ids with a tag of their hash; 0 is an empty slot. Lookups read the
  *    table without the lock (acquire loads); inserts and resizes take the
  *    shard lock and publish with release stores. A replaced table is kept
  *    (not unmapped) because a reader may still be probing it.
@@ -18,11 +18,15 @@
 #define DIR_CHUNK (1u << DIR_CHUNK_BITS)
 #define DIR_CHUNKS 4096
 
+/* a slot: the id in the low 32 bits, the hash's high 32 bits above it
+ * (a probe compares them before it reads a stack record) */
 struct table {
     uint32_t mask;
     uint32_t used;
-    _Atomic uint32_t ids[];
+    _Atomic uint64_t ids[];
 };
+
+#define TAG(h) ((uint64_t)(h) & 0xffffffff00000000ull)
 
 struct shard {
     tm__lock lock;
@@ -76,26 +80,38 @@ static int same(const struct tm__stack *s, uint64_t h, const uintptr_t *pcs, int
            memcmp(s->pcs, pcs, (size_t)n * sizeof(*pcs)) == 0;
 }
 
+int tm__stack_is(uint32_t id, const uintptr_t *pcs, int n, uint32_t depth)
+{
+    const struct tm__stack *s = tm__stack_get(id);
+    return s && s->nframes == n && s->depth == depth &&
+           s->epoch == atomic_load_explicit(&tm__epoch, memory_order_relaxed) &&
+           memcmp(s->pcs, pcs, (size_t)n * sizeof(*pcs)) == 0;
+}
+
 static uint32_t probe(struct table *t, uint64_t h, const uintptr_t *pcs, int n, uint32_t depth,
                       uint32_t epoch, uint32_t *slot)
 {
     uint32_t i = (uint32_t)(h >> 6) & t->mask;
+    uint64_t tag = TAG(h);
     for (;;) {
-        uint32_t id = atomic_load_explicit(&t->ids[i], memory_order_acquire);
-        if (!id) {
+        uint64_t v = atomic_load_explicit(&t->ids[i], memory_order_acquire);
+        if (!v) {
             *slot = i;
             return 0;
         }
-        struct tm__stack *s = tm__stack_get(id);
-        if (s && same(s, h, pcs, n, depth, epoch))
-            return id;
+        if (TAG(v) == tag) {
+            uint32_t id = (uint32_t)v;
+            struct tm__stack *s = tm__stack_get(id);
+            if (s && same(s, h, pcs, n, depth, epoch))
+                return id;
+        }
         i = (i + 1) & t->mask;
     }
 }
 
 static struct table *table_new(uint32_t slots)
 {
-    struct table *t = tm__map(sizeof(struct table) + slots * sizeof(uint32_t));
+    struct table *t = tm__map(sizeof(struct table) + slots * sizeof(uint64_t));
     if (t)
         t->mask = slots - 1;
     return t;
@@ -108,13 +124,13 @@ static struct table *grow(struct shard *sh, struct table *old)
     if (!t)
         return NULL;
     for (uint32_t i = 0; i <= old->mask; i++) {
-        uint32_t id = atomic_load_explicit(&old->ids[i], memory_order_relaxed);
-        if (!id)
+        uint64_t v = atomic_load_explicit(&old->ids[i], memory_order_relaxed);
+        if (!v)
             continue;
-        uint32_t j = (uint32_t)(tm__stack_get(id)->hash >> 6) & t->mask;
+        uint32_t j = (uint32_t)(tm__stack_get((uint32_t)v)->hash >> 6) & t->mask;
         while (atomic_load_explicit(&t->ids[j], memory_order_relaxed))
             j = (j + 1) & t->mask;
-        atomic_store_explicit(&t->ids[j], id, memory_order_relaxed);
+        atomic_store_explicit(&t->ids[j], v, memory_order_relaxed);
     }
     t->used = old->used;
     atomic_store_explicit(&sh->tab, t, memory_order_release);
@@ -178,7 +194,7 @@ static uint32_t insert_unlocked(struct shard *sh, uint64_t h, const uintptr_t *p
     if (dir_set(id, s) < 0)
         return 0;
     t->used++;
-    atomic_store_explicit(&t->ids[slot], id, memory_order_release);
+    atomic_store_explicit(&t->ids[slot], TAG(h) | id, memory_order_release);
     return id;
 }
 

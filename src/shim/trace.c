@@ -701,18 +701,15 @@ static uint32_t capture_stack(void)
     /* Python frames are merged here (pyframes.c), on every capture, cached
      * or not: the native stack can stay the same while the Python frames
      * change. A stack that got Python frames is interned there (or found
-     * among the thread's last ones); the cache's id (memo.id,
-     * tm__capture_remember) is the native stack's. */
+     * among the thread's last ones); the cache's own id (memo.id) is the
+     * native stack's, kept by tm__capture_finish. */
     int merged = 0;
     uint32_t id = tm__py_stack(pcs, n, max, depth, &memo, &merged);
-    if (merged)
+    if (merged) {
+        tm__capture_release(&memo);
         return id;
-    if (memo.id)
-        return memo.id;
-    id = tm__stack_intern(pcs, n, depth);
-    if (id)
-        tm__capture_remember(&memo, id);
-    return id;
+    }
+    return tm__capture_finish(&memo, pcs, n, depth, 0);
 }
 
 /* --- sampled mode: which addresses may be in the live table ---

@@ -192,6 +192,32 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * entries and rules; code without CFI (JIT code, assembly) is never cached.
  * Frames the cache cannot prove are unwound by libunwind every time.
  *
+ * Entries: a set is chosen by the stack pointer and the hook's return
+ * address (the key); each way's stack pointer and key sit in one cache
+ * line (tags), so a lookup reads only an entry that can match. The words
+ * are kept as offsets from the stack pointer with their values, in walk
+ * order, and compared in that order, stopping at the first that differs;
+ * the live rbp, where the innermost rbp-based frames use it, once.
+ *
+ * Hints (misses). An entry also keeps each walked frame's pc, stack
+ * pointer and rule. A miss walks with the last entry of its key as hint:
+ * where a frame's pc is the hint's frame's pc, the hint's rule is taken
+ * (rules depend on the pc alone), sparing the rule lookup's cache miss.
+ * The walk still reads every word itself.
+ *
+ * Partial hits. When the walk reaches a frame whose pc and stack pointer
+ * are those of a hint frame, and the hint's walk from that frame on needs
+ * no rbp value it came with (no rbp-based CFA before a frame restores rbp
+ * from the stack: then every word it read follows from that pc and stack
+ * pointer and the words themselves), the words the hint read from there
+ * are compared in walk order; if all hold, the walk from there would read
+ * the same words at the same addresses and find the same frames, so the
+ * hint's outer frames and words are copied instead of walked. A frame of
+ * the hint whose words failed is not tried again; at most three tries.
+ * The stack id of a walked stack whose frames are the hint's is the
+ * hint's; a stack with Python frames keeps the id last interned for its
+ * entry and reuses it when the merged frames compare equal.
+ *
  * TRACEMEM_VERIFY_STACKS=1 also unwinds with libunwind on every hit and
  * every walked miss and compares; mismatches are counted (snapshot
  * "stack_cache") and the libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
@@ -201,9 +227,9 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
 #define CACHE_ENTRIES (CACHE_WAYS * CACHE_SETS)
 #define CACHE_FRAMES 80 /* frames walked, the shim's included */
 #define CACHE_CHECKS 112
+#define HINTS 256
 #define RULES 4096
 #define MODS 8
-#define LIVE_RBP ((uintptr_t)1)
 
 enum { CFA_BAD = 0, CFA_RSP, CFA_RBP };
 enum { RA_BAD = 0, RA_OFFSET, RA_END };
@@ -217,24 +243,37 @@ struct rule {
     int16_t ra_off, bp_off;
 };
 
-struct check {
-    uintptr_t addr; /* slot, or LIVE_RBP */
-    uintptr_t val;
+/* a frame's rule as an entry keeps it */
+struct frule {
+    int32_t cfa_off;
+    int16_t ra_off, bp_off;
+    uint8_t cfa, ra, bp, pad;
 };
 
 struct entry {
     uintptr_t sp, key;
-    uint32_t epoch, id;
-    int16_t max, n, nchecks, valid;
+    uint32_t epoch;
+    uint32_t id;  /* the native stack's id, 0: not interned yet */
+    uint32_t mid; /* the id last interned for it with Python frames */
     uint32_t depth;
-    uintptr_t pcs[CACHE_FRAMES];
-    struct check checks[CACHE_CHECKS];
+    int16_t max, n, nchecks, valid;
+    int16_t s, nf;   /* frame s+1 is the first kept; frames 1..nf walked */
+    uint8_t live_bp; /* the live rbp at the start is compared with bp0 */
+    uintptr_t bp0;
+    /* the words compared on a hit, in walk order: at sp + coff[i] */
+    int32_t coff[CACHE_CHECKS];
+    uintptr_t cval[CACHE_CHECKS];
+    /* each walked frame: its pc, stack pointer and rule (hints, below) */
+    uintptr_t fpc[CACHE_FRAMES + 1], fsp[CACHE_FRAMES + 1];
+    struct frule fr[CACHE_FRAMES + 1];
+    int16_t ck[CACHE_FRAMES + 1]; /* its first check */
 };
 
 struct tcache {
     struct tcache *next_all, *next_free;
-    _Atomic uint64_t hits, misses, mismatches, uncached;
+    _Atomic uint64_t hits, misses, mismatches, uncached, partial;
     uint8_t victim[CACHE_SETS];
+    uint16_t hint[HINTS]; /* by key: the entry last filled or hit, + 1 */
     /* modules whose .eh_frame_hdr was found lately */
     struct mod {
         uintptr_t lo, hi, hdr;
@@ -244,6 +283,11 @@ struct tcache {
     } mods[MODS];
     unsigned mod_next;
     struct rule rules[RULES];
+    /* each entry's stack pointer and key, a set's in one cache line: a
+     * lookup reads no entry that cannot match (sp 0: none) */
+    struct tag {
+        uintptr_t sp, key;
+    } tags[CACHE_ENTRIES] __attribute__((aligned(64)));
     struct entry entries[CACHE_ENTRIES];
 };
 
@@ -251,7 +295,9 @@ static tm__lock cache_lock;
 static struct tcache *cache_all, *cache_free;
 static __thread struct tcache *my_cache TM_TLS;
 static __thread int cache_gone TM_TLS; /* this thread's destructor ran */
-static __thread int cache_busy TM_TLS; /* inside capture_cached() */
+/* inside capture_cached(), and from a capture that returned an entry to
+ * tm__capture_finish(): a signal handler's capture meanwhile is uncached */
+static __thread int cache_busy TM_TLS;
 __thread uintptr_t tm__hook_ra TM_TLS;
 
 static void bump(_Atomic uint64_t *c)
@@ -294,8 +340,10 @@ static struct tcache *cache_get(void)
     if (c) {
         for (int i = 0; i < CACHE_ENTRIES; i++)
             c->entries[i].valid = 0;
+        memset(c->tags, 0, sizeof(c->tags));
         for (int i = 0; i < RULES; i++)
             c->rules[i].valid = 0;
+        memset(c->hint, 0, sizeof(c->hint));
         memset(c->mods, 0, sizeof(c->mods));
     } else {
         c = tm__map(sizeof(*c));
@@ -315,14 +363,15 @@ static struct tcache *cache_get(void)
     return c;
 }
 
-void tm__stack_cache_stats(uint64_t out[4])
+void tm__stack_cache_stats(uint64_t out[5])
 {
-    out[0] = out[1] = out[2] = out[3] = 0;
+    out[0] = out[1] = out[2] = out[3] = out[4] = 0;
     for (struct tcache *c = __atomic_load_n(&cache_all, __ATOMIC_ACQUIRE); c; c = c->next_all) {
         out[0] += atomic_load_explicit(&c->hits, memory_order_relaxed);
         out[1] += atomic_load_explicit(&c->misses, memory_order_relaxed);
         out[2] += atomic_load_explicit(&c->mismatches, memory_order_relaxed);
         out[3] += atomic_load_explicit(&c->uncached, memory_order_relaxed);
+        out[4] += atomic_load_explicit(&c->partial, memory_order_relaxed);
     }
 }
 
@@ -741,44 +790,154 @@ static int own_pc(uintptr_t pc)
 
 #define ADD_CHECK(a, v)                                                                                            \
     do {                                                                                                           \
-        if (nchk == CACHE_CHECKS)                                                                                  \
+        intptr_t off_ = (intptr_t)((a) - sp0);                                                                     \
+        if (nchk == CACHE_CHECKS || off_ < INT32_MIN || off_ > INT32_MAX)                                          \
             return 0;                                                                                              \
-        e->checks[nchk].addr = (a);                                                                                \
-        e->checks[nchk].val = (v);                                                                                 \
+        e->coff[nchk] = (int32_t)off_;                                                                             \
+        e->cval[nchk] = (v);                                                                                       \
         nchk++;                                                                                                    \
     } while (0)
 
-/* Walks the stack from capture_cached()'s instruction by the CFI rules,
- * comparing with libunwind's frames 'all'; fills 'e' and returns 1 when
- * every frame was proved, 0 otherwise (nothing cached). */
-static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, uintptr_t pc, uintptr_t sp, uintptr_t bp, uint32_t epoch,
-                const uintptr_t *all, int nall, int max)
+/* The rule for frame t at 'pc' (frame 1 is the capture's own instruction,
+ * the others are return addresses: their call is at pc - 1). A hint, an
+ * entry filled earlier by a walk in this epoch, keeps each of its frames'
+ * pc and rule: where this frame's pc is a hint frame's (its cursor '*j', or
+ * the hint frame at this frame's stack pointer), that frame's rule is this
+ * one's, as rules depend on the pc alone; otherwise rule_for() finds it.
+ * Hints only spare the lookups: the walk reads the stack as without. */
+static inline int frame_rule(struct tcache *c, const struct entry *h, int *j, int t, uintptr_t pc, uintptr_t sp,
+                             uint32_t epoch, struct frule *out)
 {
-    uintptr_t bploc = LIVE_RBP;
-    int nchk = 0, t = 1, s = -1;
-    for (;;) {
-        const struct rule *r = rule_for(c, t == 1 ? pc : pc - 1, epoch);
-        if (r->cfa == CFA_BAD || r->ra == RA_BAD || r->bp == BP_BAD)
-            return 0;
-        uintptr_t cfa;
-        if (r->cfa == CFA_RSP) {
-            cfa = sp + (uintptr_t)(intptr_t)r->cfa_off;
-        } else {
-            ADD_CHECK(bploc, bp);
-            cfa = bp + (uintptr_t)(intptr_t)r->cfa_off;
+    if (h) {
+        int k = *j, hn = h->nf;
+        if (k <= hn && h->fpc[k] != pc)
+            while (k <= hn && h->fsp[k] < sp)
+                k++;
+        if (k <= hn && h->fpc[k] == pc && (k == 1) == (t == 1)) {
+            *out = h->fr[k];
+            *j = k + 1;
+            return 2;
         }
-        if (r->ra == RA_END)
+        *j = k;
+    }
+    const struct rule *r = rule_for(c, t == 1 ? pc : pc - 1, epoch);
+    if (r->cfa == CFA_BAD || r->ra == RA_BAD || r->bp == BP_BAD)
+        return 0;
+    *out = (struct frule){r->cfa_off, r->ra_off, r->bp_off, r->cfa, r->ra, r->bp, 0};
+    return 1;
+}
+
+/* 1 when the walk of 'h' from frame k on needs the rbp it came with: a
+ * frame finds its CFA from rbp before a frame restores rbp from the stack. */
+static int needs_rbp(const struct entry *h, int k)
+{
+    for (int i = k; i <= h->nf; i++) {
+        if (h->fr[i].cfa == CFA_RBP)
+            return 1;
+        if (h->fr[i].bp == BP_OFFSET)
+            return 0;
+    }
+    return 0;
+}
+
+/* The walk from frame 't' on, when its pc and stack pointer are those of
+ * frame 'k' of the hint 'h' and that frame's walk needs no rbp: compares
+ * the words h's walk read from frame k on (in walk order, at the same
+ * addresses, stopping at the first that differs) and, when all hold,
+ * copies h's frames k.. and checks into 'e' as frames t.. (e->nchecks is
+ * set). Returns the last frame; when a word differs, -2 - its check's
+ * index (h's frames up to that check's are no tail of this stack); -1
+ * when 'e' has no room. */
+static int tail_of(struct entry *e, const struct entry *h, int k, int t, int nchk, uintptr_t sp0)
+{
+    int hn = h->nf, c0 = h->ck[k], nc = h->nchecks;
+    int last = t + (hn - k);
+    if (last > CACHE_FRAMES || nchk + (nc - c0) > CACHE_CHECKS)
+        return -1;
+    uintptr_t hsp = h->sp;
+    for (int i = c0; i < nc; i++)
+        if (*(const volatile uintptr_t *)(hsp + (uintptr_t)(intptr_t)h->coff[i]) != h->cval[i])
+            return -2 - i;
+    intptr_t shift = (intptr_t)(hsp - sp0);
+    for (int i = c0; i < nc; i++) {
+        intptr_t off = (intptr_t)h->coff[i] + shift;
+        if (off < INT32_MIN || off > INT32_MAX)
+            return -1;
+        e->coff[nchk + i - c0] = (int32_t)off;
+        e->cval[nchk + i - c0] = h->cval[i];
+    }
+    int m = hn - k + 1;
+    memcpy(&e->fpc[t], &h->fpc[k], (size_t)m * sizeof(e->fpc[0]));
+    memcpy(&e->fsp[t], &h->fsp[k], (size_t)m * sizeof(e->fsp[0]));
+    memcpy(&e->fr[t], &h->fr[k], (size_t)m * sizeof(e->fr[0]));
+    for (int i = 0; i < m; i++)
+        e->ck[t + i] = (int16_t)(nchk + h->ck[k + i] - c0);
+    e->nchecks = (int16_t)(nchk + nc - c0);
+    return last;
+}
+
+/* Walks the stack from capture_cached()'s instruction by the CFI rules
+ * (hinted by 'h', may be NULL); fills 'e' and returns 1 when every frame
+ * was proved, 0 otherwise (nothing cached). */
+static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, const struct entry *h, uintptr_t pc,
+                                          uintptr_t sp, uintptr_t bp, uint32_t epoch, int max)
+{
+    const uintptr_t sp0 = sp;
+    uintptr_t bploc = 0;
+    int bplive = 1; /* bp is still the live register's value */
+    int nchk = 0, t = 1, s = -1, j = 1, tries = h ? 3 : 0, failed = -1;
+    e->live_bp = 0;
+    for (;;) {
+        struct frule r;
+        int how = frame_rule(c, h, &j, t, pc, sp, epoch, &r);
+        if (!how)
+            return 0;
+        if (how == 2 && tries && s >= 0) {
+            /* the hint's frame j-1 at the same pc and stack pointer, its
+             * walk not depending on the rbp it came with: the rest of the
+             * walk reads what the hint's read, at the same addresses */
+            int k = j - 1;
+            if (h->fsp[k] == sp && k > h->s && h->ck[k] > failed && !needs_rbp(h, k)) {
+                int r2 = tail_of(e, h, k, t, nchk, sp0);
+                if (r2 > 0) {
+                    bump(&c->partial);
+                    t = r2;
+                    nchk = e->nchecks;
+                    break;
+                }
+                tries = r2 == -1 ? 0 : tries - 1;
+                failed = -2 - r2;
+            }
+        }
+        e->fpc[t] = pc;
+        e->fsp[t] = sp;
+        e->fr[t] = r;
+        e->ck[t] = (int16_t)nchk;
+        uintptr_t cfa;
+        if (r.cfa == CFA_RSP) {
+            cfa = sp + (uintptr_t)(intptr_t)r.cfa_off;
+        } else {
+            if (bplive) {
+                e->live_bp = 1;
+                e->bp0 = bp;
+            } else {
+                ADD_CHECK(bploc, bp);
+            }
+            cfa = bp + (uintptr_t)(intptr_t)r.cfa_off;
+        }
+        if (r.ra == RA_END)
             break;
-        uintptr_t slot = cfa + (uintptr_t)(intptr_t)r->ra_off;
+        uintptr_t slot = cfa + (uintptr_t)(intptr_t)r.ra_off;
         if (slot & 7)
             return 0;
         uintptr_t ra = *(const volatile uintptr_t *)slot;
         ADD_CHECK(slot, ra);
-        if (r->bp == BP_OFFSET) {
-            bploc = cfa + (uintptr_t)(intptr_t)r->bp_off;
+        if (r.bp == BP_OFFSET) {
+            bploc = cfa + (uintptr_t)(intptr_t)r.bp_off;
             if (bploc & 7)
                 return 0;
             bp = *(const volatile uintptr_t *)bploc;
+            bplive = 0;
         }
         sp = cfa;
         if (ra == 0)
@@ -786,18 +945,13 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, uin
         pc = ra;
         if (s < 0 && !own_pc(pc))
             s = t;
-        if (s >= 0) {
-            int i = t - s;
-            if (all && (i >= nall || all[i] != pc))
-                return 0;
-            if (i < max)
-                e->pcs[i] = pc;
-        }
         if (++t > CACHE_FRAMES)
             return 0;
     }
-    if (s < 0 || (all && t - s != nall))
+    if (s < 0)
         return 0;
+    e->nf = (int16_t)t;
+    e->s = (int16_t)s;
     e->nchecks = (int16_t)nchk;
     e->depth = (uint32_t)(t - s);
     e->n = (int16_t)(t - s < max ? t - s : max);
@@ -810,16 +964,24 @@ static unsigned set_index(uintptr_t sp, uintptr_t key)
     return (unsigned)(h >> 56) & (CACHE_SETS - 1);
 }
 
-/* 1 when every word 'e' depends on still holds its value. */
-static inline int entry_holds(const struct entry *e, uintptr_t bp0)
+static unsigned hint_index(uintptr_t key)
 {
+    return (unsigned)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 40) & (HINTS - 1);
+}
+
+/* 1 when every word 'e' depends on still holds its value. In walk order,
+ * stopping at the first that differs: a word is read only when the words
+ * before it proved the frames that lead to its address. */
+static inline int entry_holds(const struct entry *e, uintptr_t sp0, uintptr_t bp0)
+{
+    if (e->live_bp && e->bp0 != bp0)
+        return 0;
     int nc = e->nchecks;
-    for (int i = 0; i < nc; i++) {
-        uintptr_t a = e->checks[i].addr;
-        uintptr_t v = a == LIVE_RBP ? bp0 : *(const volatile uintptr_t *)a;
-        if (v != e->checks[i].val)
+    const int32_t *off = e->coff;
+    const uintptr_t *val = e->cval;
+    for (int i = 0; i < nc; i++)
+        if (*(const volatile uintptr_t *)(sp0 + (uintptr_t)(intptr_t)off[i]) != val[i])
             return 0;
-    }
     return 1;
 }
 
@@ -827,7 +989,7 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
                                                     uint32_t *depth, struct tm__capture_memo *memo)
 {
     uintptr_t pc0, sp0, bp0;
-    /* the instruction every capture starts at: frame 0 of the walk */
+    /* the instruction every capture starts at: frame 1 of the walk */
     __asm__ __volatile__("mov %%rbp, %2\n\tmov %%rsp, %1\n\tlea 0(%%rip), %0"
                          : "=&r"(pc0), "=&r"(sp0), "=&r"(bp0));
     struct tcache *c = cache_get();
@@ -837,22 +999,24 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         return lu_capture(bt, pcs, max, depth, NULL, &nall);
     uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
     uintptr_t key = tm__hook_ra;
-    unsigned set = set_index(sp0, key);
+    unsigned set = set_index(sp0, key), hi = hint_index(key);
     struct entry *ways = &c->entries[set * CACHE_WAYS], *e = NULL;
+    struct tag *tags = &c->tags[set * CACHE_WAYS];
     for (int w = 0; w < CACHE_WAYS; w++) {
         struct entry *x = &ways[w];
-        if (x->valid && x->sp == sp0 && x->key == key && x->epoch == epoch && x->max == max &&
-            entry_holds(x, bp0)) {
+        if (tags[w].sp == sp0 && tags[w].key == key && x->valid && x->epoch == epoch && x->max == max &&
+            entry_holds(x, sp0, bp0)) {
             e = x;
             break;
         }
     }
     if (e) {
         int n = e->n;
-        memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
+        memcpy(pcs, &e->fpc[e->s + 1], (size_t)n * sizeof(*pcs));
         *depth = e->depth;
         memo->id = e->id;
-        memo->entry = e->id ? NULL : e;
+        memo->entry = e;
+        c->hint[hi] = (uint16_t)(e - c->entries + 1);
         bump(&c->hits);
         if (TM_UNLIKELY(tm__verify_stacks)) {
             uint32_t d2;
@@ -860,6 +1024,7 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
                 bump(&c->mismatches);
                 e->valid = 0;
+                tags[e - ways].sp = 0;
                 memo->id = 0;
                 memo->entry = NULL;
                 memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
@@ -869,18 +1034,27 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         }
         return n;
     }
+    const struct entry *h = NULL;
+    if (c->hint[hi]) {
+        h = &c->entries[c->hint[hi] - 1];
+        if (!h->valid || h->epoch != epoch)
+            h = NULL;
+    }
     e = &ways[c->victim[set]++ % CACHE_WAYS];
     for (int w = 0; w < CACHE_WAYS; w++)
-        if (!ways[w].valid) {
+        if (!tags[w].sp) {
             e = &ways[w];
             break;
         }
+    if (e == h) /* the hint is read while the entry is filled */
+        e = &ways[(e - ways + 1) % CACHE_WAYS];
     bump(&c->misses);
     /* the walk is the unwind: libunwind only where it cannot prove a frame */
     e->valid = 0;
-    if (walk(c, e, pc0, sp0, bp0, epoch, NULL, 0, max)) {
+    tags[e - ways].sp = 0;
+    if (walk(c, e, h, pc0, sp0, bp0, epoch, max)) {
         int n = e->n;
-        memcpy(pcs, e->pcs, (size_t)n * sizeof(*pcs));
+        memcpy(pcs, &e->fpc[e->s + 1], (size_t)n * sizeof(*pcs));
         *depth = e->depth;
         if (TM_UNLIKELY(tm__verify_stacks)) {
             uint32_t d2;
@@ -897,7 +1071,18 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         e->epoch = epoch;
         e->max = (int16_t)max;
         e->id = 0;
+        e->mid = 0;
+        /* the same frames as the hint's: its stack id is this one's */
+        if (h && h->n == n && h->depth == *depth && h->max == max &&
+            memcmp(&h->fpc[h->s + 1], pcs, (size_t)n * sizeof(*pcs)) == 0) {
+            e->id = h->id;
+            e->mid = h->mid;
+        }
         e->valid = 1;
+        tags[e - ways].sp = sp0;
+        tags[e - ways].key = key;
+        c->hint[hi] = (uint16_t)(e - c->entries + 1);
+        memo->id = e->id;
         memo->entry = e;
         return n;
     }
@@ -921,15 +1106,40 @@ int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__captur
     }
 #if TM_CACHE_ARCH
     /* not nested: a signal handler's tracemem_track() may interrupt a
-     * capture that is filling an entry */
+     * capture that is filling an entry, or one whose entry is handed to
+     * tm__capture_finish() (busy until then) */
     if (cache_on && !cache_busy) {
         cache_busy = 1;
         int n = capture_cached(bt, pcs, max, depth, memo);
-        cache_busy = 0;
+        if (!memo->entry)
+            cache_busy = 0;
         return n;
     }
 #endif
     return lu_capture(bt, pcs, max, depth, NULL, &nall);
+}
+
+uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth,
+                            int merged)
+{
+    struct entry *e = memo->entry;
+    uint32_t id;
+    if (!merged && memo->id)
+        id = memo->id;
+    else if (merged && e && e->mid && tm__stack_is(e->mid, pcs, n, depth))
+        id = e->mid;
+    else {
+        id = tm__stack_intern(pcs, n, depth);
+        if (id && e) {
+            if (merged)
+                e->mid = id;
+            else
+                e->id = id;
+        }
+    }
+    if (e)
+        cache_busy = 0;
+    return id;
 }
 
 void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id)
@@ -939,8 +1149,17 @@ void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id)
         e->id = id;
 }
 
+void tm__capture_release(struct tm__capture_memo *memo)
+{
+    if (memo->entry)
+        cache_busy = 0;
+}
+
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
 {
     struct tm__capture_memo memo;
-    return tm__capture_memo(pcs, max, depth, &memo);
+    int n = tm__capture_memo(pcs, max, depth, &memo);
+    if (memo.entry)
+        cache_busy = 0;
+    return n;
 }

@@ -4,8 +4,9 @@
 # (alloca, realigned frames, longjmp, signal handlers that allocate, also on
 # an alternate stack, swapcontext stacks unmapped and mapped again, threads,
 # fork), dlopen/dlclose, python3, sqlite3 and gcc run with
-# TRACEMEM_VERIFY_STACKS=1: every cache hit is unwound again by libunwind
-# and compared. Every snapshot must report zero mismatches, the programs
+# TRACEMEM_VERIFY_STACKS=1: every cache hit (and every stack the shim
+# unwound itself, partial hits included) is unwound again by libunwind and
+# compared. Every snapshot must report zero mismatches, the programs
 # must behave as untraced, and the cache must have been used (hits > 0).
 # shim_allocfns run without the cache gives the same stacks and figures.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -49,6 +50,12 @@ need_hits() {
 
 run torture "$PROGS/shim_stackcache"
 need_hits torture
+# its tails() takes outer frames from earlier stacks (partial hits)
+python3 - "$WORK" <<'PY' || fail "torture: no partial hit"
+import glob, json, sys
+n = sum(json.load(open(f))["stack_cache"]["partial"] for f in glob.glob(sys.argv[1] + "/torture.*.json"))
+assert n > 0, n
+PY
 grep -q '^done child 0$' "$WORK/torture.out" || fail "torture: the child failed"
 if [ -x "$PROGS/shim_stackcache_cxx" ]; then
     run cxx "$PROGS/shim_stackcache_cxx"

@@ -4,7 +4,8 @@
  * holding old return addresses), realigned frames, longjmp out of
  * allocating frames, signal handlers that allocate (also on an alternate
  * stack), coroutines on stacks that are freed and mapped again
- * (swapcontext), threads, and a forked child. Built with -O2 so most frames
+ * (swapcontext), threads, and a forked child; partial hits (tails()).
+ * Built with -O2 so most frames
  * have rsp-based CFAs; tests/integration/shim_stackcache.sh runs it with
  * TRACEMEM_VERIFY_STACKS=1 and wants zero mismatches. Prints a checksum
  * that does not depend on tracing.
@@ -136,6 +137,194 @@ static void jumps(int n)
     }
 }
 
+/* partial hits: the same allocation site reached through different inner
+ * frames (other functions, other depths, alloca) under the same outer
+ * frames at the same addresses, whose words the cache compares before it
+ * takes them; and under different outer frames at the same addresses
+ * (caller_x and caller_y have the same frame size), and after longjmp out
+ * of them */
+static NOI void *mid_a(int n)
+{
+    char *buf = alloca((size_t)n * 16 + 16);
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+    void *p = leaf(56);
+    sink += (uintptr_t)buf & 1;
+    return p;
+}
+
+static NOI void *mid_b(int n)
+{
+    void *p = n > 0 ? mid_b(n - 1) : leaf(56);
+    BARRIER();
+    return p;
+}
+
+static NOI void *outer(int k, int n)
+{
+    void *p = (k & 1) ? mid_a(n) : mid_b(n);
+    BARRIER();
+    return p;
+}
+
+static NOI void *caller_x(int k, int n)
+{
+    volatile char pad[32];
+    pad[0] = (char)k;
+    void *p = outer(k, n);
+    sink += (unsigned long)pad[0];
+    return p;
+}
+
+static NOI void *caller_y(int k, int n)
+{
+    volatile char pad[32];
+    pad[1] = (char)n;
+    void *p = outer(k + 1, n);
+    sink += (unsigned long)pad[1];
+    return p;
+}
+
+/* recursion depth traded against alloca size: leaf's frame at the same
+ * address, mid_a's frame pointer not */
+static NOI void *mid_c(int m, int n)
+{
+    void *p = m > 0 ? mid_c(m - 1, n) : mid_a(n);
+    BARRIER();
+    return p;
+}
+
+/* the same frames up to caller_x, at the same addresses, under two
+ * different outer frames */
+static NOI void *top_1(int k, int n)
+{
+    volatile char pad[16];
+    pad[0] = (char)k;
+    void *p = caller_x(k, n);
+    sink += (unsigned long)pad[0];
+    return p;
+}
+
+static NOI void *top_2(int k, int n)
+{
+    volatile char pad[16];
+    pad[2] = (char)n;
+    void *p = caller_x(k, n);
+    sink += (unsigned long)pad[2];
+    return p;
+}
+
+static NOI void jump_outer(int k, int n, void **out)
+{
+    *out = (k & 2) ? top_1(k, n) : top_2(k, n);
+    if (n & 1)
+        longjmp(jb, 1);
+}
+
+/* A partial hit must not be taken where the earlier stack's outer frames
+ * depend on the rbp they came with: x_fp's frame is rbp-based (alloca)
+ * and y_call restores no rbp. The earlier stack (via a_inner, x_fp one
+ * level deeper in xr) and the next (via b_inner) have y_call at the same
+ * address but x_fp at different ones; xr calls itself and x_fp from one
+ * call site, b_inner fills its stack with the earlier x_fp's rbp and the
+ * next x_fp copies the earlier x_fp's frame into its alloca space where
+ * it lies there: the words the earlier stack depends on all compare
+ * equal, only the rbp the walk restores tells the stacks apart. */
+static uintptr_t h_fp;        /* the earlier x_fp's frame address */
+static uintptr_t h_words[32]; /* the stack from there up, then */
+
+static NOI void *a_inner(void)
+{
+    void *p = leaf(72);
+    BARRIER();
+    return p;
+}
+
+static NOI void *b_inner(void)
+{
+    uintptr_t *buf = alloca(8192);
+    for (int i = 0; i < 1024; i++)
+        buf[i] = h_fp;
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+    void *p = leaf(72);
+    sink += buf[3] & 1;
+    return p;
+}
+
+static NOI void *y_call(void *(*f)(void))
+{
+    void *p = f();
+    BARRIER();
+    return p;
+}
+
+static void *(*volatile inner_fn)(void);
+
+static NOI void x_prep(uintptr_t fp, char *buf, size_t a, int mode)
+{
+    if (mode == 0) {
+        h_fp = fp;
+        memcpy(h_words, (const void *)fp, sizeof h_words);
+    } else {
+        for (size_t i = 0; i < sizeof h_words / sizeof h_words[0]; i++) {
+            uintptr_t at = h_fp + i * sizeof(uintptr_t);
+            if (at >= (uintptr_t)buf && at + sizeof(uintptr_t) <= (uintptr_t)buf + a)
+                *(volatile uintptr_t *)at = h_words[i];
+        }
+    }
+    inner_fn = mode ? b_inner : a_inner;
+}
+
+static NOI void *x_fp(int d, size_t a, int mode)
+{
+    (void)d;
+    char *buf = alloca(a);
+    x_prep((uintptr_t)__builtin_frame_address(0), buf, a, mode);
+    void *p = y_call(inner_fn); /* one call site */
+    sink += (uintptr_t)buf & 1;
+    return p;
+}
+
+static void *xr(int d, size_t a, int mode);
+static void *(*volatile xr_next[2])(int, size_t, int) = {x_fp, xr};
+
+static NOI void *xr(int d, size_t a, int mode)
+{
+    volatile char pad[64];
+    pad[0] = (char)d;
+    void *p = xr_next[d > 0](d - 1, a, mode); /* one call site */
+    sink += (unsigned long)pad[0];
+    return p;
+}
+
+static void rbp_tails(void)
+{
+    for (int j = 1; j <= 16; j++)
+        for (volatile int m = 0; m < 2; m++) /* one call site */
+            release(xr(1 - m, 256 + (m ? 16 * (size_t)j : 0), m));
+}
+
+static void tails(int rounds)
+{
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < 4; k++)
+            for (int n = 0; n < 6; n++) {
+                release(caller_x(k, n));
+                release(caller_y(k, n));
+                release(outer(k, n));
+                release(caller_x(k + 1, 5 - n));
+                release(top_1(k, n));
+                release(top_2(k, n));
+                for (int m = 0; m < 4; m++)
+                    release(mid_c(m, n + 4 - m));
+                void *volatile p = NULL;
+                if (!setjmp(jb))
+                    jump_outer(k, n, (void **)&p);
+                release(p);
+                release(rec(n, 16 * (size_t)k, k & 1));
+            }
+    rbp_tails();
+}
+
 /* signal handlers that allocate */
 static volatile sig_atomic_t ticks;
 static void on_alarm(int sig)
@@ -159,6 +348,7 @@ static void signals(int seconds_ms)
     gettimeofday(&t0, NULL);
     do {
         churn_mixed(1);
+        tails(1);
         gettimeofday(&t, NULL);
     } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_usec - t0.tv_usec) / 1000 < seconds_ms);
     /* the same on an alternate stack */
@@ -169,6 +359,7 @@ static void signals(int seconds_ms)
     gettimeofday(&t0, NULL);
     do {
         churn_mixed(1);
+        tails(1);
         gettimeofday(&t, NULL);
     } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_usec - t0.tv_usec) / 1000 < seconds_ms);
     struct itimerval off = {{0, 0}, {0, 0}};
@@ -192,6 +383,8 @@ static void co_body(void)
         else
             release(rec(2, 64 + 48, 1));
         release(realigned(i));
+        if (i % 10 == 0)
+            tails(1);
         swapcontext(&co_uc, &main_uc);
     }
 }
@@ -223,6 +416,7 @@ static void *thread_main(void *arg)
     int k = (int)(intptr_t)arg;
     churn_mixed(3 + k);
     jumps(200);
+    tails(4 + k);
     return NULL;
 }
 
@@ -230,6 +424,7 @@ int main(void)
 {
     churn_mixed(4);
     jumps(500);
+    tails(10);
     coroutines();
     signals(150);
     pthread_t t[3];
@@ -242,6 +437,7 @@ int main(void)
     if (pid == 0) {
         churn_mixed(2);
         jumps(100);
+        tails(2);
         _exit(0);
     }
     int st = 0;

@@ -31,10 +31,22 @@ int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__captur
     return tm__capture(pcs, max, depth);
 }
 
-void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id)
+uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth,
+                            int merged)
 {
     (void)memo;
-    (void)id;
+    (void)merged;
+    return tm__stack_intern(pcs, n, depth);
+}
+
+void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id)
+{
+    memo->id = id;
+}
+
+void tm__capture_release(struct tm__capture_memo *memo)
+{
+    (void)memo;
 }
 
 void stub_stack(uintptr_t a, uintptr_t b)
