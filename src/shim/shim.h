@@ -210,17 +210,16 @@ void tm__unwind_init(void);
  * the true depth. Returns the number stored. */
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth);
 /* The same through the thread's stack cache (unwind.c): 'memo->id' is
- * the stack id known for a proven stack (0: none). Every capture is then
- * given to tm__capture_finish with the stack as it is kept ('merged': with
- * Python frames), which returns its id (0: could not intern) and keeps it
- * for the next capture of the same stack. */
+ * the stack id known for a proven stack (0: none). A native stack is then
+ * given to tm__capture_finish, which returns its id (0: could not intern)
+ * and keeps it for the next capture of the same stack; a stack that got
+ * Python frames ends with tm__capture_release instead. */
 struct tm__capture_memo {
     uint32_t id;
     void *entry;
 };
 int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__capture_memo *memo);
-uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth,
-                            int merged);
+uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth);
 /* For pyframes.c, which keys its merged stacks by the native stack's id:
  * gives the native stack's id to the cache entry of 'memo' (when it has
  * none); and, when the merged stack's id was found there, ends the capture
@@ -324,8 +323,6 @@ struct tm__stack {
 };
 
 uint32_t tm__stack_intern(const uintptr_t *pcs, int n, uint32_t depth);
-/* 1 when stack 'id' is exactly these frames in the current epoch. */
-int tm__stack_is(uint32_t id, const uintptr_t *pcs, int n, uint32_t depth);
 struct tm__stack *tm__stack_get(uint32_t id);
 /* One more than the highest id handed out. */
 uint32_t tm__stack_limit(void);

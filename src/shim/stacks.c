@@ -80,14 +80,6 @@ static int same(const struct tm__stack *s, uint64_t h, const uintptr_t *pcs, int
            memcmp(s->pcs, pcs, (size_t)n * sizeof(*pcs)) == 0;
 }
 
-int tm__stack_is(uint32_t id, const uintptr_t *pcs, int n, uint32_t depth)
-{
-    const struct tm__stack *s = tm__stack_get(id);
-    return s && s->nframes == n && s->depth == depth &&
-           s->epoch == atomic_load_explicit(&tm__epoch, memory_order_relaxed) &&
-           memcmp(s->pcs, pcs, (size_t)n * sizeof(*pcs)) == 0;
-}
-
 static uint32_t probe(struct table *t, uint64_t h, const uintptr_t *pcs, int n, uint32_t depth,
                       uint32_t epoch, uint32_t *slot)
 {

@@ -709,7 +709,7 @@ static uint32_t capture_stack(void)
         tm__capture_release(&memo);
         return id;
     }
-    return tm__capture_finish(&memo, pcs, n, depth, 0);
+    return tm__capture_finish(&memo, pcs, n, depth);
 }
 
 /* --- sampled mode: which addresses may be in the live table ---

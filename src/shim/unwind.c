@@ -215,8 +215,8 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * hint's outer frames and words are copied instead of walked. A frame of
  * the hint whose words failed is not tried again; at most three tries.
  * The stack id of a walked stack whose frames are the hint's is the
- * hint's; a stack with Python frames keeps the id last interned for its
- * entry and reuses it when the merged frames compare equal.
+ * hint's. Stacks with Python frames are remembered by pyframes.c, keyed
+ * by the native stack's id (tm__capture_remember).
  *
  * TRACEMEM_VERIFY_STACKS=1 also unwinds with libunwind on every hit and
  * every walked miss and compares; mismatches are counted (snapshot
@@ -253,8 +253,7 @@ struct frule {
 struct entry {
     uintptr_t sp, key;
     uint32_t epoch;
-    uint32_t id;  /* the native stack's id, 0: not interned yet */
-    uint32_t mid; /* the id last interned for it with Python frames */
+    uint32_t id; /* the native stack's id, 0: not interned yet */
     uint32_t depth;
     int16_t max, n, nchecks, valid;
     int16_t s, nf;   /* frame s+1 is the first kept; frames 1..nf walked */
@@ -1071,13 +1070,10 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         e->epoch = epoch;
         e->max = (int16_t)max;
         e->id = 0;
-        e->mid = 0;
         /* the same frames as the hint's: its stack id is this one's */
         if (h && h->n == n && h->depth == *depth && h->max == max &&
-            memcmp(&h->fpc[h->s + 1], pcs, (size_t)n * sizeof(*pcs)) == 0) {
+            memcmp(&h->fpc[h->s + 1], pcs, (size_t)n * sizeof(*pcs)) == 0)
             e->id = h->id;
-            e->mid = h->mid;
-        }
         e->valid = 1;
         tags[e - ways].sp = sp0;
         tags[e - ways].key = key;
@@ -1119,23 +1115,14 @@ int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__captur
     return lu_capture(bt, pcs, max, depth, NULL, &nall);
 }
 
-uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth,
-                            int merged)
+uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth)
 {
     struct entry *e = memo->entry;
-    uint32_t id;
-    if (!merged && memo->id)
-        id = memo->id;
-    else if (merged && e && e->mid && tm__stack_is(e->mid, pcs, n, depth))
-        id = e->mid;
-    else {
+    uint32_t id = memo->id;
+    if (!id) {
         id = tm__stack_intern(pcs, n, depth);
-        if (id && e) {
-            if (merged)
-                e->mid = id;
-            else
-                e->id = id;
-        }
+        if (id && e)
+            e->id = id;
     }
     if (e)
         cache_busy = 0;

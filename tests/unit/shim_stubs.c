@@ -31,11 +31,9 @@ int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__captur
     return tm__capture(pcs, max, depth);
 }
 
-uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth,
-                            int merged)
+uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth)
 {
     (void)memo;
-    (void)merged;
     return tm__stack_intern(pcs, n, depth);
 }
 
