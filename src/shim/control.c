@@ -257,17 +257,23 @@ static int64_t mono_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-static void take_signal(void)
+/* take(), and how long it took (ns). */
+static int64_t take_timed(enum tm__reason reason)
 {
     int64_t t0 = mono_ns();
-    if (t0 < atomic_load(&signal_free_at)) {
+    take(reason);
+    return mono_ns() - t0;
+}
+
+static void take_signal(void)
+{
+    if (mono_ns() < atomic_load(&signal_free_at)) {
         atomic_store(&signal_pending, 1);
         atomic_store(&tm__deferred, 1);
         return;
     }
-    take(TM_REASON_SIGNAL);
-    int64_t t1 = mono_ns();
-    atomic_store(&signal_free_at, t1 + (t1 - t0));
+    int64_t took = take_timed(TM_REASON_SIGNAL);
+    atomic_store(&signal_free_at, mono_ns() + took);
 }
 
 /* With TRACEMEM_INTERVAL a thread reads CLOCK_MONOTONIC_COARSE at one
@@ -328,9 +334,7 @@ void tm__run_deferred(void)
              * the next one waits at least as long as this one took (a
              * 24 MB snapshot every 0.15 s kept python3 in its snapshots
              * for minutes, and wrote 44 GB) */
-            int64_t t0 = mono_ns();
-            take(TM_REASON_INTERVAL);
-            int64_t took = mono_ns() - t0, after = coarse_ns() + took;
+            int64_t after = coarse_ns() + take_timed(TM_REASON_INTERVAL);
             int64_t due = atomic_load(&next_due);
             while (due < after && !atomic_compare_exchange_weak(&next_due, &due, after))
                 ;

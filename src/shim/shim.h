@@ -438,8 +438,6 @@ void tm__domain_adjust_unlocked(unsigned domain, uint32_t stack, int64_t size, i
 /* The calling program's stack, interned (0 when it could not be). */
 uint32_t tm__capture_stack(void);
 
-/* The heap's current bytes (memory.current), for the timeline. */
-int64_t tm__heap_current(void);
 
 /* --- memory over time (timeline.c) --- */
 

@@ -299,7 +299,7 @@ static void sample_unlocked(int64_t now, int walk)
     }
     struct tl_sample *s = &tl.samples[tl.nsamples];
     s->t = t;
-    s->heap = tm__heap_current();
+    s->heap = tm__figures_current();
     s->rss = read_rss();
     s->mapped = 0;
     tm__domain_lock();

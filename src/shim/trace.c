@@ -1199,7 +1199,3 @@ void tm__clear_all(void)
     limit_update();
 }
 
-int64_t tm__heap_current(void)
-{
-    return tm__figures_current();
-}
