@@ -2295,22 +2295,7 @@ static int judge_world(const struct tm__world *w, struct tm__leak_result *res)
  * it may kill the process for the clone() of the helper. */
 static int seccomp_filtered(void)
 {
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "\nSeccomp:");
-    if (!p)
-        return 0;
-    p += 9;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return *p != '0';
+    return tm__proc_status("Seccomp") > 0;
 }
 
 /* TRACEMEM_LEAK_THREADS: 1 or 2 threads for the scan (2 when set); unset,

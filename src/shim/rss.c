@@ -399,30 +399,6 @@ static void read_smaps(struct walk *w, int fd, char *buf, size_t cap)
         account(w, &cur);
 }
 
-/* The process's threads (Threads: of /proc/self/status), 0 when unknown. */
-static long own_threads(void)
-{
-    char b[2048];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, b, sizeof(b) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    b[n] = '\0';
-    const char *p = strstr(b, "\nThreads:");
-    if (!p)
-        return 0;
-    p += 9;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    long v = 0;
-    while (*p >= '0' && *p <= '9')
-        v = v * 10 + (*p++ - '0');
-    return v;
-}
-
 /* Rss of smaps_rollup, 0 when unreadable. */
 static uint64_t read_rollup(char *buf, size_t cap)
 {
@@ -487,7 +463,7 @@ int tm__rss_measure(struct tm__rss *r, int malloc_ok)
      * before and after the walk, which lies between them. With one thread
      * (ours) nothing else runs and the figure after the walk is both
      * (smaps_rollup walks every page table: 17 ms for a 1 GB heap). */
-    int alone = own_threads() == 1;
+    int alone = tm__proc_status("Threads") == 1;
     if (!alone)
         r->kernel_before = read_rollup(buf, cap);
     tm__modules_lock();

@@ -627,6 +627,9 @@ const char *tm__strerror(int err);
 /* The executable's absolute path (/proc/self/exe, read once: an exec
  * starts a new shim); "" when unknown. */
 const char *tm__exe_path(void);
+/* The number in field 'field' of /proc/self/status ("Threads",
+ * "Seccomp"), -1 when unreadable or not a number. No allocation. */
+long tm__proc_status(const char *field);
 
 /* Around the shim's own writes: SIGPIPE and SIGXFSZ raised by them are
  * blocked and taken back, so they fail with EPIPE/EFBIG instead of killing

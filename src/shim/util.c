@@ -7,6 +7,7 @@
 #include "shim/shim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -271,4 +272,34 @@ const char *tm__exe_path(void)
 {
     pthread_once(&exe_once, read_exe_path);
     return exe_path;
+}
+
+long tm__proc_status(const char *field)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    size_t len = strlen(field);
+    const char *p = buf;
+    while (strncmp(p, field, len) != 0 || p[len] != ':') {
+        p = strchr(p, '\n');
+        if (!p)
+            return -1;
+        p++;
+    }
+    p += len + 1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p < '0' || *p > '9')
+        return -1;
+    long v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (*p++ - '0');
+    return v;
 }
