@@ -65,25 +65,25 @@ static const char *base_name(const char *path)
 
 static int system_module(const tm_module *m);
 
-static void key_line(FILE *fp, const tm_snapshot *snap, const tm_frame *f,
-                     int loc)
+static size_t key_line(const tm_snapshot *snap, const tm_frame *f, int loc, char *buf, size_t cap)
 {
     const tm_location *l = tm_frame_loc(f, loc);
     const tm_module *m = tm_snapshot_frame_module(snap, f);
     const char *mod = m ? m->name : f->python ? "python" : "[unknown]";
+    int len;
 
     /* system libraries change with every distribution update: their
      * names are kept, their lines and offsets are not */
     if (m && system_module(m) && m->path[0] == '/')
-        fprintf(fp, "%s (%s)", l->function ? l->function : "??", mod);
+        len = snprintf(buf, cap, "%s (%s)", l->function ? l->function : "??", mod);
     else if (!l->function && !(l->file && l->line > 0))
-        fprintf(fp, "%s+0x%" PRIx64, mod, f->offset);
+        len = snprintf(buf, cap, "%s+0x%" PRIx64, mod, f->offset);
     else if (l->file && l->line > 0)
-        fprintf(fp, "%s at %s:%" PRId64 " (%s)",
-                l->function ? l->function : "??", base_name(l->file), l->line,
-                mod);
+        len = snprintf(buf, cap, "%s at %s:%" PRId64 " (%s)", l->function ? l->function : "??",
+                       base_name(l->file), l->line, mod);
     else
-        fprintf(fp, "%s (%s)", l->function, mod);
+        len = snprintf(buf, cap, "%s (%s)", l->function, mod);
+    return len > 0 ? (size_t)len : 0;
 }
 
 char *tm_leak_key(const tm_snapshot *snap, const tm_stack *stack)

@@ -123,50 +123,23 @@ char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame, int loc, t
 
 char *tm_stack_key_by(const tm_snapshot *snap, const tm_stack *stack, tm_key_line_fn line)
 {
-    char *out = NULL;
-    size_t outlen = 0;
-    FILE *fp = open_memstream(&out, &outlen);
-
-    if (!fp)
-        return NULL;
-    if (stack->nframes == 0)
-        fputs("[no frames]", fp);
-    for (size_t i = 0; i < stack->nframes; i++) {
-        const tm_frame *f = tm_stack_frame(snap, stack, i);
-
-        for (int l = -1; l < (int)f->ninlined; l++) {
-            if (i || l >= 0)
-                fputc('\n', fp);
-            line(fp, snap, f, l);
-        }
-    }
-    if (fclose(fp)) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* tm_stack_key_by() with lineno keys for lines, without a stdio stream: the
- * traceback grouping builds one key per stack, and the stream's calls
- * were a tenth of tracemem run's summary of a python3 snapshot. */
-char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
-{
-    char part[KEY_MAX], *out, *grown;
+    char *out, *grown;
     size_t n = 0, cap = 1024;
 
     if (stack->nframes == 0)
         return strdup("[no frames]");
     if (!(out = malloc(cap)))
         return NULL;
+    /* each line is written in place after its separator; a line that does
+     * not fit grows the buffer and is written again */
     for (size_t i = 0; i < stack->nframes; i++) {
         const tm_frame *f = tm_stack_frame(snap, stack, i);
 
         for (int l = -1; l < (int)f->ninlined; l++) {
-            size_t len = strlen(tm_location_key(snap, f, l, TM_BY_LINENO, part, sizeof part));
+            size_t sep = i || l >= 0, len;
 
-            if (n + len + 2 > cap) {
-                while (n + len + 2 > cap)
+            while ((len = line(snap, f, l, out + n + sep, cap - n - sep)) >= cap - n - sep) {
+                while (len >= cap - n - sep)
                     cap *= 2;
                 if (!(grown = realloc(out, cap))) {
                     free(out);
@@ -174,14 +147,33 @@ char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
                 }
                 out = grown;
             }
-            if (i || l >= 0)
-                out[n++] = '\n';
-            memcpy(out + n, part, len);
-            n += len;
+            if (sep)
+                out[n] = '\n';
+            n += sep + len;
         }
     }
     out[n] = '\0';
     return out;
+}
+
+/* A line of a lineno key, as tm_location_key() gives it (at most
+ * KEY_MAX - 1 bytes). */
+static size_t lineno_line(const tm_snapshot *snap, const tm_frame *f, int loc, char *buf, size_t cap)
+{
+    char part[KEY_MAX];
+    size_t len = strlen(tm_location_key(snap, f, loc, TM_BY_LINENO, part, sizeof part));
+
+    if (len < cap)
+        memcpy(buf, part, len + 1);
+    return len;
+}
+
+/* Without a stdio stream: the traceback grouping builds one key per stack,
+ * and a stream's calls were a tenth of tracemem run's summary of a python3
+ * snapshot. */
+char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack)
+{
+    return tm_stack_key_by(snap, stack, lineno_line);
 }
 
 int tm_location_match(const tm_snapshot *snap, const tm_frame *frame, int loc, const char *pattern)

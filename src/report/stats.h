@@ -184,8 +184,11 @@ char *tm_location_key(const tm_snapshot *snap, const tm_frame *frame, int loc, t
 char *tm_stack_key(const tm_snapshot *snap, const tm_stack *stack);
 
 /* Writes logical frame 'loc' of 'f' (-1: its own location, else
- * inlined[loc]) as one line of a stack key, without the newline. */
-typedef void (*tm_key_line_fn)(FILE *fp, const tm_snapshot *snap, const tm_frame *f, int loc);
+ * inlined[loc]) as one line of a stack key, without the newline, into
+ * 'buf' of 'cap' bytes (NUL-terminated when it fits) and returns its
+ * length, as snprintf does: a result of 'cap' or more means it did not
+ * fit. */
+typedef size_t (*tm_key_line_fn)(const tm_snapshot *snap, const tm_frame *f, int loc, char *buf, size_t cap);
 
 /* A stack key whose lines are written by 'line': the logical frames of
  * 'stack' innermost first, joined by newlines; "[no frames]" for an empty
