@@ -116,7 +116,7 @@ END_TEST
 
 START_TEST(test_flame_empty_stack)
 {
-    tm_stack st = {0, NULL, 0};
+    tm_stack st = {.nframes = 0, .frames = NULL, .depth = 0};
     char *k = tm_fold_stack(a, &st);
 
     ck_assert_str_eq(k, "[no frames]");
@@ -250,7 +250,7 @@ END_TEST
 
 START_TEST(test_flame_svg_min_width_and_escaping)
 {
-    tm_fold v[] = {{"main;big", 1000000, 1}, {"main;tiny", 1, 1}, {"main;a<b>&\"c\"", 500000, 1}};
+    tm_fold v[] = {{"main;big", 1000000, 1, NULL}, {"main;tiny", 1, 1, NULL}, {"main;a<b>&\"c\"", 500000, 1, NULL}};
     tm_folded f = {3, v, 1500001};
     char *svg = graph(&f, NULL, 0);
 
@@ -264,7 +264,7 @@ END_TEST
 START_TEST(test_flame_svg_label_keeps_utf8_whole)
 {
     /* "x" and six 2-byte "\u00e9": 13 bytes */
-    tm_fold v[] = {{"x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, 1}};
+    tm_fold v[] = {{"x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, 1, NULL}};
     tm_folded f = {1, v, 10};
     tm_flame_opts o = {.width = 100};
     char *buf = NULL;
@@ -298,8 +298,8 @@ END_TEST
 
 START_TEST(test_flame_diff_graph)
 {
-    tm_fold nv[] = {{"a;b", 10, 1}, {"a;c", 5, 1}};
-    tm_fold ov[] = {{"a;b", 4, 1}, {"a;d", 3, 1}};
+    tm_fold nv[] = {{"a;b", 10, 1, NULL}, {"a;c", 5, 1, NULL}};
+    tm_fold ov[] = {{"a;b", 4, 1, NULL}, {"a;d", 3, 1, NULL}};
     tm_folded now = {2, nv, 15}, old = {2, ov, 7};
     char *svg = graph(&now, &old, 0), c[16];
 
@@ -317,8 +317,8 @@ END_TEST
 
 START_TEST(test_flame_diff_shrink_is_blue)
 {
-    tm_fold nv[] = {{"a;b", 2, 1}, {"a;c", 8, 1}};
-    tm_fold ov[] = {{"a;b", 6, 1}, {"a;c", 8, 1}};
+    tm_fold nv[] = {{"a;b", 2, 1, NULL}, {"a;c", 8, 1, NULL}};
+    tm_fold ov[] = {{"a;b", 6, 1, NULL}, {"a;c", 8, 1, NULL}};
     tm_folded now = {2, nv, 10}, old = {2, ov, 14};
     char *svg = graph(&now, &old, 0), c[16];
 
@@ -330,7 +330,7 @@ END_TEST
 
 START_TEST(test_flame_html_is_self_contained)
 {
-    tm_fold v[] = {{"main;f", 10, 1}};
+    tm_fold v[] = {{"main;f", 10, 1, NULL}};
     tm_folded f = {1, v, 10};
     char *html = graph(&f, NULL, 1);
 

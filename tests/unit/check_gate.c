@@ -154,7 +154,7 @@ static void parse_baseline(tm_baseline *b, const char *text)
 START_TEST(test_gate_baseline_new_and_grown)
 {
     tm_baseline b;
-    tm_gate_opts o = { 0, 0, NULL, "base.json" };
+    tm_gate_opts o = { 0, 0, NULL, "base.json", 0 };
     tm_gate g;
 
     parse_baseline(&b, baseline_text);
@@ -193,7 +193,7 @@ START_TEST(test_gate_baseline_roundtrip_survives_aslr)
     tm_leak_report r;
     tm_baseline b;
     tm_error err = { "" };
-    tm_gate_opts o = { 0, 0, NULL, NULL };
+    tm_gate_opts o = { 0, 0, NULL, NULL, 0 };
     tm_gate g;
 
     ck_assert_int_eq(tm_baseline_from_json(&b, j, "mem", &err), 0);

@@ -138,7 +138,7 @@ START_TEST(test_trace_domains)
     ck_assert_int_eq(tm__domain_track(7, 0xa000, 2048), 0); /* replaces */
     ck_assert_int_eq(tm__domain_track(8, 0xa000, 1), 0);    /* same address, other domain */
     ck_assert_int_eq(atomic_load(&tm__current), 2048 + 100 + 1);
-    struct tm__trace_row d7 = {0, 7, 0, 0, 0, 0};
+    struct tm__trace_row d7 = {0, 7, 0, 0, 0, 0, 0};
     tm__traces_foreach(find_domain, &d7);
     ck_assert_int_eq(d7.size, 2148);
     ck_assert_int_eq(d7.count, 2);
