@@ -181,6 +181,19 @@ int tm__module_find(uintptr_t pc, uint32_t epoch)
     return fallback;
 }
 
+int tm__module_find_near(uintptr_t pc, uint32_t epoch, int *hint)
+{
+    if (*hint >= 0 && (size_t)*hint < nmods) {
+        const struct tm__module *m = &mods[*hint];
+        if (pc >= m->lo && pc < m->hi && epoch >= m->load_epoch && epoch < m->unload_epoch)
+            return *hint; /* the one module valid for (pc, epoch): tm__module_find's answer */
+    }
+    int i = tm__module_find(pc, epoch);
+    if (i >= 0 && epoch >= mods[i].load_epoch && epoch < mods[i].unload_epoch)
+        *hint = i;
+    return i;
+}
+
 size_t tm__module_count(void)
 {
     return nmods;

@@ -566,6 +566,9 @@ extern atomic_uint tm__epoch;
 void tm__modules_refresh(void);
 /* Index of the module that held 'pc' for a stack of 'epoch', or -1. */
 int tm__module_find(uintptr_t pc, uint32_t epoch);
+/* The same, first trying *hint (the last module it found; -1 at first),
+ * which it updates. */
+int tm__module_find_near(uintptr_t pc, uint32_t epoch, int *hint);
 size_t tm__module_count(void);
 const struct tm__module *tm__module_get(size_t i);
 void tm__modules_lock(void);

@@ -198,10 +198,11 @@ static void resolve_frames(struct content *c)
         c->failed = 1;
         return;
     }
+    int hint = -1; /* consecutive frames are mostly in one module */
     for (size_t i = 0; i < c->stacks.n; i++) {
         const struct tm__stack *s = tm__stack_get(ids[i]);
         for (int k = 0; k < s->nframes; k++) {
-            int m = tm__pc_is_py(s->pcs[k]) ? PY_MODULE : tm__module_find(s->pcs[k], s->epoch);
+            int m = tm__pc_is_py(s->pcs[k]) ? PY_MODULE : tm__module_find_near(s->pcs[k], s->epoch, &hint);
             uint64_t off = m >= 0 ? s->pcs[k] - tm__module_get((size_t)m)->bias : s->pcs[k];
             uint32_t *slot = grow_push(&c->stack_frames);
             if (!slot) {
