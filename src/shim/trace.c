@@ -11,7 +11,8 @@
  * live set taken when 'current' first passes the last recorded peak by more
  * than TRACEMEM_PEAK_INACCURACY percent, so the record is always within that
  * distance of the true peak; it is re-taken exactly when a snapshot finds the
- * process sitting at its peak.
+ * process sitting at its peak. A take copies only the stacks that changed
+ * since the last one ("peak record" below).
  *
  * Sampling (TRACEMEM_SAMPLE = N): a Poisson process over allocated bytes with
  * mean distance N. A block of s bytes is sampled with p = 1 - exp(-s/N) and
