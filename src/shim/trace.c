@@ -122,18 +122,22 @@ static inline int sample(size_t n, uint64_t *size, uint32_t *count)
  * The record is the live set per stack (and per (stack, domain) of the
  * other domains) at the moment it was last taken. Taking it copies only
  * what changed since the take before: every change of a stack's live
- * counters first sets the stack's bit in 'dirty' (pk_mark, one load and a
- * test once the bit is set), and a take copies the counters of the stacks
+ * counters first sets the stack's bit in 'dirty' (pk_mark), and a take
+ * copies the counters of the stacks
  * whose bits are set into 'rec' and clears the bits. So a take costs the
  * number of stacks that changed since the last one, not the number of
  * stacks, and the record still equals a full copy taken at that moment.
+ *  - The stack's own 'peak_dirty' says its bit is set (a load from the
+ *    cache line the counters are in, on the common path); the bit, in a
+ *    chunk that is mapped, is set first, and a take clears both.
  *  - Ids are in chunks of PK_CHUNK, mapped at the first mark of one of
  *    their stacks with every bit set (a chunk that could not be mapped
  *    earlier is copied whole by the next take). A chunk's 'any' word has a
  *    bit for each 'dirty' word that may be non-zero.
- *  - The counters and the bits change together: under a live-table shard
- *    lock (tm__figures_locked, entry_flush), under all of them (merge,
- *    thread exit, clear) or in a forked child; a take holds peak_lock,
+ *  - The counters and the bits change together, where the counters are
+ *    kept from readers (tm__figures_locked and entry_flush: as the live
+ *    table's update they are part of; merge, thread exit and clear: under
+ *    every shard lock; a forked child's rebuild); a take holds peak_lock,
  *    dom_lock and every shard lock, merges the threads' figures (which
  *    marks what they change) and then copies, so no update is half seen.
  *    While one thread records (solo), its marks are plain stores; in
@@ -193,13 +197,15 @@ static struct pk_chunk *pk_chunk(uint32_t ci)
     return c;
 }
 
-static __attribute__((noinline)) void pk_mark_slow(uint32_t id, int plain)
+static __attribute__((noinline)) void pk_mark_slow(struct tm__stack *s, uint32_t id, int plain)
 {
-    if (tm__cfg.peak_inaccuracy <= 0)
-        return; /* no record */
+    if (tm__cfg.peak_inaccuracy <= 0) {
+        __atomic_store_n(&s->peak_dirty, 1, __ATOMIC_RELAXED); /* no record: not asked again */
+        return;
+    }
     struct pk_chunk *c = pk_chunk((id >> PK_CHUNK_BITS) & (PK_CHUNKS - 1));
     if (!c)
-        return;
+        return; /* asked again at the next change */
     unsigned w = (id >> 6) & (PK_WORDS - 1);
     uint64_t bit = 1ull << (id & 63), wbit = 1ull << w;
     if (plain) {
@@ -210,18 +216,16 @@ static __attribute__((noinline)) void pk_mark_slow(uint32_t id, int plain)
         __atomic_fetch_or(&c->any, wbit, __ATOMIC_RELAXED);
         __atomic_fetch_or(&c->dirty[w], bit, __ATOMIC_RELAXED);
     }
+    __atomic_store_n(&s->peak_dirty, 1, __ATOMIC_RELAXED);
 }
 
-/* Before the live counters of stack 'id' change (see above); 'plain':
- * no other thread marks meanwhile. */
-static inline void pk_mark(uint32_t id, int plain)
+/* Before the live counters of stack 's' (id 'id') change (see above);
+ * 'plain': no other thread marks meanwhile. */
+static inline void pk_mark(struct tm__stack *s, uint32_t id, int plain)
 {
-    struct pk_chunk *c =
-        atomic_load_explicit(&pk_chunks[(id >> PK_CHUNK_BITS) & (PK_CHUNKS - 1)], memory_order_acquire);
-    if (TM_LIKELY(c != NULL) &&
-        (__atomic_load_n(&c->dirty[(id >> 6) & (PK_WORDS - 1)], __ATOMIC_RELAXED) >> (id & 63) & 1))
+    if (TM_LIKELY(__atomic_load_n(&s->peak_dirty, __ATOMIC_RELAXED) != 0))
         return;
-    pk_mark_slow(id, plain);
+    pk_mark_slow(s, id, plain);
 }
 
 /* Copies the marked stacks' counters into the record; the caller holds
@@ -250,6 +254,7 @@ static void pk_copy_unlocked(void)
                 if (s) {
                     r.size = atomic_load_explicit(&s->live_size, memory_order_relaxed);
                     r.count = atomic_load_explicit(&s->live_count, memory_order_relaxed);
+                    __atomic_store_n(&s->peak_dirty, 0, __ATOMIC_RELAXED);
                 }
                 pk_heap += r.size - c->rec[i].size;
                 c->rec[i] = r;
@@ -262,6 +267,12 @@ static void pk_copy_unlocked(void)
  * and every shard lock, and the stacks' live counters are zero. */
 static void pk_clear_unlocked(void)
 {
+    uint32_t limit = tm__stack_limit();
+    for (uint32_t id = 1; id < limit; id++) {
+        struct tm__stack *s = tm__stack_get(id);
+        if (s)
+            __atomic_store_n(&s->peak_dirty, 0, __ATOMIC_RELAXED);
+    }
     for (uint32_t ci = 0; ci < PK_CHUNKS; ci++) {
         struct pk_chunk *c = atomic_load_explicit(&pk_chunks[ci], memory_order_relaxed);
         if (!c)
@@ -654,7 +665,7 @@ static void entry_flush(struct tf_entry *e)
             atomic_fetch_add_explicit(&s->alloc_count, e->alloc_count, memory_order_relaxed);
         }
         if (e->live_size || e->live_count) {
-            pk_mark(e->stack, 0);
+            pk_mark(s, e->stack, 0);
             atomic_fetch_add_explicit(&s->live_size, e->live_size, memory_order_relaxed);
             atomic_fetch_add_explicit(&s->live_count, e->live_count, memory_order_relaxed);
         }
@@ -774,7 +785,7 @@ static inline void stack_add(struct tfigs *t, int solo, uint32_t stack, int64_t 
     struct tm__stack *s = tm__stack_get(stack);
     if (!s)
         return;
-    pk_mark(stack, solo);
+    pk_mark(s, stack, solo);
     if (alloc) {
         COUNTER_ADD(&s->alloc_size, size, memory_order_relaxed);
         COUNTER_ADD(&s->alloc_count, count, memory_order_relaxed);
@@ -1264,7 +1275,7 @@ static void rebuild_add(const struct tm__block *b, void *arg)
     int64_t *heap = arg;
     struct tm__stack *s = tm__stack_get(b->stack);
     if (s) {
-        pk_mark(b->stack, 1);
+        pk_mark(s, b->stack, 1);
         atomic_fetch_add_explicit(&s->live_size, (int64_t)b->size, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->live_count, (int64_t)b->count, memory_order_relaxed);
     }
@@ -1305,7 +1316,7 @@ void tm__figures_rebuild_unlocked(void)
     for (uint32_t id = 1; id < limit; id++) {
         struct tm__stack *s = tm__stack_get(id);
         if (s && (atomic_load(&s->live_size) || atomic_load(&s->live_count))) {
-            pk_mark(id, 1);
+            pk_mark(s, id, 1);
             atomic_store_explicit(&s->live_size, 0, memory_order_relaxed);
             atomic_store_explicit(&s->live_count, 0, memory_order_relaxed);
         }
