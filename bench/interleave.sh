@@ -4,7 +4,8 @@
 #
 # Usage: bench/interleave.sh BASE_SHIM NEW_SHIM [ROUNDS]
 #   (build the workloads first: bench/run.sh does, into BENCH_OUT/bin)
-# Environment: ONLY="churn1 ..." workloads to run; BIN (default
+# Environment: ONLY="churn1 ..." workloads to run (py_stdlib: python3
+#   importing its standard library, not run by default); BIN (default
 #   bench-results/bin), SCRATCH (default bench-results/scratch, holds
 #   cc1_input.i); SAMPLE=524288.
 # Prints one line per run: workload tool round cpu_s wall_s, then the
@@ -18,6 +19,7 @@ declare -A W
 W[churn1]="$bin/wl_churn 4000000 1"
 W[churn2]="$bin/wl_churn 4000000 2"
 W[python3]="env PYTHONMALLOC=malloc /usr/bin/python3 $srcdir/workloads/py_churn.py"
+W[py_stdlib]="env PYTHONMALLOC=malloc /usr/bin/python3 $srcdir/workloads/py_stdlib.py"
 W[sqlite3]="sqlite3 :memory: .read\\ $srcdir/workloads/sqlite_build.sql"
 W[cc1]="$cc1 -quiet -O2 $scratch/cc1_input.i -o /dev/null"
 W[live4m]="$bin/wl_live"

@@ -315,7 +315,7 @@ struct tm__stack {
     uint32_t epoch;   /* module epoch when interned (modules.c) */
     uint32_t depth;   /* true depth before truncation */
     uint16_t nframes; /* frames stored */
-    uint16_t pad;
+    uint16_t peak_dirty; /* live counters changed since the peak record's last take (trace.c) */
     atomic_int_least64_t live_size, live_count;
     atomic_int_least64_t alloc_size, alloc_count;
     atomic_int_least64_t temporary; /* freed before the thread allocated again */

@@ -531,8 +531,9 @@ static void write_all(struct tm__out *o, const struct content *c, unsigned seq, 
     int64_t peak = atomic_load(&tm__peak);
     if (peak < current)
         peak = current;
-    /* The peak record's rows are read while other threads allocate: their
-     * sum may pass the atomic peak by what those threads did meanwhile. */
+    /* The peak record is one moment (trace.c), but its tracemem_track rows
+     * may hold a block whose bytes were not yet added to 'current' then:
+     * its sum may pass the atomic peak by that. */
     if (tm__cfg.peak_inaccuracy > 0 && peak < c->peak_current)
         peak = c->peak_current;
 

@@ -11,7 +11,8 @@
  * live set taken when 'current' first passes the last recorded peak by more
  * than TRACEMEM_PEAK_INACCURACY percent, so the record is always within that
  * distance of the true peak; it is re-taken exactly when a snapshot finds the
- * process sitting at its peak.
+ * process sitting at its peak. A take copies only the stacks that changed
+ * since the last one ("peak record" below).
  *
  * Sampling (TRACEMEM_SAMPLE = N): a Poisson process over allocated bytes with
  * mean distance N. A block of s bytes is sampled with p = 1 - exp(-s/N) and
@@ -117,7 +118,50 @@ static inline int sample(size_t n, uint64_t *size, uint32_t *count)
     return sample_slow(n, size, count);
 }
 
-/* --- peak record --- */
+/* --- peak record ---
+ * The record is the live set per stack (and per (stack, domain) of the
+ * other domains) at the moment it was last taken. Taking it copies only
+ * what changed since the take before: every change of a stack's live
+ * counters first sets the stack's bit in 'dirty' (pk_mark), and a take
+ * copies the counters of the stacks
+ * whose bits are set into 'rec' and clears the bits. So a take costs the
+ * number of stacks that changed since the last one, not the number of
+ * stacks, and the record still equals a full copy taken at that moment.
+ *  - The stack's own 'peak_dirty' says its bit is set (a load from the
+ *    cache line the counters are in, on the common path); the bit, in a
+ *    chunk that is mapped, is set first, and a take clears both.
+ *  - Ids are in chunks of PK_CHUNK, mapped at the first mark of one of
+ *    their stacks with every bit set (a chunk that could not be mapped
+ *    earlier is copied whole by the next take). A chunk's 'any' word has a
+ *    bit for each 'dirty' word that may be non-zero.
+ *  - The counters and the bits change together, where the counters are
+ *    kept from readers (tm__figures_locked and entry_flush: as the live
+ *    table's update they are part of; merge, thread exit and clear: under
+ *    every shard lock; a forked child's rebuild); a take holds peak_lock,
+ *    dom_lock and every shard lock, merges the threads' figures (which
+ *    marks what they change) and then copies, so no update is half seen.
+ *    While one thread records (solo), its marks are plain stores; in
+ *    multi mode, lock-prefixed ORs (two threads may mark stacks of the
+ *    same word under different shard locks).
+ *  - 'rec' and the domain rows change only under peak_lock: a snapshot
+ *    reads them under peak_lock alone while other threads allocate.
+ *  - tm__reset_peak hides the record until the next take (the copy stays
+ *    valid, so that take is incremental too); tm__clear_all zeroes the
+ *    counters and unmaps the chunks. */
+#define PK_CHUNK_BITS 12
+#define PK_CHUNK (1u << PK_CHUNK_BITS)
+#define PK_WORDS (PK_CHUNK / 64)
+#define PK_CHUNKS (1u << (26 - PK_CHUNK_BITS)) /* stack ids are below 2^26 (stacks.c) */
+
+struct pk_rec {
+    int64_t size, count;
+};
+
+struct pk_chunk {
+    uint64_t any;             /* bit w: dirty[w] may be non-zero */
+    uint64_t dirty[PK_WORDS]; /* bit: the stack's counters may differ from rec */
+    struct pk_rec rec[PK_CHUNK];
+};
 
 struct peak_row {
     uint32_t stack, domain;
@@ -125,10 +169,120 @@ struct peak_row {
 };
 
 static tm__lock peak_lock;
-static struct peak_row *peak_rows;
+static _Atomic(struct pk_chunk *) pk_chunks[PK_CHUNKS];
+static int64_t pk_heap;            /* the sum of every rec's size */
+static int pk_shown;               /* 0: no record since the reset */
+static struct peak_row *peak_rows; /* the other domains' rows */
 static size_t peak_nrows, peak_cap;
-static int64_t peak_recorded;                /* 'current' of the record */
-static atomic_int_least64_t peak_threshold;  /* re-record above this */
+static int64_t peak_recorded;               /* 'current' of the record */
+static atomic_int_least64_t peak_threshold; /* re-record above this */
+
+/* Chunk 'ci', mapped (every bit set) when it is not yet; NULL when out of
+ * memory. */
+static struct pk_chunk *pk_chunk(uint32_t ci)
+{
+    struct pk_chunk *c = atomic_load_explicit(&pk_chunks[ci], memory_order_acquire);
+    if (c)
+        return c;
+    struct pk_chunk *fresh = tm__map(sizeof(*fresh));
+    if (!fresh) {
+        atomic_fetch_add(&tm__lost, 1);
+        return NULL;
+    }
+    fresh->any = ~0ull;
+    memset(fresh->dirty, 0xff, sizeof(fresh->dirty));
+    if (atomic_compare_exchange_strong(&pk_chunks[ci], &c, fresh))
+        return fresh;
+    tm__unmap(fresh, sizeof(*fresh));
+    return c;
+}
+
+static __attribute__((noinline)) void pk_mark_slow(struct tm__stack *s, uint32_t id, int plain)
+{
+    if (tm__cfg.peak_inaccuracy <= 0) {
+        __atomic_store_n(&s->peak_dirty, 1, __ATOMIC_RELAXED); /* no record: not asked again */
+        return;
+    }
+    struct pk_chunk *c = pk_chunk((id >> PK_CHUNK_BITS) & (PK_CHUNKS - 1));
+    if (!c)
+        return; /* asked again at the next change */
+    unsigned w = (id >> 6) & (PK_WORDS - 1);
+    uint64_t bit = 1ull << (id & 63), wbit = 1ull << w;
+    if (plain) {
+        __atomic_store_n(&c->any, __atomic_load_n(&c->any, __ATOMIC_RELAXED) | wbit, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->dirty[w], __atomic_load_n(&c->dirty[w], __ATOMIC_RELAXED) | bit,
+                         __ATOMIC_RELAXED);
+    } else {
+        __atomic_fetch_or(&c->any, wbit, __ATOMIC_RELAXED);
+        __atomic_fetch_or(&c->dirty[w], bit, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&s->peak_dirty, 1, __ATOMIC_RELAXED);
+}
+
+/* Before the live counters of stack 's' (id 'id') change (see above);
+ * 'plain': no other thread marks meanwhile. */
+static inline void pk_mark(struct tm__stack *s, uint32_t id, int plain)
+{
+    if (TM_LIKELY(__atomic_load_n(&s->peak_dirty, __ATOMIC_RELAXED) != 0))
+        return;
+    pk_mark_slow(s, id, plain);
+}
+
+/* Copies the marked stacks' counters into the record; the caller holds
+ * every shard lock. */
+static void pk_copy_unlocked(void)
+{
+    uint32_t limit = tm__stack_limit();
+    uint32_t nchunks = limit ? ((limit - 1) >> PK_CHUNK_BITS) + 1 : 0;
+    for (uint32_t ci = 0; ci < nchunks && ci < PK_CHUNKS; ci++) {
+        struct pk_chunk *c = atomic_load_explicit(&pk_chunks[ci], memory_order_acquire);
+        if (!c)
+            continue;
+        uint64_t any = __atomic_load_n(&c->any, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->any, 0, __ATOMIC_RELAXED);
+        while (any) {
+            unsigned w = (unsigned)__builtin_ctzll(any);
+            any &= any - 1;
+            uint64_t bits = __atomic_load_n(&c->dirty[w], __ATOMIC_RELAXED);
+            __atomic_store_n(&c->dirty[w], 0, __ATOMIC_RELAXED);
+            while (bits) {
+                unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                uint32_t id = ci << PK_CHUNK_BITS | i;
+                struct tm__stack *s = id < limit ? tm__stack_get(id) : NULL;
+                struct pk_rec r = {0, 0};
+                if (s) {
+                    r.size = atomic_load_explicit(&s->live_size, memory_order_relaxed);
+                    r.count = atomic_load_explicit(&s->live_count, memory_order_relaxed);
+                    __atomic_store_n(&s->peak_dirty, 0, __ATOMIC_RELAXED);
+                }
+                pk_heap += r.size - c->rec[i].size;
+                c->rec[i] = r;
+            }
+        }
+    }
+}
+
+/* The record emptied and every chunk unmapped; the caller holds peak_lock
+ * and every shard lock, and the stacks' live counters are zero. */
+static void pk_clear_unlocked(void)
+{
+    uint32_t limit = tm__stack_limit();
+    for (uint32_t id = 1; id < limit; id++) {
+        struct tm__stack *s = tm__stack_get(id);
+        if (s)
+            __atomic_store_n(&s->peak_dirty, 0, __ATOMIC_RELAXED);
+    }
+    for (uint32_t ci = 0; ci < PK_CHUNKS; ci++) {
+        struct pk_chunk *c = atomic_load_explicit(&pk_chunks[ci], memory_order_relaxed);
+        if (!c)
+            continue;
+        atomic_store_explicit(&pk_chunks[ci], NULL, memory_order_release);
+        tm__unmap(c, sizeof(*c));
+    }
+    pk_heap = 0;
+    peak_nrows = 0;
+}
 
 static void peak_add(const struct tm__trace_row *r, void *arg)
 {
@@ -136,9 +290,10 @@ static void peak_add(const struct tm__trace_row *r, void *arg)
     if ((r->count == 0 && r->size == 0) || r->domain == TM_DOMAIN_MMAP)
         return; /* the heap's peak: mapped memory is not part of it */
     if (peak_nrows == peak_cap) {
-        size_t cap = peak_cap ? peak_cap * 2 : 1024;
+        size_t cap = peak_cap ? peak_cap * 2 : 64;
         /* copy, publish, unmap: see tm__map_copy */
-        struct peak_row *old = peak_rows, *rows = tm__map_copy(peak_rows, peak_cap * sizeof(*rows), cap * sizeof(*rows));
+        struct peak_row *old = peak_rows,
+                        *rows = tm__map_copy(peak_rows, peak_cap * sizeof(*rows), cap * sizeof(*rows));
         if (!rows) {
             atomic_fetch_add(&tm__lost, 1);
             return;
@@ -151,27 +306,33 @@ static void peak_add(const struct tm__trace_row *r, void *arg)
     peak_rows[peak_nrows++] = (struct peak_row){r->stack, r->domain, r->size, r->count};
 }
 
-static void live_rows(tm__trace_fn fn, void *arg);
+static tm__lock dom_lock;
+static void merge_unlocked(void);
+static void domain_rows_unlocked(tm__trace_fn fn, void *arg, int live_only);
 
 /* Takes the record now; the caller holds peak_lock. */
 static void peak_take_unlocked(int64_t current)
 {
+    tm__lock_acquire(&dom_lock);
+    tm__live_lock_all();
+    merge_unlocked();
+    pk_copy_unlocked();
+    tm__live_unlock_all();
     peak_nrows = 0;
-    live_rows(peak_add, NULL);
-    /* Other threads move the stack counters while they are read: the
-     * record's figure is what its rows add up to, not 'current'. */
-    int64_t sum = 0;
+    domain_rows_unlocked(peak_add, NULL, 1);
+    tm__lock_release(&dom_lock);
+    int64_t sum = pk_heap;
     for (size_t i = 0; i < peak_nrows; i++)
         sum += peak_rows[i].size;
     peak_recorded = sum;
+    pk_shown = 1;
     int64_t slack = (int64_t)((double)current * tm__cfg.peak_inaccuracy / 100.0);
     atomic_store(&peak_threshold, current + (slack > 0 ? slack : 1));
 }
 
 static void peak_check(int64_t current)
 {
-    if (tm__cfg.peak_inaccuracy <= 0 ||
-        current < atomic_load_explicit(&peak_threshold, memory_order_relaxed))
+    if (tm__cfg.peak_inaccuracy <= 0 || current < atomic_load_explicit(&peak_threshold, memory_order_relaxed))
         return;
     if (!tm__lock_try(&peak_lock))
         return; /* someone else is recording; they will see a close value */
@@ -194,12 +355,26 @@ void tm__peak_refresh(void)
 int64_t tm__peak_foreach(tm__trace_fn fn, void *arg)
 {
     tm__lock_acquire(&peak_lock);
-    for (size_t i = 0; i < peak_nrows; i++) {
-        struct tm__trace_row r = {peak_rows[i].stack, peak_rows[i].domain, peak_rows[i].size,
-                                  peak_rows[i].count, 0, 0, 0};
-        fn(&r, arg);
+    int64_t cur = 0;
+    if (pk_shown) {
+        uint32_t limit = tm__stack_limit();
+        for (uint32_t ci = 0; ci < PK_CHUNKS && ci << PK_CHUNK_BITS < limit; ci++) {
+            struct pk_chunk *c = atomic_load_explicit(&pk_chunks[ci], memory_order_acquire);
+            for (uint32_t i = 0; c && i < PK_CHUNK; i++) {
+                if (c->rec[i].size == 0 && c->rec[i].count == 0)
+                    continue;
+                struct tm__trace_row r = {
+                    ci << PK_CHUNK_BITS | i, 0, c->rec[i].size, c->rec[i].count, 0, 0, 0};
+                fn(&r, arg);
+            }
+        }
+        for (size_t i = 0; i < peak_nrows; i++) {
+            struct tm__trace_row r = {
+                peak_rows[i].stack, peak_rows[i].domain, peak_rows[i].size, peak_rows[i].count, 0, 0, 0};
+            fn(&r, arg);
+        }
+        cur = peak_recorded;
     }
-    int64_t cur = peak_recorded;
     tm__lock_release(&peak_lock);
     return cur;
 }
@@ -490,6 +665,7 @@ static void entry_flush(struct tf_entry *e)
             atomic_fetch_add_explicit(&s->alloc_count, e->alloc_count, memory_order_relaxed);
         }
         if (e->live_size || e->live_count) {
+            pk_mark(s, e->stack, 0);
             atomic_fetch_add_explicit(&s->live_size, e->live_size, memory_order_relaxed);
             atomic_fetch_add_explicit(&s->live_count, e->live_count, memory_order_relaxed);
         }
@@ -609,6 +785,7 @@ static inline void stack_add(struct tfigs *t, int solo, uint32_t stack, int64_t 
     struct tm__stack *s = tm__stack_get(stack);
     if (!s)
         return;
+    pk_mark(s, stack, solo);
     if (alloc) {
         COUNTER_ADD(&s->alloc_size, size, memory_order_relaxed);
         COUNTER_ADD(&s->alloc_count, count, memory_order_relaxed);
@@ -859,7 +1036,6 @@ struct dom_counter {
     int64_t size, count, alloc_size, alloc_count;
 };
 
-static tm__lock dom_lock;
 static struct dom_block *dom_blocks;
 static size_t dom_nblocks, dom_cap;
 static struct dom_counter *dom_counters;
@@ -1051,7 +1227,7 @@ void tm__domain_tables_unlocked(void (*fn)(const void *table, size_t bytes, void
 
 /* Under every shard lock, after the merge: exact, and what the live table
  * holds. */
-static void stack_rows(tm__trace_fn fn, void *arg, int live_only)
+static void stack_rows(tm__trace_fn fn, void *arg)
 {
     tm__live_lock_all();
     merge_unlocked();
@@ -1066,16 +1242,15 @@ static void stack_rows(tm__trace_fn fn, void *arg, int live_only)
         r.alloc_size = atomic_load_explicit(&s->alloc_size, memory_order_relaxed);
         r.alloc_count = atomic_load_explicit(&s->alloc_count, memory_order_relaxed);
         r.temporary = atomic_load_explicit(&s->temporary, memory_order_relaxed);
-        if (r.count == 0 && r.size == 0 && (live_only || r.alloc_count == 0))
+        if (r.count == 0 && r.size == 0 && r.alloc_count == 0)
             continue;
         fn(&r, arg);
     }
     tm__live_unlock_all();
 }
 
-static void domain_rows(tm__trace_fn fn, void *arg, int live_only)
+static void domain_rows_unlocked(tm__trace_fn fn, void *arg, int live_only)
 {
-    tm__lock_acquire(&dom_lock);
     for (size_t i = 0; i < dom_ncounters; i++) {
         const struct dom_counter *c = &dom_counters[i];
         if (live_only && c->count == 0)
@@ -1083,19 +1258,14 @@ static void domain_rows(tm__trace_fn fn, void *arg, int live_only)
         struct tm__trace_row r = {c->stack, c->domain, c->size, c->count, c->alloc_size, c->alloc_count, 0};
         fn(&r, arg);
     }
-    tm__lock_release(&dom_lock);
-}
-
-static void live_rows(tm__trace_fn fn, void *arg)
-{
-    stack_rows(fn, arg, 1);
-    domain_rows(fn, arg, 1);
 }
 
 void tm__traces_foreach(tm__trace_fn fn, void *arg)
 {
-    stack_rows(fn, arg, 0);
-    domain_rows(fn, arg, 0);
+    stack_rows(fn, arg);
+    tm__lock_acquire(&dom_lock);
+    domain_rows_unlocked(fn, arg, 0);
+    tm__lock_release(&dom_lock);
 }
 
 /* --- after fork --- */
@@ -1105,6 +1275,7 @@ static void rebuild_add(const struct tm__block *b, void *arg)
     int64_t *heap = arg;
     struct tm__stack *s = tm__stack_get(b->stack);
     if (s) {
+        pk_mark(s, b->stack, 1);
         atomic_fetch_add_explicit(&s->live_size, (int64_t)b->size, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->live_count, (int64_t)b->count, memory_order_relaxed);
     }
@@ -1144,7 +1315,8 @@ void tm__figures_rebuild_unlocked(void)
     uint32_t limit = tm__stack_limit();
     for (uint32_t id = 1; id < limit; id++) {
         struct tm__stack *s = tm__stack_get(id);
-        if (s) {
+        if (s && (atomic_load(&s->live_size) || atomic_load(&s->live_count))) {
+            pk_mark(s, id, 1);
             atomic_store_explicit(&s->live_size, 0, memory_order_relaxed);
             atomic_store_explicit(&s->live_count, 0, memory_order_relaxed);
         }
@@ -1168,25 +1340,33 @@ void tm__figures_rebuild_unlocked(void)
         atomic_store(&tm__peak, cur);
 }
 
-void tm__reset_peak(void)
+/* The record hidden until the next take; the caller holds peak_lock. */
+static void reset_peak_unlocked(void)
 {
-    tm__lock_acquire(&peak_lock);
     int64_t cur = tm__figures_current();
     atomic_store(&tm__peak, cur);
     limit_update();
-    peak_nrows = 0;
+    pk_shown = 0;
     peak_recorded = 0;
     atomic_store(&peak_threshold, 0);
+}
+
+void tm__reset_peak(void)
+{
+    tm__lock_acquire(&peak_lock);
+    reset_peak_unlocked();
     tm__lock_release(&peak_lock);
 }
 
 void tm__clear_all(void)
 {
+    tm__lock_acquire(&peak_lock);
     tm__live_lock_all();
     merge_unlocked(); /* empties every thread's figures */
     tm__live_clear_unlocked();
     tm__stacks_reset_counters();
     atomic_store(&tm__current, 0);
+    pk_clear_unlocked();
     tm__live_unlock_all();
     tm__lock_acquire(&dom_lock);
     if (dom_blocks)
@@ -1194,8 +1374,9 @@ void tm__clear_all(void)
     dom_nblocks = 0;
     dom_ncounters = 0;
     tm__lock_release(&dom_lock);
-    tm__reset_peak();
+    reset_peak_unlocked();
     atomic_store(&tm__peak, 0);
     limit_update();
+    tm__lock_release(&peak_lock);
 }
 
