@@ -34,7 +34,14 @@
  *    slot is left, then refuses (counted lost).
  *  - The figures a block adds to or takes from (trace.c) change under the
  *    same shard lock as the table (tm__figures_locked), so a reader that
- *    holds every shard lock sees figures that match the table exactly. */
+ *    holds every shard lock sees figures that match the table exactly.
+ *  - Solo mode (trace.c): while one thread records, it changes the table
+ *    and the figures without the shard lock (the _fig forms with
+ *    TM_FIG_SOLO, inside trace.c's solo_enter()). Every other access takes
+ *    the lock after tm__solo_exclude(), which makes the process multi
+ *    first (after the owner has left any update it began lock-free), so
+ *    the owner takes the locks too from then on; a lock the owner itself
+ *    takes (a snapshot, a signal handler's rescue) needs no exclusion. */
 #include "shim/shim.h"
 
 #include <errno.h>
@@ -51,6 +58,14 @@
  * the forms that leave the figures alone). */
 extern void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags)
     __attribute__((weak));
+extern void tm__solo_exclude(void) __attribute__((weak));
+
+/* Before a shard lock is taken outside the _fig forms' TM_FIG_SOLO path. */
+static inline void exclude_solo(void)
+{
+    if (tm__solo_exclude)
+        tm__solo_exclude();
+}
 
 #define NSHARDS TM_LIVE_SHARDS
 #define PAGE 4096
@@ -373,8 +388,9 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
 {
     uint64_t h = mix(b->ptr);
     struct shard *s = shard_of(h);
-    int rc;
-    tm__lock_acquire(&s->lock);
+    int rc, solo = (flags & TM_FIG_SOLO) != 0;
+    if (!solo)
+        tm__lock_acquire(&s->lock);
     if (fits(b)) {
         rc = room_compact(s);
         if (rc == 0) {
@@ -408,12 +424,14 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
     }
     if (rc >= 0 && figures)
         tm__figures_locked(b, rc == 1 ? old : NULL, flags);
-    tm__lock_release(&s->lock);
+    if (!solo)
+        tm__lock_release(&s->lock);
     return rc;
 }
 
 int tm__live_insert(const struct tm__block *b, struct tm__block *old)
 {
+    exclude_solo();
     return insert(b, old, 0, 0);
 }
 
@@ -440,16 +458,20 @@ static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, in
     __builtin_prefetch((const char *)ptr - 2 * sizeof(size_t), 1);
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
-    tm__lock_acquire(&s->lock);
+    int solo = (flags & TM_FIG_SOLO) != 0;
+    if (!solo)
+        tm__lock_acquire(&s->lock);
     int found = take(s, ptr, h, out);
     if (found && figures)
         tm__figures_locked(NULL, out, flags);
-    tm__lock_release(&s->lock);
+    if (!solo)
+        tm__lock_release(&s->lock);
     return found;
 }
 
 int tm__live_remove(uintptr_t ptr, struct tm__block *out)
 {
+    exclude_solo();
     return remove_block(ptr, out, 0, 0);
 }
 
@@ -463,6 +485,7 @@ int tm__live_find(uintptr_t ptr, struct tm__block *out)
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
     int found = 0;
+    exclude_solo();
     tm__lock_acquire(&s->lock);
     int64_t i = encodable(ptr) ? find_compact(s, ptr >> 4, h) : -1;
     if (i >= 0) {
@@ -478,6 +501,7 @@ int tm__live_find(uintptr_t ptr, struct tm__block *out)
 
 void tm__live_lock_all(void)
 {
+    exclude_solo();
     for (int i = 0; i < NSHARDS; i++)
         tm__lock_acquire(&shards[i].lock);
 }

@@ -388,6 +388,11 @@ void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *
  * excludes every change. */
 #define TM_FIG_ALLOC 1u
 #define TM_FIG_TEMP 2u
+/* TM_FIG_SOLO (to the _fig forms): the caller is the solo owner inside an
+ * update (trace.c, "solo mode"): live.c takes no shard lock. Any other
+ * thread calls tm__solo_exclude() before it takes a shard lock. */
+#define TM_FIG_SOLO 4u
+void tm__solo_exclude(void);
 void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags);
 /* memory.current, exact: the published figure plus every thread's share. */
 int64_t tm__figures_current(void);
