@@ -21,8 +21,10 @@
  *    Load stays below 9/10 and the table grows by 1/10 (at least a page),
  *    so it takes 12 / 0.9 ... 12 / (0.9 / 1.1), 13.3 to 14.7 bytes per
  *    block; a grow copies the old table from the start of a run in slot
- *    order, which is nearly the order of the homes in the new table (each
- *    block lands at the end of its run: little shifting). A grow maps the
+ *    order, which is the order of the homes in the new table but among
+ *    keys that shared an old home: each key goes at its new home or right
+ *    after the last one copied, one hash a key and no probing (the few out
+ *    of order are inserted by put_compact). A grow maps the
  *    new array and unmaps the old one: it is not incremental, but a shard
  *    holds 1/NSHARDS of the blocks (4M blocks: 0.4 MiB a shard).
  *  - tm__live_prefetch starts the miss on a block's slot before the lock
@@ -234,11 +236,41 @@ static int grow_compact(struct shard *s)
                dist(start, home_of(mix((uintptr_t)key_of(&old[start]) << 4), old_cap), old_cap) != 0)
             start = next(start, old_cap);
         uint32_t i = start;
+        /* Homes are monotone in the hash in both tables, so the keys come
+         * in the order of their new homes too, but for keys that shared
+         * an old home: each is put at its new home or right after the
+         * last one put (positions counted from the first key's home,
+         * 'base', without wrapping: the slots after 'last' are empty).
+         * A key whose new home is below the last one's, or that would
+         * wrap onto 'base', is inserted by put_compact (the table is a
+         * valid one at every step); that may shift the last run by one. */
+        uint64_t base = 0, last = 0, last_home = 0;
+        int first = 1;
         do {
             uint64_t k = key_of(&old[i]);
-            struct slot was;
-            if (k)
-                put_compact(fresh, cap, old[i], mix((uintptr_t)k << 4), &was);
+            if (k) {
+                uint64_t h = mix((uintptr_t)k << 4);
+                uint64_t nh = home_of(h, cap);
+                if (first) {
+                    base = last = last_home = nh;
+                    fresh[nh] = old[i];
+                    first = 0;
+                } else {
+                    uint64_t at = nh >= base ? nh : nh + cap;
+                    uint64_t p = at > last ? at : last + 1;
+                    if (at >= last_home && p < base + cap) {
+                        fresh[p >= cap ? p - cap : p] = old[i];
+                        last = p;
+                        last_home = at;
+                    } else {
+                        struct slot was;
+                        put_compact(fresh, cap, old[i], h, &was);
+                        uint64_t after = last + 1;
+                        if (after < base + cap && key_of(&fresh[after >= cap ? after - cap : after]))
+                            last = after;
+                    }
+                }
+            }
             i = next(i, old_cap);
         } while (i != start);
     }
