@@ -102,6 +102,11 @@ check_PROGRAMS += tests/progs/shim_peak
 tests_progs_shim_peak_CFLAGS = $(SHIM_PROG_CFLAGS)
 TESTS += tests/integration/shim_peak.sh
 
+check_PROGRAMS += tests/progs/shim_soloswitch
+tests_progs_shim_soloswitch_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
+tests_progs_shim_soloswitch_LDADD = -lpthread
+TESTS += tests/integration/shim_soloswitch.sh
+
 # Test scripts are not distributed by automake on their own.
 EXTRA_DIST += \
 	tests/integration/shim_fds.sh tests/integration/shim_forkrace.sh \
@@ -115,7 +120,7 @@ EXTRA_DIST += \
 	tests/integration/shim_fork.sh tests/integration/shim_peak.sh \
 	tests/integration/shim_real.sh tests/integration/shim_snapshots.sh \
 	tests/integration/shim_threads.sh tests/integration/shim_solo.sh \
-	tests/integration/shim_merge.sh \
+	tests/integration/shim_merge.sh tests/integration/shim_soloswitch.sh \
 	tests/integration/shim_tlrows.sh \
 	tests/integration/shim_early.sh \
 	tests/integration/leaks_check.sh tests/integration/leaks_kinds.sh \
