@@ -30,6 +30,9 @@
  *  - tm__live_prefetch starts the miss on a block's slot before the lock
  *    (tm__record calls it before capturing the stack), and a remove
  *    prefetches the block's malloc header, so the two misses overlap.
+ *    While a thread's blocks come one after the other in memory (a
+ *    growing heap), it also prefetches the slot of the block expected two
+ *    allocations later.
  *  - The overflow table is linear probing over a power of two with
  *    backward-shift deletion, load below 3/4.
  *  - A table that cannot grow (no memory) still accepts inserts until one
@@ -472,7 +475,7 @@ int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsign
     return insert(b, old, flags, 1);
 }
 
-void tm__live_prefetch(uintptr_t ptr)
+static inline void prefetch_slot(uintptr_t ptr)
 {
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
@@ -481,6 +484,26 @@ void tm__live_prefetch(uintptr_t ptr)
     uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
     if (slots && cap)
         __builtin_prefetch(&slots[home_of(h, cap)], 1);
+}
+
+/* Where the thread's next block would start if the allocator cuts blocks
+ * one after the other (glibc: a chunk of the size rounded up with its
+ * 8-byte header, 32 at least): a guess, only ever prefetched. */
+static __thread uintptr_t next_guess TM_TLS;
+
+void tm__live_prefetch(uintptr_t ptr, size_t size)
+{
+    prefetch_slot(ptr);
+    size_t chunk = (size + 8 + 15) & ~(size_t)15;
+    if (chunk < 32)
+        chunk = 32;
+    /* Blocks came one after the other (a growing heap, a bump
+     * allocator): the slot of the block after the next one is a cache
+     * miss that the time until then hides (the next one's was started by
+     * this thread's previous allocation). */
+    if (ptr == next_guess)
+        prefetch_slot(ptr + 2 * chunk);
+    next_guess = ptr + chunk;
 }
 
 static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, int figures)
