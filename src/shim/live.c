@@ -165,7 +165,7 @@ static inline struct slot slot_encode(const struct tm__block *b)
 }
 
 /* Index of 'key' (> 0), or -1. */
-static int64_t find_compact(const struct shard *s, uint64_t key, uint64_t h)
+static inline __attribute__((always_inline)) int64_t find_compact(const struct shard *s, uint64_t key, uint64_t h)
 {
     uint32_t cap = s->cap;
     if (!s->slots)
@@ -401,7 +401,8 @@ static void ov_put(struct shard *s, const struct tm__block *b, uint64_t h)
 /* --- the interface --- */
 
 /* Removes 'ptr' from whichever table holds it into '*out'; 1 found. */
-static int take(struct shard *s, uintptr_t ptr, uint64_t h, struct tm__block *out)
+static inline __attribute__((always_inline)) int take(struct shard *s, uintptr_t ptr, uint64_t h,
+                                                      struct tm__block *out)
 {
     if (encodable(ptr)) {
         int64_t i = find_compact(s, ptr >> 4, h);
@@ -431,7 +432,16 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
         if (rc == 0) {
             struct slot was;
             int64_t i;
-            if (put_compact(s->slots, s->cap, slot_encode(b), h, &was)) {
+            struct slot *home = &s->slots[home_of(h, s->cap)];
+            if (!key_of(home)) { /* most inserts: the home slot is free */
+                *home = slot_encode(b);
+                s->used++;
+                if (TM_UNLIKELY(s->ov_used) && (i = ov_find(s, b->ptr, h)) >= 0) {
+                    *old = s->ov[i];
+                    ov_delete(s, (size_t)i);
+                    rc = 1;
+                }
+            } else if (put_compact(s->slots, s->cap, slot_encode(b), h, &was)) {
                 slot_decode(&was, old);
                 rc = 1;
             } else {
