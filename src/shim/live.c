@@ -496,24 +496,20 @@ static inline void prefetch_slot(uintptr_t ptr)
         __builtin_prefetch(&slots[home_of(h, cap)], 1);
 }
 
-/* Where the thread's next block would start if the allocator cuts blocks
- * one after the other (glibc: a chunk of the size rounded up with its
- * 8-byte header, 32 at least): a guess, only ever prefetched. */
-static __thread uintptr_t next_guess TM_TLS;
-
-void tm__live_prefetch(uintptr_t ptr, size_t size)
+void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev)
 {
     prefetch_slot(ptr);
+    /* The allocator cuts blocks of this size one after the other (a
+     * growing heap; glibc: a chunk is the size rounded up with its 8-byte
+     * header, 32 bytes at least) when the thread's last block ends where
+     * this one starts: the slot of the block after the next one is a
+     * cache miss that the time until then hides (the next one's was
+     * started by the previous allocation). A guess, only prefetched. */
     size_t chunk = (size + 8 + 15) & ~(size_t)15;
     if (chunk < 32)
         chunk = 32;
-    /* Blocks came one after the other (a growing heap, a bump
-     * allocator): the slot of the block after the next one is a cache
-     * miss that the time until then hides (the next one's was started by
-     * this thread's previous allocation). */
-    if (ptr == next_guess)
+    if (ptr - prev == chunk)
         prefetch_slot(ptr + 2 * chunk);
-    next_guess = ptr + chunk;
 }
 
 static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, int figures)

@@ -352,9 +352,9 @@ struct tm__block {
 int tm__live_insert(const struct tm__block *b, struct tm__block *old);
 int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsigned flags);
 /* Starts loading the table's cache line for 'ptr' (no lock; a hint), a
- * block of 'size' bytes, and for the block expected after it when the
- * thread's blocks have been coming one after the other. */
-void tm__live_prefetch(uintptr_t ptr, size_t size);
+ * block of 'size' bytes, and for a block expected later when the thread's
+ * blocks come one after the other ('prev': its last block's address). */
+void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev);
 /* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. The _fig
  * form, when found, also calls tm__figures_locked(NULL, 'out', 'flags')
  * under the shard lock. */

@@ -809,7 +809,7 @@ static int live_insert(const struct tm__block *b, struct tm__block *old, unsigne
 static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count)
 {
     struct tm__block b = {ptr, size, 0, count};
-    tm__live_prefetch(b.ptr, size); /* its miss overlaps the stack capture */
+    tm__live_prefetch(b.ptr, size, ~last_alloc); /* its miss overlaps the stack capture */
     b.stack = capture_stack();
     if (!b.stack) {
         atomic_fetch_add(&tm__lost, 1);
