@@ -21,20 +21,32 @@
  *    Load stays below 9/10 and the table grows by 1/10 (at least a page),
  *    so it takes 12 / 0.9 ... 12 / (0.9 / 1.1), 13.3 to 14.7 bytes per
  *    block; a grow copies the old table from the start of a run in slot
- *    order, which is nearly the order of the homes in the new table (each
- *    block lands at the end of its run: little shifting). A grow maps the
+ *    order, which is the order of the homes in the new table but among
+ *    keys that shared an old home: each key goes at its new home or right
+ *    after the last one copied, one hash a key and no probing (the few out
+ *    of order are inserted by put_compact). A grow maps the
  *    new array and unmaps the old one: it is not incremental, but a shard
  *    holds 1/NSHARDS of the blocks (4M blocks: 0.4 MiB a shard).
  *  - tm__live_prefetch starts the miss on a block's slot before the lock
  *    (tm__record calls it before capturing the stack), and a remove
  *    prefetches the block's malloc header, so the two misses overlap.
+ *    While a thread's blocks come one after the other in memory (a
+ *    growing heap), it also prefetches the slot of the block expected two
+ *    allocations later.
  *  - The overflow table is linear probing over a power of two with
  *    backward-shift deletion, load below 3/4.
  *  - A table that cannot grow (no memory) still accepts inserts until one
  *    slot is left, then refuses (counted lost).
  *  - The figures a block adds to or takes from (trace.c) change under the
  *    same shard lock as the table (tm__figures_locked), so a reader that
- *    holds every shard lock sees figures that match the table exactly. */
+ *    holds every shard lock sees figures that match the table exactly.
+ *  - Solo mode (trace.c): while one thread records, it changes the table
+ *    and the figures without the shard lock (the _fig forms with
+ *    TM_FIG_SOLO, inside trace.c's solo_enter()). Every other access takes
+ *    the lock after tm__solo_exclude(), which makes the process multi
+ *    first (after the owner has left any update it began lock-free), so
+ *    the owner takes the locks too from then on; a lock the owner itself
+ *    takes (a snapshot, a signal handler's rescue) needs no exclusion. */
 #include "shim/shim.h"
 
 #include <errno.h>
@@ -51,6 +63,14 @@
  * the forms that leave the figures alone). */
 extern void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags)
     __attribute__((weak));
+extern void tm__solo_exclude(void) __attribute__((weak));
+
+/* Before a shard lock is taken outside the _fig forms' TM_FIG_SOLO path. */
+static inline void exclude_solo(void)
+{
+    if (tm__solo_exclude)
+        tm__solo_exclude();
+}
 
 #define NSHARDS TM_LIVE_SHARDS
 #define PAGE 4096
@@ -145,7 +165,7 @@ static inline struct slot slot_encode(const struct tm__block *b)
 }
 
 /* Index of 'key' (> 0), or -1. */
-static int64_t find_compact(const struct shard *s, uint64_t key, uint64_t h)
+static inline __attribute__((always_inline)) int64_t find_compact(const struct shard *s, uint64_t key, uint64_t h)
 {
     uint32_t cap = s->cap;
     if (!s->slots)
@@ -219,11 +239,41 @@ static int grow_compact(struct shard *s)
                dist(start, home_of(mix((uintptr_t)key_of(&old[start]) << 4), old_cap), old_cap) != 0)
             start = next(start, old_cap);
         uint32_t i = start;
+        /* Homes are monotone in the hash in both tables, so the keys come
+         * in the order of their new homes too, but for keys that shared
+         * an old home: each is put at its new home or right after the
+         * last one put (positions counted from the first key's home,
+         * 'base', without wrapping: the slots after 'last' are empty).
+         * A key whose new home is below the last one's, or that would
+         * wrap onto 'base', is inserted by put_compact (the table is a
+         * valid one at every step); that may shift the last run by one. */
+        uint64_t base = 0, last = 0, last_home = 0;
+        int first = 1;
         do {
             uint64_t k = key_of(&old[i]);
-            struct slot was;
-            if (k)
-                put_compact(fresh, cap, old[i], mix((uintptr_t)k << 4), &was);
+            if (k) {
+                uint64_t h = mix((uintptr_t)k << 4);
+                uint64_t nh = home_of(h, cap);
+                if (first) {
+                    base = last = last_home = nh;
+                    fresh[nh] = old[i];
+                    first = 0;
+                } else {
+                    uint64_t at = nh >= base ? nh : nh + cap;
+                    uint64_t p = at > last ? at : last + 1;
+                    if (at >= last_home && p < base + cap) {
+                        fresh[p >= cap ? p - cap : p] = old[i];
+                        last = p;
+                        last_home = at;
+                    } else {
+                        struct slot was;
+                        put_compact(fresh, cap, old[i], h, &was);
+                        uint64_t after = last + 1;
+                        if (after < base + cap && key_of(&fresh[after >= cap ? after - cap : after]))
+                            last = after;
+                    }
+                }
+            }
             i = next(i, old_cap);
         } while (i != start);
     }
@@ -351,7 +401,8 @@ static void ov_put(struct shard *s, const struct tm__block *b, uint64_t h)
 /* --- the interface --- */
 
 /* Removes 'ptr' from whichever table holds it into '*out'; 1 found. */
-static int take(struct shard *s, uintptr_t ptr, uint64_t h, struct tm__block *out)
+static inline __attribute__((always_inline)) int take(struct shard *s, uintptr_t ptr, uint64_t h,
+                                                      struct tm__block *out)
 {
     if (encodable(ptr)) {
         int64_t i = find_compact(s, ptr >> 4, h);
@@ -373,14 +424,24 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
 {
     uint64_t h = mix(b->ptr);
     struct shard *s = shard_of(h);
-    int rc;
-    tm__lock_acquire(&s->lock);
+    int rc, solo = (flags & TM_FIG_SOLO) != 0;
+    if (!solo)
+        tm__lock_acquire(&s->lock);
     if (fits(b)) {
         rc = room_compact(s);
         if (rc == 0) {
             struct slot was;
             int64_t i;
-            if (put_compact(s->slots, s->cap, slot_encode(b), h, &was)) {
+            struct slot *home = &s->slots[home_of(h, s->cap)];
+            if (!key_of(home)) { /* most inserts: the home slot is free */
+                *home = slot_encode(b);
+                s->used++;
+                if (TM_UNLIKELY(s->ov_used) && (i = ov_find(s, b->ptr, h)) >= 0) {
+                    *old = s->ov[i];
+                    ov_delete(s, (size_t)i);
+                    rc = 1;
+                }
+            } else if (put_compact(s->slots, s->cap, slot_encode(b), h, &was)) {
                 slot_decode(&was, old);
                 rc = 1;
             } else {
@@ -408,12 +469,14 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
     }
     if (rc >= 0 && figures)
         tm__figures_locked(b, rc == 1 ? old : NULL, flags);
-    tm__lock_release(&s->lock);
+    if (!solo)
+        tm__lock_release(&s->lock);
     return rc;
 }
 
 int tm__live_insert(const struct tm__block *b, struct tm__block *old)
 {
+    exclude_solo();
     return insert(b, old, 0, 0);
 }
 
@@ -422,7 +485,7 @@ int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsign
     return insert(b, old, flags, 1);
 }
 
-void tm__live_prefetch(uintptr_t ptr)
+static inline void prefetch_slot(uintptr_t ptr)
 {
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
@@ -433,6 +496,22 @@ void tm__live_prefetch(uintptr_t ptr)
         __builtin_prefetch(&slots[home_of(h, cap)], 1);
 }
 
+void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev)
+{
+    prefetch_slot(ptr);
+    /* The allocator cuts blocks of this size one after the other (a
+     * growing heap; glibc: a chunk is the size rounded up with its 8-byte
+     * header, 32 bytes at least) when the thread's last block ends where
+     * this one starts: the slot of the block after the next one is a
+     * cache miss that the time until then hides (the next one's was
+     * started by the previous allocation). A guess, only prefetched. */
+    size_t chunk = (size + 8 + 15) & ~(size_t)15;
+    if (chunk < 32)
+        chunk = 32;
+    if (ptr - prev == chunk)
+        prefetch_slot(ptr + 2 * chunk);
+}
+
 static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, int figures)
 {
     /* The header of a heap block, which the free that follows reads: its
@@ -440,16 +519,20 @@ static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, in
     __builtin_prefetch((const char *)ptr - 2 * sizeof(size_t), 1);
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
-    tm__lock_acquire(&s->lock);
+    int solo = (flags & TM_FIG_SOLO) != 0;
+    if (!solo)
+        tm__lock_acquire(&s->lock);
     int found = take(s, ptr, h, out);
     if (found && figures)
         tm__figures_locked(NULL, out, flags);
-    tm__lock_release(&s->lock);
+    if (!solo)
+        tm__lock_release(&s->lock);
     return found;
 }
 
 int tm__live_remove(uintptr_t ptr, struct tm__block *out)
 {
+    exclude_solo();
     return remove_block(ptr, out, 0, 0);
 }
 
@@ -463,6 +546,7 @@ int tm__live_find(uintptr_t ptr, struct tm__block *out)
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(h);
     int found = 0;
+    exclude_solo();
     tm__lock_acquire(&s->lock);
     int64_t i = encodable(ptr) ? find_compact(s, ptr >> 4, h) : -1;
     if (i >= 0) {
@@ -478,6 +562,7 @@ int tm__live_find(uintptr_t ptr, struct tm__block *out)
 
 void tm__live_lock_all(void)
 {
+    exclude_solo();
     for (int i = 0; i < NSHARDS; i++)
         tm__lock_acquire(&shards[i].lock);
 }

@@ -351,8 +351,10 @@ struct tm__block {
  * lock when it returns 0 or 1 (the plain form changes the table only). */
 int tm__live_insert(const struct tm__block *b, struct tm__block *old);
 int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsigned flags);
-/* Starts loading the table's cache line for 'ptr' (no lock; a hint). */
-void tm__live_prefetch(uintptr_t ptr);
+/* Starts loading the table's cache line for 'ptr' (no lock; a hint), a
+ * block of 'size' bytes, and for a block expected later when the thread's
+ * blocks come one after the other ('prev': its last block's address). */
+void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev);
 /* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. The _fig
  * form, when found, also calls tm__figures_locked(NULL, 'out', 'flags')
  * under the shard lock. */
@@ -388,6 +390,11 @@ void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *
  * excludes every change. */
 #define TM_FIG_ALLOC 1u
 #define TM_FIG_TEMP 2u
+/* TM_FIG_SOLO (to the _fig forms): the caller is the solo owner inside an
+ * update (trace.c, "solo mode"): live.c takes no shard lock. Any other
+ * thread calls tm__solo_exclude() before it takes a shard lock. */
+#define TM_FIG_SOLO 4u
+void tm__solo_exclude(void);
 void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags);
 /* memory.current, exact: the published figure plus every thread's share. */
 int64_t tm__figures_current(void);

@@ -405,7 +405,12 @@ void tm__peak_unlock(void)
  * after raising solo_busy, so an update is either complete before the
  * switcher reads solo_busy == 0 or done with atomics. Without membarrier
  * (old kernels, seccomp) and off x86-64, the process is multi from the
- * start. A forked child has one thread and becomes solo again. */
+ * start. A forked child has one thread and becomes solo again. The owner
+ * also changes the live table without its shard lock while solo (its
+ * update, table and figures, runs inside solo_enter()/solo_leave()); any
+ * other thread calls tm__solo_exclude() before it takes a shard lock, and
+ * a recording thread that is not the owner switches in solo_enter(),
+ * before its table update. */
 enum { SOLO, SWITCHING, MULTI };
 #define TM_MAYBE_UNUSED __attribute__((unused)) /* off x86-64 */
 static TM_MAYBE_UNUSED atomic_int solo_mode = SOLO;
@@ -557,6 +562,20 @@ static inline void plain_raise(atomic_int_least64_t *p, int64_t v)
 }
 #define COUNTER_ADD(p, v, order) ((void)solo, (void)atomic_fetch_add_explicit((p), (v), order))
 #endif
+
+/* Before a thread takes a live-table shard lock outside a recording (a
+ * reader, tm__live_find): the owner changes the table without the lock
+ * while solo, so any other thread first makes the process multi (or
+ * becomes the owner when there is none yet). */
+void tm__solo_exclude(void)
+{
+#ifdef TM_SOLO
+    if (atomic_load(&solo_owner) == (uintptr_t)&last_alloc || atomic_load(&solo_mode) == MULTI)
+        return;
+    if (solo_slow())
+        solo_leave();
+#endif
+}
 
 /* After fork: the child has one thread, this one. */
 static void solo_after_fork(void)
@@ -821,7 +840,7 @@ static inline void heap_add(struct tfigs *t, int solo, int64_t size)
 
 void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags)
 {
-    int solo = solo_enter();
+    int solo = (flags & TM_FIG_SOLO) != 0; /* the caller is inside solo_enter() */
     struct tfigs *t = solo ? NULL : figs_get();
     int64_t d = 0;
     if (out) {
@@ -834,8 +853,6 @@ void tm__figures_locked(const struct tm__block *in, const struct tm__block *out,
     }
     if (d)
         heap_add(t, solo, d);
-    if (solo)
-        solo_leave();
 }
 
 /* After a shard lock is left: the peak record if 'current' passed it. */
@@ -952,11 +969,15 @@ static inline int maybe_live(uintptr_t p)
     return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[maybe_idx(p)], memory_order_relaxed) != 0;
 }
 
-/* tm__live_insert with the counter kept. */
+/* tm__live_insert with the counter kept. The owner in solo mode changes
+ * the table without the shard lock (TM_FIG_SOLO, tm__solo_exclude). */
 static int live_insert(const struct tm__block *b, struct tm__block *old, unsigned flags)
 {
     maybe_add(b->ptr, 1);
-    int rc = tm__live_insert_fig(b, old, flags);
+    int solo = solo_enter();
+    int rc = tm__live_insert_fig(b, old, flags | (solo ? TM_FIG_SOLO : 0));
+    if (solo)
+        solo_leave();
     if (rc != 0)
         maybe_add(b->ptr, -1); /* not inserted, or replaced a block at that address */
     return rc;
@@ -965,7 +986,7 @@ static int live_insert(const struct tm__block *b, struct tm__block *old, unsigne
 static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count)
 {
     struct tm__block b = {ptr, size, 0, count};
-    tm__live_prefetch(b.ptr); /* its miss overlaps the stack capture */
+    tm__live_prefetch(b.ptr, size, ~last_alloc); /* its miss overlaps the stack capture */
     b.stack = capture_stack();
     if (!b.stack) {
         atomic_fetch_add(&tm__lost, 1);
@@ -996,7 +1017,11 @@ static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was)
 {
     struct tm__block b;
     int last = ~(uintptr_t)ptr == last_alloc;
-    if (!tm__live_remove_fig((uintptr_t)ptr, &b, last && !was ? TM_FIG_TEMP : 0))
+    int solo = solo_enter();
+    int found = tm__live_remove_fig((uintptr_t)ptr, &b, (last && !was ? TM_FIG_TEMP : 0) | (solo ? TM_FIG_SOLO : 0));
+    if (solo)
+        solo_leave();
+    if (!found)
         return 0;
     maybe_add((uintptr_t)ptr, -1);
     if (last)
