@@ -8,6 +8,7 @@ libtmreport_la_SOURCES = \
 	src/report/render.c src/report/render.h \
 	src/report/symbolize.c src/report/symbolize.h \
 	src/report/symtab.c src/report/symtab.h \
+	src/report/scopetab.c src/report/scopetab.h \
 	src/report/outfile.c src/report/outfile.h \
 	src/report/infile.c src/report/infile.h \
 	src/report/quote.c src/report/quote.h \
