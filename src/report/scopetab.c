@@ -237,9 +237,27 @@ static int cmp_ptr(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
-/* Sorts the ranges into their parents' segments, with running maxima. */
+/* 'v' of 'n' elements given back its room beyond them (kept when the
+ * smaller block cannot be had). */
+static void *shrink(void *v, size_t n, size_t size)
+{
+    void *nv = n ? realloc(v, n * size) : NULL;
+
+    if (!n)
+        free(v);
+    return n && !nv ? v : nv;
+}
+
+/* Sorts the ranges into their parents' segments, with running maxima;
+ * the arrays lose their spare room: a table lives as long as its module. */
 static void finish(unit *u)
 {
+    u->nodes = shrink(u->nodes, u->nnodes, sizeof *u->nodes);
+    u->ivls = shrink(u->ivls, u->nivls, sizeof *u->ivls);
+    u->subs = shrink(u->subs, u->nsubs, sizeof *u->subs);
+    u->capnodes = u->nnodes;
+    u->capivls = u->nivls;
+    u->capsubs = u->nsubs;
     qsort(u->ivls, u->nivls, sizeof *u->ivls, cmp_ivl);
     for (size_t i = 0; i < u->nivls; i++) {
         ivl *v = &u->ivls[i];
