@@ -47,7 +47,7 @@
 /* A DIE with ranges. nodes[0] stands for the unit itself. */
 typedef struct node {
     Dwarf_Die die;
-    uint32_t parent;     /* node index; the unit's own is 0 */
+    uint32_t parent;      /* node index; the unit's own is 0 */
     uint32_t kids, nkids; /* its children's ranges: ivls[kids, kids + nkids) */
     int tag;
 } node;
@@ -161,7 +161,8 @@ static int add_node(walker *w, Dwarf_Die *die, uint32_t parent, int tag, uint32_
     return 0;
 }
 
-static int walk_children(walker *w, Dwarf_Die *child, uint32_t parent, int imported, const import_link *imports);
+static int walk_children(walker *w, Dwarf_Die *child, uint32_t parent, int imported,
+                         const import_link *imports);
 
 /* One DIE of the walk, and its children as libdw would walk them. */
 static int visit(walker *w, Dwarf_Die *die, uint32_t parent, int imported, const import_link *imports)
@@ -191,7 +192,8 @@ static int visit(walker *w, Dwarf_Die *die, uint32_t parent, int imported, const
 }
 
 /* libdw_visit_scopes.c's walk_children(), from the first child 'child'. */
-static int walk_children(walker *w, Dwarf_Die *child, uint32_t parent, int imported, const import_link *imports)
+static int walk_children(walker *w, Dwarf_Die *child, uint32_t parent, int imported,
+                         const import_link *imports)
 {
     int ret;
 

@@ -67,9 +67,10 @@ typedef struct tm_stats_opts {
     int all_frames; /* filters look at every frame */
     size_t nfilters;
     const tm_filter *filters; /* borrowed */
-    size_t top; /* > 0: only the first 'top' groups need to be in order
-                 * (the others follow them in no order): a summary that
-                 * shows a few does not sort hundreds of thousands */
+    /* > 0: only the first 'top' groups need to be in order (the others
+     * follow them in no order): a summary that shows a few does not sort
+     * hundreds of thousands */
+    size_t top;
 } tm_stats_opts;
 
 /* Defaults: by lineno, not cumulative, live traces, sort by size, every

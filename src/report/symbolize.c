@@ -9,11 +9,14 @@
  * scan. Results are written into the frames of snap->root, then the
  * model's frames are loaded again (its strings point into root).
  *
- * Inlined frames: dwarf_getscopes() gives the scopes at the address,
- * innermost first. The innermost function scope names the code at the
- * address, at the line table's file:line. Each DW_TAG_inlined_subroutine
- * scope then yields one more logical frame: the next enclosing function,
- * at the scope's DW_AT_call_file:DW_AT_call_line.
+ * Inlined frames: the function scopes at the address, innermost first,
+ * come from the module's per-unit tables (scopetab.c; libdw's
+ * dwarf_getscopes() and dwarf_getscopes_die(), which give the same but
+ * walk the unit for every address, answer where a table cannot). The
+ * innermost function scope names the code at the address, at the line
+ * table's file:line. Each DW_TAG_inlined_subroutine scope then yields one
+ * more logical frame: the next enclosing function, at the scope's
+ * DW_AT_call_file:DW_AT_call_line.
  */
 #include "config.h"
 

@@ -163,7 +163,9 @@ static int compare_module(const char *file, int every, size_t most, counts *c)
 
         if (nth++ % every == 0 && dwarf_offdie(dw, off + hsize, &cudie) &&
             dwarf_getsrclines(&cudie, &lines, &nlines) == 0) {
-            for (size_t i = 0; i < nlines; i += nlines > most ? nlines / most : 1) {
+            size_t step = nlines > most ? nlines / most : 1;
+
+            for (size_t i = 0; i < nlines; i += step) {
                 Dwarf_Addr a;
 
                 if (dwarf_lineaddr(dwarf_onesrcline(lines, i), &a) != 0)
@@ -197,7 +199,8 @@ START_TEST(test_scopetab_matches_libdw_on_this_program)
 
     tm_nested_outer(3);
     ck_assert_int_eq(compare_module("/proc/self/exe", 1, SIZE_MAX, &c), 0);
-    fprintf(stderr, "this program: %ld addresses, %ld in inlined code, up to %ld functions deep, %ld unknown\n",
+    fprintf(stderr,
+            "this program: %ld addresses, %ld in inlined code, up to %ld functions deep, %ld unknown\n",
             c.checked, c.inlined, c.deepest, c.unknown);
     ck_assert_int_eq(c.bad, 0);
     ck_assert_int_gt(c.checked, 2000);
