@@ -8,6 +8,7 @@ libtmreport_la_SOURCES = \
 	src/report/render.c src/report/render.h \
 	src/report/symbolize.c src/report/symbolize.h \
 	src/report/symtab.c src/report/symtab.h \
+	src/report/scopetab.c src/report/scopetab.h \
 	src/report/outfile.c src/report/outfile.h \
 	src/report/infile.c src/report/infile.h \
 	src/report/quote.c src/report/quote.h \
@@ -40,6 +41,10 @@ check_PROGRAMS += tests/unit/check_symtab
 TESTS += tests/unit/check_symtab
 tests_unit_check_symtab_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) $(LIBDW_CFLAGS)
 tests_unit_check_symtab_LDADD = $(TM_REPORT_CHECK_LIBS) $(LIBDW_LIBS)
+check_PROGRAMS += tests/unit/check_scopetab
+TESTS += tests/unit/check_scopetab
+tests_unit_check_scopetab_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) $(LIBDW_CFLAGS) -g -O2
+tests_unit_check_scopetab_LDADD = $(TM_REPORT_CHECK_LIBS) $(LIBDW_LIBS)
 check_PROGRAMS += tests/unit/check_render
 TESTS += tests/unit/check_render
 tests_unit_check_render_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)

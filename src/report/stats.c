@@ -249,14 +249,27 @@ static uint64_t hash_str(const char *s)
     return h ^ (h >> 33);
 }
 
-static size_t *index_slot(const tm_stats *st, const char *key)
+/* The slot of 'key' (hash 'h'): where it is, or the empty one where it
+ * goes. Keys are kilobytes long and share long prefixes: a slot's own
+ * hash is compared before its key. */
+static size_t *index_slot(const tm_stats *st, const char *key, uint64_t h)
 {
     const index_t *ix = st->index;
-    size_t mask = ix->cap - 1, i = hash_str(key) & mask;
+    size_t mask = ix->cap - 1, i = h & mask;
 
-    while (ix->slots[i] && strcmp(st->v[ix->slots[i] - 1].key, key))
+    while (ix->slots[i] && (st->v[ix->slots[i] - 1].hash != h || strcmp(st->v[ix->slots[i] - 1].key, key)))
         i = (i + 1) & mask;
     return &ix->slots[i];
+}
+
+/* Puts position 'pos' (a key not in the index yet) into an empty slot. */
+static void index_put(index_t *ix, uint64_t h, size_t pos)
+{
+    size_t mask = ix->cap - 1, i = h & mask;
+
+    while (ix->slots[i])
+        i = (i + 1) & mask;
+    ix->slots[i] = pos + 1;
 }
 
 static int index_grow(tm_stats *st)
@@ -272,7 +285,7 @@ static int index_grow(tm_stats *st)
     }
     for (size_t i = 0; i < oldcap; i++)
         if (old[i])
-            *index_slot(st, st->v[old[i] - 1].key) = old[i];
+            index_put(ix, st->v[old[i] - 1].hash, old[i] - 1);
     free(old);
     return 0;
 }
@@ -281,7 +294,7 @@ long tm_stats_find(const tm_stats *stats, const char *key)
 {
     if (!stats->index || !((index_t *)stats->index)->cap)
         return -1;
-    size_t s = *index_slot(stats, key);
+    size_t s = *index_slot(stats, key, hash_str(key));
 
     return s ? (long)s - 1 : -1;
 }
@@ -290,11 +303,12 @@ long tm_stats_find(const tm_stats *stats, const char *key)
 static tm_stat *group(tm_stats *st, const char *key, size_t *cap)
 {
     index_t *ix = st->index;
+    uint64_t h = hash_str(key);
     size_t *slot;
 
     if ((st->n + 1) * 2 > ix->cap && index_grow(st))
         return NULL;
-    slot = index_slot(st, key);
+    slot = index_slot(st, key, h);
     if (*slot)
         return &st->v[*slot - 1];
     if (st->n == *cap) {
@@ -310,6 +324,7 @@ static tm_stat *group(tm_stats *st, const char *key, size_t *cap)
 
     memset(s, 0, sizeof *s);
     s->last_trace = SIZE_MAX;
+    s->hash = h;
     if (!(s->key = strdup(key)))
         return NULL;
     *slot = ++st->n;
@@ -439,6 +454,35 @@ static int cmp_temp(const void *a, const void *b)
     return stat_cmp(a, b, TM_SORT_TEMPORARY);
 }
 
+/* The 'top' first groups of 'st' in order, the others after them: each
+ * group is compared with the last of the best so far (a smaller size
+ * decides most of them at once), and the best are kept sorted. */
+static void sort_top(tm_stats *st, size_t top, int (*cmp)(const void *, const void *))
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < st->n; i++) {
+        tm_stat t;
+        size_t j;
+
+        if (n == top && cmp(&st->v[i], &st->v[n - 1]) >= 0)
+            continue;
+        /* v[i] joins the best: v[n] (or the worst, v[top - 1]) goes
+         * where v[i] was */
+        t = st->v[i];
+        if (n < top) {
+            st->v[i] = st->v[n];
+            j = n++;
+        } else {
+            st->v[i] = st->v[n - 1];
+            j = n - 1;
+        }
+        for (; j > 0 && cmp(&t, &st->v[j - 1]) < 0; j--)
+            st->v[j] = st->v[j - 1];
+        st->v[j] = t;
+    }
+}
+
 /* Sorts and rebuilds the index (positions moved). */
 static int sort_stats(tm_stats *st)
 {
@@ -450,11 +494,13 @@ static int sort_stats(tm_stats *st)
     };
     index_t *ix = st->index;
 
-    if (st->n) /* qsort(NULL, 0) is undefined */
+    if (st->opts.top && st->opts.top < st->n)
+        sort_top(st, st->opts.top, cmp[st->opts.sort]);
+    else if (st->n) /* qsort(NULL, 0) is undefined */
         qsort(st->v, st->n, sizeof *st->v, cmp[st->opts.sort]);
     memset(ix->slots, 0, ix->cap * sizeof *ix->slots);
     for (size_t i = 0; i < st->n; i++)
-        *index_slot(st, st->v[i].key) = i + 1;
+        index_put(ix, st->v[i].hash, i);
     return 0;
 }
 

@@ -67,10 +67,14 @@ typedef struct tm_stats_opts {
     int all_frames; /* filters look at every frame */
     size_t nfilters;
     const tm_filter *filters; /* borrowed */
+    /* > 0: only the first 'top' groups need to be in order (the others
+     * follow them in no order): a summary that shows a few does not sort
+     * hundreds of thousands */
+    size_t top;
 } tm_stats_opts;
 
 /* Defaults: by lineno, not cumulative, live traces, sort by size, every
- * domain, no filters. */
+ * domain, no filters, every group in order. */
 void tm_stats_opts_init(tm_stats_opts *opts);
 
 /* Parses "lineno", "filename", ... / "size", "count", "allocations".
@@ -95,6 +99,7 @@ typedef struct tm_stat {
     size_t frame;
     int loc;
     size_t last_trace; /* internal: cumulative de-duplication */
+    uint64_t hash;     /* internal: of 'key', for the index */
 } tm_stat;
 
 typedef struct tm_stats {

@@ -9,17 +9,21 @@
  * scan. Results are written into the frames of snap->root, then the
  * model's frames are loaded again (its strings point into root).
  *
- * Inlined frames: dwarf_getscopes() gives the scopes at the address,
- * innermost first. The innermost function scope names the code at the
- * address, at the line table's file:line. Each DW_TAG_inlined_subroutine
- * scope then yields one more logical frame: the next enclosing function,
- * at the scope's DW_AT_call_file:DW_AT_call_line.
+ * Inlined frames: the function scopes at the address, innermost first,
+ * come from the module's per-unit tables (scopetab.c; libdw's
+ * dwarf_getscopes() and dwarf_getscopes_die(), which give the same but
+ * walk the unit for every address, answer where a table cannot). The
+ * innermost function scope names the code at the address, at the line
+ * table's file:line. Each DW_TAG_inlined_subroutine scope then yields one
+ * more logical frame: the next enclosing function, at the scope's
+ * DW_AT_call_file:DW_AT_call_line.
  */
 #include "config.h"
 
 #include "report/symbolize.h"
 #include "report/infile.h"
 #include "report/quote.h"
+#include "report/scopetab.h"
 #include "report/symtab.h"
 
 #include <dlfcn.h>
@@ -60,6 +64,7 @@ typedef struct modsym {
     Dwfl *dwfl;
     Dwfl_Module *mod;
     tm_symtab *symtab;
+    tm_scopetab *scopes; /* inline scopes per unit, made when first needed */
     char *warning;
     int warned;
     /* offset -> results[i]: open addressing, keys + 1 (0 is empty) */
@@ -365,14 +370,15 @@ static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, char **file, int *line)
         *line = (int)v;
 }
 
-/* The scopes at 'pc' from its innermost function outwards through the
- * concrete nesting: dwarf_getscopes() follows an inlined subroutine into
- * its abstract origin, so like eu-addr2line we restart from the innermost
- * function DIE with dwarf_getscopes_die(). Returns the count, or <= 0. */
+/* The function DIEs at 'pc' asked of libdw (tm_scopetab_lookup() gives
+ * the same from its tables): dwarf_getscopes() follows an inlined
+ * subroutine into its abstract origin, so like eu-addr2line we restart
+ * from the innermost function DIE with dwarf_getscopes_die(), and keep
+ * the function DIEs of that concrete nesting. Returns the count, or <= 0. */
 static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias, Dwarf_Die **out)
 {
     Dwarf_Die *scopes = NULL, fn;
-    int n = dwarf_getscopes(cudie, pc - bias, &scopes), i = 0;
+    int n = dwarf_getscopes(cudie, pc - bias, &scopes), i = 0, k = 0;
 
     *out = NULL;
     while (i < n && !is_function(&scopes[i]))
@@ -383,7 +389,12 @@ static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias, Dwar
     }
     fn = scopes[i];
     free(scopes);
-    return dwarf_getscopes_die(&fn, out);
+    if ((n = dwarf_getscopes_die(&fn, out)) <= 0)
+        return n;
+    for (i = 0; i < n; i++)
+        if (is_function(&(*out)[i]))
+            (*out)[k++] = (*out)[i];
+    return k;
 }
 
 /* --- results --- */
@@ -416,28 +427,31 @@ static void result_free(result *r)
 
 /* Adds the inlined chain of 'pc' to 'r' and the innermost function's
  * name as r->at.function (NULL without DWARF scopes). */
-static void add_scopes(Dwfl_Module *mod, GElf_Addr pc, result *r)
+static void add_scopes(modsym *ms, GElf_Addr pc, result *r)
 {
     Dwarf_Addr bias;
-    Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias), *scopes = NULL;
-    int n;
+    Dwarf_Die *cudie = dwfl_module_addrdie(ms->mod, pc, &bias), *scopes = NULL;
+    int n = TM_SCOPES_UNKNOWN;
 
-    if (!cudie || (n = function_scopes(pc, cudie, bias, &scopes)) <= 0)
+    if (!cudie)
+        return;
+    if (ms->scopes || (ms->scopes = tm_scopetab_new()))
+        n = tm_scopetab_lookup(ms->scopes, cudie, pc - bias, &scopes);
+    if (n < 0) /* the table cannot tell, or ENOMEM: libdw always can */
+        n = function_scopes(pc, cudie, bias, &scopes);
+    if (n <= 0)
         return;
     r->at.function = die_name(&scopes[0]);
-    for (int i = 0; i < n && dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;) {
-        int j = i + 1;
-        loc *nv;
+    /* each inlined subroutine: called from the enclosing function */
+    for (int i = 0; i + 1 < n && dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine; i++) {
+        loc *nv = realloc(r->inlined, (r->ninlined + 1) * sizeof *nv);
 
-        while (j < n && !is_function(&scopes[j]))
-            j++;
-        if (j == n || !(nv = realloc(r->inlined, (r->ninlined + 1) * sizeof *nv)))
+        if (!nv)
             break;
         r->inlined = nv;
         nv = &r->inlined[r->ninlined++];
         call_site(cudie, &scopes[i], &nv->file, &nv->line);
-        nv->function = die_name(&scopes[j]);
-        i = j;
+        nv->function = die_name(&scopes[i + 1]);
     }
     free(scopes);
 }
@@ -449,7 +463,7 @@ static void lookup(modsym *ms, uint64_t offset, result *r)
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, pc);
 
     memset(r, 0, sizeof *r);
-    add_scopes(ms->mod, pc, r);
+    add_scopes(ms, pc, r);
     if (!r->at.function) {
         if (!ms->symtab)
             ms->symtab = tm_symtab_new(ms->mod);
@@ -558,6 +572,7 @@ void tm_symcache_free(tm_symcache *c)
         free(ms->keys);
         free(ms->slots);
         tm_symtab_free(ms->symtab); /* before the Dwfl its names live in */
+        tm_scopetab_free(ms->scopes);
         close_module(ms);
         free(ms->warning);
         free(ms->path);

@@ -234,6 +234,50 @@ START_TEST(test_stats_ties_broken_by_key_descending)
 }
 END_TEST
 
+/* opts.top: the first groups are the ones a full sort puts first, in
+ * the same order, and every group is still there and found by key. */
+START_TEST(test_stats_top_orders_the_first_groups_only)
+{
+    static const char *const files[] = {"cli-a.json", "cli-b.json", "leaks.json", "trend-3.json"};
+    int checked = 0;
+
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        tm_snapshot *s = tm_test_load(files[f]);
+
+        for (int by = TM_BY_LINENO; by <= TM_BY_TRACEBACK; by++)
+            for (int sort = TM_SORT_SIZE; sort <= TM_SORT_COUNT; sort++)
+                for (size_t top = 1; top <= 4; top++) {
+                    tm_stats_opts o;
+                    tm_stats all, some;
+
+                    tm_stats_opts_init(&o);
+                    o.by = (tm_group_by)by;
+                    o.sort = (tm_sort)sort;
+                    compute(s, &o, &all);
+                    o.top = top;
+                    compute(s, &o, &some);
+                    ck_assert_uint_eq(some.n, all.n);
+                    for (size_t i = 0; i < all.n; i++) {
+                        long at = tm_stats_find(&some, all.v[i].key);
+
+                        ck_assert_int_ge(at, 0);
+                        ck_assert_str_eq(some.v[at].key, all.v[i].key);
+                        ck_assert_uint_eq(some.v[at].size, all.v[i].size);
+                        if (i < top)
+                            ck_assert_int_eq(at, (long)i);
+                        else
+                            ck_assert_int_ge(at, (long)top);
+                    }
+                    checked += all.n > top;
+                    tm_stats_free(&all);
+                    tm_stats_free(&some);
+                }
+        tm_snapshot_free(s);
+    }
+    ck_assert_int_gt(checked, 20); /* most cases had more groups than shown */
+}
+END_TEST
+
 /* --- filters, domain, peak --- */
 
 START_TEST(test_stats_include_innermost_frame_only)
@@ -494,6 +538,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, test_stats_sorts_by_count);
     tcase_add_test(tc, test_stats_sorts_by_allocations);
     tcase_add_test(tc, test_stats_ties_broken_by_key_descending);
+    tcase_add_test(tc, test_stats_top_orders_the_first_groups_only);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("filters");

@@ -255,6 +255,7 @@ static void print_peak_stacks(const tm_snapshot *snap)
     tm_stats_opts_init(&o);
     o.by = TM_BY_TRACEBACK;
     o.peak = snap->has_peak && snap->npeak_traces > 0;
+    o.top = SUMMARY_STACKS;
     if (tm_stats_compute(snap, &o, &st, NULL))
         return;
     if (st.n && o.peak && snap->memory.peak)
@@ -745,6 +746,7 @@ static json_t *peak_json(const tm_snapshot *snap)
     tm_stats_opts_init(&o);
     o.by = TM_BY_TRACEBACK;
     o.peak = snap->has_peak && snap->npeak_traces > 0;
+    o.top = SUMMARY_STACKS;
     if (tm_stats_compute(snap, &o, &st, NULL) == 0) {
         for (size_t i = 0; i < st.n && i < SUMMARY_STACKS; i++)
             json_array_append_new(arr, json_pack("{s:I, s:I, s:o}", "size", (json_int_t)st.v[i].size, "count",

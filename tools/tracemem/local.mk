@@ -15,6 +15,9 @@ tracemem_LDADD = libtmreport.la $(JANSSON_LIBS) $(LIBDW_LIBS)
 TM_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer
 check_PROGRAMS += tests/progs/tm_allocs
 tests_progs_tm_allocs_CFLAGS = $(TM_PROG_CFLAGS)
+# optimized, as real programs are: its inline functions are laid out for real
+check_PROGRAMS += tests/progs/tm_inline
+tests_progs_tm_inline_CFLAGS = -g -O2
 
 # Integration tests (tests/integration/lib.sh) and their golden data.
 TM_CLI_TESTS = \
@@ -26,7 +29,7 @@ TM_CLI_TESTS = \
 	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
 	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh \
 	tests/integration/cli_temporary.sh \
-	tests/integration/cli_gzip.sh
+	tests/integration/cli_gzip.sh tests/integration/cli_inline.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
 
