@@ -966,11 +966,23 @@ static int ready(void)
 
 /* --- merging --- */
 
+/* pthread_self(), kept by the thread (a call through the PLT on every
+ * capture otherwise); 0 before its first capture */
+static __thread uintptr_t self_id TM_TLS;
+
+static inline uintptr_t thread_self(void)
+{
+    uintptr_t s = self_id;
+    if (TM_UNLIKELY(!s))
+        s = self_id = (uintptr_t)pthread_self();
+    return s;
+}
+
 /* The calling thread's PyThreadState, or 0. */
 /* This thread's state for PyGILState (the main interpreter's), or 0. */
 static inline __attribute__((always_inline)) uintptr_t tss_state_of(const struct layout *L)
 {
-    uintptr_t rt = py.runtime, self = (uintptr_t)pthread_self(), ts;
+    uintptr_t rt = py.runtime, self = thread_self(), ts;
     const int *tss = (const int *)(rt + (uintptr_t)L->rt_tss_key);
     if (!tss[0])
         return 0; /* before start-up or after shutdown */
@@ -989,7 +1001,7 @@ static inline __attribute__((always_inline)) uintptr_t thread_state_of(const str
 {
     /* the holder of the GIL, when it is this thread (sub-interpreters too) */
     uintptr_t ts = L->rt_tstate_current >= 0 ? rd_ptr(py.runtime, L->rt_tstate_current) : 0;
-    if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == (uintptr_t)pthread_self())
+    if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == thread_self())
         return ts;
     /* else the thread's own (threads with the GIL released) */
     return tss_state_of(L);
@@ -1033,7 +1045,7 @@ struct memo {
 #define SEEN_WAYS 4
 #define SEEN_SETS 32
 struct seen_frame {
-    uintptr_t frame, code, word; /* complemented; word: frame_word() */
+    uintptr_t code, word; /* complemented; word: frame_word() */
 };
 /* code_proof's answers of late while no code object is freed */
 #define NPMEMO 32
@@ -1049,9 +1061,9 @@ struct seen {
     uint32_t native, id, epoch;
     int32_t max, nf, merged; /* nf 0: empty */
     uint32_t vmask;          /* frames whose co_version is compared */
-    uintptr_t ts;            /* complemented */
-    struct seen_frame f[SEEN_FRAMES + 1]; /* f[nf].frame: the outermost's 'previous' */
-    uint32_t version[SEEN_FRAMES];        /* their co_version */
+    uintptr_t ts, top, end;  /* complemented; end: the outermost's 'previous' */
+    struct seen_frame f[SEEN_FRAMES];
+    uint32_t version[SEEN_FRAMES]; /* their co_version */
 };
 
 /* A thread's tables. Mapped, not in TLS: a shim loaded into a running
@@ -1290,30 +1302,37 @@ static inline unsigned seen_set(uintptr_t top, uintptr_t instr, uint32_t native)
 }
 
 /* 1 when this thread's chain from 'f' is the one entry 'e' was made
- * from: every frame's address, code object, instruction and flags, and
- * each code object the same object ('frees' read at the capture's start;
- * co_version where that is the proof). */
+ * from: every frame's code object, instruction and flags, as many frames
+ * ending where they ended, and each code object the same object ('frees'
+ * read at the capture's start; co_version where that is the proof). The
+ * frames' addresses are not compared: the merge reads none of them (the
+ * walk follows the chain as the merge does). */
 static inline __attribute__((always_inline)) int seen_match(const struct layout *L, const struct seen *e, uintptr_t f,
                                                            uint64_t frees)
 {
     if (e->frees != NO_FREES && e->frees != frees)
         return 0;
     const struct seen_frame *sf = e->f, *end = sf + e->nf;
-    uint32_t vmask = e->vmask;
-    /* 'f' is always a frame of the chain: 'top', then each frame's
-     * 'previous' once it is found equal to the entry's next frame; the
-     * next frame's address is then taken from the entry, not from the load,
-     * so the walk is no chain of dependent loads (f[nf].frame: the end) */
-    for (; sf < end; sf++, vmask >>= 1) {
-        uintptr_t code = ~sf->code, next = ~sf[1].frame;
-        if (((rd_ptr(f, L->fr_code) ^ code) | (frame_word(L, f) ^ ~sf->word)) | (rd_ptr(f, L->fr_previous) ^ next))
-            return 0;
-        /* the code object is the frame's (live) */
-        if (TM_UNLIKELY(vmask & 1) && !proof_holds(L, PROOF(PROOF_VERSION, e->version[sf - e->f]), code, frees))
-            return 0;
-        f = next;
+    if (TM_LIKELY(!e->vmask)) {
+        /* a frame's 'previous' is another frame or NULL (ok_ptr, as the
+         * merge checks, costs 6 instructions a frame) */
+        for (; sf < end; sf++) {
+            if (TM_UNLIKELY(!f) || ((rd_ptr(f, L->fr_code) ^ sf->code) & (frame_word(L, f) ^ sf->word)) != ~(uintptr_t)0)
+                return 0;
+            f = rd_ptr(f, L->fr_previous);
+        }
+    } else {
+        for (uint32_t vmask = e->vmask; sf < end; sf++, vmask >>= 1) {
+            uintptr_t code = ~sf->code;
+            if (TM_UNLIKELY(!f) || rd_ptr(f, L->fr_code) != code || frame_word(L, f) != ~sf->word)
+                return 0;
+            /* the code object is the frame's (live) */
+            if ((vmask & 1) && !proof_holds(L, PROOF(PROOF_VERSION, e->version[sf - e->f]), code, frees))
+                return 0;
+            f = rd_ptr(f, L->fr_previous);
+        }
     }
-    return 1;
+    return f == ~e->end;
 }
 
 static inline uint64_t seen_tag(uintptr_t top, uint32_t native, int max, uint32_t epoch, uintptr_t ts)
@@ -1331,7 +1350,11 @@ static inline __attribute__((always_inline)) uint32_t seen_find(const struct lay
         if (T->tag[set][i] != tag)
             continue;
         const struct seen *e = &T->seen[set][i];
-        if (e->nf && e->f[0].frame == ~top && e->native == native && e->max == max && e->epoch == epoch &&
+        /* its lines at once, not one miss after the other as the frames
+         * are compared (the first ones: 10 frames fill 5) */
+        for (int l = 1; l < 6; l++)
+            __builtin_prefetch((const char *)e + 64 * l);
+        if (e->nf && e->top == ~top && e->native == native && e->max == max && e->epoch == epoch &&
             e->ts == ~ts && seen_match(L, e, top, frees)) {
             *merged = e->merged;
             return e->id;
@@ -1350,6 +1373,7 @@ static void seen_fill(const struct layout *L, struct ptab *T, struct seen *e, ui
     uint32_t vmask = 0;
     int nf = 0, counted = 0;
     e->nf = 0; /* empty while written */
+    e->top = ~f;
     for (; ok_ptr(f); nf++) {
         if (nf == SEEN_FRAMES)
             return;
@@ -1371,12 +1395,11 @@ static void seen_fill(const struct layout *L, struct ptab *T, struct seen *e, ui
                 break;
             }
         }
-        e->f[nf].frame = ~f;
         e->f[nf].code = ~code;
         e->f[nf].word = ~frame_word(L, f);
         f = rd_ptr(f, L->fr_previous);
     }
-    e->f[nf].frame = ~f;
+    e->end = ~f;
     e->frees = counted ? frees : NO_FREES;
     e->vmask = vmask;
     e->native = native;
