@@ -582,6 +582,13 @@ static int read_str(uintptr_t obj, char *out, size_t cap, int direct)
     size_t n = len > MAX_STR ? MAX_STR : (size_t)len;
     unsigned char data[MAX_STR * 4];
     uintptr_t at = obj + (uintptr_t)(ascii ? L->str_ascii_data : L->str_compact_data);
+    if (ascii && cap) { /* its bytes are its UTF-8, as put_utf8 would copy them */
+        n = n < cap - 1 ? n : cap - 1;
+        if (n && py_read(at, out, n, direct) < 0)
+            return -1;
+        out[n] = '\0';
+        return 0;
+    }
     if (n && py_read(at, data, n * kind, direct) < 0)
         return -1;
     size_t o = 0;
@@ -1042,8 +1049,7 @@ struct memo {
  * last such capture without merging or interning; a chain longer than
  * SEEN_FRAMES is merged every time. */
 #define SEEN_FRAMES 32
-#define SEEN_WAYS 4
-#define SEEN_SETS 32
+#define SEEN_SLOTS 128 /* each key has two, by two hashes */
 struct seen_frame {
     uintptr_t code, word; /* complemented; word: frame_word() */
 };
@@ -1057,6 +1063,7 @@ struct pmemo {
 
 #define NO_FREES UINT64_MAX
 struct seen {
+    uint64_t tag;   /* seen_tag() of the key, 0: empty */
     uint64_t frees; /* tm__py_code_frees when made, NO_FREES: not compared */
     uint32_t native, id, epoch;
     int32_t max, nf, merged; /* nf 0: empty */
@@ -1076,9 +1083,8 @@ struct ptab {
     int busy;
     struct memo memo[NMEMO];
     struct pmemo pmemo[NPMEMO];
-    uint64_t tag[SEEN_SETS][SEEN_WAYS]; /* of seen[][]'s innermost frame; 0 empty */
-    uint8_t next_way[SEEN_SETS];        /* round robin */
-    struct seen seen[SEEN_SETS][SEEN_WAYS];
+    unsigned next_pick; /* which of a key's two slots a new entry replaces */
+    struct seen seen[SEEN_SLOTS];
 };
 static __thread struct ptab *memo_tab TM_TLS;
 static tm__lock memo_lock;
@@ -1140,6 +1146,9 @@ struct walker {
     int steps;
     struct ptab *T; /* the thread's tables, NULL: none */
     uint64_t frees; /* tm__py_code_frees when the capture began */
+    uintptr_t code; /* the last frame's code object, instruction and id: */
+    intptr_t lasti; /* the same again (recursion) needs no cache nor proof */
+    uint32_t id;    /* within a capture */
 };
 
 /* The next Python frame's record id (0 when unreadable) into '*id' and
@@ -1182,10 +1191,17 @@ static inline __attribute__((always_inline)) int walk_next(const struct layout *
                 return 1; /* id 0: the group ends here */
             continue;
         }
+        if (PY_MEMO && code == w->code && lasti == w->lasti && w->id) {
+            *id = w->id; /* the frames hold their code objects while we read */
+            return 1;
+        }
         uint64_t proof = PROOF(PROOF_NONE, 0);
         *id = PY_MEMO ? cache_find(L, code, (int32_t)lasti, w->frees, &proof) : 0;
         if (!*id)
             *id = first_sight(L, code, (int32_t)lasti, w->frees, &proof);
+        w->code = code;
+        w->lasti = lasti;
+        w->id = *id;
         if (*id) {
             m->frame = ~f;
             m->instr = ~instr;
@@ -1228,7 +1244,7 @@ static int merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged, u
                  struct ptab *T, uint64_t frees, int *switched_out)
 {
     const struct layout *L = py.L;
-    struct walker w = {top, 0, T, frees};
+    struct walker w = {top, 0, T, frees, 0, 0, 0};
     int first = 0;
     while (first < n && !(pcs[first] >= py.eval_lo && pcs[first] < py.eval_hi))
         first++;
@@ -1296,9 +1312,14 @@ static inline __attribute__((always_inline)) uintptr_t frame_word(const struct l
     return rd_ptr(f, L->fr_prev_instr) ^ fl << 48;
 }
 
+/* The two slots of a key (skewed: two keys that share one rarely share
+ * the other), as i | j << 8. Their headers are read at once, with no
+ * table of tags read first (one miss of the L1 cache in a row, not two). */
 static inline unsigned seen_set(uintptr_t top, uintptr_t instr, uint32_t native)
 {
-    return (unsigned)(((top ^ instr << 7 ^ native) * KMUL) >> 59) & (SEEN_SETS - 1);
+    uint64_t h = (top ^ instr << 7 ^ native) * KMUL;
+    unsigned i = (unsigned)(h >> 57), j = (unsigned)(h >> 50) & (SEEN_SLOTS - 1);
+    return i | (j ^ (j == i)) << 8;
 }
 
 /* 1 when this thread's chain from 'f' is the one entry 'e' was made
@@ -1346,13 +1367,15 @@ static inline __attribute__((always_inline)) uint32_t seen_find(const struct lay
                                                                 uint32_t epoch, uintptr_t ts, uint64_t frees,
                                                                 int *merged)
 {
-    for (int i = 0; i < SEEN_WAYS; i++) {
-        if (T->tag[set][i] != tag)
+    const struct seen *two[2] = {&T->seen[set & 255], &T->seen[set >> 8]};
+    uint64_t tags[2] = {two[0]->tag, two[1]->tag};
+    for (int i = 0; i < 2; i++) {
+        if (tags[i] != tag)
             continue;
-        const struct seen *e = &T->seen[set][i];
+        const struct seen *e = two[i];
         /* its lines at once, not one miss after the other as the frames
          * are compared (the first ones: 10 frames fill 5) */
-        for (int l = 1; l < 6; l++)
+        for (int l = 1; l < 5; l++)
             __builtin_prefetch((const char *)e + 64 * l);
         if (e->nf && e->top == ~top && e->native == native && e->max == max && e->epoch == epoch &&
             e->ts == ~ts && seen_match(L, e, top, frees)) {
@@ -1423,11 +1446,12 @@ static __attribute__((noinline)) uint32_t py_stack_slow(uintptr_t *pcs, int n, i
     n = merge(pcs, n, max, &depth, merged, ts, top, T, frees, &switched);
     uint32_t id = *merged ? tm__stack_intern(pcs, n, depth) : native;
     if (tag && id && !switched) {
-        unsigned way = T->next_way[set]++ & (SEEN_WAYS - 1);
-        T->tag[set][way] = 0;
-        seen_fill(L, T, &T->seen[set][way], top, native, max, epoch, ts, id, *merged, frees);
-        if (T->seen[set][way].nf)
-            T->tag[set][way] = tag;
+        struct seen *a = &T->seen[set & 255], *b = &T->seen[set >> 8];
+        struct seen *e = !a->tag ? a : !b->tag ? b : T->next_pick++ & 1 ? b : a;
+        e->tag = 0;
+        seen_fill(L, T, e, top, native, max, epoch, ts, id, *merged, frees);
+        if (e->nf)
+            e->tag = tag;
     }
     return id;
 }
