@@ -378,12 +378,13 @@ static uint64_t code_proof(const struct layout *L, uintptr_t code, uint64_t free
 {
     if (code >= py.image_lo && code < py.image_hi)
         return PROOF(PROOF_STATIC, 0);
-    uint32_t v;
-    if (L->co_version >= 0 && (v = *(const uint32_t *)(code + (uintptr_t)L->co_version)) != 0)
-        return PROOF(PROOF_VERSION, v);
+    /* the count before co_version: it needs no read of the code object */
     struct tm__block b;
     if (tm__live_find(code, &b) && b.ptr == code)
         return PROOF(PROOF_FREES, frees);
+    uint32_t v;
+    if (L->co_version >= 0 && (v = *(const uint32_t *)(code + (uintptr_t)L->co_version)) != 0)
+        return PROOF(PROOF_VERSION, v);
     return PROOF(PROOF_NONE, 0);
 }
 
@@ -1067,7 +1068,9 @@ struct seen {
     uint64_t frees; /* tm__py_code_frees when made, NO_FREES: not compared */
     uint32_t native, id, epoch;
     int32_t max, nf, merged; /* nf 0: empty */
-    uint32_t vmask;          /* frames whose co_version is compared */
+    uint32_t vmask;          /* frames whose co_version is known */
+    uint32_t vfresh;         /* those compared while 'frees' holds */
+    int32_t stale_ok;        /* all known by co_version or static */
     uintptr_t ts, top, end;  /* complemented; end: the outermost's 'previous' */
     struct seen_frame f[SEEN_FRAMES];
     uint32_t version[SEEN_FRAMES]; /* their co_version */
@@ -1123,16 +1126,21 @@ static struct ptab *memo_get(void)
  * object is freed (it looks the block up in the live table) */
 static uint64_t proof_of(struct ptab *T, const struct layout *L, uintptr_t code, uint64_t frees)
 {
-    if (L->co_version >= 0 || !T)
+    if (!T)
         return code_proof(L, code, frees);
     struct pmemo *m = &T->pmemo[(code >> 4 ^ code >> 12) & (NPMEMO - 1)];
-    if (m->code == ~code && m->frees == frees)
-        return m->proof;
-    uint64_t p = code_proof(L, code, frees);
-    m->code = ~code;
-    m->frees = frees;
-    m->proof = p;
-    return p;
+    uint64_t p;
+    if (m->code == ~code && m->frees == frees) {
+        p = m->proof;
+    } else {
+        p = code_proof(L, code, frees);
+        m->code = ~code;
+        m->frees = frees;
+        m->proof = p;
+    }
+    /* a version is read again: a code object of pymalloc may be another
+     * one with the count unchanged */
+    return PROOF_KIND(p) == PROOF_VERSION ? code_proof(L, code, frees) : p;
 }
 
 static inline struct memo *memo_slot(struct ptab *T, uintptr_t frame)
@@ -1331,10 +1339,16 @@ static inline unsigned seen_set(uintptr_t top, uintptr_t instr, uint32_t native)
 static inline __attribute__((always_inline)) int seen_match(const struct layout *L, const struct seen *e, uintptr_t f,
                                                            uint64_t frees)
 {
-    if (e->frees != NO_FREES && e->frees != frees)
-        return 0;
+    /* while no code object is freed, the malloc'd ones are known; else
+     * those with a co_version are (3.12+) */
+    uint32_t vm = e->vfresh;
+    if (e->frees != NO_FREES && e->frees != frees) {
+        if (!e->stale_ok)
+            return 0;
+        vm = e->vmask;
+    }
     const struct seen_frame *sf = e->f, *end = sf + e->nf;
-    if (TM_LIKELY(!e->vmask)) {
+    if (TM_LIKELY(!vm)) {
         /* a frame's 'previous' is another frame or NULL (ok_ptr, as the
          * merge checks, costs 6 instructions a frame) */
         for (; sf < end; sf++) {
@@ -1343,7 +1357,7 @@ static inline __attribute__((always_inline)) int seen_match(const struct layout 
             f = rd_ptr(f, L->fr_previous);
         }
     } else {
-        for (uint32_t vmask = e->vmask; sf < end; sf++, vmask >>= 1) {
+        for (uint32_t vmask = vm; sf < end; sf++, vmask >>= 1) {
             uintptr_t code = ~sf->code;
             if (TM_UNLIKELY(!f) || rd_ptr(f, L->fr_code) != code || frame_word(L, f) != ~sf->word)
                 return 0;
@@ -1393,8 +1407,8 @@ static inline __attribute__((always_inline)) uint32_t seen_find(const struct lay
 static void seen_fill(const struct layout *L, struct ptab *T, struct seen *e, uintptr_t f, uint32_t native, int max,
                       uint32_t epoch, uintptr_t ts, uint32_t id, int merged, uint64_t frees)
 {
-    uint32_t vmask = 0;
-    int nf = 0, counted = 0;
+    uint32_t vmask = 0, fmask = 0, other = 0;
+    int nf = 0;
     e->nf = 0; /* empty while written */
     e->top = ~f;
     for (; ok_ptr(f); nf++) {
@@ -1406,16 +1420,19 @@ static void seen_fill(const struct layout *L, struct ptab *T, struct seen *e, ui
             return; /* a frame not set up yet: not remembered */
         if (!cstack) { /* a C entry frame's object is not read by the merge */
             uint64_t p = proof_of(T, L, code, frees);
+            uint32_t v = L->co_version >= 0 ? *(const uint32_t *)(code + (uintptr_t)L->co_version) : 0;
             switch (PROOF_KIND(p)) {
             case PROOF_NONE:
                 return;
-            case PROOF_VERSION:
-                vmask |= 1u << nf;
-                e->version[nf] = (uint32_t)p;
-                break;
             case PROOF_FREES:
-                counted = 1;
+                fmask |= 1u << nf;
                 break;
+            }
+            if (v) { /* PROOF_VERSION, or a second proof of PROOF_FREES */
+                vmask |= 1u << nf;
+                e->version[nf] = v;
+            } else if (PROOF_KIND(p) != PROOF_STATIC) {
+                other |= 1u << nf;
             }
         }
         e->f[nf].code = ~code;
@@ -1423,8 +1440,10 @@ static void seen_fill(const struct layout *L, struct ptab *T, struct seen *e, ui
         f = rd_ptr(f, L->fr_previous);
     }
     e->end = ~f;
-    e->frees = counted ? frees : NO_FREES;
+    e->frees = fmask ? frees : NO_FREES;
     e->vmask = vmask;
+    e->vfresh = vmask & ~fmask;
+    e->stale_ok = !other;
     e->native = native;
     e->id = id;
     e->merged = merged;
