@@ -19,10 +19,11 @@
  * Cost. Each capture of a thread running Python looks its stack up among
  * the thread's last merged stacks (struct seen), keyed by everything the
  * merge reads: the native stack (the stack cache's id), every frame of the
- * chain (address, code object, instruction, owner/entry bytes) and each
- * code object's identity. A hit costs one pass over the frames, with no
- * dependent loads, and neither merges nor interns; a miss merges (a
- * per-thread memo of frames seen last, then the shared cache) and interns.
+ * chain (code object, instruction, owner/entry bytes), each code object
+ * proven the same object (code_proof: static, malloc'd while no code
+ * object was freed, co_version). A hit costs one pass over the frames and
+ * neither merges nor interns; a miss merges (a per-thread memo of frames
+ * seen last, then the shared cache) and interns.
  *
  * Reading the interpreter's structures never crashes the program and never
  * changes it: only the calling thread's own thread state is read (its
@@ -35,13 +36,13 @@
  * A Python frame in a stack is a tagged value: TM_PY_TAG | id, where id
  * indexes the table of (file, function, line) records, each copied once.
  * The cache from (code object, instruction offset) to id keeps the code
- * object's identity (filename, name, line table objects, first line), so a
- * code object freed and another made at its address is not misattributed
- * (identity by address: one remade with all of these objects at their old
- * addresses too would not be told apart; 3.12 and 3.13 have co_version,
- * not used yet).
- * Records and cache entries are immutable once published; readers take no
- * lock, writers (first sight only) take 'py_lock', a leaf lock.
+ * object's proof, so a code object freed and another made at its address
+ * (exec() in a loop remakes its name and line table at their old
+ * addresses too) is not misattributed: without a proof that holds, its
+ * file, function and line are read again and compared.
+ * Records are immutable once published; cache entries change only their
+ * proof and id, each atomically (see cache_find). Readers take no lock,
+ * writers (first sight only) take 'py_lock', a leaf lock.
  */
 #define _GNU_SOURCE
 #include "shim/shim.h"
