@@ -77,6 +77,8 @@ TM_EXPORT void free(void *p)
 {
     if (!p || TM_UNLIKELY(tm__is_boot(p)))
         return;
+    if (TM_UNLIKELY(tm__py_watch))
+        tm__py_freeing(p);
     if (active()) {
         int saved = errno;
         tm__in_hook = 1;
@@ -123,6 +125,8 @@ TM_EXPORT void *realloc(void *old, size_t size)
         return realloc_boot(old, size);
     if (TM_UNLIKELY(!ready()))
         return NULL;
+    if (TM_UNLIKELY(tm__py_watch))
+        tm__py_freeing(old); /* it may move */
     if (!active())
         return tm__real.realloc(old, size);
 

@@ -19,10 +19,11 @@
  * Cost. Each capture of a thread running Python looks its stack up among
  * the thread's last merged stacks (struct seen), keyed by everything the
  * merge reads: the native stack (the stack cache's id), every frame of the
- * chain (address, code object, instruction, owner/entry bytes) and each
- * code object's identity. A hit costs one pass over the frames, with no
- * dependent loads, and neither merges nor interns; a miss merges (a
- * per-thread memo of frames seen last, then the shared cache) and interns.
+ * chain (code object, instruction, owner/entry bytes), each code object
+ * proven the same object (code_proof: static, malloc'd while no code
+ * object was freed, co_version). A hit costs one pass over the frames and
+ * neither merges nor interns; a miss merges (a per-thread memo of frames
+ * seen last, then the shared cache) and interns.
  *
  * Reading the interpreter's structures never crashes the program and never
  * changes it: only the calling thread's own thread state is read (its
@@ -35,13 +36,13 @@
  * A Python frame in a stack is a tagged value: TM_PY_TAG | id, where id
  * indexes the table of (file, function, line) records, each copied once.
  * The cache from (code object, instruction offset) to id keeps the code
- * object's identity (filename, name, line table objects, first line), so a
- * code object freed and another made at its address is not misattributed
- * (identity by address: one remade with all of these objects at their old
- * addresses too would not be told apart; 3.12 and 3.13 have co_version,
- * not used yet).
- * Records and cache entries are immutable once published; readers take no
- * lock, writers (first sight only) take 'py_lock', a leaf lock.
+ * object's proof, so a code object freed and another made at its address
+ * (exec() in a loop remakes its name and line table at their old
+ * addresses too) is not misattributed: without a proof that holds, its
+ * file, function and line are read again and compared.
+ * Records are immutable once published; cache entries change only their
+ * proof and id, each atomically (see cache_find). Readers take no lock,
+ * writers (first sight only) take 'py_lock', a leaf lock.
  */
 #define _GNU_SOURCE
 #include "shim/shim.h"
@@ -73,6 +74,7 @@ struct layout {
     int owner_generator; /* owner value of generator frames */
     /* PyCodeObject */
     int co_filename, co_name, co_qualname, co_firstlineno, co_linetable, co_firsttraceable, co_code;
+    int co_version; /* uint32_t, unique when not 0 (3.12+), -1 none */
     /* PyBytesObject */
     int by_size, by_data;
     /* PyASCIIObject / PyCompactUnicodeObject */
@@ -94,7 +96,7 @@ static const struct layout layouts[] = {
      .fr_code = 32, .fr_previous = 48, .fr_prev_instr = 56, .fr_is_entry = 68, .fr_owner = 69,
      .owner_cstack = -1, .owner_generator = 1,
      .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 72, .co_linetable = 136,
-     .co_firsttraceable = 168, .co_code = 184,
+     .co_firsttraceable = 168, .co_code = 184, .co_version = -1,
      .by_size = 16, .by_data = 32,
      .str_length = 16, .str_state = 32, .str_ascii_data = 48, .str_compact_data = 72,
      .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6},
@@ -106,7 +108,7 @@ static const struct layout layouts[] = {
      .fr_code = 0, .fr_previous = 8, .fr_prev_instr = 56, .fr_is_entry = -1, .fr_owner = 70,
      .owner_cstack = 3, .owner_generator = 1,
      .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 68, .co_linetable = 136,
-     .co_firsttraceable = 176, .co_code = 192,
+     .co_firsttraceable = 176, .co_code = 192, .co_version = 92,
      .by_size = 16, .by_data = 32,
      .str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
      .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6},
@@ -122,7 +124,7 @@ static const struct layout layouts[] = {
      .fr_code = 0, .fr_previous = 8, .fr_prev_instr = 56, .fr_is_entry = -1, .fr_owner = 70,
      .owner_cstack = 3, .owner_generator = 1,
      .co_filename = 112, .co_name = 120, .co_qualname = 128, .co_firstlineno = 68, .co_linetable = 136,
-     .co_firsttraceable = 184, .co_code = 200,
+     .co_firsttraceable = 184, .co_code = 200, .co_version = 92,
      .by_size = 16, .by_data = 32,
      .str_length = 16, .str_state = 32, .str_ascii_data = 40, .str_compact_data = 56,
      .state_kind_shift = 2, .state_compact_bit = 5, .state_ascii_bit = 6,
@@ -131,6 +133,14 @@ static const struct layout layouts[] = {
 /* clang-format on */
 
 #define OB_TYPE 8
+/* TM_PY_NOMEMO (a build for checking the memos): every capture is merged
+ * from the code objects themselves, with no memo, cache or remembered
+ * stack; its stacks are what the memos must give */
+#ifdef TM_PY_NOMEMO
+#define PY_MEMO 0
+#else
+#define PY_MEMO 1
+#endif
 #define MAX_CHAIN 65536 /* Python frames walked per capture */
 #define MAX_STR 400     /* characters kept of a name */
 #define NO_LINE (-1)
@@ -144,6 +154,7 @@ static struct {
     const struct layout *L;
     uintptr_t runtime, code_type, unicode_type, bytes_type;
     uintptr_t eval_lo, eval_hi;
+    uintptr_t image_lo, image_hi; /* the module defining PyCode_Type (static code objects) */
     unsigned long version; /* PY_VERSION_HEX */
     uint32_t epoch;        /* tm__epoch when found */
     size_t nmods;          /* modules known when not found */
@@ -169,6 +180,17 @@ static int safe_read(uintptr_t addr, void *out, size_t n)
 static inline uintptr_t rd_ptr(uintptr_t base, int off)
 {
     return *(const uintptr_t *)(base + (uintptr_t)off);
+}
+
+/* Copies 'n' bytes at 'addr': 'direct' when they are in a live object of
+ * the type expected (a code object a frame of this thread holds, or an
+ * object it holds, its type checked first), else with safe_read; 0 or -1. */
+static int py_read(uintptr_t addr, void *out, size_t n, int direct)
+{
+    if (!direct)
+        return safe_read(addr, out, n);
+    memcpy(out, (const void *)addr, n);
+    return 0;
 }
 
 /* --- records: id -> (file, function, line) --- */
@@ -322,14 +344,75 @@ static uint32_t record_id(const char *file, const char *function, int line)
     return id;
 }
 
+/* --- knowing a code object again --- */
+
+/* A code object met before at an address (a frame's) is the same object
+ * later when its proof ('kind' << 62 | word) still holds:
+ *  PROOF_STATIC  one of the interpreter's static code objects (in the
+ *                module that defines PyCode_Type): never freed;
+ *  PROOF_VERSION its co_version (3.12+) is the same non-zero number: the
+ *                interpreter numbers code objects as it makes them, from
+ *                a counter that never goes back (0 once exhausted);
+ *  PROOF_FREES   a block of malloc (in the live table) when no code object
+ *                has been freed since (tm__py_code_frees, counted by the
+ *                free and realloc hooks: a malloc'd code object can only
+ *                go through them);
+ *  PROOF_NONE    none of these (3.11's code objects of pymalloc, or
+ *                sampled mode): its file, function and line are read
+ *                again and compared with the record's (verify).
+ * Addresses alone are no proof: exec() of generated source in a loop
+ * frees a code object with its file name and line table and makes the
+ * next ones at the same addresses. In 3.13 the version counter is the
+ * interpreter's: two sub-interpreters may number two code objects alike
+ * (one freed, the other made at its address: not told apart). */
+enum { PROOF_NONE, PROOF_STATIC, PROOF_VERSION, PROOF_FREES };
+#define PROOF(kind, word) ((uint64_t)(kind) << 62 | (word))
+#define PROOF_KIND(p) ((unsigned)((p) >> 62))
+#define PROOF_WORD (((uint64_t)1 << 62) - 1) /* the count of frees: never reached */
+
+uintptr_t tm__py_watch;
+_Atomic uint64_t tm__py_code_frees;
+
+/* The proof of the live code object 'code' (its type checked), the count
+ * of code objects freed read before its fields were: 'frees'. */
+static uint64_t code_proof(const struct layout *L, uintptr_t code, uint64_t frees)
+{
+    if (code >= py.image_lo && code < py.image_hi)
+        return PROOF(PROOF_STATIC, 0);
+    /* the count before co_version: it needs no read of the code object */
+    struct tm__block b;
+    if (tm__live_find(code, &b) && b.ptr == code)
+        return PROOF(PROOF_FREES, frees);
+    uint32_t v;
+    if (L->co_version >= 0 && (v = *(const uint32_t *)(code + (uintptr_t)L->co_version)) != 0)
+        return PROOF(PROOF_VERSION, v);
+    return PROOF(PROOF_NONE, 0);
+}
+
+/* 1 when 'proof' holds for the code object at 'code' (live: a frame of
+ * this thread holds it), 'frees' read since. */
+static inline __attribute__((always_inline)) int proof_holds(const struct layout *L, uint64_t proof, uintptr_t code,
+                                                            uint64_t frees)
+{
+    switch (PROOF_KIND(proof)) {
+    case PROOF_STATIC:
+        return 1;
+    case PROOF_VERSION:
+        return rd_ptr(code, OB_TYPE) == py.code_type &&
+               *(const uint32_t *)(code + (uintptr_t)L->co_version) == (uint32_t)proof;
+    case PROOF_FREES:
+        return (proof & PROOF_WORD) == frees;
+    }
+    return 0;
+}
+
 /* --- cache: (code object, instruction offset) -> id --- */
 
 struct centry {
     _Atomic uintptr_t code; /* 0 empty; published last */
     int32_t lasti;
-    uint32_t id;
-    uintptr_t filename, name, linetable; /* the code object's identity */
-    int32_t firstlineno;
+    _Atomic uint32_t id;
+    _Atomic uint64_t proof; /* that the code object is the one of 'id' */
 };
 
 struct ctable {
@@ -345,10 +428,12 @@ static size_t chash(uintptr_t code, int32_t lasti)
     return (size_t)(h >> 24);
 }
 
-/* Lock-free lookup; 0 when not cached. */
-static uint32_t cache_find(uintptr_t code, int32_t lasti)
+static int verify(uintptr_t code, int32_t lasti, uint32_t id);
+
+/* Lock-free lookup of live code object 'code' (a frame holds it) at
+ * 'lasti'; 0 when not cached. '*proof': the entry's proof, which holds. */
+static uint32_t cache_find(const struct layout *L, uintptr_t code, int32_t lasti, uint64_t frees, uint64_t *proof)
 {
-    const struct layout *L = py.L;
     struct ctable *t = atomic_load_explicit(&cache, memory_order_acquire);
     if (!t)
         return 0;
@@ -356,18 +441,26 @@ static uint32_t cache_find(uintptr_t code, int32_t lasti)
         uintptr_t c = atomic_load_explicit(&t->e[i].code, memory_order_acquire);
         if (!c)
             return 0;
-        const struct centry *e = &t->e[i];
+        struct centry *e = &t->e[i];
         if (c != code || e->lasti != lasti)
             continue;
-        /* the code object at this address is still the one cached; the
-         * identity is read before the id (cache_put writes them the other
-         * way round) */
-        if (rd_ptr(code, OB_TYPE) != py.code_type || rd_ptr(code, L->co_filename) != e->filename ||
-            rd_ptr(code, L->co_qualname) != e->name || rd_ptr(code, L->co_linetable) != e->linetable ||
-            *(const int32_t *)(code + (uintptr_t)L->co_firstlineno) != e->firstlineno)
+        /* the proof, the id, the proof again: cache_put rewrites an entry
+         * with the proof PROOF_NONE while it changes the id */
+        uint64_t p = atomic_load_explicit(&e->proof, memory_order_acquire);
+        uint32_t id = atomic_load_explicit(&e->id, memory_order_acquire);
+        if (proof_holds(L, p, code, frees) && atomic_load_explicit(&e->proof, memory_order_acquire) == p) {
+            *proof = p;
+            return id;
+        }
+        /* not known to be the same object: the same file, function and
+         * line? Then the entry gets the object's proof of now */
+        if (!id || !verify(code, lasti, id))
             return 0;
-        atomic_thread_fence(memory_order_acquire);
-        return e->id;
+        p = code_proof(L, code, frees);
+        if (PROOF_KIND(p) != PROOF_NONE)
+            atomic_store_explicit(&e->proof, p, memory_order_release);
+        *proof = p;
+        return id;
     }
 }
 
@@ -379,9 +472,9 @@ static struct ctable *ctable_new(size_t slots)
     return t;
 }
 
-/* Stores an entry; the caller holds py_lock. A replaced table stays mapped
- * (a reader may be probing it). */
-static void cache_put(const struct centry *n)
+/* Stores (code, lasti) -> id with 'proof'; the caller holds py_lock. A
+ * replaced table stays mapped (a reader may be probing it). */
+static void cache_put(uintptr_t code, int32_t lasti, uint32_t id, uint64_t proof)
 {
     struct ctable *t = atomic_load(&cache);
     if (!t || (t->used + 1) * 2 > t->mask + 1) {
@@ -399,44 +492,34 @@ static void cache_put(const struct centry *n)
                     j = (j + 1) & bigger->mask;
                 struct centry *d = &bigger->e[j];
                 d->lasti = t->e[i].lasti;
-                d->id = t->e[i].id;
-                d->filename = t->e[i].filename;
-                d->name = t->e[i].name;
-                d->linetable = t->e[i].linetable;
-                d->firstlineno = t->e[i].firstlineno;
-                atomic_store_explicit(&d->code, c, memory_order_relaxed);
+                atomic_store_explicit(&d->id, atomic_load(&t->e[i].id), memory_order_relaxed);
+                atomic_store_explicit(&d->proof, atomic_load(&t->e[i].proof), memory_order_relaxed);
+                atomic_store_explicit(&d->code, c, memory_order_release);
             }
             bigger->used = t ? t->used : 0;
             atomic_store_explicit(&cache, bigger, memory_order_release);
             t = bigger;
         }
     }
-    uintptr_t code = atomic_load_explicit(&n->code, memory_order_relaxed);
-    size_t i = chash(code, n->lasti) & t->mask;
+    size_t i = chash(code, lasti) & t->mask;
     for (;; i = (i + 1) & t->mask) {
         uintptr_t c = atomic_load(&t->e[i].code);
         if (!c)
             break;
-        if (c == code && t->e[i].lasti == n->lasti) {
+        if (c == code && t->e[i].lasti == lasti) {
             /* a code object gone and another at its address: rewritten
-             * in place, the id first (see cache_find) */
+             * in place, no proof while the id changes (see cache_find) */
             struct centry *d = &t->e[i];
-            d->id = n->id;
-            atomic_thread_fence(memory_order_release);
-            d->filename = n->filename;
-            d->name = n->name;
-            d->linetable = n->linetable;
-            d->firstlineno = n->firstlineno;
+            atomic_store_explicit(&d->proof, PROOF(PROOF_NONE, 0), memory_order_release);
+            atomic_store_explicit(&d->id, id, memory_order_release);
+            atomic_store_explicit(&d->proof, proof, memory_order_release);
             return;
         }
     }
     struct centry *d = &t->e[i];
-    d->lasti = n->lasti;
-    d->id = n->id;
-    d->filename = n->filename;
-    d->name = n->name;
-    d->linetable = n->linetable;
-    d->firstlineno = n->firstlineno;
+    d->lasti = lasti;
+    atomic_store_explicit(&d->id, id, memory_order_relaxed);
+    atomic_store_explicit(&d->proof, proof, memory_order_relaxed);
     t->used++;
     atomic_store_explicit(&d->code, code, memory_order_release);
 }
@@ -474,13 +557,15 @@ static void put_utf8(char *out, size_t cap, size_t *o, uint32_t cp)
 }
 
 /* Copies the str object at 'obj' as UTF-8 into 'out'; 0 or -1. */
-static int read_str(uintptr_t obj, char *out, size_t cap)
+static int read_str(uintptr_t obj, char *out, size_t cap, int direct)
 {
     const struct layout *L = py.L;
     unsigned char head[128];
     /* the ASCII header first: a short ASCII string ends before the
      * compact header would */
-    if (!ok_ptr(obj) || (size_t)L->str_compact_data > sizeof(head) || safe_read(obj, head, (size_t)L->str_ascii_data) < 0)
+    if (!ok_ptr(obj) || (size_t)L->str_compact_data > sizeof(head) ||
+        (direct && rd_ptr(obj, OB_TYPE) != py.unicode_type) ||
+        py_read(obj, head, (size_t)L->str_ascii_data, direct) < 0)
         return -1;
     uintptr_t type;
     int64_t len;
@@ -494,12 +579,19 @@ static int read_str(uintptr_t obj, char *out, size_t cap)
     int ascii = state >> L->state_ascii_bit & 1;
     if (kind != 1 && kind != 2 && kind != 4)
         return -1;
-    if (!ascii && safe_read(obj, head, (size_t)L->str_compact_data) < 0)
+    if (!ascii && py_read(obj, head, (size_t)L->str_compact_data, direct) < 0)
         return -1;
     size_t n = len > MAX_STR ? MAX_STR : (size_t)len;
     unsigned char data[MAX_STR * 4];
     uintptr_t at = obj + (uintptr_t)(ascii ? L->str_ascii_data : L->str_compact_data);
-    if (n && safe_read(at, data, n * kind) < 0)
+    if (ascii && cap) { /* its bytes are its UTF-8, as put_utf8 would copy them */
+        n = n < cap - 1 ? n : cap - 1;
+        if (n && py_read(at, out, n, direct) < 0)
+            return -1;
+        out[n] = '\0';
+        return 0;
+    }
+    if (n && py_read(at, data, n * kind, direct) < 0)
         return -1;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -559,7 +651,7 @@ int tm__py_line(const unsigned char *t, size_t len, int firstlineno, int addr)
 #define MAX_LINETABLE (256 * 1024)
 
 /* Line of byte offset 'addr' of the code object whose header is 'co'. */
-static int code_line(const unsigned char *co, int addr)
+static int code_line(const unsigned char *co, int addr, int direct)
 {
     const struct layout *L = py.L;
     int firstlineno;
@@ -569,7 +661,8 @@ static int code_line(const unsigned char *co, int addr)
     if (addr < 0)
         return firstlineno;
     unsigned char head[64];
-    if (!ok_ptr(lt) || safe_read(lt, head, (size_t)L->by_data) < 0)
+    if (!ok_ptr(lt) || (direct && rd_ptr(lt, OB_TYPE) != py.bytes_type) ||
+        py_read(lt, head, (size_t)L->by_data, direct) < 0)
         return NO_LINE;
     uintptr_t type;
     int64_t size;
@@ -577,8 +670,10 @@ static int code_line(const unsigned char *co, int addr)
     memcpy(&size, head + L->by_size, sizeof(size));
     if (type != py.bytes_type || size < 0 || size > MAX_LINETABLE)
         return NO_LINE;
-    /* the table, in a mapping of its own (it may be large) */
     size_t n = (size_t)size;
+    if (direct) /* read in place */
+        return tm__py_line((const unsigned char *)(lt + (uintptr_t)L->by_data), n, firstlineno, addr);
+    /* the table, in a mapping of its own (it may be large) */
     unsigned char small[4096], *buf = n <= sizeof(small) ? small : tm__map(n);
     if (!buf)
         return NO_LINE;
@@ -588,41 +683,58 @@ static int code_line(const unsigned char *co, int addr)
     return line;
 }
 
-/* The record id of code object 'code' at instruction 'lasti' (code units),
- * copied into the tables; 0 when it cannot be read. */
-static uint32_t first_sight(uintptr_t code, int32_t lasti)
+/* File, function and line (0 unknown) of code object 'code' at
+ * instruction 'lasti' (code units), each read once ('direct': see
+ * py_read); 0 or -1 when they cannot be read. */
+static int code_location(uintptr_t code, int32_t lasti, char *file, char *function, size_t cap, int *line,
+                         int direct)
 {
     const struct layout *L = py.L;
     unsigned char co[512];
-    if ((size_t)L->co_code > sizeof(co) || safe_read(code, co, (size_t)L->co_code) < 0)
-        return 0;
-    struct centry e;
-    uintptr_t type;
+    if ((size_t)L->co_code > sizeof(co) || (direct && rd_ptr(code, OB_TYPE) != py.code_type) ||
+        py_read(code, co, (size_t)L->co_code, direct) < 0)
+        return -1;
+    uintptr_t type, filename, name;
     memcpy(&type, co + OB_TYPE, sizeof(type));
-    memcpy(&e.filename, co + L->co_filename, sizeof(uintptr_t));
-    memcpy(&e.name, co + L->co_qualname, sizeof(uintptr_t));
-    memcpy(&e.linetable, co + L->co_linetable, sizeof(uintptr_t));
-    memcpy(&e.firstlineno, co + L->co_firstlineno, sizeof(int32_t));
-    if (type != py.code_type)
-        return 0;
-    char file[MAX_STR * 4 + 1], function[MAX_STR * 4 + 1];
-    if (read_str(e.filename, file, sizeof(file)) < 0)
-        return 0;
-    if (read_str(e.name, function, sizeof(function)) < 0) {
-        uintptr_t name;
+    memcpy(&filename, co + L->co_filename, sizeof(uintptr_t));
+    memcpy(&name, co + L->co_qualname, sizeof(uintptr_t));
+    if (type != py.code_type || read_str(filename, file, cap, direct) < 0)
+        return -1;
+    if (read_str(name, function, cap, direct) < 0) {
         memcpy(&name, co + L->co_name, sizeof(name));
-        if (read_str(name, function, sizeof(function)) < 0)
-            return 0;
+        if (read_str(name, function, cap, direct) < 0)
+            return -1;
     }
-    int line = code_line(co, lasti < 0 ? -1 : lasti * 2);
+    int l = code_line(co, lasti < 0 ? -1 : lasti * 2, direct);
+    *line = l < 0 ? 0 : l;
+    return 0;
+}
+
+/* 1 when live code object 'code' (a frame of this thread holds it) at
+ * 'lasti' has the file, function and line of record 'id'. */
+static int verify(uintptr_t code, int32_t lasti, uint32_t id)
+{
+    const struct tm__pyframe *r = tm__pyframe_get(TM_PY_TAG | id);
+    char file[MAX_STR * 4 + 1], function[MAX_STR * 4 + 1];
+    int line;
+    return r && code_location(code, lasti, file, function, sizeof(file), &line, 1) == 0 && line == r->line &&
+           strcmp(file, r->file) == 0 && strcmp(function, r->function) == 0;
+}
+
+/* The record id of code object 'code' at instruction 'lasti' (code units),
+ * copied into the tables with the object's proof ('*proof'); 0 when it
+ * cannot be read. */
+static uint32_t first_sight(const struct layout *L, uintptr_t code, int32_t lasti, uint64_t frees, uint64_t *proof)
+{
+    char file[MAX_STR * 4 + 1], function[MAX_STR * 4 + 1];
+    int line;
+    if (code_location(code, lasti, file, function, sizeof(file), &line, 0) < 0)
+        return 0;
+    *proof = code_proof(L, code, frees); /* a code object: its type was read */
     tm__lock_acquire(&py_lock);
-    uint32_t id = record_id(file, function, line < 0 ? 0 : line);
-    if (id) {
-        atomic_store_explicit(&e.code, code, memory_order_relaxed);
-        e.lasti = lasti;
-        e.id = id;
-        cache_put(&e);
-    }
+    uint32_t id = record_id(file, function, line);
+    if (id)
+        cache_put(code, lasti, id, *proof);
     tm__lock_release(&py_lock);
     return id;
 }
@@ -747,6 +859,35 @@ static const struct layout *debug_offsets(const struct layout *row, uintptr_t rt
     return &rt_layout;
 }
 
+/* The extent of the loaded module holding address 'in' (its PT_LOAD
+ * segments): CPython's static code objects (the deep-frozen modules) are
+ * there, and they are never freed. */
+struct image {
+    uintptr_t in, lo, hi;
+};
+
+static int image_of(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct image *im = arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    int has = 0;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr, b = a + ph->p_memsz;
+        has |= im->in >= a && im->in < b;
+        lo = a < lo ? a : lo;
+        hi = b > hi ? b : hi;
+    }
+    if (!has)
+        return 0;
+    im->lo = lo;
+    im->hi = hi;
+    return 1;
+}
+
 /* Looks for the interpreter; the caller owns the PY_DETECTING state. */
 static void memo_release(void *p);
 static pthread_key_t memo_key;
@@ -799,6 +940,11 @@ static int detect(void)
     py.bytes_type = bytes_type;
     py.eval_lo = eval;
     py.eval_hi = eval + es->st_size;
+    struct image im = {code_type, 0, 0};
+    dl_iterate_phdr(image_of, &im);
+    py.image_lo = im.lo;
+    py.image_hi = im.hi;
+    tm__py_watch = code_type; /* code objects freed are counted from now */
     if (!memo_key_ok && pthread_key_create(&memo_key, memo_release) == 0)
         memo_key_ok = 1;
     return PY_ACTIVE;
@@ -829,11 +975,23 @@ static int ready(void)
 
 /* --- merging --- */
 
+/* pthread_self(), kept by the thread (a call through the PLT on every
+ * capture otherwise); 0 before its first capture */
+static __thread uintptr_t self_id TM_TLS;
+
+static inline uintptr_t thread_self(void)
+{
+    uintptr_t s = self_id;
+    if (TM_UNLIKELY(!s))
+        s = self_id = (uintptr_t)pthread_self();
+    return s;
+}
+
 /* The calling thread's PyThreadState, or 0. */
 /* This thread's state for PyGILState (the main interpreter's), or 0. */
 static inline __attribute__((always_inline)) uintptr_t tss_state_of(const struct layout *L)
 {
-    uintptr_t rt = py.runtime, self = (uintptr_t)pthread_self(), ts;
+    uintptr_t rt = py.runtime, self = thread_self(), ts;
     const int *tss = (const int *)(rt + (uintptr_t)L->rt_tss_key);
     if (!tss[0])
         return 0; /* before start-up or after shutdown */
@@ -852,7 +1010,7 @@ static inline __attribute__((always_inline)) uintptr_t thread_state_of(const str
 {
     /* the holder of the GIL, when it is this thread (sub-interpreters too) */
     uintptr_t ts = L->rt_tstate_current >= 0 ? rd_ptr(py.runtime, L->rt_tstate_current) : 0;
-    if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == (uintptr_t)pthread_self())
+    if (ok_ptr(ts) && rd_ptr(ts, L->ts_thread_id) == thread_self())
         return ts;
     /* else the thread's own (threads with the GIL released) */
     return tss_state_of(L);
@@ -872,36 +1030,51 @@ static uintptr_t current_frame(uintptr_t ts)
 
 /* The thread's frames seen last: consecutive captures mostly share their
  * outer frames, found here by the frame's address, instruction and code
- * object (still a code object: its header's line is hot, the frame holds a
- * reference) without the shared cache and its identity checks. Kept
+ * object (when its proof holds) without the shared cache. Kept
  * complemented: the leak scan reads anonymous mappings as roots, and these
  * must not look like pointers. */
 #define NMEMO 64
 struct memo {
     uintptr_t frame, instr, code; /* complemented */
+    uint64_t proof;
     uint32_t id;
 };
 
 /* The thread's merged stacks seen last (struct seen), keyed by all that
  * decides a merged stack: the native stack (its id in the stack cache),
  * 'max', the epoch, the thread state, and every frame of the chain by
- * address, code object, instruction and owner/entry bytes, plus the
- * identity of each code object (the fields cache_find checks: type,
- * filename, qualified name, line table, first line). A capture whose key
- * is all equal gets the stack id of the last such capture without merging
- * or interning; a chain longer than SEEN_FRAMES is merged every time. */
+ * address, code object, instruction and owner/entry bytes, each code
+ * object known to be the one merged (its proof: co_version compared for
+ * PROOF_VERSION, the count of code objects freed for PROOF_FREES, nothing
+ * for PROOF_STATIC; a chain with a PROOF_NONE code object is not
+ * remembered). A capture whose key is all equal gets the stack id of the
+ * last such capture without merging or interning; a chain longer than
+ * SEEN_FRAMES is merged every time. */
 #define SEEN_FRAMES 32
-#define SEEN_WAYS 4
-#define SEEN_SETS 32
+#define SEEN_SLOTS 128 /* each key has two, by two hashes */
 struct seen_frame {
-    uintptr_t frame, code, word; /* complemented; word: frame_word() */
+    uintptr_t code, word; /* complemented; word: frame_word() */
 };
+/* code_proof's answers of late while no code object is freed */
+#define NPMEMO 32
+struct pmemo {
+    uintptr_t code; /* complemented */
+    uint64_t frees;
+    uint64_t proof;
+};
+
+#define NO_FREES UINT64_MAX
 struct seen {
-    uint64_t ident; /* of the code objects' identities */
+    uint64_t tag;   /* seen_tag() of the key, 0: empty */
+    uint64_t frees; /* tm__py_code_frees when made, NO_FREES: not compared */
     uint32_t native, id, epoch;
     int32_t max, nf, merged; /* nf 0: empty */
-    uintptr_t ts; /* complemented */
-    struct seen_frame f[SEEN_FRAMES + 1]; /* f[nf].frame: the outermost's 'previous' */
+    uint32_t vmask;          /* frames whose co_version is known */
+    uint32_t vfresh;         /* those compared while 'frees' holds */
+    int32_t stale_ok;        /* all known by co_version or static */
+    uintptr_t ts, top, end;  /* complemented; end: the outermost's 'previous' */
+    struct seen_frame f[SEEN_FRAMES];
+    uint32_t version[SEEN_FRAMES]; /* their co_version */
 };
 
 /* A thread's tables. Mapped, not in TLS: a shim loaded into a running
@@ -913,9 +1086,9 @@ struct ptab {
     struct ptab *next_free;
     int busy;
     struct memo memo[NMEMO];
-    uint64_t tag[SEEN_SETS][SEEN_WAYS]; /* of seen[][]'s innermost frame; 0 empty */
-    uint8_t next_way[SEEN_SETS];        /* round robin */
-    struct seen seen[SEEN_SETS][SEEN_WAYS];
+    struct pmemo pmemo[NPMEMO];
+    unsigned next_pick; /* which of a key's two slots a new entry replaces */
+    struct seen seen[SEEN_SLOTS];
 };
 static __thread struct ptab *memo_tab TM_TLS;
 static tm__lock memo_lock;
@@ -950,6 +1123,27 @@ static struct ptab *memo_get(void)
     return memo_tab = t;
 }
 
+/* code_proof, remembered by the thread ('T', NULL: none) while no code
+ * object is freed (it looks the block up in the live table) */
+static uint64_t proof_of(struct ptab *T, const struct layout *L, uintptr_t code, uint64_t frees)
+{
+    if (!T)
+        return code_proof(L, code, frees);
+    struct pmemo *m = &T->pmemo[(code >> 4 ^ code >> 12) & (NPMEMO - 1)];
+    uint64_t p;
+    if (m->code == ~code && m->frees == frees) {
+        p = m->proof;
+    } else {
+        p = code_proof(L, code, frees);
+        m->code = ~code;
+        m->frees = frees;
+        m->proof = p;
+    }
+    /* a version is read again: a code object of pymalloc may be another
+     * one with the count unchanged */
+    return PROOF_KIND(p) == PROOF_VERSION ? code_proof(L, code, frees) : p;
+}
+
 static inline struct memo *memo_slot(struct ptab *T, uintptr_t frame)
 {
     return &T->memo[(frame >> 4 ^ frame >> 10) & (NMEMO - 1)];
@@ -960,6 +1154,10 @@ struct walker {
     uintptr_t frame;
     int steps;
     struct ptab *T; /* the thread's tables, NULL: none */
+    uint64_t frees; /* tm__py_code_frees when the capture began */
+    uintptr_t code; /* the last frame's code object, instruction and id: */
+    intptr_t lasti; /* the same again (recursion) needs no cache nor proof */
+    uint32_t id;    /* within a capture */
 };
 
 /* The next Python frame's record id (0 when unreadable) into '*id' and
@@ -988,8 +1186,9 @@ static inline __attribute__((always_inline)) int walk_next(const struct layout *
             lasti = -1;
         if (!resolve)
             return 1;
-        struct memo *m = w->T ? memo_slot(w->T, f) : &(struct memo){0, 0, 0, 0};
-        if (m->frame == ~f && m->instr == ~instr && m->code == ~code && rd_ptr(code, OB_TYPE) == py.code_type) {
+        struct memo *m = w->T ? memo_slot(w->T, f) : &(struct memo){0, 0, 0, 0, 0};
+        if (PY_MEMO && m->frame == ~f && m->instr == ~instr && m->code == ~code &&
+            proof_holds(L, m->proof, code, w->frees)) {
             *id = m->id;
             return 1;
         }
@@ -1001,13 +1200,22 @@ static inline __attribute__((always_inline)) int walk_next(const struct layout *
                 return 1; /* id 0: the group ends here */
             continue;
         }
-        *id = cache_find(code, (int32_t)lasti);
+        if (PY_MEMO && code == w->code && lasti == w->lasti && w->id) {
+            *id = w->id; /* the frames hold their code objects while we read */
+            return 1;
+        }
+        uint64_t proof = PROOF(PROOF_NONE, 0);
+        *id = PY_MEMO ? cache_find(L, code, (int32_t)lasti, w->frees, &proof) : 0;
         if (!*id)
-            *id = first_sight(code, (int32_t)lasti);
+            *id = first_sight(L, code, (int32_t)lasti, w->frees, &proof);
+        w->code = code;
+        w->lasti = lasti;
+        w->id = *id;
         if (*id) {
             m->frame = ~f;
             m->instr = ~instr;
             m->code = ~code;
+            m->proof = proof;
             m->id = *id;
         }
         return 1;
@@ -1042,10 +1250,10 @@ static inline __attribute__((always_inline)) int next_frame(const struct layout 
  * evaluation frames left and the walk looked for a sub-interpreter's
  * caller (such a stack is not remembered). */
 static int merge(uintptr_t *pcs, int n, int max, uint32_t *depth, int *merged, uintptr_t ts, uintptr_t top,
-                 struct ptab *T, int *switched_out)
+                 struct ptab *T, uint64_t frees, int *switched_out)
 {
     const struct layout *L = py.L;
-    struct walker w = {top, 0, T};
+    struct walker w = {top, 0, T, frees, 0, 0, 0};
     int first = 0;
     while (first < n && !(pcs[first] >= py.eval_lo && pcs[first] < py.eval_hi))
         first++;
@@ -1113,54 +1321,54 @@ static inline __attribute__((always_inline)) uintptr_t frame_word(const struct l
     return rd_ptr(f, L->fr_prev_instr) ^ fl << 48;
 }
 
-/* Folds the identity of code object 'code' (the fields cache_find checks:
- * type, filename, qualified name, line table, first line) into 'h'. The
- * caller knows 'code' is a live object: a frame of the chain holds it
- * (a C entry frame's may be another object: only its type is read). */
-static inline __attribute__((always_inline)) uint64_t code_ident(const struct layout *L, uintptr_t code, uint64_t h)
-{
-    uint64_t a = rd_ptr(code, OB_TYPE);
-    h = (h << 7 | h >> 57) ^ a;
-    if (TM_UNLIKELY(a != py.code_type))
-        return h; /* 3.13's C entry frames: None */
-    uint64_t b = rd_ptr(code, L->co_filename), c = rd_ptr(code, L->co_qualname), d = rd_ptr(code, L->co_linetable),
-             e = (uint32_t) * (const int32_t *)(code + (uintptr_t)L->co_firstlineno);
-    /* rotations and xor: any one field changed changes the result */
-    return h ^ (b << 13 | b >> 51) ^ (c << 29 | c >> 35) ^ (d << 43 | d >> 21) ^ e << 3;
-}
-
+/* The two slots of a key (skewed: two keys that share one rarely share
+ * the other), as i | j << 8. Their headers are read at once, with no
+ * table of tags read first (one miss of the L1 cache in a row, not two). */
 static inline unsigned seen_set(uintptr_t top, uintptr_t instr, uint32_t native)
 {
-    return (unsigned)(((top ^ instr << 7 ^ native) * KMUL) >> 59) & (SEEN_SETS - 1);
+    uint64_t h = (top ^ instr << 7 ^ native) * KMUL;
+    unsigned i = (unsigned)(h >> 57), j = (unsigned)(h >> 50) & (SEEN_SLOTS - 1);
+    return i | (j ^ (j == i)) << 8;
 }
 
 /* 1 when this thread's chain from 'f' is the one entry 'e' was made
- * from: every frame's address, code object, instruction and flags, and
- * each code object's identity (once for frames in a row sharing one). The
- * frames are compared first, prefetching the code objects' identity
- * fields (not hot: the evaluation loop does not read them). */
-static inline __attribute__((always_inline)) int seen_match(const struct layout *L, const struct seen *e, uintptr_t f)
+ * from: every frame's code object, instruction and flags, as many frames
+ * ending where they ended, and each code object the same object ('frees'
+ * read at the capture's start; co_version where that is the proof). The
+ * frames' addresses are not compared: the merge reads none of them (the
+ * walk follows the chain as the merge does). */
+static inline __attribute__((always_inline)) int seen_match(const struct layout *L, const struct seen *e, uintptr_t f,
+                                                           uint64_t frees)
 {
-    const struct seen_frame *sf = e->f, *end = sf + e->nf;
-    uint64_t ident = 0;
-    uintptr_t last = 0;
-    /* 'f' is always a frame of the chain: 'top', then each frame's
-     * 'previous' once it is found equal to the entry's next frame; the
-     * next frame's address is then taken from the entry, not from the load,
-     * so the walk is no chain of dependent loads (f[nf].frame: the end) */
-    for (; sf < end; sf++) {
-        uintptr_t code = ~sf->code, next = ~sf[1].frame;
-        if (((rd_ptr(f, L->fr_code) ^ code) | (frame_word(L, f) ^ ~sf->word)) | (rd_ptr(f, L->fr_previous) ^ next))
+    /* while no code object is freed, the malloc'd ones are known; else
+     * those with a co_version are (3.12+) */
+    uint32_t vm = e->vfresh;
+    if (e->frees != NO_FREES && e->frees != frees) {
+        if (!e->stale_ok)
             return 0;
-        /* the code object is the frame's (live): its identity is read at
-         * the entry's address, known before the frame is */
-        if (code != last) {
-            last = code;
-            ident = code_ident(L, code, ident);
-        }
-        f = next;
+        vm = e->vmask;
     }
-    return ident == e->ident;
+    const struct seen_frame *sf = e->f, *end = sf + e->nf;
+    if (TM_LIKELY(!vm)) {
+        /* a frame's 'previous' is another frame or NULL (ok_ptr, as the
+         * merge checks, costs 6 instructions a frame) */
+        for (; sf < end; sf++) {
+            if (TM_UNLIKELY(!f) || ((rd_ptr(f, L->fr_code) ^ sf->code) & (frame_word(L, f) ^ sf->word)) != ~(uintptr_t)0)
+                return 0;
+            f = rd_ptr(f, L->fr_previous);
+        }
+    } else {
+        for (uint32_t vmask = vm; sf < end; sf++, vmask >>= 1) {
+            uintptr_t code = ~sf->code;
+            if (TM_UNLIKELY(!f) || rd_ptr(f, L->fr_code) != code || frame_word(L, f) != ~sf->word)
+                return 0;
+            /* the code object is the frame's (live) */
+            if ((vmask & 1) && !proof_holds(L, PROOF(PROOF_VERSION, e->version[sf - e->f]), code, frees))
+                return 0;
+            f = rd_ptr(f, L->fr_previous);
+        }
+    }
+    return f == ~e->end;
 }
 
 static inline uint64_t seen_tag(uintptr_t top, uint32_t native, int max, uint32_t epoch, uintptr_t ts)
@@ -1171,14 +1379,21 @@ static inline uint64_t seen_tag(uintptr_t top, uint32_t native, int max, uint32_
 /* The id remembered for this capture, 0 when none (see struct seen). */
 static inline __attribute__((always_inline)) uint32_t seen_find(const struct layout *L, struct ptab *T, unsigned set,
                                                                 uint64_t tag, uintptr_t top, uint32_t native, int max,
-                                                                uint32_t epoch, uintptr_t ts, int *merged)
+                                                                uint32_t epoch, uintptr_t ts, uint64_t frees,
+                                                                int *merged)
 {
-    for (int i = 0; i < SEEN_WAYS; i++) {
-        if (T->tag[set][i] != tag)
+    const struct seen *two[2] = {&T->seen[set & 255], &T->seen[set >> 8]};
+    uint64_t tags[2] = {two[0]->tag, two[1]->tag};
+    for (int i = 0; i < 2; i++) {
+        if (tags[i] != tag)
             continue;
-        const struct seen *e = &T->seen[set][i];
-        if (e->nf && e->f[0].frame == ~top && e->native == native && e->max == max && e->epoch == epoch &&
-            e->ts == ~ts && seen_match(L, e, top)) {
+        const struct seen *e = two[i];
+        /* its lines at once, not one miss after the other as the frames
+         * are compared (the first ones: 10 frames fill 5) */
+        for (int l = 1; l < 5; l++)
+            __builtin_prefetch((const char *)e + 64 * l);
+        if (e->nf && e->top == ~top && e->native == native && e->max == max && e->epoch == epoch &&
+            e->ts == ~ts && seen_match(L, e, top, frees)) {
             *merged = e->merged;
             return e->id;
         }
@@ -1186,15 +1401,17 @@ static inline __attribute__((always_inline)) uint32_t seen_find(const struct lay
     return 0;
 }
 
-/* Makes 'e' the entry of this thread's chain from 'f'; left empty when the
- * chain is longer than SEEN_FRAMES or holds a frame without a code object. */
-static void seen_fill(const struct layout *L, struct seen *e, uintptr_t f, uint32_t native, int max, uint32_t epoch,
-                      uintptr_t ts, uint32_t id, int merged)
+/* Makes 'e' the entry of this thread's chain from 'f', merged with
+ * 'frees' read before; left empty when the chain is longer than
+ * SEEN_FRAMES or holds a frame without a code object, or one whose code
+ * object has no proof. */
+static void seen_fill(const struct layout *L, struct ptab *T, struct seen *e, uintptr_t f, uint32_t native, int max,
+                      uint32_t epoch, uintptr_t ts, uint32_t id, int merged, uint64_t frees)
 {
-    uint64_t ident = 0;
-    uintptr_t last = 0;
+    uint32_t vmask = 0, fmask = 0, other = 0;
     int nf = 0;
     e->nf = 0; /* empty while written */
+    e->top = ~f;
     for (; ok_ptr(f); nf++) {
         if (nf == SEEN_FRAMES)
             return;
@@ -1202,17 +1419,32 @@ static void seen_fill(const struct layout *L, struct seen *e, uintptr_t f, uint3
         int cstack = L->owner_cstack >= 0 && *(const unsigned char *)(f + (uintptr_t)L->fr_owner) == L->owner_cstack;
         if (!ok_ptr(code) || (!cstack && rd_ptr(code, OB_TYPE) != py.code_type))
             return; /* a frame not set up yet: not remembered */
-        e->f[nf].frame = ~f;
+        if (!cstack) { /* a C entry frame's object is not read by the merge */
+            uint64_t p = proof_of(T, L, code, frees);
+            uint32_t v = L->co_version >= 0 ? *(const uint32_t *)(code + (uintptr_t)L->co_version) : 0;
+            switch (PROOF_KIND(p)) {
+            case PROOF_NONE:
+                return;
+            case PROOF_FREES:
+                fmask |= 1u << nf;
+                break;
+            }
+            if (v) { /* PROOF_VERSION, or a second proof of PROOF_FREES */
+                vmask |= 1u << nf;
+                e->version[nf] = v;
+            } else if (PROOF_KIND(p) != PROOF_STATIC) {
+                other |= 1u << nf;
+            }
+        }
         e->f[nf].code = ~code;
         e->f[nf].word = ~frame_word(L, f);
-        if (code != last) {
-            last = code;
-            ident = code_ident(L, code, ident);
-        }
         f = rd_ptr(f, L->fr_previous);
     }
-    e->f[nf].frame = ~f;
-    e->ident = ident;
+    e->end = ~f;
+    e->frees = fmask ? frees : NO_FREES;
+    e->vmask = vmask;
+    e->vfresh = vmask & ~fmask;
+    e->stale_ok = !other;
     e->native = native;
     e->id = id;
     e->merged = merged;
@@ -1227,18 +1459,19 @@ static void seen_fill(const struct layout *L, struct seen *e, uintptr_t f, uint3
  * tm__py_stack stays small. */
 static __attribute__((noinline)) uint32_t py_stack_slow(uintptr_t *pcs, int n, int max, uint32_t depth, int *merged,
                                                         uintptr_t ts, uintptr_t top, struct ptab *T, uint32_t native,
-                                                        uint32_t epoch, unsigned set, uint64_t tag)
+                                                        uint32_t epoch, uint64_t frees, unsigned set, uint64_t tag)
 {
     const struct layout *L = py.L;
     int switched = 0;
-    n = merge(pcs, n, max, &depth, merged, ts, top, T, &switched);
+    n = merge(pcs, n, max, &depth, merged, ts, top, T, frees, &switched);
     uint32_t id = *merged ? tm__stack_intern(pcs, n, depth) : native;
     if (tag && id && !switched) {
-        unsigned way = T->next_way[set]++ & (SEEN_WAYS - 1);
-        T->tag[set][way] = 0;
-        seen_fill(L, &T->seen[set][way], top, native, max, epoch, ts, id, *merged);
-        if (T->seen[set][way].nf)
-            T->tag[set][way] = tag;
+        struct seen *a = &T->seen[set & 255], *b = &T->seen[set >> 8];
+        struct seen *e = !a->tag ? a : !b->tag ? b : T->next_pick++ & 1 ? b : a;
+        e->tag = 0;
+        seen_fill(L, T, e, top, native, max, epoch, ts, id, *merged, frees);
+        if (e->nf)
+            e->tag = tag;
     }
     return id;
 }
@@ -1278,18 +1511,20 @@ static inline __attribute__((always_inline)) uint32_t py_stack(const struct layo
         atomic_signal_fence(memory_order_seq_cst);
     }
     uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
+    /* before any code object is read: one freed from now on counts */
+    uint64_t frees = atomic_load_explicit(&tm__py_code_frees, memory_order_acquire);
     uint32_t native = memo->id, id = 0;
     if (TM_UNLIKELY(!native) && memo->entry && T)
         native = native_id(pcs, n, depth, memo);
     unsigned set = 0;
     uint64_t tag = 0;
-    if (T && native) {
+    if (PY_MEMO && T && native) {
         set = seen_set(top, rd_ptr(top, L->fr_prev_instr), native);
         tag = seen_tag(top, native, max, epoch, ts);
-        id = seen_find(L, T, set, tag, top, native, max, epoch, ts, merged);
+        id = seen_find(L, T, set, tag, top, native, max, epoch, ts, frees, merged);
     }
     if (!id)
-        id = py_stack_slow(pcs, n, max, depth, merged, ts, top, T, native, epoch, set, tag);
+        id = py_stack_slow(pcs, n, max, depth, merged, ts, top, T, native, epoch, frees, set, tag);
     if (T) {
         atomic_signal_fence(memory_order_seq_cst);
         T->busy = 0;

@@ -303,6 +303,20 @@ int tm__py_info(unsigned long *version, uintptr_t *runtime);
 /* The leaf lock of the Python frame tables (fork). */
 void tm__py_lock(void);
 void tm__py_unlock(void);
+/* Code objects freed through free() or realloc() (tm__py_freeing): how
+ * pyframes.c knows that a code object it met in a malloc'd block is still
+ * the same one. 'tm__py_watch' is PyCode_Type's address once an
+ * interpreter is found (0 before). */
+extern uintptr_t tm__py_watch;
+extern _Atomic uint64_t tm__py_code_frees;
+/* Called by the free hooks with a block about to be freed when
+ * tm__py_watch is set: counts it when it is a code object (its ob_type;
+ * a block whose second word may lie past its page is counted unread). */
+static inline void tm__py_freeing(const void *p)
+{
+    if (((uintptr_t)p & 4095) > 4096 - 16 || ((const uintptr_t *)p)[1] == tm__py_watch)
+        atomic_fetch_add_explicit(&tm__py_code_frees, 1, memory_order_relaxed);
+}
 
 /* --- interned stacks (stacks.c) ---
  * A stack is immutable once interned and never freed: ids stay valid for the

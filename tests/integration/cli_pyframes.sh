@@ -209,6 +209,41 @@ else
     note "no gdb with Python 3.11: embedding not tested"
 fi
 
+# code objects freed and others made at their addresses (exec() of
+# generated source in a loop: the code object, its file name and line table
+# come back at the same addresses) are not taken for the ones before: each
+# exec's allocations are on its own file and line. Under pymalloc the small
+# code objects are read again (the strings of 800 bytes come from malloc);
+# under malloc the free hooks count the code objects freed.
+cat > reuse.py <<'PY'
+SRC = ("x = ['a%d' % j * 400 for j in range(10)]\n", "\n\nx = ['a%d' % j * 400 for j in range(10)]\n")
+for i in range(400):
+    exec(compile(SRC[i % 2], "gen%d.py" % (i % 2), "exec"), {})
+for i in range(400):
+    ns = {}
+    exec(compile("\n" * (i % 2) + "def f():\n    return ['b%d' % j * 400 for j in range(10)]\n",
+                 "fn%d.py" % (i % 2), "exec"), ns)
+    keep = ns["f"]()
+for i in range(400):
+    exec(compile("y = ['c%d' % j for j in range(10)]\n", "sm%d.py" % (i % 2), "exec"), {})
+PY
+reuse_counts() { # PYTHON ALLOCATOR: "key=allocations ..." of the generated files
+    PYTHONMALLOC=$2 TRACEMEM_OUTPUT="$WORK/reuse.json" LD_PRELOAD=$SHIM "$1" reuse.py || fail "reuse.py ($1, $2) exited $?"
+    status 0 top reuse.json --by lineno --sort allocations -n 0 --format json
+    json "$WORK/out" '" ".join("%s=%d" % (x["key"], x["allocated_count"]) for x in sorted(s["stats"], key=lambda x: x["key"]) if x["key"].startswith(("gen", "fn", "sm")))'
+}
+reuse_check() { # PYTHON
+    assert_eq "$1 pymalloc: the generated lines" "fn0.py:2=2000 fn1.py:3=2000 gen0.py:1=2000 gen1.py:3=2000" \
+        "$(reuse_counts "$1" pymalloc)"
+    c=$(reuse_counts "$1" malloc)
+    for pair in gen0.py:1,gen1.py:3 fn0.py:2,fn1.py:3 sm0.py:1,sm1.py:1; do
+        a=$(printf '%s\n' $c | sed -n "s/^${pair%,*}=//p")
+        b=$(printf '%s\n' $c | sed -n "s/^${pair#*,}=//p")
+        [ -n "$a" ] && [ "$a" -ge 2000 ] && [ "$a" = "$b" ] || fail "$1 malloc: ${pair%,*} and ${pair#*,} differ: $c"
+    done
+}
+reuse_check "$PY"
+
 # CPython 3.12 and 3.13 (pyenv's, when installed) have a layout too (3.13's
 # offsets read from _PyRuntime.debug_offsets)
 for v in 3.12 3.13; do
@@ -222,6 +257,7 @@ for v in 3.12 3.13; do
     # comprehensions are inlined since 3.12 (PEP 709): no <listcomp> frame
     assert_eq "$v main" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':32\n") and x["count"] == 5001 for x in s["stats"])')"
     assert_eq "$v thread" true "$(json "$WORK/out" 'any(x["key"].startswith("'"$APP"':7\n'"$APP"':29\n") and "/threading.py:" in x["key"] and x["count"] == 3001 for x in s["stats"])')"
+    reuse_check "$other"
 done
 
 # other CPython versions (pyenv's, when installed): native stacks and one
