@@ -4,7 +4,8 @@
 # The modules that hold no hooks (tables, writer, figures) form a convenience
 # library so the Check suites can test them without preloading anything.
 SHIM_CFLAGS = $(AM_CFLAGS) -O2 -funwind-tables -fno-builtin-malloc \
-	-fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -ftls-model=initial-exec
+	-fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -ftls-model=initial-exec \
+	$(SHIM_ALIGN_CFLAGS)
 noinst_LTLIBRARIES += libtmshimcore.la
 libtmshimcore_la_SOURCES = \
 	src/shim/shim.h src/shim/writer.h \
