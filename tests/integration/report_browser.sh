@@ -10,7 +10,9 @@
 # sorts by a clicked column; leaks and the collector are listed. Then a
 # real run of tm_allocs (one snapshot: no chart, a flame graph, leaks) and
 # interval snapshots of tm_grow (a chart drawn from the snapshots' times,
-# one point per snapshot at its heap). No page errors anywhere. Leaves a
+# one point per snapshot at its heap). The RSS legend hides and shows the
+# RSS (the scale follows), and an RSS 100 times the heap starts hidden. No
+# page errors anywhere. Leaves a
 # screenshot of each page in tests/work/report_browser-*.png.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -27,6 +29,15 @@ command -v timeout >/dev/null 2>&1 && TO="timeout 240"
 cd "$WORK" || fail "no $WORK"
 "$TM" report "$DATA/report-timeline.json" -o t.html || fail "report exited $?"
 "$TM" report "$DATA/report-timeline.json" "$DATA/cli-a.json" -o two.html || fail "report of two exited $?"
+# the same run with an RSS 100 times larger (an interpreter's modules): the
+# heap must not be flattened into the axis
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for s in d["timeline"]["samples"]:
+    s[2] *= 100
+json.dump(d, open("bigrss.json", "w"))' "$DATA/report-timeline.json" || fail "bigrss.json"
+"$TM" report bigrss.json -o bigrss.html || fail "report of bigrss.json exited $?"
 ! grep -q 'src=\|href=\|https\?://[^w]' t.html || fail "external resource in t.html"
 REAL=
 if [ -e "$SHIM" ]; then
@@ -126,6 +137,23 @@ async function drag(page, a, b) {
     check('peak label', s.peak && s.peak[3] === 'peak 4.0 MiB', s.peak);
     check('two events marked', s.events === 2, s.events);
     check('RSS drawn', s.rss, s.rss);
+    // the RSS legend hides the RSS and the scale follows the heap, and back
+    const chartState = () => page.evaluate(() => ({
+      rss: !!document.querySelector('#chart #rssline'),
+      legend: document.getElementById('rsslegend').firstChild.textContent,
+      peaky: +document.querySelector('#peak circle').getAttribute('cy'),
+      top: +document.getElementById('area').getAttribute('y'),
+    }));
+    const clickRssKey = () => page.evaluate(() =>
+      document.querySelector('#chart rect.rsskey').dispatchEvent(new MouseEvent('click', { bubbles: true })));
+    let c0 = await chartState();
+    await clickRssKey();
+    let c1 = await chartState();
+    check('RSS hidden by its legend', !c1.rss && c1.legend.includes('hidden: click to show'), c1);
+    check('heap scaled to its peak', Math.abs(c1.peaky - c1.top) < 0.01 && c0.peaky > c1.peaky + 10, [c0, c1]);
+    await clickRssKey();
+    let c2 = await chartState();
+    check('RSS shown again', c2.rss && c2.legend === '\u2014 RSS' && Math.abs(c2.peaky - c0.peaky) < 0.01, c2);
     check('summary: peak', s.cards.some(c => c === '4.0 MiBpeak heap'), s.cards);
     check('summary: definite leaks', s.cards.some(c => c === '300 B / 3definite leaks'), s.cards);
 
@@ -218,6 +246,22 @@ async function drag(page, a, b) {
     await page.screenshot({ path: shots + '/report_browser-timeline.png', fullPage: true });
     await page.close();
 
+    /* --- an RSS that dwarfs the heap starts hidden --- */
+    page = await open(browser, 'bigrss.html', errors);
+    c0 = await chartState();
+    check('big RSS: hidden at first', !c0.rss && c0.legend === '\u2014 RSS (up to 512.5 MiB, hidden: click to show)', c0);
+    check('big RSS: heap peak at the top', Math.abs(c0.peaky - c0.top) < 0.01, c0);
+    await page.screenshot({ path: shots + '/report_browser-bigrss.png', fullPage: true });
+    const before = await page.evaluate(() => document.getElementById('flametitle').textContent);
+    await clickRssKey();
+    c1 = await chartState();
+    check('big RSS: shown on a click', c1.rss && c1.peaky > c0.peaky + 100, c1);
+    // the click toggled; it did not choose a time range
+    title = await page.evaluate(() => document.getElementById('flametitle').textContent);
+    const band = await page.evaluate(() => document.getElementById('selection').getAttribute('visibility'));
+    check('big RSS: no range chosen', title === before && band === 'hidden', [before, title, band]);
+    await page.close();
+
     /* --- two processes: the menu switches the whole page --- */
     page = await open(browser, 'two.html', errors);
     const peakCard = () => page.evaluate(() => document.querySelector('#card-peak .v').textContent);
@@ -275,7 +319,7 @@ async function drag(page, a, b) {
 JS
 out=$($TO node report.js "$CHROMIUM" "$WORK" "$SHOTS" "$REAL" 2>&1)
 assert_eq "browser" ok "$out"
-for f in timeline range; do
+for f in timeline range bigrss; do
     [ -s "$SHOTS/report_browser-$f.png" ] || fail "no screenshot $SHOTS/report_browser-$f.png"
 done
 note "screenshots: $SHOTS/report_browser-*.png"
