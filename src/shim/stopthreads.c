@@ -30,7 +30,9 @@
  *  - New threads created before their creator parked are found by listing
  *    /proc/self/task again until no new one appears.
  *  - A thread that blocks the signal is asked again for 100 ms (threads
- *    being created or exiting block every signal for a moment); one that
+ *    being created or exiting block every signal for a moment), or up to
+ *    two seconds while it runs or waits for a CPU (on a loaded machine a
+ *    thread being created can wait longer than 100 ms for one); one that
  *    still blocks it, or does not park within two seconds, is
  *    "unstoppable": if /proc/self/task/T/syscall shows it blocked in a
  *    system call we take its stack pointer and the call's arguments from
@@ -184,10 +186,12 @@ static uint64_t parse_hex(const char **s)
     return v;
 }
 
-/* 1 when thread 'tid' has our signal blocked. */
-static int blocks_signal(pid_t tid)
+/* 1 when thread 'tid' has our signal blocked; '*runnable' then says
+ * whether it is running or waiting for a CPU (not asleep). */
+static int blocks_signal(pid_t tid, int *runnable)
 {
     char path[64], buf[4096];
+    *runnable = 0;
     tm__snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
     if (read_small(path, buf, sizeof(buf)) < 0)
         return 0;
@@ -196,6 +200,8 @@ static int blocks_signal(pid_t tid)
         return 0;
     p += 8;
     uint64_t mask = parse_hex(&p);
+    const char *st = strstr(buf, "\nState:\t");
+    *runnable = st && st[8] == 'R';
     return (mask >> (TM_STOP_SIGNAL - 1)) & 1;
 }
 
@@ -287,11 +293,13 @@ static long list_threads(struct tm__world *w, pid_t pid, pid_t self)
     return n < 0 ? -EIO : added;
 }
 
-static void send(struct tm__thread *t, pid_t pid)
+/* Signals thread 't'; 1 when it blocks the signal while runnable. */
+static int send(struct tm__thread *t, pid_t pid)
 {
-    if (blocks_signal(t->tid)) {
+    int runnable;
+    if (blocks_signal(t->tid, &runnable)) {
         t->state = TM_THREAD_BLOCKING;
-        return;
+        return runnable;
     }
     siginfo_t si;
     memset(&si, 0, sizeof(si));
@@ -303,18 +311,21 @@ static void send(struct tm__thread *t, pid_t pid)
     t->state = TM_THREAD_SENT;
     if (syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, TM_STOP_SIGNAL, &si) < 0)
         t->state = TM_THREAD_GONE;
+    return 0;
 }
 
 /* Signals the threads listed from 'first' on, and once more those that
- * blocked the signal last time; returns how many still block it. */
-static int signal_threads(struct tm__world *w, size_t first)
+ * blocked the signal last time; returns how many still block it, and in
+ * '*runnable' how many of those are running or waiting for a CPU. */
+static int signal_threads(struct tm__world *w, size_t first, int *runnable)
 {
     pid_t pid = getpid();
     int blocking = 0;
+    *runnable = 0;
     for (size_t i = 0; i < w->n; i++) {
         struct tm__thread *t = &w->threads[i];
         if (i >= first || t->state == TM_THREAD_BLOCKING)
-            send(t, pid);
+            *runnable += send(t, pid);
         blocking += t->state == TM_THREAD_BLOCKING;
     }
     return blocking;
@@ -609,10 +620,13 @@ static int signal_stop(struct tm__world *w, pid_t pid, pid_t self)
     size_t first = 0;
     for (;;) {
         long added = list_threads(w, pid, self);
-        int blocking = signal_threads(w, first);
+        int runnable, blocking = signal_threads(w, first, &runnable);
         first = w->n;
         wait_parked(w, deadline);
-        if (now_ns() > deadline || (added <= 0 && (!blocking || now_ns() > patience)))
+        /* a thread that blocks the signal asleep is judged after 'patience';
+         * one that is running or waits for a CPU (a thread starting or
+         * exiting on a loaded machine) is asked until the deadline */
+        if (now_ns() > deadline || (added <= 0 && (!blocking || (now_ns() > patience && !runnable))))
             break;
         if (blocking)
             pause_briefly();
