@@ -333,12 +333,7 @@ void tm_scopetab_free(tm_scopetab *tab)
 
 static size_t hash_ptr(const void *p)
 {
-    uint64_t k = (uintptr_t)p;
-
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k;
+    return tm_mix64((uintptr_t)p);
 }
 
 static int grow_slots(tm_scopetab *tab)
@@ -477,4 +472,26 @@ int tm_scopetab_lookup(tm_scopetab *tab, Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_
             v[n++] = u->nodes[i].die;
     *out = v;
     return n;
+}
+
+int tm_scopes_libdw(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **out)
+{
+    Dwarf_Die *scopes = NULL, fn;
+    int n = dwarf_getscopes(cudie, pc, &scopes), i = 0, k = 0;
+
+    *out = NULL;
+    while (i < n && !is_function(dwarf_tag(&scopes[i])))
+        i++;
+    if (i >= n) {
+        free(scopes);
+        return 0;
+    }
+    fn = scopes[i];
+    free(scopes);
+    if ((n = dwarf_getscopes_die(&fn, out)) <= 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (is_function(dwarf_tag(&(*out)[i])))
+            (*out)[k++] = (*out)[i];
+    return k;
 }

@@ -20,6 +20,8 @@
 #define TM_REPORT_SCOPETAB_H
 
 #include <elfutils/libdw.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +50,24 @@ void tm_scopetab_free(tm_scopetab *tab);
  * the caller must ask libdw; -1 on ENOMEM. Not thread-safe for one 'tab'.
  * The DIEs stay valid while the Dwarf they come from is open. */
 int tm_scopetab_lookup(tm_scopetab *tab, Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **out);
+
+/* The same answer asked of libdw, for what the tables cannot tell (and as
+ * the reference the tables are tested against): dwarf_getscopes() follows
+ * an inlined subroutine into its abstract origin, so like eu-addr2line it
+ * restarts from the innermost function DIE with dwarf_getscopes_die() and
+ * keeps the function DIEs of that concrete nesting. 'pc' is relative to
+ * the unit's module, as for tm_scopetab_lookup(). Returns the count (*out
+ * malloc'd), or 0. */
+int tm_scopes_libdw(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **out);
+
+/* A 64-bit finalizer (MurmurHash3's), for the tables' hash indexes. */
+static inline size_t tm_mix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k;
+}
 
 #ifdef __cplusplus
 }

@@ -294,13 +294,6 @@ static char *die_name(Dwarf_Die *die)
     return readable_name(n ? n : dwarf_diename(die));
 }
 
-static int is_function(Dwarf_Die *die)
-{
-    int tag = dwarf_tag(die);
-
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_entry_point;
-}
-
 /* Removes "." and "dir/.." components of the absolute path 'p' in place,
  * without touching the file system. */
 static void normalize_path(char *p)
@@ -370,33 +363,6 @@ static void call_site(Dwarf_Die *cudie, Dwarf_Die *die, char **file, int *line)
         *line = (int)v;
 }
 
-/* The function DIEs at 'pc' asked of libdw (tm_scopetab_lookup() gives
- * the same from its tables): dwarf_getscopes() follows an inlined
- * subroutine into its abstract origin, so like eu-addr2line we restart
- * from the innermost function DIE with dwarf_getscopes_die(), and keep
- * the function DIEs of that concrete nesting. Returns the count, or <= 0. */
-static int function_scopes(GElf_Addr pc, Dwarf_Die *cudie, Dwarf_Addr bias, Dwarf_Die **out)
-{
-    Dwarf_Die *scopes = NULL, fn;
-    int n = dwarf_getscopes(cudie, pc - bias, &scopes), i = 0, k = 0;
-
-    *out = NULL;
-    while (i < n && !is_function(&scopes[i]))
-        i++;
-    if (i >= n) {
-        free(scopes);
-        return 0;
-    }
-    fn = scopes[i];
-    free(scopes);
-    if ((n = dwarf_getscopes_die(&fn, out)) <= 0)
-        return n;
-    for (i = 0; i < n; i++)
-        if (is_function(&(*out)[i]))
-            (*out)[k++] = (*out)[i];
-    return k;
-}
-
 /* --- results --- */
 
 /* What is known about one address: the innermost function, file:line
@@ -438,7 +404,7 @@ static void add_scopes(modsym *ms, GElf_Addr pc, result *r)
     if (ms->scopes || (ms->scopes = tm_scopetab_new()))
         n = tm_scopetab_lookup(ms->scopes, cudie, pc - bias, &scopes);
     if (n < 0) /* the table cannot tell, or ENOMEM: libdw always can */
-        n = function_scopes(pc, cudie, bias, &scopes);
+        n = tm_scopes_libdw(cudie, pc - bias, &scopes);
     if (n <= 0)
         return;
     r->at.function = die_name(&scopes[0]);
@@ -483,13 +449,6 @@ static void lookup(modsym *ms, uint64_t offset, result *r)
     }
 }
 
-static size_t hash_offset(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k;
-}
 
 static int grow_index(modsym *ms)
 {
@@ -507,7 +466,7 @@ static int grow_index(modsym *ms)
 
         if (!ms->keys[i])
             continue;
-        for (h = hash_offset(ms->keys[i]) & (n - 1); keys[h]; h = (h + 1) & (n - 1))
+        for (h = tm_mix64(ms->keys[i]) & (n - 1); keys[h]; h = (h + 1) & (n - 1))
             ;
         keys[h] = ms->keys[i];
         slots[h] = ms->slots[i];
@@ -531,7 +490,7 @@ static const result *cached_lookup(modsym *ms, uint64_t offset)
     if (key && 2 * (ms->nresults + 1) > ms->nslots && grow_index(ms))
         return NULL;
     if (key) {
-        for (h = hash_offset(key) & (ms->nslots - 1); ms->keys[h]; h = (h + 1) & (ms->nslots - 1))
+        for (h = tm_mix64(key) & (ms->nslots - 1); ms->keys[h]; h = (h + 1) & (ms->nslots - 1))
             if (ms->keys[h] == key)
                 return &ms->results[ms->slots[h]];
     }

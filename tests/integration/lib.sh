@@ -73,3 +73,28 @@ only_file() {
     [ $# -eq 1 ] && [ -e "$1" ] || fail "expected exactly one file, got: $*"
     echo "$1"
 }
+
+# Per-site figures of the program's own call sites in snapshot $1 (traces
+# whose innermost frame lies in the executable, heap domain), one line per
+# site keyed by its average allocation size: "SIZE live_bytes live_blocks
+# allocated_bytes allocated_blocks", sorted by SIZE.
+exe_sites() {
+    python3 - "$1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+exe = s["process"]["exe"]
+rows = {}
+for t in s["traces"]:
+    st = s["stacks"][t["stack"]]
+    if not st["frames"] or t["domain"] != 0:
+        continue
+    f = s["frames"][st["frames"][0]]
+    if f["module"] < 0 or s["modules"][f["module"]]["path"] != exe:
+        continue
+    r = rows.setdefault(t["allocated_size"] // max(t["allocated_count"], 1), [0, 0, 0, 0])
+    for i, k in enumerate(("size", "count", "allocated_size", "allocated_count")):
+        r[i] += t[k]
+for k in sorted(rows):
+    print(k, *rows[k])
+PY
+}

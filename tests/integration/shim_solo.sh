@@ -24,30 +24,9 @@ done
 [ -n "$sig" ] || fail "no signal snapshot"
 [ -n "$fin" ] || fail "no exit snapshot"
 
-# Per-site figures of the program's own call sites: live, allocated.
-sites() {
-    python3 - "$1" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-exe = s["process"]["exe"]
-rows = {}
-for t in s["traces"]:
-    st = s["stacks"][t["stack"]]
-    if not st["frames"] or t["domain"] != 0:
-        continue
-    f = s["frames"][st["frames"][0]]
-    if f["module"] < 0 or s["modules"][f["module"]]["path"] != exe:
-        continue
-    r = rows.setdefault(t["allocated_size"] // max(t["allocated_count"], 1), [0, 0, 0, 0])
-    for i, k in enumerate(("size", "count", "allocated_size", "allocated_count")):
-        r[i] += t[k]
-for k in sorted(rows):
-    print(k, *rows[k])
-PY
-}
 # While running: the kept blocks are exact; the churn sites have at most
 # one live block per thread.
-sites "$sig" >"$WORK/sig"
+exe_sites "$sig" >"$WORK/sig"
 assert_eq "kept 24-byte blocks (signal)" "24 24000 1000 24000 1000" "$(grep '^24 ' "$WORK/sig")"
 assert_eq "kept 40-byte blocks (signal)" "40 120000 3000 120000 3000" "$(grep '^40 ' "$WORK/sig")"
 live16=$(awk '$1 == 16 {print $3}' "$WORK/sig")
@@ -57,7 +36,7 @@ assert_eq "solo churn (signal)" "8 0 0 1600000 200000" "$(grep '^8 ' "$WORK/sig"
 d=$($CHECK get "$sig" 'abs(s["memory"]["current"] - sum(t["size"] for t in s["traces"] if t["domain"] != 65535))')
 [ "$d" -le 64 ] || fail "signal snapshot: memory.current differs from the traces by $d"
 
-sites "$fin" >"$WORK/fin"
+exe_sites "$fin" >"$WORK/fin"
 assert_eq "sites at exit" "$(printf '8 0 0 1600000 200000\n16 0 0 24000000 1500000\n17 0 0 3400000 200000\n24 24000 1000 24000 1000\n40 120000 3000 120000 3000')" \
     "$(grep -v '^1000000 ' "$WORK/fin")"
 assert_eq "memory.current is the sum of the traces at exit" true \

@@ -17,26 +17,7 @@ for run in 1 2 3 4 5; do
     [ -s "$WORK/err" ] && { cat "$WORK/err" >&2; fail "unexpected stderr"; }
     f=$WORK/s$run/t.json
     $CHECK valid "$f" || fail "snapshot invalid (run $run)"
-    rows=$(python3 - "$f" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-exe = s["process"]["exe"]
-rows = {}
-for t in s["traces"]:
-    st = s["stacks"][t["stack"]]
-    if not st["frames"] or t["domain"] != 0:
-        continue
-    fr = s["frames"][st["frames"][0]]
-    if fr["module"] < 0 or s["modules"][fr["module"]]["path"] != exe:
-        continue
-    r = rows.setdefault(t["allocated_size"] // max(t["allocated_count"], 1), [0, 0, 0, 0])
-    for i, k in enumerate(("size", "count", "allocated_size", "allocated_count")):
-        r[i] += t[k]
-for k in sorted(rows):
-    if k in (24, 40, 56):
-        print(k, *rows[k])
-PY
-)
+    rows=$(exe_sites "$f" | grep -E '^(24|40|56) ')
     assert_eq "kept and handed blocks (run $run)" \
         "$(printf '24 1200000 50000 1200000 50000\n40 2000000 50000 2000000 50000\n56 0 0 1120000 20000')" "$rows"
     assert_eq "memory.current is the sum of the traces (run $run)" true \

@@ -64,36 +64,6 @@ static const Dwfl_Callbacks callbacks = {
     .section_address = dwfl_offline_section_address,
 };
 
-static int is_function(Dwarf_Die *die)
-{
-    int tag = dwarf_tag(die);
-
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_entry_point;
-}
-
-/* The answer as symbolize.c got it from libdw before the tables. */
-static int libdw_scopes(Dwarf_Die *cudie, Dwarf_Addr pc, Dwarf_Die **out)
-{
-    Dwarf_Die *scopes = NULL, fn;
-    int n = dwarf_getscopes(cudie, pc, &scopes), i = 0, k = 0;
-
-    *out = NULL;
-    while (i < n && !is_function(&scopes[i]))
-        i++;
-    if (i >= n) {
-        free(scopes);
-        return 0;
-    }
-    fn = scopes[i];
-    free(scopes);
-    if ((n = dwarf_getscopes_die(&fn, out)) <= 0)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (is_function(&(*out)[i]))
-            (*out)[k++] = (*out)[i];
-    return k;
-}
-
 typedef struct counts {
     long checked, bad, inlined, deepest, unknown;
 } counts;
@@ -101,7 +71,7 @@ typedef struct counts {
 static void compare_at(tm_scopetab *tab, Dwarf_Die *cudie, Dwarf_Addr pc, counts *c, const char *file)
 {
     Dwarf_Die *want, *got;
-    int nw = libdw_scopes(cudie, pc, &want), ng = tm_scopetab_lookup(tab, cudie, pc, &got), same;
+    int nw = tm_scopes_libdw(cudie, pc, &want), ng = tm_scopetab_lookup(tab, cudie, pc, &got), same;
 
     if (ng == TM_SCOPES_UNKNOWN) {
         c->unknown++;
