@@ -11,6 +11,7 @@ libtmreport_la_SOURCES = \
 	src/report/scopetab.c src/report/scopetab.h \
 	src/report/outfile.c src/report/outfile.h \
 	src/report/infile.c src/report/infile.h \
+	src/report/pgzip.c src/report/pgzip.h \
 	src/report/quote.c src/report/quote.h \
 	src/report/fold.c src/report/fold.h \
 	src/report/hints.c src/report/hints.h \
