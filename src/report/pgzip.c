@@ -72,7 +72,8 @@ static void deflate_slot(slot *b, z_stream *zs)
     int flush = b->last ? Z_FINISH : Z_SYNC_FLUSH, rc;
 
     b->crc = crc32(0L, b->in, (uInt)b->inlen);
-    if (deflateReset(zs) != Z_OK || (b->dictlen && deflateSetDictionary(zs, b->dict, (uInt)b->dictlen) != Z_OK))
+    if (deflateReset(zs) != Z_OK ||
+        (b->dictlen && deflateSetDictionary(zs, b->dict, (uInt)b->dictlen) != Z_OK))
         goto out_failed;
     if (b->outcap < need) {
         unsigned char *o = realloc(b->out, need);

@@ -409,7 +409,8 @@ static int key_append(frame_texts *ft, size_t *len, const char *p, size_t n)
 }
 
 /* The text of frame 'fi' ('f'): its logical lines, '\n' between them. */
-static const char *frame_text(const tm_snapshot *snap, frame_texts *ft, size_t fi, const tm_frame *f, size_t *len)
+static const char *frame_text(const tm_snapshot *snap, frame_texts *ft, size_t fi, const tm_frame *f,
+                              size_t *len)
 {
     if (!ft->text[fi]) {
         char part[KEY_MAX], *t = NULL;
@@ -605,8 +606,8 @@ int tm_stats_compute(const tm_snapshot *snap, const tm_stats_opts *opts, tm_stat
     if (!(out->index = calloc(1, sizeof(index_t))) || index_grow(out) ||
         !(fpos = calloc(snap->nframes + 1, sizeof *fpos)))
         goto out_nomem;
-    if (opts->by == TM_BY_TRACEBACK &&
-        (!(ft.text = calloc(snap->nframes + 1, sizeof *ft.text)) || !(ft.len = calloc(snap->nframes + 1, sizeof *ft.len))))
+    if (opts->by == TM_BY_TRACEBACK && (!(ft.text = calloc(snap->nframes + 1, sizeof *ft.text)) ||
+                                        !(ft.len = calloc(snap->nframes + 1, sizeof *ft.len))))
         goto out_nomem;
     for (size_t i = 0; i < ntraces; i++) {
         const tm_trace *t = &traces[i];
