@@ -28,6 +28,10 @@ extern "C" {
 typedef struct tm_hint_memo {
     char **paths;
     size_t n;
+    /* the paths asked of dpkg-query, and the package owning each (NULL:
+     * none) */
+    char **asked, **owner;
+    size_t nasked;
 } tm_hint_memo;
 
 void tm_hint_memo_free(tm_hint_memo *memo);
@@ -36,6 +40,13 @@ void tm_hint_memo_free(tm_hint_memo *memo);
  * one per module, none for a module in 'memo' (may be NULL), which gets
  * the modules hinted at. Returns the number of lines written. */
 int tm_symbol_hints(const tm_snapshot *snap, FILE *fp, tm_hint_memo *memo);
+
+/* Asks dpkg-query at once about the modules that tm_symbol_hints() would
+ * note for the 'n' snapshots 'snaps' (NULL entries are skipped), and
+ * keeps the answers in 'memo': one query for a whole run instead of one
+ * or two per module. Optional: tm_symbol_hints() asks for what is not
+ * known yet. */
+void tm_symbol_hints_prepare(tm_hint_memo *memo, tm_snapshot *const *snaps, size_t n);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@ libtmreport_la_SOURCES = \
 	src/report/scopetab.c src/report/scopetab.h \
 	src/report/outfile.c src/report/outfile.h \
 	src/report/infile.c src/report/infile.h \
+	src/report/pgzip.c src/report/pgzip.h \
 	src/report/quote.c src/report/quote.h \
 	src/report/fold.c src/report/fold.h \
 	src/report/hints.c src/report/hints.h \
@@ -87,8 +88,8 @@ libtmreport_la_SOURCES += src/report/gc.c src/report/gc.h
 EXTRA_DIST += tests/unit/test_data.h
 check_PROGRAMS += tests/unit/check_outfile
 TESTS += tests/unit/check_outfile
-tests_unit_check_outfile_CFLAGS = $(TM_REPORT_CHECK_CFLAGS)
-tests_unit_check_outfile_LDADD = $(TM_REPORT_CHECK_LIBS)
+tests_unit_check_outfile_CFLAGS = $(TM_REPORT_CHECK_CFLAGS) $(ZLIB_CFLAGS)
+tests_unit_check_outfile_LDADD = $(TM_REPORT_CHECK_LIBS) $(ZLIB_LIBS)
 # tracemem report: the data and the page
 libtmreport_la_SOURCES += src/report/report.c src/report/report.h src/report/report_page.c
 check_PROGRAMS += tests/unit/check_report

@@ -13,6 +13,7 @@
 #include "report/fastjson.h"
 #include "report/infile.h"
 #include "report/outfile.h"
+#include "report/pgzip.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -941,38 +942,18 @@ static int from_text(char *text, size_t len, const char *name, int lean, int fra
 }
 
 /* jansson hands over every token on its own: gathered here and given to
- * stdio in large pieces (fwrite per token was most of the writing time) */
+ * stdio (or to the compressor) in large pieces (fwrite per token was most
+ * of the writing time) */
 typedef struct dumpbuf {
     FILE *fp;
-    z_stream *z; /* a name ending in ".gz": compressed on the way */
+    tm_pgz *z; /* a name ending in ".gz": compressed on the way */
     size_t n;
     char b[1 << 16];
-    unsigned char zb[1 << 16];
 } dumpbuf;
-
-/* Deflates what is buffered ('finish': and ends the gzip stream). */
-static int dump_deflate(dumpbuf *d, int finish)
-{
-    int zrc;
-
-    d->z->next_in = (Bytef *)d->b;
-    d->z->avail_in = (uInt)d->n;
-    do {
-        d->z->next_out = d->zb;
-        d->z->avail_out = sizeof d->zb;
-        zrc = deflate(d->z, finish ? Z_FINISH : Z_NO_FLUSH);
-        if (zrc == Z_STREAM_ERROR)
-            return -1;
-        size_t k = sizeof d->zb - d->z->avail_out;
-        if (k && fwrite(d->zb, 1, k, d->fp) != k)
-            return -1;
-    } while (d->z->avail_out == 0 || (finish && zrc != Z_STREAM_END));
-    return 0;
-}
 
 static int dump_flush(dumpbuf *d)
 {
-    int rc = d->z ? dump_deflate(d, 0) : d->n && fwrite(d->b, 1, d->n, d->fp) != d->n ? -1 : 0;
+    int rc = d->z ? tm_pgz_write(d->z, d->b, d->n) : d->n && fwrite(d->b, 1, d->n, d->fp) != d->n ? -1 : 0;
 
     d->n = 0;
     return rc;
@@ -1052,12 +1033,15 @@ static int dump_document(const tm_snapshot *snap, dumpbuf *d, size_t flags)
     return dump_piece("}", 1, d);
 }
 
+/* zlib's level for the .json.gz files written: 3 deflates python3's 117
+ * MB snapshot to 5.6 MB in 0.27 s of CPU, level 6 to 4.5 MB in 0.65 s */
+#define TM_SNAPSHOT_GZ_LEVEL 3
+
 /* The document and a newline through a buffer, gzip'd when 'gz'; 0 or -1
  * like json_dumpf(). */
 static int dump_buffered(const tm_snapshot *snap, FILE *fp, size_t flags, int gz)
 {
     dumpbuf *d = malloc(sizeof *d);
-    z_stream z;
     int rc;
 
     if (!d)
@@ -1065,20 +1049,17 @@ static int dump_buffered(const tm_snapshot *snap, FILE *fp, size_t flags, int gz
     d->fp = fp;
     d->n = 0;
     d->z = NULL;
-    memset(&z, 0, sizeof z);
-    if (gz && deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (gz && !(d->z = tm_pgz_open(fp, TM_SNAPSHOT_GZ_LEVEL))) {
         free(d);
         return -1;
     }
-    if (gz)
-        d->z = &z;
     rc = dump_document(snap, d, flags);
     if (!rc)
         rc = dump_piece("\n", 1, d);
-    if (d->z ? dump_deflate(d, 1) : dump_flush(d))
+    if (dump_flush(d))
         rc = -1;
-    if (gz)
-        deflateEnd(&z);
+    if (d->z && tm_pgz_close(d->z))
+        rc = -1;
     free(d);
     return rc;
 }

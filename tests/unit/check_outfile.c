@@ -16,7 +16,10 @@
 
 #include "report/infile.h"
 #include "report/outfile.h"
+#include "report/pgzip.h"
 #include "report/quote.h"
+
+#include <zlib.h>
 
 static char dir[] = "check_outfile.XXXXXX";
 
@@ -159,6 +162,97 @@ START_TEST(test_outfile_infile_limit)
 }
 END_TEST
 
+/* 'n' bytes of text that repeats at distances up to 40 KiB, so that
+ * blocks use their dictionary */
+static char *some_text(size_t n)
+{
+    char *t = malloc(n + 1);
+    uint32_t x = 12345;
+
+    ck_assert_ptr_nonnull(t);
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245 + 12345;
+        t[i] = i >= 40000 && (x >> 16) % 4 ? t[i - 40000 + (x >> 24) % 8] : (char)('a' + (x >> 16) % 26);
+    }
+    t[n] = '\0';
+    return t;
+}
+
+/* One gzip member (inflate ends exactly at the file's end): what readers
+ * that take only the first member see is all of it. */
+static void assert_one_member(const char *path, const char *want, size_t n)
+{
+    char *gz, *out = malloc(n + 1);
+    size_t len;
+    z_stream z = {0};
+    tm_error err;
+
+    ck_assert_int_eq(tm_infile_read(path, 0, 1 << 30, &gz, &len, &err), 0); /* inflated */
+    ck_assert_uint_eq(len, n);
+    ck_assert(memcmp(gz, want, n) == 0);
+    free(gz);
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    gz = malloc((size_t)st.st_size);
+    ck_assert_int_eq(read(fd, gz, (size_t)st.st_size), st.st_size);
+    close(fd);
+    ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)gz;
+    z.avail_in = (uInt)st.st_size;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)n + 1;
+    ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+    ck_assert_uint_eq(z.avail_in, 0);
+    ck_assert_uint_eq(z.total_out, n);
+    inflateEnd(&z);
+    free(gz);
+    free(out);
+}
+
+START_TEST(test_outfile_pgzip_one_member)
+{
+    /* nothing, less than a block, exactly two blocks (the last one
+     * empty), and several blocks and a part */
+    const size_t sizes[] = {0, 100, 2 * TM_PGZ_BLOCK, 3 * TM_PGZ_BLOCK + 54321};
+    char *text = some_text(sizes[3]);
+
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        FILE *fp = fopen("big", "w");
+        tm_pgz *z = tm_pgz_open(fp, k == 3 ? 6 : 1);
+
+        ck_assert_ptr_nonnull(z);
+        /* in pieces that do not line up with the blocks */
+        for (size_t i = 0; i < sizes[k]; i += 70001)
+            ck_assert_int_eq(tm_pgz_write(z, text + i, sizes[k] - i < 70001 ? sizes[k] - i : 70001), 0);
+        ck_assert_int_eq(tm_pgz_close(z), 0);
+        ck_assert_int_eq(fclose(fp), 0);
+        assert_one_member("big", text, sizes[k]);
+    }
+    free(text);
+}
+END_TEST
+
+START_TEST(test_outfile_pgzip_write_error)
+{
+    FILE *fp = fopen("/dev/full", "w");
+    char *text = some_text(2 * TM_PGZ_BLOCK + 10);
+    tm_pgz *z;
+
+    if (!fp) {
+        free(text);
+        return; /* no /dev/full */
+    }
+    setvbuf(fp, NULL, _IONBF, 0);
+    z = tm_pgz_open(fp, 3);
+    ck_assert_ptr_nonnull(z);
+    tm_pgz_write(z, text, 2 * TM_PGZ_BLOCK + 10);
+    ck_assert_int_eq(tm_pgz_close(z), -1);
+    fclose(fp);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_outfile_quote)
 {
     char buf[64];
@@ -186,6 +280,12 @@ static Suite *outfile_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_outfile_infile_refuses_fifo);
     tcase_add_test(tc, test_outfile_infile_limit);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gzip");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_outfile_pgzip_one_member);
+    tcase_add_test(tc, test_outfile_pgzip_write_error);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     tc = tcase_create("quote");
     tcase_add_test(tc, test_outfile_quote);

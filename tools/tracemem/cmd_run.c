@@ -972,11 +972,21 @@ static job *run_jobs(glob_t *g, int64_t start, int quiet)
 static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
 {
     tm_snapshot **all = NULL;
-    tm_hint_memo memo = {NULL, 0};
+    tm_hint_memo memo = {0};
     size_t n = 0, kept = 0;
     job *v = run_jobs(g, start, quiet);
 
     memset(o, 0, sizeof *o);
+    if (v && hints) { /* one dpkg-query for the notes of all the snapshots */
+        tm_snapshot **ask = calloc(g->gl_pathc + 1, sizeof *ask);
+
+        for (size_t i = 0; ask && i < g->gl_pathc; i++)
+            if (!v[i].earlier && !v[i].rc && v[i].raw)
+                ask[i] = v[i].snap;
+        if (ask)
+            tm_symbol_hints_prepare(&memo, ask, g->gl_pathc);
+        free(ask);
+    }
     for (size_t i = 0; v && i < g->gl_pathc; i++) {
         job *j = &v[i];
 
