@@ -134,6 +134,32 @@ static int each_mapping(pid_t pid, int (*fn)(const mapping *m, void *arg), void 
     return 0;
 }
 
+typedef struct where {
+    uintptr_t addr;
+    char *out;
+    size_t cap;
+} where;
+
+static int where_cb(const mapping *m, void *arg)
+{
+    where *w = arg;
+    if (w->addr < m->lo || w->addr >= m->hi)
+        return 0;
+    snprintf(w->out, w->cap, "%#lx, %s+%#lx", (unsigned long)w->addr, base_name(m->path),
+             (unsigned long)(w->addr - m->lo + m->off));
+    return 1;
+}
+
+/* "ADDR, FILE+OFFSET" when 'addr' lies in a file mapping of 'pid', else
+ * "ADDR" (for a message). */
+static const char *describe_addr(pid_t pid, uintptr_t addr, char *out, size_t cap)
+{
+    where w = {addr, out, cap};
+    snprintf(out, cap, "%#lx", (unsigned long)addr);
+    each_mapping(pid, where_cb, &w);
+    return out;
+}
+
 typedef struct found {
     const char *want_prefix; /* base name prefix, or NULL */
     const char *want_path;   /* exact path, or NULL */
@@ -713,8 +739,10 @@ static int rcall(session *s, uintptr_t fn, const char *str, uint64_t a0, uint64_
                 *ret = now.rax;
                 return 0;
             }
-            say(err, cap, "the call crashed (SIGSEGV at %#llx); the thread was put back where it was",
-                ptrace(PTRACE_GETREGS, t->tid, NULL, &now) == 0 ? (unsigned long long)now.rip : 0ULL);
+            char at[PATH_MAX + 64];
+            say(err, cap, "the call crashed (SIGSEGV at %s); the thread was put back where it was",
+                describe_addr(s->pid, ptrace(PTRACE_GETREGS, t->tid, NULL, &now) == 0 ? (uintptr_t)now.rip : 0, at,
+                              sizeof at));
             return -1;
         }
         /* a signal for the thread: delivered now, as it would have been
