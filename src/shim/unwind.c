@@ -268,11 +268,238 @@ struct entry {
     int16_t ck[CACHE_FRAMES + 1]; /* its first check */
 };
 
+/* --- the stack memo: stacks the cache's sets no longer hold ---
+ *
+ * A set holds four stacks of one stack pointer and key, but a program can
+ * allocate from hundreds of stacks at the same stack pointer through the
+ * same malloc call (cc1: 349 stacks at one, ~9 800 (stack, stack pointer)
+ * pairs in all, against the cache's 512 entries; 61 % of its captures
+ * missed, nearly all of them stacks captured before). So each walked and
+ * interned stack is also kept as a record (its words, in walk order, its
+ * pcs and id), immutable, in a per-thread memo that a miss of the sets
+ * consults before it walks.
+ *
+ * The records of one stack pointer and key form a tree: the first is its
+ * head; a record whose stack differs from a record r first at r's word i
+ * (all words before i the same, at the same addresses) hangs below r,
+ * linked by (r, i, the value found at i). A lookup compares the head's
+ * words in walk order; at the first that differs it follows the link of
+ * (record, index, value read), and compares the new record from word i+1:
+ * its words 0..i are r's 0..i-1 and the value just read, at the same
+ * addresses (checked when linked), so its walk read word i+1 at the
+ * address this stack's frames give. A record whose walk used the live rbp
+ * (live_bp) is taken only with the same rbp; a different rbp is followed
+ * as index -1. A record found with every word the same is a hit, proved
+ * as an entry's hit is. The memo is emptied when full, when code is
+ * unloaded (epoch) or when the frame limit changes; it is mapped the
+ * first time a set misses, and grows a chunk at a time. */
+
+#define MEMO_CHUNK (256u * 1024)
+#define MEMO_CHUNKS 32 /* at most 8 MiB of records a thread */
+#define MEMO_HEADS 4096
+#define MEMO_LINKS 16384
+#define MEMO_STEPS 32
+
+struct rec {
+    uintptr_t bp0;
+    uint32_t id, depth;
+    int16_t n, nchecks;
+    uint8_t live_bp, pad[3];
+    /* cval[nchecks], pcs[n], then coff[nchecks] */
+    uintptr_t data[];
+};
+
+static inline uintptr_t *rec_cval(const struct rec *r)
+{
+    return (uintptr_t *)r->data;
+}
+
+static inline uintptr_t *rec_pcs(const struct rec *r)
+{
+    return (uintptr_t *)r->data + r->nchecks;
+}
+
+static inline int32_t *rec_coff(const struct rec *r)
+{
+    return (int32_t *)((uintptr_t *)r->data + r->nchecks + r->n);
+}
+
+struct memo {
+    uint32_t epoch;
+    int max;
+    unsigned cur, nchunks, nheads, nlinks;
+    size_t used; /* bytes of chunk 'cur' */
+    char *chunk[MEMO_CHUNKS];
+    struct mhead {
+        uintptr_t sp, key;
+        const struct rec *r;
+    } heads[MEMO_HEADS];
+    struct mlink {
+        const struct rec *from, *to;
+        uintptr_t v;
+        intptr_t i;
+    } links[MEMO_LINKS];
+};
+
+/* where a lookup ended without a hit: what the next record would fill */
+struct pend {
+    struct entry *e; /* the entry walked for it; NULL: nothing to add */
+    int ok;
+    const struct rec *from;
+    intptr_t i;
+    uintptr_t v, sp, key, bp0;
+    unsigned slot; /* the head's slot, when 'from' is NULL */
+};
+
+static void memo_clear(struct memo *m, uint32_t epoch, int max)
+{
+    m->epoch = epoch;
+    m->max = max;
+    m->cur = 0;
+    m->used = 0;
+    if (m->nheads)
+        memset(m->heads, 0, sizeof(m->heads));
+    if (m->nlinks)
+        memset(m->links, 0, sizeof(m->links));
+    m->nheads = m->nlinks = 0;
+}
+
+static unsigned head_slot(uintptr_t sp, uintptr_t key)
+{
+    uint64_t h = ((uint64_t)sp ^ ((uint64_t)key << 17)) * 0x9e3779b97f4a7c15ull;
+    return (unsigned)(h >> 40) & (MEMO_HEADS - 1);
+}
+
+static unsigned link_slot(const struct rec *from, intptr_t i, uintptr_t v)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)from ^ ((uint64_t)i << 48)) * 0xff51afd7ed558ccdull;
+    h = (h ^ v ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
+    return (unsigned)(h >> 40) & (MEMO_LINKS - 1);
+}
+
+/* The record of this stack, or NULL (then '*p' says where a new record
+ * would hang). */
+static const struct rec *memo_find(struct memo *m, uintptr_t sp0, uintptr_t key, uintptr_t bp0, struct pend *p)
+{
+    unsigned s = head_slot(sp0, key);
+    while (m->heads[s].r && (m->heads[s].sp != sp0 || m->heads[s].key != key))
+        s = (s + 1) & (MEMO_HEADS - 1);
+    p->from = NULL;
+    p->slot = s;
+    const struct rec *r = m->heads[s].r;
+    if (!r)
+        return NULL;
+    intptr_t i = 0;
+    for (int step = 0; step < MEMO_STEPS; step++) {
+        uintptr_t v;
+        if (r->live_bp && r->bp0 != bp0) {
+            i = -1;
+            v = bp0;
+        } else {
+            int nc = r->nchecks;
+            const int32_t *off = rec_coff(r);
+            const uintptr_t *val = rec_cval(r);
+            v = 0;
+            for (; i < nc; i++) {
+                v = *(const volatile uintptr_t *)(sp0 + (uintptr_t)(intptr_t)off[i]);
+                if (v != val[i])
+                    break;
+            }
+            if (i == nc)
+                return r;
+        }
+        unsigned l = link_slot(r, i, v);
+        const struct rec *to = NULL;
+        for (; m->links[l].from; l = (l + 1) & (MEMO_LINKS - 1))
+            if (m->links[l].from == r && m->links[l].i == i && m->links[l].v == v) {
+                to = m->links[l].to;
+                break;
+            }
+        if (!to) {
+            p->from = r;
+            p->i = i;
+            p->v = v;
+            return NULL;
+        }
+        r = to;
+        i++;
+    }
+    p->ok = 0; /* too deep: not added */
+    return NULL;
+}
+
+static void *memo_alloc(struct memo *m, size_t size)
+{
+    if (m->used + size > MEMO_CHUNK) {
+        if (m->cur + 1 >= MEMO_CHUNKS)
+            return NULL;
+        m->cur++;
+        m->used = 0;
+    }
+    if (m->cur >= m->nchunks) {
+        char *ch = tm__map(MEMO_CHUNK);
+        if (!ch)
+            return NULL;
+        m->chunk[m->nchunks++] = ch;
+    }
+    void *at = m->chunk[m->cur] + m->used;
+    m->used += (size + 15) & ~(size_t)15;
+    return at;
+}
+
+/* Adds the stack walked into 'e' (its id known now) where the lookup
+ * '*p' ended. */
+static void memo_add(struct memo *m, struct pend *p, const struct entry *e)
+{
+    int nc = e->nchecks, n = e->n;
+    const struct rec *f = p->from;
+    if (f) { /* the new record's words up to p->i are f's and the value read */
+        if (p->i >= 0) {
+            if (p->i >= nc || rec_coff(f)[p->i] != e->coff[p->i] || e->cval[p->i] != p->v ||
+                memcmp(rec_coff(f), e->coff, (size_t)p->i * sizeof(e->coff[0])) != 0 ||
+                memcmp(rec_cval(f), e->cval, (size_t)p->i * sizeof(e->cval[0])) != 0)
+                return;
+        }
+        if (e->live_bp && e->bp0 != p->bp0)
+            return;
+    }
+    size_t size = sizeof(struct rec) + (size_t)(nc + n) * sizeof(uintptr_t) + (size_t)nc * sizeof(int32_t);
+    struct rec *r = NULL;
+    if (m->nlinks + 1 <= MEMO_LINKS / 4 * 3 && m->nheads + 1 <= MEMO_HEADS / 4 * 3)
+        r = memo_alloc(m, size);
+    if (!r) { /* full: start again */
+        memo_clear(m, m->epoch, m->max);
+        return;
+    }
+    r->bp0 = e->bp0;
+    r->id = e->id;
+    r->depth = e->depth;
+    r->n = (int16_t)n;
+    r->nchecks = (int16_t)nc;
+    r->live_bp = e->live_bp;
+    memcpy(rec_cval(r), e->cval, (size_t)nc * sizeof(uintptr_t));
+    memcpy(rec_pcs(r), &e->fpc[e->s + 1], (size_t)n * sizeof(uintptr_t));
+    memcpy(rec_coff(r), e->coff, (size_t)nc * sizeof(int32_t));
+    if (f) {
+        unsigned l = link_slot(f, p->i, p->v);
+        while (m->links[l].from)
+            l = (l + 1) & (MEMO_LINKS - 1);
+        m->links[l] = (struct mlink){f, r, p->v, p->i};
+        m->nlinks++;
+    } else {
+        m->heads[p->slot] = (struct mhead){p->sp, p->key, r};
+        m->nheads++;
+    }
+}
+
 struct tcache {
     struct tcache *next_all, *next_free;
     _Atomic uint64_t hits, misses, mismatches, uncached, partial;
     uint8_t victim[CACHE_SETS];
     uint16_t hint[HINTS]; /* by key: the entry last filled or hit, + 1 */
+    struct memo *memo;    /* mapped at the first miss */
+    int memo_failed;
+    struct pend pend;     /* the last miss's place in the memo */
     /* modules whose .eh_frame_hdr was found lately */
     struct mod {
         uintptr_t lo, hi, hdr;
@@ -344,6 +571,9 @@ static struct tcache *cache_get(void)
             c->rules[i].valid = 0;
         memset(c->hint, 0, sizeof(c->hint));
         memset(c->mods, 0, sizeof(c->mods));
+        c->pend.e = NULL;
+        if (c->memo)
+            memo_clear(c->memo, atomic_load_explicit(&tm__epoch, memory_order_relaxed), c->memo->max);
     } else {
         c = tm__map(sizeof(*c));
         if (!c)
@@ -984,6 +1214,14 @@ static inline int entry_holds(const struct entry *e, uintptr_t sp0, uintptr_t bp
     return 1;
 }
 
+/* Adds the walked entry 'e' to the memo once its id is known. */
+static void memo_put(struct tcache *c, struct entry *e)
+{
+    if (c->pend.e == e && e->id && c->memo)
+        memo_add(c->memo, &c->pend, e);
+    c->pend.e = NULL;
+}
+
 static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uintptr_t *pcs, int max,
                                                     uint32_t *depth, struct tm__capture_memo *memo)
 {
@@ -998,6 +1236,7 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         return lu_capture(bt, pcs, max, depth, NULL, &nall);
     uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
     uintptr_t key = tm__hook_ra;
+    c->pend.e = NULL;
     unsigned set = set_index(sp0, key), hi = hint_index(key);
     struct entry *ways = &c->entries[set * CACHE_WAYS], *e = NULL;
     struct tag *tags = &c->tags[set * CACHE_WAYS];
@@ -1032,6 +1271,42 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             }
         }
         return n;
+    }
+    struct memo *m = c->memo;
+    struct pend *p = &c->pend;
+    if (TM_UNLIKELY(!m) && !c->memo_failed) {
+        m = c->memo = tm__map(sizeof(*m));
+        if (m)
+            memo_clear(m, epoch, max);
+        else
+            c->memo_failed = 1;
+    }
+    if (m) {
+        if (TM_UNLIKELY(m->epoch != epoch || m->max != max))
+            memo_clear(m, epoch, max);
+        p->ok = 1;
+        const struct rec *r = memo_find(m, sp0, key, bp0, p);
+        if (r) {
+            int n = r->n;
+            memcpy(pcs, rec_pcs(r), (size_t)n * sizeof(*pcs));
+            *depth = r->depth;
+            memo->id = r->id;
+            memo->entry = NULL;
+            bump(&c->hits);
+            if (TM_UNLIKELY(tm__verify_stacks)) {
+                uint32_t d2;
+                int n2 = lu_capture(bt, all, max, &d2, NULL, &nall);
+                if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
+                    bump(&c->mismatches);
+                    memo_clear(m, epoch, max);
+                    memo->id = 0;
+                    memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
+                    *depth = d2;
+                    return n2;
+                }
+            }
+            return n;
+        }
     }
     const struct entry *h = NULL;
     if (c->hint[hi]) {
@@ -1080,6 +1355,14 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         c->hint[hi] = (uint16_t)(e - c->entries + 1);
         memo->id = e->id;
         memo->entry = e;
+        if (m && p->ok) {
+            p->e = e;
+            p->sp = sp0;
+            p->key = key;
+            p->bp0 = bp0;
+            if (e->id)
+                memo_put(c, e);
+        }
         return n;
     }
     bump(&c->uncached);
@@ -1124,22 +1407,34 @@ uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs,
         if (id && e)
             e->id = id;
     }
-    if (e)
+    if (e) {
+        struct tcache *c = my_cache;
+        if (c && c->pend.e)
+            memo_put(c, e);
         cache_busy = 0;
+    }
     return id;
 }
 
 void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id)
 {
     struct entry *e = memo->entry;
-    if (e)
+    if (e) {
         e->id = id;
+        struct tcache *c = my_cache;
+        if (c && c->pend.e)
+            memo_put(c, e);
+    }
 }
 
 void tm__capture_release(struct tm__capture_memo *memo)
 {
-    if (memo->entry)
+    if (memo->entry) {
+        struct tcache *c = my_cache;
+        if (c)
+            c->pend.e = NULL;
         cache_busy = 0;
+    }
 }
 
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
