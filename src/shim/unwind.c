@@ -272,83 +272,82 @@ struct entry {
  *
  * A set holds four stacks of one stack pointer and key, but a program can
  * allocate from hundreds of stacks at the same stack pointer through the
- * same malloc call (cc1: 349 stacks at one, ~9 800 (stack, stack pointer)
- * pairs in all, against the cache's 512 entries; 61 % of its captures
- * missed, nearly all of them stacks captured before). So each walked and
- * interned stack is also kept as a record (its words, in walk order, its
- * pcs and id), immutable, in a per-thread memo that a miss of the sets
- * consults before it walks.
+ * same malloc call (cc1: up to 349 stacks at one, ~9 800 pairs of stack
+ * and stack pointer in all, against the cache's 512 entries: 61 % of its
+ * captures missed, nearly all of them stacks it had captured before). So
+ * each walked and interned stack is also kept as a record (its words in
+ * walk order, its pcs and id), immutable, in a per-thread memo that a miss
+ * of the sets looks in before it walks.
  *
  * The records of one stack pointer and key form a tree: the first is its
- * head; a record whose stack differs from a record r first at r's word i
- * (all words before i the same, at the same addresses) hangs below r,
+ * head; a record whose stack differs from record r first at r's word i
+ * (the words before i the same, at the same addresses) hangs below r,
  * linked by (r, i, the value found at i). A lookup compares the head's
  * words in walk order; at the first that differs it follows the link of
- * (record, index, value read), and compares the new record from word i+1:
- * its words 0..i are r's 0..i-1 and the value just read, at the same
- * addresses (checked when linked), so its walk read word i+1 at the
- * address this stack's frames give. A record whose walk used the live rbp
- * (live_bp) is taken only with the same rbp; a different rbp is followed
- * as index -1. A record found with every word the same is a hit, proved
- * as an entry's hit is. The memo is emptied when full, when code is
- * unloaded (epoch) or when the frame limit changes; it is mapped the
- * first time a set misses, and grows a chunk at a time. */
+ * (record, index, value read) and compares the next record from word i+1
+ * on: its words 0..i are r's 0..i-1 and the value just read, at the same
+ * addresses (checked when it is linked), so its walk read word i+1 at the
+ * address this stack's frames give, as an entry's hit does. A record
+ * whose walk used the live rbp (live_bp) is taken only with the same rbp;
+ * a different rbp is followed as index -1 (compared from word 0). A record
+ * whose every word holds is a hit. The memo is emptied when full, when
+ * code is unloaded (epoch) and when the frame limit changes; it is mapped
+ * at the first miss and grows a chunk at a time. */
 
-#define MEMO_CHUNK (256u * 1024)
-#define MEMO_CHUNKS 32 /* at most 8 MiB of records a thread */
+#define MEMO_CHUNK_BITS 18
+#define MEMO_CHUNK (1u << MEMO_CHUNK_BITS) /* 256 KiB */
+#define MEMO_CHUNKS 32                     /* at most 8 MiB of records a thread */
 #define MEMO_HEADS 4096
 #define MEMO_LINKS 16384
 #define MEMO_STEPS 32
 
 struct rec {
-    uintptr_t bp0;
+    uintptr_t sp, key;   /* a head's */
+    const struct rec *up; /* linked below 'up' at (ui, uv) */
+    uintptr_t uv, bp0;
+    int32_t ui;
     uint32_t id, depth;
     int16_t n, nchecks;
-    uint8_t live_bp, pad[3];
-    /* cval[nchecks], pcs[n], then coff[nchecks] */
+    uint8_t live_bp, pad[6];
+    /* coff[nchecks] (padded to 8 bytes), cval[nchecks], pcs[n] */
     uintptr_t data[];
 };
 
+static inline const int32_t *rec_coff(const struct rec *r)
+{
+    return (const int32_t *)r->data;
+}
+
 static inline uintptr_t *rec_cval(const struct rec *r)
 {
-    return (uintptr_t *)r->data;
+    return (uintptr_t *)r->data + ((r->nchecks + 1) >> 1);
 }
 
 static inline uintptr_t *rec_pcs(const struct rec *r)
 {
-    return (uintptr_t *)r->data + r->nchecks;
+    return rec_cval(r) + r->nchecks;
 }
 
-static inline int32_t *rec_coff(const struct rec *r)
-{
-    return (int32_t *)((uintptr_t *)r->data + r->nchecks + r->n);
-}
-
+/* A head or link slot: a tag of its key's hash above the record's place
+ * (in 16-byte units from the first chunk, chunk by chunk) + 1; 0: empty.
+ * The record itself is compared before it is taken. */
 struct memo {
     uint32_t epoch;
     int max;
     unsigned cur, nchunks, nheads, nlinks;
-    size_t used; /* bytes of chunk 'cur' */
+    uint32_t used; /* bytes of chunk 'cur' */
     char *chunk[MEMO_CHUNKS];
-    struct mhead {
-        uintptr_t sp, key;
-        const struct rec *r;
-    } heads[MEMO_HEADS];
-    struct mlink {
-        const struct rec *from, *to;
-        uintptr_t v;
-        intptr_t i;
-    } links[MEMO_LINKS];
+    uint64_t heads[MEMO_HEADS];
+    uint64_t links[MEMO_LINKS];
 };
 
 /* where a lookup ended without a hit: what the next record would fill */
 struct pend {
     struct entry *e; /* the entry walked for it; NULL: nothing to add */
     int ok;
-    const struct rec *from;
+    const struct rec *from; /* NULL: a new head */
     intptr_t i;
     uintptr_t v, sp, key, bp0;
-    unsigned slot; /* the head's slot, when 'from' is NULL */
 };
 
 static void memo_clear(struct memo *m, uint32_t epoch, int max)
@@ -364,31 +363,46 @@ static void memo_clear(struct memo *m, uint32_t epoch, int max)
     m->nheads = m->nlinks = 0;
 }
 
-static unsigned head_slot(uintptr_t sp, uintptr_t key)
+static inline const struct rec *memo_rec(const struct memo *m, uint64_t slot)
 {
-    uint64_t h = ((uint64_t)sp ^ ((uint64_t)key << 17)) * 0x9e3779b97f4a7c15ull;
-    return (unsigned)(h >> 40) & (MEMO_HEADS - 1);
+    uint32_t at = (uint32_t)slot - 1;
+    return (const struct rec *)(m->chunk[at >> (MEMO_CHUNK_BITS - 4)] +
+                                ((size_t)(at & ((1u << (MEMO_CHUNK_BITS - 4)) - 1)) << 4));
 }
 
-static unsigned link_slot(const struct rec *from, intptr_t i, uintptr_t v)
+static inline uint64_t head_hash(uintptr_t sp, uintptr_t key)
+{
+    uint64_t h = ((uint64_t)sp ^ ((uint64_t)key << 17)) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 31);
+}
+
+static inline uint64_t link_hash(const struct rec *from, intptr_t i, uintptr_t v)
 {
     uint64_t h = ((uint64_t)(uintptr_t)from ^ ((uint64_t)i << 48)) * 0xff51afd7ed558ccdull;
     h = (h ^ v ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
-    return (unsigned)(h >> 40) & (MEMO_LINKS - 1);
+    return h ^ (h >> 32);
 }
+
+#define MEMO_TAG(h) ((h) & 0xffffffff00000000ull)
 
 /* The record of this stack, or NULL (then '*p' says where a new record
  * would hang). */
-static const struct rec *memo_find(struct memo *m, uintptr_t sp0, uintptr_t key, uintptr_t bp0, struct pend *p)
+static const struct rec *memo_find(const struct memo *m, uintptr_t sp0, uintptr_t key, uintptr_t bp0,
+                                   struct pend *p)
 {
-    unsigned s = head_slot(sp0, key);
-    while (m->heads[s].r && (m->heads[s].sp != sp0 || m->heads[s].key != key))
-        s = (s + 1) & (MEMO_HEADS - 1);
+    uint64_t h = head_hash(sp0, key), tag = MEMO_TAG(h);
+    const struct rec *r = NULL;
     p->from = NULL;
-    p->slot = s;
-    const struct rec *r = m->heads[s].r;
-    if (!r)
-        return NULL;
+    for (unsigned s = (unsigned)h & (MEMO_HEADS - 1);; s = (s + 1) & (MEMO_HEADS - 1)) {
+        uint64_t x = m->heads[s];
+        if (!x)
+            return NULL;
+        if (MEMO_TAG(x) == tag) {
+            r = memo_rec(m, x);
+            if (r->sp == sp0 && r->key == key)
+                break;
+        }
+    }
     intptr_t i = 0;
     for (int step = 0; step < MEMO_STEPS; step++) {
         uintptr_t v;
@@ -408,13 +422,20 @@ static const struct rec *memo_find(struct memo *m, uintptr_t sp0, uintptr_t key,
             if (i == nc)
                 return r;
         }
-        unsigned l = link_slot(r, i, v);
+        uint64_t lh = link_hash(r, i, v), ltag = MEMO_TAG(lh);
         const struct rec *to = NULL;
-        for (; m->links[l].from; l = (l + 1) & (MEMO_LINKS - 1))
-            if (m->links[l].from == r && m->links[l].i == i && m->links[l].v == v) {
-                to = m->links[l].to;
+        for (unsigned l = (unsigned)lh & (MEMO_LINKS - 1);; l = (l + 1) & (MEMO_LINKS - 1)) {
+            uint64_t x = m->links[l];
+            if (!x)
                 break;
+            if (MEMO_TAG(x) == ltag) {
+                const struct rec *c = memo_rec(m, x);
+                if (c->up == r && c->ui == i && c->uv == v) {
+                    to = c;
+                    break;
+                }
             }
+        }
         if (!to) {
             p->from = r;
             p->i = i;
@@ -428,8 +449,12 @@ static const struct rec *memo_find(struct memo *m, uintptr_t sp0, uintptr_t key,
     return NULL;
 }
 
-static void *memo_alloc(struct memo *m, size_t size)
+/* Room for 'size' bytes; '*slot' gets its place (memo_rec). */
+static struct rec *memo_alloc(struct memo *m, size_t size, uint32_t *slot)
 {
+    size = (size + 15) & ~(size_t)15;
+    if (size > MEMO_CHUNK)
+        return NULL;
     if (m->used + size > MEMO_CHUNK) {
         if (m->cur + 1 >= MEMO_CHUNKS)
             return NULL;
@@ -442,9 +467,10 @@ static void *memo_alloc(struct memo *m, size_t size)
             return NULL;
         m->chunk[m->nchunks++] = ch;
     }
-    void *at = m->chunk[m->cur] + m->used;
-    m->used += (size + 15) & ~(size_t)15;
-    return at;
+    *slot = ((m->cur << MEMO_CHUNK_BITS) + m->used) / 16 + 1;
+    struct rec *r = (struct rec *)(m->chunk[m->cur] + m->used);
+    m->used += (uint32_t)size;
+    return r;
 }
 
 /* Adds the stack walked into 'e' (its id known now) where the lookup
@@ -453,41 +479,50 @@ static void memo_add(struct memo *m, struct pend *p, const struct entry *e)
 {
     int nc = e->nchecks, n = e->n;
     const struct rec *f = p->from;
-    if (f) { /* the new record's words up to p->i are f's and the value read */
-        if (p->i >= 0) {
-            if (p->i >= nc || rec_coff(f)[p->i] != e->coff[p->i] || e->cval[p->i] != p->v ||
-                memcmp(rec_coff(f), e->coff, (size_t)p->i * sizeof(e->coff[0])) != 0 ||
-                memcmp(rec_cval(f), e->cval, (size_t)p->i * sizeof(e->cval[0])) != 0)
-                return;
-        }
-        if (e->live_bp && e->bp0 != p->bp0)
-            return;
-    }
-    size_t size = sizeof(struct rec) + (size_t)(nc + n) * sizeof(uintptr_t) + (size_t)nc * sizeof(int32_t);
+    if (e->live_bp && e->bp0 != p->bp0)
+        return;
+    /* the new record's words up to p->i are f's and the value read */
+    if (f && p->i >= 0 &&
+        (p->i >= nc || rec_coff(f)[p->i] != e->coff[p->i] || e->cval[p->i] != p->v ||
+         memcmp(rec_coff(f), e->coff, (size_t)p->i * sizeof(e->coff[0])) != 0 ||
+         memcmp(rec_cval(f), e->cval, (size_t)p->i * sizeof(e->cval[0])) != 0))
+        return;
+    size_t size = sizeof(struct rec) + (size_t)((nc + 1) >> 1) * 8 + (size_t)(nc + n) * sizeof(uintptr_t);
     struct rec *r = NULL;
+    uint32_t at = 0;
     if (m->nlinks + 1 <= MEMO_LINKS / 4 * 3 && m->nheads + 1 <= MEMO_HEADS / 4 * 3)
-        r = memo_alloc(m, size);
+        r = memo_alloc(m, size, &at);
     if (!r) { /* full: start again */
         memo_clear(m, m->epoch, m->max);
         return;
     }
+    r->sp = p->sp;
+    r->key = p->key;
+    r->up = f;
+    r->ui = (int32_t)p->i;
+    r->uv = p->v;
     r->bp0 = e->bp0;
     r->id = e->id;
     r->depth = e->depth;
     r->n = (int16_t)n;
     r->nchecks = (int16_t)nc;
     r->live_bp = e->live_bp;
+    memcpy((int32_t *)r->data, e->coff, (size_t)nc * sizeof(int32_t));
     memcpy(rec_cval(r), e->cval, (size_t)nc * sizeof(uintptr_t));
     memcpy(rec_pcs(r), &e->fpc[e->s + 1], (size_t)n * sizeof(uintptr_t));
-    memcpy(rec_coff(r), e->coff, (size_t)nc * sizeof(int32_t));
     if (f) {
-        unsigned l = link_slot(f, p->i, p->v);
-        while (m->links[l].from)
+        uint64_t lh = link_hash(f, p->i, p->v);
+        unsigned l = (unsigned)lh & (MEMO_LINKS - 1);
+        while (m->links[l])
             l = (l + 1) & (MEMO_LINKS - 1);
-        m->links[l] = (struct mlink){f, r, p->v, p->i};
+        m->links[l] = MEMO_TAG(lh) | at;
         m->nlinks++;
     } else {
-        m->heads[p->slot] = (struct mhead){p->sp, p->key, r};
+        uint64_t h = head_hash(p->sp, p->key);
+        unsigned s = (unsigned)h & (MEMO_HEADS - 1);
+        while (m->heads[s])
+            s = (s + 1) & (MEMO_HEADS - 1);
+        m->heads[s] = MEMO_TAG(h) | at;
         m->nheads++;
     }
 }
