@@ -309,7 +309,8 @@ struct rec {
     uint32_t id, depth;
     int16_t n, nchecks;
     uint8_t live_bp, pad[6];
-    /* coff[nchecks] (padded to 8 bytes), cval[nchecks], pcs[n] */
+    /* coff[nchecks] (padded to 8 bytes), cval[nchecks], then pci[n]: pc
+     * k is cval[pci[k]] (each kept pc is a return address the walk read) */
     uintptr_t data[];
 };
 
@@ -323,9 +324,9 @@ static inline uintptr_t *rec_cval(const struct rec *r)
     return (uintptr_t *)r->data + ((r->nchecks + 1) >> 1);
 }
 
-static inline uintptr_t *rec_pcs(const struct rec *r)
+static inline uint8_t *rec_pci(const struct rec *r)
 {
-    return rec_cval(r) + r->nchecks;
+    return (uint8_t *)(rec_cval(r) + r->nchecks);
 }
 
 /* A head or link slot: a tag of its key's hash above the record's place
@@ -487,7 +488,17 @@ static void memo_add(struct memo *m, struct pend *p, const struct entry *e)
          memcmp(rec_coff(f), e->coff, (size_t)p->i * sizeof(e->coff[0])) != 0 ||
          memcmp(rec_cval(f), e->cval, (size_t)p->i * sizeof(e->cval[0])) != 0))
         return;
-    size_t size = sizeof(struct rec) + (size_t)((nc + 1) >> 1) * 8 + (size_t)(nc + n) * sizeof(uintptr_t);
+    /* each kept pc is a return address the walk read, in walk order */
+    uint8_t pci[CACHE_FRAMES + 1];
+    for (int k = 0, j = 0; k < n; k++) {
+        uintptr_t pc = e->fpc[e->s + 1 + k];
+        while (j < nc && e->cval[j] != pc)
+            j++;
+        if (j == nc)
+            return; /* cannot happen; not kept */
+        pci[k] = (uint8_t)j;
+    }
+    size_t size = sizeof(struct rec) + (size_t)((nc + 1) >> 1) * 8 + (size_t)nc * sizeof(uintptr_t) + (size_t)n;
     struct rec *r = NULL;
     uint32_t at = 0;
     if (m->nlinks + 1 <= MEMO_LINKS / 4 * 3 && m->nheads + 1 <= MEMO_HEADS / 4 * 3)
@@ -509,7 +520,7 @@ static void memo_add(struct memo *m, struct pend *p, const struct entry *e)
     r->live_bp = e->live_bp;
     memcpy((int32_t *)r->data, e->coff, (size_t)nc * sizeof(int32_t));
     memcpy(rec_cval(r), e->cval, (size_t)nc * sizeof(uintptr_t));
-    memcpy(rec_pcs(r), &e->fpc[e->s + 1], (size_t)n * sizeof(uintptr_t));
+    memcpy(rec_pci(r), pci, (size_t)n);
     if (f) {
         uint64_t lh = link_hash(f, p->i, p->v);
         unsigned l = (unsigned)lh & (MEMO_LINKS - 1);
@@ -1323,7 +1334,10 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         const struct rec *r = memo_find(m, sp0, key, bp0, p);
         if (r) {
             int n = r->n;
-            memcpy(pcs, rec_pcs(r), (size_t)n * sizeof(*pcs));
+            const uintptr_t *val = rec_cval(r);
+            const uint8_t *pci = rec_pci(r);
+            for (int k = 0; k < n; k++)
+                pcs[k] = val[pci[k]];
             *depth = r->depth;
             memo->id = r->id;
             memo->entry = NULL;
