@@ -1286,7 +1286,9 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
     unsigned set = set_index(sp0, key), hi = hint_index(key);
     struct entry *ways = &c->entries[set * CACHE_WAYS], *e = NULL;
     struct tag *tags = &c->tags[set * CACHE_WAYS];
-    for (int w = 0; w < CACHE_WAYS; w++) {
+    /* the memo holds every stack the sets do: they are looked in only when
+     * it is not mapped (yet) */
+    for (int w = 0; w < CACHE_WAYS && !c->memo; w++) {
         struct entry *x = &ways[w];
         if (tags[w].sp == sp0 && tags[w].key == key && x->valid && x->epoch == epoch && x->max == max &&
             entry_holds(x, sp0, bp0)) {
