@@ -294,9 +294,9 @@ struct entry {
  * code is unloaded (epoch) and when the frame limit changes; it is mapped
  * at the first miss and grows a chunk at a time. */
 
-#define MEMO_CHUNK_BITS 18
-#define MEMO_CHUNK (1u << MEMO_CHUNK_BITS) /* 256 KiB */
-#define MEMO_CHUNKS 32                     /* at most 8 MiB of records a thread */
+#define MEMO_CHUNK_BITS 16
+#define MEMO_CHUNK (1u << MEMO_CHUNK_BITS) /* 64 KiB */
+#define MEMO_CHUNKS 120                    /* at most 7.5 MiB of records a thread */
 #define MEMO_HEADS 4096
 #define MEMO_LINKS 16384
 #define MEMO_STEPS 32
@@ -329,6 +329,9 @@ static inline uint8_t *rec_pci(const struct rec *r)
     return (uint8_t *)(rec_cval(r) + r->nchecks);
 }
 
+#define MEMO_PLACE_BITS 19 /* MEMO_CHUNKS << (MEMO_CHUNK_BITS - 4) places, + 1, fit */
+#define MEMO_TAG_MASK (~((1u << MEMO_PLACE_BITS) - 1))
+_Static_assert(((uint64_t)MEMO_CHUNKS << (MEMO_CHUNK_BITS - 4)) < (1u << MEMO_PLACE_BITS), "a place fits a slot");
 /* A head or link slot: a tag of its key's hash above the record's place
  * (in 16-byte units from the first chunk, chunk by chunk) + 1; 0: empty.
  * The record itself is compared before it is taken. */
@@ -338,8 +341,8 @@ struct memo {
     unsigned cur, nchunks, nheads, nlinks;
     uint32_t used; /* bytes of chunk 'cur' */
     char *chunk[MEMO_CHUNKS];
-    uint64_t heads[MEMO_HEADS];
-    uint64_t links[MEMO_LINKS];
+    uint32_t heads[MEMO_HEADS];
+    uint32_t links[MEMO_LINKS];
 };
 
 /* where a lookup ended without a hit: what the next record would fill */
@@ -364,9 +367,9 @@ static void memo_clear(struct memo *m, uint32_t epoch, int max)
     m->nheads = m->nlinks = 0;
 }
 
-static inline const struct rec *memo_rec(const struct memo *m, uint64_t slot)
+static inline const struct rec *memo_rec(const struct memo *m, uint32_t slot)
 {
-    uint32_t at = (uint32_t)slot - 1;
+    uint32_t at = (slot & ((1u << MEMO_PLACE_BITS) - 1)) - 1;
     return (const struct rec *)(m->chunk[at >> (MEMO_CHUNK_BITS - 4)] +
                                 ((size_t)(at & ((1u << (MEMO_CHUNK_BITS - 4)) - 1)) << 4));
 }
@@ -384,21 +387,22 @@ static inline uint64_t link_hash(const struct rec *from, intptr_t i, uintptr_t v
     return h ^ (h >> 32);
 }
 
-#define MEMO_TAG(h) ((h) & 0xffffffff00000000ull)
+#define MEMO_TAG(h) ((uint32_t)((h) >> 32) & MEMO_TAG_MASK)
 
 /* The record of this stack, or NULL (then '*p' says where a new record
  * would hang). */
 static const struct rec *memo_find(const struct memo *m, uintptr_t sp0, uintptr_t key, uintptr_t bp0,
                                    struct pend *p)
 {
-    uint64_t h = head_hash(sp0, key), tag = MEMO_TAG(h);
+    uint64_t h = head_hash(sp0, key);
+    uint32_t tag = MEMO_TAG(h);
     const struct rec *r = NULL;
     p->from = NULL;
     for (unsigned s = (unsigned)h & (MEMO_HEADS - 1);; s = (s + 1) & (MEMO_HEADS - 1)) {
-        uint64_t x = m->heads[s];
+        uint32_t x = m->heads[s];
         if (!x)
             return NULL;
-        if (MEMO_TAG(x) == tag) {
+        if ((x & MEMO_TAG_MASK) == tag) {
             r = memo_rec(m, x);
             if (r->sp == sp0 && r->key == key)
                 break;
@@ -423,13 +427,14 @@ static const struct rec *memo_find(const struct memo *m, uintptr_t sp0, uintptr_
             if (i == nc)
                 return r;
         }
-        uint64_t lh = link_hash(r, i, v), ltag = MEMO_TAG(lh);
+        uint64_t lh = link_hash(r, i, v);
+        uint32_t ltag = MEMO_TAG(lh);
         const struct rec *to = NULL;
         for (unsigned l = (unsigned)lh & (MEMO_LINKS - 1);; l = (l + 1) & (MEMO_LINKS - 1)) {
-            uint64_t x = m->links[l];
+            uint32_t x = m->links[l];
             if (!x)
                 break;
-            if (MEMO_TAG(x) == ltag) {
+            if ((x & MEMO_TAG_MASK) == ltag) {
                 const struct rec *c = memo_rec(m, x);
                 if (c->up == r && c->ui == i && c->uv == v) {
                     to = c;
