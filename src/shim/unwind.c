@@ -197,7 +197,10 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * line (tags), so a lookup reads only an entry that can match. The words
  * are kept as offsets from the stack pointer with their values, in walk
  * order, and compared in that order, stopping at the first that differs;
- * the live rbp, where the innermost rbp-based frames use it, once.
+ * the live rbp, where the innermost rbp-based frames use it, once. Hits
+ * are taken from the stack memo (below), which keeps every stack walked
+ * into an entry and interned; the sets are looked in only while the memo
+ * is not mapped. Entries are what a miss walks into, and hints.
  *
  * Hints (misses). An entry also keeps each walked frame's pc, stack
  * pointer and rule. A miss walks with the last entry of its key as hint:
