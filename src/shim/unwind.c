@@ -226,10 +226,10 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * "stack_cache") and the libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
 
 #define CACHE_WAYS 4
-#define CACHE_SETS 128
+#define CACHE_SETS 64
 #define CACHE_ENTRIES (CACHE_WAYS * CACHE_SETS)
-#define CACHE_FRAMES 80 /* frames walked, the shim's included */
-#define CACHE_CHECKS 112
+#define CACHE_FRAMES 240 /* frames walked, the shim's included */
+#define CACHE_CHECKS 255 /* a memo record indexes them in a byte */
 #define HINTS 256
 #define RULES 4096
 #define MODS 8
