@@ -554,6 +554,7 @@ struct tcache {
     struct memo *memo;    /* mapped at the first miss */
     int memo_failed;
     struct pend pend;     /* the last miss's place in the memo */
+    uintptr_t deep[256];  /* stack pointers and keys of stacks too deep to walk */
     /* modules whose .eh_frame_hdr was found lately */
     struct mod {
         uintptr_t lo, hi, hdr;
@@ -625,6 +626,7 @@ static struct tcache *cache_get(void)
             c->rules[i].valid = 0;
         memset(c->hint, 0, sizeof(c->hint));
         memset(c->mods, 0, sizeof(c->mods));
+        memset(c->deep, 0, sizeof(c->deep));
         c->pend.e = NULL;
         if (c->memo)
             memo_clear(c->memo, atomic_load_explicit(&tm__epoch, memory_order_relaxed), c->memo->max);
@@ -1161,7 +1163,8 @@ static int tail_of(struct entry *e, const struct entry *h, int k, int t, int nch
 
 /* Walks the stack from capture_cached()'s instruction by the CFI rules
  * (hinted by 'h', may be NULL); fills 'e' and returns 1 when every frame
- * was proved, 0 otherwise (nothing cached). */
+ * was proved, -1 when there were more than CACHE_FRAMES, 0 otherwise
+ * (nothing cached). */
 static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, const struct entry *h, uintptr_t pc,
                                           uintptr_t sp, uintptr_t bp, uint32_t epoch, int max)
 {
@@ -1229,7 +1232,7 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
         if (s < 0 && !own_pc(pc))
             s = t;
         if (++t > CACHE_FRAMES)
-            return 0;
+            return -1;
     }
     if (s < 0)
         return 0;
@@ -1385,7 +1388,15 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
     /* the walk is the unwind: libunwind only where it cannot prove a frame */
     e->valid = 0;
     tags[e - ways].sp = 0;
-    if (walk(c, e, h, pc0, sp0, bp0, epoch, max)) {
+    /* a stack too deep to walk at this stack pointer and key lately: the
+     * walk would give up after CACHE_FRAMES frames again (libunwind is
+     * exact either way) */
+    unsigned di = (unsigned)((((uint64_t)sp0 ^ ((uint64_t)key << 19)) * 0x9e3779b97f4a7c15ull) >> 56);
+    uintptr_t dtag = sp0 ^ (key << 1) ^ 1;
+    int walked = c->deep[di] == dtag ? 0 : walk(c, e, h, pc0, sp0, bp0, epoch, max);
+    if (walked < 0)
+        c->deep[di] = dtag;
+    if (walked > 0) {
         int n = e->n;
         memcpy(pcs, &e->fpc[e->s + 1], (size_t)n * sizeof(*pcs));
         *depth = e->depth;
