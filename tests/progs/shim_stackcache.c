@@ -6,7 +6,8 @@
  * stack), coroutines on stacks that are freed and mapped again
  * (swapcontext), threads, and a forked child; partial hits (tails());
  * hundreds of stacks at one stack pointer (fans(): the stack memo; run
- * alone with the argument "fans").
+ * alone with the argument "fans"); stacks deeper than the walk goes
+ * (deep()).
  * Built with -O2 so most frames
  * have rsp-based CFAs; tests/integration/shim_stackcache.sh runs it with
  * TRACEMEM_VERIFY_STACKS=1 and wants zero mismatches. Prints a checksum
@@ -358,6 +359,18 @@ static void fans(int rounds)
             release(fan_tab[sel & 7](2, sel >> 3, 32));
 }
 
+/* stacks deeper than the walk takes (240 frames) and shallower ones, at
+ * the same call site: libunwind unwinds the deep ones, the walk and the
+ * memo the others */
+static NOI void deep(int d)
+{
+    void *p = leaf(16 + (size_t)(d & 7));
+    if (d > 0)
+        deep(d - 1);
+    BARRIER();
+    release(p);
+}
+
 /* signal handlers that allocate */
 static volatile sig_atomic_t ticks;
 static void on_alarm(int sig)
@@ -467,6 +480,8 @@ int main(int argc, char **argv)
     jumps(500);
     tails(10);
     fans(3);
+    for (int i = 0; i < 3; i++)
+        deep(300);
     coroutines();
     signals(150);
     pthread_t t[3];
