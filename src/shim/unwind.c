@@ -276,11 +276,11 @@ struct entry {
  * A set holds four stacks of one stack pointer and key, but a program can
  * allocate from hundreds of stacks at the same stack pointer through the
  * same malloc call (cc1: up to 349 stacks at one, ~9 800 pairs of stack
- * and stack pointer in all, against the cache's 512 entries: 61 % of its
- * captures missed, nearly all of them stacks it had captured before). So
- * each walked and interned stack is also kept as a record (its words in
- * walk order, its pcs and id), immutable, in a per-thread memo that a miss
- * of the sets looks in before it walks.
+ * and stack pointer in all, against the sets' 512 entries then: 61 % of
+ * its captures missed, nearly all of them stacks it had captured before).
+ * So each walked and interned stack is also kept as a record (its words
+ * in walk order, its pcs and id), immutable, in a per-thread memo where
+ * every capture looks first; the sets are what a miss walks into.
  *
  * The records of one stack pointer and key form a tree: the first is its
  * head; a record whose stack differs from record r first at r's word i
@@ -305,7 +305,7 @@ struct entry {
 #define MEMO_STEPS 32
 
 struct rec {
-    uintptr_t sp, key;   /* a head's */
+    uintptr_t sp, key;   /* compared for a head */
     const struct rec *up; /* linked below 'up' at (ui, uv) */
     uintptr_t uv, bp0;
     int32_t ui;
