@@ -197,7 +197,10 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * line (tags), so a lookup reads only an entry that can match. The words
  * are kept as offsets from the stack pointer with their values, in walk
  * order, and compared in that order, stopping at the first that differs;
- * the live rbp, where the innermost rbp-based frames use it, once.
+ * the live rbp, where the innermost rbp-based frames use it, once. Hits
+ * are taken from the stack memo (below), which keeps every stack walked
+ * into an entry and interned; the sets are looked in only while the memo
+ * is not mapped. Entries are what a miss walks into, and hints.
  *
  * Hints (misses). An entry also keeps each walked frame's pc, stack
  * pointer and rule. A miss walks with the last entry of its key as hint:
@@ -223,10 +226,10 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * "stack_cache") and the libunwind result is used. TRACEMEM_STACK_CACHE=0 turns the cache off. */
 
 #define CACHE_WAYS 4
-#define CACHE_SETS 128
+#define CACHE_SETS 64
 #define CACHE_ENTRIES (CACHE_WAYS * CACHE_SETS)
-#define CACHE_FRAMES 80 /* frames walked, the shim's included */
-#define CACHE_CHECKS 112
+#define CACHE_FRAMES 240 /* frames walked, the shim's included */
+#define CACHE_CHECKS 255 /* a memo record indexes them in a byte */
 #define HINTS 256
 #define RULES 4096
 #define MODS 8
@@ -268,11 +271,290 @@ struct entry {
     int16_t ck[CACHE_FRAMES + 1]; /* its first check */
 };
 
+/* --- the stack memo: stacks the cache's sets no longer hold ---
+ *
+ * A set holds four stacks of one stack pointer and key, but a program can
+ * allocate from hundreds of stacks at the same stack pointer through the
+ * same malloc call (cc1: up to 349 stacks at one, ~9 800 pairs of stack
+ * and stack pointer in all, against the sets' 512 entries then: 61 % of
+ * its captures missed, nearly all of them stacks it had captured before).
+ * So each walked and interned stack is also kept as a record (its words
+ * in walk order, its pcs and id), immutable, in a per-thread memo where
+ * every capture looks first; the sets are what a miss walks into.
+ *
+ * The records of one stack pointer and key form a tree: the first is its
+ * head; a record whose stack differs from record r first at r's word i
+ * (the words before i the same, at the same addresses) hangs below r,
+ * linked by (r, i, the value found at i). A lookup compares the head's
+ * words in walk order; at the first that differs it follows the link of
+ * (record, index, value read) and compares the next record from word i+1
+ * on: its words 0..i are r's 0..i-1 and the value just read, at the same
+ * addresses (checked when it is linked), so its walk read word i+1 at the
+ * address this stack's frames give, as an entry's hit does. A record
+ * whose walk used the live rbp (live_bp) is taken only with the same rbp;
+ * a different rbp is followed as index -1 (compared from word 0). A record
+ * whose every word holds is a hit. The memo is emptied when full, when
+ * code is unloaded (epoch) and when the frame limit changes; it is mapped
+ * at the first miss and grows a chunk at a time. */
+
+#define MEMO_CHUNK_BITS 16
+#define MEMO_CHUNK (1u << MEMO_CHUNK_BITS) /* 64 KiB */
+#define MEMO_CHUNKS 120                    /* at most 7.5 MiB of records a thread */
+#define MEMO_HEADS 4096
+#define MEMO_LINKS 16384
+#define MEMO_STEPS 32
+
+struct rec {
+    uintptr_t sp, key;   /* compared for a head */
+    const struct rec *up; /* linked below 'up' at (ui, uv) */
+    uintptr_t uv, bp0;
+    int32_t ui;
+    uint32_t id, depth;
+    int16_t n, nchecks;
+    uint8_t live_bp, pad[6];
+    /* coff[nchecks] (padded to 8 bytes), cval[nchecks], then pci[n]: pc
+     * k is cval[pci[k]] (each kept pc is a return address the walk read) */
+    uintptr_t data[];
+};
+
+static inline const int32_t *rec_coff(const struct rec *r)
+{
+    return (const int32_t *)r->data;
+}
+
+static inline uintptr_t *rec_cval(const struct rec *r)
+{
+    return (uintptr_t *)r->data + ((r->nchecks + 1) >> 1);
+}
+
+static inline uint8_t *rec_pci(const struct rec *r)
+{
+    return (uint8_t *)(rec_cval(r) + r->nchecks);
+}
+
+#define MEMO_PLACE_BITS 19 /* MEMO_CHUNKS << (MEMO_CHUNK_BITS - 4) places, + 1, fit */
+#define MEMO_TAG_MASK (~((1u << MEMO_PLACE_BITS) - 1))
+_Static_assert(((uint64_t)MEMO_CHUNKS << (MEMO_CHUNK_BITS - 4)) < (1u << MEMO_PLACE_BITS), "a place fits a slot");
+/* A head or link slot: a tag of its key's hash above the record's place
+ * (in 16-byte units from the first chunk, chunk by chunk) + 1; 0: empty.
+ * The record itself is compared before it is taken. */
+struct memo {
+    uint32_t epoch;
+    int max;
+    unsigned cur, nchunks, nheads, nlinks;
+    uint32_t used; /* bytes of chunk 'cur' */
+    char *chunk[MEMO_CHUNKS];
+    uint32_t heads[MEMO_HEADS];
+    uint32_t links[MEMO_LINKS];
+};
+
+/* where a lookup ended without a hit: what the next record would fill */
+struct pend {
+    struct entry *e; /* the entry walked for it; NULL: nothing to add */
+    int ok;
+    const struct rec *from; /* NULL: a new head */
+    intptr_t i;
+    uintptr_t v, sp, key, bp0;
+};
+
+static void memo_clear(struct memo *m, uint32_t epoch, int max)
+{
+    m->epoch = epoch;
+    m->max = max;
+    m->cur = 0;
+    m->used = 0;
+    if (m->nheads)
+        memset(m->heads, 0, sizeof(m->heads));
+    if (m->nlinks)
+        memset(m->links, 0, sizeof(m->links));
+    m->nheads = m->nlinks = 0;
+}
+
+static inline const struct rec *memo_rec(const struct memo *m, uint32_t slot)
+{
+    uint32_t at = (slot & ((1u << MEMO_PLACE_BITS) - 1)) - 1;
+    return (const struct rec *)(m->chunk[at >> (MEMO_CHUNK_BITS - 4)] +
+                                ((size_t)(at & ((1u << (MEMO_CHUNK_BITS - 4)) - 1)) << 4));
+}
+
+static inline uint64_t head_hash(uintptr_t sp, uintptr_t key)
+{
+    uint64_t h = ((uint64_t)sp ^ ((uint64_t)key << 17)) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 31);
+}
+
+static inline uint64_t link_hash(const struct rec *from, intptr_t i, uintptr_t v)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)from ^ ((uint64_t)i << 48)) * 0xff51afd7ed558ccdull;
+    h = (h ^ v ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 32);
+}
+
+#define MEMO_TAG(h) ((uint32_t)((h) >> 32) & MEMO_TAG_MASK)
+
+/* The record of this stack, or NULL (then '*p' says where a new record
+ * would hang). */
+static const struct rec *memo_find(const struct memo *m, uintptr_t sp0, uintptr_t key, uintptr_t bp0,
+                                   struct pend *p)
+{
+    uint64_t h = head_hash(sp0, key);
+    uint32_t tag = MEMO_TAG(h);
+    const struct rec *r = NULL;
+    p->from = NULL;
+    for (unsigned s = (unsigned)h & (MEMO_HEADS - 1);; s = (s + 1) & (MEMO_HEADS - 1)) {
+        uint32_t x = m->heads[s];
+        if (!x)
+            return NULL;
+        if ((x & MEMO_TAG_MASK) == tag) {
+            r = memo_rec(m, x);
+            if (r->sp == sp0 && r->key == key)
+                break;
+        }
+    }
+    intptr_t i = 0;
+    for (int step = 0; step < MEMO_STEPS; step++) {
+        uintptr_t v;
+        if (r->live_bp && r->bp0 != bp0) {
+            i = -1;
+            v = bp0;
+        } else {
+            int nc = r->nchecks;
+            const int32_t *off = rec_coff(r);
+            const uintptr_t *val = rec_cval(r);
+            v = 0;
+            for (; i < nc; i++) {
+                v = *(const volatile uintptr_t *)(sp0 + (uintptr_t)(intptr_t)off[i]);
+                if (v != val[i])
+                    break;
+            }
+            if (i == nc)
+                return r;
+        }
+        uint64_t lh = link_hash(r, i, v);
+        uint32_t ltag = MEMO_TAG(lh);
+        const struct rec *to = NULL;
+        for (unsigned l = (unsigned)lh & (MEMO_LINKS - 1);; l = (l + 1) & (MEMO_LINKS - 1)) {
+            uint32_t x = m->links[l];
+            if (!x)
+                break;
+            if ((x & MEMO_TAG_MASK) == ltag) {
+                const struct rec *c = memo_rec(m, x);
+                if (c->up == r && c->ui == i && c->uv == v) {
+                    to = c;
+                    break;
+                }
+            }
+        }
+        if (!to) {
+            p->from = r;
+            p->i = i;
+            p->v = v;
+            return NULL;
+        }
+        r = to;
+        i++;
+    }
+    p->ok = 0; /* too deep: not added */
+    return NULL;
+}
+
+/* Room for 'size' bytes; '*slot' gets its place (memo_rec). */
+static struct rec *memo_alloc(struct memo *m, size_t size, uint32_t *slot)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size > MEMO_CHUNK)
+        return NULL;
+    if (m->used + size > MEMO_CHUNK) {
+        if (m->cur + 1 >= MEMO_CHUNKS)
+            return NULL;
+        m->cur++;
+        m->used = 0;
+    }
+    if (m->cur >= m->nchunks) {
+        char *ch = tm__map(MEMO_CHUNK);
+        if (!ch)
+            return NULL;
+        m->chunk[m->nchunks++] = ch;
+    }
+    *slot = ((m->cur << MEMO_CHUNK_BITS) + m->used) / 16 + 1;
+    struct rec *r = (struct rec *)(m->chunk[m->cur] + m->used);
+    m->used += (uint32_t)size;
+    return r;
+}
+
+/* Adds the stack walked into 'e' (its id known now) where the lookup
+ * '*p' ended. */
+static void memo_add(struct memo *m, struct pend *p, const struct entry *e)
+{
+    int nc = e->nchecks, n = e->n;
+    const struct rec *f = p->from;
+    if (e->live_bp && e->bp0 != p->bp0)
+        return;
+    /* the new record's words up to p->i are f's and the value read */
+    if (f && p->i >= 0 &&
+        (p->i >= nc || rec_coff(f)[p->i] != e->coff[p->i] || e->cval[p->i] != p->v ||
+         memcmp(rec_coff(f), e->coff, (size_t)p->i * sizeof(e->coff[0])) != 0 ||
+         memcmp(rec_cval(f), e->cval, (size_t)p->i * sizeof(e->cval[0])) != 0))
+        return;
+    /* each kept pc is a return address the walk read, in walk order */
+    uint8_t pci[CACHE_FRAMES + 1];
+    for (int k = 0, j = 0; k < n; k++) {
+        uintptr_t pc = e->fpc[e->s + 1 + k];
+        while (j < nc && e->cval[j] != pc)
+            j++;
+        if (j == nc)
+            return; /* cannot happen; not kept */
+        pci[k] = (uint8_t)j;
+    }
+    size_t size = sizeof(struct rec) + (size_t)((nc + 1) >> 1) * 8 + (size_t)nc * sizeof(uintptr_t) + (size_t)n;
+    struct rec *r = NULL;
+    uint32_t at = 0;
+    if (m->nlinks + 1 <= MEMO_LINKS / 4 * 3 && m->nheads + 1 <= MEMO_HEADS / 4 * 3)
+        r = memo_alloc(m, size, &at);
+    if (!r) { /* full: start again */
+        memo_clear(m, m->epoch, m->max);
+        return;
+    }
+    r->sp = p->sp;
+    r->key = p->key;
+    r->up = f;
+    r->ui = (int32_t)p->i;
+    r->uv = p->v;
+    r->bp0 = e->bp0;
+    r->id = e->id;
+    r->depth = e->depth;
+    r->n = (int16_t)n;
+    r->nchecks = (int16_t)nc;
+    r->live_bp = e->live_bp;
+    memcpy((int32_t *)r->data, e->coff, (size_t)nc * sizeof(int32_t));
+    memcpy(rec_cval(r), e->cval, (size_t)nc * sizeof(uintptr_t));
+    memcpy(rec_pci(r), pci, (size_t)n);
+    if (f) {
+        uint64_t lh = link_hash(f, p->i, p->v);
+        unsigned l = (unsigned)lh & (MEMO_LINKS - 1);
+        while (m->links[l])
+            l = (l + 1) & (MEMO_LINKS - 1);
+        m->links[l] = MEMO_TAG(lh) | at;
+        m->nlinks++;
+    } else {
+        uint64_t h = head_hash(p->sp, p->key);
+        unsigned s = (unsigned)h & (MEMO_HEADS - 1);
+        while (m->heads[s])
+            s = (s + 1) & (MEMO_HEADS - 1);
+        m->heads[s] = MEMO_TAG(h) | at;
+        m->nheads++;
+    }
+}
+
 struct tcache {
     struct tcache *next_all, *next_free;
     _Atomic uint64_t hits, misses, mismatches, uncached, partial;
     uint8_t victim[CACHE_SETS];
     uint16_t hint[HINTS]; /* by key: the entry last filled or hit, + 1 */
+    struct memo *memo;    /* mapped at the first miss */
+    int memo_failed;
+    struct pend pend;     /* the last miss's place in the memo */
+    uintptr_t deep[256];  /* stack pointers and keys of stacks too deep to walk */
     /* modules whose .eh_frame_hdr was found lately */
     struct mod {
         uintptr_t lo, hi, hdr;
@@ -344,6 +626,10 @@ static struct tcache *cache_get(void)
             c->rules[i].valid = 0;
         memset(c->hint, 0, sizeof(c->hint));
         memset(c->mods, 0, sizeof(c->mods));
+        memset(c->deep, 0, sizeof(c->deep));
+        c->pend.e = NULL;
+        if (c->memo)
+            memo_clear(c->memo, atomic_load_explicit(&tm__epoch, memory_order_relaxed), c->memo->max);
     } else {
         c = tm__map(sizeof(*c));
         if (!c)
@@ -877,7 +1163,8 @@ static int tail_of(struct entry *e, const struct entry *h, int k, int t, int nch
 
 /* Walks the stack from capture_cached()'s instruction by the CFI rules
  * (hinted by 'h', may be NULL); fills 'e' and returns 1 when every frame
- * was proved, 0 otherwise (nothing cached). */
+ * was proved, -1 when there were more than CACHE_FRAMES, 0 otherwise
+ * (nothing cached). */
 static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, const struct entry *h, uintptr_t pc,
                                           uintptr_t sp, uintptr_t bp, uint32_t epoch, int max)
 {
@@ -945,7 +1232,7 @@ static __attribute__((noinline)) int walk(struct tcache *c, struct entry *e, con
         if (s < 0 && !own_pc(pc))
             s = t;
         if (++t > CACHE_FRAMES)
-            return 0;
+            return -1;
     }
     if (s < 0)
         return 0;
@@ -984,6 +1271,14 @@ static inline int entry_holds(const struct entry *e, uintptr_t sp0, uintptr_t bp
     return 1;
 }
 
+/* Adds the walked entry 'e' to the memo once its id is known. */
+static void memo_put(struct tcache *c, struct entry *e)
+{
+    if (c->pend.e == e && e->id && c->memo)
+        memo_add(c->memo, &c->pend, e);
+    c->pend.e = NULL;
+}
+
 static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uintptr_t *pcs, int max,
                                                     uint32_t *depth, struct tm__capture_memo *memo)
 {
@@ -998,10 +1293,13 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         return lu_capture(bt, pcs, max, depth, NULL, &nall);
     uint32_t epoch = atomic_load_explicit(&tm__epoch, memory_order_relaxed);
     uintptr_t key = tm__hook_ra;
+    c->pend.e = NULL;
     unsigned set = set_index(sp0, key), hi = hint_index(key);
     struct entry *ways = &c->entries[set * CACHE_WAYS], *e = NULL;
     struct tag *tags = &c->tags[set * CACHE_WAYS];
-    for (int w = 0; w < CACHE_WAYS; w++) {
+    /* the memo holds every stack the sets do: they are looked in only when
+     * it is not mapped (yet) */
+    for (int w = 0; w < CACHE_WAYS && !c->memo; w++) {
         struct entry *x = &ways[w];
         if (tags[w].sp == sp0 && tags[w].key == key && x->valid && x->epoch == epoch && x->max == max &&
             entry_holds(x, sp0, bp0)) {
@@ -1033,6 +1331,45 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         }
         return n;
     }
+    struct memo *m = c->memo;
+    struct pend *p = &c->pend;
+    if (TM_UNLIKELY(!m) && !c->memo_failed) {
+        m = c->memo = tm__map(sizeof(*m));
+        if (m)
+            memo_clear(m, epoch, max);
+        else
+            c->memo_failed = 1;
+    }
+    if (m) {
+        if (TM_UNLIKELY(m->epoch != epoch || m->max != max))
+            memo_clear(m, epoch, max);
+        p->ok = 1;
+        const struct rec *r = memo_find(m, sp0, key, bp0, p);
+        if (r) {
+            int n = r->n;
+            const uintptr_t *val = rec_cval(r);
+            const uint8_t *pci = rec_pci(r);
+            for (int k = 0; k < n; k++)
+                pcs[k] = val[pci[k]];
+            *depth = r->depth;
+            memo->id = r->id;
+            memo->entry = NULL;
+            bump(&c->hits);
+            if (TM_UNLIKELY(tm__verify_stacks)) {
+                uint32_t d2;
+                int n2 = lu_capture(bt, all, max, &d2, NULL, &nall);
+                if (n2 != n || d2 != *depth || memcmp(all, pcs, (size_t)n * sizeof(*pcs)) != 0) {
+                    bump(&c->mismatches);
+                    memo_clear(m, epoch, max);
+                    memo->id = 0;
+                    memcpy(pcs, all, (size_t)n2 * sizeof(*pcs));
+                    *depth = d2;
+                    return n2;
+                }
+            }
+            return n;
+        }
+    }
     const struct entry *h = NULL;
     if (c->hint[hi]) {
         h = &c->entries[c->hint[hi] - 1];
@@ -1051,7 +1388,15 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
     /* the walk is the unwind: libunwind only where it cannot prove a frame */
     e->valid = 0;
     tags[e - ways].sp = 0;
-    if (walk(c, e, h, pc0, sp0, bp0, epoch, max)) {
+    /* a stack too deep to walk at this stack pointer and key lately: the
+     * walk would give up after CACHE_FRAMES frames again (libunwind is
+     * exact either way) */
+    unsigned di = (unsigned)((((uint64_t)sp0 ^ ((uint64_t)key << 19)) * 0x9e3779b97f4a7c15ull) >> 56);
+    uintptr_t dtag = sp0 ^ (key << 1) ^ 1;
+    int walked = c->deep[di] == dtag ? 0 : walk(c, e, h, pc0, sp0, bp0, epoch, max);
+    if (walked < 0)
+        c->deep[di] = dtag;
+    if (walked > 0) {
         int n = e->n;
         memcpy(pcs, &e->fpc[e->s + 1], (size_t)n * sizeof(*pcs));
         *depth = e->depth;
@@ -1080,6 +1425,14 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         c->hint[hi] = (uint16_t)(e - c->entries + 1);
         memo->id = e->id;
         memo->entry = e;
+        if (m && p->ok) {
+            p->e = e;
+            p->sp = sp0;
+            p->key = key;
+            p->bp0 = bp0;
+            if (e->id)
+                memo_put(c, e);
+        }
         return n;
     }
     bump(&c->uncached);
@@ -1124,22 +1477,34 @@ uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs,
         if (id && e)
             e->id = id;
     }
-    if (e)
+    if (e) {
+        struct tcache *c = my_cache;
+        if (c && c->pend.e)
+            memo_put(c, e);
         cache_busy = 0;
+    }
     return id;
 }
 
 void tm__capture_remember(struct tm__capture_memo *memo, uint32_t id)
 {
     struct entry *e = memo->entry;
-    if (e)
+    if (e) {
         e->id = id;
+        struct tcache *c = my_cache;
+        if (c && c->pend.e)
+            memo_put(c, e);
+    }
 }
 
 void tm__capture_release(struct tm__capture_memo *memo)
 {
-    if (memo->entry)
+    if (memo->entry) {
+        struct tcache *c = my_cache;
+        if (c)
+            c->pend.e = NULL;
         cache_busy = 0;
+    }
 }
 
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)

@@ -3,7 +3,7 @@
 # programs, a C++ program throwing through cached frames, a torture program
 # (alloca, realigned frames, longjmp, signal handlers that allocate, also on
 # an alternate stack, swapcontext stacks unmapped and mapped again, threads,
-# fork), dlopen/dlclose, python3, sqlite3 and gcc run with
+# fork, hundreds of stacks at one stack pointer), dlopen/dlclose, python3, sqlite3 and gcc run with
 # TRACEMEM_VERIFY_STACKS=1: every cache hit (and every stack the shim
 # unwound itself, partial hits included) is unwound again by libunwind and
 # compared. Every snapshot must report zero mismatches, the programs
@@ -57,6 +57,16 @@ n = sum(json.load(open(f))["stack_cache"]["partial"] for f in glob.glob(sys.argv
 assert n > 0, n
 PY
 grep -q '^done child 0$' "$WORK/torture.out" || fail "torture: the child failed"
+# fans: 512 stacks at one stack pointer through one malloc call, eight
+# times over; a set keeps four, the stack memo finds the others again
+run fans "$PROGS/shim_stackcache" fans
+python3 - "$WORK" <<'PY' || fail "fans: the stacks were not found again"
+import glob, json, sys
+f, = glob.glob(sys.argv[1] + "/fans.*.json")
+c = json.load(open(f))["stack_cache"]
+assert c["verified"] is True and c["mismatches"] == 0, c
+assert c["hits"] >= 6 * 512 and c["misses"] < 1024, c
+PY
 if [ -x "$PROGS/shim_stackcache_cxx" ]; then
     run cxx "$PROGS/shim_stackcache_cxx"
     grep -q '^caught 3600 1200 1200$' "$WORK/cxx.out" || fail "cxx: exceptions misbehaved"

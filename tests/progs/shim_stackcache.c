@@ -4,7 +4,10 @@
  * holding old return addresses), realigned frames, longjmp out of
  * allocating frames, signal handlers that allocate (also on an alternate
  * stack), coroutines on stacks that are freed and mapped again
- * (swapcontext), threads, and a forked child; partial hits (tails()).
+ * (swapcontext), threads, and a forked child; partial hits (tails());
+ * hundreds of stacks at one stack pointer (fans(): the stack memo; run
+ * alone with the argument "fans"); stacks deeper than the walk goes
+ * (deep()).
  * Built with -O2 so most frames
  * have rsp-based CFAs; tests/integration/shim_stackcache.sh runs it with
  * TRACEMEM_VERIFY_STACKS=1 and wants zero mismatches. Prints a checksum
@@ -325,6 +328,49 @@ static void tails(int rounds)
     rbp_tails();
 }
 
+/* 512 stacks at one stack pointer through one malloc call (leaf's): three
+ * levels of eight functions with the same frame, called in turn, far
+ * more than a cache set's four ways; the stack memo (a tree of the
+ * earlier stacks' words) finds them again. */
+typedef void *(*fan_fn)(int lvl, unsigned sel, size_t n);
+static fan_fn fan_tab[8];
+#define FAN(k)                                                                                                     \
+    static NOI void *fan_##k(int lvl, unsigned sel, size_t n)                                                      \
+    {                                                                                                              \
+        void *p = lvl ? fan_tab[sel & 7](lvl - 1, sel >> 3, n + k) : leaf(n + k);                                  \
+        BARRIER();                                                                                                 \
+        sink += (uintptr_t)p & 1;                                                                                  \
+        return p;                                                                                                  \
+    }
+FAN(0)
+FAN(1)
+FAN(2)
+FAN(3)
+FAN(4)
+FAN(5)
+FAN(6)
+FAN(7)
+static fan_fn fan_tab[8] = {fan_0, fan_1, fan_2, fan_3, fan_4, fan_5, fan_6, fan_7};
+
+static void fans(int rounds)
+{
+    for (int r = 0; r < rounds; r++)
+        for (unsigned sel = 0; sel < 512; sel++)
+            release(fan_tab[sel & 7](2, sel >> 3, 32));
+}
+
+/* stacks deeper than the walk takes (240 frames) and shallower ones, at
+ * the same call site: libunwind unwinds the deep ones, the walk and the
+ * memo the others */
+static NOI void deep(int d)
+{
+    void *p = leaf(16 + (size_t)(d & 7));
+    if (d > 0)
+        deep(d - 1);
+    BARRIER();
+    release(p);
+}
+
 /* signal handlers that allocate */
 static volatile sig_atomic_t ticks;
 static void on_alarm(int sig)
@@ -419,14 +465,23 @@ static void *thread_main(void *arg)
     churn_mixed(3 + k);
     jumps(200);
     tails(4 + k);
+    fans(2);
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "fans") == 0) { /* only them */
+        fans(8);
+        printf("fans %lu\n", sink);
+        return 0;
+    }
     churn_mixed(4);
     jumps(500);
     tails(10);
+    fans(3);
+    for (int i = 0; i < 3; i++)
+        deep(300);
     coroutines();
     signals(150);
     pthread_t t[3];
@@ -440,6 +495,7 @@ int main(void)
         churn_mixed(2);
         jumps(100);
         tails(2);
+        fans(1);
         _exit(0);
     }
     int st = 0;
