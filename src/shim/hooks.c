@@ -54,7 +54,7 @@ static void record(void *p, size_t size, void *ra)
     if (outer)
         tm__hook_ra = (uintptr_t)ra;
     tm__in_hook = 1;
-    tm__record(p, size);
+    tm__record_new(p, size);
     if (outer)
         tm__hook_ra = 0;
     if (TM_UNLIKELY(noted))
@@ -134,6 +134,8 @@ TM_EXPORT void *realloc(void *old, size_t size)
     tm__in_hook = 1;
     int saved = errno;
     int traced = tm__forget(old, &was);
+    /* what of the old block's first words the allocator left (stale.c) */
+    uint64_t carry = traced && !tm__cfg.sample_bytes ? tm__stale_carry_from((uintptr_t)old, was.size) : 0;
     errno = saved;
     void *p = tm__real.realloc(old, size);
     saved = errno;
@@ -142,7 +144,7 @@ TM_EXPORT void *realloc(void *old, size_t size)
         uintptr_t outer = tm__hook_ra;
         if (!outer)
             tm__hook_ra = (uintptr_t)__builtin_return_address(0);
-        tm__record(p, size);
+        tm__record_realloc(p, size, carry);
         tm__hook_ra = outer;
         if (TM_UNLIKELY(noted))
             tm__early_pc = 0;

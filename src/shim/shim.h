@@ -413,8 +413,14 @@ void tm__figures_locked(const struct tm__block *in, const struct tm__block *out,
 /* memory.current, exact: the published figure plus every thread's share. */
 int64_t tm__figures_current(void);
 
-/* Records a new heap block the host just received. */
+/* Records a new heap block the host just received, and notes its first
+ * words when they look like the allocator's (stale.c). */
+void tm__record_new(void *ptr, size_t size);
+/* The same without reading the block (its memory may not be there). */
 void tm__record(void *ptr, size_t size);
+/* The same for the result of a realloc: 'carry' is what
+ * tm__stale_carry_from() said of the old block before the realloc. */
+void tm__record_realloc(void *ptr, size_t size, uint64_t carry);
 /* Forgets a heap block the host is about to free; 1 when it was traced. */
 int tm__forget(void *ptr, struct tm__block *was);
 /* Puts back a block forgotten by a realloc that then failed. */
@@ -498,6 +504,54 @@ static inline void tm__timeline_count(struct tm__tick *t)
 int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *arg);
 
 /* --- size histograms (sizes.c) --- */
+
+/* --- what the allocator left in new blocks (stale.c) --- */
+#define TM_STALE_WORDS 16
+/* Where the main arena's heap can start: the end of the executable. */
+extern uintptr_t tm__stale_heap_lo;
+/* 1 when 'v', found in the block at 'ptr', looks like an allocator's
+ * link: 16-aligned, and in the main heap (the 4 GiB after the
+ * executable) for a block there, else in the block's 64 MiB-aligned
+ * window (a glibc arena's heap). Not a pointer to the executable's data
+ * (a dead object's type, say), which lies below the main heap. */
+static inline int tm__stale_near(uintptr_t v, uintptr_t ptr)
+{
+    const uintptr_t main_span = (uintptr_t)1 << 32;
+    if (v & 15)
+        return 0;
+    if (ptr - tm__stale_heap_lo < main_span)
+        return v - tm__stale_heap_lo < main_span;
+    return ((v ^ ptr) >> 26) == 0;
+}
+/* Notes the first words of the new block at 'ptr' (tm__stale_note). */
+void tm__stale_put(uintptr_t ptr, size_t size);
+/* The note of a new block, when its first or second word looks like a
+ * link (a chunk glibc took from a bin), or its third or fourth in a block
+ * of TM_STALE_LARGE bytes or more (a large bin's fd_nextsize and
+ * bk_nextsize, its fd and bk being the bin's, in libc). Two loads from a
+ * line the allocator has just touched; a block from tcache (a mangled
+ * link, then zero) ends there. */
+#define TM_STALE_LARGE 1000
+static inline void tm__stale_note(uintptr_t ptr, size_t size)
+{
+    const uintptr_t *d = (const uintptr_t *)ptr;
+    if (size < sizeof(uintptr_t) || (ptr & 15))
+        return;
+    if (tm__stale_near(d[0], ptr) || (size >= 2 * sizeof(uintptr_t) && tm__stale_near(d[1], ptr)) ||
+        (size >= TM_STALE_LARGE && (tm__stale_near(d[2], ptr) || tm__stale_near(d[3], ptr))))
+        tm__stale_put(ptr, size);
+}
+/* Bit k set: word k of the block at 'ptr' of 'size' bytes still holds
+ * the value noted when it was allocated. No lock, no libc. */
+unsigned tm__stale_words(uintptr_t ptr, size_t size);
+/* Starts loading the note of the block at 'ptr' (a hint). */
+void tm__stale_prefetch(uintptr_t ptr);
+/* realloc: what of the old block's note still holds (before the call),
+ * then the note of the new block from it. */
+uint64_t tm__stale_carry_from(uintptr_t ptr, size_t size);
+void tm__stale_carry_to(uintptr_t ptr, size_t size, uint64_t carry);
+/* The table of notes (the leak scan must not take it for a root). */
+void tm__stale_table(const void **at, size_t *bytes);
 
 /* Counts one allocation of 'size' bytes (tm__record); no locked instruction. */
 void tm__sizes_count(size_t size);

@@ -983,10 +983,19 @@ static int live_insert(const struct tm__block *b, struct tm__block *old, unsigne
     return rc;
 }
 
-static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count)
+/* 'bytes': the block's size (not its weight); 'carry': tm__record_realloc's,
+ * or NEW_BLOCK for a new block (its first words are noted, stale.c), or 0. */
+#define NEW_BLOCK UINT64_MAX
+
+static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count, uint64_t bytes,
+                                             uint64_t carry)
 {
     struct tm__block b = {ptr, size, 0, count};
     tm__live_prefetch(b.ptr, size, ~last_alloc); /* its miss overlaps the stack capture */
+    if (carry == NEW_BLOCK)
+        tm__stale_note(ptr, bytes);
+    else if (carry)
+        tm__stale_carry_to(ptr, bytes, carry);
     b.stack = capture_stack();
     if (!b.stack) {
         atomic_fetch_add(&tm__lost, 1);
@@ -1003,14 +1012,29 @@ static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint3
 
 /* The sampled-mode countdown first, without a stack frame: most
  * allocations end there. */
-void tm__record(void *ptr, size_t size)
+static inline void record_as(void *ptr, size_t size, uint64_t carry)
 {
     uint64_t weight = size;
     uint32_t count = 1;
     tm__sizes_count(size);
     if (tm__cfg.sample_bytes && !sample(size, &weight, &count))
         return;
-    record((uintptr_t)ptr, weight, count);
+    record((uintptr_t)ptr, weight, count, size, carry);
+}
+
+void tm__record_new(void *ptr, size_t size)
+{
+    record_as(ptr, size, NEW_BLOCK);
+}
+
+void tm__record(void *ptr, size_t size)
+{
+    record_as(ptr, size, 0);
+}
+
+void tm__record_realloc(void *ptr, size_t size, uint64_t carry)
+{
+    record_as(ptr, size, carry == NEW_BLOCK ? 0 : carry);
 }
 
 static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was)
