@@ -131,11 +131,10 @@ TM_EXPORT void *realloc(void *old, size_t size)
         return tm__real.realloc(old, size);
 
     struct tm__block was;
+    struct tm__note note; /* of what the allocator left in its first words (stale.c) */
     tm__in_hook = 1;
     int saved = errno;
-    int traced = tm__forget(old, &was);
-    /* what of the old block's first words the allocator left (stale.c) */
-    uint64_t carry = traced && !tm__cfg.sample_bytes ? tm__stale_carry_from((uintptr_t)old, was.size) : 0;
+    int traced = tm__forget_realloc(old, &was, &note);
     errno = saved;
     void *p = tm__real.realloc(old, size);
     saved = errno;
@@ -144,12 +143,12 @@ TM_EXPORT void *realloc(void *old, size_t size)
         uintptr_t outer = tm__hook_ra;
         if (!outer)
             tm__hook_ra = (uintptr_t)__builtin_return_address(0);
-        tm__record_realloc(p, size, carry);
+        tm__record_realloc(p, size, &note);
         tm__hook_ra = outer;
         if (TM_UNLIKELY(noted))
             tm__early_pc = 0;
     } else if (size != 0 && traced)
-        tm__restore(&was); /* failed: the old block is still there */
+        tm__restore(&was, &note); /* failed: the old block is still there */
     leave();
     errno = saved;
     return p;

@@ -106,8 +106,8 @@
  * block before it; a word of libc's data equal to the address of the chunk
  * that follows a block ("ptr - 16 + chunk size") is therefore not taken as
  * a pointer. And a block's first words that still hold the links glibc
- * left there when it handed the chunk out (noted then, stale.c) are not
- * scanned (block_pieces).
+ * left there when it handed the chunk out (noted then, stale.c, and kept
+ * in the live table) are not scanned (block_pieces).
  *
  * Blocks Valgrind sees but we cannot: those allocated before the shim
  * started tracing and the shim's own; so reachable counts can differ
@@ -146,8 +146,13 @@
 /* Per block: its kind, and READABLE (its first byte can be read), HEADER
  * (its malloc chunk header too), SPLIT (it spans mappings, some perhaps
  * unreadable: scanned piece by piece), LIBC (memory glibc frees before
- * Valgrind looks, __libc_freeres: counted as no kind, never scanned). */
-enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8, SPLIT = 16, LIBC = 32 };
+ * Valgrind looks, __libc_freeres: counted as no kind, never scanned),
+ * NOTED (a note of what the allocator left in its first words). */
+enum {
+    UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3,
+    READABLE = 4, HEADER = 8, SPLIT = 16, LIBC = 32,
+    NOTED = 64 /* the live table has a note of its first words (stale.c) */
+};
 
 /* 24 bytes: the sort moves these; the extent (bytes the program may
  * address: the weight, or with sampling the usable size) is in 'at' only. */
@@ -174,7 +179,7 @@ struct item {
     uint32_t meta;
 };
 #define ITEM_ASK 1 /* a kind bit: free in 'meta' */
-#define ITEM_FLAGS (READABLE | HEADER | SPLIT)
+#define ITEM_FLAGS (READABLE | HEADER | SPLIT | NOTED)
 
 /* One 4 KiB page of a region, one cache line: most words are resolved to
  * their block from this line alone, without touching 'at'. 'first' blocks
@@ -1044,11 +1049,6 @@ static int collect_blocks(struct scan *s)
     uintptr_t differ = copy_blocks(s, tmp, &win);
     debug_phase("blocks copied", s->n);
     tm__live_tables_unlocked(exclude_table, s);
-    const void *notes;
-    size_t notes_len;
-    tm__stale_table(&notes, &notes_len);
-    if (notes)
-        exclude(s, notes, notes_len);
     sort_blocks(s, &tmp, differ, &win);
     /* the buffer the sorted blocks are not in holds 'at' and 'state':
      * 16 + 1 of its 24 bytes a block */
@@ -1696,7 +1696,10 @@ typedef void (*piece_fn)(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t a
 static void block_pieces(struct scan *s, const struct span *b, uint32_t flags, piece_fn fn, uintptr_t arg)
 {
     uintptr_t lo = b->ptr, hi = b->ptr + b->extent;
-    unsigned stale = !(flags & SPLIT) ? tm__stale_words(b->ptr, b->extent) : 0;
+    struct tm__note note;
+    unsigned stale = (flags & (NOTED | SPLIT)) == NOTED && tm__live_note_unlocked(b->ptr, &note)
+                         ? tm__stale_match(&note, b->ptr, b->extent)
+                         : 0;
     if (TM_UNLIKELY(stale)) {
         const uintptr_t *d = (const uintptr_t *)b->ptr;
         for (unsigned k = 0; k < TM_STALE_WORDS; k++) {
@@ -1745,7 +1748,6 @@ static void prefetch_group(const struct scan *s, const struct item *g, int n, st
         sp[k] = item_span(s, &g[k]);
         for (uint64_t off = 0; off < sp[k].extent && off < PREFETCH_BYTES; off += 64)
             __builtin_prefetch((const char *)sp[k].ptr + off);
-        tm__stale_prefetch(sp[k].ptr); /* block_pieces() asks for its note */
     }
 }
 
@@ -2127,6 +2129,17 @@ static void helper_end(struct scan *s)
     s->task = NULL;
 }
 
+/* The block at 'ptr' has a note of its first words (block_pieces). */
+static void mark_noted(uintptr_t ptr, void *arg)
+{
+    struct scan *s = arg;
+    int start;
+    struct span hit;
+    long i = lookup_start(s, ptr, &start, &hit);
+    if (i >= 0 && start && s->at[i].ptr == ptr)
+        s->state[i] |= NOTED;
+}
+
 /* Everything between the stopped world and the verdict per block. */
 static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
 {
@@ -2154,6 +2167,7 @@ static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t
     if ((rc = index_pages(s)) < 0)
         return rc;
     debug_phase("blocks indexed", s->nlines);
+    debug_phase("noted blocks marked", tm__live_notes_foreach_unlocked(mark_noted, s));
     s->sps[s->nsps++] = own_sp;
     for (size_t i = 0; i < w->n; i++)
         if (w->threads[i].state == TM_THREAD_PARKED)

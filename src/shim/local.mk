@@ -33,7 +33,7 @@ check_PROGRAMS += tests/unit/check_live tests/unit/check_stacks tests/unit/check
 	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale
 TESTS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
 	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale
-tests_unit_check_stale_SOURCES = tests/unit/check_stale.c
+tests_unit_check_stale_SOURCES = tests/unit/check_stale.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
 tests_unit_check_stale_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_stale_LDADD = $(SHIM_CHECK_LDADD)
 tests_unit_check_live_SOURCES = tests/unit/check_live.c
