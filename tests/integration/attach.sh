@@ -112,6 +112,7 @@ wait $pid
 assert_eq "the loop's exit status" 0 $?
 grep -q "^kept [0-9]" "$WORK/loop.out" || fail "the loop's output: $(cat "$WORK/loop.out")"
 assert_eq "signals received by the loop" "signals 300" "$(grep '^signals' "$WORK/loop.out")"
+rm -f "$WORK/loop.out" # wait_for must not find the first loop's "ready"
 ATTACH_PLUGIN=$WORK/plugin.so "$LOOP" > "$WORK/loop.out" &
 pid=$!
 wait_for "$WORK/loop.out" ready
@@ -226,20 +227,46 @@ for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1):
     sys.stdout.write(data.decode())
 PY
 }
+# client_until STOP FIRST OUT: requests FIRST, FIRST + 1, ... until the
+# file STOP exists, each answer flushed to OUT as it comes
+client_until() {
+    python3 - "$SOCK" "$1" "$2" > "$3" <<'PY'
+import os, socket, sys
+i = int(sys.argv[3])
+while not os.path.exists(sys.argv[2]):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    c.sendall(b"%d\n" % i)
+    data = b""
+    while True:
+        b = c.recv(256)
+        if not b:
+            break
+        data += b
+    c.close()
+    sys.stdout.write(data.decode())
+    sys.stdout.flush()
+    i += 1
+PY
+}
 expect() { python3 -c "
 import sys
 for i in range(int(sys.argv[1]), int(sys.argv[2]) + 1): print('%d squared is %d' % (i, i * i))" "$1" "$2"; }
 client 1 200 "$WORK/before.txt"
-# requests keep coming while tracemem attaches, traces and detaches
-client 201 3000 "$WORK/during.txt" &
+# requests keep coming while tracemem attaches, traces and detaches: from
+# before the attach (an answer is in) until after it
+client_until "$WORK/stop" 201 "$WORK/during.txt" &
 cpid=$!
+wait_for "$WORK/during.txt" squared
 "$TM" attach --duration 1 -o "$WORK/server.%p.json" $spid > "$WORK/out" 2> "$WORK/err" ||
     fail "attach to the server failed: $(cat "$WORK/err")"
+touch "$WORK/stop"
 wait $cpid || fail "the client failed while attached"
-client 3001 3200 "$WORK/after.txt"
+last=$(tail -1 "$WORK/during.txt" | cut -d' ' -f1)
+client $((last + 1)) $((last + 200)) "$WORK/after.txt"
 expect 1 200 | cmp -s - "$WORK/before.txt" || fail "answers before the attach differ"
-expect 201 3000 | cmp -s - "$WORK/during.txt" || fail "answers while attached differ or are missing"
-expect 3001 3200 | cmp -s - "$WORK/after.txt" || fail "answers after the detach differ"
+expect 201 "$last" | cmp -s - "$WORK/during.txt" || fail "answers while attached differ or are missing"
+expect $((last + 1)) $((last + 200)) | cmp -s - "$WORK/after.txt" || fail "answers after the detach differ"
 S4=$WORK/server.$spid.json
 [ -f "$S4" ] || fail "no snapshot of the server"
 assert_eq "attach_remember's nodes at line $REMEMBER_LINE" true "$(has_site "$S4" attach_remember "$REMEMBER_LINE")"
