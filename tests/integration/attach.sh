@@ -210,30 +210,14 @@ SOCK=$WORK/sock
 "$SERVER" "$SOCK" > "$WORK/server.out" &
 spid=$!
 wait_for "$WORK/server.out" listening
-client() { # client FIRST LAST OUT: one connection per request
-    python3 - "$SOCK" "$1" "$2" > "$3" <<'PY'
-import socket, sys
-for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1):
-    c = socket.socket(socket.AF_UNIX)
-    c.connect(sys.argv[1])
-    c.sendall(b"%d\n" % i)
-    data = b""
-    while True:
-        b = c.recv(256)
-        if not b:
-            break
-        data += b
-    c.close()
-    sys.stdout.write(data.decode())
-PY
-}
-# client_until STOP FIRST OUT: requests FIRST, FIRST + 1, ... until the
-# file STOP exists, each answer flushed to OUT as it comes
-client_until() {
+# client FIRST LAST OUT: requests FIRST .. LAST, one connection each;
+# LAST "until:FILE": on until FILE exists, each answer flushed as it comes
+client() {
     python3 - "$SOCK" "$1" "$2" > "$3" <<'PY'
 import os, socket, sys
-i = int(sys.argv[3])
-while not os.path.exists(sys.argv[2]):
+i, last = int(sys.argv[2]), sys.argv[3]
+until = last[6:] if last.startswith("until:") else None
+while (os.path.exists(until) is False) if until else i <= int(last):
     c = socket.socket(socket.AF_UNIX)
     c.connect(sys.argv[1])
     c.sendall(b"%d\n" % i)
@@ -255,7 +239,7 @@ for i in range(int(sys.argv[1]), int(sys.argv[2]) + 1): print('%d squared is %d'
 client 1 200 "$WORK/before.txt"
 # requests keep coming while tracemem attaches, traces and detaches: from
 # before the attach (an answer is in) until after it
-client_until "$WORK/stop" 201 "$WORK/during.txt" &
+client 201 "until:$WORK/stop" "$WORK/during.txt" &
 cpid=$!
 wait_for "$WORK/during.txt" squared
 "$TM" attach --duration 1 -o "$WORK/server.%p.json" $spid > "$WORK/out" 2> "$WORK/err" ||
