@@ -46,7 +46,7 @@ static inline void leave(void)
 
 /* 'ra': the hook's return address, the stack when there is no unwinder
  * yet (tm__note_caller) */
-static void record(void *p, size_t size, void *ra)
+static __attribute__((noinline)) void record(void *p, size_t size, void *ra)
 {
     int saved = errno;
     int noted = tm__note_caller(ra);
@@ -63,31 +63,112 @@ static void record(void *p, size_t size, void *ra)
     errno = saved;
 }
 
-TM_EXPORT void *malloc(size_t size)
+/* A block of 'size' bytes at 'p' (not NULL) just allocated: recorded when
+ * tracing, unless sampled mode leaves it out (tm__sizes_unsampled: the
+ * common case, inline, with no errno to keep and no guard to set). */
+static __attribute__((noinline)) void tick(void)
 {
-    if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, 16);
-    void *p = tm__real.malloc(size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    int saved = errno;
+    tm__in_hook = 1;
+    tm__timeline_tick(&tm__sizes_mine->tick);
+    leave();
+    errno = saved;
+}
+
+static inline void note(void *p, size_t size, void *ra)
+{
+    if (!active())
+        return;
+    int u = tm__sizes_unsampled(size);
+    if (TM_LIKELY(u == 1))
+        return;
+    if (u == 0)
+        record(p, size, ra);
+    else
+        tick();
+}
+
+/* The boot pool's blocks (bootstrap.c) lie in [boot_lo, boot_hi), both
+ * inside the pool (a static array of the shim, where the real allocator
+ * puts nothing), widened before a block is handed out; empty before the
+ * first. The frees test it inline instead of calling tm__is_boot. */
+static atomic_uintptr_t boot_lo = UINTPTR_MAX, boot_hi;
+
+static void *boot_alloc(size_t size, size_t align)
+{
+    void *p = tm__boot_alloc(size, align);
+    if (p) {
+        uintptr_t u = (uintptr_t)p, v = atomic_load(&boot_lo);
+        while (u < v && !atomic_compare_exchange_weak(&boot_lo, &v, u))
+            ;
+        v = atomic_load(&boot_hi);
+        while (u + 1 > v && !atomic_compare_exchange_weak(&boot_hi, &v, u + 1))
+            ;
+    }
     return p;
 }
 
+static inline int is_boot(const void *p)
+{
+    return (uintptr_t)p >= atomic_load_explicit(&boot_lo, memory_order_relaxed) &&
+           (uintptr_t)p < atomic_load_explicit(&boot_hi, memory_order_relaxed);
+}
+
+TM_EXPORT void *malloc(size_t size)
+{
+    if (TM_UNLIKELY(!ready()))
+        return boot_alloc(size, 16);
+    void *p = tm__real.malloc(size);
+    if (p)
+        note(p, size, __builtin_return_address(0));
+    return p;
+}
+
+/* A traced free: forgets the block, then frees it. Out of line, so that
+ * free's fast path needs no stack frame. */
+static __attribute__((noinline)) void forget_free(void *p)
+{
+    int saved = errno;
+    tm__in_hook = 1;
+    tm__forget(p, NULL);
+    leave();
+    errno = saved;
+    if (TM_UNLIKELY(!ready()))
+        return;
+    tm__real.free(p);
+}
+
+static __attribute__((noinline)) void free_unready(void *p)
+{
+    if (ready())
+        tm__real.free(p);
+}
+
+/* Sampled mode: a free of an address that no traced block can start at
+ * only forwards. The counters' table is mapped at the first sampled block
+ * (so the real functions are known), and where its counter is 0 nothing
+ * traced starts at 'p', whether the thread is in the shim or tracing is
+ * on or not: tested first, the forwarding free's whole path. */
 TM_EXPORT void free(void *p)
 {
-    if (!p || TM_UNLIKELY(tm__is_boot(p)))
+    if (!p || TM_UNLIKELY(is_boot(p)))
         return;
     if (TM_UNLIKELY(tm__py_watch))
         tm__py_freeing(p);
-    if (active()) {
-        int saved = errno;
-        tm__in_hook = 1;
-        tm__forget(p, NULL);
-        leave();
-        errno = saved;
-    }
-    if (TM_UNLIKELY(!ready()))
+    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
+    if (TM_LIKELY(tab) && !atomic_load_explicit(&tm__maybe_broken, memory_order_relaxed) &&
+        !atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx((uintptr_t)p)], memory_order_relaxed)) {
+        tm__real.free(p);
         return;
+    }
+    if (active() && tm__maybe_live((uintptr_t)p)) {
+        forget_free(p);
+        return;
+    }
+    if (TM_UNLIKELY(!__atomic_load_n(&tm__real.malloc, __ATOMIC_ACQUIRE))) {
+        free_unready(p);
+        return;
+    }
     tm__real.free(p);
 }
 
@@ -99,11 +180,11 @@ TM_EXPORT void *calloc(size_t n, size_t size)
             errno = ENOMEM;
             return NULL;
         }
-        return tm__boot_alloc(total, 16); /* the pool is zeroed and never reused */
+        return boot_alloc(total, 16); /* the pool is zeroed and never reused */
     }
     void *p = tm__real.calloc(n, size);
-    if (p && active())
-        record(p, n * size, __builtin_return_address(0));
+    if (p)
+        note(p, n * size, __builtin_return_address(0));
     return p;
 }
 
@@ -121,7 +202,7 @@ TM_EXPORT void *realloc(void *old, size_t size)
 {
     if (!old)
         return malloc(size);
-    if (TM_UNLIKELY(tm__is_boot(old)))
+    if (TM_UNLIKELY(is_boot(old)))
         return realloc_boot(old, size);
     if (TM_UNLIKELY(!ready()))
         return NULL;
@@ -129,6 +210,12 @@ TM_EXPORT void *realloc(void *old, size_t size)
         tm__py_freeing(old); /* it may move */
     if (!active())
         return tm__real.realloc(old, size);
+    if (!tm__maybe_live((uintptr_t)old)) { /* sampled mode, 'old' not traced */
+        void *p = tm__real.realloc(old, size);
+        if (p)
+            note(p, size, __builtin_return_address(0));
+        return p;
+    }
 
     struct tm__block was;
     tm__in_hook = 1;
@@ -168,45 +255,45 @@ TM_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     if (TM_UNLIKELY(!ready())) {
         if (align % sizeof(void *) || (align & (align - 1)))
             return EINVAL;
-        void *p = tm__boot_alloc(size, align);
+        void *p = boot_alloc(size, align);
         if (!p)
             return ENOMEM;
         *out = p;
         return 0;
     }
     int rc = tm__real.posix_memalign(out, align, size);
-    if (rc == 0 && active())
-        record(*out, size, __builtin_return_address(0));
+    if (rc == 0)
+        note(*out, size, __builtin_return_address(0));
     return rc;
 }
 
 TM_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
     if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, align);
+        return boot_alloc(size, align);
     void *p = tm__real.aligned_alloc(align, size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    if (p)
+        note(p, size, __builtin_return_address(0));
     return p;
 }
 
 TM_EXPORT void *memalign(size_t align, size_t size)
 {
     if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, align);
+        return boot_alloc(size, align);
     void *p = tm__real.memalign(align, size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    if (p)
+        note(p, size, __builtin_return_address(0));
     return p;
 }
 
 TM_EXPORT void *valloc(size_t size)
 {
     if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, (size_t)getpagesize());
+        return boot_alloc(size, (size_t)getpagesize());
     void *p = tm__real.valloc(size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    if (p)
+        note(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -215,10 +302,10 @@ TM_EXPORT void *pvalloc(size_t size)
     size_t page = (size_t)getpagesize();
     size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
     if (TM_UNLIKELY(!ready()))
-        return rounded < size ? NULL : tm__boot_alloc(rounded, page);
+        return rounded < size ? NULL : boot_alloc(rounded, page);
     void *p = tm__real.pvalloc(size);
-    if (p && active())
-        record(p, rounded, __builtin_return_address(0));
+    if (p)
+        note(p, rounded, __builtin_return_address(0));
     return p;
 }
 
@@ -226,7 +313,7 @@ TM_EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p)
         return 0;
-    if (tm__is_boot(p))
+    if (is_boot(p))
         return tm__boot_size(p);
     if (TM_UNLIKELY(!ready()))
         return 0;

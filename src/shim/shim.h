@@ -417,6 +417,34 @@ int64_t tm__figures_current(void);
 void tm__record(void *ptr, size_t size);
 /* Forgets a heap block the host is about to free; 1 when it was traced. */
 int tm__forget(void *ptr, struct tm__block *was);
+
+/* Sampled mode's countdown of this thread (trace.c): bytes left to the
+ * next sampled one. tm__record takes it down by each block's size and
+ * samples the block that takes it to 0 or below; the hooks take it down
+ * themselves for a block that leaves it above 0 (tm__sizes_unsampled). */
+extern __thread int64_t tm__sample_left TM_TLS;
+
+/* Sampled mode: 2^16 counters, one per 32-byte granule of a 2 MiB window
+ * (trace.c, "which addresses may be in the live table"); a zero counter
+ * proves that no traced block starts at the address. */
+extern _Atomic(uint8_t *) tm__maybe_tab;
+extern atomic_int tm__maybe_broken;
+#define TM_MAYBE_BITS 16
+#define TM_MAYBE_GRANULE 5
+
+static inline size_t tm__maybe_idx(uintptr_t p)
+{
+    return (size_t)(p >> TM_MAYBE_GRANULE) & (((size_t)1 << TM_MAYBE_BITS) - 1);
+}
+
+/* 0 when the block at 'p' is certainly not in the live table. */
+static inline int tm__maybe_live(uintptr_t p)
+{
+    if (!tm__cfg.sample_bytes || atomic_load_explicit(&tm__maybe_broken, memory_order_relaxed))
+        return 1;
+    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
+    return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed) != 0;
+}
 /* Puts back a block forgotten by a realloc that then failed. */
 void tm__restore(const struct tm__block *b);
 
@@ -501,6 +529,49 @@ int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *
 
 /* Counts one allocation of 'size' bytes (tm__record); no locked instruction. */
 void tm__sizes_count(size_t size);
+
+/* A thread's counts (sizes.c): cache-line aligned, only its thread
+ * writes them; [b][0] count, [b][1] bytes of bucket b (one line each). */
+#define TM_SIZES_NBUCKETS 65
+struct tm__sizes_slab {
+    atomic_uintptr_t owner; /* tm__lock_token() of its thread, 0 free */
+    struct tm__tick tick;   /* the timeline's countdown for this thread */
+    atomic_uint_least64_t cb[TM_SIZES_NBUCKETS][2] __attribute__((aligned(16)));
+} __attribute__((aligned(64)));
+/* The calling thread's slab once tm__sizes_count has found it (NULL before,
+ * and for good in a thread that got none). */
+extern __thread struct tm__sizes_slab *tm__sizes_mine TM_TLS;
+
+static inline unsigned tm__sizes_bucket(uint64_t size)
+{
+    return size ? 64 - (unsigned)__builtin_clzll(size) : 0;
+}
+
+/* Sampled mode's common case, for the hooks: when the countdown stays
+ * above 0 after 'size' bytes and the thread's slab is known, does what
+ * tm__record would do with the block (counts it in the histogram, takes
+ * both countdowns down) and returns 1, or 2 when the timeline's countdown
+ * ran out: the caller then calls tm__timeline_tick(&tm__sizes_mine->tick)
+ * as bookkeeping (guard set, errno kept, deferred work run after). 0: it
+ * changed nothing, the caller calls tm__record. Calls nothing, sets no
+ * errno, takes no lock. */
+static inline int tm__sizes_unsampled(size_t size)
+{
+    if (!tm__cfg.sample_bytes)
+        return 0;
+    int64_t left = tm__sample_left - (int64_t)size;
+    struct tm__sizes_slab *s = tm__sizes_mine;
+    if (TM_UNLIKELY(left <= 0 || !s))
+        return 0;
+    tm__sample_left = left;
+    atomic_uint_least64_t *c = s->cb[tm__sizes_bucket(size)];
+    atomic_store_explicit(&c[0], atomic_load_explicit(&c[0], memory_order_relaxed) + 1, memory_order_relaxed);
+    atomic_store_explicit(&c[1], atomic_load_explicit(&c[1], memory_order_relaxed) + size, memory_order_relaxed);
+    if (TM_UNLIKELY(!s->tick.skip))
+        return 2;
+    s->tick.skip--;
+    return 1;
+}
 
 /* --- the program's anonymous mmap and brk memory (mmaps.c) --- */
 
