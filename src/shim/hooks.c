@@ -155,9 +155,7 @@ TM_EXPORT void free(void *p)
         return;
     if (TM_UNLIKELY(tm__py_watch))
         tm__py_freeing(p);
-    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
-    if (TM_LIKELY(tab) && !atomic_load_explicit(&tm__maybe_broken, memory_order_relaxed) &&
-        !atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx((uintptr_t)p)], memory_order_relaxed)) {
+    if (TM_LIKELY(tm__maybe_none((uintptr_t)p))) {
         tm__real.free(p);
         return;
     }
@@ -198,6 +196,34 @@ static void *realloc_boot(void *old, size_t size)
     return p;
 }
 
+/* realloc of a block that may be traced: forgets it, reallocates, records
+ * the result (or puts the block back when that failed). Out of line: the
+ * untraced paths of realloc keep a small frame. */
+static __attribute__((noinline)) void *realloc_traced(void *old, size_t size, void *ra)
+{
+    struct tm__block was;
+    tm__in_hook = 1;
+    int saved = errno;
+    int traced = tm__forget(old, &was);
+    errno = saved;
+    void *p = tm__real.realloc(old, size);
+    saved = errno;
+    if (p) {
+        int noted = tm__note_caller(ra);
+        uintptr_t outer = tm__hook_ra;
+        if (!outer)
+            tm__hook_ra = (uintptr_t)ra;
+        tm__record(p, size);
+        tm__hook_ra = outer;
+        if (TM_UNLIKELY(noted))
+            tm__early_pc = 0;
+    } else if (size != 0 && traced)
+        tm__restore(&was); /* failed: the old block is still there */
+    leave();
+    errno = saved;
+    return p;
+}
+
 TM_EXPORT void *realloc(void *old, size_t size)
 {
     if (!old)
@@ -210,33 +236,11 @@ TM_EXPORT void *realloc(void *old, size_t size)
         tm__py_freeing(old); /* it may move */
     if (!active())
         return tm__real.realloc(old, size);
-    if (!tm__maybe_live((uintptr_t)old)) { /* sampled mode, 'old' not traced */
-        void *p = tm__real.realloc(old, size);
-        if (p)
-            note(p, size, __builtin_return_address(0));
-        return p;
-    }
-
-    struct tm__block was;
-    tm__in_hook = 1;
-    int saved = errno;
-    int traced = tm__forget(old, &was);
-    errno = saved;
-    void *p = tm__real.realloc(old, size);
-    saved = errno;
-    if (p) {
-        int noted = tm__note_caller(__builtin_return_address(0));
-        uintptr_t outer = tm__hook_ra;
-        if (!outer)
-            tm__hook_ra = (uintptr_t)__builtin_return_address(0);
-        tm__record(p, size);
-        tm__hook_ra = outer;
-        if (TM_UNLIKELY(noted))
-            tm__early_pc = 0;
-    } else if (size != 0 && traced)
-        tm__restore(&was); /* failed: the old block is still there */
-    leave();
-    errno = saved;
+    if (tm__maybe_live((uintptr_t)old))
+        return realloc_traced(old, size, __builtin_return_address(0));
+    void *p = tm__real.realloc(old, size); /* sampled mode, 'old' not traced */
+    if (p)
+        note(p, size, __builtin_return_address(0));
     return p;
 }
 

@@ -417,18 +417,23 @@ int64_t tm__figures_current(void);
 void tm__record(void *ptr, size_t size);
 /* Forgets a heap block the host is about to free; 1 when it was traced. */
 int tm__forget(void *ptr, struct tm__block *was);
+/* Puts back a block forgotten by a realloc that then failed. */
+void tm__restore(const struct tm__block *b);
 
 /* Sampled mode's countdown of this thread (trace.c): bytes left to the
  * next sampled one. tm__record takes it down by each block's size and
  * samples the block that takes it to 0 or below; the hooks take it down
- * themselves for a block that leaves it above 0 (tm__sizes_unsampled). */
+ * themselves for a block that leaves it above 0 (tm__sizes_unsampled).
+ * Always 0 in exact mode. */
 extern __thread int64_t tm__sample_left TM_TLS;
 
 /* Sampled mode: 2^16 counters, one per 32-byte granule of a 2 MiB window
  * (trace.c, "which addresses may be in the live table"); a zero counter
- * proves that no traced block starts at the address. */
+ * proves that no traced block starts at the address. NULL before the
+ * first sampled block; TM_MAYBE_BROKEN when the table could not be mapped
+ * (then for good: every free asks the live table). */
 extern _Atomic(uint8_t *) tm__maybe_tab;
-extern atomic_int tm__maybe_broken;
+#define TM_MAYBE_BROKEN ((uint8_t *)1)
 #define TM_MAYBE_BITS 16
 #define TM_MAYBE_GRANULE 5
 
@@ -440,13 +445,23 @@ static inline size_t tm__maybe_idx(uintptr_t p)
 /* 0 when the block at 'p' is certainly not in the live table. */
 static inline int tm__maybe_live(uintptr_t p)
 {
-    if (!tm__cfg.sample_bytes || atomic_load_explicit(&tm__maybe_broken, memory_order_relaxed))
+    if (!tm__cfg.sample_bytes)
         return 1;
     uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
+    if (tab == TM_MAYBE_BROKEN)
+        return 1;
     return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed) != 0;
 }
-/* Puts back a block forgotten by a realloc that then failed. */
-void tm__restore(const struct tm__block *b);
+
+/* 1 when the table exists and proves that no traced block starts at 'p';
+ * then sampled mode is on and a block was sampled (the real functions are
+ * known). */
+static inline int tm__maybe_none(uintptr_t p)
+{
+    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
+    return (uintptr_t)tab > (uintptr_t)TM_MAYBE_BROKEN &&
+           !atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed);
+}
 
 /* tm__current is the heap's bytes as published: exact while one thread
  * records, short by what threads have not yet published otherwise
@@ -557,8 +572,7 @@ static inline unsigned tm__sizes_bucket(uint64_t size)
  * errno, takes no lock. */
 static inline int tm__sizes_unsampled(size_t size)
 {
-    if (!tm__cfg.sample_bytes)
-        return 0;
+    /* exact mode: tm__sample_left stays 0 (only sampled mode changes it) */
     int64_t left = tm__sample_left - (int64_t)size;
     struct tm__sizes_slab *s = tm__sizes_mine;
     if (TM_UNLIKELY(left <= 0 || !s))

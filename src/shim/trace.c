@@ -925,8 +925,7 @@ static uint32_t capture_stack(void)
  * one byte. Mapped at the first sampled block; if that fails, every free
  * asks the table. tm__clear_all leaves the counters (stale "maybe"s only
  * cost a lookup). */
-_Atomic(uint8_t *) tm__maybe_tab; /* MAYBE_BITS, MAYBE_GRANULE, tm__maybe_live: shim.h */
-atomic_int tm__maybe_broken;
+_Atomic(uint8_t *) tm__maybe_tab; /* or TM_MAYBE_BROKEN; MAYBE_BITS, tm__maybe_live: shim.h */
 #define MAYBE_BITS TM_MAYBE_BITS
 
 static void maybe_add(uintptr_t p, int d)
@@ -936,15 +935,14 @@ static void maybe_add(uintptr_t p, int d)
     uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
     if (!tab) {
         uint8_t *fresh = tm__map((size_t)1 << MAYBE_BITS);
-        if (!fresh) {
-            atomic_store(&tm__maybe_broken, 1);
-            return;
-        }
-        if (atomic_compare_exchange_strong(&tm__maybe_tab, &tab, fresh))
-            tab = fresh;
-        else
+        uint8_t *want = fresh ? fresh : TM_MAYBE_BROKEN;
+        if (atomic_compare_exchange_strong(&tm__maybe_tab, &tab, want))
+            tab = want;
+        else if (fresh)
             tm__unmap(fresh, (size_t)1 << MAYBE_BITS);
     }
+    if (tab == TM_MAYBE_BROKEN)
+        return;
     _Atomic uint8_t *c = (_Atomic uint8_t *)&tab[tm__maybe_idx(p)];
     uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
     do {
