@@ -542,8 +542,10 @@ int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *
 
 /* --- size histograms (sizes.c) --- */
 
-/* Counts one allocation of 'size' bytes (tm__record); no locked instruction. */
-void tm__sizes_count(size_t size);
+/* Counts one allocation of 'size' bytes (tm__record); no locked
+ * instruction. Inline below, tm__sizes_count_slow before the thread's
+ * slab is known. */
+void tm__sizes_count_slow(size_t size);
 
 /* A thread's counts (sizes.c): cache-line aligned, only its thread
  * writes them; [b][0] count, [b][1] bytes of bucket b (one line each). */
@@ -560,6 +562,20 @@ extern __thread struct tm__sizes_slab *tm__sizes_mine TM_TLS;
 static inline unsigned tm__sizes_bucket(uint64_t size)
 {
     return size ? 64 - (unsigned)__builtin_clzll(size) : 0;
+}
+
+static inline void tm__sizes_count(size_t size)
+{
+    struct tm__sizes_slab *s = tm__sizes_mine;
+    if (TM_UNLIKELY(!s)) {
+        tm__sizes_count_slow(size);
+        return;
+    }
+    /* only this thread writes its slab: a plain add, stored atomically for readers */
+    atomic_uint_least64_t *c = s->cb[tm__sizes_bucket(size)];
+    atomic_store_explicit(&c[0], atomic_load_explicit(&c[0], memory_order_relaxed) + 1, memory_order_relaxed);
+    atomic_store_explicit(&c[1], atomic_load_explicit(&c[1], memory_order_relaxed) + size, memory_order_relaxed);
+    tm__timeline_count(&s->tick);
 }
 
 /* Sampled mode's common case, for the hooks: when the countdown stays

@@ -67,11 +67,11 @@ static __attribute__((noinline)) struct tm__sizes_slab *find_slab(void)
     return NULL;
 }
 
-void tm__sizes_count(size_t size)
+void tm__sizes_count_slow(size_t size)
 {
     unsigned b = tm__sizes_bucket(size);
-    struct tm__sizes_slab *s = tm__sizes_mine;
-    if (TM_UNLIKELY(!s) && !(s = find_slab())) {
+    struct tm__sizes_slab *s = find_slab();
+    if (!s) {
         atomic_fetch_add_explicit(&shared.cb[b][0], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&shared.cb[b][1], size, memory_order_relaxed);
         tm__timeline_count(NULL);
