@@ -5,7 +5,10 @@
  * thread is never confused with the old block). errno is whatever the real
  * function left; bookkeeping saves and restores it. When the shim is
  * not tracing, or the calling thread is already inside the shim (tm__in_hook),
- * the hooks only forward. */
+ * the hooks only forward. In sampled mode the common cases stay in the
+ * hook, calling nothing of the shim: an allocation the countdown does not
+ * sample is only counted (tm__sizes_unsampled), a free of an address no
+ * sampled block starts at only forwards (tm__maybe_none). */
 #define _GNU_SOURCE
 #include "config.h"
 #include "shim/shim.h"

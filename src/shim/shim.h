@@ -423,8 +423,7 @@ void tm__restore(const struct tm__block *b);
 /* Sampled mode's countdown of this thread (trace.c): bytes left to the
  * next sampled one. tm__record takes it down by each block's size and
  * samples the block that takes it to 0 or below; the hooks take it down
- * themselves for a block that leaves it above 0 (tm__sizes_unsampled).
- * Always 0 in exact mode. */
+ * themselves for a block that leaves it above 0 (tm__sizes_unsampled). */
 extern __thread int64_t tm__sample_left TM_TLS;
 
 /* Sampled mode: 2^16 counters, one per 32-byte granule of a 2 MiB window
@@ -453,13 +452,14 @@ static inline int tm__maybe_live(uintptr_t p)
     return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed) != 0;
 }
 
-/* 1 when the table exists and proves that no traced block starts at 'p';
- * then sampled mode is on and a block was sampled (the real functions are
- * known). */
+/* 1 in sampled mode when the table exists and proves that no traced block
+ * starts at 'p' (then a block was sampled: the real functions are known).
+ * Not in exact mode: the table may be left from a sampled attach, and
+ * exact mode does not count its blocks in it. */
 static inline int tm__maybe_none(uintptr_t p)
 {
     uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
-    return (uintptr_t)tab > (uintptr_t)TM_MAYBE_BROKEN &&
+    return (uintptr_t)tab > (uintptr_t)TM_MAYBE_BROKEN && tm__cfg.sample_bytes &&
            !atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed);
 }
 
@@ -588,7 +588,9 @@ static inline void tm__sizes_count(size_t size)
  * errno, takes no lock. */
 static inline int tm__sizes_unsampled(size_t size)
 {
-    /* exact mode: tm__sample_left stays 0 (only sampled mode changes it) */
+    /* (a countdown left from a sampled attach must not count in an exact one) */
+    if (!tm__cfg.sample_bytes)
+        return 0;
     int64_t left = tm__sample_left - (int64_t)size;
     struct tm__sizes_slab *s = tm__sizes_mine;
     if (TM_UNLIKELY(left <= 0 || !s))

@@ -197,10 +197,11 @@ static __attribute__((noinline)) int capture_deep(int (*bt)(void **, int), uintp
  * line (tags), so a lookup reads only an entry that can match. The words
  * are kept as offsets from the stack pointer with their values, in walk
  * order, and compared in that order, stopping at the first that differs;
- * the live rbp, where the innermost rbp-based frames use it, once. Hits
- * are taken from the stack memo (below), which keeps every stack walked
- * into an entry and interned; the sets are looked in only while the memo
- * is not mapped. Entries are what a miss walks into, and hints.
+ * the live rbp, where the innermost rbp-based frames use it, once. The
+ * stack memo (below) keeps every stack walked into an entry and interned;
+ * a thread looks in its sets first while they answer most of its
+ * captures, in the memo only otherwise (capture_cached). Entries are what
+ * a miss walks into, and hints.
  *
  * Hints (misses). An entry also keeps each walked frame's pc, stack
  * pointer and rule. A miss walks with the last entry of its key as hint:
@@ -280,7 +281,8 @@ struct entry {
  * its captures missed, nearly all of them stacks it had captured before).
  * So each walked and interned stack is also kept as a record (its words
  * in walk order, its pcs and id), immutable, in a per-thread memo where
- * every capture looks first; the sets are what a miss walks into.
+ * a capture looks when the sets do not answer it (or first, where they
+ * rarely do); the sets are what a miss walks into.
  *
  * The records of one stack pointer and key form a tree: the first is its
  * head; a record whose stack differs from record r first at r's word i
