@@ -48,8 +48,10 @@ static inline void leave(void)
 }
 
 /* 'ra': the hook's return address, the stack when there is no unwinder
- * yet (tm__note_caller) */
-static __attribute__((noinline)) void record(void *p, size_t size, void *ra)
+ * yet (tm__note_caller); 'fresh': a new block, whose first words are
+ * noted (tm__record_new), 0 a realloc's of an untraced block (nothing to
+ * carry: tm__record) */
+static __attribute__((noinline)) void record(void *p, size_t size, void *ra, int fresh)
 {
     int saved = errno;
     int noted = tm__note_caller(ra);
@@ -57,7 +59,10 @@ static __attribute__((noinline)) void record(void *p, size_t size, void *ra)
     if (outer)
         tm__hook_ra = (uintptr_t)ra;
     tm__in_hook = 1;
-    tm__record(p, size);
+    if (fresh)
+        tm__record_new(p, size);
+    else
+        tm__record(p, size);
     if (outer)
         tm__hook_ra = 0;
     if (TM_UNLIKELY(noted))
@@ -78,7 +83,7 @@ static __attribute__((noinline)) void tick(void)
     errno = saved;
 }
 
-static inline void note(void *p, size_t size, void *ra)
+static inline void note_as(void *p, size_t size, void *ra, int fresh)
 {
     if (!active())
         return;
@@ -86,9 +91,14 @@ static inline void note(void *p, size_t size, void *ra)
     if (TM_LIKELY(u == 1))
         return;
     if (u == 0)
-        record(p, size, ra);
+        record(p, size, ra, fresh);
     else
         tick();
+}
+
+static inline void note(void *p, size_t size, void *ra)
+{
+    note_as(p, size, ra, 1);
 }
 
 /* The boot pool's blocks (bootstrap.c) lie in [boot_lo, boot_hi), both
@@ -205,9 +215,10 @@ static void *realloc_boot(void *old, size_t size)
 static __attribute__((noinline)) void *realloc_traced(void *old, size_t size, void *ra)
 {
     struct tm__block was;
+    struct tm__note note; /* of what the allocator left in its first words (stale.c) */
     tm__in_hook = 1;
     int saved = errno;
-    int traced = tm__forget(old, &was);
+    int traced = tm__forget_realloc(old, &was, &note);
     errno = saved;
     void *p = tm__real.realloc(old, size);
     saved = errno;
@@ -216,12 +227,12 @@ static __attribute__((noinline)) void *realloc_traced(void *old, size_t size, vo
         uintptr_t outer = tm__hook_ra;
         if (!outer)
             tm__hook_ra = (uintptr_t)ra;
-        tm__record(p, size);
+        tm__record_realloc(p, size, &note);
         tm__hook_ra = outer;
         if (TM_UNLIKELY(noted))
             tm__early_pc = 0;
     } else if (size != 0 && traced)
-        tm__restore(&was); /* failed: the old block is still there */
+        tm__restore(&was, &note); /* failed: the old block is still there */
     leave();
     errno = saved;
     return p;
@@ -243,7 +254,7 @@ TM_EXPORT void *realloc(void *old, size_t size)
         return realloc_traced(old, size, __builtin_return_address(0));
     void *p = tm__real.realloc(old, size); /* sampled mode, 'old' not traced */
     if (p)
-        note(p, size, __builtin_return_address(0));
+        note_as(p, size, __builtin_return_address(0), 0);
     return p;
 }
 

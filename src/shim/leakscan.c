@@ -101,10 +101,13 @@
  * each block still unreached is a leader (definite) and marks every
  * unreached block it reaches, interior pointers included, indirect (a
  * former leader included), so a leaked cycle has one definite member.
- * One addition: glibc keeps the address of a free chunk (arena bins, top)
+ * Two additions: glibc keeps the address of a free chunk (arena bins, top)
  * in libc's data, and that address can fall inside the last word of the
- * block before it; a word equal to the address of the chunk that follows a
- * block ("ptr - 16 + chunk size") is therefore not taken as a pointer.
+ * block before it; a word of libc's data equal to the address of the chunk
+ * that follows a block ("ptr - 16 + chunk size") is therefore not taken as
+ * a pointer. And a block's first words that still hold the links glibc
+ * left there when it handed the chunk out (noted then, stale.c, and kept
+ * in the live table) are not scanned (block_pieces).
  *
  * Blocks Valgrind sees but we cannot: those allocated before the shim
  * started tracing and the shim's own; so reachable counts can differ
@@ -143,8 +146,13 @@
 /* Per block: its kind, and READABLE (its first byte can be read), HEADER
  * (its malloc chunk header too), SPLIT (it spans mappings, some perhaps
  * unreadable: scanned piece by piece), LIBC (memory glibc frees before
- * Valgrind looks, __libc_freeres: counted as no kind, never scanned). */
-enum { UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3, READABLE = 4, HEADER = 8, SPLIT = 16, LIBC = 32 };
+ * Valgrind looks, __libc_freeres: counted as no kind, never scanned),
+ * NOTED (a note of what the allocator left in its first words). */
+enum {
+    UNREACHED, POSSIBLE, REACHABLE, INDIRECT, KIND_MASK = 3,
+    READABLE = 4, HEADER = 8, SPLIT = 16, LIBC = 32,
+    NOTED = 64 /* the live table has a note of its first words (stale.c) */
+};
 
 /* 24 bytes: the sort moves these; the extent (bytes the program may
  * address: the weight, or with sampling the usable size) is in 'at' only. */
@@ -171,7 +179,7 @@ struct item {
     uint32_t meta;
 };
 #define ITEM_ASK 1 /* a kind bit: free in 'meta' */
-#define ITEM_FLAGS (READABLE | HEADER | SPLIT)
+#define ITEM_FLAGS (READABLE | HEADER | SPLIT | NOTED)
 
 /* One 4 KiB page of a region, one cache line: most words are resolved to
  * their block from this line alone, without touching 'at'. 'first' blocks
@@ -1674,32 +1682,38 @@ static int chunk_word(const struct scan *s, uintptr_t w)
     return !start && is_chunk_after(s, (size_t)i, w);
 }
 
-/* Bytes at the start of block 'i' that glibc wrote while its chunk was free
- * (fd and bk; fd_nextsize and bk_nextsize of a large chunk) and the
- * program has not overwritten since: a pair of words that both look like
- * chunk addresses. Valgrind's allocator leaves no such words; taken as
- * pointers they join leaked blocks into false cliques. */
-static uintptr_t stale_words(const struct scan *s, const struct span *b, uint32_t flags)
-{
-    if ((flags & (HEADER | SPLIT)) != HEADER || b->extent < 2 * WORD)
-        return 0;
-    const uintptr_t *d = (const uintptr_t *)b->ptr;
-    if (!chunk_word(s, d[0]) || !chunk_word(s, d[1]))
-        return 0;
-    if (b->extent >= 4 * WORD && chunk_word(s, d[2]) && chunk_word(s, d[3]))
-        return 4 * WORD;
-    return 2 * WORD;
-}
-
 typedef void (*piece_fn)(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t arg);
 
-/* Block 'b' (with state flags 'flags') as pieces of readable memory (one,
- * unless it is SPLIT). */
+/* Block 'b' (with state flags 'flags') as pieces of readable memory: one,
+ * unless it is SPLIT, or some of its first words still hold what the
+ * allocator left there (stale.c) and look like glibc's links of a free
+ * chunk (chunk_word: not a block's start); those words are not the
+ * program's (Valgrind's allocator never leaves such words) and are left
+ * out. A word the program wrote since is scanned, even one
+ * that looks like a link (a C++ object's last base), and so is an old
+ * start pointer the new block still holds: a program that frees a list
+ * node and puts a new one in its place may write the same pointers. */
 static void block_pieces(struct scan *s, const struct span *b, uint32_t flags, piece_fn fn, uintptr_t arg)
 {
-    uintptr_t lo = b->ptr + stale_words(s, b, flags), hi = b->ptr + b->extent;
+    uintptr_t lo = b->ptr, hi = b->ptr + b->extent;
+    struct tm__note note;
+    unsigned stale = (flags & (NOTED | SPLIT)) == NOTED && tm__live_note_unlocked(b->ptr, &note)
+                         ? tm__stale_match(&note, b->ptr, b->extent)
+                         : 0;
+    if (TM_UNLIKELY(stale)) {
+        const uintptr_t *d = (const uintptr_t *)b->ptr;
+        for (unsigned k = 0; k < TM_STALE_WORDS; k++) {
+            uintptr_t at = b->ptr + k * WORD;
+            if (!(stale & 1u << k) || !chunk_word(s, d[k]))
+                continue;
+            if (at > lo)
+                fn(s, lo, at, arg);
+            lo = at + WORD;
+        }
+    }
     if (!(flags & SPLIT)) {
-        fn(s, lo, hi, arg);
+        if (lo < hi)
+            fn(s, lo, hi, arg);
         return;
     }
     for (size_t k = seg_after(s, lo); k < s->nseg && s->seg[k].lo < hi; k++) {
@@ -1735,13 +1749,6 @@ static void prefetch_group(const struct scan *s, const struct item *g, int n, st
         for (uint64_t off = 0; off < sp[k].extent && off < PREFETCH_BYTES; off += 64)
             __builtin_prefetch((const char *)sp[k].ptr + off);
     }
-    for (int k = 0; k < n; k++) /* stale_words() looks its first words up */
-        if ((g[k].meta & (HEADER | SPLIT | READABLE)) == (HEADER | READABLE) && sp[k].extent >= 2 * WORD) {
-            long tail;
-            uintptr_t w = *(const uintptr_t *)sp[k].ptr;
-            if (w - s->lo < s->span && w % (2 * WORD) == 0)
-                __builtin_prefetch(line_of(s, w, &tail));
-        }
 }
 
 /* --- two threads ---
@@ -2122,6 +2129,17 @@ static void helper_end(struct scan *s)
     s->task = NULL;
 }
 
+/* The block at 'ptr' has a note of its first words (block_pieces). */
+static void mark_noted(uintptr_t ptr, void *arg)
+{
+    struct scan *s = arg;
+    int start;
+    struct span hit;
+    long i = lookup_start(s, ptr, &start, &hit);
+    if (i >= 0 && start && s->at[i].ptr == ptr)
+        s->state[i] |= NOTED;
+}
+
 /* Everything between the stopped world and the verdict per block. */
 static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
 {
@@ -2149,6 +2167,7 @@ static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t
     if ((rc = index_pages(s)) < 0)
         return rc;
     debug_phase("blocks indexed", s->nlines);
+    debug_phase("noted blocks marked", tm__live_notes_foreach_unlocked(mark_noted, s));
     s->sps[s->nsps++] = own_sp;
     for (size_t i = 0; i < w->n; i++)
         if (w->threads[i].state == TM_THREAD_PARKED)

@@ -37,6 +37,13 @@
  *    backward-shift deletion, load below 3/4.
  *  - A table that cannot grow (no memory) still accepts inserts until one
  *    slot is left, then refuses (counted lost).
+ *  - A block with a note of its first words (stale.c) has the top bit of
+ *    its slot's stack id set (NOTED; a stack id that large goes to the
+ *    overflow table) and the note in the shard's note table, keyed by
+ *    address (linear probing over a power of two, backward-shift
+ *    deletion, load below 3/4); a block of the overflow table with a note
+ *    is looked up there when it leaves. A remove of a block without one
+ *    never touches the note table.
  *  - The figures a block adds to or takes from (trace.c) change under the
  *    same shard lock as the table (tm__figures_locked), so a reader that
  *    holds every shard lock sees figures that match the table exactly.
@@ -82,11 +89,17 @@ static inline void exclude_solo(void)
 #define LOAD_DEN 10
 #define GROW_DIV 10 /* it grows by 1 / GROW_DIV */
 #define POPULATE_BYTES (64 << 10)
+#define NOTED 0x80000000u /* in a slot's stack id: the block has a note */
 
 struct slot {
     uint32_t lo;    /* key bits 0..31 */
     uint32_t hi;    /* key bits 32..43, size << 12 */
     uint32_t stack;
+};
+
+struct note_rec {
+    uintptr_t ptr; /* 0: empty */
+    struct tm__note note;
 };
 
 struct shard {
@@ -97,6 +110,9 @@ struct shard {
     size_t ov_used;
     struct slot *slots;
     struct tm__block *ov;
+    struct note_rec *nt; /* notes of first words (stale.c) */
+    uint32_t nt_mask;
+    uint32_t nt_used;
 } __attribute__((aligned(64)));
 
 static struct shard shards[NSHARDS];
@@ -116,7 +132,8 @@ static inline struct shard *shard_of(uint64_t h)
 
 static inline int fits(const struct tm__block *b)
 {
-    return b->count == 1 && b->size < SIZE_LIMIT && !(b->ptr & 15) && (b->ptr >> (KEY_BITS + 4)) == 0;
+    return b->count == 1 && b->size < SIZE_LIMIT && !(b->ptr & 15) && (b->ptr >> (KEY_BITS + 4)) == 0 &&
+           b->stack < NOTED;
 }
 
 static inline int encodable(uintptr_t ptr)
@@ -153,7 +170,7 @@ static inline void slot_decode(const struct slot *e, struct tm__block *b)
 {
     b->ptr = (uintptr_t)key_of(e) << 4;
     b->size = e->hi >> 12;
-    b->stack = e->stack;
+    b->stack = e->stack & ~NOTED;
     b->count = 1;
 }
 
@@ -398,17 +415,113 @@ static void ov_put(struct shard *s, const struct tm__block *b, uint64_t h)
     s->used++;
 }
 
+/* --- notes of first words (stale.c) --- */
+
+static inline size_t nt_home(uint64_t h, uint32_t mask)
+{
+    return (size_t)(h >> 11) & mask;
+}
+
+static int nt_resize(struct shard *s, uint32_t slots)
+{
+    struct note_rec *fresh = tm__map((size_t)slots * sizeof(*fresh));
+    if (!fresh)
+        return -1;
+    struct note_rec *old = s->nt;
+    uint32_t old_slots = old ? s->nt_mask + 1 : 0, mask = slots - 1;
+    for (uint32_t i = 0; i < old_slots; i++) {
+        if (!old[i].ptr)
+            continue;
+        size_t j = nt_home(mix(old[i].ptr), mask);
+        while (fresh[j].ptr)
+            j = (j + 1) & mask;
+        fresh[j] = old[i];
+    }
+    s->nt = fresh;
+    atomic_signal_fence(memory_order_seq_cst);
+    s->nt_mask = mask;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (old)
+        tm__unmap(old, (size_t)old_slots * sizeof(*old));
+    return 0;
+}
+
+static int nt_room(struct shard *s)
+{
+    if (!s->nt)
+        return nt_resize(s, OV_INITIAL);
+    if ((s->nt_used + 1) * 4 > (s->nt_mask + 1) * 3 && nt_resize(s, (s->nt_mask + 1) * 2) < 0 &&
+        s->nt_used + 2 > s->nt_mask)
+        return -1;
+    return 0;
+}
+
+static int64_t nt_find(const struct shard *s, uintptr_t ptr, uint64_t h)
+{
+    if (!s->nt_used)
+        return -1;
+    size_t i = nt_home(h, s->nt_mask);
+    while (s->nt[i].ptr && s->nt[i].ptr != ptr)
+        i = (i + 1) & s->nt_mask;
+    return s->nt[i].ptr ? (int64_t)i : -1;
+}
+
+/* Removes the note of 'ptr', into '*out' when 'out' is not NULL. */
+static void nt_take(struct shard *s, uintptr_t ptr, uint64_t h, struct tm__note *out)
+{
+    int64_t at = nt_find(s, ptr, h);
+    if (at < 0)
+        return;
+    if (out)
+        *out = s->nt[at].note;
+    size_t i = (size_t)at, j = i;
+    for (;;) {
+        j = (j + 1) & s->nt_mask;
+        if (!s->nt[j].ptr)
+            break;
+        size_t k = nt_home(mix(s->nt[j].ptr), s->nt_mask);
+        if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        s->nt[i] = s->nt[j];
+        i = j;
+    }
+    memset(&s->nt[i], 0, sizeof(s->nt[i]));
+    s->nt_used--;
+}
+
+/* Puts the note of 'ptr' (room was made), over one already there. */
+static void nt_put(struct shard *s, uintptr_t ptr, uint64_t h, const struct tm__note *note)
+{
+    int64_t at = nt_find(s, ptr, h);
+    size_t i;
+    if (at >= 0) {
+        i = (size_t)at;
+    } else {
+        i = nt_home(h, s->nt_mask);
+        while (s->nt[i].ptr)
+            i = (i + 1) & s->nt_mask;
+        s->nt_used++;
+    }
+    s->nt[i].ptr = ptr;
+    s->nt[i].note = *note;
+}
+
 /* --- the interface --- */
 
-/* Removes 'ptr' from whichever table holds it into '*out'; 1 found. */
+/* Removes 'ptr' from whichever table holds it into '*out'; 1 found. Its
+ * note goes too, into '*note' when 'note' is not NULL (left alone when
+ * the block has none). */
 static inline __attribute__((always_inline)) int take(struct shard *s, uintptr_t ptr, uint64_t h,
-                                                      struct tm__block *out)
+                                                      struct tm__block *out, struct tm__note *note)
 {
     if (encodable(ptr)) {
         int64_t i = find_compact(s, ptr >> 4, h);
         if (i >= 0) {
+            int noted = (s->slots[i].stack & NOTED) != 0;
             slot_decode(&s->slots[i], out);
             delete_compact(s, (uint32_t)i);
+            if (TM_UNLIKELY(noted))
+                nt_take(s, ptr, h, note);
             return 1;
         }
     }
@@ -417,31 +530,39 @@ static inline __attribute__((always_inline)) int take(struct shard *s, uintptr_t
         return 0;
     *out = s->ov[i];
     ov_delete(s, (size_t)i);
+    if (TM_UNLIKELY(s->nt_used))
+        nt_take(s, ptr, h, note);
     return 1;
 }
 
-static int insert(const struct tm__block *b, struct tm__block *old, unsigned flags, int figures)
+/* 'note' (NULL: none) is kept with the block. */
+static int insert(const struct tm__block *b, struct tm__block *old, unsigned flags, int figures,
+                  const struct tm__note *note)
 {
     uint64_t h = mix(b->ptr);
     struct shard *s = shard_of(h);
     int rc, solo = (flags & TM_FIG_SOLO) != 0;
     if (!solo)
         tm__lock_acquire(&s->lock);
+    if (TM_UNLIKELY(note) && nt_room(s) < 0)
+        note = NULL; /* no memory for it: the block goes in without */
     if (fits(b)) {
         rc = room_compact(s);
         if (rc == 0) {
             struct slot was;
             int64_t i;
-            struct slot *home = &s->slots[home_of(h, s->cap)];
+            struct slot *home = &s->slots[home_of(h, s->cap)], e = slot_encode(b);
+            if (TM_UNLIKELY(note))
+                e.stack |= NOTED;
             if (!key_of(home)) { /* most inserts: the home slot is free */
-                *home = slot_encode(b);
+                *home = e;
                 s->used++;
                 if (TM_UNLIKELY(s->ov_used) && (i = ov_find(s, b->ptr, h)) >= 0) {
                     *old = s->ov[i];
                     ov_delete(s, (size_t)i);
                     rc = 1;
                 }
-            } else if (put_compact(s->slots, s->cap, slot_encode(b), h, &was)) {
+            } else if (put_compact(s->slots, s->cap, e, h, &was)) {
                 slot_decode(&was, old);
                 rc = 1;
             } else {
@@ -462,11 +583,15 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
                 s->ov[i] = *b;
                 rc = 1;
             } else {
-                rc = take(s, b->ptr, h, old);
+                rc = take(s, b->ptr, h, old, NULL);
                 ov_put(s, b, h);
             }
         }
     }
+    if (rc >= 0 && TM_UNLIKELY(note))
+        nt_put(s, b->ptr, h, note);
+    else if (rc == 1 && TM_UNLIKELY(s->nt_used))
+        nt_take(s, b->ptr, h, NULL); /* the replaced block's (its free went unseen) */
     if (rc >= 0 && figures)
         tm__figures_locked(b, rc == 1 ? old : NULL, flags);
     if (!solo)
@@ -477,12 +602,18 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
 int tm__live_insert(const struct tm__block *b, struct tm__block *old)
 {
     exclude_solo();
-    return insert(b, old, 0, 0);
+    return insert(b, old, 0, 0, NULL);
 }
 
 int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsigned flags)
 {
-    return insert(b, old, flags, 1);
+    return insert(b, old, flags, 1, NULL);
+}
+
+int tm__live_insert_note_fig(const struct tm__block *b, const struct tm__note *note, struct tm__block *old,
+                             unsigned flags)
+{
+    return insert(b, old, flags, 1, note && (note->lo | note->hi) ? note : NULL);
 }
 
 static inline void prefetch_slot(uintptr_t ptr)
@@ -512,7 +643,7 @@ void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev)
         prefetch_slot(ptr + 2 * chunk);
 }
 
-static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, int figures)
+static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, int figures, struct tm__note *note)
 {
     /* The header of a heap block, which the free that follows reads: its
      * cache miss then overlaps this table's (a hint; never faults). */
@@ -522,7 +653,7 @@ static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, in
     int solo = (flags & TM_FIG_SOLO) != 0;
     if (!solo)
         tm__lock_acquire(&s->lock);
-    int found = take(s, ptr, h, out);
+    int found = take(s, ptr, h, out, note);
     if (found && figures)
         tm__figures_locked(NULL, out, flags);
     if (!solo)
@@ -533,12 +664,18 @@ static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, in
 int tm__live_remove(uintptr_t ptr, struct tm__block *out)
 {
     exclude_solo();
-    return remove_block(ptr, out, 0, 0);
+    return remove_block(ptr, out, 0, 0, NULL);
 }
 
 int tm__live_remove_fig(uintptr_t ptr, struct tm__block *out, unsigned flags)
 {
-    return remove_block(ptr, out, flags, 1);
+    return remove_block(ptr, out, flags, 1, NULL);
+}
+
+int tm__live_remove_note_fig(uintptr_t ptr, struct tm__block *out, struct tm__note *note, unsigned flags)
+{
+    note->lo = note->hi = 0;
+    return remove_block(ptr, out, flags, 1, note);
 }
 
 int tm__live_find(uintptr_t ptr, struct tm__block *out)
@@ -588,8 +725,11 @@ void tm__live_clear_unlocked(void)
             memset(s->slots, 0, (size_t)s->cap * sizeof(*s->slots));
         if (s->ov)
             memset(s->ov, 0, ((size_t)s->ov_mask + 1) * sizeof(*s->ov));
+        if (s->nt)
+            memset(s->nt, 0, ((size_t)s->nt_mask + 1) * sizeof(*s->nt));
         s->used = 0;
         s->ov_used = 0;
+        s->nt_used = 0;
     }
 }
 
@@ -643,7 +783,35 @@ void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *
             fn(shards[i].slots, compact_bytes(shards[i].cap), arg);
         if (shards[i].ov)
             fn(shards[i].ov, ((size_t)shards[i].ov_mask + 1) * sizeof(struct tm__block), arg);
+        if (shards[i].nt)
+            fn(shards[i].nt, ((size_t)shards[i].nt_mask + 1) * sizeof(struct note_rec), arg);
     }
+}
+
+int tm__live_note_unlocked(uintptr_t ptr, struct tm__note *note)
+{
+    uint64_t h = mix(ptr);
+    const struct shard *s = shard_of(h);
+    int64_t i = nt_find(s, ptr, h);
+    if (i < 0)
+        return 0;
+    *note = s->nt[i].note;
+    return 1;
+}
+
+size_t tm__live_notes_foreach_unlocked(void (*fn)(uintptr_t ptr, void *arg), void *arg)
+{
+    size_t n = 0;
+    for (int i = 0; i < NSHARDS; i++) {
+        const struct shard *s = &shards[i];
+        for (size_t j = 0; s->nt_used && j <= s->nt_mask; j++) {
+            if (s->nt[j].ptr) {
+                fn(s->nt[j].ptr, arg);
+                n++;
+            }
+        }
+    }
+    return n;
 }
 
 size_t tm__live_count(void)

@@ -10,7 +10,7 @@ noinst_LTLIBRARIES += libtmshimcore.la
 libtmshimcore_la_SOURCES = \
 	src/shim/shim.h src/shim/writer.h \
 	src/shim/brk.c src/shim/live.c src/shim/mmaps.c src/shim/modules.c src/shim/outpath.c src/shim/pyframes.c src/shim/stacks.c \
-	src/shim/trace.c src/shim/util.c src/shim/writer.c src/shim/sizes.c src/shim/timeline.c
+	src/shim/stale.c src/shim/trace.c src/shim/util.c src/shim/writer.c src/shim/sizes.c src/shim/timeline.c
 libtmshimcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBUNWIND_CFLAGS)
 libtmshimcore_la_CFLAGS = $(SHIM_CFLAGS)
 libtmshimcore_la_LIBADD = libtmcommon.la
@@ -30,9 +30,12 @@ libtracemem_la_LIBADD = libtmshimcore.la -ldl -lpthread
 SHIM_CHECK_LDADD = libtmshimcore.la $(CHECK_LIBS) -ldl -lpthread
 SHIM_CHECK_CPPFLAGS = $(AM_CPPFLAGS) $(CHECK_CFLAGS)
 check_PROGRAMS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
-	tests/unit/check_trace tests/unit/check_pyframes
+	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale
 TESTS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
-	tests/unit/check_trace tests/unit/check_pyframes
+	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale
+tests_unit_check_stale_SOURCES = tests/unit/check_stale.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
+tests_unit_check_stale_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
+tests_unit_check_stale_LDADD = $(SHIM_CHECK_LDADD)
 tests_unit_check_live_SOURCES = tests/unit/check_live.c
 tests_unit_check_live_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_live_LDADD = $(SHIM_CHECK_LDADD)

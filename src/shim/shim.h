@@ -358,6 +358,12 @@ struct tm__block {
     uint32_t count;
 };
 
+/* What the allocator left in a block's first words (stale.c); all zero:
+ * none. */
+struct tm__note {
+    uint64_t lo, hi;
+};
+
 /* Inserts; when a block at the same address was already recorded (its free
  * went unseen) it is replaced and returned in '*old' with 1. Returns -1 when
  * no memory was left for the table. The _fig form also calls
@@ -365,6 +371,11 @@ struct tm__block {
  * lock when it returns 0 or 1 (the plain form changes the table only). */
 int tm__live_insert(const struct tm__block *b, struct tm__block *old);
 int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsigned flags);
+/* tm__live_insert_fig of a block with a note (stale.c), kept with it
+ * until it leaves the table; when no room is left for the note, the
+ * block goes in without it. */
+int tm__live_insert_note_fig(const struct tm__block *b, const struct tm__note *note, struct tm__block *old,
+                             unsigned flags);
 /* Starts loading the table's cache line for 'ptr' (no lock; a hint), a
  * block of 'size' bytes, and for a block expected later when the thread's
  * blocks come one after the other ('prev': its last block's address). */
@@ -374,6 +385,13 @@ void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev);
  * under the shard lock. */
 int tm__live_remove(uintptr_t ptr, struct tm__block *out);
 int tm__live_remove_fig(uintptr_t ptr, struct tm__block *out, unsigned flags);
+/* The same, with the block's note into '*note' (zero: none). */
+int tm__live_remove_note_fig(uintptr_t ptr, struct tm__block *out, struct tm__note *note, unsigned flags);
+/* The note of the block at 'ptr'; 1 found. Neither takes a lock (the
+ * caller holds tm__live_lock_all()) nor calls libc. */
+int tm__live_note_unlocked(uintptr_t ptr, struct tm__note *note);
+/* Calls 'fn' with the address of every block that has a note. */
+size_t tm__live_notes_foreach_unlocked(void (*fn)(uintptr_t ptr, void *arg), void *arg);
 int tm__live_find(uintptr_t ptr, struct tm__block *out);
 /* Empties the table (_unlocked: the caller holds tm__live_lock_all()). */
 void tm__live_clear(void);
@@ -413,12 +431,21 @@ void tm__figures_locked(const struct tm__block *in, const struct tm__block *out,
 /* memory.current, exact: the published figure plus every thread's share. */
 int64_t tm__figures_current(void);
 
-/* Records a new heap block the host just received. */
+/* Records a new heap block the host just received, with a note of its
+ * first words when they look like the allocator's (stale.c). */
+void tm__record_new(void *ptr, size_t size);
+/* The same without reading the block (its memory may not be there). */
 void tm__record(void *ptr, size_t size);
+/* The same for the result of a realloc: 'old' is the old block's note
+ * (tm__forget_realloc), carried for the words the copy still holds. */
+void tm__record_realloc(void *ptr, size_t size, const struct tm__note *old);
 /* Forgets a heap block the host is about to free; 1 when it was traced. */
 int tm__forget(void *ptr, struct tm__block *was);
-/* Puts back a block forgotten by a realloc that then failed. */
-void tm__restore(const struct tm__block *b);
+/* The same for a realloc, with the block's note into '*note'. */
+int tm__forget_realloc(void *ptr, struct tm__block *was, struct tm__note *note);
+/* Puts back a block forgotten by a realloc that then failed, with its
+ * note ('note' NULL or zero: none). */
+void tm__restore(const struct tm__block *b, const struct tm__note *note);
 
 /* Sampled mode's countdown of this thread (trace.c): bytes left to the
  * next sampled one. tm__record takes it down by each block's size and
@@ -539,6 +566,51 @@ static inline void tm__timeline_count(struct tm__tick *t)
  * timeline and calls 'want' with each stack id its rows name; 1 when there
  * is one to write. Then tm__timeline_write() (writer.h) writes the copy. */
 int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *arg);
+
+/* --- what the allocator left in new blocks (stale.c) --- */
+#define TM_STALE_WORDS 16
+#define TM_STALE_LARGE 1000
+/* Where the main arena's heap can start: the end of the executable. */
+extern uintptr_t tm__stale_heap_lo;
+/* 1 when 'v', found in the block at 'ptr', looks like an allocator's
+ * link: 16-aligned, and in the main heap (the 4 GiB after the
+ * executable) for a block there, else in the block's 64 MiB-aligned
+ * window (a glibc arena's heap). Not a pointer to the executable's data
+ * (a dead object's type, say), which lies below the main heap. */
+static inline int tm__stale_near(uintptr_t v, uintptr_t ptr)
+{
+    const uintptr_t main_span = (uintptr_t)1 << 32;
+    if (v & 15)
+        return 0;
+    if (ptr - tm__stale_heap_lo < main_span)
+        return v - tm__stale_heap_lo < main_span;
+    return ((v ^ ptr) >> 26) == 0;
+}
+/* The note of the new block at 'ptr' of 'size' bytes in '*out': 1 made
+ * (some of its first words look like links), 0 none. */
+int tm__stale_make(uintptr_t ptr, size_t size, struct tm__note *out);
+/* tm__stale_make, when the block's first or second word looks like a link
+ * (a chunk glibc took from a bin), or its third or fourth in a block of
+ * TM_STALE_LARGE bytes or more (a large bin's nextsize links, its fd and
+ * bk being the bin's, in libc): two loads from a line the allocator has
+ * just touched; a block from tcache (a mangled link, then zero) ends
+ * there. */
+static inline int tm__stale_note(uintptr_t ptr, size_t size, struct tm__note *out)
+{
+    const uintptr_t *d = (const uintptr_t *)ptr;
+    if (size < sizeof(uintptr_t) || (ptr & 15))
+        return 0;
+    if (tm__stale_near(d[0], ptr) || (size >= 2 * sizeof(uintptr_t) && tm__stale_near(d[1], ptr)) ||
+        (size >= TM_STALE_LARGE && (tm__stale_near(d[2], ptr) || tm__stale_near(d[3], ptr))))
+        return tm__stale_make(ptr, size, out);
+    return 0;
+}
+/* Bit k set: word k of the block at 'ptr' of 'size' bytes still matches
+ * the note. No lock, no libc. */
+unsigned tm__stale_match(const struct tm__note *note, uintptr_t ptr, size_t size);
+/* The note of a realloc's new block at 'ptr' from the old block's note:
+ * the words its copy still holds. 1 made. */
+int tm__stale_carry(const struct tm__note *old, uintptr_t ptr, size_t size, struct tm__note *out);
 
 /* --- size histograms (sizes.c) --- */
 

@@ -952,13 +952,16 @@ static void maybe_add(uintptr_t p, int d)
                                                     memory_order_relaxed));
 }
 
-/* tm__live_insert with the counter kept. The owner in solo mode changes
- * the table without the shard lock (TM_FIG_SOLO, tm__solo_exclude). */
-static int live_insert(const struct tm__block *b, struct tm__block *old, unsigned flags)
+/* tm__live_insert with the counter kept, and the block's note ('note'
+ * NULL: none). The owner in solo mode changes the table without the
+ * shard lock (TM_FIG_SOLO, tm__solo_exclude). */
+static int live_insert(const struct tm__block *b, const struct tm__note *note, struct tm__block *old,
+                       unsigned flags)
 {
     maybe_add(b->ptr, 1);
     int solo = solo_enter();
-    int rc = tm__live_insert_fig(b, old, flags | (solo ? TM_FIG_SOLO : 0));
+    unsigned f = flags | (solo ? TM_FIG_SOLO : 0);
+    int rc = TM_UNLIKELY(note != NULL) ? tm__live_insert_note_fig(b, note, old, f) : tm__live_insert_fig(b, old, f);
     if (solo)
         solo_leave();
     if (rc != 0)
@@ -966,17 +969,30 @@ static int live_insert(const struct tm__block *b, struct tm__block *old, unsigne
     return rc;
 }
 
-static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count)
+/* 'bytes': the block's size (not its weight); 'carry': the old block's
+ * note for a realloc's block, NEW_BLOCK for a new block (a note of its
+ * own is made, stale.c), or NULL. */
+static const struct tm__note new_block;
+#define NEW_BLOCK (&new_block)
+
+static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint32_t count, uint64_t bytes,
+                                             const struct tm__note *carry)
 {
     struct tm__block b = {ptr, size, 0, count};
+    struct tm__note note;
+    int noted = 0;
     tm__live_prefetch(b.ptr, size, ~last_alloc); /* its miss overlaps the stack capture */
+    if (carry == NEW_BLOCK)
+        noted = tm__stale_note(ptr, bytes, &note);
+    else if (carry)
+        noted = tm__stale_carry(carry, ptr, bytes, &note);
     b.stack = capture_stack();
     if (!b.stack) {
         atomic_fetch_add(&tm__lost, 1);
         return;
     }
     struct tm__block old;
-    if (live_insert(&b, &old, TM_FIG_ALLOC) < 0) {
+    if (live_insert(&b, noted ? &note : NULL, &old, TM_FIG_ALLOC) < 0) {
         atomic_fetch_add(&tm__lost, 1);
         return;
     }
@@ -986,22 +1002,38 @@ static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint3
 
 /* The sampled-mode countdown first, without a stack frame: most
  * allocations end there. */
-void tm__record(void *ptr, size_t size)
+static inline void record_as(void *ptr, size_t size, const struct tm__note *carry)
 {
     uint64_t weight = size;
     uint32_t count = 1;
     tm__sizes_count(size);
     if (tm__cfg.sample_bytes && !sample(size, &weight, &count))
         return;
-    record((uintptr_t)ptr, weight, count);
+    record((uintptr_t)ptr, weight, count, size, carry);
 }
 
-static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was)
+void tm__record_new(void *ptr, size_t size)
+{
+    record_as(ptr, size, NEW_BLOCK);
+}
+
+void tm__record(void *ptr, size_t size)
+{
+    record_as(ptr, size, NULL);
+}
+
+void tm__record_realloc(void *ptr, size_t size, const struct tm__note *old)
+{
+    record_as(ptr, size, old && (old->lo | old->hi) ? old : NULL);
+}
+
+static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was, struct tm__note *note)
 {
     struct tm__block b;
     int last = ~(uintptr_t)ptr == last_alloc;
     int solo = solo_enter();
-    int found = tm__live_remove_fig((uintptr_t)ptr, &b, (last && !was ? TM_FIG_TEMP : 0) | (solo ? TM_FIG_SOLO : 0));
+    unsigned f = (last && !was ? TM_FIG_TEMP : 0) | (solo ? TM_FIG_SOLO : 0);
+    int found = note ? tm__live_remove_note_fig((uintptr_t)ptr, &b, note, f) : tm__live_remove_fig((uintptr_t)ptr, &b, f);
     if (solo)
         solo_leave();
     if (!found)
@@ -1019,13 +1051,21 @@ int tm__forget(void *ptr, struct tm__block *was)
 {
     if (!tm__maybe_live((uintptr_t)ptr))
         return 0;
-    return forget(ptr, was);
+    return forget(ptr, was, NULL);
 }
 
-void tm__restore(const struct tm__block *b)
+int tm__forget_realloc(void *ptr, struct tm__block *was, struct tm__note *note)
+{
+    note->lo = note->hi = 0;
+    if (!tm__maybe_live((uintptr_t)ptr))
+        return 0;
+    return forget(ptr, was, note);
+}
+
+void tm__restore(const struct tm__block *b, const struct tm__note *note)
 {
     struct tm__block old;
-    if (live_insert(b, &old, 0) < 0)
+    if (live_insert(b, note && (note->lo | note->hi) ? note : NULL, &old, 0) < 0)
         atomic_fetch_add(&tm__lost, 1);
     peak_after();
 }
@@ -1152,7 +1192,7 @@ int tm__domain_track(unsigned domain, uintptr_t ptr, size_t size)
     if (domain == 0) {
         tm__forget((void *)ptr, NULL);
         struct tm__block b = {ptr, size, stack, 1}, old;
-        int rc = live_insert(&b, &old, TM_FIG_ALLOC);
+        int rc = live_insert(&b, NULL, &old, TM_FIG_ALLOC);
         peak_after();
         return rc < 0 ? -ENOMEM : 0;
     }

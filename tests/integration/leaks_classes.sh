@@ -5,14 +5,15 @@
 # in an exited thread's TLS, a shrunk mmapped block's tail, a block with a
 # guard page inside, the program's own mapping that looks like a glibc
 # heap, sbrk() memory, main's pthread_exit(), and words glibc leaves in
-# reused chunks. Expected kinds always; Valgrind's too, where installed.
+# reused chunks (also under short strings, and carried by realloc). Expected kinds always; Valgrind's too, where installed.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/leaks_common.sh"
 P=$PROGS/leaks_classes
 
 # mode "definite indirect possible reachable"
 for want in "lastbase 0 0 0 1" "deadtls 1 0 0 0" "mmaptail 1 0 0 1" "guard 0 0 0 2" \
-    "fakearena 0 0 0 1" "sbrk 0 0 0 1" "stale 2000 0 0 0"; do
+    "fakearena 0 0 0 1" "sbrk 0 0 0 1" "stale 2000 0 0 0" \
+    "shortstr 1000 0 0 1000" "shortre 1000 0 0 1000"; do
     set -- $want
     m=$1
     shift

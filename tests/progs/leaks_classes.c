@@ -24,7 +24,15 @@
  *             definite 1 (the check must not be skipped).
  *  stale      4 threads each allocate and free 100 000 small blocks, keep
  *             every 100th and free half of those: 2 000 definite, whatever
- *             words glibc left in the chunks it handed out again. */
+ *             words glibc left in the chunks it handed out again.
+ *  shortstr   1 000 blocks of 300 bytes, each followed by a block of 24,
+ *             are freed (into glibc's bins: their first words link them,
+ *             each link the address of a chunk, which is the last word of
+ *             the 24-byte block before it) and allocated again to hold a
+ *             3-character string each, kept in a global: reachable 1 000;
+ *             the 24-byte blocks lose their only pointers: definite 1 000.
+ *  shortre    the same, each string then realloc()ed to 600 bytes (it
+ *             moves: the words glibc left come along with the string). */
 #pragma GCC optimize("O0")
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -186,13 +194,50 @@ static int stale(void)
     return 0;
 }
 
+#define SHORT_N 1000
+static char *short_keep[SHORT_N];
+
+static int short_strings(int grow)
+{
+    static char *big[SHORT_N];
+    static void *victim[SHORT_N];
+    for (int i = 0; i < SHORT_N; i++) {
+        big[i] = malloc(300);
+        victim[i] = malloc(24);
+        memset(big[i], 1, 300);
+        memset(victim[i], 2, 24);
+    }
+    for (int i = 0; i < SHORT_N; i++)
+        free(big[i]);
+    for (int i = 0; i < SHORT_N; i++) {
+        short_keep[i] = malloc(300);
+        strcpy(short_keep[i], "abc");
+    }
+    for (int i = 0; grow && i < SHORT_N; i++)
+        short_keep[i] = realloc(short_keep[i], 600);
+    memset(victim, 0, sizeof(victim));
+    memset(big, 0, sizeof(big));
+    return 0;
+}
+
+static int shortstr(void)
+{
+    return short_strings(0);
+}
+
+static int shortre(void)
+{
+    return short_strings(1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*fn)(void);
     } modes[] = {{"lastbase", lastbase}, {"deadtls", deadtls}, {"mmaptail", mmaptail}, {"guard", guard},
-                 {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale}};
+                 {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale},
+                 {"shortstr", shortstr}, {"shortre", shortre}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();

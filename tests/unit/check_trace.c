@@ -47,7 +47,7 @@ START_TEST(test_trace_restore_after_failed_realloc)
     tm__record((void *)0x20000, 64);
     struct tm__block was;
     ck_assert_int_eq(tm__forget((void *)0x20000, &was), 1);
-    tm__restore(&was);
+    tm__restore(&was, NULL);
     struct tm__stack *a = stack_of(0x1000, 0x2000);
     ck_assert_int_eq(atomic_load(&a->live_size), 64);
     ck_assert_int_eq(atomic_load(&a->alloc_count), 1); /* not a new allocation */
