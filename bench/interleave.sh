@@ -7,7 +7,11 @@
 # Environment: ONLY="churn1 ..." workloads to run (py_stdlib: python3
 #   importing its standard library, not run by default); BIN (default
 #   bench-results/bin), SCRATCH (default bench-results/scratch, holds
-#   cc1_input.i); SAMPLE=524288.
+#   cc1_input.i); SAMPLE=524288; TOOLS="untraced base new sampled" the runs
+#   of a round, in order (also: bsampled, the base shim sampled; extra,
+#   LD_PRELOAD=$EXTRA, e.g. bench/floor.sh's forwarding-only shim);
+#   TIMER=perf: CPU from `perf stat -e task-clock` (1 ms steps) instead of
+#   /usr/bin/time's user+sys (10 ms steps; too coarse for a 0.1 s run).
 # Prints one line per run: workload tool round cpu_s wall_s, then the
 # medians of CPU with the ratio to untraced.
 set -u
@@ -24,21 +28,31 @@ W[sqlite3]="sqlite3 :memory: .read\\ $srcdir/workloads/sqlite_build.sql"
 W[cc1]="$cc1 -quiet -O2 $scratch/cc1_input.i -o /dev/null"
 W[live4m]="$bin/wl_live"
 out=$(mktemp)
-trap 'rm -f "$out" "$out.t" "$out.json"' EXIT
+trap 'rm -f "$out" "$out.t" "$out.p" "$out.json"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for w in ${ONLY:-churn1 churn2 python3 sqlite3 cc1 live4m}; do
     for r in $(seq 1 "$rounds"); do
-        for t in untraced base new sampled; do
+        for t in ${TOOLS:-untraced base new sampled}; do
             case $t in
             untraced) pre=() ;;
             base) pre=("LD_PRELOAD=$base") ;;
             new) pre=("LD_PRELOAD=$new") ;;
             sampled) pre=("LD_PRELOAD=$new" "TRACEMEM_SAMPLE=${SAMPLE:-524288}") ;;
+            bsampled) pre=("LD_PRELOAD=$base" "TRACEMEM_SAMPLE=${SAMPLE:-524288}") ;;
+            extra) pre=("LD_PRELOAD=${EXTRA:?TOOLS has extra: set EXTRA}") ;;
+            *) echo "$0: unknown tool $t in TOOLS" >&2; exit 2 ;;
             esac
-            /usr/bin/time -f "%U %S %e" -o "$out.t" env ${pre[@]+"${pre[@]}"} TRACEMEM_AT_EXIT=snapshot \
-                TRACEMEM_OUTPUT="$out.json" bash -c "exec ${W[$w]}" >/dev/null 2>&1
+            perf=()
+            [ "${TIMER:-}" = perf ] && perf=(perf stat -x, -e task-clock -o "$out.p")
+            /usr/bin/time -f "%U %S %e" -o "$out.t" ${perf[@]+"${perf[@]}"} env ${pre[@]+"${pre[@]}"} \
+                TRACEMEM_AT_EXIT=snapshot TRACEMEM_OUTPUT="$out.json" bash -c "exec ${W[$w]}" >/dev/null 2>&1
             read -r u s e <"$out.t"
-            echo "$w $t $r $(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}') $e" | tee -a "$out"
+            if [ "${TIMER:-}" = perf ]; then
+                cpu=$(awk -F, '$3 == "task-clock" {printf "%.3f", $1 / 1000}' "$out.p")
+            else
+                cpu=$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')
+            fi
+            echo "$w $t $r $cpu $e" | tee -a "$out"
         done
     done
 done
@@ -46,4 +60,15 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk '{v[$1" "$2] = v[$1" "$2] " " $4} END {for (k in v) print k, v[k]}' "$out" | sort | while read -r w t vals; do
     med=$(tr ' ' '\n' <<<"$vals" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
     echo "$w $t $med"
-done | awk '{m[$1" "$2]=$3; w[$1]=1} END {for (x in w) printf "%-8s untraced %.2f  base %.2f (x%.1f)  new %.2f (x%.1f)  sampled %.2f (x%.2f)\n", x, m[x" untraced"], m[x" base"], m[x" base"]/m[x" untraced"], m[x" new"], m[x" new"]/m[x" untraced"], m[x" sampled"], m[x" sampled"]/m[x" untraced"]}'
+done | awk -v tools="${TOOLS:-untraced base new sampled}" '{m[$1" "$2]=$3; w[$1]=1}
+    END {n = split(tools, t, " ")
+         for (x in w) {
+             line = sprintf("%-8s", x)
+             for (i = 1; i <= n; i++) {
+                 v = m[x" "t[i]]; u = m[x" untraced"]
+                 if (t[i] == "untraced" || u == "") line = line sprintf(" %s %.3f ", t[i], v)
+                 else if (t[i] ~ /sampled/) line = line sprintf(" %s %.3f (x%.2f) ", t[i], v, v / u)
+                 else line = line sprintf(" %s %.3f (x%.2f) ", t[i], v, v / u)
+             }
+             print line
+         }}'

@@ -36,6 +36,8 @@ bench: $(BENCH_PROGS) libtracemem.la
 # heaptrack_print and untraced (bench/cli.sh). BENCH_RUNS, BENCH_OUT pass
 # through the environment.
 EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py bench/interleave.sh
+# The floor of interposition (bench/floor.sh) and two shims' figures compared (bench/same.sh)
+EXTRA_DIST += bench/floor.sh bench/workloads/fwd_shim.c bench/same.sh
 # Python frames in the stacks priced against a shim without them (bench/py.sh)
 EXTRA_DIST += bench/py.sh bench/workloads/py_frames.py
 .PHONY: bench-cli

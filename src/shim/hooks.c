@@ -5,7 +5,10 @@
  * thread is never confused with the old block). errno is whatever the real
  * function left; bookkeeping saves and restores it. When the shim is
  * not tracing, or the calling thread is already inside the shim (tm__in_hook),
- * the hooks only forward. */
+ * the hooks only forward. In sampled mode the common cases stay in the
+ * hook, calling nothing of the shim: an allocation the countdown does not
+ * sample is only counted (tm__sizes_unsampled), a free of an address no
+ * sampled block starts at only forwards (tm__maybe_none). */
 #define _GNU_SOURCE
 #include "config.h"
 #include "shim/shim.h"
@@ -45,8 +48,10 @@ static inline void leave(void)
 }
 
 /* 'ra': the hook's return address, the stack when there is no unwinder
- * yet (tm__note_caller) */
-static void record(void *p, size_t size, void *ra)
+ * yet (tm__note_caller); 'fresh': a new block, whose first words are
+ * noted (tm__record_new), 0 a realloc's of an untraced block (nothing to
+ * carry: tm__record) */
+static __attribute__((noinline)) void record(void *p, size_t size, void *ra, int fresh)
 {
     int saved = errno;
     int noted = tm__note_caller(ra);
@@ -54,7 +59,10 @@ static void record(void *p, size_t size, void *ra)
     if (outer)
         tm__hook_ra = (uintptr_t)ra;
     tm__in_hook = 1;
-    tm__record_new(p, size);
+    if (fresh)
+        tm__record_new(p, size);
+    else
+        tm__record(p, size);
     if (outer)
         tm__hook_ra = 0;
     if (TM_UNLIKELY(noted))
@@ -63,31 +71,115 @@ static void record(void *p, size_t size, void *ra)
     errno = saved;
 }
 
-TM_EXPORT void *malloc(size_t size)
+/* A block of 'size' bytes at 'p' (not NULL) just allocated: recorded when
+ * tracing, unless sampled mode leaves it out (tm__sizes_unsampled: the
+ * common case, inline, with no errno to keep and no guard to set). */
+static __attribute__((noinline)) void tick(void)
 {
-    if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, 16);
-    void *p = tm__real.malloc(size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    int saved = errno;
+    tm__in_hook = 1;
+    tm__timeline_tick(&tm__sizes_mine->tick);
+    leave();
+    errno = saved;
+}
+
+static inline void note_as(void *p, size_t size, void *ra, int fresh)
+{
+    if (!active())
+        return;
+    int u = tm__sizes_unsampled(size);
+    if (TM_LIKELY(u == 1))
+        return;
+    if (u == 0)
+        record(p, size, ra, fresh);
+    else
+        tick();
+}
+
+static inline void note(void *p, size_t size, void *ra)
+{
+    note_as(p, size, ra, 1);
+}
+
+/* The boot pool's blocks (bootstrap.c) lie in [boot_lo, boot_hi), both
+ * inside the pool (a static array of the shim, where the real allocator
+ * puts nothing), widened before a block is handed out; empty before the
+ * first. The frees test it inline instead of calling tm__is_boot. */
+static atomic_uintptr_t boot_lo = UINTPTR_MAX, boot_hi;
+
+static void *boot_alloc(size_t size, size_t align)
+{
+    void *p = tm__boot_alloc(size, align);
+    if (p) {
+        uintptr_t u = (uintptr_t)p, v = atomic_load(&boot_lo);
+        while (u < v && !atomic_compare_exchange_weak(&boot_lo, &v, u))
+            ;
+        v = atomic_load(&boot_hi);
+        while (u + 1 > v && !atomic_compare_exchange_weak(&boot_hi, &v, u + 1))
+            ;
+    }
     return p;
 }
 
+static inline int is_boot(const void *p)
+{
+    return (uintptr_t)p >= atomic_load_explicit(&boot_lo, memory_order_relaxed) &&
+           (uintptr_t)p < atomic_load_explicit(&boot_hi, memory_order_relaxed);
+}
+
+TM_EXPORT void *malloc(size_t size)
+{
+    if (TM_UNLIKELY(!ready()))
+        return boot_alloc(size, 16);
+    void *p = tm__real.malloc(size);
+    if (p)
+        note(p, size, __builtin_return_address(0));
+    return p;
+}
+
+/* A traced free: forgets the block, then frees it. Out of line, so that
+ * free's fast path needs no stack frame. */
+static __attribute__((noinline)) void forget_free(void *p)
+{
+    int saved = errno;
+    tm__in_hook = 1;
+    tm__forget(p, NULL);
+    leave();
+    errno = saved;
+    if (TM_UNLIKELY(!ready()))
+        return;
+    tm__real.free(p);
+}
+
+static __attribute__((noinline)) void free_unready(void *p)
+{
+    if (ready())
+        tm__real.free(p);
+}
+
+/* Sampled mode: a free of an address that no traced block can start at
+ * only forwards. The counters' table is mapped at the first sampled block
+ * (so the real functions are known), and where its counter is 0 nothing
+ * traced starts at 'p', whether the thread is in the shim or tracing is
+ * on or not: tested first, the forwarding free's whole path. */
 TM_EXPORT void free(void *p)
 {
-    if (!p || TM_UNLIKELY(tm__is_boot(p)))
+    if (!p || TM_UNLIKELY(is_boot(p)))
         return;
     if (TM_UNLIKELY(tm__py_watch))
         tm__py_freeing(p);
-    if (active()) {
-        int saved = errno;
-        tm__in_hook = 1;
-        tm__forget(p, NULL);
-        leave();
-        errno = saved;
-    }
-    if (TM_UNLIKELY(!ready()))
+    if (TM_LIKELY(tm__maybe_none((uintptr_t)p))) {
+        tm__real.free(p);
         return;
+    }
+    if (active() && tm__maybe_live((uintptr_t)p)) {
+        forget_free(p);
+        return;
+    }
+    if (TM_UNLIKELY(!__atomic_load_n(&tm__real.malloc, __ATOMIC_ACQUIRE))) {
+        free_unready(p);
+        return;
+    }
     tm__real.free(p);
 }
 
@@ -99,11 +191,11 @@ TM_EXPORT void *calloc(size_t n, size_t size)
             errno = ENOMEM;
             return NULL;
         }
-        return tm__boot_alloc(total, 16); /* the pool is zeroed and never reused */
+        return boot_alloc(total, 16); /* the pool is zeroed and never reused */
     }
     void *p = tm__real.calloc(n, size);
-    if (p && active())
-        record(p, n * size, __builtin_return_address(0));
+    if (p)
+        note(p, n * size, __builtin_return_address(0));
     return p;
 }
 
@@ -117,19 +209,11 @@ static void *realloc_boot(void *old, size_t size)
     return p;
 }
 
-TM_EXPORT void *realloc(void *old, size_t size)
+/* realloc of a block that may be traced: forgets it, reallocates, records
+ * the result (or puts the block back when that failed). Out of line: the
+ * untraced paths of realloc keep a small frame. */
+static __attribute__((noinline)) void *realloc_traced(void *old, size_t size, void *ra)
 {
-    if (!old)
-        return malloc(size);
-    if (TM_UNLIKELY(tm__is_boot(old)))
-        return realloc_boot(old, size);
-    if (TM_UNLIKELY(!ready()))
-        return NULL;
-    if (TM_UNLIKELY(tm__py_watch))
-        tm__py_freeing(old); /* it may move */
-    if (!active())
-        return tm__real.realloc(old, size);
-
     struct tm__block was;
     struct tm__note note; /* of what the allocator left in its first words (stale.c) */
     tm__in_hook = 1;
@@ -139,10 +223,10 @@ TM_EXPORT void *realloc(void *old, size_t size)
     void *p = tm__real.realloc(old, size);
     saved = errno;
     if (p) {
-        int noted = tm__note_caller(__builtin_return_address(0));
+        int noted = tm__note_caller(ra);
         uintptr_t outer = tm__hook_ra;
         if (!outer)
-            tm__hook_ra = (uintptr_t)__builtin_return_address(0);
+            tm__hook_ra = (uintptr_t)ra;
         tm__record_realloc(p, size, &note);
         tm__hook_ra = outer;
         if (TM_UNLIKELY(noted))
@@ -151,6 +235,26 @@ TM_EXPORT void *realloc(void *old, size_t size)
         tm__restore(&was, &note); /* failed: the old block is still there */
     leave();
     errno = saved;
+    return p;
+}
+
+TM_EXPORT void *realloc(void *old, size_t size)
+{
+    if (!old)
+        return malloc(size);
+    if (TM_UNLIKELY(is_boot(old)))
+        return realloc_boot(old, size);
+    if (TM_UNLIKELY(!ready()))
+        return NULL;
+    if (TM_UNLIKELY(tm__py_watch))
+        tm__py_freeing(old); /* it may move */
+    if (!active())
+        return tm__real.realloc(old, size);
+    if (tm__maybe_live((uintptr_t)old))
+        return realloc_traced(old, size, __builtin_return_address(0));
+    void *p = tm__real.realloc(old, size); /* sampled mode, 'old' not traced */
+    if (p)
+        note_as(p, size, __builtin_return_address(0), 0);
     return p;
 }
 
@@ -169,45 +273,45 @@ TM_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     if (TM_UNLIKELY(!ready())) {
         if (align % sizeof(void *) || (align & (align - 1)))
             return EINVAL;
-        void *p = tm__boot_alloc(size, align);
+        void *p = boot_alloc(size, align);
         if (!p)
             return ENOMEM;
         *out = p;
         return 0;
     }
     int rc = tm__real.posix_memalign(out, align, size);
-    if (rc == 0 && active())
-        record(*out, size, __builtin_return_address(0));
+    if (rc == 0)
+        note(*out, size, __builtin_return_address(0));
     return rc;
 }
 
 TM_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
     if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, align);
+        return boot_alloc(size, align);
     void *p = tm__real.aligned_alloc(align, size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    if (p)
+        note(p, size, __builtin_return_address(0));
     return p;
 }
 
 TM_EXPORT void *memalign(size_t align, size_t size)
 {
     if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, align);
+        return boot_alloc(size, align);
     void *p = tm__real.memalign(align, size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    if (p)
+        note(p, size, __builtin_return_address(0));
     return p;
 }
 
 TM_EXPORT void *valloc(size_t size)
 {
     if (TM_UNLIKELY(!ready()))
-        return tm__boot_alloc(size, (size_t)getpagesize());
+        return boot_alloc(size, (size_t)getpagesize());
     void *p = tm__real.valloc(size);
-    if (p && active())
-        record(p, size, __builtin_return_address(0));
+    if (p)
+        note(p, size, __builtin_return_address(0));
     return p;
 }
 
@@ -216,10 +320,10 @@ TM_EXPORT void *pvalloc(size_t size)
     size_t page = (size_t)getpagesize();
     size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
     if (TM_UNLIKELY(!ready()))
-        return rounded < size ? NULL : tm__boot_alloc(rounded, page);
+        return rounded < size ? NULL : boot_alloc(rounded, page);
     void *p = tm__real.pvalloc(size);
-    if (p && active())
-        record(p, rounded, __builtin_return_address(0));
+    if (p)
+        note(p, rounded, __builtin_return_address(0));
     return p;
 }
 
@@ -227,7 +331,7 @@ TM_EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p)
         return 0;
-    if (tm__is_boot(p))
+    if (is_boot(p))
         return tm__boot_size(p);
     if (TM_UNLIKELY(!ready()))
         return 0;

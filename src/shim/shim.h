@@ -447,6 +447,49 @@ int tm__forget_realloc(void *ptr, struct tm__block *was, struct tm__note *note);
  * note ('note' NULL or zero: none). */
 void tm__restore(const struct tm__block *b, const struct tm__note *note);
 
+/* Sampled mode's countdown of this thread (trace.c): bytes left to the
+ * next sampled one. tm__record takes it down by each block's size and
+ * samples the block that takes it to 0 or below; the hooks take it down
+ * themselves for a block that leaves it above 0 (tm__sizes_unsampled). */
+extern __thread int64_t tm__sample_left TM_TLS;
+
+/* Sampled mode: 2^16 counters, one per 32-byte granule of a 2 MiB window
+ * (trace.c, "which addresses may be in the live table"); a zero counter
+ * proves that no traced block starts at the address. NULL before the
+ * first sampled block; TM_MAYBE_BROKEN when the table could not be mapped
+ * (then for good: every free asks the live table). */
+extern _Atomic(uint8_t *) tm__maybe_tab;
+#define TM_MAYBE_BROKEN ((uint8_t *)1)
+#define TM_MAYBE_BITS 16
+#define TM_MAYBE_GRANULE 5
+
+static inline size_t tm__maybe_idx(uintptr_t p)
+{
+    return (size_t)(p >> TM_MAYBE_GRANULE) & (((size_t)1 << TM_MAYBE_BITS) - 1);
+}
+
+/* 0 when the block at 'p' is certainly not in the live table. */
+static inline int tm__maybe_live(uintptr_t p)
+{
+    if (!tm__cfg.sample_bytes)
+        return 1;
+    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
+    if (tab == TM_MAYBE_BROKEN)
+        return 1;
+    return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed) != 0;
+}
+
+/* 1 in sampled mode when the table exists and proves that no traced block
+ * starts at 'p' (then a block was sampled: the real functions are known).
+ * Not in exact mode: the table may be left from a sampled attach, and
+ * exact mode does not count its blocks in it. */
+static inline int tm__maybe_none(uintptr_t p)
+{
+    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
+    return (uintptr_t)tab > (uintptr_t)TM_MAYBE_BROKEN && tm__cfg.sample_bytes &&
+           !atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed);
+}
+
 /* tm__current is the heap's bytes as published: exact while one thread
  * records, short by what threads have not yet published otherwise
  * (tm__figures_current() adds it). tm__peak: see trace.c. */
@@ -524,8 +567,6 @@ static inline void tm__timeline_count(struct tm__tick *t)
  * is one to write. Then tm__timeline_write() (writer.h) writes the copy. */
 int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *arg);
 
-/* --- size histograms (sizes.c) --- */
-
 /* --- what the allocator left in new blocks (stale.c) --- */
 #define TM_STALE_WORDS 16
 #define TM_STALE_LARGE 1000
@@ -571,8 +612,70 @@ unsigned tm__stale_match(const struct tm__note *note, uintptr_t ptr, size_t size
  * the words its copy still holds. 1 made. */
 int tm__stale_carry(const struct tm__note *old, uintptr_t ptr, size_t size, struct tm__note *out);
 
-/* Counts one allocation of 'size' bytes (tm__record); no locked instruction. */
-void tm__sizes_count(size_t size);
+/* --- size histograms (sizes.c) --- */
+
+/* Counts one allocation of 'size' bytes (tm__record); no locked
+ * instruction. Inline below, tm__sizes_count_slow before the thread's
+ * slab is known. */
+void tm__sizes_count_slow(size_t size);
+
+/* A thread's counts (sizes.c): cache-line aligned, only its thread
+ * writes them; [b][0] count, [b][1] bytes of bucket b (one line each). */
+#define TM_SIZES_NBUCKETS 65
+struct tm__sizes_slab {
+    atomic_uintptr_t owner; /* tm__lock_token() of its thread, 0 free */
+    struct tm__tick tick;   /* the timeline's countdown for this thread */
+    atomic_uint_least64_t cb[TM_SIZES_NBUCKETS][2] __attribute__((aligned(16)));
+} __attribute__((aligned(64)));
+/* The calling thread's slab once tm__sizes_count has found it (NULL before,
+ * and for good in a thread that got none). */
+extern __thread struct tm__sizes_slab *tm__sizes_mine TM_TLS;
+
+static inline unsigned tm__sizes_bucket(uint64_t size)
+{
+    return size ? 64 - (unsigned)__builtin_clzll(size) : 0;
+}
+
+static inline void tm__sizes_count(size_t size)
+{
+    struct tm__sizes_slab *s = tm__sizes_mine;
+    if (TM_UNLIKELY(!s)) {
+        tm__sizes_count_slow(size);
+        return;
+    }
+    /* only this thread writes its slab: a plain add, stored atomically for readers */
+    atomic_uint_least64_t *c = s->cb[tm__sizes_bucket(size)];
+    atomic_store_explicit(&c[0], atomic_load_explicit(&c[0], memory_order_relaxed) + 1, memory_order_relaxed);
+    atomic_store_explicit(&c[1], atomic_load_explicit(&c[1], memory_order_relaxed) + size, memory_order_relaxed);
+    tm__timeline_count(&s->tick);
+}
+
+/* Sampled mode's common case, for the hooks: when the countdown stays
+ * above 0 after 'size' bytes and the thread's slab is known, does what
+ * tm__record would do with the block (counts it in the histogram, takes
+ * both countdowns down) and returns 1, or 2 when the timeline's countdown
+ * ran out: the caller then calls tm__timeline_tick(&tm__sizes_mine->tick)
+ * as bookkeeping (guard set, errno kept, deferred work run after). 0: it
+ * changed nothing, the caller calls tm__record. Calls nothing, sets no
+ * errno, takes no lock. */
+static inline int tm__sizes_unsampled(size_t size)
+{
+    /* (a countdown left from a sampled attach must not count in an exact one) */
+    if (!tm__cfg.sample_bytes)
+        return 0;
+    int64_t left = tm__sample_left - (int64_t)size;
+    struct tm__sizes_slab *s = tm__sizes_mine;
+    if (TM_UNLIKELY(left <= 0 || !s))
+        return 0;
+    tm__sample_left = left;
+    atomic_uint_least64_t *c = s->cb[tm__sizes_bucket(size)];
+    atomic_store_explicit(&c[0], atomic_load_explicit(&c[0], memory_order_relaxed) + 1, memory_order_relaxed);
+    atomic_store_explicit(&c[1], atomic_load_explicit(&c[1], memory_order_relaxed) + size, memory_order_relaxed);
+    if (TM_UNLIKELY(!s->tick.skip))
+        return 2;
+    s->tick.skip--;
+    return 1;
+}
 
 /* --- the program's anonymous mmap and brk memory (mmaps.c) --- */
 

@@ -6,8 +6,10 @@
  * (its locks held while it is read). "allocated" counts every allocation
  * since tracing started (sampled or not), on the hot path without a
  * lock-prefixed instruction: each thread adds into a slab of its own,
- * found by its lock token in a small table (the shim may be dlopen'd, where
- * initial-exec TLS space is scarce: the slabs take none). Slabs come from
+ * found by its lock token in a small table and then kept in one pointer of
+ * TLS (the shim may be dlopen'd, where initial-exec TLS space is scarce:
+ * the slabs take none); sampled mode's hooks add into it inline for the
+ * blocks they do not sample (shim.h, tm__sizes_unsampled). Slabs come from
  * a tm__map()ed pool and are never freed; a reader sums them with relaxed
  * loads (a figure may lag an allocation in flight). A thread that finds the
  * pool used up (more than TM_SIZES_SLABS threads ever) adds atomically into
@@ -21,38 +23,29 @@
 
 #include <string.h>
 
-#define NBUCKETS 65
+#define NBUCKETS TM_SIZES_NBUCKETS
 #define TM_SIZES_SLABS 256
 #define TOP_SIZES 16
 #define EXACT_CAP 4096 /* distinct live sizes counted exactly for the top list */
 
-/* cache-line aligned: threads write only their own lines */
-struct slab {
-    atomic_uintptr_t owner; /* tm__lock_token() of its thread, 0 free */
-    atomic_uint_least64_t count[NBUCKETS], bytes[NBUCKETS];
-    struct tm__tick tick; /* the timeline's countdown for this thread */
-} __attribute__((aligned(64)));
+static struct tm__sizes_slab *pool;  /* TM_SIZES_SLABS slabs, mapped at first use */
+static struct tm__sizes_slab shared; /* for threads beyond the pool */
+static atomic_int pool_state;        /* 0 unmapped, 1 mapping, 2 ready, -1 failed */
 
-static struct slab *pool;        /* TM_SIZES_SLABS slabs, mapped at first use */
-static struct slab shared;       /* for threads beyond the pool */
-static atomic_int pool_state;    /* 0 unmapped, 1 mapping, 2 ready, -1 failed */
-
-static inline unsigned bucket_of(uint64_t size)
-{
-    return size ? 64 - (unsigned)__builtin_clzll(size) : 0;
-}
+__thread struct tm__sizes_slab *tm__sizes_mine TM_TLS;
 
 /* The calling thread's slab, found by its lock token (the address of a
  * thread-local byte: unique among live threads) in an open-addressing
- * table, so the slab costs no TLS. A thread that reuses a dead thread's
- * TLS block takes over its slab: the counts are cumulative anyway. */
-static struct slab *my_slab(void)
+ * table, and kept in tm__sizes_mine (one pointer of TLS: the slabs take
+ * none). A thread that reuses a dead thread's TLS block takes over its
+ * slab: the counts are cumulative anyway. */
+static __attribute__((noinline)) struct tm__sizes_slab *find_slab(void)
 {
     int st = atomic_load_explicit(&pool_state, memory_order_acquire);
     if (TM_UNLIKELY(st != 2)) {
         int expected = 0;
         if (st == 0 && atomic_compare_exchange_strong(&pool_state, &expected, 1)) {
-            pool = tm__map(TM_SIZES_SLABS * sizeof(struct slab));
+            pool = tm__map(TM_SIZES_SLABS * sizeof(struct tm__sizes_slab));
             atomic_store_explicit(&pool_state, pool ? 2 : -1, memory_order_release);
         }
         if (atomic_load_explicit(&pool_state, memory_order_acquire) != 2)
@@ -61,33 +54,33 @@ static struct slab *my_slab(void)
     uintptr_t me = tm__lock_token();
     size_t h = (size_t)(((uint64_t)me * 0x9e3779b97f4a7c15ull) >> 56);
     for (size_t i = 0; i < TM_SIZES_SLABS; i++) {
-        struct slab *s = &pool[(h + i) & (TM_SIZES_SLABS - 1)];
+        struct tm__sizes_slab *s = &pool[(h + i) & (TM_SIZES_SLABS - 1)];
         uintptr_t o = atomic_load_explicit(&s->owner, memory_order_relaxed);
-        if (TM_LIKELY(o == me))
-            return s;
+        if (o == me)
+            return tm__sizes_mine = s;
         if (o == 0) {
             uintptr_t none = 0;
             if (atomic_compare_exchange_strong(&s->owner, &none, me))
-                return s;
+                return tm__sizes_mine = s;
         }
     }
     return NULL;
 }
 
-void tm__sizes_count(size_t size)
+void tm__sizes_count_slow(size_t size)
 {
-    unsigned b = bucket_of(size);
-    struct slab *s = my_slab();
-    if (TM_UNLIKELY(!s)) {
-        atomic_fetch_add_explicit(&shared.count[b], 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&shared.bytes[b], size, memory_order_relaxed);
+    unsigned b = tm__sizes_bucket(size);
+    struct tm__sizes_slab *s = find_slab();
+    if (!s) {
+        atomic_fetch_add_explicit(&shared.cb[b][0], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&shared.cb[b][1], size, memory_order_relaxed);
         tm__timeline_count(NULL);
         return;
     }
     /* only this thread writes its slab: a plain add, stored atomically for readers */
-    atomic_store_explicit(&s->count[b], atomic_load_explicit(&s->count[b], memory_order_relaxed) + 1,
+    atomic_store_explicit(&s->cb[b][0], atomic_load_explicit(&s->cb[b][0], memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    atomic_store_explicit(&s->bytes[b], atomic_load_explicit(&s->bytes[b], memory_order_relaxed) + size,
+    atomic_store_explicit(&s->cb[b][1], atomic_load_explicit(&s->cb[b][1], memory_order_relaxed) + size,
                           memory_order_relaxed);
     tm__timeline_count(&s->tick);
 }
@@ -105,7 +98,7 @@ static void add_live(const struct tm__block *b, void *arg)
     struct live_hist *h = arg;
     uint64_t n = b->count ? b->count : 1;
     uint64_t size = b->size / n; /* a sampled block weighs size/p bytes, 1/p blocks */
-    unsigned k = bucket_of(size);
+    unsigned k = tm__sizes_bucket(size);
     h->count[k] += n;
     h->bytes[k] += b->size;
     if (!h->exact_size)
@@ -168,14 +161,14 @@ void tm__sizes_write(struct tm__out *o)
 
     static uint64_t acount[NBUCKETS], abytes[NBUCKETS];
     for (unsigned k = 0; k < NBUCKETS; k++) {
-        acount[k] = atomic_load_explicit(&shared.count[k], memory_order_relaxed);
-        abytes[k] = atomic_load_explicit(&shared.bytes[k], memory_order_relaxed);
+        acount[k] = atomic_load_explicit(&shared.cb[k][0], memory_order_relaxed);
+        abytes[k] = atomic_load_explicit(&shared.cb[k][1], memory_order_relaxed);
     }
     if (atomic_load_explicit(&pool_state, memory_order_acquire) == 2)
         for (unsigned i = 0; i < TM_SIZES_SLABS; i++)
             for (unsigned k = 0; k < NBUCKETS; k++) {
-                acount[k] += atomic_load_explicit(&pool[i].count[k], memory_order_relaxed);
-                abytes[k] += atomic_load_explicit(&pool[i].bytes[k], memory_order_relaxed);
+                acount[k] += atomic_load_explicit(&pool[i].cb[k][0], memory_order_relaxed);
+                abytes[k] += atomic_load_explicit(&pool[i].cb[k][1], memory_order_relaxed);
             }
 
     tm__out_key(o, "sizes", 0);

@@ -66,7 +66,7 @@ static double tm_log(double y) /* y > 0 */
 }
 
 static __thread uint64_t rng_state TM_TLS;
-static __thread int64_t sample_left TM_TLS;
+__thread int64_t tm__sample_left TM_TLS; /* shim.h */
 
 static double uniform01(void)
 {
@@ -93,13 +93,13 @@ static __attribute__((noinline)) int sample_slow(size_t n, uint64_t *size, uint3
 {
     if (!sample_started) {
         sample_started = 1;
-        sample_left += (int64_t)n + next_gap(); /* the countdown starts before this block */
-        sample_left -= (int64_t)n;
-        if (sample_left > 0)
+        tm__sample_left += (int64_t)n + next_gap(); /* the countdown starts before this block */
+        tm__sample_left -= (int64_t)n;
+        if (tm__sample_left > 0)
             return 0;
     }
-    while (sample_left <= 0)
-        sample_left += next_gap();
+    while (tm__sample_left <= 0)
+        tm__sample_left += next_gap();
     double p = 1 - tm_exp_neg((double)n / (double)tm__cfg.sample_bytes);
     if (p <= 0)
         p = 1e-12;
@@ -112,8 +112,8 @@ static __attribute__((noinline)) int sample_slow(size_t n, uint64_t *size, uint3
 /* 1 when the block is sampled; '*size' and '*count' get its weights. */
 static inline int sample(size_t n, uint64_t *size, uint32_t *count)
 {
-    sample_left -= (int64_t)n;
-    if (TM_LIKELY(sample_left > 0))
+    tm__sample_left -= (int64_t)n;
+    if (TM_LIKELY(tm__sample_left > 0))
         return 0;
     return sample_slow(n, size, count);
 }
@@ -925,48 +925,31 @@ static uint32_t capture_stack(void)
  * one byte. Mapped at the first sampled block; if that fails, every free
  * asks the table. tm__clear_all leaves the counters (stale "maybe"s only
  * cost a lookup). */
-#define MAYBE_BITS 16
-#define MAYBE_GRANULE 5
-static _Atomic(uint8_t *) maybe_tab;
-static atomic_int maybe_broken;
-
-static inline size_t maybe_idx(uintptr_t p)
-{
-    return (size_t)(p >> MAYBE_GRANULE) & (((size_t)1 << MAYBE_BITS) - 1);
-}
+_Atomic(uint8_t *) tm__maybe_tab; /* or TM_MAYBE_BROKEN; MAYBE_BITS, tm__maybe_live: shim.h */
+#define MAYBE_BITS TM_MAYBE_BITS
 
 static void maybe_add(uintptr_t p, int d)
 {
     if (!tm__cfg.sample_bytes)
         return;
-    uint8_t *tab = atomic_load_explicit(&maybe_tab, memory_order_acquire);
+    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
     if (!tab) {
         uint8_t *fresh = tm__map((size_t)1 << MAYBE_BITS);
-        if (!fresh) {
-            atomic_store(&maybe_broken, 1);
-            return;
-        }
-        if (atomic_compare_exchange_strong(&maybe_tab, &tab, fresh))
-            tab = fresh;
-        else
+        uint8_t *want = fresh ? fresh : TM_MAYBE_BROKEN;
+        if (atomic_compare_exchange_strong(&tm__maybe_tab, &tab, want))
+            tab = want;
+        else if (fresh)
             tm__unmap(fresh, (size_t)1 << MAYBE_BITS);
     }
-    _Atomic uint8_t *c = (_Atomic uint8_t *)&tab[maybe_idx(p)];
+    if (tab == TM_MAYBE_BROKEN)
+        return;
+    _Atomic uint8_t *c = (_Atomic uint8_t *)&tab[tm__maybe_idx(p)];
     uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
     do {
         if (v == 255 || (d < 0 && v == 0))
             return;
     } while (!atomic_compare_exchange_weak_explicit(c, &v, (uint8_t)(v + d), memory_order_relaxed,
                                                     memory_order_relaxed));
-}
-
-/* 0 when the block at 'p' is certainly not in the live table. */
-static inline int maybe_live(uintptr_t p)
-{
-    if (!tm__cfg.sample_bytes || atomic_load_explicit(&maybe_broken, memory_order_relaxed))
-        return 1;
-    uint8_t *tab = atomic_load_explicit(&maybe_tab, memory_order_acquire);
-    return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[maybe_idx(p)], memory_order_relaxed) != 0;
 }
 
 /* tm__live_insert with the counter kept, and the block's note ('note'
@@ -1066,7 +1049,7 @@ static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was, st
 /* The sampled-mode test first, without a stack frame: most frees end there. */
 int tm__forget(void *ptr, struct tm__block *was)
 {
-    if (!maybe_live((uintptr_t)ptr))
+    if (!tm__maybe_live((uintptr_t)ptr))
         return 0;
     return forget(ptr, was, NULL);
 }
@@ -1074,7 +1057,7 @@ int tm__forget(void *ptr, struct tm__block *was)
 int tm__forget_realloc(void *ptr, struct tm__block *was, struct tm__note *note)
 {
     note->lo = note->hi = 0;
-    if (!maybe_live((uintptr_t)ptr))
+    if (!tm__maybe_live((uintptr_t)ptr))
         return 0;
     return forget(ptr, was, note);
 }
