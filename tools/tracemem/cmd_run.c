@@ -1209,7 +1209,7 @@ int cmd_run(int argc, char **argv)
     tm_supervise_opts so = {.cmd = "run", .not_seen = "what they write from now on is not summarized"};
     tm_supervise_result sr;
     struct timespec start, now;
-    int python = 0, status, rc;
+    int python = 0, status, rc, gz_level_set = 0;
     char *shim, *output = NULL, cwd[PATH_MAX];
 
     if ((rc = parse_run(argc, argv, vars, &ra, &python)))
@@ -1238,6 +1238,12 @@ int cmd_run(int argc, char **argv)
     }
     setup_env(shim, vars, python);
     free(shim);
+    /* the snapshots are read back, symbolized and compressed here: the
+     * program writes stored gzip blocks, no deflate time (tracemem-run(1)) */
+    if (!getenv("TRACEMEM_GZIP_LEVEL")) {
+        setenv("TRACEMEM_GZIP_LEVEL", "0", 1);
+        gz_level_set = 1;
+    }
     /* the clock file timestamps are taken from */
     clock_gettime(CLOCK_REALTIME_COARSE, &start);
     clock_gettime(CLOCK_REALTIME, &now); /* what snapshot.time is taken from */
@@ -1247,6 +1253,8 @@ int cmd_run(int argc, char **argv)
     /* nothing to clean up: a signal from now on may take its course */
     tm__supervise_done();
     unsetenv("LD_PRELOAD");
+    if (gz_level_set)
+        unsetenv("TRACEMEM_GZIP_LEVEL");
     if (status < 0 || sr.exec_failed) {
         free(output);
         return status < 0 ? TM_EXIT_USAGE : status;
