@@ -839,26 +839,21 @@ static void print_summary_json(const char *prog, int status, const outputs *o, c
     json_decref(j);
 }
 
-/* Keeps 's' in 'v' when it is the latest of its process (frees the one
- * it replaces, or 's'; or 's' when memory is short: not summarized). */
+/* Keeps 's' in 'v' when it is the latest of its process (in place of
+ * the one it replaces; nothing is freed: the jobs own what is not kept,
+ * and when memory is short 's' is not summarized). */
 static void keep_latest(tm_snapshot ***v, size_t *n, tm_snapshot *s)
 {
     for (size_t i = 0; i < *n; i++) {
         if ((*v)[i]->pid == s->pid) {
-            if (s->seq >= (*v)[i]->seq) {
-                tm_snapshot_free((*v)[i]);
+            if (s->seq >= (*v)[i]->seq)
                 (*v)[i] = s;
-            } else {
-                tm_snapshot_free(s);
-            }
             return;
         }
     }
     tm_snapshot **nv = realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv) {
-        tm_snapshot_free(s);
+    if (!nv)
         return;
-    }
     nv[(*n)++] = s;
     *v = nv;
 }
@@ -888,8 +883,9 @@ static int taken_before(const tm_snapshot *s, int64_t start)
     return (int64_t)timegm(&tm) * 1000 + ms < start;
 }
 
-/* One output file of the run: loaded, symbolized and written back by one
- * of two threads; what became of it is looked at afterwards, in order. */
+/* One output file of the run: loaded and symbolized by one of two
+ * threads, then written back by one of two others while the summary is
+ * made; what became of it is looked at afterwards, in order. */
 typedef struct job {
     char *file;
     tm_snapshot *snap; /* NULL after an error */
@@ -897,16 +893,22 @@ typedef struct job {
     int earlier; /* taken before the run started: not one of its own */
     int raw;     /* it was not symbolized yet (hints are given for it) */
     tm_error err;
+    int wrc; /* writing it back */
+    tm_error werr;
+    int kept; /* 'snap' is one of the outputs (outputs_free() frees it) */
 } job;
 
 typedef struct jobs {
     job *v;
     size_t n;
-    size_t next; /* the next job to take (atomic) */
+    size_t next;  /* the next job to take (atomic) */
+    size_t wnext; /* the next job to write back (atomic) */
     int64_t start;
     FILE *warn;
     tm_symcache *cache; /* shared: used under 'lock' */
     pthread_mutex_t lock;
+    pthread_t th[2]; /* the writers */
+    int nth;
 } jobs;
 
 static void do_job(jobs *js, job *j)
@@ -918,14 +920,12 @@ static void do_job(jobs *js, job *j)
         goto out_free;
     }
     j->raw = !j->snap->symbolized;
-    /* libdw and the cache serve one thread at a time; reading and
-     * writing the JSON, most of the work, goes on in parallel */
+    /* libdw and the cache serve one thread at a time; reading the JSON,
+     * most of the work, goes on in parallel */
     pthread_mutex_lock(&js->lock);
     j->rc = js->cache ? tm_symbolize_cached(j->snap, 0, js->cache, js->warn, NULL, &j->err)
                       : tm_symbolize(j->snap, 0, js->warn, &j->err);
     pthread_mutex_unlock(&js->lock);
-    if (!j->rc)
-        j->rc = tm_snapshot_write(j->snap, j->file, &j->err);
     if (!j->rc)
         return;
 out_free:
@@ -943,51 +943,114 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Loads, symbolizes and writes back every file of 'g', on two threads
- * when there are two CPUs. Returns the jobs (free() them), or NULL. */
-static job *run_jobs(glob_t *g, int64_t start, int quiet)
+/* Writes the symbolized snapshots back in place. Only reads them (their
+ * JSON tree and text): the summary made meanwhile reads them too, and
+ * folds their model, which writing does not use. */
+static void *writer(void *arg)
 {
-    jobs js = {.n = g->gl_pathc, .start = start, .warn = quiet ? NULL : stderr};
-    pthread_t t;
-    int two;
+    jobs *js = arg;
+    size_t i;
 
-    if (!(js.v = calloc(js.n + 1, sizeof *js.v)))
+    while ((i = __atomic_fetch_add(&js->wnext, 1, __ATOMIC_RELAXED)) < js->n) {
+        job *j = &js->v[i];
+
+        if (j->snap)
+            j->wrc = tm_snapshot_write(j->snap, j->file, &j->werr);
+    }
+    return NULL;
+}
+
+/* Loads and symbolizes every file of 'g', on two threads when there are
+ * two CPUs, and starts writing them back (write_wait() waits for that).
+ * Returns the jobs, or NULL. */
+static jobs *run_jobs(glob_t *g, int64_t start, int quiet)
+{
+    jobs *js = calloc(1, sizeof *js);
+    pthread_t t;
+    int two, cpus = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+
+    if (!js || !(js->v = calloc(g->gl_pathc + 1, sizeof *js->v))) {
+        free(js);
         return NULL;
-    for (size_t i = 0; i < js.n; i++)
-        js.v[i].file = g->gl_pathv[i];
-    js.cache = tm_symcache_new(); /* one for all: every child opens the same libc */
-    pthread_mutex_init(&js.lock, NULL);
-    two = js.n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_create(&t, NULL, worker, &js) == 0;
-    worker(&js);
+    }
+    js->n = g->gl_pathc;
+    js->start = start;
+    js->warn = quiet ? NULL : stderr;
+    for (size_t i = 0; i < js->n; i++)
+        js->v[i].file = g->gl_pathv[i];
+    js->cache = tm_symcache_new(); /* one for all: every child opens the same libc */
+    pthread_mutex_init(&js->lock, NULL);
+    two = js->n > 1 && cpus && pthread_create(&t, NULL, worker, js) == 0;
+    worker(js);
     if (two)
         pthread_join(t, NULL);
-    pthread_mutex_destroy(&js.lock);
-    tm_symcache_free(js.cache);
-    return js.v;
+    pthread_mutex_destroy(&js->lock);
+    tm_symcache_free(js->cache);
+    js->cache = NULL;
+    /* the writing back goes on while the summary is made (a large
+     * snapshot's gzip uses two threads of its own, pgzip.c) */
+    for (int k = 0; k < (js->n > 1 && cpus ? 2 : 1); k++)
+        if (pthread_create(&js->th[js->nth], NULL, writer, js) == 0)
+            js->nth++;
+    if (!js->nth)
+        writer(js);
+    return js;
+}
+
+/* Waits for the writing back (once) and says which files failed. */
+static void write_wait(jobs *js)
+{
+    if (!js)
+        return;
+    for (int k = 0; k < js->nth; k++)
+        pthread_join(js->th[k], NULL);
+    js->nth = 0;
+    for (size_t i = 0; i < js->n; i++) {
+        job *j = &js->v[i];
+
+        if (j->wrc) {
+            tm__eprintf("tracemem: %s: %s\n", j->file, j->werr.what);
+            j->wrc = 0;
+        }
+    }
+}
+
+static void jobs_free(jobs *js)
+{
+    if (!js)
+        return;
+    write_wait(js);
+    for (size_t i = 0; i < js->n; i++)
+        if (!js->v[i].kept)
+            tm_snapshot_free(js->v[i].snap);
+    free(js->v);
+    free(js);
 }
 
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
- * pid. Outputs of earlier runs are dropped from 'g'. */
-static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
+ * pid. Outputs of earlier runs are dropped from 'g'. The files are
+ * written back meanwhile: write_wait() before reading them again. */
+static jobs *process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
 {
     tm_snapshot **all = NULL;
     tm_hint_memo memo = {0};
-    size_t n = 0, kept = 0;
-    job *v = run_jobs(g, start, quiet);
+    size_t n = 0, kept = 0, nfiles = g->gl_pathc;
+    jobs *js = run_jobs(g, start, quiet);
+    job *v = js ? js->v : NULL;
 
     memset(o, 0, sizeof *o);
     if (v && hints) { /* one dpkg-query for the notes of all the snapshots */
-        tm_snapshot **ask = calloc(g->gl_pathc + 1, sizeof *ask);
+        tm_snapshot **ask = calloc(nfiles + 1, sizeof *ask);
 
-        for (size_t i = 0; ask && i < g->gl_pathc; i++)
+        for (size_t i = 0; ask && i < nfiles; i++)
             if (!v[i].earlier && !v[i].rc && v[i].raw)
                 ask[i] = v[i].snap;
         if (ask)
-            tm_symbol_hints_prepare(&memo, ask, g->gl_pathc);
+            tm_symbol_hints_prepare(&memo, ask, nfiles);
         free(ask);
     }
-    for (size_t i = 0; v && i < g->gl_pathc; i++) {
+    for (size_t i = 0; v && i < nfiles; i++) {
         job *j = &v[i];
 
         if (j->earlier) {
@@ -1001,16 +1064,23 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, in
         }
         if (j->raw && hints)
             tm_symbol_hints(j->snap, stderr, &memo);
-        tm__apply_view(j->snap); /* written raw above; the summary shows the view */
-        keep_latest(&all, &n, j->snap);
+        tm__apply_view(j->snap); /* written raw; the summary shows the view */
     }
     tm_hint_memo_free(&memo);
+    /* the latest snapshot of each process; the others are freed with
+     * the jobs, once written */
+    for (size_t i = 0; v && i < nfiles; i++)
+        if (v[i].snap)
+            keep_latest(&all, &n, v[i].snap);
+    for (size_t i = 0; v && i < nfiles; i++)
+        for (size_t k = 0; v[i].snap && k < n; k++)
+            if (all[k] == v[i].snap)
+                v[i].kept = 1;
     if (v) {
         if (g->gl_pathv)
             g->gl_pathv[kept] = NULL;
         g->gl_pathc = kept;
     }
-    free(v);
     if (n) /* all is NULL when nothing was written */
         qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
@@ -1023,6 +1093,7 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, in
     }
     o->other = all;
     o->nother = n ? n - 1 : 0;
+    return js;
 }
 
 static void outputs_free(outputs *o)
@@ -1271,12 +1342,21 @@ void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start
 {
     outputs out;
     glob_t g;
+    jobs *js;
+    FILE *err = stderr, *buf = NULL;
+    char *text = NULL;
+    size_t len = 0;
 
     attached_mode = status < 0;
     find_outputs(tmpl, start, &g);
     /* the notes about missing symbols go with the text summary only: in
      * JSON mode stderr is the summary's */
-    process_outputs(&g, start_ms, pid, quiet, !quiet && format == TM_FORMAT_TEXT, &out);
+    js = process_outputs(&g, start_ms, pid, quiet, !quiet && format == TM_FORMAT_TEXT, &out);
+    /* the summary is made while the files are written back, and printed
+     * after the lines about files that could not be (glibc's stderr is a
+     * variable: everything below prints to it) */
+    if (!quiet && (buf = open_memstream(&text, &len)))
+        stderr = buf;
     if (!quiet && format == TM_FORMAT_JSON) {
         print_summary_json(prog, status, &out, &g, left);
     } else if (!quiet) {
@@ -1284,9 +1364,17 @@ void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start
         print_processes(&out);
         print_paths(&g);
     }
+    stderr = err;
+    write_wait(js);
+    if (buf && fclose(buf) == 0) {
+        fwrite(text, 1, len, stderr);
+        fflush(stderr);
+    }
+    free(text);
     if (report_out) /* after the summary, whose snapshots it reads again */
         tm__run_report(report_out, g.gl_pathv, g.gl_pathc, quiet || format == TM_FORMAT_JSON);
     outputs_free(&out);
+    jobs_free(js);
     globfree(&g);
 }
 
