@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -120,6 +121,19 @@ static size_t first_size(uint64_t isize, size_t inlen)
     return inlen * 4 + 65536;
 }
 
+void tm__huge_pages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+
+    if (n >= ((size_t)8 << 20) && e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 static uint64_t le32(const unsigned char *b)
 {
     return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24;
@@ -155,6 +169,7 @@ static int gunzip(gzin *s, size_t first, uint64_t max, char **data, size_t *len,
             }
             buf = nb;
             cap = ncap;
+            tm__huge_pages(buf, cap);
         }
         if ((rc = gz_fill(s, err)))
             goto out_end;

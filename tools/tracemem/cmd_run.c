@@ -126,6 +126,141 @@ static int setup_env(const char *shim, const char *const vars[][2], int python)
     return 0;
 }
 
+/* --- symbol tables made while the program runs --- */
+
+/* A thread of tracemem reads the program's /proc/PID/maps now and then
+ * (20 ms after the start, then every 250 ms) and opens each executable
+ * file mapped into the cache symbolizing will use: the debug file, its
+ * sections inflated, the sorted symbol table. The program's second CPU
+ * does it while the program runs (cc1, python3 are single-threaded),
+ * symbolizing after the exit finds them ready. The program sees nothing
+ * of it. Not with one CPU, nor when DEBUGINFOD_URLS would make libdw
+ * download debug files of modules no frame may need. */
+static struct {
+    pthread_t th;
+    pid_t pid;
+    tm_symcache *cache;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int started, stop;
+} pre = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* The cache of the files opened (taken by run_jobs()), or NULL. */
+static tm_symcache *preloaded;
+
+#define PRELOAD_FIRST_MS 20
+#define PRELOAD_EVERY_MS 250
+#define PRELOAD_MAX_FILES 1024
+
+/* Waits 'ms' milliseconds unless told to stop; locked. Returns 'stop'. */
+static int pre_wait(long ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += ms % 1000 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (!pre.stop && pthread_cond_timedwait(&pre.cond, &pre.lock, &ts) == 0)
+        ;
+    return pre.stop;
+}
+
+/* Adds the executable files mapped by the program and not in 'seen' to
+ * 'seen' (new strings); returns how many 'seen' has. */
+static size_t pre_maps(char **seen, size_t n)
+{
+    char name[64], *line = NULL;
+    size_t cap = 0;
+    FILE *fp;
+
+    snprintf(name, sizeof name, "/proc/%d/maps", (int)pre.pid);
+    if (!(fp = fopen(name, "re")))
+        return n;
+    while (n < PRELOAD_MAX_FILES && getline(&line, &cap, fp) > 0) {
+        char perms[8], *path;
+        size_t i, len;
+
+        /* "start-end perms offset dev inode   /path" */
+        if (sscanf(line, "%*s %7s", perms) != 1 || strlen(perms) < 3 || perms[2] != 'x' ||
+            !(path = strchr(line, '/')))
+            continue;
+        len = strcspn(path, "\n");
+        path[len] = '\0';
+        if (len > 10 && strcmp(path + len - 10, " (deleted)") == 0)
+            continue;
+        for (i = 0; i < n && strcmp(seen[i], path) != 0; i++)
+            ;
+        if (i == n && (seen[n] = strdup(path)))
+            n++;
+    }
+    free(line);
+    fclose(fp);
+    return n;
+}
+
+static void *pre_main(void *arg)
+{
+    char **seen = calloc(PRELOAD_MAX_FILES, sizeof *seen);
+    size_t n = 0, done = 0;
+
+    (void)arg;
+    pthread_mutex_lock(&pre.lock);
+    for (long ms = PRELOAD_FIRST_MS; seen && !pre_wait(ms); ms = PRELOAD_EVERY_MS) {
+        pthread_mutex_unlock(&pre.lock);
+        n = pre_maps(seen, n);
+        for (; done < n; done++) {
+            pthread_mutex_lock(&pre.lock);
+            if (pre.stop)
+                goto out; /* locked */
+            pthread_mutex_unlock(&pre.lock);
+            tm_symcache_preload(pre.cache, seen[done]); /* the one at work is finished */
+        }
+        pthread_mutex_lock(&pre.lock);
+    }
+out:
+    pthread_mutex_unlock(&pre.lock);
+    for (size_t i = 0; i < n; i++)
+        free(seen[i]);
+    free(seen);
+    return NULL;
+}
+
+static void pre_start(pid_t pid, void *arg)
+{
+    const char *urls = getenv("DEBUGINFOD_URLS");
+
+    (void)arg;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || (urls && *urls) || !(pre.cache = tm_symcache_new()))
+        return;
+    pre.pid = pid;
+    if (pthread_create(&pre.th, NULL, pre_main, NULL) == 0) {
+        pre.started = 1;
+        return;
+    }
+    tm_symcache_free(pre.cache);
+    pre.cache = NULL;
+}
+
+/* Stops the thread (after the file it is opening) and keeps its cache
+ * for symbolizing. */
+static void pre_finish(void)
+{
+    if (!pre.started)
+        return;
+    pthread_mutex_lock(&pre.lock);
+    pre.stop = 1;
+    pthread_cond_signal(&pre.cond);
+    pthread_mutex_unlock(&pre.lock);
+    pthread_join(pre.th, NULL);
+    pre.started = 0;
+    preloaded = pre.cache;
+    pre.cache = NULL;
+}
+
 /* --- finding what the program wrote --- */
 
 /* Where the shim puts ".N" in a template without %n (outpath.c): before
@@ -978,7 +1113,9 @@ static jobs *run_jobs(glob_t *g, int64_t start, int quiet)
     js->warn = quiet ? NULL : stderr;
     for (size_t i = 0; i < js->n; i++)
         js->v[i].file = g->gl_pathv[i];
-    js->cache = tm_symcache_new(); /* one for all: every child opens the same libc */
+    /* one for all: every child opens the same libc */
+    js->cache = preloaded ? preloaded : tm_symcache_new();
+    preloaded = NULL;
     pthread_mutex_init(&js->lock, NULL);
     two = js->n > 1 && cpus && pthread_create(&t, NULL, worker, js) == 0;
     worker(js);
@@ -1320,13 +1457,16 @@ int cmd_run(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now); /* what snapshot.time is taken from */
     so.wait_children = ra.wait_children;
     so.quiet = ra.quiet || ra.format == TM_FORMAT_JSON; /* JSON: not_waited_for */
+    so.on_start = pre_start;
     status = tm__supervise(argv + optind, &so, &sr);
+    pre_finish();
     /* nothing to clean up: a signal from now on may take its course */
     tm__supervise_done();
     unsetenv("LD_PRELOAD");
     if (gz_level_set)
         unsetenv("TRACEMEM_GZIP_LEVEL");
     if (status < 0 || sr.exec_failed) {
+        tm_symcache_free(preloaded);
         free(output);
         return status < 0 ? TM_EXIT_USAGE : status;
     }
