@@ -974,9 +974,8 @@ static void print_summary_json(const char *prog, int status, const outputs *o, c
     json_decref(j);
 }
 
-/* Keeps 's' in 'v' when it is the latest of its process (in place of
- * the one it replaces; nothing is freed: the jobs own what is not kept,
- * and when memory is short 's' is not summarized). */
+/* Keeps 's' in 'v' when it is the latest of its process, in place of
+ * the one it replaces (when memory is short 's' is not summarized). */
 static void keep_latest(tm_snapshot ***v, size_t *n, tm_snapshot *s)
 {
     for (size_t i = 0; i < *n; i++) {
@@ -1030,7 +1029,6 @@ typedef struct job {
     tm_error err;
     int wrc; /* writing it back */
     tm_error werr;
-    int kept; /* 'snap' is one of the outputs (outputs_free() frees it) */
 } job;
 
 typedef struct jobs {
@@ -1152,18 +1150,6 @@ static void write_wait(jobs *js)
     }
 }
 
-static void jobs_free(jobs *js)
-{
-    if (!js)
-        return;
-    write_wait(js);
-    for (size_t i = 0; i < js->n; i++)
-        if (!js->v[i].kept)
-            tm_snapshot_free(js->v[i].snap);
-    free(js->v);
-    free(js);
-}
-
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
  * pid. Outputs of earlier runs are dropped from 'g'. The files are
@@ -1204,15 +1190,11 @@ static jobs *process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, i
         tm__apply_view(j->snap); /* written raw; the summary shows the view */
     }
     tm_hint_memo_free(&memo);
-    /* the latest snapshot of each process; the others are freed with
-     * the jobs, once written */
+    /* the latest snapshot of each process (the others are being written
+     * back: nothing is freed, see tm__summarize()) */
     for (size_t i = 0; v && i < nfiles; i++)
         if (v[i].snap)
             keep_latest(&all, &n, v[i].snap);
-    for (size_t i = 0; v && i < nfiles; i++)
-        for (size_t k = 0; v[i].snap && k < n; k++)
-            if (all[k] == v[i].snap)
-                v[i].kept = 1;
     if (v) {
         if (g->gl_pathv)
             g->gl_pathv[kept] = NULL;
@@ -1231,14 +1213,6 @@ static jobs *process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, i
     o->other = all;
     o->nother = n ? n - 1 : 0;
     return js;
-}
-
-static void outputs_free(outputs *o)
-{
-    tm_snapshot_free(o->main);
-    for (size_t i = 0; i < o->nother; i++)
-        tm_snapshot_free(o->other[i]);
-    free(o->other);
 }
 
 /* --- options --- */
@@ -1513,8 +1487,10 @@ void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start
     free(text);
     if (report_out) /* after the summary, whose snapshots it reads again */
         tm__run_report(report_out, g.gl_pathv, g.gl_pathc, quiet || format == TM_FORMAT_JSON);
-    outputs_free(&out);
-    jobs_free(js);
+    /* the command exits next (run, attach): the snapshots' memory goes
+     * back with the process, at once (freeing python3's 117 MB snapshot
+     * took 40 ms); the threads are waited for */
+    write_wait(js);
     globfree(&g);
 }
 
