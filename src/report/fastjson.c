@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "report/fastjson.h"
+#include "report/infile.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -360,6 +361,7 @@ int tm__fast_stacks(const char *text, size_t len, size_t nframes, int lean, tm_s
     fcap = len / 2 + 1;
     if (!(fr = malloc(fcap * sizeof *fr)))
         return -ENOMEM;
+    tm__huge_pages(fr, fcap * sizeof *fr);
 parse:
     if (eat(&c, ']'))
         goto done;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -68,24 +69,92 @@ static int too_large(uint64_t max, tm_error *err)
     return tm__error_set(err, -EFBIG, "too large: more than %s", lim);
 }
 
-static int read_plain(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err);
+static int read_plain(int fd, uint64_t max, char **data, size_t *len, tm_error *err);
 
-/* Inflates the gzip data 'in' (one or more members, as gzip writes and
- * reads them) into a new NUL-terminated buffer of at most 'max' bytes. */
-static int gunzip(const unsigned char *in, size_t inlen, uint64_t max, char **data, size_t *len, tm_error *err)
+/* gzip input: all in memory ('fd' < 0), or read from 'fd' a chunk at a
+ * time (no buffer of the whole compressed file: its pages cost as much
+ * as inflating stored blocks) */
+#define GZ_CHUNK ((size_t)1 << 20)
+
+typedef struct gzin {
+    const unsigned char *p; /* unread input */
+    size_t len;
+    int fd;
+    int eof;
+    unsigned char *chunk; /* fd: GZ_CHUNK bytes */
+    uint64_t total;       /* fd: bytes read */
+    uint64_t max;
+} gzin;
+
+/* Makes input available when none is left (fd only); 0 or an error. */
+static int gz_fill(gzin *s, tm_error *err)
+{
+    ssize_t got;
+
+    if (s->len || s->fd < 0 || s->eof)
+        return 0;
+    do
+        got = read(s->fd, s->chunk, GZ_CHUNK);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return tm__error_set(err, -errno, "cannot read: %s", strerror(errno));
+    if (got == 0)
+        s->eof = 1;
+    s->p = s->chunk;
+    s->len = (size_t)got;
+    s->total += (uint64_t)got;
+    return s->total > s->max ? too_large(s->max, err) : 0;
+}
+
+/* The first size of the buffer gzip data of 'inlen' bytes is inflated
+ * into: 'isize', the size the (last) member's trailer gives modulo 2^32,
+ * when it can be right for one member (deflate inflates to at most 1032
+ * times its size, stored blocks are a little smaller than the data), with
+ * room for a NUL and one byte more; a guess otherwise. Too small, the
+ * buffer grows. */
+static size_t first_size(uint64_t isize, size_t inlen)
+{
+    if (inlen < 20)
+        return 65536;
+    if (isize + 64 >= inlen / 2 && isize / 1032 <= inlen)
+        return (size_t)isize + 2;
+    return inlen * 4 + 65536;
+}
+
+void tm__huge_pages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+
+    if (n >= ((size_t)8 << 20) && e > a)
+        madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+static uint64_t le32(const unsigned char *b)
+{
+    return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24;
+}
+
+/* Inflates the gzip data of 's' (one or more members, as gzip writes and
+ * reads them; 'first' bytes to start with) into a new NUL-terminated
+ * buffer of at most 'max' bytes. */
+static int gunzip(gzin *s, size_t first, uint64_t max, char **data, size_t *len, tm_error *err)
 {
     z_stream z;
-    size_t cap = 0, n = 0, used;
+    size_t cap = 0, n = 0;
     char *buf = NULL;
     int zrc, rc = 0;
 
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 15 + 32) != Z_OK) /* +32: a gzip (or zlib) header */
         return tm__error_set(err, -ENOMEM, "out of memory");
-    z.next_in = (Bytef *)in;
     for (;;) {
         if (n + 1 >= cap) {
-            size_t ncap = cap ? cap * 2 : inlen * 4 + 65536;
+            size_t ncap = cap ? cap * 2 : first;
             char *nb;
 
             if (ncap > max + 2)
@@ -100,14 +169,18 @@ static int gunzip(const unsigned char *in, size_t inlen, uint64_t max, char **da
             }
             buf = nb;
             cap = ncap;
+            tm__huge_pages(buf, cap);
         }
-        used = (size_t)((const unsigned char *)z.next_in - in);
-        z.avail_in = (uInt)(inlen - used > UINT32_MAX ? UINT32_MAX : inlen - used);
+        if ((rc = gz_fill(s, err)))
+            goto out_end;
+        z.next_in = (Bytef *)s->p;
+        z.avail_in = (uInt)(s->len > UINT32_MAX ? UINT32_MAX : s->len);
         z.next_out = (Bytef *)buf + n;
         z.avail_out = (uInt)(cap - n - 1 > UINT32_MAX ? UINT32_MAX : cap - n - 1);
         zrc = inflate(&z, Z_NO_FLUSH);
         n = (size_t)((char *)z.next_out - buf);
-        used = (size_t)((const unsigned char *)z.next_in - in);
+        s->len -= (size_t)((const unsigned char *)z.next_in - s->p);
+        s->p = z.next_in;
         if (n > max) {
             rc = too_large(max, err);
             goto out_end;
@@ -115,7 +188,9 @@ static int gunzip(const unsigned char *in, size_t inlen, uint64_t max, char **da
         if (zrc == Z_STREAM_END) {
             /* another member follows, as gzip reads them; anything else
              * after the last one is ignored, as gzip does */
-            if (used == inlen || in[used] != 0x1f)
+            if ((rc = gz_fill(s, err)))
+                goto out_end;
+            if (!s->len || s->p[0] != 0x1f)
                 break;
             inflateReset(&z);
             continue;
@@ -128,7 +203,7 @@ static int gunzip(const unsigned char *in, size_t inlen, uint64_t max, char **da
             rc = tm__error_set(err, -EINVAL, "not valid gzip data (%s)", z.msg ? z.msg : "corrupt");
             goto out_end;
         }
-        if (used == inlen && z.avail_out > 0) {
+        if (!s->len && (s->fd < 0 || s->eof) && z.avail_out > 0) {
             rc = tm__error_set(err, -EINVAL, "truncated gzip data (ends after %zu bytes inflated)", n);
             goto out_end;
         }
@@ -151,16 +226,54 @@ int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, siz
     *outlen = 0;
     if (len < 2 || (unsigned char)data[0] != 0x1f || (unsigned char)data[1] != 0x8b)
         return 0;
-    rc = gunzip((const unsigned char *)data, len, max, out, outlen, err);
+    gzin in = {.p = (const unsigned char *)data, .len = len, .fd = -1, .max = max};
+    rc = gunzip(&in, len < 20 ? 65536 : first_size(le32((const unsigned char *)data + len - 4), len), max, out,
+                outlen, err);
     return rc ? rc : 1;
+}
+
+/* A regular file that starts with gzip's magic bytes: inflated as it is
+ * read. 1 when it is not gzip (nothing read), else 0 or an error. */
+static int read_gzip(int fd, uint64_t max, char **data, size_t *len, tm_error *err)
+{
+    unsigned char b[4];
+    struct stat st;
+    gzin in = {.fd = fd, .max = max};
+    int rc;
+
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < 2 || pread(fd, b, 2, 0) != 2 || b[0] != 0x1f ||
+        b[1] != 0x8b)
+        return 1;
+    if ((uint64_t)st.st_size > max)
+        return too_large(max, err);
+    if (!(in.chunk = malloc(GZ_CHUNK)))
+        return tm__error_set(err, -ENOMEM, "out of memory");
+    rc = gunzip(&in, st.st_size >= 20 && pread(fd, b, 4, st.st_size - 4) == 4 ? first_size(le32(b), (size_t)st.st_size)
+                                                                                : 65536,
+                max, data, len, err);
+    free(in.chunk);
+    return rc;
 }
 
 int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err)
 {
-    int rc = read_plain(path, allow_stdin, max, data, len, err);
+    int rc;
     char *text;
     size_t n;
 
+    *data = NULL;
+    *len = 0;
+    if (!(allow_stdin && strcmp(path, "-") == 0)) {
+        int fd = tm_infile_open(path, 0, err);
+
+        if (fd < 0)
+            return fd;
+        if ((rc = read_gzip(fd, max, data, len, err)) > 0)
+            rc = read_plain(fd, max, data, len, err);
+        close(fd);
+        return rc;
+    }
+    rc = read_plain(0, max, data, len, err);
     if (rc || (rc = tm_infile_gunzip(*data, *len, max, &text, &n, err)) == 0)
         return rc;
     free(*data);
@@ -169,10 +282,9 @@ int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data,
     return rc > 0 ? 0 : rc;
 }
 
-static int read_plain(const char *path, int allow_stdin, uint64_t max, char **data, size_t *len, tm_error *err)
+/* All of 'fd' (stdin, or a regular file), plain. */
+static int read_plain(int fd, uint64_t max, char **data, size_t *len, tm_error *err)
 {
-    int is_stdin = allow_stdin && strcmp(path, "-") == 0;
-    int fd = is_stdin ? 0 : tm_infile_open(path, 0, err);
     size_t cap = 0, n = 0;
     struct stat st;
     char *buf = NULL;
@@ -180,8 +292,6 @@ static int read_plain(const char *path, int allow_stdin, uint64_t max, char **da
 
     *data = NULL;
     *len = 0;
-    if (fd < 0)
-        return fd;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         if ((uint64_t)st.st_size > max) {
             rc = too_large(max, err);
@@ -236,7 +346,5 @@ static int read_plain(const char *path, int allow_stdin, uint64_t max, char **da
     buf = NULL;
 out_close:
     free(buf);
-    if (!is_stdin)
-        close(fd);
     return rc;
 }

@@ -49,6 +49,12 @@ int tm_infile_read(const char *path, int allow_stdin, uint64_t max, char **data,
  * a negative errno code with 'err' filled. */
 int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, size_t *outlen, tm_error *err);
 
+/* Asks for transparent huge pages (madvise MADV_HUGEPAGE) for the 'n'
+ * bytes at 'p' when they are 8 MiB or more: a large buffer about to be
+ * filled (an inflated snapshot, its stacks' frames), whose 4 KiB page
+ * faults cost as much as reading it. Nothing else changes. */
+void tm__huge_pages(void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

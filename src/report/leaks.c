@@ -114,6 +114,8 @@ static int cmp_size(const void *pa, const void *pb)
 }
 
 /* Adds the leak stacks of 'snap' to r->v (capacity '*cap'). */
+static int add_stacks(tm_leak_report *r, const tm_snapshot *snap, size_t *cap, tm_supp_memo *memo);
+
 static int add_snapshot(tm_leak_report *r, const tm_snapshot *snap,
                         size_t *cap)
 {
@@ -121,11 +123,21 @@ static int add_snapshot(tm_leak_report *r, const tm_snapshot *snap,
         r->summary[k].bytes += snap->leak_summary[k].bytes;
         r->summary[k].blocks += snap->leak_summary[k].blocks;
     }
+    tm_supp_memo *memo = tm_supp_memo_new(r->supp, snap);
+    int rc = add_stacks(r, snap, cap, memo);
+
+    tm_supp_memo_free(memo);
+    return rc;
+}
+
+static int add_stacks(tm_leak_report *r, const tm_snapshot *snap, size_t *cap, tm_supp_memo *memo)
+{
     for (size_t i = 0; i < snap->nleak_stacks; i++) {
         const tm_leak_stack *ls = &snap->leak_stacks[i];
         const tm_stack *st = &snap->stacks[ls->stack];
         /* suppressions name the frames as recorded, allocator and all */
-        long s = tm_suppressions_match(r->supp, snap, tm_snapshot_raw_stack(snap, ls->stack), ls->kind);
+        long s = tm_suppressions_match_memo(r->supp, snap, tm_snapshot_raw_stack(snap, ls->stack), ls->kind,
+                                            memo);
         tm_leak_record *rec;
 
         if (s >= 0) {

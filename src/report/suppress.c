@@ -135,22 +135,40 @@ static int glob_matches_alloc(const char *pat)
 
 /* --- matching a stack --- */
 
-static int lsan_matches(const tm_suppression *s, const tm_snapshot *snap,
-                        const tm_stack *stack)
+/* 1 when LSan suppression 's' names frame 'f': its module, or a
+ * function or file of its inline chain. */
+static int lsan_frame_matches(const tm_suppression *s, const tm_snapshot *snap, const tm_frame *f)
+{
+    const tm_module *m = tm_snapshot_frame_module(snap, f);
+
+    if (tm_lsan_match(s->pattern, m ? m->path : "<unknown module>"))
+        return 1;
+    for (int l = -1; l < (int)f->ninlined; l++) {
+        const tm_location *loc = tm_frame_loc(f, l);
+
+        if (tm_lsan_match(s->pattern, loc->function) || tm_lsan_match(s->pattern, loc->file))
+            return 1;
+    }
+    return 0;
+}
+
+/* 'row' (may be NULL): what lsan_frame_matches() said of each frame of
+ * 'snap' so far, 0 not asked, 1 no, 2 yes (stacks share most frames) */
+static int lsan_matches(const tm_suppression *s, const tm_snapshot *snap, const tm_stack *stack,
+                        unsigned char *row)
 {
     for (size_t i = 0; i < stack->nframes; i++) {
-        const tm_frame *f = tm_stack_frame(snap, stack, i);
-        const tm_module *m = tm_snapshot_frame_module(snap, f);
+        uint32_t k = stack->frames[i];
 
-        if (tm_lsan_match(s->pattern, m ? m->path : "<unknown module>"))
-            return 1;
-        for (int l = -1; l < (int)f->ninlined; l++) {
-            const tm_location *loc = tm_frame_loc(f, l);
-
-            if (tm_lsan_match(s->pattern, loc->function) ||
-                tm_lsan_match(s->pattern, loc->file))
+        if (!row || k >= snap->nframes) {
+            if (lsan_frame_matches(s, snap, tm_stack_frame(snap, stack, i)))
                 return 1;
+            continue;
         }
+        if (!row[k])
+            row[k] = lsan_frame_matches(s, snap, tm_stack_frame(snap, stack, i)) ? 2 : 1;
+        if (row[k] == 2)
+            return 1;
     }
     return 0;
 }
@@ -258,7 +276,7 @@ int tm_suppression_matches(const tm_suppression *s, const tm_snapshot *snap,
     if (!(s->kinds & (1u << kind)))
         return 0;
     if (s->format == TM_SUPP_LSAN)
-        return lsan_matches(s, snap, stack);
+        return lsan_matches(s, snap, stack, NULL);
     return valgrind_matches(s, snap, stack);
 }
 
@@ -266,9 +284,50 @@ long tm_suppressions_match(const tm_suppressions *supp,
                            const tm_snapshot *snap, const tm_stack *stack,
                            tm_leak_kind kind)
 {
-    for (size_t i = 0; supp && i < supp->n; i++)
-        if (tm_suppression_matches(&supp->v[i], snap, stack, kind))
+    return tm_suppressions_match_memo(supp, snap, stack, kind, NULL);
+}
+
+struct tm_supp_memo {
+    const tm_snapshot *snap;
+    size_t nsupp;
+    unsigned char *v; /* nsupp rows of snap->nframes */
+};
+
+tm_supp_memo *tm_supp_memo_new(const tm_suppressions *supp, const tm_snapshot *snap)
+{
+    tm_supp_memo *m = calloc(1, sizeof *m);
+
+    if (!m || !supp || !supp->n || !snap->nframes ||
+        !(m->v = calloc(supp->n, snap->nframes))) {
+        free(m);
+        return NULL;
+    }
+    m->snap = snap;
+    m->nsupp = supp->n;
+    return m;
+}
+
+void tm_supp_memo_free(tm_supp_memo *m)
+{
+    if (m)
+        free(m->v);
+    free(m);
+}
+
+long tm_suppressions_match_memo(const tm_suppressions *supp, const tm_snapshot *snap, const tm_stack *stack,
+                                tm_leak_kind kind, tm_supp_memo *memo)
+{
+    if (memo && (memo->snap != snap || memo->nsupp != (supp ? supp->n : 0)))
+        memo = NULL;
+    for (size_t i = 0; supp && i < supp->n; i++) {
+        const tm_suppression *s = &supp->v[i];
+
+        if (!(s->kinds & (1u << kind)))
+            continue;
+        if (s->format == TM_SUPP_LSAN ? lsan_matches(s, snap, stack, memo ? memo->v + i * snap->nframes : NULL)
+                                      : valgrind_matches(s, snap, stack))
             return (long)i;
+    }
     return -1;
 }
 

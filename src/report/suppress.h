@@ -90,6 +90,14 @@ typedef struct tm_suppressions {
 
 #define TM_LEAK_KINDS_ALL ((1u << TM_LEAK_NKINDS) - 1)
 
+/* What LSan suppressions said of each frame of one snapshot, for
+ * matching many of its stacks (tm_suppressions_match_memo()): made for
+ * 'supp' and 'snap' as they are (NULL when memory is short, or nothing to
+ * remember); free it before either changes. */
+typedef struct tm_supp_memo tm_supp_memo;
+tm_supp_memo *tm_supp_memo_new(const tm_suppressions *supp, const tm_snapshot *snap);
+void tm_supp_memo_free(tm_supp_memo *memo);
+
 /* Parses the suppressions in 'text' (read from 'name', used in messages
  * and stored in each suppression) and appends them to 'supp', which
  * starts zeroed. Returns 0; or -EINVAL with 'err' set to "NAME:LINE: what
@@ -116,6 +124,11 @@ void tm_suppressions_free(tm_suppressions *supp);
 long tm_suppressions_match(const tm_suppressions *supp,
                            const tm_snapshot *snap, const tm_stack *stack,
                            tm_leak_kind kind);
+/* The same, remembering in 'memo' (from tm_supp_memo_new() for 'supp'
+ * and 'snap'; NULL, or one made for others: nothing remembered) what
+ * each LSan suppression said of each frame. */
+long tm_suppressions_match_memo(const tm_suppressions *supp, const tm_snapshot *snap, const tm_stack *stack,
+                                tm_leak_kind kind, tm_supp_memo *memo);
 
 /* 1 when the single suppression 's' matches. */
 int tm_suppression_matches(const tm_suppression *s, const tm_snapshot *snap,

@@ -186,7 +186,23 @@ static void open_module(const tm_module *m, modsym *ms)
     }
 }
 
-/* The cache's entry for module 'm', opened when new; NULL on ENOMEM. */
+static int grow_mods(tm_symcache *c)
+{
+    if (c->nmods == c->capmods) {
+        size_t ncap = c->capmods ? 2 * c->capmods : 16;
+        modsym **nv = realloc(c->mods, ncap * sizeof *nv);
+
+        if (!nv)
+            return -1;
+        c->mods = nv;
+        c->capmods = ncap;
+    }
+    return 0;
+}
+
+/* The cache's entry for module 'm', opened when new; NULL on ENOMEM. An
+ * entry opened under another name with the same build-id is the same
+ * file's (/lib and /usr/lib, a preloaded one: tm_symcache_preload()). */
 static modsym *cache_module(tm_symcache *c, const tm_module *m)
 {
     modsym *ms;
@@ -194,15 +210,11 @@ static modsym *cache_module(tm_symcache *c, const tm_module *m)
     for (size_t i = 0; i < c->nmods; i++)
         if (strcmp(c->mods[i]->path, m->path) == 0 && strcmp(c->mods[i]->build_id, m->build_id) == 0)
             return c->mods[i];
-    if (c->nmods == c->capmods) {
-        size_t ncap = c->capmods ? 2 * c->capmods : 16;
-        modsym **nv = realloc(c->mods, ncap * sizeof *nv);
-
-        if (!nv)
-            return NULL;
-        c->mods = nv;
-        c->capmods = ncap;
-    }
+    for (size_t i = 0; *m->build_id && i < c->nmods; i++)
+        if (c->mods[i]->dwfl && strcmp(c->mods[i]->build_id, m->build_id) == 0)
+            return c->mods[i];
+    if (grow_mods(c))
+        return NULL;
     if (!(ms = calloc(1, sizeof *ms)) || !(ms->path = strdup(m->path)) ||
         !(ms->build_id = strdup(m->build_id))) {
         if (ms)
@@ -571,6 +583,33 @@ static int init_debuginfo_path(tm_error *err)
         if (!debuginfo_path)
             return tm__error_set(err, -ENOMEM, "out of memory");
     }
+    return 0;
+}
+
+int tm_symcache_preload(tm_symcache *c, const char *path)
+{
+    char id[130];
+    modsym *ms;
+    Dwarf_Addr bias;
+
+    if (init_debuginfo_path(NULL) || path[0] != '/')
+        return -1;
+    for (size_t i = 0; i < c->nmods; i++)
+        if (strcmp(c->mods[i]->path, path) == 0)
+            return 0;
+    if (grow_mods(c) || !(ms = calloc(1, sizeof *ms)))
+        return -1;
+    if (!(ms->path = strdup(path)) || open_file(path, path, ms, id) || !(ms->build_id = strdup(id))) {
+        close_module(ms);
+        free(ms->path);
+        free(ms);
+        return -1;
+    }
+    c->mods[c->nmods++] = ms;
+    /* what the first look-up would load: the debug file, its sections
+     * (inflated when compressed), the symbol table */
+    dwfl_module_getdwarf(ms->mod, &bias);
+    ms->symtab = tm_symtab_new(ms->mod);
     return 0;
 }
 

@@ -43,6 +43,13 @@ typedef struct tm_symcache tm_symcache;
 tm_symcache *tm_symcache_new(void);
 void tm_symcache_free(tm_symcache *cache);
 
+/* Opens the ELF file 'path' into 'cache' ahead of the snapshots that
+ * will need it (tracemem run, while the program runs): its debug file
+ * and symbol table are loaded; a snapshot's module of the same build-id
+ * uses the entry, whatever its path. 0, or -1 when the file cannot be
+ * used (nothing is kept) or memory is short. */
+int tm_symcache_preload(tm_symcache *cache, const char *path);
+
 /* tm_symbolize() with the modules and results of 'cache', which may be
  * shared by many snapshots. A warning about a module is said once per
  * cache (naming the first snapshot that needed it). Frames that already

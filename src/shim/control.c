@@ -172,6 +172,12 @@ static void read_environment(void)
     }
     env_bool("TRACEMEM_FOLLOW_FORK", &tm__cfg.follow_fork);
     env_bool("TRACEMEM_FOLLOW_EXEC", &tm__cfg.follow_exec);
+    if ((v = getenv("TRACEMEM_GZIP_LEVEL"))) {
+        if (parse_long(v, 0, 9, &n) == 0)
+            tm__gz_level = (int)n;
+        else
+            bad_value("TRACEMEM_GZIP_LEVEL", v, "a zlib level from 0 to 9", "3");
+    }
 }
 
 /* TRACEMEM_FOLLOW_EXEC=0: removes only the shim's own entries from

@@ -10,7 +10,9 @@
  * z_stream's zalloc/zfree (zlib allocates nothing else). zlib is loaded
  * with dlopen(RTLD_LOCAL) when the shim starts, like libunwind: the shim
  * links libc only and adds no symbol to the host's scope; without it a
- * ".gz" snapshot is written plain (readers go by the content). */
+ * ".gz" snapshot is written plain (readers go by the content). The level
+ * is tm__gz_level: 3, or TRACEMEM_GZIP_LEVEL; 0 writes stored blocks, a
+ * valid gzip file of the snapshot's size that costs a copy and a CRC. */
 #define _GNU_SOURCE
 #include "shim/writer.h"
 #include "shim/shim.h"
@@ -44,8 +46,11 @@ void tm__zlib_init(void)
 #define OUT_BUF (256 * 1024)
 #define ZOUT_BUF (128 * 1024)
 /* deflate's speed matters more than the last percent: the snapshot is
- * written while the program exits */
+ * written while the program exits. TRACEMEM_GZIP_LEVEL sets another
+ * (control.c); tracemem run sets 0, stored blocks: no deflate time in the
+ * program, and the command reads them back with a copy. */
 #define GZ_LEVEL 3
+int tm__gz_level = GZ_LEVEL;
 
 struct gz {
     z_stream strm;
@@ -111,7 +116,7 @@ int tm__out_gzip(struct tm__out *o)
     g->strm.zfree = zfree_raw;
     g->strm.opaque = Z_NULL;
     /* windowBits 15 + 16: a gzip header and trailer */
-    if (init2(&g->strm, GZ_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, (int)sizeof g->strm) !=
+    if (init2(&g->strm, tm__gz_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, (int)sizeof g->strm) !=
         Z_OK) {
         tm__unmap(g, sizeof *g);
         return -ENOMEM;

@@ -18,6 +18,9 @@ int tm__out_open(struct tm__out *o, int fd);
  * memory from tm__map(), never the host's allocator). 0 or -ENOMEM; 0 and
  * plain output when tm__zlib_init() found no zlib. */
 int tm__out_gzip(struct tm__out *o);
+/* zlib's level for tm__out_gzip(), 0-9 (0: stored blocks); 3 unless
+ * TRACEMEM_GZIP_LEVEL says otherwise (set once, when the shim starts). */
+extern int tm__gz_level;
 /* Loads zlib for tm__out_gzip() (dlopen, RTLD_LOCAL); from the shim's
  * start, not from a signal handler. */
 void tm__zlib_init(void);

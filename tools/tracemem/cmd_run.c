@@ -126,6 +126,141 @@ static int setup_env(const char *shim, const char *const vars[][2], int python)
     return 0;
 }
 
+/* --- symbol tables made while the program runs --- */
+
+/* A thread of tracemem reads the program's /proc/PID/maps now and then
+ * (20 ms after the start, then every 250 ms) and opens each executable
+ * file mapped into the cache symbolizing will use: the debug file, its
+ * sections inflated, the sorted symbol table. The program's second CPU
+ * does it while the program runs (cc1, python3 are single-threaded),
+ * symbolizing after the exit finds them ready. The program sees nothing
+ * of it. Not with one CPU, nor when DEBUGINFOD_URLS would make libdw
+ * download debug files of modules no frame may need. */
+static struct {
+    pthread_t th;
+    pid_t pid;
+    tm_symcache *cache;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int started, stop;
+} pre = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* The cache of the files opened (taken by run_jobs()), or NULL. */
+static tm_symcache *preloaded;
+
+#define PRELOAD_FIRST_MS 20
+#define PRELOAD_EVERY_MS 250
+#define PRELOAD_MAX_FILES 1024
+
+/* Waits 'ms' milliseconds unless told to stop; locked. Returns 'stop'. */
+static int pre_wait(long ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += ms % 1000 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (!pre.stop && pthread_cond_timedwait(&pre.cond, &pre.lock, &ts) == 0)
+        ;
+    return pre.stop;
+}
+
+/* Adds the executable files mapped by the program and not in 'seen' to
+ * 'seen' (new strings); returns how many 'seen' has. */
+static size_t pre_maps(char **seen, size_t n)
+{
+    char name[64], *line = NULL;
+    size_t cap = 0;
+    FILE *fp;
+
+    snprintf(name, sizeof name, "/proc/%d/maps", (int)pre.pid);
+    if (!(fp = fopen(name, "re")))
+        return n;
+    while (n < PRELOAD_MAX_FILES && getline(&line, &cap, fp) > 0) {
+        char perms[8], *path;
+        size_t i, len;
+
+        /* "start-end perms offset dev inode   /path" */
+        if (sscanf(line, "%*s %7s", perms) != 1 || strlen(perms) < 3 || perms[2] != 'x' ||
+            !(path = strchr(line, '/')))
+            continue;
+        len = strcspn(path, "\n");
+        path[len] = '\0';
+        if (len > 10 && strcmp(path + len - 10, " (deleted)") == 0)
+            continue;
+        for (i = 0; i < n && strcmp(seen[i], path) != 0; i++)
+            ;
+        if (i == n && (seen[n] = strdup(path)))
+            n++;
+    }
+    free(line);
+    fclose(fp);
+    return n;
+}
+
+static void *pre_main(void *arg)
+{
+    char **seen = calloc(PRELOAD_MAX_FILES, sizeof *seen);
+    size_t n = 0, done = 0;
+
+    (void)arg;
+    pthread_mutex_lock(&pre.lock);
+    for (long ms = PRELOAD_FIRST_MS; seen && !pre_wait(ms); ms = PRELOAD_EVERY_MS) {
+        pthread_mutex_unlock(&pre.lock);
+        n = pre_maps(seen, n);
+        for (; done < n; done++) {
+            pthread_mutex_lock(&pre.lock);
+            if (pre.stop)
+                goto out; /* locked */
+            pthread_mutex_unlock(&pre.lock);
+            tm_symcache_preload(pre.cache, seen[done]); /* the one at work is finished */
+        }
+        pthread_mutex_lock(&pre.lock);
+    }
+out:
+    pthread_mutex_unlock(&pre.lock);
+    for (size_t i = 0; i < n; i++)
+        free(seen[i]);
+    free(seen);
+    return NULL;
+}
+
+static void pre_start(pid_t pid, void *arg)
+{
+    const char *urls = getenv("DEBUGINFOD_URLS");
+
+    (void)arg;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || (urls && *urls) || !(pre.cache = tm_symcache_new()))
+        return;
+    pre.pid = pid;
+    if (pthread_create(&pre.th, NULL, pre_main, NULL) == 0) {
+        pre.started = 1;
+        return;
+    }
+    tm_symcache_free(pre.cache);
+    pre.cache = NULL;
+}
+
+/* Stops the thread (after the file it is opening) and keeps its cache
+ * for symbolizing. */
+static void pre_finish(void)
+{
+    if (!pre.started)
+        return;
+    pthread_mutex_lock(&pre.lock);
+    pre.stop = 1;
+    pthread_cond_signal(&pre.cond);
+    pthread_mutex_unlock(&pre.lock);
+    pthread_join(pre.th, NULL);
+    pre.started = 0;
+    preloaded = pre.cache;
+    pre.cache = NULL;
+}
+
 /* --- finding what the program wrote --- */
 
 /* Where the shim puts ".N" in a template without %n (outpath.c): before
@@ -839,26 +974,20 @@ static void print_summary_json(const char *prog, int status, const outputs *o, c
     json_decref(j);
 }
 
-/* Keeps 's' in 'v' when it is the latest of its process (frees the one
- * it replaces, or 's'; or 's' when memory is short: not summarized). */
+/* Keeps 's' in 'v' when it is the latest of its process, in place of
+ * the one it replaces (when memory is short 's' is not summarized). */
 static void keep_latest(tm_snapshot ***v, size_t *n, tm_snapshot *s)
 {
     for (size_t i = 0; i < *n; i++) {
         if ((*v)[i]->pid == s->pid) {
-            if (s->seq >= (*v)[i]->seq) {
-                tm_snapshot_free((*v)[i]);
+            if (s->seq >= (*v)[i]->seq)
                 (*v)[i] = s;
-            } else {
-                tm_snapshot_free(s);
-            }
             return;
         }
     }
     tm_snapshot **nv = realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv) {
-        tm_snapshot_free(s);
+    if (!nv)
         return;
-    }
     nv[(*n)++] = s;
     *v = nv;
 }
@@ -888,8 +1017,9 @@ static int taken_before(const tm_snapshot *s, int64_t start)
     return (int64_t)timegm(&tm) * 1000 + ms < start;
 }
 
-/* One output file of the run: loaded, symbolized and written back by one
- * of two threads; what became of it is looked at afterwards, in order. */
+/* One output file of the run: loaded and symbolized by one of two
+ * threads, then written back by one of two others while the summary is
+ * made; what became of it is looked at afterwards, in order. */
 typedef struct job {
     char *file;
     tm_snapshot *snap; /* NULL after an error */
@@ -897,16 +1027,21 @@ typedef struct job {
     int earlier; /* taken before the run started: not one of its own */
     int raw;     /* it was not symbolized yet (hints are given for it) */
     tm_error err;
+    int wrc; /* writing it back */
+    tm_error werr;
 } job;
 
 typedef struct jobs {
     job *v;
     size_t n;
-    size_t next; /* the next job to take (atomic) */
+    size_t next;  /* the next job to take (atomic) */
+    size_t wnext; /* the next job to write back (atomic) */
     int64_t start;
     FILE *warn;
     tm_symcache *cache; /* shared: used under 'lock' */
     pthread_mutex_t lock;
+    pthread_t th[2]; /* the writers */
+    int nth;
 } jobs;
 
 static void do_job(jobs *js, job *j)
@@ -918,14 +1053,12 @@ static void do_job(jobs *js, job *j)
         goto out_free;
     }
     j->raw = !j->snap->symbolized;
-    /* libdw and the cache serve one thread at a time; reading and
-     * writing the JSON, most of the work, goes on in parallel */
+    /* libdw and the cache serve one thread at a time; reading the JSON,
+     * most of the work, goes on in parallel */
     pthread_mutex_lock(&js->lock);
     j->rc = js->cache ? tm_symbolize_cached(j->snap, 0, js->cache, js->warn, NULL, &j->err)
                       : tm_symbolize(j->snap, 0, js->warn, &j->err);
     pthread_mutex_unlock(&js->lock);
-    if (!j->rc)
-        j->rc = tm_snapshot_write(j->snap, j->file, &j->err);
     if (!j->rc)
         return;
 out_free:
@@ -943,51 +1076,104 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Loads, symbolizes and writes back every file of 'g', on two threads
- * when there are two CPUs. Returns the jobs (free() them), or NULL. */
-static job *run_jobs(glob_t *g, int64_t start, int quiet)
+/* Writes the symbolized snapshots back in place. Only reads them (their
+ * JSON tree and text): the summary made meanwhile reads them too, and
+ * folds their model, which writing does not use. */
+static void *writer(void *arg)
 {
-    jobs js = {.n = g->gl_pathc, .start = start, .warn = quiet ? NULL : stderr};
-    pthread_t t;
-    int two;
+    jobs *js = arg;
+    size_t i;
 
-    if (!(js.v = calloc(js.n + 1, sizeof *js.v)))
+    while ((i = __atomic_fetch_add(&js->wnext, 1, __ATOMIC_RELAXED)) < js->n) {
+        job *j = &js->v[i];
+
+        if (j->snap)
+            j->wrc = tm_snapshot_write(j->snap, j->file, &j->werr);
+    }
+    return NULL;
+}
+
+/* Loads and symbolizes every file of 'g', on two threads when there are
+ * two CPUs, and starts writing them back (write_wait() waits for that).
+ * Returns the jobs, or NULL. */
+static jobs *run_jobs(glob_t *g, int64_t start, int quiet)
+{
+    jobs *js = calloc(1, sizeof *js);
+    pthread_t t;
+    int two, cpus = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+
+    if (!js || !(js->v = calloc(g->gl_pathc + 1, sizeof *js->v))) {
+        free(js);
         return NULL;
-    for (size_t i = 0; i < js.n; i++)
-        js.v[i].file = g->gl_pathv[i];
-    js.cache = tm_symcache_new(); /* one for all: every child opens the same libc */
-    pthread_mutex_init(&js.lock, NULL);
-    two = js.n > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1 && pthread_create(&t, NULL, worker, &js) == 0;
-    worker(&js);
+    }
+    js->n = g->gl_pathc;
+    js->start = start;
+    js->warn = quiet ? NULL : stderr;
+    for (size_t i = 0; i < js->n; i++)
+        js->v[i].file = g->gl_pathv[i];
+    /* one for all: every child opens the same libc */
+    js->cache = preloaded ? preloaded : tm_symcache_new();
+    preloaded = NULL;
+    pthread_mutex_init(&js->lock, NULL);
+    two = js->n > 1 && cpus && pthread_create(&t, NULL, worker, js) == 0;
+    worker(js);
     if (two)
         pthread_join(t, NULL);
-    pthread_mutex_destroy(&js.lock);
-    tm_symcache_free(js.cache);
-    return js.v;
+    pthread_mutex_destroy(&js->lock);
+    tm_symcache_free(js->cache);
+    js->cache = NULL;
+    /* the writing back goes on while the summary is made (a large
+     * snapshot's gzip uses two threads of its own, pgzip.c) */
+    for (int k = 0; k < (js->n > 1 && cpus ? 2 : 1); k++)
+        if (pthread_create(&js->th[js->nth], NULL, writer, js) == 0)
+            js->nth++;
+    if (!js->nth)
+        writer(js);
+    return js;
+}
+
+/* Waits for the writing back (once) and says which files failed. */
+static void write_wait(jobs *js)
+{
+    if (!js)
+        return;
+    for (int k = 0; k < js->nth; k++)
+        pthread_join(js->th[k], NULL);
+    js->nth = 0;
+    for (size_t i = 0; i < js->n; i++) {
+        job *j = &js->v[i];
+
+        if (j->wrc) {
+            tm__eprintf("tracemem: %s: %s\n", j->file, j->werr.what);
+            j->wrc = 0;
+        }
+    }
 }
 
 /* Symbolizes every output in place and sorts them out (see outputs): the
  * main process is the one started, or when it wrote nothing the lowest
- * pid. Outputs of earlier runs are dropped from 'g'. */
-static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
+ * pid. Outputs of earlier runs are dropped from 'g'. The files are
+ * written back meanwhile: write_wait() before reading them again. */
+static jobs *process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, int hints, outputs *o)
 {
     tm_snapshot **all = NULL;
     tm_hint_memo memo = {0};
-    size_t n = 0, kept = 0;
-    job *v = run_jobs(g, start, quiet);
+    size_t n = 0, kept = 0, nfiles = g->gl_pathc;
+    jobs *js = run_jobs(g, start, quiet);
+    job *v = js ? js->v : NULL;
 
     memset(o, 0, sizeof *o);
     if (v && hints) { /* one dpkg-query for the notes of all the snapshots */
-        tm_snapshot **ask = calloc(g->gl_pathc + 1, sizeof *ask);
+        tm_snapshot **ask = calloc(nfiles + 1, sizeof *ask);
 
-        for (size_t i = 0; ask && i < g->gl_pathc; i++)
+        for (size_t i = 0; ask && i < nfiles; i++)
             if (!v[i].earlier && !v[i].rc && v[i].raw)
                 ask[i] = v[i].snap;
         if (ask)
-            tm_symbol_hints_prepare(&memo, ask, g->gl_pathc);
+            tm_symbol_hints_prepare(&memo, ask, nfiles);
         free(ask);
     }
-    for (size_t i = 0; v && i < g->gl_pathc; i++) {
+    for (size_t i = 0; v && i < nfiles; i++) {
         job *j = &v[i];
 
         if (j->earlier) {
@@ -1001,16 +1187,19 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, in
         }
         if (j->raw && hints)
             tm_symbol_hints(j->snap, stderr, &memo);
-        tm__apply_view(j->snap); /* written raw above; the summary shows the view */
-        keep_latest(&all, &n, j->snap);
+        tm__apply_view(j->snap); /* written raw; the summary shows the view */
     }
     tm_hint_memo_free(&memo);
+    /* the latest snapshot of each process (the others are being written
+     * back: nothing is freed, see tm__summarize()) */
+    for (size_t i = 0; v && i < nfiles; i++)
+        if (v[i].snap)
+            keep_latest(&all, &n, v[i].snap);
     if (v) {
         if (g->gl_pathv)
             g->gl_pathv[kept] = NULL;
         g->gl_pathc = kept;
     }
-    free(v);
     if (n) /* all is NULL when nothing was written */
         qsort(all, n, sizeof *all, cmp_pid);
     size_t m = 0;
@@ -1023,14 +1212,7 @@ static void process_outputs(glob_t *g, int64_t start, pid_t child, int quiet, in
     }
     o->other = all;
     o->nother = n ? n - 1 : 0;
-}
-
-static void outputs_free(outputs *o)
-{
-    tm_snapshot_free(o->main);
-    for (size_t i = 0; i < o->nother; i++)
-        tm_snapshot_free(o->other[i]);
-    free(o->other);
+    return js;
 }
 
 /* --- options --- */
@@ -1209,7 +1391,7 @@ int cmd_run(int argc, char **argv)
     tm_supervise_opts so = {.cmd = "run", .not_seen = "what they write from now on is not summarized"};
     tm_supervise_result sr;
     struct timespec start, now;
-    int python = 0, status, rc;
+    int python = 0, status, rc, gz_level_set = 0;
     char *shim, *output = NULL, cwd[PATH_MAX];
 
     if ((rc = parse_run(argc, argv, vars, &ra, &python)))
@@ -1238,16 +1420,27 @@ int cmd_run(int argc, char **argv)
     }
     setup_env(shim, vars, python);
     free(shim);
+    /* the snapshots are read back, symbolized and compressed here: the
+     * program writes stored gzip blocks, no deflate time (tracemem-run(1)) */
+    if (!getenv("TRACEMEM_GZIP_LEVEL")) {
+        setenv("TRACEMEM_GZIP_LEVEL", "0", 1);
+        gz_level_set = 1;
+    }
     /* the clock file timestamps are taken from */
     clock_gettime(CLOCK_REALTIME_COARSE, &start);
     clock_gettime(CLOCK_REALTIME, &now); /* what snapshot.time is taken from */
     so.wait_children = ra.wait_children;
     so.quiet = ra.quiet || ra.format == TM_FORMAT_JSON; /* JSON: not_waited_for */
+    so.on_start = pre_start;
     status = tm__supervise(argv + optind, &so, &sr);
+    pre_finish();
     /* nothing to clean up: a signal from now on may take its course */
     tm__supervise_done();
     unsetenv("LD_PRELOAD");
+    if (gz_level_set)
+        unsetenv("TRACEMEM_GZIP_LEVEL");
     if (status < 0 || sr.exec_failed) {
+        tm_symcache_free(preloaded);
         free(output);
         return status < 0 ? TM_EXIT_USAGE : status;
     }
@@ -1263,12 +1456,21 @@ void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start
 {
     outputs out;
     glob_t g;
+    jobs *js;
+    FILE *err = stderr, *buf = NULL;
+    char *text = NULL;
+    size_t len = 0;
 
     attached_mode = status < 0;
     find_outputs(tmpl, start, &g);
     /* the notes about missing symbols go with the text summary only: in
      * JSON mode stderr is the summary's */
-    process_outputs(&g, start_ms, pid, quiet, !quiet && format == TM_FORMAT_TEXT, &out);
+    js = process_outputs(&g, start_ms, pid, quiet, !quiet && format == TM_FORMAT_TEXT, &out);
+    /* the summary is made while the files are written back, and printed
+     * after the lines about files that could not be (glibc's stderr is a
+     * variable: everything below prints to it) */
+    if (!quiet && (buf = open_memstream(&text, &len)))
+        stderr = buf;
     if (!quiet && format == TM_FORMAT_JSON) {
         print_summary_json(prog, status, &out, &g, left);
     } else if (!quiet) {
@@ -1276,9 +1478,19 @@ void tm__summarize(const char *tmpl, const struct timespec *start, int64_t start
         print_processes(&out);
         print_paths(&g);
     }
+    stderr = err;
+    write_wait(js);
+    if (buf && fclose(buf) == 0) {
+        fwrite(text, 1, len, stderr);
+        fflush(stderr);
+    }
+    free(text);
     if (report_out) /* after the summary, whose snapshots it reads again */
         tm__run_report(report_out, g.gl_pathv, g.gl_pathc, quiet || format == TM_FORMAT_JSON);
-    outputs_free(&out);
+    /* the command exits next (run, attach): the snapshots' memory goes
+     * back with the process, at once (freeing python3's 117 MB snapshot
+     * took 40 ms); the threads are waited for */
+    write_wait(js);
     globfree(&g);
 }
 

@@ -29,7 +29,8 @@ TM_CLI_TESTS = \
 	tests/integration/cli_crash.sh tests/integration/cli_quote.sh \
 	tests/integration/cli_cxx.sh tests/integration/cli_fold.sh \
 	tests/integration/cli_temporary.sh \
-	tests/integration/cli_gzip.sh tests/integration/cli_inline.sh
+	tests/integration/cli_gzip.sh tests/integration/cli_inline.sh \
+	tests/integration/run_gzip_level.sh
 TESTS += $(TM_CLI_TESTS)
 EXTRA_DIST += $(TM_CLI_TESTS)
 

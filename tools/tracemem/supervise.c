@@ -335,6 +335,8 @@ int tm__supervise(char **argv, const tm_supervise_opts *o, tm_supervise_result *
         goto out;
     }
     r->pid = pid;
+    if (o->on_start)
+        o->on_start(pid, o->start_arg);
     wait_all(pid, o, &status, &cut_short);
     if (cut_short && (r->left = count_descendants()) > 0 && !o->quiet)
         fprintf(stderr,

@@ -22,6 +22,10 @@ typedef struct tm_supervise_opts {
      * program still runs (removes temporary files); may be NULL. */
     void (*on_abort)(void *arg);
     void *abort_arg;
+    /* Called once the program has started (exec'ed), with its pid and the
+     * forwarded signals blocked; may be NULL. */
+    void (*on_start)(pid_t pid, void *arg);
+    void *start_arg;
 } tm_supervise_opts;
 
 typedef struct tm_supervise_result {
