@@ -94,15 +94,22 @@ static inline unsigned words_of(size_t size)
     return n < TM_STALE_WORDS ? (unsigned)n : TM_STALE_WORDS;
 }
 
-int tm__stale_make(uintptr_t ptr, size_t size, struct tm__note *out)
+/* The note of the words of the block at 'ptr' of 'size' bytes that are in
+ * 'which' (bit k: word k) and look like links; 1 when it has any. */
+static int note_words(uintptr_t ptr, size_t size, unsigned which, struct tm__note *out)
 {
     const uintptr_t *d = (const uintptr_t *)ptr;
     unsigned n = words_of(size), np = 0;
     out->lo = out->hi = 0;
     for (unsigned k = 0; k < n && np < PAIRS; k++)
-        if (tm__stale_near(d[k], ptr))
+        if ((which & 1u << k) && tm__stale_near(d[k], ptr))
             pair_set(out, np++, k << FP_BITS | fp_of(d[k]));
     return np != 0;
+}
+
+int tm__stale_make(uintptr_t ptr, size_t size, struct tm__note *out)
+{
+    return note_words(ptr, size, ~0u, out);
 }
 
 unsigned tm__stale_match(const struct tm__note *note, uintptr_t ptr, size_t size)
@@ -122,13 +129,9 @@ int tm__stale_carry(const struct tm__note *old, uintptr_t ptr, size_t size, stru
 {
     /* the new block's first words are the old one's, copied: a pair that
      * matches the copy matched the old word, still the allocator's */
-    out->lo = out->hi = 0;
-    if (!old || !(old->lo | old->hi) || (ptr & 15))
+    if (!old || !(old->lo | old->hi) || (ptr & 15)) {
+        out->lo = out->hi = 0;
         return 0;
-    const uintptr_t *d = (const uintptr_t *)ptr;
-    unsigned keep = tm__stale_match(old, ptr, size), np = 0;
-    for (unsigned k = 0; k < TM_STALE_WORDS && np < PAIRS; k++)
-        if ((keep & 1u << k) && tm__stale_near(d[k], ptr))
-            pair_set(out, np++, k << FP_BITS | fp_of(d[k]));
-    return np != 0;
+    }
+    return note_words(ptr, size, tm__stale_match(old, ptr, size), out);
 }

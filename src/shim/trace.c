@@ -1024,7 +1024,7 @@ void tm__record(void *ptr, size_t size)
 
 void tm__record_realloc(void *ptr, size_t size, const struct tm__note *old)
 {
-    record_as(ptr, size, old && (old->lo | old->hi) ? old : NULL);
+    record_as(ptr, size, old); /* tm__stale_carry() makes nothing of an empty note */
 }
 
 static __attribute__((noinline)) int forget(void *ptr, struct tm__block *was, struct tm__note *note)
@@ -1065,7 +1065,7 @@ int tm__forget_realloc(void *ptr, struct tm__block *was, struct tm__note *note)
 void tm__restore(const struct tm__block *b, const struct tm__note *note)
 {
     struct tm__block old;
-    if (live_insert(b, note && (note->lo | note->hi) ? note : NULL, &old, 0) < 0)
+    if (live_insert(b, note, &old, 0) < 0) /* an empty note: none (live.c) */
         atomic_fetch_add(&tm__lost, 1);
     peak_after();
 }
