@@ -1532,6 +1532,17 @@ static inline __attribute__((always_inline)) uint32_t py_stack(const struct layo
     return id;
 }
 
+int tm__py_absent(void)
+{
+#ifdef TM_NO_PYFRAMES
+    return 1;
+#endif
+    int s = atomic_load_explicit(&py.state, memory_order_acquire);
+    if (s == PY_NONE)
+        return tm__module_count() == py.nmods;
+    return s == PY_UNSUPPORTED || s == PY_DETECTING;
+}
+
 uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged)
 {
     *merged = 0;

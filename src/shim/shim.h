@@ -217,6 +217,9 @@ int tm__capture(uintptr_t *pcs, int max, uint32_t *depth);
 struct tm__capture_memo {
     uint32_t id;
     void *entry;
+    /* set by the caller: a cached stack whose id is known may be returned
+     * without its pcs ('pcs' then unread; read them only when 'id' is 0) */
+    int lazy;
 };
 int tm__capture_memo(uintptr_t *pcs, int max, uint32_t *depth, struct tm__capture_memo *memo);
 uint32_t tm__capture_finish(struct tm__capture_memo *memo, const uintptr_t *pcs, int n, uint32_t depth);
@@ -288,6 +291,9 @@ struct tm__pyframe {
  * interns. Safe inside the allocation hooks and in a signal handler
  * interrupting them. */
 struct tm__capture_memo;
+/* 1 when tm__py_stack would merge no Python frames into any stack now
+ * (no interpreter found, and no module loaded since it looked). */
+int tm__py_absent(void);
 uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged);
 /* The frame of tagged value 'pc', or NULL. */
 const struct tm__pyframe *tm__pyframe_get(uintptr_t pc);

@@ -890,18 +890,22 @@ static uint32_t capture_stack(void)
     int max = atomic_load_explicit(&tm__nframes, memory_order_relaxed);
     uintptr_t pcs[max];
     uint32_t depth;
-    struct tm__capture_memo memo;
+    /* Where no Python frames can be merged, a cached stack's id is all
+     * this needs: its pcs are not copied out (memo.lazy). */
+    struct tm__capture_memo memo = {.lazy = tm__py_absent()};
     int n = tm__capture_memo(pcs, max, &depth, &memo);
     /* Python frames are merged here (pyframes.c), on every capture, cached
      * or not: the native stack can stay the same while the Python frames
      * change. A stack that got Python frames is interned there (or found
      * among the thread's last ones); the cache's own id (memo.id) is the
      * native stack's, kept by tm__capture_finish. */
-    int merged = 0;
-    uint32_t id = tm__py_stack(pcs, n, max, depth, &memo, &merged);
-    if (merged) {
-        tm__capture_release(&memo);
-        return id;
+    if (!memo.lazy) {
+        int merged = 0;
+        uint32_t id = tm__py_stack(pcs, n, max, depth, &memo, &merged);
+        if (merged) {
+            tm__capture_release(&memo);
+            return id;
+        }
     }
     return tm__capture_finish(&memo, pcs, n, depth);
 }

@@ -1355,7 +1355,8 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
         which_first(c, probe);
     if (e) {
         int n = e->n;
-        memcpy(pcs, &e->fpc[e->s + 1], (size_t)n * sizeof(*pcs));
+        if (!memo->lazy || !e->id || TM_UNLIKELY(tm__verify_stacks))
+            memcpy(pcs, &e->fpc[e->s + 1], (size_t)n * sizeof(*pcs));
         *depth = e->depth;
         memo->id = e->id;
         memo->entry = e;
@@ -1395,8 +1396,9 @@ static __attribute__((noinline)) int capture_cached(int (*bt)(void **, int), uin
             int n = r->n;
             const uintptr_t *val = rec_cval(r);
             const uint8_t *pci = rec_pci(r);
-            for (int k = 0; k < n; k++)
-                pcs[k] = val[pci[k]];
+            if (!memo->lazy || TM_UNLIKELY(tm__verify_stacks))
+                for (int k = 0; k < n; k++)
+                    pcs[k] = val[pci[k]];
             *depth = r->depth;
             memo->id = r->id;
             memo->entry = NULL;
@@ -1555,7 +1557,7 @@ void tm__capture_release(struct tm__capture_memo *memo)
 
 int tm__capture(uintptr_t *pcs, int max, uint32_t *depth)
 {
-    struct tm__capture_memo memo;
+    struct tm__capture_memo memo = {.lazy = 0};
     int n = tm__capture_memo(pcs, max, depth, &memo);
     if (memo.entry)
         cache_busy = 0;
