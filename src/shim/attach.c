@@ -141,8 +141,10 @@ static struct target targets[] = {
 #define DLOPEN_TARGET 14
 
 /* dlopen: flag the module list as changed, then jump to the real one
- * with the caller's return address in place. */
-uintptr_t tm__attach_real_dlopen;
+ * with the caller's return address in place. Only the stub's assembly
+ * reads the real one's address: 'used' keeps it under link-time
+ * optimization. */
+__attribute__((used)) uintptr_t tm__attach_real_dlopen;
 #if defined(__x86_64__)
 void tm__attach_dlopen_stub(void);
 __asm__(".text\n"

@@ -5,7 +5,7 @@
 # library so the Check suites can test them without preloading anything.
 SHIM_CFLAGS = $(AM_CFLAGS) -O2 -funwind-tables -fno-builtin-malloc \
 	-fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -ftls-model=initial-exec \
-	$(SHIM_ALIGN_CFLAGS)
+	$(SHIM_ALIGN_CFLAGS) $(SHIM_LTO_CFLAGS)
 noinst_LTLIBRARIES += libtmshimcore.la
 libtmshimcore_la_SOURCES = \
 	src/shim/shim.h src/shim/writer.h \
