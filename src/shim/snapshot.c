@@ -133,7 +133,6 @@ struct content {
     size_t index_size;
     struct grow_array stacks; /* uint32_t stack ids in output order */
     struct grow_array frames; /* struct frame */
-    struct grow_array stack_frames; /* uint32_t frame indexes, stack after stack */
     uint64_t *fkeys;          /* frame dedup: key+1, 0 empty */
     uint32_t *fvals;
     size_t fcap;
@@ -148,15 +147,69 @@ static void push_row(const struct tm__trace_row *r, void *arg)
         *slot = *r;
 }
 
+/* The frame dedup table: linear probing, load below 1/2. It starts small
+ * and doubles: its size follows the distinct frames (python3 importing
+ * its standard library: 29 000 among 16 million), not the frames of all
+ * stacks, so the table stays in the cache and its pages are few. */
+#define FRAMES_INITIAL 4096
+
+static inline uint64_t frame_key(int32_t module, uint64_t offset)
+{
+    return ((uint64_t)(uint32_t)(module + 1) << 48) ^ offset;
+}
+
+static inline size_t frame_slot(uint64_t key, size_t cap)
+{
+    uint64_t h = (key + 1) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 20) & (cap - 1);
+}
+
+static int frames_grow(struct content *c)
+{
+    size_t cap = c->fcap ? c->fcap * 2 : FRAMES_INITIAL;
+    uint64_t *keys = tm__map(cap * sizeof(*keys));
+    uint32_t *vals = tm__map(cap * sizeof(*vals));
+    if (!keys || !vals) {
+        tm__unmap(keys, cap * sizeof(*keys));
+        tm__unmap(vals, cap * sizeof(*vals));
+        return -1;
+    }
+    for (size_t i = 0; i < c->fcap; i++) {
+        if (!c->fkeys[i])
+            continue;
+        size_t j = frame_slot(c->fkeys[i] - 1, cap);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = c->fkeys[i];
+        vals[j] = c->fvals[i];
+    }
+    if (c->fkeys) {
+        tm__unmap(c->fkeys, c->fcap * sizeof(*c->fkeys));
+        tm__unmap(c->fvals, c->fcap * sizeof(*c->fvals));
+    }
+    c->fkeys = keys;
+    c->fvals = vals;
+    c->fcap = cap;
+    return 0;
+}
+
 static uint32_t frame_index(struct content *c, int32_t module, uint64_t offset)
 {
-    uint64_t key = ((uint64_t)(uint32_t)(module + 1) << 48) ^ offset;
-    uint64_t h = (key + 1) * 0x9e3779b97f4a7c15ull;
-    size_t i = (size_t)(h >> 20) & (c->fcap - 1);
+    uint64_t key = frame_key(module, offset);
+    size_t i = frame_slot(key, c->fcap);
     while (c->fkeys[i]) {
         if (c->fkeys[i] == key + 1)
             return c->fvals[i];
         i = (i + 1) & (c->fcap - 1);
+    }
+    if ((c->frames.n + 1) * 2 > c->fcap) {
+        if (frames_grow(c) < 0) {
+            c->failed = 1;
+            return 0;
+        }
+        i = frame_slot(key, c->fcap);
+        while (c->fkeys[i])
+            i = (i + 1) & (c->fcap - 1);
     }
     struct frame *f = grow_push(&c->frames);
     if (!f) {
@@ -183,33 +236,49 @@ static void want_stack(struct content *c, uint32_t id)
     c->index[id] = (uint32_t)c->stacks.n;
 }
 
+/* Frame k of stack 's' as (module, offset) ('hint': the module of the
+ * frame before). The same in both passes: a stack's frames are found
+ * among the modules valid at its epoch, which a later load or unload
+ * does not change. */
+static void stack_frame_key(const struct tm__stack *s, int k, int *hint, int32_t *module, uint64_t *offset)
+{
+    int m = tm__pc_is_py(s->pcs[k]) ? PY_MODULE : tm__module_find_near(s->pcs[k], s->epoch, hint);
+    *module = m;
+    *offset = m >= 0 ? s->pcs[k] - tm__module_get((size_t)m)->bias : s->pcs[k];
+}
+
+/* Pass 2: the index pass 1 gave that frame (it listed every frame of every
+ * stack written, so a lookup always finds it). */
+static uint32_t stack_frame_index(const struct content *c, const struct tm__stack *s, int k, int *hint)
+{
+    int32_t m;
+    uint64_t off;
+    stack_frame_key(s, k, hint, &m, &off);
+    uint64_t key = frame_key(m, off);
+    for (size_t i = frame_slot(key, c->fcap); c->fkeys[i]; i = (i + 1) & (c->fcap - 1))
+        if (c->fkeys[i] == key + 1)
+            return c->fvals[i];
+    return 0; /* not reached */
+}
+
+/* Pass 1 lists the frames the stacks use; the stacks are written in pass
+ * 2 from the same lookups (not kept: python3's standard library makes
+ * 16 million frame references, 29 000 frames). */
 static void resolve_frames(struct content *c)
 {
-    size_t total = 0;
     uint32_t *ids = c->stacks.p;
-    for (size_t i = 0; i < c->stacks.n; i++)
-        total += tm__stack_get(ids[i])->nframes;
-    c->fcap = 1024;
-    while (c->fcap < total * 2)
-        c->fcap *= 2;
-    c->fkeys = tm__map(c->fcap * sizeof(*c->fkeys));
-    c->fvals = tm__map(c->fcap * sizeof(*c->fvals));
-    if (!c->fkeys || !c->fvals) {
+    if (frames_grow(c) < 0) {
         c->failed = 1;
         return;
     }
     int hint = -1; /* consecutive frames are mostly in one module */
-    for (size_t i = 0; i < c->stacks.n; i++) {
+    for (size_t i = 0; i < c->stacks.n && !c->failed; i++) {
         const struct tm__stack *s = tm__stack_get(ids[i]);
         for (int k = 0; k < s->nframes; k++) {
-            int m = tm__pc_is_py(s->pcs[k]) ? PY_MODULE : tm__module_find_near(s->pcs[k], s->epoch, &hint);
-            uint64_t off = m >= 0 ? s->pcs[k] - tm__module_get((size_t)m)->bias : s->pcs[k];
-            uint32_t *slot = grow_push(&c->stack_frames);
-            if (!slot) {
-                c->failed = 1;
-                return;
-            }
-            *slot = frame_index(c, m, off);
+            int32_t m;
+            uint64_t off;
+            stack_frame_key(s, k, &hint, &m, &off);
+            frame_index(c, m, off);
         }
     }
 }
@@ -224,7 +293,7 @@ static int gather(struct content *c, const struct tm__leak_result *leaks, int ma
     memset(c, 0, sizeof(*c));
     tm__rss_measure(&c->rss, malloc_ok);
     c->traces.elem = c->peak.elem = sizeof(struct tm__trace_row);
-    c->stacks.elem = c->stack_frames.elem = sizeof(uint32_t);
+    c->stacks.elem = sizeof(uint32_t);
     c->frames.elem = sizeof(struct frame);
     tm__traces_foreach(push_row, &c->traces);
     c->peak_current = tm__peak_foreach(push_row, &c->peak);
@@ -251,7 +320,6 @@ static void content_release(struct content *c)
     grow_release(&c->peak);
     grow_release(&c->stacks);
     grow_release(&c->frames);
-    grow_release(&c->stack_frames);
     if (c->index)
         tm__unmap(c->index, c->index_size * sizeof(uint32_t));
     if (c->fkeys)
@@ -430,15 +498,15 @@ static void write_frames_and_stacks(struct tm__out *o, const struct content *c)
     tm__out_lit(o, "]");
     tm__out_key(o, "stacks", 0);
     tm__out_lit(o, "[");
-    const uint32_t *ids = c->stacks.p, *sf = c->stack_frames.p;
-    size_t pos = 0;
+    const uint32_t *ids = c->stacks.p;
+    int hint = -1;
     for (size_t i = 0; i < c->stacks.n; i++) {
         const struct tm__stack *s = tm__stack_get(ids[i]);
         tm__out_lit(o, i ? ",{\"frames\":[" : "{\"frames\":[");
         for (int k = 0; k < s->nframes; k++) {
             if (k)
                 tm__out_lit(o, ",");
-            tm__out_u64(o, sf[pos++]);
+            tm__out_u64(o, stack_frame_index(c, s, k, &hint));
         }
         tm__out_lit(o, "],\"depth\":");
         tm__out_u64(o, s->depth);
