@@ -107,6 +107,10 @@ tests_progs_shim_peakrec_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
 tests_progs_shim_peakrec_LDADD = -lpthread
 TESTS += tests/integration/shim_peakrec.sh
 
+check_PROGRAMS += tests/progs/shim_manyframes
+tests_progs_shim_manyframes_CFLAGS = $(SHIM_PROG_CFLAGS)
+TESTS += tests/integration/shim_manyframes.sh
+
 check_PROGRAMS += tests/progs/shim_soloswitch
 tests_progs_shim_soloswitch_CFLAGS = $(SHIM_PROG_CFLAGS) -I$(top_srcdir)/include
 tests_progs_shim_soloswitch_LDADD = -lpthread
@@ -126,7 +130,7 @@ EXTRA_DIST += \
 	tests/integration/shim_real.sh tests/integration/shim_snapshots.sh \
 	tests/integration/shim_threads.sh tests/integration/shim_solo.sh \
 	tests/integration/shim_merge.sh tests/integration/shim_peakrec.sh \
-	tests/integration/shim_soloswitch.sh \
+	tests/integration/shim_soloswitch.sh tests/integration/shim_manyframes.sh \
 	tests/integration/shim_tlrows.sh \
 	tests/integration/shim_early.sh \
 	tests/integration/leaks_check.sh tests/integration/leaks_kinds.sh \
