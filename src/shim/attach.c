@@ -141,21 +141,37 @@ static struct target targets[] = {
 #define DLOPEN_TARGET 14
 
 /* dlopen: flag the module list as changed, then jump to the real one
- * with the caller's return address in place. Only the stub's assembly
- * reads the real one's address: 'used' keeps it under link-time
- * optimization. */
-__attribute__((used)) uintptr_t tm__attach_real_dlopen;
+ * with the caller's return address in place. The stub's data is defined
+ * by its own assembly: the real dlopen's address and the addresses of the
+ * two flags it raises (tm__attach_pending and tm__deferred), filled in
+ * before the stub is put in a GOT slot. Link-time optimization may rename
+ * or localize a C variable that only assembly names; it cannot touch a
+ * symbol it does not define. rax is free at a call's entry (dlopen is not
+ * variadic). */
 #if defined(__x86_64__)
+extern __attribute__((visibility("hidden"))) uintptr_t tm__attach_stub_data[3];
 void tm__attach_dlopen_stub(void);
-__asm__(".text\n"
+__asm__(".pushsection .bss\n"
+        ".p2align 3\n"
+        ".globl tm__attach_stub_data\n"
+        ".hidden tm__attach_stub_data\n"
+        ".type tm__attach_stub_data,@object\n"
+        ".size tm__attach_stub_data, 24\n"
+        "tm__attach_stub_data:\n"
+        ".zero 24\n"
+        ".popsection\n"
+        ".pushsection .text\n"
         ".globl tm__attach_dlopen_stub\n"
         ".hidden tm__attach_dlopen_stub\n"
         ".type tm__attach_dlopen_stub,@function\n"
         "tm__attach_dlopen_stub:\n"
-        "    movl $1, tm__attach_pending(%rip)\n"
-        "    movl $1, tm__deferred(%rip)\n"
-        "    jmp *tm__attach_real_dlopen(%rip)\n"
-        ".size tm__attach_dlopen_stub, .-tm__attach_dlopen_stub\n");
+        "    movq tm__attach_stub_data+8(%rip), %rax\n"
+        "    movl $1, (%rax)\n"
+        "    movq tm__attach_stub_data+16(%rip), %rax\n"
+        "    movl $1, (%rax)\n"
+        "    jmp *tm__attach_stub_data(%rip)\n"
+        ".size tm__attach_dlopen_stub, .-tm__attach_dlopen_stub\n"
+        ".popsection\n");
 #define HAVE_DLOPEN_STUB 1
 #endif
 
@@ -226,7 +242,9 @@ static int resolve_targets(void)
         }
         if (i == DLOPEN_TARGET) {
 #ifdef HAVE_DLOPEN_STUB
-            tm__attach_real_dlopen = t->orig;
+            tm__attach_stub_data[0] = t->orig;
+            tm__attach_stub_data[1] = (uintptr_t)&tm__attach_pending;
+            tm__attach_stub_data[2] = (uintptr_t)&tm__deferred;
             t->ours = (uintptr_t)&tm__attach_dlopen_stub;
 #endif
         } else {
