@@ -20,10 +20,13 @@
  *    (tm__lock_rescue) never misses a block nor indexes past the array.
  *    Load stays below 9/10 and the table grows by 1/10 (at least a page),
  *    so it takes 12 / 0.9 ... 12 / (0.9 / 1.1), 13.3 to 14.7 bytes per
- *    block; a table under 64 KiB doubles instead (grown a page at a
- *    time, the tables of a program whose heap fills one 64 MiB region,
- *    and so 16 shards (shard_of), copied themselves over and over while
- *    small: python3 7 % slower). A grow copies the old table from the start of a run in slot
+ *    block. A table under 256 KiB stays below 3/4 (shorter runs to shift
+ *    on insert and delete) and one under 64 KiB doubles instead of
+ *    growing a page at a time: a program whose heap fills one 64 MiB
+ *    region has its blocks in 16 shards (shard_of), whose tables copied
+ *    themselves over and over while small (python3 7 % slower) and ran
+ *    fuller than 128 tables of at least a page each (cc1: 2.5 % more
+ *    instructions, in shifting runs). A grow copies the old table from the start of a run in slot
  *    order, which is the order of the homes in the new table but among
  *    keys that shared an old home: each key goes at its new home or right
  *    after the last one copied, one hash a key and no probing (the few out
@@ -88,11 +91,13 @@ static inline void exclude_solo(void)
 #define KEY_BITS 44
 #define SIZE_BITS 20
 #define SIZE_LIMIT ((uint64_t)1 << SIZE_BITS)
-#define LOAD_NUM 9 /* maximum load of the compact table: LOAD_NUM / LOAD_DEN */
-#define LOAD_DEN 10
+#define LOAD_NUM 90 /* maximum load of the compact table: LOAD_NUM / LOAD_DEN */
+#define LOAD_DEN 100
 #define GROW_DIV 10 /* it grows by 1 / GROW_DIV */
 #define POPULATE_BYTES (64 << 10)
 #define DOUBLE_BELOW (64 << 10) /* a compact table smaller than this doubles */
+#define LOOSE_BELOW (256 << 10) /* a compact table smaller than this... */
+#define LOOSE_NUM 75           /* ...stays at most LOOSE_NUM / LOAD_DEN full */
 #define NOTED 0x80000000u /* in a slot's stack id: the block has a note */
 
 struct slot {
@@ -347,7 +352,9 @@ static int room_compact(struct shard *s)
 {
     size_t cap = s->slots ? s->cap : 0;
     size_t n = s->used - s->ov_used;
-    if ((n + 1) * LOAD_DEN <= cap * LOAD_NUM)
+    /* 3/4 while small (few bytes; shorter runs to shift), 9/10 beyond */
+    size_t num = compact_bytes((uint32_t)cap) < LOOSE_BELOW ? LOOSE_NUM : LOAD_NUM;
+    if ((n + 1) * LOAD_DEN <= cap * num)
         return 0;
     if (grow_compact(s) == 0)
         return 0;
