@@ -158,10 +158,15 @@ static inline uint64_t frame_key(int32_t module, uint64_t offset)
     return ((uint64_t)(uint32_t)(module + 1) << 48) ^ offset;
 }
 
-static inline size_t frame_slot(uint64_t key, size_t cap)
+/* The slot of 'key' in a table of 'cap' slots, or the empty slot where it
+ * would go. */
+static inline size_t frame_probe(const uint64_t *keys, size_t cap, uint64_t key)
 {
     uint64_t h = (key + 1) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 20) & (cap - 1);
+    size_t i = (size_t)(h >> 20) & (cap - 1);
+    while (keys[i] && keys[i] != key + 1)
+        i = (i + 1) & (cap - 1);
+    return i;
 }
 
 static int frames_grow(struct content *c)
@@ -177,9 +182,7 @@ static int frames_grow(struct content *c)
     for (size_t i = 0; i < c->fcap; i++) {
         if (!c->fkeys[i])
             continue;
-        size_t j = frame_slot(c->fkeys[i] - 1, cap);
-        while (keys[j])
-            j = (j + 1) & (cap - 1);
+        size_t j = frame_probe(keys, cap, c->fkeys[i] - 1);
         keys[j] = c->fkeys[i];
         vals[j] = c->fvals[i];
     }
@@ -196,20 +199,15 @@ static int frames_grow(struct content *c)
 static uint32_t frame_index(struct content *c, int32_t module, uint64_t offset)
 {
     uint64_t key = frame_key(module, offset);
-    size_t i = frame_slot(key, c->fcap);
-    while (c->fkeys[i]) {
-        if (c->fkeys[i] == key + 1)
-            return c->fvals[i];
-        i = (i + 1) & (c->fcap - 1);
-    }
+    size_t i = frame_probe(c->fkeys, c->fcap, key);
+    if (c->fkeys[i])
+        return c->fvals[i];
     if ((c->frames.n + 1) * 2 > c->fcap) {
         if (frames_grow(c) < 0) {
             c->failed = 1;
             return 0;
         }
-        i = frame_slot(key, c->fcap);
-        while (c->fkeys[i])
-            i = (i + 1) & (c->fcap - 1);
+        i = frame_probe(c->fkeys, c->fcap, key);
     }
     struct frame *f = grow_push(&c->frames);
     if (!f) {
@@ -254,11 +252,8 @@ static uint32_t stack_frame_index(const struct content *c, const struct tm__stac
     int32_t m;
     uint64_t off;
     stack_frame_key(s, k, hint, &m, &off);
-    uint64_t key = frame_key(m, off);
-    for (size_t i = frame_slot(key, c->fcap); c->fkeys[i]; i = (i + 1) & (c->fcap - 1))
-        if (c->fkeys[i] == key + 1)
-            return c->fvals[i];
-    return 0; /* not reached */
+    size_t i = frame_probe(c->fkeys, c->fcap, frame_key(m, off));
+    return c->fkeys[i] ? c->fvals[i] : 0; /* 0: not reached */
 }
 
 /* Pass 1 lists the frames the stacks use; the stacks are written in pass
