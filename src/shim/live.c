@@ -26,13 +26,14 @@
  *    region has its blocks in 16 shards (shard_of), whose tables copied
  *    themselves over and over while small (python3 7 % slower) and ran
  *    fuller than 128 tables of at least a page each (cc1: 2.5 % more
- *    instructions, in shifting runs). A grow copies the old table from the start of a run in slot
- *    order, which is the order of the homes in the new table but among
- *    keys that shared an old home: each key goes at its new home or right
- *    after the last one copied, one hash a key and no probing (the few out
- *    of order are inserted by put_compact). A grow maps the
- *    new array and unmaps the old one: it is not incremental, but a shard
- *    holds 1/NSHARDS of the blocks (4M blocks: 0.4 MiB a shard).
+ *    instructions, in shifting runs). A grow copies the old table from
+ *    the start of a run in slot order, which is the order of the homes in
+ *    the new table but among keys that shared an old home: each key goes
+ *    at its new home or right after the last one copied, one hash a key
+ *    and no probing (the few out of order are inserted by put_compact).
+ *    A grow maps the new array and unmaps the old one: it is not
+ *    incremental, but a shard holds a part of the blocks (4M blocks:
+ *    1-2 MiB a shard in the groups their regions use).
  *  - tm__live_prefetch starts the miss on a block's slot before the lock
  *    (tm__record calls it before capturing the stack), and a remove
  *    prefetches the block's malloc header, so the two misses overlap.

@@ -950,19 +950,24 @@ static int detect(void)
     return PY_ACTIVE;
 }
 
+/* 1 when state 's' still holds: no detection is due (found, and no
+ * module unloaded since; none found, and no module loaded since; or
+ * decided otherwise). */
+static inline int settled(int s)
+{
+    if (TM_LIKELY(s == PY_ACTIVE))
+        return TM_LIKELY(atomic_load_explicit(&tm__epoch, memory_order_relaxed) == py.epoch);
+    if (s == PY_NONE)
+        return TM_LIKELY(tm__module_count() == py.nmods);
+    return s != PY_UNKNOWN;
+}
+
 /* PY_ACTIVE when Python frames can be read now. */
 static int ready(void)
 {
     int s = atomic_load_explicit(&py.state, memory_order_acquire);
-    if (TM_LIKELY(s == PY_ACTIVE)) {
-        if (TM_LIKELY(atomic_load_explicit(&tm__epoch, memory_order_relaxed) == py.epoch))
-            return s;
-    } else if (s == PY_NONE) {
-        if (TM_LIKELY(tm__module_count() == py.nmods))
-            return s;
-    } else if (s != PY_UNKNOWN) {
+    if (settled(s))
         return s;
-    }
     /* first capture, a module loaded while none was found, or one unloaded */
     if (!atomic_compare_exchange_strong(&py.state, &s, PY_DETECTING))
         return PY_NONE;
@@ -1538,9 +1543,7 @@ int tm__py_absent(void)
     return 1;
 #endif
     int s = atomic_load_explicit(&py.state, memory_order_acquire);
-    if (s == PY_NONE)
-        return tm__module_count() == py.nmods;
-    return s == PY_UNSUPPORTED || s == PY_DETECTING;
+    return s != PY_ACTIVE && settled(s); /* what ready() answers without detecting */
 }
 
 uint32_t tm__py_stack(uintptr_t *pcs, int n, int max, uint32_t depth, struct tm__capture_memo *memo, int *merged)
