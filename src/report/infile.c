@@ -106,16 +106,29 @@ static int gz_fill(gzin *s, tm_error *err)
     return s->total > s->max ? too_large(s->max, err) : 0;
 }
 
-/* The first size of the buffer gzip data of 'inlen' bytes is inflated
- * into: 'isize', the size the (last) member's trailer gives modulo 2^32,
- * when it can be right for one member (deflate inflates to at most 1032
- * times its size, stored blocks are a little smaller than the data), with
- * room for a NUL and one byte more; a guess otherwise. Too small, the
- * buffer grows. */
-static size_t first_size(uint64_t isize, size_t inlen)
+static uint64_t le32(const unsigned char *b)
 {
+    return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24;
+}
+
+/* The first size of the buffer the gzip data of 'in' ('inlen' bytes, not
+ * read yet) is inflated into: the size the (last) member's trailer gives
+ * modulo 2^32, when it can be right for one member (deflate inflates to
+ * at most 1032 times its size, stored blocks are a little smaller than
+ * the data), with room for a NUL and one byte more; a guess otherwise (or
+ * when the data is too short to have a trailer). Too small, the buffer
+ * grows. */
+static size_t first_size(const gzin *in, size_t inlen)
+{
+    unsigned char b[4];
+
     if (inlen < 20)
         return 65536;
+    if (in->fd < 0)
+        memcpy(b, in->p + inlen - 4, 4);
+    else if (pread(in->fd, b, 4, (off_t)(inlen - 4)) != 4)
+        return 65536;
+    uint64_t isize = le32(b);
     if (isize + 64 >= inlen / 2 && isize / 1032 <= inlen)
         return (size_t)isize + 2;
     return inlen * 4 + 65536;
@@ -132,11 +145,6 @@ void tm__huge_pages(void *p, size_t n)
     (void)p;
     (void)n;
 #endif
-}
-
-static uint64_t le32(const unsigned char *b)
-{
-    return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24;
 }
 
 /* Inflates the gzip data of 's' (one or more members, as gzip writes and
@@ -227,8 +235,7 @@ int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, siz
     if (len < 2 || (unsigned char)data[0] != 0x1f || (unsigned char)data[1] != 0x8b)
         return 0;
     gzin in = {.p = (const unsigned char *)data, .len = len, .fd = -1, .max = max};
-    rc = gunzip(&in, len < 20 ? 65536 : first_size(le32((const unsigned char *)data + len - 4), len), max, out,
-                outlen, err);
+    rc = gunzip(&in, first_size(&in, len), max, out, outlen, err);
     return rc ? rc : 1;
 }
 
@@ -236,7 +243,7 @@ int tm_infile_gunzip(const char *data, size_t len, uint64_t max, char **out, siz
  * read. 1 when it is not gzip (nothing read), else 0 or an error. */
 static int read_gzip(int fd, uint64_t max, char **data, size_t *len, tm_error *err)
 {
-    unsigned char b[4];
+    unsigned char b[2];
     struct stat st;
     gzin in = {.fd = fd, .max = max};
     int rc;
@@ -248,9 +255,7 @@ static int read_gzip(int fd, uint64_t max, char **data, size_t *len, tm_error *e
         return too_large(max, err);
     if (!(in.chunk = malloc(GZ_CHUNK)))
         return tm__error_set(err, -ENOMEM, "out of memory");
-    rc = gunzip(&in, st.st_size >= 20 && pread(fd, b, 4, st.st_size - 4) == 4 ? first_size(le32(b), (size_t)st.st_size)
-                                                                                : 65536,
-                max, data, len, err);
+    rc = gunzip(&in, first_size(&in, (size_t)st.st_size), max, data, len, err);
     free(in.chunk);
     return rc;
 }

@@ -40,15 +40,16 @@
  *    While a thread's blocks come one after the other in memory (a
  *    growing heap), it also prefetches the slot of the block expected two
  *    allocations later.
- *  - The overflow table is linear probing over a power of two with
- *    backward-shift deletion, load below 3/4.
+ *  - The overflow table and the note table (below) are one keyed table
+ *    each (struct keyed: linear probing over a power of two with
+ *    backward-shift deletion, load below 3/4), the same code over two
+ *    record types.
  *  - A table that cannot grow (no memory) still accepts inserts until one
  *    slot is left, then refuses (counted lost).
  *  - A block with a note of its first words (stale.c) has the top bit of
  *    its slot's stack id set (NOTED; a stack id that large goes to the
  *    overflow table) and the note in the shard's note table, keyed by
- *    address (linear probing over a power of two, backward-shift
- *    deletion, load below 3/4); a block of the overflow table with a note
+ *    address; a block of the overflow table with a note
  *    is looked up there when it leaves. A remove of a block without one
  *    never touches the note table.
  *  - The figures a block adds to or takes from (trace.c) change under the
@@ -88,7 +89,6 @@ static inline void exclude_solo(void)
 
 #define NSHARDS TM_LIVE_SHARDS
 #define PAGE 4096
-#define OV_INITIAL 16
 #define KEY_BITS 44
 #define SIZE_BITS 20
 #define SIZE_LIMIT ((uint64_t)1 << SIZE_BITS)
@@ -112,17 +112,20 @@ struct note_rec {
     struct tm__note note;
 };
 
+/* A linear-probing table of records keyed by address (below). */
+struct keyed {
+    void *rec;
+    uint32_t mask; /* slots - 1 */
+    uint32_t used;
+};
+
 struct shard {
     tm__lock lock;
-    uint32_t cap;   /* slots in 'slots' */
-    uint32_t ov_mask;
-    size_t used;    /* blocks in both tables */
-    size_t ov_used;
+    uint32_t cap; /* slots in 'slots' */
+    size_t used;  /* blocks in both tables */
     struct slot *slots;
-    struct tm__block *ov;
-    struct note_rec *nt; /* notes of first words (stale.c) */
-    uint32_t nt_mask;
-    uint32_t nt_used;
+    struct keyed ov; /* struct tm__block */
+    struct keyed nt; /* struct note_rec: notes of first words (stale.c) */
 } __attribute__((aligned(64)));
 
 static struct shard shards[NSHARDS];
@@ -352,7 +355,7 @@ static void delete_compact(struct shard *s, uint32_t i)
 static int room_compact(struct shard *s)
 {
     size_t cap = s->slots ? s->cap : 0;
-    size_t n = s->used - s->ov_used;
+    size_t n = s->used - s->ov.used;
     /* 3/4 while small (few bytes; shorter runs to shift), 9/10 beyond */
     size_t num = compact_bytes((uint32_t)cap) < LOOSE_BELOW ? LOOSE_NUM : LOAD_NUM;
     if ((n + 1) * LOAD_DEN <= cap * num)
@@ -362,136 +365,154 @@ static int room_compact(struct shard *s)
     return n + 2 <= cap ? 0 : -1;
 }
 
-/* --- the overflow table --- */
+/* --- keyed tables: the overflow table and the notes ---
+ * Linear probing over a power of two of fixed-size records, each record
+ * starting with its block's address (0: an empty slot), backward-shift
+ * deletion, load below 3/4. A record's home is (hash >> shift) & mask;
+ * each table takes its own bits of the hash (the compact table takes the
+ * high half). The record size and the shift are constants at every call
+ * (OV, NT), so the inlined probes are as a table of one record type. A
+ * resize publishes the new array before the new mask, and a delete copies
+ * a record back before it clears the old slot, so a signal handler that
+ * reads a table mid-update indexes inside the array and finds every
+ * record. */
 
-static inline size_t ov_home(const struct shard *s, uint64_t h)
+#define KEYED_INITIAL 16
+#define OV sizeof(struct tm__block), 7u
+#define NT sizeof(struct note_rec), 11u
+
+static inline uintptr_t *kt_at(const struct keyed *t, size_t size, size_t i)
 {
-    return (size_t)(h >> 7) & s->ov_mask;
+    return (uintptr_t *)((char *)t->rec + i * size);
 }
 
-static int ov_resize(struct shard *s, uint32_t slots)
+static inline size_t kt_home(uint64_t h, unsigned shift, uint32_t mask)
 {
-    struct tm__block *fresh = tm__map((size_t)slots * sizeof(*fresh));
+    return (size_t)(h >> shift) & mask;
+}
+
+static int kt_resize(struct keyed *t, size_t size, unsigned shift, uint32_t slots)
+{
+    char *fresh = tm__map((size_t)slots * size), *old = t->rec;
     if (!fresh)
         return -1;
-    struct tm__block *old = s->ov;
-    uint32_t old_slots = old ? s->ov_mask + 1 : 0, mask = slots - 1;
+    uint32_t old_slots = old ? t->mask + 1 : 0, mask = slots - 1;
     for (uint32_t i = 0; i < old_slots; i++) {
-        if (!old[i].ptr)
+        const char *r = old + (size_t)i * size;
+        uintptr_t key = *(const uintptr_t *)r;
+        if (!key)
             continue;
-        size_t j = (size_t)(mix(old[i].ptr) >> 7) & mask;
-        while (fresh[j].ptr)
+        size_t j = kt_home(mix(key), shift, mask);
+        while (*(const uintptr_t *)(fresh + j * size))
             j = (j + 1) & mask;
-        fresh[j] = old[i];
+        memcpy(fresh + j * size, r, size);
     }
-    s->ov = fresh;
+    t->rec = fresh;
     atomic_signal_fence(memory_order_seq_cst);
-    s->ov_mask = mask;
+    t->mask = mask;
     atomic_signal_fence(memory_order_seq_cst);
     if (old)
-        tm__unmap(old, (size_t)old_slots * sizeof(*old));
+        tm__unmap(old, (size_t)old_slots * size);
     return 0;
+}
+
+/* Room for one more record; -1 when the table is full and cannot grow. */
+static int kt_room(struct keyed *t, size_t size, unsigned shift)
+{
+    if (!t->rec)
+        return kt_resize(t, size, shift, KEYED_INITIAL);
+    size_t slots = (size_t)t->mask + 1;
+    if (((size_t)t->used + 1) * 4 > slots * 3 && kt_resize(t, size, shift, (uint32_t)(slots * 2)) < 0 &&
+        (size_t)t->used + 2 > t->mask)
+        return -1;
+    return 0;
+}
+
+/* Index of 'ptr', or -1. */
+static inline __attribute__((always_inline)) int64_t kt_find(const struct keyed *t, size_t size, unsigned shift,
+                                                             uintptr_t ptr, uint64_t h)
+{
+    if (!t->used)
+        return -1;
+    size_t i = kt_home(h, shift, t->mask);
+    uintptr_t k;
+    while ((k = *kt_at(t, size, i)) != 0 && k != ptr)
+        i = (i + 1) & t->mask;
+    return k ? (int64_t)i : -1;
+}
+
+static inline __attribute__((always_inline)) void kt_delete(struct keyed *t, size_t size, unsigned shift, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        uintptr_t key = *kt_at(t, size, j);
+        if (!key)
+            break;
+        size_t k = kt_home(mix(key), shift, t->mask);
+        /* Skip records whose home lies cyclically in (i, j]. */
+        if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        memcpy(kt_at(t, size, i), kt_at(t, size, j), size);
+        i = j;
+    }
+    memset(kt_at(t, size, i), 0, size);
+    t->used--;
+}
+
+/* The empty slot a record for 'ptr' (not in the table; room was made)
+ * goes in, counted. */
+static inline __attribute__((always_inline)) void *kt_add(struct keyed *t, size_t size, unsigned shift, uint64_t h)
+{
+    size_t i = kt_home(h, shift, t->mask);
+    while (*kt_at(t, size, i))
+        i = (i + 1) & t->mask;
+    t->used++;
+    return kt_at(t, size, i);
+}
+
+/* The overflow table: whole blocks, counted in the shard's 'used' too. */
+static inline struct tm__block *ov_at(const struct shard *s, size_t i)
+{
+    return (struct tm__block *)s->ov.rec + i;
 }
 
 static int ov_room(struct shard *s)
 {
-    if (!s->ov)
-        return ov_resize(s, OV_INITIAL);
-    if ((s->ov_used + 1) * 4 > ((size_t)s->ov_mask + 1) * 3 && ov_resize(s, (s->ov_mask + 1) * 2) < 0 &&
-        s->ov_used + 2 > s->ov_mask)
-        return -1;
-    return 0;
+    return kt_room(&s->ov, OV);
 }
 
-/* Index of 'ptr' in the overflow table, or -1. */
 static int64_t ov_find(const struct shard *s, uintptr_t ptr, uint64_t h)
 {
-    if (!s->ov_used)
-        return -1;
-    size_t i = ov_home(s, h);
-    while (s->ov[i].ptr && s->ov[i].ptr != ptr)
-        i = (i + 1) & s->ov_mask;
-    return s->ov[i].ptr == ptr ? (int64_t)i : -1;
+    return kt_find(&s->ov, OV, ptr, h);
 }
 
 static void ov_delete(struct shard *s, size_t i)
 {
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & s->ov_mask;
-        if (!s->ov[j].ptr)
-            break;
-        size_t k = ov_home(s, mix(s->ov[j].ptr));
-        /* Skip entries whose home lies cyclically in (i, j]. */
-        if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
-            continue;
-        s->ov[i] = s->ov[j];
-        i = j;
-    }
-    memset(&s->ov[i], 0, sizeof(s->ov[i]));
-    s->ov_used--;
+    kt_delete(&s->ov, OV, i);
     s->used--;
 }
 
 static void ov_put(struct shard *s, const struct tm__block *b, uint64_t h)
 {
-    size_t i = ov_home(s, h);
-    while (s->ov[i].ptr)
-        i = (i + 1) & s->ov_mask;
-    s->ov[i] = *b;
-    s->ov_used++;
+    *(struct tm__block *)kt_add(&s->ov, OV, h) = *b;
     s->used++;
 }
 
-/* --- notes of first words (stale.c) --- */
-
-static inline size_t nt_home(uint64_t h, uint32_t mask)
+/* The notes of first words (stale.c). */
+static inline struct note_rec *nt_at(const struct shard *s, size_t i)
 {
-    return (size_t)(h >> 11) & mask;
-}
-
-static int nt_resize(struct shard *s, uint32_t slots)
-{
-    struct note_rec *fresh = tm__map((size_t)slots * sizeof(*fresh));
-    if (!fresh)
-        return -1;
-    struct note_rec *old = s->nt;
-    uint32_t old_slots = old ? s->nt_mask + 1 : 0, mask = slots - 1;
-    for (uint32_t i = 0; i < old_slots; i++) {
-        if (!old[i].ptr)
-            continue;
-        size_t j = nt_home(mix(old[i].ptr), mask);
-        while (fresh[j].ptr)
-            j = (j + 1) & mask;
-        fresh[j] = old[i];
-    }
-    s->nt = fresh;
-    atomic_signal_fence(memory_order_seq_cst);
-    s->nt_mask = mask;
-    atomic_signal_fence(memory_order_seq_cst);
-    if (old)
-        tm__unmap(old, (size_t)old_slots * sizeof(*old));
-    return 0;
+    return (struct note_rec *)s->nt.rec + i;
 }
 
 static int nt_room(struct shard *s)
 {
-    if (!s->nt)
-        return nt_resize(s, OV_INITIAL);
-    if ((s->nt_used + 1) * 4 > (s->nt_mask + 1) * 3 && nt_resize(s, (s->nt_mask + 1) * 2) < 0 &&
-        s->nt_used + 2 > s->nt_mask)
-        return -1;
-    return 0;
+    return kt_room(&s->nt, NT);
 }
 
 static int64_t nt_find(const struct shard *s, uintptr_t ptr, uint64_t h)
 {
-    if (!s->nt_used)
-        return -1;
-    size_t i = nt_home(h, s->nt_mask);
-    while (s->nt[i].ptr && s->nt[i].ptr != ptr)
-        i = (i + 1) & s->nt_mask;
-    return s->nt[i].ptr ? (int64_t)i : -1;
+    return kt_find(&s->nt, NT, ptr, h);
 }
 
 /* Removes the note of 'ptr', into '*out' when 'out' is not NULL. */
@@ -501,37 +522,17 @@ static void nt_take(struct shard *s, uintptr_t ptr, uint64_t h, struct tm__note 
     if (at < 0)
         return;
     if (out)
-        *out = s->nt[at].note;
-    size_t i = (size_t)at, j = i;
-    for (;;) {
-        j = (j + 1) & s->nt_mask;
-        if (!s->nt[j].ptr)
-            break;
-        size_t k = nt_home(mix(s->nt[j].ptr), s->nt_mask);
-        if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
-            continue;
-        s->nt[i] = s->nt[j];
-        i = j;
-    }
-    memset(&s->nt[i], 0, sizeof(s->nt[i]));
-    s->nt_used--;
+        *out = nt_at(s, (size_t)at)->note;
+    kt_delete(&s->nt, NT, (size_t)at);
 }
 
 /* Puts the note of 'ptr' (room was made), over one already there. */
 static void nt_put(struct shard *s, uintptr_t ptr, uint64_t h, const struct tm__note *note)
 {
     int64_t at = nt_find(s, ptr, h);
-    size_t i;
-    if (at >= 0) {
-        i = (size_t)at;
-    } else {
-        i = nt_home(h, s->nt_mask);
-        while (s->nt[i].ptr)
-            i = (i + 1) & s->nt_mask;
-        s->nt_used++;
-    }
-    s->nt[i].ptr = ptr;
-    s->nt[i].note = *note;
+    struct note_rec *r = at >= 0 ? nt_at(s, (size_t)at) : kt_add(&s->nt, NT, h);
+    r->ptr = ptr;
+    r->note = *note;
 }
 
 /* --- the interface --- */
@@ -556,9 +557,9 @@ static inline __attribute__((always_inline)) int take(struct shard *s, uintptr_t
     int64_t i = ov_find(s, ptr, h);
     if (i < 0)
         return 0;
-    *out = s->ov[i];
+    *out = *ov_at(s, (size_t)i);
     ov_delete(s, (size_t)i);
-    if (TM_UNLIKELY(s->nt_used))
+    if (TM_UNLIKELY(s->nt.used))
         nt_take(s, ptr, h, note);
     return 1;
 }
@@ -585,8 +586,8 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
             if (!key_of(home)) { /* most inserts: the home slot is free */
                 *home = e;
                 s->used++;
-                if (TM_UNLIKELY(s->ov_used) && (i = ov_find(s, b->ptr, h)) >= 0) {
-                    *old = s->ov[i];
+                if (TM_UNLIKELY(s->ov.used) && (i = ov_find(s, b->ptr, h)) >= 0) {
+                    *old = *ov_at(s, (size_t)i);
                     ov_delete(s, (size_t)i);
                     rc = 1;
                 }
@@ -596,7 +597,7 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
             } else {
                 s->used++;
                 if ((i = ov_find(s, b->ptr, h)) >= 0) {
-                    *old = s->ov[i];
+                    *old = *ov_at(s, (size_t)i);
                     ov_delete(s, (size_t)i);
                     rc = 1;
                 }
@@ -607,8 +608,8 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
         if (rc == 0) {
             int64_t i = ov_find(s, b->ptr, h);
             if (i >= 0) {
-                *old = s->ov[i];
-                s->ov[i] = *b;
+                *old = *ov_at(s, (size_t)i);
+                *ov_at(s, (size_t)i) = *b;
                 rc = 1;
             } else {
                 rc = take(s, b->ptr, h, old, NULL);
@@ -618,7 +619,7 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
     }
     if (rc >= 0 && TM_UNLIKELY(note))
         nt_put(s, b->ptr, h, note);
-    else if (rc == 1 && TM_UNLIKELY(s->nt_used))
+    else if (rc == 1 && TM_UNLIKELY(s->nt.used))
         nt_take(s, b->ptr, h, NULL); /* the replaced block's (its free went unseen) */
     if (rc >= 0 && figures)
         tm__figures_locked(b, rc == 1 ? old : NULL, flags);
@@ -718,7 +719,7 @@ int tm__live_find(uintptr_t ptr, struct tm__block *out)
         slot_decode(&s->slots[i], out);
         found = 1;
     } else if ((i = ov_find(s, ptr, h)) >= 0) {
-        *out = s->ov[i];
+        *out = *ov_at(s, (size_t)i);
         found = 1;
     }
     tm__lock_release(&s->lock);
@@ -751,13 +752,13 @@ void tm__live_clear_unlocked(void)
         struct shard *s = &shards[i];
         if (s->slots)
             memset(s->slots, 0, (size_t)s->cap * sizeof(*s->slots));
-        if (s->ov)
-            memset(s->ov, 0, ((size_t)s->ov_mask + 1) * sizeof(*s->ov));
-        if (s->nt)
-            memset(s->nt, 0, ((size_t)s->nt_mask + 1) * sizeof(*s->nt));
+        if (s->ov.rec)
+            memset(s->ov.rec, 0, ((size_t)s->ov.mask + 1) * sizeof(struct tm__block));
+        if (s->nt.rec)
+            memset(s->nt.rec, 0, ((size_t)s->nt.mask + 1) * sizeof(struct note_rec));
         s->used = 0;
-        s->ov_used = 0;
-        s->nt_used = 0;
+        s->ov.used = 0;
+        s->nt.used = 0;
     }
 }
 
@@ -792,10 +793,10 @@ size_t tm__live_foreach_shards_unlocked(unsigned first, unsigned last,
                 }
             }
         }
-        if (s->ov) {
-            for (size_t j = 0; j <= s->ov_mask; j++) {
-                if (s->ov[j].ptr) {
-                    fn(&s->ov[j], arg);
+        if (s->ov.rec) {
+            for (size_t j = 0; j <= s->ov.mask; j++) {
+                if (ov_at(s, j)->ptr) {
+                    fn(ov_at(s, j), arg);
                     n++;
                 }
             }
@@ -816,10 +817,10 @@ void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *
     for (int i = 0; i < NSHARDS; i++) {
         if (shards[i].slots)
             fn(shards[i].slots, compact_bytes(shards[i].cap), arg);
-        if (shards[i].ov)
-            fn(shards[i].ov, ((size_t)shards[i].ov_mask + 1) * sizeof(struct tm__block), arg);
-        if (shards[i].nt)
-            fn(shards[i].nt, ((size_t)shards[i].nt_mask + 1) * sizeof(struct note_rec), arg);
+        if (shards[i].ov.rec)
+            fn(shards[i].ov.rec, ((size_t)shards[i].ov.mask + 1) * sizeof(struct tm__block), arg);
+        if (shards[i].nt.rec)
+            fn(shards[i].nt.rec, ((size_t)shards[i].nt.mask + 1) * sizeof(struct note_rec), arg);
     }
 }
 
@@ -830,7 +831,7 @@ int tm__live_note_unlocked(uintptr_t ptr, struct tm__note *note)
     int64_t i = nt_find(s, ptr, h);
     if (i < 0)
         return 0;
-    *note = s->nt[i].note;
+    *note = nt_at(s, (size_t)i)->note;
     return 1;
 }
 
@@ -839,9 +840,9 @@ size_t tm__live_notes_foreach_unlocked(void (*fn)(uintptr_t ptr, void *arg), voi
     size_t n = 0;
     for (int i = 0; i < NSHARDS; i++) {
         const struct shard *s = &shards[i];
-        for (size_t j = 0; s->nt_used && j <= s->nt_mask; j++) {
-            if (s->nt[j].ptr) {
-                fn(s->nt[j].ptr, arg);
+        for (size_t j = 0; s->nt.used && j <= s->nt.mask; j++) {
+            if (nt_at(s, j)->ptr) {
+                fn(nt_at(s, j)->ptr, arg);
                 n++;
             }
         }
