@@ -1682,12 +1682,34 @@ static int chunk_word(const struct scan *s, uintptr_t w)
     return !start && is_chunk_after(s, (size_t)i, w);
 }
 
+/* 1 when 'w', a block's first word that still holds the mangled link it
+ * held when the block was handed out (stale.c: mangled with 'page'), is
+ * still one: what it hides is 16-aligned and in a heap. */
+static int mangled_word(const struct scan *s, uintptr_t w, uint64_t page)
+{
+    uintptr_t n = w ^ (uintptr_t)page;
+    if (!n || n % (2 * WORD))
+        return 0;
+    const struct seg *g = seg_of(s, n);
+    return g && g->heap;
+}
+
+/* 1 when 'w', a word of a block that still matches the block's note
+ * (stale.c), is still one of the allocator's. */
+static int allocator_word(const struct scan *s, const struct tm__note *note, uintptr_t w)
+{
+    if (note->hi & TM_NOTE_MANGLED)
+        return mangled_word(s, w, note->hi & ~TM_NOTE_MANGLED);
+    return chunk_word(s, w);
+}
+
 typedef void (*piece_fn)(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t arg);
 
 /* Block 'b' (with state flags 'flags') as pieces of readable memory: one,
  * unless it is SPLIT, or some of its first words still hold what the
  * allocator left there (stale.c) and look like glibc's links of a free
- * chunk (chunk_word: not a block's start); those words are not the
+ * chunk (chunk_word: not a block's start), or the first word still holds
+ * its mangled link (mangled_word); those words are not the
  * program's (Valgrind's allocator never leaves such words) and are left
  * out. A word the program wrote since is scanned, even one
  * that looks like a link (a C++ object's last base), and so is an old
@@ -1704,7 +1726,7 @@ static void block_pieces(struct scan *s, const struct span *b, uint32_t flags, p
         const uintptr_t *d = (const uintptr_t *)b->ptr;
         for (unsigned k = 0; k < TM_STALE_WORDS; k++) {
             uintptr_t at = b->ptr + k * WORD;
-            if (!(stale & 1u << k) || !chunk_word(s, d[k]))
+            if (!(stale & 1u << k) || !allocator_word(s, &note, d[k]))
                 continue;
             if (at > lo)
                 fn(s, lo, at, arg);

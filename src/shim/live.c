@@ -379,7 +379,8 @@ static int room_compact(struct shard *s)
 
 #define KEYED_INITIAL 16
 #define OV sizeof(struct tm__block), 7u
-#define NT sizeof(struct note_rec), 11u
+#define NT_SHIFT 11u
+#define NT sizeof(struct note_rec), NT_SHIFT
 
 static inline uintptr_t *kt_at(const struct keyed *t, size_t size, size_t i)
 {
@@ -505,6 +506,14 @@ static inline struct note_rec *nt_at(const struct shard *s, size_t i)
     return (struct note_rec *)s->nt.rec + i;
 }
 
+/* Starts the miss on the home slot of the note of the block of hash 'h'
+ * in a note table 'rec' of mask 'mask' (a hint: never faults). */
+static inline void nt_prefetch(const void *rec, uint32_t mask, uint64_t h)
+{
+    if (rec)
+        __builtin_prefetch((const struct note_rec *)rec + kt_home(h, NT_SHIFT, mask), 1);
+}
+
 static int nt_room(struct shard *s)
 {
     return kt_room(&s->nt, NT);
@@ -526,10 +535,11 @@ static void nt_take(struct shard *s, uintptr_t ptr, uint64_t h, struct tm__note 
     kt_delete(&s->nt, NT, (size_t)at);
 }
 
-/* Puts the note of 'ptr' (room was made), over one already there. */
-static void nt_put(struct shard *s, uintptr_t ptr, uint64_t h, const struct tm__note *note)
+/* Puts the note of 'ptr' (room was made), over one already there unless
+ * 'fresh' (no block was at 'ptr': then no note is). */
+static void nt_put(struct shard *s, uintptr_t ptr, uint64_t h, const struct tm__note *note, int fresh)
 {
-    int64_t at = nt_find(s, ptr, h);
+    int64_t at = fresh ? -1 : nt_find(s, ptr, h);
     struct note_rec *r = at >= 0 ? nt_at(s, (size_t)at) : kt_add(&s->nt, NT, h);
     r->ptr = ptr;
     r->note = *note;
@@ -547,6 +557,8 @@ static inline __attribute__((always_inline)) int take(struct shard *s, uintptr_t
         int64_t i = find_compact(s, ptr >> 4, h);
         if (i >= 0) {
             int noted = (s->slots[i].stack & NOTED) != 0;
+            if (TM_UNLIKELY(noted)) /* its miss overlaps the shift */
+                nt_prefetch(s->nt.rec, s->nt.mask, h);
             slot_decode(&s->slots[i], out);
             delete_compact(s, (uint32_t)i);
             if (TM_UNLIKELY(noted))
@@ -618,7 +630,7 @@ static int insert(const struct tm__block *b, struct tm__block *old, unsigned fla
         }
     }
     if (rc >= 0 && TM_UNLIKELY(note))
-        nt_put(s, b->ptr, h, note);
+        nt_put(s, b->ptr, h, note, rc == 0);
     else if (rc == 1 && TM_UNLIKELY(s->nt.used))
         nt_take(s, b->ptr, h, NULL); /* the replaced block's (its free went unseen) */
     if (rc >= 0 && figures)
@@ -654,6 +666,14 @@ static inline void prefetch_slot(uintptr_t ptr)
     uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
     if (slots && cap)
         __builtin_prefetch(&slots[home_of(h, cap)], 1);
+}
+
+void tm__live_prefetch_note(uintptr_t ptr)
+{
+    uint64_t h = mix(ptr);
+    struct shard *s = shard_of(ptr, h);
+    /* Unlocked: a stale pair only prefetches a useless line. */
+    nt_prefetch(__atomic_load_n(&s->nt.rec, __ATOMIC_RELAXED), __atomic_load_n(&s->nt.mask, __ATOMIC_RELAXED), h);
 }
 
 void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev)

@@ -60,6 +60,12 @@ check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/
 tests_progs_leaks_graph_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_classes_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_classes_LDADD = -lpthread
+# the same programs with the heap low (glibc's mangled links land in it)
+check_PROGRAMS += tests/progs/leaks_classes_nopie
+tests_progs_leaks_classes_nopie_SOURCES = tests/progs/leaks_classes.c
+tests_progs_leaks_classes_nopie_CFLAGS = $(LEAK_PROG_CFLAGS) -fno-pie
+tests_progs_leaks_classes_nopie_LDFLAGS = -no-pie
+tests_progs_leaks_classes_nopie_LDADD = -lpthread
 tests_progs_leaks_kinds_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_kinds_LDADD = -lpthread
 tests_progs_leaks_threads_CFLAGS = $(LEAK_PROG_CFLAGS)

@@ -386,6 +386,8 @@ int tm__live_insert_note_fig(const struct tm__block *b, const struct tm__note *n
  * block of 'size' bytes, and for a block expected later when the thread's
  * blocks come one after the other ('prev': its last block's address). */
 void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev);
+/* The same for the slot of the block's note (stale.c) in the note table. */
+void tm__live_prefetch_note(uintptr_t ptr);
 /* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. The _fig
  * form, when found, also calls tm__figures_locked(NULL, 'out', 'flags')
  * under the shard lock. */
@@ -576,6 +578,9 @@ int tm__timeline_gather(int reason, void (*want)(uint32_t id, void *arg), void *
 /* --- what the allocator left in new blocks (stale.c) --- */
 #define TM_STALE_WORDS 16
 #define TM_STALE_LARGE 1000
+/* In a note's 'hi': the note is of a mangled first word (stale.c): 'lo' is
+ * its value, the rest of 'hi' the page it was mangled with. */
+#define TM_NOTE_MANGLED ((uint64_t)1 << 63)
 /* Where the main arena's heap can start: the end of the executable. */
 extern uintptr_t tm__stale_heap_lo;
 /* 1 when 'v', found in the block at 'ptr', looks like an allocator's
@@ -592,22 +597,40 @@ static inline int tm__stale_near(uintptr_t v, uintptr_t ptr)
         return v - tm__stale_heap_lo < main_span;
     return ((v ^ ptr) >> 26) == 0;
 }
+/* 1 when 'v', the first word of the block at 'ptr', looks like a link of
+ * glibc's tcache or fastbins mangled by safe-linking (glibc 2.32 and later
+ * keep the next entry's address xor ptr >> 12) that lands in the block's
+ * own heap, as it does where the heap lies low (a program built without
+ * PIE): near, and what it hides a link. Elsewhere the xor moves such a
+ * word far from any heap (the first test fails: one compare). */
+static inline int tm__stale_mangled(uintptr_t v, uintptr_t ptr)
+{
+    return tm__stale_near(v & ~(uintptr_t)15, ptr) && tm__stale_near(v ^ (ptr >> 12), ptr);
+}
 /* The note of the new block at 'ptr' of 'size' bytes in '*out': 1 made
  * (some of its first words look like links), 0 none. */
 int tm__stale_make(uintptr_t ptr, size_t size, struct tm__note *out);
+/* The note of the first word alone, a mangled link (the chunk came from
+ * tcache or a fastbin, whose deeper words the shim never looks at). */
+int tm__stale_make_first(uintptr_t ptr, struct tm__note *out);
 /* tm__stale_make, when the block's first or second word looks like a link
  * (a chunk glibc took from a bin), or its third or fourth in a block of
  * TM_STALE_LARGE bytes or more (a large bin's nextsize links, its fd and
  * bk being the bin's, in libc): two loads from a line the allocator has
- * just touched; a block from tcache (a mangled link, then zero) ends
- * there. */
+ * just touched. A block from tcache (a mangled link, then zero) ends
+ * there, with tm__stale_make_first where the heap lies low and its first
+ * word looks like a mangled link (tm__stale_mangled; a raw link there too,
+ * 1 page in 16: the note holds either just as well). */
 static inline int tm__stale_note(uintptr_t ptr, size_t size, struct tm__note *out)
 {
     const uintptr_t *d = (const uintptr_t *)ptr;
     if (size < sizeof(uintptr_t) || (ptr & 15))
         return 0;
-    if (tm__stale_near(d[0], ptr) || (size >= 2 * sizeof(uintptr_t) && tm__stale_near(d[1], ptr)) ||
-        (size >= TM_STALE_LARGE && (tm__stale_near(d[2], ptr) || tm__stale_near(d[3], ptr))))
+    int rest = (size >= 2 * sizeof(uintptr_t) && tm__stale_near(d[1], ptr)) ||
+               (size >= TM_STALE_LARGE && (tm__stale_near(d[2], ptr) || tm__stale_near(d[3], ptr)));
+    if (TM_UNLIKELY(!rest && tm__stale_mangled(d[0], ptr)))
+        return tm__stale_make_first(ptr, out);
+    if (rest || tm__stale_near(d[0], ptr))
         return tm__stale_make(ptr, size, out);
     return 0;
 }

@@ -25,6 +25,20 @@
  * fingerprint by chance 1 time in 4096 (and must then look like a link
  * too). A realloc carries the note's words its copy still holds.
  *
+ * The first word of a chunk from tcache or a fastbin is a mangled link
+ * (safe-linking: the next entry's address xor the word's own address >>
+ * 12). Where the heap lies high (PIE) the xor takes it far from any heap;
+ * where it lies low (a program built without PIE: Debian's python3, cc1
+ * and node) it lands near the next entry, inside some block, or on one's
+ * start. Such a block (tm__stale_mangled: its other words are not looked
+ * at) gets a note of another form (TM_NOTE_MANGLED in 'hi'): the word's
+ * exact value and the page it was mangled with (a realloc's copy keeps
+ * both). The leak scan leaves the word out while it holds that value and
+ * what it hides still looks like a link (leakscan.c's mangled_word); a
+ * fingerprint would not do here: a mangled word can be a block's start,
+ * which the program may write too (a list's next pointer), and only the
+ * very value proves the program did not.
+ *
  * Not covered: links deeper in a block whose first words are tcache's (a
  * mangled link, then zero): the chunk went to the thread's cache without
  * passing through the program (glibc stashes a bin's other chunks there),
@@ -112,10 +126,19 @@ int tm__stale_make(uintptr_t ptr, size_t size, struct tm__note *out)
     return note_words(ptr, size, ~0u, out);
 }
 
+int tm__stale_make_first(uintptr_t ptr, struct tm__note *out)
+{
+    out->lo = *(const uintptr_t *)ptr;
+    out->hi = TM_NOTE_MANGLED | ptr >> 12;
+    return 1;
+}
+
 unsigned tm__stale_match(const struct tm__note *note, uintptr_t ptr, size_t size)
 {
     const uintptr_t *d = (const uintptr_t *)ptr;
     unsigned n = words_of(size), mask = 0;
+    if (note->hi & TM_NOTE_MANGLED)
+        return n && d[0] == note->lo;
     for (unsigned i = 0; i < PAIRS; i++) {
         uint32_t pair = pair_at(note, i);
         unsigned k = pair >> FP_BITS;
@@ -130,6 +153,13 @@ int tm__stale_carry(const struct tm__note *old, uintptr_t ptr, size_t size, stru
     /* the new block's first words are the old one's, copied: a pair that
      * matches the copy matched the old word, still the allocator's */
     if (!old || !(old->lo | old->hi) || (ptr & 15)) {
+        out->lo = out->hi = 0;
+        return 0;
+    }
+    if (old->hi & TM_NOTE_MANGLED) { /* still the link, and where it was mangled */
+        *out = *old;
+        if (tm__stale_match(old, ptr, size))
+            return 1;
         out->lo = out->hi = 0;
         return 0;
     }

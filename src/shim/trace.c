@@ -990,6 +990,8 @@ static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint3
         noted = tm__stale_note(ptr, bytes, &note);
     else if (carry)
         noted = tm__stale_carry(carry, ptr, bytes, &note);
+    if (TM_UNLIKELY(noted))
+        tm__live_prefetch_note(b.ptr);
     b.stack = capture_stack();
     if (!b.stack) {
         atomic_fetch_add(&tm__lost, 1);

@@ -32,7 +32,15 @@
  *             3-character string each, kept in a global: reachable 1 000;
  *             the 24-byte blocks lose their only pointers: definite 1 000.
  *  shortre    the same, each string then realloc()ed to 600 bytes (it
- *             moves: the words glibc left come along with the string). */
+ *             moves: the words glibc left come along with the string).
+ *  mangled    2 000 blocks of 24, 40 and 56 bytes are freed into tcache
+ *             and the fastbins (three times over) and allocated again,
+ *             each with its first word left as glibc left it: a link
+ *             mangled by safe-linking (the next free chunk's address xor
+ *             the word's address >> 12). Every other one is kept in a
+ *             global: reachable 1 000, definite 1 000. Built without PIE
+ *             (leaks_classes_nopie) the heap lies low and the mangled
+ *             word lands inside a neighbouring block. */
 #pragma GCC optimize("O0")
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -230,6 +238,27 @@ static int shortre(void)
     return short_strings(1);
 }
 
+#define MANGLED_N 2000
+static void *mangled_keep[MANGLED_N];
+
+static int mangled(void)
+{
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < MANGLED_N; i++)
+            mangled_keep[i] = malloc(24 + i % 3 * 16);
+        for (int i = 0; i < MANGLED_N; i++)
+            free(mangled_keep[i]);
+    }
+    for (int i = 0; i < MANGLED_N; i++) {
+        char *p = malloc(24 + i % 3 * 16);
+        p[8] = 1; /* the first word stays the allocator's */
+        mangled_keep[i] = p;
+    }
+    for (int i = 0; i < MANGLED_N; i += 2)
+        mangled_keep[i] = NULL;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -237,7 +266,7 @@ int main(int argc, char **argv)
         int (*fn)(void);
     } modes[] = {{"lastbase", lastbase}, {"deadtls", deadtls}, {"mmaptail", mmaptail}, {"guard", guard},
                  {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale},
-                 {"shortstr", shortstr}, {"shortre", shortre}};
+                 {"shortstr", shortstr}, {"shortre", shortre}, {"mangled", mangled}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();

@@ -1,7 +1,9 @@
 /* check_stale.c - notes of what the allocator left in new blocks
  * (stale.c): which words get noted, which still match, what a realloc
  * carries over, and what is never noted (unaligned blocks, pointers to
- * the executable's data, blocks whose first words are tcache's); and the
+ * the executable's data, blocks whose first words are tcache's in a high
+ * heap); the first word alone, by value, where tcache's mangled link lands
+ * in a low heap; and the
  * live table keeping a block's note until the block leaves (live.c). */
 #include "shim/shim.h"
 #include "shim_stubs.h"
@@ -9,6 +11,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static char exe_data[64]; /* in the executable: below the main heap */
 
@@ -60,12 +63,15 @@ START_TEST(test_stale_not_noted)
     ck_assert(in_a_heap(d));
     uintptr_t self = (uintptr_t)d;
     /* tcache's words: a mangled link, then zero; a deeper link is not
-     * looked for then (the first line only, see tm__stale_note) */
+     * looked for then (the first line only, see tm__stale_note). In a
+     * high heap (PIE) the mangled link lands far from it: no note (a low
+     * heap's: test_stale_mangled_first_word) */
     d[0] = (self >> 12) ^ (self + 4096);
     d[1] = 0;
     d[3] = self + 4096;
     struct tm__note n;
-    ck_assert_int_eq(tm__stale_note(self, 64, &n), 0);
+    if ((self >> 12) >> 32)
+        ck_assert_int_eq(tm__stale_note(self, 64, &n), 0);
     /* a dead object's pointer to the executable's data is no link */
     uintptr_t *e = buffer(8, 0);
     e[0] = (uintptr_t)exe_data & ~(uintptr_t)15;
@@ -127,6 +133,64 @@ START_TEST(test_stale_realloc_carries_unchanged_words)
     ck_assert_int_eq(tm__stale_carry(NULL, (uintptr_t)m, 64, &c), 0);
     free(d);
     free(m);
+}
+END_TEST
+
+/* A heap that lies low (a program built without PIE): tcache's mangled
+ * link lands inside the heap. Made here with a mapping at 512 MiB and the
+ * executable's end put just below it. */
+START_TEST(test_stale_mangled_first_word)
+{
+    uintptr_t base = 0x20000000;
+    void *m = mmap((void *)base, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (m != (void *)base) {
+        if (m != MAP_FAILED)
+            munmap(m, 1 << 20);
+        return; /* the address is taken here: nothing to test with */
+    }
+    uintptr_t saved = tm__stale_heap_lo;
+    tm__stale_heap_lo = base - 4096;
+    uintptr_t at = base + 0x1010, next = base + 0x2040, *d = (uintptr_t *)at;
+    d[0] = next ^ (at >> 12); /* tcache's link to the next free chunk, then zero */
+    d[1] = 0;
+    ck_assert(tm__stale_mangled(d[0], at));
+    struct tm__note n, c;
+    ck_assert_int_eq(tm__stale_note(at, 48, &n), 1);
+    ck_assert(n.hi & TM_NOTE_MANGLED);
+    ck_assert_uint_eq(n.hi & ~TM_NOTE_MANGLED, at >> 12);
+    ck_assert_uint_eq(n.lo, d[0]);
+    ck_assert_uint_eq(tm__stale_match(&n, at, 48), 1);
+    /* the program writes a pointer there, even one that differs from the
+     * link in a bit the fingerprint of a word would not see: no match */
+    uintptr_t link = d[0];
+    d[0] = next;
+    ck_assert_uint_eq(tm__stale_match(&n, at, 48), 0);
+    d[0] = link ^ 16;
+    ck_assert_uint_eq(tm__stale_match(&n, at, 48), 0);
+    d[0] = link;
+    /* a realloc's copy carries the note, with the page it was mangled with */
+    uintptr_t *copy = (uintptr_t *)(base + 0x8000);
+    memcpy(copy, d, 48);
+    ck_assert_int_eq(tm__stale_carry(&n, (uintptr_t)copy, 48, &c), 1);
+    ck_assert_uint_eq(c.hi, n.hi);
+    ck_assert_uint_eq(c.lo, n.lo);
+    ck_assert_uint_eq(tm__stale_match(&c, (uintptr_t)copy, 48), 1);
+    copy[0] = 0x61;
+    ck_assert_int_eq(tm__stale_carry(&n, (uintptr_t)copy, 48, &c), 0);
+    /* a chunk from a small bin (raw links at words 0 and 1): the links'
+     * note, word by word */
+    d[0] = next - 16;
+    d[1] = base + 0x3000;
+    ck_assert_int_eq(tm__stale_note(at, 48, &n), 1);
+    ck_assert(!(n.hi & TM_NOTE_MANGLED));
+    ck_assert_uint_eq(tm__stale_match(&n, at, 48), 1u << 0 | 1u << 1);
+    /* the end of tcache's list: the page number alone, below the heap */
+    d[0] = at >> 12;
+    d[1] = 0;
+    ck_assert_int_eq(tm__stale_note(at, 48, &n), 0);
+    tm__stale_heap_lo = saved;
+    munmap(m, 1 << 20);
 }
 END_TEST
 
@@ -215,6 +279,7 @@ int main(void)
     tcase_add_test(tc, test_stale_not_noted);
     tcase_add_test(tc, test_stale_large_block_words);
     tcase_add_test(tc, test_stale_realloc_carries_unchanged_words);
+    tcase_add_test(tc, test_stale_mangled_first_word);
     tcase_add_test(tc, test_stale_live_table_keeps_notes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
