@@ -106,9 +106,15 @@ assert_eq "diff app.py:7" '[[3000, 11002]]' \
 
 # leaks: 50 blocks made by malloc through ctypes, definitely lost, in leak();
 # the address of the last one may still sit in a live word of the
-# interpreter's (a stale slot), which makes it reachable for Valgrind too
+# interpreter's (a stale slot), which makes it reachable for Valgrind too.
+# python3 is built without PIE: its heap lies low, where integers the
+# interpreter keeps (999999999 is one) can fall inside a 4000-byte block:
+# such a block is "possible" (so for Valgrind too), about 1 run in 7, 2
+# blocks more rarely. All 50 are at that line, at least 47 definite.
 status 0 leaks a.1.json --format json
-assert_eq "leak record" true "$(json "$WORK/out" 'any(r["kind"] == "definite" and r["blocks"] in (49, 50) and "leak at app.py:25 (python)" in r["key"] for r in s["records"])')"
+site='[(r["kind"], r["blocks"]) for r in s["records"] if "leak at app.py:25 (python)" in r["key"]]'
+ok=$(json "$WORK/out" 'sum(b for k, b in '"$site"' if k == "definite") >= 47 and sum(b for k, b in '"$site"' if k in ("definite", "possible")) in (49, 50)')
+[ "$ok" = true ] || fail "leak record: (kind, blocks) at app.py:25: $(json "$WORK/out" "$site")"
 status 0 leaks a.1.json
 grep -q "by leak ($APP:25)" "$WORK/out" || fail "leaks text: $(head -20 "$WORK/out")"
 
