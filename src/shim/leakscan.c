@@ -104,9 +104,10 @@
  * Two additions: glibc keeps the address of a free chunk (arena bins, top)
  * in libc's data, and leaves such addresses in the chunks it hands out
  * again, and that address falls inside the last word of the block before
- * it; a word of libc's data or of a heap block equal to the address of the
+ * it; a word of libc's data or of a leaked block equal to the address of the
  * chunk that follows a block ("ptr - 16 + chunk size") is therefore not
- * taken as a pointer (in a block, unless a C++ last base: next_chunk).
+ * taken as a pointer (in a leaked block, unless a C++ last base:
+ * next_chunk).
  * And a block's first words that still hold the links glibc left there
  * when it handed the chunk out (noted then, stale.c, and kept in the live
  * table) are not scanned (block_pieces).
@@ -1248,19 +1249,21 @@ static int last_base(const struct scan *s, size_t i, uintptr_t w)
 
 /* The address of the malloc chunk after block 'i', at or after its last
  * word, is the chunk's, not a pointer into block 'i', in the C library's
- * data (main_arena's bins and top) and in heap blocks ('in_block'):
- * glibc leaves such addresses in chunks it hands out again, at any depth
- * (the links of its free lists, the headers of chunks merged since): two
- * threads that reuse each other's arena made 2 802 of 11 997 leaks
- * indirect through them; Valgrind's allocator leaves no such words. In a
- * block, unless it points to a C++ object's last base (Valgrind's
- * multipleinheritance heuristic: last_base). In the program's other
- * memory (globals, stacks) it is a pointer to the last word, interior
- * unless a heuristic says otherwise, as for Valgrind. */
-static inline int next_chunk(const struct scan *s, long i, uintptr_t w, int in_block)
+ * data (main_arena's bins and top) and in a leaked block ('in_leaked': the
+ * cliques): glibc leaves such addresses in chunks it hands out again, at
+ * any depth (the links of its free lists, the headers of chunks merged
+ * since): two threads that reuse each other's arena made 2 802 of 11 997
+ * leaks indirect through them; Valgrind's allocator leaves no such words.
+ * In a leaked block, unless it points to a C++ object's last base
+ * (Valgrind's multipleinheritance heuristic: last_base). Elsewhere (roots,
+ * reachable and possible blocks) it is a pointer to the last word, interior
+ * unless a heuristic says otherwise, as for Valgrind: a block whose only
+ * reference is such a pointer (an intrusive list linked through its last
+ * word) stays possible, never definite. */
+static inline int next_chunk(const struct scan *s, long i, uintptr_t w, int in_leaked)
 {
     const struct span *b = &s->at[i];
-    if (!(s->in_libc || in_block) || w + WORD < b->ptr + b->extent || !is_chunk_after(s, (size_t)i, w))
+    if (!(s->in_libc || in_leaked) || w + WORD < b->ptr + b->extent || !is_chunk_after(s, (size_t)i, w))
         return 0;
     return s->in_libc || !last_base(s, (size_t)i, w);
 }
@@ -1410,6 +1413,8 @@ struct batch {
 
 static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr_t definite,
                        const struct span *hit);
+static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uintptr_t leader,
+                          const struct span *hit);
 
 /* The two later stages of a batch; for the flood, the record and the word
  * of an interior pointer's block are prefetched too when the block is not
@@ -1431,7 +1436,7 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
             __builtin_prefetch((const void *)b->w[k]);
         }
     for (int k = 0; k < b->n; k++)
-        if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], b == s->batch))
+        if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], fn == mark_indirect))
             fn(s, b->w[k], (size_t)idx[k], start[k], b->arg, &hit[k]);
     b->n = 0;
 }

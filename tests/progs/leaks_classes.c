@@ -33,15 +33,17 @@
  *             the 24-byte blocks lose their only pointers: definite 1 000.
  *  shortre    the same, each string then realloc()ed to 600 bytes (it
  *             moves: the words glibc left come along with the string).
- *  lastword   pointers to a 24-byte block's last word (the address of the
- *             malloc chunk after it, which glibc leaves in chunks it hands
- *             out again, at any depth): a global's keeps one block
- *             "possible" (as Valgrind); a leaked block's, deep inside it,
- *             is taken for glibc's and joins nothing: 2 definite. Valgrind
- *             calls that second target indirect (its allocator leaves no
- *             such words, so any it sees is the program's); a leaked C++
- *             object's last base there (vtables at both ends) still counts:
- *             its target indirect, as Valgrind. Expected 3 1 1 0.
+ *  lastword   pointers to 24-byte blocks' last words (the address of the
+ *             malloc chunk after each, which glibc leaves in chunks it
+ *             hands out again, at any depth): a global's keeps its block
+ *             "possible" (as Valgrind), and so does a reachable block's
+ *             (an intrusive list linked through its last word); a leaked
+ *             block's is taken for glibc's and joins nothing: 3 definite,
+ *             where Valgrind calls that target indirect (its allocator
+ *             leaves no such words, so any it sees is the program's); a
+ *             leaked C++ object's last base there (vtables at both ends)
+ *             still counts: its target indirect, as Valgrind. Expected
+ *             3 1 2 1 (Valgrind: 2 2 2 1).
  *  mangled    2 000 blocks of 24, 40 and 56 bytes are freed into tcache
  *             and the fastbins (three times over) and allocated again,
  *             each with its first word left as glibc left it: a link
@@ -247,7 +249,8 @@ static int shortre(void)
     return short_strings(1);
 }
 
-static uintptr_t *lastword_blocks[5]; /* not locals: no copy stays in a dead frame */
+void *volatile global_ref2;
+static uintptr_t *lastword_blocks[7]; /* not locals: no copy stays in a dead frame */
 
 static int lastword(void)
 {
@@ -257,6 +260,8 @@ static int lastword(void)
     b[2] = malloc(24); /* plain data */
     b[3] = malloc(24); /* a C++ object: its last base */
     b[4] = malloc(64); /* leaked, holds a pointer to b[3]'s last base */
+    b[5] = malloc(64); /* reachable, holds a pointer to b[6]'s last word */
+    b[6] = malloc(24); /* plain data */
     memset(b[0], 1, 24);
     memset(b[1], 0, 64);
     memset(b[2], 2, 24);
@@ -267,6 +272,10 @@ static int lastword(void)
     b[3][1] = 7;
     b[3][2] = (uintptr_t)vtable_iface;
     b[4][3] = (uintptr_t)&b[3][2];
+    memset(b[5], 0, 64);
+    memset(b[6], 3, 24);
+    b[5][6] = (uintptr_t)&b[6][2];
+    global_ref2 = b[5];
     memset(lastword_blocks, 0, sizeof(lastword_blocks));
     return 0;
 }

@@ -137,18 +137,23 @@ START_TEST(test_stale_realloc_carries_unchanged_words)
 END_TEST
 
 /* A heap that lies low (a program built without PIE): tcache's mangled
- * link lands inside the heap. Made here with a mapping at 512 MiB and the
- * executable's end put just below it. */
+ * link lands inside the heap. Made here with a mapping at 512 MiB or
+ * above (the first free of a few addresses) and the executable's end put
+ * just below it. */
 START_TEST(test_stale_mangled_first_word)
 {
-    uintptr_t base = 0x20000000;
-    void *m = mmap((void *)base, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                   -1, 0);
-    if (m != (void *)base) {
-        if (m != MAP_FAILED)
+    uintptr_t base = 0;
+    void *m = MAP_FAILED;
+    for (uintptr_t at = 0x20000000; at <= 0x90000000 && m == MAP_FAILED; at += 0x10000000) {
+        m = mmap((void *)at, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+                 0);
+        if (m != MAP_FAILED && m != (void *)at) { /* a kernel without MAP_FIXED_NOREPLACE: a hint */
             munmap(m, 1 << 20);
-        return; /* the address is taken here: nothing to test with */
+            m = MAP_FAILED;
+        }
+        base = at;
     }
+    ck_assert_msg(m != MAP_FAILED, "no free address below 2.5 GiB for a low heap");
     uintptr_t saved = tm__stale_heap_lo;
     tm__stale_heap_lo = base - 4096;
     uintptr_t at = base + 0x1010, next = base + 0x2040, *d = (uintptr_t *)at;
