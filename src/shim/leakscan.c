@@ -1093,14 +1093,30 @@ static int is_vtable(const struct scan *s, uintptr_t v)
 
 /* Valgrind's default --leak-check-heuristics=all for an interior pointer
  * 'w' into readable block 'b': 1 when it counts as a start pointer. */
+/* In a SPLIT block 'b' (some of it unreadable): 1 when the word at 'w' and
+ * the block's first 'first' words can be read. */
+static int split_readable(const struct scan *s, const struct span *b, uintptr_t w, unsigned first)
+{
+    const struct seg *g = seg_of(s, w), *h = seg_of(s, b->ptr);
+    return g && g->r && w + WORD <= g->hi && h && h->r && b->ptr + first * WORD <= h->hi;
+}
+
+/* Valgrind's multipleinheritance heuristic: 'w' points to a word of block
+ * 'b' that holds a vtable pointer, and so does the block's first word. */
+static int multiple_inheritance(const struct scan *s, const struct span *b, uintptr_t w)
+{
+    if (w % WORD || w + WORD > b->ptr + b->extent)
+        return 0;
+    uintptr_t inner = *(const uintptr_t *)w, first = *(const uintptr_t *)b->ptr;
+    return inner % WORD == 0 && inner >= 4096 && first % WORD == 0 && first >= 4096 && is_vtable(s, inner) &&
+           is_vtable(s, first);
+}
+
 static int heuristic(const struct scan *s, const struct span *b, uintptr_t w, int split)
 {
     const uintptr_t *d = (const uintptr_t *)b->ptr;
-    if (split) { /* 'w' may lie in an unreadable part */
-        const struct seg *g = seg_of(s, w);
-        if (!g || !g->r || w + WORD > g->hi || b->ptr + 2 * WORD > seg_of(s, b->ptr)->hi)
-            return 0;
-    }
+    if (split && !split_readable(s, b, w, 2)) /* 'w' may lie in an unreadable part */
+        return 0;
     if (w == b->ptr + 3 * WORD) { /* stdstring: length capacity refcount chars */
         uintptr_t cap = d[1];
         if (3 * WORD + cap + 1 == b->extent && d[0] <= cap)
@@ -1112,13 +1128,7 @@ static int heuristic(const struct scan *s, const struct span *b, uintptr_t w, in
         if ((b->extent - WORD) % d[0] == 0) /* newarray: element count */
             return 1;
     }
-    if (w % WORD == 0 && w + WORD <= b->ptr + b->extent) { /* multipleinheritance */
-        uintptr_t inner = *(const uintptr_t *)w, first = d[0];
-        if (inner % WORD == 0 && inner >= 4096 && first % WORD == 0 && first >= 4096 && is_vtable(s, inner) &&
-            is_vtable(s, first))
-            return 1;
-    }
-    return 0;
+    return multiple_inheritance(s, b, w);
 }
 
 /* The line of w's page, or NULL with *tail the only block that can hold
@@ -1230,21 +1240,15 @@ static inline int is_chunk_after(const struct scan *s, size_t i, uintptr_t w)
     return end && !mmapped && w == end;
 }
 
-/* 1 when the word at 'w' in block 'i' and the block's first word are
- * vtable pointers (heuristic()'s multipleinheritance). */
+/* 1 when readable block 'i' is a C++ object whose last base 'w' points to
+ * (multiple_inheritance). */
 static int last_base(const struct scan *s, size_t i, uintptr_t w)
 {
     const struct span *b = &s->at[i];
-    if (!(state_of(s, i) & READABLE) || w % WORD)
+    uint8_t st = state_of(s, i);
+    if (!(st & READABLE) || ((st & SPLIT) && !split_readable(s, b, w, 1)))
         return 0;
-    if (state_of(s, i) & SPLIT) {
-        const struct seg *g = seg_of(s, w), *h = seg_of(s, b->ptr);
-        if (!g || !g->r || w + WORD > g->hi || !h || !h->r || b->ptr + WORD > h->hi)
-            return 0;
-    }
-    uintptr_t inner = *(const uintptr_t *)w, first = *(const uintptr_t *)b->ptr;
-    return inner % WORD == 0 && inner >= 4096 && first % WORD == 0 && first >= 4096 && is_vtable(s, inner) &&
-           is_vtable(s, first);
+    return multiple_inheritance(s, b, w);
 }
 
 /* The address of the malloc chunk after block 'i', at or after its last
