@@ -657,7 +657,9 @@ int tm__live_insert_note_fig(const struct tm__block *b, const struct tm__note *n
     return insert(b, old, flags, 1, note && (note->lo | note->hi) ? note : NULL);
 }
 
-static inline void prefetch_slot(uintptr_t ptr)
+/* Starts the miss on the home slot of block 'ptr', and on its note's
+ * when 'noted'. */
+static inline void prefetch_slot(uintptr_t ptr, int noted)
 {
     uint64_t h = mix(ptr);
     struct shard *s = shard_of(ptr, h);
@@ -666,19 +668,13 @@ static inline void prefetch_slot(uintptr_t ptr)
     uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
     if (slots && cap)
         __builtin_prefetch(&slots[home_of(h, cap)], 1);
+    if (TM_UNLIKELY(noted))
+        nt_prefetch(__atomic_load_n(&s->nt.rec, __ATOMIC_RELAXED), __atomic_load_n(&s->nt.mask, __ATOMIC_RELAXED), h);
 }
 
-void tm__live_prefetch_note(uintptr_t ptr)
+void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev, int noted)
 {
-    uint64_t h = mix(ptr);
-    struct shard *s = shard_of(ptr, h);
-    /* Unlocked: a stale pair only prefetches a useless line. */
-    nt_prefetch(__atomic_load_n(&s->nt.rec, __ATOMIC_RELAXED), __atomic_load_n(&s->nt.mask, __ATOMIC_RELAXED), h);
-}
-
-void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev)
-{
-    prefetch_slot(ptr);
+    prefetch_slot(ptr, noted);
     /* The allocator cuts blocks of this size one after the other (a
      * growing heap; glibc: a chunk is the size rounded up with its 8-byte
      * header, 32 bytes at least) when the thread's last block ends where
@@ -689,7 +685,7 @@ void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev)
     if (chunk < 32)
         chunk = 32;
     if (ptr - prev == chunk)
-        prefetch_slot(ptr + 2 * chunk);
+        prefetch_slot(ptr + 2 * chunk, 0);
 }
 
 static int remove_block(uintptr_t ptr, struct tm__block *out, unsigned flags, int figures, struct tm__note *note)

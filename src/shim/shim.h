@@ -383,11 +383,10 @@ int tm__live_insert_fig(const struct tm__block *b, struct tm__block *old, unsign
 int tm__live_insert_note_fig(const struct tm__block *b, const struct tm__note *note, struct tm__block *old,
                              unsigned flags);
 /* Starts loading the table's cache line for 'ptr' (no lock; a hint), a
- * block of 'size' bytes, and for a block expected later when the thread's
- * blocks come one after the other ('prev': its last block's address). */
-void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev);
-/* The same for the slot of the block's note (stale.c) in the note table. */
-void tm__live_prefetch_note(uintptr_t ptr);
+ * block of 'size' bytes, and its note's when 'noted' (stale.c), and for a
+ * block expected later when the thread's blocks come one after the other
+ * ('prev': its last block's address). */
+void tm__live_prefetch(uintptr_t ptr, size_t size, uintptr_t prev, int noted);
 /* Removes the block at 'ptr' into '*out'; 1 found, 0 not traced. The _fig
  * form, when found, also calls tm__figures_locked(NULL, 'out', 'flags')
  * under the shard lock. */

@@ -985,13 +985,12 @@ static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint3
     struct tm__block b = {ptr, size, 0, count};
     struct tm__note note;
     int noted = 0;
-    tm__live_prefetch(b.ptr, size, ~last_alloc); /* its miss overlaps the stack capture */
     if (carry == NEW_BLOCK)
         noted = tm__stale_note(ptr, bytes, &note);
     else if (carry)
         noted = tm__stale_carry(carry, ptr, bytes, &note);
-    if (TM_UNLIKELY(noted))
-        tm__live_prefetch_note(b.ptr);
+    /* the misses on the block's slot (and note's) overlap the stack capture */
+    tm__live_prefetch(b.ptr, size, ~last_alloc, noted);
     b.stack = capture_stack();
     if (!b.stack) {
         atomic_fetch_add(&tm__lost, 1);
