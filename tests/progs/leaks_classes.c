@@ -77,12 +77,18 @@ static void *__attribute__((noinline)) target(void)
     return p;
 }
 
-static int lastbase(void)
+/* A 24-byte C++ object: {vptr, data, vptr of the last base}. */
+static void cxx_object(uintptr_t *obj)
 {
-    uintptr_t *obj = malloc(24); /* {vptr, data, vptr of the last base} */
     obj[0] = (uintptr_t)vtable_base;
     obj[1] = 7;
     obj[2] = (uintptr_t)vtable_iface;
+}
+
+static int lastbase(void)
+{
+    uintptr_t *obj = malloc(24);
+    cxx_object(obj);
     global_ref = &obj[2];
     return 0;
 }
@@ -268,9 +274,7 @@ static int lastword(void)
     memset(b[4], 0, 64);
     global_ref = &b[0][2];
     b[1][5] = (uintptr_t)&b[2][2];
-    b[3][0] = (uintptr_t)vtable_base;
-    b[3][1] = 7;
-    b[3][2] = (uintptr_t)vtable_iface;
+    cxx_object(b[3]);
     b[4][3] = (uintptr_t)&b[3][2];
     memset(b[5], 0, 64);
     memset(b[6], 3, 24);
