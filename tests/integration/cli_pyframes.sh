@@ -58,9 +58,17 @@ PY
 APP=$WORK/app.py
 
 # two runs; the signal snapshot (.0) has the script's data live, the exit
-# snapshot (.1) the leak check
+# snapshot (.1) the leak check. python3 is built without PIE: its heap
+# starts anywhere in the 1 GiB after its data, and near 1 GiB it holds
+# addresses equal to constants of the interpreter's static type objects
+# (tp_flags 0x40004500 and its like): a leaked block there is "possible"
+# (no conservative scan tells such a constant from a pointer; 4 of the 50
+# below in one CI run). Without address
+# randomization (setarch -R) the heap starts right after the data.
+norand=
+setarch -R true 2>/dev/null && norand="setarch -R"
 for run in a:5000 b:8000; do
-    PYTHONMALLOC=malloc TRACEMEM_SIGNAL=USR1 TRACEMEM_OUTPUT="$WORK/${run%%:*}.%n.json" LD_PRELOAD=$SHIM \
+    $norand env PYTHONMALLOC=malloc TRACEMEM_SIGNAL=USR1 TRACEMEM_OUTPUT="$WORK/${run%%:*}.%n.json" LD_PRELOAD=$SHIM \
         "$PY" app.py "${run#*:}" > out 2> err || fail "python3 exited $?: $(cat err)"
     [ -s err ] && fail "the shim said something: $(cat err)"
 done
@@ -107,10 +115,9 @@ assert_eq "diff app.py:7" '[[3000, 11002]]' \
 # leaks: 50 blocks made by malloc through ctypes, definitely lost, in leak();
 # the address of the last one may still sit in a live word of the
 # interpreter's (a stale slot), which makes it reachable for Valgrind too.
-# python3 is built without PIE: its heap lies low, where integers the
-# interpreter keeps (999999999 is one) can fall inside a 4000-byte block:
-# such a block is "possible" (so for Valgrind too), about 1 run in 7, 2
-# blocks more rarely. All 50 are at that line, at least 47 definite.
+# Even with the heap low (above) a word of a 4 MB anonymous mapping that
+# the leak check scans as a root can point inside one of them: "possible",
+# 2 runs in 30 here. All 50 are at that line, at least 47 definite.
 status 0 leaks a.1.json --format json
 site='[(r["kind"], r["blocks"]) for r in s["records"] if "leak at app.py:25 (python)" in r["key"]]'
 ok=$(json "$WORK/out" 'sum(b for k, b in '"$site"' if k == "definite") >= 47 and sum(b for k, b in '"$site"' if k in ("definite", "possible")) in (49, 50)')
