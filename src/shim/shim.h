@@ -614,9 +614,11 @@ int tm__stale_make(uintptr_t ptr, size_t size, struct tm__note *out);
 int tm__stale_make_first(uintptr_t ptr, struct tm__note *out);
 /* tm__stale_make, when the block's first or second word looks like a link
  * (a chunk glibc took from a bin), or its third or fourth in a block of
- * TM_STALE_LARGE bytes or more (a large bin's nextsize links, its fd and
- * bk being the bin's, in libc): two loads from a line the allocator has
- * just touched. A block from tcache (a mangled link, then zero) ends
+ * TM_STALE_LARGE bytes or more, or in a smaller one whose first two words
+ * are equal (a large bin's nextsize links, its fd and bk being the bin's,
+ * in libc, when the chunk was the bin's only one; a small block cut from
+ * the front of such a chunk keeps all four): loads from a line the
+ * allocator has just touched. A block from tcache (a mangled link, then zero) ends
  * there, with tm__stale_make_first where the heap lies low and its first
  * word looks like a mangled link (tm__stale_mangled; a raw link there too,
  * 1 page in 16: the note holds either just as well). */
@@ -625,8 +627,10 @@ static inline int tm__stale_note(uintptr_t ptr, size_t size, struct tm__note *ou
     const uintptr_t *d = (const uintptr_t *)ptr;
     if (size < sizeof(uintptr_t) || (ptr & 15))
         return 0;
-    int rest = (size >= 2 * sizeof(uintptr_t) && tm__stale_near(d[1], ptr)) ||
-               (size >= TM_STALE_LARGE && (tm__stale_near(d[2], ptr) || tm__stale_near(d[3], ptr)));
+    int rest = size >= 2 * sizeof(uintptr_t) &&
+               (tm__stale_near(d[1], ptr) ||
+                ((size >= TM_STALE_LARGE || (size >= 4 * sizeof(uintptr_t) && d[0] == d[1] && d[0])) &&
+                 (tm__stale_near(d[2], ptr) || tm__stale_near(d[3], ptr))));
     if (TM_UNLIKELY(!rest && tm__stale_mangled(d[0], ptr)))
         return tm__stale_make_first(ptr, out);
     if (rest || tm__stale_near(d[0], ptr))

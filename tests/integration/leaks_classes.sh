@@ -6,9 +6,9 @@
 # guard page inside, the program's own mapping that looks like a glibc
 # heap, sbrk() memory, main's pthread_exit(), and words glibc leaves in
 # reused chunks (also under short strings, carried by realloc, mangled
-# links in a program built without PIE, whose heap lies low, and chunk
-# addresses deep in a block, where one answer differs from Valgrind's on
-# purpose).
+# links in a program built without PIE, whose heap lies low, the links
+# of chunks merged and cut again, and chunk addresses deep in a block,
+# where one answer differs from Valgrind's on purpose).
 # Expected kinds always; Valgrind's too, where installed.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/leaks_common.sh"
@@ -27,7 +27,8 @@ for want in "leaks_classes lastbase 0 0 0 1" "leaks_classes deadtls 1 0 0 0" \
     "leaks_classes sbrk 0 0 0 1" "leaks_classes stale 2000 0 0 0" "leaks_classes shortstr 1000 0 0 1000" \
     "leaks_classes shortre 1000 0 0 1000" "leaks_classes mangled 1000 0 0 1000" \
     "leaks_classes_nopie mangled 1000 0 0 1000" "leaks_classes_nopie stale 2000 0 0 0" \
-    "leaks_classes_nopie shortstr 1000 0 0 1000" "leaks_classes_nopie lastbase 0 0 0 1"; do
+    "leaks_classes_nopie shortstr 1000 0 0 1000" "leaks_classes_nopie lastbase 0 0 0 1" \
+    "leaks_classes merged 400 0 0 200" "leaks_classes_nopie merged 400 0 0 200"; do
     set -- $want
     P=$PROGS/$1 m=$2 t=$1.$2 wrap=
     case $1 in *_nopie) wrap=$norand ;; esac

@@ -51,7 +51,23 @@
  *             the word's address >> 12). Every other one is kept in a
  *             global: reachable 1 000, definite 1 000. Built without PIE
  *             (leaks_classes_nopie) the heap lies low and the mangled
- *             word lands inside a neighbouring block. */
+ *             word lands inside a neighbouring block.
+ *  merged     200 times: five 200-byte blocks A B C D E; with tcache full,
+ *             B and D are freed (glibc links them: B's bk is D's chunk),
+ *             then A (merged with B: B's header and links stay inside),
+ *             then C (merged with both), and two 400-byte blocks are
+ *             allocated: AB, which holds B's old link, and CD, which that
+ *             link now points inside (at D's old chunk). Both leak, E is
+ *             kept: definite 400, reachable 200; the scan once called
+ *             every CD indirect.
+ *  cut        200 times: five 200-byte blocks A B C D E; with tcache full,
+ *             B and D are freed and a 100-byte block is cut from B (its
+ *             first words hold the links glibc gave B in its bin: D's
+ *             chunk), then C is freed (merged with B's rest and D) and a
+ *             500-byte block takes the merged chunk: the link now points
+ *             inside it. Both leak, A and E are kept: definite 400,
+ *             reachable 400; the scan once called every 500-byte block
+ *             indirect. */
 #pragma GCC optimize("O0")
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -318,6 +334,70 @@ static int mangled(void)
     return 0;
 }
 
+#define MERGED_N 200
+void *merged_keep[MERGED_N]; /* external: not dropped as never read */
+
+static int merged(void)
+{
+    enum { A, B, C, D, E };
+    static char *g[MERGED_N][5];
+    void *fill[7];
+    for (int i = 0; i < MERGED_N; i++)
+        for (int k = A; k <= E; k++) {
+            g[i][k] = malloc(200);
+            memset(g[i][k], 0, 200);
+        }
+    for (int k = 0; k < 7; k++) /* tcache of this size full: frees go to the bins */
+        fill[k] = malloc(200);
+    for (int k = 0; k < 7; k++)
+        free(fill[k]);
+    for (int i = 0; i < MERGED_N; i++) {
+        free(g[i][B]);
+        free(g[i][D]);
+        free(g[i][A]);
+        free(g[i][C]);
+        char *ab = malloc(400), *cd = malloc(400);
+        ab[0] = cd[0] = 1; /* the rest stays as glibc left it */
+        merged_keep[i] = g[i][E];
+        memset(g[i], 0, sizeof(g[i]));
+        ab = cd = NULL;
+    }
+    scrub_stack();
+    return 0;
+}
+
+void *cut_keep[2 * MERGED_N];
+
+static int cut(void)
+{
+    enum { A, B, C, D, E };
+    static char *g[MERGED_N][5];
+    void *fill[7];
+    for (int i = 0; i < MERGED_N; i++)
+        for (int k = A; k <= E; k++) {
+            g[i][k] = malloc(200);
+            memset(g[i][k], 0, 200);
+        }
+    for (int k = 0; k < 7; k++)
+        fill[k] = malloc(200);
+    for (int k = 0; k < 7; k++)
+        free(fill[k]);
+    for (int i = 0; i < MERGED_N; i++) {
+        free(g[i][B]);
+        free(g[i][D]);
+        char *front = malloc(100);
+        free(g[i][C]);
+        char *big = malloc(500);
+        front[16] = big[16] = 1;
+        cut_keep[2 * i] = g[i][A];
+        cut_keep[2 * i + 1] = g[i][E];
+        memset(g[i], 0, sizeof(g[i]));
+        front = big = NULL;
+    }
+    scrub_stack();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -326,7 +406,7 @@ int main(int argc, char **argv)
     } modes[] = {{"lastbase", lastbase}, {"deadtls", deadtls}, {"mmaptail", mmaptail}, {"guard", guard},
                  {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale},
                  {"shortstr", shortstr}, {"shortre", shortre}, {"lastword", lastword},
-                 {"mangled", mangled}};
+                 {"mangled", mangled}, {"merged", merged}, {"cut", cut}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();

@@ -103,9 +103,20 @@ START_TEST(test_stale_large_block_words)
     ck_assert_int_eq(tm__stale_note(self, 1024, &n), 1);
     ck_assert_uint_eq(tm__stale_match(&n, self, 1024), 1u << 2 | 1u << 3);
     uintptr_t *e = buffer(128, 0);
-    e[0] = e[1] = 0x7f0000000010;
+    e[0] = 0x7f0000000010;
+    e[1] = 0x7f0000000020;
     e[2] = e[3] = (uintptr_t)e - 16;
-    /* not a large chunk: fd and bk decide */
+    /* a small block whose fd and bk differ: they decide */
+    ck_assert_int_eq(tm__stale_note((uintptr_t)e, 512, &n), 0);
+    /* cut from the front of a large chunk that was its bin's only one: fd
+     * and bk both the bin, the nextsize links kept */
+    e[1] = e[0];
+    ck_assert_int_eq(tm__stale_note((uintptr_t)e, 512, &n), 1);
+    ck_assert_uint_eq(tm__stale_match(&n, (uintptr_t)e, 512), 1u << 2 | 1u << 3);
+    /* too small to hold them */
+    ck_assert_int_eq(tm__stale_note((uintptr_t)e, 24, &n), 0);
+    /* zeros (fresh memory) are not a bin */
+    e[0] = e[1] = 0;
     ck_assert_int_eq(tm__stale_note((uintptr_t)e, 512, &n), 0);
     free(d);
     free(e);
