@@ -67,7 +67,14 @@
  *             500-byte block takes the merged chunk: the link now points
  *             inside it. Both leak, A and E are kept: definite 400,
  *             reachable 400; the scan once called every 500-byte block
- *             indirect. */
+ *             indirect.
+ *  loop       8 rounds of 20 000 random mallocs (16 to 4 015 bytes) with
+ *             random frees between them, none written; of what is left,
+ *             every tenth block leaks: 11 997 blocks, all definite for
+ *             Valgrind. Whatever glibc left in them is all they hold: the
+ *             leak scan still calls a few indirect (old links glibc left
+ *             at a block's start, and deeper than the rules reach:
+ *             leaks_classes.sh bounds them). */
 #pragma GCC optimize("O0")
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -398,6 +405,40 @@ static int cut(void)
     return 0;
 }
 
+#define LOOP_N 20000
+
+static unsigned loop_next(unsigned *seed)
+{
+    *seed = *seed * 1103515245 + 12345;
+    return *seed >> 8;
+}
+
+static int loop(void)
+{
+    void **v = malloc(LOOP_N * sizeof(void *));
+    for (unsigned r = 0; r < 8; r++) {
+        unsigned seed = r * 7919 + 1;
+        for (unsigned i = 0; i < LOOP_N; i++) {
+            unsigned range = loop_next(&seed) % 8 == 0 ? 4000 : 200;
+            v[i] = malloc(16 + loop_next(&seed) % range);
+            if (loop_next(&seed) % 3 == 0) {
+                unsigned j = loop_next(&seed) % (i + 1);
+                free(v[j]);
+                v[j] = NULL;
+            }
+        }
+        unsigned kept = 0;
+        for (unsigned i = 0; i < LOOP_N; i++) {
+            if (v[i] && ++kept % 10 != 0)
+                free(v[i]);
+            v[i] = NULL;
+        }
+    }
+    free(v);
+    scrub_stack();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -406,7 +447,7 @@ int main(int argc, char **argv)
     } modes[] = {{"lastbase", lastbase}, {"deadtls", deadtls}, {"mmaptail", mmaptail}, {"guard", guard},
                  {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale},
                  {"shortstr", shortstr}, {"shortre", shortre}, {"lastword", lastword},
-                 {"mangled", mangled}, {"merged", merged}, {"cut", cut}};
+                 {"mangled", mangled}, {"merged", merged}, {"cut", cut}, {"loop", loop}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();
