@@ -116,8 +116,12 @@ assert_eq "diff app.py:7" '[[3000, 11002]]' \
 # the address of the last one may still sit in a live word of the
 # interpreter's (a stale slot), which makes it reachable for Valgrind too.
 # Even with the heap low (above) a word of a 4 MB anonymous mapping that
-# the leak check scans as a root can point inside one of them: "possible",
-# 2 runs in 30 here. All 50 are at that line, at least 47 definite.
+# the leak check scanned as a root could point inside one of them:
+# "possible", 2 runs in 30 under load. That mapping was most likely the
+# shim's own (its stack tables' byte counts read as addresses in a low
+# heap; no longer scanned since session 13: leaks_classes.sh "loop"); the
+# bound stays until loaded runs show it gone. All 50 are at that line, at
+# least 47 definite.
 status 0 leaks a.1.json --format json
 site='[(r["kind"], r["blocks"]) for r in s["records"] if "leak at app.py:25 (python)" in r["key"]]'
 ok=$(json "$WORK/out" 'sum(b for k, b in '"$site"' if k == "definite") >= 47 and sum(b for k, b in '"$site"' if k in ("definite", "possible")) in (49, 50)')
