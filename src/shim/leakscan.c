@@ -1679,9 +1679,13 @@ static void sort_ranges(struct range *r, size_t n)
     }
 }
 
+/* The shim's own mappings; a full table only leaves the rest scanned, as
+ * they were before (the ranges that must be left out came first). */
 static void exclude_own(void *start, size_t size, void *arg)
 {
-    exclude(arg, start, size);
+    struct scan *s = arg;
+    if (s->nexcl < MAX_EXCL)
+        exclude(s, start, size);
 }
 
 static void scan_mappings(struct scan *s)
