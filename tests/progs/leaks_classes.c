@@ -68,6 +68,14 @@
  *             inside it. Both leak, A and E are kept: definite 400,
  *             reachable 400; the scan once called every 500-byte block
  *             indirect.
+ *  shapedata two leaked 64-byte blocks each hold, at 16-aligned word 2,
+ *             a pointer into the middle of a leaked 64-byte block; in the
+ *             first, word 1 is 0x91 (what glibc writes as a free chunk's
+ *             size: the program's data looks like a free chunk's header
+ *             and its fd), in the second 0x90 after a word that is no
+ *             size. Valgrind: 2 definite, 2 indirect. The scan takes the
+ *             first pointer for glibc's stale link: 3 definite, 1
+ *             indirect (the price of the free-chunk shape rule, pinned).
  *  loop       8 rounds of 20 000 random mallocs (16 to 4 015 bytes) with
  *             random frees between them, none written; of what is left,
  *             every tenth block leaks: 11 997 blocks, all definite for
@@ -405,6 +413,24 @@ static int cut(void)
     return 0;
 }
 
+static uintptr_t *shape_blocks[4];
+
+static int shapedata(void)
+{
+    uintptr_t **b = shape_blocks;
+    for (int i = 0; i < 4; i++) {
+        b[i] = malloc(64);
+        memset(b[i], 0x11, 64);
+    }
+    b[0][1] = 0x91; /* a free chunk's size, as glibc writes it */
+    b[0][2] = (uintptr_t)&b[1][4];
+    b[2][0] = 0x1234567;
+    b[2][1] = 0x90;
+    b[2][2] = (uintptr_t)&b[3][4];
+    memset(shape_blocks, 0, sizeof(shape_blocks));
+    return 0;
+}
+
 #define LOOP_N 20000
 
 static unsigned loop_next(unsigned *seed)
@@ -447,7 +473,7 @@ int main(int argc, char **argv)
     } modes[] = {{"lastbase", lastbase}, {"deadtls", deadtls}, {"mmaptail", mmaptail}, {"guard", guard},
                  {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale},
                  {"shortstr", shortstr}, {"shortre", shortre}, {"lastword", lastword},
-                 {"mangled", mangled}, {"merged", merged}, {"cut", cut}, {"loop", loop}};
+                 {"mangled", mangled}, {"merged", merged}, {"cut", cut}, {"loop", loop}, {"shapedata", shapedata}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();
