@@ -352,20 +352,29 @@ static int mangled(void)
 #define MERGED_N 200
 void *merged_keep[MERGED_N]; /* external: not dropped as never read */
 
-static int merged(void)
+enum { A, B, C, D, E };
+static char *five[MERGED_N][5]; /* merged's and cut's blocks A to E */
+
+/* MERGED_N groups of five 200-byte blocks, then tcache of their size
+ * filled: their frees go to the bins. */
+static char *(*five_blocks(void))[5]
 {
-    enum { A, B, C, D, E };
-    static char *g[MERGED_N][5];
     void *fill[7];
     for (int i = 0; i < MERGED_N; i++)
         for (int k = A; k <= E; k++) {
-            g[i][k] = malloc(200);
-            memset(g[i][k], 0, 200);
+            five[i][k] = malloc(200);
+            memset(five[i][k], 0, 200);
         }
-    for (int k = 0; k < 7; k++) /* tcache of this size full: frees go to the bins */
+    for (int k = 0; k < 7; k++)
         fill[k] = malloc(200);
     for (int k = 0; k < 7; k++)
         free(fill[k]);
+    return five;
+}
+
+static int merged(void)
+{
+    char *(*g)[5] = five_blocks();
     for (int i = 0; i < MERGED_N; i++) {
         free(g[i][B]);
         free(g[i][D]);
@@ -385,18 +394,7 @@ void *cut_keep[2 * MERGED_N];
 
 static int cut(void)
 {
-    enum { A, B, C, D, E };
-    static char *g[MERGED_N][5];
-    void *fill[7];
-    for (int i = 0; i < MERGED_N; i++)
-        for (int k = A; k <= E; k++) {
-            g[i][k] = malloc(200);
-            memset(g[i][k], 0, 200);
-        }
-    for (int k = 0; k < 7; k++)
-        fill[k] = malloc(200);
-    for (int k = 0; k < 7; k++)
-        free(fill[k]);
+    char *(*g)[5] = five_blocks();
     for (int i = 0; i < MERGED_N; i++) {
         free(g[i][B]);
         free(g[i][D]);
