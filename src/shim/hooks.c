@@ -485,8 +485,13 @@ TM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
         return MAP_FAILED;
     }
     void *p = real_mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED && tm__in_hook && (flags & MAP_ANONYMOUS))
-        tm__map_note(p, page_up(len)); /* libunwind's, for the shim: tracemem's own memory */
+    /* libunwind's, for the shim: tracemem's own memory, which the leak
+     * check does not scan. Not a mapping a program's signal handler made
+     * while it interrupted the shim, nor the next allocator's (a realloc
+     * forwarded from inside the hook): those are the program's. */
+    if (p != MAP_FAILED && tm__in_hook && (flags & MAP_ANONYMOUS) &&
+        tm__pc_in_unwinder((uintptr_t)__builtin_return_address(0)))
+        tm__map_note(p, page_up(len));
     else if (p != MAP_FAILED && active()) {
         uintptr_t lo = (uintptr_t)p, hi = lo + page_up(len);
         if (flags & MAP_ANONYMOUS)

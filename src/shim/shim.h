@@ -242,6 +242,9 @@ extern __thread uintptr_t tm__hook_ra TM_TLS;
 int tm__unwind_hide_fds(void *handle);
 /* 1 when 'pc' lies in the shim's own code. */
 int tm__pc_in_shim(uintptr_t pc);
+/* 1 when 'pc' lies in the code of the libunwind the shim loaded, or that
+ * is not known yet (before it is loaded, or when it could not be). */
+int tm__pc_in_unwinder(uintptr_t pc);
 
 /* Until the unwinder is loaded (the constructors of libraries initialized
  * before the shim's, or for good when libunwind cannot be loaded) a stack

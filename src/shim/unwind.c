@@ -126,6 +126,11 @@ int tm__pc_in_shim(uintptr_t pc)
     return in_ranges(self_text, nself, pc);
 }
 
+int tm__pc_in_unwinder(uintptr_t pc)
+{
+    return !nunw || in_ranges(unw_text, nunw, pc);
+}
+
 static int skip_own(void **buf, int n)
 {
     int i = 0;

@@ -28,7 +28,8 @@ for want in "leaks_classes lastbase 0 0 0 1" "leaks_classes deadtls 1 0 0 0" \
     "leaks_classes shortre 1000 0 0 1000" "leaks_classes mangled 1000 0 0 1000" \
     "leaks_classes_nopie mangled 1000 0 0 1000" "leaks_classes_nopie stale 2000 0 0 0" \
     "leaks_classes_nopie shortstr 1000 0 0 1000" "leaks_classes_nopie lastbase 0 0 0 1" \
-    "leaks_classes merged 400 0 0 200" "leaks_classes_nopie merged 400 0 0 200"; do
+    "leaks_classes merged 400 0 0 200" "leaks_classes_nopie merged 400 0 0 200" \
+    "leaks_classes cut 400 0 0 400" "leaks_classes_nopie cut 400 0 0 400"; do
     set -- $want
     P=$PROGS/$1 m=$2 t=$1.$2 wrap=
     case $1 in *_nopie) wrap=$norand ;; esac
@@ -58,21 +59,30 @@ fi
 
 # A random loop of mallocs and frees whose 11 997 leaked blocks hold only
 # what glibc left in them: Valgrind calls all of them definite. The rules
-# for glibc's words leave a few indirect (146 here with PIE, 443 without,
-# under setarch -R; at the start of session 13: 1 155, and 1 530 indirect
-# + 1 231 possible without PIE, those through the shim's own counters,
-# which fall inside a low heap); the bounds fail well before that. None
-# may be possible or reachable: there is no pointer to any of them.
+# for glibc's words leave a few indirect (146 here with PIE, about 430
+# without, under setarch -R; at the start of session 13: 1 155, and 1 530
+# indirect + 1 231 possible without PIE, those through the shim's own
+# counters, which fall inside a low heap); the bounds fail well before
+# that. With PIE none may be possible or reachable: there is no pointer to
+# any of them. Without PIE the heap lies low, and integers in the
+# loader's or the C library's data can equal an address inside it (a
+# value of ld.so's early memory made 1 block possible here; which values,
+# depends on the program's path): a few possible are allowed there.
 for p in leaks_classes leaks_classes_nopie; do
     wrap=
     [ $p = leaks_classes_nopie ] && wrap=$norand
     run_shim "$WORK/$p.loop.json" 120 $wrap "$PROGS/$p" loop 2>"$WORK/$p.loop.err" || fail "$p loop: exit status $?"
     set -- $(leak_counts "$WORK/$p.loop.json")
     note "$p loop: definite $1, indirect $2, possible $3, reachable $4"
-    assert_eq "$p loop: leaked blocks" 11997 $(($1 + $2))
-    assert_eq "$p loop: possible, reachable" "0 0" "$3 $4"
-    min=11700
-    [ $p = leaks_classes_nopie ] && min=11400
+    assert_eq "$p loop: leaked blocks" 11997 $(($1 + $2 + $3))
+    assert_eq "$p loop: reachable" 0 "$4"
+    if [ $p = leaks_classes ]; then
+        assert_eq "$p loop: possible" 0 "$3"
+        min=11700
+    else
+        [ "$3" -le 5 ] || fail "$p loop: $3 possible, expected at most 5"
+        min=11400
+    fi
     [ "$1" -ge $min ] || fail "$p loop: $1 definite, expected at least $min (of 11 997)"
 done
 if have_valgrind; then
