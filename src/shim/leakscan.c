@@ -1494,11 +1494,13 @@ static inline int link_like(uintptr_t v)
 }
 
 /* 'v', at 'a', as tcache's and the fastbins' link: the next entry's
- * address (16-aligned, within 4 GiB of 'a') or NULL, xor a >> 12. */
-static inline int mangled_like(uintptr_t v, uintptr_t a)
+ * address (16-aligned, within 4 GiB of 'a', not below the lowest block
+ * 'heap_lo'; where the heap lies low, zero and small numbers would pass
+ * otherwise) or NULL, xor a >> 12. */
+static inline int mangled_like(uintptr_t v, uintptr_t a, uintptr_t heap_lo)
 {
     uintptr_t n = v ^ (a >> 12);
-    return n % (2 * WORD) == 0 && (!n || ((n ^ a) >> 32) == 0);
+    return n % (2 * WORD) == 0 && (!n || (n + 2 * WORD >= heap_lo && ((n ^ a) >> 32) == 0));
 }
 
 /* 1 when 'w', the word at 'p' (of memory scanned from 'lo' on), sits where
@@ -1517,23 +1519,24 @@ static inline int mangled_like(uintptr_t v, uintptr_t a)
  * shape rarely (a word with a chunk size's bits, then pointers), and the
  * scan uses the shape only where a mistake changes a leak's kind, not
  * whether it is a leak (run_batch). */
-static inline int free_chunk_links(const uintptr_t *p, uintptr_t w, uintptr_t lo, uintptr_t block)
+static inline int free_chunk_links(const uintptr_t *p, uintptr_t w, uintptr_t lo, uintptr_t block,
+                                   uintptr_t heap_lo)
 {
     uintptr_t a = (uintptr_t)p;
     /* the block's first two words: readable when the piece starts there
      * or after word 0 (left out by its note), in the same page */
     const uintptr_t *d = (const uintptr_t *)block;
     if (lo - block <= WORD && (a - block == 2 * WORD || a - block == 3 * WORD) && block % (2 * WORD) == 0 &&
-        d[1] == 0 && mangled_like(d[0], block))
+        d[1] == 0 && mangled_like(d[0], block, heap_lo))
         return 1; /* the third or fourth word of a block from tcache */
     if (!link_like(w))
-        return a % (2 * WORD) == 0 && a - WORD >= lo && mangled_like(w, a) && free_size(p, -1, lo);
+        return a % (2 * WORD) == 0 && a - WORD >= lo && mangled_like(w, a, heap_lo) && free_size(p, -1, lo);
     for (int h = a % (2 * WORD) == 0 ? -1 : -2; h >= -4; h -= 2) {
         if (a + (uintptr_t)h * WORD < lo || !free_size(p, h, lo))
             continue;
         int mangled = 0;
         if (h + 1 < 0 && !link_like(p[h + 1])) {
-            if (!mangled_like(p[h + 1], a + (uintptr_t)(h + 1) * WORD))
+            if (!mangled_like(p[h + 1], a + (uintptr_t)(h + 1) * WORD, heap_lo))
                 continue;
             mangled = 1;
         }
@@ -1563,7 +1566,7 @@ static inline __attribute__((always_inline)) void for_heap_words(struct scan *s,
         const struct pline *l = line_of(s, w, &b->tail[b->n]);
         if (l)
             __builtin_prefetch(l);
-        if (fn == mark_indirect && free_chunk_links((const uintptr_t *)a, w, lo, s->piece_of))
+        if (fn == mark_indirect && free_chunk_links((const uintptr_t *)a, w, lo, s->piece_of, s->lo))
             b->freed |= 1u << b->n;
         b->line[b->n] = l;
         b->w[b->n++] = w;
