@@ -64,10 +64,13 @@ fi
 # indirect + 1 231 possible without PIE, those through the shim's own
 # counters, which fall inside a low heap); the bounds fail well before
 # that. With PIE none may be possible or reachable: there is no pointer to
-# any of them. Without PIE the heap lies low, and integers in the
-# loader's or the C library's data can equal an address inside it (a
-# value of ld.so's early memory made 1 block possible here; which values,
-# depends on the program's path): a few possible are allowed there.
+# any of them. Without PIE the heap lies low, and an integer in the
+# loader's or the C library's data can equal an address inside a block
+# (which one, depends on the program's path): that block is possible, and
+# so is every block the words glibc left in it reach, in turn (1 block
+# here, 1 221 in distcheck's build tree). So without PIE the test counts
+# only the leaked blocks' split: at most 5 % indirect (3.6 % here, 2.6 %
+# with the 1 221 possible; 14.8 % at the start of session 13).
 for p in leaks_classes leaks_classes_nopie; do
     wrap=
     [ $p = leaks_classes_nopie ] && wrap=$norand
@@ -78,12 +81,10 @@ for p in leaks_classes leaks_classes_nopie; do
     assert_eq "$p loop: reachable" 0 "$4"
     if [ $p = leaks_classes ]; then
         assert_eq "$p loop: possible" 0 "$3"
-        min=11700
+        [ "$1" -ge 11700 ] || fail "$p loop: $1 definite, expected at least 11700 (of 11 997)"
     else
-        [ "$3" -le 5 ] || fail "$p loop: $3 possible, expected at most 5"
-        min=11400
+        [ $(($2 * 20)) -le $(($1 + $2)) ] || fail "$p loop: $2 indirect of $(($1 + $2)) definite and indirect, expected at most 5 %"
     fi
-    [ "$1" -ge $min ] || fail "$p loop: $1 definite, expected at least $min (of 11 997)"
 done
 if have_valgrind; then
     assert_eq "loop: Valgrind's blocks per kind" "11997 0 0 0" "$(vg_counts "$P" loop)"
