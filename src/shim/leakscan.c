@@ -114,11 +114,11 @@
  * A block's first words that still hold the links glibc left there
  * when it handed the chunk out (noted then, stale.c, and kept in the live
  * table) are not scanned (block_pieces).
- * And in a leaked block, a word placed as a free chunk's links are, after
- * a free chunk's size word (free_chunk_links), that points inside a block
- * joins nothing: glibc's link of a chunk since merged into a larger one
+ * And in a leaked or possibly lost block, a word placed as a free chunk's
+ * links are, after a free chunk's size word (free_chunk_links), that
+ * points inside a block joins nothing: glibc's link of a chunk since merged into a larger one
  * and handed out again (run_batch; the program's data of that shape would
- * only turn an indirect block definite).
+ * turn an indirect block definite, or a possible one leaked).
  *
  * Blocks Valgrind sees but we cannot: those allocated before the shim
  * started tracing and the shim's own; so reachable counts can differ
@@ -1444,6 +1444,18 @@ static void visit_word(struct scan *s, uintptr_t w, size_t i, int start, uintptr
 static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uintptr_t leader,
                           const struct span *hit);
 
+/* 1 where the words of memory scanned by 'fn' with 'arg' that sit as a
+ * free chunk's links (free_chunk_links) join nothing: leaked blocks (the
+ * cliques) and possibly lost ones (the flood's possible side): without
+ * it, one integer of a root that equals an address inside a leaked block
+ * (a program without PIE, whose heap lies low) made the block possible,
+ * and with it, through glibc's old links, 1 221 others of a random loop's
+ * leaks. Not the roots nor reachable blocks. */
+static inline int stale_shapes(word_fn fn, uintptr_t arg)
+{
+    return fn == mark_indirect || (fn == visit_word && !arg);
+}
+
 /* The two later stages of a batch; for the flood, the record and the word
  * of an interior pointer's block are prefetched too when the block is not
  * reachable yet (heuristic() reads them). */
@@ -1465,7 +1477,7 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
         }
     for (int k = 0; k < b->n; k++)
         if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], fn == mark_indirect) && !libc_size(s, b->w[k], start[k]) &&
-            !(fn == mark_indirect && (b->freed & 1u << k) && !start[k]))
+            !(stale_shapes(fn, b->arg) && (b->freed & 1u << k) && !start[k]))
             fn(s, b->w[k], (size_t)idx[k], start[k], b->arg, &hit[k]);
     b->n = 0;
     b->freed = 0;
@@ -1566,7 +1578,7 @@ static inline __attribute__((always_inline)) void for_heap_words(struct scan *s,
         const struct pline *l = line_of(s, w, &b->tail[b->n]);
         if (l)
             __builtin_prefetch(l);
-        if (fn == mark_indirect && free_chunk_links((const uintptr_t *)a, w, lo, s->piece_of, s->lo))
+        if (stale_shapes(fn, arg) && free_chunk_links((const uintptr_t *)a, w, lo, s->piece_of, s->lo))
             b->freed |= 1u << b->n;
         b->line[b->n] = l;
         b->w[b->n++] = w;
