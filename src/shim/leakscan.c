@@ -116,9 +116,10 @@
  * table) are not scanned (block_pieces).
  * And in a leaked or possibly lost block, a word placed as a free chunk's
  * links are, after a free chunk's size word (free_chunk_links), that
- * points inside a block joins nothing: glibc's link of a chunk since merged into a larger one
- * and handed out again (run_batch; the program's data of that shape would
- * turn an indirect block definite, or a possible one leaked).
+ * points inside a block joins nothing: glibc's link of a chunk since
+ * merged into a larger one and handed out again (run_batch; the program's
+ * data of that shape would turn an indirect block definite, or a possible
+ * one leaked).
  *
  * Blocks Valgrind sees but we cannot: those allocated before the shim
  * started tracing and the shim's own; so reachable counts can differ
@@ -1100,8 +1101,6 @@ static int is_vtable(const struct scan *s, uintptr_t v)
     return 0;
 }
 
-/* Valgrind's default --leak-check-heuristics=all for an interior pointer
- * 'w' into readable block 'b': 1 when it counts as a start pointer. */
 /* In a SPLIT block 'b' (some of it unreadable): 1 when the word at 'w' and
  * the block's first 'first' words can be read. */
 static int split_readable(const struct scan *s, const struct span *b, uintptr_t w, unsigned first)
@@ -1121,6 +1120,8 @@ static int multiple_inheritance(const struct scan *s, const struct span *b, uint
            is_vtable(s, first);
 }
 
+/* Valgrind's default --leak-check-heuristics=all for an interior pointer
+ * 'w' into readable block 'b': 1 when it counts as a start pointer. */
 static int heuristic(const struct scan *s, const struct span *b, uintptr_t w, int split)
 {
     const uintptr_t *d = (const uintptr_t *)b->ptr;
@@ -1435,7 +1436,7 @@ struct batch {
     const struct pline *line[BATCH];
     long tail[BATCH];
     uintptr_t arg;
-    uint32_t freed; /* bit k: word k sits where a free chunk's links sat (cliques only) */
+    uint32_t freed; /* bit k: word k sits where a free chunk's links sat (stale_shapes only) */
     int n;
 };
 
@@ -1477,7 +1478,7 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
         }
     for (int k = 0; k < b->n; k++)
         if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], fn == mark_indirect) && !libc_size(s, b->w[k], start[k]) &&
-            !(stale_shapes(fn, b->arg) && (b->freed & 1u << k) && !start[k]))
+            !((b->freed & 1u << k) && !start[k]))
             fn(s, b->w[k], (size_t)idx[k], start[k], b->arg, &hit[k]);
     b->n = 0;
     b->freed = 0;
@@ -1529,8 +1530,9 @@ static inline int mangled_like(uintptr_t v, uintptr_t a, uintptr_t heap_lo)
  * anywhere inside live blocks (mangled, in a program without PIE, whose
  * heap lies low: anywhere near them). The program's own data has this
  * shape rarely (a word with a chunk size's bits, then pointers), and the
- * scan uses the shape only where a mistake changes a leak's kind, not
- * whether it is a leak (run_batch). */
+ * scan uses the shape only in leaked and possibly lost blocks
+ * (stale_shapes), where a mistake turns an indirect block definite or a
+ * possible one leaked, never a leak into no leak. */
 static inline int free_chunk_links(const uintptr_t *p, uintptr_t w, uintptr_t lo, uintptr_t block,
                                    uintptr_t heap_lo)
 {
@@ -1847,7 +1849,7 @@ static void scan_threads(struct scan *s, const struct tm__world *w)
  * its place may write the very pointer glibc left there. */
 static int chunk_word(const struct scan *s, uintptr_t w)
 {
-    if (!w || w % (2 * WORD))
+    if (!link_like(w))
         return 0;
     if (in_ranges(s->libc, s->nlibc, w))
         return 1;

@@ -46,7 +46,7 @@
  * at; nor the links of chunks merged into this one, at any depth. Looking
  * at every word of a new block's first line cost malloc churn 16 %
  * (bench/README.md). The leak scan recognises the latter by their shape
- * in leaked blocks (leakscan.c's free_chunk_links). */
+ * in leaked and possibly lost blocks (leakscan.c's free_chunk_links). */
 #include "shim/shim.h"
 
 #include <elf.h>
