@@ -153,6 +153,7 @@
 #define ARENA_HEAP_SIZE (64UL << 20) /* glibc HEAP_MAX_SIZE on 64-bit */
 #define MAX_EXCL (512 + TM_RAWMEM_SLOTS) /* the shim's mappings (tm__map_foreach) and the rest */
 #define MAX_DEAD 1024
+#define MAX_BINS 64 /* arenas whose bins the scan knows (8 per CPU in glibc) */
 #define WORD sizeof(uintptr_t)
 
 /* Per block: its kind, and READABLE (its first byte can be read), HEADER
@@ -242,6 +243,7 @@ struct scan {
     size_t ptop;        /* possible blocks to scan: work[ptop .. capwork) */
     struct batch *batch; /* of the group of blocks being scanned */
     uintptr_t piece_of;  /* the block whose pieces block_pieces() is handing out */
+    uintptr_t whole_lo, whole_hi; /* its readable memory around the piece (free_chunk_links) */
     uintptr_t lo, span; /* every block lies in [lo, lo + span) */
     struct seg *seg;
     size_t nseg, segcap;
@@ -254,6 +256,8 @@ struct scan {
     uintptr_t dead_dtv[MAX_DEAD]; /* DTVs of exited threads' cached stacks */
     size_t ndead;
     struct range libc[4]; /* the C library's writable segments: main_arena */
+    struct range bins[MAX_BINS]; /* where the arenas' bin headers lie (find_bins) */
+    size_t nbins;
     struct range brk[TM_BRK_MAX]; /* the program's own sbrk()/brk() memory */
     size_t nbrk;
     size_t nlibc;
@@ -1436,7 +1440,8 @@ struct batch {
     const struct pline *line[BATCH];
     long tail[BATCH];
     uintptr_t arg;
-    uint32_t freed; /* bit k: word k sits where a free chunk's links sat (stale_shapes only) */
+    uint32_t freed;  /* bit k: word k sits where a free chunk's links sat (stale_shapes only) */
+    uint32_t binned; /* bit k: ... next to a bin's address: even a block's start */
     int n;
 };
 
@@ -1455,6 +1460,48 @@ static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uint
 static inline int stale_shapes(word_fn fn, uintptr_t arg)
 {
     return fn == mark_indirect || (fn == visit_word && !arg);
+}
+
+static int in_ranges(const struct range *r, size_t n, uintptr_t a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a >= r[i].lo && a < r[i].hi)
+            return 1;
+    return 0;
+}
+
+static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uintptr_t lo, int tags);
+static inline int link_like(uintptr_t v);
+static inline int bin_value(const struct scan *s, uintptr_t v);
+
+/* 1 when 'w', a word of a leaked or possibly lost block that points inside
+ * block 'i' (not at its start; 'i' not reached yet), points to what still
+ * reads as the header of a malloc chunk of an older layout: the size of a
+ * free chunk before and a size without PREV_INUSE, or a size that the
+ * next chunk's header confirms, or the links to a bin that a later chunk
+ * wrote over it. glibc's links (fd, bk, nextsize) hold the addresses of
+ * chunks that were free when it wrote them; those chunks have since been
+ * merged and handed out again, their headers often left as they were,
+ * while a program's interior pointer leads to the program's data. */
+
+static int old_chunk_at(const struct scan *s, size_t i, uintptr_t w)
+{
+    const struct span *b = &s->at[i];
+    if (!link_like(w) || w + 2 * WORD > b->ptr + b->extent || !(state_of(s, i) & READABLE) ||
+        (state_of(s, i) & KIND_MASK) != UNREACHED)
+        return 0;
+    const uintptr_t *c = (const uintptr_t *)w;
+    if (bin_value(s, c[0]) || bin_value(s, c[1]))
+        return 1; /* links of another chunk written over its header since */
+    if (!free_size(s, c, 1, w, 0))
+        return 0;
+    if (!(c[1] & 1))
+        return 1; /* the size of the chunk before, then its size without PREV_INUSE */
+    uintptr_t next = w + (c[1] & ~(uintptr_t)7);
+    const struct seg *g = seg_of(s, w);
+    if (!g || !g->r || next + 2 * WORD > g->hi || next < w)
+        return 0;
+    return free_size(s, (const uintptr_t *)next, 1, next, 0);
 }
 
 /* The two later stages of a batch; for the flood, the record and the word
@@ -1476,29 +1523,76 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
             __builtin_prefetch(&s->at[idx[k]]);
             __builtin_prefetch((const void *)b->w[k]);
         }
+    for (int k = 0; stale_shapes(fn, b->arg) && k < b->n; k++) /* what old_chunk_at() reads */
+        if (idx[k] >= 0 && !start[k] && (state_of(s, (size_t)idx[k]) & KIND_MASK) == UNREACHED)
+            __builtin_prefetch((const void *)b->w[k]);
     for (int k = 0; k < b->n; k++)
         if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], fn == mark_indirect) && !libc_size(s, b->w[k], start[k]) &&
-            !((b->freed & 1u << k) && !start[k]))
+            !((b->freed & 1u << k) && !start[k]) && !(b->binned & 1u << k) &&
+            !(stale_shapes(fn, b->arg) && !start[k] && old_chunk_at(s, (size_t)idx[k], b->w[k]))) {
             fn(s, b->w[k], (size_t)idx[k], start[k], b->arg, &hit[k]);
+        }
     b->n = 0;
     b->freed = 0;
+    b->binned = 0;
 }
 
 /* 'p[h]' read as the size word of a chunk that glibc had free: at least
- * MINSIZE, a multiple of 16, not IS_MMAPPED (NON_MAIN_ARENA may be set);
- * when PREV_INUSE is clear, the word before (the chunk before's size,
- * kept while that one was free) a size too. */
-static inline int free_size(const uintptr_t *p, int h, uintptr_t lo)
+ * MINSIZE, a multiple of 16, not IS_MMAPPED (NON_MAIN_ARENA may be set),
+ * not an address in the heap (where it lies low, below 2^40, as in a
+ * program without PIE); when PREV_INUSE is clear, the word before (the
+ * chunk before's size, kept while that one was free) a size too. With
+ * 'tags', the boundary tags must agree as well: the chunk after (PREV_INUSE
+ * set) or before (clear) starts with a size where this one says. Program
+ * data such as {4096, 48, pointer} or {0x411, pointer} passes the first
+ * test and rarely the second (leaks_classes "intrusive"); glibc's old
+ * headers of large chunks, whose neighbours were merged since, often
+ * fail it, and their nextsize links are known otherwise. */
+static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uintptr_t lo, int tags)
 {
     uintptr_t v = p[h];
-    if ((v & 10) || (v & ~(uintptr_t)7) < 4 * WORD || v >> 40)
-        return 0;
-    if (v & 1)
-        return 1;
+    if ((v & 10) || (v & ~(uintptr_t)7) < 4 * WORD || v >> 40 || v - s->lo < s->span)
+        return 0; /* (a heap address, where the heap lies low, is no size) */
+    if (v & 1) {
+        if (!tags)
+            return 1;
+        /* the chunk after, 'v' bytes on, begins with a size too (its
+         * PREV_INUSE clear but for tcache and fastbins) */
+        uintptr_t after = (uintptr_t)(p + h) + (v & ~(uintptr_t)7);
+        const struct seg *g = seg_of(s, (uintptr_t)(p + h));
+        if (!g || !g->r || after + WORD > g->hi || after < (uintptr_t)(p + h))
+            return 0;
+        uintptr_t t = *(const uintptr_t *)after;
+        return !(t & 2) && (t & ~(uintptr_t)7) >= 4 * WORD && !(t >> 40);
+    }
     if ((uintptr_t)(p + h - 1) < lo)
         return 0;
     uintptr_t prev = p[h - 1];
-    return prev % (2 * WORD) == 0 && prev >= 4 * WORD && prev >> 40 == 0;
+    if (prev % (2 * WORD) || prev < 4 * WORD || prev >> 40 || prev - s->lo < s->span)
+        return 0;
+    if (!tags)
+        return 1;
+    /* the chunk before, 'prev' bytes back, began with that size (boundary tags) */
+    uintptr_t before = (uintptr_t)(p + h) - prev;
+    const struct seg *g = seg_of(s, (uintptr_t)(p + h));
+    if (!g || !g->r || before < g->lo || before > (uintptr_t)(p + h))
+        return 0;
+    uintptr_t t = *(const uintptr_t *)before;
+    return (t & ~(uintptr_t)7) == prev && !(t & 2);
+}
+
+#define LARGE_CHUNK 1024 /* glibc's MIN_LARGE_SIZE: chunks this big have nextsize links */
+
+/* 1 when 'v' is the address of one of the arenas' bin headers (as a free
+ * chunk's fd or bk holds when the chunk is first or last in its bin). */
+static inline int bin_value(const struct scan *s, uintptr_t v)
+{
+    if (!s->nbins || ((v & (ARENA_HEAP_SIZE - 1)) >= 4096 && v - s->bins[0].lo > s->bins[0].hi - s->bins[0].lo))
+        return 0; /* not in the first page of an arena's heap, nor main_arena's (found first) */
+    for (size_t k = 0; k < s->nbins; k++)
+        if (v - s->bins[k].lo <= s->bins[k].hi - s->bins[k].lo)
+            return 1;
+    return 0;
 }
 
 static inline int link_like(uintptr_t v)
@@ -1516,14 +1610,20 @@ static inline int mangled_like(uintptr_t v, uintptr_t a, uintptr_t heap_lo)
     return n % (2 * WORD) == 0 && (!n || (n + 2 * WORD >= heap_lo && ((n ^ a) >> 32) == 0));
 }
 
-/* 1 when 'w', the word at 'p' (of memory scanned from 'lo' on), sits where
- * a free chunk's links sit, after its size word: fd and bk (after a size),
- * fd_nextsize and bk_nextsize (after a size and two links; glibc leaves
- * them in a large chunk, and they stay when it is cut into smaller ones),
- * the fd being raw or mangled (tcache, fastbins: the bk is then tcache's
- * key, any value); and the third and fourth words of memory whose first
- * two are those of a block handed out from tcache (a mangled link, then
- * the key glibc cleared), which an older chunk left there. glibc leaves
+/* 1 when 'w', the word at 'p' (of the readable memory [lo, hi) of a block),
+ * sits where a free chunk's links sit, after its size word: fd and bk
+ * (after a size whose boundary tags agree, free_size), fd_nextsize and
+ * bk_nextsize (after a size of a large chunk, whatever the program wrote
+ * over fd and bk since; glibc leaves them in a large chunk, and they stay
+ * when it is cut into smaller ones), the fd being raw or mangled (tcache,
+ * fastbins: the bk is then tcache's key, any value); and the third and
+ * fourth words of memory whose first two are those of a block handed out
+ * from tcache (a mangled link, then the key glibc cleared), which an older
+ * chunk left there. 2 when one of the 3 words on either side is the
+ * address of a bin's header (bin_value): the fd, bk and nextsize links of
+ * a chunk that was first or last in its bin, which the program's data
+ * never holds, so even a word that points at a block's start is glibc's
+ * then (the caller leaves start pointers alone for 1). glibc leaves
  * these words in the chunks it merges and hands out again, anywhere in a
  * new block (stale.c notes only the first words); their values are the
  * addresses of chunks that were free then, which later layouts put
@@ -1533,10 +1633,10 @@ static inline int mangled_like(uintptr_t v, uintptr_t a, uintptr_t heap_lo)
  * scan uses the shape only in leaked and possibly lost blocks
  * (stale_shapes), where a mistake turns an indirect block definite or a
  * possible one leaked, never a leak into no leak. */
-static inline int free_chunk_links(const uintptr_t *p, uintptr_t w, uintptr_t lo, uintptr_t block,
-                                   uintptr_t heap_lo)
+static inline int free_chunk_links(const struct scan *s, const uintptr_t *p, uintptr_t w, uintptr_t lo,
+                                   uintptr_t hi)
 {
-    uintptr_t a = (uintptr_t)p;
+    uintptr_t a = (uintptr_t)p, block = s->piece_of, heap_lo = s->lo;
     /* the block's first two words: readable when the piece starts there
      * or after word 0 (left out by its note), in the same page */
     const uintptr_t *d = (const uintptr_t *)block;
@@ -1544,10 +1644,15 @@ static inline int free_chunk_links(const uintptr_t *p, uintptr_t w, uintptr_t lo
         d[1] == 0 && mangled_like(d[0], block, heap_lo))
         return 1; /* the third or fourth word of a block from tcache */
     if (!link_like(w))
-        return a % (2 * WORD) == 0 && a - WORD >= lo && mangled_like(w, a, heap_lo) && free_size(p, -1, lo);
+        return a % (2 * WORD) == 0 && a - WORD >= lo && mangled_like(w, a, heap_lo) && free_size(s, p, -1, lo, 0);
+    for (int k = -3; k <= 3; k++) /* the fd, bk and nextsize links of one chunk, if one is a bin's */
+        if (k && a + (uintptr_t)k * WORD >= lo && a + (uintptr_t)(k + 1) * WORD <= hi && bin_value(s, p[k]))
+            return 2;
     for (int h = a % (2 * WORD) == 0 ? -1 : -2; h >= -4; h -= 2) {
-        if (a + (uintptr_t)h * WORD < lo || !free_size(p, h, lo))
+        if (a + (uintptr_t)h * WORD < lo || !free_size(s, p, h, lo, 0))
             continue;
+        if (h <= -3 && (p[h] & ~(uintptr_t)7) >= LARGE_CHUNK)
+            return 1; /* nextsize links of a large chunk; its fd and bk since overwritten */
         int mangled = 0;
         if (h + 1 < 0 && !link_like(p[h + 1])) {
             if (!mangled_like(p[h + 1], a + (uintptr_t)(h + 1) * WORD, heap_lo))
@@ -1558,7 +1663,8 @@ static inline int free_chunk_links(const uintptr_t *p, uintptr_t w, uintptr_t lo
             continue;
         if (h + 3 < 0 && !link_like(p[h + 3]))
             continue;
-        return 1;
+        if (mangled || free_size(s, p, h, lo, 1))
+            return 1; /* a tcache or fastbin link, or raw links after a size its neighbours confirm */
     }
     return 0;
 }
@@ -1580,8 +1686,9 @@ static inline __attribute__((always_inline)) void for_heap_words(struct scan *s,
         const struct pline *l = line_of(s, w, &b->tail[b->n]);
         if (l)
             __builtin_prefetch(l);
-        if (stale_shapes(fn, arg) && free_chunk_links((const uintptr_t *)a, w, lo, s->piece_of, s->lo))
-            b->freed |= 1u << b->n;
+        int shape = stale_shapes(fn, arg) ? free_chunk_links(s, (const uintptr_t *)a, w, s->whole_lo, s->whole_hi) : 0;
+        if (shape)
+            *(shape == 2 ? &b->binned : &b->freed) |= 1u << b->n;
         b->line[b->n] = l;
         b->w[b->n++] = w;
         if (b->n == BATCH)
@@ -1600,6 +1707,7 @@ static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
     struct batch b;
     b.n = 0;
     b.freed = 0;
+    b.binned = 0;
     for_heap_words(s, &b, lo, hi, visit_word, (uintptr_t)definite);
     run_batch(s, &b, visit_word);
 }
@@ -1665,14 +1773,6 @@ static void scan_piece(struct scan *s, uintptr_t lo, uintptr_t hi)
 }
 
 static void scan_root_pieces(struct scan *s, uintptr_t lo, uintptr_t hi);
-
-static int in_ranges(const struct range *r, size_t n, uintptr_t a)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a >= r[i].lo && a < r[i].hi)
-            return 1;
-    return 0;
-}
 
 static void scan_root(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
@@ -1906,6 +2006,8 @@ static void block_pieces(struct scan *s, const struct span *b, uint32_t flags, p
     uintptr_t lo = b->ptr, hi = b->ptr + b->extent;
     struct tm__note note;
     s->piece_of = b->ptr;
+    s->whole_lo = lo;
+    s->whole_hi = hi;
     unsigned stale = (flags & (NOTED | SPLIT)) == NOTED && tm__live_note_unlocked(b->ptr, &note)
                          ? tm__stale_match(&note, b->ptr, b->extent)
                          : 0;
@@ -1928,6 +2030,8 @@ static void block_pieces(struct scan *s, const struct span *b, uint32_t flags, p
     for (size_t k = seg_after(s, lo); k < s->nseg && s->seg[k].lo < hi; k++) {
         const struct seg *g = &s->seg[k];
         uintptr_t a = g->lo > lo ? g->lo : lo, e = g->hi < hi ? g->hi : hi;
+        s->whole_lo = a;
+        s->whole_hi = e;
         if (g->r && a < e)
             fn(s, a, e, arg);
     }
@@ -2174,6 +2278,7 @@ static void drain(struct scan *s, int mode, uintptr_t leader)
     struct batch b;
     b.n = 0;
     b.freed = 0;
+    b.binned = 0;
     s->batch = &b;
     for (;;) {
         int n = take_group(s, mode, g, sp);
@@ -2350,6 +2455,69 @@ static void mark_noted(uintptr_t ptr, void *arg)
         s->state[i] |= NOTED;
 }
 
+/* --- the arenas' bins ---
+ * A free chunk first or last in its bin links to the bin's header in its
+ * arena's malloc_state: main_arena in the C library's data, the others
+ * after the heap_info of their first heap. Those addresses are found by
+ * what the headers hold, not by glibc's layout: an empty bin's two words
+ * point 2 words before themselves, a busy one's into a heap. */
+static int empty_bin(const uintptr_t *p)
+{
+    uintptr_t self = (uintptr_t)p - 2 * WORD;
+    return p[0] == self && p[1] == self;
+}
+
+static int heap_link(const struct scan *s, uintptr_t v)
+{
+    if (v % (2 * WORD))
+        return 0;
+    const struct seg *g = seg_of(s, v);
+    return g && g->heap;
+}
+
+static int bin_pair(const struct scan *s, const uintptr_t *p)
+{
+    return empty_bin(p) || (heap_link(s, p[0]) && heap_link(s, p[1]));
+}
+
+#define NBINS 128 /* glibc's bins, each a pair of words */
+
+/* The bin headers in [lo, hi): runs of pairs of words around empty bins. */
+static void find_bins(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    lo = (lo + WORD - 1) & ~(WORD - 1);
+    for (uintptr_t a = lo; a + 2 * WORD <= hi && s->nbins < MAX_BINS; a += WORD) {
+        if (!empty_bin((const uintptr_t *)a))
+            continue;
+        uintptr_t first = a, last = a;
+        while (first - 2 * WORD >= lo && a - first < NBINS * 2 * WORD && bin_pair(s, (const uintptr_t *)(first - 2 * WORD)))
+            first -= 2 * WORD;
+        while (last + 4 * WORD <= hi && last - first < NBINS * 2 * WORD && bin_pair(s, (const uintptr_t *)(last + 2 * WORD)))
+            last += 2 * WORD;
+        if (last > first) { /* one empty pair alone is not an arena's bins */
+            s->bins[s->nbins++] = (struct range){first - 2 * WORD, last - 2 * WORD};
+            if (debug)
+                tm__warn("leak debug: bin headers 0x%lx-0x%lx", (unsigned long)first, (unsigned long)last);
+        }
+        a = last + WORD;
+    }
+}
+
+/* The bins of main_arena (the C library's data) and of the other arenas
+ * (the first page of each arena's first heap). */
+static void find_all_bins(struct scan *s)
+{
+    s->nbins = 0;
+    for (size_t k = 0; k < s->nlibc; k++)
+        find_bins(s, s->libc[k].lo, s->libc[k].hi);
+    for (size_t k = 0; k < s->nseg; k++) {
+        const struct seg *g = &s->seg[k];
+        if (g->heap && g->lo % ARENA_HEAP_SIZE == 0 && ((const uintptr_t *)g->lo)[1] == 0)
+            find_bins(s, g->lo, g->lo + 4096 < g->hi ? g->lo + 4096 : g->hi);
+    }
+    debug_phase("bins found", s->nbins);
+}
+
 /* Everything between the stopped world and the verdict per block. */
 static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t own_sp)
 {
@@ -2378,6 +2546,7 @@ static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t
         return rc;
     debug_phase("blocks indexed", s->nlines);
     debug_phase("noted blocks marked", tm__live_notes_foreach_unlocked(mark_noted, s));
+    find_all_bins(s);
     s->sps[s->nsps++] = own_sp;
     for (size_t i = 0; i < w->n; i++)
         if (w->threads[i].state == TM_THREAD_PARKED)
