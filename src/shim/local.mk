@@ -55,7 +55,7 @@ tests_unit_check_pyframes_LDADD = $(SHIM_CHECK_LDADD)
 # Leak scan: programs with known answers and the tests that run them (and
 # Valgrind, where installed, on the same programs).
 LEAK_PROG_CFLAGS = -g -O0 -fno-omit-frame-pointer -I$(top_srcdir)/include
-check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/leaks_cxx \
+check_PROGRAMS += tests/progs/leaks_kinds tests/progs/leaks_threads tests/progs/leaks_cxx tests/progs/leaks_containers \
 	tests/progs/leaks_classes tests/progs/leaks_graph
 tests_progs_leaks_graph_CFLAGS = $(LEAK_PROG_CFLAGS)
 tests_progs_leaks_classes_CFLAGS = $(LEAK_PROG_CFLAGS)
@@ -73,6 +73,8 @@ tests_progs_leaks_threads_LDADD = -lpthread
 tests_progs_leaks_cxx_SOURCES = tests/progs/leaks_cxx.cc
 tests_progs_leaks_cxx_CXXFLAGS = $(LEAK_PROG_CFLAGS) -std=c++17 -pthread
 tests_progs_leaks_cxx_LDFLAGS = -pthread
+tests_progs_leaks_containers_SOURCES = tests/progs/leaks_containers.cc
+tests_progs_leaks_containers_CXXFLAGS = $(LEAK_PROG_CFLAGS) -std=c++17
 TESTS += tests/integration/leaks_kinds.sh tests/integration/leaks_check.sh \
 	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh \
 	tests/integration/leaks_classes.sh tests/integration/leaks_graph.sh
