@@ -59,7 +59,7 @@ fi
 
 # A random loop of mallocs and frees whose 11 997 leaked blocks hold only
 # what glibc left in them: Valgrind calls all of them definite. The rules
-# for glibc's words leave a few indirect (about 100 here with PIE, 460
+# for glibc's words leave a few indirect (about 130 here with PIE, 500
 # without, under setarch -R; at the start of session 13: 1 155, and 1 530
 # indirect + 1 231 possible without PIE, those through the shim's own
 # counters, which fall inside a low heap); the bounds fail well before
@@ -70,7 +70,7 @@ fi
 # here), and it once passed that on through the words glibc left in it
 # (1 221 blocks in distcheck's build tree, before the free-chunk shape rule
 # applied to possible blocks too). So without PIE the test counts only the
-# leaked blocks' split: at most 5 % indirect (3.8 % here, 2.6 % with the
+# leaked blocks' split: at most 5 % indirect (4.2 % here, 2.6 % with the
 # 1 221 possible; 14.8 % at the start of session 13).
 for p in leaks_classes leaks_classes_nopie; do
     wrap=
@@ -95,7 +95,7 @@ fi
 # 16 bytes are written: glibc's merged and cut chunks leave bin addresses,
 # old headers and nextsize links deep inside them. Valgrind: 2 000
 # definite. At the start of session 14 the scan called 472 of them
-# indirect; 28 now (old links that point at a block's start, which the
+# indirect; 57 now (old links that point at a block's start, which the
 # rules leave alone, or whose chunk has no header left to recognise).
 run_shim "$WORK/bigloop.json" 120 "$P" bigloop 2>"$WORK/bigloop.err" || fail "bigloop: exit status $?"
 set -- $(leak_counts "$WORK/bigloop.json")
