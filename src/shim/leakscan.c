@@ -153,7 +153,7 @@
 #define ARENA_HEAP_SIZE (64UL << 20) /* glibc HEAP_MAX_SIZE on 64-bit */
 #define MAX_EXCL (512 + TM_RAWMEM_SLOTS) /* the shim's mappings (tm__map_foreach) and the rest */
 #define MAX_DEAD 1024
-#define MAX_BINS 64 /* arenas whose bins the scan knows (8 per CPU in glibc) */
+#define MAX_BINS 256 /* arenas whose bins the scan knows (glibc makes up to 8 per CPU) */
 #define WORD sizeof(uintptr_t)
 
 /* Per block: its kind, and READABLE (its first byte can be read), HEADER
@@ -258,7 +258,7 @@ struct scan {
     size_t ndead;
     struct range libc[4]; /* the C library's writable segments: main_arena */
     struct range bins[MAX_BINS]; /* where the arenas' bin headers lie (find_bins) */
-    size_t nbins;
+    size_t nbins, nlibcbins;    /* those found in the C library's data come first */
     struct range brk[TM_BRK_MAX]; /* the program's own sbrk()/brk() memory */
     size_t nbrk;
     size_t nlibc;
@@ -1302,6 +1302,17 @@ static inline int libc_size(const struct scan *s, uintptr_t w, int start)
     return s->in_libc && !start && w % 4096 == 0;
 }
 
+/* 1 when 'w' points into a page of block 'i' that cannot be read (a guard
+ * page inside: SPLIT): as for Valgrind, whose leak check takes only a
+ * readable address for a pointer, that is no reference to the block. */
+static inline int unreadable_target(const struct scan *s, size_t i, uintptr_t w)
+{
+    if (!(state_of(s, i) & SPLIT))
+        return 0;
+    const struct seg *g = seg_of(s, w);
+    return !g || !g->r;
+}
+
 /* Index of the block 'w' points into, or -1; *start, *hit as resolve(). */
 static inline long lookup_start(const struct scan *s, uintptr_t w, int *start, struct span *hit)
 {
@@ -1310,7 +1321,8 @@ static inline long lookup_start(const struct scan *s, uintptr_t w, int *start, s
     long tail;
     const struct pline *l = line_of(s, w, &tail);
     long i = resolve(s, w, l, tail, start, hit);
-    return i >= 0 && (next_chunk(s, i, w, 0) || libc_size(s, w, *start)) ? -1 : i;
+    return i >= 0 && (next_chunk(s, i, w, 0) || libc_size(s, w, *start) || unreadable_target(s, (size_t)i, w)) ? -1
+                                                                                                             : i;
 }
 
 static inline long lookup(const struct scan *s, uintptr_t w)
@@ -1443,6 +1455,7 @@ struct batch {
     long tail[BATCH];
     uintptr_t arg;
     uint32_t freed; /* bit k: word k sits where a free chunk's links sat (stale_shapes only) */
+    uint32_t last;  /* bit k: word k is the last word of its block (the cliques only) */
     int n;
 };
 
@@ -1452,15 +1465,22 @@ static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uint
                           const struct span *hit);
 
 /* 1 where the words of memory scanned by 'fn' with 'arg' that sit as a
- * free chunk's links (free_chunk_links) join nothing: leaked blocks (the
- * cliques) and possibly lost ones (the flood's possible side): without
- * it, one integer of a root that equals an address inside a leaked block
- * (a program without PIE, whose heap lies low) made the block possible,
- * and with it, through glibc's old links, 1 221 others of a random loop's
- * leaks. Not the roots nor reachable blocks. */
+ * free chunk's links (free_chunk_links) or point to an old chunk's header
+ * (old_chunk_at) join nothing: every block, leaked (the cliques), possibly
+ * lost (the flood's possible side, arg 0) or reachable (IN_REACHABLE), but
+ * not the roots (arg 1: globals, stacks, registers, which glibc's free
+ * lists never pass through; main_arena has rules of its own). Without it,
+ * one integer of a root that equals an address inside a leaked block (a
+ * program without PIE, whose heap lies low) made the block possible, and
+ * with it, through glibc's old links, 1 221 others of a random loop's
+ * leaks; and a reachable buffer carved from merged chunks kept leaked
+ * blocks possible through the links left in its unwritten part (a program
+ * with malloc churn: 34 of 98 leaks possible, Valgrind none; 13 now). Only
+ * words that point inside a block, never to its start. */
+#define IN_REACHABLE 2 /* 'arg' of the flood's reachable side: definite, in a block */
 static inline int stale_shapes(word_fn fn, uintptr_t arg)
 {
-    return fn == mark_indirect || (fn == visit_word && !arg);
+    return fn == mark_indirect || (fn == visit_word && arg != 1);
 }
 
 static int in_ranges(const struct range *r, size_t n, uintptr_t a)
@@ -1474,6 +1494,7 @@ static int in_ranges(const struct range *r, size_t n, uintptr_t a)
 static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uintptr_t lo, int tags);
 static inline int link_like(uintptr_t v);
 static inline int bin_value(const struct scan *s, uintptr_t v);
+static inline int thread_heap_size(const struct scan *s, const uintptr_t *p, int h);
 
 /* 1 when 'w', a word of a leaked or possibly lost block that points inside
  * block 'i' (not at its start; 'i' not reached yet), points to what still
@@ -1488,19 +1509,21 @@ static inline int bin_value(const struct scan *s, uintptr_t v);
 static int old_chunk_at(const struct scan *s, size_t i, uintptr_t w)
 {
     const struct span *b = &s->at[i];
-    if (!link_like(w) || w + 2 * WORD > b->ptr + b->extent || !(state_of(s, i) & READABLE) ||
-        (state_of(s, i) & KIND_MASK) != UNREACHED)
+    uint8_t st = state_of(s, i);
+    if (!link_like(w) || w + 2 * WORD > b->ptr + b->extent || !(st & READABLE) || (st & KIND_MASK) != UNREACHED)
         return 0;
+    if (st & SPLIT) { /* a guard page inside: the two words must be readable */
+        const struct seg *g = seg_of(s, w);
+        if (!g || !g->r || w + 2 * WORD > g->hi)
+            return 0;
+    }
     const uintptr_t *c = (const uintptr_t *)w;
     if (bin_value(s, c[0]) || bin_value(s, c[1]))
         return 1; /* links of another chunk written over its header since */
     if (!free_size(s, c, 1, w, 0))
         return 0;
-    if ((c[1] & 5) == 4) { /* in use in a non-main arena, after a free chunk */
-        const struct seg *g = seg_of(s, w);
-        if (g && g->arena)
-            return 1;
-    }
+    if (!(c[1] & 1) && thread_heap_size(s, c, 1))
+        return 1; /* in use in a thread's arena, after a free chunk */
     return free_size(s, c, 1, w, 1); /* a header whose neighbours' boundary tags agree */
 }
 
@@ -1527,13 +1550,15 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
         if (idx[k] >= 0 && !start[k] && (state_of(s, (size_t)idx[k]) & KIND_MASK) == UNREACHED)
             __builtin_prefetch((const void *)b->w[k]);
     for (int k = 0; k < b->n; k++)
-        if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], fn == mark_indirect) && !libc_size(s, b->w[k], start[k]) &&
-            !((b->freed & 1u << k) && !start[k]) &&
+        if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], fn == mark_indirect && !(b->last & 1u << k)) &&
+            !libc_size(s, b->w[k], start[k]) &&
+            !((b->freed & 1u << k) && !start[k]) && !unreadable_target(s, (size_t)idx[k], b->w[k]) &&
             !(stale_shapes(fn, b->arg) && !start[k] && old_chunk_at(s, (size_t)idx[k], b->w[k]))) {
             fn(s, b->w[k], (size_t)idx[k], start[k], b->arg, &hit[k]);
         }
     b->n = 0;
     b->freed = 0;
+    b->last = 0;
 }
 
 /* 'p[h]' read as the size word of a chunk that glibc had free: at least
@@ -1560,10 +1585,17 @@ static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uin
          * PREV_INUSE clear but for tcache and fastbins) */
         uintptr_t after = (uintptr_t)(p + h) + (v & ~(uintptr_t)7);
         const struct seg *g = seg_of(s, (uintptr_t)(p + h));
-        if (!g || !g->r || after + WORD > g->hi || after < (uintptr_t)(p + h))
+        if (!g || !g->heap || after + WORD > g->hi || after < (uintptr_t)(p + h))
             return 0;
-        uintptr_t t = *(const uintptr_t *)after;
-        return !(t & 2) && (t & ~(uintptr_t)7) >= 4 * WORD && !(t >> 40);
+        for (int k = 0; k < 2; k++) { /* the next chunk's size, and the one after it */
+            uintptr_t t = *(const uintptr_t *)after, next = after + (t & ~(uintptr_t)7);
+            if ((t & 2) || (t & ~(uintptr_t)7) < 4 * WORD || t >> 32 || seg_of(s, t))
+                return 0;
+            if (k == 0 && (next + WORD > g->hi || next <= after))
+                return 0;
+            after = next;
+        }
+        return 1;
     }
     if ((uintptr_t)(p + h - 1) < lo)
         return 0;
@@ -1575,7 +1607,7 @@ static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uin
     /* the chunk before, 'prev' bytes back, began with that size (boundary tags) */
     uintptr_t before = (uintptr_t)(p + h) - prev;
     const struct seg *g = seg_of(s, (uintptr_t)(p + h));
-    if (!g || !g->r || before < g->lo || before > (uintptr_t)(p + h))
+    if (!g || !g->heap || before < g->lo || before > (uintptr_t)(p + h))
         return 0;
     uintptr_t t = *(const uintptr_t *)before;
     return (t & ~(uintptr_t)7) == prev && !(t & 2);
@@ -1587,9 +1619,10 @@ static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uin
  * chunk's fd or bk holds when the chunk is first or last in its bin). */
 static inline int bin_value(const struct scan *s, uintptr_t v)
 {
-    if (!s->nbins || ((v & (ARENA_HEAP_SIZE - 1)) >= 4096 && v - s->bins[0].lo > s->bins[0].hi - s->bins[0].lo))
-        return 0; /* not in the first page of an arena's heap, nor main_arena's (found first) */
-    for (size_t k = 0; k < s->nbins; k++)
+    /* main_arena's runs come first; the others lie in the first page of a
+     * thread's arena heap */
+    size_t n = (v & (ARENA_HEAP_SIZE - 1)) < 4096 ? s->nbins : s->nlibcbins;
+    for (size_t k = 0; k < n; k++)
         if (v - s->bins[k].lo <= s->bins[k].hi - s->bins[k].lo)
             return 1;
     return 0;
@@ -1608,6 +1641,18 @@ static inline int mangled_like(uintptr_t v, uintptr_t a, uintptr_t heap_lo)
 {
     uintptr_t n = v ^ (a >> 12);
     return n % (2 * WORD) == 0 && (!n || (n + 2 * WORD >= heap_lo && ((n ^ a) >> 32) == 0));
+}
+
+/* 1 when 'p[h]', a size, has NON_MAIN_ARENA set and lies in a heap of a
+ * thread's arena: a chunk glibc handed out there (a free chunk's size has
+ * no such bit; the program's integers rarely fall on it and in such a
+ * heap). */
+static inline int thread_heap_size(const struct scan *s, const uintptr_t *p, int h)
+{
+    if (!(p[h] & 4))
+        return 0;
+    const struct seg *g = seg_of(s, (uintptr_t)(p + h));
+    return g && g->arena;
 }
 
 /* 1 when 'w', the word at 'p' (of the readable memory [lo, hi) of a block),
@@ -1654,7 +1699,7 @@ static inline int free_chunk_links(const struct scan *s, const uintptr_t *p, uin
     for (int h = a % (2 * WORD) == 0 ? -1 : -2; h >= -4; h -= 2) {
         if (a + (uintptr_t)h * WORD < lo || !free_size(s, p, h, lo, 0))
             continue;
-        if (h <= -3 && (p[h] & ~(uintptr_t)7) >= LARGE_CHUNK)
+        if (h <= -3 && (p[h] & ~(uintptr_t)7) >= LARGE_CHUNK && (thread_heap_size(s, p, h) || free_size(s, p, h, lo, 1)))
             return 1; /* nextsize links of a large chunk; its fd and bk since overwritten */
         int mangled = 0;
         if (h + 1 < 0 && !link_like(p[h + 1])) {
@@ -1691,6 +1736,8 @@ static inline __attribute__((always_inline)) void for_heap_words(struct scan *s,
             __builtin_prefetch(l);
         if (stale_shapes(fn, arg) && free_chunk_links(s, (const uintptr_t *)a, w, s->whole_lo, s->whole_hi))
             b->freed |= 1u << b->n;
+        if (fn == mark_indirect && a + WORD == s->whole_hi)
+            b->last |= 1u << b->n;
         b->line[b->n] = l;
         b->w[b->n++] = w;
         if (b->n == BATCH)
@@ -1709,6 +1756,7 @@ static void scan_words(struct scan *s, uintptr_t lo, uintptr_t hi, int definite)
     struct batch b;
     b.n = 0;
     b.freed = 0;
+    b.last = 0;
     for_heap_words(s, &b, lo, hi, visit_word, (uintptr_t)definite);
     run_batch(s, &b, visit_word);
 }
@@ -2242,7 +2290,7 @@ static void flood_group(struct scan *s, const struct item *g, const struct span 
     s->scanned += (size_t)n;
     for (int k = 0; k < n; k++)
         if (g[k].meta & READABLE)
-            block_pieces(s, &sp[k], g[k].meta, words_piece, !from_possible);
+            block_pieces(s, &sp[k], g[k].meta, words_piece, from_possible ? 0 : IN_REACHABLE);
     run_batch(s, s->batch, visit_word);
 }
 
@@ -2279,6 +2327,7 @@ static void drain(struct scan *s, int mode, uintptr_t leader)
     struct batch b;
     b.n = 0;
     b.freed = 0;
+    b.last = 0;
     s->batch = &b;
     for (;;) {
         int n = take_group(s, mode, g, sp);
@@ -2510,6 +2559,7 @@ static void find_all_bins(struct scan *s)
     s->nbins = 0;
     for (size_t k = 0; k < s->nlibc; k++)
         find_bins(s, s->libc[k].lo, s->libc[k].hi);
+    s->nlibcbins = s->nbins;
     for (size_t k = 0; k < s->nseg; k++) {
         const struct seg *g = &s->seg[k];
         if (g->heap && g->lo % ARENA_HEAP_SIZE == 0 && ((const uintptr_t *)g->lo)[1] == 0)

@@ -59,7 +59,7 @@ fi
 
 # A random loop of mallocs and frees whose 11 997 leaked blocks hold only
 # what glibc left in them: Valgrind calls all of them definite. The rules
-# for glibc's words leave a few indirect (about 130 here with PIE, 500
+# for glibc's words leave a few indirect (about 140 here with PIE, 520
 # without, under setarch -R; at the start of session 13: 1 155, and 1 530
 # indirect + 1 231 possible without PIE, those through the shim's own
 # counters, which fall inside a low heap); the bounds fail well before
@@ -70,7 +70,7 @@ fi
 # here), and it once passed that on through the words glibc left in it
 # (1 221 blocks in distcheck's build tree, before the free-chunk shape rule
 # applied to possible blocks too). So without PIE the test counts only the
-# leaked blocks' split: at most 5 % indirect (4.2 % here, 2.6 % with the
+# leaked blocks' split: at most 5 % indirect (4.4 % here, 2.6 % with the
 # 1 221 possible; 14.8 % at the start of session 13).
 for p in leaks_classes leaks_classes_nopie; do
     wrap=
@@ -95,7 +95,7 @@ fi
 # 16 bytes are written: glibc's merged and cut chunks leave bin addresses,
 # old headers and nextsize links deep inside them. Valgrind: 2 000
 # definite. At the start of session 14 the scan called 472 of them
-# indirect; 57 now (old links that point at a block's start, which the
+# indirect; 76 now (old links that point at a block's start, which the
 # rules leave alone, or whose chunk has no header left to recognise).
 run_shim "$WORK/bigloop.json" 120 "$P" bigloop 2>"$WORK/bigloop.err" || fail "bigloop: exit status $?"
 set -- $(leak_counts "$WORK/bigloop.json")
@@ -104,7 +104,11 @@ assert_eq "bigloop: leaked blocks" 2000 $(($1 + $2))
 assert_eq "bigloop: possible, reachable" "0 0" "$3 $4"
 [ "$1" -ge 1900 ] || fail "bigloop: $1 definite, expected at least 1900 (of 2 000)"
 if have_valgrind; then
-    assert_eq "bigloop: Valgrind's blocks per kind" "2000 0 0 0" "$(vg_counts "$P" bigloop)"
+    # (Valgrind's own answer moves with its thread scheduling: one of the
+    # 2 000 possible now and then, through a stale word of a thread's stack)
+    set -- $(vg_counts "$P" bigloop)
+    assert_eq "bigloop: Valgrind's lost blocks" 2000 $(($1 + $2 + $3))
+    assert_eq "bigloop: Valgrind's indirect" 0 "$2"
 fi
 
 # Leaked structures linked through interior pointers next to size-like
@@ -119,6 +123,44 @@ for p in leaks_classes leaks_classes_nopie; do
 done
 if have_valgrind; then
     assert_eq "intrusive: Valgrind's blocks per kind" "100 190 0 0" "$(vg_counts "$P" intrusive)"
+fi
+
+# Program data that looks like a chunk header next to an interior pointer
+# (a size of 2048 where a large chunk's size would be; 49, then 100
+# where 49 says the next chunk starts) joins as Valgrind says, and a
+# pointer into a block's unreadable page is no pointer, as for Valgrind
+# (the scan once read the words it points to, and crashed).
+for p in leaks_classes leaks_classes_nopie; do
+    wrap=
+    [ $p = leaks_classes_nopie ] && wrap=$norand
+    run_shim "$WORK/$p.lookalike.json" 60 $wrap "$PROGS/$p" lookalike 2>"$WORK/$p.lookalike.err" ||
+        fail "$p lookalike: exit status $?"
+    assert_eq "$p lookalike: definite, indirect, possible" "4 2 0" \
+        "$(leak_counts "$WORK/$p.lookalike.json" | cut -d' ' -f1-3)"
+done
+if have_valgrind; then
+    assert_eq "lookalike: Valgrind's definite, indirect, possible" "4 2 0" "$(vg_counts "$P" lookalike | cut -d' ' -f1-3)"
+fi
+
+# A reachable buffer cut from merged chunks keeps glibc's old header and
+# links of one of them in its unwritten part; the fd named the chunk after
+# a leaked record: the record is definite, as for Valgrind (it was
+# possible: the rules for glibc's words covered leaked blocks only).
+for p in leaks_classes leaks_classes_nopie; do
+    wrap=
+    [ $p = leaks_classes_nopie ] && wrap=$norand
+    run_shim "$WORK/$p.iobuf.json" 60 $wrap "$PROGS/$p" iobuf 2>"$WORK/$p.iobuf.err" || fail "$p iobuf: exit status $?"
+    assert_eq "$p iobuf: blocks per kind" "1 0 0 3" "$(leak_counts "$WORK/$p.iobuf.json")"
+done
+if have_valgrind; then
+    assert_eq "iobuf: Valgrind's blocks per kind" "1 0 0 3" "$(vg_counts "$P" iobuf)"
+fi
+
+# A leaked list linked through its nodes' last words stays one structure.
+run_shim "$WORK/taillink.json" 60 "$P" taillink 2>"$WORK/taillink.err" || fail "taillink: exit status $?"
+assert_eq "taillink: blocks per kind" "1 10 0 0" "$(leak_counts "$WORK/taillink.json")"
+if have_valgrind; then
+    assert_eq "taillink: Valgrind's blocks per kind" "1 10 0 0" "$(vg_counts "$P" taillink)"
 fi
 
 # C++ containers leaked between rounds of malloc churn (leaks_containers.cc):

@@ -92,6 +92,28 @@
  *             &m[2]} -> {0x2000, 0x1041, &t[4], &t[4]} -> t. Valgrind: 100
  *             definite, 190 indirect; the rules for glibc's words must
  *             not take any of these for glibc's.
+ *  lookalike  three leaked pairs whose first block points inside the
+ *             second: {4096, 2048, 0, 0, &b[2]} (a large chunk's size
+ *             and where its nextsize links would sit); {&b[2]} with
+ *             b = {0, 0, 0, 49, 0, ..., 100} (an odd size at b[3] and a
+ *             size where that one says the next chunk starts); and a
+ *             pointer into a 256 KiB block's PROT_NONE page, which
+ *             Valgrind does not take for a pointer (only a readable
+ *             address is one; the scan once read the words it points
+ *             to: SIGSEGV). Valgrind: 4 definite, 2 indirect.
+ *  iobuf      a reachable buffer cut from merged free chunks, of which the
+ *             program writes only the first 16 bytes, holds deep inside
+ *             the header and links glibc gave a free chunk X, whose fd
+ *             named the chunk after a leaked record (the record's last
+ *             word): 1 definite as for Valgrind, not possible (the scan
+ *             once took that link in reachable memory for a pointer).
+ *  taillink   a leaked list of 10 nodes of 40 bytes linked through their
+ *             last word (a link member pointing at the next node's link:
+ *             the address of the chunk after it), held by a leaked
+ *             8-byte owner: a link in a block's last word that points to
+ *             another block's last word is the program's, not glibc's
+ *             old link, and the list does not fall apart: 1 definite, 10
+ *             indirect, as Valgrind (it was 11 definite).
  *  loop       8 rounds of 20 000 random mallocs (16 to 4 015 bytes) with
  *             random frees between them, none written; of what is left,
  *             every tenth block leaks: 11 997 blocks, all definite for
@@ -570,6 +592,103 @@ static int intrusive(void)
     return 0;
 }
 
+static void __attribute__((noinline)) build_lookalike(void)
+{
+    static uintptr_t *keep[3];
+    uintptr_t *a = calloc(8, sizeof(uintptr_t)), *b = calloc(8, sizeof(uintptr_t));
+    a[0] = 4096; /* {capacity, length} */
+    a[1] = 2048;
+    a[4] = (uintptr_t)&b[2];
+    keep[0] = a;
+    uintptr_t *c = calloc(8, sizeof(uintptr_t)), *d = calloc(12, sizeof(uintptr_t));
+    d[3] = 49; /* two small integers 48 bytes apart */
+    d[9] = 100;
+    c[0] = (uintptr_t)&d[2];
+    keep[1] = c;
+    char *big = malloc(64 * 4096); /* mmapped */
+    memset(big, 0, 64 * 4096);
+    uintptr_t page = ((uintptr_t)big + 4095) & ~(uintptr_t)4095;
+    mprotect((void *)(page + 8 * 4096), 4096, PROT_NONE);
+    uintptr_t *e = calloc(8, sizeof(uintptr_t));
+    e[0] = page + 8 * 4096 + 16; /* 16-aligned, inside the unreadable page */
+    keep[2] = e;
+    memset(keep, 0, sizeof(keep));
+    a = b = c = d = e = NULL; /* scrub_stack() does not reach every slot of this frame */
+    big = NULL;
+}
+
+static int lookalike(void)
+{
+    build_lookalike();
+    scrub_stack();
+    return 0;
+}
+
+char *iobuf_ref; /* not static: write-only statics may be dropped */
+void *iobuf_guards[2];
+
+static void *__attribute__((noinline)) iobuf_alloc(size_t n)
+{
+    return malloc(n); /* one call site: the shim's own allocations stay out of the layout */
+}
+
+static void __attribute__((noinline)) build_iobuf(void)
+{
+    /* P X g1 L Y g2, all too large for tcache: free Y and X (X's fd names
+     * Y's chunk, whose first word is L's last), then P, which merges with
+     * X; the buffer takes P+X and keeps X's old header inside */
+    static const size_t sz[] = {1100, 1100, 32, 1096, 1100, 32};
+    void *v[6];
+    free(iobuf_alloc(16));
+    for (int i = 0; i < 6; i++)
+        v[i] = iobuf_alloc(sz[i]);
+    memset(v[3], 0x5a, sz[3]);
+    iobuf_guards[0] = v[2];
+    iobuf_guards[1] = v[5];
+    free(v[4]);
+    free(v[1]);
+    free(v[0]);
+    iobuf_ref = iobuf_alloc(2200);
+    memcpy(iobuf_ref, "GET / HTTP/1.0\r\n", 16);
+    memset(v, 0, sizeof(v));
+}
+
+static int iobuf(void)
+{
+    build_iobuf();
+    scrub_stack();
+    return 0;
+}
+
+struct tail_node {
+    long key;
+    char payload[24];
+    struct tail_node **next; /* the last word: points to the next node's 'next' */
+};
+
+static void __attribute__((noinline)) build_taillink(void)
+{
+    struct tail_node **head = NULL;
+    for (int i = 0; i < 10; i++) {
+        struct tail_node *n = malloc(sizeof(*n));
+        memset(n, 0, sizeof(*n));
+        n->key = i;
+        n->next = head;
+        head = (struct tail_node **)&n->next;
+    }
+    void **owner = malloc(sizeof(void *));
+    *owner = head;
+    owner = NULL;
+    head = NULL;
+}
+
+static int taillink(void)
+{
+    build_taillink();
+    scrub_stack();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -579,7 +698,8 @@ int main(int argc, char **argv)
                  {"fakearena", fakearena}, {"sbrk", use_sbrk}, {"mainexit", mainexit}, {"stale", stale},
                  {"shortstr", shortstr}, {"shortre", shortre}, {"lastword", lastword},
                  {"mangled", mangled}, {"merged", merged}, {"cut", cut}, {"loop", loop}, {"shapedata", shapedata},
-                 {"bigloop", bigloop}, {"intrusive", intrusive}};
+                 {"bigloop", bigloop}, {"intrusive", intrusive}, {"lookalike", lookalike},
+                 {"iobuf", iobuf}, {"taillink", taillink}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();
