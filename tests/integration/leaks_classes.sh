@@ -181,8 +181,10 @@ if have_valgrind; then
 fi
 
 # The price of the free-chunk shape rule, pinned: the program's own data
-# that looks like a free chunk's header (0x91, then a pointer into another
-# leaked block) makes that block definite where Valgrind calls it
+# that looks like a free chunk's header (0x21, then a pointer into another
+# leaked block, with sizes where 0x21 and the next say the following
+# chunks start, all inside the block: the layout around it cannot change
+# the answer) makes that block definite where Valgrind calls it
 # indirect; the same data without the size's shape keeps Valgrind's answer.
 run_shim "$WORK/shapedata.json" 60 "$P" shapedata 2>"$WORK/shapedata.err" || fail "shapedata: exit status $?"
 assert_eq "shapedata: blocks per kind" "3 1 0 0" "$(leak_counts "$WORK/shapedata.json")"

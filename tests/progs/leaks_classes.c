@@ -68,12 +68,14 @@
  *             inside it. Both leak, A and E are kept: definite 400,
  *             reachable 400; the scan once called every 500-byte block
  *             indirect.
- *  shapedata two leaked 64-byte blocks each hold, at 16-aligned word 2,
- *             a pointer into the middle of a leaked 64-byte block; in the
- *             first, word 1 is 0x91 (what glibc writes as a free chunk's
- *             size: the program's data looks like a free chunk's header
- *             and its fd), in the second 0x90 after a word that is no
- *             size. Valgrind: 2 definite, 2 indirect. The scan takes the
+ *  shapedata two leaked blocks (256 and 64 bytes) each hold, at
+ *             16-aligned word 2, a pointer into the middle of a leaked
+ *             64-byte block; in the first, word 1 is 0x21 (what glibc
+ *             writes as a free chunk's size: the program's data looks
+ *             like a free chunk's header and its fd), and words 5 and 11
+ *             are 0x31 and 0x41, where those sizes say the next chunks
+ *             start (the boundary tags the rule checks); in the second,
+ *             0x90 after a word that is no size. Valgrind: 2 definite, 2 indirect. The scan takes the
  *             first pointer for glibc's stale link: 3 definite, 1
  *             indirect (the price of the free-chunk shape rule, pinned).
  *  bigloop    4 threads, each 50 000 mallocs of 8 to 5 007 bytes whose
@@ -455,11 +457,13 @@ static int shapedata(void)
 {
     uintptr_t **b = shape_blocks;
     for (int i = 0; i < 4; i++) {
-        b[i] = malloc(64);
-        memset(b[i], 0x11, 64);
+        b[i] = malloc(i ? 64 : 256);
+        memset(b[i], 0x11, i ? 64 : 256);
     }
-    b[0][1] = 0x91; /* a free chunk's size, as glibc writes it */
+    b[0][1] = 0x21; /* a free chunk's size, as glibc writes it */
     b[0][2] = (uintptr_t)&b[1][4];
+    b[0][5] = 0x31; /* where 0x21 says the next chunk starts, a size */
+    b[0][11] = 0x41; /* and where that one says the next starts */
     b[2][0] = 0x1234567;
     b[2][1] = 0x90;
     b[2][2] = (uintptr_t)&b[3][4];
