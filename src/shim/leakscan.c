@@ -1496,16 +1496,16 @@ static inline int link_like(uintptr_t v);
 static inline int bin_value(const struct scan *s, uintptr_t v);
 static inline int thread_heap_size(const struct scan *s, const uintptr_t *p, int h);
 
-/* 1 when 'w', a word of a leaked or possibly lost block that points inside
- * block 'i' (not at its start; 'i' not reached yet), points to what still
- * reads as the header of a malloc chunk of an older layout: the size of a
- * free chunk before and a size without PREV_INUSE, or a size that the
- * next chunk's header confirms, or the links to a bin that a later chunk
- * wrote over it. glibc's links (fd, bk, nextsize) hold the addresses of
- * chunks that were free when it wrote them; those chunks have since been
- * merged and handed out again, their headers often left as they were,
- * while a program's interior pointer leads to the program's data. */
-
+/* 1 when 'w', a word of a block (stale_shapes) that points inside block
+ * 'i' (not at its start; 'i' not reached yet), points to what still reads
+ * as the header of a malloc chunk of an older layout: a size that its
+ * neighbours' boundary tags confirm (free_size); in a thread's arena, the
+ * size of a chunk handed out there (NON_MAIN_ARENA) after a free one (the
+ * free chunk's size before it); or the links to a bin that a later
+ * chunk wrote over it. glibc's links (fd, bk, nextsize) hold the addresses
+ * of chunks that were free when it wrote them; those chunks have since
+ * been merged and handed out again, their headers often left as they
+ * were, while a program's interior pointer leads to the program's data. */
 static int old_chunk_at(const struct scan *s, size_t i, uintptr_t w)
 {
     const struct span *b = &s->at[i];
@@ -1567,8 +1567,10 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
  * objects hold many), not an address in a mapping (in a program without
  * PIE the image and the heap lie low); when PREV_INUSE is clear, the word before (the
  * chunk before's size, kept while that one was free) a size too. With
- * 'tags', the boundary tags must agree as well: the chunk after (PREV_INUSE
- * set) or before (clear) starts with a size where this one says. Program
+ * 'tags', the boundary tags must agree as well: where this size says the
+ * next chunk starts, and where that one's says the one after it starts,
+ * a size (PREV_INUSE set), or where prev_size says the chunk before
+ * starts, that size (clear). Program
  * data such as {4096, 48, pointer} or {0x411, pointer} passes the first
  * test and rarely the second (leaks_classes "intrusive"); glibc's old
  * headers of large chunks, whose neighbours were merged since, often
