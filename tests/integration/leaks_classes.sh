@@ -111,50 +111,40 @@ if have_valgrind; then
     assert_eq "bigloop: Valgrind's indirect" 0 "$2"
 fi
 
+# both_layouts MODE WANT FIELDS: the first FIELDS of MODE's blocks per kind
+# (definite indirect possible reachable) with and without PIE, and
+# Valgrind's, are all WANT.
+both_layouts() {
+    mode=$1 want=$2 fields=$3
+    for p in leaks_classes leaks_classes_nopie; do
+        wrap=
+        [ $p = leaks_classes_nopie ] && wrap=$norand
+        run_shim "$WORK/$p.$mode.json" 60 $wrap "$PROGS/$p" $mode 2>"$WORK/$p.$mode.err" ||
+            fail "$p $mode: exit status $?"
+        assert_eq "$p $mode: blocks per kind" "$want" "$(leak_counts "$WORK/$p.$mode.json" | cut -d' ' -f1-$fields)"
+    done
+    if have_valgrind; then
+        assert_eq "$mode: Valgrind's blocks per kind" "$want" "$(vg_counts "$P" $mode | cut -d' ' -f1-$fields)"
+    fi
+}
+
 # Leaked structures linked through interior pointers next to size-like
 # words (a free chunk's size, 4096 then 48, 0x411): none of it is glibc's,
 # with or without PIE (a low heap's addresses are no sizes).
-for p in leaks_classes leaks_classes_nopie; do
-    wrap=
-    [ $p = leaks_classes_nopie ] && wrap=$norand
-    run_shim "$WORK/$p.intrusive.json" 60 $wrap "$PROGS/$p" intrusive 2>"$WORK/$p.intrusive.err" ||
-        fail "$p intrusive: exit status $?"
-    assert_eq "$p intrusive: blocks per kind" "100 190 0 0" "$(leak_counts "$WORK/$p.intrusive.json")"
-done
-if have_valgrind; then
-    assert_eq "intrusive: Valgrind's blocks per kind" "100 190 0 0" "$(vg_counts "$P" intrusive)"
-fi
+both_layouts intrusive "100 190 0 0" 4
 
 # Program data that looks like a chunk header next to an interior pointer
 # (a size of 2048 where a large chunk's size would be; 49, then 100
 # where 49 says the next chunk starts) joins as Valgrind says, and a
 # pointer into a block's unreadable page is no pointer, as for Valgrind
 # (the scan once read the words it points to, and crashed).
-for p in leaks_classes leaks_classes_nopie; do
-    wrap=
-    [ $p = leaks_classes_nopie ] && wrap=$norand
-    run_shim "$WORK/$p.lookalike.json" 60 $wrap "$PROGS/$p" lookalike 2>"$WORK/$p.lookalike.err" ||
-        fail "$p lookalike: exit status $?"
-    assert_eq "$p lookalike: definite, indirect, possible" "4 2 0" \
-        "$(leak_counts "$WORK/$p.lookalike.json" | cut -d' ' -f1-3)"
-done
-if have_valgrind; then
-    assert_eq "lookalike: Valgrind's definite, indirect, possible" "4 2 0" "$(vg_counts "$P" lookalike | cut -d' ' -f1-3)"
-fi
+both_layouts lookalike "4 2 0" 3
 
 # A reachable buffer cut from merged chunks keeps glibc's old header and
 # links of one of them in its unwritten part; the fd named the chunk after
 # a leaked record: the record is definite, as for Valgrind (it was
 # possible: the rules for glibc's words covered leaked blocks only).
-for p in leaks_classes leaks_classes_nopie; do
-    wrap=
-    [ $p = leaks_classes_nopie ] && wrap=$norand
-    run_shim "$WORK/$p.iobuf.json" 60 $wrap "$PROGS/$p" iobuf 2>"$WORK/$p.iobuf.err" || fail "$p iobuf: exit status $?"
-    assert_eq "$p iobuf: blocks per kind" "1 0 0 3" "$(leak_counts "$WORK/$p.iobuf.json")"
-done
-if have_valgrind; then
-    assert_eq "iobuf: Valgrind's blocks per kind" "1 0 0 3" "$(vg_counts "$P" iobuf)"
-fi
+both_layouts iobuf "1 0 0 3" 4
 
 # A leaked list linked through its nodes' last words stays one structure.
 run_shim "$WORK/taillink.json" 60 "$P" taillink 2>"$WORK/taillink.err" || fail "taillink: exit status $?"
