@@ -1465,22 +1465,21 @@ static void mark_indirect(struct scan *s, uintptr_t w, size_t k, int start, uint
                           const struct span *hit);
 
 /* 1 where the words of memory scanned by 'fn' with 'arg' that sit as a
- * free chunk's links (free_chunk_links) or point to an old chunk's header
- * (old_chunk_at) join nothing: every block, leaked (the cliques), possibly
- * lost (the flood's possible side, arg 0) or reachable (IN_REACHABLE), but
- * not the roots (arg 1: globals, stacks, registers, which glibc's free
- * lists never pass through; main_arena has rules of its own). Without it,
- * one integer of a root that equals an address inside a leaked block (a
- * program without PIE, whose heap lies low) made the block possible, and
- * with it, through glibc's old links, 1 221 others of a random loop's
- * leaks; and a reachable buffer carved from merged chunks kept leaked
- * blocks possible through the links left in its unwritten part (a program
- * with malloc churn: 34 of 98 leaks possible, Valgrind none; 13 now). Only
- * words that point inside a block, never to its start. */
-#define IN_REACHABLE 2 /* 'arg' of the flood's reachable side: definite, in a block */
+ * free chunk's links (free_chunk_links) join nothing: leaked blocks (the
+ * cliques) and possibly lost ones (the flood's possible side): without
+ * it, one integer of a root that equals an address inside a leaked block
+ * (a program without PIE, whose heap lies low) made the block possible,
+ * and with it, through glibc's old links, 1 221 others of a random loop's
+ * leaks. Not the roots nor reachable blocks: there a mistake would call
+ * a block in use lost (tried: C++ objects held through their second base,
+ * whose first field is an odd count, and buffers held by a cursor into
+ * their unwritten part, which still holds glibc's old words, came out
+ * definite by the hundred), so glibc's words in a reachable block can
+ * still keep a leaked block possible, or reachable. Only words that point
+ * inside a block, never to its start. */
 static inline int stale_shapes(word_fn fn, uintptr_t arg)
 {
-    return fn == mark_indirect || (fn == visit_word && arg != 1);
+    return fn == mark_indirect || (fn == visit_word && !arg);
 }
 
 static int in_ranges(const struct range *r, size_t n, uintptr_t a)
@@ -1496,8 +1495,10 @@ static inline int link_like(uintptr_t v);
 static inline int bin_value(const struct scan *s, uintptr_t v);
 static inline int thread_heap_size(const struct scan *s, const uintptr_t *p, int h);
 
-/* 1 when 'w', a word of a block (stale_shapes) that points inside block
- * 'i' (not at its start; 'i' not reached yet), points to what still reads
+/* 1 when 'w', a word of a leaked block (the cliques: where a mistake only
+ * makes an indirect block definite; a pointer to a C++ object's second
+ * base, whose first field is an odd count, reads the same) that points
+ * inside block 'i' (not at its start; 'i' not reached yet), points to what still reads
  * as the header of a malloc chunk of an older layout: a size that its
  * neighbours' boundary tags confirm (free_size); in a thread's arena, the
  * size of a chunk handed out there (NON_MAIN_ARENA) after a free one (the
@@ -1546,14 +1547,14 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
             __builtin_prefetch(&s->at[idx[k]]);
             __builtin_prefetch((const void *)b->w[k]);
         }
-    for (int k = 0; stale_shapes(fn, b->arg) && k < b->n; k++) /* what old_chunk_at() reads */
+    for (int k = 0; fn == mark_indirect && k < b->n; k++) /* what old_chunk_at() reads */
         if (idx[k] >= 0 && !start[k] && (state_of(s, (size_t)idx[k]) & KIND_MASK) == UNREACHED)
             __builtin_prefetch((const void *)b->w[k]);
     for (int k = 0; k < b->n; k++)
         if (idx[k] >= 0 && !next_chunk(s, idx[k], b->w[k], fn == mark_indirect && !(b->last & 1u << k)) &&
             !libc_size(s, b->w[k], start[k]) &&
             !((b->freed & 1u << k) && !start[k]) && !unreadable_target(s, (size_t)idx[k], b->w[k]) &&
-            !(stale_shapes(fn, b->arg) && !start[k] && old_chunk_at(s, (size_t)idx[k], b->w[k]))) {
+            !(fn == mark_indirect && !start[k] && old_chunk_at(s, (size_t)idx[k], b->w[k]))) {
             fn(s, b->w[k], (size_t)idx[k], start[k], b->arg, &hit[k]);
         }
     b->n = 0;
@@ -1998,7 +1999,7 @@ static void scan_threads(struct scan *s, const struct tm__world *w)
  * called indirect through such words). A pointer to a block's start is
  * the program's: a program that frees a list node and puts a new one in
  * its place may write the very pointer glibc left there. */
-static int chunk_word(const struct scan *s, uintptr_t w)
+static int chunk_word(const struct scan *s, uintptr_t w, int inside)
 {
     if (!link_like(w))
         return 0;
@@ -2013,6 +2014,8 @@ static int chunk_word(const struct scan *s, uintptr_t w)
     }
     if (i >= 0 && start)
         return 0; /* a block's start (most first words), before seg_of() */
+    if (i >= 0 && !inside)
+        return is_chunk_after(s, (size_t)i, w); /* the chunk after block 'i': its last word */
     const struct seg *g = seg_of(s, w);
     if (!g || !g->heap)
         return 0;
@@ -2033,14 +2036,16 @@ static int mangled_word(const struct scan *s, uintptr_t w, uint64_t page)
 
 /* 1 when 'w', a word of a block that still matches the block's note
  * (stale.c), is still one of the allocator's. */
-static int allocator_word(const struct scan *s, const struct tm__note *note, uintptr_t w)
+static int allocator_word(const struct scan *s, const struct tm__note *note, uintptr_t w, int inside)
 {
     if (note->hi & TM_NOTE_MANGLED)
         return mangled_word(s, w, note->hi & ~TM_NOTE_MANGLED);
-    return chunk_word(s, w);
+    return chunk_word(s, w, inside);
 }
 
 typedef void (*piece_fn)(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t arg);
+
+static void words_piece(struct scan *s, uintptr_t lo, uintptr_t hi, uintptr_t definite);
 
 /* Block 'b' (with state flags 'flags') as pieces of readable memory: one,
  * unless it is SPLIT, or some of its first words still hold what the
@@ -2064,9 +2069,17 @@ static void block_pieces(struct scan *s, const struct span *b, uint32_t flags, p
                          : 0;
     if (TM_UNLIKELY(stale)) {
         const uintptr_t *d = (const uintptr_t *)b->ptr;
+        /* a noted word that points inside a block is glibc's old link in
+         * a leaked or possibly lost block (stale_shapes); in a block in use
+         * only when it points to a chunk's header (the last word of the
+         * block before it): elsewhere it may be the program's pointer
+         * written again with the very value glibc left there (a structure
+         * freed and rebuilt at the same addresses: C++ objects held
+         * through their second base came out definite) */
+        int inside = !(fn == words_piece && arg);
         for (unsigned k = 0; k < TM_STALE_WORDS; k++) {
             uintptr_t at = b->ptr + k * WORD;
-            if (!(stale & 1u << k) || !allocator_word(s, &note, d[k]))
+            if (!(stale & 1u << k) || !allocator_word(s, &note, d[k], inside))
                 continue;
             if (at > lo)
                 fn(s, lo, at, arg);
@@ -2292,7 +2305,7 @@ static void flood_group(struct scan *s, const struct item *g, const struct span 
     s->scanned += (size_t)n;
     for (int k = 0; k < n; k++)
         if (g[k].meta & READABLE)
-            block_pieces(s, &sp[k], g[k].meta, words_piece, from_possible ? 0 : IN_REACHABLE);
+            block_pieces(s, &sp[k], g[k].meta, words_piece, !from_possible);
     run_batch(s, s->batch, visit_word);
 }
 

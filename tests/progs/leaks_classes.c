@@ -107,8 +107,9 @@
  *             program writes only the first 16 bytes, holds deep inside
  *             the header and links glibc gave a free chunk X, whose fd
  *             named the chunk after a leaked record (the record's last
- *             word): 1 definite as for Valgrind, not possible (the scan
- *             once took that link in reachable memory for a pointer).
+ *             word): the record is possible, where Valgrind calls it
+ *             definite (pinned: glibc's words are not judged in
+ *             reachable blocks).
  *  taillink   a leaked list of 10 nodes of 40 bytes linked through their
  *             last word (a link member pointing at the next node's link:
  *             the address of the chunk after it), held by a leaked
@@ -116,6 +117,14 @@
  *             another block's last word is the program's, not glibc's
  *             old link, and the list does not fall apart: 1 definite, 10
  *             indirect, as Valgrind (it was 11 definite).
+ *  rebuild    a registry of cursors 16 bytes into 200-byte buffers (a
+ *             global holds the registry), freed and built again four
+ *             times: glibc hands back the same addresses, so the registry's
+ *             first words hold, when it is allocated, the very cursors the
+ *             program then writes again. Those are the program's: 7
+ *             possible (interior pointers only) and the registry
+ *             reachable, as Valgrind (the scan once took them for glibc's
+ *             old links: 5 definite).
  *  loop       8 rounds of 20 000 random mallocs (16 to 4 015 bytes) with
  *             random frees between them, none written; of what is left,
  *             every tenth block leaks: 11 997 blocks, all definite for
@@ -693,6 +702,52 @@ static int taillink(void)
     return 0;
 }
 
+char **rebuild_reg; /* not static: write-only statics may be dropped */
+
+static void __attribute__((noinline)) build_rebuild(void)
+{
+    static void *slot[256];
+    unsigned seed = 11;
+    for (int i = 0; i < 20000; i++) { /* churn first: the bins hold merged chunks */
+        unsigned k = loop_next(&seed) % 256, r = loop_next(&seed) % 100;
+        if (slot[k]) {
+            free(slot[k]);
+            slot[k] = NULL;
+            continue;
+        }
+        size_t n = r < 60 ? 16 + loop_next(&seed) % 240 : r < 90 ? 256 + loop_next(&seed) % 3840 : 4096 + loop_next(&seed) % 12289;
+        slot[k] = malloc(n);
+        memset(slot[k], i, n < 48 ? n : 48);
+    }
+    for (int k = 0; k < 256; k++) {
+        free(slot[k]);
+        slot[k] = NULL;
+    }
+    for (int r = 0; r < 4; r++) {
+        if (rebuild_reg) {
+            for (int k = 8; k >= 2; k--)
+                free(rebuild_reg[k] - 16);
+            free(rebuild_reg);
+        }
+        rebuild_reg = malloc(1600); /* too large for tcache: from the bins */
+        rebuild_reg[0] = rebuild_reg[1] = NULL;
+        for (int k = 2; k <= 8; k++) {
+            char *b = malloc(200);
+            memset(b, 'b', 100);
+            rebuild_reg[k] = b + 16;
+        }
+        for (int k = 9; k < 200; k++)
+            rebuild_reg[k] = NULL;
+    }
+}
+
+static int rebuild(void)
+{
+    build_rebuild();
+    scrub_stack();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -703,7 +758,7 @@ int main(int argc, char **argv)
                  {"shortstr", shortstr}, {"shortre", shortre}, {"lastword", lastword},
                  {"mangled", mangled}, {"merged", merged}, {"cut", cut}, {"loop", loop}, {"shapedata", shapedata},
                  {"bigloop", bigloop}, {"intrusive", intrusive}, {"lookalike", lookalike},
-                 {"iobuf", iobuf}, {"taillink", taillink}};
+                 {"iobuf", iobuf}, {"taillink", taillink}, {"rebuild", rebuild}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();
