@@ -1490,7 +1490,8 @@ static int in_ranges(const struct range *r, size_t n, uintptr_t a)
     return 0;
 }
 
-static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uintptr_t lo, int tags);
+static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uintptr_t lo);
+static inline int tags_agree(const struct scan *s, const uintptr_t *p, int h);
 static inline int link_like(uintptr_t v);
 static inline int bin_value(const struct scan *s, uintptr_t v);
 static inline int thread_heap_size(const struct scan *s, const uintptr_t *p, int h);
@@ -1500,7 +1501,7 @@ static inline int thread_heap_size(const struct scan *s, const uintptr_t *p, int
  * base, whose first field is an odd count, reads the same) that points
  * inside block 'i' (not at its start; 'i' not reached yet), points to what still reads
  * as the header of a malloc chunk of an older layout: a size that its
- * neighbours' boundary tags confirm (free_size); in a thread's arena, the
+ * neighbours' boundary tags confirm (tags_agree); in a thread's arena, the
  * size of a chunk handed out there (NON_MAIN_ARENA) after a free one (the
  * free chunk's size before it); or the links to a bin that a later
  * chunk wrote over it. glibc's links (fd, bk, nextsize) hold the addresses
@@ -1521,11 +1522,11 @@ static int old_chunk_at(const struct scan *s, size_t i, uintptr_t w)
     const uintptr_t *c = (const uintptr_t *)w;
     if (bin_value(s, c[0]) || bin_value(s, c[1]))
         return 1; /* links of another chunk written over its header since */
-    if (!free_size(s, c, 1, w, 0))
+    if (!free_size(s, c, 1, w))
         return 0;
     if (!(c[1] & 1) && thread_heap_size(s, c, 1))
         return 1; /* in use in a thread's arena, after a free chunk */
-    return free_size(s, c, 1, w, 1); /* a header whose neighbours' boundary tags agree */
+    return tags_agree(s, c, 1); /* a header whose neighbours' boundary tags agree */
 }
 
 /* The two later stages of a batch; for the flood, the record and the word
@@ -1562,58 +1563,64 @@ static inline __attribute__((always_inline)) void run_batch(struct scan *s, stru
     b->last = 0;
 }
 
-/* 'p[h]' read as the size word of a chunk that glibc had free: at least
- * MINSIZE, a multiple of 16, not IS_MMAPPED (NON_MAIN_ARENA may be set),
- * under 4 GiB (two 32-bit integers in one word are no size: Python's
- * objects hold many), not an address in a mapping (in a program without
- * PIE the image and the heap lie low); when PREV_INUSE is clear, the word before (the
- * chunk before's size, kept while that one was free) a size too. With
- * 'tags', the boundary tags must agree as well: where this size says the
- * next chunk starts, and where that one's says the one after it starts,
- * a size (PREV_INUSE set), or where prev_size says the chunk before
- * starts, that size (clear). Program
- * data such as {4096, 48, pointer} or {0x411, pointer} passes the first
- * test and rarely the second (leaks_classes "intrusive"); glibc's old
- * headers of large chunks, whose neighbours were merged since, often
- * fail it, and their nextsize links are known otherwise. */
-static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uintptr_t lo, int tags)
+/* 1 when 'v' reads as a malloc chunk's size: none of the bits 'mask' set,
+ * at least MINSIZE, under 4 GiB (two 32-bit integers in one word are no
+ * size: Python's objects hold many), not an address in a mapping (in a
+ * program without PIE the image and the heap lie low). */
+static inline int size_like(const struct scan *s, uintptr_t v, uintptr_t mask)
 {
-    uintptr_t v = p[h];
-    if ((v & 10) || (v & ~(uintptr_t)7) < 4 * WORD || v >> 32 || seg_of(s, v))
+    return !(v & mask) && (v & ~(uintptr_t)7) >= 4 * WORD && !(v >> 32) && !seg_of(s, v);
+}
+
+/* 'p[h]' read as the size word of a chunk that glibc had free: a size
+ * (size_like) with IS_MMAPPED and bit 3 clear (NON_MAIN_ARENA may be set);
+ * when PREV_INUSE is clear, the word before (the chunk before's size,
+ * kept while that one was free, at or after 'lo') a multiple of 16 too. */
+static inline int free_size(const struct scan *s, const uintptr_t *p, int h, uintptr_t lo)
+{
+    if (!size_like(s, p[h], 10))
         return 0;
-    if (v & 1) {
-        if (!tags)
-            return 1;
-        /* the chunk after, 'v' bytes on, begins with a size too (its
-         * PREV_INUSE clear but for tcache and fastbins) */
-        uintptr_t after = (uintptr_t)(p + h) + (v & ~(uintptr_t)7);
-        const struct seg *g = seg_of(s, (uintptr_t)(p + h));
-        if (!g || !g->heap || after + WORD > g->hi || after < (uintptr_t)(p + h))
+    if (p[h] & 1)
+        return 1;
+    return (uintptr_t)(p + h - 1) >= lo && size_like(s, p[h - 1], 15);
+}
+
+/* For a size word 'p[h]' that free_size() took: 1 when the boundary tags
+ * agree as well: where this size says the next chunk starts, and where
+ * that one's says the one after it starts, a size (PREV_INUSE set), or
+ * where prev_size says the chunk before starts, that size (clear). Program
+ * data such as {4096, 48, pointer} or {0x411, pointer} passes free_size()
+ * and rarely this (leaks_classes "intrusive"); glibc's old headers of
+ * large chunks, whose neighbours were merged since, often fail it, and
+ * their nextsize links are known otherwise. Only in a heap: the reads may
+ * go a chunk's length away. */
+static inline int tags_agree(const struct scan *s, const uintptr_t *p, int h)
+{
+    uintptr_t at = (uintptr_t)(p + h), v = p[h];
+    const struct seg *g = seg_of(s, at);
+    if (!g || !g->heap)
+        return 0;
+    if (!(v & 1)) { /* the chunk before, prev_size bytes back, began with that size */
+        uintptr_t prev = p[h - 1], before = at - prev;
+        if (before < g->lo || before > at)
             return 0;
-        for (int k = 0; k < 2; k++) { /* the next chunk's size, and the one after it */
-            uintptr_t t = *(const uintptr_t *)after, next = after + (t & ~(uintptr_t)7);
-            if ((t & 2) || (t & ~(uintptr_t)7) < 4 * WORD || t >> 32 || seg_of(s, t))
-                return 0;
-            if (k == 0 && (next + WORD > g->hi || next <= after))
-                return 0;
-            after = next;
-        }
-        return 1;
+        uintptr_t t = *(const uintptr_t *)before;
+        return (t & ~(uintptr_t)7) == prev && !(t & 2);
     }
-    if ((uintptr_t)(p + h - 1) < lo)
+    /* the chunk after, 'v' bytes on, begins with a size too (its PREV_INUSE
+     * clear but for tcache and fastbins), and so does the one after it */
+    uintptr_t after = at + (v & ~(uintptr_t)7);
+    if (after + WORD > g->hi || after < at)
         return 0;
-    uintptr_t prev = p[h - 1];
-    if (prev % (2 * WORD) || prev < 4 * WORD || prev >> 32 || seg_of(s, prev))
-        return 0;
-    if (!tags)
-        return 1;
-    /* the chunk before, 'prev' bytes back, began with that size (boundary tags) */
-    uintptr_t before = (uintptr_t)(p + h) - prev;
-    const struct seg *g = seg_of(s, (uintptr_t)(p + h));
-    if (!g || !g->heap || before < g->lo || before > (uintptr_t)(p + h))
-        return 0;
-    uintptr_t t = *(const uintptr_t *)before;
-    return (t & ~(uintptr_t)7) == prev && !(t & 2);
+    for (int k = 0; k < 2; k++) {
+        uintptr_t t = *(const uintptr_t *)after, next = after + (t & ~(uintptr_t)7);
+        if (!size_like(s, t, 2))
+            return 0;
+        if (k == 0 && (next + WORD > g->hi || next <= after))
+            return 0;
+        after = next;
+    }
+    return 1;
 }
 
 #define LARGE_CHUNK 1024 /* glibc's MIN_LARGE_SIZE: chunks this big have nextsize links */
@@ -1660,7 +1667,7 @@ static inline int thread_heap_size(const struct scan *s, const uintptr_t *p, int
 
 /* 1 when 'w', the word at 'p' (of the readable memory [lo, hi) of a block),
  * sits where a free chunk's links sit, after its size word: fd and bk
- * (after a size whose boundary tags agree, free_size), fd_nextsize and
+ * (after a size whose boundary tags agree, tags_agree), fd_nextsize and
  * bk_nextsize (after a size of a large chunk, whatever the program wrote
  * over fd and bk since; glibc leaves them in a large chunk, and they stay
  * when it is cut into smaller ones), the fd being raw or mangled (tcache,
@@ -1696,13 +1703,13 @@ static inline int free_chunk_links(const struct scan *s, const uintptr_t *p, uin
         d[1] == 0 && mangled_like(d[0], block, heap_lo))
         return 1; /* the third or fourth word of a block from tcache */
     if (!link_like(w))
-        return a % (2 * WORD) == 0 && a - WORD >= lo && mangled_like(w, a, heap_lo) && free_size(s, p, -1, lo, 0);
+        return a % (2 * WORD) == 0 && a - WORD >= lo && mangled_like(w, a, heap_lo) && free_size(s, p, -1, lo);
     if (a % (2 * WORD) == 0 ? a + 2 * WORD <= hi && bin_value(s, p[1]) : a - WORD >= lo && bin_value(s, p[-1]))
         return 1; /* the fd or bk of a chunk whose other link is a bin's header */
     for (int h = a % (2 * WORD) == 0 ? -1 : -2; h >= -4; h -= 2) {
-        if (a + (uintptr_t)h * WORD < lo || !free_size(s, p, h, lo, 0))
+        if (a + (uintptr_t)h * WORD < lo || !free_size(s, p, h, lo))
             continue;
-        if (h <= -3 && (p[h] & ~(uintptr_t)7) >= LARGE_CHUNK && (thread_heap_size(s, p, h) || free_size(s, p, h, lo, 1)))
+        if (h <= -3 && (p[h] & ~(uintptr_t)7) >= LARGE_CHUNK && (thread_heap_size(s, p, h) || tags_agree(s, p, h)))
             return 1; /* nextsize links of a large chunk; its fd and bk since overwritten */
         int mangled = 0;
         if (h + 1 < 0 && !link_like(p[h + 1])) {
@@ -1714,7 +1721,7 @@ static inline int free_chunk_links(const struct scan *s, const uintptr_t *p, uin
             continue;
         if (h + 3 < 0 && !link_like(p[h + 3]))
             continue;
-        if (mangled || free_size(s, p, h, lo, 1))
+        if (mangled || tags_agree(s, p, h))
             return 1; /* a tcache or fastbin link, or raw links after a size its neighbours confirm */
     }
     return 0;
