@@ -31,9 +31,12 @@
  *    the new table but among keys that shared an old home: each key goes
  *    at its new home or right after the last one copied, one hash a key
  *    and no probing (the few out of order are inserted by put_compact).
- *    A grow maps the new array and unmaps the old one: it is not
- *    incremental, but a shard holds a part of the blocks (4M blocks:
- *    1-2 MiB a shard in the groups their regions use).
+ *    A large table grows into the spare array (the old array of an
+ *    earlier grow, of any shard, stretched by mremap and zeroed) and
+ *    leaves its own old array as the spare, so only the added pages are
+ *    faulted in; a small one maps a fresh array and unmaps the old. A
+ *    grow is not incremental, but a shard holds a part of the blocks (4M
+ *    blocks: 1-2 MiB a shard in the groups their regions use).
  *  - tm__live_prefetch starts the miss on a block's slot before the lock
  *    (tm__record calls it before capturing the stack), and a remove
  *    prefetches the block's malloc header, so the two misses overlap.
@@ -257,6 +260,80 @@ static size_t compact_bytes(uint32_t cap)
     return ((size_t)cap * sizeof(struct slot) + PAGE - 1) & ~(size_t)(PAGE - 1);
 }
 
+/* Faults in [p, p + bytes) in one call, not a page fault a page (an
+ * older kernel refuses: the faults come then). errno is the program's. */
+static void populate(void *p, size_t bytes)
+{
+    int saved = errno;
+    syscall(SYS_madvise, p, bytes, MADV_POPULATE_WRITE);
+    errno = saved;
+}
+
+/* The spare array. A large table grows into a new array of 11/10 its
+ * size and frees the old one; mapping and faulting in a fresh array each
+ * time (and unmapping the old) made the kernel's page faults about a
+ * seventh of a program's time with millions of blocks (bench/README.md:
+ * live4m), since a table that grows by a tenth at a time has faulted in
+ * about ten times its final size by then. So the old array of a grow is
+ * kept as the spare (one for the process, the largest given back), and
+ * the next grow of any shard takes it: stretched in place by mremap() when
+ * it is too small (only the added pages are faulted in), cut down when it
+ * is too large, and zeroed. Tables of shards grow in turns (the blocks of
+ * a heap spread over them), so the spare is usually a little smaller than
+ * the next grow wants. It stays mapped: one table's worth of memory more
+ * (memory.overhead counts it). Taken and given under spare_lock; a grow
+ * that finds it taken (another thread is growing a shard) maps a fresh
+ * array as before. */
+static tm__lock spare_lock;
+static struct slot *spare;
+static size_t spare_bytes;
+
+/* A zeroed array of exactly 'bytes' (page-rounded) from the spare, or
+ * NULL. */
+static struct slot *spare_take(size_t bytes)
+{
+    if (bytes < POPULATE_BYTES || !tm__lock_try(&spare_lock))
+        return NULL;
+    struct slot *p = spare;
+    size_t have = spare_bytes;
+    spare = NULL;
+    spare_bytes = 0;
+    tm__lock_release(&spare_lock);
+    if (!p)
+        return NULL;
+    if (have != bytes) {
+        struct slot *q = tm__remap(p, have, bytes);
+        if (!q) {
+            tm__unmap(p, have);
+            return NULL;
+        }
+        p = q;
+        if (bytes > have)
+            populate((char *)p + have, bytes - have); /* zero already */
+    }
+    memset(p, 0, have < bytes ? have : bytes);
+    return p;
+}
+
+/* 'old' (of 'bytes') no longer used: kept as the spare if it is larger
+ * than the one kept, else unmapped. */
+static void spare_give(struct slot *old, size_t bytes)
+{
+    if (bytes >= POPULATE_BYTES && tm__lock_try(&spare_lock)) {
+        if (bytes > spare_bytes) {
+            struct slot *p = spare;
+            size_t n = spare_bytes;
+            spare = old;
+            spare_bytes = bytes;
+            old = p;
+            bytes = n;
+        }
+        tm__lock_release(&spare_lock);
+    }
+    if (old)
+        tm__unmap(old, bytes);
+}
+
 static int grow_compact(struct shard *s)
 {
     uint32_t old_cap = s->slots ? s->cap : 0;
@@ -267,15 +344,12 @@ static int grow_compact(struct shard *s)
     if (bytes / sizeof(struct slot) >= UINT32_MAX)
         return -1;
     uint32_t cap = (uint32_t)(bytes / sizeof(struct slot));
-    struct slot *fresh = tm__map(bytes), *old = s->slots;
-    if (!fresh)
-        return -1;
-    if (bytes >= POPULATE_BYTES) {
-        /* One call, not a page fault a page (an older kernel refuses: the
-         * faults come then). errno is the program's. */
-        int saved = errno;
-        syscall(SYS_madvise, fresh, bytes, MADV_POPULATE_WRITE);
-        errno = saved;
+    struct slot *fresh = spare_take(bytes), *old = s->slots;
+    if (!fresh) {
+        if (!(fresh = tm__map(bytes)))
+            return -1;
+        if (bytes >= POPULATE_BYTES)
+            populate(fresh, bytes);
     }
     if (old_cap) {
         /* Start at the beginning of a run, so that the old slots come in
@@ -332,7 +406,7 @@ static int grow_compact(struct shard *s)
     s->cap = cap;
     atomic_signal_fence(memory_order_seq_cst);
     if (old)
-        tm__unmap(old, compact_bytes(old_cap));
+        spare_give(old, compact_bytes(old_cap));
     return 0;
 }
 

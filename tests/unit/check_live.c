@@ -306,6 +306,77 @@ START_TEST(test_live_threads_disjoint_churn)
 }
 END_TEST
 
+/* Large tables grow into the spare array (live.c): kept from an earlier
+ * grow, stretched or cut down and zeroed. Four threads fill tables of
+ * their own regions at once (the spare is taken and given back under
+ * contention), then one region's tables grow past the others' (the spare
+ * is then larger than a smaller table's next grow wants), and every block
+ * is found with its own figures, none twice. */
+struct filler {
+    uintptr_t base;
+    uintptr_t n;
+};
+
+static void *fill(void *arg)
+{
+    struct filler *f = arg;
+    struct tm__block old;
+    for (uintptr_t i = 0; i < f->n; i++) {
+        struct tm__block b = blk(f->base + i * 48, i % 4000, (uint32_t)(i + 1));
+        if (tm__live_insert(&b, &old) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static int all_there(uintptr_t base, uintptr_t n)
+{
+    struct tm__block out;
+    for (uintptr_t i = 0; i < n; i++)
+        if (tm__live_find(base + i * 48, &out) != 1 || out.size != i % 4000 || out.stack != (uint32_t)(i + 1))
+            return 0;
+    return 1;
+}
+
+START_TEST(test_live_growth_through_spare)
+{
+    struct filler f[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (struct filler){(uintptr_t)(i + 1) << 36, 150000};
+        pthread_create(&t[i], NULL, fill, &f[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        ck_assert_ptr_null(rc);
+    }
+    /* region 1 grows on alone; then a fresh region's small tables grow */
+    struct filler more = {f[0].base + f[0].n * 48, 600000}, fresh = {(uintptr_t)9 << 36, 40000};
+    ck_assert_ptr_null(fill(&more));
+    ck_assert_ptr_null(fill(&fresh));
+    size_t total = 4 * 150000 + more.n + fresh.n;
+    ck_assert_uint_eq(tm__live_count(), total);
+    for (int i = 1; i < 4; i++)
+        ck_assert(all_there(f[i].base, f[i].n));
+    ck_assert(all_there(f[0].base, f[0].n));
+    struct tm__block out;
+    for (uintptr_t i = 0; i < more.n; i++) {
+        ck_assert_int_eq(tm__live_find(more.base + i * 48, &out), 1);
+        ck_assert_uint_eq(out.stack, (uint32_t)(i + 1));
+    }
+    ck_assert(all_there(fresh.base, fresh.n));
+    uint64_t sum = 0;
+    tm__live_lock_all();
+    ck_assert_uint_eq(tm__live_foreach_unlocked(sum_sizes, &sum), total);
+    tm__live_unlock_all();
+    for (int i = 0; i < 4; i++)
+        for (uintptr_t k = 0; k < f[i].n; k++)
+            ck_assert_int_eq(tm__live_remove(f[i].base + k * 48, &out), 1);
+    ck_assert_uint_eq(tm__live_count(), more.n + fresh.n);
+}
+END_TEST
+
 /* The figures the _fig forms keep live in trace.c, which this test does
  * not link: a stand-in (live.c declares it weak). */
 void tm__figures_locked(const struct tm__block *in, const struct tm__block *out, unsigned flags)
@@ -401,6 +472,7 @@ static Suite *live_suite(void)
     tcase_add_test(scale, test_live_threads_disjoint_churn);
     tcase_add_test(scale, test_live_many_blocks_delete_reinsert);
     tcase_add_test(scale, test_live_bytes_per_block);
+    tcase_add_test(scale, test_live_growth_through_spare);
     suite_add_tcase(s, scale);
     return s;
 }
