@@ -5,7 +5,12 @@
  * function and nothing else. With -DCOUNTDOWN it also does the least a
  * sampling profiler must: a thread-local countdown of allocated bytes
  * (initial-exec TLS, as the shim's) that, when it runs out, calls a
- * function that is not inlined. Frees are forwarded only. */
+ * function that is not inlined. Frees are forwarded only.
+ *
+ * With -DLOADS=N (1 to 64) malloc, calloc and free each also read N words
+ * of a static array, loads that hit the L1 cache, as a hook's tests of
+ * its flags and thread-local state do: what such loads cost a program
+ * whose time goes into cache misses (bench/README.md, session 15). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>
@@ -45,15 +50,32 @@ static inline void count(size_t n)
 }
 #endif
 
+#ifdef LOADS
+static volatile uint64_t flags[64];
+
+static inline void loads(void)
+{
+#pragma GCC unroll 64
+    for (int i = 0; i < LOADS && i < 64; i++)
+        (void)flags[i];
+}
+#else
+static inline void loads(void)
+{
+}
+#endif
+
 EXPORT void *malloc(size_t n)
 {
     void *p = __libc_malloc(n);
     count(n);
+    loads();
     return p;
 }
 
 EXPORT void free(void *p)
 {
+    loads();
     __libc_free(p);
 }
 
@@ -61,6 +83,7 @@ EXPORT void *calloc(size_t n, size_t s)
 {
     void *p = __libc_calloc(n, s);
     count(n * s);
+    loads();
     return p;
 }
 
