@@ -23,11 +23,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-__thread int tm__in_hook TM_TLS;
 
+/* Tracing first: when it is off, one load decides. */
 static inline int active(void)
 {
-    return !tm__in_hook && atomic_load_explicit(&tm__tracing, memory_order_relaxed);
+    return atomic_load_explicit(&tm__tracing, memory_order_relaxed) && !tm__in_hook;
 }
 
 static inline int ready(void)
@@ -129,9 +129,14 @@ static inline int is_boot(const void *p)
 
 TM_EXPORT void *malloc(size_t size)
 {
-    if (TM_UNLIKELY(!ready()))
-        return boot_alloc(size, 16);
-    void *p = tm__real.malloc(size);
+    /* the pointer tested is the one called: one load */
+    void *(*real_malloc)(size_t) = __atomic_load_n(&tm__real.malloc, __ATOMIC_ACQUIRE);
+    if (TM_UNLIKELY(!real_malloc)) {
+        if (!ready())
+            return boot_alloc(size, 16);
+        real_malloc = tm__real.malloc;
+    }
+    void *p = real_malloc(size);
     if (p)
         note(p, size, __builtin_return_address(0));
     return p;
@@ -176,11 +181,12 @@ TM_EXPORT void free(void *p)
         forget_free(p);
         return;
     }
-    if (TM_UNLIKELY(!__atomic_load_n(&tm__real.malloc, __ATOMIC_ACQUIRE))) {
+    void (*real_free)(void *) = __atomic_load_n(&tm__real.free, __ATOMIC_ACQUIRE);
+    if (TM_UNLIKELY(!real_free)) {
         free_unready(p);
         return;
     }
-    tm__real.free(p);
+    real_free(p);
 }
 
 TM_EXPORT void *calloc(size_t n, size_t size)

@@ -30,11 +30,26 @@
 #define TM_DEFAULT_NFRAMES 64
 #define TM_MAX_NFRAMES 256
 
-/* --- guard (hooks.c) --- */
+/* --- the hooks' thread-local variables (hooks.c) ---
+ * In one block: in a shared library each thread-local variable costs a
+ * load of its offset from the GOT wherever a function first uses it, and
+ * a hook in a program whose time goes into cache misses pays for every
+ * load it adds (bench/README.md, session 15: ten loads a call made 4M
+ * live blocks 22-29 % slower). The names below stay those of the
+ * variables they were. */
+struct tm__sizes_slab;
+struct tm__hot {
+    int in_hook;                        /* tm__in_hook */
+    int64_t sample_left;                /* tm__sample_left (trace.c) */
+    struct tm__sizes_slab *sizes_mine;  /* tm__sizes_mine (sizes.c) */
+    uintptr_t hook_ra;                  /* tm__hook_ra (unwind.c) */
+    uintptr_t early_pc;                 /* tm__early_pc (unwind.c) */
+};
+extern __thread struct tm__hot tm__hot TM_TLS;
 
 /* Non-zero while this thread runs shim code: allocations made then go
  * straight to the real allocator and are not traced. */
-extern __thread int tm__in_hook TM_TLS;
+#define tm__in_hook (tm__hot.in_hook)
 
 /* --- spin lock: short critical sections only ---
  * The lock word holds its owner's token (the address of a thread-local
@@ -236,7 +251,7 @@ void tm__stack_cache_stats(uint64_t out[5]);
 extern int tm__verify_stacks;
 /* The return address of the outermost hook of this allocation (0: none);
  * only chooses a stack cache entry. */
-extern __thread uintptr_t tm__hook_ra TM_TLS;
+#define tm__hook_ra (tm__hot.hook_ra) /* in struct tm__hot */
 /* Redirects the descriptor calls of the libunwind loaded as 'handle' so it
  * holds no descriptor (unwfd.c); returns the GOT slots redirected, or -1. */
 int tm__unwind_hide_fds(void *handle);
@@ -251,7 +266,7 @@ int tm__pc_in_unwinder(uintptr_t pc);
  * is only the caller of the allocation function: the entry points note
  * their return address in tm__early_pc, and tm__capture() uses it. */
 extern atomic_int tm__no_unwinder;
-extern __thread uintptr_t tm__early_pc TM_TLS;
+#define tm__early_pc (tm__hot.early_pc) /* in struct tm__hot */
 
 /* Notes 'ra' as the caller when there is no unwinder and no outer entry
  * point (operator new calling malloc) noted one. Returns 1 when it did:
@@ -461,7 +476,7 @@ void tm__restore(const struct tm__block *b, const struct tm__note *note);
  * next sampled one. tm__record takes it down by each block's size and
  * samples the block that takes it to 0 or below; the hooks take it down
  * themselves for a block that leaves it above 0 (tm__sizes_unsampled). */
-extern __thread int64_t tm__sample_left TM_TLS;
+#define tm__sample_left (tm__hot.sample_left) /* in struct tm__hot */
 
 /* Sampled mode: 2^16 counters, one per 32-byte granule of a 2 MiB window
  * (trace.c, "which addresses may be in the live table"); a zero counter
@@ -664,7 +679,7 @@ struct tm__sizes_slab {
 } __attribute__((aligned(64)));
 /* The calling thread's slab once tm__sizes_count has found it (NULL before,
  * and for good in a thread that got none). */
-extern __thread struct tm__sizes_slab *tm__sizes_mine TM_TLS;
+#define tm__sizes_mine (tm__hot.sizes_mine) /* in struct tm__hot */
 
 static inline unsigned tm__sizes_bucket(uint64_t size)
 {

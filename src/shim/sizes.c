@@ -32,7 +32,6 @@ static struct tm__sizes_slab *pool;  /* TM_SIZES_SLABS slabs, mapped at first us
 static struct tm__sizes_slab shared; /* for threads beyond the pool */
 static atomic_int pool_state;        /* 0 unmapped, 1 mapping, 2 ready, -1 failed */
 
-__thread struct tm__sizes_slab *tm__sizes_mine TM_TLS;
 
 /* The calling thread's slab, found by its lock token (the address of a
  * thread-local byte: unique among live threads) in an open-addressing

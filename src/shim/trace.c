@@ -66,7 +66,6 @@ static double tm_log(double y) /* y > 0 */
 }
 
 static __thread uint64_t rng_state TM_TLS;
-__thread int64_t tm__sample_left TM_TLS; /* shim.h */
 
 static double uniform01(void)
 {

@@ -43,7 +43,6 @@ static void cache_release(void *p);
 static void cache_after_fork(void);
 
 atomic_int tm__no_unwinder = 1;
-__thread uintptr_t tm__early_pc TM_TLS;
 
 struct range {
     uintptr_t lo, hi;
@@ -590,7 +589,6 @@ static __thread int cache_gone TM_TLS; /* this thread's destructor ran */
 /* inside capture_cached(), and from a capture that returned an entry to
  * tm__capture_finish(): a signal handler's capture meanwhile is uncached */
 static __thread int cache_busy TM_TLS;
-__thread uintptr_t tm__hook_ra TM_TLS;
 
 static void bump(_Atomic uint64_t *c)
 {

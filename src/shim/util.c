@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* the hooks' thread-local block (shim.h) */
+__thread struct tm__hot tm__hot TM_TLS;
+
 /* --- locks (shim.h) --- */
 
 __thread char tm__lock_self TM_TLS;

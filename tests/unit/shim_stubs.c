@@ -11,7 +11,6 @@ atomic_int tm__tracing = 1;
 atomic_int tm__nframes = TM_DEFAULT_NFRAMES;
 atomic_uint_fast64_t tm__lost;
 pid_t tm__pid = 1;
-__thread int tm__in_hook TM_TLS;
 
 uintptr_t stub_pcs[TM_MAX_NFRAMES];
 int stub_npcs;
