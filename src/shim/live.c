@@ -69,6 +69,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -308,10 +309,16 @@ static struct slot *spare_take(size_t bytes)
             return NULL;
         }
         p = q;
-        if (bytes > have)
-            populate((char *)p + have, bytes - have); /* zero already */
     }
-    memset(p, 0, have < bytes ? have : bytes);
+    /* The kernel maps whole pages of its own size, which may be larger
+     * than PAGE (16 or 64 KiB on some arm64 and ppc64 kernels): the old
+     * contents reach to 'have' rounded up to that page, and only what
+     * lies beyond is fresh (review of session 15). */
+    size_t kpage = (size_t)getauxval(AT_PAGESZ);
+    size_t dirty = kpage > PAGE ? (have + kpage - 1) & ~(kpage - 1) : have;
+    if (bytes > dirty)
+        populate((char *)p + dirty, bytes - dirty); /* zero already */
+    memset(p, 0, dirty < bytes ? dirty : bytes);
     return p;
 }
 
@@ -904,6 +911,10 @@ size_t tm__live_foreach_shards_unlocked(unsigned first, unsigned last,
 
 void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *arg), void *arg)
 {
+    /* the spare too: shim memory holding old slots (no grow is in flight
+     * while every shard lock is held) */
+    if (spare)
+        fn(spare, spare_bytes, arg);
     for (int i = 0; i < NSHARDS; i++) {
         if (shards[i].slots)
             fn(shards[i].slots, compact_bytes(shards[i].cap), arg);

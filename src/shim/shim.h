@@ -433,8 +433,9 @@ size_t tm__live_foreach_shards_unlocked(unsigned first, unsigned last,
                                         void (*fn)(const struct tm__block *b, void *arg), void *arg);
 size_t tm__live_count_shards_unlocked(unsigned first, unsigned last);
 size_t tm__live_count(void);
-/* Calls 'fn' with each shard's slot array (memory the leak scan must not
- * take for a root); the caller holds tm__live_lock_all(). */
+/* Calls 'fn' with each shard's slot array and the spare array (memory
+ * the leak scan must not take for a root); the caller holds
+ * tm__live_lock_all(). */
 void tm__live_tables_unlocked(void (*fn)(const void *slots, size_t bytes, void *arg), void *arg);
 
 /* --- recording and figures (trace.c) --- */
