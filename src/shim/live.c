@@ -69,7 +69,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -309,16 +308,16 @@ static struct slot *spare_take(size_t bytes)
             return NULL;
         }
         p = q;
+        if (bytes > have)
+            populate((char *)p + have, bytes - have);
     }
-    /* The kernel maps whole pages of its own size, which may be larger
-     * than PAGE (16 or 64 KiB on some arm64 and ppc64 kernels): the old
-     * contents reach to 'have' rounded up to that page, and only what
-     * lies beyond is fresh (review of session 15). */
-    size_t kpage = (size_t)getauxval(AT_PAGESZ);
-    size_t dirty = kpage > PAGE ? (have + kpage - 1) & ~(kpage - 1) : have;
-    if (bytes > dirty)
-        populate((char *)p + dirty, bytes - dirty); /* zero already */
-    memset(p, 0, dirty < bytes ? dirty : bytes);
+    /* Zeroed whole, the stretched part too: a kernel whose pages are
+     * larger than PAGE (16 or 64 KiB on some arm64 and ppc64 kernels)
+     * keeps the old slots past 'have' up to its page's end when an array
+     * was cut down and stretched again (review of session 15: blocks
+     * twice in the table). There madvise() refuses the unaligned start
+     * and memset() faults those pages in. */
+    memset(p, 0, bytes);
     return p;
 }
 
