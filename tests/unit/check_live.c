@@ -289,19 +289,26 @@ static void *churn(void *arg)
     return NULL;
 }
 
-START_TEST(test_live_threads_disjoint_churn)
+/* Runs 'fn' on four threads at once, the i-th with 'args + i * size';
+ * each must return NULL. */
+static void on_four_threads(void *(*fn)(void *), void *args, size_t size)
 {
     pthread_t t[4];
-    struct worker w[4];
-    for (int i = 0; i < 4; i++) {
-        w[i] = (struct worker){(uintptr_t)(i + 1) << 32, 50};
-        pthread_create(&t[i], NULL, churn, &w[i]);
-    }
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, fn, (char *)args + (size_t)i * size);
     for (int i = 0; i < 4; i++) {
         void *rc;
         pthread_join(t[i], &rc);
         ck_assert_ptr_null(rc);
     }
+}
+
+START_TEST(test_live_threads_disjoint_churn)
+{
+    struct worker w[4];
+    for (int i = 0; i < 4; i++)
+        w[i] = (struct worker){(uintptr_t)(i + 1) << 32, 50};
+    on_four_threads(churn, w, sizeof(w[0]));
     ck_assert_uint_eq(tm__live_count(), 0);
 }
 END_TEST
@@ -341,16 +348,9 @@ static int all_there(uintptr_t base, uintptr_t n)
 START_TEST(test_live_growth_through_spare)
 {
     struct filler f[4];
-    pthread_t t[4];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         f[i] = (struct filler){(uintptr_t)(i + 1) << 36, 150000};
-        pthread_create(&t[i], NULL, fill, &f[i]);
-    }
-    for (int i = 0; i < 4; i++) {
-        void *rc;
-        pthread_join(t[i], &rc);
-        ck_assert_ptr_null(rc);
-    }
+    on_four_threads(fill, f, sizeof(f[0]));
     /* region 1 grows on alone; then a fresh region's small tables grow */
     struct filler more = {f[0].base + f[0].n * 48, 600000}, fresh = {(uintptr_t)9 << 36, 40000};
     ck_assert_ptr_null(fill(&more));
