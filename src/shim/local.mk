@@ -30,13 +30,16 @@ libtracemem_la_LIBADD = libtmshimcore.la -ldl -lpthread
 SHIM_CHECK_LDADD = libtmshimcore.la $(CHECK_LIBS) -ldl -lpthread
 SHIM_CHECK_CPPFLAGS = $(AM_CPPFLAGS) $(CHECK_CFLAGS)
 check_PROGRAMS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
-	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale
+	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale tests/unit/check_live_kpage
 TESTS += tests/unit/check_live tests/unit/check_stacks tests/unit/check_writer \
-	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale
+	tests/unit/check_trace tests/unit/check_pyframes tests/unit/check_stale tests/unit/check_live_kpage
 tests_unit_check_stale_SOURCES = tests/unit/check_stale.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
 tests_unit_check_stale_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_stale_LDADD = $(SHIM_CHECK_LDADD)
 tests_unit_check_live_SOURCES = tests/unit/check_live.c
+tests_unit_check_live_kpage_SOURCES = tests/unit/check_live_kpage.c
+tests_unit_check_live_kpage_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
+tests_unit_check_live_kpage_LDADD = $(SHIM_CHECK_LDADD)
 tests_unit_check_live_CPPFLAGS = $(SHIM_CHECK_CPPFLAGS)
 tests_unit_check_live_LDADD = $(SHIM_CHECK_LDADD)
 tests_unit_check_stacks_SOURCES = tests/unit/check_stacks.c tests/unit/shim_stubs.c tests/unit/shim_stubs.h
