@@ -4,6 +4,7 @@
  * document, and gzip output.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -287,11 +288,5 @@ static Suite *export_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(export_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(export_suite());
 }

@@ -13,6 +13,7 @@
  *   total 6160
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -383,11 +384,5 @@ static Suite *flame_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(flame_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(flame_suite());
 }

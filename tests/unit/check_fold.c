@@ -4,6 +4,7 @@
  * template names (report/fold.h).
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -231,11 +232,5 @@ static Suite *fold_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fold_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(fold_suite());
 }

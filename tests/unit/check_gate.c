@@ -11,6 +11,7 @@
  * plus s4 possible 32 B / 1 and s3 reachable 4096 B / 1.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -369,11 +370,5 @@ static Suite *gate_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(gate_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(gate_suite());
 }

@@ -3,6 +3,7 @@
  * and the growth of live objects by type used by `tracemem diff`.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -314,9 +315,5 @@ static Suite *gc_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(gc_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(gc_suite());
 }

@@ -4,6 +4,7 @@
  * addresses) and blocks moving between the two tables; notes of first
  * words kept with blocks of both tables. */
 #include "shim/shim.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -479,9 +480,5 @@ static Suite *live_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(live_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(live_suite());
 }

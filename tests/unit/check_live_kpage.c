@@ -17,6 +17,7 @@
 #define tm__unmap kp_unmap
 #define tm__remap kp_remap
 #include "../../src/shim/live.c"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -97,9 +98,5 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_live_kpage_spare_exact);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

@@ -4,6 +4,7 @@
  * temporary directory under the build tree's cwd.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -295,11 +296,5 @@ static Suite *outfile_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(outfile_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(outfile_suite());
 }

@@ -3,6 +3,7 @@
  * no-location), varints of several bytes, malformed tables, and a table
  * taken from CPython 3.11 with the lines its co_positions() gives. */
 #include "shim/shim.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -138,9 +139,5 @@ int main(void)
     tcase_add_test(tc, test_py_line_malformed);
     tcase_add_test(tc, test_py_line_cpython_table);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

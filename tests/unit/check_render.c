@@ -3,6 +3,7 @@
  * documented in tracemem-top(1) and tracemem-diff(1)).
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -163,11 +164,5 @@ static Suite *render_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(render_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(render_suite());
 }

@@ -5,6 +5,7 @@
  * cannot end its script element.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -170,11 +171,5 @@ static Suite *report_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(report_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(report_suite());
 }

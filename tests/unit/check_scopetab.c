@@ -8,6 +8,7 @@
  * PATH has one with DWARF.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <dwarf.h>
@@ -238,11 +239,5 @@ static Suite *scopetab_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(scopetab_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(scopetab_suite());
 }

@@ -4,6 +4,7 @@
  * names the problem; writing and re-indexing round-trip.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -262,11 +263,5 @@ static Suite *snapshot_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(snapshot_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(snapshot_suite());
 }

@@ -1,5 +1,6 @@
 /* check_stacks.c - interning stacks: identity, keys, scale, threads. */
 #include "shim/shim.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -110,9 +111,5 @@ int main(void)
     tcase_add_test(tc, test_stacks_threads_agree);
     tcase_add_test(tc, test_stacks_reset_counters);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

@@ -7,6 +7,7 @@
  * live table keeping a block's note until the block leaves (live.c). */
 #include "shim/shim.h"
 #include "shim_stubs.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -298,9 +299,5 @@ int main(void)
     tcase_add_test(tc, test_stale_mangled_first_word);
     tcase_add_test(tc, test_stale_live_table_keeps_notes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

@@ -17,6 +17,7 @@
  * /usr/lib/x86_64-linux-gnu/libc.so.6; files are "src/...".
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -360,11 +361,5 @@ static Suite *suppress_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suppress_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(suppress_suite());
 }

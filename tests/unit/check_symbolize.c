@@ -7,6 +7,7 @@
  * warning. Built with -g -O0 so lines are exact.
  */
 #include "config.h"
+#include "check_main.h"
 
 /* make's CFLAGS (-O2 by default) come after the per-target -O0: force it,
  * so that every call stays a call at its own line. */
@@ -261,11 +262,5 @@ static Suite *symbolize_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(symbolize_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(symbolize_suite());
 }

@@ -7,6 +7,7 @@
  * when installed (29 000 dynamic symbols).
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -259,11 +260,5 @@ static Suite *symtab_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(symtab_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(symtab_suite());
 }

@@ -3,6 +3,7 @@
  * marks the peak once, in ASCII and in UTF-8, within its width.
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -181,11 +182,5 @@ static Suite *timeline_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(timeline_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(timeline_suite());
 }

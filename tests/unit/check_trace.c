@@ -2,6 +2,7 @@
  * record, realloc restore, unseen frees, domains and sampling estimates. */
 #include "shim/shim.h"
 #include "shim_stubs.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -195,9 +196,5 @@ int main(void)
     tcase_set_timeout(sampling, 30);
     tcase_add_test(sampling, test_trace_sampling_is_unbiased);
     suite_add_tcase(s, sampling);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }

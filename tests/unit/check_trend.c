@@ -11,6 +11,7 @@
  *   s5 tree.c:40 <- tree.c:40   200  210  220  230  240  steady but small (+40)
  */
 #include "config.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -343,11 +344,5 @@ static Suite *trend_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(trend_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(trend_suite());
 }

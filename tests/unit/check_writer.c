@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "shim/shim.h"
 #include "shim/writer.h"
+#include "check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -228,9 +229,5 @@ int main(void)
     tcase_add_test(fmt, test_writer_snprintf_subset);
     tcase_add_test(fmt, test_outpath_template);
     suite_add_tcase(s, fmt);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_main(s);
 }
