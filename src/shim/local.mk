@@ -81,7 +81,7 @@ tests_progs_leaks_containers_CXXFLAGS = $(LEAK_PROG_CFLAGS) -std=c++17
 TESTS += tests/integration/leaks_kinds.sh tests/integration/leaks_check.sh \
 	tests/integration/leaks_threads.sh tests/integration/leaks_real.sh \
 	tests/integration/leaks_classes.sh tests/integration/leaks_graph.sh
-EXTRA_DIST += tests/unit/check_main.h
+EXTRA_DIST += tests/unit/suite_main.h
 EXTRA_DIST += tests/integration/leaks_common.sh
 
 # The leak scan's speed on a large heap (bench/leakscan.md). noinst: built

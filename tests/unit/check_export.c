@@ -4,7 +4,7 @@
  * document, and gzip output.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

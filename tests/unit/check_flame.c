@@ -13,7 +13,7 @@
  *   total 6160
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * template names (report/fold.h).
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  * plus s4 possible 32 B / 1 and s3 reachable 4096 B / 1.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

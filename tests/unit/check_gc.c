@@ -3,7 +3,7 @@
  * and the growth of live objects by type used by `tracemem diff`.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
  * addresses) and blocks moving between the two tables; notes of first
  * words kept with blocks of both tables. */
 #include "shim/shim.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <pthread.h>

@@ -17,7 +17,7 @@
 #define tm__unmap kp_unmap
 #define tm__remap kp_remap
 #include "../../src/shim/live.c"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * temporary directory under the build tree's cwd.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

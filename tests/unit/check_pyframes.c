@@ -3,7 +3,7 @@
  * no-location), varints of several bytes, malformed tables, and a table
  * taken from CPython 3.11 with the lines its co_positions() gives. */
 #include "shim/shim.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * documented in tracemem-top(1) and tracemem-diff(1)).
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * cannot end its script element.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
  * PATH has one with DWARF.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <dwarf.h>

@@ -4,7 +4,7 @@
  * names the problem; writing and re-indexing round-trip.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* check_stacks.c - interning stacks: identity, keys, scale, threads. */
 #include "shim/shim.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <pthread.h>

@@ -7,7 +7,7 @@
  * live table keeping a block's note until the block leaves (live.c). */
 #include "shim/shim.h"
 #include "shim_stubs.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  *   t6 s2 freed: 0 B / 0, allocated 100000 B in 1000 blocks
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

@@ -17,7 +17,7 @@
  * /usr/lib/x86_64-linux-gnu/libc.so.6; files are "src/...".
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
  * warning. Built with -g -O0 so lines are exact.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 /* make's CFLAGS (-O2 by default) come after the per-target -O0: force it,
  * so that every call stays a call at its own line. */

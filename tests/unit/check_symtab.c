@@ -7,7 +7,7 @@
  * when installed (29 000 dynamic symbols).
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <fcntl.h>

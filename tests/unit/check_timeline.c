@@ -3,7 +3,7 @@
  * marks the peak once, in ASCII and in UTF-8, within its width.
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

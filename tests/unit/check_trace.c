@@ -2,7 +2,7 @@
  * record, realloc restore, unseen frees, domains and sampling estimates. */
 #include "shim/shim.h"
 #include "shim_stubs.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
  *   s5 tree.c:40 <- tree.c:40   200  210  220  230  240  steady but small (+40)
  */
 #include "config.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>

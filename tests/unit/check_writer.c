@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "shim/shim.h"
 #include "shim/writer.h"
-#include "check_main.h"
+#include "suite_main.h"
 
 #include <check.h>
 #include <errno.h>
