@@ -23,7 +23,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-
 /* Tracing first: when it is off, one load decides. */
 static inline int active(void)
 {
