@@ -9,7 +9,8 @@
 #   bench-results/bin), SCRATCH (default bench-results/scratch, holds
 #   cc1_input.i); SAMPLE=524288; TOOLS="untraced base new sampled" the runs
 #   of a round, in order (also: bsampled, the base shim sampled; extra,
-#   LD_PRELOAD=$EXTRA, e.g. bench/floor.sh's forwarding-only shim);
+#   LD_PRELOAD=$EXTRA, e.g. bench/floor.sh's forwarding-only shim;
+#   esampled, $EXTRA sampled);
 #   TIMER=perf: CPU from `perf stat -e task-clock` (1 ms steps) instead of
 #   /usr/bin/time's user+sys (10 ms steps; too coarse for a 0.1 s run).
 # Prints one line per run: workload tool round cpu_s wall_s, then the
@@ -40,6 +41,7 @@ for w in ${ONLY:-churn1 churn2 python3 sqlite3 cc1 live4m}; do
             sampled) pre=("LD_PRELOAD=$new" "TRACEMEM_SAMPLE=${SAMPLE:-524288}") ;;
             bsampled) pre=("LD_PRELOAD=$base" "TRACEMEM_SAMPLE=${SAMPLE:-524288}") ;;
             extra) pre=("LD_PRELOAD=${EXTRA:?TOOLS has extra: set EXTRA}") ;;
+            esampled) pre=("LD_PRELOAD=${EXTRA:?TOOLS has esampled: set EXTRA}" "TRACEMEM_SAMPLE=${SAMPLE:-524288}") ;;
             *) echo "$0: unknown tool $t in TOOLS" >&2; exit 2 ;;
             esac
             perf=()

@@ -32,13 +32,13 @@ int tracemem_start(int nframe)
     if (atomic_load(&tm__tracing))
         return 0;
     atomic_store(&tm__nframes, nframe);
-    atomic_store(&tm__tracing, 1);
+    tm__set_tracing(1);
     return 0;
 }
 
 void tracemem_stop(void)
 {
-    atomic_store(&tm__tracing, 0);
+    tm__set_tracing(0);
     GUARDED(tm__clear_all());
     GUARDED(tm__timeline_clear());
 }

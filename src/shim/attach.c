@@ -517,6 +517,7 @@ static int apply_config(const char *conf)
     tm__cfg.signo = 0;
     tm__cfg.interval = 0;
     tm__cfg.sample_bytes = 0;
+    atomic_store(&tm__maybe_fast, NULL); /* published again at a sampled block */
     tm__cfg.follow_fork = 0; /* a child of an attached process is not traced */
     atomic_store(&tm__nframes, TM_DEFAULT_NFRAMES);
     if (conf_value(conf, "nframes", v, sizeof(v))) {
@@ -567,7 +568,7 @@ TM_EXPORT int tm__attach_start(const char *conf)
     tm__clear_all();
     tm__snapshot_after_fork_child(); /* a new series: numbered from 0 again */
     tm__attached_at = (uint64_t)time(NULL);
-    atomic_store(&tm__tracing, 1);
+    tm__set_tracing(1);
     tm__attach_active = 1;
     patch_all();
 out:
@@ -594,7 +595,7 @@ TM_EXPORT int tm__attach_stop(void)
     rc = tm__snapshot_write(NULL, TM_REASON_LEAK_CHECK, rc == 0 ? &res : NULL);
     tm__leak_result_release(&res);
     unpatch_all();
-    atomic_store(&tm__tracing, 0);
+    tm__set_tracing(0);
     tm__stop_attached();
     tm__clear_all();
     tm__attach_active = 0;

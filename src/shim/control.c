@@ -39,6 +39,15 @@ struct tm__config tm__cfg = {
     .output = "tracemem.%e.%p.json",
 };
 atomic_int tm__tracing;
+
+void tm__set_tracing(int on)
+{
+    if (!on)
+        atomic_store(&tm__fast_sampled, 0);
+    atomic_store(&tm__tracing, on);
+    if (on && tm__cfg.sample_bytes)
+        atomic_store(&tm__fast_sampled, 1);
+}
 atomic_int tm__nframes = TM_DEFAULT_NFRAMES;
 atomic_uint_fast64_t tm__lost;
 pid_t tm__pid;
@@ -428,7 +437,7 @@ static void fork_child(void)
     fork_release();
     tm__pid = getpid();
     if (!tm__cfg.follow_fork) {
-        atomic_store(&tm__tracing, 0);
+        tm__set_tracing(0);
         disabled = 1;
     } else {
         tm__snapshot_after_fork_child();
@@ -501,7 +510,7 @@ void tm__early_init(void)
         tm__pid = getpid();
         read_environment();
         if (tm__cfg.start)
-            atomic_store(&tm__tracing, 1);
+            tm__set_tracing(1);
     }
     tm__in_hook = saved_guard;
     errno = saved_errno;

@@ -7,7 +7,7 @@
  * not tracing, or the calling thread is already inside the shim (tm__in_hook),
  * the hooks only forward. In sampled mode the common cases stay in the
  * hook, calling nothing of the shim: an allocation the countdown does not
- * sample is only counted (tm__sizes_unsampled), a free of an address no
+ * sample is only counted (tm__sample_pass), a free of an address no
  * sampled block starts at only forwards (tm__maybe_none). */
 #define _GNU_SOURCE
 #include "config.h"
@@ -71,28 +71,15 @@ static __attribute__((noinline)) void record(void *p, size_t size, void *ra, int
 }
 
 /* A block of 'size' bytes at 'p' (not NULL) just allocated: recorded when
- * tracing, unless sampled mode leaves it out (tm__sizes_unsampled: the
- * common case, inline, with no errno to keep and no guard to set). */
-static __attribute__((noinline)) void tick(void)
-{
-    int saved = errno;
-    tm__in_hook = 1;
-    tm__timeline_tick(&tm__sizes_mine->tick);
-    leave();
-    errno = saved;
-}
-
+ * tracing. In sampled mode, a block that leaves the thread's countdown
+ * above 0 is only counted in its histogram, inline: no call, no errno to
+ * keep, no guard to set (tm__sample_pass). */
 static inline void note_as(void *p, size_t size, void *ra, int fresh)
 {
-    if (!active())
+    if (TM_LIKELY(tm__sample_pass(size)))
         return;
-    int u = tm__sizes_unsampled(size);
-    if (TM_LIKELY(u == 1))
-        return;
-    if (u == 0)
+    if (active())
         record(p, size, ra, fresh);
-    else
-        tick();
 }
 
 static inline void note(void *p, size_t size, void *ra)
@@ -116,8 +103,19 @@ static void *boot_alloc(size_t size, size_t align)
         v = atomic_load(&boot_hi);
         while (u + 1 > v && !atomic_compare_exchange_weak(&boot_hi, &v, u + 1))
             ;
+        /* free()'s sampled-mode test must never hand it to the real free
+         * (trace.c's maybe_add pins the range it reads when it publishes
+         * the table; this pins a block handed out meanwhile) */
+        if (atomic_load(&tm__maybe_fast))
+            tm__maybe_pin(u, u + 1);
     }
     return p;
+}
+
+void tm__boot_range(uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = atomic_load(&boot_lo);
+    *hi = atomic_load(&boot_hi);
 }
 
 static inline int is_boot(const void *p)
@@ -162,20 +160,26 @@ static __attribute__((noinline)) void free_unready(void *p)
 }
 
 /* Sampled mode: a free of an address that no traced block can start at
- * only forwards. The counters' table is mapped at the first sampled block
- * (so the real functions are known), and where its counter is 0 nothing
- * traced starts at 'p', whether the thread is in the shim or tracing is
- * on or not: tested first, the forwarding free's whole path. */
+ * only forwards. The counters' table is published at the first sampled
+ * block (so the real functions are known) with the boot pool's blocks
+ * pinned in it, and where its counter is 0 nothing traced starts at 'p'
+ * and 'p' is not the pool's, whether the thread is in the shim or
+ * tracing is on or not: tested first, the forwarding free's whole path. */
 TM_EXPORT void free(void *p)
 {
-    if (!p || TM_UNLIKELY(is_boot(p)))
+    if (!p)
         return;
-    if (TM_UNLIKELY(tm__py_watch))
-        tm__py_freeing(p);
     if (TM_LIKELY(tm__maybe_none((uintptr_t)p))) {
+        /* not counted as a code object freed (tm__py_freeing): pyframes.c
+         * relies on that count only for code objects in the live table,
+         * and their frees come below */
         tm__real.free(p);
         return;
     }
+    if (TM_UNLIKELY(is_boot(p)))
+        return;
+    if (TM_UNLIKELY(tm__py_watch))
+        tm__py_freeing(p);
     if (active() && tm__maybe_live((uintptr_t)p)) {
         forget_free(p);
         return;

@@ -356,7 +356,9 @@ static uint32_t record_id(const char *file, const char *function, int line)
  *  PROOF_FREES   a block of malloc (in the live table) when no code object
  *                has been freed since (tm__py_code_frees, counted by the
  *                free and realloc hooks: a malloc'd code object can only
- *                go through them);
+ *                go through them; sampled mode's free does not count a
+ *                block its table proves untraced, which cannot be one
+ *                with this proof);
  *  PROOF_NONE    none of these (3.11's code objects of pymalloc, or
  *                sampled mode): its file, function and line are read
  *                again and compared with the record's (verify).

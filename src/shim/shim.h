@@ -40,8 +40,10 @@
 struct tm__sizes_slab;
 struct tm__hot {
     int in_hook;                        /* tm__in_hook */
-    int64_t sample_left;                /* tm__sample_left (trace.c) */
+    int64_t fast_left;                  /* sampled mode: the hooks' countdown (tm__fast_sampled) */
     struct tm__sizes_slab *sizes_mine;  /* tm__sizes_mine (sizes.c) */
+    int64_t armed;                      /* what fast_left was set to (trace.c) */
+    int64_t sample_left;                /* tm__sample_left (trace.c) */
     uintptr_t hook_ra;                  /* tm__hook_ra (unwind.c) */
     uintptr_t early_pc;                 /* tm__early_pc (unwind.c) */
 };
@@ -475,9 +477,22 @@ void tm__restore(const struct tm__block *b, const struct tm__note *note);
 
 /* Sampled mode's countdown of this thread (trace.c): bytes left to the
  * next sampled one. tm__record takes it down by each block's size and
- * samples the block that takes it to 0 or below; the hooks take it down
- * themselves for a block that leaves it above 0 (tm__sizes_unsampled). */
+ * samples the block that takes it to 0 or below.
+ * The hooks do not touch it: they count down tm__hot.fast_left, which
+ * tm__record sets ("arms") to the smaller of tm__sample_left and the
+ * timeline's clock budget (tm__timeline_budget), and notes in
+ * tm__hot.armed. A block that leaves fast_left above 0 is only counted in
+ * the histogram (tm__sizes_add), inline in the hook; the block that
+ * takes it to 0 or below goes to tm__record, which first takes
+ * tm__sample_left down by what the hooks counted (armed - fast_left), so
+ * the sampling is exactly that of one countdown over every byte. */
 #define tm__sample_left (tm__hot.sample_left) /* in struct tm__hot */
+
+/* 1 while tracing in sampled mode: the hooks may count down fast_left.
+ * Set with tm__tracing by tm__set_tracing(). */
+extern atomic_int tm__fast_sampled;
+/* Starts (1) or stops (0) tracing: tm__tracing and tm__fast_sampled. */
+void tm__set_tracing(int on);
 
 /* Sampled mode: 2^16 counters, one per 32-byte granule of a 2 MiB window
  * (trace.c, "which addresses may be in the live table"); a zero counter
@@ -505,15 +520,23 @@ static inline int tm__maybe_live(uintptr_t p)
     return tab && atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed) != 0;
 }
 
-/* 1 in sampled mode when the table exists and proves that no traced block
- * starts at 'p' (then a block was sampled: the real functions are known).
- * Not in exact mode: the table may be left from a sampled attach, and
- * exact mode does not count its blocks in it. */
+/* The same table for free()'s first test, one load: set in sampled mode
+ * once the table exists and the boot pool's blocks are marked in it
+ * (sticky counters: a boot block is never handed to the real free),
+ * NULL otherwise (exact mode: the table may be left from a sampled
+ * attach, and exact mode does not count its blocks in it). */
+extern _Atomic(uint8_t *) tm__maybe_fast;
+/* Marks [lo, hi) as "maybe" for good (the boot pool's blocks, hooks.c). */
+void tm__maybe_pin(uintptr_t lo, uintptr_t hi);
+/* The boot pool's blocks handed out so far: [lo, hi) (hooks.c). */
+void tm__boot_range(uintptr_t *lo, uintptr_t *hi);
+
+/* 1 when the table proves that no traced block starts at 'p' (then a
+ * block was sampled: the real functions are known). */
 static inline int tm__maybe_none(uintptr_t p)
 {
-    uint8_t *tab = atomic_load_explicit(&tm__maybe_tab, memory_order_acquire);
-    return (uintptr_t)tab > (uintptr_t)TM_MAYBE_BROKEN && tm__cfg.sample_bytes &&
-           !atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed);
+    uint8_t *tab = atomic_load_explicit(&tm__maybe_fast, memory_order_acquire);
+    return tab && !atomic_load_explicit((_Atomic uint8_t *)&tab[tm__maybe_idx(p)], memory_order_relaxed);
 }
 
 /* tm__current is the heap's bytes as published: exact while one thread
@@ -575,6 +598,11 @@ struct tm__tick {
  * reads it now). No lock, no locked instruction. */
 static inline void tm__timeline_count(struct tm__tick *t);
 void tm__timeline_tick(struct tm__tick *t);
+/* Sampled mode: the bytes the thread of 't' may allocate before it next
+ * reads the clock (tm__timeline_tick): from 4 KiB for a thread whose
+ * clock reads are far apart to 64 KiB for one that reads it often; no
+ * limit when the timeline is off. */
+int64_t tm__timeline_budget(const struct tm__tick *t);
 /* Takes the due sample; from tm__run_deferred with no lock held. */
 void tm__timeline_sample(int64_t coarse_now);
 void tm__timeline_after_fork_child(void);
@@ -671,61 +699,71 @@ int tm__stale_carry(const struct tm__note *old, uintptr_t ptr, size_t size, stru
 void tm__sizes_count_slow(size_t size);
 
 /* A thread's counts (sizes.c): cache-line aligned, only its thread
- * writes them; [b][0] count, [b][1] bytes of bucket b (one line each). */
+ * writes them. An allocation below 4 GiB adds to one word of its bucket,
+ * pk[b]: the count in bits 40-62, the bytes in bits 0-38. A count that
+ * reaches bit 63, or bytes that reach bit 39, are moved to cb[b] ([0]
+ * count, [1] bytes) by tm__sizes_spill (so an add below 2^32 never
+ * carries into the count). A reader adds cb and pk. */
 #define TM_SIZES_NBUCKETS 65
+#define TM_PK_COUNT_SHIFT 40
+#define TM_PK_BYTES_MASK ((1ull << TM_PK_COUNT_SHIFT) - 1)
+#define TM_PK_FULL ((1ull << 63) | (1ull << 39))
 struct tm__sizes_slab {
     atomic_uintptr_t owner; /* tm__lock_token() of its thread, 0 free */
     struct tm__tick tick;   /* the timeline's countdown for this thread */
+    atomic_uint_least64_t pk[TM_SIZES_NBUCKETS];
     atomic_uint_least64_t cb[TM_SIZES_NBUCKETS][2] __attribute__((aligned(16)));
 } __attribute__((aligned(64)));
 /* The calling thread's slab once tm__sizes_count has found it (NULL before,
  * and for good in a thread that got none). */
 #define tm__sizes_mine (tm__hot.sizes_mine) /* in struct tm__hot */
 
+void tm__sizes_spill(struct tm__sizes_slab *s, unsigned b);
+
 static inline unsigned tm__sizes_bucket(uint64_t size)
 {
     return size ? 64 - (unsigned)__builtin_clzll(size) : 0;
 }
 
+/* Counts 'size' (below 2^32) in the thread's own slab 's'. */
+static inline void tm__sizes_add(struct tm__sizes_slab *s, size_t size)
+{
+    unsigned b = tm__sizes_bucket(size);
+    /* only this thread writes its slab: a plain add, stored atomically for readers */
+    uint64_t v = atomic_load_explicit(&s->pk[b], memory_order_relaxed) + ((1ull << TM_PK_COUNT_SHIFT) | size);
+    atomic_store_explicit(&s->pk[b], v, memory_order_relaxed);
+    if (TM_UNLIKELY(v & TM_PK_FULL))
+        tm__sizes_spill(s, b);
+}
+
+/* Sampled mode's common case, for the hooks: 1 when the thread's
+ * countdown stays above 0 after 'size' bytes: the block is then only
+ * counted in the histogram (tm__sample_left). Calls nothing, sets no
+ * errno, takes no lock. 0: it changed nothing, the caller goes on to
+ * tm__record (when tracing). A countdown above 0 proves that the thread's
+ * slab is its own (tm__record arms it only then) and 'size' below 2^31. */
+static inline int tm__sample_pass(size_t size)
+{
+    if (!atomic_load_explicit(&tm__fast_sampled, memory_order_relaxed))
+        return 0;
+    struct tm__hot *h = &tm__hot;
+    int64_t left = h->fast_left - (int64_t)size;
+    if (TM_LIKELY(left > 0) && TM_LIKELY(!h->in_hook)) {
+        h->fast_left = left;
+        tm__sizes_add(h->sizes_mine, size);
+        return 1;
+    }
+    return 0;
+}
+
 static inline void tm__sizes_count(size_t size)
 {
     struct tm__sizes_slab *s = tm__sizes_mine;
-    if (TM_UNLIKELY(!s)) {
+    if (TM_UNLIKELY(!s || size >> 32)) {
         tm__sizes_count_slow(size);
         return;
     }
-    /* only this thread writes its slab: a plain add, stored atomically for readers */
-    atomic_uint_least64_t *c = s->cb[tm__sizes_bucket(size)];
-    atomic_store_explicit(&c[0], atomic_load_explicit(&c[0], memory_order_relaxed) + 1, memory_order_relaxed);
-    atomic_store_explicit(&c[1], atomic_load_explicit(&c[1], memory_order_relaxed) + size, memory_order_relaxed);
-    tm__timeline_count(&s->tick);
-}
-
-/* Sampled mode's common case, for the hooks: when the countdown stays
- * above 0 after 'size' bytes and the thread's slab is known, does what
- * tm__record would do with the block (counts it in the histogram, takes
- * both countdowns down) and returns 1, or 2 when the timeline's countdown
- * ran out: the caller then calls tm__timeline_tick(&tm__sizes_mine->tick)
- * as bookkeeping (guard set, errno kept, deferred work run after). 0: it
- * changed nothing, the caller calls tm__record. Calls nothing, sets no
- * errno, takes no lock. */
-static inline int tm__sizes_unsampled(size_t size)
-{
-    /* (a countdown left from a sampled attach must not count in an exact one) */
-    if (!tm__cfg.sample_bytes)
-        return 0;
-    int64_t left = tm__sample_left - (int64_t)size;
-    struct tm__sizes_slab *s = tm__sizes_mine;
-    if (TM_UNLIKELY(left <= 0 || !s))
-        return 0;
-    tm__sample_left = left;
-    atomic_uint_least64_t *c = s->cb[tm__sizes_bucket(size)];
-    atomic_store_explicit(&c[0], atomic_load_explicit(&c[0], memory_order_relaxed) + 1, memory_order_relaxed);
-    atomic_store_explicit(&c[1], atomic_load_explicit(&c[1], memory_order_relaxed) + size, memory_order_relaxed);
-    if (TM_UNLIKELY(!s->tick.skip))
-        return 2;
-    s->tick.skip--;
-    return 1;
+    tm__sizes_add(s, size);
 }
 
 /* --- the program's anonymous mmap and brk memory (mmaps.c) --- */

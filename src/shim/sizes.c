@@ -9,7 +9,8 @@
  * found by its lock token in a small table and then kept in one pointer of
  * TLS (the shim may be dlopen'd, where initial-exec TLS space is scarce:
  * the slabs take none); sampled mode's hooks add into it inline for the
- * blocks they do not sample (shim.h, tm__sizes_unsampled). Slabs come from
+ * blocks they do not sample (shim.h, tm__sample_pass). A count and its
+ * bytes share one word (pk) until it fills (tm__sizes_spill). Slabs come from
  * a tm__map()ed pool and are never freed; a reader sums them with relaxed
  * loads (a figure may lag an allocation in flight). A thread that finds the
  * pool used up (more than TM_SIZES_SLABS threads ever) adds atomically into
@@ -69,19 +70,33 @@ static __attribute__((noinline)) struct tm__sizes_slab *find_slab(void)
 void tm__sizes_count_slow(size_t size)
 {
     unsigned b = tm__sizes_bucket(size);
-    struct tm__sizes_slab *s = find_slab();
+    struct tm__sizes_slab *s = tm__sizes_mine ? tm__sizes_mine : find_slab();
     if (!s) {
         atomic_fetch_add_explicit(&shared.cb[b][0], 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&shared.cb[b][1], size, memory_order_relaxed);
-        tm__timeline_count(NULL);
         return;
     }
-    /* only this thread writes its slab: a plain add, stored atomically for readers */
-    atomic_store_explicit(&s->cb[b][0], atomic_load_explicit(&s->cb[b][0], memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&s->cb[b][1], atomic_load_explicit(&s->cb[b][1], memory_order_relaxed) + size,
-                          memory_order_relaxed);
-    tm__timeline_count(&s->tick);
+    if (size >> 32) { /* only this thread writes its slab: stored atomically for readers */
+        atomic_store_explicit(&s->cb[b][1], atomic_load_explicit(&s->cb[b][1], memory_order_relaxed) + size,
+                              memory_order_release);
+        atomic_store_explicit(&s->cb[b][0], atomic_load_explicit(&s->cb[b][0], memory_order_relaxed) + 1,
+                              memory_order_release);
+        return;
+    }
+    tm__sizes_add(s, size);
+}
+
+/* pk[b] is full: moved into cb[b]. pk first, then each of cb's words
+ * (release): a reader that loads cb's words (acquire) and then pk may
+ * miss moved counts for a moment, never counts them twice. */
+void tm__sizes_spill(struct tm__sizes_slab *s, unsigned b)
+{
+    uint64_t v = atomic_load_explicit(&s->pk[b], memory_order_relaxed);
+    atomic_store_explicit(&s->pk[b], 0, memory_order_relaxed);
+    atomic_store_explicit(&s->cb[b][1], atomic_load_explicit(&s->cb[b][1], memory_order_relaxed) + (v & TM_PK_BYTES_MASK),
+                          memory_order_release);
+    atomic_store_explicit(&s->cb[b][0], atomic_load_explicit(&s->cb[b][0], memory_order_relaxed) + (v >> TM_PK_COUNT_SHIFT),
+                          memory_order_release);
 }
 
 /* --- at snapshot time --- */
@@ -166,8 +181,11 @@ void tm__sizes_write(struct tm__out *o)
     if (atomic_load_explicit(&pool_state, memory_order_acquire) == 2)
         for (unsigned i = 0; i < TM_SIZES_SLABS; i++)
             for (unsigned k = 0; k < NBUCKETS; k++) {
-                acount[k] += atomic_load_explicit(&pool[i].cb[k][0], memory_order_relaxed);
-                abytes[k] += atomic_load_explicit(&pool[i].cb[k][1], memory_order_relaxed);
+                acount[k] += atomic_load_explicit(&pool[i].cb[k][0], memory_order_acquire);
+                abytes[k] += atomic_load_explicit(&pool[i].cb[k][1], memory_order_acquire);
+                uint64_t v = atomic_load_explicit(&pool[i].pk[k], memory_order_relaxed);
+                acount[k] += v >> TM_PK_COUNT_SHIFT;
+                abytes[k] += v & TM_PK_BYTES_MASK;
             }
 
     tm__out_key(o, "sizes", 0);

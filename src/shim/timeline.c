@@ -3,11 +3,12 @@
  * No thread of the shim's: the first traced allocation past each deadline
  * takes the sample. Each thread counts its allocations down in its sizes
  * slab (sizes.c) and reads CLOCK_MONOTONIC_COARSE when the count runs out
- * (every allocation for a thread that allocates rarely, down to one in 256
- * for a busy one); when a sample is due it sets tm__deferred, and the hook
- * takes the sample as it leaves, after its locks (control.c's
- * tm__run_deferred). Hooks thus pay nothing more than a decrement between
- * samples.
+ * (every allocation for a thread that allocates rarely, down to one in 16
+ * for a busy one); in sampled mode it counts bytes instead, in the hooks'
+ * sampling countdown (4 to 64 KiB: tm__timeline_budget). When a sample is
+ * due it sets tm__deferred, and the hook takes the sample as it leaves,
+ * after its locks (control.c's tm__run_deferred). Hooks thus pay nothing
+ * more than a decrement between samples.
  * A sample is the heap's current bytes, the process's resident bytes
  * (/proc/self/statm, read with raw system calls into a static buffer), the
  * bytes the program mapped (domain TM_DOMAIN_MMAP) and the live heap
@@ -339,6 +340,14 @@ void tm__timeline_tick(struct tm__tick *t)
     if (now >= atomic_load_explicit(&next_due, memory_order_relaxed) &&
         !atomic_load_explicit(&tm__deferred, memory_order_relaxed))
         atomic_store_explicit(&tm__deferred, 1, memory_order_relaxed);
+}
+
+int64_t tm__timeline_budget(const struct tm__tick *t)
+{
+    if (!ready)
+        return base_res_ns == 0 ? INT64_MAX : 4096;
+    /* level 0, 1, 3, 7, 15: 4, 8, 16, 32, 64 KiB */
+    return (int64_t)4096 << __builtin_popcount(t->level);
 }
 
 int tm__timeline_due(int64_t coarse_now)

@@ -84,6 +84,7 @@ static int64_t next_gap(void)
 }
 
 static __thread int sample_started TM_TLS;
+atomic_int tm__fast_sampled; /* shim.h; set by tm__set_tracing (control.c) */
 
 /* The block of 'n' bytes that took the countdown to 0 or below, or the
  * thread's first: 1 when it is sampled; '*size' and '*count' get its
@@ -929,7 +930,28 @@ static uint32_t capture_stack(void)
  * asks the table. tm__clear_all leaves the counters (stale "maybe"s only
  * cost a lookup). */
 _Atomic(uint8_t *) tm__maybe_tab; /* or TM_MAYBE_BROKEN; MAYBE_BITS, tm__maybe_live: shim.h */
+_Atomic(uint8_t *) tm__maybe_fast;
 #define MAYBE_BITS TM_MAYBE_BITS
+
+static void maybe_step(uint8_t *tab, uintptr_t p, int d)
+{
+    _Atomic uint8_t *c = (_Atomic uint8_t *)&tab[tm__maybe_idx(p)];
+    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+    do {
+        if (v == 255 || (d < 0 && v == 0))
+            return;
+    } while (!atomic_compare_exchange_weak_explicit(c, &v, (uint8_t)(d == 255 ? 255 : v + d), memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
+
+void tm__maybe_pin(uintptr_t lo, uintptr_t hi)
+{
+    uint8_t *tab = atomic_load(&tm__maybe_tab);
+    if ((uintptr_t)tab <= (uintptr_t)TM_MAYBE_BROKEN)
+        return;
+    for (uintptr_t p = lo & ~(uintptr_t)((1u << TM_MAYBE_GRANULE) - 1); p < hi; p += 1u << TM_MAYBE_GRANULE)
+        maybe_step(tab, p, 255);
+}
 
 static void maybe_add(uintptr_t p, int d)
 {
@@ -946,13 +968,19 @@ static void maybe_add(uintptr_t p, int d)
     }
     if (tab == TM_MAYBE_BROKEN)
         return;
-    _Atomic uint8_t *c = (_Atomic uint8_t *)&tab[tm__maybe_idx(p)];
-    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
-    do {
-        if (v == 255 || (d < 0 && v == 0))
-            return;
-    } while (!atomic_compare_exchange_weak_explicit(c, &v, (uint8_t)(v + d), memory_order_relaxed,
-                                                    memory_order_relaxed));
+    maybe_step(tab, p, d);
+    /* free()'s one-load test (tm__maybe_none): once the boot pool's blocks
+     * are pinned. The table is published first (above, sequentially
+     * consistent) and the pool's range read after; hooks.c's boot_alloc
+     * widens the range first and reads the table after, so a boot block
+     * is pinned by one of them. */
+    if (TM_UNLIKELY(d > 0 && atomic_load_explicit(&tm__maybe_fast, memory_order_relaxed) != tab)) {
+        uintptr_t lo, hi;
+        tm__boot_range(&lo, &hi);
+        if (lo < hi)
+            tm__maybe_pin(lo, hi);
+        atomic_store_explicit(&tm__maybe_fast, tab, memory_order_release);
+    }
 }
 
 /* tm__live_insert with the counter kept, and the block's note ('note'
@@ -1004,16 +1032,44 @@ static __attribute__((noinline)) void record(uintptr_t ptr, uint64_t size, uint3
     peak_after();
 }
 
-/* The sampled-mode countdown first, without a stack frame: most
- * allocations end there. */
-static inline void record_as(void *ptr, size_t size, const struct tm__note *carry)
+/* Sampled mode, every block the hooks' countdown did not let pass (and
+ * those of a hook that could not count it inline): what the hooks counted
+ * since the countdown was armed is taken off the sampling countdown, the
+ * timeline reads the clock, the block is sampled or not, and the hooks'
+ * countdown is armed again (shim.h, tm__sample_left). */
+static __attribute__((noinline)) void record_sampled(void *ptr, size_t size, const struct tm__note *carry)
 {
+    tm__sample_left -= tm__hot.armed - tm__hot.fast_left;
+    tm__hot.armed = tm__hot.fast_left = 0;
+    struct tm__sizes_slab *s = tm__sizes_mine;
+    tm__timeline_tick(s ? &s->tick : NULL);
     uint64_t weight = size;
     uint32_t count = 1;
+    if (sample(size, &weight, &count))
+        record((uintptr_t)ptr, weight, count, size, carry);
+    /* armed only with a slab of the thread's own (the hooks add into it
+     * without a locked instruction), below 2^31 (a block the countdown
+     * lets pass is below 4 GiB: tm__sizes_add) */
+    if (s && atomic_load_explicit(&tm__fast_sampled, memory_order_relaxed) && tm__sample_left > 0) {
+        int64_t a = tm__timeline_budget(&s->tick);
+        if (a > tm__sample_left)
+            a = tm__sample_left;
+        if (a > INT32_MAX)
+            a = INT32_MAX;
+        tm__hot.armed = tm__hot.fast_left = a;
+    }
+}
+
+static inline void record_as(void *ptr, size_t size, const struct tm__note *carry)
+{
     tm__sizes_count(size);
-    if (tm__cfg.sample_bytes && !sample(size, &weight, &count))
+    if (tm__cfg.sample_bytes) {
+        record_sampled(ptr, size, carry);
         return;
-    record((uintptr_t)ptr, weight, count, size, carry);
+    }
+    struct tm__sizes_slab *s = tm__sizes_mine;
+    tm__timeline_count(s ? &s->tick : NULL);
+    record((uintptr_t)ptr, size, 1, size, carry);
 }
 
 void tm__record_new(void *ptr, size_t size)

@@ -10,6 +10,13 @@ struct tm__config tm__cfg = {.start = 1, .peak_inaccuracy = 1.0, .output = "trac
 atomic_int tm__tracing = 1;
 atomic_int tm__nframes = TM_DEFAULT_NFRAMES;
 atomic_uint_fast64_t tm__lost;
+uintptr_t stub_boot_lo, stub_boot_hi;
+
+void tm__boot_range(uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = stub_boot_lo;
+    *hi = stub_boot_hi;
+}
 pid_t tm__pid = 1;
 
 uintptr_t stub_pcs[TM_MAX_NFRAMES];
