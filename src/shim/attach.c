@@ -566,6 +566,10 @@ TM_EXPORT int tm__attach_start(const char *conf)
     tm__resolve_real_from(libc_handle);
     tm__init_attached();
     tm__clear_all();
+    /* code objects freed since the last attach went unseen (and a sampled
+     * attach does not count the frees of untraced blocks): every proof by
+     * that count made before is void (pyframes.c, PROOF_FREES) */
+    atomic_fetch_add(&tm__py_code_frees, 1);
     tm__snapshot_after_fork_child(); /* a new series: numbered from 0 again */
     tm__attached_at = (uint64_t)time(NULL);
     tm__set_tracing(1);

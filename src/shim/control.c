@@ -45,8 +45,13 @@ void tm__set_tracing(int on)
     if (!on)
         atomic_store(&tm__fast_sampled, 0);
     atomic_store(&tm__tracing, on);
-    if (on && tm__cfg.sample_bytes)
+    if (on && tm__cfg.sample_bytes) {
         atomic_store(&tm__fast_sampled, 1);
+        /* a tracemem_stop() on another thread meanwhile: off again (the
+         * hooks' countdown only counts while both are on) */
+        if (!atomic_load(&tm__tracing))
+            atomic_store(&tm__fast_sampled, 0);
+    }
 }
 atomic_int tm__nframes = TM_DEFAULT_NFRAMES;
 atomic_uint_fast64_t tm__lost;

@@ -103,10 +103,12 @@ static void *boot_alloc(size_t size, size_t align)
         v = atomic_load(&boot_hi);
         while (u + 1 > v && !atomic_compare_exchange_weak(&boot_hi, &v, u + 1))
             ;
-        /* free()'s sampled-mode test must never hand it to the real free
-         * (trace.c's maybe_add pins the range it reads when it publishes
-         * the table; this pins a block handed out meanwhile) */
-        if (atomic_load(&tm__maybe_fast))
+        /* free()'s sampled-mode test must never hand it to the real free.
+         * trace.c's maybe_add maps the table, then reads the range and
+         * pins it; this widened the range, then reads the table: with
+         * both sequentially consistent, one of them sees the other's
+         * write and pins the block. */
+        if (atomic_load(&tm__maybe_tab))
             tm__maybe_pin(u, u + 1);
     }
     return p;

@@ -358,7 +358,8 @@ static uint32_t record_id(const char *file, const char *function, int line)
  *                free and realloc hooks: a malloc'd code object can only
  *                go through them; sampled mode's free does not count a
  *                block its table proves untraced, which cannot be one
- *                with this proof);
+ *                with this proof made since tracing started: an attach
+ *                adds one to the count);
  *  PROOF_NONE    none of these (3.11's code objects of pymalloc, or
  *                sampled mode): its file, function and line are read
  *                again and compared with the record's (verify).

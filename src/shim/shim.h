@@ -593,7 +593,8 @@ struct tm__tick {
     uint32_t skip, level;
     int64_t last;
 };
-/* Every traced allocation: counts down 't' and, when it runs out, reads
+/* Exact mode, every traced allocation (sampled mode counts bytes in the
+ * hooks' countdown instead: tm__timeline_budget): counts down 't' and, when it runs out, reads
  * the coarse clock and sets tm__deferred if a sample is due ('t' NULL:
  * reads it now). No lock, no locked instruction. */
 static inline void tm__timeline_count(struct tm__tick *t);

@@ -11,7 +11,7 @@
  * the slabs take none); sampled mode's hooks add into it inline for the
  * blocks they do not sample (shim.h, tm__sample_pass). A count and its
  * bytes share one word (pk) until it fills (tm__sizes_spill). Slabs come from
- * a tm__map()ed pool and are never freed; a reader sums them with relaxed
+ * a tm__map()ed pool and are never freed; a reader sums them with atomic
  * loads (a figure may lag an allocation in flight). A thread that finds the
  * pool used up (more than TM_SIZES_SLABS threads ever) adds atomically into
  * a shared slab instead. A forked child keeps the counts (its history is

@@ -972,9 +972,11 @@ static void maybe_add(uintptr_t p, int d)
     /* free()'s one-load test (tm__maybe_none): once the boot pool's blocks
      * are pinned. The table is published first (above, sequentially
      * consistent) and the pool's range read after; hooks.c's boot_alloc
-     * widens the range first and reads the table after, so a boot block
-     * is pinned by one of them. */
-    if (TM_UNLIKELY(d > 0 && atomic_load_explicit(&tm__maybe_fast, memory_order_relaxed) != tab)) {
+     * widens the range first and reads tm__maybe_tab after, so a boot
+     * block is pinned by one of them. Not when tracing went on in exact
+     * mode meanwhile (an attach: it clears tm__maybe_fast). */
+    if (TM_UNLIKELY(d > 0 && atomic_load_explicit(&tm__maybe_fast, memory_order_relaxed) != tab) &&
+        atomic_load(&tm__fast_sampled)) {
         uintptr_t lo, hi;
         tm__boot_range(&lo, &hi);
         if (lo < hi)

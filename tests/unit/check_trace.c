@@ -260,6 +260,7 @@ END_TEST
 START_TEST(test_trace_maybe_none_pins_boot_blocks)
 {
     tm__cfg.sample_bytes = 1000;
+    atomic_store(&tm__fast_sampled, 1);
     stub_boot_lo = 0x7001010;
     stub_boot_hi = 0x70010d1;
     ck_assert_int_eq(tm__maybe_none(0x5000000), 0); /* no table yet */
