@@ -253,6 +253,14 @@ TM_EXPORT void *realloc(void *old, size_t size)
 {
     if (!old)
         return malloc(size);
+    /* sampled mode, 'old' not traced (nor the boot pool's, nor a code
+     * object with a proof by frees: see free) */
+    if (TM_LIKELY(tm__maybe_none((uintptr_t)old))) {
+        void *p = tm__real.realloc(old, size);
+        if (p)
+            note_as(p, size, __builtin_return_address(0), 0);
+        return p;
+    }
     if (TM_UNLIKELY(is_boot(old)))
         return realloc_boot(old, size);
     if (TM_UNLIKELY(!ready()))
