@@ -91,7 +91,7 @@ TESTS += tests/integration/shim_env.sh tests/integration/shim_snapshots.sh
 check_PROGRAMS += tests/progs/shim_sampled
 tests_progs_shim_sampled_CFLAGS = $(SHIM_PROG_CFLAGS)
 tests_progs_shim_sampled_LDADD = -lpthread
-TESTS += tests/integration/shim_sampled.sh
+TESTS += tests/integration/shim_sampled.sh tests/integration/attach_sampled.sh
 
 TESTS += tests/integration/shim_real.sh
 
@@ -131,6 +131,7 @@ EXTRA_DIST += \
 	tests/integration/shim_allocfns.sh tests/integration/shim_api.sh \
 	tests/integration/shim_cxx.sh tests/integration/shim_dlopen.sh \
 	tests/integration/shim_env.sh tests/integration/shim_exit.sh tests/integration/shim_sampled.sh \
+	tests/integration/attach_sampled.sh \
 	tests/integration/shim_fork.sh tests/integration/shim_peak.sh \
 	tests/integration/shim_real.sh tests/integration/shim_snapshots.sh \
 	tests/integration/shim_threads.sh tests/integration/shim_solo.sh \
