@@ -52,7 +52,7 @@ static inline void leave(void)
  * carry: tm__record) */
 static __attribute__((noinline)) void record(void *p, size_t size, void *ra, int fresh)
 {
-    int saved = errno;
+    int *ep = tm__errno(), saved = *ep;
     int noted = tm__note_caller(ra);
     int outer = !tm__hook_ra;
     if (outer)
@@ -67,7 +67,7 @@ static __attribute__((noinline)) void record(void *p, size_t size, void *ra, int
     if (TM_UNLIKELY(noted))
         tm__early_pc = 0;
     leave();
-    errno = saved;
+    *ep = saved;
 }
 
 /* A block of 'size' bytes at 'p' (not NULL) just allocated: recorded when
@@ -145,11 +145,11 @@ TM_EXPORT void *malloc(size_t size)
  * free's fast path needs no stack frame. */
 static __attribute__((noinline)) void forget_free(void *p)
 {
-    int saved = errno;
+    int *ep = tm__errno(), saved = *ep;
     tm__in_hook = 1;
     tm__forget(p, NULL);
     leave();
-    errno = saved;
+    *ep = saved;
     if (TM_UNLIKELY(!ready()))
         return;
     tm__real.free(p);
@@ -228,11 +228,11 @@ static __attribute__((noinline)) void *realloc_traced(void *old, size_t size, vo
     struct tm__block was;
     struct tm__note note; /* of what the allocator left in its first words (stale.c) */
     tm__in_hook = 1;
-    int saved = errno;
+    int *ep = tm__errno(), saved = *ep;
     int traced = tm__forget_realloc(old, &was, &note);
-    errno = saved;
+    *ep = saved;
     void *p = tm__real.realloc(old, size);
-    saved = errno;
+    saved = *ep;
     if (p) {
         int noted = tm__note_caller(ra);
         uintptr_t outer = tm__hook_ra;
@@ -245,7 +245,7 @@ static __attribute__((noinline)) void *realloc_traced(void *old, size_t size, vo
     } else if (size != 0 && traced)
         tm__restore(&was, &note); /* failed: the old block is still there */
     leave();
-    errno = saved;
+    *ep = saved;
     return p;
 }
 

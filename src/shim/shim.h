@@ -16,6 +16,7 @@
 #ifndef TM_SHIM_H
 #define TM_SHIM_H
 
+#include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -46,8 +47,20 @@ struct tm__hot {
     int64_t sample_left;                /* tm__sample_left (trace.c) */
     uintptr_t hook_ra;                  /* tm__hook_ra (unwind.c) */
     uintptr_t early_pc;                 /* tm__early_pc (unwind.c) */
+    int *errp;                          /* this thread's errno (tm__errno) */
 };
 extern __thread struct tm__hot tm__hot TM_TLS;
+
+/* This thread's errno, for the hooks' bookkeeping to keep: its address
+ * found once (__errno_location is a call through the PLT; a new thread's
+ * block starts zeroed, and errno's address is its thread's for life). */
+static inline int *tm__errno(void)
+{
+    int *e = tm__hot.errp;
+    if (TM_UNLIKELY(!e))
+        e = tm__hot.errp = &errno;
+    return e;
+}
 
 /* Non-zero while this thread runs shim code: allocations made then go
  * straight to the real allocator and are not traced. */

@@ -10,7 +10,10 @@
 #    free went unseen would be), and the estimated allocations are within
 #    10 % of the exact count;
 #  * the timeline still samples a program that allocates steadily (the
-#    hooks read the clock every 4 to 64 KiB a thread allocates).
+#    hooks read the clock every 4 to 64 KiB a thread allocates);
+#  * every thread's errno survives its allocations and frees, exact and
+#    sampled, in threads that replace threads that exited (the hooks keep
+#    each thread's errno address: tm__errno).
 . "$top_srcdir/tests/integration/lib.sh"
 CHECK="python3 $top_srcdir/tests/integration/shim_check.py"
 PROG=$PROGS/shim_sampled
@@ -63,3 +66,8 @@ if len(smp) < 20 or t != sorted(set(t)):
     sys.exit("%d samples over 400 ms at %d ns: %r" % (len(smp), s["timeline"]["resolution_ns"], t))
 print("# %d timeline samples" % len(smp))
 PY
+
+for sample in 0 4096; do
+    run "errno$sample" $sample errno
+    assert_eq "errno, sample $sample" "errno 0 threads changed" "$(cat "$WORK/errno$sample.out")"
+done
