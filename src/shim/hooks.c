@@ -249,18 +249,22 @@ static __attribute__((noinline)) void *realloc_traced(void *old, size_t size, vo
     return p;
 }
 
+/* Sampled mode, 'old' not traced: the new block as any allocation. */
+static inline void *realloc_untraced(void *old, size_t size, void *ra)
+{
+    void *p = tm__real.realloc(old, size);
+    if (p)
+        note_as(p, size, ra, 0);
+    return p;
+}
+
 TM_EXPORT void *realloc(void *old, size_t size)
 {
     if (!old)
         return malloc(size);
-    /* sampled mode, 'old' not traced (nor the boot pool's, nor a code
-     * object with a proof by frees: see free) */
-    if (TM_LIKELY(tm__maybe_none((uintptr_t)old))) {
-        void *p = tm__real.realloc(old, size);
-        if (p)
-            note_as(p, size, __builtin_return_address(0), 0);
-        return p;
-    }
+    /* nor the boot pool's, nor a code object with a proof by frees: see free */
+    if (TM_LIKELY(tm__maybe_none((uintptr_t)old)))
+        return realloc_untraced(old, size, __builtin_return_address(0));
     if (TM_UNLIKELY(is_boot(old)))
         return realloc_boot(old, size);
     if (TM_UNLIKELY(!ready()))
@@ -271,10 +275,7 @@ TM_EXPORT void *realloc(void *old, size_t size)
         return tm__real.realloc(old, size);
     if (tm__maybe_live((uintptr_t)old))
         return realloc_traced(old, size, __builtin_return_address(0));
-    void *p = tm__real.realloc(old, size); /* sampled mode, 'old' not traced */
-    if (p)
-        note_as(p, size, __builtin_return_address(0), 0);
-    return p;
+    return realloc_untraced(old, size, __builtin_return_address(0));
 }
 
 TM_EXPORT void *reallocarray(void *old, size_t n, size_t size)

@@ -607,9 +607,10 @@ struct tm__tick {
     int64_t last;
 };
 /* Exact mode, every traced allocation (sampled mode counts bytes in the
- * hooks' countdown instead: tm__timeline_budget): counts down 't' and, when it runs out, reads
- * the coarse clock and sets tm__deferred if a sample is due ('t' NULL:
- * reads it now). No lock, no locked instruction. */
+ * hooks' countdown instead: tm__timeline_budget): counts down 't' and,
+ * when it runs out, reads the coarse clock and sets tm__deferred if a
+ * sample is due ('t' NULL: reads it now). No lock, no locked
+ * instruction. */
 static inline void tm__timeline_count(struct tm__tick *t);
 void tm__timeline_tick(struct tm__tick *t);
 /* Sampled mode: the bytes the thread of 't' may allocate before it next

@@ -67,6 +67,19 @@ static __attribute__((noinline)) struct tm__sizes_slab *find_slab(void)
     return NULL;
 }
 
+/* Adds to the thread's own slab's wide counters of bucket b: only its
+ * thread writes them, a plain add stored atomically, each word with
+ * release. A reader loads them (acquire) before pk: after a spill, one
+ * that sees a moved count in cb sees pk zeroed, so it may miss moved
+ * counts for a moment but never counts them twice. */
+static void wide_add(struct tm__sizes_slab *s, unsigned b, uint64_t count, uint64_t bytes)
+{
+    atomic_store_explicit(&s->cb[b][1], atomic_load_explicit(&s->cb[b][1], memory_order_relaxed) + bytes,
+                          memory_order_release);
+    atomic_store_explicit(&s->cb[b][0], atomic_load_explicit(&s->cb[b][0], memory_order_relaxed) + count,
+                          memory_order_release);
+}
+
 void tm__sizes_count_slow(size_t size)
 {
     unsigned b = tm__sizes_bucket(size);
@@ -76,27 +89,19 @@ void tm__sizes_count_slow(size_t size)
         atomic_fetch_add_explicit(&shared.cb[b][1], size, memory_order_relaxed);
         return;
     }
-    if (size >> 32) { /* only this thread writes its slab: stored atomically for readers */
-        atomic_store_explicit(&s->cb[b][1], atomic_load_explicit(&s->cb[b][1], memory_order_relaxed) + size,
-                              memory_order_release);
-        atomic_store_explicit(&s->cb[b][0], atomic_load_explicit(&s->cb[b][0], memory_order_relaxed) + 1,
-                              memory_order_release);
+    if (size >> 32) {
+        wide_add(s, b, 1, size);
         return;
     }
     tm__sizes_add(s, size);
 }
 
-/* pk[b] is full: moved into cb[b]. pk first, then each of cb's words
- * (release): a reader that loads cb's words (acquire) and then pk may
- * miss moved counts for a moment, never counts them twice. */
+/* pk[b] is full: moved into cb[b], pk first (see wide_add). */
 void tm__sizes_spill(struct tm__sizes_slab *s, unsigned b)
 {
     uint64_t v = atomic_load_explicit(&s->pk[b], memory_order_relaxed);
     atomic_store_explicit(&s->pk[b], 0, memory_order_relaxed);
-    atomic_store_explicit(&s->cb[b][1], atomic_load_explicit(&s->cb[b][1], memory_order_relaxed) + (v & TM_PK_BYTES_MASK),
-                          memory_order_release);
-    atomic_store_explicit(&s->cb[b][0], atomic_load_explicit(&s->cb[b][0], memory_order_relaxed) + (v >> TM_PK_COUNT_SHIFT),
-                          memory_order_release);
+    wide_add(s, b, v >> TM_PK_COUNT_SHIFT, v & TM_PK_BYTES_MASK);
 }
 
 /* --- at snapshot time --- */
