@@ -38,6 +38,8 @@ bench: $(BENCH_PROGS) libtracemem.la
 EXTRA_DIST += bench/cli.sh bench/many.sh bench/workloads/cc1_input.py bench/interleave.sh
 # The floor of interposition (bench/floor.sh) and two shims' figures compared (bench/same.sh)
 EXTRA_DIST += bench/floor.sh bench/workloads/fwd_shim.c bench/same.sh
+# What exact mode's capture and live table cost, from measurement-only builds (bench/decompose.sh)
+EXTRA_DIST += bench/decompose.sh
 # Python frames in the stacks priced against a shim without them (bench/py.sh)
 EXTRA_DIST += bench/py.sh bench/workloads/py_frames.py
 .PHONY: bench-cli
