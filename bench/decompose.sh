@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench/decompose.sh - what exact mode's two largest parts cost: the stack
 # capture and the live table. Builds three measurement-only shims from a
-# copy of this tree and times them interleaved with the untraced run and
-# the unchanged shim (bench/interleave.sh):
+# copy of the checkout's HEAD commit (git archive: commit what you measure)
+# and times them interleaved with the untraced run and the unchanged shim
+# (bench/interleave.sh):
 #
 #   nocap  the capture answers every allocation of a thread with the
 #          thread's first stack (no walk, no cache lookup, no Python
