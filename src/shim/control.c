@@ -453,10 +453,14 @@ static void fork_child(void)
 
 /* --- start and exit --- */
 
+static void at_exit_from(int handler);
+
+/* Run by exit(), after the program's own handlers (registered first, it
+ * runs last). */
 static void exit_handler(void *arg)
 {
     (void)arg;
-    tm__at_exit();
+    at_exit_from(1);
 }
 
 int tm__fatal_signo;
@@ -474,6 +478,22 @@ int tm__own_process(void)
 
 void tm__at_exit(void)
 {
+    at_exit_from(0);
+}
+
+/* 'handler': from exit_handler, inside the C library's exit(). The leak
+ * check then scans this thread's stack from the first frame above exit's
+ * own (the program's frame that called exit, or the start of the stack
+ * once main returned), with that frame's callee-saved registers: the
+ * frames of exit and of the shim below it hold no pointer of the
+ * program's, only the old words of the frames that returned before exit
+ * was called (a dead local array of a function main called), which
+ * Valgrind never takes for pointers (it knows they were not written
+ * since) and which would keep leaked blocks reachable. From _exit, _Exit
+ * and a fatal signal the program's frames are the shim's callers: its own
+ * frames up are scanned, as for tracemem_leak_check(). */
+static void at_exit_from(int handler)
+{
     if (atomic_load(&init_state) != 2 || disabled || !tm__own_process())
         return; /* not started, setuid, or a vfork child about to exec/exit */
     if (atomic_exchange(&exit_done, 1) || !atomic_load(&tm__tracing))
@@ -490,7 +510,9 @@ void tm__at_exit(void)
     } else if (tm__cfg.at_exit == TM_AT_EXIT_LEAKS) {
         struct tm__leak_result res;
         memset(&res, 0, sizeof(res));
-        int rc = tm__leak_scan(&res);
+        uintptr_t sp = 0, regs[TM_EXIT_REGS];
+        int rc = handler && tm__exit_frame(&sp, regs) ? tm__leak_scan_above(&res, sp, regs, TM_EXIT_REGS)
+                                                      : tm__leak_scan(&res);
         tm__snapshot_write(NULL, TM_REASON_EXIT, rc == 0 ? &res : NULL);
         tm__leak_result_release(&res);
     }

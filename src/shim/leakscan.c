@@ -51,7 +51,12 @@
  *    freed by __libc_freeres before Valgrind looks);
  *  - the saved registers of every stopped thread, and for the scanning
  *    thread its frames from tm__leak_scan up, with its callee-saved
- *    registers spilled there by __builtin_unwind_init();
+ *    registers spilled there by __builtin_unwind_init(); at exit()
+ *    (tm__leak_scan_above) only from the frame that called exit up (the
+ *    start of the stack once main returned), with that frame's
+ *    callee-saved registers as libunwind restores them: exit's frames
+ *    and the shim's cover the frames that returned before, and their
+ *    unwritten slots still hold those frames' dead pointers;
  *  - the loader's link maps that are untraced heap blocks (objects the
  *    shim dlopen()ed for itself), which link the program's later objects.
  * Device mappings (/dev/..., other than /dev/zero and /dev/shm) are skipped.
@@ -254,6 +259,8 @@ struct scan {
     size_t nexcl;
     uintptr_t *sps; /* stack pointers of stopped threads and ours */
     size_t nsps;
+    const uintptr_t *own_regs; /* the scanning thread's program registers */
+    int n_own_regs;            /* (tm__leak_scan_above), or none */
     uintptr_t dead_dtv[MAX_DEAD]; /* DTVs of exited threads' cached stacks */
     size_t ndead;
     struct range libc[4]; /* the C library's writable segments: main_arena */
@@ -2627,6 +2634,9 @@ static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t
     scan_untraced_link_maps(s);
     drop_dead_dtvs(s);
     scan_threads(s, w);
+    for (int r = 0; r < s->n_own_regs; r++)
+        if (s->own_regs[r] - s->lo < s->span)
+            visit(s, s->own_regs[r], 1);
     debug_phase("roots scanned", s->nseg);
     mate_begin(s);
     flood(s, s->mate);
@@ -2790,11 +2800,14 @@ static int threads_wanted(void)
     return threads == 2 && !seccomp_filtered() ? 2 : 1;
 }
 
-static __attribute__((noinline)) int run_scan(struct tm__leak_result *res, uintptr_t own_sp)
+static __attribute__((noinline)) int run_scan(struct tm__leak_result *res, uintptr_t own_sp,
+                                             const uintptr_t *regs, int nregs)
 {
     struct scan *s = tm__map(sizeof(*s));
     if (!s)
         return -ENOMEM;
+    s->own_regs = regs;
+    s->n_own_regs = nregs;
     /* Serializes scans too. The snapshot thread is never stopped: this holds
      * it off its mmap/munmap of snapshot buffers while mappings are read. */
     tm__snapshot_lock();
@@ -2846,7 +2859,20 @@ __attribute__((noinline)) int tm__leak_scan(struct tm__leak_result *res)
     memset(res, 0, sizeof(*res));
     __builtin_unwind_init();
     int saved = errno;
-    int rc = run_scan(res, stack_here());
+    int rc = run_scan(res, stack_here(), NULL, 0);
+    errno = saved;
+    return rc;
+}
+
+/* The stack of this thread is a root from 'sp' up only, where the frame
+ * of the program that 'regs' belong to starts (tm__exit_frame); a 'sp'
+ * below our frames, or more than 1 MiB above them, is not believed. */
+int tm__leak_scan_above(struct tm__leak_result *res, uintptr_t sp, const uintptr_t *regs, int nregs)
+{
+    memset(res, 0, sizeof(*res));
+    int saved = errno;
+    uintptr_t here = stack_here();
+    int rc = sp > here && sp - here < (1u << 20) ? run_scan(res, sp, regs, nregs) : run_scan(res, here, NULL, 0);
     errno = saved;
     return rc;
 }

@@ -272,6 +272,11 @@ extern int tm__verify_stacks;
 int tm__unwind_hide_fds(void *handle);
 /* 1 when 'pc' lies in the shim's own code. */
 int tm__pc_in_shim(uintptr_t pc);
+/* From the shim's exit handler: the stack pointer and callee-saved
+ * registers (rbx, rbp, r12-r15) of the first frame above the shim's and
+ * the C library's and loader's (exit's) own; 0 when it cannot tell. */
+#define TM_EXIT_REGS 6
+int tm__exit_frame(uintptr_t *sp, uintptr_t regs[TM_EXIT_REGS]);
 /* 1 when 'pc' lies in the code of the libunwind the shim loaded, or that
  * is not known yet (before it is loaded, or when it could not be). */
 int tm__pc_in_unwinder(uintptr_t pc);
@@ -897,6 +902,10 @@ struct tm__leak_result {
 /* Stops the other threads, scans roots and heap, classifies every live heap
  * block. Returns 0 or -errno (result unchecked then). */
 int tm__leak_scan(struct tm__leak_result *res);
+/* The same, with this thread's stack scanned from 'sp' up and 'regs' (the
+ * callee-saved registers of the frame at 'sp') taken as its registers:
+ * the frames below 'sp' (exit's and the shim's) are left out. */
+int tm__leak_scan_above(struct tm__leak_result *res, uintptr_t sp, const uintptr_t *regs, int nregs);
 void tm__leak_result_release(struct tm__leak_result *res);
 
 /* --- snapshots (snapshot.c, writer.c) --- */

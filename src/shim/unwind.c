@@ -49,6 +49,14 @@ struct range {
 };
 static struct range self_text[4], unw_text[4];
 static int nself, nunw;
+/* the C library's and the loader's code (tm__exit_frame) */
+static struct range libc_text[4], ld_text[4];
+static int nlibc, nld;
+/* libunwind's cursor, for tm__exit_frame only */
+static int (*lu_getcontext)(unw_context_t *);
+static int (*lu_init_local)(unw_cursor_t *, unw_context_t *);
+static int (*lu_step)(unw_cursor_t *);
+static int (*lu_get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
 
 struct find_arg {
     uintptr_t base;
@@ -100,6 +108,17 @@ void tm__unwind_init(void)
     void *bt = dlsym(h, "unw_backtrace");
     if (bt)
         text_of(bt, unw_text, &nunw);
+    lu_getcontext = (int (*)(unw_context_t *))dlsym(h, STR(unw_tdep_getcontext));
+    lu_init_local = (int (*)(unw_cursor_t *, unw_context_t *))dlsym(h, STR(unw_init_local));
+    lu_step = (int (*)(unw_cursor_t *))dlsym(h, STR(unw_step));
+    lu_get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))dlsym(h, STR(unw_get_reg));
+    text_of((const void *)(uintptr_t)abort, libc_text, &nlibc);
+    text_of((const void *)(uintptr_t)dl_iterate_phdr, libc_text, &nlibc);
+    void *ld = dlsym(RTLD_DEFAULT, "_dl_find_object");
+    if (!ld)
+        ld = dlsym(RTLD_DEFAULT, "__tls_get_addr");
+    if (ld)
+        text_of(ld, ld_text, &nld);
     const char *v = getenv("TRACEMEM_VERIFY_STACKS");
     tm__verify_stacks = v && *v && strcmp(v, "0") != 0;
     v = getenv("TRACEMEM_STACK_CACHE");
@@ -123,6 +142,53 @@ static int in_ranges(const struct range *r, int n, uintptr_t pc)
 int tm__pc_in_shim(uintptr_t pc)
 {
     return in_ranges(self_text, nself, pc);
+}
+
+/* Called from the shim's exit handler (run by the C library's exit()):
+ * steps out of the shim's frames, then out of every frame of the C
+ * library and the loader (exit and what runs its handlers; after main
+ * returned, also the C library's frames that called main), and gives the
+ * first other frame's stack pointer and callee-saved registers, as that
+ * frame's code left them at its call. 0 when libunwind is not there or
+ * the stack cannot be walked that far: the caller then scans its own
+ * frames up, as before. */
+int tm__exit_frame(uintptr_t *sp, uintptr_t regs[TM_EXIT_REGS])
+{
+    static const unw_regnum_t saved[TM_EXIT_REGS] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+                                                     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
+    if (!lu_getcontext || !lu_init_local || !lu_step || !lu_get_reg || !nlibc || !nself)
+        return 0;
+    unw_context_t uc;
+    unw_cursor_t cur;
+    if (lu_getcontext(&uc) != 0 || lu_init_local(&cur, &uc) != 0)
+        return 0;
+    int left_shim = 0;
+    for (int step = 0; step < 64; step++) {
+        unw_word_t ip;
+        if (lu_get_reg(&cur, UNW_REG_IP, &ip) != 0)
+            return 0;
+        int own = in_ranges(self_text, nself, ip);
+        if (own && left_shim)
+            return 0; /* the shim again above the C library: not the exit path */
+        if (!own) {
+            left_shim = 1;
+            if (!in_ranges(libc_text, nlibc, ip) && !in_ranges(ld_text, nld, ip)) {
+                unw_word_t w;
+                if (lu_get_reg(&cur, UNW_REG_SP, &w) != 0)
+                    return 0;
+                *sp = (uintptr_t)w;
+                for (int r = 0; r < TM_EXIT_REGS; r++) {
+                    if (lu_get_reg(&cur, saved[r], &w) != 0)
+                        return 0;
+                    regs[r] = (uintptr_t)w;
+                }
+                return 1;
+            }
+        }
+        if (lu_step(&cur) <= 0)
+            return 0;
+    }
+    return 0;
 }
 
 int tm__pc_in_unwinder(uintptr_t pc)

@@ -8,7 +8,8 @@
 # reused chunks (also under short strings, carried by realloc, mangled
 # links in a program built without PIE, whose heap lies low, the links
 # of chunks merged and cut again, and chunk addresses deep in a block,
-# where one answer differs from Valgrind's on purpose).
+# where one answer differs from Valgrind's on purpose), and the stack at
+# the check at exit (dead frames under exit's, live frames, registers).
 # Expected kinds always; Valgrind's too, where installed.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/leaks_common.sh"
@@ -29,7 +30,9 @@ for want in "leaks_classes lastbase 0 0 0 1" "leaks_classes deadtls 1 0 0 0" \
     "leaks_classes_nopie mangled 1000 0 0 1000" "leaks_classes_nopie stale 2000 0 0 0" \
     "leaks_classes_nopie shortstr 1000 0 0 1000" "leaks_classes_nopie lastbase 0 0 0 1" \
     "leaks_classes merged 400 0 0 200" "leaks_classes_nopie merged 400 0 0 200" \
-    "leaks_classes cut 400 0 0 400" "leaks_classes_nopie cut 400 0 0 400"; do
+    "leaks_classes cut 400 0 0 400" "leaks_classes_nopie cut 400 0 0 400" \
+    "leaks_classes deadframe 64 0 0 0" "leaks_classes exitlive 0 0 0 16" "leaks_classes exitreg 0 0 0 1" \
+    "leaks_classes exitsignal 0 0 0 16"; do
     set -- $want
     P=$PROGS/$1 m=$2 t=$1.$2 wrap=
     case $1 in *_nopie) wrap=$norand ;; esac
@@ -43,6 +46,15 @@ for want in "leaks_classes lastbase 0 0 0 1" "leaks_classes deadtls 1 0 0 0" \
     fi
 done
 P=$PROGS/leaks_classes
+
+# error(3) calls exit() inside the C library, from the program's frame
+# that holds 16 blocks: they stay reachable, and the status is error's.
+run_shim "$WORK/exiterror.json" 60 "$P" exiterror 2>"$WORK/exiterror.err"
+assert_eq "exiterror: exit status" 1 $?
+assert_eq "exiterror: blocks per kind" "0 0 0 16" "$(leak_counts "$WORK/exiterror.json")"
+if have_valgrind; then
+    assert_eq "exiterror: Valgrind's blocks per kind" "0 0 0 16" "$(vg_counts "$P" exiterror)"
+fi
 
 # A pointer to a block's last word is the address of the malloc chunk
 # after it, which glibc leaves in chunks it hands out again: inside a

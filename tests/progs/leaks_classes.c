@@ -131,10 +131,33 @@
  *             Valgrind. Whatever glibc left in them is all they hold: the
  *             leak scan still calls a few indirect (old links glibc left
  *             at a block's start, and deeper than the rules reach:
- *             leaks_classes.sh bounds them). */
+ *             leaks_classes.sh bounds them).
+ * The check at exit: the frames of exit() and of what it runs are left
+ * out of the roots, and the scan starts at the frame that called exit
+ * (the start of the stack once main returned), with its registers:
+ *  deadframe  main's callee keeps 64 blocks of 40 bytes in a local array
+ *             and returns; main returns: 64 definite, as Valgrind (whose
+ *             scan skips stack words not written since their frame was
+ *             entered). The frames of exit() cover the dead array without
+ *             writing all of it: 4 were once called reachable.
+ *  exitlive   a function two calls below main keeps 16 blocks in a local
+ *             array and calls exit(): its frame is live, 16 reachable.
+ *  exitreg    a block whose only copy is in rbx, a callee-saved register,
+ *             when exit() is called (exit's frames save it, and the scan
+ *             takes the caller's registers as libunwind restores them):
+ *             1 reachable.
+ *  exiterror  as exitlive, through error(3), which calls exit() inside
+ *             the C library: 16 reachable.
+ *  exitsignal as exitlive, the function interrupted by a signal whose
+ *             handler calls exit(): the interrupted frame is live (the
+ *             signal frame and the handler's stand between): 16
+ *             reachable. */
 #pragma GCC optimize("O0")
 #define _GNU_SOURCE
+#include <error.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -748,6 +771,80 @@ static int rebuild(void)
     return 0;
 }
 
+static void __attribute__((noinline)) dead_callee(void)
+{
+    void *volatile slots[64];
+    for (int i = 0; i < 64; i++)
+        slots[i] = malloc(40);
+}
+
+static int deadframe(void)
+{
+    dead_callee();
+    return 0;
+}
+
+enum { VIA_EXIT, VIA_ERROR, VIA_SIGNAL };
+
+static void exit_from_handler(int sig)
+{
+    (void)sig;
+    exit(0);
+}
+
+static void __attribute__((noinline)) hold_and_exit(int via)
+{
+    void *volatile keep[16];
+    for (int i = 0; i < 16; i++)
+        keep[i] = malloc(48);
+    if (via == VIA_ERROR) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2); /* error()'s message */
+        error(1, 0, "leaving");
+    } else if (via == VIA_SIGNAL) {
+        signal(SIGUSR1, exit_from_handler);
+        raise(SIGUSR1);
+    }
+    exit(0);
+}
+
+static int __attribute__((noinline)) exit_below(int via)
+{
+    hold_and_exit(via);
+    return 1;
+}
+
+static int exitlive(void)
+{
+    return exit_below(VIA_EXIT);
+}
+
+static int exiterror(void)
+{
+    return exit_below(VIA_ERROR);
+}
+
+static int exitsignal(void)
+{
+    return exit_below(VIA_SIGNAL);
+}
+
+/* malloc's result goes from rax to rbx and nowhere else, then exit() */
+static int exitreg(void)
+{
+    getpid(); /* not a leaf: the frame keeps the stack aligned for calls */
+    __asm__ volatile("mov $24, %%edi\n\t"
+                     "call malloc@PLT\n\t"
+                     "mov %%rax, %%rbx\n\t"
+                     "xor %%eax, %%eax\n\t"
+                     "xor %%edi, %%edi\n\t"
+                     "call exit@PLT"
+                     :
+                     :
+                     : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -758,7 +855,9 @@ int main(int argc, char **argv)
                  {"shortstr", shortstr}, {"shortre", shortre}, {"lastword", lastword},
                  {"mangled", mangled}, {"merged", merged}, {"cut", cut}, {"loop", loop}, {"shapedata", shapedata},
                  {"bigloop", bigloop}, {"intrusive", intrusive}, {"lookalike", lookalike},
-                 {"iobuf", iobuf}, {"taillink", taillink}, {"rebuild", rebuild}};
+                 {"iobuf", iobuf}, {"taillink", taillink}, {"rebuild", rebuild},
+                 {"deadframe", deadframe}, {"exitlive", exitlive}, {"exitreg", exitreg},
+                 {"exiterror", exiterror}, {"exitsignal", exitsignal}};
     for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
         if (strcmp(argv[1], modes[i].name) == 0)
             return modes[i].fn();
