@@ -113,7 +113,6 @@ void tm__unwind_init(void)
     lu_step = (int (*)(unw_cursor_t *))dlsym(h, STR(unw_step));
     lu_get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))dlsym(h, STR(unw_get_reg));
     text_of((const void *)(uintptr_t)abort, libc_text, &nlibc);
-    text_of((const void *)(uintptr_t)dl_iterate_phdr, libc_text, &nlibc);
     void *ld = dlsym(RTLD_DEFAULT, "_dl_find_object");
     if (!ld)
         ld = dlsym(RTLD_DEFAULT, "__tls_get_addr");
@@ -152,6 +151,14 @@ int tm__pc_in_shim(uintptr_t pc)
  * frame's code left them at its call. 0 when libunwind is not there or
  * the stack cannot be walked that far: the caller then scans its own
  * frames up, as before. */
+#if !defined(__x86_64__)
+int tm__exit_frame(uintptr_t *sp, uintptr_t regs[TM_EXIT_REGS])
+{
+    (void)sp;
+    (void)regs;
+    return 0; /* the callee-saved registers below are x86-64's */
+}
+#else
 int tm__exit_frame(uintptr_t *sp, uintptr_t regs[TM_EXIT_REGS])
 {
     static const unw_regnum_t saved[TM_EXIT_REGS] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
@@ -190,6 +197,7 @@ int tm__exit_frame(uintptr_t *sp, uintptr_t regs[TM_EXIT_REGS])
     }
     return 0;
 }
+#endif
 
 int tm__pc_in_unwinder(uintptr_t pc)
 {
