@@ -1989,16 +1989,22 @@ static void scan_untraced_link_maps(struct scan *s)
     }
 }
 
+/* Registers as roots: each that points into the blocks' span. */
+static void scan_regs(struct scan *s, const uintptr_t *regs, int n)
+{
+    for (int r = 0; r < n; r++)
+        if (regs[r] - s->lo < s->span)
+            visit(s, regs[r], 1);
+}
+
 static void scan_threads(struct scan *s, const struct tm__world *w)
 {
     for (size_t i = 0; i < w->n; i++) {
         const struct tm__thread *t = &w->threads[i];
-        if (t->state != TM_THREAD_PARKED && t->state != TM_THREAD_IN_SYSCALL)
-            continue;
-        for (int r = 0; r < t->nregs; r++)
-            if (t->regs[r] - s->lo < s->span)
-                visit(s, t->regs[r], 1);
+        if (t->state == TM_THREAD_PARKED || t->state == TM_THREAD_IN_SYSCALL)
+            scan_regs(s, t->regs, t->nregs);
     }
+    scan_regs(s, s->own_regs, s->n_own_regs);
 }
 
 /* --- the flood and the cliques --- */
@@ -2634,9 +2640,6 @@ static int classify_stopped(struct scan *s, const struct tm__world *w, uintptr_t
     scan_untraced_link_maps(s);
     drop_dead_dtvs(s);
     scan_threads(s, w);
-    for (int r = 0; r < s->n_own_regs; r++)
-        if (s->own_regs[r] - s->lo < s->span)
-            visit(s, s->own_regs[r], 1);
     debug_phase("roots scanned", s->nseg);
     mate_begin(s);
     flood(s, s->mate);
@@ -2866,13 +2869,16 @@ __attribute__((noinline)) int tm__leak_scan(struct tm__leak_result *res)
 
 /* The stack of this thread is a root from 'sp' up only, where the frame
  * of the program that 'regs' belong to starts (tm__exit_frame); a 'sp'
- * below our frames, or more than 1 MiB above them, is not believed. */
+ * below our frames, or more than 1 MiB above them, is not believed: then
+ * tm__leak_scan()'s scan of our own frames up, registers spilled. */
 int tm__leak_scan_above(struct tm__leak_result *res, uintptr_t sp, const uintptr_t *regs, int nregs)
 {
+    uintptr_t here = stack_here();
+    if (sp <= here || sp - here >= (1u << 20))
+        return tm__leak_scan(res);
     memset(res, 0, sizeof(*res));
     int saved = errno;
-    uintptr_t here = stack_here();
-    int rc = sp > here && sp - here < (1u << 20) ? run_scan(res, sp, regs, nregs) : run_scan(res, here, NULL, 0);
+    int rc = run_scan(res, sp, regs, nregs);
     errno = saved;
     return rc;
 }
